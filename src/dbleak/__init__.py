@@ -1,0 +1,3 @@
+"""dbleak: finds leaked database resources and unbounded reads in Python code."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Facts about user code, from the standard library's `ast` tree."""

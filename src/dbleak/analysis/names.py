@@ -1,0 +1,90 @@
+"""Resolving names to qualified names through the module's imports and simple assignments.
+
+``sqlite3.connect``, ``from sqlite3 import connect as c``, ``import sqlite3 as s`` and
+``sqlite3.dbapi2.connect`` all resolve to ``sqlite3.connect``.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable
+
+
+class ImportResolver:
+    """Maps local names to qualified names. Built from every import in the module.
+
+    Names that are imported in one place and bound to something else elsewhere at module level
+    are dropped: precision first, a name we cannot be sure of resolves to nothing.
+    """
+
+    def __init__(self, canonical: Callable[[str], str] = lambda q: q) -> None:
+        self._canonical = canonical
+        self.bindings: dict[str, str] = {}
+        self._conflicts: set[str] = set()
+
+    def add_import(self, node: ast.Import | ast.ImportFrom, module_name: str = "") -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self._bind(alias.asname, alias.name)
+                else:
+                    top = alias.name.split(".", 1)[0]
+                    self._bind(top, top)
+            return
+        base = node.module or ""
+        if node.level:
+            package = module_name.split(".")
+            package = package[: max(len(package) - node.level, 0)]
+            base = ".".join([*package, base] if base else package)
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            self._bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name)
+
+    def add_alias(self, name: str, value: ast.expr) -> None:
+        """``connect = sqlite3.connect`` at module level makes ``connect`` an alias."""
+        target = self.resolve(value)
+        if target is not None:
+            self._bind(name, target)
+        else:
+            self.rebind(name)
+
+    def rebind(self, name: str) -> None:
+        if name in self.bindings:
+            self._conflicts.add(name)
+
+    def _bind(self, name: str, qualname: str) -> None:
+        qualname = self._canonical(qualname)
+        previous = self.bindings.get(name)
+        if previous is not None and previous != qualname:
+            self._conflicts.add(name)
+        self.bindings[name] = qualname
+
+    def resolve(self, node: ast.AST) -> str | None:
+        """The qualified name of a Name/Attribute chain, or None."""
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        if node.id in self._conflicts:
+            return None
+        base = self.bindings.get(node.id)
+        if base is None:
+            return None
+        parts.append(base)
+        return self._canonical(".".join(reversed(parts)))
+
+    def local_name_for(self, qualname: str) -> str | None:
+        """The expression text that refers to ``qualname`` here (``closing`` or ``contextlib.closing``)."""
+        for name, bound in self.bindings.items():
+            if name in self._conflicts:
+                continue
+            if bound == qualname:
+                return name
+        module, _, attr = qualname.rpartition(".")
+        for name, bound in self.bindings.items():
+            if name not in self._conflicts and bound == module:
+                return f"{name}.{attr}"
+        return None

@@ -1,0 +1,115 @@
+"""The programmatic interface the CLI and the language server share. Pure: no printing.
+
+``check_source`` → one text; ``check_paths`` → files and folders; ``fix_source`` → fixed text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterator
+
+from dbleak.discovery import discover
+from dbleak.engine import check_bytes, check_text, unreadable
+from dbleak.fixing import FixOutcome, fix_text, with_fixes, write_atomically
+from dbleak.models import FileResult
+from dbleak.settings import Settings
+from dbleak.source import DecodeError, decode_source, encode_source
+
+
+def check_source(text: str, path: str = "<stdin>", settings: Settings | None = None,
+                 build_fixes: bool = False) -> FileResult:
+    """Check one in-memory source text."""
+    settings = settings or Settings()
+    result = check_text(text, path, settings)
+    return with_fixes(text, result) if build_fixes else result
+
+
+def fix_source(text: str, path: str = "<stdin>", settings: Settings | None = None,
+               unsafe: bool = False) -> FixOutcome:
+    """Apply the allowed fixes to ``text`` until stable; returns the new text and what is left."""
+    settings = settings or Settings()
+    return fix_text(text, lambda t: check_text(t, path, settings), unsafe=unsafe)
+
+
+@dataclass
+class RunOptions:
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False  # compute the fixed text without writing it
+    build_fixes: bool = False  # render fix edits for every finding (JSON and friends)
+    force_exclude: bool = False
+
+
+@dataclass
+class PathResult:
+    result: FileResult
+    original: str | None = None  # decoded text, when fixes were computed
+    fixed: str | None = None
+    write_error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    source: str | None = None  # the decoded text, kept when there is something to show
+    fixed_codes: tuple[str, ...] = ()
+
+
+def check_file(path: Path, display: str, settings: Settings, options: RunOptions) -> PathResult:
+    """Check (and with ``options.fix`` rewrite) one file. Errors become findings, never raises."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return PathResult(unreadable(display, error))
+    result, text = check_bytes(data, display, settings)
+    if text is None:
+        return PathResult(result)
+    if not (options.fix or options.diff):
+        return PathResult(with_fixes(text, result) if options.build_fixes else result,
+                          source=text if result.findings else None)
+    outcome = fix_source(text, display, settings, unsafe=options.unsafe_fixes)
+    notes = list(outcome.refused)
+    if outcome.unsettled:
+        notes.append(f"{display}: fixes did not settle after repeated rounds; "
+                     "some were not applied (please report this)")
+    final = outcome.result
+    if outcome.applied:
+        final = replace(final, fixed_source=outcome.text, fixes_applied=outcome.applied)
+    if options.build_fixes:
+        final = with_fixes(outcome.text, final)
+    path_result = PathResult(final, original=text, fixed=outcome.text if outcome.applied else None,
+                             notes=notes, source=outcome.text, fixed_codes=outcome.fixed_codes)
+    if options.fix and not options.diff and outcome.applied:
+        decoded = decode_source(data)
+        try:
+            out = encode_source(outcome.text, decoded)
+        except UnicodeEncodeError as error:
+            path_result.write_error = f"{display}: the fixed text cannot be encoded as {decoded.encoding}: {error}"
+            path_result.fixed = None
+            path_result.result = replace(result, fixed_source=None, fixes_applied=0)
+            return path_result
+        try:
+            write_atomically(path, out)
+        except OSError as error:
+            path_result.write_error = f"{display}: cannot write the fixed file: {error.strerror or error}"
+            path_result.result = replace(result, fixed_source=None, fixes_applied=0)
+    return path_result
+
+
+def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
+                options: RunOptions | None = None,
+                on_error: Callable[[Path, OSError], None] | None = None) -> Iterator[PathResult]:
+    """Check every Python file under ``paths``; yields one result per file, in discovery order."""
+    options = options or RunOptions()
+    errors: list[PathResult] = []
+
+    def collect_error(path: Path, error: OSError) -> None:
+        if on_error is not None:
+            on_error(path, error)
+        else:
+            errors.append(PathResult(unreadable(str(path), error)))
+
+    for item in discover(paths, settings_for, options.force_exclude, collect_error):
+        yield check_file(item.path, item.display, settings_for(item.path), options)
+    yield from errors
+
+
+__all__ = ["check_source", "fix_source", "check_paths", "check_file", "RunOptions", "PathResult",
+           "DecodeError"]

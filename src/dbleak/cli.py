@@ -1,0 +1,295 @@
+"""The `dbleak` command line (click). Options become Settings; results become text and exit codes.
+
+Exit codes: 0 nothing left to report, 1 findings remain, 2 usage, configuration or internal error
+(even with --exit-zero).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from dbleak import __version__
+from dbleak.api import PathResult, RunOptions, check_file, check_paths, fix_source
+from dbleak.engine import check_text
+from dbleak.fixing import allowed, with_fixes
+from dbleak.models import Applicability, Finding
+from dbleak.registry import all_rules, is_valid_selector, rule_by_code
+from dbleak.report import FORMATS, NEEDS_FIX_EDITS, TEXT_FORMATS, ReportContext
+from dbleak.report.text import ansi, concise_line, full_block, plain, summary
+from dbleak.settings import ConfigError, ConfigResolver, Settings
+from dbleak.source import DecodeError, decode_source
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class DbleakError(click.ClickException):
+    exit_code = EXIT_ERROR
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"dbleak: error: {self.format_message()}", err=True)
+
+
+def _codes(values: Sequence[str]) -> tuple[str, ...]:
+    codes: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip().upper()
+            if not part:
+                continue
+            if not is_valid_selector(part):
+                raise click.BadParameter(f"unknown rule code or prefix {part!r}")
+            codes.append(part)
+    return tuple(codes)
+
+
+def _use_color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="dbleak", message="%(prog)s %(version)s")
+def cli() -> None:
+    """dbleak: finds leaked connections, unbounded reads and needless materialization in database code."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the config).")
+@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition.")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply (with --fix) or show unsafe fixes.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
+@click.option("--show-fixes", is_flag=True, help="List the fixes applied (with --fix).")
+@click.option("--output-format", type=click.Choice(["full", "concise", *sorted(FORMATS)]),
+              default="full", show_default=True)
+@click.option("-o", "--output-file", type=click.Path(path_type=Path), default=None,
+              help="Write the report to this file instead of stdout.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Use this pyproject.toml or dbleak.toml for every file.")
+@click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
+@click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given explicitly too.")
+@click.option("--stdin-filename", default=None, help="The name of the file read from stdin.")
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else.")
+def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple[str, ...],
+          ignore: tuple[str, ...], fix: bool, unsafe_fixes: bool, diff: bool, show_fixes: bool,
+          output_format: str, output_file: Path | None, exit_zero: bool, config_path: Path | None,
+          isolated: bool, force_exclude: bool, stdin_filename: str | None, quiet: bool) -> None:
+    """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
+    select_codes = _codes(select)
+    extend_codes = _codes(extend_select)
+    ignore_codes = _codes(ignore)
+
+    def overrides(settings: Settings) -> Settings:
+        changes: dict[str, Any] = {}
+        if select_codes:
+            changes["select"] = select_codes
+        if extend_codes:
+            changes["extend_select"] = (*settings.extend_select, *extend_codes)
+        if ignore_codes:
+            changes["ignore"] = (*settings.ignore, *ignore_codes)
+        return replace(settings, **changes) if changes else settings
+
+    if config_path is not None and not config_path.is_file():
+        raise DbleakError(f"{config_path}: no such configuration file")
+    try:
+        resolver = ConfigResolver(config_path, isolated, overrides)
+    except ConfigError as error:
+        raise DbleakError(str(error)) from None
+    options = RunOptions(fix=fix, unsafe_fixes=unsafe_fixes, diff=diff,
+                         build_fixes=output_format in NEEDS_FIX_EDITS,
+                         force_exclude=force_exclude)
+    try:
+        if paths == (Path("-"),) or (not paths and stdin_filename is not None):
+            code = _check_stdin(resolver, options, stdin_filename, output_format, output_file,
+                                quiet, show_fixes)
+        else:
+            code = _check_files(list(paths) or [Path(".")], resolver, options, output_format,
+                                output_file, quiet, show_fixes)
+    except ConfigError as error:
+        raise DbleakError(str(error)) from None
+    if code == EXIT_FINDINGS and exit_zero:
+        code = EXIT_CLEAN
+    sys.exit(code)
+
+
+def _write_report(text: str, output_file: Path | None, to_stderr: bool = False) -> None:
+    if not text:
+        return
+    if output_file is not None:
+        output_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(output_file, "a", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    click.echo(text, nl=False, err=to_stderr)
+
+
+def _report(results: list[PathResult], output_format: str, output_file: Path | None, quiet: bool,
+            options: RunOptions, show_fixes: bool, to_stderr: bool = False) -> int:
+    """Print the findings; returns the exit code."""
+    findings = sorted((f for r in results for f in r.result.findings), key=Finding.sort_key)
+    internal = [e for r in results for e in r.result.internal_errors]
+    notes = [n for r in results for n in r.notes] + [r.write_error for r in results if r.write_error]
+    fixed = sum(r.result.fixes_applied for r in results if not options.diff)
+    if output_file is not None and output_file.exists():
+        output_file.unlink()
+    if output_format in TEXT_FORMATS:
+        style = ansi if _use_color() and output_file is None and not to_stderr else plain
+        sources = {r.result.path: r.source for r in results if r.source is not None}
+        blocks: list[str] = []
+        for finding in findings:
+            if output_format == "concise":
+                blocks.append(concise_line(finding, style) + "\n")
+            else:
+                blocks.append(full_block(finding, sources.get(finding.path), style) + "\n")
+        text = "".join(blocks) if output_format == "concise" else "".join(blocks)
+        if show_fixes and fixed:
+            text += _fixes_listing(results)
+        if not quiet:
+            hidden = sum(1 for f in findings if f.plan is not None
+                         and f.plan.applicability is Applicability.UNSAFE and not options.unsafe_fixes)
+            text += "\n".join(summary(findings, fixed, hidden, options.fix)) + "\n"
+        _write_report(text, output_file, to_stderr)
+    else:
+        context = ReportContext(root=os.getcwd(),
+                                sources={r.result.path: r.source for r in results if r.source})
+        _write_report(FORMATS[output_format](findings, context), output_file, to_stderr)
+    for message in [*notes, *internal]:
+        click.echo(f"dbleak: {'error' if message in internal else 'warning'}: {message}", err=True)
+    if internal:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if findings else EXIT_CLEAN
+
+
+def _fixes_listing(results: list[PathResult]) -> str:
+    lines = []
+    total = sum(len(r.fixed_codes) for r in results)
+    lines.append(f"\nFixed {total} error{'s' if total != 1 else ''}:")
+    for r in sorted(results, key=lambda r: r.result.path):
+        if not r.fixed_codes:
+            continue
+        lines.append(f"- {r.result.path}:")
+        counts: dict[str, int] = {}
+        for code in r.fixed_codes:
+            counts[code] = counts.get(code, 0) + 1
+        for code, count in sorted(counts.items()):
+            rule = rule_by_code(code)
+            lines.append(f"    {count} × {code} ({rule.name if rule else code})")
+    return "\n".join(lines) + "\n\n"
+
+
+def _unified_diff(path: str, old: str, new: str) -> str:
+    return "".join(difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True),
+        fromfile=path, tofile=path,
+    ))
+
+
+def _diff_exit(results: list[PathResult]) -> int:
+    changed = [r for r in results if r.fixed is not None and r.original is not None]
+    internal = [e for r in results for e in r.result.internal_errors]
+    for r in changed:
+        assert r.original is not None and r.fixed is not None
+        click.echo(_unified_diff(r.result.path, r.original, r.fixed), nl=False)
+    count = sum(len(r.fixed_codes) for r in changed)
+    if count:
+        click.echo(f"\nWould fix {count} error{'s' if count != 1 else ''}.", err=True)
+    else:
+        click.echo("No errors would be fixed.", err=True)
+    for message in internal:
+        click.echo(f"dbleak: error: {message}", err=True)
+    if internal:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if changed else EXIT_CLEAN
+
+
+def _check_files(paths: list[Path], resolver: ConfigResolver, options: RunOptions,
+                 output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool) -> int:
+    results = list(check_paths(paths, resolver.for_path, options))
+    if options.diff:
+        return _diff_exit(results)
+    return _report(results, output_format, output_file, quiet, options, show_fixes)
+
+
+def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: str | None,
+                 output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool) -> int:
+    display = stdin_filename or "-"
+    settings = resolver.for_path(Path(stdin_filename)) if stdin_filename else resolver.for_path(Path.cwd() / "-")
+    data = click.get_binary_stream("stdin").read()
+    try:
+        text = decode_source(data).text
+    except DecodeError:
+        text = None
+    if text is None or not (options.fix or options.diff):
+        from dbleak.engine import check_bytes
+
+        result, decoded = check_bytes(data, display, settings)
+        if decoded is not None and options.build_fixes:
+            result = with_fixes(decoded, result)
+        if options.fix and text is None:
+            sys.stdout.buffer.write(data)
+        return _report([PathResult(result, source=decoded)], output_format, output_file, quiet,
+                       options, show_fixes, to_stderr=options.fix)
+    outcome = fix_source(text, display, settings, unsafe=options.unsafe_fixes)
+    if options.diff:
+        if outcome.applied:
+            click.echo(_unified_diff(display, text, outcome.text), nl=False)
+            click.echo(f"\nWould fix {outcome.applied} error{'s' if outcome.applied != 1 else ''}.", err=True)
+            return EXIT_FINDINGS
+        click.echo("No errors would be fixed.", err=True)
+        return EXIT_CLEAN
+    click.echo(outcome.text, nl=False)
+    result = replace(outcome.result, fixes_applied=outcome.applied)
+    if options.build_fixes:
+        result = with_fixes(outcome.text, result)
+    return _report([PathResult(result, source=outcome.text, fixed_codes=outcome.fixed_codes,
+                               notes=list(outcome.refused))],
+                   output_format, output_file, quiet, options, show_fixes, to_stderr=True)
+
+
+@cli.command()
+@click.argument("code", required=False)
+@click.option("--all", "show_all", is_flag=True, help="List every rule.")
+def rule(code: str | None, show_all: bool) -> None:
+    """Print the documentation of rule CODE (e.g. DBL104), or list them all with --all."""
+    if show_all or code is None:
+        for r in all_rules():
+            fix = {"always": "[*]", "sometimes": "[*]"}.get(r.fix_availability, "   ")
+            default = "" if r.default_enabled else "  (off by default)"
+            click.echo(f"{r.code} {fix} {r.name}{default}")
+        return
+    found = rule_by_code(code)
+    if found is None:
+        raise DbleakError(f"unknown rule {code!r}; `dbleak rule --all` lists them")
+    fix = {"always": "Fix is always available.", "sometimes": "Fix is sometimes available.",
+           "none": "No fix."}[found.fix_availability]
+    click.echo(f"# {found.name} ({found.code})\n\n{fix}\n"
+               + ("" if found.default_enabled else "Off by default: enable it with `extend-select`.\n")
+               + f"\n{found.documentation()}")
+
+
+def main() -> None:
+    """Entry point of the console script; keeps exit codes to 0/1/2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+__all__ = ["cli", "main", "check_file", "check_text"]

@@ -1,0 +1,151 @@
+"""Checking one source text: decode, parse once, run the selected rules, apply suppressions."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import re
+import sys
+import traceback
+from pathlib import PurePath
+from typing import Iterable
+
+from dbleak.models import FileResult, Finding, Position
+from dbleak.noqa import parse_suppressions
+from dbleak.registry import SYNTAX_ERROR, UNREADABLE_FILE, selected_rules
+from dbleak.rules.base import CheckContext, Rule
+from dbleak.settings import Settings
+from dbleak.source import DecodeError, LineIndex, decode_source
+
+_RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def engine_finding(code_name: tuple[str, str], path: str, message: str, line: int = 1,
+                   column: int = 0) -> Finding:
+    position = Position(max(line, 1), max(column, 0))
+    return Finding(code_name[0], code_name[1], message, path, position, position,
+                   noqa_lines=(position.line,))
+
+
+def unreadable(path: str, error: OSError | str) -> FileResult:
+    reason = error if isinstance(error, str) else (error.strerror or str(error))
+    return FileResult(path, (engine_finding(UNREADABLE_FILE, path, f"cannot read the file: {reason}"),))
+
+
+def per_file_ignored(path: str, settings: Settings) -> tuple[str, ...]:
+    """Codes that `per-file-ignores` turns off for ``path``."""
+    if not settings.per_file_ignores:
+        return ()
+    pure = PurePath(path)
+    try:
+        relative = PurePath(str(PurePath(path).resolve() if not pure.is_absolute() else pure)).relative_to(
+            PurePath(settings.root).resolve() if settings.root else PurePath(".")
+        )
+    except ValueError:
+        relative = pure
+    text = relative.as_posix()
+    codes: list[str] = []
+    for pattern, ignored in settings.per_file_ignores:
+        if (fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(pure.name, pattern)
+                or relative.match(pattern)):
+            codes.extend(ignored)
+    return tuple(codes)
+
+
+def _newer_syntax_hint(text: str, error: SyntaxError) -> str | None:
+    """Whether a syntax error is syntax of a newer Python than the one running dbleak."""
+    line = (error.text or "").strip()
+    candidates: list[tuple[str, str]] = [
+        (r"^type\s+\w+(\[.*\])?\s*=", "3.12 (`type` aliases)"),
+        (r"^(async\s+)?def\s+\w+\s*\[", "3.12 (generic functions)"),
+        (r"^class\s+\w+\s*\[", "3.12 (generic classes)"),
+        (r"^except\s*\*", "3.11 (`except*`)"),
+        (r"^match\s+.+:\s*$", "3.10 (`match`)"),
+        (r"f['\"].*\{[^}]*['\"]", "3.12 (nested quotes in f-strings)"),
+        (r"^except\s+[^:(]+,[^:]+:", "3.14 (`except` without parentheses)"),
+        (r"t['\"]", "3.14 (template strings)"),
+    ]
+    for pattern, version in candidates:
+        if re.search(pattern, line):
+            required = version.split(" ", 1)[0]
+            if tuple(int(x) for x in required.split(".")) > sys.version_info[:2]:
+                return version
+    return None
+
+
+def _syntax_finding(path: str, text: str, error: SyntaxError) -> Finding:
+    line = error.lineno or 1
+    column = (error.offset or 1) - 1
+    hint = _newer_syntax_hint(text, error)
+    if hint is not None:
+        message = (f"this file uses syntax of Python {hint}, newer than the Python {_RUNNING} "
+                   f"running dbleak; run dbleak under Python {hint.split(' ', 1)[0]} or later")
+    else:
+        message = f"SyntaxError: {error.msg}"
+    return engine_finding(SYNTAX_ERROR, path, message, line, column)
+
+
+def module_name_for(path: str) -> str:
+    """A dotted module name guessed from the path (for relative imports)."""
+    pure = PurePath(path)
+    parts = list(pure.with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(p for p in parts if p not in ("/", ".", "..") and p.isidentifier())
+
+
+def check_text(text: str, path: str, settings: Settings,
+               rules: Iterable[type[Rule]] | None = None) -> FileResult:
+    """Check decoded source text. Never raises for bad input: it becomes a finding."""
+    active = tuple(rules) if rules is not None else selected_rules(
+        settings, per_file_ignored(path, settings))
+    if not active:
+        return FileResult(path)
+    ctx_drivers = None
+    triggers: set[str] = set()
+    for rule in active:
+        if ctx_drivers is None:
+            from dbleak.knowledge.drivers import table_for
+
+            ctx_drivers = table_for(settings.drivers)
+        words = rule.triggers(ctx_drivers)
+        if words is None:
+            triggers = set()
+            break
+        triggers.update(words)
+    else:
+        if not any(word in text for word in triggers):
+            return FileResult(path)
+    try:
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as error:
+        return FileResult(path, (_syntax_finding(path, text, error),))
+    except (ValueError, MemoryError, RecursionError) as error:
+        return FileResult(path, (engine_finding(SYNTAX_ERROR, path, f"cannot parse: {error}"),))
+    ctx = CheckContext(path, text, tree, settings, module_name_for(path))
+    findings: list[Finding] = []
+    errors: list[str] = []
+    for rule in active:
+        try:
+            findings.extend(rule.check(ctx))
+        except Exception:  # a bug in one rule must not end the run
+            detail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
+            errors.append(f"{path}: internal error in {rule.code} ({rule.name}): {detail}")
+    if findings:
+        suppressions = parse_suppressions(text)
+        findings = [f for f in findings if not suppressions.suppresses(f.code, f.noqa_lines)]
+    findings.sort(key=Finding.sort_key)
+    return FileResult(path, tuple(findings), tuple(errors))
+
+
+def check_bytes(data: bytes, path: str, settings: Settings) -> tuple[FileResult, str | None]:
+    """Decode then check. Returns the result and the decoded text (None when undecodable)."""
+    try:
+        decoded = decode_source(data)
+    except DecodeError as error:
+        return FileResult(path, (engine_finding(SYNTAX_ERROR, path, f"cannot decode the file: {error}",
+                                                error.line, error.column),)), None
+    return check_text(decoded.text, path, settings), decoded.text
+
+
+__all__ = ["check_text", "check_bytes", "unreadable", "LineIndex"]

@@ -1,0 +1,164 @@
+"""Render fix plans with libcst, so comments and formatting survive, and turn them into edits."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Sequence
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from dbleak.fixes.plan import AddImport, ReplaceRange, WrapWithItem
+from dbleak.models import Edit, Fix, FixPlan, Position
+from dbleak.source import LineIndex
+
+
+class RenderError(Exception):
+    """The plan does not fit the source (it changed, or the shape is unexpected)."""
+
+
+class _WrapWithItems(cst.CSTTransformer):
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, operations: Sequence[WrapWithItem]) -> None:
+        super().__init__()
+        self.pending = {(op.with_start.line, op.with_start.column): op for op in operations}
+        self.done = 0
+
+    def leave_With(self, original: cst.With, updated: cst.With) -> cst.With:
+        pos = self.get_metadata(PositionProvider, original).start
+        op = self.pending.get((pos.line, pos.column))
+        if op is None:
+            return updated
+        items = list(updated.items)
+        if op.item_index >= len(items):
+            raise RenderError("the with statement has fewer items than planned")
+        item = items[op.item_index]
+        wrapped = cst.Call(func=cst.parse_expression(op.wrapper), args=[cst.Arg(item.item)])
+        asname = cst.AsName(name=cst.Name(op.name))
+        if item.asname is not None:
+            asname = item.asname.with_changes(name=cst.Name(op.name))
+        inner = cst.WithItem(item=cst.Name(op.name), comma=item.comma)
+        outer = item.with_changes(
+            item=wrapped, asname=asname,
+            comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
+        )
+        items[op.item_index: op.item_index + 1] = [outer, inner] if op.keep_inner_with else [
+            outer.with_changes(comma=item.comma)]
+        self.done += 1
+        return updated.with_changes(items=items)
+
+
+def _has_import(module: cst.Module, op: AddImport) -> bool:
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if op.name is None and isinstance(small, cst.Import):
+                if any(alias.evaluated_name == op.module and alias.asname is None for alias in small.names):
+                    return True
+            if op.name is not None and isinstance(small, cst.ImportFrom) and small.module is not None:
+                if cst.helpers.get_full_name_for_node(small.module) != op.module or small.relative:
+                    continue
+                if isinstance(small.names, cst.ImportStar):
+                    continue
+                if any(alias.evaluated_name == op.name and alias.asname is None for alias in small.names):
+                    return True
+    return False
+
+
+def _add_import(module: cst.Module, op: AddImport) -> cst.Module:
+    if _has_import(module, op):
+        return module
+    if op.name is None:
+        new = cst.parse_statement(f"import {op.module}\n", config=module.config_for_parsing)
+    else:
+        new = cst.parse_statement(f"from {op.module} import {op.name}\n",
+                                  config=module.config_for_parsing)
+    body = list(module.body)
+    # After the docstring, `from __future__` imports and the leading import block.
+    index = 0
+    if body and _is_docstring(body[0]):
+        index = 1
+    last_import = None
+    for i in range(index, len(body)):
+        stmt = body[i]
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+        ):
+            last_import = i
+            continue
+        break
+    insert_at = last_import + 1 if last_import is not None else index
+    if insert_at == 0 and body:
+        # Keep a leading comment block (shebang, license) above the import.
+        first = body[0]
+        new = new.with_changes(leading_lines=())
+        if first.leading_lines:
+            body[0] = first.with_changes(leading_lines=())
+            new = new.with_changes(leading_lines=first.leading_lines)
+    body.insert(insert_at, new)
+    if insert_at == 0 and len(body) > 1 and last_import is None:
+        body[1] = body[1].with_changes(leading_lines=[cst.EmptyLine(), *body[1].leading_lines])
+    if module.header and insert_at == 0:
+        return module.with_changes(body=body)
+    return module.with_changes(body=body)
+
+
+def _is_docstring(stmt: cst.BaseStatement) -> bool:
+    return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+            and isinstance(stmt.body[0], cst.Expr)
+            and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
+
+
+def render_source(text: str, plan: FixPlan) -> str:
+    """The whole source with ``plan`` applied."""
+    ranges = [op for op in plan.operations if isinstance(op, ReplaceRange)]
+    if ranges:
+        index = LineIndex(text)
+        for op in sorted(ranges, key=lambda o: (o.start.line, o.start.column), reverse=True):
+            begin = index.offset(op.start.line, op.start.column)
+            end = index.offset(op.end.line, op.end.column)
+            text = text[:begin] + op.content + text[end:]
+        index = LineIndex(text)
+    module = cst.parse_module(text)
+    wraps = [op for op in plan.operations if isinstance(op, WrapWithItem)]
+    if wraps:
+        transformer = _WrapWithItems(wraps)
+        module = MetadataWrapper(module, unsafe_skip_copy=True).visit(transformer)
+        if transformer.done != len(wraps):
+            raise RenderError("a planned `with` statement was not found")
+    for op in plan.operations:
+        if isinstance(op, AddImport):
+            module = _add_import(module, op)
+    return module.code
+
+
+def edits_between(old: str, new: str) -> tuple[Edit, ...]:
+    """Line-granular edits that turn ``old`` into ``new``."""
+    old_lines = old.splitlines(keepends=True)
+    new_lines = new.splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    edits = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        edits.append(Edit("".join(new_lines[j1:j2]), Position(i1 + 1, 0), Position(i2 + 1, 0)))
+    return tuple(edits)
+
+
+def render_fix(text: str, plan: FixPlan) -> Fix:
+    """Render ``plan`` against ``text`` into concrete edits."""
+    new = render_source(text, plan)
+    return Fix(plan.title, plan.applicability, edits_between(text, new))
+
+
+def apply_edits(text: str, edits: Sequence[Edit]) -> str:
+    """Apply non-overlapping edits (positions relative to ``text``)."""
+    index = LineIndex(text)
+    out = text
+    for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
+        begin = index.offset(edit.start.line, edit.start.column)
+        end = index.offset(edit.end.line, edit.end.column)
+        out = out[:begin] + edit.content + out[end:]
+    return out

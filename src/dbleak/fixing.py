@@ -1,0 +1,143 @@
+"""Applying fixes: render, pick non-overlapping ones, re-check, repeat until stable; write safely."""
+
+from __future__ import annotations
+
+import ast
+import os
+import stat
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from dbleak.models import Applicability, FileResult, Finding, Fix
+
+MAX_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    text: str
+    applied: int
+    result: FileResult  # the findings left after fixing
+    unsettled: bool = False
+    refused: tuple[str, ...] = ()  # why fixes were dropped (did not parse, did not render)
+    fixed_codes: tuple[str, ...] = ()  # the code of every fix applied, in order
+
+
+def allowed(finding: Finding, unsafe: bool) -> bool:
+    plan = finding.plan
+    if plan is None or plan.applicability is Applicability.DISPLAY_ONLY:
+        return False
+    return plan.applicability is Applicability.SAFE or unsafe
+
+
+def build_fix(text: str, finding: Finding) -> Fix | None:
+    """Render a finding's plan (imports libcst). None when the plan does not fit."""
+    if finding.plan is None:
+        return None
+    from dbleak.fixes.render import RenderError, render_fix
+
+    try:
+        return render_fix(text, finding.plan)
+    except (RenderError, Exception):  # libcst parser errors and unexpected shapes alike
+        return None
+
+
+def with_fixes(text: str, result: FileResult) -> FileResult:
+    """The result with every plan rendered into edits (for JSON, SARIF, the editor)."""
+    if not any(f.plan is not None for f in result.findings):
+        return result
+    findings = tuple(
+        replace(f, fix=build_fix(text, f)) if f.plan is not None else f for f in result.findings
+    )
+    return replace(result, findings=findings)
+
+
+def _overlaps(a: Fix, b: Fix) -> bool:
+    for x in a.edits:
+        for y in b.edits:
+            if x.start < y.end and y.start < x.end:
+                return True
+            if x.start == y.start or x.end == y.end:
+                return True
+    return False
+
+
+def fix_text(text: str, check: Callable[[str], FileResult], unsafe: bool = False) -> FixOutcome:
+    """Apply every allowed fix to ``text``, re-checking after each round until nothing changes."""
+    from dbleak.fixes.render import apply_edits
+
+    applied = 0
+    codes: list[str] = []
+    refused: list[str] = []
+    result = check(text)
+    seen: set[str] = {text}
+    for _ in range(MAX_ROUNDS):
+        chosen: list[Fix] = []
+        chosen_codes: list[str] = []
+        for finding in result.findings:
+            if not allowed(finding, unsafe):
+                continue
+            fix = build_fix(text, finding)
+            if fix is None:
+                refused.append(f"{finding.code} at {finding.start.line}: the fix could not be rendered")
+                continue
+            if any(_overlaps(fix, other) for other in chosen):
+                continue
+            candidate = apply_edits(text, fix.edits)
+            if not _parses(candidate):
+                refused.append(f"{finding.code} at {finding.start.line}: the fix did not parse")
+                continue
+            chosen.append(fix)
+            chosen_codes.append(finding.code)
+        if not chosen:
+            return FixOutcome(text, applied, result, refused=tuple(refused), fixed_codes=tuple(codes))
+        new_text = apply_edits(text, [e for fix in chosen for e in fix.edits])
+        if not _parses(new_text):
+            # Each fix parsed alone but not together: apply the first only.
+            new_text = apply_edits(text, chosen[0].edits)
+            chosen = chosen[:1]
+            chosen_codes = chosen_codes[:1]
+        if new_text in seen:
+            return FixOutcome(text, applied, result, unsettled=True, refused=tuple(refused),
+                             fixed_codes=tuple(codes))
+        seen.add(new_text)
+        text = new_text
+        applied += len(chosen)
+        codes.extend(chosen_codes)
+        result = check(text)
+    return FixOutcome(text, applied, result, unsettled=True, refused=tuple(refused),
+                             fixed_codes=tuple(codes))
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write through a temporary file in the same folder and ``os.replace``, keeping mode bits."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = None
+    folder = path.parent
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".dbleak-tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        if mode is not None:
+            os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,1 @@
+"""Facts about the world: what database drivers do, and when SQL is bounded."""

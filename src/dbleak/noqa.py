@@ -1,0 +1,72 @@
+"""Suppression comments: `# noqa`, `# noqa: DBL104, DBL101`, and file-level `# dbleak: noqa`."""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from dataclasses import dataclass, field
+
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+_FILE_NOQA = re.compile(
+    r"#\s*dbleak\s*:\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE
+)
+_CODE = re.compile(r"[A-Z]+[0-9]+", re.IGNORECASE)
+ALL = frozenset({"*"})
+
+
+@dataclass
+class Suppressions:
+    by_line: dict[int, frozenset[str]] = field(default_factory=dict)
+    file_codes: frozenset[str] = frozenset()
+
+    def suppresses(self, code: str, lines: tuple[int, ...]) -> bool:
+        if self.file_codes is ALL or code in self.file_codes:
+            return True
+        for line in lines:
+            codes = self.by_line.get(line)
+            if codes is not None and (codes is ALL or code in codes):
+                return True
+        return False
+
+
+def _codes(text: str | None) -> frozenset[str]:
+    if not text:
+        return ALL
+    return frozenset(code.upper() for code in _CODE.findall(text))
+
+
+def parse_suppressions(text: str) -> Suppressions:
+    """Find suppression comments. Only real comments count (a `# noqa` inside a string does not)."""
+    result = Suppressions()
+    if "noqa" not in text and "NOQA" not in text.upper():
+        return result
+    file_codes: set[str] = set()
+    file_all = False
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        tokens = []
+    for token in tokens:
+        if token.type != tokenize.COMMENT:
+            continue
+        comment = token.string
+        file_match = _FILE_NOQA.match(comment)
+        if file_match:
+            codes = _codes(file_match.group("codes"))
+            if codes is ALL:
+                file_all = True
+            else:
+                file_codes |= codes
+            continue
+        match = _NOQA.search(comment)
+        if match:
+            line = token.start[0]
+            codes = _codes(match.group("codes"))
+            previous = result.by_line.get(line)
+            if previous is ALL or codes is ALL:
+                result.by_line[line] = ALL
+            else:
+                result.by_line[line] = (previous or frozenset()) | codes
+    result.file_codes = ALL if file_all else frozenset(file_codes)
+    return result

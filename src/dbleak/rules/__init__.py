@@ -1,0 +1,10 @@
+"""The rules, one module each. ``RULES`` is the registry's source: add new rules here."""
+
+from __future__ import annotations
+
+from dbleak.rules.base import Rule
+from dbleak.rules.dbl104_with_does_not_close import WithDoesNotClose
+
+RULES: tuple[type[Rule], ...] = (
+    WithDoesNotClose,
+)

@@ -1,0 +1,119 @@
+"""The rule framework: what every rule declares, and the context it checks."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar, Iterable
+
+from dbleak.analysis.module import ModuleFacts, collect_facts, statement_header_lines
+from dbleak.knowledge.drivers import DriverTable, table_for
+from dbleak.models import Finding, FixPlan, Position
+from dbleak.settings import Settings
+from dbleak.source import LineIndex
+
+DOC_SECTIONS = (
+    "What it does", "Why is this bad?", "Example", "Use instead", "Known problems",
+    "Fix safety", "Options", "References",
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    """An INVALID example: source, and the expected text after `--fix` (and `--unsafe-fixes`)."""
+
+    source: str
+    fixed: str | None = None
+    unsafe_fixed: str | None = None
+
+
+class CheckContext:
+    """Everything a rule may read about one module. Facts are computed once, on first use."""
+
+    def __init__(self, path: str, text: str, tree: ast.Module, settings: Settings,
+                 module_name: str = "") -> None:
+        self.path = path
+        self.text = text
+        self.tree = tree
+        self.settings = settings
+        self.module_name = module_name
+        self.lines = LineIndex(text)
+
+    @cached_property
+    def drivers(self) -> DriverTable:
+        return table_for(self.settings.drivers)
+
+    @cached_property
+    def facts(self) -> ModuleFacts:
+        return collect_facts(self.tree, self.drivers, self.module_name)
+
+    def position(self, line: int, byte_col: int) -> Position:
+        return Position(line, self.lines.char_column(line, byte_col))
+
+    def finding(self, rule: type[Rule], node: ast.AST, message: str | None = None,
+                plan: FixPlan | None = None, stmt: ast.stmt | None = None) -> Finding:
+        """A finding of ``rule`` at ``node``'s range; ``noqa`` counts on ``stmt``'s first/last line."""
+        start = self.position(node.lineno, node.col_offset)  # type: ignore[attr-defined]
+        end_line = node.end_lineno or node.lineno  # type: ignore[attr-defined]
+        end = self.position(end_line, node.end_col_offset or 0)  # type: ignore[attr-defined]
+        if stmt is not None:
+            first, last = statement_header_lines(stmt)
+            noqa = tuple(sorted({first, last, start.line}))
+        else:
+            noqa = (start.line,)
+        return Finding(
+            code=rule.code, name=rule.name, message=message or rule.message, path=self.path,
+            start=start, end=end, plan=plan, noqa_lines=noqa,
+        )
+
+
+class Rule:
+    """Base of every rule. Subclasses set the class attributes and implement :meth:`check`.
+
+    The class docstring is the rule's documentation, in ruff's sections (``## What it does``
+    … ``## References``); ``dbleak rule CODE`` prints it.
+    """
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    message: ClassVar[str]
+    fix_title: ClassVar[str | None] = None
+    # "always", "sometimes" or "none"
+    fix_availability: ClassVar[str] = "none"
+    default_enabled: ClassVar[bool] = True
+    VALID: ClassVar[tuple[str, ...]] = ()
+    INVALID: ClassVar[tuple[Example, ...]] = ()
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        """Substrings without which a file cannot hold a finding; None: always parse."""
+        return None
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    @classmethod
+    def documentation(cls) -> str:
+        import inspect
+
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def doc_sections(cls) -> dict[str, str]:
+        sections: dict[str, str] = {}
+        current = None
+        for line in cls.documentation().splitlines():
+            match = re.match(r"^##\s+(.*\S)\s*$", line)
+            if match:
+                current = match.group(1)
+                sections[current] = ""
+            elif current is not None:
+                sections[current] += line + "\n"
+        return {k: v.strip() for k, v in sections.items()}
+
+    @classmethod
+    def url(cls) -> str:
+        return f"https://dbleak.readthedocs.io/rules/{cls.code}/"

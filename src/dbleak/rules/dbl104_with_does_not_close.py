@@ -1,0 +1,245 @@
+"""DBL104 with-does-not-close."""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterable, Iterator
+
+from dbleak.analysis.module import WithSite
+from dbleak.analysis.usage import UseKind, name_uses
+from dbleak.fixes.plan import AddImport, WrapWithItem
+from dbleak.knowledge.drivers import DriverTable
+from dbleak.models import Applicability, Finding, FixPlan
+from dbleak.rules.base import CheckContext, Example, Rule
+
+
+class WithDoesNotClose(Rule):
+    """
+    ## What it does
+    Flags `with connect(...) as conn:` where the driver's `with` only ends a transaction and
+    leaves the connection open: `sqlite3`, `psycopg2`, and any driver the table marks so.
+
+    ## Why is this bad?
+    The block reads like it closes the connection. It does not: `sqlite3.Connection.__exit__`
+    and psycopg2's commit (or roll back) and return; the connection, its file handle or its
+    server backend stay open until garbage collection — in a loop, a long-running process or a
+    reference cycle that is a leak.
+
+    ## Example
+    ```python
+    import sqlite3
+
+    with sqlite3.connect("app.db") as conn:
+        conn.execute("INSERT INTO log VALUES (1)")
+    ```
+
+    ## Use instead
+    ```python
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect("app.db")) as conn, conn:
+        conn.execute("INSERT INTO log VALUES (1)")
+    ```
+    `closing()` closes the connection; the inner `conn` keeps the commit/rollback.
+
+    ## Known problems
+    Only the connecting call written as the `with` item is seen here; a connection bound to a
+    name first (`conn = connect(); with conn:`) is the lifecycle rules' job (DBL101).
+    When the connection is still used after the block and never closed there, no fix is
+    offered: closing it would break that use.
+
+    ## Fix safety
+    Safe when the connection is not used after the block and is not passed to code that might
+    keep it: then only the close is added. Unsafe when the connection is passed to a function
+    dbleak knows nothing about inside the block (it might keep a reference).
+
+    ## Options
+    `[tool.dbleak.drivers]` adds your own connection factories.
+
+    ## References
+    - [sqlite3: how to use the connection context manager](https://docs.python.org/3/library/sqlite3.html#sqlite3-connection-context-manager)
+    - [psycopg2: with statement](https://www.psycopg.org/docs/usage.html#with-statement)
+    - [contextlib.closing](https://docs.python.org/3/library/contextlib.html#contextlib.closing)
+    """
+
+    code = "DBL104"
+    name = "with-does-not-close"
+    message = "`with {call}` ends the transaction but does not close the connection"
+    fix_title = "Wrap in `closing()` (adds the close, keeps the transaction handling)"
+    fix_availability = "sometimes"
+
+    VALID = (
+        "import sqlite3\nfrom contextlib import closing\n\n"
+        "with closing(sqlite3.connect('a.db')) as conn, conn:\n    conn.execute('select 1')\n",
+        "import psycopg\n\nwith psycopg.connect('dbname=x') as conn:\n    conn.execute('select 1')\n",
+        "import duckdb\n\nwith duckdb.connect() as conn:\n    conn.execute('select 1')\n",
+        "import sqlite3\n\ndef f():\n    with sqlite3.connect('a.db') as conn:\n        return conn\n",
+    )
+    INVALID = (
+        Example(
+            "import sqlite3\n\nwith sqlite3.connect('a.db') as conn:\n    conn.execute('select 1')\n",
+            fixed=(
+                "import sqlite3\nfrom contextlib import closing\n\n"
+                "with closing(sqlite3.connect('a.db')) as conn, conn:\n    conn.execute('select 1')\n"
+            ),
+        ),
+    )
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        return _connection_trigger_words(drivers)
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        facts = ctx.facts
+        for site in facts.withs:
+            for index, item in enumerate(site.node.items):
+                finding = _check_item(cls, ctx, site, index, item)
+                if finding is not None:
+                    yield finding
+
+
+def _connection_trigger_words(drivers: DriverTable) -> set[str]:
+    words = set(drivers.module_names)
+    for qualname in drivers.factories:
+        words.add(qualname.rsplit(".", 1)[-1])
+    return words
+
+
+def _check_item(rule: type[Rule], ctx: CheckContext, site: WithSite, index: int,
+                item: ast.withitem) -> Finding | None:
+    call = item.context_expr
+    if not isinstance(call, ast.Call):
+        return None
+    facts = ctx.facts
+    factory = ctx.drivers.factory(facts.call_qualname(call))
+    if factory is None or factory.awaited:
+        return None
+    spec = ctx.drivers.object(factory.returns)
+    is_async = isinstance(site.node, ast.AsyncWith)
+    behaviour = spec.async_with if is_async else spec.with_
+    if behaviour is None or behaviour.closes:
+        return None
+    target = item.optional_vars
+    if target is not None and not isinstance(target, ast.Name):
+        return None  # bound to an attribute or unpacked: ownership goes elsewhere
+    call_text = ast.get_source_segment(ctx.text, call.func) or "connect"
+    message = rule.message.format(call=f"{call_text}(...)")
+    applicability = Applicability.SAFE
+    if target is not None:
+        verdict = _ownership(ctx, site, target.id, spec.release)
+        if verdict == "escapes":
+            return None
+        if verdict == "closed":
+            return None
+        if verdict == "used-after":
+            message += "; it is still used after the block, so close it there"
+            return ctx.finding(rule, call, message, plan=None, stmt=site.node)
+        if verdict == "passed":
+            applicability = Applicability.UNSAFE
+        name = target.id
+    else:
+        name = _fresh_name(ctx, "conn")
+    plan = _plan(ctx, site, index, name, applicability)
+    return ctx.finding(rule, call, message, plan=plan, stmt=site.node)
+
+
+def _ownership(ctx: CheckContext, site: WithSite, name: str, release: tuple[str, ...]) -> str:
+    """"escapes", "closed", "used-after", "passed" or "kept" for the `as` name of the item."""
+    drivers = ctx.drivers
+    facts = ctx.facts
+
+    def call_kind(call: ast.Call) -> str | None:
+        qualname = facts.call_qualname(call)
+        if qualname in drivers.borrowers:
+            return "borrow"
+        if qualname in drivers.owners:
+            return "own"
+        return None
+
+    node = site.node
+    body_start = node.body[0].lineno
+    body_end = node.end_lineno or node.lineno
+    verdict = "kept"
+    used_after = False
+    closed_after = False
+    for use in name_uses(site.scope.node, name, call_kind, release):
+        inside = body_start <= use.line <= body_end
+        if use.kind in (UseKind.ESCAPES, UseKind.OWNED):
+            return "escapes"
+        if use.kind is UseKind.REBOUND:
+            if inside:
+                return "escapes"  # the name means something else afterwards: leave it alone
+            continue
+        if use.kind is UseKind.CLOSE:
+            if inside:
+                return "closed"
+            closed_after = True
+            continue
+        if not inside:
+            if use.line > node.lineno or _in_loop_with(ctx, site):
+                used_after = True
+            continue
+        if use.kind is UseKind.PASSED:
+            verdict = "passed"
+    if closed_after:
+        return "closed"
+    if used_after:
+        return "used-after"
+    return verdict
+
+
+def _in_loop_with(ctx: CheckContext, site: WithSite) -> bool:
+    parent = ctx.facts.parent_statement(site.node)
+    while parent is not None and parent is not site.scope.node:
+        if isinstance(parent, (ast.For, ast.AsyncFor, ast.While)):
+            return True
+        parent = ctx.facts.parent_statement(parent)
+    return False
+
+
+def _module_names(ctx: CheckContext) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
+def _fresh_name(ctx: CheckContext, base: str) -> str:
+    taken = _module_names(ctx)
+    candidate = base
+    counter = 1
+    while candidate in taken:
+        candidate = f"{base}{counter}"
+        counter += 1
+    return candidate
+
+
+def _plan(ctx: CheckContext, site: WithSite, index: int, name: str,
+          applicability: Applicability) -> FixPlan | None:
+    resolver = ctx.facts.resolver
+    wrapper = resolver.local_name_for("contextlib.closing")
+    operations: list[object] = []
+    if wrapper is None:
+        taken = _module_names(ctx)
+        if "closing" not in taken:
+            wrapper = "closing"
+            operations.append(AddImport("contextlib", "closing"))
+        elif "contextlib" not in taken:
+            wrapper = "contextlib.closing"
+            operations.append(AddImport("contextlib"))
+        else:
+            return None
+    start = ctx.position(site.node.lineno, site.node.col_offset)
+    operations.insert(0, WrapWithItem(start, index, wrapper, name))
+    return FixPlan(WithDoesNotClose.fix_title or "", applicability, tuple(operations))
+
+
