@@ -9,7 +9,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
+from dbleak.analysis.project import ProjectIndex
 from dbleak.discovery import discover
+from dbleak.runner import Prepared, needs_project, prepare
 from dbleak.engine import check_bytes, check_text, unreadable
 from dbleak.fixing import FixOutcome, fix_text, with_fixes, write_atomically
 from dbleak.models import FileResult
@@ -18,18 +20,18 @@ from dbleak.source import DecodeError, decode_source, encode_source
 
 
 def check_source(text: str, path: str = "<stdin>", settings: Settings | None = None,
-                 build_fixes: bool = False) -> FileResult:
-    """Check one in-memory source text."""
+                 build_fixes: bool = False, project: ProjectIndex | None = None) -> FileResult:
+    """Check one in-memory source text (``project``: the index of its project, if built)."""
     settings = settings or Settings()
-    result = check_text(text, path, settings)
+    result = check_text(text, path, settings, project=project)
     return with_fixes(text, result) if build_fixes else result
 
 
 def fix_source(text: str, path: str = "<stdin>", settings: Settings | None = None,
-               unsafe: bool = False) -> FixOutcome:
+               unsafe: bool = False, project: ProjectIndex | None = None) -> FixOutcome:
     """Apply the allowed fixes to ``text`` until stable; returns the new text and what is left."""
     settings = settings or Settings()
-    return fix_text(text, lambda t: check_text(t, path, settings), unsafe=unsafe)
+    return fix_text(text, lambda t: check_text(t, path, settings, project=project), unsafe=unsafe)
 
 
 @dataclass
@@ -52,19 +54,26 @@ class PathResult:
     fixed_codes: tuple[str, ...] = ()
 
 
-def check_file(path: Path, display: str, settings: Settings, options: RunOptions) -> PathResult:
+def check_file(path: Path, display: str, settings: Settings, options: RunOptions,
+               prepared: Prepared | None = None) -> PathResult:
     """Check (and with ``options.fix`` rewrite) one file. Errors become findings, never raises."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        return PathResult(unreadable(display, error))
-    result, text = check_bytes(data, display, settings)
+    project = prepared.project if prepared is not None else None
+    kept = prepared.parsed.pop(path, None) if prepared is not None else None
+    if kept is not None:
+        data, parsed = kept
+    else:
+        parsed = None
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            return PathResult(unreadable(display, error))
+    result, text = check_bytes(data, display, settings, project, parsed)
     if text is None:
         return PathResult(result)
     if not (options.fix or options.diff):
         return PathResult(with_fixes(text, result) if options.build_fixes else result,
                           source=text if result.findings else None)
-    outcome = fix_source(text, display, settings, unsafe=options.unsafe_fixes)
+    outcome = fix_source(text, display, settings, unsafe=options.unsafe_fixes, project=project)
     notes = list(outcome.refused)
     if outcome.unsettled:
         notes.append(f"{display}: fixes did not settle after repeated rounds; "
@@ -106,10 +115,18 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
         else:
             errors.append(PathResult(unreadable(str(path), error)))
 
-    for item in discover(paths, settings_for, options.force_exclude, collect_error):
-        yield check_file(item.path, item.display, settings_for(item.path), options)
+    items = list(discover(paths, settings_for, options.force_exclude, collect_error))
+    prepared = prepare(items, settings_for) if needs_project(items, settings_for) else None
+    for item in items:
+        yield check_file(item.path, item.display, settings_for(item.path), options, prepared)
     yield from errors
 
 
-__all__ = ["check_source", "fix_source", "check_paths", "check_file", "RunOptions", "PathResult",
-           "DecodeError"]
+def build_project_index(paths: list[Path], settings_for: Callable[[Path], Settings]) -> ProjectIndex:
+    """The project index of every module under ``paths`` (for callers checking single texts)."""
+    items = list(discover(paths, settings_for))
+    return prepare(items, settings_for).project
+
+
+__all__ = ["check_source", "fix_source", "check_paths", "check_file", "build_project_index",
+           "RunOptions", "PathResult", "DecodeError"]

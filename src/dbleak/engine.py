@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import os
 import re
 import sys
 import traceback
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePath
 from typing import Iterable
+
+from dbleak.analysis.module import ModuleFacts
+from dbleak.analysis.project import ProjectIndex
+from dbleak.knowledge.drivers import table_for
 
 from dbleak.models import FileResult, Finding, Position
 from dbleak.noqa import parse_suppressions
@@ -85,44 +92,86 @@ def _syntax_finding(path: str, text: str, error: SyntaxError) -> Finding:
     return engine_finding(SYNTAX_ERROR, path, message, line, column)
 
 
+@lru_cache(maxsize=4096)
+def _package_parts(folder: str) -> tuple[str, ...]:
+    """The dotted package path of a folder: walk up while folders hold an ``__init__.py``."""
+    parts: list[str] = []
+    current = os.path.abspath(folder)
+    while os.path.isfile(os.path.join(current, "__init__.py")):
+        name = os.path.basename(current)
+        if not name.isidentifier():
+            break
+        parts.append(name)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return tuple(reversed(parts))
+
+
 def module_name_for(path: str) -> str:
-    """A dotted module name guessed from the path (for relative imports)."""
-    pure = PurePath(path)
-    parts = list(pure.with_suffix("").parts)
-    if parts and parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(p for p in parts if p not in ("/", ".", "..") and p.isidentifier())
+    """The dotted module name of a file (``pkg/sub/mod.py`` → ``pkg.sub.mod`` inside packages)."""
+    if path in ("-", "<stdin>") or not path.endswith((".py", ".pyi")):
+        return ""
+    stem = os.path.basename(path).rsplit(".", 1)[0]
+    package = _package_parts(os.path.dirname(path) or ".")
+    if stem == "__init__":
+        return ".".join(package)
+    if not stem.isidentifier():
+        return ""
+    return ".".join((*package, stem))
+
+
+@dataclass
+class Parsed:
+    """A module parsed once and kept for the checking pass."""
+
+    tree: ast.Module
+    facts: ModuleFacts | None = None
+
+
+def active_rules(path: str, settings: Settings) -> tuple[type[Rule], ...]:
+    return selected_rules(settings, per_file_ignored(path, settings))
+
+
+def may_hold_findings(text: str, rules: Iterable[type[Rule]], settings: Settings) -> bool:
+    """Cheap pre-filter: False when no selected rule's trigger words occur in the text."""
+    drivers = table_for(settings.drivers)
+    triggers: set[str] = set()
+    for rule in rules:
+        words = rule.triggers(drivers)
+        if words is None:
+            return True
+        triggers.update(words)
+    return any(word in text for word in triggers)
+
+
+def parse_module(text: str, path: str) -> ast.Module | Finding:
+    """Parse with ``ast``; a syntax error becomes a DBL001 finding."""
+    try:
+        return ast.parse(text, filename=path)
+    except SyntaxError as error:
+        return _syntax_finding(path, text, error)
+    except (ValueError, MemoryError, RecursionError) as error:
+        return engine_finding(SYNTAX_ERROR, path, f"cannot parse: {error}")
 
 
 def check_text(text: str, path: str, settings: Settings,
-               rules: Iterable[type[Rule]] | None = None) -> FileResult:
+               rules: Iterable[type[Rule]] | None = None, project: ProjectIndex | None = None,
+               parsed: Parsed | None = None) -> FileResult:
     """Check decoded source text. Never raises for bad input: it becomes a finding."""
-    active = tuple(rules) if rules is not None else selected_rules(
-        settings, per_file_ignored(path, settings))
+    active = tuple(rules) if rules is not None else active_rules(path, settings)
     if not active:
         return FileResult(path)
-    ctx_drivers = None
-    triggers: set[str] = set()
-    for rule in active:
-        if ctx_drivers is None:
-            from dbleak.knowledge.drivers import table_for
-
-            ctx_drivers = table_for(settings.drivers)
-        words = rule.triggers(ctx_drivers)
-        if words is None:
-            triggers = set()
-            break
-        triggers.update(words)
-    else:
-        if not any(word in text for word in triggers):
+    if parsed is None:
+        if not may_hold_findings(text, active, settings):
             return FileResult(path)
-    try:
-        tree = ast.parse(text, filename=path)
-    except SyntaxError as error:
-        return FileResult(path, (_syntax_finding(path, text, error),))
-    except (ValueError, MemoryError, RecursionError) as error:
-        return FileResult(path, (engine_finding(SYNTAX_ERROR, path, f"cannot parse: {error}"),))
-    ctx = CheckContext(path, text, tree, settings, module_name_for(path))
+        tree = parse_module(text, path)
+        if isinstance(tree, Finding):
+            return FileResult(path, (tree,))
+        parsed = Parsed(tree)
+    ctx = CheckContext(path, text, parsed.tree, settings, module_name_for(path), project,
+                       parsed.facts)
     findings: list[Finding] = []
     errors: list[str] = []
     for rule in active:
@@ -138,14 +187,19 @@ def check_text(text: str, path: str, settings: Settings,
     return FileResult(path, tuple(findings), tuple(errors))
 
 
-def check_bytes(data: bytes, path: str, settings: Settings) -> tuple[FileResult, str | None]:
+def undecodable(path: str, error: DecodeError) -> FileResult:
+    return FileResult(path, (engine_finding(SYNTAX_ERROR, path, f"cannot decode the file: {error}",
+                                            error.line, error.column),))
+
+
+def check_bytes(data: bytes, path: str, settings: Settings, project: ProjectIndex | None = None,
+                parsed: Parsed | None = None) -> tuple[FileResult, str | None]:
     """Decode then check. Returns the result and the decoded text (None when undecodable)."""
     try:
         decoded = decode_source(data)
     except DecodeError as error:
-        return FileResult(path, (engine_finding(SYNTAX_ERROR, path, f"cannot decode the file: {error}",
-                                                error.line, error.column),)), None
-    return check_text(decoded.text, path, settings), decoded.text
+        return undecodable(path, error), None
+    return check_text(decoded.text, path, settings, project=project, parsed=parsed), decoded.text
 
 
 __all__ = ["check_text", "check_bytes", "unreadable", "LineIndex"]

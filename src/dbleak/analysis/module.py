@@ -113,7 +113,7 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "")
                         else:
                             resolver.rebind(target.id)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and scope is root:
-                resolver.rebind(node.name)
+                resolver.add_local(node.name, f"{module_name}.{node.name}" if module_name else node.name)
         elif isinstance(node, ast.Call):
             calls.append(CallSite(node, stmt, scope))
         child_scope = scope

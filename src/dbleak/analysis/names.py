@@ -49,6 +49,10 @@ class ImportResolver:
         else:
             self.rebind(name)
 
+    def add_local(self, name: str, qualname: str) -> None:
+        """A function or class defined at module level."""
+        self._bind(name, qualname)
+
     def rebind(self, name: str) -> None:
         if name in self.bindings:
             self._conflicts.add(name)

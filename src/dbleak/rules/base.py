@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import ClassVar, Iterable
 
 from dbleak.analysis.module import ModuleFacts, collect_facts, statement_header_lines
+from dbleak.analysis.project import EMPTY_INDEX, ProjectIndex
 from dbleak.knowledge.drivers import DriverTable, table_for
 from dbleak.models import Finding, FixPlan, Position
 from dbleak.settings import Settings
@@ -33,13 +34,18 @@ class CheckContext:
     """Everything a rule may read about one module. Facts are computed once, on first use."""
 
     def __init__(self, path: str, text: str, tree: ast.Module, settings: Settings,
-                 module_name: str = "") -> None:
+                 module_name: str = "", project: ProjectIndex | None = None,
+                 facts: ModuleFacts | None = None) -> None:
         self.path = path
         self.text = text
         self.tree = tree
         self.settings = settings
         self.module_name = module_name
         self.lines = LineIndex(text)
+        # Functions of the other modules being checked (empty for a lone source text).
+        self.project = project if project is not None else EMPTY_INDEX
+        if facts is not None:
+            self.__dict__["facts"] = facts
 
     @cached_property
     def drivers(self) -> DriverTable:
@@ -83,6 +89,8 @@ class Rule:
     # "always", "sometimes" or "none"
     fix_availability: ClassVar[str] = "none"
     default_enabled: ClassVar[bool] = True
+    # True when the rule reads ``ctx.project`` (the runner then builds the index first).
+    needs_project: ClassVar[bool] = False
     VALID: ClassVar[tuple[str, ...]] = ()
     INVALID: ClassVar[tuple[Example, ...]] = ()
 

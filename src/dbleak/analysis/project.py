@@ -1,0 +1,73 @@
+"""The project index: what the functions of the checked modules do, across modules.
+
+Built in a cheap first pass over every module being checked (before any rule runs), so that
+``conn = get_db()`` in one file is known to create a connection defined in another.
+
+Each rule family contributes a *summarizer*: a function of one module's facts that returns
+summaries for the functions it defines (``{qualname: {key: value}}``). The index merges them.
+Summarizers must be cheap: they run on every module of the run, on the same ``ast`` tree the
+rules will later use (the runner parses once and keeps the tree for the checking pass).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+from dbleak.analysis.module import ModuleFacts
+
+Summarizer = Callable[[ModuleFacts], Mapping[str, Mapping[str, Any]]]
+
+# Registered by the rule families at import time (see ``dbleak.rules.__init__``).
+SUMMARIZERS: list[Summarizer] = []
+
+
+@dataclass(frozen=True)
+class FunctionSummary:
+    qualname: str
+    facts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.facts.get(key, default)
+
+
+@dataclass
+class ProjectIndex:
+    """Function summaries by qualified name (``package.module.function``, ``module.Class.method``)."""
+
+    functions: dict[str, FunctionSummary] = field(default_factory=dict)
+
+    def add_module(self, facts: ModuleFacts) -> None:
+        merged: dict[str, dict[str, Any]] = {}
+        for summarize in SUMMARIZERS:
+            for qualname, values in summarize(facts).items():
+                merged.setdefault(qualname, {}).update(values)
+        for qualname, values in merged.items():
+            previous = self.functions.get(qualname)
+            if previous is not None:
+                values = {**previous.facts, **values}
+            self.functions[qualname] = FunctionSummary(qualname, MappingProxyType(values))
+
+    def get(self, qualname: str | None) -> FunctionSummary | None:
+        if qualname is None:
+            return None
+        return self.functions.get(qualname)
+
+
+EMPTY_INDEX = ProjectIndex()
+
+
+def module_functions(facts: ModuleFacts) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Top-level functions and methods of top-level classes, by qualified name."""
+    prefix = f"{facts.module_name}." if facts.module_name else ""
+    found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for node in facts.tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found[prefix + node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    found[f"{prefix}{node.name}.{item.name}"] = item
+    return found

@@ -1,0 +1,73 @@
+"""Every rule fixture: the findings marked inline, the fixed text, and that fixing settles."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from dbleak.api import RunOptions, check_paths, fix_source
+from dbleak.engine import check_text
+from dbleak.settings import Settings, settings_from_table
+from fixture_harness import Fixture, all_fixtures, expected_findings, fixture_config
+
+FIXTURES = all_fixtures()
+
+
+def _settings(fixture: Fixture, text: str) -> Settings:
+    table = {"select": [fixture.code], **fixture_config(text)}
+    settings = settings_from_table(table, fixture.path.parent / "dbleak.toml")
+    return replace(settings, extend_exclude=("*.fixed.py", "*.unsafe-fixed.py"),
+                   respect_gitignore=False)
+
+
+def _project_results(fixture: Fixture, settings: Settings, fix: bool = False, unsafe: bool = False):
+    assert fixture.project is not None
+    results = check_paths([fixture.project], lambda _p: settings,
+                          RunOptions(fix=fix, diff=fix, unsafe_fixes=unsafe))
+    for result in results:
+        if Path(result.result.path).resolve() == fixture.path.resolve():
+            return result
+    raise AssertionError(f"{fixture.path} was not checked")
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.id for f in FIXTURES])
+def test_findings_match_markers(fixture: Fixture) -> None:
+    text = fixture.path.read_text(encoding="utf-8")
+    settings = _settings(fixture, text)
+    if fixture.project is not None:
+        result = _project_results(fixture, settings).result
+    else:
+        result = check_text(text, str(fixture.path), settings)
+    assert not result.internal_errors
+    actual = {(f.start.line, f.code) for f in result.findings}
+    assert actual == expected_findings(text), "\n".join(
+        f"{f.start.line}:{f.start.column + 1} {f.code} {f.message}" for f in result.findings
+    )
+
+
+def _fixed(fixture: Fixture, text: str, unsafe: bool) -> str:
+    settings = _settings(fixture, text)
+    if fixture.project is not None:
+        result = _project_results(fixture, settings, fix=True, unsafe=unsafe)
+        return result.fixed if result.fixed is not None else text
+    return fix_source(text, str(fixture.path), settings, unsafe=unsafe).text
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.id for f in FIXTURES])
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_fix_result(fixture: Fixture, unsafe: bool) -> None:
+    text = fixture.path.read_text(encoding="utf-8")
+    fixed = _fixed(fixture, text, unsafe)
+    expected_path = fixture.fixed_path
+    if unsafe and fixture.unsafe_fixed_path.exists():
+        expected_path = fixture.unsafe_fixed_path
+    if expected_path.exists():
+        assert fixed == expected_path.read_text(encoding="utf-8")
+        ast.parse(fixed)
+        # A second run finds nothing left to fix.
+        assert _fixed(fixture, fixed, unsafe) == fixed
+    else:
+        assert fixed == text, "this fixture has no .fixed.py, so --fix must leave it unchanged"
