@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from typing import Sequence
+import importlib
+import pkgutil
+from typing import Any, Callable, Sequence
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -111,8 +113,29 @@ def _is_docstring(stmt: cst.BaseStatement) -> bool:
             and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
 
 
+# Renderers of further operation types, registered by the family modules of this package
+# (``RENDERERS[OpType] = function(module, [ops]) -> module``). Loaded on first use.
+RENDERERS: dict[type, Callable[[cst.Module, list[Any]], cst.Module]] = {}
+_loaded = False
+
+
+def _load_renderers() -> None:
+    global _loaded
+    if _loaded:
+        return
+    import dbleak.fixes as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in ("plan", "render") and not info.name.startswith("plan_"):
+            importlib.import_module(f"dbleak.fixes.{info.name}")
+    _loaded = True
+
+
 def render_source(text: str, plan: FixPlan) -> str:
-    """The whole source with ``plan`` applied."""
+    """The whole source with ``plan`` applied.
+
+    Order: text range replacements, registered family operations, `with`-item wraps, imports.
+    """
     ranges = [op for op in plan.operations if isinstance(op, ReplaceRange)]
     if ranges:
         index = LineIndex(text)
@@ -122,6 +145,13 @@ def render_source(text: str, plan: FixPlan) -> str:
             text = text[:begin] + op.content + text[end:]
         index = LineIndex(text)
     module = cst.parse_module(text)
+    _load_renderers()
+    by_type: dict[type, list[Any]] = {}
+    for op in plan.operations:
+        if type(op) in RENDERERS:
+            by_type.setdefault(type(op), []).append(op)
+    for op_type, ops in by_type.items():
+        module = RENDERERS[op_type](module, ops)
     wraps = [op for op in plan.operations if isinstance(op, WrapWithItem)]
     if wraps:
         transformer = _WrapWithItems(wraps)
