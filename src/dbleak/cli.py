@@ -223,7 +223,7 @@ def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: 
                  output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool) -> int:
     display = stdin_filename or "-"
     settings = resolver.for_path(Path(stdin_filename)) if stdin_filename else resolver.for_path(Path.cwd() / "-")
-    data = click.get_binary_stream("stdin").read()
+    data = sys.stdin.buffer.read()
     try:
         text = decode_source(data).text
     except DecodeError:

@@ -40,21 +40,17 @@ def unreadable(path: str, error: OSError | str) -> FileResult:
 
 
 def per_file_ignored(path: str, settings: Settings) -> tuple[str, ...]:
-    """Codes that `per-file-ignores` turns off for ``path``."""
+    """Codes that `per-file-ignores` turns off for ``path`` (globs relative to the config's folder)."""
     if not settings.per_file_ignores:
         return ()
-    pure = PurePath(path)
-    try:
-        relative = PurePath(str(PurePath(path).resolve() if not pure.is_absolute() else pure)).relative_to(
-            PurePath(settings.root).resolve() if settings.root else PurePath(".")
-        )
-    except ValueError:
-        relative = pure
-    text = relative.as_posix()
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute, os.path.abspath(settings.root or "."))
+    relative = PurePath(relative).as_posix()
+    name = os.path.basename(path)
     codes: list[str] = []
     for pattern, ignored in settings.per_file_ignores:
-        if (fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(pure.name, pattern)
-                or relative.match(pattern)):
+        if (fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(name, pattern)
+                or PurePath(relative).match(pattern)):
             codes.extend(ignored)
     return tuple(codes)
 
@@ -164,11 +160,12 @@ def check_text(text: str, path: str, settings: Settings,
     if not active:
         return FileResult(path)
     if parsed is None:
-        if not may_hold_findings(text, active, settings):
-            return FileResult(path)
+        # Always parse, so a syntax error is reported; the pre-filter saves the analysis.
         tree = parse_module(text, path)
         if isinstance(tree, Finding):
             return FileResult(path, (tree,))
+        if not may_hold_findings(text, active, settings):
+            return FileResult(path)
         parsed = Parsed(tree)
     ctx = CheckContext(path, text, parsed.tree, settings, module_name_for(path), project,
                        parsed.facts)

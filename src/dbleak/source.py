@@ -30,7 +30,10 @@ def decode_source(data: bytes) -> DecodedSource:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        raise DecodeError(str(exc), getattr(exc, "lineno", None) or 1) from None
+        if "encoding declaration" in str(exc) and b"coding" not in data[:200]:
+            encoding = "utf-8"  # bad bytes on the first lines: report where, below
+        else:
+            raise DecodeError(str(exc), getattr(exc, "lineno", None) or 1) from None
     bom = encoding == "utf-8-sig"
     try:
         text = data.decode(encoding)

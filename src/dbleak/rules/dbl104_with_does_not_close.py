@@ -140,7 +140,7 @@ def _check_item(rule: type[Rule], ctx: CheckContext, site: WithSite, index: int,
             applicability = Applicability.UNSAFE
         name = target.id
     else:
-        name = _fresh_name(ctx, "conn")
+        name = _fresh_name(site.scope.node, "conn")
     plan = _plan(ctx, site, index, name, applicability)
     return ctx.finding(rule, call, message, plan=plan, stmt=site.node)
 
@@ -199,9 +199,9 @@ def _in_loop_with(ctx: CheckContext, site: WithSite) -> bool:
     return False
 
 
-def _module_names(ctx: CheckContext) -> set[str]:
+def _names_in(tree: ast.AST) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(ctx.tree):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             names.add(node.id)
         elif isinstance(node, ast.arg):
@@ -213,8 +213,9 @@ def _module_names(ctx: CheckContext) -> set[str]:
     return names
 
 
-def _fresh_name(ctx: CheckContext, base: str) -> str:
-    taken = _module_names(ctx)
+def _fresh_name(scope: ast.AST, base: str) -> str:
+    """A name not used anywhere in the scope (nor in the scopes nested in it)."""
+    taken = _names_in(scope)
     candidate = base
     counter = 1
     while candidate in taken:
@@ -229,7 +230,7 @@ def _plan(ctx: CheckContext, site: WithSite, index: int, name: str,
     wrapper = resolver.local_name_for("contextlib.closing")
     operations: list[object] = []
     if wrapper is None:
-        taken = _module_names(ctx)
+        taken = _names_in(ctx.tree)
         if "closing" not in taken:
             wrapper = "closing"
             operations.append(AddImport("contextlib", "closing"))
