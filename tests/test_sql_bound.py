@@ -1,0 +1,161 @@
+"""The boundedness table: SQL statements across dialects and what `query_bound` says of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from dbleak.knowledge.sql import hole_marker, normalise_placeholders, query_bound
+from dbleak.settings import Settings, settings_from_table
+from pathlib import Path
+
+H0 = hole_marker(0)
+
+B, U, K = "bounded", "unbounded", "unknown"
+
+# (sql, dialect, verdict)
+TABLE: list[tuple[str, str | None, str]] = [
+    # --- LIMIT / FETCH FIRST / TOP / ROWNUM
+    ("SELECT * FROM events LIMIT 10", "sqlite", B),
+    ("SELECT * FROM events LIMIT ?", "sqlite", B),
+    ("SELECT * FROM events ORDER BY id DESC LIMIT %s", "postgres", B),
+    ("SELECT * FROM events LIMIT %(n)s OFFSET %(o)s", "postgres", B),
+    ("SELECT * FROM events LIMIT $1", "postgres", B),
+    ("SELECT * FROM events LIMIT :n", "sqlite", B),
+    ("SELECT * FROM events LIMIT 5, 10", "mysql", B),
+    ("SELECT * FROM events FETCH FIRST 10 ROWS ONLY", "postgres", B),
+    ("SELECT * FROM events OFFSET 5 ROWS FETCH NEXT 5 ROWS ONLY", "tsql", B),
+    ("SELECT TOP 5 * FROM events", "tsql", B),
+    ("SELECT TOP (10) name FROM dbo.users ORDER BY name", "tsql", B),
+    ("SELECT * FROM events WHERE ROWNUM <= 5", "oracle", B),
+    ("SELECT * FROM events LIMIT 100", "snowflake", B),
+    ("SELECT * FROM events LIMIT 100", "duckdb", B),
+    (f"SELECT * FROM events LIMIT {H0}", None, B),
+    ("SELECT a FROM t1 UNION ALL SELECT a FROM t2 LIMIT 3", None, B),
+    # --- aggregates without GROUP BY
+    ("SELECT count(*) FROM events", "sqlite", B),
+    ("SELECT COUNT(*), MAX(created) FROM events WHERE kind = ?", "sqlite", B),
+    ("SELECT sum(amount) AS total FROM payments", "postgres", B),
+    ("SELECT count(*) FROM events GROUP BY kind", "postgres", U),
+    ("SELECT kind, count(*) FROM events GROUP BY kind", "mysql", U),
+    ("SELECT count(*) OVER () FROM events", "postgres", U),
+    # --- key equality
+    ("SELECT * FROM users WHERE id = ?", "sqlite", B),
+    ("SELECT * FROM users WHERE id = %s", "postgres", B),
+    ("SELECT * FROM users WHERE user_id = %(uid)s", "postgres", B),
+    ("SELECT * FROM users u WHERE u.id = :id AND u.active = 1", "sqlite", B),
+    ("SELECT name FROM users WHERE uuid = $1", "postgres", B),
+    ("SELECT * FROM items WHERE pk = ?", "sqlite", B),
+    ("SELECT * FROM users WHERE id IN (?, ?, ?)", "sqlite", B),
+    ("SELECT * FROM categories WHERE category_id = ?", "sqlite", B),
+    ("SELECT * FROM orders WHERE user_id = ?", "sqlite", U),
+    ("SELECT * FROM users WHERE id > ?", "sqlite", U),
+    ("SELECT * FROM users WHERE id = ? OR name = ?", "sqlite", U),
+    ("SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)", "sqlite", U),
+    ("SELECT * FROM users WHERE email = ?", "sqlite", U),
+    # --- rowless and catalog statements
+    ("PRAGMA table_info(users)", "sqlite", B),
+    ("PRAGMA journal_mode=WAL", "sqlite", B),
+    ("SHOW TABLES", "mysql", B),
+    ("SHOW search_path", "postgres", B),
+    ("EXPLAIN SELECT * FROM events", "postgres", B),
+    ("EXPLAIN QUERY PLAN SELECT * FROM events", "sqlite", B),
+    ("DESCRIBE users", "mysql", B),
+    ("SELECT name FROM sqlite_master WHERE type = 'table'", "sqlite", B),
+    ("SELECT table_name FROM information_schema.tables", "postgres", B),
+    ("SELECT * FROM pg_catalog.pg_tables", "postgres", B),
+    ("CREATE TABLE t (id INTEGER PRIMARY KEY)", "sqlite", B),
+    ("BEGIN", "sqlite", B),
+    # --- writes
+    ("INSERT INTO events (kind) VALUES (?)", "sqlite", B),
+    ("UPDATE events SET seen = 1", "sqlite", B),
+    ("DELETE FROM events WHERE created < ?", "postgres", B),
+    ("INSERT INTO events (kind) VALUES (%s) RETURNING id", "postgres", B),
+    ("UPDATE events SET seen = true WHERE id = %s RETURNING *", "postgres", B),
+    ("DELETE FROM events WHERE created < %s RETURNING id", "postgres", U),
+    ("INSERT INTO archive SELECT * FROM events RETURNING id", "postgres", U),
+    # --- VALUES and select without FROM
+    ("VALUES (1, 'a'), (2, 'b')", "postgres", B),
+    ("SELECT 1", "sqlite", B),
+    ("SELECT now()", "postgres", B),
+    ("SELECT * FROM (VALUES (1), (2)) AS v(x)", "postgres", B),
+    # --- CTEs and subqueries
+    ("WITH recent AS (SELECT * FROM events ORDER BY id DESC LIMIT 10) SELECT * FROM recent",
+     "postgres", B),
+    ("WITH recent AS (SELECT * FROM events LIMIT 10) SELECT * FROM recent JOIN users u ON "
+     "u.id = recent.user_id", "postgres", U),
+    ("WITH e AS (SELECT * FROM events) SELECT * FROM e", "postgres", U),
+    ("SELECT * FROM (SELECT * FROM events LIMIT 5) AS sub", "sqlite", B),
+    ("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT * FROM n",
+     "sqlite", U),
+    # --- plain unbounded reads
+    ("SELECT * FROM events", "sqlite", U),
+    ("select id, kind from events where kind = ?", "sqlite", U),
+    ("SELECT e.* FROM events e JOIN users u ON u.id = e.user_id", "postgres", U),
+    ("SELECT DISTINCT kind FROM events", "mysql", U),
+    ("SELECT * FROM `events` WHERE `kind` = %s", "mysql", U),
+    ("SELECT * FROM [dbo].[events]", "tsql", U),
+    ("SELECT * FROM events ORDER BY created", "snowflake", U),
+    ("SELECT * FROM read_csv_auto('x.csv')", "duckdb", K),
+    ("SELECT a FROM t1 UNION SELECT a FROM t2", None, U),
+    ("SELECT * FROM events -- all of them\n", "sqlite", U),
+    ("SELECT * FROM events WHERE note = 'id = ?'", "sqlite", U),
+    ("SELECT * FROM events WHERE created > now() - interval '1 day'", "postgres", U),
+    ("SELECT x::text FROM events", "postgres", U),
+    (f"SELECT * FROM {H0}", None, U),
+    (f"SELECT {H0} FROM events", None, U),
+    (f"SELECT * FROM events WHERE kind = {H0}", None, U),
+    (f"SELECT * FROM events WHERE id = {H0}", None, B),
+    # --- holes that may carry the bound: unknown
+    (f"SELECT * FROM events WHERE {H0}", None, K),
+    (f"SELECT * FROM events WHERE kind = 1 AND {H0}", None, K),
+    (f"SELECT * FROM events {H0}", None, K),
+    (f"SELECT * FROM events WHERE kind = 1 {H0}", None, K),
+    # --- not SQL
+    ("Select the file from the list", None, K),
+    ("Please select a row from the table.", None, K),
+    ("We select rows from the table when you ask", None, K),
+    ("", None, K),
+    ("hello world", None, K),
+    ("SELECT * FROM", "sqlite", K),
+]
+
+
+@pytest.mark.parametrize(("sql", "dialect", "verdict"), TABLE,
+                         ids=[f"{i}-{(d or 'any')}" for i, (_s, d, _v) in enumerate(TABLE)])
+def test_boundedness_table(sql: str, dialect: str | None, verdict: str) -> None:
+    result = query_bound(sql, dialect)
+    assert result.verdict == verdict, result.reason
+    assert result.reason
+
+
+def test_table_is_large_enough() -> None:
+    assert len(TABLE) >= 60
+    assert len({d for _s, d, _v in TABLE}) >= 6
+
+
+def _settings(table: dict[str, object]) -> Settings:
+    return settings_from_table({"sql": table}, Path("pyproject.toml"))
+
+
+def test_small_tables_are_bounded() -> None:
+    settings = _settings({"small-tables": ["countries"]})
+    assert query_bound("SELECT * FROM countries", "sqlite", settings).verdict == B
+    assert query_bound("SELECT * FROM countries", "sqlite").verdict == U
+    assert query_bound("SELECT * FROM countries c JOIN cities x ON x.cc = c.cc", "sqlite",
+                       settings).verdict == U
+
+
+def test_bounded_columns_from_settings() -> None:
+    settings = _settings({"bounded-columns": ["email", "orders.number"]})
+    assert query_bound("SELECT * FROM users WHERE email = ?", "sqlite", settings).verdict == B
+    assert query_bound("SELECT * FROM orders o WHERE o.number = ?", "sqlite",
+                       settings).verdict == U  # the alias `o` is not the table name
+    assert query_bound("SELECT * FROM orders WHERE orders.number = ?", "sqlite",
+                       settings).verdict == B
+
+
+def test_placeholders_are_normalised_outside_quotes() -> None:
+    assert normalise_placeholders("a = ? AND b = %s AND c = %(c)s AND d = :d AND e = $1") == \
+        "a = 0 AND b = 0 AND c = 0 AND d = 0 AND e = 0"
+    assert normalise_placeholders("x::int = '?' AND y LIKE 'a%%'") == "x::int = '?' AND y LIKE 'a%%'"
+    assert normalise_placeholders("y LIKE %s || '%%'") == "y LIKE 0 || '%%'"
