@@ -128,7 +128,7 @@ def _check_item(rule: type[Rule], ctx: CheckContext, site: WithSite, index: int,
     message = rule.message.format(call=f"{call_text}(...)")
     applicability = Applicability.SAFE
     if target is not None:
-        verdict = _ownership(ctx, site, target.id, spec.release)
+        verdict = _ownership(ctx, site, target, spec.release)
         if verdict == "escapes":
             return None
         if verdict == "closed":
@@ -145,7 +145,7 @@ def _check_item(rule: type[Rule], ctx: CheckContext, site: WithSite, index: int,
     return ctx.finding(rule, call, message, plan=plan, stmt=site.node)
 
 
-def _ownership(ctx: CheckContext, site: WithSite, name: str, release: tuple[str, ...]) -> str:
+def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tuple[str, ...]) -> str:
     """"escapes", "closed", "used-after", "passed" or "kept" for the `as` name of the item."""
     drivers = ctx.drivers
     facts = ctx.facts
@@ -164,7 +164,9 @@ def _ownership(ctx: CheckContext, site: WithSite, name: str, release: tuple[str,
     verdict = "kept"
     used_after = False
     closed_after = False
-    for use in name_uses(site.scope.node, name, call_kind, release):
+    for use in name_uses(site.scope.node, target.id, call_kind, release):
+        if use.node is target:
+            continue
         inside = body_start <= use.line <= body_end
         if use.kind in (UseKind.ESCAPES, UseKind.OWNED):
             return "escapes"
