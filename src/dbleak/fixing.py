@@ -81,7 +81,7 @@ def fix_text(text: str, check: Callable[[str], FileResult], unsafe: bool = False
                 continue
             fix = build_fix(text, finding)
             if fix is None:
-                refused.append(f"{finding.code} at {finding.start.line}: the fix could not be rendered")
+                refused.append(f"{finding.code} at {finding.start.line}: the fix did not fit the source or did not parse; not applied")
                 continue
             if any(_overlaps(fix, other) for other in chosen):
                 continue
