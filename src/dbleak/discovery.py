@@ -63,7 +63,7 @@ class _GitIgnores:
                 lines.extend((folder / name).read_text(encoding="utf-8", errors="replace").splitlines())
             except OSError:
                 pass
-        spec = pathspec.PathSpec.from_lines("gitwildmatch", lines) if lines else None
+        spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
         self._specs[folder] = spec
         return spec
 
