@@ -102,7 +102,8 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "")
             stmt = node
             scope_of_stmt[id(node)] = scope
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                resolver.add_import(node, module_name)
+                resolver.add_import(node, module_name,
+                                    top_level=statement_parent.get(id(node)) is tree)
             elif isinstance(node, (ast.With, ast.AsyncWith)):
                 facts.withs.append(WithSite(node, scope))
             elif isinstance(node, ast.Assign) and scope is root:

@@ -21,15 +21,19 @@ class ImportResolver:
         self._canonical = canonical
         self.bindings: dict[str, str] = {}
         self._conflicts: set[str] = set()
+        # Names bound by unconditional imports in the module body: the only ones a fix may use
+        # anywhere in the module (an import inside a function or an `if` is not visible everywhere).
+        self.top_level: dict[str, str] = {}
 
-    def add_import(self, node: ast.Import | ast.ImportFrom, module_name: str = "") -> None:
+    def add_import(self, node: ast.Import | ast.ImportFrom, module_name: str = "",
+                   top_level: bool = False) -> None:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
-                    self._bind(alias.asname, alias.name)
+                    self._bind(alias.asname, alias.name, top_level)
                 else:
                     top = alias.name.split(".", 1)[0]
-                    self._bind(top, top)
+                    self._bind(top, top, top_level)
             return
         base = node.module or ""
         if node.level:
@@ -39,7 +43,8 @@ class ImportResolver:
         for alias in node.names:
             if alias.name == "*":
                 continue
-            self._bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name)
+            self._bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name,
+                       top_level)
 
     def add_alias(self, name: str, value: ast.expr) -> None:
         """``connect = sqlite3.connect`` at module level makes ``connect`` an alias."""
@@ -57,12 +62,14 @@ class ImportResolver:
         if name in self.bindings:
             self._conflicts.add(name)
 
-    def _bind(self, name: str, qualname: str) -> None:
+    def _bind(self, name: str, qualname: str, top_level: bool = False) -> None:
         qualname = self._canonical(qualname)
         previous = self.bindings.get(name)
         if previous is not None and previous != qualname:
             self._conflicts.add(name)
         self.bindings[name] = qualname
+        if top_level:
+            self.top_level[name] = qualname
 
     def resolve(self, node: ast.AST) -> str | None:
         """The qualified name of a Name/Attribute chain, or None."""
@@ -81,14 +88,13 @@ class ImportResolver:
         return self._canonical(".".join(reversed(parts)))
 
     def local_name_for(self, qualname: str) -> str | None:
-        """The expression text that refers to ``qualname`` here (``closing`` or ``contextlib.closing``)."""
-        for name, bound in self.bindings.items():
-            if name in self._conflicts:
-                continue
-            if bound == qualname:
+        """Expression text that refers to ``qualname`` anywhere in the module (``closing`` or
+        ``contextlib.closing``), through an unconditional top-level import; None if there is none."""
+        for name, bound in self.top_level.items():
+            if name not in self._conflicts and bound == qualname:
                 return name
         module, _, attr = qualname.rpartition(".")
-        for name, bound in self.bindings.items():
+        for name, bound in self.top_level.items():
             if name not in self._conflicts and bound == module:
                 return f"{name}.{attr}"
         return None

@@ -1,0 +1,57 @@
+"""A small inventory service over SQLite: the kind of code dbleak is for.
+
+Run it with `python examples/app.py`; check it with `dbleak check examples/`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import tempfile
+from contextlib import closing
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    quantity INTEGER NOT NULL
+);
+"""
+
+
+def init_db(path: str) -> None:
+    # Looks like it closes the connection; sqlite3's `with` only commits.
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SCHEMA)
+
+
+def add_item(path: str, name: str, quantity: int) -> int:
+    with sqlite3.connect(path) as conn:
+        cursor = conn.execute(
+            "INSERT INTO items (name, quantity) VALUES (?, ?)", (name, quantity)
+        )
+        return int(cursor.lastrowid or 0)
+
+
+def restock(path: str, item_id: int, amount: int) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE items SET quantity = quantity + ? WHERE id = ?", (amount, item_id)
+        )
+
+
+def main() -> None:
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
+    path = str(folder / "inventory.db")
+    init_db(path)
+    first = add_item(path, "bolts", 100)
+    add_item(path, "nuts", 250)
+    restock(path, first, 20)
+    with closing(sqlite3.connect(path)) as conn:
+        for name, quantity in conn.execute("SELECT name, quantity FROM items ORDER BY id"):
+            print(f"{name}: {quantity}")
+
+
+if __name__ == "__main__":
+    main()
