@@ -1,0 +1,110 @@
+"""Benchmark: `dbleak check` against `ast.parse` alone and libcst parsing alone, on the same files.
+
+    python benchmarks/bench.py DIR [--repeat N] [--skip-libcst]
+
+Each phase runs in its own subprocess so that its peak memory is its own. Speed is measured
+here, never in a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _files(root: Path) -> list[Path]:
+    from dbleak.discovery import discover
+    from dbleak.settings import Settings
+
+    settings = Settings(root=str(root), respect_gitignore=False)
+    return [d.path for d in discover([root], lambda _p: settings)]
+
+
+def _read(paths: list[Path]) -> list[tuple[Path, str]]:
+    from dbleak.source import DecodeError, decode_source
+
+    out = []
+    for path in paths:
+        try:
+            out.append((path, decode_source(path.read_bytes()).text))
+        except (OSError, DecodeError):
+            continue
+    return out
+
+
+def phase(name: str, root: Path, repeat: int) -> dict[str, float]:
+    sources = _read(_files(root))
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        if name == "ast":
+            import ast
+
+            for path, text in sources:
+                try:
+                    ast.parse(text, filename=str(path))
+                except SyntaxError:
+                    pass
+        elif name == "libcst":
+            import libcst
+
+            for path, text in sources:
+                try:
+                    libcst.parse_module(text)
+                except Exception:
+                    pass
+        elif name == "dbleak":
+            from dbleak.api import RunOptions, check_paths
+            from dbleak.settings import ConfigResolver
+
+            resolver = ConfigResolver(isolated=True)
+            for _result in check_paths([root], resolver.for_path, RunOptions()):
+                pass
+        else:
+            raise SystemExit(f"unknown phase {name}")
+        best = min(best, time.perf_counter() - start)
+    lines = sum(text.count("\n") + 1 for _, text in sources)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": best, "lines": lines, "files": len(sources), "peak_mib": peak_kib / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per phase; the best counts")
+    parser.add_argument("--skip-libcst", action="store_true", help="libcst parsing is slow on big trees")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(phase(args.phase, args.root, args.repeat)))
+        return
+    phases = ["ast", "dbleak"] + ([] if args.skip_libcst else ["libcst"])
+    results: dict[str, dict[str, float]] = {}
+    for name in phases:
+        run = subprocess.run([sys.executable, __file__, str(args.root), "--phase", name,
+                              "--repeat", str(args.repeat)], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONHASHSEED": "0"})
+        if run.returncode != 0:
+            raise SystemExit(f"phase {name} failed:\n{run.stderr}")
+        results[name] = json.loads(run.stdout.strip().splitlines()[-1])
+    first = results["ast"]
+    print(f"tree: {args.root}  files: {first['files']:,}  lines: {first['lines']:,}")
+    print(f"{'phase':<14}{'seconds':>10}{'lines/s':>14}{'peak MiB':>11}")
+    for name in phases:
+        r = results[name]
+        label = {"ast": "ast.parse", "libcst": "libcst parse", "dbleak": "dbleak check"}[name]
+        print(f"{label:<14}{r['seconds']:>10.2f}{r['lines'] / r['seconds']:>14,.0f}{r['peak_mib']:>11.0f}")
+    dbleak = results["dbleak"]["seconds"]
+    print(f"dbleak / ast-parse:    {dbleak / results['ast']['seconds']:.2f}x")
+    if "libcst" in results:
+        print(f"dbleak / libcst-parse: {dbleak / results['libcst']['seconds']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
