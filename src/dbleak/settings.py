@@ -260,3 +260,7 @@ class ConfigResolver:
             settings = self._default if parent == folder else self._for_dir(parent)
         self._by_dir[folder] = settings
         return settings
+
+
+# The driver table validates `[tool.dbleak.drivers]`; importing it registers its validator.
+import dbleak.knowledge.drivers  # noqa: E402,F401

@@ -1,16 +1,31 @@
 """The driver table: what each database driver's objects are, and what releases them.
 
-Everything dbleak says about a driver comes from here, and every claim about `with`, `close`,
-cursors and buffering is proven against the real driver in ``tests/drivers/``.
+Everything dbleak says about a driver comes from here. Objects marked ``verified=True`` have every
+claim about `with`, `close`, cursors and buffering proven against the real driver (talking to a
+real server where there is one) in ``tests/drivers/``; the others are read from the driver's
+documentation or source, named in ``reference``.
 Plain frozen dataclasses; no libcst, no analysis.
+
+Conventions:
+
+- An object made by calling a method of another object (``engine.connect()``,
+  ``pool.getconn()``, ``conn.cursor(name=...)``) is a :class:`MethodSpec` of that object.
+  Calling the object itself (a ``sessionmaker()`` instance) is the method ``__call__``;
+  subscripting it (Django's ``connections["x"]``) is ``__getitem__``.
+- A call that only makes a context manager (``engine.begin()``, ``pool.connection()``) has
+  ``context_only=True``: the object named by ``returns`` is what ``with ... as x`` binds, and
+  ``call_with`` / ``call_async_with`` says what leaving the block does to it.
+- ``must_release`` is False for objects that hold nothing that outlives them when dropped or that
+  an owner releases for you (a ``sessionmaker``, a buffered ``Result``, an ``Engine``: dispose an
+  engine only when it is made per call/request, in tests, or before ``os.fork``).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 
 class Kind(str, enum.Enum):
@@ -21,13 +36,20 @@ class Kind(str, enum.Enum):
     ENGINE = "engine"
     RESULT = "result"
     TRANSACTION = "transaction"
+    FACTORY = "factory"  # makes other objects (a sessionmaker); nothing to release
 
 
 class Buffering(str, enum.Enum):
-    CLIENT = "client"  # execute() pulls the whole result into client memory
-    SERVER = "server"  # rows stay on the server and arrive in batches
-    LAZY = "lazy"  # rows are produced one step at a time (e.g. sqlite3)
+    # By the time the first row reaches the caller the whole result is in client memory.
+    CLIENT = "client"
+    # Streaming: rows stay on the server (or unread on the socket) and arrive as they are fetched.
+    SERVER = "server"
+    LAZY = "lazy"  # rows are produced one step at a time in-process (e.g. sqlite3)
+    DRIVER = "driver"  # as the underlying driver's cursor does (SQLAlchemy results)
     NONE = "none"  # not a result holder
+
+
+CLOSING_CONTEXTS = ("closing", "self", "async-self", "try-finally", "pool")
 
 
 @dataclass(frozen=True)
@@ -36,7 +58,8 @@ class WithSpec:
 
     closes: bool
     commits: bool = False  # commits on a clean exit
-    rolls_back: bool = False  # rolls back when the block raises
+    # The block's uncommitted work is gone after the block raised (by a rollback or by closing).
+    rolls_back: bool = False
     releases_to_pool: bool = False
     note: str = ""
 
@@ -50,6 +73,17 @@ class MethodSpec:
     awaited: bool = False
     # Only when this keyword argument is given and not None (e.g. psycopg2 `cursor(name=...)`).
     when_keyword: str | None = None
+    # With ``when_keyword``: only when the keyword is this constant (mysql.connector `buffered=True`).
+    keyword_value: bool | None = None
+    # Only when this qualified name is passed as the first positional argument or as the value
+    # of any keyword (PyMySQL ``conn.cursor(pymysql.cursors.SSCursor)``).
+    when_argument: str | None = None
+    # The call makes a context manager only; `returns` is what `with ... as x` binds.
+    context_only: bool = False
+    # What `with obj.m(...) as x:` / `async with obj.m(...) as x:` does when that differs from
+    # the returned object's own `with` (e.g. `async with pool.acquire()` releases to the pool).
+    call_with: WithSpec | None = None
+    call_async_with: WithSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -63,13 +97,23 @@ class ObjectSpec:
     release_awaited: bool = False
     with_: WithSpec | None = None  # None: no `with` support
     async_with: WithSpec | None = None  # None: no `async with` support
-    # How to make a closing context around it: "closing", "self" (its own with closes),
-    # "async-self", or "try-finally".
+    # How to make a closing context around it: "closing" (contextlib.closing), "self" (its own
+    # with closes), "async-self", "pool" (the pool's own context call), or "try-finally".
     closing_context: str = "closing"
     methods: tuple[MethodSpec, ...] = ()
     buffering: Buffering = Buffering.NONE
     must_release: bool = True  # False for objects that need no release (e.g. a Result)
     note: str = ""
+    # --- additions of issue 3 (all optional) ---
+    # True when tests/drivers/ proves every claim above against the real driver.
+    verified: bool = False
+    reference: str = ""  # where the driver documents it (URL or source file)
+    # Methods of the object that made it which release it: ``pool.putconn(conn)``.
+    pool_release: tuple[str, ...] = ()
+    # Methods of this object that take over (release) the object passed as first argument.
+    takes_back: tuple[str, ...] = ()
+    # Runtime classes this entry describes (``module.Class``); tests check them.
+    classes: tuple[str, ...] = ()
 
     def method(self, name: str, keywords: frozenset[str] = frozenset()) -> MethodSpec | None:
         """The spec of ``obj.name(...)``, preferring a keyword-specific entry."""
@@ -77,9 +121,34 @@ class ObjectSpec:
         for spec in self.methods:
             if spec.name != name:
                 continue
+            if spec.when_keyword is None and spec.when_argument is None:
+                plain = spec
+            elif spec.when_keyword is not None and spec.when_keyword in keywords:
+                return spec
+        return plain
+
+    def method_for(self, name: str, keywords: Mapping[str, object] | None = None,
+                   arguments: frozenset[str] = frozenset()) -> MethodSpec | None:
+        """Like :meth:`method`, also matching keyword constants and qualified-name arguments.
+
+        ``keywords`` maps keyword names to their constant value (or ``...`` when not a
+        constant); ``arguments`` holds the qualified names passed as arguments.
+        """
+        keywords = keywords or {}
+        plain = None
+        for spec in self.methods:
+            if spec.name != name:
+                continue
+            if spec.when_argument is not None:
+                if spec.when_argument in arguments:
+                    return spec
+                continue
             if spec.when_keyword is None:
                 plain = spec
-            elif spec.when_keyword in keywords:
+                continue
+            if spec.when_keyword not in keywords or keywords[spec.when_keyword] is None:
+                continue
+            if spec.keyword_value is None or keywords[spec.when_keyword] == spec.keyword_value:
                 return spec
         return plain
 
@@ -91,8 +160,15 @@ class FactorySpec:
     qualname: str
     returns: str  # ObjectSpec.name
     awaited: bool = False
-    # Also an async context manager factory (`async with aiosqlite.connect(...)`), without await.
+    # A variant that applies only when this keyword argument is given (see DriverTable.factory_for).
     when_keyword: str | None = None
+    # --- additions of issue 3 ---
+    context_only: bool = False
+    # What `with f(...)` / `async with f(...)` (the call itself, not awaited) does, when that
+    # differs from the returned object's own `with` (``async with aiosqlite.connect(...)``).
+    call_with: WithSpec | None = None
+    call_async_with: WithSpec | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +180,10 @@ class DriverSpec:
     # Module aliases that mean the same thing (``sqlite3.dbapi2`` is ``sqlite3``).
     module_aliases: tuple[tuple[str, str], ...] = ()
     docs: str = ""
+    # Module-level objects of the table (Django's ``django.db.connection``): qualname -> object.
+    instances: tuple[tuple[str, str], ...] = ()
+    # Python distribution that provides it (for docs and test skips).
+    package: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,14 +196,47 @@ class DriverTable:
     objects: Mapping[str, ObjectSpec] = field(default_factory=dict)
     factories: Mapping[str, FactorySpec] = field(default_factory=dict)
     module_aliases: Mapping[str, str] = field(default_factory=dict)
+    # --- additions of issue 3 ---
+    instances: Mapping[str, str] = field(default_factory=dict)
+    # Keyword-specific factory variants (``mysql.connector.connect(pool_name=...)``).
+    factory_variants: Mapping[str, tuple[FactorySpec, ...]] = field(default_factory=dict)
 
     def factory(self, qualname: str | None) -> FactorySpec | None:
         if qualname is None:
             return None
         return self.factories.get(qualname)
 
+    def factory_for(self, qualname: str | None, keywords: frozenset[str] = frozenset()) -> FactorySpec | None:
+        """The factory spec of a call, preferring a variant whose keyword is given."""
+        if qualname is None:
+            return None
+        for variant in self.factory_variants.get(qualname, ()):
+            if variant.when_keyword in keywords:
+                return variant
+        return self.factories.get(qualname)
+
     def object(self, name: str) -> ObjectSpec:
         return self.objects[name]
+
+    def instance(self, qualname: str | None) -> ObjectSpec | None:
+        """The spec of a module-level object (``django.db.connection``), or None."""
+        if qualname is None or qualname not in self.instances:
+            return None
+        return self.objects[self.instances[qualname]]
+
+    def method_returns(self, object_name: str, method: str,
+                       keywords: frozenset[str] = frozenset()) -> ObjectSpec | None:
+        """The spec of the object ``obj.method(...)`` returns, for ``obj`` of ``object_name``."""
+        spec = self.objects.get(object_name)
+        found = spec.method(method, keywords) if spec is not None else None
+        return self.objects.get(found.returns) if found is not None else None
+
+    def cursor_methods(self, object_name: str) -> tuple[MethodSpec, ...]:
+        """The methods of an object that make cursors."""
+        spec = self.objects.get(object_name)
+        if spec is None:
+            return ()
+        return tuple(m for m in spec.methods if self.objects[m.returns].kind is Kind.CURSOR)
 
     def canonical(self, qualname: str) -> str:
         """Map module aliases onto their canonical module (``sqlite3.dbapi2.x`` → ``sqlite3.x``)."""
@@ -136,31 +249,63 @@ class DriverTable:
     def module_names(self) -> frozenset[str]:
         return frozenset(m for d in self.drivers for m in d.modules)
 
+    def iter_objects(self) -> Iterator[ObjectSpec]:
+        """Every object, in table order."""
+        for driver in self.drivers:
+            yield from driver.objects
+
 
 def _table(drivers: tuple[DriverSpec, ...], borrowers: frozenset[str], owners: frozenset[str]) -> DriverTable:
     objects: dict[str, ObjectSpec] = {}
     factories: dict[str, FactorySpec] = {}
+    variants: dict[str, tuple[FactorySpec, ...]] = {}
     aliases: dict[str, str] = {}
+    instances: dict[str, str] = {}
     for driver in drivers:
         for obj in driver.objects:
+            if obj.name in objects:
+                raise ValueError(f"object {obj.name} is defined twice")
             objects[obj.name] = obj
         for fac in driver.factories:
-            factories[fac.qualname] = fac
+            if fac.when_keyword is not None:
+                variants[fac.qualname] = (*variants.get(fac.qualname, ()), fac)
+            else:
+                factories[fac.qualname] = fac
         aliases.update(driver.module_aliases)
-    for fac in factories.values():
+        instances.update(driver.instances)
+    for fac in [*factories.values(), *(v for vs in variants.values() for v in vs)]:
         if fac.returns not in objects:
             raise ValueError(f"factory {fac.qualname} returns unknown object {fac.returns}")
-    return DriverTable(drivers, borrowers, owners, objects, factories, aliases)
+    for obj in objects.values():
+        for method in obj.methods:
+            if method.returns not in objects:
+                raise ValueError(f"{obj.name}.{method.name} returns unknown object {method.returns}")
+    for qualname, target in instances.items():
+        if target not in objects:
+            raise ValueError(f"instance {qualname} is of unknown object {target}")
+    return DriverTable(drivers, borrowers, owners, objects, factories, aliases, instances, variants)
 
 
 # --- the drivers --------------------------------------------------------------------------
 
 _TX_NOT_CLOSE = WithSpec(closes=False, commits=True, rolls_back=True,
                          note="ends the transaction; the connection stays open")
+_CLOSES = WithSpec(closes=True)
+_CLOSES_TX = WithSpec(closes=True, commits=True, rolls_back=True,
+                      note="commits (rolls back on error), then closes")
+_CLOSES_NO_COMMIT = WithSpec(
+    closes=True, rolls_back=True,
+    note="closes without committing: uncommitted work is lost even on a clean exit",
+)
+_TO_POOL = WithSpec(closes=True, rolls_back=True, releases_to_pool=True,
+                    note="returns the connection to the pool, rolling back what was not committed")
+_TO_POOL_TX = WithSpec(closes=True, commits=True, rolls_back=True, releases_to_pool=True,
+                       note="commits (rolls back on error), then returns the connection to the pool")
 
 SQLITE3 = DriverSpec(
     name="sqlite3",
     modules=("sqlite3",),
+    package="(standard library)",
     module_aliases=(("sqlite3.dbapi2", "sqlite3"),),
     docs="https://docs.python.org/3/library/sqlite3.html#sqlite3-connection-context-manager",
     objects=(
@@ -173,12 +318,17 @@ SQLITE3 = DriverSpec(
                 MethodSpec("executemany", "sqlite3.Cursor"),
                 MethodSpec("executescript", "sqlite3.Cursor"),
             ),
+            verified=True, classes=("sqlite3.Connection",),
+            reference="https://docs.python.org/3/library/sqlite3.html#sqlite3-connection-context-manager",
+            note="Python 3.13+ warns (ResourceWarning) when an unclosed connection is collected",
         ),
         ObjectSpec(
             "sqlite3.Cursor", "sqlite3", Kind.CURSOR,
             buffering=Buffering.LAZY,
             methods=(MethodSpec("execute", "sqlite3.Cursor"),),
             note="no context manager; wrap it in contextlib.closing",
+            verified=True, classes=("sqlite3.Cursor",),
+            reference="https://docs.python.org/3/library/sqlite3.html#cursor-objects",
         ),
     ),
     factories=(FactorySpec("sqlite3.connect", "sqlite3.Connection"),),
@@ -187,6 +337,7 @@ SQLITE3 = DriverSpec(
 PSYCOPG2 = DriverSpec(
     name="psycopg2",
     modules=("psycopg2",),
+    package="psycopg2 / psycopg2-binary",
     docs="https://www.psycopg.org/docs/usage.html#with-statement",
     objects=(
         ObjectSpec(
@@ -196,114 +347,928 @@ PSYCOPG2 = DriverSpec(
                 MethodSpec("cursor", "psycopg2.cursor"),
                 MethodSpec("cursor", "psycopg2.named_cursor", when_keyword="name"),
             ),
+            verified=True, classes=("psycopg2.extensions.connection",),
+            reference="https://www.psycopg.org/docs/usage.html#with-statement",
+            note="since 2.9 `with conn` starts a transaction even in autocommit mode; "
+                 "extras connection classes (DictConnection, ...) behave the same",
         ),
         ObjectSpec(
             "psycopg2.cursor", "psycopg2", Kind.CURSOR,
             with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.CLIENT,
+            verified=True, classes=("psycopg2.extensions.cursor",),
+            reference="https://www.psycopg.org/docs/usage.html#server-side-cursors",
+            note="cursor_factory=psycopg2.extras.DictCursor / RealDictCursor / NamedTupleCursor "
+                 "are client-side cursors too",
         ),
         ObjectSpec(
             "psycopg2.named_cursor", "psycopg2", Kind.CURSOR,
             with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.SERVER,
-            note="server-side; holds a portal on the server until closed or the transaction ends",
+            note="server-side (itersize rows per round trip, default 2000); holds a portal on the "
+                 "server until closed or the transaction ends; not usable in autocommit",
+            verified=True, classes=("psycopg2.extensions.cursor",),
+            reference="https://www.psycopg.org/docs/usage.html#server-side-cursors",
+        ),
+        ObjectSpec(
+            "psycopg2.pool.AbstractConnectionPool", "psycopg2", Kind.POOL,
+            release=("closeall",),
+            methods=(MethodSpec("getconn", "psycopg2.pool.connection"),),
+            takes_back=("putconn",),
+            verified=True,
+            classes=("psycopg2.pool.SimpleConnectionPool", "psycopg2.pool.ThreadedConnectionPool"),
+            reference="https://www.psycopg.org/docs/pool.html",
+            note="no context manager; closeall() closes every connection",
+        ),
+        ObjectSpec(
+            "psycopg2.pool.connection", "psycopg2", Kind.CONNECTION,
+            release=(), pool_release=("putconn",), closing_context="try-finally",
+            with_=WithSpec(closes=False, commits=True, rolls_back=True,
+                           note="ends the transaction only: the connection is neither closed "
+                                "nor given back to the pool"),
+            methods=(
+                MethodSpec("cursor", "psycopg2.cursor"),
+                MethodSpec("cursor", "psycopg2.named_cursor", when_keyword="name"),
+            ),
+            verified=True, classes=("psycopg2.extensions.connection",),
+            reference="https://www.psycopg.org/docs/pool.html",
+            note="give it back with pool.putconn(conn); close() alone leaves the pool counting it as used",
         ),
     ),
-    factories=(FactorySpec("psycopg2.connect", "psycopg2.connection"),),
+    factories=(
+        FactorySpec("psycopg2.connect", "psycopg2.connection"),
+        FactorySpec("psycopg2.pool.SimpleConnectionPool", "psycopg2.pool.AbstractConnectionPool"),
+        FactorySpec("psycopg2.pool.ThreadedConnectionPool", "psycopg2.pool.AbstractConnectionPool"),
+    ),
+)
+
+_PSYCOPG_CONNECTION_METHODS = (
+    MethodSpec("cursor", "psycopg.Cursor"),
+    MethodSpec("cursor", "psycopg.ServerCursor", when_keyword="name"),
+    MethodSpec("execute", "psycopg.Cursor"),
 )
 
 PSYCOPG = DriverSpec(
     name="psycopg",
-    modules=("psycopg",),
+    modules=("psycopg", "psycopg_pool"),
+    package="psycopg, psycopg-pool",
     docs="https://www.psycopg.org/psycopg3/docs/basic/usage.html#connection-context",
     objects=(
         ObjectSpec(
             "psycopg.Connection", "psycopg", Kind.CONNECTION,
             with_=WithSpec(closes=True, commits=True, rolls_back=True),
             closing_context="closing",
-            methods=(
-                MethodSpec("cursor", "psycopg.Cursor"),
-                MethodSpec("cursor", "psycopg.ServerCursor", when_keyword="name"),
-                MethodSpec("execute", "psycopg.Cursor"),
-            ),
+            methods=_PSYCOPG_CONNECTION_METHODS,
+            verified=True, classes=("psycopg.Connection",),
+            reference="https://www.psycopg.org/psycopg3/docs/basic/from_pg2.html#with-connection",
         ),
         ObjectSpec(
             "psycopg.Cursor", "psycopg", Kind.CURSOR,
             with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.CLIENT,
+            verified=True, classes=("psycopg.Cursor",),
+            reference="https://www.psycopg.org/psycopg3/docs/advanced/cursors.html",
+            note="Cursor.stream() streams rows one at a time instead",
         ),
         ObjectSpec(
             "psycopg.ServerCursor", "psycopg", Kind.CURSOR,
             with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.SERVER,
+            verified=True, classes=("psycopg.ServerCursor",),
+            reference="https://www.psycopg.org/psycopg3/docs/advanced/cursors.html#server-side-cursors",
+        ),
+        ObjectSpec(
+            "psycopg.AsyncConnection", "psycopg", Kind.CONNECTION,
+            release_awaited=True,
+            async_with=WithSpec(closes=True, commits=True, rolls_back=True),
+            closing_context="async-self",
+            methods=(
+                MethodSpec("cursor", "psycopg.AsyncCursor"),
+                MethodSpec("cursor", "psycopg.AsyncServerCursor", when_keyword="name"),
+                MethodSpec("execute", "psycopg.AsyncCursor", awaited=True),
+            ),
+            verified=True, classes=("psycopg.AsyncConnection",),
+            reference="https://www.psycopg.org/psycopg3/docs/advanced/async.html",
+        ),
+        ObjectSpec(
+            "psycopg.AsyncCursor", "psycopg", Kind.CURSOR,
+            release_awaited=True, async_with=WithSpec(closes=True), closing_context="async-self",
+            buffering=Buffering.CLIENT,
+            verified=True, classes=("psycopg.AsyncCursor",),
+            reference="https://www.psycopg.org/psycopg3/docs/advanced/async.html",
+        ),
+        ObjectSpec(
+            "psycopg.AsyncServerCursor", "psycopg", Kind.CURSOR,
+            release_awaited=True, async_with=WithSpec(closes=True), closing_context="async-self",
+            buffering=Buffering.SERVER,
+            verified=True, classes=("psycopg.AsyncServerCursor",),
+            reference="https://www.psycopg.org/psycopg3/docs/advanced/cursors.html#server-side-cursors",
+        ),
+        ObjectSpec(
+            "psycopg_pool.ConnectionPool", "psycopg", Kind.POOL,
+            with_=WithSpec(closes=True), closing_context="self",
+            methods=(
+                MethodSpec("connection", "psycopg.Connection", context_only=True,
+                           call_with=_TO_POOL_TX),
+                MethodSpec("getconn", "psycopg_pool.Connection"),
+            ),
+            takes_back=("putconn",),
+            verified=True, classes=("psycopg_pool.ConnectionPool",),
+            reference="https://www.psycopg.org/psycopg3/docs/advanced/pool.html",
+            note="close() closes every connection and stops the pool's worker threads",
+        ),
+        ObjectSpec(
+            "psycopg_pool.Connection", "psycopg", Kind.CONNECTION,
+            release=(), pool_release=("putconn",), closing_context="pool",
+            with_=WithSpec(closes=False, commits=True, rolls_back=True,
+                           note="ends the transaction only: a pooled connection is neither "
+                                "closed nor given back by its own `with`"),
+            methods=_PSYCOPG_CONNECTION_METHODS,
+            verified=True, classes=("psycopg.Connection",),
+            reference="https://www.psycopg.org/psycopg3/docs/advanced/pool.html",
+            note="a connection from pool.getconn(); prefer `with pool.connection() as conn`",
+        ),
+        ObjectSpec(
+            "psycopg_pool.AsyncConnectionPool", "psycopg", Kind.POOL,
+            release_awaited=True, async_with=WithSpec(closes=True), closing_context="async-self",
+            methods=(
+                MethodSpec("connection", "psycopg.AsyncConnection", context_only=True,
+                           call_async_with=_TO_POOL_TX),
+                MethodSpec("getconn", "psycopg_pool.AsyncConnection", awaited=True),
+            ),
+            takes_back=("putconn",),
+            verified=True, classes=("psycopg_pool.AsyncConnectionPool",),
+            reference="https://www.psycopg.org/psycopg3/docs/advanced/pool.html",
+            note="await pool.putconn(conn)",
+        ),
+        ObjectSpec(
+            "psycopg_pool.AsyncConnection", "psycopg", Kind.CONNECTION,
+            release=(), release_awaited=True, pool_release=("putconn",), closing_context="pool",
+            async_with=WithSpec(closes=False, commits=True, rolls_back=True,
+                                note="ends the transaction only; not given back to the pool"),
+            methods=(
+                MethodSpec("cursor", "psycopg.AsyncCursor"),
+                MethodSpec("cursor", "psycopg.AsyncServerCursor", when_keyword="name"),
+                MethodSpec("execute", "psycopg.AsyncCursor", awaited=True),
+            ),
+            verified=True, classes=("psycopg.AsyncConnection",),
+            reference="https://www.psycopg.org/psycopg3/docs/advanced/pool.html",
         ),
     ),
     factories=(
         FactorySpec("psycopg.connect", "psycopg.Connection"),
         FactorySpec("psycopg.Connection.connect", "psycopg.Connection"),
+        FactorySpec("psycopg.AsyncConnection.connect", "psycopg.AsyncConnection", awaited=True),
+        FactorySpec("psycopg_pool.ConnectionPool", "psycopg_pool.ConnectionPool"),
+        FactorySpec("psycopg_pool.AsyncConnectionPool", "psycopg_pool.AsyncConnectionPool",
+                    note="open it with `async with` or `await pool.open()`"),
     ),
 )
+
+_MYSQL_CURSOR_NOTE = "reads the whole result at execute()"
 
 PYMYSQL = DriverSpec(
     name="pymysql",
     modules=("pymysql",),
+    package="PyMySQL",
     docs="https://pymysql.readthedocs.io/",
     objects=(
         ObjectSpec(
             "pymysql.Connection", "pymysql", Kind.CONNECTION,
-            with_=WithSpec(closes=True, note="PyMySQL >= 1.0 closes; it does not commit"),
-            closing_context="closing",
-            methods=(MethodSpec("cursor", "pymysql.Cursor"),),
+            with_=replace(_CLOSES_NO_COMMIT, note="PyMySQL >= 1.0 closes; it does not commit "
+                                                  "(before 1.0 it gave a cursor and committed)"),
+            closing_context="self",
+            methods=(
+                MethodSpec("cursor", "pymysql.Cursor"),
+                MethodSpec("cursor", "pymysql.SSCursor", when_argument="pymysql.cursors.SSCursor"),
+                MethodSpec("cursor", "pymysql.SSCursor", when_argument="pymysql.cursors.SSDictCursor"),
+            ),
+            verified=True, classes=("pymysql.connections.Connection",),
+            reference="https://github.com/PyMySQL/PyMySQL/blob/main/pymysql/connections.py",
+            note="connect(cursorclass=SSCursor) makes every cursor() unbuffered",
         ),
         ObjectSpec(
             "pymysql.Cursor", "pymysql", Kind.CURSOR,
             with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.CLIENT,
+            verified=True, classes=("pymysql.cursors.Cursor",),
+            reference="https://pymysql.readthedocs.io/en/latest/modules/cursors.html",
+            note=_MYSQL_CURSOR_NOTE,
+        ),
+        ObjectSpec(
+            "pymysql.SSCursor", "pymysql", Kind.CURSOR,
+            with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.SERVER,
+            verified=True, classes=("pymysql.cursors.SSCursor",),
+            reference="https://pymysql.readthedocs.io/en/latest/modules/cursors.html",
+            note="unbuffered: the connection can run nothing else until every row is read",
         ),
     ),
     factories=(
         FactorySpec("pymysql.connect", "pymysql.Connection"),
         FactorySpec("pymysql.Connect", "pymysql.Connection"),
+        FactorySpec("pymysql.Connection", "pymysql.Connection"),
         FactorySpec("pymysql.connections.Connection", "pymysql.Connection"),
     ),
+)
+
+MYSQLDB = DriverSpec(
+    name="MySQLdb",
+    modules=("MySQLdb",),
+    package="mysqlclient",
+    docs="https://mysqlclient.readthedocs.io/user_guide.html",
+    objects=(
+        ObjectSpec(
+            "MySQLdb.Connection", "MySQLdb", Kind.CONNECTION,
+            with_=replace(_CLOSES_NO_COMMIT, note="mysqlclient >= 2.0 closes without committing; "
+                                                  "1.x gave a cursor and committed"),
+            closing_context="self",
+            methods=(
+                MethodSpec("cursor", "MySQLdb.Cursor"),
+                MethodSpec("cursor", "MySQLdb.SSCursor", when_argument="MySQLdb.cursors.SSCursor"),
+                MethodSpec("cursor", "MySQLdb.SSCursor", when_argument="MySQLdb.cursors.SSDictCursor"),
+            ),
+            reference="https://github.com/PyMySQL/mysqlclient/pull/413 (MySQLdb/connections.py)",
+        ),
+        ObjectSpec(
+            "MySQLdb.Cursor", "MySQLdb", Kind.CURSOR,
+            with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.CLIENT,
+            reference="https://github.com/PyMySQL/mysqlclient/blob/main/src/MySQLdb/cursors.py",
+            note=_MYSQL_CURSOR_NOTE,
+        ),
+        ObjectSpec(
+            "MySQLdb.SSCursor", "MySQLdb", Kind.CURSOR,
+            with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.SERVER,
+            reference="https://github.com/PyMySQL/mysqlclient/blob/main/src/MySQLdb/cursors.py",
+        ),
+    ),
+    factories=(
+        FactorySpec("MySQLdb.connect", "MySQLdb.Connection"),
+        FactorySpec("MySQLdb.Connect", "MySQLdb.Connection"),
+        FactorySpec("MySQLdb.Connection", "MySQLdb.Connection"),
+    ),
+)
+
+_MYSQL_CONNECTOR_CURSORS = (
+    MethodSpec("cursor", "mysql.connector.cursor"),
+    MethodSpec("cursor", "mysql.connector.buffered_cursor", when_keyword="buffered", keyword_value=True),
+)
+
+MYSQL_CONNECTOR = DriverSpec(
+    name="mysql.connector",
+    modules=("mysql",),
+    package="mysql-connector-python",
+    docs="https://dev.mysql.com/doc/connector-python/en/",
+    objects=(
+        ObjectSpec(
+            "mysql.connector.Connection", "mysql.connector", Kind.CONNECTION,
+            with_=_CLOSES_NO_COMMIT, closing_context="self",
+            methods=_MYSQL_CONNECTOR_CURSORS,
+            verified=True,
+            classes=("mysql.connector.connection.MySQLConnection",
+                     "mysql.connector.connection_cext.CMySQLConnection"),
+            reference="https://dev.mysql.com/doc/connector-python/en/connector-python-api-mysqlconnection.html",
+            note="connect(buffered=True) makes every cursor() buffered",
+        ),
+        ObjectSpec(
+            "mysql.connector.cursor", "mysql.connector", Kind.CURSOR,
+            with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.SERVER,
+            verified=True,
+            classes=("mysql.connector.cursor.MySQLCursor", "mysql.connector.cursor_cext.CMySQLCursor"),
+            reference="https://dev.mysql.com/doc/connector-python/en/connector-python-api-mysqlcursor.html",
+            note="unbuffered by default: rows are read as fetched; the connection is busy until then",
+        ),
+        ObjectSpec(
+            "mysql.connector.buffered_cursor", "mysql.connector", Kind.CURSOR,
+            with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.CLIENT,
+            verified=True,
+            classes=("mysql.connector.cursor.MySQLCursorBuffered",
+                     "mysql.connector.cursor_cext.CMySQLCursorBuffered"),
+            reference="https://dev.mysql.com/doc/connector-python/en/connector-python-api-mysqlcursorbuffered.html",
+        ),
+        ObjectSpec(
+            "mysql.connector.pooling.MySQLConnectionPool", "mysql.connector", Kind.POOL,
+            release=(), must_release=False,
+            methods=(MethodSpec("get_connection", "mysql.connector.PooledMySQLConnection"),),
+            verified=True, classes=("mysql.connector.pooling.MySQLConnectionPool",),
+            reference="https://dev.mysql.com/doc/connector-python/en/connector-python-connection-pooling.html",
+            note="no context manager and no public close; its connections close with the process",
+        ),
+        ObjectSpec(
+            "mysql.connector.PooledMySQLConnection", "mysql.connector", Kind.CONNECTION,
+            with_=WithSpec(closes=True, rolls_back=True, releases_to_pool=True,
+                           note="close() gives it back to the pool (after a reset); no commit"),
+            closing_context="self",
+            methods=_MYSQL_CONNECTOR_CURSORS,
+            verified=True, classes=("mysql.connector.pooling.PooledMySQLConnection",),
+            reference="https://dev.mysql.com/doc/connector-python/en/connector-python-connection-pooling.html",
+            note="close() returns it to the pool",
+        ),
+    ),
+    factories=(
+        FactorySpec("mysql.connector.connect", "mysql.connector.Connection"),
+        FactorySpec("mysql.connector.connect", "mysql.connector.PooledMySQLConnection",
+                    when_keyword="pool_name"),
+        FactorySpec("mysql.connector.connect", "mysql.connector.PooledMySQLConnection",
+                    when_keyword="pool_size"),
+        FactorySpec("mysql.connector.MySQLConnection", "mysql.connector.Connection"),
+        FactorySpec("mysql.connector.connection.MySQLConnection", "mysql.connector.Connection"),
+        FactorySpec("mysql.connector.pooling.MySQLConnectionPool",
+                    "mysql.connector.pooling.MySQLConnectionPool"),
+    ),
+)
+
+PYODBC = DriverSpec(
+    name="pyodbc",
+    modules=("pyodbc",),
+    package="pyodbc",
+    docs="https://github.com/mkleehammer/pyodbc/wiki/Connection#__exit__",
+    objects=(
+        ObjectSpec(
+            "pyodbc.Connection", "pyodbc", Kind.CONNECTION,
+            with_=_TX_NOT_CLOSE,
+            methods=(MethodSpec("cursor", "pyodbc.Cursor"), MethodSpec("execute", "pyodbc.Cursor")),
+            reference="https://github.com/mkleehammer/pyodbc/wiki/Connection#__exit__ "
+                      "(and issue #48)",
+        ),
+        ObjectSpec(
+            "pyodbc.Cursor", "pyodbc", Kind.CURSOR,
+            with_=WithSpec(closes=False, commits=True,
+                           note="commits unless autocommit is on; the cursor stays open"),
+            buffering=Buffering.DRIVER,
+            reference="https://github.com/mkleehammer/pyodbc/wiki/Cursor#context-manager",
+            note="buffering is the ODBC driver's",
+        ),
+    ),
+    factories=(FactorySpec("pyodbc.connect", "pyodbc.Connection"),),
+)
+
+ORACLEDB = DriverSpec(
+    name="oracledb",
+    modules=("oracledb", "cx_Oracle"),
+    package="oracledb, cx_Oracle",
+    docs="https://python-oracledb.readthedocs.io/en/latest/api_manual/connection.html",
+    objects=(
+        ObjectSpec(
+            "oracledb.Connection", "oracledb", Kind.CONNECTION,
+            with_=WithSpec(closes=True, rolls_back=True,
+                           note="closes and rolls back uncommitted work (cx_Oracle before 7 only "
+                                "ended the transaction)"),
+            closing_context="self",
+            methods=(MethodSpec("cursor", "oracledb.Cursor"),),
+            reference="https://python-oracledb.readthedocs.io/en/latest/api_manual/connection.html",
+        ),
+        ObjectSpec(
+            "oracledb.Cursor", "oracledb", Kind.CURSOR,
+            with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.SERVER,
+            reference="https://python-oracledb.readthedocs.io/en/latest/api_manual/cursor.html",
+            note="fetches arraysize rows per round trip (prefetchrows ahead)",
+        ),
+        ObjectSpec(
+            "oracledb.ConnectionPool", "oracledb", Kind.POOL,
+            with_=WithSpec(closes=True), closing_context="self",
+            methods=(MethodSpec("acquire", "oracledb.PooledConnection"),),
+            takes_back=("release",),
+            reference="https://python-oracledb.readthedocs.io/en/latest/api_manual/connection_pool.html",
+        ),
+        ObjectSpec(
+            "oracledb.PooledConnection", "oracledb", Kind.CONNECTION,
+            with_=WithSpec(closes=True, rolls_back=True, releases_to_pool=True),
+            closing_context="self", pool_release=("release",),
+            methods=(MethodSpec("cursor", "oracledb.Cursor"),),
+            reference="https://python-oracledb.readthedocs.io/en/latest/user_guide/connection_handling.html",
+            note="close() and pool.release(conn) both give it back",
+        ),
+    ),
+    factories=(
+        FactorySpec("oracledb.connect", "oracledb.Connection"),
+        FactorySpec("oracledb.create_pool", "oracledb.ConnectionPool"),
+        FactorySpec("oracledb.SessionPool", "oracledb.ConnectionPool"),
+        FactorySpec("cx_Oracle.connect", "oracledb.Connection"),
+        FactorySpec("cx_Oracle.Connection", "oracledb.Connection"),
+        FactorySpec("cx_Oracle.SessionPool", "oracledb.ConnectionPool"),
+    ),
+)
+
+PYMSSQL = DriverSpec(
+    name="pymssql",
+    modules=("pymssql",),
+    package="pymssql",
+    docs="https://pymssql.readthedocs.io/en/stable/ref/pymssql.html",
+    objects=(
+        ObjectSpec(
+            "pymssql.Connection", "pymssql", Kind.CONNECTION,
+            with_=_CLOSES_NO_COMMIT, closing_context="self",
+            methods=(MethodSpec("cursor", "pymssql.Cursor"),),
+            reference="https://github.com/pymssql/pymssql/blob/master/tests/test_context_managers.py",
+        ),
+        ObjectSpec(
+            "pymssql.Cursor", "pymssql", Kind.CURSOR,
+            with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.SERVER,
+            reference="https://pymssql.readthedocs.io/en/stable/ref/pymssql.html#cursor-class",
+            note="rows are read from the TDS stream as fetched",
+        ),
+    ),
+    factories=(FactorySpec("pymssql.connect", "pymssql.Connection"),),
 )
 
 DUCKDB = DriverSpec(
     name="duckdb",
     modules=("duckdb",),
+    package="duckdb",
     docs="https://duckdb.org/docs/api/python/dbapi",
     objects=(
         ObjectSpec(
             "duckdb.DuckDBPyConnection", "duckdb", Kind.CONNECTION,
-            with_=WithSpec(closes=True), closing_context="self",
-            methods=(MethodSpec("cursor", "duckdb.DuckDBPyConnection"),),
+            with_=replace(_CLOSES_NO_COMMIT,
+                          note="closes; an open transaction is rolled back (DuckDB autocommits "
+                               "each statement unless a transaction was begun)"),
+            closing_context="self",
+            methods=(
+                MethodSpec("cursor", "duckdb.DuckDBPyConnection"),
+                MethodSpec("execute", "duckdb.DuckDBPyConnection"),
+            ),
             buffering=Buffering.CLIENT,
+            verified=True, classes=("duckdb.DuckDBPyConnection",),
+            reference="https://duckdb.org/docs/api/python/dbapi",
+            note="cursor() is another handle on the same database; closing it leaves the parent "
+                 "open. execute() computes the first chunk; the first fetch materializes the rest",
         ),
     ),
     factories=(FactorySpec("duckdb.connect", "duckdb.DuckDBPyConnection"),),
 )
 
+SNOWFLAKE = DriverSpec(
+    name="snowflake.connector",
+    modules=("snowflake",),
+    package="snowflake-connector-python",
+    docs="https://docs.snowflake.com/en/developer-guide/python-connector/python-connector-api",
+    objects=(
+        ObjectSpec(
+            "snowflake.connector.SnowflakeConnection", "snowflake.connector", Kind.CONNECTION,
+            with_=_CLOSES_TX, closing_context="self",
+            methods=(
+                MethodSpec("cursor", "snowflake.connector.SnowflakeCursor"),
+                MethodSpec("execute_string", "snowflake.connector.SnowflakeCursor"),
+            ),
+            reference="https://github.com/snowflakedb/snowflake-connector-python/blob/main/src/"
+                      "snowflake/connector/connection.py (__exit__)",
+        ),
+        ObjectSpec(
+            "snowflake.connector.SnowflakeCursor", "snowflake.connector", Kind.CURSOR,
+            with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.SERVER,
+            reference="https://docs.snowflake.com/en/developer-guide/python-connector/python-connector-api",
+            note="result batches are downloaded as they are fetched",
+        ),
+    ),
+    factories=(
+        FactorySpec("snowflake.connector.connect", "snowflake.connector.SnowflakeConnection"),
+        FactorySpec("snowflake.connector.SnowflakeConnection",
+                    "snowflake.connector.SnowflakeConnection"),
+    ),
+)
+
+DATABRICKS = DriverSpec(
+    name="databricks.sql",
+    modules=("databricks",),
+    package="databricks-sql-connector",
+    docs="https://docs.databricks.com/en/dev-tools/python-sql-connector.html",
+    objects=(
+        ObjectSpec(
+            "databricks.sql.Connection", "databricks.sql", Kind.CONNECTION,
+            with_=_CLOSES, closing_context="self",
+            methods=(MethodSpec("cursor", "databricks.sql.Cursor"),),
+            reference="https://docs.databricks.com/en/dev-tools/python-sql-connector.html",
+        ),
+        ObjectSpec(
+            "databricks.sql.Cursor", "databricks.sql", Kind.CURSOR,
+            with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.SERVER,
+            reference="https://docs.databricks.com/en/dev-tools/python-sql-connector.html",
+            note="fetches arraysize rows per request (Arrow batches)",
+        ),
+    ),
+    factories=(FactorySpec("databricks.sql.connect", "databricks.sql.Connection"),),
+)
+
+ASYNCPG = DriverSpec(
+    name="asyncpg",
+    modules=("asyncpg",),
+    package="asyncpg",
+    docs="https://magicstack.github.io/asyncpg/current/api/index.html",
+    objects=(
+        ObjectSpec(
+            "asyncpg.Connection", "asyncpg", Kind.CONNECTION,
+            release_awaited=True, closing_context="try-finally",
+            methods=(
+                MethodSpec("transaction", "asyncpg.Transaction"),
+                MethodSpec("cursor", "asyncpg.Cursor", awaited=True),
+            ),
+            verified=True, classes=("asyncpg.connection.Connection",),
+            reference="https://magicstack.github.io/asyncpg/current/api/index.html#connection",
+            note="no `async with`: `try: ... finally: await conn.close()`; fetch() returns "
+                 "the whole result as a list",
+        ),
+        ObjectSpec(
+            "asyncpg.Transaction", "asyncpg", Kind.TRANSACTION,
+            release=("commit", "rollback"), release_awaited=True, must_release=False,
+            async_with=WithSpec(closes=False, commits=True, rolls_back=True),
+            closing_context="async-self",
+            verified=True, classes=("asyncpg.transaction.Transaction",),
+            reference="https://magicstack.github.io/asyncpg/current/api/index.html#transactions",
+        ),
+        ObjectSpec(
+            "asyncpg.Cursor", "asyncpg", Kind.CURSOR,
+            release=(), must_release=False, buffering=Buffering.SERVER,
+            verified=True, classes=("asyncpg.cursor.Cursor",),
+            reference="https://magicstack.github.io/asyncpg/current/api/index.html#cursors",
+            note="only inside a transaction, which ends it; iteration prefetches 50 rows",
+        ),
+        ObjectSpec(
+            "asyncpg.Pool", "asyncpg", Kind.POOL,
+            release_awaited=True, async_with=WithSpec(closes=True), closing_context="async-self",
+            methods=(
+                MethodSpec("acquire", "asyncpg.PoolConnection", awaited=True,
+                           call_async_with=WithSpec(closes=False, releases_to_pool=True,
+                                                    note="gives the connection back to the pool")),
+            ),
+            takes_back=("release",),
+            verified=True, classes=("asyncpg.pool.Pool",),
+            reference="https://magicstack.github.io/asyncpg/current/api/index.html#connection-pools",
+        ),
+        ObjectSpec(
+            "asyncpg.PoolConnection", "asyncpg", Kind.CONNECTION,
+            release=(), release_awaited=True, pool_release=("release",), closing_context="pool",
+            methods=(
+                MethodSpec("transaction", "asyncpg.Transaction"),
+                MethodSpec("cursor", "asyncpg.Cursor", awaited=True),
+            ),
+            verified=True, classes=("asyncpg.pool.PoolConnectionProxy",),
+            reference="https://magicstack.github.io/asyncpg/current/api/index.html#connection-pools",
+            note="from `await pool.acquire()`: give it back with `await pool.release(conn)`",
+        ),
+    ),
+    factories=(
+        FactorySpec("asyncpg.connect", "asyncpg.Connection", awaited=True),
+        FactorySpec("asyncpg.create_pool", "asyncpg.Pool", awaited=True,
+                    call_async_with=WithSpec(closes=True),
+                    note="`async with asyncpg.create_pool(...) as pool` opens and closes it"),
+    ),
+)
+
 AIOSQLITE = DriverSpec(
     name="aiosqlite",
     modules=("aiosqlite",),
+    package="aiosqlite",
     docs="https://aiosqlite.omnilib.dev/",
     objects=(
         ObjectSpec(
             "aiosqlite.Connection", "aiosqlite", Kind.CONNECTION,
             release_awaited=True,
-            async_with=WithSpec(closes=True, note="closes; does not commit (unlike sqlite3)"),
+            async_with=replace(_CLOSES_NO_COMMIT, note="closes; does not commit (unlike sqlite3)"),
             closing_context="async-self",
+            methods=(
+                MethodSpec("cursor", "aiosqlite.Cursor", awaited=True,
+                           call_async_with=WithSpec(closes=True)),
+                MethodSpec("execute", "aiosqlite.Cursor", awaited=True,
+                           call_async_with=WithSpec(closes=True)),
+            ),
+            verified=True, classes=("aiosqlite.core.Connection",),
+            reference="https://github.com/omnilib/aiosqlite/blob/main/aiosqlite/core.py",
+            note="a thread per connection: an unclosed one keeps the process alive",
+        ),
+        ObjectSpec(
+            "aiosqlite.Cursor", "aiosqlite", Kind.CURSOR,
+            release_awaited=True, async_with=WithSpec(closes=True), closing_context="async-self",
+            buffering=Buffering.LAZY,
+            verified=True, classes=("aiosqlite.cursor.Cursor",),
+            reference="https://github.com/omnilib/aiosqlite/blob/main/aiosqlite/context.py",
         ),
     ),
-    factories=(FactorySpec("aiosqlite.connect", "aiosqlite.Connection", awaited=True),),
+    factories=(
+        FactorySpec("aiosqlite.connect", "aiosqlite.Connection", awaited=True,
+                    call_async_with=replace(_CLOSES_NO_COMMIT, note="closes; does not commit")),
+    ),
 )
 
-DRIVERS: tuple[DriverSpec, ...] = (SQLITE3, PSYCOPG2, PSYCOPG, PYMYSQL, DUCKDB, AIOSQLITE)
+AIOMYSQL = DriverSpec(
+    name="aiomysql",
+    modules=("aiomysql",),
+    package="aiomysql",
+    docs="https://aiomysql.readthedocs.io/",
+    objects=(
+        ObjectSpec(
+            "aiomysql.Connection", "aiomysql", Kind.CONNECTION,
+            release=("ensure_closed",), release_awaited=True,
+            async_with=_CLOSES_NO_COMMIT, closing_context="async-self",
+            methods=(
+                MethodSpec("cursor", "aiomysql.Cursor", awaited=True),
+                MethodSpec("cursor", "aiomysql.SSCursor", awaited=True,
+                           when_argument="aiomysql.SSCursor"),
+                MethodSpec("cursor", "aiomysql.SSCursor", awaited=True,
+                           when_argument="aiomysql.cursors.SSCursor"),
+            ),
+            verified=True, classes=("aiomysql.connection.Connection",),
+            reference="https://aiomysql.readthedocs.io/en/stable/connection.html",
+            note="close() (not awaited) drops the socket at once; `await ensure_closed()` says goodbye",
+        ),
+        ObjectSpec(
+            "aiomysql.Cursor", "aiomysql", Kind.CURSOR,
+            release_awaited=True, async_with=WithSpec(closes=True), closing_context="async-self",
+            buffering=Buffering.CLIENT,
+            verified=True, classes=("aiomysql.cursors.Cursor",),
+            reference="https://aiomysql.readthedocs.io/en/stable/cursors.html",
+        ),
+        ObjectSpec(
+            "aiomysql.SSCursor", "aiomysql", Kind.CURSOR,
+            release_awaited=True, async_with=WithSpec(closes=True), closing_context="async-self",
+            buffering=Buffering.SERVER,
+            verified=True, classes=("aiomysql.cursors.SSCursor",),
+            reference="https://aiomysql.readthedocs.io/en/stable/cursors.html",
+        ),
+        ObjectSpec(
+            "aiomysql.Pool", "aiomysql", Kind.POOL,
+            release=("close",), async_with=WithSpec(closes=True), closing_context="async-self",
+            methods=(
+                MethodSpec("acquire", "aiomysql.PoolConnection", awaited=True,
+                           call_async_with=WithSpec(closes=False, releases_to_pool=True)),
+            ),
+            takes_back=("release",),
+            verified=True, classes=("aiomysql.pool.Pool",),
+            reference="https://aiomysql.readthedocs.io/en/stable/pool.html",
+            note="close() then `await pool.wait_closed()`",
+        ),
+        ObjectSpec(
+            "aiomysql.PoolConnection", "aiomysql", Kind.CONNECTION,
+            release=(), pool_release=("release",), closing_context="pool",
+            methods=(MethodSpec("cursor", "aiomysql.Cursor", awaited=True),),
+            verified=True, classes=("aiomysql.connection.Connection",),
+            reference="https://aiomysql.readthedocs.io/en/stable/pool.html",
+            note="give it back with pool.release(conn)",
+        ),
+    ),
+    factories=(
+        FactorySpec("aiomysql.connect", "aiomysql.Connection", awaited=True,
+                    call_async_with=_CLOSES_NO_COMMIT),
+        FactorySpec("aiomysql.create_pool", "aiomysql.Pool", awaited=True,
+                    call_async_with=WithSpec(closes=True)),
+    ),
+)
+
+_SA_BEGIN = MethodSpec("begin", "sqlalchemy.Connection", context_only=True, call_with=_TO_POOL_TX)
+
+SQLALCHEMY = DriverSpec(
+    name="sqlalchemy",
+    modules=("sqlalchemy",),
+    package="SQLAlchemy",
+    docs="https://docs.sqlalchemy.org/en/20/core/connections.html",
+    objects=(
+        ObjectSpec(
+            "sqlalchemy.Engine", "sqlalchemy", Kind.ENGINE,
+            release=("dispose",), must_release=False,
+            methods=(
+                MethodSpec("connect", "sqlalchemy.Connection"),
+                _SA_BEGIN,
+                MethodSpec("raw_connection", "sqlalchemy.PoolProxiedConnection"),
+            ),
+            verified=True, classes=("sqlalchemy.engine.Engine",),
+            reference="https://docs.sqlalchemy.org/en/20/core/connections.html#engine-disposal",
+            note="long-lived, one per database: dispose() only an engine made per call/request, "
+                 "in tests, or in a child after os.fork",
+        ),
+        ObjectSpec(
+            "sqlalchemy.Connection", "sqlalchemy", Kind.CONNECTION,
+            with_=_TO_POOL, closing_context="self",
+            methods=(
+                MethodSpec("execute", "sqlalchemy.CursorResult"),
+                MethodSpec("exec_driver_sql", "sqlalchemy.CursorResult"),
+                MethodSpec("begin", "sqlalchemy.Transaction"),
+            ),
+            verified=True, classes=("sqlalchemy.engine.Connection",),
+            reference="https://docs.sqlalchemy.org/en/20/core/connections.html#basic-usage",
+            note="close() gives the DBAPI connection back to the engine's pool",
+        ),
+        ObjectSpec(
+            "sqlalchemy.Transaction", "sqlalchemy", Kind.TRANSACTION,
+            release=("commit", "rollback"), must_release=False,
+            with_=WithSpec(closes=False, commits=True, rolls_back=True,
+                           note="ends the transaction; the connection stays checked out"),
+            closing_context="self",
+            verified=True, classes=("sqlalchemy.engine.RootTransaction",),
+            reference="https://docs.sqlalchemy.org/en/20/core/connections.html#using-transactions",
+        ),
+        ObjectSpec(
+            "sqlalchemy.CursorResult", "sqlalchemy", Kind.RESULT,
+            must_release=False, buffering=Buffering.DRIVER,
+            verified=True, classes=("sqlalchemy.engine.CursorResult",),
+            reference="https://docs.sqlalchemy.org/en/20/core/connections.html#using-server-side-cursors-a-k-a-stream-results",
+            note="rows come from the driver's default cursor (client-side for psycopg2/PyMySQL, "
+                 "lazy for sqlite3); execution_options(stream_results=True) or yield_per=N "
+                 "use a server-side cursor",
+        ),
+        ObjectSpec(
+            "sqlalchemy.PoolProxiedConnection", "sqlalchemy", Kind.CONNECTION,
+            with_=WithSpec(closes=True, releases_to_pool=True,
+                           note="gives the DBAPI connection back to the pool (reset rolls back)"),
+            closing_context="self",
+            methods=(MethodSpec("cursor", "dbapi.Cursor"),),
+            verified=True, classes=("sqlalchemy.pool.PoolProxiedConnection",),
+            reference="https://docs.sqlalchemy.org/en/20/core/connections.html#working-with-the-dbapi-cursor-directly",
+            note="engine.raw_connection(): close() returns it to the pool",
+        ),
+        ObjectSpec(
+            "sqlalchemy.orm.Session", "sqlalchemy", Kind.SESSION,
+            with_=WithSpec(closes=True, rolls_back=True,
+                           note="closes the session (its connection goes back to the pool); "
+                                "no commit"),
+            closing_context="self",
+            methods=(
+                MethodSpec("begin", "sqlalchemy.orm.SessionTransaction"),
+                MethodSpec("execute", "sqlalchemy.CursorResult"),
+                MethodSpec("connection", "sqlalchemy.SessionConnection"),
+            ),
+            verified=True, classes=("sqlalchemy.orm.Session",),
+            reference="https://docs.sqlalchemy.org/en/20/orm/session_basics.html#opening-and-closing-a-session",
+            note="query results load every row unless yield_per is used",
+        ),
+        ObjectSpec(
+            "sqlalchemy.orm.SessionTransaction", "sqlalchemy", Kind.TRANSACTION,
+            release=("commit", "rollback"), must_release=False,
+            with_=WithSpec(closes=False, commits=True, rolls_back=True,
+                           note="commits; the session stays open"),
+            closing_context="self",
+            verified=True, classes=("sqlalchemy.orm.SessionTransaction",),
+            reference="https://docs.sqlalchemy.org/en/20/orm/session_basics.html#framing-out-a-begin-commit-rollback-block",
+        ),
+        ObjectSpec(
+            "sqlalchemy.SessionConnection", "sqlalchemy", Kind.CONNECTION,
+            release=(), must_release=False,
+            verified=True, classes=("sqlalchemy.engine.Connection",),
+            reference="https://docs.sqlalchemy.org/en/20/orm/session_api.html#sqlalchemy.orm.Session.connection",
+            note="session.connection(): owned by the session, released when the session is",
+        ),
+        ObjectSpec(
+            "sqlalchemy.orm.sessionmaker", "sqlalchemy", Kind.FACTORY,
+            release=(), must_release=False,
+            methods=(
+                MethodSpec("__call__", "sqlalchemy.orm.Session"),
+                MethodSpec("begin", "sqlalchemy.orm.Session", context_only=True,
+                           call_with=WithSpec(closes=True, commits=True, rolls_back=True,
+                                              note="commits, then closes the session")),
+            ),
+            verified=True, classes=("sqlalchemy.orm.sessionmaker",),
+            reference="https://docs.sqlalchemy.org/en/20/orm/session_basics.html#using-a-sessionmaker",
+        ),
+        ObjectSpec(
+            "sqlalchemy.orm.scoped_session", "sqlalchemy", Kind.FACTORY,
+            release=("remove",), must_release=False,
+            methods=(MethodSpec("__call__", "sqlalchemy.orm.ScopedSession"),),
+            verified=True, classes=("sqlalchemy.orm.scoped_session",),
+            reference="https://docs.sqlalchemy.org/en/20/orm/contextual.html",
+            note="a registry, normally module-level: call remove() at the end of each request "
+                 "or thread; it closes that scope's session",
+        ),
+        ObjectSpec(
+            "sqlalchemy.orm.ScopedSession", "sqlalchemy", Kind.SESSION,
+            must_release=False, with_=WithSpec(closes=True, rolls_back=True),
+            closing_context="self",
+            verified=True, classes=("sqlalchemy.orm.Session",),
+            reference="https://docs.sqlalchemy.org/en/20/orm/contextual.html",
+            note="the registry's session for this scope: scoped_session.remove() releases it",
+        ),
+        ObjectSpec(
+            "sqlalchemy.ext.asyncio.AsyncEngine", "sqlalchemy", Kind.ENGINE,
+            release=("dispose",), release_awaited=True, must_release=False,
+            methods=(
+                MethodSpec("connect", "sqlalchemy.ext.asyncio.AsyncConnection"),
+                MethodSpec("begin", "sqlalchemy.ext.asyncio.AsyncConnection", context_only=True,
+                           call_async_with=_TO_POOL_TX),
+            ),
+            verified=True, classes=("sqlalchemy.ext.asyncio.AsyncEngine",),
+            reference="https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html#using-asyncio-scoped-session",
+            note="`await engine.dispose()` before the event loop ends, or its connections are "
+                 "garbage-collected outside it",
+        ),
+        ObjectSpec(
+            "sqlalchemy.ext.asyncio.AsyncConnection", "sqlalchemy", Kind.CONNECTION,
+            release_awaited=True, async_with=_TO_POOL, closing_context="async-self",
+            methods=(MethodSpec("execute", "sqlalchemy.CursorResult", awaited=True),),
+            verified=True, classes=("sqlalchemy.ext.asyncio.AsyncConnection",),
+            reference="https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html",
+            note="`await engine.connect()` also starts it; then `await conn.close()`",
+        ),
+        ObjectSpec(
+            "sqlalchemy.ext.asyncio.AsyncSession", "sqlalchemy", Kind.SESSION,
+            release_awaited=True, async_with=WithSpec(closes=True, rolls_back=True),
+            closing_context="async-self",
+            methods=(MethodSpec("execute", "sqlalchemy.CursorResult", awaited=True),),
+            verified=True, classes=("sqlalchemy.ext.asyncio.AsyncSession",),
+            reference="https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html",
+        ),
+        ObjectSpec(
+            "sqlalchemy.ext.asyncio.async_sessionmaker", "sqlalchemy", Kind.FACTORY,
+            release=(), must_release=False,
+            methods=(
+                MethodSpec("__call__", "sqlalchemy.ext.asyncio.AsyncSession"),
+                MethodSpec("begin", "sqlalchemy.ext.asyncio.AsyncSession", context_only=True,
+                           call_async_with=WithSpec(closes=True, commits=True, rolls_back=True)),
+            ),
+            verified=True, classes=("sqlalchemy.ext.asyncio.async_sessionmaker",),
+            reference="https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html",
+        ),
+    ),
+    factories=(
+        FactorySpec("sqlalchemy.create_engine", "sqlalchemy.Engine"),
+        FactorySpec("sqlalchemy.engine.create_engine", "sqlalchemy.Engine"),
+        FactorySpec("sqlalchemy.engine_from_config", "sqlalchemy.Engine"),
+        FactorySpec("sqlalchemy.orm.Session", "sqlalchemy.orm.Session"),
+        FactorySpec("sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.sessionmaker"),
+        FactorySpec("sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoped_session"),
+        FactorySpec("sqlalchemy.ext.asyncio.create_async_engine", "sqlalchemy.ext.asyncio.AsyncEngine"),
+        FactorySpec("sqlalchemy.ext.asyncio.AsyncSession", "sqlalchemy.ext.asyncio.AsyncSession"),
+        FactorySpec("sqlalchemy.ext.asyncio.async_sessionmaker",
+                    "sqlalchemy.ext.asyncio.async_sessionmaker"),
+    ),
+)
+
+DBAPI = DriverSpec(
+    name="dbapi",
+    modules=(),
+    package="(PEP 249)",
+    docs="https://peps.python.org/pep-0249/",
+    objects=(
+        ObjectSpec(
+            "dbapi.Connection", "dbapi", Kind.CONNECTION,
+            methods=(MethodSpec("cursor", "dbapi.Cursor"),),
+            reference="https://peps.python.org/pep-0249/#connection-objects",
+            note="any PEP 249 connection: no `with` behaviour is promised; closing without "
+                 "commit rolls back",
+        ),
+        ObjectSpec(
+            "dbapi.Cursor", "dbapi", Kind.CURSOR, buffering=Buffering.DRIVER,
+            reference="https://peps.python.org/pep-0249/#cursor-objects",
+        ),
+    ),
+    factories=(),
+)
+
+DJANGO = DriverSpec(
+    name="django",
+    modules=("django",),
+    package="Django",
+    docs="https://docs.djangoproject.com/en/stable/topics/db/sql/#executing-custom-sql-directly",
+    instances=(
+        ("django.db.connection", "django.db.DatabaseWrapper"),
+        ("django.db.connections", "django.db.ConnectionHandler"),
+    ),
+    objects=(
+        ObjectSpec(
+            "django.db.ConnectionHandler", "django", Kind.FACTORY,
+            release=("close_all",), must_release=False,
+            methods=(MethodSpec("__getitem__", "django.db.DatabaseWrapper"),),
+            verified=True, classes=("django.db.utils.ConnectionHandler",),
+            reference="https://docs.djangoproject.com/en/stable/topics/db/multi-db/",
+        ),
+        ObjectSpec(
+            "django.db.DatabaseWrapper", "django", Kind.CONNECTION,
+            must_release=False,
+            methods=(MethodSpec("cursor", "django.db.CursorWrapper"),),
+            verified=True, classes=("django.db.backends.base.base.BaseDatabaseWrapper",),
+            reference="https://docs.djangoproject.com/en/stable/ref/databases/#persistent-connections",
+            note="Django opens and closes it per request (CONN_MAX_AGE); threads and commands "
+                 "outside requests should call close() or close_old_connections()",
+        ),
+        ObjectSpec(
+            "django.db.CursorWrapper", "django", Kind.CURSOR,
+            with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.DRIVER,
+            verified=True, classes=("django.db.backends.utils.CursorWrapper",),
+            reference="https://docs.djangoproject.com/en/stable/topics/db/sql/#connections-and-cursors",
+        ),
+    ),
+    factories=(),
+)
+
+DRIVERS: tuple[DriverSpec, ...] = (
+    SQLITE3, PSYCOPG2, PSYCOPG, PYMYSQL, MYSQLDB, MYSQL_CONNECTOR, PYODBC, ORACLEDB, PYMSSQL,
+    DUCKDB, SNOWFLAKE, DATABRICKS, ASYNCPG, AIOSQLITE, AIOMYSQL, SQLALCHEMY, DJANGO, DBAPI,
+)
 
 BORROWERS: frozenset[str] = frozenset({
     "pandas.read_sql", "pandas.read_sql_query", "pandas.read_sql_table",
-    "pandas.DataFrame.to_sql",
+    "pandas.DataFrame.to_sql", "pandas.io.sql.read_sql", "pandas.io.sql.read_sql_query",
+    "pandas.io.sql.read_sql_table",
 })
 
 OWNERS: frozenset[str] = frozenset({
     "contextlib.closing",
+    "contextlib.aclosing",
     "contextlib.ExitStack.enter_context",
+    "contextlib.ExitStack.callback",
+    "contextlib.AsyncExitStack.enter_context",
     "contextlib.AsyncExitStack.enter_async_context",
+    "contextlib.AsyncExitStack.push_async_callback",
+    # Pool release calls, by the pool class's qualified name.
+    "psycopg2.pool.SimpleConnectionPool.putconn",
+    "psycopg2.pool.ThreadedConnectionPool.putconn",
+    "psycopg2.pool.AbstractConnectionPool.putconn",
+    "psycopg_pool.ConnectionPool.putconn",
+    "psycopg_pool.AsyncConnectionPool.putconn",
+    "asyncpg.pool.Pool.release",
+    "aiomysql.Pool.release",
+    "oracledb.ConnectionPool.release",
 })
 
 
@@ -316,13 +1281,156 @@ def table_for(user_entries: Mapping[str, Any] | None) -> DriverTable:
     """The built-in table extended by `[tool.dbleak.drivers]` (validated by config loading)."""
     if not user_entries:
         return builtin_table()
-    return _with_user_entries(builtin_table(), user_entries)
+    return _table_for_key(_hashable(user_entries))
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return ("mapping", tuple((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return ("sequence", tuple(_hashable(v) for v in value))
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "mapping":
+        return {k: _plain(v) for k, v in value[1]}
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "sequence":
+        return [_plain(v) for v in value[1]]
+    return value
+
+
+@lru_cache(maxsize=64)
+def _table_for_key(key: Any) -> DriverTable:
+    # Settings are frozen mappings; the table built from them is cached by value.
+    return _with_user_entries(builtin_table(), _plain(key))
+
+
+# --- [tool.dbleak.drivers]: the user's own factories, objects, borrowers and owners -------------
+
+USER_KEYS = ("factories", "objects", "borrowers", "owners")
+USER_OBJECT_KEYS = ("like", "kind", "release", "release-awaited", "with-closes",
+                    "async-with-closes", "must-release", "note")
+USER_FACTORY_KEYS = ("returns", "awaited")
+
+
+def _user_objects(base: DriverTable, entries: Mapping[str, Any]) -> dict[str, ObjectSpec]:
+    objects: dict[str, ObjectSpec] = {}
+    for name, table in dict(entries.get("objects", {})).items():
+        like = base.objects[table["like"]]
+        changes: dict[str, Any] = {"name": name, "driver": "user", "verified": False,
+                                   "reference": "[tool.dbleak.drivers]", "classes": ()}
+        if "kind" in table:
+            changes["kind"] = Kind(table["kind"])
+        if "release" in table:
+            changes["release"] = tuple(table["release"])
+        if "release-awaited" in table:
+            changes["release_awaited"] = bool(table["release-awaited"])
+        if "must-release" in table:
+            changes["must_release"] = bool(table["must-release"])
+        if "note" in table:
+            changes["note"] = str(table["note"])
+        if "with-closes" in table:
+            changes["with_"] = _user_with(like.with_, bool(table["with-closes"]))
+            changes["closing_context"] = "self" if table["with-closes"] else "closing"
+        if "async-with-closes" in table:
+            changes["async_with"] = _user_with(like.async_with, bool(table["async-with-closes"]))
+            if table["async-with-closes"]:
+                changes["closing_context"] = "async-self"
+        objects[name] = replace(like, **changes)
+    return objects
+
+
+def _user_with(base: WithSpec | None, closes: bool) -> WithSpec:
+    if base is None:
+        return WithSpec(closes=closes, rolls_back=closes, note="[tool.dbleak.drivers]")
+    return replace(base, closes=closes, rolls_back=base.rolls_back or closes)
 
 
 def _with_user_entries(base: DriverTable, entries: Mapping[str, Any]) -> DriverTable:
+    objects = dict(base.objects)
+    objects.update(_user_objects(base, entries))
     factories = dict(base.factories)
     for qualname, returns in dict(entries.get("factories", {})).items():
-        factories[qualname] = FactorySpec(qualname, returns)
+        if isinstance(returns, Mapping):
+            factories[qualname] = FactorySpec(qualname, str(returns["returns"]),
+                                              awaited=bool(returns.get("awaited", False)))
+        else:
+            factories[qualname] = FactorySpec(qualname, str(returns))
     return DriverTable(base.drivers, base.borrowers | frozenset(entries.get("borrowers", ())),
                        base.owners | frozenset(entries.get("owners", ())),
-                       base.objects, factories, base.module_aliases)
+                       objects, factories, base.module_aliases, base.instances,
+                       base.factory_variants)
+
+
+def _is_qualname(value: object) -> bool:
+    return isinstance(value, str) and bool(value) and all(
+        part.isidentifier() for part in value.split(".")
+    )
+
+
+def validate_user_entries(entries: Mapping[str, Any]) -> None:
+    """Check `[tool.dbleak.drivers]`; raises ValueError naming the bad key."""
+    base = builtin_table()
+    for key in entries:
+        if key not in USER_KEYS:
+            raise ValueError(f"unknown key `{key}` (known keys: {', '.join(USER_KEYS)})")
+    user_objects = entries.get("objects", {})
+    if not isinstance(user_objects, Mapping):
+        raise ValueError("`objects` must be a table of object name = { like = ... }")
+    kinds = [k.value for k in Kind]
+    for name, table in user_objects.items():
+        where = f"`objects.\"{name}\"`"
+        if not _is_qualname(name):
+            raise ValueError(f"{where}: the name must be a dotted Python name")
+        if not isinstance(table, Mapping):
+            raise ValueError(f"{where} must be a table with at least `like`")
+        for sub in table:
+            if sub not in USER_OBJECT_KEYS:
+                raise ValueError(f"unknown key {where}.{sub} (known keys: {', '.join(USER_OBJECT_KEYS)})")
+        like = table.get("like")
+        if like not in base.objects:
+            raise ValueError(f"{where}.like: unknown object {like!r}; `dbleak drivers` lists them")
+        if "kind" in table and table["kind"] not in kinds:
+            raise ValueError(f"{where}.kind must be one of {', '.join(kinds)}, got {table['kind']!r}")
+        if "release" in table and not (isinstance(table["release"], list)
+                                       and all(isinstance(m, str) and m.isidentifier()
+                                               for m in table["release"])):
+            raise ValueError(f"{where}.release must be a list of method names")
+        for flag in ("release-awaited", "with-closes", "async-with-closes", "must-release"):
+            if flag in table and not isinstance(table[flag], bool):
+                raise ValueError(f"{where}.{flag} must be true or false, got {table[flag]!r}")
+        if "note" in table and not isinstance(table["note"], str):
+            raise ValueError(f"{where}.note must be a string")
+    known = set(base.objects) | set(user_objects)
+    factories = entries.get("factories", {})
+    if not isinstance(factories, Mapping):
+        raise ValueError("`factories` must be a table of \"qualified.name\" = \"object name\"")
+    for qualname, value in factories.items():
+        where = f"`factories.\"{qualname}\"`"
+        if not _is_qualname(qualname):
+            raise ValueError(f"{where}: the factory must be a dotted Python name")
+        if isinstance(value, Mapping):
+            for sub in value:
+                if sub not in USER_FACTORY_KEYS:
+                    raise ValueError(f"unknown key {where}.{sub} (known keys: returns, awaited)")
+            if "awaited" in value and not isinstance(value["awaited"], bool):
+                raise ValueError(f"{where}.awaited must be true or false")
+            value = value.get("returns")
+        if not isinstance(value, str):
+            raise ValueError(f"{where} must name an object (e.g. \"sqlite3.Connection\"), got {value!r}")
+        if value not in known:
+            raise ValueError(f"{where}: unknown object {value!r}; `dbleak drivers` lists them")
+    for key in ("borrowers", "owners"):
+        value = entries.get(key, [])
+        if not isinstance(value, (list, tuple)) or not all(_is_qualname(v) for v in value):
+            raise ValueError(f"`{key}` must be a list of dotted function names, got {value!r}")
+
+
+def _register() -> None:
+    from dbleak import settings
+
+    settings.TABLE_VALIDATORS["drivers"] = validate_user_entries
+
+
+_register()
