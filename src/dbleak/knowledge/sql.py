@@ -341,9 +341,8 @@ class _Judge:
                 return bound
         names = ", ".join(f"`{t}`" for t in tables) or "its source"
         if where is None:
-            return Bound("unbounded", f"no LIMIT and no WHERE: reads every row of {names}")
-        return Bound("unbounded", f"no LIMIT and no key equality in WHERE: reads any number "
-                                  f"of rows of {names}")
+            return Bound("unbounded", f"no LIMIT and no WHERE on {names}")
+        return Bound("unbounded", f"no LIMIT and no key equality in the WHERE on {names}")
 
     def _source(self, source: Any, ctes: dict[str, Bound]) -> tuple[Bound, str | None]:
         from sqlglot import exp

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dbleak.rules.base import Rule
 from dbleak.rules.dbl104_with_does_not_close import WithDoesNotClose
+from dbleak.rules.dbl201_unbounded_fetchall import UnboundedFetchall
+from dbleak.rules.dbl301_materialized_generator import MaterializedGenerator
 
 RULES: tuple[type[Rule], ...] = (
     WithDoesNotClose,
+    UnboundedFetchall,
+    MaterializedGenerator,
 )

@@ -1,0 +1,591 @@
+"""Fetch sites: reads of a whole query result, with the SQL they read when it can be known.
+
+The DBL2xx rules are thin queries over what this module finds:
+
+- :class:`SqlResolver` turns an expression into SQL text statically (literals, implicit
+  concatenation, module and class constants, ``+``, ``%``/``.format``/f-strings with holes, a
+  name assigned once in its scope, ``sqlalchemy.text(...)``).
+- :class:`LocalTypes` says which driver object a local name holds (``conn = sqlite3.connect()``,
+  ``cur = conn.cursor()``, ``with conn.cursor() as cur``) from the driver table.
+- :func:`dbapi_fetch_sites` finds ``fetchall()`` calls, cursor loops and ``fetchmany()`` loops,
+  each with the SQL its cursor last executed and that SQL's bound.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from dbleak.analysis.module import ModuleFacts, Scope, walk_scope
+from dbleak.knowledge.drivers import Buffering, DriverTable, ObjectSpec
+from dbleak.knowledge.sql import Bound, hole_marker, query_bound
+from dbleak.settings import Settings
+
+# sqlglot dialect of each driver of the table.
+DIALECTS: dict[str, str] = {
+    "sqlite3": "sqlite", "aiosqlite": "sqlite", "psycopg2": "postgres", "psycopg": "postgres",
+    "asyncpg": "postgres", "pymysql": "mysql", "mysql.connector": "mysql", "mysqlclient": "mysql",
+    "MySQLdb": "mysql", "duckdb": "duckdb", "pyodbc": "tsql", "pymssql": "tsql",
+    "snowflake": "snowflake",
+}
+
+# Wrappers whose result is their argument's SQL text.
+_TEXT_WRAPPERS = frozenset({
+    "sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text",
+    "textwrap.dedent", "inspect.cleandoc", "psycopg2.sql.SQL", "psycopg.sql.SQL",
+})
+_TEXT_METHODS = frozenset({"strip", "lstrip", "rstrip", "replace"})
+_EXECUTE_METHODS = frozenset({"execute"})
+
+
+@dataclass(frozen=True)
+class SqlText:
+    """SQL as far as it could be resolved; unknown parts are :func:`hole_marker` names."""
+
+    text: str
+    holes: int = 0
+
+
+def dialect_of(spec: ObjectSpec | None) -> str | None:
+    if spec is None:
+        return None
+    return DIALECTS.get(spec.driver)
+
+
+class SqlResolver:
+    """Resolves expressions of one module to SQL text."""
+
+    MAX_DEPTH = 12
+
+    def __init__(self, facts: ModuleFacts) -> None:
+        self.facts = facts
+        self._assignments: dict[int, dict[str, list[ast.AST]]] = {}
+        self._class_of_scope: dict[int, ast.ClassDef | None] = {}
+
+    def resolve(self, expr: ast.AST, scope: Scope) -> SqlText | None:
+        """The SQL text of ``expr`` evaluated in ``scope``, or None when nothing is known."""
+        counter = [0]
+        parts = self._parts(expr, scope, counter, 0)
+        if parts is None:
+            return None
+        if not any(p for p in parts if not p.startswith("\0")):
+            return None
+        holes = 0
+        out = []
+        for part in parts:
+            if part.startswith("\0"):
+                out.append(f" {hole_marker(holes)} " if part == "\0hole" else hole_marker(holes))
+                holes += 1
+            else:
+                out.append(part)
+        text = "".join(out)
+        return SqlText(text, holes) if text.strip() else None
+
+    # A part is literal text, or "\0hole" (a free-standing unknown) / "\0inner" (an unknown
+    # inside a word, e.g. an f-string hole glued to text).
+    def _parts(self, expr: ast.AST, scope: Scope, counter: list[int], depth: int) -> list[str] | None:
+        if depth > self.MAX_DEPTH:
+            return None
+        if isinstance(expr, ast.Constant):
+            return [expr.value] if isinstance(expr.value, str) else None
+        if isinstance(expr, ast.JoinedStr):
+            out: list[str] = []
+            for value in expr.values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    out.append(value.value)
+                elif isinstance(value, ast.FormattedValue):
+                    inner = self._parts(value.value, scope, counter, depth + 1)
+                    if inner is not None and value.format_spec is None and value.conversion == -1:
+                        out.extend(inner)
+                    else:
+                        out.append("\0hole")
+            return out
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+            left = self._parts(expr.left, scope, counter, depth + 1)
+            right = self._parts(expr.right, scope, counter, depth + 1)
+            if left is None and right is None:
+                return None
+            return [*(left if left is not None else ["\0hole"]),
+                    *(right if right is not None else ["\0hole"])]
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mod):
+            left = self._parts(expr.left, scope, counter, depth + 1)
+            if left is None:
+                return None
+            return _percent_holes(left)
+        if isinstance(expr, ast.Call):
+            return self._call_parts(expr, scope, counter, depth)
+        if isinstance(expr, ast.Name):
+            value = self._single_assignment(expr.id, scope)
+            if value is None:
+                return None
+            return self._parts(value, value_scope(self, expr.id, scope), counter, depth + 1)
+        if isinstance(expr, ast.Attribute):
+            value = self._class_constant(expr, scope)
+            if value is None:
+                return None
+            return self._parts(value, self.facts.module_scope, counter, depth + 1)
+        return None
+
+    def _call_parts(self, call: ast.Call, scope: Scope, counter: list[int],
+                    depth: int) -> list[str] | None:
+        func = call.func
+        qualname = self.facts.call_qualname(call)
+        if qualname in _TEXT_WRAPPERS and call.args:
+            return self._parts(call.args[0], scope, counter, depth + 1)
+        if isinstance(func, ast.Attribute):
+            if func.attr == "format":
+                base = self._parts(func.value, scope, counter, depth + 1)
+                if base is None:
+                    return None
+                return _format_holes(base)
+            if func.attr in _TEXT_METHODS:
+                base = self._parts(func.value, scope, counter, depth + 1)
+                if base is None:
+                    return None
+                return base
+            if func.attr == "join" and isinstance(func.value, ast.Constant):
+                return ["\0hole"]
+        return None
+
+    # --- names ---------------------------------------------------------------------------
+
+    def assignments(self, scope: Scope) -> dict[str, list[ast.AST]]:
+        """Every binding of each name in ``scope``: assigned values, or the binding node."""
+        cached = self._assignments.get(id(scope.node))
+        if cached is not None:
+            return cached
+        found: dict[str, list[ast.AST]] = {}
+        node = scope.node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if arg is not None:
+                    found.setdefault(arg.arg, []).append(arg)
+        body = node.body if isinstance(node.body, list) else [node.body]
+        stack: list[ast.AST] = list(body)
+        while stack:
+            child = stack.pop()
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.setdefault(child.name, []).append(child)
+                continue
+            if isinstance(child, ast.Lambda):
+                continue
+            if isinstance(child, ast.Assign):
+                for target in child.targets:
+                    if isinstance(target, ast.Name):
+                        found.setdefault(target.id, []).append(
+                            child.value if len(child.targets) == 1 else child)
+                    else:
+                        for sub in ast.walk(target):
+                            if isinstance(sub, ast.Name):
+                                found.setdefault(sub.id, []).append(child)
+            elif isinstance(child, ast.AnnAssign) and isinstance(child.target, ast.Name):
+                if child.value is not None:
+                    found.setdefault(child.target.id, []).append(child.value)
+            elif isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
+                found.setdefault(child.id, []).append(child)
+            elif isinstance(child, (ast.Global, ast.Nonlocal)):
+                for name in child.names:
+                    found.setdefault(name, []).append(child)
+            elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                for alias in child.names:
+                    found.setdefault((alias.asname or alias.name).split(".")[0], []).append(child)
+            if isinstance(child, ast.Assign):
+                stack.append(child.value)
+                for target in child.targets:
+                    if not isinstance(target, ast.Name):
+                        stack.append(target)
+                continue
+            if isinstance(child, ast.AnnAssign):
+                if child.value is not None:
+                    stack.append(child.value)
+                continue
+            stack.extend(ast.iter_child_nodes(child))
+        self._assignments[id(scope.node)] = found
+        return found
+
+    def _single_assignment(self, name: str, scope: Scope) -> ast.expr | None:
+        current: Scope | None = scope
+        while current is not None:
+            if isinstance(current.node, ast.ClassDef) and current is not scope:
+                current = current.parent  # class bodies are not enclosing scopes of methods
+                continue
+            bindings = self.assignments(current).get(name)
+            if bindings:
+                if len(bindings) == 1 and _is_value(bindings[0]):
+                    return bindings[0]
+                return None
+            current = current.parent
+        return None
+
+    def _class_constant(self, expr: ast.Attribute, scope: Scope) -> ast.expr | None:
+        owner = expr.value
+        if not isinstance(owner, ast.Name):
+            return None
+        klass: ast.ClassDef | None = None
+        if owner.id in ("self", "cls"):
+            klass = self.enclosing_class(scope)
+        else:
+            for node in self.facts.tree.body:
+                if isinstance(node, ast.ClassDef) and node.name == owner.id:
+                    klass = node
+        if klass is None:
+            return None
+        values = [stmt.value for stmt in klass.body
+                  if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                  and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == expr.attr]
+        values += [stmt.value for stmt in klass.body
+                   if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                   and stmt.target.id == expr.attr and stmt.value is not None]
+        if len(values) != 1 or values[0] is None:
+            return None
+        if owner.id == "self" and _assigned_on_self(klass, expr.attr):
+            return None
+        return values[0]
+
+    def enclosing_class(self, scope: Scope) -> ast.ClassDef | None:
+        current: Scope | None = scope
+        while current is not None:
+            if isinstance(current.node, ast.ClassDef):
+                return current.node
+            current = current.parent
+        return None
+
+
+def value_scope(resolver: SqlResolver, name: str, scope: Scope) -> Scope:
+    """The scope whose binding of ``name`` is seen from ``scope``."""
+    current: Scope | None = scope
+    while current is not None:
+        if isinstance(current.node, ast.ClassDef) and current is not scope:
+            current = current.parent
+            continue
+        if name in resolver.assignments(current):
+            return current
+        current = current.parent
+    return scope
+
+
+def _assigned_on_self(klass: ast.ClassDef, attr: str) -> bool:
+    for node in ast.walk(klass):
+        if isinstance(node, ast.Attribute) and node.attr == attr and isinstance(node.ctx, ast.Store):
+            return True
+    return False
+
+
+def _percent_holes(parts: list[str]) -> list[str]:
+    import re
+
+    out: list[str] = []
+    pattern = re.compile(r"%%|%(\([^)]*\))?[-#0 +]*\d*(\.\d+)?[sdrifuxXeEgGc]")
+    for part in parts:
+        if part.startswith("\0"):
+            out.append(part)
+            continue
+        last = 0
+        for match in pattern.finditer(part):
+            out.append(part[last:match.start()])
+            out.append("%" if match.group(0) == "%%" else "\0hole")
+            last = match.end()
+        out.append(part[last:])
+    return out
+
+
+def _format_holes(parts: list[str]) -> list[str]:
+    import re
+
+    out: list[str] = []
+    pattern = re.compile(r"\{\{|\}\}|\{[^{}]*\}")
+    for part in parts:
+        if part.startswith("\0"):
+            out.append(part)
+            continue
+        last = 0
+        for match in pattern.finditer(part):
+            out.append(part[last:match.start()])
+            token = match.group(0)
+            out.append(token[0] if token in ("{{", "}}") else "\0hole")
+            last = match.end()
+        out.append(part[last:])
+    return out
+
+
+# --- local object types ---------------------------------------------------------------------
+
+
+class LocalTypes:
+    """Which driver object a name or expression holds, from the driver table."""
+
+    def __init__(self, facts: ModuleFacts, resolver: SqlResolver, drivers: DriverTable) -> None:
+        self.facts = facts
+        self.resolver = resolver
+        self.drivers = drivers
+        self._with_targets: dict[int, dict[str, list[ast.expr]]] = {}
+
+    def object_of(self, expr: ast.AST, scope: Scope, depth: int = 0) -> ObjectSpec | None:
+        if depth > 8:
+            return None
+        if isinstance(expr, ast.Await):
+            expr = expr.value
+        if isinstance(expr, ast.Call):
+            factory = self.drivers.factory(self.facts.call_qualname(expr))
+            if factory is not None:
+                return self.drivers.objects.get(factory.returns)
+            func = expr.func
+            if isinstance(func, ast.Attribute):
+                owner = self.object_of(func.value, scope, depth + 1)
+                if owner is not None:
+                    keywords = frozenset(k.arg for k in expr.keywords
+                                         if k.arg and not _is_none(k.value))
+                    method = owner.method(func.attr, keywords)
+                    if method is not None:
+                        return self.drivers.objects.get(method.returns)
+            return None
+        if isinstance(expr, ast.Name):
+            values = self._bindings(expr.id, scope)
+            if not values:
+                return None
+            specs = {id(s): s for s in (self.object_of(v, scope, depth + 1) for v in values)}
+            if len(specs) == 1:
+                return next(iter(specs.values()))
+            return None
+        return None
+
+    def creating_call(self, name: str, scope: Scope) -> ast.Call | None:
+        """The call that made the object ``name`` holds, when it is bound exactly once."""
+        values = self._bindings(name, scope)
+        if len(values) == 1 and isinstance(values[0], ast.Call):
+            return values[0]
+        return None
+
+    def _bindings(self, name: str, scope: Scope) -> list[ast.expr]:
+        own = self.resolver.assignments(scope).get(name)
+        withs = self._with_bindings(scope).get(name, [])
+        if own is None:
+            return []
+        values = [v for v in own if _is_value(v)]
+        stores = [v for v in own if not _is_value(v)]
+        # `with X as name` binds through a Store Name: match those to their context expressions.
+        if len(stores) != len(withs):
+            return []
+        return [*values, *withs]
+
+    def _with_bindings(self, scope: Scope) -> dict[str, list[ast.expr]]:
+        cached = self._with_targets.get(id(scope.node))
+        if cached is not None:
+            return cached
+        found: dict[str, list[ast.expr]] = {}
+        for node in walk_scope(scope.node):
+            if isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    if isinstance(item.optional_vars, ast.Name):
+                        found.setdefault(item.optional_vars.id, []).append(item.context_expr)
+        self._with_targets[id(scope.node)] = found
+        return found
+
+
+def _is_value(node: ast.AST) -> bool:
+    """An assigned value (not a binding target such as a loop or `with` name)."""
+    return isinstance(node, ast.expr) and not (
+        isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)))
+
+
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+# --- fetch sites ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Executed:
+    """The query a cursor runs: the execute call, and its SQL when resolved."""
+
+    call: ast.Call
+    sql: SqlText | None
+    bound: Bound | None
+
+
+@dataclass(frozen=True, eq=False)
+class FetchSite:
+    """One read of a whole result through the DB-API.
+
+    ``kind``: "fetchall" (``x.fetchall()``), "loop" (``for row in cur``) or "fetchmany"
+    (a loop calling ``cur.fetchmany()``).
+    """
+
+    kind: str
+    node: ast.AST  # the call (or the loop's iterable) to report
+    stmt: ast.stmt
+    scope: Scope
+    receiver: ast.expr  # the cursor expression (``cur``, ``conn.execute(sql)``)
+    executed: Executed | None
+    cursor: ObjectSpec | None
+    helper: str | None = None  # set when the read happens inside a project helper
+
+    @property
+    def bound(self) -> Bound | None:
+        return self.executed.bound if self.executed is not None else None
+
+    @property
+    def sql(self) -> SqlText | None:
+        return self.executed.sql if self.executed is not None else None
+
+
+@dataclass(eq=False)
+class FetchAnalysis:
+    """Fetch facts of one module (built once per module, on first use)."""
+
+    facts: ModuleFacts
+    settings: Settings
+    drivers: DriverTable
+    resolver: SqlResolver = field(init=False)
+    types: LocalTypes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.resolver = SqlResolver(self.facts)
+        self.types = LocalTypes(self.facts, self.resolver, self.drivers)
+
+    def bound_of(self, sql: SqlText | None, dialect: str | None) -> Bound | None:
+        if sql is None:
+            return None
+        return query_bound(sql.text, dialect, self.settings)
+
+    def executed_by(self, receiver: ast.expr, scope: Scope, before: ast.AST,
+                    cursor: ObjectSpec | None) -> Executed | None:
+        """The execute that ``receiver`` ran last before ``before`` (only a dominating one)."""
+        if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute) \
+                and receiver.func.attr in _EXECUTE_METHODS and receiver.args:
+            return self._executed(receiver, scope, cursor)
+        key = _chain_text(receiver)
+        if key is None:
+            return None
+        best: ast.Call | None = None
+        best_stmt: ast.stmt | None = None
+        for site in self.facts.calls:
+            call = site.node
+            if site.scope is not scope or not isinstance(call.func, ast.Attribute):
+                continue
+            if call.func.attr not in _EXECUTE_METHODS or not call.args:
+                continue
+            if _chain_text(call.func.value) != key:
+                continue
+            if (call.lineno, call.col_offset) >= (before.lineno, before.col_offset):  # type: ignore[attr-defined]
+                continue
+            if best is None or (call.lineno, call.col_offset) > (best.lineno, best.col_offset):
+                best, best_stmt = call, site.stmt
+        if best is None or best_stmt is None:
+            return None
+        before_stmt = before if isinstance(before, ast.stmt) else None
+        if before_stmt is None or not self._dominates(best_stmt, before_stmt):
+            return None
+        return self._executed(best, scope, cursor)
+
+    def _executed(self, call: ast.Call, scope: Scope, cursor: ObjectSpec | None) -> Executed:
+        sql = self.resolver.resolve(call.args[0], scope)
+        return Executed(call, sql, self.bound_of(sql, dialect_of(cursor)))
+
+    def _dominates(self, first: ast.stmt, later: ast.stmt) -> bool:
+        """``first`` runs on every path to ``later``: its block holds ``later`` (or an ancestor)."""
+        block = self.facts.parent_statement(first)
+        node: ast.AST | None = later
+        while node is not None:
+            parent = self.facts.parent_statement(node)
+            if parent is block:
+                return _same_branch(block, first, node)
+            node = parent
+        return False
+
+    def cursor_of(self, receiver: ast.expr, scope: Scope) -> ObjectSpec | None:
+        if isinstance(receiver, ast.Call):
+            return self.types.object_of(receiver, scope)
+        if isinstance(receiver, ast.Name):
+            return self.types.object_of(receiver, scope)
+        return None
+
+
+def _same_branch(block: ast.AST | None, first: ast.stmt, later: ast.AST) -> bool:
+    """Both statements sit in the same statement list of ``block`` (not if/else siblings)."""
+    if block is None:
+        return False
+    for name in ("body", "orelse", "finalbody", "handlers"):
+        stmts = getattr(block, name, None)
+        if isinstance(stmts, list) and first in stmts:
+            return later in stmts
+    return False
+
+
+def _chain_text(node: ast.AST) -> str | None:
+    """``cur`` or ``self.cur`` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def fetch_analysis(ctx: object) -> FetchAnalysis:
+    """The module's :class:`FetchAnalysis`, shared by every DBL2xx rule of one check."""
+    cache = ctx.__dict__  # CheckContext keeps per-module facts in its instance dict
+    found = cache.get("_dbleak_fetch")
+    if found is None:
+        found = FetchAnalysis(ctx.facts, ctx.settings, ctx.drivers)  # type: ignore[attr-defined]
+        cache["_dbleak_fetch"] = found
+    return found  # type: ignore[no-any-return]
+
+
+def dbapi_fetch_sites(analysis: FetchAnalysis) -> Iterator[FetchSite]:
+    """Every ``x.fetchall()`` (DB-API shaped: the receiver ran ``execute``) of the module."""
+    for site in analysis.facts.calls:
+        call = site.node
+        func = call.func
+        if not isinstance(func, ast.Attribute) or func.attr != "fetchall" or call.args \
+                or call.keywords or site.stmt is None:
+            continue
+        receiver = func.value
+        cursor = analysis.cursor_of(receiver, site.scope)
+        executed = analysis.executed_by(receiver, site.scope, site.stmt, cursor)
+        if executed is None and cursor is None:
+            continue
+        yield FetchSite("fetchall", call, site.stmt, site.scope, receiver, executed, cursor)
+
+
+def cursor_loops(analysis: FetchAnalysis) -> Iterator[FetchSite]:
+    """``for row in cur:`` and ``while rows := cur.fetchmany(n)`` / ``fetchmany`` loops."""
+    facts = analysis.facts
+    for scope in facts.scopes:
+        for node in walk_scope(scope.node):
+            if isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.iter, ast.Name):
+                receiver = node.iter
+                cursor = analysis.cursor_of(receiver, scope)
+                if cursor is None or cursor.kind.value != "cursor":
+                    continue
+                executed = analysis.executed_by(receiver, scope, node, cursor)
+                yield FetchSite("loop", node.iter, node, scope, receiver, executed, cursor)
+            elif isinstance(node, ast.While):
+                call = _fetchmany_call(node)
+                if call is None or not isinstance(call.func, ast.Attribute):
+                    continue
+                receiver = call.func.value
+                cursor = analysis.cursor_of(receiver, scope)
+                if cursor is None:
+                    continue
+                executed = analysis.executed_by(receiver, scope, node, cursor)
+                yield FetchSite("fetchmany", call, node, scope, receiver, executed, cursor)
+
+
+def _fetchmany_call(loop: ast.While) -> ast.Call | None:
+    candidates = [loop.test, *loop.body[:2]]
+    for candidate in candidates:
+        for sub in ast.walk(candidate):
+            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) \
+                    and sub.func.attr == "fetchmany":
+                return sub
+    return None
+
+
+def is_client_buffered(cursor: ObjectSpec | None) -> bool:
+    return cursor is not None and cursor.buffering is Buffering.CLIENT

@@ -1,0 +1,233 @@
+"""DBL201 unbounded-fetchall."""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterable, Iterator
+
+from dbleak.analysis.fetch import FetchSite, dbapi_fetch_sites, fetch_analysis
+from dbleak.analysis.fetch_loops import (
+    body_uses_cursor, body_writes, breaks_out, chain_text, has_multiline_string, indent_block,
+    name_loads, name_stores, next_statement, target_at_least,
+)
+from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
+from dbleak.fixes.plan import ReplaceRange
+from dbleak.knowledge.drivers import Buffering, DriverTable
+from dbleak.knowledge.sql import query_bound
+from dbleak.models import Applicability, Finding, FixPlan
+from dbleak.rules.base import CheckContext, Example, Rule
+
+# Drivers whose cursor iteration yields exactly the rows `fetchall()` would return.
+ITERABLE_CURSOR_DRIVERS = frozenset({"sqlite3", "psycopg2", "psycopg", "pymysql",
+                                     "mysql.connector", "MySQLdb"})
+
+
+class UnboundedFetchall(Rule):
+    """
+    ## What it does
+    Flags `cursor.fetchall()` (also `conn.execute(sql).fetchall()`, and calls of your own
+    helpers that end in one) when the query it reads has no bound: no `LIMIT`/`FETCH FIRST`/
+    `TOP`, no aggregate without `GROUP BY`, no `WHERE` equality on a key column.
+
+    ## Why is this bad?
+    `fetchall()` builds a Python list of every row. On a table that grows, the process that
+    worked in development runs out of memory in production. Iterating the cursor, or reading
+    it in `fetchmany()` chunks, keeps only a batch of rows in memory.
+
+    ## Example
+    ```python
+    cur.execute("SELECT * FROM events")
+    for row in cur.fetchall():
+        handle(row)
+    ```
+
+    ## Use instead
+    ```python
+    cur.execute("SELECT * FROM events")
+    for row in cur:
+        handle(row)
+    ```
+
+    ## Known problems
+    The SQL must be resolvable statically (literals, constants, concatenations, f-strings with
+    holes); unresolvable SQL is not reported unless `unresolved = "report"`. Drivers that buffer
+    the whole result at `execute()` (psycopg2's default cursor, PyMySQL's `Cursor`) still hold
+    every row in the driver after the fix: see DBL205 for server-side cursors.
+
+    ## Fix safety
+    `for row in cur.fetchall():` → `for row in cur:` is safe for drivers whose cursor iteration
+    yields the same rows (sqlite3, psycopg2, psycopg, PyMySQL), when the loop body does not use
+    the same cursor; it is unsafe for sqlite3 when the body writes to the database (the rows
+    are read while the loop runs). `rows = cur.fetchall()` iterated once becomes a
+    `fetchmany()` loop: unsafe, because `rows` is no longer the whole list.
+
+    ## Options
+    `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`, `chunk-size` (default 1000),
+    `unresolved = "report"`.
+
+    ## References
+    - [PEP 249: fetchall, fetchmany](https://peps.python.org/pep-0249/#fetchall)
+    - [psycopg2: server-side cursors](https://www.psycopg.org/docs/usage.html#server-side-cursors)
+    """
+
+    code = "DBL201"
+    name = "unbounded-fetchall"
+    message = "`{call}` reads every row of an unbounded query ({reason})"
+    fix_title = "Iterate the cursor instead of building the list with `fetchall()`"
+    fix_availability = "sometimes"
+    needs_project = True
+
+    VALID = (
+        "import sqlite3\n\ndef f(conn):\n    cur = conn.cursor()\n"
+        "    cur.execute('SELECT * FROM events LIMIT 10')\n    return cur.fetchall()\n",
+        "import sqlite3\n\ndef f(conn, sql):\n    return conn.execute(sql).fetchall()\n",
+        "import sqlite3\n\nconn = sqlite3.connect('a.db')\n"
+        "rows = conn.execute('SELECT count(*) FROM events').fetchall()\n",
+    )
+    INVALID = (
+        Example(
+            "import sqlite3\n\nconn = sqlite3.connect('a.db')\ncur = conn.cursor()\n"
+            "cur.execute('SELECT * FROM events')\nfor row in cur.fetchall():\n    print(row)\n",
+            fixed=(
+                "import sqlite3\n\nconn = sqlite3.connect('a.db')\ncur = conn.cursor()\n"
+                "cur.execute('SELECT * FROM events')\nfor row in cur:\n    print(row)\n"
+            ),
+        ),
+    )
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        return None  # helpers of other modules can be called anywhere
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        analysis = fetch_analysis(ctx)
+        report_unresolved = ctx.settings.option("sql", "unresolved", "ignore") == "report"
+        if "fetchall" in ctx.text:
+            for site in dbapi_fetch_sites(analysis):
+                finding = _check_site(cls, ctx, site, report_unresolved)
+                if finding is not None:
+                    yield finding
+        yield from _helper_calls(cls, ctx, "fetchall")
+
+
+def _call_text(ctx: CheckContext, site: FetchSite) -> str:
+    receiver = ast.get_source_segment(ctx.text, site.receiver) or "cursor"
+    if len(receiver) > 40 or "\n" in receiver:
+        receiver = receiver.split("(", 1)[0] + "(...)" if "(" in receiver else "cursor"
+    return f"{receiver}.fetchall()"
+
+
+def _check_site(rule: type[Rule], ctx: CheckContext, site: FetchSite,
+                report_unresolved: bool) -> Finding | None:
+    bound = site.bound
+    call = _call_text(ctx, site)
+    if bound is None or bound.verdict == "unknown":
+        if not report_unresolved:
+            return None
+        message = f"`{call}` reads every row, and the query's bound could not be proven"
+        return ctx.finding(rule, site.node, message, stmt=site.stmt)
+    if bound.bounded:
+        return None
+    message = rule.message.format(call=call, reason=bound.reason)
+    plan, note = _plan(ctx, site)
+    if note:
+        message += f"; {note}"
+    return ctx.finding(rule, site.node, message, plan=plan, stmt=site.stmt)
+
+
+def _plan(ctx: CheckContext, site: FetchSite) -> tuple[FixPlan | None, str]:
+    cursor = site.cursor
+    if cursor is None or cursor.driver not in ITERABLE_CURSOR_DRIVERS:
+        return None, ""
+    stmt = site.stmt
+    key = chain_text(site.receiver)
+    if isinstance(stmt, ast.For) and stmt.iter is site.node:
+        if key is not None and body_uses_cursor(stmt.body, key):
+            return None, ("no fix: the loop body runs another query on the same cursor, "
+                          "so it cannot be iterated while the loop runs")
+        applicability = Applicability.SAFE
+        if cursor.buffering is Buffering.LAZY and body_writes(stmt.body):
+            applicability = Applicability.UNSAFE
+        receiver_text = ast.get_source_segment(ctx.text, site.receiver)
+        if receiver_text is None:
+            return None, ""
+        start = ctx.position(site.node.lineno, site.node.col_offset)  # type: ignore[attr-defined]
+        end = ctx.position(site.node.end_lineno or site.node.lineno,  # type: ignore[attr-defined]
+                           site.node.end_col_offset or 0)  # type: ignore[attr-defined]
+        plan = FixPlan("Iterate the cursor instead of building the list with `fetchall()`",
+                       applicability, (ReplaceRange(start, end, receiver_text),))
+        return plan, ""
+    if isinstance(stmt, ast.Assign) and stmt.value is site.node and key is not None:
+        return _fetchmany_plan(ctx, site, stmt, key), ""
+    return None, ""
+
+
+def _fetchmany_plan(ctx: CheckContext, site: FetchSite, stmt: ast.Assign,
+                    key: str) -> FixPlan | None:
+    """``rows = cur.fetchall()`` + ``for row in rows:`` → a ``fetchmany()`` loop."""
+    if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+        return None
+    rows = stmt.targets[0].id
+    loop = next_statement(ctx.facts.parent_statement(stmt), stmt)
+    if not isinstance(loop, ast.For) or not isinstance(loop.iter, ast.Name) \
+            or loop.iter.id != rows or loop.orelse:
+        return None
+    scope_node = site.scope.node
+    if len(name_loads(scope_node, rows)) != 1 or name_stores(scope_node, rows) != 1:
+        return None
+    if breaks_out(loop) or body_uses_cursor(loop.body, key) or has_multiline_string(loop):
+        return None
+    if (stmt.end_lineno or stmt.lineno) >= loop.lineno:
+        return None
+    between = ctx.lines.lines[(stmt.end_lineno or stmt.lineno):loop.lineno - 1]
+    if any(line.strip() for line in between):
+        return None
+    size = ctx.settings.option("sql", "chunk-size", 1000)
+    lines = ctx.lines
+    start = ctx.position(stmt.lineno, stmt.col_offset)
+    end = ctx.position(loop.end_lineno or loop.lineno, loop.end_col_offset or 0)
+    loop_start = ctx.position(loop.lineno, loop.col_offset)
+    loop_text = ctx.text[lines.offset(loop_start.line, loop_start.column):
+                         lines.offset(end.line, end.column)]
+    indent = " " * start.column
+    newline = "\r\n" if "\r\n" in ctx.text else "\n"
+    body = indent_block(loop_text.replace("\r\n", "\n"), "    ")
+    if target_at_least(ctx.settings.target_version, 8):
+        head = f"while {rows} := {key}.fetchmany({size}):\n{indent}    "
+    else:
+        head = (f"while True:\n{indent}    {rows} = {key}.fetchmany({size})\n"
+                f"{indent}    if not {rows}:\n{indent}        break\n{indent}    ")
+    content = (head + body).replace("\n", newline)
+    return FixPlan(f"Read the rows in `fetchmany({size})` chunks (`{rows}` is no longer a list)",
+                   Applicability.UNSAFE, (ReplaceRange(start, end, content),))
+
+
+def _helper_calls(rule: type[Rule], ctx: CheckContext, kind: str) -> Iterator[Finding]:
+    """Calls of project helpers that read all rows of their SQL parameter."""
+    if not ctx.project.functions:
+        return
+    analysis = fetch_analysis(ctx)
+    for site in ctx.facts.calls:
+        if site.stmt is None:
+            continue
+        qualname = callee_qualname(ctx.facts, site.node, site.scope)
+        read = helper_read(ctx.project, qualname)
+        if read is None or read.kind != kind:
+            continue
+        argument = sql_argument(site.node, read)
+        if argument is None:
+            continue
+        sql = analysis.resolver.resolve(argument, site.scope)
+        if sql is None:
+            continue
+        bound = query_bound(sql.text, read.dialect, ctx.settings)
+        if not bound.unbounded:
+            continue
+        name = ast.get_source_segment(ctx.text, site.node.func) or read.helper.rsplit(".", 1)[-1]
+        message = (f"`{name}(...)` reads all rows of an unbounded query ({bound.reason}); "
+                   f"`{read.helper.rsplit('.', 1)[-1]}` builds the whole result")
+        yield ctx.finding(rule, site.node, message, stmt=site.stmt)
+
+
+__all__ = ["UnboundedFetchall", "ITERABLE_CURSOR_DRIVERS"]
