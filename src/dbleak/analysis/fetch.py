@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk_scope
-from dbleak.knowledge.drivers import Buffering, DriverTable, ObjectSpec
+from dbleak.knowledge.drivers import Buffering, DriverTable, MethodSpec, ObjectSpec
 from dbleak.knowledge.sql import Bound, hole_marker, query_bound
 from dbleak.settings import Settings
 
@@ -27,7 +27,8 @@ DIALECTS: dict[str, str] = {
     "sqlite3": "sqlite", "aiosqlite": "sqlite", "psycopg2": "postgres", "psycopg": "postgres",
     "asyncpg": "postgres", "pymysql": "mysql", "mysql.connector": "mysql", "mysqlclient": "mysql",
     "MySQLdb": "mysql", "duckdb": "duckdb", "pyodbc": "tsql", "pymssql": "tsql",
-    "snowflake": "snowflake",
+    "snowflake": "snowflake", "snowflake.connector": "snowflake", "oracledb": "oracle",
+    "aiomysql": "mysql", "databricks.sql": "databricks",
 }
 
 # Wrappers whose result is their argument's SQL text.
@@ -335,9 +336,7 @@ class LocalTypes:
             if isinstance(func, ast.Attribute):
                 owner = self.object_of(func.value, scope, depth + 1)
                 if owner is not None:
-                    keywords = frozenset(k.arg for k in expr.keywords
-                                         if k.arg and not _is_none(k.value))
-                    method = owner.method(func.attr, keywords)
+                    method = self._method(owner, func.attr, expr)
                     if method is not None:
                         return self.drivers.objects.get(method.returns)
             return None
@@ -350,6 +349,21 @@ class LocalTypes:
                 return next(iter(specs.values()))
             return None
         return None
+
+    def _method(self, owner: ObjectSpec, name: str, call: ast.Call) -> MethodSpec | None:
+        method_for = getattr(owner, "method_for", None)
+        if method_for is None:  # an older table without keyword-constant matching
+            names = frozenset(k.arg for k in call.keywords if k.arg and not _is_none(k.value))
+            return owner.method(name, names)
+        keywords: dict[str, object] = {}
+        for keyword in call.keywords:
+            if keyword.arg:
+                value = keyword.value
+                keywords[keyword.arg] = value.value if isinstance(value, ast.Constant) else ...
+        arguments = frozenset(
+            q for q in (self.facts.qualname(a) for a in [*call.args, *(k.value for k in call.keywords)])
+            if q is not None)
+        return method_for(name, keywords, arguments)  # type: ignore[no-any-return]
 
     def creating_call(self, name: str, scope: Scope) -> ast.Call | None:
         """The call that made the object ``name`` holds, when it is bound exactly once."""

@@ -19,7 +19,8 @@ from dbleak.rules.base import CheckContext, Example, Rule
 
 # Drivers whose cursor iteration yields exactly the rows `fetchall()` would return.
 ITERABLE_CURSOR_DRIVERS = frozenset({"sqlite3", "psycopg2", "psycopg", "pymysql",
-                                     "mysql.connector", "MySQLdb"})
+                                     "mysql.connector", "MySQLdb", "pyodbc", "oracledb",
+                                     "pymssql"})
 
 
 class UnboundedFetchall(Rule):
