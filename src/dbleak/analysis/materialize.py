@@ -1,0 +1,1131 @@
+"""Materialization sites: lazy rows turned into a list that is then walked only once.
+
+A *site* is ``list(x)``, ``tuple(x)``, ``[y for y in x]``, ``[*x]``, ``[y async for y in x]``
+over a lazy source (a generator, a cursor, a query result), or a ``fetchall()`` / ``.all()``
+that builds the list of every row. The site records the source, and the one way the list is
+used afterwards: walked by a loop or a comprehension, passed to a consumer of iterables, measured
+with ``len()``, or indexed with ``[0]``. Any other use (used twice, returned, stored, mutated,
+passed to unknown code, outliving the block of the resource) keeps the list: no site.
+
+Rules DBL301–DBL305 are thin filters over these sites. The rewrites they offer are built here as
+text replacements (``ReplaceRange``), because the analysis knows exactly which ranges move.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from dbleak.analysis.generator_summary import local_generators, project_generator
+from dbleak.analysis.module import ModuleFacts, walk_scope
+from dbleak.analysis.project import ProjectIndex
+from dbleak.analysis.usage import UseKind as NameUseKind
+from dbleak.analysis.usage import name_uses
+from dbleak.fixes.plan import ReplaceRange
+from dbleak.knowledge.drivers import DriverTable, Kind, ObjectSpec
+from dbleak.models import Applicability, Position
+from dbleak.source import LineIndex
+
+_SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+
+class SourceKind(str, enum.Enum):
+    GENERATOR = "generator"  # a generator call, a generator expression, a lazy iterator (DBL301)
+    CURSOR = "cursor"  # a cursor, a query result, a streaming query (DBL302)
+    FETCHED = "fetched"  # the list `fetchall()` / `.all()` builds from a cursor or result (DBL305)
+
+
+class ListUseKind(str, enum.Enum):
+    LOOP = "loop"  # walked once by a `for` statement
+    COMPREHENSION = "comprehension"  # walked once by a comprehension's first `for`
+    CONSUMER = "consumer"  # passed once to a function that only iterates it
+    LENGTH = "length"  # only measured with len()
+    FIRST = "first"  # only indexed with [0]
+
+
+@dataclass(frozen=True)
+class LazySource:
+    kind: SourceKind
+    node: ast.expr  # the lazy expression (for FETCHED: the receiver of fetchall()/all())
+    what: str  # how messages name it: "the generator `rows()`", "a sqlite3 cursor"
+    is_async: bool = False
+    driver_object: ObjectSpec | None = None
+    # The rows come out of direct iteration exactly as from the materialized list.
+    iterable: bool = True
+    # A SQLAlchemy legacy `Query` (has `.count()` and `.first()`), or a `Result` (`.first()`).
+    orm_query: bool = False
+    orm_result: bool = False
+    fetch_method: str | None = None  # "fetchall" or "all" for FETCHED
+
+
+@dataclass(frozen=True)
+class ListUse:
+    kind: ListUseKind
+    node: ast.expr  # what holds the list at the use: the site itself or the name it was bound to
+    holder: ast.AST  # the For statement, comprehension, consumer call, len() call or subscript
+    stmt: ast.stmt  # the statement of the use
+    consumer: str | None = None  # "sum", "writerows", …
+    assignment: ast.Assign | ast.AnnAssign | None = None  # `rows = list(g)`, when named first
+    gap_runs_code: bool = False  # calls (or compound statements) run between the list and the use
+    early_exit: bool = False  # the loop may stop before the last row (break, return, yield)
+    body_calls_unknown: bool = False  # the loop body calls code that might reach the database
+    through: ast.Call | None = None  # enumerate()/zip()/… the list went through on its way
+
+
+@dataclass(frozen=True)
+class MaterializationSite:
+    node: ast.expr  # list(g) / tuple(g) / [...] / [*g] / cur.fetchall() / await cur.fetchall()
+    form: str  # "list", "tuple", "comprehension", "unpack", "fetchall", "all"
+    source: LazySource
+    stmt: ast.stmt
+    scope: ast.AST
+    use: ListUse
+    identity: bool = True  # the list holds the source's items unchanged
+    comprehension: ast.ListComp | None = None
+
+
+# --- vocabulary ------------------------------------------------------------------------------
+
+# Calls that return a lazy iterator over their arguments.
+LAZY_BUILTINS = frozenset({"map", "filter", "zip", "enumerate", "reversed"})
+LAZY_ITERTOOLS = frozenset({
+    "itertools.chain", "itertools.chain.from_iterable", "itertools.islice", "itertools.starmap",
+    "itertools.filterfalse", "itertools.takewhile", "itertools.dropwhile",
+    "itertools.zip_longest", "itertools.accumulate", "itertools.compress",
+    "itertools.pairwise", "itertools.batched",
+})
+# Wrappers that walk their iterable argument once when they are walked once themselves.
+PASS_THROUGH = frozenset({"enumerate", "zip", "map", "filter"})
+PASS_THROUGH_QUALNAMES = frozenset({"itertools.islice", "itertools.chain", "itertools.starmap"})
+# Builtins that take one iterable, walk it once and keep nothing of it. `sorted` is not one:
+# it builds its own list, so the materialization is not the waste there.
+CONSUMER_BUILTINS = frozenset({"sum", "min", "max", "any", "all", "set", "frozenset", "dict",
+                               "tuple", "list"})
+SHORT_CIRCUIT = frozenset({"any", "all"})
+CONSUMER_QUALNAMES = {
+    "collections.Counter": 0,
+    "pandas.DataFrame.from_records": 0,
+}
+# Methods that walk one argument: name -> its position.
+CONSUMER_METHODS = {"writerows": 0, "executemany": 1, "from_records": 0}
+NOT_LAZY_CALLS = frozenset({"range", "sorted", "list", "tuple", "dict", "set", "frozenset", "len"})
+# Methods whose call in a loop body means the body works with the database.
+DB_WORK_METHODS = frozenset({
+    "execute", "executemany", "executescript", "commit", "rollback", "close", "cursor",
+    "fetchone", "fetchmany", "fetchall", "flush", "begin", "scalars", "scalar", "query",
+    "save", "delete", "merge", "refresh", "bulk_save_objects", "add_all", "expunge",
+    "callproc", "nextset", "scroll", "copy_expert", "copy_from", "copy_to",
+})
+# Calls that cannot reach a database: a loop body calling only these keeps a safe fix.
+HARMLESS_BUILTINS = frozenset({
+    "print", "len", "str", "int", "float", "bool", "repr", "format", "round", "abs", "min", "max",
+    "sum", "sorted", "list", "tuple", "dict", "set", "frozenset", "isinstance", "enumerate",
+    "zip", "range", "bytes", "hash", "ord", "chr", "divmod", "any", "all", "type", "iter",
+})
+HARMLESS_METHODS = frozenset({
+    "append", "extend", "add", "update", "write", "writerow", "get", "format", "join", "strip",
+    "lstrip", "rstrip", "lower", "upper", "split", "items", "keys", "values", "setdefault",
+    "startswith", "endswith", "replace", "encode", "decode", "isoformat", "title", "count",
+    "index", "copy", "insert", "discard",
+})
+_DBISH_NAME = re.compile(r"(?:^|_)(?:conn|connection|con|cur|cursor|db|database|session|engine|"
+                         r"sess|dbconn|dbh)$", re.IGNORECASE)
+_SQL_START = re.compile(r"^\s*(?:\(\s*)*(SELECT|WITH|PRAGMA|VALUES|SHOW|EXPLAIN|TABLE)\b",
+                        re.IGNORECASE)
+# Drivers whose cursor iteration yields exactly what fetchall() returns.
+ITERABLE_CURSOR_DRIVERS = frozenset({"sqlite3", "psycopg2", "psycopg", "pymysql",
+                                     "mysql.connector", "mysql-connector"})
+
+
+# --- the analysis ----------------------------------------------------------------------------
+
+class _Module:
+    """What the site search needs about one module: parents, scopes, bindings."""
+
+    def __init__(self, tree: ast.Module, facts: ModuleFacts, drivers: DriverTable,
+                 project: ProjectIndex) -> None:
+        self.tree = tree
+        self.facts = facts
+        self.drivers = drivers
+        self.project = project
+        self.parents: dict[int, ast.AST] = {}
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                self.parents[id(child)] = node
+        self._bindings: dict[int, dict[str, list[ast.AST]]] = {}
+        module_bound = set(facts.resolver.bindings)
+        for node in walk_scope(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                module_bound.add(node.id)
+        self.shadowed_builtins = module_bound
+
+    def parent(self, node: ast.AST) -> ast.AST | None:
+        return self.parents.get(id(node))
+
+    def statement_of(self, node: ast.AST) -> ast.stmt | None:
+        current: ast.AST | None = node
+        while current is not None and not isinstance(current, ast.stmt):
+            current = self.parent(current)
+        return current
+
+    def scope_of(self, node: ast.AST) -> ast.AST:
+        current = self.parent(node)
+        while current is not None:
+            if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return current
+            if isinstance(current, ast.ClassDef):
+                return current
+            current = self.parent(current)
+        return self.tree
+
+    def scope_chain(self, node: ast.AST) -> list[ast.AST]:
+        chain = []
+        scope = self.scope_of(node)
+        while True:
+            if not isinstance(scope, ast.ClassDef):
+                chain.append(scope)
+            if scope is self.tree:
+                break
+            scope = self.scope_of(scope)
+        return chain
+
+    def bindings(self, scope: ast.AST) -> dict[str, list[ast.AST]]:
+        """name -> the nodes that bind it in ``scope`` (Assign, withitem, for, args, defs...)."""
+        cached = self._bindings.get(id(scope))
+        if cached is not None:
+            return cached
+        found: dict[str, list[ast.AST]] = {}
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = scope.args
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if arg is not None:
+                    found.setdefault(arg.arg, []).append(arg)
+        for node in walk_scope(scope):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                found.setdefault(node.id, []).append(self.parent(node) or node)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.setdefault(node.name, []).append(node)
+            elif isinstance(node, ast.alias):
+                found.setdefault((node.asname or node.name).split(".")[0], []).append(node)
+            elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                for name in node.names:
+                    found.setdefault(name, []).append(node)
+        self._bindings[id(scope)] = found
+        return found
+
+    def bound_value(self, name: ast.Name) -> tuple[str, ast.AST] | None:
+        """How a name read is bound, when it has one binding in its scope:
+        ("assign", value) or ("with", context expression)."""
+        scope = self.scope_of(name)
+        binders = self.bindings(scope).get(name.id)
+        if binders is None:
+            if scope is not self.tree and name.id not in self.bindings(scope):
+                # A free name: the module-level binding, if any.
+                binders = self.bindings(self.tree).get(name.id)
+            if binders is None:
+                return None
+        if len(binders) != 1:
+            return None
+        binder = binders[0]
+        if isinstance(binder, ast.Assign) and len(binder.targets) == 1 and isinstance(
+                binder.targets[0], ast.Name):
+            return ("assign", binder.value)
+        if isinstance(binder, ast.AnnAssign) and binder.value is not None:
+            return ("assign", binder.value)
+        if isinstance(binder, ast.withitem) and isinstance(binder.optional_vars, ast.Name):
+            return ("with", binder.context_expr)
+        return None
+
+    def is_builtin(self, func: ast.expr, names: frozenset[str] | set[str]) -> str | None:
+        if isinstance(func, ast.Name) and func.id in names and func.id not in self.shadowed_builtins:
+            for scope in self.scope_chain(func):
+                if scope is not self.tree and func.id in self.bindings(scope):
+                    return None
+            return func.id
+        return None
+
+    # --- typing objects through the driver table --------------------------------------------
+
+    def object_of(self, node: ast.AST, depth: int = 0) -> ObjectSpec | None:
+        if depth > 6:
+            return None
+        if isinstance(node, ast.Call):
+            qualname = self.facts.call_qualname(node)
+            if qualname in self.drivers.owners and node.args:
+                return self.object_of(node.args[0], depth + 1)  # closing(x) is x
+            factory = self.drivers.factory(qualname)
+            if factory is not None:
+                if factory.awaited:
+                    return None
+                return self.drivers.objects.get(factory.returns)
+            if isinstance(node.func, ast.Attribute):
+                owner = self.object_of(node.func.value, depth + 1)
+                if owner is not None:
+                    keywords = frozenset(k.arg for k in node.keywords if k.arg is not None
+                                         and not _is_none(k.value))
+                    method = owner.method(node.func.attr, keywords)
+                    if method is not None and not method.awaited:
+                        return self.drivers.objects.get(method.returns)
+            return None
+        if isinstance(node, ast.Name):
+            bound = self.bound_value(node)
+            if bound is None:
+                return None
+            return self.object_of(bound[1], depth + 1)
+        return None
+
+    # --- lazy sources -------------------------------------------------------------------------
+
+    def lazy_source(self, node: ast.expr, depth: int = 0) -> LazySource | None:
+        """What lazy thing ``node`` is, or None when it is not known to be lazy."""
+        if depth > 4:
+            return None
+        if isinstance(node, ast.GeneratorExp):
+            is_async = any(gen.is_async for gen in node.generators)
+            return LazySource(SourceKind.GENERATOR, node, "a generator expression", is_async)
+        if isinstance(node, ast.Name):
+            bound = self.bound_value(node)
+            if bound is None:
+                return None
+            how, value = bound
+            if how == "with":
+                spec = self.object_of(value)
+                return self._cursor_source(node, spec)
+            inner = self.lazy_source(value, depth + 1) if isinstance(value, ast.expr) else None
+            if inner is None or inner.kind is SourceKind.FETCHED:
+                return None
+            if inner.kind is SourceKind.GENERATOR and not isinstance(value, ast.Call) and not \
+                    isinstance(value, ast.GeneratorExp):
+                return None
+            return LazySource(inner.kind, node, inner.what, inner.is_async, inner.driver_object,
+                              inner.iterable, inner.orm_query, inner.orm_result)
+        if not isinstance(node, ast.Call):
+            return None
+        func = node.func
+        if self.is_builtin(func, NOT_LAZY_CALLS):
+            return None
+        spec = self.object_of(node)
+        if spec is not None:
+            return self._cursor_source(node, spec)
+        qualname = self.facts.call_qualname(node)
+        generator = project_generator(self.project, qualname)
+        if generator is None and isinstance(func, ast.Name):
+            generator = local_generators(self.scope_chain(node), func.id)
+        if generator is None and isinstance(func, ast.Attribute) and isinstance(
+                func.value, ast.Name) and func.value.id in ("self", "cls"):
+            generator = self._method_generator(node, func.attr)
+        if generator is not None:
+            name = ast.unparse(func)
+            return LazySource(SourceKind.GENERATOR, node, f"the generator `{name}()`",
+                              generator == "async")
+        builtin = self.is_builtin(func, LAZY_BUILTINS)
+        if builtin is not None or qualname in LAZY_ITERTOOLS:
+            name = builtin or (qualname or "").rsplit(".", 1)[-1]
+            return LazySource(SourceKind.GENERATOR, node, f"the lazy iterator `{name}()`")
+        if qualname is not None and qualname.startswith("pandas.read_sql") and any(
+                k.arg == "chunksize" and not _is_none(k.value) for k in node.keywords):
+            return LazySource(SourceKind.CURSOR, node, "a `read_sql(..., chunksize=...)` iterator")
+        if isinstance(func, ast.Attribute):
+            return self._method_source(node, func)
+        return None
+
+    def _cursor_source(self, node: ast.expr, spec: ObjectSpec | None) -> LazySource | None:
+        if spec is None or spec.kind not in (Kind.CURSOR, Kind.RESULT):
+            return None
+        iterable = spec.driver in ITERABLE_CURSOR_DRIVERS
+        return LazySource(SourceKind.CURSOR, node, f"a {spec.name} {spec.kind.value}",
+                          driver_object=spec, iterable=iterable)
+
+    def _method_generator(self, call: ast.Call, method: str) -> str | None:
+        current = self.parent(call)
+        while current is not None and not isinstance(current, ast.ClassDef):
+            current = self.parent(current)
+        if current is None:
+            return None
+        defs = [item for item in current.body
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == method]
+        if len(defs) != 1:
+            return None
+        from dbleak.analysis.generator_summary import generator_kind
+
+        if any(isinstance(d, ast.Name) and d.id in ("property", "contextmanager")
+               for d in defs[0].decorator_list):
+            return None
+        return generator_kind(defs[0])
+
+    def _method_source(self, call: ast.Call, func: ast.Attribute) -> LazySource | None:
+        method = func.attr
+        receiver = func.value
+        if method == "yield_per":
+            return LazySource(SourceKind.CURSOR, call, "a `yield_per()` query", orm_query=True)
+        if method == "iterator" and not call.args:
+            return LazySource(SourceKind.CURSOR, call, "a Django `.iterator()`")
+        if method in ("scalars", "mappings") and _sqlalchemy_chain(receiver) or (
+                method == "scalars" and call.args):
+            return LazySource(SourceKind.CURSOR, call, "a SQLAlchemy result", orm_result=True)
+        if method == "execute" and call.args and self._looks_like_query(call):
+            return LazySource(SourceKind.CURSOR, call, "a query result", orm_result=True)
+        return None
+
+    def _looks_like_query(self, call: ast.Call) -> bool:
+        assert isinstance(call.func, ast.Attribute)
+        owner = self.object_of(call.func.value)
+        if owner is not None:
+            return owner.kind in (Kind.CONNECTION, Kind.CURSOR, Kind.SESSION, Kind.ENGINE)
+        if self.sql_text(call.args[0]) is not None:
+            return True
+        first = call.args[0]
+        if isinstance(first, ast.Call):
+            name = first.func.attr if isinstance(first.func, ast.Attribute) else getattr(
+                first.func, "id", "")
+            if name in ("text", "select"):
+                return True
+        return _dbish(call.func.value)
+
+    def sql_text(self, node: ast.AST, depth: int = 0) -> str | None:
+        """The SQL text of a query argument, when it is a literal (or a constant) SELECT."""
+        text = self.constant_text(node, depth)
+        if text is not None and _SQL_START.match(text):
+            return text
+        return None
+
+    def constant_text(self, node: ast.AST, depth: int = 0) -> str | None:
+        if depth > 4:
+            return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left = self.constant_text(node.left, depth + 1)
+            right = self.constant_text(node.right, depth + 1)
+            if left is not None and right is not None:
+                return left + right
+            return None
+        if isinstance(node, ast.Name):
+            bound = self.bound_value(node)
+            if bound is not None and bound[0] == "assign":
+                return self.constant_text(bound[1], depth + 1)
+        return None
+
+    # --- the fetched list (fetchall(), .all()) ------------------------------------------------
+
+    def fetched_source(self, call: ast.Call) -> LazySource | None:
+        func = call.func
+        if not isinstance(func, ast.Attribute) or call.args or call.keywords:
+            return None
+        receiver = func.value
+        if isinstance(receiver, ast.Name) and receiver.id in ("self", "cls"):
+            return None
+        if func.attr == "fetchall":
+            spec = self.object_of(receiver)
+            if spec is not None and spec.kind not in (Kind.CURSOR, Kind.RESULT):
+                # duckdb: the connection itself fetches; iterating it is not supported.
+                return LazySource(SourceKind.FETCHED, receiver, "a cursor", driver_object=spec,
+                                  iterable=False, fetch_method="fetchall")
+            if spec is not None:
+                iterable = spec.driver in ITERABLE_CURSOR_DRIVERS
+                return LazySource(SourceKind.FETCHED, receiver, f"a {spec.name} cursor",
+                                  driver_object=spec, iterable=iterable, fetch_method="fetchall")
+            return LazySource(SourceKind.FETCHED, receiver, "a cursor", iterable=False,
+                              fetch_method="fetchall")
+        if func.attr == "all":
+            kind = self._orm_kind(receiver)
+            if kind is None:
+                return None
+            return LazySource(SourceKind.FETCHED, receiver,
+                              "a SQLAlchemy query" if kind == "query" else "a SQLAlchemy result",
+                              iterable=False, orm_query=kind == "query",
+                              orm_result=kind == "result", fetch_method="all")
+        return None
+
+    def _orm_kind(self, receiver: ast.expr, depth: int = 0) -> str | None:
+        """"query" for a legacy ``session.query(...)`` chain, "result" for an executed statement."""
+        if depth > 3:
+            return None
+        if isinstance(receiver, ast.Name):
+            bound = self.bound_value(receiver)
+            if bound is None or bound[0] != "assign" or not isinstance(bound[1], ast.expr):
+                return None
+            return self._orm_kind(bound[1], depth + 1)
+        current: ast.expr = receiver
+        while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+            attr = current.func.attr
+            inner = current.func.value
+            if attr == "query" and current.args and not isinstance(inner, ast.Call):
+                return "query"
+            if attr in ("execute", "scalars") and current.args and (
+                    self._looks_like_query(current) if attr == "execute" else True):
+                return "result"
+            if attr in ("scalars", "mappings", "unique", "columns") and _sqlalchemy_chain(inner):
+                return "result"
+            current = inner
+        return None
+
+
+def _sqlalchemy_chain(node: ast.expr) -> bool:
+    current = node
+    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+        if current.func.attr in ("execute", "scalars", "stream") and current.args:
+            return True
+        current = current.func.value
+    return False
+
+
+def _dbish(node: ast.expr) -> bool:
+    if isinstance(node, ast.Attribute):
+        return bool(_DBISH_NAME.search(node.attr))
+    if isinstance(node, ast.Name):
+        return bool(_DBISH_NAME.search(node.id))
+    return False
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _names_in(node: ast.AST) -> set[str]:
+    """Names read in ``node`` (names bound by its own comprehensions excluded)."""
+    bound: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.comprehension):
+            for target in ast.walk(sub.target):
+                if isinstance(target, ast.Name):
+                    bound.add(target.id)
+    return {sub.id for sub in ast.walk(node)
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load)} - bound
+
+
+def _has_yield_or_exit(body: list[ast.stmt]) -> bool:
+    for stmt in body:
+        for node in _walk_same_function(stmt):
+            if isinstance(node, (ast.Return, ast.Raise, ast.Yield, ast.YieldFrom, ast.Await)):
+                return True
+            if isinstance(node, ast.Break) and not _inside_nested_loop(node, stmt):
+                return True
+    return False
+
+
+def _walk_same_function(node: ast.AST) -> Iterator[ast.AST]:
+    yield node
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, _SCOPE_NODES):
+            continue
+        yield from _walk_same_function(child)
+
+
+def _inside_nested_loop(target: ast.AST, top: ast.stmt) -> bool:
+    """Whether ``target`` sits inside a loop nested in ``top`` (a break that ends only that loop)."""
+    def search(node: ast.AST, in_loop: bool) -> bool | None:
+        if node is target:
+            return in_loop
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _SCOPE_NODES):
+                continue
+            nested = in_loop or (isinstance(node, (ast.For, ast.AsyncFor, ast.While))
+                                 and child in (*node.body,))
+            found = search(child, nested)
+            if found is not None:
+                return found
+        return None
+
+    return bool(search(top, isinstance(top, (ast.For, ast.AsyncFor, ast.While))))
+
+
+class _Finder:
+    def __init__(self, module: _Module) -> None:
+        self.m = module
+
+    # --- how the list is used -------------------------------------------------------------------
+
+    def direct_use(self, node: ast.expr, related: set[str]) -> ListUse | None:
+        """The use of the list at ``node`` by its parent expression or statement."""
+        m = self.m
+        parent = m.parent(node)
+        through: ast.Call | None = None
+        # enumerate(rows), zip(rows, …): walked once when the wrapper is walked once.
+        if isinstance(parent, ast.Call) and node in parent.args and not parent.keywords:
+            wrapper = m.is_builtin(parent.func, PASS_THROUGH) or (
+                m.facts.call_qualname(parent) in PASS_THROUGH_QUALNAMES and "islice")
+            if wrapper and not (wrapper in ("map", "filter") and parent.args[0] is node):
+                use = self.direct_use(parent, related)
+                if use is not None and use.kind in (ListUseKind.LOOP, ListUseKind.COMPREHENSION,
+                                                     ListUseKind.CONSUMER):
+                    others = [a for a in parent.args if a is not node]
+                    if any(_names_in(a) & related for a in others):
+                        return None
+                    return ListUse(use.kind, node, use.holder, use.stmt, use.consumer,
+                                   early_exit=use.early_exit,
+                                   body_calls_unknown=use.body_calls_unknown, through=parent)
+                return None
+        stmt = m.statement_of(node)
+        if stmt is None:
+            return None
+        if isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is node:
+            if self._touches(parent.body + parent.orelse, related) or (
+                    _names_in(parent.target) & related):
+                return None
+            if self._db_work(parent.body):
+                return None
+            return ListUse(ListUseKind.LOOP, node, parent, parent,
+                           early_exit=_has_yield_or_exit(parent.body),
+                           body_calls_unknown=self._calls_unknown(parent.body))
+        if isinstance(parent, ast.comprehension) and parent.iter is node:
+            owner = m.parent(parent)
+            if not isinstance(owner, _COMPREHENSIONS):
+                return None
+            rest = [owner.elt] if not isinstance(owner, ast.DictComp) else [owner.key, owner.value]
+            rest += [g for g in owner.generators if g is not parent] + list(parent.ifs)
+            if any(_names_in(r) & related for r in rest) or self._db_work(rest):
+                return None
+            if not self._rest_of_statement_clear(stmt, owner, related):
+                return None
+            return ListUse(ListUseKind.COMPREHENSION, node, owner, stmt,
+                           body_calls_unknown=self._calls_unknown(rest))
+        if isinstance(parent, ast.Call) and not any(isinstance(a, ast.Starred) for a in parent.args):
+            consumer = self._consumer(parent, node)
+            if consumer is not None:
+                if not self._rest_of_statement_clear(stmt, node, related):
+                    return None
+                return ListUse(ListUseKind.CONSUMER, node, parent, stmt, consumer)
+            if m.is_builtin(parent.func, {"len"}) and parent.args == [node] and not parent.keywords:
+                if not self._rest_of_statement_clear(stmt, node, related):
+                    return None
+                return ListUse(ListUseKind.LENGTH, node, parent, stmt)
+            return None
+        if isinstance(parent, ast.Subscript) and parent.value is node and isinstance(
+                parent.ctx, ast.Load):
+            index = parent.slice
+            if isinstance(index, ast.Constant) and index.value == 0 and not isinstance(
+                    index.value, bool):
+                if not self._rest_of_statement_clear(stmt, node, related):
+                    return None
+                return ListUse(ListUseKind.FIRST, node, parent, stmt)
+        return None
+
+    def _consumer(self, call: ast.Call, node: ast.expr) -> str | None:
+        m = self.m
+        builtin = m.is_builtin(call.func, CONSUMER_BUILTINS)
+        if builtin is not None:
+            if not call.args or call.args[0] is not node:
+                return None
+            if builtin in ("min", "max") and len(call.args) != 1:
+                return None
+            if builtin in ("set", "frozenset", "dict", "tuple", "list", "any", "all") and (
+                    len(call.args) != 1 or (call.keywords and builtin != "dict")):
+                return None
+            return builtin
+        qualname = m.facts.call_qualname(call)
+        if qualname in CONSUMER_QUALNAMES:
+            position = CONSUMER_QUALNAMES[qualname]
+            if len(call.args) > position and call.args[position] is node:
+                return qualname.rsplit(".", 1)[-1]
+            return None
+        func = call.func
+        if isinstance(func, ast.Attribute):
+            if func.attr == "join" and isinstance(func.value, ast.Constant) and isinstance(
+                    func.value.value, str) and call.args == [node] and not call.keywords:
+                return "str.join"
+            position = CONSUMER_METHODS.get(func.attr)
+            if position is not None and len(call.args) > position and call.args[position] is node:
+                return func.attr
+        return None
+
+    def _rest_of_statement_clear(self, stmt: ast.stmt, skip: ast.AST, related: set[str]) -> bool:
+        """The statement, apart from ``skip``, reads none of the source's names."""
+        if not related:
+            return True
+        stack: list[ast.AST] = [stmt]
+        while stack:
+            node = stack.pop()
+            if node is skip:
+                continue
+            if isinstance(node, ast.Name) and node.id in related:
+                return False
+            if isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and node is not stmt:
+                pass
+            stack.extend(ast.iter_child_nodes(node))
+        return True
+
+    def _touches(self, nodes: list[Any], related: set[str]) -> bool:
+        return any(_names_in(node) & related for node in nodes)
+
+    def _db_work(self, nodes: list[Any]) -> bool:
+        for top in nodes:
+            for node in ast.walk(top):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                        node.func.attr in DB_WORK_METHODS):
+                    return True
+        return False
+
+    def _calls_unknown(self, nodes: list[Any]) -> bool:
+        m = self.m
+        for top in nodes:
+            for node in ast.walk(top):
+                if not isinstance(node, ast.Call):
+                    continue
+                if m.is_builtin(node.func, HARMLESS_BUILTINS):
+                    continue
+                if isinstance(node.func, ast.Attribute) and node.func.attr in HARMLESS_METHODS:
+                    continue
+                return True
+        return False
+
+    def use_of(self, node: ast.expr, related: set[str]) -> ListUse | None:
+        """The single use of the list made at ``node``: direct, or through the name it is bound to."""
+        parent = self.m.parent(node)
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(
+                parent.targets[0], ast.Name) and parent.value is node:
+            return self.named_use(parent, parent.targets[0], related)
+        if isinstance(parent, ast.AnnAssign) and parent.value is node and isinstance(
+                parent.target, ast.Name) and parent.simple:
+            return self.named_use(parent, parent.target, related)
+        return self.direct_use(node, related)
+
+    def named_use(self, assign: ast.Assign | ast.AnnAssign, target: ast.Name,
+                  related: set[str]) -> ListUse | None:
+        m = self.m
+        scope = m.scope_of(assign)
+        if isinstance(scope, ast.ClassDef):
+            return None
+        if target.id in related:
+            return None  # `rows = list(rows)`: the name means two things
+        uses = list(name_uses(scope, target.id, lambda _call: None))
+        loads = []
+        for use in uses:
+            if isinstance(use.node, _SCOPE_NODES):
+                return None  # read by a nested function: it may keep the list
+            if use.kind is NameUseKind.REBOUND:
+                if use.node is not target:
+                    return None
+                continue
+            loads.append(use.node)
+        if len(loads) != 1 or not isinstance(loads[0], ast.Name):
+            return None
+        name = loads[0]
+        if (name.lineno, name.col_offset) <= (assign.end_lineno or assign.lineno,
+                                               assign.end_col_offset or 0):
+            return None
+        use = self.direct_use(name, related)
+        if use is None:
+            return None
+        if not self._evaluated_once(name, use):
+            return None
+        placement = self._placement(assign, use.stmt)
+        if placement is None:
+            return None
+        between, nested_in = placement
+        gap_nodes: list[ast.AST] = list(between)
+        if nested_in is not None:
+            gap_nodes.extend(_outside(nested_in, use.stmt))
+        if any(_names_in(g) & related for g in gap_nodes):
+            return None  # the source is touched (closed, re-executed) before the list is used
+        gap_runs_code = nested_in is not None or any(
+            isinstance(sub, (ast.Call, ast.Await)) for g in between for sub in ast.walk(g))
+        return ListUse(use.kind, name, use.holder, use.stmt, use.consumer, assign,
+                       gap_runs_code, use.early_exit, use.body_calls_unknown, use.through)
+
+    def _evaluated_once(self, name: ast.Name, use: ListUse) -> bool:
+        """The name is read once per run of its statement (not in a lambda or a comprehension
+        element, not in a later `for` clause)."""
+        m = self.m
+        child: ast.AST = use.through if use.through is not None else name
+        current = m.parent(child)
+        while current is not None and not isinstance(current, ast.stmt):
+            if isinstance(current, ast.Lambda):
+                return False
+            if isinstance(current, ast.comprehension):
+                owner = m.parent(current)
+                if not (isinstance(owner, _COMPREHENSIONS) and owner.generators[0] is current
+                        and current.iter is child):
+                    return False
+            if isinstance(current, _COMPREHENSIONS) and not isinstance(child, ast.comprehension):
+                return False
+            child = current
+            current = m.parent(current)
+        return True
+
+    def _placement(self, assign: ast.stmt, use_stmt: ast.stmt
+                   ) -> tuple[list[ast.stmt], ast.stmt | None] | None:
+        """The statements between ``assign`` and the statement of its block that holds the
+        use, and that statement when the use is nested in it; None when the use is not later in
+        the same block or a loop repeats it."""
+        m = self.m
+        block_owner = m.parent(assign)
+        block = _block_of(block_owner, assign)
+        if block is None:
+            return None
+        current: ast.AST = use_stmt
+        while True:
+            parent = m.parent(current)
+            if parent is None:
+                return None
+            if parent is block_owner and current in block:
+                break
+            if isinstance(parent, (ast.For, ast.AsyncFor, ast.While)) and current in (
+                    *parent.body, *parent.orelse):
+                return None  # walked once per round of an outer loop
+            if isinstance(parent, _SCOPE_NODES) or isinstance(parent, ast.Module):
+                return None
+            current = parent
+        start = block.index(assign)
+        end = block.index(current)  # type: ignore[arg-type]
+        if end <= start:
+            return None
+        nested_in = None if current is use_stmt else current
+        return block[start + 1:end], nested_in  # type: ignore[return-value]
+
+    # --- sites ----------------------------------------------------------------------------------
+
+    def related_names(self, source: LazySource) -> set[str]:
+        names = _names_in(source.node)
+        frontier = [n for n in ast.walk(source.node) if isinstance(n, ast.Name)]
+        seen: set[str] = set()
+        depth = 0
+        while frontier and depth < 4:
+            next_frontier: list[ast.Name] = []
+            for name in frontier:
+                if name.id in seen:
+                    continue
+                seen.add(name.id)
+                bound = self.m.bound_value(name)
+                if bound is None:
+                    continue
+                value = bound[1]
+                names |= _names_in(value)
+                next_frontier.extend(n for n in ast.walk(value) if isinstance(n, ast.Name))
+            frontier = next_frontier
+            depth += 1
+        return names
+
+    def sites(self) -> Iterator[MaterializationSite]:
+        m = self.m
+        for node in ast.walk(m.tree):
+            site = None
+            if isinstance(node, ast.Call):
+                site = self._call_site(node)
+            elif isinstance(node, ast.ListComp):
+                site = self._comprehension_site(node)
+            elif isinstance(node, ast.List) and len(node.elts) == 1 and isinstance(
+                    node.elts[0], ast.Starred) and isinstance(node.ctx, ast.Load):
+                site = self._site(node, "unpack", node.elts[0].value)
+            if site is not None:
+                yield site
+
+    def _call_site(self, call: ast.Call) -> MaterializationSite | None:
+        m = self.m
+        builtin = m.is_builtin(call.func, {"list", "tuple"})
+        if builtin is not None:
+            if len(call.args) != 1 or call.keywords or isinstance(call.args[0], ast.Starred):
+                return None
+            return self._site(call, builtin, call.args[0])
+        if isinstance(call.func, ast.Attribute) and call.func.attr in ("fetchall", "all"):
+            source = m.fetched_source(call)
+            if source is None:
+                return None
+            node: ast.expr = call
+            parent = m.parent(call)
+            if isinstance(parent, ast.Await):
+                node = parent
+                source = LazySource(source.kind, source.node, source.what, True,
+                                    source.driver_object, False, source.orm_query,
+                                    source.orm_result, source.fetch_method)
+            related = self.related_names(source)
+            use = self.use_of(node, related)
+            if use is None:
+                return None
+            stmt = m.statement_of(node)
+            assert stmt is not None
+            return MaterializationSite(node, call.func.attr, source, stmt, m.scope_of(node), use)
+        return None
+
+    def _comprehension_site(self, comp: ast.ListComp) -> MaterializationSite | None:
+        if len(comp.generators) != 1:
+            return None
+        generator = comp.generators[0]
+        identity = (not generator.ifs and isinstance(comp.elt, ast.Name)
+                    and isinstance(generator.target, ast.Name)
+                    and comp.elt.id == generator.target.id)
+        if not identity and _names_in(comp.elt) & {"self"}:
+            pass
+        return self._site(comp, "comprehension", generator.iter, identity, comp,
+                          generator.is_async)
+
+    def _site(self, node: ast.expr, form: str, inner: ast.expr, identity: bool = True,
+              comprehension: ast.ListComp | None = None,
+              is_async: bool = False) -> MaterializationSite | None:
+        m = self.m
+        source = m.lazy_source(inner)
+        if source is None:
+            return None
+        if is_async != source.is_async:
+            if not is_async:
+                return None  # list(agen()) is an error, not a materialization
+            source = LazySource(source.kind, source.node, source.what, True,
+                                source.driver_object, source.iterable, source.orm_query,
+                                source.orm_result)
+        related = self.related_names(source)
+        if comprehension is not None:
+            generator = comprehension.generators[0]
+            own = _names_in(comprehension.elt) | set().union(*(_names_in(i) for i in generator.ifs))
+            own -= {n.id for n in ast.walk(generator.target) if isinstance(n, ast.Name)}
+            if own & related:
+                return None
+        use = self.use_of(node, related)
+        if use is None:
+            return None
+        stmt = m.statement_of(node)
+        assert stmt is not None
+        return MaterializationSite(node, form, source, stmt, m.scope_of(node), use, identity,
+                                   comprehension)
+
+
+def _block_of(owner: ast.AST | None, stmt: ast.stmt) -> list[ast.stmt] | None:
+    if owner is None:
+        return None
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(owner, field, None)
+        if isinstance(block, list) and any(s is stmt for s in block):
+            return block
+    return None
+
+
+def _outside(container: ast.stmt, inner: ast.stmt) -> list[ast.AST]:
+    """The parts of ``container`` that are not ``inner`` (nor inside it)."""
+    parts: list[ast.AST] = []
+    stack: list[ast.AST] = list(ast.iter_child_nodes(container))
+    while stack:
+        node = stack.pop()
+        if node is inner:
+            continue
+        if any(sub is inner for sub in ast.walk(node)):
+            stack.extend(ast.iter_child_nodes(node))
+        else:
+            parts.append(node)
+    return parts
+
+
+def rewriter_for(ctx: Any) -> Rewriter:
+    """A rewriter over the module ``ctx`` checks (after :func:`materialization_sites`)."""
+    materialization_sites(ctx)
+    module: _Module = ctx.__dict__["_materialization_module"]
+    return Rewriter(ctx.text, ctx.lines, module.parents)
+
+
+def materialization_sites(ctx: Any) -> list[MaterializationSite]:
+    """Every materialization site of the module ``ctx`` checks (computed once per context)."""
+    cached = ctx.__dict__.get("_materialization_sites")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    module = _Module(ctx.tree, ctx.facts, ctx.drivers, ctx.project)
+    sites = sorted(_Finder(module).sites(), key=lambda s: (s.node.lineno, s.node.col_offset))
+    ctx.__dict__["_materialization_sites"] = sites
+    ctx.__dict__["_materialization_module"] = module
+    return sites
+
+
+def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
+    """The SQL text the rows of a FETCHED site come from, when it is a literal or a constant."""
+    module: _Module = ctx.__dict__["_materialization_module"]
+    receiver = site.source.node
+    while isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute):
+        if receiver.func.attr == "execute" and receiver.args:
+            return module.constant_text(receiver.args[0])
+        receiver = receiver.func.value
+    if isinstance(receiver, ast.Name):
+        bound = module.bound_value(receiver)
+        if bound is not None and isinstance(bound[1], ast.Call) and isinstance(
+                bound[1].func, ast.Attribute) and bound[1].func.attr == "execute" and bound[1].args:
+            return module.constant_text(bound[1].args[0])
+        # The last `name.execute(sql)` before the fetch in the same scope.
+        best: ast.Call | None = None
+        for node in walk_scope(site.scope):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                    node.func.attr == "execute") and isinstance(node.func.value, ast.Name) and (
+                    node.func.value.id == receiver.id) and node.args and (
+                    node.lineno < site.node.lineno):
+                if best is None or node.lineno > best.lineno:
+                    best = node
+        if best is not None:
+            return module.constant_text(best.args[0])
+    return None
+
+
+# --- rewrites --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rewrite:
+    """The replacement operations of one fix, and how far it can be trusted."""
+
+    operations: tuple[ReplaceRange, ...]
+    applicability: Applicability
+
+
+class Rewriter:
+    """Builds text replacements for a site against the module's text."""
+
+    def __init__(self, text: str, lines: LineIndex,
+                 parents: dict[int, ast.AST] | None = None) -> None:
+        self.text = text
+        self.lines = lines
+        self.parents = parents
+
+    def start(self, node: ast.AST) -> Position:
+        return Position(node.lineno, self.lines.char_column(node.lineno, node.col_offset))  # type: ignore[attr-defined]
+
+    def end(self, node: ast.AST) -> Position:
+        line = node.end_lineno or node.lineno  # type: ignore[attr-defined]
+        return Position(line, self.lines.char_column(line, node.end_col_offset or 0))  # type: ignore[attr-defined]
+
+    def segment(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.text, node) or ast.unparse(node)
+
+    def replace(self, node: ast.AST, content: str) -> ReplaceRange:
+        return ReplaceRange(self.start(node), self.end(node), content)
+
+    def source_text(self, node: ast.expr) -> str:
+        """The text of ``node``, parenthesized when moving it could change how it parses."""
+        text = self.segment(node)
+        atomic = isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript,
+                                   ast.GeneratorExp, ast.ListComp))
+        if not atomic or ("\n" in text and not isinstance(node, (ast.Call, ast.GeneratorExp))):
+            return f"({text})"
+        return text
+
+    def delete_statement(self, stmt: ast.stmt) -> ReplaceRange | None:
+        """Remove the lines of a statement that stands alone on them (None: it shares a line or
+        carries a comment that would be lost)."""
+        first = self.lines.line_text(stmt.lineno)
+        last_line = stmt.end_lineno or stmt.lineno
+        last = self.lines.line_text(last_line)
+        start_col = self.lines.char_column(stmt.lineno, stmt.col_offset)
+        end_col = self.lines.char_column(last_line, stmt.end_col_offset or 0)
+        if first[:start_col].strip():
+            return None
+        after = last[end_col:]
+        if after.strip().startswith("#"):
+            # Keep the trailing comment, on its own line where the statement was.
+            comment_col = end_col + len(after) - len(after.lstrip())
+            return ReplaceRange(Position(stmt.lineno, start_col),
+                                Position(last_line, comment_col), "")
+        if after.strip():
+            return None
+        return ReplaceRange(Position(stmt.lineno, 0), Position(last_line + 1, 0), "")
+
+    def async_for(self, loop: ast.For) -> ReplaceRange:
+        start = self.start(loop)
+        return ReplaceRange(start, Position(start.line, start.column + 3), "async for")
+
+    def comprehension_parts(self, comp: ast.ListComp) -> str:
+        """The text inside the brackets of a list comprehension."""
+        text = self.segment(comp)
+        return text[1:-1]
+
+
+def lazy_text(rw: Rewriter, site: MaterializationSite) -> str | None:
+    """The expression that walks the rows lazily, to put where the list was walked."""
+    if site.comprehension is not None and not site.identity:
+        return "(" + rw.comprehension_parts(site.comprehension) + ")"
+    return rw.source_text(site.source.node)
+
+
+def walk_rewrite(rw: Rewriter, site: MaterializationSite, safe: bool) -> Rewrite | None:
+    """Walk the source where the list was walked: `for x in list(g)` → `for x in g`,
+    `rows = list(g); for x in rows:` → `for x in g:`, `sum([...])` → `sum(...)`."""
+    use = site.use
+    operations: list[ReplaceRange] = []
+    content = lazy_text(rw, site)
+    if content is None:
+        return None
+    if site.source.is_async:
+        if use.kind is not ListUseKind.LOOP or not isinstance(use.holder, ast.For) or (
+                use.through is not None):
+            return None
+        operations.append(rw.async_for(use.holder))
+    replaced = use.node if use.assignment is not None else site.node
+    generator_text = (site.comprehension is not None and not site.identity) or isinstance(
+        site.source.node, ast.GeneratorExp)
+    if generator_text and _sole_argument(rw, replaced):
+        content = content[1:-1]  # `sum((x for x in g))` reads better as `sum(x for x in g)`
+    if use.assignment is not None:
+        deletion = rw.delete_statement(use.assignment)
+        if deletion is None:
+            return None
+        operations.append(deletion)
+        operations.append(rw.replace(use.node, content))
+    else:
+        operations.append(rw.replace(site.node, content))
+    if not safe or use.early_exit or use.gap_runs_code or use.body_calls_unknown:
+        applicability = Applicability.UNSAFE
+    else:
+        applicability = Applicability.SAFE
+    if use.kind is ListUseKind.CONSUMER and use.consumer in SHORT_CIRCUIT:
+        # any()/all() stop at the first decisive row: later rows' side effects do not run.
+        pure = site.source.kind is SourceKind.GENERATOR and isinstance(
+            site.source.node, ast.GeneratorExp) and not any(
+            isinstance(n, ast.Call) for n in ast.walk(site.node))
+        if not pure:
+            applicability = Applicability.UNSAFE
+    if site.comprehension is not None and not site.identity and any(
+            isinstance(n, (ast.Call, ast.Await, ast.NamedExpr)) for n in ast.walk(site.comprehension.elt)):
+        applicability = Applicability.UNSAFE
+    return Rewrite(tuple(operations), applicability)
+
+
+def _sole_argument(rw: Rewriter, node: ast.expr) -> bool:
+    parent = rw.parents.get(id(node)) if rw.parents is not None else None
+    return isinstance(parent, ast.Call) and parent.args == [node] and not parent.keywords
+
+
+def replace_use(rw: Rewriter, site: MaterializationSite, content: str,
+                applicability: Applicability) -> Rewrite | None:
+    """Replace the use's holder (the len() call, the [0] subscript) with ``content``; when the
+    list went through a name, drop that assignment."""
+    use = site.use
+    operations: list[ReplaceRange] = []
+    if use.assignment is not None:
+        deletion = rw.delete_statement(use.assignment)
+        if deletion is None:
+            return None
+        operations.append(deletion)
+        if use.gap_runs_code:
+            applicability = Applicability.UNSAFE
+    operations.append(rw.replace(use.holder, content))
+    return Rewrite(tuple(operations), applicability)
+
+
+def count_text(rw: Rewriter, site: MaterializationSite) -> str | None:
+    """`sum(1 for _ in g)` (or `sum(1 for x in g if p(x))` for a filtering comprehension)."""
+    if site.source.is_async:
+        return None
+    comp = site.comprehension
+    if comp is not None and not site.identity:
+        generator = comp.generators[0]
+        ifs = "".join(" if " + rw.segment(i) for i in generator.ifs)
+        return (f"sum(1 for {rw.segment(generator.target)} in "
+                f"{rw.source_text(generator.iter)}{ifs})")
+    return f"sum(1 for _ in {rw.source_text(site.source.node)})"
+
+
+def first_text(rw: Rewriter, site: MaterializationSite) -> str | None:
+    """`next(iter(g))` (or `next(<generator expression>)` for a transforming comprehension)."""
+    if site.source.is_async:
+        return None
+    if site.comprehension is not None and not site.identity:
+        return "next(" + rw.comprehension_parts(site.comprehension) + ")"
+    return f"next(iter({rw.source_text(site.source.node)}))"
+
+
+def describe_use(use: ListUse) -> str:
+    """Words for the message: how the list is used."""
+    if use.kind is ListUseKind.LOOP:
+        return "only walked once by a loop"
+    if use.kind is ListUseKind.COMPREHENSION:
+        return "only walked once by a comprehension"
+    if use.kind is ListUseKind.CONSUMER:
+        return f"only passed to `{use.consumer}()`, which walks it once"
+    if use.kind is ListUseKind.LENGTH:
+        return "only counted"
+    return "only read for its first item"

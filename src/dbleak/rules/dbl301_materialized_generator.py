@@ -1,0 +1,134 @@
+"""DBL301 materialized-generator (and the walk-once check DBL302 shares)."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from dbleak.analysis.materialize import (
+    ListUseKind,
+    MaterializationSite,
+    Rewriter,
+    rewriter_for,
+    SourceKind,
+    describe_use,
+    materialization_sites,
+    walk_rewrite,
+)
+from dbleak.knowledge.drivers import DriverTable
+from dbleak.models import Finding, FixPlan
+from dbleak.rules.base import CheckContext, Example, Rule
+
+WALK_USES = (ListUseKind.LOOP, ListUseKind.COMPREHENSION, ListUseKind.CONSUMER)
+_FORM_WORDS = {
+    "list": "`list()`", "tuple": "`tuple()`", "comprehension": "a list comprehension",
+    "unpack": "`[*...]`",
+}
+
+
+class MaterializedGenerator(Rule):
+    """
+    ## What it does
+    Flags `list(g)`, `tuple(g)`, `[x for x in g]` and `[*g]` over a generator — a call to a
+    generator function of this module or of the checked project, a generator expression, or a
+    lazy iterator such as `map()` — when the list is then only walked once: by one loop, one
+    comprehension, or one call that only iterates it (`sum`, `min`, `max`, `any`, `all`, `set`,
+    `dict`, `"".join`, `writerows`, `executemany`, `DataFrame.from_records`, …).
+
+    ## Why is this bad?
+    A generator that streams rows (`def fetch_rows(): for row in cursor: yield row`) keeps one
+    row in memory at a time. Wrapping it in `list()` pulls every row into memory first, only to
+    walk them once: the whole table in memory, for nothing.
+
+    ## Example
+    ```python
+    def fetch_rows(cur):
+        for row in cur:
+            yield row
+
+    for row in list(fetch_rows(cur)):
+        print(row)
+    ```
+
+    ## Use instead
+    ```python
+    for row in fetch_rows(cur):
+        print(row)
+    ```
+
+    ## Known problems
+    Not flagged, because materializing is then right: the list is used more than once (indexed,
+    sliced, measured and walked, walked twice, sorted, mutated), returned, stored, yielded or
+    passed to code that may keep it; it is used after the `with` block (or the `close()`) that
+    ends the resource it reads from; the loop body touches the source (runs another query,
+    commits, closes, mutates the collection the generator reads from); the source is not lazy
+    (a list, a tuple, a dict view, `range`). A generator defined in a module outside the
+    checked paths is not known.
+
+    ## Fix safety
+    Walking the generator directly is safe when nothing runs between making the list and the
+    loop, the loop cannot stop early (`break`, `return`, `yield`, an exception), and the body
+    calls only code that cannot reach the source. It is unsafe otherwise: the generator's own
+    work then interleaves with the loop body, and a loop that stops early leaves it unfinished.
+    Dropping the brackets of `any([...])`/`all([...])` is unsafe when the rows have side
+    effects: short-circuiting skips them. `sorted()` is never a consumer here: it builds its
+    own list anyway.
+
+    ## Options
+    None.
+
+    ## References
+    - [Generators (Python HOWTO)](https://docs.python.org/3/howto/functional.html#generators)
+    - [ruff PERF101 unnecessary-list-cast](https://docs.astral.sh/ruff/rules/unnecessary-list-cast/)
+    """
+
+    code = "DBL301"
+    name = "materialized-generator"
+    message = "{form} of {what} is {use}: walk the generator directly"
+    fix_title = "Walk the generator directly instead of building a list"
+    fix_availability = "sometimes"
+    needs_project = True
+
+    VALID = (
+        "def gen():\n    yield 1\n\nrows = list(gen())\nfor r in rows:\n    print(r)\nprint(len(rows))\n",
+        "def gen():\n    yield 1\n\ndef f():\n    return list(gen())\n",
+        "for x in list(range(3)):\n    print(x)\n",
+        "def gen():\n    yield 1\n\nprint(sorted(list(gen())))\n",
+    )
+    INVALID = (
+        Example(
+            "def gen():\n    yield 1\n\nfor r in list(gen()):\n    print(r)\n",
+            fixed="def gen():\n    yield 1\n\nfor r in gen():\n    print(r)\n",
+        ),
+        Example(
+            "def gen():\n    yield 1\n\nrows = list(gen())\nfor r in rows:\n    print(r)\n",
+            fixed="def gen():\n    yield 1\n\nfor r in gen():\n    print(r)\n",
+        ),
+    )
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        return ("list(", "tuple(", "[", "(")
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        yield from walk_findings(cls, ctx, SourceKind.GENERATOR)
+
+
+def walk_findings(rule: type[Rule], ctx: CheckContext, kind: SourceKind) -> Iterator[Finding]:
+    """Findings for sites over a ``kind`` source whose list is only walked once."""
+    rewriter = rewriter_for(ctx)
+    for site in materialization_sites(ctx):
+        if site.source.kind is not kind or site.use.kind not in WALK_USES:
+            continue
+        message = rule.message.format(form=_FORM_WORDS.get(site.form, "`list()`"),
+                                      what=site.source.what, use=describe_use(site.use))
+        yield ctx.finding(rule, site.node, message, plan=walk_plan(rule, rewriter, site, True),
+                          stmt=site.stmt)
+
+
+def walk_plan(rule: type[Rule], rewriter: Rewriter, site: MaterializationSite,
+              safe: bool) -> FixPlan | None:
+    rewrite = walk_rewrite(rewriter, site, safe)
+    if rewrite is None:
+        return None
+    return FixPlan(rule.fix_title or "", rewrite.applicability, rewrite.operations)
