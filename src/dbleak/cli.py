@@ -9,19 +9,22 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import click
 
 from dbleak import __version__
+from dbleak.baseline import BaselineError, add_noqa_to_files, record_or_filter, repository_root
 from dbleak.api import PathResult, RunOptions, check_file, check_paths, fix_source
 from dbleak.engine import check_text
 from dbleak.fixing import allowed, with_fixes
 from dbleak.models import Applicability, Finding
 from dbleak.registry import all_rules, is_valid_selector, rule_by_code
 from dbleak.report import FORMATS, NEEDS_FIX_EDITS, TEXT_FORMATS, ReportContext
+from dbleak.report.statistics import render_json as statistics_json
+from dbleak.report.statistics import render_text as statistics_text
 from dbleak.report.text import ansi, concise_line, full_block, plain, summary
 from dbleak.settings import ConfigError, ConfigResolver, Settings
 from dbleak.source import DecodeError, decode_source
@@ -79,11 +82,24 @@ def cli() -> None:
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given explicitly too.")
 @click.option("--stdin-filename", default=None, help="The name of the file read from stdin.")
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else.")
+@click.option("--statistics", is_flag=True, help="Print one line per code with its count instead.")
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), default=None,
+              help="Report only findings not recorded in this baseline file.")
+@click.option("--write-baseline", "write_baseline_file", type=click.Path(path_type=Path),
+              default=None, help="Record the current findings in this baseline file.")
+@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` comments for every finding.")
 def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple[str, ...],
           ignore: tuple[str, ...], fix: bool, unsafe_fixes: bool, diff: bool, show_fixes: bool,
           output_format: str, output_file: Path | None, exit_zero: bool, config_path: Path | None,
-          isolated: bool, force_exclude: bool, stdin_filename: str | None, quiet: bool) -> None:
+          isolated: bool, force_exclude: bool, stdin_filename: str | None, quiet: bool,
+          statistics: bool, baseline_file: Path | None, write_baseline_file: Path | None,
+          add_noqa: bool) -> None:
     """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
+    if add_noqa and (fix or diff):
+        raise click.UsageError("--add-noqa cannot be combined with --fix or --diff")
+    if baseline_file is not None and write_baseline_file is None and not baseline_file.is_file():
+        raise DbleakError(f"{baseline_file}: no such baseline file (create it with --write-baseline)")
+    adoption = Adoption(statistics, baseline_file, write_baseline_file, add_noqa)
     select_codes = _codes(select)
     extend_codes = _codes(extend_select)
     ignore_codes = _codes(ignore)
@@ -110,10 +126,10 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     try:
         if paths == (Path("-"),) or (not paths and stdin_filename is not None):
             code = _check_stdin(resolver, options, stdin_filename, output_format, output_file,
-                                quiet, show_fixes)
+                                quiet, show_fixes, adoption)
         else:
             code = _check_files(list(paths) or [Path(".")], resolver, options, output_format,
-                                output_file, quiet, show_fixes)
+                                output_file, quiet, show_fixes, adoption)
     except ConfigError as error:
         raise DbleakError(str(error)) from None
     if code == EXIT_FINDINGS and exit_zero:
@@ -132,16 +148,45 @@ def _write_report(text: str, output_file: Path | None, to_stderr: bool = False) 
     click.echo(text, nl=False, err=to_stderr)
 
 
+@dataclass(frozen=True)
+class Adoption:
+    """The reporting options of `check` for CI and adoption: statistics, baseline, add-noqa."""
+
+    statistics: bool = False
+    baseline: Path | None = None
+    write_baseline: Path | None = None
+    add_noqa: bool = False
+
+
 def _report(results: list[PathResult], output_format: str, output_file: Path | None, quiet: bool,
-            options: RunOptions, show_fixes: bool, to_stderr: bool = False) -> int:
+            options: RunOptions, show_fixes: bool, to_stderr: bool = False,
+            adoption: Adoption = Adoption()) -> int:
     """Print the findings; returns the exit code."""
     findings = sorted((f for r in results for f in r.result.findings), key=Finding.sort_key)
     internal = [e for r in results for e in r.result.internal_errors]
     notes = [n for r in results for n in r.notes] + [r.write_error for r in results if r.write_error]
     fixed = sum(r.result.fixes_applied for r in results if not options.diff)
+    sources = {r.result.path: r.source for r in results if r.source is not None}
+    adoption_notes: list[str] = []
+    if adoption.baseline is not None or adoption.write_baseline is not None:
+        try:
+            findings, adoption_notes = record_or_filter(
+                findings, sources, [r.result.path for r in results], adoption.baseline,
+                adoption.write_baseline)
+        except (BaselineError, OSError) as error:
+            raise DbleakError(str(error)) from None
+    if adoption.add_noqa:
+        added, warnings = add_noqa_to_files(findings, sources)
+        for message in [*warnings, *internal]:
+            click.echo(f"dbleak: {'error' if message in internal else 'warning'}: {message}", err=True)
+        click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
+        return EXIT_ERROR if internal else EXIT_CLEAN
     if output_file is not None and output_file.exists():
         output_file.unlink()
-    if output_format in TEXT_FORMATS:
+    if adoption.statistics:
+        text = (statistics_json(findings) if output_format == "json" else statistics_text(findings))
+        _write_report(text, output_file, to_stderr)
+    elif output_format in TEXT_FORMATS:
         style = ansi if _use_color() and output_file is None and not to_stderr else plain
         sources = {r.result.path: r.source for r in results if r.source is not None}
         blocks: list[str] = []
@@ -156,12 +201,16 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
         if not quiet:
             hidden = sum(1 for f in findings if f.plan is not None
                          and f.plan.applicability is Applicability.UNSAFE and not options.unsafe_fixes)
-            text += "\n".join(summary(findings, fixed, hidden, options.fix)) + "\n"
+            text += "\n".join([*summary(findings, fixed, hidden, options.fix), *adoption_notes]) + "\n"
+            adoption_notes = []
         _write_report(text, output_file, to_stderr)
     else:
-        context = ReportContext(root=os.getcwd(),
-                                sources={r.result.path: r.source for r in results if r.source})
+        context = ReportContext(root=str(repository_root(Path.cwd())), sources=sources,
+                                project_dir=os.environ.get("CI_PROJECT_DIR") or None,
+                                checked_paths=tuple(r.result.path for r in results))
         _write_report(FORMATS[output_format](findings, context), output_file, to_stderr)
+    for message in adoption_notes:
+        click.echo(message, err=True)
     for message in [*notes, *internal]:
         click.echo(f"dbleak: {'error' if message in internal else 'warning'}: {message}", err=True)
     if internal:
@@ -212,15 +261,18 @@ def _diff_exit(results: list[PathResult]) -> int:
 
 
 def _check_files(paths: list[Path], resolver: ConfigResolver, options: RunOptions,
-                 output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool) -> int:
+                 output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool,
+                 adoption: Adoption = Adoption()) -> int:
     results = list(check_paths(paths, resolver.for_path, options))
     if options.diff:
         return _diff_exit(results)
-    return _report(results, output_format, output_file, quiet, options, show_fixes)
+    return _report(results, output_format, output_file, quiet, options, show_fixes,
+                   adoption=adoption)
 
 
 def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: str | None,
-                 output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool) -> int:
+                 output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool,
+                 adoption: Adoption = Adoption()) -> int:
     display = stdin_filename or "-"
     settings = resolver.for_path(Path(stdin_filename)) if stdin_filename else resolver.for_path(Path.cwd() / "-")
     data = sys.stdin.buffer.read()
@@ -237,7 +289,7 @@ def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: 
         if options.fix and text is None:
             sys.stdout.buffer.write(data)
         return _report([PathResult(result, source=decoded)], output_format, output_file, quiet,
-                       options, show_fixes, to_stderr=options.fix)
+                       options, show_fixes, to_stderr=options.fix, adoption=adoption)
     outcome = fix_source(text, display, settings, unsafe=options.unsafe_fixes)
     if options.diff:
         if outcome.applied:
@@ -252,7 +304,8 @@ def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: 
         result = with_fixes(outcome.text, result)
     return _report([PathResult(result, source=outcome.text, fixed_codes=outcome.fixed_codes,
                                notes=list(outcome.refused))],
-                   output_format, output_file, quiet, options, show_fixes, to_stderr=True)
+                   output_format, output_file, quiet, options, show_fixes, to_stderr=True,
+                   adoption=adoption)
 
 
 @cli.command()

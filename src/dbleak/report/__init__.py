@@ -19,6 +19,10 @@ class ReportContext:
     root: str = "."  # the folder paths are made relative to (the repository root for SARIF)
     sources: Mapping[str, str] = field(default_factory=dict)  # decoded texts by path, if kept
     fixable_codes: frozenset[str] = frozenset()
+    # GitLab's CI_PROJECT_DIR, when set: its report's paths are relative to it.
+    project_dir: str | None = None
+    # Every file checked (as displayed), findings or not: JUnit lists the clean ones as passed.
+    checked_paths: tuple[str, ...] = ()
 
 
 Formatter = Callable[[Sequence[Finding], ReportContext], str]
@@ -30,11 +34,27 @@ def _json(findings: Sequence[Finding], context: ReportContext) -> str:
     return json_format.render(findings)
 
 
+def _lazy(module: str) -> Formatter:
+    """A formatter whose module is imported on first use (start-up stays cheap)."""
+
+    def render(findings: Sequence[Finding], context: ReportContext) -> str:
+        import importlib
+
+        formatter: Formatter = importlib.import_module(f"dbleak.report.{module}").render
+        return formatter(findings, context)
+
+    return render
+
+
 FORMATS: dict[str, Formatter] = {
     "json": _json,
+    "sarif": _lazy("sarif"),
+    "github": _lazy("github"),
+    "gitlab": _lazy("gitlab"),
+    "junit": _lazy("junit"),
 }
 
 # Formats whose output needs the rendered fix edits (libcst is loaded for them).
-NEEDS_FIX_EDITS: set[str] = {"json"}
+NEEDS_FIX_EDITS: set[str] = {"json", "sarif"}
 
 TEXT_FORMATS = ("full", "concise")
