@@ -5,16 +5,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
 
 from dbleak.analysis.project import ProjectIndex
 from dbleak.discovery import discover
-from dbleak.runner import Prepared, needs_project, prepare
 from dbleak.engine import check_bytes, check_text, unreadable
 from dbleak.fixing import FixOutcome, fix_text, with_fixes, write_atomically
 from dbleak.models import FileResult
+from dbleak.runner import Prepared, needs_project, prepare
 from dbleak.settings import Settings
 from dbleak.source import DecodeError, decode_source, encode_source
 
@@ -128,5 +128,13 @@ def build_project_index(paths: list[Path], settings_for: Callable[[Path], Settin
     return prepare(items, settings_for).project
 
 
-__all__ = ["check_source", "fix_source", "check_paths", "check_file", "build_project_index",
-           "RunOptions", "PathResult", "DecodeError"]
+__all__ = [
+    "DecodeError",
+    "PathResult",
+    "RunOptions",
+    "build_project_index",
+    "check_file",
+    "check_paths",
+    "check_source",
+    "fix_source",
+]

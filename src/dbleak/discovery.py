@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pathspec
 
@@ -52,9 +52,9 @@ class _GitIgnores:
     """`.gitignore` files at every level, plus `.git/info/exclude` of the repository."""
 
     def __init__(self) -> None:
-        self._specs: dict[Path, pathspec.PathSpec | None] = {}
+        self._specs: dict[Path, pathspec.GitIgnoreSpec | None] = {}
 
-    def _spec_for(self, folder: Path) -> pathspec.PathSpec | None:
+    def _spec_for(self, folder: Path) -> pathspec.GitIgnoreSpec | None:
         if folder in self._specs:
             return self._specs[folder]
         lines: list[str] = []
@@ -126,7 +126,7 @@ def _walk(root: Path, settings_for: Callable[[Path], Settings], ignores: _GitIgn
                 is_dir = entry.is_dir()
             except OSError:
                 continue
-            settings = settings_for(path if is_dir else path)
+            settings = settings_for(path)
             if _excluded(path, settings):
                 continue
             if settings.respect_gitignore and ignores.ignored(path, is_dir):

@@ -8,15 +8,14 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePath
-from typing import Iterable
 
 from dbleak.analysis.module import ModuleFacts
 from dbleak.analysis.project import ProjectIndex
 from dbleak.knowledge.drivers import table_for
-
 from dbleak.models import FileResult, Finding, Position
 from dbleak.noqa import parse_suppressions
 from dbleak.registry import SYNTAX_ERROR, UNREADABLE_FILE, selected_rules
@@ -174,7 +173,7 @@ def check_text(text: str, path: str, settings: Settings,
     for rule in active:
         try:
             findings.extend(rule.check(ctx))
-        except Exception:  # a bug in one rule must not end the run
+        except Exception:  # noqa: BLE001 - a bug in one rule must not end the run
             detail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
             errors.append(f"{path}: internal error in {rule.code} ({rule.name}): {detail}")
     if findings:
@@ -199,4 +198,4 @@ def check_bytes(data: bytes, path: str, settings: Settings, project: ProjectInde
     return check_text(decoded.text, path, settings, project=project, parsed=parsed), decoded.text
 
 
-__all__ = ["check_text", "check_bytes", "unreadable", "LineIndex"]
+__all__ = ["LineIndex", "check_bytes", "check_text", "unreadable"]

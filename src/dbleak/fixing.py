@@ -6,9 +6,9 @@ import ast
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from dbleak.models import Applicability, FileResult, Finding, Fix
 
@@ -40,7 +40,7 @@ def build_fix(text: str, finding: Finding) -> Fix | None:
 
     try:
         return render_fix(text, finding.plan)
-    except (RenderError, Exception):  # libcst parser errors and unexpected shapes alike
+    except (RenderError, Exception):  # noqa: BLE001 - libcst parser errors, unexpected shapes
         return None
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from functools import cache
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dbleak.rules.base import Rule
@@ -16,7 +17,7 @@ UNREADABLE_FILE = ("DBL002", "unreadable-file")
 ENGINE_CODES = {SYNTAX_ERROR[0]: SYNTAX_ERROR[1], UNREADABLE_FILE[0]: UNREADABLE_FILE[1]}
 
 
-@lru_cache(maxsize=None)
+@cache
 def all_rules() -> tuple[type[Rule], ...]:
     """Every rule, sorted by code."""
     from dbleak.rules import RULES

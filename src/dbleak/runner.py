@@ -7,9 +7,9 @@ checking pass, up to a memory budget; past the budget a file is parsed again whe
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from dbleak.analysis.module import collect_facts
 from dbleak.analysis.project import ProjectIndex

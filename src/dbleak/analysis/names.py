@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import ast
-from typing import Callable
+from collections.abc import Callable
 
 
 class ImportResolver:

@@ -12,9 +12,10 @@ rules will later use (the runner parses once and keeps the tree for the checking
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from dbleak.analysis.module import ModuleFacts
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -56,9 +57,10 @@ def _has_import(module: cst.Module, op: AddImport) -> bool:
         if not isinstance(stmt, cst.SimpleStatementLine):
             continue
         for small in stmt.body:
-            if op.name is None and isinstance(small, cst.Import):
-                if any(alias.evaluated_name == op.module and alias.asname is None for alias in small.names):
-                    return True
+            if op.name is None and isinstance(small, cst.Import) and any(
+                alias.evaluated_name == op.module and alias.asname is None for alias in small.names
+            ):
+                return True
             if op.name is not None and isinstance(small, cst.ImportFrom) and small.module is not None:
                 if cst.helpers.get_full_name_for_node(small.module) != op.module or small.relative:
                     continue
@@ -139,17 +141,16 @@ def render_source(text: str, plan: FixPlan) -> str:
     ranges = [op for op in plan.operations if isinstance(op, ReplaceRange)]
     if ranges:
         index = LineIndex(text)
-        for op in sorted(ranges, key=lambda o: (o.start.line, o.start.column), reverse=True):
-            begin = index.offset(op.start.line, op.start.column)
-            end = index.offset(op.end.line, op.end.column)
-            text = text[:begin] + op.content + text[end:]
-        index = LineIndex(text)
+        for rng in sorted(ranges, key=lambda o: (o.start.line, o.start.column), reverse=True):
+            begin = index.offset(rng.start.line, rng.start.column)
+            end = index.offset(rng.end.line, rng.end.column)
+            text = text[:begin] + rng.content + text[end:]
     module = cst.parse_module(text)
     _load_renderers()
     by_type: dict[type, list[Any]] = {}
-    for op in plan.operations:
-        if type(op) in RENDERERS:
-            by_type.setdefault(type(op), []).append(op)
+    for operation in plan.operations:
+        if type(operation) in RENDERERS:
+            by_type.setdefault(type(operation), []).append(operation)
     for op_type, ops in by_type.items():
         module = RENDERERS[op_type](module, ops)
     wraps = [op for op in plan.operations if isinstance(op, WrapWithItem)]
@@ -158,9 +159,9 @@ def render_source(text: str, plan: FixPlan) -> str:
         module = MetadataWrapper(module, unsafe_skip_copy=True).visit(transformer)
         if transformer.done != len(wraps):
             raise RenderError("a planned `with` statement was not found")
-    for op in plan.operations:
-        if isinstance(op, AddImport):
-            module = _add_import(module, op)
+    for operation in plan.operations:
+        if isinstance(operation, AddImport):
+            module = _add_import(module, operation)
     return module.code
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from dbleak.models import Finding, Position
 from dbleak.registry import rule_by_code

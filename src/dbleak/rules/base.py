@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar, Iterable
+from typing import ClassVar
 
 from dbleak.analysis.module import ModuleFacts, collect_facts, statement_header_lines
 from dbleak.analysis.project import EMPTY_INDEX, ProjectIndex

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.module import WithSite
 from dbleak.analysis.usage import UseKind, name_uses
@@ -70,8 +70,10 @@ class WithDoesNotClose(Rule):
     fix_availability = "sometimes"
 
     VALID = (
-        "import sqlite3\nfrom contextlib import closing\n\n"
-        "with closing(sqlite3.connect('a.db')) as conn, conn:\n    conn.execute('select 1')\n",
+        (
+            "import sqlite3\nfrom contextlib import closing\n\n"
+            "with closing(sqlite3.connect('a.db')) as conn, conn:\n    conn.execute('select 1')\n"
+        ),
         "import psycopg\n\nwith psycopg.connect('dbname=x') as conn:\n    conn.execute('select 1')\n",
         "import duckdb\n\nwith duckdb.connect() as conn:\n    conn.execute('select 1')\n",
         "import sqlite3\n\ndef f():\n    with sqlite3.connect('a.db') as conn:\n        return conn\n",
