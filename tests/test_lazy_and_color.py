@@ -1,0 +1,57 @@
+"""libcst is loaded only to build fixes; colour only on a terminal and never under NO_COLOR."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+LEAKY = "import sqlite3\n\nwith sqlite3.connect('x') as conn:\n    conn.execute('select 1')\n"
+
+
+def _modules_after(code: str) -> str:
+    program = f"import sys\n{code}\nprint('libcst' in sys.modules)\n"
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          check=True, timeout=120).stdout.strip().splitlines()[-1]
+
+
+def test_a_check_does_not_import_libcst() -> None:
+    code = ("from dbleak.api import check_source\n"
+            f"r = check_source({LEAKY!r}, 'm.py')\nassert r.findings\n")
+    assert _modules_after(code) == "False"
+
+
+def test_a_fix_does_import_libcst() -> None:
+    code = f"from dbleak.api import fix_source\nfix_source({LEAKY!r}, 'm.py')\n"
+    assert _modules_after(code) == "True"
+
+
+def _run_in_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> bytes:
+    main, child = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "dbleak", *args], cwd=cwd, stdin=child,
+                               stdout=child, stderr=child, env=env)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(timeout=120)
+    os.close(main)
+    return b"".join(chunks)
+
+
+def test_colour_on_a_terminal_only(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(LEAKY)
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    assert b"\x1b[" in _run_in_terminal(["check", "m.py"], tmp_path, env)
+    assert b"\x1b[" not in _run_in_terminal(["check", "m.py"], tmp_path, {**env, "NO_COLOR": "1"})
+    piped = subprocess.run([sys.executable, "-m", "dbleak", "check", "m.py"], cwd=tmp_path,
+                           capture_output=True, env=env, timeout=120)
+    assert b"DBL104" in piped.stdout and b"\x1b[" not in piped.stdout
