@@ -329,6 +329,19 @@ def rule(code: str | None, show_all: bool) -> None:
                + f"\n{found.documentation()}")
 
 
+@cli.command()
+def server() -> None:
+    """Run the language server over stdio (for editors; needs `pip install 'dbleak[lsp]'`)."""
+    try:
+        from dbleak.lsp import start_server
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        raise DbleakError(f"`dbleak server` needs {error.name}: "
+                          "install it with `pip install 'dbleak[lsp]'`") from None
+    start_server()
+
+
 def main() -> None:
     """Entry point of the console script; keeps exit codes to 0/1/2."""
     try:
