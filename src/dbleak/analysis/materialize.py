@@ -138,7 +138,8 @@ _SQL_START = re.compile(r"^\s*(?:\(\s*)*(SELECT|WITH|PRAGMA|VALUES|SHOW|EXPLAIN|
                         re.IGNORECASE)
 # Drivers whose cursor iteration yields exactly what fetchall() returns.
 ITERABLE_CURSOR_DRIVERS = frozenset({"sqlite3", "psycopg2", "psycopg", "pymysql",
-                                     "mysql.connector", "mysql-connector"})
+                                     "mysql.connector", "MySQLdb", "pyodbc", "oracledb",
+                                     "pymssql"})
 
 
 # --- the analysis ----------------------------------------------------------------------------
@@ -337,7 +338,7 @@ class _Module:
         if spec is None or spec.kind not in (Kind.CURSOR, Kind.RESULT):
             return None
         iterable = spec.driver in ITERABLE_CURSOR_DRIVERS
-        return LazySource(SourceKind.CURSOR, node, f"a {spec.name} {spec.kind.value}",
+        return LazySource(SourceKind.CURSOR, node, f"a `{spec.name}`",
                           driver_object=spec, iterable=iterable)
 
     def _method_generator(self, call: ast.Call, method: str) -> str | None:
@@ -427,7 +428,7 @@ class _Module:
                                   iterable=False, fetch_method="fetchall")
             if spec is not None:
                 iterable = spec.driver in ITERABLE_CURSOR_DRIVERS
-                return LazySource(SourceKind.FETCHED, receiver, f"a {spec.name} cursor",
+                return LazySource(SourceKind.FETCHED, receiver, f"a `{spec.name}`",
                                   driver_object=spec, iterable=iterable, fetch_method="fetchall")
             return LazySource(SourceKind.FETCHED, receiver, "a cursor", iterable=False,
                               fetch_method="fetchall")
@@ -1129,3 +1130,65 @@ def describe_use(use: ListUse) -> str:
     if use.kind is ListUseKind.LENGTH:
         return "only counted"
     return "only read for its first item"
+
+
+# --- how big the fetched result can be -------------------------------------------------------
+
+_ORM_BOUNDING = frozenset({"limit", "first", "one", "one_or_none", "get", "slice", "yield_per",
+                           "fetch", "top"})
+
+
+def fetch_bound(ctx: Any, site: MaterializationSite) -> str:
+    """"bounded", "unbounded" or "unknown": how many rows the query of a FETCHED site reads.
+
+    DBL201/DBL202 own the unbounded reads; DBL305 reports only where this says "unknown". The
+    answer comes from the unbounded-read analysis when it is there (so the rules agree on every
+    site), else from the SQL text and ``knowledge.sql`` alone.
+    """
+    call = site.node.value if isinstance(site.node, ast.Await) else site.node
+    if site.source.fetch_method == "all":
+        return _orm_bound(call)
+    verdicts = _dbapi_bounds(ctx)
+    verdict = verdicts.get(id(call))
+    if verdict is not None:
+        return verdict
+    sql = statement_sql(ctx, site)
+    if sql is None:
+        return "unknown"
+    try:
+        from dbleak.knowledge.sql import query_bound
+    except ImportError:  # the SQL knowledge is optional: without it every query is "unknown"
+        return "unknown"
+    bound = query_bound(sql, None, ctx.settings)
+    return str(bound.verdict)
+
+
+def _dbapi_bounds(ctx: Any) -> dict[int, str]:
+    cached = ctx.__dict__.get("_materialization_bounds")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    verdicts: dict[int, str] = {}
+    try:
+        from dbleak.analysis.fetch import dbapi_fetch_sites, fetch_analysis
+    except ImportError:
+        fetch_sites: list[Any] = []
+    else:
+        fetch_sites = list(dbapi_fetch_sites(fetch_analysis(ctx)))
+    for fetch_site in fetch_sites:
+        bound = fetch_site.bound
+        verdicts[id(fetch_site.node)] = bound.verdict if bound is not None else "unknown"
+    ctx.__dict__["_materialization_bounds"] = verdicts
+    return verdicts
+
+
+def _orm_bound(call: ast.AST) -> str:
+    current = call.func.value if isinstance(call, ast.Call) and isinstance(
+        call.func, ast.Attribute) else None
+    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+        if current.func.attr in _ORM_BOUNDING:
+            return "bounded"
+        current = current.func.value
+    from dbleak.registry import rule_by_code
+
+    # Without a LIMIT the ORM read is unbounded: DBL202's, when that rule exists.
+    return "unbounded" if rule_by_code("DBL202") is not None else "unknown"

@@ -8,6 +8,10 @@ from dbleak.rules.dbl201_unbounded_fetchall import UnboundedFetchall
 from dbleak.rules.dbl204_read_sql_without_chunksize import ReadSqlWithoutChunksize
 from dbleak.rules.dbl205_client_side_cursor_streaming import ClientSideCursorStreaming
 from dbleak.rules.dbl301_materialized_generator import MaterializedGenerator
+from dbleak.rules.dbl302_materialized_cursor import MaterializedCursor
+from dbleak.rules.dbl303_len_of_materialized import LenOfMaterialized
+from dbleak.rules.dbl304_first_of_materialized import FirstOfMaterialized
+from dbleak.rules.dbl305_fetchall_iterated_once import FetchallIteratedOnce
 
 RULES: tuple[type[Rule], ...] = (
     WithDoesNotClose,
@@ -15,4 +19,8 @@ RULES: tuple[type[Rule], ...] = (
     ReadSqlWithoutChunksize,
     ClientSideCursorStreaming,
     MaterializedGenerator,
+    MaterializedCursor,
+    LenOfMaterialized,
+    FirstOfMaterialized,
+    FetchallIteratedOnce,
 )

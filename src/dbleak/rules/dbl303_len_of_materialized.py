@@ -1,0 +1,129 @@
+"""DBL303 len-of-materialized."""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterable, Iterator
+
+from dbleak.analysis.materialize import (
+    ListUseKind, MaterializationSite, Rewriter, SourceKind, count_text, materialization_sites,
+    replace_use, rewriter_for,
+)
+from dbleak.knowledge.drivers import DriverTable
+from dbleak.models import Applicability, Finding, FixPlan
+from dbleak.rules.base import CheckContext, Example, Rule
+
+
+class LenOfMaterialized(Rule):
+    """
+    ## What it does
+    Flags `len(list(g))` over a generator or a cursor, `len(cur.fetchall())` and
+    `len(query.all())` (also through a name used only there): a list of every row built only to
+    be counted.
+
+    ## Why is this bad?
+    Every row is loaded into memory, and thrown away right after `len()`. Counting while walking
+    keeps one row at a time; counting in the database (`SELECT COUNT(*)`, `query.count()`) does
+    not even send the rows.
+
+    ## Example
+    ```python
+    count = len(list(fetch_rows(conn)))
+    total = len(cur.fetchall())
+    ```
+
+    ## Use instead
+    ```python
+    count = sum(1 for _ in fetch_rows(conn))
+    cur.execute("SELECT COUNT(*) FROM events")
+    (total,) = cur.fetchone()
+    ```
+
+    ## Known problems
+    Not flagged when the list is used for anything else as well (its rows, an index, a second
+    walk), or when the source is not lazy (a list, a tuple, a dict view, `range`).
+
+    ## Fix safety
+    `len(list(g))` → `sum(1 for _ in g)` is safe: the same rows are walked, none is kept.
+    `len(query.all())` → `query.count()` is unsafe: it runs another query (`SELECT count(*)` over
+    the query), which can differ with joined eager loading or duplicate rows.
+    `len(cur.fetchall())` gets a display-only suggestion: rewrite the SQL as `SELECT COUNT(*)`.
+
+    ## Options
+    None.
+
+    ## References
+    - [SQLAlchemy Query.count()](https://docs.sqlalchemy.org/en/20/orm/queryguide/query.html#sqlalchemy.orm.Query.count)
+    - [Django: don't use len(queryset) if you only want the count](https://docs.djangoproject.com/en/stable/topics/db/optimization/#don-t-retrieve-things-you-don-t-need)
+    """
+
+    code = "DBL303"
+    name = "len-of-materialized"
+    message = "`len()` of {what} built only to count its rows: count without keeping them"
+    fix_title = "Count without building the list"
+    fix_availability = "sometimes"
+    needs_project = True
+
+    VALID = (
+        "def gen():\n    yield 1\n\nrows = list(gen())\nprint(len(rows), rows[0])\n",
+        "print(len(list(range(3))))\n",
+        "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
+        "rows = cur.fetchall()\nprint(len(rows))\nfor r in rows:\n    print(r)\n",
+    )
+    INVALID = (
+        Example(
+            "def gen():\n    yield 1\n\nprint(len(list(gen())))\n",
+            fixed="def gen():\n    yield 1\n\nprint(sum(1 for _ in gen()))\n",
+        ),
+        Example(
+            "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
+            "print(len(cur.fetchall()))\n",
+        ),
+    )
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        return ("len(",)
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        rewriter = None
+        for site in materialization_sites(ctx):
+            if site.use.kind is not ListUseKind.LENGTH:
+                continue
+            rewriter = rewriter or rewriter_for(ctx)
+            what = _what(site)
+            plan = _plan(rewriter, site)
+            yield ctx.finding(cls, site.node, cls.message.format(what=what), plan=plan,
+                              stmt=site.stmt)
+
+
+def _what(site: MaterializationSite) -> str:
+    if site.source.kind is SourceKind.FETCHED:
+        call = site.node.value if isinstance(site.node, ast.Await) else site.node
+        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+        return f"the list `{call.func.attr}()` returns"
+    return f"a list of {site.source.what}"
+
+
+def _plan(rw: Rewriter, site: MaterializationSite) -> FixPlan | None:
+    source = site.source
+    if source.kind is SourceKind.FETCHED:
+        if source.is_async:
+            return None
+        if source.fetch_method == "all" and source.orm_query:
+            content = rw.source_text(source.node) + ".count()"
+            rewrite = replace_use(rw, site, content, Applicability.UNSAFE)
+            if rewrite is None:
+                return None
+            return FixPlan("Count in the database with `.count()`", rewrite.applicability,
+                           rewrite.operations)
+        return FixPlan("Count in SQL instead: `SELECT COUNT(*) FROM (...)`, then `fetchone()`",
+                       Applicability.DISPLAY_ONLY, ())
+    content = count_text(rw, site)
+    if content is None:
+        return None
+    rewrite = replace_use(rw, site, content, Applicability.SAFE)
+    if rewrite is None:
+        return None
+    return FixPlan(LenOfMaterialized.fix_title or "", rewrite.applicability, rewrite.operations)

@@ -1,0 +1,127 @@
+"""DBL304 first-of-materialized."""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterable, Iterator
+
+from dbleak.analysis.materialize import (
+    ListUseKind, MaterializationSite, Rewriter, SourceKind, first_text, materialization_sites,
+    replace_use, rewriter_for,
+)
+from dbleak.knowledge.drivers import DriverTable
+from dbleak.models import Applicability, Finding, FixPlan
+from dbleak.rules.base import CheckContext, Example, Rule
+
+
+class FirstOfMaterialized(Rule):
+    """
+    ## What it does
+    Flags `list(g)[0]` over a generator or a cursor, `cur.fetchall()[0]` and `query.all()[0]`
+    (also through a name used only there): a list of every row built to read the first one.
+
+    ## Why is this bad?
+    Every row is fetched and kept in memory, then all but one are thrown away. Taking one row
+    reads one row.
+
+    ## Example
+    ```python
+    first = list(fetch_rows(conn))[0]
+    newest = cur.fetchall()[0]
+    ```
+
+    ## Use instead
+    ```python
+    first = next(iter(fetch_rows(conn)))
+    newest = cur.fetchone()
+    ```
+
+    ## Known problems
+    Not flagged when the list is used for anything else, or when the source is not lazy. A query
+    that could say `LIMIT 1` still sends every row to the client; the fix only stops the list.
+
+    ## Fix safety
+    Always unsafe: on an empty result, `list(g)[0]` raises `IndexError` where `next(iter(g))`
+    raises `StopIteration`, and `fetchone()` / `.first()` return `None`. The rows after the first
+    are also no longer read (a generator is left unfinished).
+
+    ## Options
+    None.
+
+    ## References
+    - [PEP 249: fetchone()](https://peps.python.org/pep-0249/#fetchone)
+    - [SQLAlchemy Query.first()](https://docs.sqlalchemy.org/en/20/orm/queryguide/query.html#sqlalchemy.orm.Query.first)
+    - [ruff RUF015 unnecessary-iterable-allocation-for-first-element](https://docs.astral.sh/ruff/rules/unnecessary-iterable-allocation-for-first-element/)
+    """
+
+    code = "DBL304"
+    name = "first-of-materialized"
+    message = "{what} is built to read only its first row: take one row instead"
+    fix_title = "Take the first row without building the list"
+    fix_availability = "sometimes"
+    needs_project = True
+
+    VALID = (
+        "def gen():\n    yield 1\n\nrows = list(gen())\nprint(rows[0], len(rows))\n",
+        "print(list(range(3))[0])\n",
+        "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
+        "rows = cur.fetchall()\nprint(rows[0] if rows else None)\n",
+    )
+    INVALID = (
+        Example(
+            "def gen():\n    yield 1\n\nprint(list(gen())[0])\n",
+            unsafe_fixed="def gen():\n    yield 1\n\nprint(next(iter(gen())))\n",
+        ),
+        Example(
+            "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
+            "print(cur.fetchall()[0])\n",
+            unsafe_fixed="import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
+            "print(cur.fetchone())\n",
+        ),
+    )
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        return ("[0]",)
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        rewriter = None
+        for site in materialization_sites(ctx):
+            if site.use.kind is not ListUseKind.FIRST:
+                continue
+            rewriter = rewriter or rewriter_for(ctx)
+            plan = _plan(rewriter, site)
+            yield ctx.finding(cls, site.node, cls.message.format(what=_what(site)), plan=plan,
+                              stmt=site.stmt)
+
+
+def _what(site: MaterializationSite) -> str:
+    if site.source.kind is SourceKind.FETCHED:
+        call = site.node.value if isinstance(site.node, ast.Await) else site.node
+        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+        return f"the list of every row `{call.func.attr}()` returns"
+    return f"a list of {site.source.what}"
+
+
+def _plan(rw: Rewriter, site: MaterializationSite) -> FixPlan | None:
+    source = site.source
+    if source.kind is SourceKind.FETCHED:
+        if source.is_async:
+            return None
+        receiver = rw.source_text(source.node)
+        if source.fetch_method == "fetchall":
+            content, title = receiver + ".fetchone()", "Take one row with `fetchone()`"
+        elif source.orm_query or source.orm_result:
+            content, title = receiver + ".first()", "Take one row with `.first()`"
+        else:
+            return None
+    else:
+        text = first_text(rw, site)
+        if text is None:
+            return None
+        content, title = text, "Take the first row with `next(iter(...))`"
+    rewrite = replace_use(rw, site, content, Applicability.UNSAFE)
+    if rewrite is None:
+        return None
+    return FixPlan(title, Applicability.UNSAFE, rewrite.operations)

@@ -1,0 +1,120 @@
+"""DBL305 fetchall-iterated-once."""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterable, Iterator
+
+from dbleak.analysis.materialize import (
+    MaterializationSite, SourceKind, describe_use, fetch_bound, materialization_sites,
+    rewriter_for, walk_rewrite,
+)
+from dbleak.knowledge.drivers import DriverTable
+from dbleak.models import Finding, FixPlan
+from dbleak.rules.base import CheckContext, Example, Rule
+from dbleak.rules.dbl301_materialized_generator import WALK_USES
+
+
+class FetchallIteratedOnce(Rule):
+    """
+    ## What it does
+    Flags `for row in cur.fetchall():`, and `rows = cur.fetchall()` (also SQLAlchemy `.all()`)
+    when `rows` is then only walked once — by one loop, one comprehension, or one call that only
+    iterates it — and the query's size is not known. (A provably unbounded query is reported by
+    DBL201/DBL202; a provably bounded one — `LIMIT`, an aggregate, a key lookup — is left alone.)
+
+    ## Why is this bad?
+    The list exists only to be walked. `fetchall()` turns every row into a Python object at
+    once; iterating the cursor makes them one at a time, and a driver that streams (sqlite3, a
+    server-side cursor) then never holds the whole result.
+
+    ## Example
+    ```python
+    cur.execute(sql)
+    for row in cur.fetchall():
+        print(row)
+    ```
+
+    ## Use instead
+    ```python
+    cur.execute(sql)
+    for row in cur:
+        print(row)
+    ```
+
+    ## Known problems
+    Not flagged when the loop body uses the cursor or its connection again (another `execute`
+    on the same cursor, a `commit` or a `close`), when the list is used more than once, stored,
+    returned, or used after the cursor's block or `close()`. `await cur.fetchall()` is reported
+    without a fix.
+
+    ## Fix safety
+    Safe for drivers whose cursor iteration yields the same rows (sqlite3, psycopg2, psycopg,
+    PyMySQL, mysql.connector, …) when nothing runs between the fetch and the loop, the loop
+    cannot stop early and its body calls only code that cannot reach the database. Unsafe when
+    the cursor's driver is not known (iteration is an optional DB-API extension), for a
+    SQLAlchemy `.all()`, or when the body calls unknown code: the cursor stays open while the
+    body runs.
+
+    ## Options
+    `[tool.dbleak.sql]` `bounded-columns` and `small-tables` decide which queries count as
+    bounded.
+
+    ## References
+    - [PEP 249: Cursor iteration](https://peps.python.org/pep-0249/#iter)
+    - [sqlite3: Cursor objects are iterators](https://docs.python.org/3/library/sqlite3.html#sqlite3.Cursor)
+    """
+
+    code = "DBL305"
+    name = "fetchall-iterated-once"
+    message = "`{call}` builds a list of every row that is {use}: iterate the cursor instead"
+    fix_title = "Iterate the cursor instead of `fetchall()`"
+    fix_availability = "sometimes"
+
+    VALID = (
+        "import sqlite3\n\ncur = sqlite3.connect(':memory:').cursor()\ncur.execute('select 1')\n"
+        "rows = cur.fetchall()\nprint(len(rows))\nfor row in rows:\n    print(row)\n",
+        "import sqlite3\n\ncur = sqlite3.connect(':memory:').cursor()\ncur.execute('select 1')\n"
+        "for row in cur.fetchall():\n    cur.execute('select 2')\n",
+        "import sqlite3\n\ncur = sqlite3.connect(':memory:').cursor()\n"
+        "cur.execute('SELECT count(*) FROM sqlite_master')\nfor row in cur.fetchall():\n    print(row)\n",
+    )
+    INVALID = (
+        Example(
+            "import sqlite3\n\ncur = sqlite3.connect(':memory:').cursor()\ncur.execute(QUERY)\n"
+            "for row in cur.fetchall():\n    print(row)\n",
+            fixed="import sqlite3\n\ncur = sqlite3.connect(':memory:').cursor()\ncur.execute(QUERY)\n"
+            "for row in cur:\n    print(row)\n",
+        ),
+    )
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        return ("fetchall", ".all(")
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        rewriter = None
+        for site in materialization_sites(ctx):
+            if site.source.kind is not SourceKind.FETCHED or site.use.kind not in WALK_USES:
+                continue
+            if fetch_bound(ctx, site) != "unknown":
+                continue
+            rewriter = rewriter or rewriter_for(ctx)
+            message = cls.message.format(call=_call_text(ctx, site), use=describe_use(site.use))
+            plan = None
+            if not site.source.is_async and (site.source.iterable or (
+                    site.source.driver_object is None)):
+                rewrite = walk_rewrite(rewriter, site, site.source.iterable)
+                if rewrite is not None:
+                    plan = FixPlan(cls.fix_title or "", rewrite.applicability, rewrite.operations)
+            yield ctx.finding(cls, site.node, message, plan=plan, stmt=site.stmt)
+
+
+def _call_text(ctx: CheckContext, site: MaterializationSite) -> str:
+    call = site.node.value if isinstance(site.node, ast.Await) else site.node
+    assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+    receiver = ast.get_source_segment(ctx.text, call.func.value) or "cursor"
+    if len(receiver) > 30 or "\n" in receiver:
+        receiver = "..."
+    return f"{receiver}.{call.func.attr}()"
