@@ -5,6 +5,7 @@ from __future__ import annotations
 from dbleak.rules.base import Rule
 from dbleak.rules.dbl104_with_does_not_close import WithDoesNotClose
 from dbleak.rules.dbl201_unbounded_fetchall import UnboundedFetchall
+from dbleak.rules.dbl202_unbounded_orm_all import UnboundedOrmAll
 from dbleak.rules.dbl204_read_sql_without_chunksize import ReadSqlWithoutChunksize
 from dbleak.rules.dbl205_client_side_cursor_streaming import ClientSideCursorStreaming
 from dbleak.rules.dbl301_materialized_generator import MaterializedGenerator
@@ -16,6 +17,7 @@ from dbleak.rules.dbl305_fetchall_iterated_once import FetchallIteratedOnce
 RULES: tuple[type[Rule], ...] = (
     WithDoesNotClose,
     UnboundedFetchall,
+    UnboundedOrmAll,
     ReadSqlWithoutChunksize,
     ClientSideCursorStreaming,
     MaterializedGenerator,

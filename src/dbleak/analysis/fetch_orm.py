@@ -1,0 +1,240 @@
+"""ORM reads of a whole result: SQLAlchemy queries and selects, Django querysets.
+
+A query is a method chain (``session.query(User).filter(...).all()``); :func:`method_chain`
+unwinds it into steps, and the judges here decide whether the chain bounds its rows (``limit``,
+``first``, a slice, a filter on a key, an aggregate) the way :mod:`dbleak.knowledge.sql` does for
+SQL text.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Iterable
+
+from dbleak.analysis.module import ModuleFacts, Scope
+
+KEY_NAMES = frozenset({"id", "pk", "uuid", "guid"})
+AGGREGATES = frozenset({"count", "sum", "min", "max", "avg"})
+SELECT_FUNCTIONS = frozenset({"sqlalchemy.select", "sqlalchemy.future.select",
+                              "sqlalchemy.sql.select", "sqlalchemy.sql.expression.select",
+                              "sqlalchemy.sql.expression.Select", "sqlmodel.select"})
+# Loader options that make `yield_per` raise (joined eager loading of collections, subqueries).
+YIELD_PER_CONFLICTS = frozenset({"joinedload", "subqueryload", "contains_eager",
+                                 "joinedload_all", "subqueryload_all"})
+
+SA_BOUNDING = frozenset({"limit", "first", "one", "one_or_none", "scalar", "scalar_one",
+                         "scalar_one_or_none", "get", "slice", "yield_per", "count", "exists",
+                         "fetchmany", "fetchone", "partitions", "stream", "stream_scalars",
+                         "get_one", "paginate", "first_or_404", "get_or_404", "one_or_404",
+                         "delete", "update"})
+DJANGO_BOUNDING = frozenset({"get", "first", "last", "count", "exists", "aggregate", "in_bulk",
+                             "iterator", "earliest", "latest", "none", "update", "delete",
+                             "get_or_create", "update_or_create", "create", "bulk_create",
+                             "explain", "contains", "alias_only"})
+DJANGO_QUERYSET = frozenset({"all", "filter", "exclude", "order_by", "select_related",
+                             "prefetch_related", "values", "values_list", "only", "defer",
+                             "annotate", "distinct", "using", "reverse", "extra", "alias",
+                             "select_for_update", "raw", "union", "dates", "datetimes"})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One link of a method chain: ``.name(args)`` (``call``), ``.name`` or ``[...]``."""
+
+    name: str  # "[]" for a subscript
+    node: ast.AST
+    call: ast.Call | None
+
+
+def method_chain(expr: ast.AST) -> tuple[ast.AST, list[Step]]:
+    """The chain's root expression and its steps, innermost first."""
+    steps: list[Step] = []
+    node = expr
+    while True:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            steps.append(Step(node.func.attr, node, node))
+            node = node.func.value
+        elif isinstance(node, ast.Attribute):
+            steps.append(Step(node.attr, node, None))
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            steps.append(Step("[]", node, None))
+            node = node.value
+        else:
+            break
+    steps.reverse()
+    return node, steps
+
+
+def _key_names(extra: Iterable[str]) -> frozenset[str]:
+    return KEY_NAMES | frozenset(c.lower() for c in extra)
+
+
+def _is_key_compare(node: ast.AST, keys: frozenset[str]) -> bool:
+    """``User.id == x``, ``User.id.in_([...])``, ``and_(...)`` holding one."""
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
+        for side in (node.left, node.comparators[0]):
+            if isinstance(side, ast.Attribute) and side.attr.lower() in keys:
+                return True
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and node.func.attr == "in_" and isinstance(node.func.value, ast.Attribute) \
+            and node.func.value.attr.lower() in keys and node.args \
+            and isinstance(node.args[0], (ast.List, ast.Tuple, ast.Set)):
+        return True
+    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+        name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+        if name == "and_":
+            return any(_is_key_compare(arg, keys) for arg in node.args)
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+        return any(_is_key_compare(value, keys) for value in node.values)
+    return False
+
+
+def _is_aggregate(node: ast.AST) -> bool:
+    """``func.count(...)`` / ``func.sum(...)`` (optionally ``.label(...)``)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr == "label":
+            return _is_aggregate(node.func.value)
+        return node.func.attr.lower() in AGGREGATES and isinstance(node.func.value, ast.Name) \
+            and node.func.value.id == "func"
+    return False
+
+
+@dataclass(frozen=True)
+class OrmBound:
+    bounded: bool
+    reason: str
+    streaming: bool = False  # already reads in batches (yield_per, stream_results, iterator)
+
+
+def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
+                           small_tables: Iterable[str]) -> OrmBound:
+    keys = _key_names(bounded_columns)
+    small = {t.lower() for t in small_tables}
+    grouped = any(s.name == "group_by" for s in steps)
+    for step in steps:
+        if step.name == "[]":
+            return OrmBound(True, "a slice")
+        if step.name in ("yield_per", "stream", "stream_scalars", "partitions"):
+            return OrmBound(True, f"`{step.name}`", streaming=True)
+        if step.name == "execution_options" and step.call is not None and any(
+                k.arg in ("yield_per", "stream_results", "max_row_buffer")
+                for k in step.call.keywords):
+            return OrmBound(True, "streaming execution options", streaming=True)
+        if step.name in SA_BOUNDING:
+            return OrmBound(True, f"`.{step.name}()`")
+        if step.call is None:
+            continue
+        if step.name == "filter_by" and any(k.arg and k.arg.lower() in keys
+                                            for k in step.call.keywords):
+            return OrmBound(True, "a filter on a key column")
+        if step.name in ("filter", "where") and any(_is_key_compare(a, keys)
+                                                    for a in step.call.args):
+            return OrmBound(True, "a filter on a key column")
+        if step.name in ("query", "select") or step.name == "":
+            if step.call.args and not grouped and all(_is_aggregate(a) for a in step.call.args):
+                return OrmBound(True, "an aggregate without GROUP BY")
+            entities = [a.id if isinstance(a, ast.Name) else getattr(a, "attr", "")
+                        for a in step.call.args]
+            if entities and all(e.lower() in small or f"{e.lower()}s" in small
+                                for e in entities if e):
+                return OrmBound(True, "a table listed in small-tables")
+    return OrmBound(False, "no limit/first/one/get/slice and no filter on a key")
+
+
+def select_steps(expr: ast.AST, facts: ModuleFacts, assignments: dict[str, list[ast.AST]],
+                 depth: int = 0) -> list[Step] | None:
+    """The steps of a ``select(...)...`` construct (a name assigned once to one included)."""
+    if depth > 4:
+        return None
+    if isinstance(expr, ast.Name):
+        values = assignments.get(expr.id, [])
+        if len(values) == 1 and isinstance(values[0], ast.expr) and not (
+                isinstance(values[0], ast.Name) and isinstance(values[0].ctx, ast.Store)):
+            return select_steps(values[0], facts, assignments, depth + 1)
+        return None
+    root, steps = method_chain(expr)
+    if isinstance(root, ast.Call) and facts.call_qualname(root) in SELECT_FUNCTIONS:
+        return [Step("select", root, root), *steps]
+    return None
+
+
+def is_session_like(expr: ast.AST) -> bool:
+    """``session``, ``self.session``, ``db.session``, ``Session()`` — names that say so."""
+    if isinstance(expr, ast.Call):
+        expr = expr.func
+    name = expr.id if isinstance(expr, ast.Name) else getattr(expr, "attr", "")
+    return "session" in name.lower()
+
+
+def yield_per_conflicts(nodes: Iterable[ast.AST]) -> bool:
+    for node in nodes:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                func = sub.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if name in YIELD_PER_CONFLICTS or name == "unique":
+                    return True
+    return False
+
+
+# --- Django ---------------------------------------------------------------------------------
+
+
+def django_queryset_steps(expr: ast.AST) -> tuple[str, list[Step]] | None:
+    """``(Model, steps)`` for ``Model.objects.<queryset methods>``, else None."""
+    root, steps = method_chain(expr)
+    if not isinstance(root, ast.Name) or not steps or not root.id[:1].isupper():
+        return None
+    if steps[0].name not in ("objects", "_default_manager") or steps[0].call is not None:
+        return None
+    rest = steps[1:]
+    for step in rest:
+        if step.name == "[]":
+            continue
+        if step.name not in DJANGO_QUERYSET and step.name not in DJANGO_BOUNDING:
+            return None  # a custom manager method or something else: unknown
+    if not rest or rest[-1].name != "[]" and rest[-1].call is None:
+        return None
+    return root.id, rest
+
+
+def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
+                       small_tables: Iterable[str], model: str) -> OrmBound:
+    keys = _key_names(bounded_columns)
+    if model.lower() in {t.lower() for t in small_tables}:
+        return OrmBound(True, f"`{model}` is listed in small-tables")
+    for step in steps:
+        if step.name == "[]":
+            return OrmBound(True, "a slice")
+        if step.name == "iterator":
+            return OrmBound(True, "`.iterator()`", streaming=True)
+        if step.name in DJANGO_BOUNDING:
+            return OrmBound(True, f"`.{step.name}()`")
+        if step.name == "raw":
+            return OrmBound(True, "a raw query (not judged)")
+        if step.name == "filter" and step.call is not None:
+            for keyword in step.call.keywords:
+                field = (keyword.arg or "").lower()
+                if field in keys or field.endswith("__pk") or field.removesuffix("__exact") in keys:
+                    return OrmBound(True, "a filter on a key")
+                if field.removesuffix("__in") in keys and isinstance(
+                        keyword.value, (ast.List, ast.Tuple, ast.Set)):
+                    return OrmBound(True, "a filter on a list of keys")
+    return OrmBound(False, "no slice and no filter on a key")
+
+
+def single_binding(assignments: dict[str, list[ast.AST]], name: str) -> ast.expr | None:
+    values = assignments.get(name, [])
+    if len(values) == 1 and isinstance(values[0], ast.expr) and not (
+            isinstance(values[0], ast.Name) and isinstance(values[0].ctx, ast.Store)):
+        return values[0]
+    return None
+
+
+def scope_for(facts: ModuleFacts, node: ast.AST) -> Scope | None:
+    for scope in facts.scopes:
+        if scope.node is node:
+            return scope
+    return None

@@ -1,0 +1,192 @@
+"""DBL202 unbounded-orm-all."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from dbleak.analysis.fetch import fetch_analysis
+from dbleak.analysis.fetch_orm import (
+    Step, is_session_like, method_chain, select_steps, sqlalchemy_chain_bound,
+    yield_per_conflicts,
+)
+from dbleak.fixes.plan import ReplaceRange
+from dbleak.knowledge.drivers import DriverTable
+from dbleak.models import Applicability, Finding, FixPlan
+from dbleak.rules.base import CheckContext, Example, Rule
+
+_READ_ALL = frozenset({"all", "fetchall"})
+
+
+@dataclass(frozen=True)
+class _OrmRead:
+    """``<source>.….all()``: how the chain starts and every step of it."""
+
+    source: str  # "query" (Query / Flask-SQLAlchemy) or "select" (execute/scalars of select())
+    source_step: Step
+    judged: list[Step]  # the steps that can bound the rows
+    result_steps: list[Step]  # steps after execute/scalars (select form)
+
+
+class UnboundedOrmAll(Rule):
+    """
+    ## What it does
+    Flags SQLAlchemy reads of a whole result with no bound: `.all()` / `.fetchall()` /
+    `list(...)` of `session.query(...)`, of `session.execute(select(...))` and
+    `session.scalars(select(...))`, and Flask-SQLAlchemy's `Model.query.all()`, when the query
+    has no `limit`, `first`, `one`, `get`, slice, `yield_per`, filter on a key, or aggregate.
+
+    ## Why is this bad?
+    `.all()` builds every ORM object of the result at once, and the identity map keeps them
+    alive; a table that grows takes the process down. `yield_per(n)` loads objects in batches.
+
+    ## Example
+    ```python
+    for user in session.query(User).filter(User.active).all():
+        notify(user)
+    ```
+
+    ## Use instead
+    ```python
+    for user in session.query(User).filter(User.active).yield_per(1000):
+        notify(user)
+    ```
+
+    ## Known problems
+    Sessions are recognised by name (`session`, `db.session`, `Session()`); a session held
+    under another name is not seen. Filters on columns other than `id`/`pk`/`uuid` (and the
+    `bounded-columns` you list) count as unbounded.
+
+    ## Fix safety
+    Unsafe: with `yield_per` the result is no longer a list, objects are loaded while the loop
+    runs (changes made meanwhile may be seen), and the PostgreSQL/MySQL dialects then use a
+    server-side cursor. Not offered when the query uses joined or subquery eager loading, or
+    `.unique()`, where `yield_per` raises.
+
+    ## Options
+    `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`, `chunk-size` (default 1000).
+
+    ## References
+    - [SQLAlchemy: fetching large result sets with yield_per](https://docs.sqlalchemy.org/en/20/orm/queryguide/api.html#fetching-large-result-sets-with-yield-per)
+    """
+
+    code = "DBL202"
+    name = "unbounded-orm-all"
+    message = "`{call}` loads every row of an unbounded query ({reason})"
+    fix_title = "Load in batches with `yield_per`"
+    fix_availability = "sometimes"
+
+    VALID = (
+        "def f(session, User):\n    return session.query(User).limit(10).all()\n",
+        "def f(session, User, uid):\n    return session.query(User).filter(User.id == uid).all()\n",
+        "def f(session, User):\n    for u in session.query(User).yield_per(100):\n        print(u)\n",
+    )
+    INVALID = (
+        Example(
+            "def f(session, User):\n    for u in session.query(User).all():\n        print(u)\n",
+            unsafe_fixed=(
+                "def f(session, User):\n"
+                "    for u in session.query(User).yield_per(1000):\n        print(u)\n"
+            ),
+        ),
+    )
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        return ("query", "select", "scalars")
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        flask = "flask_sqlalchemy" in ctx.text or "db.Model" in ctx.text
+        columns = tuple(ctx.settings.option("sql", "bounded-columns", ()) or ())
+        small = tuple(ctx.settings.option("sql", "small-tables", ()) or ())
+        loops = {id(n.iter): n for n in ast.walk(ctx.tree) if isinstance(n, (ast.For, ast.AsyncFor))}
+        for site in ctx.facts.calls:
+            call = site.node
+            if site.stmt is None:
+                continue
+            target: ast.AST | None = None
+            if isinstance(call.func, ast.Attribute) and call.func.attr in _READ_ALL \
+                    and not call.args and not call.keywords:
+                target = call
+            elif isinstance(call.func, ast.Name) and call.func.id == "list" \
+                    and len(call.args) == 1 and not call.keywords:
+                target = call.args[0]
+            if target is None:
+                continue
+            read = _orm_read(ctx, site.scope, target, flask, list_form=target is not call)
+            if read is None:
+                continue
+            bound = sqlalchemy_chain_bound(read.judged + read.result_steps, columns, small)
+            if bound.bounded:
+                continue
+            text = ast.get_source_segment(ctx.text, call) or "query.all()"
+            if len(text) > 60 or "\n" in text:
+                text = text.split("(", 1)[0] + "(...)" + ("" if target is not call else ".all()")
+            message = cls.message.format(call=text, reason=bound.reason)
+            plan = None
+            loop = loops.get(id(call))
+            if loop is not None and target is call:
+                plan = _plan(ctx, call, read)
+            yield ctx.finding(cls, call, message, plan=plan, stmt=site.stmt)
+
+
+def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: bool,
+              list_form: bool) -> _OrmRead | None:
+    root, steps = method_chain(target)
+    if not steps:
+        return None
+    if not list_form:
+        if steps[-1].name not in _READ_ALL:
+            return None
+        steps = steps[:-1]
+    analysis = fetch_analysis(ctx)
+    assignments = analysis.resolver.assignments(scope)  # type: ignore[arg-type]
+    for index, step in enumerate(steps):
+        if step.name == "query" and step.call is not None and index == 0 \
+                and is_session_like(root):
+            return _OrmRead("query", step, steps[index:], [])
+        if step.name == "query" and step.call is not None and index > 0 \
+                and is_session_like(steps[index - 1].node):
+            return _OrmRead("query", step, steps[index:], [])
+        if step.name == "query" and step.call is None and index == 0 and flask \
+                and isinstance(root, ast.Name) and root.id[:1].isupper():
+            return _OrmRead("query", step, steps[index:], [])
+        if step.name in ("execute", "scalars") and step.call is not None and step.call.args:
+            selected = select_steps(step.call.args[0], ctx.facts, assignments)
+            if selected is None:
+                return None
+            if list_form:
+                return None  # list(session.execute(...)) is the materialization rules' job
+            return _OrmRead("select", step, selected, steps[index + 1:])
+    return None
+
+
+def _plan(ctx: CheckContext, call: ast.Call, read: _OrmRead) -> FixPlan | None:
+    size = ctx.settings.option("sql", "chunk-size", 1000)
+    chain_nodes = [s.node for s in read.judged] + [s.node for s in read.result_steps]
+    if yield_per_conflicts([read.source_step.node, *chain_nodes]):
+        return None
+    assert isinstance(call.func, ast.Attribute)
+    receiver = call.func.value
+    drop_start = ctx.position(receiver.end_lineno or receiver.lineno, receiver.end_col_offset or 0)
+    drop_end = ctx.position(call.end_lineno or call.lineno, call.end_col_offset or 0)
+    if read.source == "query":
+        if call.func.attr != "all":
+            return None
+        return FixPlan(f"Load in batches with `yield_per({size})` (no longer a list)",
+                       Applicability.UNSAFE,
+                       (ReplaceRange(drop_start, drop_end, f".yield_per({size})"),))
+    source = read.source_step.call
+    assert source is not None
+    if len(source.args) != 1 or source.keywords:
+        return None
+    argument = source.args[0]
+    at = ctx.position(argument.end_lineno or argument.lineno, argument.end_col_offset or 0)
+    return FixPlan(
+        f"Load in batches with `execution_options={{\"yield_per\": {size}}}` (no longer a list)",
+        Applicability.UNSAFE,
+        (ReplaceRange(at, at, f', execution_options={{"yield_per": {size}}}'),
+         ReplaceRange(drop_start, drop_end, "")),
+    )
