@@ -6,6 +6,7 @@ from dbleak.rules.base import Rule
 from dbleak.rules.dbl104_with_does_not_close import WithDoesNotClose
 from dbleak.rules.dbl201_unbounded_fetchall import UnboundedFetchall
 from dbleak.rules.dbl202_unbounded_orm_all import UnboundedOrmAll
+from dbleak.rules.dbl203_unbounded_queryset_list import UnboundedQuerysetList
 from dbleak.rules.dbl204_read_sql_without_chunksize import ReadSqlWithoutChunksize
 from dbleak.rules.dbl205_client_side_cursor_streaming import ClientSideCursorStreaming
 from dbleak.rules.dbl301_materialized_generator import MaterializedGenerator
@@ -18,6 +19,7 @@ RULES: tuple[type[Rule], ...] = (
     WithDoesNotClose,
     UnboundedFetchall,
     UnboundedOrmAll,
+    UnboundedQuerysetList,
     ReadSqlWithoutChunksize,
     ClientSideCursorStreaming,
     MaterializedGenerator,

@@ -1,0 +1,191 @@
+"""DBL203 unbounded-queryset-list."""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterable, Iterator
+
+from dbleak.analysis.fetch import fetch_analysis
+from dbleak.analysis.fetch_loops import name_loads
+from dbleak.analysis.fetch_orm import django_chain_bound, django_queryset_steps, single_binding
+from dbleak.analysis.module import Scope
+from dbleak.fixes.plan import ReplaceRange
+from dbleak.knowledge.drivers import DriverTable
+from dbleak.models import Applicability, Finding, FixPlan
+from dbleak.rules.base import CheckContext, Example, Rule
+
+
+class UnboundedQuerysetList(Rule):
+    """
+    ## What it does
+    Flags Django querysets with no slice and no filter on a key that are materialized whole
+    only to be walked once: `for obj in Model.objects.filter(...):`, `for obj in list(qs):`,
+    and `len(qs)` where `qs.count()` would do.
+
+    ## Why is this bad?
+    Iterating a queryset fills its result cache with every model instance of the query before
+    the loop body sees the first one. On a table that grows, a management command or a view
+    that worked in development runs out of memory.
+
+    ## Example
+    ```python
+    for order in Order.objects.filter(status="paid"):
+        export(order)
+    ```
+
+    ## Use instead
+    ```python
+    for order in Order.objects.filter(status="paid").iterator(chunk_size=1000):
+        export(order)
+    ```
+
+    ## Known problems
+    Only querysets written from `Model.objects` in the same function are seen; custom manager
+    methods are not judged. Filters on fields other than `pk`/`id` (and the `bounded-columns`
+    you list) count as unbounded.
+
+    ## Fix safety
+    `.iterator(chunk_size=…)` is unsafe: the queryset no longer caches its rows (iterating it
+    again runs the query again) and `prefetch_related` needs Django 4.1+ with a `chunk_size`.
+    `len(qs)` → `qs.count()` is safe when the queryset is not used otherwise: the number is
+    the same and no row is loaded.
+
+    ## Options
+    `[tool.dbleak.sql]`: `small-tables` (model names), `bounded-columns`, `chunk-size`
+    (default 1000).
+
+    ## References
+    - [Django: QuerySet.iterator()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#iterator)
+    - [Django: when QuerySets are evaluated](https://docs.djangoproject.com/en/stable/ref/models/querysets/#when-querysets-are-evaluated)
+    """
+
+    code = "DBL203"
+    name = "unbounded-queryset-list"
+    message = "{what} loads every row of an unbounded queryset ({reason})"
+    fix_title = "Stream the queryset with `.iterator(chunk_size=…)`"
+    fix_availability = "sometimes"
+
+    VALID = (
+        "from app.models import Order\n\nfor o in Order.objects.all()[:10]:\n    print(o)\n",
+        "from app.models import Order\n\n"
+        "for o in Order.objects.filter(status='paid').iterator(chunk_size=500):\n    print(o)\n",
+        "from app.models import Order\n\nn = Order.objects.filter(status='paid').count()\n",
+    )
+    INVALID = (
+        Example(
+            "from app.models import Order\n\nn = len(Order.objects.filter(status='paid'))\n",
+            fixed="from app.models import Order\n\nn = Order.objects.filter(status='paid').count()\n",
+        ),
+        Example(
+            "from app.models import Order\n\nfor o in Order.objects.all():\n    print(o)\n",
+            unsafe_fixed=("from app.models import Order\n\n"
+                          "for o in Order.objects.all().iterator(chunk_size=1000):\n"
+                          "    print(o)\n"),
+        ),
+    )
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        return (".objects",)
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        analysis = fetch_analysis(ctx)
+        for scope in ctx.facts.scopes:
+            assignments = analysis.resolver.assignments(scope)
+            for node in _scope_nodes(scope):
+                if isinstance(node, (ast.For, ast.AsyncFor)):
+                    finding = _loop(cls, ctx, scope, node, assignments)
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                        and node.func.id == "len" and len(node.args) == 1 and not node.keywords:
+                    finding = _length(cls, ctx, scope, node, assignments)
+                else:
+                    continue
+                if finding is not None:
+                    yield finding
+
+
+def _scope_nodes(scope: Scope) -> Iterator[ast.AST]:
+    from dbleak.analysis.module import walk_scope
+
+    yield from walk_scope(scope.node)
+
+
+def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
+              ctx: CheckContext) -> tuple[ast.AST, str, str] | None:
+    """(the queryset expression, model, why unbounded) when ``expr`` is an unbounded queryset."""
+    source = expr
+    if isinstance(expr, ast.Name):
+        value = single_binding(assignments, expr.id)
+        if value is None:
+            return None
+        source = value
+    found = django_queryset_steps(source)
+    if found is None:
+        return None
+    model, steps = found
+    bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
+                               ctx.settings.option("sql", "small-tables", ()) or (), model)
+    if bound.bounded:
+        return None
+    return source, model, bound.reason
+
+
+def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast.AsyncFor,
+          assignments: dict[str, list[ast.AST]]) -> Finding | None:
+    iterable = loop.iter
+    listed = False
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) \
+            and iterable.func.id in ("list", "tuple") and len(iterable.args) == 1 \
+            and not iterable.keywords:
+        listed = True
+        inner = iterable.args[0]
+    else:
+        inner = iterable
+    found = _queryset(inner, assignments, ctx)
+    if found is None:
+        return None
+    _source, model, reason = found
+    if isinstance(inner, ast.Name) and len(name_loads(scope.node, inner.id)) != 1:
+        return None  # the queryset is used again: its cache may be what the code wants
+    what = f"iterating `{model}.objects…`" if not listed else f"`list()` of `{model}.objects…`"
+    message = rule.message.format(what=what, reason=reason)
+    size = ctx.settings.option("sql", "chunk-size", 1000)
+    inner_text = ast.get_source_segment(ctx.text, inner)
+    plan = None
+    if inner_text is not None:
+        start = ctx.position(iterable.lineno, iterable.col_offset)
+        end = ctx.position(iterable.end_lineno or iterable.lineno, iterable.end_col_offset or 0)
+        plan = FixPlan(f"Stream with `.iterator(chunk_size={size})` (no result cache)",
+                       Applicability.UNSAFE,
+                       (ReplaceRange(start, end, f"{inner_text}.iterator(chunk_size={size})"),))
+    return ctx.finding(rule, iterable, message, plan=plan, stmt=loop)
+
+
+def _length(rule: type[Rule], ctx: CheckContext, scope: Scope, call: ast.Call,
+            assignments: dict[str, list[ast.AST]]) -> Finding | None:
+    argument = call.args[0]
+    found = _queryset(argument, assignments, ctx)
+    if found is None:
+        return None
+    _source, model, _reason = found
+    if isinstance(argument, ast.Name) and len(name_loads(scope.node, argument.id)) != 1:
+        return None  # the rows are used too: len() on the cached result is fine
+    stmt = _statement_of(ctx, call)
+    text = ast.get_source_segment(ctx.text, argument)
+    plan = None
+    if text is not None:
+        start = ctx.position(call.lineno, call.col_offset)
+        end = ctx.position(call.end_lineno or call.lineno, call.end_col_offset or 0)
+        plan = FixPlan("Count in the database with `.count()`", Applicability.SAFE,
+                       (ReplaceRange(start, end, f"{text}.count()"),))
+    message = (f"`len()` of `{model}.objects…` loads every row only to count them; "
+               "`.count()` asks the database")
+    return ctx.finding(rule, call, message, plan=plan, stmt=stmt)
+
+
+def _statement_of(ctx: CheckContext, node: ast.AST) -> ast.stmt | None:
+    for site in ctx.facts.calls:
+        if site.node is node:
+            return site.stmt
+    return None
