@@ -547,9 +547,11 @@ class _Finder:
         parent = m.parent(node)
         through: ast.Call | None = None
         # enumerate(rows), zip(rows, …): walked once when the wrapper is walked once.
-        if isinstance(parent, ast.Call) and node in parent.args and not parent.keywords:
+        if isinstance(parent, ast.Call) and node in parent.args:
             wrapper = m.is_builtin(parent.func, PASS_THROUGH) or (
                 m.facts.call_qualname(parent) in PASS_THROUGH_QUALNAMES and "islice")
+            if parent.keywords and wrapper not in ("enumerate", "zip"):
+                wrapper = None
             if wrapper and not (wrapper in ("map", "filter") and parent.args[0] is node):
                 use = self.direct_use(parent, related)
                 if use is not None and use.kind in (ListUseKind.LOOP, ListUseKind.COMPREHENSION,
