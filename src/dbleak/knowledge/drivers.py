@@ -56,10 +56,12 @@ CLOSING_CONTEXTS = ("closing", "self", "async-self", "try-finally", "pool")
 class WithSpec:
     """What `with obj:` (or `async with obj:`) does to the object."""
 
+    # The object no longer holds its database connection afterwards (closed, or given back).
     closes: bool
     commits: bool = False  # commits on a clean exit
     # The block's uncommitted work is gone after the block raised (by a rollback or by closing).
     rolls_back: bool = False
+    # The database connection goes back to a pool (and stays open there) instead of closing.
     releases_to_pool: bool = False
     note: str = ""
 
@@ -299,6 +301,10 @@ _CLOSES_NO_COMMIT = WithSpec(
 )
 _TO_POOL = WithSpec(closes=True, rolls_back=True, releases_to_pool=True,
                     note="returns the connection to the pool, rolling back what was not committed")
+# The same, observed from the pooled driver connection itself (it stays open, in the pool).
+_BACK_TO_POOL_TX = WithSpec(closes=False, commits=True, rolls_back=True, releases_to_pool=True,
+                            note="commits (rolls back on error), then gives the connection "
+                                 "back to the pool")
 _TO_POOL_TX = WithSpec(closes=True, commits=True, rolls_back=True, releases_to_pool=True,
                        note="commits (rolls back on error), then returns the connection to the pool")
 
@@ -465,7 +471,7 @@ PSYCOPG = DriverSpec(
             with_=WithSpec(closes=True), closing_context="self",
             methods=(
                 MethodSpec("connection", "psycopg.Connection", context_only=True,
-                           call_with=_TO_POOL_TX),
+                           call_with=_BACK_TO_POOL_TX),
                 MethodSpec("getconn", "psycopg_pool.Connection"),
             ),
             takes_back=("putconn",),
@@ -489,7 +495,7 @@ PSYCOPG = DriverSpec(
             release_awaited=True, async_with=WithSpec(closes=True), closing_context="async-self",
             methods=(
                 MethodSpec("connection", "psycopg.AsyncConnection", context_only=True,
-                           call_async_with=_TO_POOL_TX),
+                           call_async_with=_BACK_TO_POOL_TX),
                 MethodSpec("getconn", "psycopg_pool.AsyncConnection", awaited=True),
             ),
             takes_back=("putconn",),
@@ -882,8 +888,9 @@ ASYNCPG = DriverSpec(
             release_awaited=True, async_with=WithSpec(closes=True), closing_context="async-self",
             methods=(
                 MethodSpec("acquire", "asyncpg.PoolConnection", awaited=True,
-                           call_async_with=WithSpec(closes=False, releases_to_pool=True,
-                                                    note="gives the connection back to the pool")),
+                           call_async_with=WithSpec(closes=True, releases_to_pool=True,
+                                                    note="gives the connection back to the pool; "
+                                                         "the proxy is unusable afterwards")),
             ),
             takes_back=("release",),
             verified=True, classes=("asyncpg.pool.Pool",),
@@ -918,8 +925,10 @@ AIOSQLITE = DriverSpec(
         ObjectSpec(
             "aiosqlite.Connection", "aiosqlite", Kind.CONNECTION,
             release_awaited=True,
-            async_with=replace(_CLOSES_NO_COMMIT, note="closes; does not commit (unlike sqlite3)"),
-            closing_context="async-self",
+            # `async with` works on the connect() call only: an awaited connection raises
+            # RuntimeError (its thread would start twice).
+            async_with=None,
+            closing_context="try-finally",
             methods=(
                 MethodSpec("cursor", "aiosqlite.Cursor", awaited=True,
                            call_async_with=WithSpec(closes=True)),
@@ -928,7 +937,9 @@ AIOSQLITE = DriverSpec(
             ),
             verified=True, classes=("aiosqlite.core.Connection",),
             reference="https://github.com/omnilib/aiosqlite/blob/main/aiosqlite/core.py",
-            note="a thread per connection: an unclosed one keeps the process alive",
+            note="a thread per connection: an unclosed one keeps the process alive. Use "
+                 "`async with aiosqlite.connect(...)` (closes, no commit); an already awaited "
+                 "connection cannot be used in `async with`",
         ),
         ObjectSpec(
             "aiosqlite.Cursor", "aiosqlite", Kind.CURSOR,
@@ -1071,7 +1082,7 @@ SQLALCHEMY = DriverSpec(
         ),
         ObjectSpec(
             "sqlalchemy.orm.Session", "sqlalchemy", Kind.SESSION,
-            with_=WithSpec(closes=True, rolls_back=True,
+            with_=WithSpec(closes=True, rolls_back=True, releases_to_pool=True,
                            note="closes the session (its connection goes back to the pool); "
                                 "no commit"),
             closing_context="self",
@@ -1107,6 +1118,7 @@ SQLALCHEMY = DriverSpec(
                 MethodSpec("__call__", "sqlalchemy.orm.Session"),
                 MethodSpec("begin", "sqlalchemy.orm.Session", context_only=True,
                            call_with=WithSpec(closes=True, commits=True, rolls_back=True,
+                                              releases_to_pool=True,
                                               note="commits, then closes the session")),
             ),
             verified=True, classes=("sqlalchemy.orm.sessionmaker",),
@@ -1123,7 +1135,8 @@ SQLALCHEMY = DriverSpec(
         ),
         ObjectSpec(
             "sqlalchemy.orm.ScopedSession", "sqlalchemy", Kind.SESSION,
-            must_release=False, with_=WithSpec(closes=True, rolls_back=True),
+            must_release=False,
+            with_=WithSpec(closes=True, rolls_back=True, releases_to_pool=True),
             closing_context="self",
             verified=True, classes=("sqlalchemy.orm.Session",),
             reference="https://docs.sqlalchemy.org/en/20/orm/contextual.html",
@@ -1152,7 +1165,8 @@ SQLALCHEMY = DriverSpec(
         ),
         ObjectSpec(
             "sqlalchemy.ext.asyncio.AsyncSession", "sqlalchemy", Kind.SESSION,
-            release_awaited=True, async_with=WithSpec(closes=True, rolls_back=True),
+            release_awaited=True,
+            async_with=WithSpec(closes=True, rolls_back=True, releases_to_pool=True),
             closing_context="async-self",
             methods=(MethodSpec("execute", "sqlalchemy.CursorResult", awaited=True),),
             verified=True, classes=("sqlalchemy.ext.asyncio.AsyncSession",),
@@ -1164,7 +1178,8 @@ SQLALCHEMY = DriverSpec(
             methods=(
                 MethodSpec("__call__", "sqlalchemy.ext.asyncio.AsyncSession"),
                 MethodSpec("begin", "sqlalchemy.ext.asyncio.AsyncSession", context_only=True,
-                           call_async_with=WithSpec(closes=True, commits=True, rolls_back=True)),
+                           call_async_with=WithSpec(closes=True, commits=True, rolls_back=True,
+                                                    releases_to_pool=True)),
             ),
             verified=True, classes=("sqlalchemy.ext.asyncio.async_sessionmaker",),
             reference="https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html",
@@ -1226,7 +1241,8 @@ DJANGO = DriverSpec(
             "django.db.DatabaseWrapper", "django", Kind.CONNECTION,
             must_release=False,
             methods=(MethodSpec("cursor", "django.db.CursorWrapper"),),
-            verified=True, classes=("django.db.backends.base.base.BaseDatabaseWrapper",),
+            verified=True, classes=("django.db.backends.base.base.BaseDatabaseWrapper",
+                                    "django.utils.connection.ConnectionProxy"),
             reference="https://docs.djangoproject.com/en/stable/ref/databases/#persistent-connections",
             note="Django opens and closes it per request (CONN_MAX_AGE); threads and commands "
                  "outside requests should call close() or close_old_connections()",
