@@ -164,7 +164,7 @@ async def measure(lines: int, warmup: int, rounds: int, findings: bool) -> None:
     findings = len(received[-1].diagnostics)
     codes = sorted({str(d.code) for d in received[-1].diagnostics})
     timings.sort()
-    p90 = timings[min(len(timings) - 1, int(round(0.9 * (len(timings) - 1))))]
+    p90 = timings[min(len(timings) - 1, round(0.9 * (len(timings) - 1)))]
     print(f"file: {text.count(chr(10))} lines, {findings} diagnostics ({', '.join(codes)})")
     print(f"didSave -> publishDiagnostics over {rounds} saves after {warmup} warm-up saves:")
     print(f"  median {statistics.median(timings):.1f} ms   p90 {p90:.1f} ms   "

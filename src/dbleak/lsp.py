@@ -20,10 +20,11 @@ import logging
 import re
 import tokenize
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote
 
 from lsprotocol import types as lsp
@@ -33,7 +34,7 @@ from pygls.workspace import TextDocument
 
 from dbleak import __version__
 from dbleak.api import check_source, fix_source
-from dbleak.fixing import build_fix
+from dbleak.fixing import allowed, build_fix
 from dbleak.models import Applicability, FileResult, Finding, Fix, Position
 from dbleak.noqa import parse_suppressions
 from dbleak.registry import ENGINE_CODES, is_valid_selector, rule_by_code
@@ -108,7 +109,8 @@ def parse_options(raw: object) -> tuple[ServerOptions, list[str]]:
             values[key.replace("-", "_")] = value
         elif key == "debounce-ms":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                problems.append(f"`debounce-ms` must be a whole number of milliseconds, got {value!r}")
+                problems.append("`debounce-ms` must be a whole number of milliseconds, "
+                                f"got {value!r}")
                 continue
             values["debounce_ms"] = value
         else:
@@ -131,7 +133,7 @@ def units_counter(encoding: str | None) -> Callable[[str], int]:
 
 
 class LineTable:
-    """Lines of a text as LSP and ``ast`` count them: only ``\\n``, ``\\r\\n`` and ``\\r`` end one."""
+    """Lines as LSP and ``ast`` count them: only ``\\n``, ``\\r\\n`` and ``\\r`` end a line."""
 
     def __init__(self, text: str, units: Callable[[str], int]) -> None:
         self.text = text
@@ -164,7 +166,8 @@ class LineTable:
         start = self.starts[index]
         offset = min(offset, self._line_end(index))  # never inside a "\r\n"
         prefix = self.text[start:offset]
-        return lsp.Position(line=index, character=len(prefix) if prefix.isascii() else self.units(prefix))
+        character = len(prefix) if prefix.isascii() else self.units(prefix)
+        return lsp.Position(line=index, character=character)
 
     def from_lsp(self, position: lsp.Position) -> int:
         """The character offset of an LSP position (past the end of a line: its end)."""
@@ -230,7 +233,8 @@ def replacement_edit(old: str, new: str, table: LineTable) -> lsp.TextEdit:
 # Findings → diagnostics; suppression comments
 
 
-def to_diagnostic(finding: Finding, index: int, version: int | None, table: LineTable) -> lsp.Diagnostic:
+def to_diagnostic(finding: Finding, index: int, version: int | None,
+                  table: LineTable) -> lsp.Diagnostic:
     """The LSP diagnostic of a finding; ``data`` names the finding so code actions need no lint."""
     rule = rule_by_code(finding.code)
     data: dict[str, Any] = {"version": version, "index": index, "code": finding.code}
@@ -331,7 +335,8 @@ class DbleakServer(LanguageServer):
 
     def __init__(self) -> None:
         # Full sync: pygls applies incremental edits with lines split differently from LSP.
-        super().__init__("dbleak", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Full)
+        super().__init__("dbleak", __version__,
+                         text_document_sync_kind=lsp.TextDocumentSyncKind.Full)
         self.options = ServerOptions()
         self.option_problems: list[str] = []
         self.resolver = ConfigResolver(overrides=self.options.apply)
@@ -437,7 +442,7 @@ class DbleakServer(LanguageServer):
             await self.lint(uri)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - an internal error must not end the server
             self.report_error(f"while checking {uri}")
 
     async def lint(self, uri: str) -> None:
@@ -501,7 +506,8 @@ class DbleakServer(LanguageServer):
             state.fixed_all = outcome.text
         return state.fixed_all
 
-    def workspace_edit(self, uri: str, version: int | None, edit: lsp.TextEdit) -> lsp.WorkspaceEdit:
+    def workspace_edit(self, uri: str, version: int | None,
+                       edit: lsp.TextEdit) -> lsp.WorkspaceEdit:
         capabilities = self.client_capabilities.workspace
         document_changes = bool(capabilities and capabilities.workspace_edit
                                 and capabilities.workspace_edit.document_changes)
@@ -533,16 +539,14 @@ class DbleakServer(LanguageServer):
                 action = await self._disable_action(uri, state, index, diagnostic, table)
                 if action is not None:
                     actions.append(action)
-        if wanted(FIX_ALL_KIND) and (only is not None or any(
-                f.fixable and f.plan is not None and f.plan.applicability is Applicability.SAFE
-                for f in state.result.findings)):
+        unsafe = self.options.unsafe_fixes
+        if wanted(FIX_ALL_KIND) and any(allowed(f, unsafe) for f in state.result.findings):
             new = await self.fixed_text(state)
             if new != state.text and self.current_state(uri) is state:
+                edit = replacement_edit(state.text, new, table)
                 actions.append(lsp.CodeAction(
-                    title="dbleak: fix all auto-fixable problems",
-                    kind=FIX_ALL_KIND,
-                    edit=self.workspace_edit(uri, state.version, replacement_edit(state.text, new, table)),
-                ))
+                    title="dbleak: fix all auto-fixable problems", kind=FIX_ALL_KIND,
+                    edit=self.workspace_edit(uri, state.version, edit)))
         return actions if self.current_state(uri) is state else []
 
     def _targets(self, params: lsp.CodeActionParams, state: DocumentState,
@@ -551,14 +555,19 @@ class DbleakServer(LanguageServer):
         findings = state.result.findings
         chosen: dict[int, lsp.Diagnostic] = {}
         for diagnostic in params.context.diagnostics:
-            data = diagnostic.data
-            if diagnostic.source != SOURCE or not isinstance(data, dict):
+            if diagnostic.source != SOURCE:
                 continue
+            data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
             index = data.get("index")
             if (isinstance(index, int) and 0 <= index < len(findings)
                     and data.get("version") == state.version
                     and findings[index].code == data.get("code")):
                 chosen[index] = diagnostic
+            elif not data:  # a client that drops `data`: match the code and the range
+                for index, finding in enumerate(findings):
+                    if (finding.code == diagnostic.code
+                            and table.range_of(finding.start, finding.end) == diagnostic.range):
+                        chosen[index] = diagnostic
         if not chosen and not params.context.diagnostics:
             # Clients that do not send diagnostics back: take the findings under the range.
             begin, end = table.from_lsp(params.range.start), table.from_lsp(params.range.end)
@@ -589,7 +598,8 @@ class DbleakServer(LanguageServer):
         )
 
     async def _disable_action(self, uri: str, state: DocumentState, index: int,
-                              diagnostic: lsp.Diagnostic, table: LineTable) -> lsp.CodeAction | None:
+                              diagnostic: lsp.Diagnostic,
+                              table: LineTable) -> lsp.CodeAction | None:
         finding = state.result.findings[index]
         if finding.code in ERROR_CODES:
             return None  # the engine's own findings cannot be suppressed
@@ -630,8 +640,9 @@ def create_server() -> DbleakServer:
             id="dbleak-config-watcher", method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
             register_options=lsp.DidChangeWatchedFilesRegistrationOptions(watchers=watchers))
         try:
-            await ls.client_register_capability_async(lsp.RegistrationParams(registrations=[registration]))
-        except Exception as error:  # the client may refuse; configuration then reloads on save
+            await ls.client_register_capability_async(
+                lsp.RegistrationParams(registrations=[registration]))
+        except Exception as error:  # noqa: BLE001 - a refusal only means: reload on save
             ls.log(f"could not register the configuration file watcher: {error}",
                    lsp.MessageType.Warning)
 
@@ -673,12 +684,13 @@ def create_server() -> DbleakServer:
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(
         code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL_KIND], resolve_provider=False))
-    async def code_action(ls: DbleakServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction] | None:
+    async def code_action(ls: DbleakServer,
+                          params: lsp.CodeActionParams) -> list[lsp.CodeAction] | None:
         try:
             return await ls.code_actions(params) or None
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - an internal error must not end the server
             ls.report_error(f"while computing code actions for {params.text_document.uri}")
             return None
 

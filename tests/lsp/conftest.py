@@ -9,9 +9,8 @@ import pytest
 pytest.importorskip("pygls")
 pytest_lsp = pytest.importorskip("pytest_lsp")
 
-from pytest_lsp import ClientServerConfig  # noqa: E402
-
-from lsp_session import RecordingClient, make_client  # noqa: E402
+from lsp_session import RecordingClient, make_client
+from pytest_lsp import ClientServerConfig
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lsprotocol import types
-
 from lsp_session import (
     RecordingClient,
     apply_edit,
@@ -19,6 +17,7 @@ from lsp_session import (
     published,
     start,
 )
+from lsprotocol import types
 
 pytestmark = pytest.mark.asyncio
 
@@ -112,6 +111,18 @@ async def test_quick_fix_gives_the_text_of_check_fix(client: RecordingClient, tm
     assert all(a.kind != FIX_ALL_KIND for a in actions)
 
 
+async def test_quick_fix_without_data_round_trip(client: RecordingClient, tmp_path: Path):
+    """Clients that drop `data`, or send no diagnostics, still get the fix for the range."""
+    await start(client, tmp_path)
+    uri = open_document(client, tmp_path / "app.py", LEAK)
+    diagnostic = (await published(client, uri, version=1)).diagnostics[0]
+    stripped = types.Diagnostic(range=diagnostic.range, message=diagnostic.message,
+                                code=diagnostic.code, source=diagnostic.source)
+    for context in ([stripped], []):
+        actions = await code_actions(client, uri, context, only=["quickfix"], at=diagnostic.range)
+        assert [a.title.split(":")[0] for a in actions] == ["DBL104", "Disable DBL104 for this line"]
+
+
 async def test_unsafe_fix_is_offered_but_labelled_and_not_preferred(client: RecordingClient,
                                                                     tmp_path: Path):
     text = LEAK.replace("conn.execute('INSERT INTO log VALUES (1)')", "archive(conn)")
@@ -122,6 +133,17 @@ async def test_unsafe_fix_is_offered_but_labelled_and_not_preferred(client: Reco
     actions = await code_actions(client, uri, diagnostics, only=["quickfix"])
     unsafe = [a for a in actions if "(unsafe)" in a.title]
     assert len(unsafe) == 1 and not unsafe[0].is_preferred
+
+
+@pytest.mark.parametrize("unsafe_fixes", [False, True])
+async def test_fix_all_takes_unsafe_fixes_only_when_told(client: RecordingClient, tmp_path: Path,
+                                                         unsafe_fixes: bool):
+    text = LEAK.replace("conn.execute('INSERT INTO log VALUES (1)')", "archive(conn)")
+    await start(client, tmp_path, {"unsafe-fixes": unsafe_fixes})
+    uri = open_document(client, tmp_path / "app.py", text)
+    await published(client, uri, version=1)
+    actions = await code_actions(client, uri, [], only=["source.fixAll.dbleak"])
+    assert len(actions) == (1 if unsafe_fixes else 0)
 
 
 async def test_disable_for_this_line_adds_a_noqa_comment(client: RecordingClient, tmp_path: Path):
@@ -203,7 +225,7 @@ async def test_columns_are_in_the_negotiated_encoding(client: RecordingClient, t
     assert diagnostics[0].range.start == types.Position(line=line, character=column)
     assert diagnostics[0].range.end == types.Position(
         line=line, character=column + column_units(call, encoding))
-    fix = [a for a in await code_actions(client, uri, diagnostics) if a.is_preferred][0]
+    fix = next(a for a in await code_actions(client, uri, diagnostics) if a.is_preferred)
     assert fix.edit is not None
     assert apply_edit(NON_ASCII, uri, fix.edit, encoding) == cli_fix(NON_ASCII, path)
 
@@ -216,7 +238,7 @@ async def test_crlf_lines_are_counted_once(client: RecordingClient, tmp_path: Pa
     diagnostics = list((await published(client, uri, version=1)).diagnostics)
     assert diagnostics[0].range.start == types.Position(line=4, character=9)
     actions = await code_actions(client, uri, diagnostics)
-    fix = [a for a in actions if a.is_preferred][0]
+    fix = next(a for a in actions if a.is_preferred)
     assert fix.edit is not None
     assert apply_edit(text, uri, fix.edit) == cli_fix(text, path)
 
