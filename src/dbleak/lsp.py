@@ -269,6 +269,18 @@ def _parses(text: str) -> bool:
     return True
 
 
+def fixed_by(text: str, finding: Finding) -> tuple[Fix, str] | None:
+    """A finding's fix rendered against ``text``, and the text it makes; None when it does not
+    render, changes nothing or does not parse."""
+    fix = build_fix(text, finding)
+    if fix is None:
+        return None
+    from dbleak.fixes.render import apply_edits  # libcst: only once a fix is asked for
+
+    new = apply_edits(text, fix.edits)
+    return (fix, new) if new != text and _parses(new) else None
+
+
 def with_noqa(text: str, finding: Finding) -> str | None:
     """``text`` with ``# noqa: CODE`` added (or a code list extended) so ``finding`` is suppressed.
 
@@ -319,7 +331,7 @@ class DocumentState:
     path: str
     settings: Settings
     result: FileResult
-    fixes: dict[int, Fix | None] = field(default_factory=dict)
+    fixes: dict[int, tuple[Fix, str] | None] = field(default_factory=dict)
     fixed_all: str | None = None  # the text after fix-all, once computed
 
 
@@ -491,9 +503,10 @@ class DbleakServer(LanguageServer):
     async def in_worker(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
-    async def render_fix(self, state: DocumentState, index: int) -> Fix | None:
+    async def render_fix(self, state: DocumentState, index: int) -> tuple[Fix, str] | None:
+        """The fix of a finding and the text it makes (rendered once per lint, in a worker)."""
         if index not in state.fixes:
-            state.fixes[index] = await self.in_worker(build_fix, state.text,
+            state.fixes[index] = await self.in_worker(fixed_by, state.text,
                                                       state.result.findings[index])
         return state.fixes[index]
 
@@ -535,9 +548,11 @@ class DbleakServer(LanguageServer):
                 action = await self._quick_fix(uri, state, index, diagnostic, table)
                 if action is not None:
                     actions.append(action)
+            seen: set[str] = set()
             for index, diagnostic in targets:
                 action = await self._disable_action(uri, state, index, diagnostic, table)
-                if action is not None:
+                if action is not None and repr(action.edit) not in seen:
+                    seen.add(repr(action.edit))  # two findings of one code on one line: one action
                     actions.append(action)
         unsafe = self.options.unsafe_fixes
         if wanted(FIX_ALL_KIND) and any(allowed(f, unsafe) for f in state.result.findings):
@@ -582,14 +597,10 @@ class DbleakServer(LanguageServer):
         finding = state.result.findings[index]
         if not finding.fixable:
             return None
-        fix = await self.render_fix(state, index)
-        if fix is None:
+        rendered = await self.render_fix(state, index)
+        if rendered is None:
             return None
-        from dbleak.fixes.render import apply_edits  # libcst: only when a fix is asked for
-
-        new = apply_edits(state.text, fix.edits)
-        if new == state.text or not _parses(new):
-            return None
+        fix, new = rendered
         safe = fix.applicability is Applicability.SAFE
         title = f"{finding.code}: {fix.title}" + ("" if safe else " (unsafe)")
         return lsp.CodeAction(
@@ -702,5 +713,15 @@ def start_server() -> None:
     create_server().start_io()
 
 
-__all__ = ["DbleakServer", "LineTable", "ServerOptions", "create_server", "parse_options",
-           "replacement_edit", "start_server", "to_diagnostic", "with_noqa"]
+__all__ = [
+    "DbleakServer",
+    "LineTable",
+    "ServerOptions",
+    "create_server",
+    "fixed_by",
+    "parse_options",
+    "replacement_edit",
+    "start_server",
+    "to_diagnostic",
+    "with_noqa",
+]
