@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,114 +30,181 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _excluded(path: Path, settings: Settings) -> bool:
-    """Whether ``path`` matches `exclude`/`extend-exclude` (names, or globs from the config root)."""
-    patterns = (*settings.exclude, *settings.extend_exclude)
-    if not patterns:
-        return False
-    name = path.name
-    try:
-        relative = path.resolve().relative_to(Path(settings.root).resolve()).as_posix()
-    except ValueError:
-        relative = path.as_posix()
-    for pattern in patterns:
-        pattern = pattern.rstrip("/")
-        if "/" not in pattern and fnmatch.fnmatch(name, pattern):
+class _Excluder:
+    """`exclude` + `extend-exclude` of one Settings, compiled: names anywhere, or globs from the root."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = os.path.abspath(settings.root or ".")
+        names: list[str] = []
+        paths: list[str] = []
+        for pattern in (*settings.exclude, *settings.extend_exclude):
+            pattern = pattern.rstrip("/")
+            if "/" in pattern:
+                paths.append(fnmatch.translate(pattern))
+                paths.append(fnmatch.translate(pattern + "/*"))
+            else:
+                names.append(fnmatch.translate(pattern))
+                paths.append(fnmatch.translate(pattern))
+        self._names = re.compile("|".join(names)) if names else None
+        self._paths = re.compile("|".join(paths)) if paths else None
+
+    def excluded(self, absolute: str, name: str) -> bool:
+        if self._names is not None and self._names.match(name):
             return True
-        if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative, pattern + "/*"):
+        if self._paths is None:
+            return False
+        if absolute.startswith(self.root + os.sep):
+            relative = absolute[len(self.root) + 1:]
+        else:
+            relative = absolute
+        if os.sep != "/":
+            relative = relative.replace(os.sep, "/")
+        return self._paths.match(relative) is not None
+
+
+_EXCLUDERS: dict[int, tuple[Settings, _Excluder]] = {}
+
+
+def _excluder(settings: Settings) -> _Excluder:
+    cached = _EXCLUDERS.get(id(settings))
+    if cached is None or cached[0] is not settings:
+        cached = (settings, _Excluder(settings))
+        _EXCLUDERS[id(settings)] = cached
+    return cached[1]
+
+
+def _excluded(path: Path, settings: Settings) -> bool:
+    """Whether an explicit ``path`` or any folder above it (up to the config root) is excluded."""
+    excluder = _excluder(settings)
+    current = os.path.abspath(path)
+    while True:
+        if excluder.excluded(current, os.path.basename(current)):
+            return True
+        parent = os.path.dirname(current)
+        if parent == current or not parent.startswith(excluder.root):
+            return False
+        current = parent
+
+
+_Spec = tuple[str, pathspec.GitIgnoreSpec]  # the folder a .gitignore sits in, and its patterns
+
+
+def _read_spec(folder: str, with_info_exclude: bool) -> pathspec.GitIgnoreSpec | None:
+    lines: list[str] = []
+    names = [".gitignore", os.path.join(".git", "info", "exclude")] if with_info_exclude else [".gitignore"]
+    for name in names:
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as handle:
+                lines.extend(handle.read().splitlines())
+        except OSError:
+            pass
+    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+
+
+def _ancestor_specs(folder: str) -> list[_Spec]:
+    """The ignore files that apply inside ``folder``: its own and its ancestors' up to the repository root."""
+    chain: list[str] = []
+    current = folder
+    while True:
+        chain.append(current)
+        if os.path.exists(os.path.join(current, ".git")):
+            break
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    specs: list[_Spec] = []
+    for base in reversed(chain):
+        spec = _read_spec(base, with_info_exclude=os.path.exists(os.path.join(base, ".git")))
+        if spec is not None:
+            specs.append((base, spec))
+    return specs
+
+
+def _ignored(absolute: str, is_dir: bool, specs: list[_Spec]) -> bool:
+    for base, spec in specs:
+        relative = absolute[len(base) + 1:]
+        if os.sep != "/":
+            relative = relative.replace(os.sep, "/")
+        if spec.match_file(relative + "/" if is_dir else relative):
             return True
     return False
-
-
-class _GitIgnores:
-    """`.gitignore` files at every level, plus `.git/info/exclude` of the repository."""
-
-    def __init__(self) -> None:
-        self._specs: dict[Path, pathspec.GitIgnoreSpec | None] = {}
-
-    def _spec_for(self, folder: Path) -> pathspec.GitIgnoreSpec | None:
-        if folder in self._specs:
-            return self._specs[folder]
-        lines: list[str] = []
-        for name in (".gitignore", ".git/info/exclude"):
-            try:
-                lines.extend((folder / name).read_text(encoding="utf-8", errors="replace").splitlines())
-            except OSError:
-                pass
-        spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
-        self._specs[folder] = spec
-        return spec
-
-    def ignored(self, path: Path, is_dir: bool) -> bool:
-        """Walk up from the file to the repository root, asking each folder's ignore files."""
-        path = path.resolve()
-        folder = path.parent
-        while True:
-            spec = self._spec_for(folder)
-            if spec is not None:
-                relative = path.relative_to(folder).as_posix() + ("/" if is_dir else "")
-                if spec.match_file(relative):
-                    return True
-            if (folder / ".git").exists() or folder.parent == folder:
-                return False
-            folder = folder.parent
 
 
 def discover(paths: list[Path], settings_for: Callable[[Path], Settings], force_exclude: bool = False,
              on_error: Callable[[Path, OSError], None] | None = None) -> Iterator[Discovered]:
     """Yield the files to check, each once, in a stable order."""
-    ignores = _GitIgnores()
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for root in paths:
         if not root.exists():
             if on_error:
                 on_error(root, FileNotFoundError(2, "No such file or directory", str(root)))
             continue
-        if root.is_file() or not root.is_dir():
+        absolute = os.path.abspath(root)
+        if not root.is_dir():
             settings = settings_for(root)
             if force_exclude and (_excluded(root, settings) or (
-                    settings.respect_gitignore and ignores.ignored(root, False))):
+                    settings.respect_gitignore
+                    and _ignored(absolute, False, _ancestor_specs(os.path.dirname(absolute))))):
                 continue
-            resolved = root.resolve()
-            if resolved not in seen:
-                seen.add(resolved)
+            real = os.path.realpath(absolute)
+            if real not in seen:
+                seen.add(real)
                 yield Discovered(root, display_path(root), explicit=True)
             continue
         settings = settings_for(root)
-        if force_exclude and _excluded(root, settings) and root != Path("."):
+        if force_exclude and root != Path(".") and _excluded(root, settings):
             continue
-        yield from _walk(root, settings_for, ignores, seen, on_error)
+        parent_specs = _ancestor_specs(os.path.dirname(absolute)) if os.path.dirname(absolute) != absolute else []
+        yield from _walk(absolute, root, settings_for, parent_specs, seen, on_error)
 
 
-def _walk(root: Path, settings_for: Callable[[Path], Settings], ignores: _GitIgnores,
-          seen: set[Path], on_error: Callable[[Path, OSError], None] | None) -> Iterator[Discovered]:
-    stack = [root]
+def _walk(absolute_root: str, given_root: Path, settings_for: Callable[[Path], Settings],
+          parent_specs: list[_Spec], seen: set[str],
+          on_error: Callable[[Path, OSError], None] | None) -> Iterator[Discovered]:
+    """Depth-first, sorted by name; the ignore files of each folder apply below it."""
+    cwd = os.getcwd()
+    given = str(given_root)
+    # (absolute folder, the path as the user would see it, the ignore specs that apply inside)
+    stack: list[tuple[str, str, list[_Spec]]] = [
+        (absolute_root, given, _with_own_spec(absolute_root, parent_specs))]
     while stack:
-        folder = stack.pop()
+        folder, shown, specs = stack.pop()
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as error:
             if on_error:
-                on_error(folder, error)
+                on_error(Path(shown), error)
             continue
-        subfolders = []
+        subfolders: list[tuple[str, str, list[_Spec]]] = []
+        folder_settings = settings_for(Path(folder) / "__dbleak_probe__.py")
         for entry in entries:
-            path = Path(entry.path)
+            name = entry.name
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 continue
-            settings = settings_for(path)
-            if _excluded(path, settings):
+            if not is_dir and not name.endswith(SUFFIXES):
                 continue
-            if settings.respect_gitignore and ignores.ignored(path, is_dir):
+            absolute = os.path.join(folder, name)
+            settings = settings_for(Path(absolute)) if is_dir else folder_settings
+            if _excluder(settings).excluded(absolute, name):
                 continue
+            if settings.respect_gitignore and specs and _ignored(absolute, is_dir, specs):
+                continue
+            display = os.path.relpath(absolute, cwd) if not os.path.isabs(given) else absolute
             if is_dir:
-                subfolders.append(path)
-            elif entry.name.endswith(SUFFIXES):
-                resolved = path.resolve()
-                if resolved in seen:
-                    continue
-                seen.add(resolved)
-                yield Discovered(path, display_path(path), explicit=False)
+                subfolders.append((absolute, display, _with_own_spec(absolute, specs)))
+                continue
+            real = os.path.realpath(absolute) if entry.is_symlink() else absolute
+            if real in seen:
+                continue
+            seen.add(real)
+            yield Discovered(Path(absolute) if os.path.isabs(given) else Path(display), display,
+                             explicit=False)
         stack.extend(reversed(subfolders))
+
+
+def _with_own_spec(folder: str, specs: list[_Spec]) -> list[_Spec]:
+    spec = _read_spec(folder, with_info_exclude=os.path.isdir(os.path.join(folder, ".git")))
+    return [*specs, (folder, spec)] if spec is not None else specs
