@@ -1,0 +1,1166 @@
+"""Resource flow: for every object that must be released, how each path leaves its scope.
+
+A structured abstract interpretation over the statement lists of one scope (module, function,
+method, lambda). The abstract state is a small *set* of path states (disjunctive, so guards like
+``if conn is not None: conn.close()`` stay exact); each path state maps a tracked resource to
+``open``/``released``/``escaped``/``yielded`` and a local name to the resource it holds.
+Exceptions are modelled: every statement that may raise sends its state to the innermost
+handler, ``finally`` or the scope's exceptional exit. When unsure the analysis gives up on
+the scope (precision first): no flow, no finding.
+
+Computed once per module (:func:`module_flow`) and shared by DBL101–DBL108.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+from dbleak.analysis.lifecycle_summary import (
+    SUMMARY_BORROWS, SUMMARY_PARAMS, SUMMARY_RELEASES, SUMMARY_RETURNS, summarize_lifecycle,
+)
+from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
+
+if TYPE_CHECKING:
+    from dbleak.rules.base import CheckContext
+
+OPEN, RELEASED, ESCAPED, YIELDED = "open", "released", "escaped", "yielded"
+REPORTED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR)
+_SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_MAX_STATES = 256
+_MAX_LOOP_ROUNDS = 6
+
+# A connection from a factory named in `[tool.dbleak.lifecycle] factories`: closes with `with`.
+USER_CONNECTION = ObjectSpec("user.connection", "user", Kind.CONNECTION,
+                             with_=WithSpec(closes=True))
+
+# Calls that only look at their arguments.
+BORROWING_BUILTINS = frozenset({
+    "print", "len", "isinstance", "issubclass", "id", "repr", "str", "type", "hasattr", "getattr",
+    "bool", "hash", "callable", "vars", "dir", "format", "list", "tuple", "set", "frozenset",
+    "sorted", "sum", "any", "all", "min", "max", "dict", "next",
+})
+# Calls whose result wraps their argument lazily: the argument goes where the result goes.
+LAZY_WRAPPERS = frozenset({"enumerate", "zip", "map", "filter", "iter", "reversed"})
+# Method names that only use their arguments, whatever the receiver (logging, pandas).
+BORROWING_METHODS = frozenset({
+    "debug", "info", "warning", "warn", "error", "exception", "critical", "log",
+    "to_sql", "read_sql", "read_sql_query", "read_sql_table", "execute", "executemany",
+})
+# Method names by which a pool takes a connection back.
+POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
+# Method names by which an exit stack takes ownership.
+STACK_METHODS = frozenset({"enter_context", "enter_async_context", "callback", "push",
+                           "push_async_callback", "push_async_exit"})
+CLOSING_WRAPPERS = frozenset({"contextlib.closing", "contextlib.aclosing"})
+# A temporary whose chain ends in one of these was used and thrown away.
+_CONSUMING_METHODS = frozenset({
+    "fetchone", "fetchall", "fetchmany", "fetchval", "fetchrow", "fetch", "scalar", "scalars",
+    "all", "first", "one", "one_or_none", "commit", "rollback", "executescript", "execute",
+    "executemany", "df", "arrow", "fetchdf", "fetchnumpy", "rowcount", "lastrowid",
+})
+
+
+@dataclass(eq=False)
+class Resource:
+    """One creation site of an object that must be released."""
+
+    rid: int
+    node: ast.expr  # the creating call (or the `await` around it)
+    call: ast.Call
+    spec: ObjectSpec
+    stmt: ast.stmt
+    scope: ast.AST
+    name: str | None = None
+    factory: str = ""  # qualified name or `.method` it came from
+    awaited: bool = False
+    parent_tracked: bool = False
+
+    @property
+    def kind(self) -> Kind:
+        return self.spec.kind
+
+
+@dataclass(eq=False)
+class ResourceFlow:
+    """What happens to one resource on every path out of its scope."""
+
+    resource: Resource
+    # (node, reason): reason is "scope-exit", "rebound", "temporary"
+    drops: list[tuple[ast.AST, str]] = field(default_factory=list)
+    exception_exits: list[ast.AST] = field(default_factory=list)
+    normal_statuses: set[str] = field(default_factory=set)
+    releases: list[ast.AST] = field(default_factory=list)  # release call nodes
+    escapes: list[ast.AST] = field(default_factory=list)
+    yielded: bool = False
+    in_loop: bool = False
+
+    @property
+    def dropped(self) -> bool:
+        return bool(self.drops)
+
+    @property
+    def skipped_by_exception(self) -> bool:
+        """Released on every normal path, but an exception can skip the release."""
+        return (not self.drops and bool(self.exception_exits) and RELEASED in self.normal_statuses
+                and OPEN not in self.normal_statuses)
+
+
+@dataclass(eq=False)
+class StoredResource:
+    """``self.<attr> = <resource>`` inside a class."""
+
+    class_node: ast.ClassDef
+    attr: str
+    node: ast.AST  # the creating call or the assignment
+    spec: ObjectSpec
+
+
+@dataclass(eq=False)
+class ModuleFlow:
+    flows: list[ResourceFlow] = field(default_factory=list)
+    stored_on_self: list[StoredResource] = field(default_factory=list)
+    module_level: list[ResourceFlow] = field(default_factory=list)  # open at module end
+    scopes_given_up: int = 0
+
+
+class GiveUp(Exception):
+    """The scope is beyond what the analysis models: no findings for it."""
+
+
+# --- path states ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class State:
+    status: frozenset[tuple[int, str]] = frozenset()
+    binds: frozenset[tuple[str, int]] = frozenset()
+
+    def get(self, rid: int) -> str | None:
+        for key, value in self.status:
+            if key == rid:
+                return value
+        return None
+
+    def bound(self, name: str) -> int | None:
+        for key, value in self.binds:
+            if key == name:
+                return value
+        return None
+
+    def set_status(self, rid: int, value: str) -> State:
+        return State(frozenset({(k, v) for k, v in self.status if k != rid} | {(rid, value)}),
+                     self.binds)
+
+    def bind(self, name: str, rid: int | None) -> State:
+        binds = {(k, v) for k, v in self.binds if k != name}
+        if rid is not None:
+            binds.add((name, rid))
+        return State(self.status, frozenset(binds))
+
+    def without(self, rid: int) -> State:
+        return State(frozenset((k, v) for k, v in self.status if k != rid),
+                     frozenset((k, v) for k, v in self.binds if v != rid))
+
+
+States = frozenset[State]
+
+
+def _cap(states: Iterable[State]) -> States:
+    result = frozenset(states)
+    if len(result) > _MAX_STATES:
+        raise GiveUp("too many paths")
+    return result
+
+
+# --- frames for control transfers -----------------------------------------------------------
+
+@dataclass(eq=False)
+class _Frame:
+    kind: str  # "handler", "finally", "loop"
+    exc: set[State] = field(default_factory=set)
+    transfers: list[tuple[str, States, ast.AST]] = field(default_factory=list)
+    breaks: set[State] = field(default_factory=set)
+    continues: set[State] = field(default_factory=set)
+
+
+# --- the module-level driver ------------------------------------------------------------------
+
+_CACHE_KEY = "_dbleak_module_flow"
+
+
+def module_flow(ctx: CheckContext) -> ModuleFlow:
+    """The resource flows of ``ctx``'s module, computed once and shared by the DBL1xx rules."""
+    cached = ctx.__dict__.get(_CACHE_KEY)
+    if cached is None:
+        cached = _ModuleAnalysis(ctx).run()
+        ctx.__dict__[_CACHE_KEY] = cached
+    return cached  # type: ignore[no-any-return]
+
+
+def _parents(tree: ast.AST) -> dict[int, ast.AST]:
+    parents: dict[int, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    return parents
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__" and len(test.comparators) == 1
+            and isinstance(test.comparators[0], ast.Constant)
+            and test.comparators[0].value == "__main__")
+
+
+class _ModuleAnalysis:
+    def __init__(self, ctx: CheckContext) -> None:
+        self.ctx = ctx
+        self.facts = ctx.facts
+        self.drivers = ctx.drivers
+        self.parents = _parents(ctx.tree)
+        self.result = ModuleFlow()
+        self.next_rid = 0
+        self.unknown_calls = ctx.settings.option("lifecycle", "unknown-calls", "hand-over")
+        self.user_factories = frozenset(ctx.settings.option("lifecycle", "factories", ()) or ())
+        prefix = f"{ctx.module_name}." if ctx.module_name else ""
+        self.prefix = prefix
+        # Summaries of this module's own functions (the project index may not hold them).
+        self.local_summaries = summarize_lifecycle(self.facts)
+        self.global_specs: dict[str, ObjectSpec] = {}
+        self.class_attr_specs: dict[int, dict[str, ObjectSpec]] = {}
+        self.class_of: dict[int, ast.ClassDef] = {}
+
+    # -- entry
+
+    def run(self) -> ModuleFlow:
+        tree = self.ctx.tree
+        self._collect_global_specs()
+        self._collect_class_specs()
+        self._interpret(tree, None)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                self._interpret(node, self.class_of.get(id(node)))
+        return self.result
+
+    def _interpret(self, scope: ast.AST, cls: ast.ClassDef | None) -> None:
+        interpreter = _ScopeInterpreter(self, scope, cls)
+        try:
+            flows = interpreter.run()
+        except (GiveUp, RecursionError):
+            self.result.scopes_given_up += 1
+            return
+        self.result.flows.extend(flows)
+        self.result.stored_on_self.extend(interpreter.stored_on_self)
+        self.result.module_level.extend(interpreter.module_level)
+
+    def _collect_global_specs(self) -> None:
+        for stmt in self.ctx.tree.body:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                spec = self.factory_spec_of(stmt.value)
+                if spec is not None:
+                    self.global_specs[stmt.targets[0].id] = spec
+
+    def _collect_class_specs(self) -> None:
+        for cls in ast.walk(self.ctx.tree):
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            attrs: dict[str, ObjectSpec] = {}
+            for item in cls.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    self.class_of[id(item)] = cls
+                    for node in ast.walk(item):
+                        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                                and _self_attr(node.targets[0]) is not None):
+                            spec = self.factory_spec_of(node.value, cls)
+                            if spec is not None:
+                                attrs[_self_attr(node.targets[0]) or ""] = spec
+                        elif isinstance(node, ast.AnnAssign) and _self_attr(node.target) is not None:
+                            spec = self.annotation_spec(node.annotation)
+                            if spec is not None:
+                                attrs[_self_attr(node.target) or ""] = spec
+            self.class_attr_specs[id(cls)] = attrs
+
+    # -- what creates a resource
+
+    def factory_spec_of(self, expr: ast.expr, cls: ast.ClassDef | None = None) -> ObjectSpec | None:
+        """The spec of a factory call (driver, configured or project), through ``await``."""
+        awaited = False
+        if isinstance(expr, ast.Await):
+            expr = expr.value
+            awaited = True
+        if not isinstance(expr, ast.Call):
+            return None
+        return self.call_factory_spec(expr, awaited, cls)
+
+    def call_factory_spec(self, call: ast.Call, awaited: bool, cls: ast.ClassDef | None,
+                          in_async_with: bool = False) -> ObjectSpec | None:
+        qualname = self.call_target(call, cls)
+        if qualname is None:
+            return None
+        factory = self.drivers.factory(qualname)
+        if factory is not None:
+            if factory.awaited and not (awaited or in_async_with):
+                return None
+            spec = self.drivers.objects.get(factory.returns)
+            return spec if spec is not None and spec.must_release else None
+        if qualname in self.user_factories:
+            return USER_CONNECTION
+        return self.project_factory_spec(qualname, 0)
+
+    def call_target(self, call: ast.Call, cls: ast.ClassDef | None) -> str | None:
+        func = call.func
+        if (cls is not None and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                and func.value.id in ("self", "cls")):
+            return f"{self.prefix}{cls.name}.{func.attr}"
+        return self.facts.call_qualname(call)
+
+    def summary(self, qualname: str) -> dict[str, object] | None:
+        local = self.local_summaries.get(qualname)
+        if local is not None:
+            return dict(local)
+        found = self.ctx.project.get(qualname)
+        return dict(found.facts) if found is not None else None
+
+    def project_factory_spec(self, qualname: str, depth: int) -> ObjectSpec | None:
+        if depth > 6:
+            return None
+        summary = self.summary(qualname)
+        if summary is None:
+            return None
+        returns = summary.get(SUMMARY_RETURNS)
+        if not isinstance(returns, (tuple, list)) or not returns:
+            return None
+        specs: list[ObjectSpec] = []
+        for target in returns:
+            factory = self.drivers.factory(str(target))
+            if factory is not None:
+                spec = self.drivers.objects.get(factory.returns)
+            elif target in self.user_factories:
+                spec = USER_CONNECTION
+            else:
+                spec = self.project_factory_spec(str(target), depth + 1)
+            if spec is None:
+                return None  # one return path gives something we do not know: not a factory
+            specs.append(spec)
+        first = specs[0]
+        return first if all(s.name == first.name for s in specs) and first.must_release else None
+
+    def annotation_spec(self, annotation: ast.expr | None) -> ObjectSpec | None:
+        if annotation is None:
+            return None
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            try:
+                annotation = ast.parse(annotation.value, mode="eval").body
+            except SyntaxError:
+                return None
+        qualname = self.facts.qualname(annotation)
+        if qualname is None:
+            return None
+        objects = self.drivers.objects
+        if qualname in objects:
+            return objects[qualname]
+        parts = qualname.split(".")
+        short = f"{parts[0]}.{parts[-1]}"
+        return objects.get(short)
+
+    def param_effect(self, qualname: str, index: int | None, keyword: str | None,
+                     method_call: bool) -> str | None:
+        """"release", "borrow" or None for a project function's parameter."""
+        summary = self.summary(qualname)
+        if summary is None:
+            return None
+        params = summary.get(SUMMARY_PARAMS)
+        if not isinstance(params, (tuple, list)):
+            return None
+        name = keyword
+        if name is None and index is not None:
+            offset = 1 if method_call and params and params[0] in ("self", "cls") else 0
+            if index + offset < len(params):
+                name = str(params[index + offset])
+        if name is None:
+            return None
+        releases = summary.get(SUMMARY_RELEASES) or ()
+        borrows = summary.get(SUMMARY_BORROWS) or ()
+        if name in releases:  # type: ignore[operator]
+            return "release"
+        if name in borrows:  # type: ignore[operator]
+            return "borrow"
+        return None
+
+
+def _self_attr(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return node.attr
+    return None
+
+
+def _may_raise(node: ast.AST) -> bool:
+    for sub in _walk_same_scope(node):
+        if isinstance(sub, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.Subscript,
+                            ast.BinOp, ast.Raise, ast.Assert)):
+            return True
+        if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load):
+            return True
+    return False
+
+
+def _walk_same_scope(node: ast.AST) -> Iterator[ast.AST]:
+    yield node
+    stack = list(ast.iter_child_nodes(node))
+    while stack:
+        child = stack.pop()
+        yield child
+        if isinstance(child, _SCOPE_NODES):
+            continue
+        stack.extend(ast.iter_child_nodes(child))
+
+
+def _free_names(node: ast.AST) -> set[str]:
+    """Names a nested function/lambda/class reads (roughly: loads not bound inside it)."""
+    loads: set[str] = set()
+    stores: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            (loads if isinstance(sub.ctx, ast.Load) else stores).add(sub.id)
+        elif isinstance(sub, ast.arg):
+            stores.add(sub.arg)
+    return loads - stores
+
+
+def _is_catch_all(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    names = [handler.type] if not isinstance(handler.type, ast.Tuple) else list(handler.type.elts)
+    return any(isinstance(n, ast.Name) and n.id in ("Exception", "BaseException") for n in names)
+
+
+class _ScopeInterpreter:
+    def __init__(self, module: _ModuleAnalysis, scope: ast.AST, cls: ast.ClassDef | None) -> None:
+        self.module = module
+        self.scope = scope
+        self.cls = cls
+        self.parents = module.parents
+        self.resources: dict[int, Resource] = {}
+        self.flows: dict[int, ResourceFlow] = {}
+        self.by_node: dict[int, Resource] = {}
+        self.frames: list[_Frame] = []
+        self.stored_on_self: list[StoredResource] = []
+        self.module_level: list[ResourceFlow] = []
+        self.is_module = isinstance(scope, ast.Module)
+        self.is_generator = False
+        self.globals: set[str] = set()
+        self.annotations: dict[str, ObjectSpec] = {}
+        self.with_managed: set[str] = set()
+        self.loop_depth = 0
+
+    # -- running
+
+    def run(self) -> list[ResourceFlow]:
+        scope = self.scope
+        if isinstance(scope, ast.Lambda):
+            body: list[ast.stmt] = [ast.Return(value=scope.body, lineno=scope.body.lineno,
+                                               col_offset=scope.body.col_offset)]
+            self.parents[id(body[0])] = scope
+            self.parents[id(scope.body)] = body[0]
+        elif isinstance(scope, ast.Module):
+            body = scope.body
+        else:
+            assert isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef))
+            body = scope.body
+            self.is_generator = any(isinstance(n, (ast.Yield, ast.YieldFrom))
+                                    for stmt in body for n in _walk_same_scope(stmt))
+            for node in _walk_same_scope(scope):
+                if isinstance(node, (ast.Global, ast.Nonlocal)):
+                    self.globals.update(node.names)
+            args = scope.args
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                spec = self.module.annotation_spec(arg.annotation)
+                if spec is not None:
+                    self.annotations[arg.arg] = spec
+        if not self._worth_running(scope):
+            return []
+        start: States = frozenset({State()})
+        end = self.block(body, start)
+        self._exit(end, "normal", scope)
+        return [f for f in self.flows.values()]
+
+    def _worth_running(self, scope: ast.AST) -> bool:
+        """Only scopes that hold a creating call are interpreted."""
+        for node in _walk_same_scope(scope) if not isinstance(scope, ast.Module) else self._module_nodes():
+            if isinstance(node, ast.Call) and node is not scope and self._creation_spec(node) is not None:
+                return True
+        return False
+
+    def _module_nodes(self) -> Iterator[ast.AST]:
+        for stmt in self.scope.body:  # type: ignore[attr-defined]
+            yield from _walk_same_scope(stmt)
+
+    # -- exits
+
+    def _exit(self, states: States, kind: str, node: ast.AST) -> None:
+        if kind == "exception" and self.is_module:
+            return
+        for state in states:
+            for rid, status in state.status:
+                flow = self.flows[rid]
+                resource = flow.resource
+                if kind == "normal":
+                    flow.normal_statuses.add(status)
+                    if status == OPEN:
+                        if self.is_module and resource.name is not None:
+                            if flow not in self.module_level and not self.in_main_guard_of(resource):
+                                self.module_level.append(flow)
+                            continue
+                        if not any(r == "scope-exit" for _, r in flow.drops):
+                            flow.drops.append((node, "scope-exit"))
+                elif status in (OPEN, YIELDED):
+                    if node not in flow.exception_exits:
+                        flow.exception_exits.append(node)
+
+    def in_main_guard_of(self, resource: Resource) -> bool:
+        node: ast.AST | None = resource.stmt
+        while node is not None:
+            if isinstance(node, ast.If) and _is_main_guard(node.test):
+                return True
+            node = self.parents.get(id(node))
+        return False
+
+    def emit(self, kind: str, states: States, node: ast.AST, start: int | None = None) -> None:
+        """Send a control transfer (raise, return, break, continue) to the frame that takes it."""
+        if not states:
+            return
+        index = len(self.frames) - 1 if start is None else start
+        while index >= 0:
+            frame = self.frames[index]
+            if kind == "raise" and frame.kind in ("handler", "finally"):
+                frame.exc.update(states)
+                return
+            if frame.kind == "finally" and kind != "raise":
+                frame.transfers.append((kind, states, node))
+                return
+            if frame.kind == "loop" and kind in ("break", "continue"):
+                (frame.breaks if kind == "break" else frame.continues).update(states)
+                return
+            index -= 1
+        if kind == "raise":
+            self._exit(states, "exception", node)
+        elif kind == "return":
+            self._exit(states, "normal", node)
+
+    # -- statements
+
+    def block(self, stmts: list[ast.stmt], states: States) -> States:
+        for stmt in stmts:
+            if not states:
+                break
+            states = self.statement(stmt, states)
+        return states
+
+    def statement(self, stmt: ast.stmt, states: States) -> States:
+        if isinstance(stmt, ast.If):
+            states = self.header(stmt.test, states, stmt)
+            true, false = self.narrow(stmt.test, states)
+            out = self.block(stmt.body, true) | self.block(stmt.orelse, false)
+            return _cap(out)
+        if isinstance(stmt, (ast.For, ast.AsyncFor)):
+            states = self.header(stmt.iter, states, stmt)
+            states = self.assign_targets(stmt.target, None, states, stmt)
+            return self.loop(stmt, states, may_skip=True)
+        if isinstance(stmt, ast.While):
+            states = self.header(stmt.test, states, stmt)
+            forever = isinstance(stmt.test, ast.Constant) and bool(stmt.test.value)
+            return self.loop(stmt, states, may_skip=not forever)
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            return self.with_statement(stmt, states)
+        if isinstance(stmt, ast.Try) or (hasattr(ast, "TryStar") and isinstance(stmt, ast.TryStar)):
+            return self.try_statement(stmt, states)  # type: ignore[arg-type]
+        if isinstance(stmt, ast.Match):
+            states = self.header(stmt.subject, states, stmt)
+            out: set[State] = set()
+            exhaustive = False
+            for case in stmt.cases:
+                if isinstance(case.pattern, ast.MatchAs) and case.pattern.pattern is None and case.guard is None:
+                    exhaustive = True
+                out |= self.block(case.body, states)
+            if not exhaustive:
+                out |= states
+            return _cap(out)
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for deco in stmt.decorator_list:
+                states = self.header(deco, states, stmt)
+            states = self.capture(stmt, states)
+            return self.rebind(stmt.name, states, stmt)
+        if isinstance(stmt, ast.Return):
+            if stmt.value is not None:
+                states = self.header(stmt.value, states, stmt)
+            self.emit("return", states, stmt)
+            return frozenset()
+        if isinstance(stmt, ast.Raise):
+            for part in (stmt.exc, stmt.cause):
+                if part is not None:
+                    states = self.effects(part, states, stmt)
+            self.emit("raise", states, stmt)
+            return frozenset()
+        if isinstance(stmt, ast.Break):
+            self.emit("break", states, stmt)
+            return frozenset()
+        if isinstance(stmt, ast.Continue):
+            self.emit("continue", states, stmt)
+            return frozenset()
+        if isinstance(stmt, ast.Assign):
+            states = self.header(stmt.value, states, stmt)
+            for target in stmt.targets:
+                states = self.assign_targets(target, stmt.value if len(stmt.targets) == 1 else None,
+                                             states, stmt)
+            return states
+        if isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                states = self.header(stmt.value, states, stmt)
+                states = self.assign_targets(stmt.target, stmt.value, states, stmt)
+            return states
+        if isinstance(stmt, ast.Delete):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    states = _cap(self._mark(s, s.bound(target.id), RELEASED, None) for s in states)
+                    states = _cap(s.bind(target.id, None) for s in states)
+                else:
+                    states = self.header(target, states, stmt)
+            return states
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                states = self.rebind((alias.asname or alias.name).split(".")[0], states, stmt)
+            return states
+        if isinstance(stmt, (ast.Global, ast.Nonlocal, ast.Pass)):
+            return states
+        # Expr, AugAssign, Assert, and anything newer: evaluate every expression in it.
+        for child in ast.iter_child_nodes(stmt):
+            if isinstance(child, ast.expr):
+                states = self.header(child, states, stmt)
+        return states
+
+    def header(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
+        """Effects of an expression, a raise point when it may raise, then its creations."""
+        states = self.effects(expr, states, stmt)
+        if _may_raise(expr):
+            self.emit("raise", states, stmt)
+        return self.creations(expr, states, stmt)
+
+    def loop(self, stmt: ast.For | ast.AsyncFor | ast.While, states: States, may_skip: bool) -> States:
+        frame = _Frame("loop")
+        self.frames.append(frame)
+        self.loop_depth += 1
+        head = states
+        try:
+            for _ in range(_MAX_LOOP_ROUNDS):
+                if isinstance(stmt, ast.While):
+                    body_in, _false = self.narrow(stmt.test, head)
+                else:
+                    body_in = head
+                out = self.block(stmt.body, body_in)
+                new_head = _cap(head | out | frame.continues)
+                if new_head == head:
+                    break
+                head = new_head
+            else:
+                raise GiveUp("loop did not settle")
+        finally:
+            self.loop_depth -= 1
+            self.frames.pop()
+        exits: States = frozenset()
+        if may_skip:
+            if isinstance(stmt, ast.While):
+                _true, exits = self.narrow(stmt.test, head)
+            else:
+                exits = head
+        exits = self.block(stmt.orelse, exits) if stmt.orelse else exits
+        return _cap(exits | frame.breaks)
+
+    def try_statement(self, stmt: ast.Try, states: States) -> States:
+        finally_frame = _Frame("finally") if stmt.finalbody else None
+        if finally_frame is not None:
+            self.frames.append(finally_frame)
+        handler_frame = _Frame("handler")
+        self.frames.append(handler_frame)
+        body_out = self.block(stmt.body, states)
+        self.frames.pop()
+        caught = frozenset(handler_frame.exc)
+        normal = self.block(stmt.orelse, body_out) if stmt.orelse else body_out
+        out = set(normal)
+        catch_all = False
+        for handler in stmt.handlers:
+            catch_all = catch_all or _is_catch_all(handler)
+            entry = caught
+            if handler.type is not None:
+                entry = self.effects(handler.type, entry, stmt)
+            if handler.name:
+                entry = self.rebind(handler.name, entry, stmt)
+            out |= self.block(handler.body, entry)
+        if not catch_all:
+            self.emit("raise", caught, stmt)
+        result = _cap(out)
+        if finally_frame is not None:
+            self.frames.pop()
+            result = self.block(stmt.finalbody, result)
+            for kind, transfer, node in finally_frame.transfers:
+                self.emit(kind, self.block(stmt.finalbody, transfer), node)
+            if finally_frame.exc:
+                self.emit("raise", self.block(stmt.finalbody, frozenset(finally_frame.exc)), stmt)
+        return result
+
+    def with_statement(self, stmt: ast.With | ast.AsyncWith, states: States) -> States:
+        is_async = isinstance(stmt, ast.AsyncWith)
+        managed: list[str] = []
+        for item in stmt.items:
+            expr = item.context_expr
+            states = self.effects(expr, states, stmt)
+            if _may_raise(expr):
+                self.emit("raise", states, stmt)
+            states = self.creations(expr, states, stmt)
+            target = item.optional_vars
+            if isinstance(target, ast.Name):
+                if self._with_closes(expr, is_async) or self._with_creates(expr, is_async):
+                    managed.append(target.id)
+                states = self.rebind(target.id, states, stmt)
+            elif target is not None:
+                states = self.assign_targets(target, None, states, stmt)
+        self.with_managed.update(managed)
+        return self.block(stmt.body, states)
+
+    def _with_creates(self, expr: ast.expr, is_async: bool) -> bool:
+        """`with factory() as x` / `with closing(...)`: x is managed by the with (or by DBL104)."""
+        inner = expr.value if isinstance(expr, ast.Await) else expr
+        if not isinstance(inner, ast.Call):
+            return False
+        if self.module.facts.call_qualname(inner) in CLOSING_WRAPPERS:
+            return True
+        return self._creation_spec(inner, in_async_with=is_async) is not None
+
+    def _with_closes(self, expr: ast.expr, is_async: bool) -> bool:
+        spec = self._receiver_spec(expr, None)
+        if spec is None:
+            return False
+        behaviour = spec.async_with if is_async else spec.with_
+        return behaviour is not None and behaviour.closes
+
+    # -- names and bindings
+
+    def assign_targets(self, target: ast.expr, value: ast.expr | None, states: States,
+                       stmt: ast.stmt) -> States:
+        if isinstance(target, ast.Name):
+            resource = self._bound_resource(value)
+            states = self.rebind(target.id, states, stmt)
+            if resource is not None:
+                resource.name = target.id
+                states = _cap(s.bind(target.id, resource.rid).set_status(resource.rid, OPEN)
+                              for s in states)
+            return states
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                states = self.assign_targets(element.value if isinstance(element, ast.Starred) else element,
+                                             None, states, stmt)
+            return states
+        if isinstance(target, ast.Starred):
+            return self.assign_targets(target.value, None, states, stmt)
+        # Attribute or subscript target: its parts are read.
+        return self.effects(target, states, stmt)
+
+    def _bound_resource(self, value: ast.expr | None) -> Resource | None:
+        """The resource created by exactly ``value`` (``connect()`` or ``await connect()``)."""
+        if value is None:
+            return None
+        inner = value.value if isinstance(value, ast.Await) else value
+        resource = self.by_node.get(id(inner))
+        if resource is None or resource.parent_tracked or resource.node is not value:
+            return None
+        return resource
+
+    def rebind(self, name: str, states: States, node: ast.AST) -> States:
+        """``name`` gets a new value: whatever it held and is still open is dropped."""
+        result = set()
+        for state in states:
+            rid = state.bound(name)
+            if rid is not None:
+                status = state.get(rid)
+                if status == OPEN:
+                    flow = self.flows[rid]
+                    if not flow.resource.parent_tracked:
+                        flow.drops.append((node, "rebound"))
+                state = state.bind(name, None)
+            result.add(state)
+        return _cap(result)
+
+    def capture(self, node: ast.AST, states: States) -> States:
+        """A nested function or class reading a local resource may keep it: handed over."""
+        if self.is_module:
+            return states
+        free = _free_names(node)
+        if not free:
+            return states
+        result = set()
+        for state in states:
+            for name in free:
+                rid = state.bound(name)
+                if rid is not None:
+                    state = self._mark(state, rid, ESCAPED, node)
+            result.add(state)
+        return _cap(result)
+
+    def narrow(self, test: ast.expr, states: States) -> tuple[States, States]:
+        """Split states by a guard on a tracked name (``conn is None``, ``if conn:``).
+
+        A path where the name holds a resource takes one branch (resources are never None and
+        always truthy); a path where it holds something else may take either.
+        """
+        name, when_bound = _guard(test)
+        if name is None:
+            if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+                true = states
+                for value in test.values:
+                    true, _ = self.narrow(value, true)
+                return true, states
+            return states, states
+        true, false = set(), set()
+        for state in states:
+            if state.bound(name) is not None:
+                (true if when_bound else false).add(state)
+            else:
+                true.add(state)
+                false.add(state)
+        return frozenset(true), frozenset(false)
+
+    # -- expression effects
+
+    def _mark(self, state: State, rid: int | None, status: str, node: ast.AST | None) -> State:
+        if rid is None:
+            return state
+        current = state.get(rid)
+        if current is None or current in (RELEASED,) and status != RELEASED:
+            return state
+        flow = self.flows[rid]
+        if node is not None:
+            if status == RELEASED and node not in flow.releases:
+                flow.releases.append(node)
+            elif status == ESCAPED and node not in flow.escapes:
+                flow.escapes.append(node)
+            elif status == YIELDED:
+                flow.yielded = True
+        if status == YIELDED and current != OPEN:
+            return state
+        return state.set_status(rid, status)
+
+    def effects(self, expr: ast.AST, states: States, stmt: ast.stmt) -> States:
+        """Releases and hand-overs of tracked names in ``expr`` (creations come after)."""
+        tracked = {name for state in states for name, _ in state.binds}
+        if not tracked:
+            return states
+        for node in _walk_same_scope(expr):
+            if isinstance(node, _SCOPE_NODES) and node is not expr:
+                states = self.capture(node, states)
+                continue
+            if not (isinstance(node, ast.Name) and node.id in tracked and isinstance(node.ctx, ast.Load)):
+                continue
+            effect, at = self.classify(node, stmt)
+            if effect == "borrow":
+                continue
+            status = {"release": RELEASED, "escape": ESCAPED, "yield": YIELDED}[effect]
+            states = _cap(self._mark(s, s.bound(node.id), status, at) for s in states)
+            if effect == "yield":
+                self.emit("raise", states, stmt)
+        return states
+
+    def classify(self, node: ast.Name, stmt: ast.stmt) -> tuple[str, ast.AST]:
+        """"release", "escape", "yield" or "borrow" for one read of a tracked name."""
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.Attribute) and parent.value is node:
+            grand = self.parents.get(id(parent))
+            release = self._release_methods(node.id)
+            if parent.attr in release:
+                if isinstance(grand, ast.Call) and grand.func is parent:
+                    return "release", grand
+                return "escape", parent  # `stack.callback(conn.close)`: someone else closes it
+            return "borrow", node
+        if isinstance(parent, ast.Subscript) and parent.value is node:
+            return "borrow", node
+        return self.value_fate(node)
+
+    def _release_methods(self, name: str) -> tuple[str, ...]:
+        return ("close", "aclose", "dispose", "release", "disconnect", "terminate")
+
+    def value_fate(self, node: ast.expr) -> tuple[str, ast.AST]:
+        """Where a value goes: "escape", "borrow", "release" (an owner in a with) or "yield"."""
+        current: ast.AST = node
+        while True:
+            parent = self.parents.get(id(current))
+            if parent is None:
+                return "escape", current
+            if isinstance(parent, (ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Starred, ast.BoolOp,
+                                   ast.NamedExpr, ast.Await)):
+                if isinstance(parent, ast.NamedExpr):
+                    return "escape", parent
+                current = parent
+                continue
+            if isinstance(parent, ast.IfExp):
+                if parent.test is current:
+                    return "borrow", current
+                current = parent
+                continue
+            if isinstance(parent, ast.comprehension):
+                return "borrow", current  # iterated where it stands
+            if isinstance(parent, (ast.ListComp, ast.SetComp, ast.DictComp)):
+                current = parent  # the element flows into the new container
+                continue
+            if isinstance(parent, ast.GeneratorExp):
+                current = parent  # lazy: the generator holds it
+                continue
+            if isinstance(parent, ast.keyword):
+                call = self.parents.get(id(parent))
+                if isinstance(call, ast.Call):
+                    return self.call_fate(call, None, parent.arg), call
+                return "escape", parent
+            if isinstance(parent, ast.Call):
+                if parent.func is current:
+                    return "borrow", current
+                index = parent.args.index(current) if current in parent.args else None
+                fate = self.call_fate(parent, index, None)
+                if fate == "lazy":
+                    current = parent
+                    continue
+                return fate, parent
+            if isinstance(parent, (ast.Return,)):
+                return "escape", parent
+            if isinstance(parent, (ast.Yield, ast.YieldFrom)):
+                if isinstance(parent, ast.Yield) and current is node:
+                    return "yield", parent
+                return "escape", parent
+            if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                return "escape", parent
+            if isinstance(parent, ast.withitem):
+                return "borrow", parent  # the with statement itself decides
+            if isinstance(parent, (ast.Compare, ast.UnaryOp, ast.If, ast.While, ast.Assert,
+                                   ast.JoinedStr, ast.FormattedValue, ast.Expr, ast.For,
+                                   ast.AsyncFor, ast.Subscript, ast.Attribute, ast.BinOp,
+                                   ast.Match, ast.Raise, ast.Delete)):
+                return "borrow", current
+            return "escape", current
+
+    def call_fate(self, call: ast.Call, index: int | None, keyword: str | None) -> str:
+        """What a call does with an argument: "borrow", "escape", "release" or "lazy"."""
+        module = self.module
+        func = call.func
+        if isinstance(func, ast.Name) and func.id in BORROWING_BUILTINS and module.facts.qualname(func) is None:
+            return "borrow"
+        if isinstance(func, ast.Name) and func.id in LAZY_WRAPPERS and module.facts.qualname(func) is None:
+            return "lazy"
+        qualname = module.call_target(call, self.cls)
+        if qualname in CLOSING_WRAPPERS:
+            holder = self.parents.get(id(call))
+            if isinstance(holder, ast.withitem):
+                return "release"
+            return "escape"
+        if qualname is not None:
+            if qualname in module.drivers.borrowers:
+                return "borrow"
+            if qualname in module.drivers.owners:
+                return "escape"
+            effect = module.param_effect(qualname, index, keyword,
+                                         isinstance(func, ast.Attribute))
+            if effect is not None:
+                return effect
+        if isinstance(func, ast.Attribute):
+            if func.attr in POOL_RELEASE_METHODS:
+                return "release"
+            if func.attr in STACK_METHODS:
+                return "escape"
+            if func.attr in BORROWING_METHODS:
+                return "borrow"
+        if module.unknown_calls == "borrow":
+            return "borrow"
+        return "escape"
+
+    # -- creations
+
+    def _receiver_spec(self, expr: ast.expr, states: States | None) -> ObjectSpec | None:
+        """The table spec of an expression used as a receiver, if known."""
+        if isinstance(expr, ast.Await):
+            expr = expr.value
+        if isinstance(expr, ast.Name):
+            if states is not None:
+                rids = {s.bound(expr.id) for s in states} - {None}
+                specs = {self.resources[r].spec.name for r in rids if r is not None}
+                if len(specs) == 1:
+                    return self.resources[next(iter(r for r in rids if r is not None))].spec
+            spec = self.annotations.get(expr.id)
+            if spec is not None:
+                return spec
+            if expr.id in self.module.global_specs and (self.is_module or expr.id not in self._local_names()):
+                return self.module.global_specs[expr.id]
+            return None
+        attr = _self_attr(expr)
+        if attr is not None and self.cls is not None:
+            return self.module.class_attr_specs.get(id(self.cls), {}).get(attr)
+        if isinstance(expr, ast.Call):
+            return self._creation_spec(expr)
+        return None
+
+    def _local_names(self) -> set[str]:
+        cached = getattr(self, "_locals", None)
+        if cached is None:
+            cached = {n.id for n in _walk_same_scope(self.scope)
+                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} - self.globals
+            self._locals = cached
+        return cached
+
+    def _creation_spec(self, call: ast.Call, in_async_with: bool = False,
+                       states: States | None = None) -> ObjectSpec | None:
+        parent = self.parents.get(id(call))
+        awaited = isinstance(parent, ast.Await)
+        if not in_async_with and isinstance(parent, ast.withitem):
+            holder = self.parents.get(id(parent))
+            in_async_with = isinstance(holder, ast.AsyncWith)
+        spec = self.module.call_factory_spec(call, awaited, self.cls, in_async_with)
+        if spec is not None:
+            return spec
+        func = call.func
+        if isinstance(func, ast.Attribute):
+            receiver = self._receiver_spec(func.value, states)
+            if receiver is None:
+                return None
+            keywords = frozenset(k.arg for k in call.keywords if k.arg is not None
+                                 and not (isinstance(k.value, ast.Constant) and k.value.value is None))
+            method = receiver.method(func.attr, keywords)
+            if method is None or (method.awaited and not awaited):
+                return None
+            spec = self.module.drivers.objects.get(method.returns)
+            if spec is None or not spec.must_release:
+                return None
+            # `conn.execute(...)` shortcuts give cursors nobody is expected to close.
+            if spec.kind is Kind.CURSOR and not func.attr.startswith("cursor"):
+                return None
+            if spec.kind is receiver.kind and spec.kind is Kind.CONNECTION:
+                return None  # duckdb's `conn.cursor()`: another handle, closed with its parent
+            return spec
+        return None
+
+    def creations(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
+        for node in _walk_same_scope(expr):
+            if not isinstance(node, ast.Call) or (isinstance(node, _SCOPE_NODES)):
+                continue
+            spec = self._creation_spec(node, states=states)
+            if spec is None:
+                continue
+            states = self.created(node, spec, states, stmt)
+        return states
+
+    def created(self, call: ast.Call, spec: ObjectSpec, states: States, stmt: ast.stmt) -> States:
+        parent = self.parents.get(id(call))
+        node: ast.expr = parent if isinstance(parent, ast.Await) else call  # type: ignore[assignment]
+        resource = self.by_node.get(id(call))
+        parent_tracked = self._parent_is_local(call, states)
+        if resource is None:
+            resource = Resource(self.module.next_rid, node, call,
+                                spec, stmt, self.scope, awaited=node is not call,
+                                factory=self.module.call_target(call, self.cls) or
+                                (f".{call.func.attr}" if isinstance(call.func, ast.Attribute) else ""),
+                                parent_tracked=parent_tracked)
+            self.module.next_rid += 1
+            self.by_node[id(call)] = resource
+            self.resources[resource.rid] = resource
+            self.flows[resource.rid] = ResourceFlow(resource, in_loop=self.loop_depth > 0)
+        flow = self.flows[resource.rid]
+        holder = self.parents.get(id(node))
+        if isinstance(holder, (ast.Assign, ast.AnnAssign)) and holder.value is node:
+            targets = holder.targets if isinstance(holder, ast.Assign) else [holder.target]
+            if len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id not in self.globals:
+                if parent_tracked:
+                    return states  # its parent's release covers it
+                return states  # bound by assign_targets after the effects
+            attr = _self_attr(targets[0]) if len(targets) == 1 else None
+            if attr is not None and self.cls is not None:
+                self.stored_on_self.append(StoredResource(self.cls, attr, call, spec))
+            flow.escapes.append(holder)
+            return states
+        if isinstance(holder, ast.withitem):
+            is_async = isinstance(self.parents.get(id(holder)), ast.AsyncWith)
+            behaviour = spec.async_with if is_async else spec.with_
+            if behaviour is not None and behaviour.closes:
+                flow.releases.append(holder)
+            # A with that does not close is DBL104's finding, not ours.
+            return states
+        if isinstance(holder, ast.Attribute) and holder.value is node:
+            self._temporary(flow, node, holder)
+            return states
+        fate, at = self.value_fate(node)
+        if fate == "release":
+            flow.releases.append(at)
+        elif fate == "borrow":
+            if not parent_tracked and spec.kind is not Kind.CURSOR:
+                flow.drops.append((at, "temporary"))
+        else:
+            flow.escapes.append(at)
+        return states
+
+    def _parent_is_local(self, call: ast.Call, states: States) -> bool:
+        func = call.func
+        if not isinstance(func, ast.Attribute):
+            return False
+        receiver = func.value
+        while isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute):
+            receiver = receiver.func.value
+        if isinstance(receiver, ast.Name):
+            if receiver.id in self.with_managed:
+                return True
+            return any(s.bound(receiver.id) is not None for s in states)
+        return isinstance(receiver, ast.Call)
+
+    def _temporary(self, flow: ResourceFlow, node: ast.expr, first: ast.Attribute) -> None:
+        """A resource used in a chain and never bound: ``connect(p).execute(q).fetchone()``."""
+        if first.attr in self._release_methods(""):
+            flow.releases.append(first)
+            return
+        if flow.resource.kind is Kind.CURSOR or flow.resource.parent_tracked:
+            return
+        current: ast.AST = first
+        last_attr = first.attr
+        while True:
+            parent = self.parents.get(id(current))
+            if isinstance(parent, ast.Call) and parent.func is current:
+                current = parent
+                continue
+            if isinstance(parent, ast.Attribute) and parent.value is current:
+                current = parent
+                last_attr = parent.attr
+                continue
+            if isinstance(parent, ast.Subscript) and parent.value is current:
+                current = parent
+                continue
+            if isinstance(parent, ast.Await):
+                current = parent
+                continue
+            break
+        parent = self.parents.get(id(current))
+        if isinstance(parent, ast.withitem):
+            flow.drops.append((node, "temporary"))
+            return
+        fate, _at = self.value_fate(current)  # type: ignore[arg-type]
+        if fate == "borrow" or (last_attr in _CONSUMING_METHODS and current is not first):
+            flow.drops.append((node, "temporary"))
+        else:
+            flow.escapes.append(current)
+
+
+def _guard(test: ast.expr) -> tuple[str | None, bool]:
+    """(name, branch taken when the name holds a resource) for simple None/truthiness guards."""
+    if isinstance(test, ast.Name):
+        return test.id, True
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        name, when = _guard(test.operand)
+        return name, not when
+    if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name)
+            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value is None):
+        op = test.ops[0]
+        if isinstance(op, (ast.Is, ast.Eq)):
+            return test.left.id, False
+        if isinstance(op, (ast.IsNot, ast.NotEq)):
+            return test.left.id, True
+    return None, True

@@ -1,0 +1,306 @@
+"""Planning the lifecycle fixes: which statements a `with`/`closing()` (or `try/finally`) can
+cover without changing what the code does. Produces plan data; libcst renders it later.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dbleak.analysis.flow import ResourceFlow, _may_raise, _walk_same_scope
+from dbleak.fixes.plan import AddImport
+from dbleak.fixes.plan_lifecycle import MoveReleaseToFinally, WrapInTryFinally, WrapInWith
+from dbleak.models import Applicability, FixPlan
+
+if TYPE_CHECKING:
+    from dbleak.rules.base import CheckContext
+
+# Results of these are plain data: returning them after the close is fine.
+MATERIALIZING_METHODS = frozenset({
+    "fetchone", "fetchall", "fetchmany", "fetchval", "fetchrow", "fetch", "scalar", "one",
+    "one_or_none", "first", "all", "df", "fetchdf", "fetchnumpy", "arrow", "fetch_arrow_table",
+    "total_changes", "rowcount", "lastrowid", "commit", "rollback", "keys",
+})
+MATERIALIZING_CALLS = frozenset({
+    "list", "tuple", "dict", "set", "frozenset", "sorted", "len", "sum", "any", "all", "bool",
+    "int", "float", "str", "repr", "min", "max", "print", "isinstance",
+})
+_SINK_BORROWERS = MATERIALIZING_CALLS | {"print", "enumerate", "zip"}
+
+
+@dataclass(frozen=True)
+class PlannedFix:
+    plan: FixPlan | None
+    reason: str | None = None  # why no fix, when plan is None
+
+
+def _statement_list(ctx: CheckContext, stmt: ast.stmt) -> list[ast.stmt] | None:
+    parent = ctx.facts.parent_statement(stmt)
+    if parent is None:
+        return None
+    for field in ("body", "orelse", "finalbody"):
+        value = getattr(parent, field, None)
+        if isinstance(value, list) and any(s is stmt for s in value):
+            return value
+    return None
+
+
+def _parents_of(root: ast.AST) -> dict[int, ast.AST]:
+    parents: dict[int, ast.AST] = {}
+    for node in ast.walk(root):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    return parents
+
+
+def _index_in(node: ast.AST, block: list[ast.stmt], parents: dict[int, ast.AST]) -> int | None:
+    ids = {id(s): i for i, s in enumerate(block)}
+    current: ast.AST | None = node
+    while current is not None:
+        if id(current) in ids:
+            return ids[id(current)]
+        current = parents.get(id(current))
+    return None
+
+
+def _has_comment(ctx: CheckContext, stmt: ast.stmt) -> bool:
+    lines = ctx.text.splitlines()
+    end_line = stmt.end_lineno or stmt.lineno
+    if end_line - 1 < len(lines):
+        tail = lines[end_line - 1].encode("utf-8")[stmt.end_col_offset or 0:].decode("utf-8", "replace")
+        if "#" in tail:
+            return True
+    if stmt.lineno >= 2 and lines[stmt.lineno - 2].strip().startswith("#"):
+        return True
+    return False
+
+
+def _materialized(expr: ast.AST, names: set[str], clean: set[str]) -> bool:
+    """True when ``expr`` cannot hold on to the resource after it is closed."""
+    mentions = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} & names
+    if not mentions:
+        return True
+    if isinstance(expr, ast.Name):
+        return expr.id in clean
+    if isinstance(expr, ast.Await):
+        return _materialized(expr.value, names, clean)
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        if isinstance(func, ast.Attribute) and func.attr in MATERIALIZING_METHODS:
+            return True
+        if isinstance(func, ast.Name) and func.id in MATERIALIZING_CALLS:
+            return True
+        return False
+    if isinstance(expr, (ast.ListComp, ast.SetComp, ast.DictComp, ast.Constant, ast.JoinedStr,
+                         ast.Compare, ast.BinOp, ast.UnaryOp)):
+        return True
+    if isinstance(expr, ast.Subscript):
+        return _materialized(expr.value, names, clean)
+    if isinstance(expr, (ast.Tuple, ast.List, ast.Set)):
+        return all(_materialized(e, names, clean) for e in expr.elts)
+    if isinstance(expr, ast.Dict):
+        return all(_materialized(e, names, clean) for e in expr.values if e is not None)
+    if isinstance(expr, ast.Attribute):
+        return expr.attr in MATERIALIZING_METHODS
+    return False
+
+
+def _derived_names(scope: ast.AST, name: str) -> tuple[set[str], set[str]]:
+    """Names that get a value computed from ``name`` (transitively), and those of them whose
+    value is plain data (``rows = cur.fetchall()``)."""
+    names = {name}
+    clean: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for node in _walk_same_scope(scope):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                value, sources = node.value, node.value
+            elif isinstance(node, (ast.For, ast.AsyncFor)):
+                targets, value, sources = [node.target], None, node.iter
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                targets, value, sources = [node.optional_vars], None, node.context_expr
+            else:
+                continue
+            if not any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(sources)):
+                continue
+            for target in targets:
+                for sub in ast.walk(target):
+                    if isinstance(sub, ast.Name) and sub.id not in names:
+                        names.add(sub.id)
+                        changed = True
+                        if value is None and isinstance(node, (ast.For, ast.AsyncFor)):
+                            clean.add(sub.id)  # rows read from a cursor are plain data
+                        elif value is not None and _materialized(value, names, clean):
+                            clean.add(sub.id)
+    return names, clean
+
+
+def _escaping_sink(node: ast.Name, parents: dict[int, ast.AST], names: set[str],
+                   clean: set[str]) -> bool:
+    """Whether this read of a name (or something derived) can outlive the close."""
+    current: ast.AST = node
+    while True:
+        parent = parents.get(id(current))
+        if parent is None or isinstance(parent, ast.stmt) and not isinstance(
+                parent, (ast.Return, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)):
+            return False
+        if isinstance(parent, (ast.Lambda, ast.GeneratorExp)):
+            return True
+        if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return True
+        if isinstance(parent, (ast.Return, ast.Yield, ast.YieldFrom)):
+            value = parent.value
+            return value is not None and not _materialized(value, names, clean)
+        if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+            if all(isinstance(t, (ast.Name, ast.Tuple, ast.List)) for t in targets):
+                return False  # a local: followed as a derived name
+            return parent.value is not None and not _materialized(parent.value, names, clean)
+        if isinstance(parent, ast.Call) and current is not parent.func:
+            func = parent.func
+            if isinstance(func, ast.Name) and func.id in _SINK_BORROWERS:
+                return False
+            if isinstance(func, ast.Attribute) and func.attr in (
+                    "execute", "executemany", "debug", "info", "warning", "error", "exception",
+                    "append", "extend") and _materialized(current, names, clean):
+                return False
+            return not _materialized(current, names, clean)
+        if isinstance(parent, ast.keyword):
+            current = parent
+            continue
+        current = parent
+
+
+def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedFix:
+    """A `with closing(...)` / `with` / `try: … finally:` plan for one resource, or why not."""
+    resource = flow.resource
+    stmt = resource.stmt
+    name = resource.name
+    if name is None:
+        return PlannedFix(None, "it is a temporary; bind it in a `with` block")
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name) and stmt.value is resource.node):
+        return PlannedFix(None, None)
+    if flow.yielded:
+        return PlannedFix(None, "it is yielded; put the `yield` in `try/finally`")
+    if flow.escapes:
+        return PlannedFix(None, "it is handed over on another path")
+    block = _statement_list(ctx, stmt)
+    if block is None:
+        return PlannedFix(None, None)
+    scope = resource.scope
+    parents = _parents_of(scope)
+    start = next(i for i, s in enumerate(block) if s is stmt)
+    names, clean = _derived_names(scope, name)
+    last = start
+    for node in _walk_same_scope(scope):
+        if not (isinstance(node, ast.Name) and node.id in names):
+            continue
+        if node is stmt.targets[0]:
+            continue
+        index = _index_in(node, block, parents)
+        if index is None or index < start or (index == start and node.id == name):
+            return PlannedFix(None, "it is used outside the block that creates it")
+        if node.id == name and not isinstance(node.ctx, ast.Load):
+            return PlannedFix(None, f"`{name}` is assigned again")
+        if isinstance(node.ctx, ast.Load) and _escaping_sink(node, parents, names, clean):
+            return PlannedFix(None, "something read from it is used after it would be closed")
+        if node.id in clean and isinstance(node.ctx, ast.Load):
+            continue  # plain data read from it may be used after the close
+        last = max(last, index)
+    releases = flow.releases
+    drop: list[ast.stmt] = []
+    move_try: ast.Try | None = None
+    for release in releases:
+        holder = parents.get(id(release))
+        if isinstance(holder, ast.Await):
+            holder = parents.get(id(holder))
+        if not isinstance(holder, ast.Expr):
+            return PlannedFix(None, "it is closed in a way the fix cannot move")
+        index = next((i for i, s in enumerate(block) if s is holder), None)
+        if index is not None:
+            drop.append(holder)
+            continue
+        outer = parents.get(id(holder))
+        if (len(releases) == 1 and isinstance(outer, ast.Try) and not outer.finalbody
+                and any(s is holder for s in outer.body) and any(s is outer for s in block)):
+            move_try = outer
+            continue
+        return PlannedFix(None, "it is closed in only some branches")
+    if any(_has_comment(ctx, dropped) for dropped in drop):
+        return PlannedFix(None, "the fix would drop a comment")
+    if drop and max(block.index(d) for d in drop) < last:
+        return PlannedFix(None, "it is used after `close()`")
+    if drop:
+        last = max(last, max(block.index(d) for d in drop))
+    if _has_comment(ctx, stmt):
+        return PlannedFix(None, "the fix would drop a comment")
+    position = ctx.position
+    if move_try is not None:
+        try_index = block.index(move_try)
+        if any(_may_raise(s) for s in block[start + 1:try_index]):
+            return PlannedFix(None, "statements between the creation and the `try` may raise")
+        if last > try_index:
+            return PlannedFix(None, "it is used after the `try`")
+        release_stmt = parents.get(id(releases[0]))
+        if isinstance(release_stmt, ast.Await):
+            release_stmt = parents.get(id(release_stmt))
+        assert isinstance(release_stmt, ast.stmt)
+        if _has_comment(ctx, release_stmt):
+            return PlannedFix(None, "the fix would drop a comment")
+        op = MoveReleaseToFinally(position(move_try.lineno, move_try.col_offset),
+                                  position(release_stmt.lineno, release_stmt.col_offset))
+        return PlannedFix(FixPlan("Move the release into a `finally` block", Applicability.SAFE, (op,)))
+    drops = tuple(position(d.lineno, d.col_offset) for d in drop)
+    first = position(stmt.lineno, stmt.col_offset)
+    end = position(block[last].lineno, block[last].col_offset)
+    spec = resource.spec
+    release_name = spec.release[0] if spec.release else "close"
+    if resource.awaited or spec.release_awaited:
+        awaited = "await " if spec.release_awaited or resource.awaited else ""
+        op = WrapInTryFinally(first, end, f"{awaited}{name}.{release_name}()", drops)
+        return PlannedFix(FixPlan(f"Close `{name}` in a `finally` block", Applicability.SAFE, (op,)))
+    call_text = ast.get_source_segment(ctx.text, resource.call)
+    if call_text is None or "\n" in call_text and "#" in call_text:
+        return PlannedFix(None, "the fix would drop a comment")
+    behaviour = spec.with_
+    if spec.closing_context == "self" and behaviour is not None and behaviour.closes and not (
+            behaviour.commits or behaviour.rolls_back):
+        op = WrapInWith(first, end, f"{call_text} as {name}", drops)
+        return PlannedFix(FixPlan(f"Use `with` for the {title_kind}", Applicability.SAFE, (op,)))
+    wrapper, imports = closing_name(ctx)
+    if wrapper is None:
+        return PlannedFix(None, "`closing` cannot be imported under its name here")
+    op = WrapInWith(first, end, f"{wrapper}({call_text}) as {name}", drops)
+    return PlannedFix(FixPlan(f"Wrap the {title_kind} in `with closing(...)`", Applicability.SAFE,
+                              (op, *imports)))
+
+
+def _module_names(ctx: CheckContext) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
+def closing_name(ctx: CheckContext) -> tuple[str | None, tuple[AddImport, ...]]:
+    """The local expression for ``contextlib.closing`` and the import it needs."""
+    wrapper = ctx.facts.resolver.local_name_for("contextlib.closing")
+    if wrapper is not None:
+        return wrapper, ()
+    taken = _module_names(ctx)
+    if "closing" not in taken:
+        return "closing", (AddImport("contextlib", "closing"),)
+    if "contextlib" not in taken:
+        return "contextlib.closing", (AddImport("contextlib"),)
+    return None, ()

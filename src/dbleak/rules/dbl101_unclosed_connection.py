@@ -1,0 +1,155 @@
+"""DBL101 unclosed-connection, and the parts DBL102/DBL103 share with it."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from dbleak.analysis.flow import ResourceFlow, module_flow
+from dbleak.analysis.lifecycle_fix import plan_fix
+from dbleak.knowledge.drivers import DriverTable, Kind
+from dbleak.models import Finding
+from dbleak.rules.base import CheckContext, Example, Rule
+
+_KIND_WORD = {Kind.CONNECTION: "connection", Kind.SESSION: "session", Kind.CURSOR: "cursor"}
+
+
+def describe(flow: ResourceFlow) -> str:
+    """``the connection `conn` from `sqlite3.connect()```."""
+    resource = flow.resource
+    word = _KIND_WORD.get(resource.kind, "object")
+    factory = resource.factory or "?"
+    if factory.startswith("."):
+        factory = factory[1:]
+    origin = f"`{factory.rsplit('.', 1)[-1] if '.' not in factory else factory}()`"
+    if resource.name:
+        return f"the {word} `{resource.name}` from {origin}"
+    return f"the {word} from {origin}"
+
+
+def drop_message(flow: ResourceFlow) -> str:
+    """Why this resource counts as left open."""
+    what = describe(flow)
+    reasons = {reason for _, reason in flow.drops}
+    if "temporary" in reasons:
+        return f"{what} is used once and never closed"
+    if "rebound" in reasons:
+        if flow.in_loop:
+            return f"{what} is created in a loop and not closed before the next iteration"
+        return f"`{flow.resource.name}` is rebound while {what} is still open"
+    if flow.releases:
+        return f"{what} is not closed on every path out of its scope"
+    return f"{what} is never closed"
+
+
+def leak_findings(rule: type[Rule], ctx: CheckContext, kinds: tuple[Kind, ...],
+                  title_kind: str) -> Iterator[Finding]:
+    """Findings of ``rule`` for dropped resources of ``kinds``."""
+    for flow in module_flow(ctx).flows:
+        resource = flow.resource
+        if resource.kind not in kinds or not flow.dropped or resource.parent_tracked:
+            continue
+        message = drop_message(flow)
+        planned = plan_fix(ctx, flow, title_kind)
+        if planned.plan is None and planned.reason:
+            message += f" (no fix: {planned.reason})"
+        yield ctx.finding(rule, resource.node, message, plan=planned.plan, stmt=resource.stmt)
+
+
+def lifecycle_triggers(drivers: DriverTable) -> Iterable[str] | None:
+    # Project factories from other modules can create connections in any file.
+    return None
+
+
+class UnclosedConnection(Rule):
+    """
+    ## What it does
+    Flags a database connection or session that is left open on some path out of the scope
+    that created it: never closed, closed in one branch only, rebound before the first one is
+    closed (`conn = connect(a); conn = connect(b)`), created in a loop and closed only after
+    it, or used as a one-shot temporary (`sqlite3.connect(p).execute(q).fetchone()`).
+
+    ## Why is this bad?
+    An open connection holds a server backend, a file lock or a pool slot until the garbage
+    collector gets to it — in a long-running process, a loop or a reference cycle, that may be
+    never. Servers run out of connections; SQLite keeps the database locked.
+
+    ## Example
+    ```python
+    import sqlite3
+
+    def count(path):
+        conn = sqlite3.connect(path)
+        return conn.execute("SELECT count(*) FROM t").fetchone()[0]
+    ```
+
+    ## Use instead
+    ```python
+    import sqlite3
+    from contextlib import closing
+
+    def count(path):
+        with closing(sqlite3.connect(path)) as conn:
+            return conn.execute("SELECT count(*) FROM t").fetchone()[0]
+    ```
+
+    ## Known problems
+    A connection that is returned, yielded, stored on `self`/a global/a container, captured by
+    a closure or passed to a function dbleak knows nothing of counts as handed over and is not
+    flagged (set `[tool.dbleak.lifecycle] unknown-calls = "borrow"` to be stricter). Objects
+    are followed inside one scope; factories are followed across the modules being checked.
+
+    ## Fix safety
+    The fix wraps the statements from the creation through the last use in
+    `with closing(...) as conn:` (or the driver's own `with` where it only closes, or
+    `try/finally: await conn.close()` for async drivers) and removes the now-redundant
+    `close()`. It is safe: only the release moves, and it now also happens on exceptions.
+    No fix is offered when the uses are spread over branches, when something read from the
+    connection is used after the last use, or when a comment would be lost; the message says why.
+
+    ## Options
+    - `[tool.dbleak.lifecycle] unknown-calls = "hand-over" | "borrow"`
+    - `[tool.dbleak.lifecycle] factories = ["myapp.db.get_connection"]`
+    - `[tool.dbleak.drivers]` adds your own connection factories.
+
+    ## References
+    - [contextlib.closing](https://docs.python.org/3/library/contextlib.html#contextlib.closing)
+    - [sqlite3: closing connections](https://docs.python.org/3/library/sqlite3.html#sqlite3.Connection.close)
+    - [PEP 249](https://peps.python.org/pep-0249/)
+    """
+
+    code = "DBL101"
+    name = "unclosed-connection"
+    message = "the connection is not closed on every path"
+    fix_title = "Wrap the connection in `with closing(...)`"
+    fix_availability = "sometimes"
+    needs_project = True
+
+    VALID = (
+        "import sqlite3\nfrom contextlib import closing\n\ndef f(p):\n"
+        "    with closing(sqlite3.connect(p)) as conn:\n        return conn.execute('select 1').fetchone()\n",
+        "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    return conn\n",
+        "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    try:\n"
+        "        conn.execute('select 1')\n    finally:\n        conn.close()\n",
+    )
+    INVALID = (
+        Example(
+            "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n"
+            "    return conn.execute('select 1').fetchone()\n",
+            fixed=(
+                "import sqlite3\nfrom contextlib import closing\n\ndef f(p):\n"
+                "    with closing(sqlite3.connect(p)) as conn:\n"
+                "        return conn.execute('select 1').fetchone()\n"
+            ),
+        ),
+    )
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        return lifecycle_triggers(drivers)
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        yield from leak_findings(cls, ctx, (Kind.CONNECTION, Kind.SESSION), "connection")
+
+
+__all__ = ["UnclosedConnection", "leak_findings", "describe", "lifecycle_triggers"]

@@ -1,0 +1,114 @@
+"""DBL103 close-skipped-on-exception."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from dbleak.analysis.flow import REPORTED_KINDS, module_flow
+from dbleak.analysis.lifecycle_fix import plan_fix
+from dbleak.knowledge.drivers import DriverTable, Kind
+from dbleak.models import Finding
+from dbleak.rules.base import CheckContext, Example, Rule
+from dbleak.rules.dbl101_unclosed_connection import describe, lifecycle_triggers
+
+
+class CloseSkippedOnException(Rule):
+    """
+    ## What it does
+    Flags a connection, session or cursor that is closed on every normal path, but where an
+    exception raised between its creation and the `close()` skips the close: no `finally`, no
+    `with`. Also a generator (`@contextmanager` or a dependency generator) that yields a
+    connection and closes it after the `yield` without `try/finally`.
+
+    ## Why is this bad?
+    Every query, attribute access or subscript in between can raise. The error path is exactly
+    when a leak hurts: a failing request, retried in a loop, leaks one connection per attempt
+    until the server refuses new ones.
+
+    ## Example
+    ```python
+    import sqlite3
+
+    def save(path, row):
+        conn = sqlite3.connect(path)
+        conn.execute("INSERT INTO t VALUES (?)", row)
+        conn.commit()
+        conn.close()
+    ```
+
+    ## Use instead
+    ```python
+    import sqlite3
+    from contextlib import closing
+
+    def save(path, row):
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute("INSERT INTO t VALUES (?)", row)
+            conn.commit()
+    ```
+
+    ## Known problems
+    Any call is assumed to be able to raise, including ones that in practice cannot. Exceptions
+    caught by a bare `except:` or `except Exception:` handler are followed into the handler.
+
+    ## Fix safety
+    Safe. Wrapping in `with closing(...)` (or the driver's own closing `with`, or
+    `try/finally: await conn.close()` for async drivers) keeps the normal path as it was and
+    adds the close on the exceptional one. When the close sits at the end of an existing
+    `try` without `finally`, the fix moves it into a new `finally:` block.
+
+    ## Options
+    `[tool.dbleak.lifecycle] unknown-calls = "hand-over" | "borrow"`
+
+    ## References
+    - [The try statement](https://docs.python.org/3/reference/compound_stmts.html#the-try-statement)
+    - [contextlib.contextmanager](https://docs.python.org/3/library/contextlib.html#contextlib.contextmanager)
+    """
+
+    code = "DBL103"
+    name = "close-skipped-on-exception"
+    message = "an exception between creation and `close()` skips the close"
+    fix_title = "Close it in `with` / `finally`"
+    fix_availability = "sometimes"
+    needs_project = True
+
+    VALID = (
+        "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    try:\n"
+        "        conn.execute('select 1')\n    finally:\n        conn.close()\n",
+        "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    conn.close()\n",
+    )
+    INVALID = (
+        Example(
+            "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n"
+            "    conn.execute('select 1')\n    conn.close()\n",
+            fixed=(
+                "import sqlite3\nfrom contextlib import closing\n\ndef f(p):\n"
+                "    with closing(sqlite3.connect(p)) as conn:\n"
+                "        conn.execute('select 1')\n"
+            ),
+        ),
+    )
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        return lifecycle_triggers(drivers)
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        for flow in module_flow(ctx).flows:
+            resource = flow.resource
+            if resource.kind not in REPORTED_KINDS or resource.parent_tracked:
+                continue
+            if not flow.skipped_by_exception:
+                continue
+            what = describe(flow)
+            if flow.yielded:
+                message = (f"{what} is yielded, and closed after the `yield` without "
+                           "`try/finally`: an exception in the caller's block skips the close")
+            else:
+                message = f"{what} is closed, but an exception raised before `close()` skips it"
+            kind_word = "cursor" if resource.kind is Kind.CURSOR else "connection"
+            planned = plan_fix(ctx, flow, kind_word)
+            if planned.plan is None and planned.reason:
+                message += f" (no fix: {planned.reason})"
+            yield ctx.finding(cls, resource.node, message, plan=planned.plan, stmt=resource.stmt)
