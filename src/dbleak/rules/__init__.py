@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dbleak.rules.base import Rule
+from dbleak.rules.dbl101_unclosed_connection import UnclosedConnection
+from dbleak.rules.dbl102_unclosed_cursor import UnclosedCursor
+from dbleak.rules.dbl103_close_skipped_on_exception import CloseSkippedOnException
 from dbleak.rules.dbl104_with_does_not_close import WithDoesNotClose
+from dbleak.rules.dbl106_owner_never_closes import OwnerNeverCloses
+from dbleak.rules.dbl108_module_level_connection import ModuleLevelConnection
 from dbleak.rules.dbl201_unbounded_fetchall import UnboundedFetchall
 from dbleak.rules.dbl202_unbounded_orm_all import UnboundedOrmAll
 from dbleak.rules.dbl203_unbounded_queryset_list import UnboundedQuerysetList
@@ -16,7 +21,12 @@ from dbleak.rules.dbl304_first_of_materialized import FirstOfMaterialized
 from dbleak.rules.dbl305_fetchall_iterated_once import FetchallIteratedOnce
 
 RULES: tuple[type[Rule], ...] = (
+    UnclosedConnection,
+    UnclosedCursor,
+    CloseSkippedOnException,
     WithDoesNotClose,
+    OwnerNeverCloses,
+    ModuleLevelConnection,
     UnboundedFetchall,
     UnboundedOrmAll,
     UnboundedQuerysetList,
