@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 OPEN, RELEASED, ESCAPED, YIELDED = "open", "released", "escaped", "yielded"
 REPORTED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR)
+TRACKED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.POOL)
 _SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _MAX_STATES = 256
 _MAX_LOOP_ROUNDS = 6
@@ -53,6 +54,8 @@ POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
 # Method names by which an exit stack takes ownership.
 STACK_METHODS = frozenset({"enter_context", "enter_async_context", "callback", "push",
                            "push_async_callback", "push_async_exit"})
+RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "release", "disconnect", "terminate",
+                             "closeall", "ensure_closed"})
 CLOSING_WRAPPERS = frozenset({"contextlib.closing", "contextlib.aclosing"})
 # A temporary whose chain ends in one of these was used and thrown away.
 _CONSUMING_METHODS = frozenset({
@@ -295,18 +298,29 @@ class _ModuleAnalysis:
 
     def call_factory_spec(self, call: ast.Call, awaited: bool, cls: ast.ClassDef | None,
                           in_async_with: bool = False) -> ObjectSpec | None:
+        """The object a factory call makes (driver, configured or project), tracked or not."""
         qualname = self.call_target(call, cls)
         if qualname is None:
             return None
-        factory = self.drivers.factory(qualname)
+        keywords = frozenset(k.arg for k in call.keywords if k.arg is not None)
+        factory = self.drivers.factory_for(qualname, keywords)
         if factory is not None:
             if factory.awaited and not (awaited or in_async_with):
                 return None
-            spec = self.drivers.objects.get(factory.returns)
-            return spec if spec is not None and spec.must_release else None
+            if getattr(factory, "context_only", False):
+                return None
+            return self.drivers.objects.get(factory.returns)
         if qualname in self.user_factories:
             return USER_CONNECTION
         return self.project_factory_spec(qualname, 0)
+
+    def factory_call_with(self, call: ast.Call, cls: ast.ClassDef | None, is_async: bool) -> WithSpec | None:
+        """What `with f(...)` does when the factory says so (``async with aiosqlite.connect()``)."""
+        qualname = self.call_target(call, cls)
+        factory = self.drivers.factory(qualname)
+        if factory is None:
+            return None
+        return getattr(factory, "call_async_with" if is_async else "call_with", None)
 
     def call_target(self, call: ast.Call, cls: ast.ClassDef | None) -> str | None:
         func = call.func
@@ -344,7 +358,7 @@ class _ModuleAnalysis:
                 return None  # one return path gives something we do not know: not a factory
             specs.append(spec)
         first = specs[0]
-        return first if all(s.name == first.name for s in specs) and first.must_release else None
+        return first if all(s.name == first.name for s in specs) else None
 
     def annotation_spec(self, annotation: ast.expr | None) -> ObjectSpec | None:
         if annotation is None:
@@ -360,6 +374,9 @@ class _ModuleAnalysis:
         objects = self.drivers.objects
         if qualname in objects:
             return objects[qualname]
+        for spec in objects.values():
+            if qualname in getattr(spec, "classes", ()):
+                return spec
         parts = qualname.split(".")
         short = f"{parts[0]}.{parts[-1]}"
         return objects.get(short)
@@ -884,8 +901,8 @@ class _ScopeInterpreter:
             return "borrow", node
         return self.value_fate(node)
 
-    def _release_methods(self, name: str) -> tuple[str, ...]:
-        return ("close", "aclose", "dispose", "release", "disconnect", "terminate")
+    def _release_methods(self, name: str) -> frozenset[str]:
+        return RELEASE_METHODS
 
     def value_fate(self, node: ast.expr) -> tuple[str, ast.AST]:
         """Where a value goes: "escape", "borrow", "release" (an owner in a with) or "yield"."""
@@ -1000,7 +1017,7 @@ class _ScopeInterpreter:
         if attr is not None and self.cls is not None:
             return self.module.class_attr_specs.get(id(self.cls), {}).get(attr)
         if isinstance(expr, ast.Call):
-            return self._creation_spec(expr)
+            return self._made_by(expr, states=states)
         return None
 
     def _local_names(self) -> set[str]:
@@ -1013,6 +1030,15 @@ class _ScopeInterpreter:
 
     def _creation_spec(self, call: ast.Call, in_async_with: bool = False,
                        states: States | None = None) -> ObjectSpec | None:
+        """The spec of the object ``call`` makes when it is one this analysis tracks."""
+        spec = self._made_by(call, in_async_with, states)
+        if spec is None or not spec.must_release or spec.kind not in TRACKED_KINDS:
+            return None
+        return spec
+
+    def _made_by(self, call: ast.Call, in_async_with: bool = False,
+                 states: States | None = None) -> ObjectSpec | None:
+        """The table object ``call`` returns (a factory, a method of a known object), or None."""
         parent = self.parents.get(id(call))
         awaited = isinstance(parent, ast.Await)
         if not in_async_with and isinstance(parent, ast.withitem):
@@ -1022,25 +1048,31 @@ class _ScopeInterpreter:
         if spec is not None:
             return spec
         func = call.func
+        receiver_node: ast.expr | None = None
+        method_name = "__call__"
         if isinstance(func, ast.Attribute):
-            receiver = self._receiver_spec(func.value, states)
+            receiver_node, method_name = func.value, func.attr
+            receiver = self._receiver_spec(receiver_node, states)
             if receiver is None:
                 return None
-            keywords = frozenset(k.arg for k in call.keywords if k.arg is not None
-                                 and not (isinstance(k.value, ast.Constant) and k.value.value is None))
-            method = receiver.method(func.attr, keywords)
-            if method is None or (method.awaited and not awaited):
+        else:
+            receiver = self._receiver_spec(func, states)
+            if receiver is None:
                 return None
-            spec = self.module.drivers.objects.get(method.returns)
-            if spec is None or not spec.must_release:
-                return None
-            # `conn.execute(...)` shortcuts give cursors nobody is expected to close.
-            if spec.kind is Kind.CURSOR and not func.attr.startswith("cursor"):
-                return None
-            if spec.kind is receiver.kind and spec.kind is Kind.CONNECTION:
-                return None  # duckdb's `conn.cursor()`: another handle, closed with its parent
-            return spec
-        return None
+        keywords = frozenset(k.arg for k in call.keywords if k.arg is not None
+                             and not (isinstance(k.value, ast.Constant) and k.value.value is None))
+        method = receiver.method(method_name, keywords)
+        if method is None or (method.awaited and not awaited) or getattr(method, "context_only", False):
+            return None
+        spec = self.module.drivers.objects.get(method.returns)
+        if spec is None:
+            return None
+        # `conn.execute(...)` shortcuts give cursors nobody is expected to close.
+        if spec.kind is Kind.CURSOR and not method_name.startswith("cursor"):
+            return None
+        if spec.kind is receiver.kind and spec.kind is Kind.CONNECTION:
+            return None  # duckdb's `conn.cursor()`: another handle, closed with its parent
+        return spec
 
     def creations(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
         for node in _walk_same_scope(expr):
@@ -1056,7 +1088,7 @@ class _ScopeInterpreter:
         parent = self.parents.get(id(call))
         node: ast.expr = parent if isinstance(parent, ast.Await) else call  # type: ignore[assignment]
         resource = self.by_node.get(id(call))
-        parent_tracked = self._parent_is_local(call, states)
+        parent_tracked = spec.kind is Kind.CURSOR and self._parent_is_local(call, states)
         if resource is None:
             resource = Resource(self.module.next_rid, node, call,
                                 spec, stmt, self.scope, awaited=node is not call,
@@ -1082,7 +1114,9 @@ class _ScopeInterpreter:
             return states
         if isinstance(holder, ast.withitem):
             is_async = isinstance(self.parents.get(id(holder)), ast.AsyncWith)
-            behaviour = spec.async_with if is_async else spec.with_
+            behaviour = self.module.factory_call_with(call, self.cls, is_async)
+            if behaviour is None:
+                behaviour = spec.async_with if is_async else spec.with_
             if behaviour is not None and behaviour.closes:
                 flow.releases.append(holder)
             # A with that does not close is DBL104's finding, not ours.

@@ -236,8 +236,6 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
         return PlannedFix(None, "it is used after `close()`")
     if drop:
         last = max(last, max(block.index(d) for d in drop))
-    if _has_comment(ctx, stmt):
-        return PlannedFix(None, "the fix would drop a comment")
     position = ctx.position
     if move_try is not None:
         try_index = block.index(move_try)
