@@ -17,9 +17,9 @@ import os
 import re
 import tokenize
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 
 from dbleak.models import Finding
 from dbleak.noqa import parse_suppressions
@@ -92,9 +92,9 @@ class SourceOutline:
         position = (line, column)
         best: _Statement | None = None
         for statement in self.statements:
-            if statement.start <= position <= statement.end:
-                if best is None or statement.start >= best.start:
-                    best = statement
+            contains = statement.start <= position <= statement.end
+            if contains and (best is None or statement.start >= best.start):
+                best = statement
         if best is None:
             return "", normalise(self.index.line_text(line))
         start = self.index.offset(*best.start)
@@ -102,14 +102,13 @@ class SourceOutline:
         return best.scope, normalise(self.text[start:stop])
 
 
-def _first_child(node: ast.AST) -> ast.AST | None:
+def _first_child(node: ast.AST) -> ast.stmt | ast.pattern | None:
     """The first nested statement (or case pattern) of a compound statement, if any."""
     body = getattr(node, "body", None)
     if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
-        return body[0]  # type: ignore[no-any-return]
-    cases = getattr(node, "cases", None)
-    if cases:
-        return cases[0].pattern  # type: ignore[no-any-return]
+        return body[0]
+    if isinstance(node, ast.Match) and node.cases:
+        return node.cases[0].pattern
     return None
 
 

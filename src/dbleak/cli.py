@@ -16,8 +16,8 @@ from typing import Any, Sequence
 import click
 
 from dbleak import __version__
-from dbleak.baseline import BaselineError, add_noqa_to_files, record_or_filter, repository_root
 from dbleak.api import PathResult, RunOptions, check_file, check_paths, fix_source
+from dbleak.baseline import BaselineError, add_noqa_to_files, record_or_filter, repository_root
 from dbleak.engine import check_text
 from dbleak.fixing import allowed, with_fixes
 from dbleak.models import Applicability, Finding

@@ -9,7 +9,7 @@ that spans lines gets ``line`` and ``endLine`` alone.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from dbleak.baseline import relative_to
 from dbleak.models import Finding

@@ -8,7 +8,8 @@ normalised statement), so they survive lines moving, and repeats are numbered to
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from dbleak.baseline import finding_keys, fingerprints, relative_to
 from dbleak.models import Finding

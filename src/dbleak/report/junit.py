@@ -6,7 +6,7 @@ Files checked without findings are passing test cases (when the CLI passes the c
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Sequence
+from collections.abc import Sequence
 
 from dbleak.baseline import relative_to
 from dbleak.models import Finding
