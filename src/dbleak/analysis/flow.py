@@ -413,13 +413,24 @@ def _self_attr(node: ast.AST) -> str | None:
 
 
 def _may_raise(node: ast.AST) -> bool:
-    for sub in _walk_same_scope(node):
+    for sub in _walk_expr(node):
         if isinstance(sub, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.Subscript,
                             ast.BinOp, ast.Raise, ast.Assert)):
             return True
         if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load):
             return True
     return False
+
+
+def _walk_expr(node: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of an expression of this scope (a lambda's body belongs to the lambda)."""
+    if isinstance(node, _SCOPE_NODES):
+        yield node
+        if isinstance(node, ast.Lambda):
+            for default in [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]:
+                yield from _walk_expr(default)
+        return
+    yield from _walk_same_scope(node)
 
 
 def _walk_same_scope(node: ast.AST) -> Iterator[ast.AST]:
@@ -734,6 +745,11 @@ class _ScopeInterpreter:
             if _may_raise(expr):
                 self.emit("raise", states, stmt)
             states = self.creations(expr, states, stmt)
+            if isinstance(expr, ast.Name):
+                spec = self._receiver_spec(expr, states)
+                behaviour = None if spec is None else (spec.async_with if is_async else spec.with_)
+                if behaviour is not None and behaviour.closes:
+                    states = _cap(self._mark(s, s.bound(expr.id), RELEASED, item) for s in states)
             target = item.optional_vars
             if isinstance(target, ast.Name):
                 if self._with_closes(expr, is_async) or self._with_creates(expr, is_async):
@@ -765,7 +781,7 @@ class _ScopeInterpreter:
     def assign_targets(self, target: ast.expr, value: ast.expr | None, states: States,
                        stmt: ast.stmt) -> States:
         if isinstance(target, ast.Name):
-            resource = self._bound_resource(value)
+            resource = self._bound_resource(value) if target.id not in self.globals else None
             states = self.rebind(target.id, states, stmt)
             if resource is not None:
                 resource.name = target.id
@@ -871,8 +887,8 @@ class _ScopeInterpreter:
         tracked = {name for state in states for name, _ in state.binds}
         if not tracked:
             return states
-        for node in _walk_same_scope(expr):
-            if isinstance(node, _SCOPE_NODES) and node is not expr:
+        for node in _walk_expr(expr):
+            if isinstance(node, _SCOPE_NODES):
                 states = self.capture(node, states)
                 continue
             if not (isinstance(node, ast.Name) and node.id in tracked and isinstance(node.ctx, ast.Load)):
@@ -1075,8 +1091,8 @@ class _ScopeInterpreter:
         return spec
 
     def creations(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
-        for node in _walk_same_scope(expr):
-            if not isinstance(node, ast.Call) or (isinstance(node, _SCOPE_NODES)):
+        for node in _walk_expr(expr):
+            if not isinstance(node, ast.Call):
                 continue
             spec = self._creation_spec(node, states=states)
             if spec is None:
@@ -1092,8 +1108,7 @@ class _ScopeInterpreter:
         if resource is None:
             resource = Resource(self.module.next_rid, node, call,
                                 spec, stmt, self.scope, awaited=node is not call,
-                                factory=self.module.call_target(call, self.cls) or
-                                (f".{call.func.attr}" if isinstance(call.func, ast.Attribute) else ""),
+                                factory=self.module.call_target(call, self.cls) or ast.unparse(call.func),
                                 parent_tracked=parent_tracked)
             self.module.next_rid += 1
             self.by_node[id(call)] = resource

@@ -139,7 +139,7 @@ def _derived_names(scope: ast.AST, name: str) -> tuple[set[str], set[str]]:
 
 
 def _escaping_sink(node: ast.Name, parents: dict[int, ast.AST], names: set[str],
-                   clean: set[str]) -> bool:
+                   clean: set[str], owner: str) -> bool:
     """Whether this read of a name (or something derived) can outlive the close."""
     current: ast.AST = node
     while True:
@@ -160,6 +160,8 @@ def _escaping_sink(node: ast.Name, parents: dict[int, ast.AST], names: set[str],
                 return False  # a local: followed as a derived name
             return parent.value is not None and not _materialized(parent.value, names, clean)
         if isinstance(parent, ast.Call) and current is not parent.func:
+            if current is node and node.id == owner:
+                return False  # the flow analysis already found this call only borrows it
             func = parent.func
             if isinstance(func, ast.Name) and func.id in _SINK_BORROWERS:
                 return False
@@ -206,8 +208,8 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
             return PlannedFix(None, "it is used outside the block that creates it")
         if node.id == name and not isinstance(node.ctx, ast.Load):
             return PlannedFix(None, f"`{name}` is assigned again")
-        if isinstance(node.ctx, ast.Load) and _escaping_sink(node, parents, names, clean):
-            return PlannedFix(None, "something read from it is used after it would be closed")
+        if isinstance(node.ctx, ast.Load) and _escaping_sink(node, parents, names, clean, name):
+            return PlannedFix(None, "it, or something read from it, is passed on or returned")
         if node.id in clean and isinstance(node.ctx, ast.Load):
             continue  # plain data read from it may be used after the close
         last = max(last, index)

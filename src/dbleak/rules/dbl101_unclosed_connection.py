@@ -17,10 +17,7 @@ def describe(flow: ResourceFlow) -> str:
     """``the connection `conn` from `sqlite3.connect()```."""
     resource = flow.resource
     word = _KIND_WORD.get(resource.kind, "object")
-    factory = resource.factory or "?"
-    if factory.startswith("."):
-        factory = factory[1:]
-    origin = f"`{factory.rsplit('.', 1)[-1] if '.' not in factory else factory}()`"
+    origin = f"`{resource.factory or '?'}()`"
     if resource.name:
         return f"the {word} `{resource.name}` from {origin}"
     return f"the {word} from {origin}"
