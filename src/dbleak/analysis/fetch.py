@@ -329,7 +329,10 @@ class LocalTypes:
         if isinstance(expr, ast.Await):
             expr = expr.value
         if isinstance(expr, ast.Call):
-            factory = self.drivers.factory(self.facts.call_qualname(expr))
+            qualname = self.facts.call_qualname(expr)
+            if qualname == "contextlib.closing" and len(expr.args) == 1:
+                return self.object_of(expr.args[0], scope, depth + 1)
+            factory = self.drivers.factory(qualname)
             if factory is not None:
                 return self.drivers.objects.get(factory.returns)
             func = expr.func
@@ -341,6 +344,9 @@ class LocalTypes:
                         return self.drivers.objects.get(method.returns)
             return None
         if isinstance(expr, ast.Name):
+            annotated = self._annotated(expr.id, scope)
+            if annotated is not None:
+                return annotated
             values = self._bindings(expr.id, scope)
             if not values:
                 return None
@@ -349,6 +355,40 @@ class LocalTypes:
                 return next(iter(specs.values()))
             return None
         return None
+
+    def _annotated(self, name: str, scope: Scope) -> ObjectSpec | None:
+        """The object of a parameter annotated with a driver class (``conn: sqlite3.Connection``)."""
+        own = self.resolver.assignments(scope).get(name)
+        if not own or len(own) != 1 or not isinstance(own[0], ast.arg):
+            return None
+        annotation = own[0].annotation
+        if annotation is None:
+            return None
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            try:
+                annotation = ast.parse(annotation.value, mode="eval").body
+            except SyntaxError:
+                return None
+        qualname = self.facts.qualname(annotation)
+        if qualname is None:
+            return None
+        return self._by_class().get(qualname)
+
+    def _by_class(self) -> dict[str, ObjectSpec]:
+        cached: dict[str, ObjectSpec] | None = getattr(self, "_classes", None)
+        if cached is None:
+            cached = {}
+            ambiguous: set[str] = set()
+            for spec in self.drivers.objects.values():
+                for qualname in (spec.name, *getattr(spec, "classes", ())):
+                    known = cached.setdefault(qualname, spec)
+                    # One runtime class for two kinds (psycopg2's cursor, named or not): unknown.
+                    if known.buffering is not spec.buffering or known.kind is not spec.kind:
+                        ambiguous.add(qualname)
+            for qualname in ambiguous:
+                del cached[qualname]
+            self._classes = cached
+        return cached
 
     def _method(self, owner: ObjectSpec, name: str, call: ast.Call) -> MethodSpec | None:
         method_for = getattr(owner, "method_for", None)
