@@ -6,7 +6,7 @@ from typing import Iterable, Iterator
 
 from dbleak.analysis.flow import ResourceFlow, module_flow
 from dbleak.analysis.lifecycle_fix import plan_fix
-from dbleak.knowledge.drivers import DriverTable, Kind
+from dbleak.knowledge.drivers import Buffering, DriverTable, Kind
 from dbleak.models import Finding
 from dbleak.rules.base import CheckContext, Example, Rule
 
@@ -26,6 +26,8 @@ def describe(flow: ResourceFlow) -> str:
 def drop_message(flow: ResourceFlow) -> str:
     """Why this resource counts as left open."""
     what = describe(flow)
+    if flow.resource.spec.buffering is Buffering.SERVER:
+        what += " (server-side: it holds a portal on the server)"
     reasons = {reason for _, reason in flow.drops}
     if "temporary" in reasons:
         return f"{what} is used once and never closed"
