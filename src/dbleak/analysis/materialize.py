@@ -154,9 +154,18 @@ class _Module:
         self.drivers = drivers
         self.project = project
         self.parents: dict[int, ast.AST] = {}
-        for node in ast.walk(tree):
+        # One walk for the parents and the candidate sites alike.
+        self.candidates: list[ast.AST] = []
+        parents = self.parents
+        candidates = self.candidates
+        stack: list[ast.AST] = [tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.Call, ast.ListComp, ast.List)):
+                candidates.append(node)
             for child in ast.iter_child_nodes(node):
-                self.parents[id(child)] = node
+                parents[id(child)] = node
+                stack.append(child)
         self._bindings: dict[int, dict[str, list[ast.AST]]] = {}
         module_bound = set(facts.resolver.bindings)
         for node in walk_scope(tree):
@@ -579,6 +588,8 @@ class _Finder:
             owner = m.parent(parent)
             if not isinstance(owner, _COMPREHENSIONS):
                 return None
+            if isinstance(owner, ast.GeneratorExp) and not self._consumed_now(owner):
+                return None  # a generator expression returned or stored walks the rows later
             rest = [owner.elt] if not isinstance(owner, ast.DictComp) else [owner.key, owner.value]
             rest += [g for g in owner.generators if g is not parent] + list(parent.ifs)
             if any(_names_in(r) & related for r in rest) or self._db_work(rest):
@@ -607,6 +618,12 @@ class _Finder:
                     return None
                 return ListUse(ListUseKind.FIRST, node, parent, stmt)
         return None
+
+    def _consumed_now(self, genexp: ast.GeneratorExp) -> bool:
+        parent = self.m.parent(genexp)
+        if isinstance(parent, ast.Call) and genexp in parent.args:
+            return True
+        return isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is genexp
 
     def _consumer(self, call: ast.Call, node: ast.expr) -> str | None:
         m = self.m
@@ -723,8 +740,8 @@ class _Finder:
         gap_nodes: list[ast.AST] = list(between)
         if nested_in is not None:
             gap_nodes.extend(_outside(nested_in, use.stmt))
-        if any(_names_in(g) & related for g in gap_nodes):
-            return None  # the source is touched (closed, re-executed) before the list is used
+        if any(_names_in(g) & related for g in gap_nodes) or self._db_work(gap_nodes):
+            return None  # the source (or the database) is worked on before the list is used
         gap_runs_code = nested_in is not None or any(
             isinstance(sub, (ast.Call, ast.Await)) for g in between for sub in ast.walk(g))
         return ListUse(use.kind, name, use.holder, use.stmt, use.consumer, assign,
@@ -805,7 +822,7 @@ class _Finder:
 
     def sites(self) -> Iterator[MaterializationSite]:
         m = self.m
-        for node in ast.walk(m.tree):
+        for node in m.candidates:
             site = None
             if isinstance(node, ast.Call):
                 site = self._call_site(node)
@@ -930,30 +947,64 @@ def materialization_sites(ctx: Any) -> list[MaterializationSite]:
 
 
 def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
-    """The SQL text the rows of a FETCHED site come from, when it is a literal or a constant."""
+    """The SQL text the rows of a FETCHED site come from, when it can be resolved."""
     module: _Module = ctx.__dict__["_materialization_module"]
     receiver = site.source.node
     while isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute):
         if receiver.func.attr == "execute" and receiver.args:
-            return module.constant_text(receiver.args[0])
+            return _resolve_sql(ctx, module, receiver)
         receiver = receiver.func.value
     if isinstance(receiver, ast.Name):
         bound = module.bound_value(receiver)
         if bound is not None and isinstance(bound[1], ast.Call) and isinstance(
                 bound[1].func, ast.Attribute) and bound[1].func.attr == "execute" and bound[1].args:
-            return module.constant_text(bound[1].args[0])
-        # The last `name.execute(sql)` before the fetch in the same scope.
-        best: ast.Call | None = None
-        for node in walk_scope(site.scope):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
-                    node.func.attr == "execute") and isinstance(node.func.value, ast.Name) and (
-                    node.func.value.id == receiver.id) and node.args and (
-                    node.lineno < site.node.lineno):
-                if best is None or node.lineno > best.lineno:
-                    best = node
-        if best is not None:
-            return module.constant_text(best.args[0])
+            return _resolve_sql(ctx, module, bound[1])
+        # The last `name.execute(sql)` before the fetch, in the same block.
+        fetch_stmt = site.stmt
+        block = _block_of(module.parent(fetch_stmt), fetch_stmt)
+        if block is None:
+            return None
+        for stmt in reversed(block[:block.index(fetch_stmt)]):
+            calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call)
+                     and isinstance(n.func, ast.Attribute) and n.func.attr == "execute"
+                     and isinstance(n.func.value, ast.Name) and n.func.value.id == receiver.id]
+            if calls and isinstance(stmt, (ast.Expr, ast.Assign)) and calls[0].args:
+                return _resolve_sql(ctx, module, calls[0])
+            if any(isinstance(n, ast.Name) and n.id == receiver.id for n in ast.walk(stmt)):
+                return None  # the cursor is used some other way in between
     return None
+
+
+def _resolve_sql(ctx: Any, module: _Module, execute: ast.Call) -> str | None:
+    argument = execute.args[0]
+    if isinstance(argument, ast.Name):
+        # Straight-line code: `sql = "..."` earlier in the same block, not rebound in between.
+        stmt = module.statement_of(execute)
+        block = _block_of(module.parent(stmt), stmt) if stmt is not None else None
+        if stmt is not None and block is not None:
+            for earlier in reversed(block[:block.index(stmt)]):
+                stores = [n for n in ast.walk(earlier) if isinstance(n, ast.Name)
+                          and n.id == argument.id and isinstance(n.ctx, ast.Store)]
+                if not stores:
+                    continue
+                if isinstance(earlier, ast.Assign) and len(earlier.targets) == 1 and \
+                        earlier.targets[0] is stores[0]:
+                    return _resolved_text(ctx, module, earlier.value)
+                break
+    return _resolved_text(ctx, module, argument)
+
+
+def _resolved_text(ctx: Any, module: _Module, expr: ast.expr) -> str | None:
+    try:
+        from dbleak.analysis.fetch import fetch_analysis
+    except ImportError:
+        return module.constant_text(expr)
+    scope_node = module.scope_of(expr)
+    scope = next((s for s in ctx.facts.scopes if s.node is scope_node), None)
+    if scope is None:
+        return module.constant_text(expr)
+    sql = fetch_analysis(ctx).resolver.resolve(expr, scope)
+    return sql.text if sql is not None else None
 
 
 # --- rewrites --------------------------------------------------------------------------------
@@ -983,7 +1034,10 @@ class Rewriter:
         return Position(line, self.lines.char_column(line, node.end_col_offset or 0))  # type: ignore[attr-defined]
 
     def segment(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.text, node) or ast.unparse(node)
+        # Not ast.get_source_segment: it splits the whole text on every call.
+        start, end = self.start(node), self.end(node)
+        begin = self.lines.offset(start.line, start.column)
+        return self.text[begin:self.lines.offset(end.line, end.column)]
 
     def replace(self, node: ast.AST, content: str) -> ReplaceRange:
         return ReplaceRange(self.start(node), self.end(node), content)
@@ -1150,9 +1204,8 @@ def fetch_bound(ctx: Any, site: MaterializationSite) -> str:
     call = site.node.value if isinstance(site.node, ast.Await) else site.node
     if site.source.fetch_method == "all":
         return _orm_bound(call)
-    verdicts = _dbapi_bounds(ctx)
-    verdict = verdicts.get(id(call))
-    if verdict is not None:
+    verdict = _dbapi_bounds(ctx).get(id(call))
+    if verdict is not None and verdict != "unknown":
         return verdict
     sql = statement_sql(ctx, site)
     if sql is None:

@@ -6,7 +6,7 @@ import ast
 from typing import Iterable, Iterator
 
 from dbleak.analysis.materialize import (
-    ListUseKind, MaterializationSite, Rewriter, SourceKind, count_text, materialization_sites,
+    ListUseKind, MaterializationSite, Rewriter, SourceKind, fetch_bound, count_text, materialization_sites,
     replace_use, rewriter_for,
 )
 from dbleak.knowledge.drivers import DriverTable
@@ -76,7 +76,7 @@ class LenOfMaterialized(Rule):
             fixed="def gen():\n    yield 1\n\nprint(sum(1 for _ in gen()))\n",
         ),
         Example(
-            "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
+            "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('SELECT id FROM events')\n"
             "print(len(cur.fetchall()))\n",
         ),
     )
@@ -91,6 +91,8 @@ class LenOfMaterialized(Rule):
         for site in materialization_sites(ctx):
             if site.use.kind is not ListUseKind.LENGTH:
                 continue
+            if site.source.kind is SourceKind.FETCHED and fetch_bound(ctx, site) == "bounded":
+                continue  # a few rows by construction (LIMIT, PRAGMA, an aggregate)
             rewriter = rewriter or rewriter_for(ctx)
             what = _what(site)
             plan = _plan(rewriter, site)

@@ -6,7 +6,7 @@ import ast
 from typing import Iterable, Iterator
 
 from dbleak.analysis.materialize import (
-    ListUseKind, MaterializationSite, Rewriter, SourceKind, first_text, materialization_sites,
+    ListUseKind, MaterializationSite, Rewriter, SourceKind, fetch_bound, first_text, materialization_sites,
     replace_use, rewriter_for,
 )
 from dbleak.knowledge.drivers import DriverTable
@@ -73,9 +73,9 @@ class FirstOfMaterialized(Rule):
             unsafe_fixed="def gen():\n    yield 1\n\nprint(next(iter(gen())))\n",
         ),
         Example(
-            "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
+            "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('SELECT id FROM events')\n"
             "print(cur.fetchall()[0])\n",
-            unsafe_fixed="import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
+            unsafe_fixed="import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('SELECT id FROM events')\n"
             "print(cur.fetchone())\n",
         ),
     )
@@ -90,6 +90,8 @@ class FirstOfMaterialized(Rule):
         for site in materialization_sites(ctx):
             if site.use.kind is not ListUseKind.FIRST:
                 continue
+            if site.source.kind is SourceKind.FETCHED and fetch_bound(ctx, site) == "bounded":
+                continue  # a few rows by construction (LIMIT, PRAGMA, an aggregate)
             rewriter = rewriter or rewriter_for(ctx)
             plan = _plan(rewriter, site)
             yield ctx.finding(cls, site.node, cls.message.format(what=_what(site)), plan=plan,

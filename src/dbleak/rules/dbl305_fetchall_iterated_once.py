@@ -6,7 +6,7 @@ import ast
 from typing import Iterable, Iterator
 
 from dbleak.analysis.materialize import (
-    MaterializationSite, SourceKind, describe_use, fetch_bound, materialization_sites,
+    MaterializationSite, Rewriter, SourceKind, describe_use, fetch_bound, materialization_sites,
     rewriter_for, walk_rewrite,
 )
 from dbleak.knowledge.drivers import DriverTable
@@ -101,7 +101,8 @@ class FetchallIteratedOnce(Rule):
             if fetch_bound(ctx, site) != "unknown":
                 continue
             rewriter = rewriter or rewriter_for(ctx)
-            message = cls.message.format(call=_call_text(ctx, site), use=describe_use(site.use))
+            message = cls.message.format(call=_call_text(rewriter, site),
+                                         use=describe_use(site.use))
             plan = None
             if not site.source.is_async and (site.source.iterable or (
                     site.source.driver_object is None)):
@@ -111,10 +112,10 @@ class FetchallIteratedOnce(Rule):
             yield ctx.finding(cls, site.node, message, plan=plan, stmt=site.stmt)
 
 
-def _call_text(ctx: CheckContext, site: MaterializationSite) -> str:
+def _call_text(rewriter: Rewriter, site: MaterializationSite) -> str:
     call = site.node.value if isinstance(site.node, ast.Await) else site.node
     assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-    receiver = ast.get_source_segment(ctx.text, call.func.value) or "cursor"
+    receiver = rewriter.segment(call.func.value) or "cursor"
     if len(receiver) > 30 or "\n" in receiver:
         receiver = "..."
     return f"{receiver}.{call.func.attr}()"
