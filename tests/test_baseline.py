@@ -268,5 +268,6 @@ def test_add_noqa_with_a_baseline_marks_only_new_findings(repo: Path) -> None:
     assert jobs.read_text().count("noqa") == 1
 
 
-def test_add_noqa_refuses_fix() -> None:
+def test_add_noqa_refuses_fix_and_stdin() -> None:
     assert run("--add-noqa", "--fix", ".")[0] == 2
+    assert run("--add-noqa", "-")[0] == 2

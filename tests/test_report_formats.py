@@ -347,6 +347,32 @@ def test_statistics_from_the_cli(repo: Path) -> None:
     assert run("--select", "DBL104", "--statistics", "app/clean.py")[:2] == (0, "")
 
 
+# --- docs/ci.md ----------------------------------------------------------------------------------
+
+def test_ci_docs_examples_are_valid_yaml_and_commands(repo: Path) -> None:
+    """Every YAML block of docs/ci.md parses, and every `dbleak check` line in it runs."""
+    import re
+    import shlex
+
+    import yaml
+
+    text = (TESTS.parent / "docs" / "ci.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+    assert len(blocks) >= 4
+    commands: list[str] = []
+    for block in blocks:
+        assert yaml.safe_load(block) is not None
+        commands += re.findall(r"(dbleak check[^\n]*)", block)
+    assert any("--output-format github" in c for c in commands)
+    assert any("--output-format sarif" in c for c in commands)
+    assert any("--output-format gitlab" in c for c in commands)
+    assert "github/codeql-action/upload-sarif" in text and "codequality:" in text
+    for command in commands:
+        args = shlex.split(command)[2:]
+        code, _, err = run("--select", "DBL104", *args)
+        assert code in (0, 1), (command, err)
+
+
 # --- the installed command ------------------------------------------------------------------------
 
 def test_installed_command_writes_sarif_and_github(repo: Path) -> None:

@@ -97,6 +97,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
     if add_noqa and (fix or diff):
         raise click.UsageError("--add-noqa cannot be combined with --fix or --diff")
+    if add_noqa and (paths == (Path("-"),) or (not paths and stdin_filename is not None)):
+        raise click.UsageError("--add-noqa writes files; it cannot read stdin")
     if baseline_file is not None and write_baseline_file is None and not baseline_file.is_file():
         raise DbleakError(f"{baseline_file}: no such baseline file (create it with --write-baseline)")
     adoption = Adoption(statistics, baseline_file, write_baseline_file, add_noqa)
