@@ -7,9 +7,12 @@ checking pass, up to a memory budget; past the budget a file is parsed again whe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dbleak.analysis.module import collect_facts
 from dbleak.analysis.project import ProjectIndex
@@ -55,3 +58,47 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings]) -
             kept += len(text)
             prepared.parsed[item.path] = (data, Parsed(tree, facts))
     return prepared
+
+
+# --- checking files in parallel --------------------------------------------------------------
+# Worker processes are forked after the first pass, so they inherit the settings, the project
+# index and the kept trees without pickling them; only each file's result travels back.
+
+PARALLEL_MIN_FILES = 24
+_WORK: tuple[list[Discovered], Callable[[Path], Settings], Any, Prepared | None, Callable[..., Any]] | None = None
+
+
+def worker_count(files: int) -> int:
+    """How many processes to check ``files`` files with (``DBLEAK_JOBS`` overrides)."""
+    configured = os.environ.get("DBLEAK_JOBS")
+    if configured and configured.isdigit():
+        return max(1, int(configured))
+    if files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def _check_one(index: int) -> Any:
+    assert _WORK is not None
+    items, settings_for, options, prepared, check = _WORK
+    item = items[index]
+    return check(item.path, item.display, settings_for(item.path), options, prepared)
+
+
+def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], Settings],
+                       options: Any, prepared: Prepared | None,
+                       check: Callable[..., Any], workers: int) -> Iterator[Any]:
+    """``check`` every item in ``workers`` forked processes; results in the items' order."""
+    global _WORK
+    _WORK = (items, settings_for, options, prepared, check)
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers) as pool:
+            chunk = max(1, min(16, len(items) // (workers * 8)))
+            yield from pool.imap(_check_one, range(len(items)), chunksize=chunk)
+    finally:
+        _WORK = None

@@ -57,6 +57,12 @@ class ModuleFacts:
     # id(stmt) -> the statement list that holds it and its index there.
     statement_parent: dict[int, ast.AST] = field(default_factory=dict)
     scope_of_stmt: dict[int, Scope] = field(default_factory=dict)
+    # id(node) -> its parent node, for every node below the module.
+    parent: dict[int, ast.AST] = field(default_factory=dict)
+    # Every `Name` node by identifier.
+    names: dict[str, list[ast.Name]] = field(default_factory=dict)
+    # id(scope node) -> the nodes of that scope (nested scopes' bodies excluded), in source order.
+    scope_nodes: dict[int, list[ast.AST]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.resolver = ImportResolver(self.drivers.canonical)
@@ -87,65 +93,156 @@ def statement_header_lines(stmt: ast.stmt) -> tuple[int, int]:
     return stmt.lineno, stmt.end_lineno or stmt.lineno
 
 
+# Fields that never hold child nodes: skipped by the traversal (``ast.iter_child_nodes`` checks
+# every field of every node, which made it the most expensive part of a run).
+_SCALAR_FIELDS = frozenset({
+    "ctx", "id", "attr", "name", "arg", "n", "s", "kind", "level", "module", "type_comment",
+    "conversion", "is_async", "simple", "asname", "lineno", "col_offset", "end_lineno",
+    "end_col_offset", "tag",
+})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def child_fields(cls: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        fields = tuple(f for f in getattr(cls, "_fields", ()) if f not in _SCALAR_FIELDS)
+        _CHILD_FIELDS[cls] = fields
+    return fields
+
+
+def _outer_parts(node: ast.AST) -> list[ast.AST]:
+    """The parts of a def/lambda/class that run in the enclosing scope."""
+    parts: list[ast.AST] = []
+    if isinstance(node, ast.ClassDef):
+        parts.extend(node.decorator_list)
+        parts.extend(node.bases)
+        parts.extend(node.keywords)
+        return parts
+    if isinstance(node, _DEFS):
+        parts.extend(node.decorator_list)
+        if node.returns is not None:
+            parts.append(node.returns)
+    args = node.args  # type: ignore[attr-defined]
+    parts.extend(args.defaults)
+    parts.extend(d for d in args.kw_defaults if d is not None)
+    return parts
+
+
 def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "") -> ModuleFacts:
-    """Walk the tree once, recording calls, with-statements, scopes and statement parents."""
+    """Walk the tree once, recording calls, with-statements, scopes, parents and names."""
     facts = ModuleFacts(tree=tree, drivers=drivers, module_name=module_name)
     resolver = facts.resolver
     root = Scope(tree, None)
     facts.scopes.append(root)
-    # (node, scope, enclosing statement)
-    stack: list[tuple[ast.AST, Scope, ast.stmt | None]] = [(tree, root, None)]
     calls = facts.calls
     statement_parent = facts.statement_parent
     scope_of_stmt = facts.scope_of_stmt
+    parent = facts.parent
+    names = facts.names
+    scope_lists: dict[int, list[ast.AST]] = {id(tree): []}
+    AST = ast.AST
+    stmt_type = ast.stmt
+    call_type = ast.Call
+    name_type = ast.Name
+    # (node, scope, enclosing statement)
+    stack: list[tuple[ast.AST, Scope, ast.stmt | None]] = []
+    for child in reversed(tree.body):
+        parent[id(child)] = tree
+        statement_parent[id(child)] = tree
+        stack.append((child, root, None))
     while stack:
         node, scope, stmt = stack.pop()
-        if isinstance(node, ast.stmt):
+        scope_lists[id(scope.node)].append(node)
+        node_type = type(node)
+        if node_type is name_type:
+            names.setdefault(node.id, []).append(node)  # type: ignore[attr-defined]
+            continue
+        if isinstance(node, stmt_type):
             stmt = node
             scope_of_stmt[id(node)] = scope
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                resolver.add_import(node, module_name,
-                                    top_level=statement_parent.get(id(node)) is tree)
+                resolver.add_import(node, module_name, top_level=statement_parent.get(id(node)) is tree)
             elif isinstance(node, (ast.With, ast.AsyncWith)):
                 facts.withs.append(WithSite(node, scope))
-            elif isinstance(node, ast.Assign) and scope is root:
-                for target in node.targets:
+            elif node_type is ast.Assign and scope is root:
+                for target in node.targets:  # type: ignore[attr-defined]
                     if isinstance(target, ast.Name):
-                        if isinstance(node.value, (ast.Name, ast.Attribute)) and len(node.targets) == 1:
-                            resolver.add_alias(target.id, node.value)
+                        value = node.value  # type: ignore[attr-defined]
+                        if isinstance(value, (ast.Name, ast.Attribute)) and len(node.targets) == 1:  # type: ignore[attr-defined]
+                            resolver.add_alias(target.id, value)
                         else:
                             resolver.rebind(target.id)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and scope is root:
                 resolver.add_local(node.name, f"{module_name}.{node.name}" if module_name else node.name)
-        elif isinstance(node, ast.Call):
-            calls.append(CallSite(node, stmt, scope))
-        child_scope = scope
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            child_scope = Scope(node, scope)
-            facts.scopes.append(child_scope)
-        children = list(ast.iter_child_nodes(node))
-        for child in reversed(children):
-            if isinstance(child, ast.stmt):
-                statement_parent[id(child)] = node
-            stack.append((child, child_scope, stmt))
+        elif node_type is call_type:
+            calls.append(CallSite(node, stmt, scope))  # type: ignore[arg-type]
+        if isinstance(node, _SCOPE_NODES):
+            inner = Scope(node, scope)  # type: ignore[arg-type]
+            facts.scopes.append(inner)
+            scope_lists[id(node)] = []
+            children: list[tuple[ast.AST, Scope]] = [(c, scope) for c in _outer_parts(node)]
+            if isinstance(node, ast.Lambda):
+                children.append((node.args, inner))
+                children.append((node.body, inner))
+            elif isinstance(node, ast.ClassDef):
+                children.extend((c, inner) for c in node.body)
+            else:
+                children.append((node.args, inner))
+                children.extend((c, inner) for c in node.body)
+            node_id = id(node)
+            for child, child_scope in reversed(children):
+                parent[id(child)] = node
+                if isinstance(child, stmt_type):
+                    statement_parent[id(child)] = node
+                stack.append((child, child_scope, stmt))
+            continue
+        skip_defaults = node_type is ast.arguments
+        pending: list[ast.AST] = []
+        for field_name in child_fields(node_type):
+            if skip_defaults and (field_name == "defaults" or field_name == "kw_defaults"):
+                continue  # visited with the enclosing scope by the def above
+            value = getattr(node, field_name, None)
+            if value is None:
+                continue
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, AST):
+                        pending.append(item)
+            elif isinstance(value, AST):
+                pending.append(value)
+        if pending:
+            node_id = id(node)
+            is_stmt_holder = not isinstance(node, ast.expr)
+            for child in reversed(pending):
+                parent[id(child)] = node
+                if is_stmt_holder and isinstance(child, stmt_type):
+                    statement_parent[id(child)] = node
+                stack.append((child, scope, stmt))
+    for scope_node_id, nodes in scope_lists.items():
+        facts.scope_nodes[scope_node_id] = nodes
+    for scope in facts.scopes:
+        scope.node._dbleak_scope_nodes = facts.scope_nodes[id(scope.node)]  # type: ignore[union-attr]
     return facts
 
 
 def walk_scope(node: ast.AST) -> Iterator[ast.AST]:
-    """Every node below ``node`` that belongs to the same scope (nested defs are not entered)."""
+    """Every node below ``node`` that belongs to the same scope (nested defs are not entered).
+
+    For the scope nodes of a module whose facts were collected, this is a stored list.
+    """
+    stored = getattr(node, "_dbleak_scope_nodes", None)
+    if stored is not None:
+        yield from stored
+        return
     stack = list(ast.iter_child_nodes(node))
     while stack:
         child = stack.pop()
         yield child
         if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             # Decorators and defaults run in this scope; the body does not.
-            if isinstance(child, ast.Lambda):
-                stack.extend(child.args.defaults)
-                stack.extend(d for d in child.args.kw_defaults if d is not None)
-            else:
-                stack.extend(child.decorator_list)
-                if not isinstance(child, ast.ClassDef):
-                    stack.extend(child.args.defaults)
-                    stack.extend(d for d in child.args.kw_defaults if d is not None)
+            stack.extend(_outer_parts(child))
             continue
         stack.extend(ast.iter_child_nodes(child))
