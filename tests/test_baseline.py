@@ -272,3 +272,36 @@ def test_add_noqa_with_a_baseline_marks_only_new_findings(repo: Path) -> None:
 def test_add_noqa_refuses_fix_and_stdin() -> None:
     assert run("--add-noqa", "--fix", ".")[0] == 2
     assert run("--add-noqa", "-")[0] == 2
+
+
+def test_add_noqa_counts_lines_as_python_does() -> None:
+    # A form feed is a line break for str.splitlines, not for Python: the comment must still
+    # land on the flagged line.
+    text = "import sqlite3\n\x0c\n\nwith sqlite3.connect('a') as c:\n    c.execute('x')\n"
+    findings = check_source(text, "a.py", DBL104).findings
+    assert [f.start.line for f in findings] == [4]
+    new, added = add_noqa(text, findings)
+    assert added == 1
+    assert new == text.replace("as c:\n", "as c:  # noqa: DBL104\n")
+    outline = SourceOutline(text)
+    assert outline.describe(4, 5) == ("", "with sqlite3 . connect ( 'a' ) as c :")
+
+
+def test_add_noqa_after_a_backslash_continuation() -> None:
+    text = ("import sqlite3\n\n\ndef f():\n    with \\\n            sqlite3.connect('a') as c:\n"
+            "        c.execute('x')\n")
+    findings = check_source(text, "a.py", DBL104).findings
+    assert [f.start.line for f in findings] == [6]
+    new, added = add_noqa(text, findings)
+    assert added == 1 and "sqlite3.connect('a') as c:  # noqa: DBL104\n" in new
+    assert check_source(new, "a.py", DBL104).findings == ()
+
+
+def test_add_noqa_moves_past_a_line_ending_in_a_backslash() -> None:
+    text = "import sqlite3\n\nwith sqlite3.connect('a') \\\n        as c:\n    c.execute('x')\n"
+    findings = check_source(text, "a.py", DBL104).findings
+    assert [f.start.line for f in findings] == [3]
+    new, added = add_noqa(text, findings)
+    assert added == 1
+    assert "connect('a') \\\n        as c:  # noqa: DBL104\n" in new
+    assert check_source(new, "a.py", DBL104).findings == ()

@@ -24,7 +24,6 @@ from pathlib import Path
 from dbleak.models import Finding
 from dbleak.noqa import parse_suppressions
 from dbleak.registry import ENGINE_CODES
-from dbleak.source import LineIndex
 
 BASELINE_VERSION = 1
 
@@ -51,12 +50,24 @@ class _Statement:
     scope: str  # qualified name of the enclosing def/class
 
 
+def physical_lines(text: str) -> list[str]:
+    """The lines as Python counts them: ended by ``\\n``, ``\\r\\n`` or ``\\r`` only.
+
+    (``str.splitlines`` also splits at form feeds and other separators, which would shift line
+    numbers against those of ``ast`` and ``tokenize``.)
+    """
+    return io.StringIO(text, newline="").readlines()
+
+
 class SourceOutline:
     """The statements of one module with their enclosing scopes; parsed once, queried per finding."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.index = LineIndex(text)
+        self.lines = physical_lines(text)
+        self.offsets = [0]
+        for line in self.lines:
+            self.offsets.append(self.offsets[-1] + len(line))
         self.statements: list[_Statement] = []
         try:
             tree = ast.parse(text)
@@ -64,8 +75,20 @@ class SourceOutline:
             return
         self._collect(tree.body, "")
 
+    def _line(self, line: int) -> str:
+        return self.lines[line - 1] if 1 <= line <= len(self.lines) else ""
+
     def _position(self, line: int, byte_column: int) -> tuple[int, int]:
-        return (line, self.index.char_column(line, byte_column))
+        """(line, character column) of an ``ast`` position (its columns are UTF-8 bytes)."""
+        text = self._line(line)
+        if text.isascii():
+            return (line, byte_column)
+        return (line, len(text.encode("utf-8")[:byte_column].decode("utf-8", errors="replace")))
+
+    def _offset(self, line: int, column: int) -> int:
+        if line > len(self.lines):
+            return len(self.text)
+        return self.offsets[line - 1] + column
 
     def _collect(self, nodes: Iterable[ast.AST], scope: str) -> None:
         for node in nodes:
@@ -96,9 +119,9 @@ class SourceOutline:
             if contains and (best is None or statement.start >= best.start):
                 best = statement
         if best is None:
-            return "", normalise(self.index.line_text(line))
-        start = self.index.offset(*best.start)
-        stop = self.index.offset(*best.header_end)
+            return "", normalise(self._line(line))
+        start = self._offset(*best.start)
+        stop = self._offset(*best.header_end)
         return best.scope, normalise(self.text[start:stop])
 
 
@@ -264,7 +287,7 @@ def _comment_layout(text: str) -> tuple[set[int], dict[int, tokenize.TokenInfo]]
                 blocked.update(range(token.start[0], token.end[0]))
     except (tokenize.TokenError, SyntaxError, IndentationError):
         pass
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(physical_lines(text), start=1):
         if line.rstrip().endswith("\\") and number not in comments:
             blocked.add(number)
     return blocked, comments
@@ -299,7 +322,7 @@ def add_noqa(text: str, findings: Sequence[Finding]) -> tuple[str, int]:
             codes.append(finding.code)
     if not wanted:
         return text, 0
-    lines = text.splitlines(keepends=True)
+    lines = physical_lines(text)
     added = 0
     for number, codes in wanted.items():
         if number > len(lines):
