@@ -970,6 +970,20 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
                      and isinstance(n.func.value, ast.Name) and n.func.value.id == receiver.id]
             if calls and isinstance(stmt, (ast.Expr, ast.Assign)) and calls[0].args:
                 return _resolve_sql(ctx, module, calls[0])
+            if isinstance(stmt, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == receiver.id for t in stmt.targets):
+                value = stmt.value
+                if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and (
+                        value.func.attr.startswith(("execute", "_exec")) and value.args):
+                    return _resolve_sql(ctx, module, value)
+                return None
+            if calls and all(c.args for c in calls):
+                # A `try`/`if` that runs one of several queries: known only when all agree
+                # on being metadata commands.
+                texts = [_resolve_sql(ctx, module, c) for c in calls]
+                if all(t is not None and _METADATA_COMMAND.match(t) for t in texts):
+                    return texts[0]
+                return None
             if any(isinstance(n, ast.Name) and n.id == receiver.id for n in ast.walk(stmt)):
                 return None  # the cursor is used some other way in between
     return None
@@ -978,20 +992,37 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
 def _resolve_sql(ctx: Any, module: _Module, execute: ast.Call) -> str | None:
     argument = execute.args[0]
     if isinstance(argument, ast.Name):
-        # Straight-line code: `sql = "..."` earlier in the same block, not rebound in between.
-        stmt = module.statement_of(execute)
-        block = _block_of(module.parent(stmt), stmt) if stmt is not None else None
-        if stmt is not None and block is not None:
-            for earlier in reversed(block[:block.index(stmt)]):
-                stores = [n for n in ast.walk(earlier) if isinstance(n, ast.Name)
-                          and n.id == argument.id and isinstance(n.ctx, ast.Store)]
-                if not stores:
-                    continue
-                if isinstance(earlier, ast.Assign) and len(earlier.targets) == 1 and \
-                        earlier.targets[0] is stores[0]:
-                    return _resolved_text(ctx, module, earlier.value)
-                break
+        value = _last_assignment(module, execute, argument.id)
+        if value is not None:
+            return _resolved_text(ctx, module, value)
     return _resolved_text(ctx, module, argument)
+
+
+def _last_assignment(module: _Module, node: ast.AST, name: str) -> ast.expr | None:
+    """Straight-line code: the value of the last `name = ...` before ``node``, searching the
+    earlier statements of its block, then of the enclosing blocks (never across a loop or a
+    function), stopping at any other binding of the name."""
+    stmt = module.statement_of(node)
+    while stmt is not None:
+        owner = module.parent(stmt)
+        block = _block_of(owner, stmt)
+        if block is None:
+            return None
+        for earlier in reversed(block[:block.index(stmt)]):
+            stores = [n for n in ast.walk(earlier) if isinstance(n, ast.Name)
+                      and n.id == name and isinstance(n.ctx, ast.Store)]
+            if not stores:
+                continue
+            if isinstance(earlier, ast.Assign) and len(earlier.targets) == 1 and \
+                    earlier.targets[0] is stores[0]:
+                return earlier.value
+            return None
+        if not isinstance(owner, (ast.If, ast.Try, ast.With, ast.AsyncWith)):
+            return None
+        if isinstance(owner, ast.Try) and stmt not in owner.body:
+            return None  # an `except`/`finally` block may start from any point of the `try`
+        stmt = owner
+    return None
 
 
 def _resolved_text(ctx: Any, module: _Module, expr: ast.expr) -> str | None:
@@ -1190,6 +1221,13 @@ def describe_use(use: ListUse) -> str:
 
 # --- how big the fetched result can be -------------------------------------------------------
 
+_METADATA_COMMAND = re.compile(r"^\s*(PRAGMA|SHOW|EXPLAIN|DESCRIBE|DESC)\b", re.IGNORECASE)
+# Catalog tables and SQLite's pragma table functions: the schema's size, not the data's.
+_CATALOG = re.compile(r"\bFROM\s+[\"'`]?(?:\w*hole\w*[\"'`]?\s*\.\s*)?(sqlite_master|sqlite_schema|"
+                      r"sqlite_temp_master|pg_catalog\s*\.|information_schema\s*\.|pragma_\w+\s*\()",
+                      re.IGNORECASE)
+_TRAILING_LIMIT = re.compile(r"\bLIMIT\s+(\d+|\w*hole\w*)(\s+OFFSET\s+\S+)?\s*;?\s*$",
+                             re.IGNORECASE)
 _ORM_BOUNDING = frozenset({"limit", "first", "one", "one_or_none", "get", "slice", "yield_per",
                            "fetch", "top"})
 
@@ -1210,6 +1248,9 @@ def fetch_bound(ctx: Any, site: MaterializationSite) -> str:
     sql = statement_sql(ctx, site)
     if sql is None:
         return "unknown"
+    if _METADATA_COMMAND.match(sql) or _TRAILING_LIMIT.search(sql) or _CATALOG.search(sql):
+        # `PRAGMA "%s".index_list("%s")`, `... LIMIT {n}`: bounded whatever the holes stand for.
+        return "bounded"
     try:
         from dbleak.knowledge.sql import query_bound
     except ImportError:  # the SQL knowledge is optional: without it every query is "unknown"
