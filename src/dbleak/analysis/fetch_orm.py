@@ -80,14 +80,25 @@ def _is_key_compare(node: ast.AST, keys: frozenset[str]) -> bool:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
             and node.func.attr == "in_" and isinstance(node.func.value, ast.Attribute) \
             and node.func.value.attr.lower() in keys and node.args \
-            and isinstance(node.args[0], (ast.List, ast.Tuple, ast.Set)):
-        return True
+            and not _is_subquery(node.args[0]):
+        return True  # at most one row per listed key
     if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
         name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
         if name == "and_":
             return any(_is_key_compare(arg, keys) for arg in node.args)
     if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
         return any(_is_key_compare(value, keys) for value in node.values)
+    return False
+
+
+def _is_subquery(node: ast.AST) -> bool:
+    """``select(...)``/``query(...)`` chains, whose size is another query's."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            func = sub.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if name in ("select", "query", "subquery", "scalar_subquery"):
+                return True
     return False
 
 

@@ -160,7 +160,11 @@ def normalise_placeholders(text: str) -> str:
             return "%"
         return "0"
 
-    return _TOKEN.sub(replace, text)
+    # psycopg's `IN %s` takes a whole tuple: read it as a list of values.
+    return _BARE_IN.sub("IN (0)", _TOKEN.sub(replace, text))
+
+
+_BARE_IN = re.compile(r"\bIN\s+0\b", re.IGNORECASE)
 
 
 def _parse(text: str, dialect: str | None) -> list[Any] | None:
@@ -246,7 +250,8 @@ class _Judge:
             if isinstance(holder, exp.TableAlias):
                 return "the query ends in text that could not be resolved"
             if isinstance(holder, exp.Table):
-                continue  # an unknown table name: the query still reads a whole table
+                # An unknown table may be a small one (a migrations log, a lookup table).
+                return "the table name could not be resolved"
             if isinstance(holder, exp.Column):
                 parent = holder.parent
                 if isinstance(parent, (exp.And, exp.Or, exp.Connector, exp.Where, exp.Having,
