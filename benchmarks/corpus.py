@@ -1,0 +1,140 @@
+"""Real-code check: run dbleak over the sources of real packages full of database code.
+
+    python benchmarks/corpus.py [--select DBL1] [--package NAME ...] [--json]
+
+Each package is fetched once with ``pip download --no-deps --no-binary :all:`` into
+``benchmarks/corpus/_dl`` and unpacked into ``benchmarks/corpus/<name>-<version>/`` (the folder
+is git-ignored). Findings are printed as ``package  path:line:col  CODE  message``; review
+them by reading the code and record the verdicts in ``benchmarks/corpus-review.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / "corpus"
+DOWNLOADS = CORPUS / "_dl"
+
+PACKAGES = (
+    "pgcli", "litecli", "mycli", "records", "peewee", "yoyo-migrations",
+    "apache-airflow-providers-common-sql", "dataset", "sqlite-utils", "alembic",
+    "sqlalchemy-utils",
+)
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+def _unpacked(name: str) -> Path | None:
+    wanted = _normal(name)
+    for folder in sorted(CORPUS.iterdir()) if CORPUS.exists() else ():
+        if folder.is_dir() and folder.name != "_dl":
+            base = _normal(folder.name.rsplit("-", 1)[0])
+            if base == wanted:
+                return folder
+    return None
+
+
+def _archive(name: str) -> Path | None:
+    wanted = _normal(name)
+    for path in sorted(DOWNLOADS.iterdir()) if DOWNLOADS.exists() else ():
+        stem = path.name
+        for suffix in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
+            if stem.endswith(suffix):
+                stem = stem[: -len(suffix)]
+        if _normal(stem.rsplit("-", 1)[0]) == wanted:
+            return path
+    return None
+
+
+def fetch(name: str) -> Path | None:
+    """The unpacked source folder of ``name``, downloading it when missing."""
+    found = _unpacked(name)
+    if found is not None:
+        return found
+    DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    archive = _archive(name)
+    if archive is None:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+             "--dest", str(DOWNLOADS), name],
+            capture_output=True, text=True,
+        )
+        if done.returncode != 0:
+            print(f"# {name}: download failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+            return None
+        archive = _archive(name)
+        if archive is None:
+            return None
+    target = CORPUS / archive.name.replace(".tar.gz", "").replace(".zip", "").replace(".tgz", "")
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(CORPUS)
+    else:
+        with tarfile.open(archive) as tarred:
+            tarred.extractall(CORPUS, filter="data")
+    if not target.exists():
+        return _unpacked(name)
+    return target
+
+
+def findings(folder: Path, select: str) -> list[dict[str, object]]:
+    """dbleak's findings over ``folder`` (tests and docs included: they are real code too)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dbleak", "check", "--isolated", "--select", select,
+         "--output-format", "json", "--exit-zero", str(folder)],
+        capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        print(f"# {folder.name}: dbleak exited {done.returncode}: {done.stderr[-500:]}", file=sys.stderr)
+        return []
+    return json.loads(done.stdout or "[]")  # type: ignore[no-any-return]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--select", default="DBL1", help="rule selector (default DBL1)")
+    parser.add_argument("--package", action="append", help="only these packages")
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument("--clean", action="store_true", help="delete the corpus and exit")
+    args = parser.parse_args(argv)
+    if args.clean:
+        shutil.rmtree(CORPUS, ignore_errors=True)
+        return 0
+    everything: list[dict[str, object]] = []
+    for name in args.package or PACKAGES:
+        folder = fetch(name)
+        if folder is None:
+            continue
+        for finding in findings(folder, args.select):
+            path = Path(str(finding.get("filename", "")))
+            try:
+                shown = path.resolve().relative_to(CORPUS)
+            except ValueError:
+                shown = path
+            location = finding.get("location") or {}
+            line = location.get("row") if isinstance(location, dict) else None
+            column = location.get("column") if isinstance(location, dict) else None
+            record = {"package": folder.name, "path": str(shown), "line": line, "column": column,
+                      "code": finding.get("code"), "message": finding.get("message")}
+            everything.append(record)
+            if not args.json:
+                print(f"{folder.name}\t{shown}:{line}:{column}\t{record['code']}\t{record['message']}")
+    if args.json:
+        print(json.dumps(everything, indent=2))
+    else:
+        print(f"# {len(everything)} findings", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
