@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from dbleak.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent / "drivers"))
 
-from servers import PostgresServer, ServerUnavailable  # noqa: E402
+from servers import PostgresServer, ServerUnavailable
 
 ROWS = 2500
 SETTINGS = Settings(select=("DBL2",))
@@ -39,7 +40,7 @@ def _fixed(source: str) -> str:
 
 def _run(source: str, argument: Any) -> list[Any]:
     namespace: dict[str, Any] = {}
-    exec(compile(source, "case.py", "exec"), namespace)
+    exec(compile(source, "case.py", "exec"), namespace)  # noqa: S102 - runs the test case
     collect: Callable[[Any], list[Any]] = namespace["collect"]
     return [tuple(row) if not isinstance(row, tuple) else row for row in collect(argument)]
 
@@ -150,7 +151,7 @@ def test_the_example_module_is_flagged_and_its_fix_returns_the_same_data(tmp_pat
     results = []
     for text in (source, fixed):
         namespace: dict[str, Any] = {"__name__": "reports"}
-        exec(compile(text, str(example), "exec"), namespace)
+        exec(compile(text, str(example), "exec"), namespace)  # noqa: S102
         path = str(tmp_path / f"shop{len(results)}.db")
         namespace["create_demo_database"](path)
         results.append(namespace["monthly_report"](path))
@@ -303,9 +304,13 @@ def test_server_side_cursor_delivers_rows_in_chunks(postgres: str) -> None:
     for text, streamed in ((STREAM, False), (fixed, True)):
         _reset(postgres)
         namespace: dict[str, Any] = {}
-        exec(compile(text, "case.py", "exec"), namespace)
+        exec(compile(text, "case.py", "exec"), namespace)  # noqa: S102
         after_execute: list[int] = []
-        rows = namespace["stream"](postgres, lambda: after_execute.append(_produced(postgres)))
+
+        def probe(seen: list[int] = after_execute) -> None:
+            seen.append(_produced(postgres))
+
+        rows = namespace["stream"](postgres, probe)
         first = next(rows)
         after_first_row = _produced(postgres)
         rest = list(rows)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dbleak.knowledge.sql import hole_marker, normalise_placeholders, query_bound
 from dbleak.settings import Settings, settings_from_table
-from pathlib import Path
 
 H0 = hole_marker(0)
 
@@ -83,8 +84,8 @@ TABLE: list[tuple[str, str | None, str]] = [
     # --- CTEs and subqueries
     ("WITH recent AS (SELECT * FROM events ORDER BY id DESC LIMIT 10) SELECT * FROM recent",
      "postgres", B),
-    ("WITH recent AS (SELECT * FROM events LIMIT 10) SELECT * FROM recent JOIN users u ON "
-     "u.id = recent.user_id", "postgres", U),
+    (("WITH recent AS (SELECT * FROM events LIMIT 10) SELECT * FROM recent JOIN users u ON "
+     "u.id = recent.user_id"), "postgres", U),
     ("WITH e AS (SELECT * FROM events) SELECT * FROM e", "postgres", U),
     ("SELECT * FROM (SELECT * FROM events LIMIT 5) AS sub", "sqlite", B),
     ("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT * FROM n",

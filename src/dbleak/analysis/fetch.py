@@ -14,8 +14,8 @@ The DBL2xx rules are thin queries over what this module finds:
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk_scope
 from dbleak.knowledge.drivers import Buffering, DriverTable, MethodSpec, ObjectSpec
@@ -579,6 +579,13 @@ def _chain_text(node: ast.AST) -> str | None:
         return None
     parts.append(node.id)
     return ".".join(reversed(parts))
+
+
+def is_test_module(path: str) -> bool:
+    """``test_*.py``, ``*_test.py``, ``conftest.py``: code that reads small fixture tables."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return name.startswith("test_") or name.endswith("_test.py") or name in (
+        "conftest.py", "tests.py")
 
 
 def fetch_analysis(ctx: object) -> FetchAnalysis:

@@ -8,7 +8,7 @@ the loop hold a multi-line string (which re-indenting would change).
 from __future__ import annotations
 
 import ast
-from typing import Iterator
+from collections.abc import Iterator
 
 from dbleak.analysis.module import walk_scope
 
@@ -74,10 +74,10 @@ def breaks_out(loop: ast.For | ast.AsyncFor | ast.While) -> bool:
 
 def has_multiline_string(node: ast.AST) -> bool:
     for sub in ast.walk(node):
-        if isinstance(sub, (ast.Constant, ast.JoinedStr)) and (
-                isinstance(sub, ast.JoinedStr) or isinstance(sub.value, (str, bytes))):
-            if (sub.end_lineno or sub.lineno) > sub.lineno:
-                return True
+        is_string = isinstance(sub, ast.JoinedStr) or (
+            isinstance(sub, ast.Constant) and isinstance(sub.value, (str, bytes)))
+        if is_string and (sub.end_lineno or sub.lineno) > sub.lineno:  # type: ignore[attr-defined]
+            return True
     return False
 
 

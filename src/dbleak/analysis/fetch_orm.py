@@ -9,8 +9,8 @@ SQL text.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from dbleak.analysis.module import ModuleFacts, Scope
 

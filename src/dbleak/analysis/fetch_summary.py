@@ -9,8 +9,9 @@ with ``via``; :func:`helper_read` follows the chain through the index.
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from dbleak.analysis.fetch import FetchAnalysis, dbapi_fetch_sites, dialect_of
 from dbleak.analysis.module import ModuleFacts, Scope

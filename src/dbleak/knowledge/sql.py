@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from dbleak.settings import Settings
@@ -179,7 +180,7 @@ def _parse(text: str, dialect: str | None) -> list[Any] | None:
         tried.append(candidate)
         try:
             parsed = sqlglot.parse(text, read=candidate, error_level=ErrorLevel.IMMEDIATE)
-        except Exception:  # sqlglot raises several error types, and a few plain ones
+        except Exception:  # noqa: BLE001, S112 - sqlglot raises several types, some plain
             continue
         statements = [s for s in parsed if s is not None]
         if statements:
@@ -257,7 +258,7 @@ class _Judge:
                 if isinstance(parent, (exp.And, exp.Or, exp.Connector, exp.Where, exp.Having,
                                        exp.Not, exp.Paren, exp.Join)):
                     return "a condition could not be resolved"
-                if isinstance(parent, exp.Select) or isinstance(parent, operand_parents):
+                if isinstance(parent, (exp.Select, *operand_parents)):
                     continue
                 if isinstance(parent, exp.Alias):
                     return "the query ends in text that could not be resolved"
@@ -315,7 +316,6 @@ class _Judge:
         return None
 
     def select(self, node: Any, ctes: dict[str, Bound]) -> Bound:
-        from sqlglot import exp
 
         from_ = node.args.get("from_") or node.args.get("from")
         group = node.args.get("group")
@@ -369,7 +369,7 @@ class _Judge:
             return self.query(source.this, ctes), None
         if isinstance(source, exp.Values):
             return Bound("bounded", "VALUES with literal rows"), None
-        if isinstance(source, exp.Unnest) or isinstance(source, exp.Lateral):
+        if isinstance(source, (exp.Unnest, exp.Lateral)):
             return Bound("unknown", "reads an UNNEST/LATERAL source"), None
         return Bound("unknown", f"reads a {type(source).__name__}"), None
 
@@ -428,10 +428,10 @@ class _Judge:
                             not isinstance(other, exp.Column) or _is_hole(other)):
                         column = side
                         break
-            elif isinstance(part, exp.In) and not part.args.get("query") and part.expressions:
-                if isinstance(part.this, exp.Column) and all(
+            elif isinstance(part, exp.In) and not part.args.get("query") and part.expressions \
+                    and isinstance(part.this, exp.Column) and all(
                         not isinstance(e, exp.Column) or _is_hole(e) for e in part.expressions):
-                    column = part.this
+                column = part.this
             if column is None:
                 continue
             name = column.name.lower()

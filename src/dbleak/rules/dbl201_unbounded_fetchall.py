@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.fetch import FetchSite, dbapi_fetch_sites, fetch_analysis
+from dbleak.analysis.fetch import FetchSite, dbapi_fetch_sites, fetch_analysis, is_test_module
 from dbleak.analysis.fetch_loops import (
-    body_uses_cursor, body_writes, breaks_out, chain_text, has_multiline_string, indent_block,
-    name_loads, name_stores, next_statement, target_at_least,
+    body_uses_cursor,
+    body_writes,
+    breaks_out,
+    chain_text,
+    has_multiline_string,
+    indent_block,
+    name_loads,
+    name_stores,
+    next_statement,
+    target_at_least,
 )
 from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
 from dbleak.fixes.plan import ReplaceRange
@@ -54,6 +62,8 @@ class UnboundedFetchall(Rule):
     holes); unresolvable SQL is not reported unless `unresolved = "report"`. Drivers that buffer
     the whole result at `execute()` (psycopg2's default cursor, PyMySQL's `Cursor`) still hold
     every row in the driver after the fix: see DBL205 for server-side cursors.
+    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
+    fixture tables of a few rows by design.
 
     ## Fix safety
     `for row in cur.fetchall():` → `for row in cur:` is safe for drivers whose cursor iteration
@@ -79,11 +89,11 @@ class UnboundedFetchall(Rule):
     needs_project = True
 
     VALID = (
-        "import sqlite3\n\ndef f(conn):\n    cur = conn.cursor()\n"
-        "    cur.execute('SELECT * FROM events LIMIT 10')\n    return cur.fetchall()\n",
+        ("import sqlite3\n\ndef f(conn):\n    cur = conn.cursor()\n"
+        "    cur.execute('SELECT * FROM events LIMIT 10')\n    return cur.fetchall()\n"),
         "import sqlite3\n\ndef f(conn, sql):\n    return conn.execute(sql).fetchall()\n",
-        "import sqlite3\n\nconn = sqlite3.connect('a.db')\n"
-        "rows = conn.execute('SELECT count(*) FROM events').fetchall()\n",
+        ("import sqlite3\n\nconn = sqlite3.connect('a.db')\n"
+        "rows = conn.execute('SELECT count(*) FROM events').fetchall()\n"),
     )
     INVALID = (
         Example(
@@ -102,6 +112,8 @@ class UnboundedFetchall(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        if is_test_module(ctx.path):
+            return  # tests read fixture tables of a few rows by design
         analysis = fetch_analysis(ctx)
         report_unresolved = ctx.settings.option("sql", "unresolved", "ignore") == "report"
         if "fetchall" in ctx.text:
@@ -115,7 +127,12 @@ class UnboundedFetchall(Rule):
 def _call_text(ctx: CheckContext, site: FetchSite) -> str:
     receiver = ast.get_source_segment(ctx.text, site.receiver) or "cursor"
     if len(receiver) > 40 or "\n" in receiver:
-        receiver = receiver.split("(", 1)[0] + "(...)" if "(" in receiver else "cursor"
+        node = site.receiver
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = chain_text(node.func.value) or "…"
+            receiver = f"{owner}.{node.func.attr}(...)"
+        else:
+            receiver = "cursor"
     return f"{receiver}.fetchall()"
 
 
@@ -231,4 +248,4 @@ def _helper_calls(rule: type[Rule], ctx: CheckContext, kind: str) -> Iterator[Fi
         yield ctx.finding(rule, site.node, message, stmt=site.stmt)
 
 
-__all__ = ["UnboundedFetchall", "ITERABLE_CURSOR_DRIVERS"]
+__all__ = ["ITERABLE_CURSOR_DRIVERS", "UnboundedFetchall"]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
-from dbleak.analysis.fetch import fetch_analysis
+from dbleak.analysis.fetch import fetch_analysis, is_test_module
 from dbleak.analysis.fetch_orm import (
-    Step, is_session_like, method_chain, select_steps, sqlalchemy_chain_bound,
+    Step,
+    is_session_like,
+    method_chain,
+    select_steps,
+    sqlalchemy_chain_bound,
     yield_per_conflicts,
 )
 from dbleak.fixes.plan import ReplaceRange
@@ -57,6 +61,8 @@ class UnboundedOrmAll(Rule):
     Sessions are recognised by name (`session`, `db.session`, `Session()`); a session held
     under another name is not seen. Filters on columns other than `id`/`pk`/`uuid` (and the
     `bounded-columns` you list) count as unbounded.
+    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
+    fixture tables of a few rows by design.
 
     ## Fix safety
     Unsafe: with `yield_per` the result is no longer a list, objects are loaded while the loop
@@ -98,6 +104,8 @@ class UnboundedOrmAll(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        if is_test_module(ctx.path):
+            return  # tests read fixture tables of a few rows by design
         flask = "flask_sqlalchemy" in ctx.text or "db.Model" in ctx.text
         columns = tuple(ctx.settings.option("sql", "bounded-columns", ()) or ())
         small = tuple(ctx.settings.option("sql", "small-tables", ()) or ())

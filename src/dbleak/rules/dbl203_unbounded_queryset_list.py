@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.fetch import fetch_analysis
+from dbleak.analysis.fetch import fetch_analysis, is_test_module
 from dbleak.analysis.fetch_loops import name_loads
 from dbleak.analysis.fetch_orm import django_chain_bound, django_queryset_steps, single_binding
 from dbleak.analysis.module import Scope
@@ -43,6 +43,8 @@ class UnboundedQuerysetList(Rule):
     Only querysets written from `Model.objects` in the same function are seen; custom manager
     methods are not judged. Filters on fields other than `pk`/`id` (and the `bounded-columns`
     you list) count as unbounded.
+    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
+    fixture tables of a few rows by design.
 
     ## Fix safety
     `.iterator(chunk_size=…)` is unsafe: the queryset no longer caches its rows (iterating it
@@ -67,8 +69,8 @@ class UnboundedQuerysetList(Rule):
 
     VALID = (
         "from app.models import Order\n\nfor o in Order.objects.all()[:10]:\n    print(o)\n",
-        "from app.models import Order\n\n"
-        "for o in Order.objects.filter(status='paid').iterator(chunk_size=500):\n    print(o)\n",
+        ("from app.models import Order\n\n"
+        "for o in Order.objects.filter(status='paid').iterator(chunk_size=500):\n    print(o)\n"),
         "from app.models import Order\n\nn = Order.objects.filter(status='paid').count()\n",
     )
     INVALID = (
@@ -90,6 +92,8 @@ class UnboundedQuerysetList(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        if is_test_module(ctx.path):
+            return  # tests read fixture tables of a few rows by design
         analysis = fetch_analysis(ctx)
         for scope in ctx.facts.scopes:
             assignments = analysis.resolver.assignments(scope)

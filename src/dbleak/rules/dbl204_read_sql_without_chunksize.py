@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.fetch import SqlText, dialect_of, fetch_analysis
+from dbleak.analysis.fetch import SqlText, dialect_of, fetch_analysis, is_test_module
 from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
@@ -47,6 +47,8 @@ class ReadSqlWithoutChunksize(Rule):
     The SQL must be resolvable statically; a query built at run time is not reported unless
     `unresolved = "report"`. Only the call is seen: an aggregation that could run in SQL
     instead is not suggested.
+    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
+    fixture tables of a few rows by design.
 
     ## Fix safety
     Display-only: with `chunksize` the call returns an iterator of DataFrames, so the code
@@ -70,10 +72,10 @@ class ReadSqlWithoutChunksize(Rule):
     needs_project = True
 
     VALID = (
-        "import pandas as pd\n\ndef f(con):\n"
-        "    return pd.read_sql('SELECT * FROM events', con, chunksize=500)\n",
-        "import pandas as pd\n\ndef f(con):\n"
-        "    return pd.read_sql('SELECT * FROM events LIMIT 10', con)\n",
+        ("import pandas as pd\n\ndef f(con):\n"
+        "    return pd.read_sql('SELECT * FROM events', con, chunksize=500)\n"),
+        ("import pandas as pd\n\ndef f(con):\n"
+        "    return pd.read_sql('SELECT * FROM events LIMIT 10', con)\n"),
         "import pandas as pd\n\ndef f(con, sql):\n    return pd.read_sql(sql, con)\n",
     )
     INVALID = (
@@ -87,6 +89,8 @@ class ReadSqlWithoutChunksize(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        if is_test_module(ctx.path):
+            return  # tests read fixture tables of a few rows by design
         analysis = fetch_analysis(ctx)
         report_unresolved = ctx.settings.option("sql", "unresolved", "ignore") == "report"
         has_read_sql = "read_sql" in ctx.text

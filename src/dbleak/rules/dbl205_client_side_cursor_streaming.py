@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.fetch import FetchSite, cursor_loops, fetch_analysis, is_client_buffered
+from dbleak.analysis.fetch import (
+    FetchSite,
+    cursor_loops,
+    fetch_analysis,
+    is_client_buffered,
+    is_test_module,
+)
 from dbleak.analysis.fetch_loops import chain_text
 from dbleak.fixes.plan import AddImport, ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
@@ -56,6 +62,8 @@ class ClientSideCursorStreaming(Rule):
     The cursor must be made in the same function for dbleak to know its kind. Rows of a
     bounded query (`LIMIT`, key equality, aggregates) are not worth streaming and are not
     reported.
+    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
+    fixture tables of a few rows by design.
 
     ## Fix safety
     Always unsafe. A psycopg named cursor lives inside a transaction (it fails in autocommit
@@ -80,12 +88,12 @@ class ClientSideCursorStreaming(Rule):
     fix_availability = "sometimes"
 
     VALID = (
-        "import psycopg2\n\nconn = psycopg2.connect('')\nwith conn.cursor(name='s') as cur:\n"
-        "    cur.execute('SELECT * FROM events')\n    for row in cur:\n        print(row)\n",
-        "import psycopg2\n\nconn = psycopg2.connect('')\nwith conn.cursor() as cur:\n"
-        "    cur.execute('SELECT * FROM events LIMIT 5')\n    for row in cur:\n        print(row)\n",
-        "import sqlite3\n\nconn = sqlite3.connect('a.db')\ncur = conn.cursor()\n"
-        "cur.execute('SELECT * FROM events')\nfor row in cur:\n    print(row)\n",
+        ("import psycopg2\n\nconn = psycopg2.connect('')\nwith conn.cursor(name='s') as cur:\n"
+        "    cur.execute('SELECT * FROM events')\n    for row in cur:\n        print(row)\n"),
+        ("import psycopg2\n\nconn = psycopg2.connect('')\nwith conn.cursor() as cur:\n"
+        "    cur.execute('SELECT * FROM events LIMIT 5')\n    for row in cur:\n        print(row)\n"),
+        ("import sqlite3\n\nconn = sqlite3.connect('a.db')\ncur = conn.cursor()\n"
+        "cur.execute('SELECT * FROM events')\nfor row in cur:\n    print(row)\n"),
     )
     INVALID = (
         Example(
@@ -105,6 +113,8 @@ class ClientSideCursorStreaming(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        if is_test_module(ctx.path):
+            return  # tests read fixture tables of a few rows by design
         analysis = fetch_analysis(ctx)
         for site in cursor_loops(analysis):
             if not is_client_buffered(site.cursor):
