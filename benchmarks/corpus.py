@@ -88,16 +88,20 @@ def fetch(name: str) -> Path | None:
 
 
 def findings(folder: Path, select: str) -> list[dict[str, object]]:
-    """dbleak's findings over ``folder`` (tests and docs included: they are real code too)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "dbleak", "check", "--isolated", "--select", select,
-         "--output-format", "json", "--exit-zero", str(folder)],
-        capture_output=True, text=True,
-    )
-    if done.returncode != 0:
-        print(f"# {folder.name}: dbleak exited {done.returncode}: {done.stderr[-500:]}", file=sys.stderr)
-        return []
-    return json.loads(done.stdout or "[]")  # type: ignore[no-any-return]
+    """dbleak's findings over ``folder`` (tests and docs included: they are real code too).
+
+    Through the API: the corpus folder is git-ignored, which the CLI would respect.
+    """
+    from dbleak.api import check_paths
+    from dbleak.settings import Settings
+
+    settings = Settings(select=(select,), respect_gitignore=False, root=str(folder))
+    found: list[dict[str, object]] = []
+    for result in check_paths([folder], lambda _path: settings):
+        for finding in result.result.findings:
+            found.append({"filename": finding.path, "code": finding.code, "message": finding.message,
+                          "location": {"row": finding.start.line, "column": finding.start.column + 1}})
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

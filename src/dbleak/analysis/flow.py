@@ -412,10 +412,12 @@ def _self_attr(node: ast.AST) -> str | None:
     return None
 
 
-def _may_raise(node: ast.AST) -> bool:
+def _may_raise(node: ast.AST, yields: bool = True) -> bool:
+    """Whether evaluating ``node`` may raise (``yields``: a `yield` may get an exception)."""
     for sub in _walk_expr(node):
-        if isinstance(sub, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.Subscript,
-                            ast.BinOp, ast.Raise, ast.Assert)):
+        if isinstance(sub, (ast.Call, ast.Await, ast.Subscript, ast.BinOp, ast.Raise, ast.Assert)):
+            return True
+        if yields and isinstance(sub, (ast.Yield, ast.YieldFrom)):
             return True
         if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load):
             return True
@@ -456,6 +458,17 @@ def _free_names(node: ast.AST) -> set[str]:
     return loads - stores
 
 
+def _is_pytest_fixture(scope: ast.AST) -> bool:
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    for deco in scope.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if name in ("fixture", "yield_fixture"):
+            return True
+    return False
+
+
 def _is_catch_all(handler: ast.ExceptHandler) -> bool:
     if handler.type is None:
         return True
@@ -477,6 +490,8 @@ class _ScopeInterpreter:
         self.module_level: list[ResourceFlow] = []
         self.is_module = isinstance(scope, ast.Module)
         self.is_generator = False
+        # pytest resumes a fixture after the test whatever happened: its `yield` does not raise.
+        self.yield_raises = not _is_pytest_fixture(scope)
         self.globals: set[str] = set()
         self.annotations: dict[str, ObjectSpec] = {}
         self.with_managed: set[str] = set()
@@ -670,7 +685,7 @@ class _ScopeInterpreter:
     def header(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
         """Effects of an expression, a raise point when it may raise, then its creations."""
         states = self.effects(expr, states, stmt)
-        if _may_raise(expr):
+        if _may_raise(expr, self.yield_raises):
             self.emit("raise", states, stmt)
         return self.creations(expr, states, stmt)
 
@@ -898,7 +913,7 @@ class _ScopeInterpreter:
                 continue
             status = {"release": RELEASED, "escape": ESCAPED, "yield": YIELDED}[effect]
             states = _cap(self._mark(s, s.bound(node.id), status, at) for s in states)
-            if effect == "yield":
+            if effect == "yield" and self.yield_raises:
                 self.emit("raise", states, stmt)
         return states
 

@@ -222,6 +222,9 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
             holder = parents.get(id(holder))
         if not isinstance(holder, ast.Expr):
             return PlannedFix(None, "it is closed in a way the fix cannot move")
+        if not (isinstance(release, ast.Call) and isinstance(release.func, ast.Attribute)
+                and isinstance(release.func.value, ast.Name) and release.func.value.id == name):
+            return PlannedFix(None, "it is released by a helper call the fix would have to keep")
         index = next((i for i, s in enumerate(block) if s is holder), None)
         if index is not None:
             drop.append(holder)
