@@ -117,15 +117,15 @@ class SqlResolver:
         if isinstance(expr, ast.Call):
             return self._call_parts(expr, scope, counter, depth)
         if isinstance(expr, ast.Name):
-            value = self._single_assignment(expr.id, scope)
-            if value is None:
+            assigned = self._single_assignment(expr.id, scope)
+            if assigned is None:
                 return None
-            return self._parts(value, value_scope(self, expr.id, scope), counter, depth + 1)
+            return self._parts(assigned, value_scope(self, expr.id, scope), counter, depth + 1)
         if isinstance(expr, ast.Attribute):
-            value = self._class_constant(expr, scope)
-            if value is None:
+            constant = self._class_constant(expr, scope)
+            if constant is None:
                 return None
-            return self._parts(value, self.facts.module_scope, counter, depth + 1)
+            return self._parts(constant, self.facts.module_scope, counter, depth + 1)
         return None
 
     def _call_parts(self, call: ast.Call, scope: Scope, counter: list[int],
@@ -214,8 +214,9 @@ class SqlResolver:
                 continue
             bindings = self.assignments(current).get(name)
             if bindings:
-                if len(bindings) == 1 and _is_value(bindings[0]):
-                    return bindings[0]
+                first = bindings[0]
+                if len(bindings) == 1 and isinstance(first, ast.expr) and _is_value(first):
+                    return first
                 return None
             current = current.parent
         return None
@@ -417,7 +418,7 @@ class LocalTypes:
         withs = self._with_bindings(scope).get(name, [])
         if own is None:
             return []
-        values = [v for v in own if _is_value(v)]
+        values = [v for v in own if isinstance(v, ast.expr) and _is_value(v)]
         stores = [v for v in own if not _is_value(v)]
         # `with X as name` binds through a Store Name: match those to their context expressions.
         if len(stores) != len(withs):
@@ -590,12 +591,12 @@ def is_test_module(path: str) -> bool:
 
 def fetch_analysis(ctx: object) -> FetchAnalysis:
     """The module's :class:`FetchAnalysis`, shared by every DBL2xx rule of one check."""
-    cache = ctx.__dict__  # CheckContext keeps per-module facts in its instance dict
+    cache: dict[str, object] = ctx.__dict__  # CheckContext keeps per-module facts there
     found = cache.get("_dbleak_fetch")
-    if found is None:
+    if not isinstance(found, FetchAnalysis):
         found = FetchAnalysis(ctx.facts, ctx.settings, ctx.drivers)  # type: ignore[attr-defined]
         cache["_dbleak_fetch"] = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def dbapi_fetch_sites(analysis: FetchAnalysis) -> Iterator[FetchSite]:
@@ -620,12 +621,12 @@ def cursor_loops(analysis: FetchAnalysis) -> Iterator[FetchSite]:
     for scope in facts.scopes:
         for node in walk_scope(scope.node):
             if isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.iter, ast.Name):
-                receiver = node.iter
-                cursor = analysis.cursor_of(receiver, scope)
+                loop_receiver: ast.expr = node.iter
+                cursor = analysis.cursor_of(loop_receiver, scope)
                 if cursor is None or cursor.kind.value != "cursor":
                     continue
-                executed = analysis.executed_by(receiver, scope, node, cursor)
-                yield FetchSite("loop", node.iter, node, scope, receiver, executed, cursor)
+                executed = analysis.executed_by(loop_receiver, scope, node, cursor)
+                yield FetchSite("loop", node.iter, node, scope, loop_receiver, executed, cursor)
             elif isinstance(node, ast.While):
                 call = _fetchmany_call(node)
                 if call is None or not isinstance(call.func, ast.Attribute):

@@ -60,7 +60,8 @@ def method_qualname(facts: ModuleFacts, call: ast.Call, scope: Scope) -> str | N
     current: Scope | None = scope
     while current is not None and not isinstance(current.node, ast.ClassDef):
         current = current.parent
-    if current is None or current.parent is not facts.module_scope:
+    if current is None or current.parent is not facts.module_scope \
+            or not isinstance(current.node, ast.ClassDef):
         return None
     prefix = f"{facts.module_name}." if facts.module_name else ""
     return f"{prefix}{current.node.name}.{func.attr}"
@@ -93,19 +94,20 @@ def summarize_fetch_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any
     by_scope: dict[int, str] = {}
     for qualname, function in functions.items():
         by_scope[id(function)] = qualname
-    for site in dbapi_fetch_sites(analysis):
-        qualname = by_scope.get(id(site.scope.node))
-        if qualname is None or site.executed is None:
+    for fetch in dbapi_fetch_sites(analysis):
+        owner = by_scope.get(id(fetch.scope.node))
+        if owner is None or fetch.executed is None:
             continue
-        record = _param_record(analysis, functions[qualname], qualname in methods, site.scope,
-                               site.executed.call.args[0])
+        record = _param_record(analysis, functions[owner], owner in methods, fetch.scope,
+                               fetch.executed.call.args[0])
         if record is not None:
-            found[qualname] = {READS_PARAM_KEY: {**record, "kind": "fetchall",
-                                                 "dialect": dialect_of(site.cursor)}}
+            found[owner] = {READS_PARAM_KEY: {**record, "kind": "fetchall",
+                                              "dialect": dialect_of(fetch.cursor)}}
     for site in facts.calls:
-        qualname = by_scope.get(id(site.scope.node))
-        if qualname is None or qualname in found or not site.node.args:
+        caller = by_scope.get(id(site.scope.node))
+        if caller is None or caller in found or not site.node.args:
             continue
+        qualname = caller
         call = site.node
         callee = facts.call_qualname(call)
         if callee in READ_SQL_FUNCTIONS:

@@ -170,9 +170,10 @@ def _plan(ctx: CheckContext, site: FetchSite) -> tuple[FixPlan | None, str]:
         receiver_text = ast.get_source_segment(ctx.text, site.receiver)
         if receiver_text is None:
             return None, ""
-        start = ctx.position(site.node.lineno, site.node.col_offset)  # type: ignore[attr-defined]
-        end = ctx.position(site.node.end_lineno or site.node.lineno,  # type: ignore[attr-defined]
-                           site.node.end_col_offset or 0)  # type: ignore[attr-defined]
+        node = site.node
+        assert isinstance(node, ast.Call)
+        start = ctx.position(node.lineno, node.col_offset)
+        end = ctx.position(node.end_lineno or node.lineno, node.end_col_offset or 0)
         plan = FixPlan("Iterate the cursor instead of building the list with `fetchall()`",
                        applicability, (ReplaceRange(start, end, receiver_text),))
         return plan, ""
