@@ -152,7 +152,9 @@ def test_bounded_columns_from_settings() -> None:
     settings = _settings({"bounded-columns": ["email", "orders.number"]})
     assert query_bound("SELECT * FROM users WHERE email = ?", "sqlite", settings).verdict == B
     assert query_bound("SELECT * FROM orders o WHERE o.number = ?", "sqlite",
-                       settings).verdict == U  # the alias `o` is not the table name
+                       settings).verdict == B  # `o` is `orders`
+    assert query_bound("SELECT * FROM invoices WHERE number = ?", "sqlite",
+                       settings).verdict == U
     assert query_bound("SELECT * FROM orders WHERE orders.number = ?", "sqlite",
                        settings).verdict == B
 
@@ -162,3 +164,15 @@ def test_placeholders_are_normalised_outside_quotes() -> None:
         "a = 0 AND b = 0 AND c = 0 AND d = 0 AND e = 0"
     assert normalise_placeholders("x::int = '?' AND y LIKE 'a%%'") == "x::int = '?' AND y LIKE 'a%%'"
     assert normalise_placeholders("y LIKE %s || '%%'") == "y LIKE 0 || '%%'"
+
+
+def test_unique_columns_come_from_create_table() -> None:
+    from dbleak.knowledge.sql import unique_columns
+
+    ddl = ("CREATE TABLE bookmarks (id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE, "
+           "tags TEXT, UNIQUE (tags, url))")
+    keys = unique_columns(ddl)
+    assert keys == ("bookmarks.id", "bookmarks.url")
+    sql = "SELECT id FROM bookmarks WHERE url IN (?, ?)"
+    assert query_bound(sql, "sqlite", unique_columns=keys).verdict == B
+    assert query_bound(sql, "sqlite").verdict == U

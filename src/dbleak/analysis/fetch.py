@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk_scope
 from dbleak.knowledge.drivers import Buffering, DriverTable, MethodSpec, ObjectSpec
-from dbleak.knowledge.sql import Bound, hole_marker, query_bound
+from dbleak.knowledge.sql import Bound, hole_marker, query_bound, unique_columns
 from dbleak.settings import Settings
 
 # sqlglot dialect of each driver of the table.
@@ -504,7 +504,21 @@ class FetchAnalysis:
     def bound_of(self, sql: SqlText | None, dialect: str | None) -> Bound | None:
         if sql is None:
             return None
-        return query_bound(sql.text, dialect, self.settings)
+        return query_bound(sql.text, dialect, self.settings, self.unique_columns)
+
+    @property
+    def unique_columns(self) -> tuple[str, ...]:
+        """``table.column`` keys declared by the module's own ``CREATE TABLE`` strings."""
+        cached: tuple[str, ...] | None = self.__dict__.get("_unique")
+        if cached is None:
+            found: list[str] = []
+            for node in ast.walk(self.facts.tree):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                        and "create table" in node.value.lower():
+                    found.extend(unique_columns(node.value))
+            cached = tuple(dict.fromkeys(found))
+            self.__dict__["_unique"] = cached
+        return cached
 
     def executed_by(self, receiver: ast.expr, scope: Scope, before: ast.AST,
                     cursor: ObjectSpec | None) -> Executed | None:

@@ -78,18 +78,45 @@ def hole_marker(index: int) -> str:
 
 
 def query_bound(sql_text: str, dialect: str | None = None,
-                settings: Settings | None = None) -> Bound:
+                settings: Settings | None = None, unique_columns: tuple[str, ...] = ()) -> Bound:
     """Whether ``sql_text`` returns a bounded number of rows.
 
     ``dialect`` is tried first (a sqlglot dialect name: sqlite, postgres, mysql, tsql, …).
-    ``settings`` supplies `[tool.dbleak.sql] bounded-columns` and `small-tables`.
+    ``settings`` supplies `[tool.dbleak.sql] bounded-columns` and `small-tables`;
+    ``unique_columns`` adds ``table.column`` keys known from the code's own DDL.
     """
-    bounded_columns: tuple[str, ...] = ()
+    bounded_columns: tuple[str, ...] = unique_columns
     small_tables: tuple[str, ...] = ()
     if settings is not None:
-        bounded_columns = tuple(settings.option("sql", "bounded-columns", ()) or ())
+        bounded_columns += tuple(settings.option("sql", "bounded-columns", ()) or ())
         small_tables = tuple(settings.option("sql", "small-tables", ()) or ())
     return _query_bound(sql_text, dialect, bounded_columns, small_tables)
+
+
+@lru_cache(maxsize=1024)
+def unique_columns(ddl_text: str) -> tuple[str, ...]:
+    """``table.column`` for every PRIMARY KEY or UNIQUE column a CREATE TABLE declares."""
+    from sqlglot import exp
+
+    statements = _parse(normalise_placeholders(ddl_text).strip().rstrip(";"), None)
+    found: list[str] = []
+    for statement in statements or ():
+        if not isinstance(statement, exp.Create) or not isinstance(statement.this, exp.Schema):
+            continue
+        table = statement.this.this
+        name = table.name.lower() if isinstance(table, exp.Table) else ""
+        for column in statement.this.expressions:
+            if isinstance(column, exp.ColumnDef):
+                kinds = [c.args.get("kind") for c in column.args.get("constraints") or []]
+                if any(isinstance(k, (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint))
+                       for k in kinds):
+                    found.append(f"{name}.{column.name.lower()}")
+            elif isinstance(column, (exp.PrimaryKey, exp.UniqueColumnConstraint)):
+                keys = column.expressions or (
+                    column.this.expressions if isinstance(column.this, exp.Schema) else [])
+                if len(keys) == 1:  # a composite key does not make one column unique
+                    found.append(f"{name}.{keys[0].name.lower()}")
+    return tuple(found)
 
 
 @lru_cache(maxsize=4096)
@@ -436,7 +463,8 @@ class _Judge:
                 continue
             name = column.name.lower()
             qualified = f"{column.table.lower()}.{name}" if column.table else name
-            if name in keys or qualified in self.bounded_columns:
+            if name in keys or qualified in self.bounded_columns or any(
+                    f"{table}.{name}" in self.bounded_columns for table in tables):
                 return name
         return None
 

@@ -240,7 +240,7 @@ def _helper_calls(rule: type[Rule], ctx: CheckContext, kind: str) -> Iterator[Fi
         sql = analysis.resolver.resolve(argument, site.scope)
         if sql is None:
             continue
-        bound = query_bound(sql.text, read.dialect, ctx.settings)
+        bound = query_bound(sql.text, read.dialect, ctx.settings, analysis.unique_columns)
         if not bound.unbounded:
             continue
         name = ast.get_source_segment(ctx.text, site.node.func) or read.helper.rsplit(".", 1)[-1]

@@ -115,7 +115,7 @@ class ReadSqlWithoutChunksize(Rule):
                                           "row, and the query's bound could not be proven",
                                           stmt=site.stmt)
                     continue
-                bound = query_bound(sql.text, dialect, ctx.settings)
+                bound = query_bound(sql.text, dialect, ctx.settings, analysis.unique_columns)
                 if bound.verdict == "unknown" and report_unresolved:
                     yield ctx.finding(cls, call, f"`{label}` without `chunksize` loads every "
                                       "row, and the query's bound could not be proven",
@@ -135,7 +135,8 @@ class ReadSqlWithoutChunksize(Rule):
                 else None
             if resolved is None:
                 continue
-            bound = query_bound(resolved.text, read.dialect, ctx.settings)
+            bound = query_bound(resolved.text, read.dialect, ctx.settings,
+                                analysis.unique_columns)
             if not bound.unbounded:
                 continue
             name = ast.get_source_segment(ctx.text, call.func) or read.helper
