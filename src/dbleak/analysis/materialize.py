@@ -334,8 +334,20 @@ class _Module:
                               generator == "async")
         builtin = self.is_builtin(func, LAZY_BUILTINS)
         if builtin is not None or qualname in LAZY_ITERTOOLS:
+            # `map()`, `zip()`, `chain()`… are as lazy as what they walk: over lists they
+            # stream nothing worth keeping out of memory.
             name = builtin or (qualname or "").rsplit(".", 1)[-1]
-            return LazySource(SourceKind.GENERATOR, node, f"the lazy iterator `{name}()`")
+            iterables = node.args[1:] if name in ("map", "filter", "starmap") else node.args
+            for argument in iterables:
+                if isinstance(argument, ast.Starred):
+                    continue
+                inner = self.lazy_source(argument, depth + 1)
+                if inner is not None and inner.kind is not SourceKind.FETCHED:
+                    return LazySource(inner.kind, node,
+                                      f"`{name}()` over {inner.what}", inner.is_async,
+                                      inner.driver_object, inner.iterable, inner.orm_query,
+                                      inner.orm_result)
+            return None
         if qualname is not None and qualname.startswith("pandas.read_sql") and any(
                 k.arg == "chunksize" and not _is_none(k.value) for k in node.keywords):
             return LazySource(SourceKind.CURSOR, node, "a `read_sql(..., chunksize=...)` iterator")
@@ -856,10 +868,26 @@ class _Finder:
             use = self.use_of(node, related)
             if use is None:
                 return None
+            if use.kind is ListUseKind.CONSUMER and use.consumer in ("list", "tuple") and (
+                    source.driver_object is None and use.through is None):
+                return None  # `list(cur.fetchall())` normalizes whatever an unknown driver returns
+            if use.kind is ListUseKind.FIRST and not self._local_result(source.node):
+                return None  # draining a cursor that lives on (`self.cursor`) may be the point
             stmt = m.statement_of(node)
             assert stmt is not None
             return MaterializationSite(node, call.func.attr, source, stmt, m.scope_of(node), use)
         return None
+
+    def _local_result(self, receiver: ast.expr) -> bool:
+        """The cursor or result is made here: a call, or a name bound to a call in this scope."""
+        if isinstance(receiver, ast.Call):
+            return True
+        if isinstance(receiver, ast.Name):
+            scope = self.m.scope_of(receiver)
+            binders = self.m.bindings(scope).get(receiver.id, [])
+            return bool(binders) and all(
+                isinstance(b, (ast.Assign, ast.withitem)) for b in binders)
+        return False
 
     def _comprehension_site(self, comp: ast.ListComp) -> MaterializationSite | None:
         if len(comp.generators) != 1:
