@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from dbleak.analysis.lifecycle_summary import (
-    SUMMARY_BORROWS, SUMMARY_PARAMS, SUMMARY_RELEASES, SUMMARY_RETURNS, summarize_lifecycle,
+    SUMMARY_BORROWS, SUMMARY_MODULE_ALIAS, SUMMARY_PARAMS, SUMMARY_RELEASES, SUMMARY_RETURNS,
+    summarize_lifecycle,
 )
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
@@ -327,7 +328,24 @@ class _ModuleAnalysis:
         if (cls is not None and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
                 and func.value.id in ("self", "cls")):
             return f"{self.prefix}{cls.name}.{func.attr}"
-        return self.facts.call_qualname(call)
+        qualname = self.facts.call_qualname(call)
+        if qualname is not None and qualname not in self.drivers.factories:
+            qualname = self.through_reexports(qualname)
+        return qualname
+
+    def through_reexports(self, qualname: str) -> str:
+        """``peewee.sqlite3.connect`` → ``sqlite3.connect`` when peewee re-exports sqlite3."""
+        for _ in range(4):
+            parts = qualname.split(".")
+            for cut in range(len(parts) - 1, 0, -1):
+                summary = self.ctx.project.get(".".join(parts[:cut]))
+                target = summary.get(SUMMARY_MODULE_ALIAS) if summary is not None else None
+                if target:
+                    qualname = self.drivers.canonical(".".join([str(target), *parts[cut:]]))
+                    break
+            else:
+                return qualname
+        return qualname
 
     def summary(self, qualname: str) -> dict[str, object] | None:
         local = self.local_summaries.get(qualname)

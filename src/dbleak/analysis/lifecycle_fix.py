@@ -165,6 +165,8 @@ def _escaping_sink(node: ast.Name, parents: dict[int, ast.AST], names: set[str],
             func = parent.func
             if isinstance(func, ast.Name) and func.id in _SINK_BORROWERS:
                 return False
+            if isinstance(parents.get(id(parent)), ast.withitem):
+                return False  # `with closing(conn.cursor())` inside the block: released there
             if isinstance(func, ast.Attribute) and func.attr in (
                     "execute", "executemany", "debug", "info", "warning", "error", "exception",
                     "append", "extend") and _materialized(current, names, clean):

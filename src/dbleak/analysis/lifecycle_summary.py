@@ -18,6 +18,9 @@ SUMMARY_RETURNS = "lifecycle.returns"  # tuple of qualnames whose call result is
 SUMMARY_PARAMS = "lifecycle.params"  # parameter names in positional order
 SUMMARY_RELEASES = "lifecycle.releases"  # parameters the body closes
 SUMMARY_BORROWS = "lifecycle.borrows"  # parameters the body only uses
+# On ``<module>.<name>``: the module re-exports a driver module under that name
+# (``from peewee import sqlite3``); the value is what the name stands for.
+SUMMARY_MODULE_ALIAS = "lifecycle.module_alias"
 
 _RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "disconnect", "terminate"})
 # Decorators that keep a plain function a fresh-object factory.
@@ -133,9 +136,47 @@ def _param_effects(function: ast.FunctionDef | ast.AsyncFunctionDef, nodes: list
     return released, borrowed
 
 
+def _module_level_statements(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Statements run at import time, through `if` and `try` blocks."""
+    found: list[ast.stmt] = []
+    for stmt in body:
+        found.append(stmt)
+        if isinstance(stmt, ast.If):
+            found.extend(_module_level_statements(stmt.body + stmt.orelse))
+        elif isinstance(stmt, ast.Try):
+            handlers = [s for h in stmt.handlers for s in h.body]
+            found.extend(_module_level_statements(stmt.body + handlers + stmt.orelse + stmt.finalbody))
+    return found
+
+
+def _driver_reexports(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
+    """``import sqlite3`` (or ``from x import sqlite3``) at module level: ``<module>.sqlite3``
+    means the driver module to the modules that import it from here."""
+    drivers = facts.drivers.module_names
+    found: dict[str, Mapping[str, Any]] = {}
+    if not facts.module_name:
+        return found
+    for stmt in _module_level_statements(facts.tree.body):
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.name in drivers:
+                    local = alias.asname or alias.name
+                    found[f"{facts.module_name}.{local}"] = {SUMMARY_MODULE_ALIAS: alias.name}
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module is not None:
+            for alias in stmt.names:
+                if alias.name in drivers and (alias.asname or alias.name) == alias.name:
+                    base = stmt.module
+                    if stmt.level:
+                        package = facts.module_name.split(".")[: -stmt.level]
+                        base = ".".join([*package, base])
+                    key = f"{facts.module_name}.{alias.name}"
+                    found.setdefault(key, {SUMMARY_MODULE_ALIAS: f"{base}.{alias.name}"})
+    return found
+
+
 def summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
     """Lifecycle facts of the module's top-level functions and methods."""
-    summaries: dict[str, Mapping[str, Any]] = {}
+    summaries: dict[str, Mapping[str, Any]] = dict(_driver_reexports(facts))
     class_names = {id(item): node.name for node in facts.tree.body if isinstance(node, ast.ClassDef)
                    for item in node.body}
     for qualname, function in module_functions(facts).items():
