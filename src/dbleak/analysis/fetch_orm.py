@@ -102,6 +102,16 @@ def _is_subquery(node: ast.AST) -> bool:
     return False
 
 
+def _is_catalog(node: ast.AST) -> bool:
+    """``pg_catalog.pg_namespace.c.nspname``, ``information_schema.tables`` …"""
+    for sub in ast.walk(node):
+        name = sub.id if isinstance(sub, ast.Name) else getattr(sub, "attr", None)
+        if isinstance(name, str) and (name in ("pg_catalog", "information_schema",
+                                               "sqlite_master", "sqlite_schema")):
+            return True
+    return False
+
+
 def _is_aggregate(node: ast.AST) -> bool:
     """``func.count(...)`` / ``func.sum(...)`` (optionally ``.label(...)``)."""
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -146,6 +156,8 @@ def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
         if step.name in ("query", "select") or step.name == "":
             if step.call.args and not grouped and all(_is_aggregate(a) for a in step.call.args):
                 return OrmBound(True, "an aggregate without GROUP BY")
+            if any(_is_catalog(a) for a in step.call.args):
+                return OrmBound(True, "a catalog table")
             entities = [a.id if isinstance(a, ast.Name) else getattr(a, "attr", "")
                         for a in step.call.args]
             if entities and all(e.lower() in small or f"{e.lower()}s" in small
