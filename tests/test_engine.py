@@ -149,3 +149,10 @@ def test_import_resolution_forms() -> None:
     # A name imported and then rebound to something else resolves to nothing.
     rebound = "from sqlite3 import connect\nconnect = make_connect()\nwith connect('x') as c:\n    pass\n"
     assert check_source(rebound, "m.py", SETTINGS).findings == ()
+
+
+def test_form_feed_does_not_shift_lines_or_columns() -> None:
+    source = "import sqlite3\n\x0c\nx = 'é'\x0c; y = 1\nwith open('é') as f, sqlite3.connect('a') as c:\n    pass\n"
+    (finding,) = check_source(source, "m.py", SETTINGS).findings
+    assert finding.start.line == 4
+    assert finding.start.column == "with open('é') as f, ".__len__()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tokenize
 from dataclasses import dataclass
 from functools import cached_property
@@ -62,6 +63,9 @@ def encode_source(text: str, decoded: DecodedSource) -> bytes:
     return text.encode(decoded.encoding)
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
 class LineIndex:
     """Maps between (line, byte column) as ``ast`` gives it, character columns and offsets."""
 
@@ -70,7 +74,9 @@ class LineIndex:
 
     @cached_property
     def lines(self) -> list[str]:
-        return self.text.splitlines(keepends=True) or [""]
+        """Lines as Python counts them: only \\n, \\r\\n and \\r end a line (not \\f or \\v,
+        which ``str.splitlines`` would split on)."""
+        return _LINE.findall(self.text) or [""]
 
     @cached_property
     def line_offsets(self) -> list[int]:
