@@ -984,9 +984,8 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
         receiver = receiver.func.value
     if isinstance(receiver, ast.Name):
         bound = module.bound_value(receiver)
-        if bound is not None and isinstance(bound[1], ast.Call) and isinstance(
-                bound[1].func, ast.Attribute) and bound[1].func.attr == "execute" and bound[1].args:
-            return _resolve_sql(ctx, module, bound[1])
+        if bound is not None and isinstance(bound[1], ast.Call):
+            return _query_call_sql(ctx, module, bound[1])
         # The last `name.execute(sql)` before the fetch, in the same block.
         fetch_stmt = site.stmt
         block = _block_of(module.parent(fetch_stmt), fetch_stmt)
@@ -1000,10 +999,8 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
                 return _resolve_sql(ctx, module, calls[0])
             if isinstance(stmt, ast.Assign) and any(
                     isinstance(t, ast.Name) and t.id == receiver.id for t in stmt.targets):
-                value = stmt.value
-                if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and (
-                        value.func.attr.startswith(("execute", "_exec")) and value.args):
-                    return _resolve_sql(ctx, module, value)
+                if isinstance(stmt.value, ast.Call):
+                    return _query_call_sql(ctx, module, stmt.value)
                 return None
             if calls and all(c.args for c in calls):
                 # A `try`/`if` that runs one of several queries: known only when all agree
@@ -1015,6 +1012,17 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
             if any(isinstance(n, ast.Name) and n.id == receiver.id for n in ast.walk(stmt)):
                 return None  # the cursor is used some other way in between
     return None
+
+
+def _query_call_sql(ctx: Any, module: _Module, call: ast.Call) -> str | None:
+    """The SQL of `cursor = conn.execute(sql)` (or any `x.method(sql, ...)` whose first argument
+    reads as SQL, such as a project's own `self.query(sql)`)."""
+    if not isinstance(call.func, ast.Attribute) or not call.args:
+        return None
+    text = _resolve_sql(ctx, module, call)
+    if call.func.attr.startswith(("execute", "_exec")):
+        return text
+    return text if text is not None and _SQL_START.match(text) else None
 
 
 def _resolve_sql(ctx: Any, module: _Module, execute: ast.Call) -> str | None:
