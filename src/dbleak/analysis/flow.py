@@ -273,7 +273,16 @@ class _ModuleAnalysis:
             for item in cls.body:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     self.class_of[id(item)] = cls
+                    annotated = {a.arg: a.annotation for a in [*item.args.args, *item.args.kwonlyargs]
+                                 if a.annotation is not None}
                     for node in ast.walk(item):
+                        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                                and _self_attr(node.targets[0]) is not None
+                                and isinstance(node.value, ast.Name) and node.value.id in annotated):
+                            spec = self.annotation_spec(annotated[node.value.id])
+                            if spec is not None:
+                                attrs.setdefault(_self_attr(node.targets[0]) or "", spec)
+                            continue
                         if (isinstance(node, ast.Assign) and len(node.targets) == 1
                                 and _self_attr(node.targets[0]) is not None):
                             spec = self.factory_spec_of(node.value, cls)
@@ -395,6 +404,9 @@ class _ModuleAnalysis:
         for spec in objects.values():
             if qualname in getattr(spec, "classes", ()):
                 return spec
+        factory = self.drivers.factory(qualname)  # a class that is its own factory
+        if factory is not None and factory.returns in objects:
+            return objects[factory.returns]
         parts = qualname.split(".")
         short = f"{parts[0]}.{parts[-1]}"
         return objects.get(short)

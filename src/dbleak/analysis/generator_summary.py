@@ -9,7 +9,8 @@ summarizer records them in the project index (so a generator of another module i
 from __future__ import annotations
 
 import ast
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
@@ -70,11 +71,7 @@ def local_generators(scope_chain: list[ast.AST], name: str) -> str | None:
         for node in walk_scope(scope):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
                 definitions.append(node)
-            elif isinstance(node, ast.ClassDef) and node.name == name:
-                other_binding = True
-            elif isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
-                other_binding = True
-            elif isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) == name:
+            elif isinstance(node, ast.ClassDef) and node.name == name or isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store) or isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) == name:
                 other_binding = True
         if not definitions and not other_binding:
             continue  # not bound here: look further out

@@ -111,6 +111,7 @@ def _derived_names(scope: ast.AST, name: str) -> tuple[set[str], set[str]]:
     value is plain data (``rows = cur.fetchall()``)."""
     names = {name}
     clean: set[str] = set()
+    unclean: set[str] = set()
     changed = True
     while changed:
         changed = False
@@ -128,14 +129,18 @@ def _derived_names(scope: ast.AST, name: str) -> tuple[set[str], set[str]]:
                 continue
             for target in targets:
                 for sub in ast.walk(target):
-                    if isinstance(sub, ast.Name) and sub.id not in names:
+                    if not isinstance(sub, ast.Name) or sub.id == name:
+                        continue
+                    if value is None and isinstance(node, (ast.For, ast.AsyncFor)):
+                        clean.add(sub.id)  # rows read from a cursor are plain data
+                    elif value is not None and _materialized(value, names, clean):
+                        clean.add(sub.id)
+                    else:
+                        unclean.add(sub.id)
+                    if sub.id not in names:
                         names.add(sub.id)
                         changed = True
-                        if value is None and isinstance(node, (ast.For, ast.AsyncFor)):
-                            clean.add(sub.id)  # rows read from a cursor are plain data
-                        elif value is not None and _materialized(value, names, clean):
-                            clean.add(sub.id)
-    return names, clean
+    return names, clean - unclean
 
 
 def _escaping_sink(node: ast.Name, parents: dict[int, ast.AST], names: set[str],
@@ -205,6 +210,8 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
             continue
         if node is stmt.targets[0]:
             continue
+        if node.id in clean:
+            continue  # plain data read from it may live anywhere
         index = _index_in(node, block, parents)
         if index is None or index < start or (index == start and node.id == name):
             return PlannedFix(None, "it is used outside the block that creates it")
@@ -212,8 +219,6 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
             return PlannedFix(None, f"`{name}` is assigned again")
         if isinstance(node.ctx, ast.Load) and _escaping_sink(node, parents, names, clean, name):
             return PlannedFix(None, "it, or something read from it, is passed on or returned")
-        if node.id in clean and isinstance(node.ctx, ast.Load):
-            continue  # plain data read from it may be used after the close
         last = max(last, index)
     releases = flow.releases
     drop: list[ast.stmt] = []

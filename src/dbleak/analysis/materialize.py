@@ -16,8 +16,9 @@ from __future__ import annotations
 import ast
 import enum
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from dbleak.analysis.generator_summary import local_generators, project_generator
 from dbleak.analysis.module import ModuleFacts, walk_scope
@@ -566,11 +567,11 @@ class _Finder:
         """The use of the list at ``node`` by its parent expression or statement."""
         m = self.m
         parent = m.parent(node)
-        through: ast.Call | None = None
         # enumerate(rows), zip(rows, …): walked once when the wrapper is walked once.
         if isinstance(parent, ast.Call) and node in parent.args:
-            wrapper = m.is_builtin(parent.func, PASS_THROUGH) or (
-                m.facts.call_qualname(parent) in PASS_THROUGH_QUALNAMES and "islice")
+            wrapper: str | None = m.is_builtin(parent.func, PASS_THROUGH)
+            if wrapper is None and m.facts.call_qualname(parent) in PASS_THROUGH_QUALNAMES:
+                wrapper = "islice"
             if parent.keywords and wrapper not in ("enumerate", "zip"):
                 wrapper = None
             if wrapper and not (wrapper in ("map", "filter") and parent.args[0] is node):
@@ -602,8 +603,10 @@ class _Finder:
                 return None
             if isinstance(owner, ast.GeneratorExp) and not self._consumed_now(owner):
                 return None  # a generator expression returned or stored walks the rows later
-            rest = [owner.elt] if not isinstance(owner, ast.DictComp) else [owner.key, owner.value]
-            rest += [g for g in owner.generators if g is not parent] + list(parent.ifs)
+            rest: list[ast.AST] = (
+                [owner.elt] if not isinstance(owner, ast.DictComp) else [owner.key, owner.value])
+            rest += [g for g in owner.generators if g is not parent]
+            rest += list(parent.ifs)
             if any(_names_in(r) & related for r in rest) or self._db_work(rest):
                 return None
             if not self._rest_of_statement_clear(stmt, owner, related):
@@ -660,8 +663,9 @@ class _Finder:
             if func.attr == "join" and isinstance(func.value, ast.Constant) and isinstance(
                     func.value.value, str) and call.args == [node] and not call.keywords:
                 return "str.join"
-            position = CONSUMER_METHODS.get(func.attr)
-            if position is not None and len(call.args) > position and call.args[position] is node:
+            method_position = CONSUMER_METHODS.get(func.attr)
+            if method_position is not None and len(call.args) > method_position and (
+                    call.args[method_position] is node):
                 return func.attr
         return None
 
@@ -726,14 +730,14 @@ class _Finder:
             return None  # `rows = list(rows)`: the name means two things
         uses = list(name_uses(scope, target.id, lambda _call: None))
         loads = []
-        for use in uses:
-            if isinstance(use.node, _SCOPE_NODES):
+        for name_use in uses:
+            if isinstance(name_use.node, _SCOPE_NODES):
                 return None  # read by a nested function: it may keep the list
-            if use.kind is NameUseKind.REBOUND:
-                if use.node is not target:
+            if name_use.kind is NameUseKind.REBOUND:
+                if name_use.node is not target:
                     return None
                 continue
-            loads.append(use.node)
+            loads.append(name_use.node)
         if len(loads) != 1 or not isinstance(loads[0], ast.Name):
             return None
         name = loads[0]
@@ -799,7 +803,7 @@ class _Finder:
             if isinstance(parent, (ast.For, ast.AsyncFor, ast.While)) and current in (
                     *parent.body, *parent.orelse):
                 return None  # walked once per round of an outer loop
-            if isinstance(parent, _SCOPE_NODES) or isinstance(parent, ast.Module):
+            if isinstance(parent, (_SCOPE_NODES, ast.Module)):
                 return None
             current = parent
         start = block.index(assign)

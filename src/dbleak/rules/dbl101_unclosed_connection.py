@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Iterable, Iterator
 
 from dbleak.analysis.flow import ResourceFlow, module_flow
@@ -47,11 +48,36 @@ def leak_findings(rule: type[Rule], ctx: CheckContext, kinds: tuple[Kind, ...],
         resource = flow.resource
         if resource.kind not in kinds or not flow.dropped or resource.parent_tracked:
             continue
+        if expected_to_fail(ctx, resource.stmt):
+            continue
         message = drop_message(flow)
         planned = plan_fix(ctx, flow, title_kind)
         if planned.plan is None and planned.reason:
             message += f" (no fix: {planned.reason})"
         yield ctx.finding(rule, resource.node, message, plan=planned.plan, stmt=resource.stmt)
+
+
+_RAISES_HELPERS = ("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp",
+                   "assertWarns", "assertWarnsRegex", "warns")
+
+
+def expected_to_fail(ctx: CheckContext, stmt: ast.stmt) -> bool:
+    """Inside ``with pytest.raises(...)`` / ``self.assertRaises(...)``: the test expects the
+    code to fail (or to warn about the leak), so what it leaves open is on purpose."""
+    node: ast.AST | None = ctx.facts.parent_statement(stmt)
+    while node is not None:
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                call = item.context_expr
+                if isinstance(call, ast.Call):
+                    func = call.func
+                    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                    if name in _RAISES_HELPERS:
+                        return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            return False
+        node = ctx.facts.parent_statement(node)
+    return False
 
 
 def lifecycle_triggers(drivers: DriverTable) -> Iterable[str] | None:
@@ -151,4 +177,4 @@ class UnclosedConnection(Rule):
         yield from leak_findings(cls, ctx, (Kind.CONNECTION, Kind.SESSION), "connection")
 
 
-__all__ = ["UnclosedConnection", "leak_findings", "describe", "lifecycle_triggers"]
+__all__ = ["UnclosedConnection", "leak_findings", "describe", "lifecycle_triggers", "expected_to_fail"]

@@ -9,7 +9,7 @@ from dbleak.analysis.lifecycle_fix import plan_fix
 from dbleak.knowledge.drivers import DriverTable, Kind
 from dbleak.models import Finding
 from dbleak.rules.base import CheckContext, Example, Rule
-from dbleak.rules.dbl101_unclosed_connection import describe, lifecycle_triggers
+from dbleak.rules.dbl101_unclosed_connection import describe, expected_to_fail, lifecycle_triggers
 
 
 class CloseSkippedOnException(Rule):
@@ -99,7 +99,7 @@ class CloseSkippedOnException(Rule):
             resource = flow.resource
             if resource.kind not in REPORTED_KINDS or resource.parent_tracked:
                 continue
-            if not flow.skipped_by_exception:
+            if not flow.skipped_by_exception or expected_to_fail(ctx, resource.stmt):
                 continue
             what = describe(flow)
             if flow.yielded:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.materialize import (
     ListUseKind,
     MaterializationSite,
     Rewriter,
-    rewriter_for,
     SourceKind,
     describe_use,
     materialization_sites,
+    rewriter_for,
     walk_rewrite,
 )
 from dbleak.knowledge.drivers import DriverTable

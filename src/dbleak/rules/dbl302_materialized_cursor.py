@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.materialize import SourceKind
 from dbleak.knowledge.drivers import DriverTable
@@ -72,12 +72,12 @@ class MaterializedCursor(Rule):
     fix_availability = "sometimes"
 
     VALID = (
-        "import sqlite3\nfrom contextlib import closing\n\ndef load(q):\n"
-        "    with closing(sqlite3.connect('a.db')) as c:\n        return list(c.execute(q))\n",
-        "import sqlite3\n\nconn = sqlite3.connect(':memory:')\ncur = conn.execute('select 1')\n"
-        "rows = list(cur)\nprint(len(rows), rows)\n",
-        "import sqlite3\n\nconn = sqlite3.connect(':memory:')\ncur = conn.cursor()\n"
-        "cur.execute('select 1')\nfor row in list(cur):\n    cur.execute('select 2')\n",
+        ("import sqlite3\nfrom contextlib import closing\n\ndef load(q):\n"
+        "    with closing(sqlite3.connect('a.db')) as c:\n        return list(c.execute(q))\n"),
+        ("import sqlite3\n\nconn = sqlite3.connect(':memory:')\ncur = conn.execute('select 1')\n"
+        "rows = list(cur)\nprint(len(rows), rows)\n"),
+        ("import sqlite3\n\nconn = sqlite3.connect(':memory:')\ncur = conn.cursor()\n"
+        "cur.execute('select 1')\nfor row in list(cur):\n    cur.execute('select 2')\n"),
     )
     INVALID = (
         Example(

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.materialize import (
-    ListUseKind, MaterializationSite, Rewriter, SourceKind, fetch_bound, count_text, materialization_sites,
-    replace_use, rewriter_for,
+    ListUseKind,
+    MaterializationSite,
+    Rewriter,
+    SourceKind,
+    count_text,
+    fetch_bound,
+    materialization_sites,
+    replace_use,
+    rewriter_for,
 )
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
@@ -67,8 +74,8 @@ class LenOfMaterialized(Rule):
     VALID = (
         "def gen():\n    yield 1\n\nrows = list(gen())\nprint(len(rows), rows[0])\n",
         "print(len(list(range(3))))\n",
-        "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
-        "rows = cur.fetchall()\nprint(len(rows))\nfor r in rows:\n    print(r)\n",
+        ("import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
+        "rows = cur.fetchall()\nprint(len(rows))\nfor r in rows:\n    print(r)\n"),
     )
     INVALID = (
         Example(

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.materialize import (
-    ListUseKind, MaterializationSite, Rewriter, SourceKind, fetch_bound, first_text, materialization_sites,
-    replace_use, rewriter_for,
+    ListUseKind,
+    MaterializationSite,
+    Rewriter,
+    SourceKind,
+    fetch_bound,
+    first_text,
+    materialization_sites,
+    replace_use,
+    rewriter_for,
 )
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
@@ -64,8 +71,8 @@ class FirstOfMaterialized(Rule):
     VALID = (
         "def gen():\n    yield 1\n\nrows = list(gen())\nprint(rows[0], len(rows))\n",
         "print(list(range(3))[0])\n",
-        "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
-        "rows = cur.fetchall()\nprint(rows[0] if rows else None)\n",
+        ("import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
+        "rows = cur.fetchall()\nprint(rows[0] if rows else None)\n"),
     )
     INVALID = (
         Example(

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.materialize import (
-    MaterializationSite, Rewriter, SourceKind, describe_use, fetch_bound, materialization_sites,
-    rewriter_for, walk_rewrite,
+    MaterializationSite,
+    Rewriter,
+    SourceKind,
+    describe_use,
+    fetch_bound,
+    materialization_sites,
+    rewriter_for,
+    walk_rewrite,
 )
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Finding, FixPlan
@@ -72,12 +78,12 @@ class FetchallIteratedOnce(Rule):
     fix_availability = "sometimes"
 
     VALID = (
-        "import sqlite3\n\ncur = sqlite3.connect(':memory:').cursor()\ncur.execute('select 1')\n"
-        "rows = cur.fetchall()\nprint(len(rows))\nfor row in rows:\n    print(row)\n",
-        "import sqlite3\n\ncur = sqlite3.connect(':memory:').cursor()\ncur.execute('select 1')\n"
-        "for row in cur.fetchall():\n    cur.execute('select 2')\n",
-        "import sqlite3\n\ncur = sqlite3.connect(':memory:').cursor()\n"
-        "cur.execute('SELECT count(*) FROM sqlite_master')\nfor row in cur.fetchall():\n    print(row)\n",
+        ("import sqlite3\n\ncur = sqlite3.connect(':memory:').cursor()\ncur.execute('select 1')\n"
+        "rows = cur.fetchall()\nprint(len(rows))\nfor row in rows:\n    print(row)\n"),
+        ("import sqlite3\n\ncur = sqlite3.connect(':memory:').cursor()\ncur.execute('select 1')\n"
+        "for row in cur.fetchall():\n    cur.execute('select 2')\n"),
+        ("import sqlite3\n\ncur = sqlite3.connect(':memory:').cursor()\n"
+        "cur.execute('SELECT count(*) FROM sqlite_master')\nfor row in cur.fetchall():\n    print(row)\n"),
     )
     INVALID = (
         Example(
