@@ -807,11 +807,11 @@ class _Finder:
                 return None
             current = parent
         start = block.index(assign)
-        end = block.index(current)  # type: ignore[arg-type]
+        end = block.index(current)
         if end <= start:
             return None
         nested_in = None if current is use_stmt else current
-        return block[start + 1:end], nested_in  # type: ignore[return-value]
+        return block[start + 1:end], nested_in
 
     # --- sites ----------------------------------------------------------------------------------
 
@@ -900,10 +900,8 @@ class _Finder:
         identity = (not generator.ifs and isinstance(comp.elt, ast.Name)
                     and isinstance(generator.target, ast.Name)
                     and comp.elt.id == generator.target.id)
-        if not identity and _names_in(comp.elt) & {"self"}:
-            pass
         return self._site(comp, "comprehension", generator.iter, identity, comp,
-                          generator.is_async)
+                          bool(generator.is_async))
 
     def _site(self, node: ast.expr, form: str, inner: ast.expr, identity: bool = True,
               comprehension: ast.ListComp | None = None,

@@ -129,10 +129,10 @@ def _plan(rw: Rewriter, site: MaterializationSite) -> FixPlan | None:
                            rewrite.operations)
         return FixPlan("Count in SQL instead: `SELECT COUNT(*) FROM (...)`, then `fetchone()`",
                        Applicability.DISPLAY_ONLY, ())
-    content = count_text(rw, site)
-    if content is None:
+    count = count_text(rw, site)
+    if count is None:
         return None
-    rewrite = replace_use(rw, site, content, Applicability.SAFE)
+    rewrite = replace_use(rw, site, count, Applicability.SAFE)
     if rewrite is None:
         return None
     return FixPlan(LenOfMaterialized.fix_title or "", rewrite.applicability, rewrite.operations)
