@@ -41,3 +41,20 @@ def test_fixture_runs_and_fixes_keep_its_output(fixture: Fixture) -> None:
 def test_every_materialization_rule_has_fixtures() -> None:
     codes = {f.code for f in MATERIALIZATION}
     assert {"DBL301", "DBL302", "DBL303", "DBL304", "DBL305"} <= codes
+
+
+def test_export_example_is_fixed_to_the_same_output(tmp_path: Path) -> None:
+    from dbleak.api import check_source, fix_source
+    from dbleak.settings import Settings
+
+    example = Path(__file__).parent.parent / "examples" / "export.py"
+    text = example.read_text(encoding="utf-8")
+    settings = Settings(select=("DBL3",))
+    codes = {f.code for f in check_source(text, str(example), settings).findings}
+    assert {"DBL301", "DBL303", "DBL304"} <= codes
+    fixed = fix_source(text, str(example), settings, unsafe=True)
+    assert not fixed.result.findings
+    assert fix_source(fixed.text, str(example), settings, unsafe=True).text == fixed.text
+    copy = tmp_path / "export_fixed.py"
+    copy.write_text(fixed.text, encoding="utf-8")
+    assert _run(copy) == _run(example)
