@@ -26,7 +26,9 @@ DOWNLOADS = CORPUS / "_dl"
 PACKAGES = (
     "pgcli", "litecli", "mycli", "records", "peewee", "yoyo-migrations",
     "apache-airflow-providers-common-sql", "dataset", "sqlite-utils", "alembic",
-    "sqlalchemy-utils",
+    "sqlalchemy-utils", "aiosql", "datasette", "pony", "agate-sql", "sqlitedict", "dbutils",
+    "aiopg", "pugsql", "sqlite-web", "databases", "aiosqlite", "ipython",
+    "mysql-connector-python",
 )
 
 
@@ -49,8 +51,7 @@ def _archive(name: str) -> Path | None:
     for path in sorted(DOWNLOADS.iterdir()) if DOWNLOADS.exists() else ():
         stem = path.name
         for suffix in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
-            if stem.endswith(suffix):
-                stem = stem[: -len(suffix)]
+            stem = stem.removesuffix(suffix)
         if _normal(stem.rsplit("-", 1)[0]) == wanted:
             return path
     return None
@@ -67,7 +68,7 @@ def fetch(name: str) -> Path | None:
         done = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
              "--dest", str(DOWNLOADS), name],
-            capture_output=True, text=True,
+            capture_output=True, text=True, check=False,
         )
         if done.returncode != 0:
             print(f"# {name}: download failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)

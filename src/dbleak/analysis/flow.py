@@ -14,11 +14,16 @@ Computed once per module (:func:`module_flow`) and shared by DBL101–DBL108.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from dbleak.analysis.lifecycle_summary import (
-    SUMMARY_BORROWS, SUMMARY_MODULE_ALIAS, SUMMARY_PARAMS, SUMMARY_RELEASES, SUMMARY_RETURNS,
+    SUMMARY_BORROWS,
+    SUMMARY_MODULE_ALIAS,
+    SUMMARY_PARAMS,
+    SUMMARY_RELEASES,
+    SUMMARY_RETURNS,
     summarize_lifecycle,
 )
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
@@ -199,7 +204,8 @@ def module_flow(ctx: CheckContext) -> ModuleFlow:
     if cached is None:
         cached = _ModuleAnalysis(ctx).run()
         ctx.__dict__[_CACHE_KEY] = cached
-    return cached  # type: ignore[no-any-return]
+    assert isinstance(cached, ModuleFlow)
+    return cached
 
 
 def _parents(tree: ast.AST) -> dict[int, ast.AST]:
@@ -587,9 +593,8 @@ class _ScopeInterpreter:
                             continue
                         if not any(r == "scope-exit" for _, r in flow.drops):
                             flow.drops.append((node, "scope-exit"))
-                elif status in (OPEN, YIELDED):
-                    if node not in flow.exception_exits:
-                        flow.exception_exits.append(node)
+                elif status in (OPEN, YIELDED) and node not in flow.exception_exits:
+                    flow.exception_exits.append(node)
 
     def in_main_guard_of(self, resource: Resource) -> bool:
         node: ast.AST | None = resource.stmt
@@ -634,8 +639,7 @@ class _ScopeInterpreter:
         if isinstance(stmt, ast.If):
             states = self.header(stmt.test, states, stmt)
             true, false = self.narrow(stmt.test, states)
-            out = self.block(stmt.body, true) | self.block(stmt.orelse, false)
-            return _cap(out)
+            return _cap(self.block(stmt.body, true) | self.block(stmt.orelse, false))
         if isinstance(stmt, (ast.For, ast.AsyncFor)):
             states = self.header(stmt.iter, states, stmt)
             states = self.assign_targets(stmt.target, None, states, stmt)
@@ -898,14 +902,15 @@ class _ScopeInterpreter:
                     true, _ = self.narrow(value, true)
                 return true, states
             return states, states
-        true, false = set(), set()
+        taken: set[State] = set()
+        skipped: set[State] = set()
         for state in states:
             if state.bound(name) is not None:
-                (true if when_bound else false).add(state)
+                (taken if when_bound else skipped).add(state)
             else:
-                true.add(state)
-                false.add(state)
-        return frozenset(true), frozenset(false)
+                taken.add(state)
+                skipped.add(state)
+        return frozenset(taken), frozenset(skipped)
 
     # -- expression effects
 
@@ -1147,7 +1152,7 @@ class _ScopeInterpreter:
 
     def created(self, call: ast.Call, spec: ObjectSpec, states: States, stmt: ast.stmt) -> States:
         parent = self.parents.get(id(call))
-        node: ast.expr = parent if isinstance(parent, ast.Await) else call  # type: ignore[assignment]
+        node: ast.expr = parent if isinstance(parent, ast.Await) else call
         resource = self.by_node.get(id(call))
         parent_tracked = spec.kind is Kind.CURSOR and self._parent_is_local(call, states)
         if resource is None:

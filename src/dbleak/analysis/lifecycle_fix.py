@@ -71,9 +71,7 @@ def _has_comment(ctx: CheckContext, stmt: ast.stmt) -> bool:
         tail = lines[end_line - 1].encode("utf-8")[stmt.end_col_offset or 0:].decode("utf-8", "replace")
         if "#" in tail:
             return True
-    if stmt.lineno >= 2 and lines[stmt.lineno - 2].strip().startswith("#"):
-        return True
-    return False
+    return bool(stmt.lineno >= 2 and lines[stmt.lineno - 2].strip().startswith("#"))
 
 
 def _materialized(expr: ast.AST, names: set[str], clean: set[str]) -> bool:
@@ -89,9 +87,7 @@ def _materialized(expr: ast.AST, names: set[str], clean: set[str]) -> bool:
         func = expr.func
         if isinstance(func, ast.Attribute) and func.attr in MATERIALIZING_METHODS:
             return True
-        if isinstance(func, ast.Name) and func.id in MATERIALIZING_CALLS:
-            return True
-        return False
+        return bool(isinstance(func, ast.Name) and func.id in MATERIALIZING_CALLS)
     if isinstance(expr, (ast.ListComp, ast.SetComp, ast.DictComp, ast.Constant, ast.JoinedStr,
                          ast.Compare, ast.BinOp, ast.UnaryOp)):
         return True
@@ -261,9 +257,9 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
         assert isinstance(release_stmt, ast.stmt)
         if _has_comment(ctx, release_stmt):
             return PlannedFix(None, "the fix would drop a comment")
-        op = MoveReleaseToFinally(position(move_try.lineno, move_try.col_offset),
-                                  position(release_stmt.lineno, release_stmt.col_offset))
-        return PlannedFix(FixPlan("Move the release into a `finally` block", Applicability.SAFE, (op,)))
+        move = MoveReleaseToFinally(position(move_try.lineno, move_try.col_offset),
+                                    position(release_stmt.lineno, release_stmt.col_offset))
+        return PlannedFix(FixPlan("Move the release into a `finally` block", Applicability.SAFE, (move,)))
     drops = tuple(position(d.lineno, d.col_offset) for d in drop)
     first = position(stmt.lineno, stmt.col_offset)
     end = position(block[last].lineno, block[last].col_offset)
@@ -271,8 +267,8 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
     release_name = spec.release[0] if spec.release else "close"
     if resource.awaited or spec.release_awaited:
         awaited = "await " if spec.release_awaited or resource.awaited else ""
-        op = WrapInTryFinally(first, end, f"{awaited}{name}.{release_name}()", drops)
-        return PlannedFix(FixPlan(f"Close `{name}` in a `finally` block", Applicability.SAFE, (op,)))
+        guarded = WrapInTryFinally(first, end, f"{awaited}{name}.{release_name}()", drops)
+        return PlannedFix(FixPlan(f"Close `{name}` in a `finally` block", Applicability.SAFE, (guarded,)))
     call_text = ast.get_source_segment(ctx.text, resource.call)
     if call_text is None or "\n" in call_text and "#" in call_text:
         return PlannedFix(None, "the fix would drop a comment")

@@ -9,7 +9,8 @@ in another module composes without ordering the modules.
 from __future__ import annotations
 
 import ast
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dbleak.analysis.module import ModuleFacts
 from dbleak.analysis.project import SUMMARIZERS, module_functions
@@ -81,14 +82,13 @@ def _returned_calls(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFun
                 return ()
             values = assigned[value.id]
         for item in values:
-            if isinstance(item, ast.Await):
-                item = item.value
-            if not isinstance(item, ast.Call):
+            inner = item.value if isinstance(item, ast.Await) else item
+            if not isinstance(inner, ast.Call):
                 return ()
-            target = _call_target(facts, item, class_name)
-            if target is None:
+            called = _call_target(facts, inner, class_name)
+            if called is None:
                 return ()
-            targets.append(target)
+            targets.append(called)
     return tuple(dict.fromkeys(targets))
 
 
@@ -124,9 +124,7 @@ def _param_effects(function: ast.FunctionDef | ast.AsyncFunctionDef, nodes: list
             else:
                 uses.setdefault(node.id, []).append("use")
         elif isinstance(parent, (ast.Compare, ast.If, ast.While, ast.UnaryOp, ast.Expr, ast.Assert,
-                                 ast.FormattedValue)):
-            uses.setdefault(node.id, []).append("use")
-        elif isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in (
+                                 ast.FormattedValue)) or isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in (
                 "print", "len", "isinstance", "repr", "str", "id", "type"):
             uses.setdefault(node.id, []).append("use")
         else:

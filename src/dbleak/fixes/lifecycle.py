@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -12,7 +13,7 @@ from dbleak.fixes.render import RENDERERS, RenderError
 
 Body = Sequence[cst.BaseStatement]
 _Key = tuple[int, int]
-_WrapOp = Union[WrapInWith, WrapInTryFinally]
+_WrapOp = WrapInWith | WrapInTryFinally
 
 
 def _key(position: Any) -> _Key:
@@ -67,9 +68,11 @@ class _Lifecycle(cst.CSTTransformer):
                 header = wrapper.body.header
                 if isinstance(first, cst.SimpleStatementLine):
                     header = first.trailing_whitespace
+                leading = first.leading_lines if isinstance(
+                    first, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) else ()
                 wrapper = wrapper.with_changes(
                     body=wrapper.body.with_changes(body=inner, header=header),
-                    leading_lines=first.leading_lines,
+                    leading_lines=leading,
                 )
                 statements[index:end + 1] = [wrapper]
             else:

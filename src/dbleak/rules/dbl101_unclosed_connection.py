@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.flow import ResourceFlow, module_flow
 from dbleak.analysis.lifecycle_fix import plan_fix
@@ -150,11 +150,11 @@ class UnclosedConnection(Rule):
     needs_project = True
 
     VALID = (
-        "import sqlite3\nfrom contextlib import closing\n\ndef f(p):\n"
-        "    with closing(sqlite3.connect(p)) as conn:\n        return conn.execute('select 1').fetchone()\n",
+        ("import sqlite3\nfrom contextlib import closing\n\ndef f(p):\n"
+        "    with closing(sqlite3.connect(p)) as conn:\n        return conn.execute('select 1').fetchone()\n"),
         "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    return conn\n",
-        "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    try:\n"
-        "        conn.execute('select 1')\n    finally:\n        conn.close()\n",
+        ("import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    try:\n"
+        "        conn.execute('select 1')\n    finally:\n        conn.close()\n"),
     )
     INVALID = (
         Example(
@@ -177,4 +177,4 @@ class UnclosedConnection(Rule):
         yield from leak_findings(cls, ctx, (Kind.CONNECTION, Kind.SESSION), "connection")
 
 
-__all__ = ["UnclosedConnection", "leak_findings", "describe", "lifecycle_triggers", "expected_to_fail"]
+__all__ = ["UnclosedConnection", "describe", "expected_to_fail", "leak_findings", "lifecycle_triggers"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from dbleak.knowledge.drivers import DriverTable, Kind
 from dbleak.models import Finding
@@ -77,12 +77,12 @@ class UnclosedCursor(Rule):
     needs_project = True
 
     VALID = (
-        "import sqlite3\nfrom contextlib import closing\n\nclass S:\n    def __init__(self):\n"
+        ("import sqlite3\nfrom contextlib import closing\n\nclass S:\n    def __init__(self):\n"
         "        self.conn = sqlite3.connect('a')\n    def f(self):\n"
         "        with closing(self.conn.cursor()) as cur:\n            return cur.fetchall()\n"
-        "    def close(self):\n        self.conn.close()\n",
-        "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    cur = conn.cursor()\n"
-        "    cur.execute('select 1')\n    conn.close()\n",
+        "    def close(self):\n        self.conn.close()\n"),
+        ("import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    cur = conn.cursor()\n"
+        "    cur.execute('select 1')\n    conn.close()\n"),
     )
     INVALID = (
         Example(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.flow import REPORTED_KINDS, module_flow
 from dbleak.analysis.lifecycle_fix import plan_fix
@@ -73,8 +73,8 @@ class CloseSkippedOnException(Rule):
     needs_project = True
 
     VALID = (
-        "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    try:\n"
-        "        conn.execute('select 1')\n    finally:\n        conn.close()\n",
+        ("import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    try:\n"
+        "        conn.execute('select 1')\n    finally:\n        conn.close()\n"),
         "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    conn.close()\n",
     )
     INVALID = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.flow import REPORTED_KINDS, StoredResource, module_flow
 from dbleak.knowledge.drivers import DriverTable, Kind
@@ -115,10 +115,10 @@ class OwnerNeverCloses(Rule):
     needs_project = True
 
     VALID = (
-        "import sqlite3\n\nclass R:\n    def __init__(self, p):\n        self.conn = sqlite3.connect(p)\n"
-        "    def close(self):\n        self.conn.close()\n",
-        "import sqlite3\n\nclass R:\n    def __init__(self, p):\n        self.conn = sqlite3.connect(p)\n"
-        "    @property\n    def connection(self):\n        return self.conn\n",
+        ("import sqlite3\n\nclass R:\n    def __init__(self, p):\n        self.conn = sqlite3.connect(p)\n"
+        "    def close(self):\n        self.conn.close()\n"),
+        ("import sqlite3\n\nclass R:\n    def __init__(self, p):\n        self.conn = sqlite3.connect(p)\n"
+        "    @property\n    def connection(self):\n        return self.conn\n"),
     )
     INVALID = (
         Example(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.flow import module_flow
 from dbleak.knowledge.drivers import DriverTable, Kind
