@@ -532,6 +532,7 @@ class _ScopeInterpreter:
         self.annotations: dict[str, ObjectSpec] = {}
         self.with_managed: set[str] = set()
         self.loop_depth = 0
+        self.in_finally = 0
 
     # -- running
 
@@ -699,7 +700,7 @@ class _ScopeInterpreter:
         if isinstance(stmt, ast.Delete):
             for target in stmt.targets:
                 if isinstance(target, ast.Name):
-                    states = _cap(self._mark(s, s.bound(target.id), RELEASED, None) for s in states)
+                    states = _cap(self._mark(s, s.bound(target.id), RELEASED, stmt) for s in states)
                     states = _cap(s.bind(target.id, None) for s in states)
                 else:
                     states = self.header(target, states, stmt)
@@ -719,7 +720,8 @@ class _ScopeInterpreter:
     def header(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
         """Effects of an expression, a raise point when it may raise, then its creations."""
         states = self.effects(expr, states, stmt)
-        if _may_raise(expr, self.yield_raises):
+        # Cleanup code in a `finally` is already the error path: not a new way to skip a close.
+        if _may_raise(expr, self.yield_raises) and not self.in_finally:
             self.emit("raise", states, stmt)
         return self.creations(expr, states, stmt)
 
@@ -778,11 +780,15 @@ class _ScopeInterpreter:
         result = _cap(out)
         if finally_frame is not None:
             self.frames.pop()
-            result = self.block(stmt.finalbody, result)
-            for kind, transfer, node in finally_frame.transfers:
-                self.emit(kind, self.block(stmt.finalbody, transfer), node)
-            if finally_frame.exc:
-                self.emit("raise", self.block(stmt.finalbody, frozenset(finally_frame.exc)), stmt)
+            self.in_finally += 1
+            try:
+                result = self.block(stmt.finalbody, result)
+                for kind, transfer, node in finally_frame.transfers:
+                    self.emit(kind, self.block(stmt.finalbody, transfer), node)
+                if finally_frame.exc:
+                    self.emit("raise", self.block(stmt.finalbody, frozenset(finally_frame.exc)), stmt)
+            finally:
+                self.in_finally -= 1
         return result
 
     def with_statement(self, stmt: ast.With | ast.AsyncWith, states: States) -> States:

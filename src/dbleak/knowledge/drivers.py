@@ -888,9 +888,10 @@ ASYNCPG = DriverSpec(
             release_awaited=True, async_with=WithSpec(closes=True), closing_context="async-self",
             methods=(
                 MethodSpec("acquire", "asyncpg.PoolConnection", awaited=True,
-                           call_async_with=WithSpec(closes=True, releases_to_pool=True,
-                                                    note="gives the connection back to the pool; "
-                                                         "the proxy is unusable afterwards")),
+                           call_async_with=WithSpec(
+                               closes=True, rolls_back=True, releases_to_pool=True,
+                               note="gives the connection back to the pool (an open transaction "
+                                    "is rolled back); the proxy is unusable afterwards")),
             ),
             takes_back=("release",),
             verified=True, classes=("asyncpg.pool.Pool",),
@@ -995,7 +996,10 @@ AIOMYSQL = DriverSpec(
             release=("close",), async_with=WithSpec(closes=True), closing_context="async-self",
             methods=(
                 MethodSpec("acquire", "aiomysql.PoolConnection", awaited=True,
-                           call_async_with=WithSpec(closes=False, releases_to_pool=True)),
+                           call_async_with=WithSpec(
+                               closes=True, rolls_back=True,
+                               note="gives the connection back to the pool, but closes it instead "
+                                    "when a transaction is still open (its work is lost)")),
             ),
             takes_back=("release",),
             verified=True, classes=("aiomysql.pool.Pool",),

@@ -28,7 +28,7 @@ def drop_message(flow: ResourceFlow) -> str:
     """Why this resource counts as left open."""
     what = describe(flow)
     if flow.resource.spec.buffering is Buffering.SERVER:
-        what += " (server-side: it holds a portal on the server)"
+        what += " (server-side: its unread rows stay on the server)"
     reasons = {reason for _, reason in flow.drops}
     if "temporary" in reasons:
         return f"{what} is used once and never closed"
@@ -61,22 +61,21 @@ _RAISES_HELPERS = ("raises", "assertRaises", "assertRaisesRegex", "assertRaisesR
                    "assertWarns", "assertWarnsRegex", "warns")
 
 
-def expected_to_fail(ctx: CheckContext, stmt: ast.stmt) -> bool:
-    """Inside ``with pytest.raises(...)`` / ``self.assertRaises(...)``: the test expects the
-    code to fail (or to warn about the leak), so what it leaves open is on purpose."""
-    node: ast.AST | None = ctx.facts.parent_statement(stmt)
-    while node is not None:
-        if isinstance(node, (ast.With, ast.AsyncWith)):
-            for item in node.items:
-                call = item.context_expr
-                if isinstance(call, ast.Call):
-                    func = call.func
-                    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                    if name in _RAISES_HELPERS:
-                        return True
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            return False
-        node = ctx.facts.parent_statement(node)
+def expected_to_fail(ctx: CheckContext, *nodes: ast.AST) -> bool:
+    """Inside ``with pytest.raises(...)`` / ``self.assertRaises(...)`` / ``assertWarns``: the
+    test expects the code to fail (or to warn about the leak), so what it leaves is on purpose."""
+    lines = [getattr(node, "lineno", 0) for node in nodes]
+    for site in ctx.facts.withs:
+        for item in site.node.items:
+            call = item.context_expr
+            if not isinstance(call, ast.Call):
+                continue
+            func = call.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in _RAISES_HELPERS:
+                end = site.node.end_lineno or site.node.lineno
+                if any(site.node.lineno <= line <= end for line in lines):
+                    return True
     return False
 
 

@@ -99,7 +99,7 @@ class CloseSkippedOnException(Rule):
             resource = flow.resource
             if resource.kind not in REPORTED_KINDS or resource.parent_tracked:
                 continue
-            if not flow.skipped_by_exception or expected_to_fail(ctx, resource.stmt):
+            if not flow.skipped_by_exception or expected_to_fail(ctx, resource.stmt, *flow.releases):
                 continue
             what = describe(flow)
             if flow.yielded:
