@@ -60,7 +60,7 @@ POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
 # Method names by which an exit stack takes ownership.
 STACK_METHODS = frozenset({"enter_context", "enter_async_context", "callback", "push",
                            "push_async_callback", "push_async_exit"})
-RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "release", "disconnect", "terminate",
+RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "release", "disconnect", "terminate", "shutdown",
                              "closeall", "ensure_closed"})
 CLOSING_WRAPPERS = frozenset({"contextlib.closing", "contextlib.aclosing"})
 # A temporary whose chain ends in one of these was used and thrown away.
@@ -505,6 +505,20 @@ def _is_pytest_fixture(scope: ast.AST) -> bool:
     return False
 
 
+_INTERRUPTS = frozenset({"KeyboardInterrupt", "SystemExit", "GeneratorExit", "CancelledError"})
+
+
+def _is_interrupt_only(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return False
+    names = [handler.type] if not isinstance(handler.type, ast.Tuple) else list(handler.type.elts)
+    for node in names:
+        name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+        if name not in _INTERRUPTS:
+            return False
+    return True
+
+
 def _is_catch_all(handler: ast.ExceptHandler) -> bool:
     if handler.type is None:
         return True
@@ -769,7 +783,8 @@ class _ScopeInterpreter:
         catch_all = False
         for handler in stmt.handlers:
             catch_all = catch_all or _is_catch_all(handler)
-            entry = caught
+            # Ctrl-C and exit requests come from outside, not from the calls in the body.
+            entry = frozenset() if _is_interrupt_only(handler) else caught
             if handler.type is not None:
                 entry = self.effects(handler.type, entry, stmt)
             if handler.name:
