@@ -60,8 +60,8 @@ POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
 # Method names by which an exit stack takes ownership.
 STACK_METHODS = frozenset({"enter_context", "enter_async_context", "callback", "push",
                            "push_async_callback", "push_async_exit"})
-RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "release", "disconnect", "terminate", "shutdown",
-                             "closeall", "ensure_closed"})
+RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "release", "disconnect", "terminate",
+                             "shutdown", "closeall", "ensure_closed"})
 CLOSING_WRAPPERS = frozenset({"contextlib.closing", "contextlib.aclosing"})
 # A temporary whose chain ends in one of these was used and thrown away.
 _CONSUMING_METHODS = frozenset({
@@ -965,8 +965,8 @@ class _ScopeInterpreter:
             if not (isinstance(node, ast.Name) and node.id in tracked and isinstance(node.ctx, ast.Load)):
                 continue
             effect, at = self.classify(node, stmt)
-            if effect == "borrow":
-                continue
+            if effect == "borrow" or (effect == "yield" and not self.yield_raises):
+                continue  # a pytest fixture lends what it yields and gets it back
             status = {"release": RELEASED, "escape": ESCAPED, "yield": YIELDED}[effect]
             states = _cap(self._mark(s, s.bound(node.id), status, at) for s in states)
             if effect == "yield" and self.yield_raises:
