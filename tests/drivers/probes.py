@@ -446,7 +446,8 @@ class Psycopg2NamedCursor(Psycopg2Cursor):
         return portal_gone
 
     def buffering(self) -> Buffering:
-        cursor = self.open()
+        self.open()
+        cursor = self.conn.cursor(name="big")
         cursor.execute(PG_BIG)
         return pg_buffering(self.env, self.conn_probe.app, cursor.fetchall)
 
@@ -796,7 +797,8 @@ class AsyncpgTransaction(PgProbe):
     async def open(self) -> Any:
         self.conn_probe = AsyncpgConnection(self.env)
         self.conn = await self.conn_probe.open()
-        return self.conn.transaction()
+        self.tx = self.conn.transaction()
+        return self.tx
 
     async def open_for_release(self) -> Any:
         tx = await self.open()
@@ -804,7 +806,8 @@ class AsyncpgTransaction(PgProbe):
         return tx
 
     def closed(self, obj: Any) -> bool:
-        return obj._state.name in ("COMMITTED", "ROLLEDBACK", "FAILED")
+        # `async with tx` binds None: read the transaction the probe made.
+        return self.tx._state.name in ("COMMITTED", "ROLLEDBACK", "FAILED")
 
     async def write(self, obj: Any, marker: str) -> None:
         await self.conn.execute("insert into marks values ($1)", marker)
@@ -847,7 +850,7 @@ class AsyncpgPool(PgProbe):
         pool = await asyncpg.create_pool(host=self.env.server("postgres").socket_dir,
                                          user="postgres", database="postgres", min_size=1,
                                          max_size=2, server_settings={"application_name": self.app})
-        self.env.cleanups.append(pool.close)
+        self.env.cleanups.append(pool.terminate)  # close() would wait for unreleased connections
         return pool
 
     def closed(self, obj: Any) -> bool:
@@ -864,9 +867,7 @@ class AsyncpgPool(PgProbe):
 
 
 @probe("asyncpg.PoolConnection")
-class AsyncpgPoolConnection(PgProbe):
-    call = AsyncpgConnection.call
-    _cursor_in_transaction = AsyncpgConnection._cursor_in_transaction
+class AsyncpgPoolConnection(AsyncpgConnection):
 
     async def open(self) -> Any:
         self.pool = await AsyncpgPool(self.env).open()
@@ -879,9 +880,15 @@ class AsyncpgPoolConnection(PgProbe):
         return self.pool.get_idle_size() == self.pool.get_size()
 
     async def write(self, obj: Any, marker: str) -> None:
+        # asyncpg autocommits each statement: open a transaction so the block's end decides.
+        await obj.execute("begin")
         await obj.execute("insert into marks values ($1)", marker)
 
     async def finish(self, obj: Any) -> None:
+        if obj._con is not None:
+            if obj.is_in_transaction():
+                await obj.execute("commit")
+            await self.pool.release(obj)
         await self.pool.close()
 
 
@@ -953,6 +960,15 @@ def my_buffering(env: Env, thread_id: int, fetch_all: Callable[[], Any]) -> Buff
     return Buffering.CLIENT if len(rows) == MY_ROWS else Buffering.SERVER
 
 
+def defuse(cursor: Any) -> None:
+    """Forget a broken unbuffered result, so that its __del__ reads nothing from a dead socket."""
+    result = getattr(cursor, "_result", None)
+    if result is not None and getattr(result, "unbuffered_active", False):
+        result.unbuffered_active = False
+    if hasattr(cursor, "connection") and getattr(cursor, "_result", None) is not None:
+        cursor._result = None
+
+
 def my_kwargs(env: Env) -> dict[str, Any]:
     my_admin(env)
     return {"unix_socket": env.server("mariadb").socket, "user": "root", "database": "t"}
@@ -1013,7 +1029,11 @@ class PymysqlCursor(MyProbe):
     def buffering(self) -> Buffering:
         cursor = self.open()
         cursor.execute(MY_BIG)
-        return my_buffering(self.env, self.conn_probe.thread_id, cursor.fetchall)
+        try:
+            return my_buffering(self.env, self.conn_probe.thread_id, cursor.fetchall)
+        finally:
+            defuse(cursor)
+            cursor.connection = None  # the connection died with the kill
 
 
 @probe("pymysql.SSCursor")
@@ -1140,7 +1160,8 @@ class ConnectorPooledConnection(MyProbe):
         if obj._cnx is not None:
             obj.commit()
             obj.close()
-        self.pool._remove_connections()
+        pool = getattr(self, "pool", None) or obj._cnx_pool
+        pool._remove_connections()
 
 
 @factory_call("mysql.connector.connect", "mysql.connector.MySQLConnection",
@@ -1221,6 +1242,8 @@ class AiomysqlCursor(MyProbe):
             rows = await cursor.fetchall()
         except Exception:
             return Buffering.SERVER
+        finally:
+            defuse(cursor)
         return Buffering.CLIENT if len(rows) == MY_ROWS else Buffering.SERVER
 
 
@@ -1238,7 +1261,7 @@ class AiomysqlPool(MyProbe):
         import aiomysql
 
         pool = await aiomysql.create_pool(minsize=1, maxsize=2, **_aiomysql_kwargs(self.env))
-        self.env.cleanups.append(lambda: self._close(pool))
+        self.env.cleanups.append(pool.terminate)  # close() would wait for unreleased connections
         return pool
 
     async def _close(self, pool: Any) -> None:
@@ -1276,6 +1299,8 @@ class AiomysqlPoolConnection(MyProbe):
     async def finish(self, obj: Any) -> None:
         if not obj.closed:
             await obj.commit()
+        if obj in self.pool._used:
+            await maybe(self.pool.release(obj))
         self.pool.close()
         await self.pool.wait_closed()
 

@@ -1009,6 +1009,8 @@ AIOMYSQL = DriverSpec(
         ObjectSpec(
             "aiomysql.PoolConnection", "aiomysql", Kind.CONNECTION,
             release=(), pool_release=("release",), closing_context="pool",
+            async_with=replace(_CLOSES_NO_COMMIT, note="closes it (not given back: the pool drops "
+                                                       "it)"),
             methods=(MethodSpec("cursor", "aiomysql.Cursor", awaited=True),),
             verified=True, classes=("aiomysql.connection.Connection",),
             reference="https://aiomysql.readthedocs.io/en/stable/pool.html",
