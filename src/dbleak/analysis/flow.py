@@ -62,6 +62,11 @@ STACK_METHODS = frozenset({"enter_context", "enter_async_context", "callback", "
                            "push_async_callback", "push_async_exit"})
 RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "release", "disconnect", "terminate",
                              "shutdown", "closeall", "ensure_closed"})
+# Connection classes that open nothing when called without arguments (missing from the table).
+CONNECT_ON_ARGUMENTS = frozenset({
+    "mysql.connector.MySQLConnection", "mysql.connector.connection.MySQLConnection",
+    "mysql.connector.CMySQLConnection", "mysql.connector.connection_cext.CMySQLConnection",
+})
 CLOSING_WRAPPERS = frozenset({"contextlib.closing", "contextlib.aclosing"})
 # A temporary whose chain ends in one of these was used and thrown away.
 _CONSUMING_METHODS = frozenset({
@@ -323,6 +328,8 @@ class _ModuleAnalysis:
         if factory is not None:
             if factory.awaited and not (awaited or in_async_with):
                 return None
+            if qualname in CONNECT_ON_ARGUMENTS and not call.args and not call.keywords:
+                return None  # an unconnected object: `MySQLConnection()` connects only when given options
             if getattr(factory, "context_only", False):
                 return None
             return self.drivers.objects.get(factory.returns)
