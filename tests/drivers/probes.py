@@ -1429,6 +1429,9 @@ class SaResult(PgProbe):
         self.conn = SaConnection(self.env).open()
         return self.conn.execute(_text("select 1"))
 
+    def closed(self, obj: Any) -> bool:
+        return bool(obj.closed)
+
     def finish(self, obj: Any) -> None:
         self.conn.close()
 
@@ -1443,17 +1446,21 @@ class SaResult(PgProbe):
         app = new_app()
         engine = sqlalchemy.create_engine(sa_url(self.env), connect_args={"application_name": app})
         self.env.cleanups.append(engine.dispose)
-        with engine.connect() as conn:
-            pg_seen = _observed_result(conn.execute(_text(PG_BIG)),
-                                       lambda: pg_terminate(self.env, app), PG_ROWS)
+        conn = engine.connect()
+        pg_seen = _observed_result(conn.execute(_text(PG_BIG)),
+                                   lambda: pg_terminate(self.env, app), PG_ROWS)
+        conn.invalidate()  # its server session was killed
+        conn.close()
         # ... and streams with stream_results=True (a server-side cursor).
         app2 = new_app()
         engine2 = sqlalchemy.create_engine(sa_url(self.env), connect_args={"application_name": app2})
         self.env.cleanups.append(engine2.dispose)
-        with engine2.connect() as conn:
-            streamed = _observed_result(
-                conn.execution_options(stream_results=True).execute(_text(PG_BIG)),
-                lambda: pg_terminate(self.env, app2), PG_ROWS)
+        conn = engine2.connect()
+        streamed = _observed_result(
+            conn.execution_options(stream_results=True).execute(_text(PG_BIG)),
+            lambda: pg_terminate(self.env, app2), PG_ROWS)
+        conn.invalidate()
+        conn.close()
         # Over sqlite3: lazy, as sqlite3's cursor.
         lite = sqlalchemy.create_engine(f"sqlite:///{sqlite_path(self.env)}")
         self.env.cleanups.append(lite.dispose)
@@ -1521,7 +1528,10 @@ class SaSession(_SaSessionBase):
             self.engine = self.parent.kw["bind"]
             return None
         self.engine = sa_engine(self.env)
-        session = Session(self.engine)
+        return Session(self.engine)
+
+    def open_for_release(self) -> Any:
+        session = self.open()
         session.execute(_text("select 1"))  # holds a connection from here on
         return session
 
@@ -1555,7 +1565,18 @@ class SaSessionConnection(PgProbe):
         self.session = Session(sa_engine(self.env))
         return self.session.connection()
 
+    def closed(self, obj: Any) -> bool:
+        return bool(obj.closed)
+
+    def write(self, obj: Any, marker: str) -> None:
+        obj.execute(_text(INSERT), {"v": marker})
+
     def finish(self, obj: Any) -> None:
+        if self.session.in_transaction():
+            try:
+                self.session.commit()
+            except Exception:  # its connection was closed under it
+                self.session.rollback()
         self.session.close()
 
 

@@ -871,7 +871,8 @@ ASYNCPG = DriverSpec(
         ObjectSpec(
             "asyncpg.Transaction", "asyncpg", Kind.TRANSACTION,
             release=("commit", "rollback"), release_awaited=True, must_release=False,
-            async_with=WithSpec(closes=False, commits=True, rolls_back=True),
+            async_with=WithSpec(closes=True, commits=True, rolls_back=True,
+                                note="ends the transaction; the connection stays open"),
             closing_context="async-self",
             verified=True, classes=("asyncpg.transaction.Transaction",),
             reference="https://magicstack.github.io/asyncpg/current/api/index.html#transactions",
@@ -1061,7 +1062,7 @@ SQLALCHEMY = DriverSpec(
         ObjectSpec(
             "sqlalchemy.Transaction", "sqlalchemy", Kind.TRANSACTION,
             release=("commit", "rollback"), must_release=False,
-            with_=WithSpec(closes=False, commits=True, rolls_back=True,
+            with_=WithSpec(closes=True, commits=True, rolls_back=True,
                            note="ends the transaction; the connection stays checked out"),
             closing_context="self",
             verified=True, classes=("sqlalchemy.engine.RootTransaction",),
@@ -1070,6 +1071,7 @@ SQLALCHEMY = DriverSpec(
         ObjectSpec(
             "sqlalchemy.CursorResult", "sqlalchemy", Kind.RESULT,
             must_release=False, buffering=Buffering.DRIVER,
+            with_=WithSpec(closes=True), closing_context="self",
             verified=True, classes=("sqlalchemy.engine.CursorResult",),
             reference="https://docs.sqlalchemy.org/en/20/core/connections.html#using-server-side-cursors-a-k-a-stream-results",
             note="rows come from the driver's default cursor (client-side for psycopg2/PyMySQL, "
@@ -1078,7 +1080,7 @@ SQLALCHEMY = DriverSpec(
         ),
         ObjectSpec(
             "sqlalchemy.PoolProxiedConnection", "sqlalchemy", Kind.CONNECTION,
-            with_=WithSpec(closes=True, releases_to_pool=True,
+            with_=WithSpec(closes=True, rolls_back=True, releases_to_pool=True,
                            note="gives the DBAPI connection back to the pool (reset rolls back)"),
             closing_context="self",
             methods=(MethodSpec("cursor", "dbapi.Cursor"),),
@@ -1104,8 +1106,8 @@ SQLALCHEMY = DriverSpec(
         ObjectSpec(
             "sqlalchemy.orm.SessionTransaction", "sqlalchemy", Kind.TRANSACTION,
             release=("commit", "rollback"), must_release=False,
-            with_=WithSpec(closes=False, commits=True, rolls_back=True,
-                           note="commits; the session stays open"),
+            with_=WithSpec(closes=True, commits=True, rolls_back=True,
+                           note="ends the transaction (commits); the session stays open"),
             closing_context="self",
             verified=True, classes=("sqlalchemy.orm.SessionTransaction",),
             reference="https://docs.sqlalchemy.org/en/20/orm/session_basics.html#framing-out-a-begin-commit-rollback-block",
@@ -1113,6 +1115,9 @@ SQLALCHEMY = DriverSpec(
         ObjectSpec(
             "sqlalchemy.SessionConnection", "sqlalchemy", Kind.CONNECTION,
             release=(), must_release=False,
+            with_=WithSpec(closes=True, rolls_back=True,
+                           note="closes the connection under the session: the session's "
+                                "transaction is lost — leave it to the session"),
             verified=True, classes=("sqlalchemy.engine.Connection",),
             reference="https://docs.sqlalchemy.org/en/20/orm/session_api.html#sqlalchemy.orm.Session.connection",
             note="session.connection(): owned by the session, released when the session is",
@@ -1152,7 +1157,8 @@ SQLALCHEMY = DriverSpec(
             "sqlalchemy.ext.asyncio.AsyncEngine", "sqlalchemy", Kind.ENGINE,
             release=("dispose",), release_awaited=True, must_release=False,
             methods=(
-                MethodSpec("connect", "sqlalchemy.ext.asyncio.AsyncConnection"),
+                MethodSpec("connect", "sqlalchemy.ext.asyncio.AsyncConnection",
+                           call_async_with=_TO_POOL),
                 MethodSpec("begin", "sqlalchemy.ext.asyncio.AsyncConnection", context_only=True,
                            call_async_with=_TO_POOL_TX),
             ),
@@ -1163,11 +1169,14 @@ SQLALCHEMY = DriverSpec(
         ),
         ObjectSpec(
             "sqlalchemy.ext.asyncio.AsyncConnection", "sqlalchemy", Kind.CONNECTION,
-            release_awaited=True, async_with=_TO_POOL, closing_context="async-self",
+            # `async with engine.connect()` works on the un-awaited call only (see the method).
+            release_awaited=True, async_with=None, closing_context="async-self",
             methods=(MethodSpec("execute", "sqlalchemy.CursorResult", awaited=True),),
             verified=True, classes=("sqlalchemy.ext.asyncio.AsyncConnection",),
             reference="https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html",
-            note="`await engine.connect()` also starts it; then `await conn.close()`",
+            note="`async with engine.connect() as conn` returns it to the pool; an awaited "
+                 "`conn = await engine.connect()` needs `await conn.close()` (a started "
+                 "connection refuses `async with`)",
         ),
         ObjectSpec(
             "sqlalchemy.ext.asyncio.AsyncSession", "sqlalchemy", Kind.SESSION,
