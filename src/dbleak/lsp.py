@@ -359,6 +359,7 @@ class DbleakServer(LanguageServer):
         self.sequence: dict[str, int] = {}
         self.config_generation = 0
         self.reported: set[str] = set()
+        self.stamps: dict[str, tuple[tuple[str, int, int], ...]] = {}
 
     # -- documents and settings -------------------------------------------------------------
 
@@ -371,6 +372,7 @@ class DbleakServer(LanguageServer):
         self.resolver = ConfigResolver(overrides=self.options.apply)
         self.config_generation += 1
         self.reported.clear()
+        self.stamps.clear()
 
     def document(self, uri: str) -> TextDocument | None:
         """The open document at ``uri`` (never one read from disk)."""
@@ -464,6 +466,10 @@ class DbleakServer(LanguageServer):
             return
         version, text = document.version, document.source
         path = self.document_path(document)
+        stamp = config_stamp(path)
+        if self.stamps.get(path, stamp) != stamp:
+            self.reload_config()  # a configuration file changed behind the editor's back
+        self.stamps[path] = stamp
         sequence = self.sequence[uri] = self.sequence.get(uri, 0) + 1
         loop = asyncio.get_running_loop()
         outcome = await loop.run_in_executor(self.executor, self.lint_job, text, path)
@@ -622,6 +628,25 @@ class DbleakServer(LanguageServer):
             diagnostics=[diagnostic],
             edit=self.workspace_edit(uri, state.version, replacement_edit(state.text, new, table)),
         )
+
+
+def config_stamp(path: str) -> tuple[tuple[str, int, int], ...]:
+    """Every configuration file above ``path`` with its mtime and size: a change means reload.
+
+    A few ``stat`` calls per check, so edits are noticed even by editors that do not watch
+    files for the server.
+    """
+    stamps = []
+    folder = Path(path).absolute().parent
+    for directory in (folder, *folder.parents):
+        for name in CONFIG_NAMES:
+            candidate = directory / name
+            try:
+                status = candidate.stat()
+            except OSError:
+                continue
+            stamps.append((str(candidate), status.st_mtime_ns, status.st_size))
+    return tuple(stamps)
 
 
 def _is_config_file(uri: str) -> bool:

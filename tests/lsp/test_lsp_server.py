@@ -267,6 +267,20 @@ async def test_a_pyproject_change_takes_effect(client: RecordingClient, tmp_path
     assert len((await published(client, uri, version=1, after=count)).diagnostics) == 1
 
 
+async def test_a_pyproject_change_is_noticed_without_file_watching(client: RecordingClient,
+                                                                    tmp_path: Path):
+    # Neovim does not watch files for servers: the next check notices the change itself.
+    await start(client, tmp_path, {"lint-on-change": False}, editor="neovim@v0.11.0")
+    assert client.registrations == []
+    uri = open_document(client, tmp_path / "app.py", LEAK)
+    assert len((await published(client, uri, version=1)).diagnostics) == 1
+    (tmp_path / "dbleak.toml").write_text('ignore = ["DBL104"]\n', encoding="utf-8")
+    count = len(client.published)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=uri)))
+    assert not (await published(client, uri, version=1, after=count)).diagnostics
+
+
 async def test_a_broken_configuration_is_shown_and_the_defaults_apply(client: RecordingClient,
                                                                        tmp_path: Path):
     (tmp_path / "pyproject.toml").write_text('[tool.dbleak]\nselectt = ["DBL1"]\n', encoding="utf-8")
