@@ -23,9 +23,10 @@ Conventions:
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from typing import Any, Iterator, Mapping
+from functools import cache, lru_cache
+from typing import Any
 
 
 class Kind(str, enum.Enum):
@@ -49,7 +50,7 @@ class Buffering(str, enum.Enum):
     NONE = "none"  # not a result holder
 
 
-CLOSING_CONTEXTS = ("closing", "self", "async-self", "try-finally", "pool")
+CLOSING_CONTEXTS = ("closing", "self", "async-self", "try-finally", "pool", "none")
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ class ObjectSpec:
     with_: WithSpec | None = None  # None: no `with` support
     async_with: WithSpec | None = None  # None: no `async with` support
     # How to make a closing context around it: "closing" (contextlib.closing), "self" (its own
-    # with closes), "async-self", "pool" (the pool's own context call), or "try-finally".
+    # with closes), "async-self", "pool" (the pool's own context call), "try-finally" (call a
+    # release method in `finally`), or "none" (nothing to release).
     closing_context: str = "closing"
     methods: tuple[MethodSpec, ...] = ()
     buffering: Buffering = Buffering.NONE
@@ -376,6 +378,7 @@ PSYCOPG2 = DriverSpec(
         ),
         ObjectSpec(
             "psycopg2.pool.AbstractConnectionPool", "psycopg2", Kind.POOL,
+            closing_context="try-finally",
             release=("closeall",),
             methods=(MethodSpec("getconn", "psycopg2.pool.connection"),),
             takes_back=("putconn",),
@@ -648,6 +651,7 @@ MYSQL_CONNECTOR = DriverSpec(
         ),
         ObjectSpec(
             "mysql.connector.pooling.MySQLConnectionPool", "mysql.connector", Kind.POOL,
+            closing_context="none",
             release=(), must_release=False,
             methods=(MethodSpec("get_connection", "mysql.connector.PooledMySQLConnection"),),
             verified=True, classes=("mysql.connector.pooling.MySQLConnectionPool",),
@@ -879,6 +883,7 @@ ASYNCPG = DriverSpec(
         ),
         ObjectSpec(
             "asyncpg.Cursor", "asyncpg", Kind.CURSOR,
+            closing_context="none",
             release=(), must_release=False, buffering=Buffering.SERVER,
             verified=True, classes=("asyncpg.cursor.Cursor",),
             reference="https://magicstack.github.io/asyncpg/current/api/index.html#cursors",
@@ -1036,6 +1041,7 @@ SQLALCHEMY = DriverSpec(
     objects=(
         ObjectSpec(
             "sqlalchemy.Engine", "sqlalchemy", Kind.ENGINE,
+            closing_context="try-finally",
             release=("dispose",), must_release=False,
             methods=(
                 MethodSpec("connect", "sqlalchemy.Connection"),
@@ -1114,6 +1120,7 @@ SQLALCHEMY = DriverSpec(
         ),
         ObjectSpec(
             "sqlalchemy.SessionConnection", "sqlalchemy", Kind.CONNECTION,
+            closing_context="none",
             release=(), must_release=False,
             with_=WithSpec(closes=True, rolls_back=True,
                            note="closes the connection under the session: the session's "
@@ -1124,6 +1131,7 @@ SQLALCHEMY = DriverSpec(
         ),
         ObjectSpec(
             "sqlalchemy.orm.sessionmaker", "sqlalchemy", Kind.FACTORY,
+            closing_context="none",
             release=(), must_release=False,
             methods=(
                 MethodSpec("__call__", "sqlalchemy.orm.Session"),
@@ -1137,6 +1145,7 @@ SQLALCHEMY = DriverSpec(
         ),
         ObjectSpec(
             "sqlalchemy.orm.scoped_session", "sqlalchemy", Kind.FACTORY,
+            closing_context="try-finally",
             release=("remove",), must_release=False,
             methods=(MethodSpec("__call__", "sqlalchemy.orm.ScopedSession"),),
             verified=True, classes=("sqlalchemy.orm.scoped_session",),
@@ -1155,6 +1164,7 @@ SQLALCHEMY = DriverSpec(
         ),
         ObjectSpec(
             "sqlalchemy.ext.asyncio.AsyncEngine", "sqlalchemy", Kind.ENGINE,
+            closing_context="try-finally",
             release=("dispose",), release_awaited=True, must_release=False,
             methods=(
                 MethodSpec("connect", "sqlalchemy.ext.asyncio.AsyncConnection",
@@ -1170,7 +1180,7 @@ SQLALCHEMY = DriverSpec(
         ObjectSpec(
             "sqlalchemy.ext.asyncio.AsyncConnection", "sqlalchemy", Kind.CONNECTION,
             # `async with engine.connect()` works on the un-awaited call only (see the method).
-            release_awaited=True, async_with=None, closing_context="async-self",
+            release_awaited=True, async_with=None, closing_context="try-finally",
             methods=(MethodSpec("execute", "sqlalchemy.CursorResult", awaited=True),),
             verified=True, classes=("sqlalchemy.ext.asyncio.AsyncConnection",),
             reference="https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html",
@@ -1189,6 +1199,7 @@ SQLALCHEMY = DriverSpec(
         ),
         ObjectSpec(
             "sqlalchemy.ext.asyncio.async_sessionmaker", "sqlalchemy", Kind.FACTORY,
+            closing_context="none",
             release=(), must_release=False,
             methods=(
                 MethodSpec("__call__", "sqlalchemy.ext.asyncio.AsyncSession"),
@@ -1247,6 +1258,7 @@ DJANGO = DriverSpec(
     objects=(
         ObjectSpec(
             "django.db.ConnectionHandler", "django", Kind.FACTORY,
+            closing_context="try-finally",
             release=("close_all",), must_release=False,
             methods=(MethodSpec("__getitem__", "django.db.DatabaseWrapper"),),
             verified=True, classes=("django.db.utils.ConnectionHandler",),
@@ -1303,7 +1315,7 @@ OWNERS: frozenset[str] = frozenset({
 })
 
 
-@lru_cache(maxsize=None)
+@cache
 def builtin_table() -> DriverTable:
     return _table(DRIVERS, BORROWERS, OWNERS)
 
