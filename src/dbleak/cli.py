@@ -332,6 +332,27 @@ def rule(code: str | None, show_all: bool) -> None:
 
 
 @cli.command()
+@click.argument("driver", required=False)
+@click.option("--markdown", is_flag=True, help="Print the Markdown of docs/drivers.md.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Include the [tool.dbleak.drivers] entries of this pyproject.toml or dbleak.toml.")
+def drivers(driver: str | None, markdown: bool, config_path: Path | None) -> None:
+    """Print the driver table (or only DRIVER, e.g. psycopg2): what `with`, close and cursors do."""
+    from dbleak.knowledge.drivers import table_for
+    from dbleak.knowledge.drivers_doc import render_markdown, render_text
+
+    try:
+        settings = ConfigResolver(config_path).for_path(Path.cwd())
+    except ConfigError as error:
+        raise DbleakError(str(error)) from None
+    table = table_for(settings.drivers)
+    if driver is not None and driver not in {d.name for d in table.drivers}:
+        known = ", ".join(d.name for d in table.drivers)
+        raise DbleakError(f"unknown driver {driver!r} (known: {known})")
+    click.echo(render_markdown(table) if markdown else render_text(table, driver), nl=False)
+
+
+@cli.command()
 def server() -> None:
     """Run the language server over stdio (for editors; needs `pip install 'dbleak[lsp]'`)."""
     try:

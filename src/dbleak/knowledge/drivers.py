@@ -1423,47 +1423,50 @@ def validate_user_entries(entries: Mapping[str, Any]) -> None:
         raise ValueError("`objects` must be a table of object name = { like = ... }")
     kinds = [k.value for k in Kind]
     for name, table in user_objects.items():
-        where = f"`objects.\"{name}\"`"
+        where = f'objects."{name}"'
         if not _is_qualname(name):
-            raise ValueError(f"{where}: the name must be a dotted Python name")
+            raise ValueError(f"`{where}`: the name must be a dotted Python name")
         if not isinstance(table, Mapping):
-            raise ValueError(f"{where} must be a table with at least `like`")
+            raise ValueError(f"`{where}` must be a table with at least `like`")
         for sub in table:
             if sub not in USER_OBJECT_KEYS:
-                raise ValueError(f"unknown key {where}.{sub} (known keys: {', '.join(USER_OBJECT_KEYS)})")
+                raise ValueError(f"unknown key `{where}.{sub}` "
+                                 f"(known keys: {', '.join(USER_OBJECT_KEYS)})")
         like = table.get("like")
         if like not in base.objects:
-            raise ValueError(f"{where}.like: unknown object {like!r}; `dbleak drivers` lists them")
+            raise ValueError(f"`{where}.like`: unknown object {like!r}; `dbleak drivers` lists them")
         if "kind" in table and table["kind"] not in kinds:
-            raise ValueError(f"{where}.kind must be one of {', '.join(kinds)}, got {table['kind']!r}")
+            raise ValueError(f"`{where}.kind` must be one of {', '.join(kinds)}, "
+                             f"got {table['kind']!r}")
         if "release" in table and not (isinstance(table["release"], list)
                                        and all(isinstance(m, str) and m.isidentifier()
                                                for m in table["release"])):
-            raise ValueError(f"{where}.release must be a list of method names")
+            raise ValueError(f"`{where}.release` must be a list of method names")
         for flag in ("release-awaited", "with-closes", "async-with-closes", "must-release"):
             if flag in table and not isinstance(table[flag], bool):
-                raise ValueError(f"{where}.{flag} must be true or false, got {table[flag]!r}")
+                raise ValueError(f"`{where}.{flag}` must be true or false, got {table[flag]!r}")
         if "note" in table and not isinstance(table["note"], str):
-            raise ValueError(f"{where}.note must be a string")
+            raise ValueError(f"`{where}.note` must be a string")
     known = set(base.objects) | set(user_objects)
     factories = entries.get("factories", {})
     if not isinstance(factories, Mapping):
         raise ValueError("`factories` must be a table of \"qualified.name\" = \"object name\"")
     for qualname, value in factories.items():
-        where = f"`factories.\"{qualname}\"`"
+        where = f'factories."{qualname}"'
         if not _is_qualname(qualname):
-            raise ValueError(f"{where}: the factory must be a dotted Python name")
+            raise ValueError(f"`{where}`: the factory must be a dotted Python name")
         if isinstance(value, Mapping):
             for sub in value:
                 if sub not in USER_FACTORY_KEYS:
-                    raise ValueError(f"unknown key {where}.{sub} (known keys: returns, awaited)")
+                    raise ValueError(f"unknown key `{where}.{sub}` (known keys: returns, awaited)")
             if "awaited" in value and not isinstance(value["awaited"], bool):
-                raise ValueError(f"{where}.awaited must be true or false")
+                raise ValueError(f"`{where}.awaited` must be true or false")
             value = value.get("returns")
         if not isinstance(value, str):
-            raise ValueError(f"{where} must name an object (e.g. \"sqlite3.Connection\"), got {value!r}")
+            raise ValueError(f"`{where}` must name an object (e.g. \"sqlite3.Connection\"), "
+                             f"got {value!r}")
         if value not in known:
-            raise ValueError(f"{where}: unknown object {value!r}; `dbleak drivers` lists them")
+            raise ValueError(f"`{where}`: unknown object {value!r}; `dbleak drivers` lists them")
     for key in ("borrowers", "owners"):
         value = entries.get(key, [])
         if not isinstance(value, (list, tuple)) or not all(_is_qualname(v) for v in value):
