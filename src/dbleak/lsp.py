@@ -678,7 +678,7 @@ def create_server() -> DbleakServer:
         try:
             await ls.client_register_capability_async(
                 lsp.RegistrationParams(registrations=[registration]))
-        except Exception as error:  # noqa: BLE001 - a refusal only means: reload on save
+        except Exception as error:  # noqa: BLE001 - then changes are noticed at the next check
             ls.log(f"could not register the configuration file watcher: {error}",
                    lsp.MessageType.Warning)
 
