@@ -3,7 +3,8 @@ before and after `--fix` against the real driver, in a fresh interpreter each.
 
 The runner records every connection and cursor the program makes (a ``sqlite3.Connection``
 subclass passed as ``factory=``: the real driver does the work) and reports how many are still
-open when the call returns or raises.
+open when the call returns or raises, plus the ResourceWarnings of drivers that clean up a
+leaked connection themselves when it is collected (aiosqlite).
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from dbleak.settings import Settings
 FIXTURES = Path(__file__).parent / "fixtures"
 
 RUNNER = textwrap.dedent('''
-    import json, sqlite3, sys, types
+    import gc, json, sqlite3, sys, types, warnings
 
     made = []
+    warned = []  # ResourceWarnings: drivers that clean up after a leak say so (aiosqlite)
+    warnings.simplefilter("always", ResourceWarning)
+    warnings.showwarning = lambda message, category, *rest: warned.append(category)
 
     class Tracked(sqlite3.Connection):
         def cursor(self, *args, **kwargs):
@@ -49,18 +53,22 @@ RUNNER = textwrap.dedent('''
             else:
                 obj.total_changes
             return True
-        except sqlite3.ProgrammingError:
-            return False
+        except sqlite3.ProgrammingError as error:
+            return "closed" not in str(error)  # made in another thread (aiosqlite): still open
 
     source, call = sys.argv[1], sys.argv[2]
     module = types.ModuleType("program")
-    exec(compile(open(source).read(), source, "exec"), module.__dict__)
+    with open(source, encoding="utf-8") as handle:
+        code = handle.read()
+    exec(compile(code, source, "exec"), module.__dict__)
     try:
         outcome = repr(eval(call, module.__dict__))
     except Exception as error:
         outcome = "raised " + type(error).__name__
+    gc.collect()
     cursors = [m for m in made if isinstance(m, sqlite3.Cursor)]
-    print(json.dumps({"outcome": outcome, "open": sum(map(is_open, made)),
+    leaked = sum(1 for c in warned if issubclass(c, ResourceWarning))
+    print(json.dumps({"outcome": outcome, "open": sum(map(is_open, made)) + leaked,
                       "open_cursors": sum(map(is_open, cursors))}))
 ''')
 
@@ -77,6 +85,7 @@ CASES = [
     ("DBL102/long_lived_connection.py", "DBL102", ["Store(DB).names()"]),
     ("DBL102/annotated_parameter.py", "DBL102", ["rows(sqlite3.connect(DB))"]),
     ("DBL103/cursors_and_async.py", "DBL103", ["Store(DB).names()", "Store(BAD).names()"]),
+    ("DBL101/async_drivers.py", "DBL101", ["asyncio.run(lite(DB))"]),
 ]
 CURSORS_ONLY = {"DBL102/long_lived_connection.py", "DBL102/annotated_parameter.py",
                 "DBL103/cursors_and_async.py"}
@@ -98,7 +107,7 @@ def _run(program: Path, call: str) -> dict[str, object]:
     runner = program.parent / "runner.py"
     runner.write_text(RUNNER)
     done = subprocess.run([sys.executable, str(runner), str(program), call],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, timeout=120)
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -116,7 +125,7 @@ def test_fixed_program_behaves_the_same_and_closes(tmp_path: Path, fixture: str,
             folder.mkdir()
             good, bad = _database(folder)
             program = folder / "program.py"
-            program.write_text(f"import sqlite3\nDB = {good!r}\nBAD = {bad!r}\n" + text)
+            program.write_text(f"import asyncio, sqlite3\nDB = {good!r}\nBAD = {bad!r}\n" + text)
             results[label] = _run(program, call)
         assert results["after"]["outcome"] == results["before"]["outcome"], call
         key = "open_cursors" if fixture in CURSORS_ONLY else "open"

@@ -265,6 +265,16 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
     end = position(block[last].lineno, block[last].col_offset)
     spec = resource.spec
     release_name = spec.release[0] if spec.release else "close"
+    factory = ctx.drivers.factory(resource.factory)
+    call_async_with = getattr(factory, "call_async_with", None) if factory is not None else None
+    if (resource.awaited and call_async_with is not None and call_async_with.closes
+            and not call_async_with.commits):
+        # `async with aiosqlite.connect(...)`: the call itself is the context (no await).
+        call_text = ast.get_source_segment(ctx.text, resource.call)
+        if call_text is not None:
+            op = WrapInWith(first, end, f"{call_text} as {name}", drops, is_async=True)
+            return PlannedFix(FixPlan(f"Use `async with` for the {title_kind}",
+                                      Applicability.SAFE, (op,)))
     if resource.awaited or spec.release_awaited:
         awaited = "await " if spec.release_awaited or resource.awaited else ""
         guarded = WrapInTryFinally(first, end, f"{awaited}{name}.{release_name}()", drops)
