@@ -7,6 +7,7 @@ The test ids are the claims: ``psycopg2.connection:with``, ``pymysql.SSCursor:bu
 from __future__ import annotations
 
 import asyncio
+import sys
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -337,3 +338,32 @@ def test_every_unverified_object_names_its_source() -> None:
     for spec in TABLE.iter_objects():
         if not spec.verified:
             assert spec.reference, f"{spec.name}: unverified claims must name their documentation"
+
+
+@pytest.mark.parametrize("wrong", [
+    ("sqlite3.Connection", "with_", WithSpec(closes=True, commits=True, rolls_back=True)),
+    ("sqlite3.Connection", "with_", WithSpec(closes=False, commits=False, rolls_back=True)),
+    ("sqlite3.Cursor", "buffering", Buffering.CLIENT),
+    ("sqlite3.Cursor", "with_", WithSpec(closes=True)),
+    ("duckdb.DuckDBPyConnection", "release", ("close", "dispose")),
+], ids=lambda w: f"{w[0]}.{w[1]}")
+def test_a_wrong_claim_fails(wrong: tuple[str, str, Any], monkeypatch: pytest.MonkeyPatch,
+                             request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """The harness is not vacuous: a table with one claim changed fails its test."""
+    import dataclasses
+
+    name, field_name, value = wrong
+    objects = dict(TABLE.objects)
+    objects[name] = dataclasses.replace(objects[name], **{field_name: value})
+    monkeypatch.setattr(sys.modules[__name__], "TABLE", dataclasses.replace(TABLE, objects=objects))
+    what = {"with_": "with", "buffering": "buffering", "release": "release:dispose"}[field_name]
+    env = Env(request, tmp_path)
+
+    async def run() -> None:
+        try:
+            await check(Claim(name, what), env)
+        finally:
+            await env.close()
+
+    with pytest.raises((AssertionError, pytest.fail.Exception, AttributeError)):
+        asyncio.run(run())
