@@ -86,6 +86,8 @@ CASES = [
     ("DBL102/annotated_parameter.py", "DBL102", ["rows(sqlite3.connect(DB))"]),
     ("DBL103/cursors_and_async.py", "DBL103", ["Store(DB).names()", "Store(BAD).names()"]),
     ("DBL101/async_drivers.py", "DBL101", ["asyncio.run(lite(DB))"]),
+    ("DBL101/temporaries.py", "DBL101", ["one_shot(DB)", "frame(DB).shape", "vacuum([DB, DB])",
+                                         "conn_taken(DB, None)", "one_shot(BAD)"]),
 ]
 CURSORS_ONLY = {"DBL102/long_lived_connection.py", "DBL102/annotated_parameter.py",
                 "DBL103/cursors_and_async.py"}

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dbleak.analysis.flow import ResourceFlow, _may_raise, _walk_same_scope
-from dbleak.fixes.plan import AddImport
+from dbleak.fixes.plan import AddImport, ReplaceRange
 from dbleak.fixes.plan_lifecycle import MoveReleaseToFinally, WrapInTryFinally, WrapInWith
+from dbleak.knowledge.drivers import Kind
 from dbleak.models import Applicability, FixPlan
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
     stmt = resource.stmt
     name = resource.name
     if name is None:
-        return PlannedFix(None, "it is a temporary; bind it in a `with` block")
+        return _plan_temporary(ctx, flow, title_kind)
     if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
             and isinstance(stmt.targets[0], ast.Name) and stmt.value is resource.node):
         return PlannedFix(None, None)
@@ -320,3 +321,90 @@ def closing_name(ctx: CheckContext) -> tuple[str | None, tuple[AddImport, ...]]:
     if "contextlib" not in taken:
         return "contextlib.closing", (AddImport("contextlib"),)
     return None, ()
+
+
+def _chain_top(node: ast.AST, parents: dict[int, ast.AST]) -> ast.AST:
+    """The outermost call/attribute/subscript of the chain ``node`` starts."""
+    current = node
+    while True:
+        parent = parents.get(id(current))
+        if (isinstance(parent, (ast.Attribute, ast.Subscript)) and parent.value is current) or (
+                isinstance(parent, ast.Call) and parent.func is current):
+            current = parent
+            continue
+        return current
+
+
+def _plain_data(ctx: CheckContext, expr: ast.AST) -> bool:
+    """A value that holds nothing of the connection: fetched rows, a count, a DataFrame."""
+    if isinstance(expr, ast.Subscript):
+        return _plain_data(ctx, expr.value)
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        if isinstance(func, ast.Attribute) and func.attr in MATERIALIZING_METHODS:
+            return True
+        if ctx.facts.call_qualname(expr) in ctx.drivers.borrowers:
+            return not any(k.arg in ("chunksize", "iterator") for k in expr.keywords)
+        if isinstance(func, ast.Name) and func.id in MATERIALIZING_CALLS:
+            return True
+    return False
+
+
+def _fresh_name(ctx: CheckContext, scope: ast.AST, base: str) -> str:
+    """A name free in ``scope`` and among the module's own top-level bindings."""
+    taken = {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)}
+    taken |= {a.arg for a in ast.walk(scope) if isinstance(a, ast.arg)}
+    for node in ctx.tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            taken.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            taken.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            taken.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    candidate, counter = base, 1
+    while candidate in taken:
+        candidate = f"{base}{counter}"
+        counter += 1
+    return candidate
+
+
+def _plan_temporary(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedFix:
+    """``sqlite3.connect(p).execute(q).fetchone()`` → bind it in `with closing(...) as conn:`."""
+    resource = flow.resource
+    stmt = resource.stmt
+    no_fix = PlannedFix(None, "it is a temporary; bind it in a `with` block")
+    if resource.awaited or isinstance(resource.scope, ast.Lambda) or flow.escapes:
+        return no_fix
+    if not isinstance(stmt, (ast.Expr, ast.Return, ast.Assign)):
+        return no_fix
+    if isinstance(stmt, ast.Assign) and not all(isinstance(t, ast.Name) for t in stmt.targets):
+        return no_fix
+    block = _statement_list(ctx, stmt)
+    if block is None:
+        return no_fix
+    value = stmt.value
+    if value is resource.node:
+        return no_fix  # a bare `connect(...)` statement: nothing to bind
+    if not isinstance(stmt, ast.Expr):
+        parents = _parents_of(stmt)
+        top = _chain_top(resource.call, parents)
+        holder = parents.get(id(top))
+        data = _plain_data(ctx, top) or (isinstance(holder, ast.Call) and _plain_data(ctx, holder))
+        if value is None or not data or not (top is value or holder is value):
+            return PlannedFix(None, "its result may still read from it; bind it in a `with` block")
+    call_text = ast.get_source_segment(ctx.text, resource.call)
+    if call_text is None or "#" in call_text:
+        return no_fix
+    wrapper, imports = closing_name(ctx)
+    if wrapper is None:
+        return no_fix
+    name = _fresh_name(ctx, resource.scope, "conn" if resource.kind is not Kind.CURSOR else "cur")
+    call = resource.call
+    position = ctx.position
+    replace = ReplaceRange(position(call.lineno, call.col_offset),
+                           position(call.end_lineno or call.lineno, call.end_col_offset or 0), name)
+    start = position(stmt.lineno, stmt.col_offset)
+    wrap = WrapInWith(start, start, f"{wrapper}({call_text}) as {name}", keep_first=True)
+    return PlannedFix(FixPlan(f"Bind the {title_kind} in `with closing(...)`", Applicability.SAFE,
+                              (replace, wrap, *imports)))

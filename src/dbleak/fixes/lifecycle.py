@@ -56,8 +56,13 @@ class _Lifecycle(cst.CSTTransformer):
                 raise RenderError("the planned block end was not found")
             end = positions.index(last)
             drop = {_key(p) for p in op.drop}
-            inner = [s for k, s in enumerate(statements[index + 1:end + 1], start=index + 1)
+            keep_first = isinstance(op, WrapInWith) and op.keep_first
+            begin = index if keep_first else index + 1
+            inner = [s for k, s in enumerate(statements[begin:end + 1], start=begin)
                      if positions[k] not in drop]
+            if keep_first and inner and isinstance(inner[0], (cst.SimpleStatementLine,
+                                                               cst.BaseCompoundStatement)):
+                inner[0] = inner[0].with_changes(leading_lines=())
             if not inner:
                 inner = [cst.SimpleStatementLine([cst.Pass()])]
             first = statements[index]
@@ -66,7 +71,7 @@ class _Lifecycle(cst.CSTTransformer):
                 wrapper = _block(self.module, f"{keyword} {op.item}:")
                 assert isinstance(wrapper.body, cst.IndentedBlock)
                 header = wrapper.body.header
-                if isinstance(first, cst.SimpleStatementLine):
+                if isinstance(first, cst.SimpleStatementLine) and not keep_first:
                     header = first.trailing_whitespace
                 leading = first.leading_lines if isinstance(
                     first, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) else ()

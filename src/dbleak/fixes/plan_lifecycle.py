@@ -22,6 +22,9 @@ class WrapInWith:
     item: str  # e.g. "closing(sqlite3.connect(path)) as conn"
     drop: tuple[Position, ...] = ()
     is_async: bool = False
+    # Keep the statement at ``first`` as the first one of the body (a one-shot temporary whose
+    # call a ReplaceRange of the same plan turns into the `as` name).
+    keep_first: bool = False
 
 
 @dataclass(frozen=True)
