@@ -25,9 +25,9 @@ from dbleak.knowledge.drivers import (
     builtin_table,
 )
 
-import probes  # noqa: F401  (registers every probe)
-from probing import PROBES, Env, Probe, maybe, new_marker, resolve
-from probes import FACTORY_CALLS
+import driver_probes  # noqa: F401  (registers every probe)
+from driver_probing import PROBES, Env, Probe, maybe, new_marker, resolve
+from driver_probes import FACTORY_CALLS
 
 TABLE = builtin_table()
 

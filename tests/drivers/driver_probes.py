@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from dbleak.knowledge.drivers import Buffering, FactorySpec, MethodSpec
 
-from probing import Env, Probe, maybe, new_marker, probe, wait_until
+from driver_probing import Env, Probe, maybe, new_marker, probe, wait_until
 
 FACTORY_CALLS: dict[str, Callable[[Env, FactorySpec], Any]] = {}
 
@@ -229,7 +229,7 @@ AiosqliteConnection.child = _aiosqlite_child  # type: ignore[method-assign]
 
 @factory_call("sqlite3.connect", "aiosqlite.connect")
 def _sqlite_connect(env: Env, factory: FactorySpec) -> Any:
-    from probing import resolve
+    from driver_probing import resolve
 
     return resolve(factory.qualname)(sqlite_path(env))
 
@@ -506,7 +506,7 @@ def _psycopg2_connect(env: Env, factory: FactorySpec) -> Any:
 
 @factory_call("psycopg2.pool.SimpleConnectionPool", "psycopg2.pool.ThreadedConnectionPool")
 def _psycopg2_pool(env: Env, factory: FactorySpec) -> Any:
-    from probing import resolve
+    from driver_probing import resolve
 
     return resolve(factory.qualname)(1, 2, env.server("postgres").dsn)
 
@@ -745,14 +745,14 @@ class PsycopgAsyncPoolConnection(PsycopgAsyncConnection):
 
 @factory_call("psycopg.connect", "psycopg.Connection.connect", "psycopg.AsyncConnection.connect")
 def _psycopg_connect(env: Env, factory: FactorySpec) -> Any:
-    from probing import resolve
+    from driver_probing import resolve
 
     return resolve(factory.qualname)(env.server("postgres").dsn)
 
 
 @factory_call("psycopg_pool.ConnectionPool", "psycopg_pool.AsyncConnectionPool")
 def _psycopg_pool(env: Env, factory: FactorySpec) -> Any:
-    from probing import resolve
+    from driver_probing import resolve
 
     return resolve(factory.qualname)(env.server("postgres").dsn, min_size=1, max_size=1, open=False)
 
@@ -894,7 +894,7 @@ class AsyncpgPoolConnection(AsyncpgConnection):
 
 @factory_call("asyncpg.connect", "asyncpg.create_pool")
 def _asyncpg_connect(env: Env, factory: FactorySpec) -> Any:
-    from probing import resolve
+    from driver_probing import resolve
 
     kwargs: dict[str, Any] = {"host": env.server("postgres").socket_dir, "user": "postgres",
                               "database": "postgres"}
@@ -1047,7 +1047,7 @@ class PymysqlSSCursor(PymysqlCursor):
 @factory_call("pymysql.connect", "pymysql.Connect", "pymysql.Connection",
               "pymysql.connections.Connection")
 def _pymysql_connect(env: Env, factory: FactorySpec) -> Any:
-    from probing import resolve
+    from driver_probing import resolve
 
     return resolve(factory.qualname)(**my_kwargs(env))
 
@@ -1167,7 +1167,7 @@ class ConnectorPooledConnection(MyProbe):
 @factory_call("mysql.connector.connect", "mysql.connector.MySQLConnection",
               "mysql.connector.connection.MySQLConnection")
 def _connector_connect(env: Env, factory: FactorySpec) -> Any:
-    from probing import resolve
+    from driver_probing import resolve
 
     kwargs = _connector_kwargs(env)
     if factory.when_keyword is not None:
@@ -1307,7 +1307,7 @@ class AiomysqlPoolConnection(MyProbe):
 
 @factory_call("aiomysql.connect", "aiomysql.create_pool")
 def _aiomysql_connect(env: Env, factory: FactorySpec) -> Any:
-    from probing import resolve
+    from driver_probing import resolve
 
     kwargs = _aiomysql_kwargs(env)
     if factory.qualname.endswith("create_pool"):
@@ -1713,7 +1713,7 @@ PROBE_CLASSES_BY_METHOD: dict[str, type[Probe]] = {
 
 @factory_call("sqlalchemy.create_engine", "sqlalchemy.engine.create_engine")
 def _sa_create_engine(env: Env, factory: FactorySpec) -> Any:
-    from probing import resolve
+    from driver_probing import resolve
 
     return resolve(factory.qualname)(sa_url(env))
 
@@ -1727,7 +1727,7 @@ def _sa_engine_from_config(env: Env, factory: FactorySpec) -> Any:
 
 @factory_call("sqlalchemy.orm.Session", "sqlalchemy.orm.sessionmaker")
 def _sa_session(env: Env, factory: FactorySpec) -> Any:
-    from probing import resolve
+    from driver_probing import resolve
 
     return resolve(factory.qualname)(bind=sa_engine(env))
 
@@ -1748,7 +1748,7 @@ def _sa_async_engine(env: Env, factory: FactorySpec) -> Any:
 
 @factory_call("sqlalchemy.ext.asyncio.AsyncSession", "sqlalchemy.ext.asyncio.async_sessionmaker")
 def _sa_async_session(env: Env, factory: FactorySpec) -> Any:
-    from probing import resolve
+    from driver_probing import resolve
 
     return resolve(factory.qualname)(bind=sa_async_engine(env))
 

@@ -6,6 +6,7 @@ Both refuse to run as root, so they run as the unprivileged user the Debian pack
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -15,7 +16,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, TypeVar
+
+import pytest
+
+T = TypeVar("T")
 
 
 class ServerUnavailable(Exception):
@@ -153,3 +158,28 @@ class MariaDBServer:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def server_or_skip(start: Callable[[], T]) -> Iterator[T]:
+    """Start a server for the session and stop it at the end, even after failures.
+
+    Missing binaries fail the tests in CI (`CI=true`) and skip them elsewhere, naming the
+    Debian package to install.
+    """
+    try:
+        server = start()
+    except ServerUnavailable as missing:
+        if in_ci():
+            pytest.fail(f"CI=true and {missing}", pytrace=False)
+        pytest.skip(str(missing))
+    stop = getattr(server, "stop")
+    atexit.register(stop)  # also when the session is interrupted
+    try:
+        yield server
+    finally:
+        stop()
+        atexit.unregister(stop)
