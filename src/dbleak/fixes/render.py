@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import libcst as cst
@@ -20,6 +21,18 @@ class RenderError(Exception):
     """The plan does not fit the source (it changed, or the shape is unexpected)."""
 
 
+def contains_any(visitor: cst.MetadataDependent, node: cst.CSTNode,
+                 targets: Iterable[tuple[int, int]]) -> bool:
+    """Whether ``node``'s source range contains one of the (line, column) ``targets``."""
+    try:
+        code_range = visitor.get_metadata(PositionProvider, node)
+    except KeyError:
+        return True
+    start = (code_range.start.line, code_range.start.column)
+    end = (code_range.end.line, code_range.end.column)
+    return any(start <= target <= end for target in targets)
+
+
 class _WrapWithItems(cst.CSTTransformer):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
@@ -27,6 +40,11 @@ class _WrapWithItems(cst.CSTTransformer):
         super().__init__()
         self.pending = {(op.with_start.line, op.with_start.column): op for op in operations}
         self.done = 0
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        # Only descend into nodes that contain a planned statement: a fix touches one place,
+        # and visiting the whole module for each one was most of the cost of rendering.
+        return contains_any(self, node, self.pending)
 
     def leave_With(self, original: cst.With, updated: cst.With) -> cst.With:
         pos = self.get_metadata(PositionProvider, original).start
@@ -115,6 +133,27 @@ def _is_docstring(stmt: cst.BaseStatement) -> bool:
             and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
 
 
+@lru_cache(maxsize=4)
+def parsed_module(text: str) -> cst.Module:
+    """libcst's tree of ``text``, parsed once for all the fixes of a file (trees are immutable)."""
+    return cst.parse_module(text)
+
+
+_WRAPPERS: dict[int, tuple[cst.Module, MetadataWrapper]] = {}
+
+
+def position_wrapper(module: cst.Module) -> MetadataWrapper:
+    """A metadata wrapper of ``module`` whose positions are computed once and shared by renderers."""
+    cached = _WRAPPERS.get(id(module))
+    if cached is not None and cached[0] is module:
+        return cached[1]
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    if len(_WRAPPERS) > 8:
+        _WRAPPERS.clear()
+    _WRAPPERS[id(module)] = (module, wrapper)
+    return wrapper
+
+
 # Renderers of further operation types, registered by the family modules of this package
 # (``RENDERERS[OpType] = function(module, [ops]) -> module``). Loaded on first use.
 RENDERERS: dict[type, Callable[[cst.Module, list[Any]], cst.Module]] = {}
@@ -145,7 +184,7 @@ def render_source(text: str, plan: FixPlan) -> str:
             begin = index.offset(rng.start.line, rng.start.column)
             end = index.offset(rng.end.line, rng.end.column)
             text = text[:begin] + rng.content + text[end:]
-    module = cst.parse_module(text)
+    module = parsed_module(text)
     _load_renderers()
     by_type: dict[type, list[Any]] = {}
     for operation in plan.operations:
@@ -156,7 +195,7 @@ def render_source(text: str, plan: FixPlan) -> str:
     wraps = [op for op in plan.operations if isinstance(op, WrapWithItem)]
     if wraps:
         transformer = _WrapWithItems(wraps)
-        module = MetadataWrapper(module, unsafe_skip_copy=True).visit(transformer)
+        module = position_wrapper(module).visit(transformer)
         if transformer.done != len(wraps):
             raise RenderError("a planned `with` statement was not found")
     for operation in plan.operations:
@@ -167,14 +206,25 @@ def render_source(text: str, plan: FixPlan) -> str:
 
 def edits_between(old: str, new: str) -> tuple[Edit, ...]:
     """Line-granular edits that turn ``old`` into ``new``."""
-    old_lines = old.splitlines(keepends=True)
-    new_lines = new.splitlines(keepends=True)
-    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    old_lines = LineIndex(old).lines if old else []
+    new_lines = LineIndex(new).lines if new else []
+    # Strip the common head and tail first: a fix changes a few lines, and difflib is slow
+    # (and quadratic on repeated lines) over a whole module.
+    head = 0
+    limit = min(len(old_lines), len(new_lines))
+    while head < limit and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while (tail < limit - head and old_lines[len(old_lines) - 1 - tail] == new_lines[len(new_lines) - 1 - tail]):
+        tail += 1
+    old_mid = old_lines[head:len(old_lines) - tail]
+    new_mid = new_lines[head:len(new_lines) - tail]
+    matcher = difflib.SequenceMatcher(a=old_mid, b=new_mid)
     edits = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        edits.append(Edit("".join(new_lines[j1:j2]), Position(i1 + 1, 0), Position(i2 + 1, 0)))
+        edits.append(Edit("".join(new_mid[j1:j2]), Position(head + i1 + 1, 0), Position(head + i2 + 1, 0)))
     return tuple(edits)
 
 
