@@ -126,7 +126,10 @@ class UnclosedConnection(Rule):
     The fix wraps the statements from the creation through the last use in
     `with closing(...) as conn:` (or the driver's own `with` where it only closes, or
     `try/finally: await conn.close()` for async drivers) and removes the now-redundant
-    `close()`. It is safe: only the release moves, and it now also happens on exceptions.
+    `close()`. A one-shot temporary whose statement yields plain data
+    (`return sqlite3.connect(p).execute(q).fetchone()`) is bound the same way:
+    `with closing(sqlite3.connect(p)) as conn: return conn.execute(q).fetchone()`.
+    It is safe: only the release moves, and it now also happens on exceptions.
     No fix is offered when the uses are spread over branches, when something read from the
     connection is used after the last use, or when a comment would be lost; the message says why.
 
