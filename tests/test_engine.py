@@ -156,3 +156,14 @@ def test_form_feed_does_not_shift_lines_or_columns() -> None:
     (finding,) = check_source(source, "m.py", SETTINGS).findings
     assert finding.start.line == 4
     assert finding.start.column == "with open('é') as f, ".__len__()
+
+
+def test_source_segment_matches_the_standard_library() -> None:
+    import ast
+
+    from dbleak.source import source_segment
+
+    text = "x = 'é☕'; y = f(\n  'ü', 2)\r\nz = [1,\r\n 2]\n\x0cw = {'k': 'ö'}\n"
+    for node in ast.walk(ast.parse(text)):
+        if hasattr(node, "lineno"):
+            assert source_segment(text, node) == ast.get_source_segment(text, node)

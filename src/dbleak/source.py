@@ -104,3 +104,32 @@ class LineIndex:
         if line > len(self.lines):
             return len(self.text)
         return self.line_offsets[line - 1] + column
+
+    def segment(self, node: object) -> str | None:
+        """The source text of an ``ast`` node (like ``ast.get_source_segment``, without re-splitting
+        the whole text on every call)."""
+        try:
+            line = node.lineno  # type: ignore[attr-defined]
+            end_line = node.end_lineno  # type: ignore[attr-defined]
+            col = node.col_offset  # type: ignore[attr-defined]
+            end_col = node.end_col_offset  # type: ignore[attr-defined]
+        except AttributeError:
+            return None
+        if end_line is None or end_col is None:
+            return None
+        start = self.offset(line, self.char_column(line, col))
+        end = self.offset(end_line, self.char_column(end_line, end_col))
+        return self.text[start:end]
+
+
+_LAST_INDEX: tuple[str, LineIndex] | None = None
+
+
+def source_segment(text: str, node: object) -> str | None:
+    """``ast.get_source_segment(text, node)``, with the line index of the last text kept."""
+    global _LAST_INDEX
+    cached = _LAST_INDEX
+    if cached is None or cached[0] is not text:
+        cached = (text, LineIndex(text))
+        _LAST_INDEX = cached
+    return cached[1].segment(node)

@@ -11,6 +11,7 @@ from dbleak.fixes.plan import AddImport, WrapWithItem
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
+from dbleak.source import source_segment
 
 
 class WithDoesNotClose(Rule):
@@ -126,7 +127,7 @@ def _check_item(rule: type[Rule], ctx: CheckContext, site: WithSite, index: int,
     target = item.optional_vars
     if target is not None and not isinstance(target, ast.Name):
         return None  # bound to an attribute or unpacked: ownership goes elsewhere
-    call_text = ast.get_source_segment(ctx.text, call.func) or "connect"
+    call_text = source_segment(ctx.text, call.func) or "connect"
     message = rule.message.format(call=f"{call_text}(...)")
     applicability = Applicability.SAFE
     if target is not None:
