@@ -1576,7 +1576,11 @@ class SaSessionConnection(PgProbe):
             try:
                 self.session.commit()
             except Exception:  # its connection was closed under it
-                self.session.rollback()
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "transaction already deassociated"
+                    self.session.rollback()
         self.session.close()
 
 

@@ -1315,6 +1315,15 @@ OWNERS: frozenset[str] = frozenset({
 })
 
 
+# Owners that release what they take through its own `with` / `async with`: they close it only
+# when the table says that `with` closes (an ExitStack does not close a sqlite3 connection).
+OWNERS_VIA_WITH: frozenset[str] = frozenset({
+    "contextlib.ExitStack.enter_context",
+    "contextlib.AsyncExitStack.enter_context",
+    "contextlib.AsyncExitStack.enter_async_context",
+})
+
+
 @cache
 def builtin_table() -> DriverTable:
     return _table(DRIVERS, BORROWERS, OWNERS)
