@@ -52,7 +52,8 @@ class FetchallIteratedOnce(Rule):
     Not flagged when the loop body uses the cursor or its connection again (another `execute`
     on the same cursor, a `commit` or a `close`), when the list is used more than once, stored,
     returned, or used after the cursor's block or `close()`. `await cur.fetchall()` is reported
-    without a fix.
+    without a fix. A SQLAlchemy `.all()` without `limit()`/`first()`/`yield_per()` counts as
+    unbounded, so it is DBL202's; DBL305 reports `.all()` only when DBL202 is not available.
 
     ## Fix safety
     Safe for drivers whose cursor iteration yields the same rows (sqlite3, psycopg2, psycopg,
