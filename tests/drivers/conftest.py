@@ -6,6 +6,7 @@ they are skipped with a message naming the Debian package to install.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -13,6 +14,16 @@ from typing import Iterator
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+def _interrupt_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# `timeout` and CI runners stop a run with SIGTERM: turn it into an interrupt so that the session
+# fixtures' teardown (and atexit) still stop the servers.
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
 
 from driver_servers import MariaDBServer, PostgresServer, server_or_skip  # noqa: E402
 

@@ -11,6 +11,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -34,12 +35,45 @@ def _as_user(user: str, argv: list[str]) -> list[str]:
 
 
 def _owned_tempdir(user: str, prefix: str) -> Path:
+    sweep_orphans(prefix)
     path = Path(tempfile.mkdtemp(prefix=prefix))
+    # The test session that owns the server: a later session stops it if this one was killed.
+    (path / "owner.pid").write_text(str(os.getpid()))
     if os.geteuid() == 0:
         entry = pwd.getpwnam(user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
     path.chmod(0o755)
     return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def sweep_orphans(prefix: str) -> None:
+    """Stop servers left behind by test sessions that were killed before their teardown."""
+    for folder in Path(tempfile.gettempdir()).glob(prefix + "*"):
+        owner = _read_pid(folder / "owner.pid")
+        if owner is None or _alive(owner):
+            continue  # not ours to judge, or its session is still running
+        for pid_file in (folder / "data" / "postmaster.pid", folder / "mysqld.pid"):
+            server = _read_pid(pid_file)
+            if server is not None and _alive(server):
+                os.kill(server, signal.SIGQUIT if pid_file.name == "postmaster.pid" else signal.SIGTERM)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _wait_for(predicate: Callable[[], bool], what: str, log: Path, attempts: int = 300) -> None:
@@ -78,6 +112,15 @@ class PostgresServer:
         bindir = Path(found[-1]).parent
         folder = _owned_tempdir("postgres", "dbleak-pg-")
         server = cls(folder, bindir)
+        try:
+            server._init_and_start()
+        except BaseException:  # also an interrupt half-way: leave nothing behind
+            server.stop()
+            raise
+        return server
+
+    def _init_and_start(self) -> None:
+        folder, bindir = self.folder, self.bindir
         data = folder / "data"
         subprocess.run(_as_user("postgres", [str(bindir / "initdb"), "-D", str(data), "-A", "trust",
                                              "-U", "postgres", "--no-sync", "-E", "UTF8"]),
@@ -86,7 +129,6 @@ class PostgresServer:
         subprocess.run(_as_user("postgres", [str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
                                              "-l", str(folder / "log"), "-w", "start"]),
                        check=True, capture_output=True)
-        return server
 
     def stop(self) -> None:
         subprocess.run(_as_user("postgres", [str(self.bindir / "pg_ctl"), "-D",
@@ -112,6 +154,14 @@ class MariaDBServer:
             raise ServerUnavailable("MariaDB server binaries not found: install the Debian "
                                     "package `mariadb-server` (mariadbd, mariadb-install-db)")
         folder = _owned_tempdir("mysql", "dbleak-mariadb-")
+        try:
+            return cls._start_in(folder, daemon, installer)
+        except BaseException:  # also an interrupt half-way: leave nothing behind
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    @classmethod
+    def _start_in(cls, folder: Path, daemon: str, installer: str) -> "MariaDBServer":
         data = folder / "data"
         subprocess.run(_as_user("mysql", [installer, "--no-defaults", f"--datadir={data}",
                                           "--auth-root-authentication-method=normal",
