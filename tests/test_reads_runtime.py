@@ -10,7 +10,6 @@ In CI (``CI=true``) a missing PostgreSQL server is a failure, never a skip.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from dbleak.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent / "drivers"))
 
-from servers import PostgresServer, ServerUnavailable
+from driver_servers import PostgresServer, server_or_skip
 
 ROWS = 2500
 SETTINGS = Settings(select=("DBL2",))
@@ -162,19 +161,10 @@ def test_the_example_module_is_flagged_and_its_fix_returns_the_same_data(tmp_pat
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[str]:
-    try:
-        server = PostgresServer.start()
-    except ServerUnavailable as missing:
-        if _in_ci():
-            pytest.fail(f"CI=true and {missing}", pytrace=False)
-        pytest.skip(str(missing))
-    try:
+    """A throwaway server (tests/drivers/driver_servers.py) holding an `events` table."""
+    for server in server_or_skip(PostgresServer.start):
         import psycopg2
 
         conn = psycopg2.connect(server.dsn)
@@ -185,8 +175,6 @@ def postgres() -> Iterator[str]:
             cur.execute("CREATE SEQUENCE produced")
         conn.close()
         yield server.dsn
-    finally:
-        server.stop()
 
 
 POSTGRES_CASES = {
