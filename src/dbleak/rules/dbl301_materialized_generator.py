@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.materialize import (
@@ -124,6 +125,18 @@ def walk_findings(rule: type[Rule], ctx: CheckContext, kind: SourceKind) -> Iter
                                       what=site.source.what, use=describe_use(site.use))
         yield ctx.finding(rule, site.node, message, plan=walk_plan(rule, rewriter, site, True),
                           stmt=site.stmt)
+
+
+def site_words(rewriter: Rewriter, site: MaterializationSite) -> str:
+    """How messages name a site: "`list()` of the generator `g()`", "`cur.fetchall()`"."""
+    if site.source.kind is SourceKind.FETCHED:
+        call = site.node.value if isinstance(site.node, ast.Await) else site.node
+        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+        receiver = rewriter.segment(call.func.value)
+        if len(receiver) > 30 or "\n" in receiver:
+            receiver = "..."
+        return f"`{receiver}.{call.func.attr}()`"
+    return f"{_FORM_WORDS.get(site.form, '`list()`')} of {site.source.what}"
 
 
 def walk_plan(rule: type[Rule], rewriter: Rewriter, site: MaterializationSite,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.materialize import (
@@ -19,6 +18,7 @@ from dbleak.analysis.materialize import (
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
+from dbleak.rules.dbl301_materialized_generator import site_words
 
 
 class LenOfMaterialized(Rule):
@@ -66,7 +66,7 @@ class LenOfMaterialized(Rule):
 
     code = "DBL303"
     name = "len-of-materialized"
-    message = "`len()` of {what} built only to count its rows: count without keeping them"
+    message = "`len()` of {what}: every row is built only to be counted"
     fix_title = "Count without building the list"
     fix_availability = "sometimes"
     needs_project = True
@@ -101,18 +101,11 @@ class LenOfMaterialized(Rule):
             if site.source.kind is SourceKind.FETCHED and fetch_bound(ctx, site) == "bounded":
                 continue  # a few rows by construction (LIMIT, PRAGMA, an aggregate)
             rewriter = rewriter or rewriter_for(ctx)
-            what = _what(site)
             plan = _plan(rewriter, site)
-            yield ctx.finding(cls, site.node, cls.message.format(what=what), plan=plan,
+            message = cls.message.format(what=site_words(rewriter, site))
+            yield ctx.finding(cls, site.node, message, plan=plan,
                               stmt=site.stmt)
 
-
-def _what(site: MaterializationSite) -> str:
-    if site.source.kind is SourceKind.FETCHED:
-        call = site.node.value if isinstance(site.node, ast.Await) else site.node
-        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-        return f"the list `{call.func.attr}()` returns"
-    return f"a list of {site.source.what}"
 
 
 def _plan(rw: Rewriter, site: MaterializationSite) -> FixPlan | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.materialize import (
@@ -19,6 +18,7 @@ from dbleak.analysis.materialize import (
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
+from dbleak.rules.dbl301_materialized_generator import site_words
 
 
 class FirstOfMaterialized(Rule):
@@ -63,7 +63,7 @@ class FirstOfMaterialized(Rule):
 
     code = "DBL304"
     name = "first-of-materialized"
-    message = "{what} is built to read only its first row: take one row instead"
+    message = "{what} builds every row only to read the first: take one row instead"
     fix_title = "Take the first row without building the list"
     fix_availability = "sometimes"
     needs_project = True
@@ -101,16 +101,10 @@ class FirstOfMaterialized(Rule):
                 continue  # a few rows by construction (LIMIT, PRAGMA, an aggregate)
             rewriter = rewriter or rewriter_for(ctx)
             plan = _plan(rewriter, site)
-            yield ctx.finding(cls, site.node, cls.message.format(what=_what(site)), plan=plan,
+            message = cls.message.format(what=site_words(rewriter, site))
+            yield ctx.finding(cls, site.node, message, plan=plan,
                               stmt=site.stmt)
 
-
-def _what(site: MaterializationSite) -> str:
-    if site.source.kind is SourceKind.FETCHED:
-        call = site.node.value if isinstance(site.node, ast.Await) else site.node
-        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-        return f"the list of every row `{call.func.attr}()` returns"
-    return f"a list of {site.source.what}"
 
 
 def _plan(rw: Rewriter, site: MaterializationSite) -> FixPlan | None:
