@@ -69,7 +69,9 @@ class UnboundedFetchall(Rule):
     `for row in cur.fetchall():` → `for row in cur:` is safe for drivers whose cursor iteration
     yields the same rows (sqlite3, psycopg2, psycopg, PyMySQL), when the loop body does not use
     the same cursor; it is unsafe for sqlite3 when the body writes to the database (the rows
-    are read while the loop runs). `rows = cur.fetchall()` iterated once becomes a
+    are read while the loop runs; a write hidden inside a called function is not seen, so review
+    loops whose body calls code that writes through the same connection).
+    `rows = cur.fetchall()` iterated once becomes a
     `fetchmany()` loop: unsafe, because `rows` is no longer the whole list.
 
     ## Options
