@@ -69,8 +69,7 @@ class UnboundedFetchall(Rule):
     `for row in cur.fetchall():` → `for row in cur:` is safe for drivers whose cursor iteration
     yields the same rows (sqlite3, psycopg2, psycopg, PyMySQL), when the loop body does not use
     the same cursor; it is unsafe for sqlite3 when the body writes to the database (the rows
-    are read while the loop runs; a write hidden inside a called function is not seen, so review
-    loops whose body calls code that writes through the same connection).
+    are read while the loop runs) or hands a connection or cursor to other code.
     `rows = cur.fetchall()` iterated once becomes a
     `fetchmany()` loop: unsafe, because `rows` is no longer the whole list.
 
@@ -167,7 +166,8 @@ def _plan(ctx: CheckContext, site: FetchSite) -> tuple[FixPlan | None, str]:
             return None, ("no fix: the loop body runs another query on the same cursor, "
                           "so it cannot be iterated while the loop runs")
         applicability = Applicability.SAFE
-        if cursor.buffering is Buffering.LAZY and body_writes(stmt.body):
+        if cursor.buffering is Buffering.LAZY and (
+                body_writes(stmt.body) or _uses_connection(ctx, site, stmt.body)):
             applicability = Applicability.UNSAFE
         receiver_text = ast.get_source_segment(ctx.text, site.receiver)
         if receiver_text is None:
@@ -182,6 +182,21 @@ def _plan(ctx: CheckContext, site: FetchSite) -> tuple[FixPlan | None, str]:
     if isinstance(stmt, ast.Assign) and stmt.value is site.node and key is not None:
         return _fetchmany_plan(ctx, site, stmt, key), ""
     return None, ""
+
+
+def _uses_connection(ctx: CheckContext, site: FetchSite, body: list[ast.stmt]) -> bool:
+    """The body hands a connection or cursor of this scope to other code (which may write)."""
+    types = fetch_analysis(ctx).types
+    seen: set[str] = set()
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+                    and node.id not in seen:
+                seen.add(node.id)
+                spec = types.object_of(node, site.scope)
+                if spec is not None and spec.kind.value in ("connection", "cursor"):
+                    return True
+    return False
 
 
 def _fetchmany_plan(ctx: CheckContext, site: FetchSite, stmt: ast.Assign,
