@@ -442,6 +442,9 @@ class _Module:
         receiver = func.value
         if isinstance(receiver, ast.Name) and receiver.id in ("self", "cls"):
             return None
+        if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and (
+                receiver.func.id == "super"):
+            return None  # a cursor class's own fetchall() builds on its parent's list
         if func.attr == "fetchall":
             spec = self.object_of(receiver)
             if spec is not None and spec.kind not in (Kind.CURSOR, Kind.RESULT):
@@ -875,12 +878,25 @@ class _Finder:
             if use.kind is ListUseKind.CONSUMER and use.consumer in ("list", "tuple") and (
                     source.driver_object is None and use.through is None):
                 return None  # `list(cur.fetchall())` normalizes whatever an unknown driver returns
+            if self._chosen_by_name(call, call.func.attr):
+                return None  # `elif fetch_method == "fetchall":` exercises this very method
             if use.kind is ListUseKind.FIRST and not self._local_result(source.node):
                 return None  # draining a cursor that lives on (`self.cursor`) may be the point
             stmt = m.statement_of(node)
             assert stmt is not None
             return MaterializationSite(node, call.func.attr, source, stmt, m.scope_of(node), use)
         return None
+
+    def _chosen_by_name(self, node: ast.AST, method: str) -> bool:
+        """Whether an enclosing `if` compares something with the method's own name."""
+        current = self.m.parent(node)
+        while current is not None and not isinstance(current, _SCOPE_NODES):
+            if isinstance(current, ast.If) and any(
+                    isinstance(n, ast.Constant) and n.value == method
+                    for n in ast.walk(current.test)):
+                return True
+            current = self.m.parent(current)
+        return False
 
     def _local_result(self, receiver: ast.expr) -> bool:
         """The cursor or result is made here: a call, or a name bound to a call in this scope."""
@@ -908,6 +924,9 @@ class _Finder:
               is_async: bool = False) -> MaterializationSite | None:
         m = self.m
         source = m.lazy_source(inner)
+        if source is None and is_async:
+            # `async for` walks an async iterator: lazy by nature, whatever its type.
+            source = LazySource(SourceKind.GENERATOR, inner, "an async iterator", True)
         if source is None:
             return None
         if is_async != source.is_async:
@@ -1008,7 +1027,7 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
                 # A `try`/`if` that runs one of several queries: known only when all agree
                 # on being metadata commands.
                 texts = [_resolve_sql(ctx, module, c) for c in calls]
-                if all(t is not None and _METADATA_COMMAND.match(t) for t in texts):
+                if all(t is not None and _text_bound(ctx, t) == "bounded" for t in texts):
                     return texts[0]
                 return None
             if any(isinstance(n, ast.Name) and n.id == receiver.id for n in ast.walk(stmt)):
@@ -1286,6 +1305,10 @@ def fetch_bound(ctx: Any, site: MaterializationSite) -> str:
     sql = statement_sql(ctx, site)
     if sql is None:
         return "unknown"
+    return _text_bound(ctx, sql)
+
+
+def _text_bound(ctx: Any, sql: str) -> str:
     if _METADATA_COMMAND.match(sql) or _TRAILING_LIMIT.search(sql) or _CATALOG.search(sql):
         # `PRAGMA "%s".index_list("%s")`, `... LIMIT {n}`: bounded whatever the holes stand for.
         return "bounded"
