@@ -108,3 +108,16 @@ def test_every_rule_folder_has_flagged_cases() -> None:
         flagged = sum(p.read_text().count("# error: DBL") for p in folder.rglob("*.py")
                       if not p.name.endswith(("fixed.py",)))
         assert flagged > 0, folder
+
+
+def test_streaming_apis_are_recognized_by_their_shape() -> None:
+    text = (
+        "import pandas as pd\n"
+        "for u in list(User.objects.filter(active=True).iterator()):\n    print(u)\n"
+        "for u in list(tree.iterator()):\n    print(u)\n"
+        "for c in list(pd.read_sql(q, con, chunksize=10)):\n    print(c)\n"
+        "for c in list(pd.read_sql(q, con)):\n    print(c)\n"
+        "for r in list(session.query(User).yield_per(100)):\n    print(r)\n"
+    )
+    found = {(s.node.lineno, s.source.kind) for s in _sites(text)}
+    assert found == {(2, SourceKind.CURSOR), (6, SourceKind.CURSOR), (10, SourceKind.CURSOR)}

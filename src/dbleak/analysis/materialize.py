@@ -385,7 +385,7 @@ class _Module:
         receiver = func.value
         if method == "yield_per":
             return LazySource(SourceKind.CURSOR, call, "a `yield_per()` query", orm_query=True)
-        if method == "iterator" and not call.args:
+        if method == "iterator" and not call.args and _queryset_chain(receiver):
             return LazySource(SourceKind.CURSOR, call, "a Django `.iterator()`")
         if method in ("scalars", "mappings") and _sqlalchemy_chain(receiver) or (
                 method == "scalars" and call.args):
@@ -489,6 +489,27 @@ class _Module:
                 return "result"
             current = inner
         return None
+
+
+_QUERYSET_METHODS = frozenset({"filter", "exclude", "all", "order_by", "select_related",
+                               "prefetch_related", "values", "values_list", "only", "defer",
+                               "annotate", "distinct", "using"})
+
+
+def _queryset_chain(node: ast.expr) -> bool:
+    """`Model.objects...` or a chain of QuerySet methods: what Django's `.iterator()` streams."""
+    current = node
+    while True:
+        if isinstance(current, ast.Attribute):
+            if current.attr == "objects":
+                return True
+            current = current.value
+        elif isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+            if current.func.attr in _QUERYSET_METHODS:
+                return True
+            current = current.func.value
+        else:
+            return False
 
 
 def _sqlalchemy_chain(node: ast.expr) -> bool:
