@@ -1346,12 +1346,13 @@ def _dbapi_bounds(ctx: Any) -> dict[int, str]:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     verdicts: dict[int, str] = {}
+    fetch_sites: list[Any] = []
     try:
         from dbleak.analysis.fetch import dbapi_fetch_sites, fetch_analysis
-    except ImportError:
-        fetch_sites: list[Any] = []
-    else:
+
         fetch_sites = list(dbapi_fetch_sites(fetch_analysis(ctx)))
+    except (ImportError, AttributeError, TypeError):
+        pass  # the unbounded-read analysis is optional here: fall back to the SQL text alone
     for fetch_site in fetch_sites:
         bound = fetch_site.bound
         verdicts[id(fetch_site.node)] = bound.verdict if bound is not None else "unknown"
