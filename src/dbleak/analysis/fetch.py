@@ -17,7 +17,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dbleak.analysis.module import ModuleFacts, Scope, walk_scope
+from dbleak.analysis.module import ModuleFacts, Scope, iter_children, walk, walk_scope
 from dbleak.knowledge.drivers import Buffering, DriverTable, MethodSpec, ObjectSpec
 from dbleak.knowledge.sql import Bound, hole_marker, query_bound, unique_columns
 from dbleak.settings import Settings
@@ -178,7 +178,7 @@ class SqlResolver:
                         found.setdefault(target.id, []).append(
                             child.value if len(child.targets) == 1 else child)
                     else:
-                        for sub in ast.walk(target):
+                        for sub in walk(target):
                             if isinstance(sub, ast.Name):
                                 found.setdefault(sub.id, []).append(child)
             elif isinstance(child, ast.AnnAssign) and isinstance(child.target, ast.Name):
@@ -202,7 +202,7 @@ class SqlResolver:
                 if child.value is not None:
                     stack.append(child.value)
                 continue
-            stack.extend(ast.iter_child_nodes(child))
+            stack.extend(iter_children(child))
         self._assignments[id(scope.node)] = found
         return found
 
@@ -269,7 +269,7 @@ def value_scope(resolver: SqlResolver, name: str, scope: Scope) -> Scope:
 
 
 def _assigned_on_self(klass: ast.ClassDef, attr: str) -> bool:
-    for node in ast.walk(klass):
+    for node in walk(klass):
         if isinstance(node, ast.Attribute) and node.attr == attr and isinstance(node.ctx, ast.Store):
             return True
     return False
@@ -512,7 +512,7 @@ class FetchAnalysis:
         cached: tuple[str, ...] | None = self.__dict__.get("_unique")
         if cached is None:
             found: list[str] = []
-            for node in ast.walk(self.facts.tree):
+            for node in walk(self.facts.tree):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) \
                         and "create table" in node.value.lower():
                     found.extend(unique_columns(node.value))
@@ -656,7 +656,7 @@ def cursor_loops(analysis: FetchAnalysis) -> Iterator[FetchSite]:
 def _fetchmany_call(loop: ast.While) -> ast.Call | None:
     candidates = [loop.test, *loop.body[:2]]
     for candidate in candidates:
-        for sub in ast.walk(candidate):
+        for sub in walk(candidate):
             if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) \
                     and sub.func.attr == "fetchmany":
                 return sub

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from dbleak.analysis.module import walk_scope
+from dbleak.analysis.module import iter_children, walk, walk_scope
 
 _NESTED_LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -34,7 +34,7 @@ def chain_text(node: ast.AST) -> str | None:
 
 def _calls_in(stmts: list[ast.stmt]) -> Iterator[ast.Call]:
     for stmt in stmts:
-        for node in ast.walk(stmt):
+        for node in walk(stmt):
             if isinstance(node, ast.Call):
                 yield node
 
@@ -68,12 +68,12 @@ def breaks_out(loop: ast.For | ast.AsyncFor | ast.While) -> bool:
             if isinstance(node, _NESTED_LOOPS):
                 stack.extend(node.orelse)
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(iter_children(node))
     return False
 
 
 def has_multiline_string(node: ast.AST) -> bool:
-    for sub in ast.walk(node):
+    for sub in walk(node):
         is_string = isinstance(sub, ast.JoinedStr) or (
             isinstance(sub, ast.Constant) and isinstance(sub.value, (str, bytes)))
         if is_string and (sub.end_lineno or sub.lineno) > sub.lineno:  # type: ignore[attr-defined]
@@ -88,7 +88,7 @@ def name_loads(scope: ast.AST, name: str) -> list[ast.Name]:
         if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
             found.append(node)
         elif isinstance(node, _SCOPES):
-            for sub in ast.walk(node):
+            for sub in walk(node):
                 if isinstance(sub, ast.Name) and sub.id == name:
                     found.append(sub)
     return found

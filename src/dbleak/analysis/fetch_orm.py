@@ -12,7 +12,7 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dbleak.analysis.module import ModuleFacts, Scope
+from dbleak.analysis.module import ModuleFacts, Scope, walk
 
 KEY_NAMES = frozenset({"id", "pk", "uuid", "guid"})
 AGGREGATES = frozenset({"count", "sum", "min", "max", "avg"})
@@ -93,7 +93,7 @@ def _is_key_compare(node: ast.AST, keys: frozenset[str]) -> bool:
 
 def _is_subquery(node: ast.AST) -> bool:
     """``select(...)``/``query(...)`` chains, whose size is another query's."""
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, ast.Call):
             func = sub.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
@@ -104,7 +104,7 @@ def _is_subquery(node: ast.AST) -> bool:
 
 def _is_catalog(node: ast.AST) -> bool:
     """``pg_catalog.pg_namespace.c.nspname``, ``information_schema.tables`` …"""
-    for sub in ast.walk(node):
+    for sub in walk(node):
         name = sub.id if isinstance(sub, ast.Name) else getattr(sub, "attr", None)
         if isinstance(name, str) and (name in ("pg_catalog", "information_schema",
                                                "sqlite_master", "sqlite_schema")):
@@ -193,7 +193,7 @@ def is_session_like(expr: ast.AST) -> bool:
 
 def yield_per_conflicts(nodes: Iterable[ast.AST]) -> bool:
     for node in nodes:
-        for sub in ast.walk(node):
+        for sub in walk(node):
             if isinstance(sub, ast.Call):
                 func = sub.func
                 name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -246,3 +247,37 @@ def walk_scope(node: ast.AST) -> Iterator[ast.AST]:
             stack.extend(_outer_parts(child))
             continue
         stack.extend(ast.iter_child_nodes(child))
+
+
+def iter_children(node: ast.AST) -> Iterator[ast.AST]:
+    """``ast.iter_child_nodes`` without the fields that never hold nodes (faster, same order;
+    expression contexts such as ``Load()`` are not yielded)."""
+    for field_name in child_fields(type(node)):
+        value = getattr(node, field_name, None)
+        if value is None:
+            continue
+        if type(value) is list:
+            for item in value:
+                if isinstance(item, ast.AST):
+                    yield item
+        elif isinstance(value, ast.AST):
+            yield value
+
+
+def walk(node: ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk`` (breadth first, same order), faster: see :func:`iter_children`."""
+    todo = deque([node])
+    AST = ast.AST
+    while todo:
+        current = todo.popleft()
+        yield current
+        for field_name in child_fields(type(current)):
+            value = getattr(current, field_name, None)
+            if value is None:
+                continue
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, AST):
+                        todo.append(item)
+            elif isinstance(value, AST):
+                todo.append(value)

@@ -19,11 +19,13 @@ from dbleak.analysis.fetch_loops import (
     target_at_least,
 )
 from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
+from dbleak.analysis.module import walk
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import Buffering, DriverTable
 from dbleak.knowledge.sql import query_bound
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
+from dbleak.source import source_segment
 
 # Drivers whose cursor iteration yields exactly the rows `fetchall()` would return.
 ITERABLE_CURSOR_DRIVERS = frozenset({"sqlite3", "psycopg2", "psycopg", "pymysql",
@@ -126,7 +128,7 @@ class UnboundedFetchall(Rule):
 
 
 def _call_text(ctx: CheckContext, site: FetchSite) -> str:
-    receiver = ast.get_source_segment(ctx.text, site.receiver) or "cursor"
+    receiver = source_segment(ctx.text, site.receiver) or "cursor"
     if len(receiver) > 40 or "\n" in receiver:
         node = site.receiver
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -169,7 +171,7 @@ def _plan(ctx: CheckContext, site: FetchSite) -> tuple[FixPlan | None, str]:
         if cursor.buffering is Buffering.LAZY and (
                 body_writes(stmt.body) or _uses_connection(ctx, site, stmt.body)):
             applicability = Applicability.UNSAFE
-        receiver_text = ast.get_source_segment(ctx.text, site.receiver)
+        receiver_text = source_segment(ctx.text, site.receiver)
         if receiver_text is None:
             return None, ""
         node = site.node
@@ -189,7 +191,7 @@ def _uses_connection(ctx: CheckContext, site: FetchSite, body: list[ast.stmt]) -
     types = fetch_analysis(ctx).types
     seen: set[str] = set()
     for stmt in body:
-        for node in ast.walk(stmt):
+        for node in walk(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
                     and node.id not in seen:
                 seen.add(node.id)
@@ -260,7 +262,7 @@ def _helper_calls(rule: type[Rule], ctx: CheckContext, kind: str) -> Iterator[Fi
         bound = query_bound(sql.text, read.dialect, ctx.settings, analysis.unique_columns)
         if not bound.unbounded:
             continue
-        name = ast.get_source_segment(ctx.text, site.node.func) or read.helper.rsplit(".", 1)[-1]
+        name = source_segment(ctx.text, site.node.func) or read.helper.rsplit(".", 1)[-1]
         message = (f"`{name}(...)` reads all rows of an unbounded query ({bound.reason}); "
                    f"`{read.helper.rsplit('.', 1)[-1]}` builds the whole result")
         yield ctx.finding(rule, site.node, message, stmt=site.stmt)

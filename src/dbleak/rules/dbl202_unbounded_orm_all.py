@@ -15,10 +15,12 @@ from dbleak.analysis.fetch_orm import (
     sqlalchemy_chain_bound,
     yield_per_conflicts,
 )
+from dbleak.analysis.module import walk
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
+from dbleak.source import source_segment
 
 _READ_ALL = frozenset({"all", "fetchall"})
 
@@ -109,7 +111,7 @@ class UnboundedOrmAll(Rule):
         flask = "flask_sqlalchemy" in ctx.text or "db.Model" in ctx.text
         columns = tuple(ctx.settings.option("sql", "bounded-columns", ()) or ())
         small = tuple(ctx.settings.option("sql", "small-tables", ()) or ())
-        loops = {id(n.iter): n for n in ast.walk(ctx.tree) if isinstance(n, (ast.For, ast.AsyncFor))}
+        loops = {id(n.iter): n for n in walk(ctx.tree) if isinstance(n, (ast.For, ast.AsyncFor))}
         for site in ctx.facts.calls:
             call = site.node
             if site.stmt is None:
@@ -129,7 +131,7 @@ class UnboundedOrmAll(Rule):
             bound = sqlalchemy_chain_bound(read.judged + read.result_steps, columns, small)
             if bound.bounded:
                 continue
-            text = ast.get_source_segment(ctx.text, call) or "query.all()"
+            text = source_segment(ctx.text, call) or "query.all()"
             if len(text) > 60 or "\n" in text:
                 text = text.split("(", 1)[0] + "(...)" + ("" if target is not call else ".all()")
             message = cls.message.format(call=text, reason=bound.reason)

@@ -13,6 +13,7 @@ from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
+from dbleak.source import source_segment
 
 
 class UnboundedQuerysetList(Rule):
@@ -155,7 +156,7 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
     what = f"iterating `{model}.objects…`" if not listed else f"`list()` of `{model}.objects…`"
     message = rule.message.format(what=what, reason=reason)
     size = ctx.settings.option("sql", "chunk-size", 1000)
-    inner_text = ast.get_source_segment(ctx.text, inner)
+    inner_text = source_segment(ctx.text, inner)
     plan = None
     if inner_text is not None:
         start = ctx.position(iterable.lineno, iterable.col_offset)
@@ -176,7 +177,7 @@ def _length(rule: type[Rule], ctx: CheckContext, scope: Scope, call: ast.Call,
     if isinstance(argument, ast.Name) and len(name_loads(scope.node, argument.id)) != 1:
         return None  # the rows are used too: len() on the cached result is fine
     stmt = _statement_of(ctx, call)
-    text = ast.get_source_segment(ctx.text, argument)
+    text = source_segment(ctx.text, argument)
     plan = None
     if text is not None:
         start = ctx.position(call.lineno, call.col_offset)

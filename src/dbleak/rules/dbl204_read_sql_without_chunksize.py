@@ -12,6 +12,7 @@ from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.sql import query_bound
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
+from dbleak.source import source_segment
 
 READ_SQL = frozenset({"pandas.read_sql", "pandas.read_sql_query", "pandas.io.sql.read_sql",
                       "pandas.io.sql.read_sql_query"})
@@ -107,7 +108,7 @@ class ReadSqlWithoutChunksize(Rule):
                 con = _argument(call, 1, "con")
                 dialect = dialect_of(analysis.cursor_of(con, site.scope)) if con is not None \
                     else None
-                func = ast.get_source_segment(ctx.text, call.func) or "read_sql"
+                func = source_segment(ctx.text, call.func) or "read_sql"
                 label = f"{func}(...)"
                 if sql is None:
                     if report_unresolved:
@@ -139,7 +140,7 @@ class ReadSqlWithoutChunksize(Rule):
                                 analysis.unique_columns)
             if not bound.unbounded:
                 continue
-            name = ast.get_source_segment(ctx.text, call.func) or read.helper
+            name = source_segment(ctx.text, call.func) or read.helper
             helper = read.helper.rsplit(".", 1)[-1]
             message = (f"`{name}(...)` loads every row of an unbounded query into a DataFrame "
                        f"({bound.reason}); `{helper}` calls `read_sql` without `chunksize`")

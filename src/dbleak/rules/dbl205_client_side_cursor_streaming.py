@@ -17,6 +17,7 @@ from dbleak.fixes.plan import AddImport, ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
+from dbleak.source import source_segment
 
 _CURSOR_WORDS = {
     "psycopg2": "psycopg2's default cursor",
@@ -152,7 +153,7 @@ def _plan(ctx: CheckContext, site: FetchSite) -> FixPlan | None:
                    and chain_text(c.node.func.value) == name)
     if executes != 1:
         return None  # a server-side cursor runs a single query
-    owner = ast.get_source_segment(ctx.text, creating.func.value)
+    owner = source_segment(ctx.text, creating.func.value)
     if owner is None:
         return None
     driver = site.cursor.driver
