@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbleak.analysis.generator_summary import local_generators, project_generator
-from dbleak.analysis.module import ModuleFacts, walk_scope
+from dbleak.analysis.module import ModuleFacts, iter_children, walk, walk_scope
 from dbleak.analysis.project import ProjectIndex
 from dbleak.analysis.usage import UseKind as NameUseKind
 from dbleak.analysis.usage import name_uses
@@ -164,7 +164,7 @@ class _Module:
             node = stack.pop()
             if isinstance(node, (ast.Call, ast.ListComp, ast.List)):
                 candidates.append(node)
-            for child in ast.iter_child_nodes(node):
+            for child in iter_children(node):
                 parents[id(child)] = node
                 stack.append(child)
         self._bindings: dict[int, dict[str, list[ast.AST]]] = {}
@@ -536,12 +536,12 @@ def _is_none(node: ast.expr) -> bool:
 def _names_in(node: ast.AST) -> set[str]:
     """Names read in ``node`` (names bound by its own comprehensions excluded)."""
     bound: set[str] = set()
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, ast.comprehension):
-            for target in ast.walk(sub.target):
+            for target in walk(sub.target):
                 if isinstance(target, ast.Name):
                     bound.add(target.id)
-    return {sub.id for sub in ast.walk(node)
+    return {sub.id for sub in walk(node)
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load)} - bound
 
 
@@ -557,7 +557,7 @@ def _has_yield_or_exit(body: list[ast.stmt]) -> bool:
 
 def _walk_same_function(node: ast.AST) -> Iterator[ast.AST]:
     yield node
-    for child in ast.iter_child_nodes(node):
+    for child in iter_children(node):
         if isinstance(child, _SCOPE_NODES):
             continue
         yield from _walk_same_function(child)
@@ -568,7 +568,7 @@ def _inside_nested_loop(target: ast.AST, top: ast.stmt) -> bool:
     def search(node: ast.AST, in_loop: bool) -> bool | None:
         if node is target:
             return in_loop
-        for child in ast.iter_child_nodes(node):
+        for child in iter_children(node):
             if isinstance(child, _SCOPE_NODES):
                 continue
             nested = in_loop or (isinstance(node, (ast.For, ast.AsyncFor, ast.While))
@@ -706,7 +706,7 @@ class _Finder:
                 return False
             if isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and node is not stmt:
                 pass
-            stack.extend(ast.iter_child_nodes(node))
+            stack.extend(iter_children(node))
         return True
 
     def _touches(self, nodes: list[Any], related: set[str]) -> bool:
@@ -714,7 +714,7 @@ class _Finder:
 
     def _db_work(self, nodes: list[Any]) -> bool:
         for top in nodes:
-            for node in ast.walk(top):
+            for node in walk(top):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
                         node.func.attr in DB_WORK_METHODS):
                     return True
@@ -723,7 +723,7 @@ class _Finder:
     def _calls_unknown(self, nodes: list[Any]) -> bool:
         m = self.m
         for top in nodes:
-            for node in ast.walk(top):
+            for node in walk(top):
                 if not isinstance(node, ast.Call):
                     continue
                 if m.is_builtin(node.func, HARMLESS_BUILTINS):
@@ -783,7 +783,7 @@ class _Finder:
         if any(_names_in(g) & related for g in gap_nodes) or self._db_work(gap_nodes):
             return None  # the source (or the database) is worked on before the list is used
         gap_runs_code = nested_in is not None or any(
-            isinstance(sub, (ast.Call, ast.Await)) for g in between for sub in ast.walk(g))
+            isinstance(sub, (ast.Call, ast.Await)) for g in between for sub in walk(g))
         return ListUse(use.kind, name, use.holder, use.stmt, use.consumer, assign,
                        gap_runs_code, use.early_exit, use.body_calls_unknown, use.through)
 
@@ -841,7 +841,7 @@ class _Finder:
 
     def related_names(self, source: LazySource) -> set[str]:
         names = _names_in(source.node)
-        frontier = [n for n in ast.walk(source.node) if isinstance(n, ast.Name)]
+        frontier = [n for n in walk(source.node) if isinstance(n, ast.Name)]
         seen: set[str] = set()
         depth = 0
         while frontier and depth < 4:
@@ -855,7 +855,7 @@ class _Finder:
                     continue
                 value = bound[1]
                 names |= _names_in(value)
-                next_frontier.extend(n for n in ast.walk(value) if isinstance(n, ast.Name))
+                next_frontier.extend(n for n in walk(value) if isinstance(n, ast.Name))
             frontier = next_frontier
             depth += 1
         return names
@@ -914,7 +914,7 @@ class _Finder:
         while current is not None and not isinstance(current, _SCOPE_NODES):
             if isinstance(current, ast.If) and any(
                     isinstance(n, ast.Constant) and n.value == method
-                    for n in ast.walk(current.test)):
+                    for n in walk(current.test)):
                 return True
             current = self.m.parent(current)
         return False
@@ -960,7 +960,7 @@ class _Finder:
         if comprehension is not None:
             generator = comprehension.generators[0]
             own = _names_in(comprehension.elt) | set().union(*(_names_in(i) for i in generator.ifs))
-            own -= {n.id for n in ast.walk(generator.target) if isinstance(n, ast.Name)}
+            own -= {n.id for n in walk(generator.target) if isinstance(n, ast.Name)}
             if own & related:
                 return None
         use = self.use_of(node, related)
@@ -985,13 +985,13 @@ def _block_of(owner: ast.AST | None, stmt: ast.stmt) -> list[ast.stmt] | None:
 def _outside(container: ast.stmt, inner: ast.stmt) -> list[ast.AST]:
     """The parts of ``container`` that are not ``inner`` (nor inside it)."""
     parts: list[ast.AST] = []
-    stack: list[ast.AST] = list(ast.iter_child_nodes(container))
+    stack: list[ast.AST] = list(iter_children(container))
     while stack:
         node = stack.pop()
         if node is inner:
             continue
-        if any(sub is inner for sub in ast.walk(node)):
-            stack.extend(ast.iter_child_nodes(node))
+        if any(sub is inner for sub in walk(node)):
+            stack.extend(iter_children(node))
         else:
             parts.append(node)
     return parts
@@ -1034,7 +1034,7 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
         if block is None:
             return None
         for stmt in reversed(block[:block.index(fetch_stmt)]):
-            calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call)
+            calls = [n for n in walk(stmt) if isinstance(n, ast.Call)
                      and isinstance(n.func, ast.Attribute) and n.func.attr == "execute"
                      and isinstance(n.func.value, ast.Name) and n.func.value.id == receiver.id]
             if calls and isinstance(stmt, (ast.Expr, ast.Assign)) and calls[0].args:
@@ -1051,7 +1051,7 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
                 if all(t is not None and _text_bound(ctx, t) == "bounded" for t in texts):
                     return texts[0]
                 return None
-            if any(isinstance(n, ast.Name) and n.id == receiver.id for n in ast.walk(stmt)):
+            if any(isinstance(n, ast.Name) and n.id == receiver.id for n in walk(stmt)):
                 return None  # the cursor is used some other way in between
     return None
 
@@ -1087,7 +1087,7 @@ def _last_assignment(module: _Module, node: ast.AST, name: str) -> ast.expr | No
         if block is None:
             return None
         for earlier in reversed(block[:block.index(stmt)]):
-            stores = [n for n in ast.walk(earlier) if isinstance(n, ast.Name)
+            stores = [n for n in walk(earlier) if isinstance(n, ast.Name)
                       and n.id == name and isinstance(n.ctx, ast.Store)]
             if not stores:
                 continue
@@ -1231,11 +1231,11 @@ def walk_rewrite(rw: Rewriter, site: MaterializationSite, safe: bool) -> Rewrite
         # any()/all() stop at the first decisive row: later rows' side effects do not run.
         pure = site.source.kind is SourceKind.GENERATOR and isinstance(
             site.source.node, ast.GeneratorExp) and not any(
-            isinstance(n, ast.Call) for n in ast.walk(site.node))
+            isinstance(n, ast.Call) for n in walk(site.node))
         if not pure:
             applicability = Applicability.UNSAFE
     if site.comprehension is not None and not site.identity and any(
-            isinstance(n, (ast.Call, ast.Await, ast.NamedExpr)) for n in ast.walk(site.comprehension.elt)):
+            isinstance(n, (ast.Call, ast.Await, ast.NamedExpr)) for n in walk(site.comprehension.elt)):
         applicability = Applicability.UNSAFE
     return Rewrite(tuple(operations), applicability)
 
