@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dbleak.analysis.lifecycle_summary import (
     SUMMARY_BORROWS,
@@ -26,6 +26,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_RETURNS,
     summarize_lifecycle,
 )
+from dbleak.analysis.project import module_functions
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
 if TYPE_CHECKING:
@@ -233,15 +234,17 @@ class _ModuleAnalysis:
         self.ctx = ctx
         self.facts = ctx.facts
         self.drivers = ctx.drivers
-        self.parents = _parents(ctx.tree)
+        self.parents: dict[int, ast.AST] = {}
         self.result = ModuleFlow()
         self.next_rid = 0
         self.unknown_calls = ctx.settings.option("lifecycle", "unknown-calls", "hand-over")
         self.user_factories = frozenset(ctx.settings.option("lifecycle", "factories", ()) or ())
         prefix = f"{ctx.module_name}." if ctx.module_name else ""
         self.prefix = prefix
-        # Summaries of this module's own functions (the project index may not hold them).
-        self.local_summaries = summarize_lifecycle(self.facts)
+        # Summaries of this module's own functions, made on first need when the project index
+        # does not hold them (a lone source text).
+        self._local_summaries: dict[str, Any] | None = None
+        self._local_functions = frozenset(module_functions(self.facts))
         self.global_specs: dict[str, ObjectSpec] = {}
         self.class_attr_specs: dict[int, dict[str, ObjectSpec]] = {}
         self.class_of: dict[int, ast.ClassDef] = {}
@@ -250,6 +253,9 @@ class _ModuleAnalysis:
 
     def run(self) -> ModuleFlow:
         tree = self.ctx.tree
+        if not self._may_create():
+            return self.result
+        self.parents = _parents(tree)
         self._collect_global_specs()
         self._collect_class_specs()
         self._interpret(tree, None)
@@ -369,12 +375,41 @@ class _ModuleAnalysis:
                 return qualname
         return qualname
 
+    def _may_create(self) -> bool:
+        """Cheap first look: a factory call or an annotation naming a table object, or no work."""
+        factories = self.drivers.factories
+        for site in self.facts.calls:
+            call = site.node
+            qualname = self.facts.call_qualname(call)
+            if qualname is None:
+                # `self.make()` can only make a resource if some call in this module (or a
+                # project factory it calls) does: that call is found by this same loop.
+                continue
+            if qualname in factories or qualname in self.user_factories:
+                return True
+            if self.through_reexports(qualname) in factories:
+                return True
+            summary = self.summary(qualname)
+            if summary is not None and summary.get(SUMMARY_RETURNS):
+                return True
+        for node in ast.walk(self.ctx.tree):
+            if (isinstance(node, ast.arg) and node.annotation is not None
+                    and self.annotation_spec(node.annotation) is not None):
+                return True
+        return False
+
     def summary(self, qualname: str) -> dict[str, object] | None:
-        local = self.local_summaries.get(qualname)
-        if local is not None:
-            return dict(local)
         found = self.ctx.project.get(qualname)
-        return dict(found.facts) if found is not None else None
+        if found is not None:
+            return dict(found.facts)
+        if self.ctx.project.functions:
+            return None  # a project run: the index already holds this module's functions
+        if qualname not in self._local_functions:
+            return None
+        if self._local_summaries is None:
+            self._local_summaries = dict(summarize_lifecycle(self.facts))
+        local = self._local_summaries.get(qualname)
+        return dict(local) if local is not None else None
 
     def project_factory_spec(self, qualname: str, depth: int) -> ObjectSpec | None:
         if depth > 6:

@@ -24,6 +24,11 @@ SUMMARY_BORROWS = "lifecycle.borrows"  # parameters the body only uses
 SUMMARY_MODULE_ALIAS = "lifecycle.module_alias"
 
 _RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "disconnect", "terminate"})
+_DB_METHODS = _RELEASE_METHODS | {
+    "execute", "executemany", "executescript", "cursor", "commit", "rollback", "fetchone",
+    "fetchall", "fetchmany", "fetchval", "fetchrow", "fetch", "query", "scalar", "scalars",
+    "begin", "cmd_query", "get_rows", "exec_driver_sql",
+}
 # Decorators that keep a plain function a fresh-object factory.
 _NEUTRAL_DECORATORS = frozenset({"staticmethod", "classmethod"})
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -95,13 +100,18 @@ def _returned_calls(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFun
 def _param_effects(function: ast.FunctionDef | ast.AsyncFunctionDef, nodes: list[ast.AST],
                    params: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(released, only borrowed) parameter names."""
+    # Only parameters used like a connection or cursor are worth the full look.
+    wanted = {n.value.id for n in nodes
+              if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+              and n.value.id in params and n.attr in _DB_METHODS}
+    if not wanted:
+        return (), ()
     parents: dict[int, ast.AST] = {}
     for node in nodes:
         for child in ast.iter_child_nodes(node):
             parents[id(child)] = node
     for child in ast.iter_child_nodes(function):
         parents[id(child)] = function
-    wanted = set(params)
     uses: dict[str, list[str]] = {}
     for node in nodes:
         if isinstance(node, _SCOPES) and any(
