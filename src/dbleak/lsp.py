@@ -33,7 +33,8 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from dbleak import __version__
-from dbleak.api import check_source, fix_source
+from dbleak.analysis.project import ProjectIndex
+from dbleak.api import build_project_index, check_source, fix_source
 from dbleak.fixing import allowed, build_fix
 from dbleak.models import Applicability, FileResult, Finding, Fix, Position
 from dbleak.noqa import parse_suppressions
@@ -360,6 +361,10 @@ class DbleakServer(LanguageServer):
         self.config_generation = 0
         self.reported: set[str] = set()
         self.stamps: dict[str, tuple[tuple[str, int, int], ...]] = {}
+        # The workspace's project index (factories and generators defined in other files),
+        # built once in the background; lints before it is ready see an empty index.
+        self.project: ProjectIndex | None = None
+        self._project_requested = False
 
     # -- documents and settings -------------------------------------------------------------
 
@@ -401,7 +406,23 @@ class DbleakServer(LanguageServer):
         settings, error = self.settings_for(path)
         # Fixes are rendered when a code action asks for one: rendering every fix with libcst
         # on every keystroke costs seconds on a large file.
-        return LintOutcome(check_source(text, path, settings), settings, error)
+        self.request_project_index()
+        return LintOutcome(check_source(text, path, settings, project=self.project), settings, error)
+
+    def request_project_index(self) -> None:
+        """Start building the workspace's project index once, in a worker thread."""
+        if self._project_requested:
+            return
+        self._project_requested = True
+        root = self.workspace.root_path
+        if root:
+            self.executor.submit(self._build_project_index, root)
+
+    def _build_project_index(self, root: str) -> None:
+        try:
+            self.project = build_project_index([Path(root)], self.resolver.for_path)
+        except Exception as error:  # noqa: BLE001 - an index is an aid; the server must stay up
+            self.log(f"could not index the workspace: {error}", lsp.MessageType.Warning)
 
     # -- messages to the client ---------------------------------------------------------------
 
@@ -519,7 +540,7 @@ class DbleakServer(LanguageServer):
     async def fixed_text(self, state: DocumentState) -> str:
         if state.fixed_all is None:
             outcome = await self.in_worker(fix_source, state.text, state.path, state.settings,
-                                           self.options.unsafe_fixes)
+                                           self.options.unsafe_fixes, self.project)
             for note in outcome.refused:
                 self.log(note, lsp.MessageType.Warning)
             state.fixed_all = outcome.text

@@ -299,3 +299,32 @@ async def test_initialization_options_select_and_ignore(client: RecordingClient,
     messages = await eventually(lambda: client.messages, "window/showMessage")
     assert "no-such-option" in messages[0].message
 
+
+
+async def test_factories_from_other_workspace_files_are_known(client: RecordingClient,
+                                                              tmp_path: Path):
+    (tmp_path / "db.py").write_text(
+        "import sqlite3\n\n\ndef get_db(path):\n    return sqlite3.connect(path)\n")
+    app = "from db import get_db\n\n\ndef count(path):\n    conn = get_db(path)\n" \
+          "    return conn.execute('select 1').fetchone()\n"
+    (tmp_path / "app.py").write_text(app)
+    await start(client, tmp_path)
+    uri = open_document(client, tmp_path / "app.py", app)
+    await published(client, uri, version=1)
+    # The workspace index is built in the background; the next lint after it sees `get_db`.
+    version = 1
+
+    async def relint() -> list[types.Diagnostic] | None:
+        nonlocal version
+        version += 1
+        change_document(client, uri, app + "\n" * version, version)
+        diagnostics = (await published(client, uri, version=version)).diagnostics
+        return diagnostics if any(d.code == "DBL101" for d in diagnostics) else None
+
+    for _ in range(20):
+        found = await relint()
+        if found:
+            break
+    else:
+        raise AssertionError("DBL101 through a factory in another file was never reported")
+    assert found[0].range.start.line == 4
