@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 
@@ -19,7 +20,7 @@ from dbleak import __version__
 from dbleak.api import PathResult, RunOptions, check_file, check_paths, fix_source
 from dbleak.baseline import BaselineError, add_noqa_to_files, record_or_filter, repository_root
 from dbleak.engine import check_text
-from dbleak.fixing import allowed, with_fixes
+from dbleak.fixing import with_fixes
 from dbleak.models import Applicability, Finding
 from dbleak.registry import all_rules, is_valid_selector, rule_by_code
 from dbleak.report import FORMATS, NEEDS_FIX_EDITS, TEXT_FORMATS, ReportContext
@@ -197,7 +198,7 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
                 blocks.append(concise_line(finding, style) + "\n")
             else:
                 blocks.append(full_block(finding, sources.get(finding.path), style) + "\n")
-        text = "".join(blocks) if output_format == "concise" else "".join(blocks)
+        text = "".join(blocks)
         if show_fixes and fixed:
             text += _fixes_listing(results)
         if not quiet:
@@ -381,4 +382,4 @@ def main() -> None:
         sys.exit(130)
 
 
-__all__ = ["cli", "main", "check_file", "check_text"]
+__all__ = ["check_file", "check_text", "cli", "main"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -263,4 +264,4 @@ class ConfigResolver:
 
 
 # The driver table validates `[tool.dbleak.drivers]`; importing it registers its validator.
-import dbleak.knowledge.drivers  # noqa: E402,F401
+import dbleak.knowledge.drivers  # noqa: F401

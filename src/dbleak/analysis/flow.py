@@ -26,6 +26,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_RETURNS,
     summarize_lifecycle,
 )
+from dbleak.analysis.module import iter_children, walk
 from dbleak.analysis.project import module_functions
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
@@ -216,8 +217,8 @@ def module_flow(ctx: CheckContext) -> ModuleFlow:
 
 def _parents(tree: ast.AST) -> dict[int, ast.AST]:
     parents: dict[int, ast.AST] = {}
-    for node in ast.walk(tree):
-        for child in ast.iter_child_nodes(node):
+    for node in walk(tree):
+        for child in iter_children(node):
             parents[id(child)] = node
     return parents
 
@@ -259,7 +260,7 @@ class _ModuleAnalysis:
         self._collect_global_specs()
         self._collect_class_specs()
         self._interpret(tree, None)
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 self._interpret(node, self.class_of.get(id(node)))
         return self.result
@@ -283,7 +284,7 @@ class _ModuleAnalysis:
                     self.global_specs[stmt.targets[0].id] = spec
 
     def _collect_class_specs(self) -> None:
-        for cls in ast.walk(self.ctx.tree):
+        for cls in walk(self.ctx.tree):
             if not isinstance(cls, ast.ClassDef):
                 continue
             attrs: dict[str, ObjectSpec] = {}
@@ -292,7 +293,7 @@ class _ModuleAnalysis:
                     self.class_of[id(item)] = cls
                     annotated = {a.arg: a.annotation for a in [*item.args.args, *item.args.kwonlyargs]
                                  if a.annotation is not None}
-                    for node in ast.walk(item):
+                    for node in walk(item):
                         if (isinstance(node, ast.Assign) and len(node.targets) == 1
                                 and _self_attr(node.targets[0]) is not None
                                 and isinstance(node.value, ast.Name) and node.value.id in annotated):
@@ -392,7 +393,7 @@ class _ModuleAnalysis:
             summary = self.summary(qualname)
             if summary is not None and summary.get(SUMMARY_RETURNS):
                 return True
-        for node in ast.walk(self.ctx.tree):
+        for node in walk(self.ctx.tree):
             if (isinstance(node, ast.arg) and node.annotation is not None
                     and self.annotation_spec(node.annotation) is not None):
                 return True
@@ -515,20 +516,20 @@ def _walk_expr(node: ast.AST) -> Iterator[ast.AST]:
 
 def _walk_same_scope(node: ast.AST) -> Iterator[ast.AST]:
     yield node
-    stack = list(ast.iter_child_nodes(node))
+    stack = list(iter_children(node))
     while stack:
         child = stack.pop()
         yield child
         if isinstance(child, _SCOPE_NODES):
             continue
-        stack.extend(ast.iter_child_nodes(child))
+        stack.extend(iter_children(child))
 
 
 def _free_names(node: ast.AST) -> set[str]:
     """Names a nested function/lambda/class reads (roughly: loads not bound inside it)."""
     loads: set[str] = set()
     stores: set[str] = set()
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, ast.Name):
             (loads if isinstance(sub.ctx, ast.Load) else stores).add(sub.id)
         elif isinstance(sub, ast.arg):
@@ -768,7 +769,7 @@ class _ScopeInterpreter:
         if isinstance(stmt, (ast.Global, ast.Nonlocal, ast.Pass)):
             return states
         # Expr, AugAssign, Assert, and anything newer: evaluate every expression in it.
-        for child in ast.iter_child_nodes(stmt):
+        for child in iter_children(stmt):
             if isinstance(child, ast.expr):
                 states = self.header(child, states, stmt)
         return states

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dbleak.analysis.flow import ResourceFlow, _may_raise, _walk_same_scope
+from dbleak.analysis.module import iter_children, walk
 from dbleak.fixes.plan import AddImport, ReplaceRange
 from dbleak.fixes.plan_lifecycle import MoveReleaseToFinally, WrapInTryFinally, WrapInWith
 from dbleak.knowledge.drivers import Kind
 from dbleak.models import Applicability, FixPlan
+from dbleak.source import source_segment
 
 if TYPE_CHECKING:
     from dbleak.rules.base import CheckContext
@@ -49,8 +51,8 @@ def _statement_list(ctx: CheckContext, stmt: ast.stmt) -> list[ast.stmt] | None:
 
 def _parents_of(root: ast.AST) -> dict[int, ast.AST]:
     parents: dict[int, ast.AST] = {}
-    for node in ast.walk(root):
-        for child in ast.iter_child_nodes(node):
+    for node in walk(root):
+        for child in iter_children(node):
             parents[id(child)] = node
     return parents
 
@@ -77,7 +79,7 @@ def _has_comment(ctx: CheckContext, stmt: ast.stmt) -> bool:
 
 def _materialized(expr: ast.AST, names: set[str], clean: set[str]) -> bool:
     """True when ``expr`` cannot hold on to the resource after it is closed."""
-    mentions = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} & names
+    mentions = {n.id for n in walk(expr) if isinstance(n, ast.Name)} & names
     if not mentions:
         return True
     if isinstance(expr, ast.Name):
@@ -122,10 +124,10 @@ def _derived_names(scope: ast.AST, name: str) -> tuple[set[str], set[str]]:
                 targets, value, sources = [node.optional_vars], None, node.context_expr
             else:
                 continue
-            if not any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(sources)):
+            if not any(isinstance(n, ast.Name) and n.id in names for n in walk(sources)):
                 continue
             for target in targets:
-                for sub in ast.walk(target):
+                for sub in walk(target):
                     if not isinstance(sub, ast.Name) or sub.id == name:
                         continue
                     if value is None and isinstance(node, (ast.For, ast.AsyncFor)):
@@ -271,7 +273,7 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
     if (resource.awaited and call_async_with is not None and call_async_with.closes
             and not call_async_with.commits):
         # `async with aiosqlite.connect(...)`: the call itself is the context (no await).
-        call_text = ast.get_source_segment(ctx.text, resource.call)
+        call_text = source_segment(ctx.text, resource.call)
         if call_text is not None:
             op = WrapInWith(first, end, f"{call_text} as {name}", drops, is_async=True)
             return PlannedFix(FixPlan(f"Use `async with` for the {title_kind}",
@@ -280,7 +282,7 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
         awaited = "await " if spec.release_awaited or resource.awaited else ""
         guarded = WrapInTryFinally(first, end, f"{awaited}{name}.{release_name}()", drops)
         return PlannedFix(FixPlan(f"Close `{name}` in a `finally` block", Applicability.SAFE, (guarded,)))
-    call_text = ast.get_source_segment(ctx.text, resource.call)
+    call_text = source_segment(ctx.text, resource.call)
     if call_text is None or "\n" in call_text and "#" in call_text:
         return PlannedFix(None, "the fix would drop a comment")
     behaviour = spec.with_
@@ -298,7 +300,7 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
 
 def _module_names(ctx: CheckContext) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(ctx.tree):
+    for node in walk(ctx.tree):
         if isinstance(node, ast.Name):
             names.add(node.id)
         elif isinstance(node, ast.arg):
@@ -352,8 +354,8 @@ def _plain_data(ctx: CheckContext, expr: ast.AST) -> bool:
 
 def _fresh_name(ctx: CheckContext, scope: ast.AST, base: str) -> str:
     """A name free in ``scope`` and among the module's own top-level bindings."""
-    taken = {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)}
-    taken |= {a.arg for a in ast.walk(scope) if isinstance(a, ast.arg)}
+    taken = {n.id for n in walk(scope) if isinstance(n, ast.Name)}
+    taken |= {a.arg for a in walk(scope) if isinstance(a, ast.arg)}
     for node in ctx.tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             taken.add(node.name)
@@ -361,7 +363,7 @@ def _fresh_name(ctx: CheckContext, scope: ast.AST, base: str) -> str:
             taken.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            taken.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+            taken.update(n.id for t in targets for n in walk(t) if isinstance(n, ast.Name))
     candidate, counter = base, 1
     while candidate in taken:
         candidate = f"{base}{counter}"
@@ -393,7 +395,7 @@ def _plan_temporary(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> P
         data = _plain_data(ctx, top) or (isinstance(holder, ast.Call) and _plain_data(ctx, holder))
         if value is None or not data or not (top is value or holder is value):
             return PlannedFix(None, "its result may still read from it; bind it in a `with` block")
-    call_text = ast.get_source_segment(ctx.text, resource.call)
+    call_text = source_segment(ctx.text, resource.call)
     if call_text is None or "#" in call_text:
         return no_fix
     wrapper, imports = closing_name(ctx)

@@ -12,7 +12,7 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
-from dbleak.analysis.module import ModuleFacts
+from dbleak.analysis.module import ModuleFacts, iter_children, walk
 from dbleak.analysis.project import SUMMARIZERS, module_functions
 
 SUMMARY_RETURNS = "lifecycle.returns"  # tuple of qualnames whose call result is returned
@@ -36,13 +36,13 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 def _own_nodes(function: ast.AST) -> list[ast.AST]:
     nodes: list[ast.AST] = []
-    stack = list(ast.iter_child_nodes(function))
+    stack = list(iter_children(function))
     while stack:
         node = stack.pop()
         nodes.append(node)
         if isinstance(node, _SCOPES):
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(iter_children(node))
     return nodes
 
 
@@ -108,15 +108,15 @@ def _param_effects(function: ast.FunctionDef | ast.AsyncFunctionDef, nodes: list
         return (), ()
     parents: dict[int, ast.AST] = {}
     for node in nodes:
-        for child in ast.iter_child_nodes(node):
+        for child in iter_children(node):
             parents[id(child)] = node
-    for child in ast.iter_child_nodes(function):
+    for child in iter_children(function):
         parents[id(child)] = function
     uses: dict[str, list[str]] = {}
     for node in nodes:
         if isinstance(node, _SCOPES) and any(
-                isinstance(sub, ast.Name) and sub.id in wanted for sub in ast.walk(node)):
-            for sub in ast.walk(node):
+                isinstance(sub, ast.Name) and sub.id in wanted for sub in walk(node)):
+            for sub in walk(node):
                 if isinstance(sub, ast.Name) and sub.id in wanted:
                     uses.setdefault(sub.id, []).append("escape")
             continue

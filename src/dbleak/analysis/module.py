@@ -159,7 +159,7 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "")
         scope_lists[id(scope.node)].append(node)
         node_type = type(node)
         if node_type is name_type:
-            names.setdefault(node.id, []).append(node)  # type: ignore[attr-defined]
+            names.setdefault(node.id, []).append(node)  # type: ignore[attr-defined,arg-type]
             continue
         if isinstance(node, stmt_type):
             stmt = node
@@ -181,7 +181,7 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "")
         elif node_type is call_type:
             calls.append(CallSite(node, stmt, scope))  # type: ignore[arg-type]
         if isinstance(node, _SCOPE_NODES):
-            inner = Scope(node, scope)  # type: ignore[arg-type]
+            inner = Scope(node, scope)
             facts.scopes.append(inner)
             scope_lists[id(node)] = []
             children: list[tuple[ast.AST, Scope]] = [(c, scope) for c in _outer_parts(node)]
@@ -193,12 +193,11 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "")
             else:
                 children.append((node.args, inner))
                 children.extend((c, inner) for c in node.body)
-            node_id = id(node)
-            for child, child_scope in reversed(children):
-                parent[id(child)] = node
-                if isinstance(child, stmt_type):
-                    statement_parent[id(child)] = node
-                stack.append((child, child_scope, stmt))
+            for part, part_scope in reversed(children):
+                parent[id(part)] = node
+                if isinstance(part, stmt_type):
+                    statement_parent[id(part)] = node
+                stack.append((part, part_scope, stmt))
             continue
         skip_defaults = node_type is ast.arguments
         pending: list[ast.AST] = []
@@ -215,13 +214,12 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "")
             elif isinstance(value, AST):
                 pending.append(value)
         if pending:
-            node_id = id(node)
             is_stmt_holder = not isinstance(node, ast.expr)
-            for child in reversed(pending):
-                parent[id(child)] = node
-                if is_stmt_holder and isinstance(child, stmt_type):
-                    statement_parent[id(child)] = node
-                stack.append((child, scope, stmt))
+            for item in reversed(pending):
+                parent[id(item)] = node
+                if is_stmt_holder and isinstance(item, stmt_type):
+                    statement_parent[id(item)] = node
+                stack.append((item, scope, stmt))
     for scope_node_id, nodes in scope_lists.items():
         facts.scope_nodes[scope_node_id] = nodes
     for scope in facts.scopes:

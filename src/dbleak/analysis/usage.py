@@ -10,6 +10,8 @@ import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from dbleak.analysis.module import iter_children, walk
+
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
@@ -38,7 +40,7 @@ def _parents(root: ast.AST) -> dict[int, ast.AST]:
     stack = [root]
     while stack:
         node = stack.pop()
-        for child in ast.iter_child_nodes(node):
+        for child in iter_children(node):
             parents[id(child)] = node
             stack.append(child)
     return parents
@@ -56,7 +58,7 @@ def _binds(node: ast.AST, name: str) -> bool:
             return True
         body = node.body if isinstance(node.body, list) else [node.body]
         for child in body:
-            for sub in ast.walk(child):
+            for sub in walk(child):
                 if isinstance(sub, ast.Name) and sub.id == name and isinstance(sub.ctx, ast.Store):
                     return True
     return False
@@ -81,14 +83,14 @@ def name_uses(scope: ast.AST, name: str, call_kind: Callable[[ast.Call], str | N
 
 
 def _walk(scope: ast.AST, name: str) -> Iterator[ast.AST]:
-    stack = list(ast.iter_child_nodes(scope))
+    stack = list(iter_children(scope))
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Name) and node.id == name:
             yield node
         if isinstance(node, _SCOPES):
             if not _binds(node, name) and any(
-                isinstance(sub, ast.Name) and sub.id == name for sub in ast.walk(node)
+                isinstance(sub, ast.Name) and sub.id == name for sub in walk(node)
             ):
                 yield node  # a closure that reads the name
             if isinstance(node, ast.Lambda):
@@ -97,7 +99,7 @@ def _walk(scope: ast.AST, name: str) -> Iterator[ast.AST]:
                 stack.extend(node.decorator_list)
                 stack.extend(node.args.defaults)
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(iter_children(node))
 
 
 def _classify(node: ast.Name, parents: dict[int, ast.AST],

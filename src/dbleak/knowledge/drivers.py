@@ -1429,14 +1429,14 @@ def validate_user_entries(entries: Mapping[str, Any]) -> None:
             raise ValueError(f"unknown key `{key}` (known keys: {', '.join(USER_KEYS)})")
     user_objects = entries.get("objects", {})
     if not isinstance(user_objects, Mapping):
-        raise ValueError("`objects` must be a table of object name = { like = ... }")
+        raise ValueError("`objects` must be a table of object name = { like = ... }")  # noqa: TRY004 - TABLE_VALIDATORS raise ValueError
     kinds = [k.value for k in Kind]
     for name, table in user_objects.items():
         where = f'objects."{name}"'
         if not _is_qualname(name):
             raise ValueError(f"`{where}`: the name must be a dotted Python name")
         if not isinstance(table, Mapping):
-            raise ValueError(f"`{where}` must be a table with at least `like`")
+            raise ValueError(f"`{where}` must be a table with at least `like`")  # noqa: TRY004 - TABLE_VALIDATORS raise ValueError
         for sub in table:
             if sub not in USER_OBJECT_KEYS:
                 raise ValueError(f"unknown key `{where}.{sub}` "
@@ -1459,7 +1459,7 @@ def validate_user_entries(entries: Mapping[str, Any]) -> None:
     known = set(base.objects) | set(user_objects)
     factories = entries.get("factories", {})
     if not isinstance(factories, Mapping):
-        raise ValueError("`factories` must be a table of \"qualified.name\" = \"object name\"")
+        raise ValueError("`factories` must be a table of \"qualified.name\" = \"object name\"")  # noqa: TRY004 - TABLE_VALIDATORS raise ValueError
     for qualname, value in factories.items():
         where = f'factories."{qualname}"'
         if not _is_qualname(qualname):
@@ -1472,7 +1472,7 @@ def validate_user_entries(entries: Mapping[str, Any]) -> None:
                 raise ValueError(f"`{where}.awaited` must be true or false")
             value = value.get("returns")
         if not isinstance(value, str):
-            raise ValueError(f"`{where}` must name an object (e.g. \"sqlite3.Connection\"), "
+            raise ValueError(f"`{where}` must name an object (e.g. \"sqlite3.Connection\"), "  # noqa: TRY004 - TABLE_VALIDATORS raise ValueError
                              f"got {value!r}")
         if value not in known:
             raise ValueError(f"`{where}`: unknown object {value!r}; `dbleak drivers` lists them")

@@ -6,8 +6,8 @@ Each machine-readable format is a module with ``render(findings, context) -> str
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 from dbleak.models import Finding
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.module import WithSite
+from dbleak.analysis.module import WithSite, walk
 from dbleak.analysis.usage import UseKind, name_uses
 from dbleak.fixes.plan import AddImport, WrapWithItem
 from dbleak.knowledge.drivers import DriverTable
@@ -206,7 +206,7 @@ def _in_loop_with(ctx: CheckContext, site: WithSite) -> bool:
 
 def _names_in(tree: ast.AST) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Name):
             names.add(node.id)
         elif isinstance(node, ast.arg):

@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.flow import REPORTED_KINDS, StoredResource, module_flow
+from dbleak.analysis.module import iter_children, walk
 from dbleak.knowledge.drivers import DriverTable, Kind
 from dbleak.models import Finding
 from dbleak.rules.base import CheckContext, Example, Rule
@@ -27,7 +28,7 @@ def _bases_known(cls: ast.ClassDef, module_classes: set[str]) -> bool:
 def _attribute_may_be_released(tree: ast.Module, attr: str, parents: dict[int, ast.AST]) -> bool:
     """Whether any code of the module might release ``<x>.attr``: a release call on it, or a
     use that hands it to other code (passed, returned, aliased, used in `with`, deleted)."""
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if not (isinstance(node, ast.Attribute) and node.attr == attr):
             continue
         parent = parents.get(id(node))
@@ -138,8 +139,8 @@ class OwnerNeverCloses(Rule):
         stored.extend(_stored_locals(ctx, flow.flows))
         if not stored:
             return
-        parents = {id(child): node for node in ast.walk(ctx.tree) for child in ast.iter_child_nodes(node)}
-        module_classes = {n.name for n in ast.walk(ctx.tree) if isinstance(n, ast.ClassDef)}
+        parents = {id(child): node for node in walk(ctx.tree) for child in iter_children(node)}
+        module_classes = {n.name for n in walk(ctx.tree) if isinstance(n, ast.ClassDef)}
         seen: set[tuple[int, str]] = set()
         for item in sorted(stored, key=lambda s: (s.node.lineno, s.node.col_offset)):  # type: ignore[attr-defined]
             key = (id(item.class_node), item.attr)
@@ -158,7 +159,7 @@ class OwnerNeverCloses(Rule):
 
 def _stored_locals(ctx: CheckContext, flows: list) -> Iterator[StoredResource]:  # type: ignore[type-arg]
     """``conn = connect(); self.conn = conn`` inside a method."""
-    classes = {id(item): node for node in ast.walk(ctx.tree) if isinstance(node, ast.ClassDef)
+    classes = {id(item): node for node in walk(ctx.tree) if isinstance(node, ast.ClassDef)
                for item in node.body}
     for flow in flows:
         cls = classes.get(id(flow.resource.scope))
