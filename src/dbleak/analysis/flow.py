@@ -14,7 +14,8 @@ Computed once per module (:func:`module_flow`) and shared by DBL101–DBL108.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections import ChainMap
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_RETURNS,
     summarize_lifecycle,
 )
-from dbleak.analysis.module import iter_children, walk
+from dbleak.analysis.module import iter_children, walk, walk_scope
 from dbleak.analysis.project import module_functions
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
@@ -215,14 +216,6 @@ def module_flow(ctx: CheckContext) -> ModuleFlow:
     return cached
 
 
-def _parents(tree: ast.AST) -> dict[int, ast.AST]:
-    parents: dict[int, ast.AST] = {}
-    for node in walk(tree):
-        for child in iter_children(node):
-            parents[id(child)] = node
-    return parents
-
-
 def _is_main_guard(test: ast.expr) -> bool:
     return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
             and test.left.id == "__name__" and len(test.comparators) == 1
@@ -235,7 +228,7 @@ class _ModuleAnalysis:
         self.ctx = ctx
         self.facts = ctx.facts
         self.drivers = ctx.drivers
-        self.parents: dict[int, ast.AST] = {}
+        self.parents: MutableMapping[int, ast.AST] = {}
         self.result = ModuleFlow()
         self.next_rid = 0
         self.unknown_calls = ctx.settings.option("lifecycle", "unknown-calls", "hand-over")
@@ -256,11 +249,14 @@ class _ModuleAnalysis:
         tree = self.ctx.tree
         if not self._may_create():
             return self.result
-        self.parents = _parents(tree)
+        # The shared parent map of the module's facts; the interpreters' own additions (a
+        # lambda's synthetic `return`) go to the overlay and never reach other rules.
+        self.parents = ChainMap({}, self.facts.parent)
         self._collect_global_specs()
         self._collect_class_specs()
         self._interpret(tree, None)
-        for node in walk(tree):
+        for scope in self.facts.scopes:
+            node = scope.node
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 self._interpret(node, self.class_of.get(id(node)))
         return self.result
@@ -284,7 +280,8 @@ class _ModuleAnalysis:
                     self.global_specs[stmt.targets[0].id] = spec
 
     def _collect_class_specs(self) -> None:
-        for cls in walk(self.ctx.tree):
+        for scope in self.facts.scopes:
+            cls = scope.node
             if not isinstance(cls, ast.ClassDef):
                 continue
             attrs: dict[str, ObjectSpec] = {}
@@ -605,9 +602,9 @@ class _ScopeInterpreter:
         else:
             assert isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef))
             body = scope.body
-            self.is_generator = any(isinstance(n, (ast.Yield, ast.YieldFrom))
-                                    for stmt in body for n in _walk_same_scope(stmt))
-            for node in _walk_same_scope(scope):
+            own = list(walk_scope(scope))  # the scope's own nodes (stored by the facts traversal)
+            self.is_generator = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in own)
+            for node in own:
                 if isinstance(node, (ast.Global, ast.Nonlocal)):
                     self.globals.update(node.names)
             args = scope.args
@@ -624,7 +621,7 @@ class _ScopeInterpreter:
 
     def _worth_running(self, scope: ast.AST) -> bool:
         """Only scopes that hold a creating call are interpreted."""
-        for node in _walk_same_scope(scope) if not isinstance(scope, ast.Module) else self._module_nodes():
+        for node in walk_scope(scope):
             if isinstance(node, ast.Call) and node is not scope and self._creation_spec(node) is not None:
                 return True
         return False

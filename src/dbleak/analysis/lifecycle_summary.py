@@ -35,6 +35,9 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
 def _own_nodes(function: ast.AST) -> list[ast.AST]:
+    stored = getattr(function, "_dbleak_scope_nodes", None)
+    if stored is not None:  # the facts traversal stored this scope's nodes
+        return stored  # type: ignore[no-any-return]
     nodes: list[ast.AST] = []
     stack = list(iter_children(function))
     while stack:

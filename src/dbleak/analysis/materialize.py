@@ -154,19 +154,10 @@ class _Module:
         self.facts = facts
         self.drivers = drivers
         self.project = project
-        self.parents: dict[int, ast.AST] = {}
-        # One walk for the parents and the candidate sites alike.
-        self.candidates: list[ast.AST] = []
-        parents = self.parents
-        candidates = self.candidates
-        stack: list[ast.AST] = [tree]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, (ast.Call, ast.ListComp, ast.List)):
-                candidates.append(node)
-            for child in iter_children(node):
-                parents[id(child)] = node
-                stack.append(child)
+        # The parents and nodes recorded by the facts traversal (no walk of our own).
+        self.parents: dict[int, ast.AST] = facts.parent
+        self.candidates: list[ast.AST] = [
+            node for node in facts.all_nodes() if isinstance(node, (ast.Call, ast.ListComp, ast.List))]
         self._bindings: dict[int, dict[str, list[ast.AST]]] = {}
         module_bound = set(facts.resolver.bindings)
         for node in walk_scope(tree):

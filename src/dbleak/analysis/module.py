@@ -79,6 +79,11 @@ class ModuleFacts:
     def module_scope(self) -> Scope:
         return self.scopes[0]
 
+    def all_nodes(self) -> Iterator[ast.AST]:
+        """Every node of the module (but the module itself), scope by scope."""
+        for nodes in self.scope_nodes.values():
+            yield from nodes
+
     def parent_statement(self, stmt: ast.AST) -> ast.AST | None:
         return self.statement_parent.get(id(stmt))
 

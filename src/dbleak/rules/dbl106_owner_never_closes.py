@@ -159,8 +159,8 @@ class OwnerNeverCloses(Rule):
 
 def _stored_locals(ctx: CheckContext, flows: list) -> Iterator[StoredResource]:  # type: ignore[type-arg]
     """``conn = connect(); self.conn = conn`` inside a method."""
-    classes = {id(item): node for node in walk(ctx.tree) if isinstance(node, ast.ClassDef)
-               for item in node.body}
+    classes = {id(item): scope.node for scope in ctx.facts.scopes
+               if isinstance(scope.node, ast.ClassDef) for item in scope.node.body}
     for flow in flows:
         cls = classes.get(id(flow.resource.scope))
         if cls is None:

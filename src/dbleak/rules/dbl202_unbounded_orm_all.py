@@ -15,7 +15,6 @@ from dbleak.analysis.fetch_orm import (
     sqlalchemy_chain_bound,
     yield_per_conflicts,
 )
-from dbleak.analysis.module import walk
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
@@ -111,7 +110,7 @@ class UnboundedOrmAll(Rule):
         flask = "flask_sqlalchemy" in ctx.text or "db.Model" in ctx.text
         columns = tuple(ctx.settings.option("sql", "bounded-columns", ()) or ())
         small = tuple(ctx.settings.option("sql", "small-tables", ()) or ())
-        loops = {id(n.iter): n for n in walk(ctx.tree) if isinstance(n, (ast.For, ast.AsyncFor))}
+        loops = {id(n.iter): n for n in ctx.facts.all_nodes() if isinstance(n, (ast.For, ast.AsyncFor))}
         for site in ctx.facts.calls:
             call = site.node
             if site.stmt is None:
