@@ -14,7 +14,14 @@ from dbleak.discovery import discover
 from dbleak.engine import check_bytes, check_text, unreadable
 from dbleak.fixing import FixOutcome, fix_text, with_fixes, write_atomically
 from dbleak.models import FileResult
-from dbleak.runner import Prepared, check_in_processes, needs_project, prepare, worker_count
+from dbleak.runner import (
+    Prepared,
+    check_in_processes,
+    cyclic_gc_paused,
+    needs_project,
+    prepare,
+    worker_count,
+)
 from dbleak.settings import Settings
 from dbleak.source import DecodeError, decode_source, encode_source
 
@@ -116,13 +123,14 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
             errors.append(PathResult(unreadable(str(path), error)))
 
     items = list(discover(paths, settings_for, options.force_exclude, collect_error))
-    prepared = prepare(items, settings_for) if needs_project(items, settings_for) else None
-    workers = worker_count(len(items))
-    if workers > 1:
-        yield from check_in_processes(items, settings_for, options, prepared, check_file, workers)
-    else:
-        for item in items:
-            yield check_file(item.path, item.display, settings_for(item.path), options, prepared)
+    with cyclic_gc_paused():
+        prepared = prepare(items, settings_for) if needs_project(items, settings_for) else None
+        workers = worker_count(len(items))
+        if workers > 1:
+            yield from check_in_processes(items, settings_for, options, prepared, check_file, workers)
+        else:
+            for item in items:
+                yield check_file(item.path, item.display, settings_for(item.path), options, prepared)
     yield from errors
 
 

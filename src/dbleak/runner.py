@@ -7,9 +7,11 @@ checking pass, up to a memory budget; past the budget a file is parsed again whe
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,23 @@ from dbleak.source import DecodeError, decode_source
 
 # Source characters whose trees are kept between the passes (~50x that in memory).
 KEEP_BUDGET = 40_000_000
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a run.
+
+    A run keeps many syntax trees alive (the first pass's, for the second); with the collector
+    on, every collection walks all of them again, which made parsing three times slower.
+    The trees hold no reference cycles, so nothing is lost by not collecting during the run.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass
