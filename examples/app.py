@@ -41,6 +41,21 @@ def restock(path: str, item_id: int, amount: int) -> None:
         )
 
 
+def item_count(path: str) -> int:
+    # Never closed: the connection lives until garbage collection.
+    conn = sqlite3.connect(path)
+    return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
+
+
+def low_stock(path: str, threshold: int) -> list[str]:
+    # Closed only when the query does not raise.
+    conn = sqlite3.connect(path)
+    names = [name for (name,) in conn.execute(
+        "SELECT name FROM items WHERE quantity < ? ORDER BY name LIMIT 50", (threshold,))]
+    conn.close()
+    return names
+
+
 def main() -> None:
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
     path = str(folder / "inventory.db")
@@ -48,6 +63,7 @@ def main() -> None:
     first = add_item(path, "bolts", 100)
     add_item(path, "nuts", 250)
     restock(path, first, 20)
+    print(f"{item_count(path)} items; low stock: {', '.join(low_stock(path, 200)) or 'none'}")
     with closing(sqlite3.connect(path)) as conn:
         for name, quantity in conn.execute("SELECT name, quantity FROM items ORDER BY id"):
             print(f"{name}: {quantity}")

@@ -35,7 +35,8 @@ def _outputs(folder: Path, workdir: Path) -> dict[str, str]:
 def test_check_reports_dbl104_with_source_context() -> None:
     result = _dbleak("check", str(EXAMPLES))
     assert result.returncode == 1
-    assert "DBL104" in result.stdout
+    for code in ("DBL104", "DBL101", "DBL103", "DBL201", "DBL301"):
+        assert code in result.stdout, code
     assert "    with sqlite3.connect(path) as conn:" in result.stdout
 
 
@@ -45,12 +46,16 @@ def test_json_and_diff_on_the_example() -> None:
     diff = _dbleak("check", "--diff", str(EXAMPLES))
     assert diff.returncode == 1
     assert "+    with closing(sqlite3.connect(path)) as conn, conn:" in diff.stdout
+    # The lifecycle rewrite: from the creation through the last use, the old close() dropped.
+    assert "+    with closing(sqlite3.connect(path)) as conn:\n" in diff.stdout
+    assert "-    conn.close()\n" in diff.stdout
 
 
 def test_fix_on_a_copy_keeps_behaviour_and_a_second_check_is_clean(tmp_path: Path) -> None:
     copy = tmp_path / "examples"
     shutil.copytree(EXAMPLES, copy)
-    before = _outputs(copy, tmp_path / "before")if (tmp_path / "before").mkdir() is None else {}
+    (tmp_path / "before").mkdir()
+    before = _outputs(copy, tmp_path / "before")
     fixed = _dbleak("check", "--fix", "--unsafe-fixes", str(copy))
     assert fixed.returncode in (0, 1), fixed.stderr
     for script in copy.glob("*.py"):
