@@ -30,7 +30,8 @@ def check_source(text: str, path: str = "<stdin>", settings: Settings | None = N
                  build_fixes: bool = False, project: ProjectIndex | None = None) -> FileResult:
     """Check one in-memory source text (``project``: the index of its project, if built)."""
     settings = settings or Settings()
-    result = check_text(text, path, settings, project=project)
+    with cyclic_gc_paused():
+        result = check_text(text, path, settings, project=project)
     return with_fixes(text, result) if build_fixes else result
 
 
