@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dbleak.analysis.project import ProjectIndex
-from dbleak.discovery import discover
+from dbleak.discovery import Discovered, discover
 from dbleak.engine import check_bytes, check_text, unreadable
 from dbleak.fixing import FixOutcome, fix_text, with_fixes, write_atomically
 from dbleak.models import FileResult
@@ -110,6 +110,11 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
     return path_result
 
 
+def _worker_died(item: Discovered) -> PathResult:
+    message = f"{item.display}: internal error: the worker process checking it died"
+    return PathResult(FileResult(item.display, internal_errors=(message,)))
+
+
 def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
                 options: RunOptions | None = None,
                 on_error: Callable[[Path, OSError], None] | None = None) -> Iterator[PathResult]:
@@ -125,11 +130,13 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
 
     items = list(discover(paths, settings_for, options.force_exclude, collect_error))
     with cyclic_gc_paused():
-        prepared = prepare(items, settings_for) if needs_project(items, settings_for) else None
+        with_project = needs_project(items, settings_for)
         workers = worker_count(len(items))
         if workers > 1:
-            yield from check_in_processes(items, settings_for, options, prepared, check_file, workers)
+            yield from check_in_processes(items, settings_for, options, with_project, check_file,
+                                          workers, _worker_died)
         else:
+            prepared = prepare(items, settings_for) if with_project else None
             for item in items:
                 yield check_file(item.path, item.display, settings_for(item.path), options, prepared)
     yield from errors

@@ -13,11 +13,12 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from dbleak.analysis.module import collect_facts
-from dbleak.analysis.project import ProjectIndex
+from dbleak.analysis.project import ProjectIndex, summarize_module
 from dbleak.discovery import Discovered
 from dbleak.engine import Parsed, active_rules, module_name_for, parse_module
 from dbleak.knowledge.drivers import table_for
@@ -57,8 +58,13 @@ def needs_project(items: Iterable[Discovered], settings_for: Callable[[Path], Se
                for rule in active_rules(item.display, settings_for(item.path)))
 
 
-def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings]) -> Prepared:
-    """The first pass: build the project index, keeping parsed trees within the budget."""
+def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
+            budget: int = KEEP_BUDGET,
+            summaries: list[dict[str, dict[str, Any]]] | None = None) -> Prepared:
+    """The first pass: build the project index, keeping parsed trees within the budget.
+
+    ``summaries``, when given, also receives each module's summaries, in order.
+    """
     prepared = Prepared()
     kept = 0
     for item in items:
@@ -67,24 +73,33 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings]) -
             data = item.path.read_bytes()
             text = decode_source(data).text
         except (OSError, DecodeError):
+            if summaries is not None:
+                summaries.append({})
             continue  # reported by the checking pass
         tree = parse_module(text, item.display)
         if isinstance(tree, Finding):
+            if summaries is not None:
+                summaries.append({})
             continue
         facts = collect_facts(tree, table_for(settings.drivers), module_name_for(item.display))
-        prepared.project.add_module(facts)
-        if kept + len(text) <= KEEP_BUDGET:
+        module_summaries = summarize_module(facts)
+        prepared.project.add_summaries(module_summaries)
+        if summaries is not None:
+            summaries.append(module_summaries)
+        if kept + len(text) <= budget:
             kept += len(text)
             prepared.parsed[item.path] = (data, Parsed(tree, facts))
     return prepared
 
 
 # --- checking files in parallel --------------------------------------------------------------
-# Worker processes are forked after the first pass, so they inherit the settings, the project
-# index and the kept trees without pickling them; only each file's result travels back.
+# Each worker process (forked, so it inherits the settings and the rule registry) takes a fixed
+# share of the files: item i goes to worker i % N. It parses its files once, sends their
+# summaries to the parent, receives the merged project index, and checks its files with the
+# trees it kept. The parent merges the summaries in file order (as one process would) and
+# yields the results in file order, reading the workers in turn.
 
 PARALLEL_MIN_FILES = 24
-_WORK: tuple[list[Discovered], Callable[[Path], Settings], Any, Prepared | None, Callable[..., Any]] | None = None
 
 
 def worker_count(files: int) -> int:
@@ -101,23 +116,78 @@ def worker_count(files: int) -> int:
     return max(1, min(cpus, 8))
 
 
-def _check_one(index: int) -> Any:
-    assert _WORK is not None
-    items, settings_for, options, prepared, check = _WORK
-    item = items[index]
-    return check(item.path, item.display, settings_for(item.path), options, prepared)
+def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Settings],
+                      options: Any, check: Callable[..., Any], with_project: bool,
+                      workers: int, conn: Connection) -> None:
+    prepared: Prepared | None = None
+    if with_project:
+        summaries: list[dict[str, dict[str, Any]]] = []
+        prepared = prepare(share, settings_for, KEEP_BUDGET // workers, summaries)
+        conn.send(summaries)
+        project = ProjectIndex()
+        project.add_summaries(conn.recv())
+        prepared.project = project
+    for item in share:
+        conn.send(check(item.path, item.display, settings_for(item.path), options, prepared))
+    conn.close()
 
 
 def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], Settings],
-                       options: Any, prepared: Prepared | None,
-                       check: Callable[..., Any], workers: int) -> Iterator[Any]:
-    """``check`` every item in ``workers`` forked processes; results in the items' order."""
-    global _WORK
-    _WORK = (items, settings_for, options, prepared, check)
+                       options: Any, with_project: bool, check: Callable[..., Any],
+                       workers: int, crashed: Callable[[Discovered], Any]) -> Iterator[Any]:
+    """``check`` every item in ``workers`` forked processes; results in the items' order.
+
+    ``crashed(item)`` makes the result for an item whose worker died.
+    """
+    context = multiprocessing.get_context("fork")
+    connections: list[Connection] = []
+    processes = []
+    for index in range(workers):
+        parent_end, child_end = context.Pipe()
+        process = context.Process(
+            target=_partition_worker, daemon=True,
+            args=(items[index::workers], settings_for, options, check, with_project, workers,
+                  child_end))
+        process.start()
+        child_end.close()
+        connections.append(parent_end)
+        processes.append(process)
+    alive = [True] * workers
     try:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(workers) as pool:
-            chunk = max(1, min(16, len(items) // (workers * 8)))
-            yield from pool.imap(_check_one, range(len(items)), chunksize=chunk)
+        if with_project:
+            shares: list[list[dict[str, dict[str, Any]]]] = []
+            for index, conn in enumerate(connections):
+                try:
+                    shares.append(conn.recv())
+                except (EOFError, OSError):
+                    alive[index] = False
+                    shares.append([])
+            project = ProjectIndex()
+            # Modules in file order, as one process would have merged them.
+            for position in range(max((len(s) for s in shares), default=0)):
+                for share in shares:
+                    if position < len(share):
+                        project.add_summaries(share[position])
+            plain = {name: dict(summary.facts) for name, summary in project.functions.items()}
+            for index, conn in enumerate(connections):
+                if alive[index]:
+                    try:
+                        conn.send(plain)
+                    except (BrokenPipeError, OSError):
+                        alive[index] = False
+        for position, item in enumerate(items):
+            index = position % workers
+            if alive[index]:
+                try:
+                    yield connections[index].recv()
+                    continue
+                except (EOFError, OSError):
+                    alive[index] = False
+            yield crashed(item)
     finally:
-        _WORK = None
+        for conn in connections:
+            conn.close()
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()

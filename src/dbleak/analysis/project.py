@@ -41,10 +41,10 @@ class ProjectIndex:
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
 
     def add_module(self, facts: ModuleFacts) -> None:
-        merged: dict[str, dict[str, Any]] = {}
-        for summarize in SUMMARIZERS:
-            for qualname, values in summarize(facts).items():
-                merged.setdefault(qualname, {}).update(values)
+        self.add_summaries(summarize_module(facts))
+
+    def add_summaries(self, merged: Mapping[str, Mapping[str, Any]]) -> None:
+        """Merge one module's summaries (as :func:`summarize_module` makes them)."""
         for qualname, values in merged.items():
             previous = self.functions.get(qualname)
             if previous is not None:
@@ -55,6 +55,15 @@ class ProjectIndex:
         if qualname is None:
             return None
         return self.functions.get(qualname)
+
+
+def summarize_module(facts: ModuleFacts) -> dict[str, dict[str, Any]]:
+    """Every summarizer's facts about the functions of one module (plain, picklable data)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for summarize in SUMMARIZERS:
+        for qualname, values in summarize(facts).items():
+            merged.setdefault(qualname, {}).update(values)
+    return merged
 
 
 EMPTY_INDEX = ProjectIndex()
