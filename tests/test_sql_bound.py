@@ -51,6 +51,8 @@ TABLE: list[tuple[str, str | None, str]] = [
     ("SELECT * FROM users WHERE id = ANY(%s)", "postgres", B),
     ("SELECT * FROM categories WHERE category_id = ?", "sqlite", B),
     ("SELECT * FROM orders WHERE user_id = ?", "sqlite", U),
+    # A quoted hole keeps the marker's spaces: still a table name that is not known.
+    (f"SELECT a FROM ` {H0} ` AS r WHERE r.x IS NULL", "mysql", K),
     ("SELECT * FROM users WHERE id > ?", "sqlite", U),
     ("SELECT * FROM users WHERE id = ? OR name = ?", "sqlite", U),
     ("SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)", "sqlite", U),

@@ -228,8 +228,9 @@ def _is_english(statements: list[Any]) -> bool:
 def _is_hole(node: Any) -> bool:
     from sqlglot import exp
 
+    # A quoted hole (`` `{table}` ``) keeps the spaces the marker is written with.
     return isinstance(node, (exp.Column, exp.Identifier, exp.Table, exp.Var)) and \
-        node.name.startswith(HOLE_PREFIX)
+        node.name.strip().startswith(HOLE_PREFIX)
 
 
 class _Judge:
@@ -272,7 +273,7 @@ class _Judge:
                            exp.Fetch, exp.Between, exp.Is, exp.Like, exp.Neg, exp.Cast,
                            exp.Tuple, exp.Array, exp.Group, exp.Distinct)
         for found in node.find_all(exp.Identifier):
-            if not found.name.startswith(HOLE_PREFIX):
+            if not found.name.strip().startswith(HOLE_PREFIX):
                 continue
             holder = found.parent
             if isinstance(holder, exp.TableAlias):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.fetch import FetchSite, dbapi_fetch_sites, fetch_analysis, is_test_module
@@ -19,7 +20,7 @@ from dbleak.analysis.fetch_loops import (
     target_at_least,
 )
 from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
-from dbleak.analysis.module import walk
+from dbleak.analysis.module import walk, walk_scope
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import Buffering, DriverTable
 from dbleak.knowledge.sql import query_bound
@@ -150,11 +151,32 @@ def _check_site(rule: type[Rule], ctx: CheckContext, site: FetchSite,
         return ctx.finding(rule, site.node, message, stmt=site.stmt)
     if bound.bounded:
         return None
+    if _reads_scratch_tables(site):
+        return None
     message = rule.message.format(call=call, reason=bound.reason)
     plan, note = _plan(ctx, site)
     if note:
         message += f"; {note}"
     return ctx.finding(rule, site.node, message, plan=plan, stmt=site.stmt)
+
+
+_READ_TABLES = re.compile(r"\b(?:from|join)\s+[`\"\[]?([\w.]+)", re.IGNORECASE)
+_DROPPED_TABLE = re.compile(r"\bdrop\s+table\s+(?:if\s+exists\s+)?[`\"\[]?([\w.]+)", re.IGNORECASE)
+
+
+def _reads_scratch_tables(site: FetchSite) -> bool:
+    """The query reads only tables that its own function drops: scratch tables, holding just
+    what the function itself put there (demo and sanity-check code), not a growing table."""
+    if site.executed is None or site.executed.sql is None:
+        return False
+    read = {name.lower() for name in _READ_TABLES.findall(site.executed.sql.text)}
+    if not read:
+        return False
+    dropped: set[str] = set()
+    for node in walk_scope(site.scope.node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "drop" in node.value.lower():
+            dropped.update(name.lower() for name in _DROPPED_TABLE.findall(node.value))
+    return read <= dropped
 
 
 def _plan(ctx: CheckContext, site: FetchSite) -> tuple[FixPlan | None, str]:
