@@ -12,7 +12,7 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
-from dbleak.analysis.module import ModuleFacts, iter_children, walk
+from dbleak.analysis.module import ModuleFacts, iter_children, walk, walk_scope
 from dbleak.analysis.project import SUMMARIZERS, module_functions
 
 SUMMARY_RETURNS = "lifecycle.returns"  # tuple of qualnames whose call result is returned
@@ -35,18 +35,8 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
 def _own_nodes(function: ast.AST) -> list[ast.AST]:
-    stored = getattr(function, "_dbleak_scope_nodes", None)
-    if stored is not None:  # the facts traversal stored this scope's nodes
-        return stored  # type: ignore[no-any-return]
-    nodes: list[ast.AST] = []
-    stack = list(iter_children(function))
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        if isinstance(node, _SCOPES):
-            continue
-        stack.extend(iter_children(node))
-    return nodes
+    """The function's own nodes (nested scopes not entered), as the facts traversal stored them."""
+    return list(walk_scope(function))
 
 
 def _call_target(facts: ModuleFacts, call: ast.Call, class_name: str | None) -> str | None:

@@ -743,7 +743,7 @@ class _Finder:
             return None
         if target.id in related:
             return None  # `rows = list(rows)`: the name means two things
-        uses = list(name_uses(scope, target.id, lambda _call: None))
+        uses = list(name_uses(scope, target.id, lambda _call: None, parents=self.m.parents))
         loads = []
         for name_use in uses:
             if isinstance(name_use.node, _SCOPE_NODES):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 import enum
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from dbleak.analysis.module import iter_children, walk
@@ -65,12 +65,15 @@ def _binds(node: ast.AST, name: str) -> bool:
 
 
 def name_uses(scope: ast.AST, name: str, call_kind: Callable[[ast.Call], str | None],
-              release_methods: tuple[str, ...] = ("close",)) -> Iterator[Use]:
+              release_methods: tuple[str, ...] = ("close",),
+              parents: Mapping[int, ast.AST] | None = None) -> Iterator[Use]:
     """Every use of ``name`` in ``scope`` (nested scopes that read it count as escapes).
 
     ``call_kind(call)`` says what a call does with its arguments: "borrow", "own" or None.
+    ``parents``: the module's parent map (``facts.parent``), to avoid building one here.
     """
-    parents = _parents(scope)
+    if parents is None:
+        parents = _parents(scope)
     for node in _walk(scope, name):
         if isinstance(node, _SCOPES):
             yield Use(UseKind.ESCAPES, node, node.lineno)
@@ -102,7 +105,7 @@ def _walk(scope: ast.AST, name: str) -> Iterator[ast.AST]:
         stack.extend(iter_children(node))
 
 
-def _classify(node: ast.Name, parents: dict[int, ast.AST],
+def _classify(node: ast.Name, parents: Mapping[int, ast.AST],
               call_kind: Callable[[ast.Call], str | None],
               release_methods: tuple[str, ...]) -> UseKind:
     parent = parents.get(id(node))

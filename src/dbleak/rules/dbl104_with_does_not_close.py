@@ -167,7 +167,7 @@ def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tup
     verdict = "kept"
     used_after = False
     closed_after = False
-    for use in name_uses(site.scope.node, target.id, call_kind, release):
+    for use in name_uses(site.scope.node, target.id, call_kind, release, facts.parent):
         if use.node is target:
             continue
         inside = body_start <= use.line <= body_end
