@@ -53,6 +53,8 @@ TABLE: list[tuple[str, str | None, str]] = [
     ("SELECT * FROM orders WHERE user_id = ?", "sqlite", U),
     # A quoted hole keeps the marker's spaces: still a table name that is not known.
     (f"SELECT a FROM ` {H0} ` AS r WHERE r.x IS NULL", "mysql", K),
+    # ... but a quoted hole as the schema of a catalog table leaves the table known.
+    (f'SELECT name FROM " {H0} ".sqlite_master WHERE type=? ORDER BY name', "sqlite", B),
     ("SELECT * FROM users WHERE id > ?", "sqlite", U),
     ("SELECT * FROM users WHERE id = ? OR name = ?", "sqlite", U),
     ("SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)", "sqlite", U),

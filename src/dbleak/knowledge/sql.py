@@ -279,6 +279,8 @@ class _Judge:
             if isinstance(holder, exp.TableAlias):
                 return "the query ends in text that could not be resolved"
             if isinstance(holder, exp.Table):
+                if holder.args.get("this") is not found:
+                    continue  # an unknown schema (`"{schema}".sqlite_master`): the table is known
                 # An unknown table may be a small one (a migrations log, a lookup table).
                 return "the table name could not be resolved"
             if isinstance(holder, exp.Column):
