@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dbleak.analysis.module import ModuleFacts, Scope, iter_children, walk, walk_scope
+from dbleak.analysis.names import chain_text
 from dbleak.knowledge.drivers import Buffering, DriverTable, MethodSpec, ObjectSpec
 from dbleak.knowledge.sql import Bound, hole_marker, query_bound, unique_columns
 from dbleak.settings import Settings
@@ -526,7 +527,7 @@ class FetchAnalysis:
         if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute) \
                 and receiver.func.attr in _EXECUTE_METHODS and receiver.args:
             return self._executed(receiver, scope, cursor)
-        key = _chain_text(receiver)
+        key = chain_text(receiver)
         if key is None:
             return None
         best: ast.Call | None = None
@@ -537,7 +538,7 @@ class FetchAnalysis:
                 continue
             if call.func.attr not in _EXECUTE_METHODS or not call.args:
                 continue
-            if _chain_text(call.func.value) != key:
+            if chain_text(call.func.value) != key:
                 continue
             if (call.lineno, call.col_offset) >= (before.lineno, before.col_offset):  # type: ignore[attr-defined]
                 continue
@@ -583,17 +584,6 @@ def _same_branch(block: ast.AST | None, first: ast.stmt, later: ast.AST) -> bool
             return later in stmts
     return False
 
-
-def _chain_text(node: ast.AST) -> str | None:
-    """``cur`` or ``self.cur`` for a Name/Attribute chain, else None."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 def is_test_module(path: str) -> bool:

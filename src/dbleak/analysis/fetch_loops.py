@@ -11,6 +11,7 @@ import ast
 from collections.abc import Iterator
 
 from dbleak.analysis.module import iter_children, walk, walk_scope
+from dbleak.analysis.names import chain_text
 
 _NESTED_LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -19,17 +20,6 @@ QUERY_METHODS = frozenset({"execute", "executemany", "executescript", "callproc"
                            "fetchmany", "fetchall", "close"})
 WRITE_METHODS = frozenset({"execute", "executemany", "executescript", "commit", "rollback"})
 
-
-def chain_text(node: ast.AST) -> str | None:
-    """``cur`` or ``self.cur`` for a Name/Attribute chain, else None."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 def _calls_in(stmts: list[ast.stmt]) -> Iterator[ast.Call]:

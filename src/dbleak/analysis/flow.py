@@ -27,7 +27,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_RETURNS,
     summarize_lifecycle,
 )
-from dbleak.analysis.module import iter_children, walk, walk_scope
+from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_same_scope, walk_scope
 from dbleak.analysis.project import module_functions
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 OPEN, RELEASED, ESCAPED, YIELDED = "open", "released", "escaped", "yielded"
 REPORTED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR)
 TRACKED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.POOL)
-_SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _MAX_STATES = 256
 _MAX_LOOP_ROUNDS = 6
 
@@ -502,24 +501,15 @@ def _may_raise(node: ast.AST, yields: bool = True) -> bool:
 
 def _walk_expr(node: ast.AST) -> Iterator[ast.AST]:
     """The nodes of an expression of this scope (a lambda's body belongs to the lambda)."""
-    if isinstance(node, _SCOPE_NODES):
+    if isinstance(node, SCOPE_NODES):
         yield node
         if isinstance(node, ast.Lambda):
             for default in [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]:
                 yield from _walk_expr(default)
         return
-    yield from _walk_same_scope(node)
+    yield from walk_same_scope(node)
 
 
-def _walk_same_scope(node: ast.AST) -> Iterator[ast.AST]:
-    yield node
-    stack = list(iter_children(node))
-    while stack:
-        child = stack.pop()
-        yield child
-        if isinstance(child, _SCOPE_NODES):
-            continue
-        stack.extend(iter_children(child))
 
 
 def _free_names(node: ast.AST) -> set[str]:
@@ -628,7 +618,7 @@ class _ScopeInterpreter:
 
     def _module_nodes(self) -> Iterator[ast.AST]:
         for stmt in self.scope.body:  # type: ignore[attr-defined]
-            yield from _walk_same_scope(stmt)
+            yield from walk_same_scope(stmt)
 
     # -- exits
 
@@ -999,7 +989,7 @@ class _ScopeInterpreter:
         if not tracked:
             return states
         for node in _walk_expr(expr):
-            if isinstance(node, _SCOPE_NODES):
+            if isinstance(node, SCOPE_NODES):
                 states = self.capture(node, states)
                 continue
             if not (isinstance(node, ast.Name) and node.id in tracked and isinstance(node.ctx, ast.Load)):
@@ -1150,7 +1140,7 @@ class _ScopeInterpreter:
     def _local_names(self) -> set[str]:
         cached = getattr(self, "_locals", None)
         if cached is None:
-            cached = {n.id for n in _walk_same_scope(self.scope)
+            cached = {n.id for n in walk_same_scope(self.scope)
                       if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} - self.globals
             self._locals = cached
         return cached

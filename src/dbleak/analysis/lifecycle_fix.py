@@ -8,8 +8,9 @@ import ast
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dbleak.analysis.flow import ResourceFlow, _may_raise, _walk_same_scope
-from dbleak.analysis.module import iter_children, walk
+from dbleak.analysis.flow import ResourceFlow, _may_raise
+from dbleak.analysis.module import iter_children, walk, walk_same_scope
+from dbleak.analysis.names import fresh_name
 from dbleak.fixes.plan import AddImport, ReplaceRange
 from dbleak.fixes.plan_lifecycle import MoveReleaseToFinally, WrapInTryFinally, WrapInWith
 from dbleak.knowledge.drivers import Kind
@@ -114,7 +115,7 @@ def _derived_names(scope: ast.AST, name: str) -> tuple[set[str], set[str]]:
     changed = True
     while changed:
         changed = False
-        for node in _walk_same_scope(scope):
+        for node in walk_same_scope(scope):
             if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 value, sources = node.value, node.value
@@ -204,7 +205,7 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
     start = next(i for i, s in enumerate(block) if s is stmt)
     names, clean = _derived_names(scope, name)
     last = start
-    for node in _walk_same_scope(scope):
+    for node in walk_same_scope(scope):
         if not (isinstance(node, ast.Name) and node.id in names):
             continue
         if node is stmt.targets[0]:
@@ -352,24 +353,6 @@ def _plain_data(ctx: CheckContext, expr: ast.AST) -> bool:
     return False
 
 
-def _fresh_name(ctx: CheckContext, scope: ast.AST, base: str) -> str:
-    """A name free in ``scope`` and among the module's own top-level bindings."""
-    taken = {n.id for n in walk(scope) if isinstance(n, ast.Name)}
-    taken |= {a.arg for a in walk(scope) if isinstance(a, ast.arg)}
-    for node in ctx.tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            taken.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            taken.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            taken.update(n.id for t in targets for n in walk(t) if isinstance(n, ast.Name))
-    candidate, counter = base, 1
-    while candidate in taken:
-        candidate = f"{base}{counter}"
-        counter += 1
-    return candidate
-
 
 def _plan_temporary(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedFix:
     """``sqlite3.connect(p).execute(q).fetchone()`` → bind it in `with closing(...) as conn:`."""
@@ -401,7 +384,7 @@ def _plan_temporary(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> P
     wrapper, imports = closing_name(ctx)
     if wrapper is None:
         return no_fix
-    name = _fresh_name(ctx, resource.scope, "conn" if resource.kind is not Kind.CURSOR else "cur")
+    name = fresh_name(ctx.tree, resource.scope, "conn" if resource.kind is not Kind.CURSOR else "cur")
     call = resource.call
     position = ctx.position
     replace = ReplaceRange(position(call.lineno, call.col_offset),

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbleak.analysis.generator_summary import local_generators, project_generator
-from dbleak.analysis.module import ModuleFacts, iter_children, walk, walk_scope
+from dbleak.analysis.module import (
+    SCOPE_NODES,
+    ModuleFacts,
+    iter_children,
+    walk,
+    walk_same_scope,
+    walk_scope,
+)
 from dbleak.analysis.project import ProjectIndex
 from dbleak.analysis.usage import UseKind as NameUseKind
 from dbleak.analysis.usage import name_uses
@@ -30,7 +37,6 @@ from dbleak.knowledge.drivers import DriverTable, Kind, ObjectSpec
 from dbleak.models import Applicability, Position
 from dbleak.source import LineIndex
 
-_SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
@@ -538,7 +544,7 @@ def _names_in(node: ast.AST) -> set[str]:
 
 def _has_yield_or_exit(body: list[ast.stmt]) -> bool:
     for stmt in body:
-        for node in _walk_same_function(stmt):
+        for node in walk_same_scope(stmt):
             if isinstance(node, (ast.Return, ast.Raise, ast.Yield, ast.YieldFrom, ast.Await)):
                 return True
             if isinstance(node, ast.Break) and not _inside_nested_loop(node, stmt):
@@ -546,12 +552,6 @@ def _has_yield_or_exit(body: list[ast.stmt]) -> bool:
     return False
 
 
-def _walk_same_function(node: ast.AST) -> Iterator[ast.AST]:
-    yield node
-    for child in iter_children(node):
-        if isinstance(child, _SCOPE_NODES):
-            continue
-        yield from _walk_same_function(child)
 
 
 def _inside_nested_loop(target: ast.AST, top: ast.stmt) -> bool:
@@ -560,7 +560,7 @@ def _inside_nested_loop(target: ast.AST, top: ast.stmt) -> bool:
         if node is target:
             return in_loop
         for child in iter_children(node):
-            if isinstance(child, _SCOPE_NODES):
+            if isinstance(child, SCOPE_NODES):
                 continue
             nested = in_loop or (isinstance(node, (ast.For, ast.AsyncFor, ast.While))
                                  and child in (*node.body,))
@@ -746,7 +746,7 @@ class _Finder:
         uses = list(name_uses(scope, target.id, lambda _call: None, parents=self.m.parents))
         loads = []
         for name_use in uses:
-            if isinstance(name_use.node, _SCOPE_NODES):
+            if isinstance(name_use.node, SCOPE_NODES):
                 return None  # read by a nested function: it may keep the list
             if name_use.kind is NameUseKind.REBOUND:
                 if name_use.node is not target:
@@ -818,7 +818,7 @@ class _Finder:
             if isinstance(parent, (ast.For, ast.AsyncFor, ast.While)) and current in (
                     *parent.body, *parent.orelse):
                 return None  # walked once per round of an outer loop
-            if isinstance(parent, (_SCOPE_NODES, ast.Module)):
+            if isinstance(parent, (SCOPE_NODES, ast.Module)):
                 return None
             current = parent
         start = block.index(assign)
@@ -902,7 +902,7 @@ class _Finder:
     def _chosen_by_name(self, node: ast.AST, method: str) -> bool:
         """Whether an enclosing `if` compares something with the method's own name."""
         current = self.m.parent(node)
-        while current is not None and not isinstance(current, _SCOPE_NODES):
+        while current is not None and not isinstance(current, SCOPE_NODES):
             if isinstance(current, ast.If) and any(
                     isinstance(n, ast.Constant) and n.value == method
                     for n in walk(current.test)):

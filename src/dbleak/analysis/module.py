@@ -108,7 +108,8 @@ _SCALAR_FIELDS = frozenset({
 })
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+# The nodes that open a scope of their own.
+SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
 def child_fields(cls: type) -> tuple[str, ...]:
@@ -185,7 +186,7 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "")
                 resolver.add_local(node.name, f"{module_name}.{node.name}" if module_name else node.name)
         elif node_type is call_type:
             calls.append(CallSite(node, stmt, scope))  # type: ignore[arg-type]
-        if isinstance(node, _SCOPE_NODES):
+        if isinstance(node, SCOPE_NODES):
             inner = Scope(node, scope)
             facts.scopes.append(inner)
             scope_lists[id(node)] = []
@@ -250,6 +251,18 @@ def walk_scope(node: ast.AST) -> Iterator[ast.AST]:
             stack.extend(_outer_parts(child))
             continue
         stack.extend(ast.iter_child_nodes(child))
+
+
+def walk_same_scope(node: ast.AST) -> Iterator[ast.AST]:
+    """``node`` and every node below it in the same scope, in source order: a nested def,
+    lambda or class is yielded but not entered."""
+    yield node
+    stack = list(reversed(list(iter_children(node))))
+    while stack:
+        child = stack.pop()
+        yield child
+        if not isinstance(child, SCOPE_NODES):
+            stack.extend(reversed(list(iter_children(child))))
 
 
 def iter_children(node: ast.AST) -> Iterator[ast.AST]:

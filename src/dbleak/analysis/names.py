@@ -10,6 +10,46 @@ import ast
 from collections.abc import Callable
 
 
+def chain_text(node: ast.AST) -> str | None:
+    """``cur`` or ``self.cur`` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def fresh_name(tree: ast.Module, scope: ast.AST, base: str) -> str:
+    """``base`` (or ``base1``, ``base2``, …): a name used nowhere in ``scope`` and bound by no
+    top-level statement of the module, so binding it there shadows and breaks nothing."""
+    taken: set[str] = set()
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Name):
+            taken.add(node.id)
+        elif isinstance(node, ast.arg):
+            taken.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            taken.add(node.name)
+        elif isinstance(node, ast.alias):
+            taken.add((node.asname or node.name).split(".")[0])
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            taken.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            taken.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            taken.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    candidate, counter = base, 1
+    while candidate in taken:
+        candidate = f"{base}{counter}"
+        counter += 1
+    return candidate
+
+
 class ImportResolver:
     """Maps local names to qualified names. Built from every import in the module.
 

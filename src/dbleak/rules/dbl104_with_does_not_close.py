@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.module import WithSite, walk
+from dbleak.analysis.names import fresh_name
 from dbleak.analysis.usage import UseKind, name_uses
 from dbleak.fixes.plan import AddImport, WrapWithItem
 from dbleak.knowledge.drivers import DriverTable
@@ -143,7 +144,7 @@ def _check_item(rule: type[Rule], ctx: CheckContext, site: WithSite, index: int,
             applicability = Applicability.UNSAFE
         name = target.id
     else:
-        name = _fresh_name(site.scope.node, "conn")
+        name = fresh_name(ctx.tree, site.scope.node, "conn")
     plan = _plan(ctx, site, index, name, applicability)
     return ctx.finding(rule, call, message, plan=plan, stmt=site.node)
 
@@ -216,17 +217,6 @@ def _names_in(tree: ast.AST) -> set[str]:
         elif isinstance(node, ast.alias):
             names.add((node.asname or node.name).split(".")[0])
     return names
-
-
-def _fresh_name(scope: ast.AST, base: str) -> str:
-    """A name not used anywhere in the scope (nor in the scopes nested in it)."""
-    taken = _names_in(scope)
-    candidate = base
-    counter = 1
-    while candidate in taken:
-        candidate = f"{base}{counter}"
-        counter += 1
-    return candidate
 
 
 def _plan(ctx: CheckContext, site: WithSite, index: int, name: str,

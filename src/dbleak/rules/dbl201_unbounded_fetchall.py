@@ -11,7 +11,6 @@ from dbleak.analysis.fetch_loops import (
     body_uses_cursor,
     body_writes,
     breaks_out,
-    chain_text,
     has_multiline_string,
     indent_block,
     name_loads,
@@ -21,6 +20,7 @@ from dbleak.analysis.fetch_loops import (
 )
 from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
 from dbleak.analysis.module import walk, walk_scope
+from dbleak.analysis.names import chain_text
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import Buffering, DriverTable
 from dbleak.knowledge.sql import query_bound

@@ -12,7 +12,7 @@ from dbleak.analysis.fetch import (
     is_client_buffered,
     is_test_module,
 )
-from dbleak.analysis.fetch_loops import chain_text
+from dbleak.analysis.names import chain_text
 from dbleak.fixes.plan import AddImport, ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
