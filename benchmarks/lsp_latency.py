@@ -3,15 +3,24 @@
     python benchmarks/lsp_latency.py [--lines 2000] [--warmup 5] [--rounds 30] [--no-findings]
 
 Starts the server as an editor would (a subprocess over stdio), opens a generated module of
-realistic database code with several findings, then saves it again and again and measures the
-time until the diagnostics arrive. Prints the median and the 90th percentile after warm-up.
-Speed is measured here, never in a timed test.
+realistic database code with several findings, then edits and saves it again and again and
+measures the time from each didSave until its diagnostics arrive. Prints the median and the 90th
+percentile after warm-up. Speed is measured here, never in a timed test.
+
+Every save is honest: before it, the client sends a didChange (the server runs with
+``lint-on-change`` off, so the change itself starts no lint) whose text the server has never
+checked: one function's log message gets a new round number, and the function edited moves
+through the file from round to round. A server that caches results by text can therefore never
+answer a save from its cache; it has to check the edited text. The diagnostics of each save are
+compared with a full ``check_source`` of the same text in this process, so a fast but wrong
+answer is reported as an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import sys
 import tempfile
@@ -151,13 +160,24 @@ async def measure(lines: int, warmup: int, rounds: int, findings: bool) -> None:
         await asyncio.wait_for(arrived.wait(), 120)
         timings: list[float] = []
         for round_ in range(warmup + rounds):
+            text = edited(text, round_ * 7, round_)
+            version = round_ + 2
+            client.text_document_did_change(types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
             arrived.clear()
             start = time.perf_counter()
             client.text_document_did_save(types.DidSaveTextDocumentParams(
-                text_document=types.TextDocumentIdentifier(uri=uri)))
+                text_document=types.TextDocumentIdentifier(uri=uri), text=None))
             await asyncio.wait_for(arrived.wait(), 120)
+            elapsed = (time.perf_counter() - start) * 1000
+            if received[-1].version != version:
+                raise SystemExit(f"round {round_}: diagnostics for version "
+                                 f"{received[-1].version}, expected {version}")
             if round_ >= warmup:
-                timings.append((time.perf_counter() - start) * 1000)
+                timings.append(elapsed)
+            if round_ % 5 == 0:  # spot-check exactness (outside the timed part)
+                check_same(text, received[-1], round_)
         await client.shutdown_async(None)
         client.exit(None)
     await client.stop()
@@ -172,6 +192,27 @@ async def measure(lines: int, warmup: int, rounds: int, findings: bool) -> None:
     engine = check_source_timings(text, min(rounds, 10))
     print(f"check_source alone, in this process (the analysis without the server): "
           f"median {statistics.median(engine):.1f} ms")
+
+
+MESSAGE = re.compile(r"no orders(?: \(round \d+\))? for %s")
+
+
+def edited(text: str, slot: int, round_: int) -> str:
+    """``text`` with the ``slot``-th log message rewritten to carry round ``round_``'s number."""
+    matches = list(MESSAGE.finditer(text))
+    match = matches[slot % len(matches)]
+    return f"{text[:match.start()]}no orders (round {round_}) for %s{text[match.end():]}"
+
+
+def check_same(text: str, params: types.PublishDiagnosticsParams, round_: int) -> None:
+    """The published diagnostics must be exactly those of a full check of ``text``."""
+    from dbleak.api import check_source
+
+    expected = [(f.code, f.start.line - 1, f.message)
+                for f in check_source(text, "orders.py").findings]
+    got = [(str(d.code), d.range.start.line, d.message) for d in params.diagnostics]
+    if got != expected:
+        raise SystemExit(f"round {round_}: the server's diagnostics differ from a full check")
 
 
 def check_source_timings(text: str, rounds: int) -> list[float]:
