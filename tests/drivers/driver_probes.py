@@ -16,6 +16,7 @@ from typing import Any, Callable
 from dbleak.knowledge.drivers import Buffering, FactorySpec, MethodSpec
 
 from driver_probing import Env, Probe, maybe, new_marker, probe, wait_until
+from driver_servers import missing, module_or_skip
 
 FACTORY_CALLS: dict[str, Callable[[Env, FactorySpec], Any]] = {}
 
@@ -35,6 +36,23 @@ def _cached(env: Env, key: str, make: Callable[[], Any], close: Callable[[Any], 
         setattr(env, key, value)
         env.cleanups.insert(0, lambda: close(value))  # closed last
     return getattr(env, key)
+
+
+# Drivers with native dependencies are not in the `test` extra (`drivers-native`): what to install
+# when one cannot be imported. Their tests skip saying so, and fail in CI (`CI=true`).
+NATIVE_DRIVERS = {
+    "MySQLdb": ("MySQLdb", ("install the Debian packages `libmariadb-dev pkg-config`, then "
+                            "`pip install -e '.[drivers-native]'` (mysqlclient builds from source)")),
+    "pyodbc": ("pyodbc", ("install the Debian packages `unixodbc unixodbc-dev odbc-postgresql`, "
+                          "then `pip install -e '.[drivers-native]'`")),
+}
+
+
+def need_driver(driver: str) -> None:
+    """Skip (fail in CI) when a native driver of the table cannot be imported here."""
+    if driver in NATIVE_DRIVERS:
+        module, install = NATIVE_DRIVERS[driver]
+        module_or_skip(module, install)
 
 
 # --- SQLite (sqlite3, aiosqlite) ---------------------------------------------------------------
@@ -906,7 +924,7 @@ def _asyncpg_connect(env: Env, factory: FactorySpec) -> Any:
     return resolve(factory.qualname)(**kwargs)
 
 
-# --- MariaDB (PyMySQL, mysql-connector-python, aiomysql) ----------------------------------------
+# --- MariaDB (PyMySQL, MySQLdb, mysql-connector-python, aiomysql) ----------------------------
 
 MY_ROWS = 3000
 MY_BIG = f"select seq, repeat('x', 10000) from seq_1_to_{MY_ROWS}"  # 30 MB: more than a socket holds
@@ -1182,6 +1200,74 @@ def _connector_pool(env: Env, factory: FactorySpec) -> Any:
     return MySQLConnectionPool(pool_name="p" + new_marker()[:8], pool_size=1, **_connector_kwargs(env))
 
 
+@probe("MySQLdb.Connection")
+class MysqldbConnection(MyProbe):
+    def open(self) -> Any:
+        MySQLdb = module_or_skip(*NATIVE_DRIVERS["MySQLdb"])
+        conn = MySQLdb.connect(**my_kwargs(self.env))
+        self.thread_id = conn.thread_id()
+        self.env.cleanups.append(lambda: conn.open and conn.close())
+        return conn
+
+    def closed(self, obj: Any) -> bool:
+        return my_checked(self.env, self.thread_id, not obj.open)
+
+    def write(self, obj: Any, marker: str) -> None:
+        cur = obj.cursor()
+        cur.execute("insert into marks values (%s)", (marker,))
+        cur.close()
+
+    def finish(self, obj: Any) -> None:
+        if obj.open:
+            obj.commit()
+            obj.close()
+
+
+@probe("MySQLdb.Cursor")
+class MysqldbCursor(MyProbe):
+    def open(self) -> Any:
+        self.conn_probe = MysqldbConnection(self.env)
+        self.conn = self.conn_probe.open()
+        return self.make(self.conn)
+
+    def make(self, conn: Any) -> Any:
+        return conn.cursor()
+
+    def closed(self, obj: Any) -> bool:
+        return obj.connection is None
+
+    def write(self, obj: Any, marker: str) -> None:
+        obj.execute("insert into marks values (%s)", (marker,))
+
+    def finish(self, obj: Any) -> None:
+        if self.conn.open:
+            try:
+                self.conn.commit()
+            except Exception:  # an unread streaming result
+                pass
+            self.conn.close()
+
+    def buffering(self) -> Buffering:
+        cursor = self.open()
+        cursor.execute(MY_BIG)
+        return my_buffering(self.env, self.conn_probe.thread_id, cursor.fetchall)
+
+
+@probe("MySQLdb.SSCursor")
+class MysqldbSSCursor(MysqldbCursor):
+    def make(self, conn: Any) -> Any:
+        import MySQLdb.cursors
+
+        return conn.cursor(MySQLdb.cursors.SSCursor)
+
+
+@factory_call("MySQLdb.connect", "MySQLdb.Connect", "MySQLdb.Connection")
+def _mysqldb_connect(env: Env, factory: FactorySpec) -> Any:
+    from driver_probing import resolve
+
+    return resolve(factory.qualname)(**my_kwargs(env))
+
+
 def _aiomysql_kwargs(env: Env) -> dict[str, Any]:
     kwargs = my_kwargs(env)
     return {"unix_socket": kwargs["unix_socket"], "user": "root", "db": "t"}
@@ -1313,6 +1399,101 @@ def _aiomysql_connect(env: Env, factory: FactorySpec) -> Any:
     if factory.qualname.endswith("create_pool"):
         kwargs.update(minsize=1, maxsize=1)
     return resolve(factory.qualname)(**kwargs)
+
+
+# --- pyodbc (over the PostgreSQL ODBC driver, psqlODBC, on the PostgreSQL server) -----------------
+
+ODBC_PG_DRIVER = "PostgreSQL Unicode"
+
+
+def odbc_pg(env: Env, app: str, options: str = "") -> str:
+    """A pyodbc connection string for the test server; the session is named ``app``."""
+    pyodbc = module_or_skip(*NATIVE_DRIVERS["pyodbc"])
+    if ODBC_PG_DRIVER not in pyodbc.drivers():
+        missing(f"the ODBC driver `{ODBC_PG_DRIVER}` is not registered with unixODBC: install "
+                "the Debian package `odbc-postgresql`")
+    pg_admin(env)
+    server = env.server("postgres")
+    return (f"DRIVER={{{ODBC_PG_DRIVER}}};Servername={server.socket_dir};Port=5432;"
+            f"Database=postgres;UID=postgres;pqopt={{application_name={app}}};{options}")
+
+
+def _odbc_connect(env: Env, options: str = "") -> tuple[Any, str]:
+    import pyodbc
+
+    app = new_app()
+    conn = pyodbc.connect(odbc_pg(env, app, options))
+    env.cleanups.append(conn.close)
+    return conn, app
+
+
+@probe("pyodbc.Connection")
+class PyodbcConnection(PgProbe):
+    method_args = {"execute": ("select 1",)}
+
+    def open(self) -> Any:
+        conn, self.app = _odbc_connect(self.env)
+        return conn
+
+    def closed(self, obj: Any) -> bool:
+        return pg_checked(self.env, self.app, obj.closed)
+
+    def write(self, obj: Any, marker: str) -> None:
+        obj.execute("insert into marks values (?)", marker)
+
+    def finish(self, obj: Any) -> None:
+        if not obj.closed:
+            obj.commit()
+            obj.close()
+
+
+@probe("pyodbc.Cursor")
+class PyodbcCursor(PgProbe):
+    def open(self) -> Any:
+        self.conn_probe = PyodbcConnection(self.env)
+        self.conn = self.conn_probe.open()
+        return self.conn.cursor()
+
+    def closed(self, obj: Any) -> bool:
+        import pyodbc
+
+        try:
+            obj.execute("select 1")
+        except pyodbc.ProgrammingError:  # "Attempt to use a closed cursor."
+            return True
+        obj.fetchall()
+        return False
+
+    def write(self, obj: Any, marker: str) -> None:
+        obj.execute("insert into marks values (?)", marker)
+
+    def finish(self, obj: Any) -> None:
+        self.conn_probe.finish(self.conn)
+
+    def _seen(self, options: str) -> Buffering:
+        conn, app = _odbc_connect(self.env, options)
+        cursor = conn.cursor()
+        cursor.execute(PG_BIG)
+        return pg_buffering(self.env, app, cursor.fetchall)
+
+    def buffering(self) -> Buffering:
+        """DRIVER: the same pyodbc cursor is client-side or streaming as the ODBC driver is set up.
+
+        psqlODBC reads the whole result at execute() by default, and fetches through a server
+        cursor (DECLARE / FETCH, 100 rows at a time) with UseDeclareFetch=1.
+        """
+        default = self._seen("")
+        declare_fetch = self._seen("UseDeclareFetch=1;Fetch=100;")
+        if default is Buffering.CLIENT and declare_fetch is Buffering.SERVER:
+            return Buffering.DRIVER
+        return default
+
+
+@factory_call("pyodbc.connect")
+def _pyodbc_connect(env: Env, factory: FactorySpec) -> Any:
+    from driver_probing import resolve
+
+    return resolve(factory.qualname)(odbc_pg(env, new_app()))
 
 
 # --- SQLAlchemy (over PostgreSQL with psycopg2 / asyncpg; results also over SQLite) ----------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import glob
+import importlib
 import os
 import pwd
 import shutil
@@ -17,7 +18,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from types import ModuleType
+from typing import Any, Callable, Iterator, NoReturn, TypeVar
 
 import pytest
 
@@ -233,3 +235,18 @@ def server_or_skip(start: Callable[[], T]) -> Iterator[T]:
     finally:
         stop()
         atexit.unregister(stop)
+
+
+def missing(what: str) -> NoReturn:
+    """Something a test needs is not installed: fail in CI (`CI=true`), skip elsewhere."""
+    if in_ci():
+        pytest.fail(f"CI=true and {what}", pytrace=False)
+    pytest.skip(what)
+
+
+def module_or_skip(name: str, install: str) -> ModuleType:
+    """Import a driver that needs native libraries, or skip (fail in CI) saying how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        missing(f"the driver module `{name}` cannot be imported ({error}): {install}")

@@ -27,7 +27,7 @@ from dbleak.knowledge.drivers import (
 
 import driver_probes  # noqa: F401  (registers every probe)
 from driver_probing import PROBES, Env, Probe, maybe, new_marker, resolve
-from driver_probes import FACTORY_CALLS
+from driver_probes import FACTORY_CALLS, need_driver
 
 TABLE = builtin_table()
 
@@ -318,6 +318,7 @@ async def check_factory(claim: Claim, factory: FactorySpec, env: Env) -> None:
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.id for c in CLAIMS])
 def test_claim(claim: Claim, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    need_driver(TABLE.object(claim.factory.returns if claim.factory else claim.subject).driver)
     env = Env(request, tmp_path)
 
     async def run() -> None:
@@ -346,6 +347,11 @@ def test_every_unverified_object_names_its_source() -> None:
     ("sqlite3.Cursor", "buffering", Buffering.CLIENT),
     ("sqlite3.Cursor", "with_", WithSpec(closes=True)),
     ("duckdb.DuckDBPyConnection", "release", ("close", "dispose")),
+    ("MySQLdb.Connection", "with_", WithSpec(closes=False, commits=True, rolls_back=True)),
+    ("MySQLdb.SSCursor", "buffering", Buffering.CLIENT),
+    ("pyodbc.Connection", "with_", WithSpec(closes=True, rolls_back=True)),
+    ("pyodbc.Cursor", "with_", WithSpec(closes=True, commits=True)),
+    ("pyodbc.Cursor", "buffering", Buffering.CLIENT),
 ], ids=lambda w: f"{w[0]}.{w[1]}")
 def test_a_wrong_claim_fails(wrong: tuple[str, str, Any], monkeypatch: pytest.MonkeyPatch,
                              request: pytest.FixtureRequest, tmp_path: Path) -> None:
@@ -353,6 +359,7 @@ def test_a_wrong_claim_fails(wrong: tuple[str, str, Any], monkeypatch: pytest.Mo
     import dataclasses
 
     name, field_name, value = wrong
+    need_driver(TABLE.object(name).driver)
     objects = dict(TABLE.objects)
     objects[name] = dataclasses.replace(objects[name], **{field_name: value})
     monkeypatch.setattr(sys.modules[__name__], "TABLE", dataclasses.replace(TABLE, objects=objects))

@@ -591,17 +591,22 @@ MYSQLDB = DriverSpec(
                 MethodSpec("cursor", "MySQLdb.SSCursor", when_argument="MySQLdb.cursors.SSCursor"),
                 MethodSpec("cursor", "MySQLdb.SSCursor", when_argument="MySQLdb.cursors.SSDictCursor"),
             ),
+            verified=True, classes=("MySQLdb.connections.Connection",),
             reference="https://github.com/PyMySQL/mysqlclient/pull/413 (MySQLdb/connections.py)",
         ),
         ObjectSpec(
             "MySQLdb.Cursor", "MySQLdb", Kind.CURSOR,
             with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.CLIENT,
+            verified=True, classes=("MySQLdb.cursors.Cursor",),
             reference="https://github.com/PyMySQL/mysqlclient/blob/main/src/MySQLdb/cursors.py",
             note=_MYSQL_CURSOR_NOTE,
         ),
         ObjectSpec(
             "MySQLdb.SSCursor", "MySQLdb", Kind.CURSOR,
             with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.SERVER,
+            verified=True,
+            # SSDictCursor is no subclass of SSCursor in mysqlclient (both use the result unbuffered).
+            classes=("MySQLdb.cursors.SSCursor", "MySQLdb.cursors.SSDictCursor"),
             reference="https://github.com/PyMySQL/mysqlclient/blob/main/src/MySQLdb/cursors.py",
         ),
     ),
@@ -692,6 +697,7 @@ PYODBC = DriverSpec(
             "pyodbc.Connection", "pyodbc", Kind.CONNECTION,
             with_=_TX_NOT_CLOSE,
             methods=(MethodSpec("cursor", "pyodbc.Cursor"), MethodSpec("execute", "pyodbc.Cursor")),
+            verified=True, classes=("pyodbc.Connection",),
             reference="https://github.com/mkleehammer/pyodbc/wiki/Connection#__exit__ "
                       "(and issue #48)",
         ),
@@ -700,8 +706,10 @@ PYODBC = DriverSpec(
             with_=WithSpec(closes=False, commits=True,
                            note="commits unless autocommit is on; the cursor stays open"),
             buffering=Buffering.DRIVER,
+            verified=True, classes=("pyodbc.Cursor",),
             reference="https://github.com/mkleehammer/pyodbc/wiki/Cursor#context-manager",
-            note="buffering is the ODBC driver's",
+            note="buffering is the ODBC driver's (psqlODBC reads the whole result at execute() "
+                 "unless UseDeclareFetch=1)",
         ),
     ),
     factories=(FactorySpec("pyodbc.connect", "pyodbc.Connection"),),
