@@ -13,6 +13,7 @@ from dbleak.analysis.project import ProjectIndex
 from dbleak.discovery import Discovered, discover
 from dbleak.engine import check_bytes, check_text, unreadable
 from dbleak.fixing import FixOutcome, fix_text, with_fixes, write_atomically
+from dbleak.incremental import IncrementalChecker
 from dbleak.models import FileResult
 from dbleak.runner import (
     Prepared,
@@ -27,11 +28,19 @@ from dbleak.source import DecodeError, decode_source, encode_source
 
 
 def check_source(text: str, path: str = "<stdin>", settings: Settings | None = None,
-                 build_fixes: bool = False, project: ProjectIndex | None = None) -> FileResult:
-    """Check one in-memory source text (``project``: the index of its project, if built)."""
+                 build_fixes: bool = False, project: ProjectIndex | None = None,
+                 previous: IncrementalChecker | None = None) -> FileResult:
+    """Check one in-memory source text (``project``: the index of its project, if built).
+
+    ``previous``: the checker of earlier versions of the same document; it re-analyses only the
+    functions and classes an edit can affect, with the same result as a full check.
+    """
     settings = settings or Settings()
     with cyclic_gc_paused():
-        result = check_text(text, path, settings, project=project)
+        if previous is not None:
+            result = previous.check(text, path, settings, project)
+        else:
+            result = check_text(text, path, settings, project=project)
     return with_fixes(text, result) if build_fixes else result
 
 
@@ -150,6 +159,7 @@ def build_project_index(paths: list[Path], settings_for: Callable[[Path], Settin
 
 __all__ = [
     "DecodeError",
+    "IncrementalChecker",
     "PathResult",
     "RunOptions",
     "build_project_index",

@@ -166,8 +166,16 @@ def check_text(text: str, path: str, settings: Settings,
         if not may_hold_findings(text, active, settings):
             return FileResult(path)
         parsed = Parsed(tree)
-    ctx = CheckContext(path, text, parsed.tree, settings, module_name_for(path), project,
-                       parsed.facts)
+    findings, errors = run_rules(text, path, settings, active, parsed.tree, project, parsed.facts)
+    return finished(text, path, findings, errors)
+
+
+def run_rules(text: str, path: str, settings: Settings, active: tuple[type[Rule], ...],
+              tree: ast.Module, project: ProjectIndex | None = None,
+              facts: ModuleFacts | None = None) -> tuple[list[Finding], list[str]]:
+    """The rules' findings on ``tree`` (the parse of ``text``, or a part of it), before any
+    suppression, and the internal errors met."""
+    ctx = CheckContext(path, text, tree, settings, module_name_for(path), project, facts)
     findings: list[Finding] = []
     errors: list[str] = []
     for rule in active:
@@ -176,6 +184,11 @@ def check_text(text: str, path: str, settings: Settings,
         except Exception:  # noqa: BLE001 - a bug in one rule must not end the run
             detail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
             errors.append(f"{path}: internal error in {rule.code} ({rule.name}): {detail}")
+    return findings, errors
+
+
+def finished(text: str, path: str, findings: list[Finding], errors: list[str]) -> FileResult:
+    """The result of raw findings: ``noqa`` comments of ``text`` applied, sorted."""
     if findings:
         suppressions = parse_suppressions(text)
         findings = [f for f in findings if not suppressions.suppresses(f.code, f.noqa_lines)]

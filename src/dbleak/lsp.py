@@ -34,7 +34,7 @@ from pygls.workspace import TextDocument
 
 from dbleak import __version__
 from dbleak.analysis.project import ProjectIndex
-from dbleak.api import build_project_index, check_source, fix_source
+from dbleak.api import IncrementalChecker, build_project_index, check_source, fix_source
 from dbleak.fixing import allowed, build_fix
 from dbleak.models import Applicability, FileResult, Finding, Fix, Position
 from dbleak.noqa import parse_suppressions
@@ -361,6 +361,8 @@ class DbleakServer(LanguageServer):
         self.config_generation = 0
         self.reported: set[str] = set()
         self.stamps: dict[str, tuple[tuple[str, int, int], ...]] = {}
+        # Per open document: its last check, so an edit re-analyses only what it can change.
+        self.checkers: dict[str, IncrementalChecker] = {}
         # The workspace's project index (factories and generators defined in other files),
         # built once in the background; lints before it is ready see an empty index.
         self.project: ProjectIndex | None = None
@@ -401,13 +403,16 @@ class DbleakServer(LanguageServer):
         except ConfigError as error:
             return self.options.apply(Settings(root=str(Path(path).parent))), str(error)
 
-    def lint_job(self, text: str, path: str) -> LintOutcome:
-        """Runs in a worker thread: settings and the check through the API."""
+    def lint_job(self, text: str, path: str,
+                 checker: IncrementalChecker | None = None) -> LintOutcome:
+        """Runs in a worker thread: settings and the check through the API (incremental when
+        the document's checker is given: the same result as a full check, sooner)."""
         settings, error = self.settings_for(path)
         # Fixes are rendered when a code action asks for one: rendering every fix with libcst
         # on every keystroke costs seconds on a large file.
         self.request_project_index()
-        return LintOutcome(check_source(text, path, settings, project=self.project), settings, error)
+        return LintOutcome(check_source(text, path, settings, project=self.project,
+                                        previous=checker), settings, error)
 
     def request_project_index(self) -> None:
         """Start building the workspace's project index once, in a worker thread."""
@@ -493,7 +498,8 @@ class DbleakServer(LanguageServer):
         self.stamps[path] = stamp
         sequence = self.sequence[uri] = self.sequence.get(uri, 0) + 1
         loop = asyncio.get_running_loop()
-        outcome = await loop.run_in_executor(self.executor, self.lint_job, text, path)
+        checker = self.checkers.setdefault(uri, IncrementalChecker())
+        outcome = await loop.run_in_executor(self.executor, self.lint_job, text, path, checker)
         if (self.document(uri) is not document or document.version != version
                 or self.sequence.get(uri) != sequence):
             return  # stale: the document changed (or a newer lint started) meanwhile
@@ -515,6 +521,7 @@ class DbleakServer(LanguageServer):
         if waiting is not None:
             waiting[2].cancel()
         self.states.pop(uri, None)
+        self.checkers.pop(uri, None)
         self.sequence[uri] = self.sequence.get(uri, 0) + 1
 
     # -- code actions -------------------------------------------------------------------------
