@@ -12,6 +12,7 @@ message, positions, noqa lines and fix plan, in the same order.
 from __future__ import annotations
 
 import ast
+import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +21,13 @@ import pytest
 
 from dbleak.api import build_project_index
 from dbleak.engine import check_text
-from dbleak.incremental import IncrementalChecker
+from dbleak.incremental import IncrementalChecker, reparsed
 from dbleak.settings import Settings, settings_from_table
 from fixture_harness import Fixture, all_fixtures, fixture_config
 
 FIXTURES = all_fixtures()
 INCREMENTAL: list[int] = []  # incremental checks per fixture
+SPLICED: list[int] = []  # one per edit whose tree was made by parsing the edited part only
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 UNITS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 ADDED = '''
@@ -172,12 +174,49 @@ def assert_exact(text: str, path: str, settings: Settings,
     checker = IncrementalChecker(most=1.0)  # never a full check to save time
     first = checker.check(text, path, settings, project)  # type: ignore[arg-type]
     assert first == check_text(text, path, settings, project=project)  # type: ignore[arg-type]
+    old = text
     for what, new in edit_series(text):
+        assert_same_tree(old, new)
+        old = new
         expected = check_text(new, path, settings, project=project)  # type: ignore[arg-type]
         got = checker.check(new, path, settings, project)  # type: ignore[arg-type]
         assert got.findings == expected.findings, what
         assert got == expected, what
     return checker
+
+
+def assert_same_tree(old: str, new: str) -> None:
+    """Parsing only the edited statements gives the tree of a full parse, or None."""
+    try:
+        old_tree = ast.parse(old)
+    except (SyntaxError, ValueError):
+        return
+    spliced = reparsed(old, old_tree, new)
+    try:
+        expected = ast.dump(ast.parse(new), include_attributes=True)
+    except (SyntaxError, ValueError):
+        assert spliced is None
+        return
+    if spliced is not None:
+        assert ast.dump(spliced, include_attributes=True) == expected
+        SPLICED.append(1)
+
+
+SNIPPETS = ("(", ")", "[", "]", '"""', "'''", '"', "\\\n", "\n", "\n\n", "    ", "#", ":",
+            "\ndef g():\n    pass\n", "\nclass K:\n    x = 1\n", "@dec\n", "; x = 1",
+            "\nif x:\n", "else:", "async ", "lambda: ", "x = (\n", ")\n", "\t", "f'{", "}'")
+
+
+def random_edits(text: str, seed: int, count: int) -> Iterator[str]:
+    """Character-level edits at random places: tricky tokens inserted, spans deleted."""
+    chance = random.Random(seed)
+    for _ in range(count):
+        at = chance.randrange(len(text) + 1)
+        if chance.random() < 0.6:
+            text = text[:at] + chance.choice(SNIPPETS) + text[at:]
+        else:
+            text = text[:at] + text[at + chance.randrange(1, 40):]
+        yield text
 
 
 def _all_rules(fixture: Fixture, text: str) -> Settings:
@@ -202,6 +241,30 @@ def test_the_edits_went_through_the_incremental_path() -> None:
     assert sum(INCREMENTAL) > 5 * len(FIXTURES)
 
 
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.id for f in FIXTURES])
+def test_parsing_the_edited_statements_gives_the_full_parse(fixture: Fixture) -> None:
+    """Random edits (brackets, quotes, continuations, indentation, deleted spans): the tree
+    made by re-parsing only the edited statements equals a full parse whenever it is made,
+    and the incremental check equals a full check."""
+    text = fixture.path.read_text(encoding="utf-8")
+    settings = _all_rules(fixture, text)
+    checker = IncrementalChecker(most=1.0)
+    checker.check(text, str(fixture.path), settings)
+    old = text
+    for index, new in enumerate(random_edits(text, seed=len(text), count=40)):
+        assert_same_tree(old, new)
+        old = new
+        if index % 4 == 0:
+            assert checker.check(new, str(fixture.path), settings) == check_text(
+                new, str(fixture.path), settings)
+
+
+def test_many_edits_were_parsed_in_part() -> None:
+    """The comparisons above did compare: most edits' trees were made from a part."""
+    assert len(SPLICED) > 4 * len(FIXTURES)
+
+
 def test_incremental_equals_full_check_on_the_benchmark_module() -> None:
     sys.path.insert(0, str(BENCHMARKS))
     try:
@@ -220,6 +283,7 @@ def test_incremental_equals_full_check_on_the_benchmark_module() -> None:
     assert checker.statistics.full == 1
     assert checker.statistics.incremental == 3
     assert checker.statistics.rechecked_units == 3
+    assert checker.statistics.reparsed == 3
 
 
 def test_new_settings_or_a_new_project_index_mean_a_full_check() -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import re
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
@@ -70,6 +71,8 @@ class _Unit:
 class _State:
     key: tuple[Any, ...]
     project: ProjectIndex | None
+    text: str
+    tree: ast.Module
     units: list[_Unit]
     context_text: tuple[str, ...]
     context_reads: frozenset[str]
@@ -82,6 +85,7 @@ class Statistics:
     full: int = 0
     incremental: int = 0
     rechecked_units: int = 0
+    reparsed: int = 0  # texts parsed only where they changed
 
 
 def _lines(text: str) -> list[str] | None:
@@ -200,18 +204,28 @@ class IncrementalChecker:
         self._state, state = None, self._state
         if not active:
             return FileResult(path)
+        key = (path, settings, active)
+        lines = _lines(text)
+        reusable = (state is not None and state.key == key and state.project is project
+                    and lines is not None)
+        spliced = reparsed(state.text, state.tree, text) if state is not None and reusable else None
+        if spliced is not None and may_hold_findings(text, active, settings):
+            self.statistics.reparsed += 1
+            assert state is not None and lines is not None
+            result = self._incremental(state, text, lines, path, settings, active, spliced,
+                                       project)
+            if result is not None:
+                return result
         tree = parse_module(text, path)
         if isinstance(tree, Finding):
             return FileResult(path, (tree,))
         if not may_hold_findings(text, active, settings):
             return FileResult(path)
-        lines = _lines(text)
-        key = (path, settings, active)
         if lines is None:
             findings, errors = run_rules(text, path, settings, active, tree, project)
             self.statistics.full += 1
             return finished(text, path, findings, errors)
-        if state is not None and state.key == key and state.project is project:
+        if state is not None and reusable:
             result = self._incremental(state, text, lines, path, settings, active, tree, project)
             if result is not None:
                 return result
@@ -247,7 +261,8 @@ class IncrementalChecker:
             for stmt in context:
                 context_reads.update(_names(stmt)[1])
             self._assign(units, findings)
-            self._state = _State(key, project, units, context_text, frozenset(context_reads))
+            self._state = _State(key, project, text, tree, units, context_text,
+                                 frozenset(context_reads))
         return finished(text, path, findings, errors)
 
     @staticmethod
@@ -257,7 +272,7 @@ class IncrementalChecker:
         context: list[Finding] = []
         for finding in findings:
             line = finding.start.line
-            index = _bisect(starts, line) - 1
+            index = bisect_right(starts, line) - 1
             if index >= 0 and line <= units[index].last:
                 unit = units[index]
                 unit.findings.append(finding)
@@ -370,7 +385,8 @@ class IncrementalChecker:
             findings.extend(unit.findings)
         self.statistics.incremental += 1
         self.statistics.rechecked_units += len(recheck)
-        self._state = _State(state.key, project, units, context_text, state.context_reads)
+        self._state = _State(state.key, project, text, tree, units, context_text,
+                             state.context_reads)
         return finished(text, path, findings, [])
 
 
@@ -395,15 +411,100 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(getattr(value, f.name))
 
 
-def _bisect(values: list[int], value: int) -> int:
-    low, high = 0, len(values)
-    while low < high:
-        middle = (low + high) // 2
-        if value < values[middle]:
-            high = middle
+def _common_prefix(old: str, new: str) -> int:
+    low, high = 0, min(len(old), len(new))
+    while low < high:  # compared in C, by slices
+        middle = (low + high + 1) // 2
+        if old[:middle] == new[:middle]:
+            low = middle
         else:
-            low = middle + 1
+            high = middle - 1
     return low
+
+
+def _common_suffix(old: str, new: str, limit: int) -> int:
+    low, high = 0, limit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if old[len(old) - middle:] == new[len(new) - middle:]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _line_offset(text: str, line: int) -> int:
+    """The offset where 1-based ``line`` starts (``len(text)`` past the end)."""
+    offset = 0
+    for _ in range(line - 1):
+        found = text.find("\n", offset)
+        if found < 0:
+            return len(text)
+        offset = found + 1
+    return offset
+
+
+def _shift(node: ast.AST, delta: int) -> None:
+    """Move every node below ``node`` (and itself) by ``delta`` lines."""
+    for child in walk(node):
+        line = getattr(child, "lineno", None)
+        if line is not None:
+            child.lineno = line + delta  # type: ignore[attr-defined]
+            end = getattr(child, "end_lineno", None)
+            if end is not None:
+                child.end_lineno = end + delta  # type: ignore[attr-defined]
+
+
+def reparsed(old_text: str, old_tree: ast.Module, text: str) -> ast.Module | None:
+    """The parse of ``text``, made by parsing only the top-level statements an edit of
+    ``old_text`` (parsed as ``old_tree``) touched; None when that is not possible or not
+    worth it (then parse it all).
+
+    The edited span is widened to whole top-level statements: from the first line of the
+    statement holding the first changed character (decorators included) to the line before the
+    statement after the last changed one. The text before the span is unchanged, and a
+    statement of the old parse began there, so the tokenizer starts the span afresh, as it
+    does a file; the span parses on its own only if it ends outside any bracket, string or
+    line continuation, so the unchanged statements after it read as before. The old trees
+    of those statements are reused, moved by the lines the edit added or removed. NOTE: the
+    old tree is changed in place (its later statements are moved).
+    """
+    body = old_tree.body
+    if not body or old_text == text or "__future__" in text:
+        return None  # a future import can change how the rest parses
+    prefix = _common_prefix(old_text, text)
+    suffix = _common_suffix(old_text, text, min(len(old_text), len(text)) - prefix)
+    first_changed = old_text.count("\n", 0, prefix) + 1
+    last_changed = old_text.count("\n", 0, len(old_text) - suffix) + 1
+    starts = [_span(stmt)[0] for stmt in body]
+    before = bisect_right(starts, first_changed)
+    start_line = starts[before - 1] if before else 1
+    low = bisect_left(starts, start_line) if before else 0  # the first statement replaced
+    after = bisect_right(starts, last_changed)  # the first statement left as it was
+    if low and (body[low - 1].end_lineno or 0) >= start_line:
+        return None  # statements share a line (`;`)
+    if 0 < after < len(body) and (body[after - 1].end_lineno or 0) >= starts[after]:
+        return None
+    old_start = _line_offset(old_text, start_line)
+    old_end = _line_offset(old_text, starts[after]) if after < len(body) else len(old_text)
+    if old_end < len(old_text) - suffix or old_start > prefix:
+        return None
+    new_end = len(text) - (len(old_text) - old_end)
+    span = text[old_start:new_end]
+    delta = span.count("\n") - old_text.count("\n", old_start, old_end)
+    if delta and len(old_text) - old_end > len(text) // 4:
+        return None  # moving most of the old tree costs more than parsing it again
+    try:
+        part = ast.parse(span)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    if start_line > 1:
+        for stmt in part.body:
+            _shift(stmt, start_line - 1)
+    if delta:
+        for stmt in body[after:]:
+            _shift(stmt, delta)
+    return ast.Module(body=[*body[:low], *part.body, *body[after:]], type_ignores=[])
 
 
 __all__ = ["IncrementalChecker", "Statistics"]
