@@ -225,7 +225,7 @@ class IncrementalChecker:
             findings, errors = run_rules(text, path, settings, active, tree, project)
             self.statistics.full += 1
             return finished(text, path, findings, errors)
-        if state is not None and reusable:
+        if state is not None and reusable and spliced is None:
             result = self._incremental(state, text, lines, path, settings, active, tree, project)
             if result is not None:
                 return result
