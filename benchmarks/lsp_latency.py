@@ -1,6 +1,7 @@
 """Benchmark: how long `dbleak server` takes from didSave to publishDiagnostics.
 
     python benchmarks/lsp_latency.py [--lines 2000] [--warmup 5] [--rounds 30] [--no-findings]
+                                     [--edit literal|line]
 
 Starts the server as an editor would (a subprocess over stdio), opens a generated module of
 realistic database code with several findings, then edits and saves it again and again and
@@ -9,8 +10,9 @@ percentile after warm-up. Speed is measured here, never in a timed test.
 
 Every save is honest: before it, the client sends a didChange (the server runs with
 ``lint-on-change`` off, so the change itself starts no lint) whose text the server has never
-checked: one function's log message gets a new round number, and the function edited moves
-through the file from round to round. A server that caches results by text can therefore never
+checked: one function's log message gets a new round number (``--edit literal``, the default),
+or a new line is added to one function so every line below it moves (``--edit line``); the
+function edited moves through the file from round to round. A server that caches results by text can therefore never
 answer a save from its cache; it has to check the edited text. The diagnostics of each save are
 compared with a full ``check_source`` of the same text in this process, so a fast but wrong
 answer is reported as an error.
@@ -132,7 +134,7 @@ def generate(lines: int, findings: bool = True) -> str:
     return "".join(parts)
 
 
-async def measure(lines: int, warmup: int, rounds: int, findings: bool) -> None:
+async def measure(lines: int, warmup: int, rounds: int, findings: bool, edit: str) -> None:
     client = LanguageClient("dbleak-latency-benchmark", "1")
     arrived = asyncio.Event()
     received: list[types.PublishDiagnosticsParams] = []
@@ -160,7 +162,7 @@ async def measure(lines: int, warmup: int, rounds: int, findings: bool) -> None:
         await asyncio.wait_for(arrived.wait(), 120)
         timings: list[float] = []
         for round_ in range(warmup + rounds):
-            text = edited(text, round_ * 7, round_)
+            text = (edited if edit == "literal" else line_added)(text, round_ * 7, round_)
             version = round_ + 2
             client.text_document_did_change(types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
@@ -186,11 +188,12 @@ async def measure(lines: int, warmup: int, rounds: int, findings: bool) -> None:
     timings.sort()
     p90 = timings[min(len(timings) - 1, round(0.9 * (len(timings) - 1)))]
     print(f"file: {text.count(chr(10))} lines, {findings} diagnostics ({', '.join(codes)})")
-    print(f"didSave -> publishDiagnostics over {rounds} saves after {warmup} warm-up saves:")
+    print(f"didSave -> publishDiagnostics over {rounds} saves after {warmup} warm-up saves "
+          f"(edit: {edit}):")
     print(f"  median {statistics.median(timings):.1f} ms   p90 {p90:.1f} ms   "
           f"min {timings[0]:.1f} ms   max {timings[-1]:.1f} ms")
     engine = check_source_timings(text, min(rounds, 10))
-    print(f"check_source alone, in this process (the analysis without the server): "
+    print(f"a full check_source of the last text, in this process (no server, no reuse): "
           f"median {statistics.median(engine):.1f} ms")
 
 
@@ -202,6 +205,16 @@ def edited(text: str, slot: int, round_: int) -> str:
     matches = list(MESSAGE.finditer(text))
     match = matches[slot % len(matches)]
     return f"{text[:match.start()]}no orders (round {round_}) for %s{text[match.end():]}"
+
+
+ANCHOR = re.compile(r"\n    orders = \[Order\(\*row\) for row in rows\]\n")
+
+
+def line_added(text: str, slot: int, round_: int) -> str:
+    """``text`` with a line added after the ``slot``-th list of orders (later lines move)."""
+    matches = list(ANCHOR.finditer(text))
+    at = matches[slot % len(matches)].end()
+    return f'{text[:at]}    log.debug("edit {round_}")\n{text[at:]}'
 
 
 def check_same(text: str, params: types.PublishDiagnosticsParams, round_: int) -> None:
@@ -235,8 +248,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--no-findings", action="store_true",
                         help="a file without findings (shows the server's own overhead)")
+    parser.add_argument("--edit", choices=("literal", "line"), default="literal",
+                        help="the edit before each save: a changed string in one function, "
+                             "or a line added to one function")
     args = parser.parse_args()
-    asyncio.run(measure(args.lines, args.warmup, args.rounds, not args.no_findings))
+    asyncio.run(measure(args.lines, args.warmup, args.rounds, not args.no_findings, args.edit))
 
 
 if __name__ == "__main__":

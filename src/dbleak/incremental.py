@@ -457,8 +457,8 @@ def _shift(node: ast.AST, delta: int) -> None:
 
 def reparsed(old_text: str, old_tree: ast.Module, text: str) -> ast.Module | None:
     """The parse of ``text``, made by parsing only the top-level statements an edit of
-    ``old_text`` (parsed as ``old_tree``) touched; None when that is not possible or not
-    worth it (then parse it all).
+    ``old_text`` (parsed as ``old_tree``) touched; None when that is not possible (then parse
+    it all).
 
     The edited span is widened to whole top-level statements: from the first line of the
     statement holding the first changed character (decorators included) to the line before the
@@ -466,8 +466,8 @@ def reparsed(old_text: str, old_tree: ast.Module, text: str) -> ast.Module | Non
     statement of the old parse began there, so the tokenizer starts the span afresh, as it
     does a file; the span parses on its own only if it ends outside any bracket, string or
     line continuation, so the unchanged statements after it read as before. The old trees
-    of those statements are reused, moved by the lines the edit added or removed. NOTE: the
-    old tree is changed in place (its later statements are moved).
+    of those statements are reused, moved by the lines the edit added or removed (moving all
+    of a tree costs about a third of parsing it). NOTE: the old tree is changed in place.
     """
     body = old_tree.body
     if not body or old_text == text or "__future__" in text:
@@ -492,8 +492,6 @@ def reparsed(old_text: str, old_tree: ast.Module, text: str) -> ast.Module | Non
     new_end = len(text) - (len(old_text) - old_end)
     span = text[old_start:new_end]
     delta = span.count("\n") - old_text.count("\n", old_start, old_end)
-    if delta and len(old_text) - old_end > len(text) // 4:
-        return None  # moving most of the old tree costs more than parsing it again
     try:
         part = ast.parse(span)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
