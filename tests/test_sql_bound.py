@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from dbleak.knowledge.sql import hole_marker, normalise_placeholders, query_bound
+from dbleak.knowledge.sql import (
+    PARAMETER_LITERAL,
+    hole_marker,
+    normalise_placeholders,
+    query_bound,
+)
 from dbleak.settings import Settings, settings_from_table
 
 H0 = hole_marker(0)
@@ -164,10 +169,53 @@ def test_bounded_columns_from_settings() -> None:
 
 
 def test_placeholders_are_normalised_outside_quotes() -> None:
+    p = PARAMETER_LITERAL
     assert normalise_placeholders("a = ? AND b = %s AND c = %(c)s AND d = :d AND e = $1") == \
-        "a = 0 AND b = 0 AND c = 0 AND d = 0 AND e = 0"
+        f"a = {p} AND b = {p} AND c = {p} AND d = {p} AND e = {p}"
     assert normalise_placeholders("x::int = '?' AND y LIKE 'a%%'") == "x::int = '?' AND y LIKE 'a%%'"
-    assert normalise_placeholders("y LIKE %s || '%%'") == "y LIKE 0 || '%%'"
+    assert normalise_placeholders("y LIKE %s || '%%'") == f"y LIKE {p} || '%%'"
+    assert normalise_placeholders("id IN %s") == f"id IN ({p})"
+
+
+PER_PARENT = [
+    # (sql, dialect, the foreign key it reads one parent's rows of, or None)
+    ("SELECT * FROM orders WHERE user_id = ?", "sqlite", "user_id"),
+    ("SELECT * FROM comments WHERE post_id = %s AND hidden = false", "postgres", "post_id"),
+    ("SELECT * FROM items WHERE event_uuid = %(e)s", "postgres", "event_uuid"),
+    ("SELECT * FROM lines WHERE order_id = CAST(? AS INTEGER)", "sqlite", "order_id"),
+    ("SELECT * FROM t WHERE owner_id = __dbleak_hole_0__", None, "owner_id"),
+    # a constant the SQL writes picks a class of rows, not one parent's
+    ("SELECT * FROM tickets WHERE state_id = 3", "sqlite", None),
+    ("SELECT * FROM tickets WHERE state_id = 'open'", "sqlite", None),
+    # a join condition is not a filter
+    ("SELECT * FROM a, b WHERE a.b_id = b.other_id", "sqlite", None),
+    # several parents
+    ("SELECT * FROM orders WHERE user_id IN (?, ?) OR 1 = 1", "sqlite", None),
+    ("SELECT * FROM orders WHERE user_id > ?", "sqlite", None),
+    ("SELECT * FROM orders WHERE user_id = ? OR total > 10", "sqlite", None),
+]
+
+
+@pytest.mark.parametrize(("sql", "dialect", "parent"), PER_PARENT)
+def test_reads_of_one_parent_are_unbounded_and_say_so(sql: str, dialect: str | None,
+                                                      parent: str | None) -> None:
+    result = query_bound(sql, dialect)
+    assert result.verdict == "unbounded", result.reason
+    assert result.parent == parent
+
+
+def test_per_parent_reads_are_reported_only_when_asked() -> None:
+    from dbleak.knowledge.sql import worth_reporting
+    from dbleak.settings import Settings
+
+    one_parent = query_bound("SELECT * FROM orders WHERE user_id = ?", "sqlite")
+    whole = query_bound("SELECT * FROM orders", "sqlite")
+    default = Settings()
+    asked = settings_from_table({"sql": {"per-parent": "report"}}, Path("pyproject.toml"))
+    assert not worth_reporting(one_parent, default)
+    assert worth_reporting(one_parent, asked)
+    assert worth_reporting(whole, default) and worth_reporting(whole, asked)
+    assert not worth_reporting(query_bound("SELECT * FROM t WHERE id = ?"), asked)
 
 
 def test_unique_columns_come_from_create_table() -> None:

@@ -71,6 +71,8 @@ FAMILY_OPTIONS: dict[str, dict[str, Callable[[object], bool]]] = {
         "unresolved": one_of("ignore", "report"),
         "small-tables": _is_str_list,
         "bounded-columns": _is_str_list,
+        "per-parent": one_of("ignore", "report"),
+        "returned": one_of("ignore", "report"),
         "chunk-size": _is_positive_int,
     },
     "materialization": {},

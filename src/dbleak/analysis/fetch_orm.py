@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk
+from dbleak.knowledge.sql import is_parent_key_name
 
 KEY_NAMES = frozenset({"id", "pk", "uuid", "guid"})
 AGGREGATES = frozenset({"count", "sum", "min", "max", "avg"})
@@ -75,12 +76,13 @@ def _is_key_compare(node: ast.AST, keys: frozenset[str]) -> bool:
     """``User.id == x``, ``User.id.in_([...])``, ``and_(...)`` holding one."""
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
         for side in (node.left, node.comparators[0]):
-            if isinstance(side, ast.Attribute) and side.attr.lower() in keys:
+            if isinstance(side, ast.Attribute) and (side.attr.lower() in keys
+                                                    or _is_own_key(side)):
                 return True
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
             and node.func.attr == "in_" and isinstance(node.func.value, ast.Attribute) \
-            and node.func.value.attr.lower() in keys and node.args \
-            and not _is_subquery(node.args[0]):
+            and (node.func.value.attr.lower() in keys or _is_own_key(node.func.value)) \
+            and node.args and not _is_subquery(node.args[0]):
         return True  # at most one row per listed key
     if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
         name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
@@ -89,6 +91,88 @@ def _is_key_compare(node: ast.AST, keys: frozenset[str]) -> bool:
     if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
         return any(_is_key_compare(value, keys) for value in node.values)
     return False
+
+
+def _owner_name(node: ast.Attribute) -> str:
+    """``Order`` for ``models.Order.user_id``, ``cls`` for ``cls.user_id``."""
+    owner = node.value
+    if isinstance(owner, ast.Name):
+        return owner.id
+    if isinstance(owner, ast.Attribute):
+        return owner.attr
+    return ""
+
+
+def _is_model_column(node: ast.AST) -> bool:
+    """``Order.user_id``, ``model.Order.user``, ``cls.user_id``, ``self.user_model.roles``:
+    a column of a mapped class (its owner is a class name, ``cls``, or a ``*_model`` attribute)."""
+    if not isinstance(node, ast.Attribute):
+        return False
+    owner = _owner_name(node)
+    return owner[:1].isupper() or owner == "cls" or owner.lower().endswith("model")
+
+
+_MODEL_AFFIXES = ("sql", "db", "orm", "model", "table", "record", "row", "entity")
+
+
+def _is_own_key(column: ast.Attribute) -> bool:
+    """``SqlExperiment.experiment_id``, ``StudyModel.study_id``: the ``<entity>_id`` of the
+    entity the class maps (its primary key by naming convention), not a foreign key."""
+    attr = column.attr.lower()
+    for suffix in ("_id", "_uuid", "_pk"):
+        if attr.endswith(suffix):
+            entity = attr[: -len(suffix)].replace("_", "")
+            break
+    else:
+        return False
+    owner = _owner_name(column).lower()
+    for affix in _MODEL_AFFIXES:
+        owner = owner.removeprefix(affix).removesuffix(affix)
+    return bool(entity) and owner in (entity, f"{entity}s")
+
+
+def is_parent_value(node: ast.AST) -> bool:
+    """A value naming one row: not a constant the code writes, not a column, not a collection."""
+    if isinstance(node, (ast.Constant, ast.List, ast.Tuple, ast.Set, ast.ListComp,
+                         ast.SetComp, ast.GeneratorExp, ast.Dict, ast.JoinedStr)):
+        return False
+    if isinstance(node, ast.UnaryOp):
+        return is_parent_value(node.operand)
+    return not _is_model_column(node) and not _is_subquery(node)
+
+
+def is_parent_field(name: str, relations: frozenset[str]) -> bool:
+    return name in relations or is_parent_key_name(name)
+
+
+def _parent_compare(node: ast.AST, relations: frozenset[str]) -> str | None:
+    """``Trial.study_id == study_id``, ``Trial.study == study``, ``with_parent(study, ...)``:
+    the rows of one parent row. Returns the field it goes through."""
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
+        for side, other in ((node.left, node.comparators[0]), (node.comparators[0], node.left)):
+            if _is_model_column(side) and isinstance(side, ast.Attribute) \
+                    and is_parent_field(side.attr, relations) and is_parent_value(other):
+                return side.attr
+    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+        name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+        if name == "with_parent" and node.args and is_parent_value(node.args[0]):
+            return "with_parent"
+        column = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if name == "in_" and isinstance(column, ast.Attribute) and _is_model_column(column) \
+                and is_parent_field(column.attr, relations) and node.args \
+                and not _is_subquery(node.args[0]):
+            return column.attr  # the children of a batch of parents the caller holds
+        if name == "and_":
+            for arg in node.args:
+                found = _parent_compare(arg, relations)
+                if found:
+                    return found
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+        for value in node.values:
+            found = _parent_compare(value, relations)
+            if found:
+                return found
+    return None
 
 
 def _is_subquery(node: ast.AST) -> bool:
@@ -127,13 +211,18 @@ class OrmBound:
     bounded: bool
     reason: str
     streaming: bool = False  # already reads in batches (yield_per, stream_results, iterator)
+    # Unbounded, but filtered to the children of one row through this field (see
+    # knowledge.sql.Bound.parent): reported only with `[tool.dbleak.sql] per-parent = "report"`.
+    parent: str | None = None
 
 
 def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
-                           small_tables: Iterable[str]) -> OrmBound:
+                           small_tables: Iterable[str],
+                           relations: frozenset[str] = frozenset()) -> OrmBound:
     keys = _key_names(bounded_columns)
     small = {t.lower() for t in small_tables}
     grouped = any(s.name == "group_by" for s in steps)
+    parent: str | None = None
     for step in steps:
         if step.name == "[]":
             return OrmBound(True, "a slice")
@@ -145,6 +234,8 @@ def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
             return OrmBound(True, "streaming execution options", streaming=True)
         if step.name in SA_BOUNDING:
             return OrmBound(True, f"`.{step.name}()`")
+        if step.name == "from_statement":
+            return OrmBound(True, "a textual statement (not judged)")
         if step.call is None:
             continue
         if step.name == "filter_by" and any(k.arg and k.arg.lower() in keys
@@ -153,6 +244,16 @@ def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
         if step.name in ("filter", "where") and any(_is_key_compare(a, keys)
                                                     for a in step.call.args):
             return OrmBound(True, "a filter on a key column")
+        if parent is None and step.name == "filter_by":
+            parent = next((k.arg for k in step.call.keywords
+                           if k.arg and is_parent_field(k.arg, relations)
+                           and is_parent_value(k.value)), None)
+        if parent is None and step.name in ("filter", "where", "with_parent"):
+            if step.name == "with_parent":
+                parent = "with_parent"
+            else:
+                parent = next((found for a in step.call.args
+                               if (found := _parent_compare(a, relations))), None)
         if step.name in ("query", "select") or step.name == "":
             if step.call.args and not grouped and all(_is_aggregate(a) for a in step.call.args):
                 return OrmBound(True, "an aggregate without GROUP BY")
@@ -163,6 +264,9 @@ def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
             if entities and all(e.lower() in small or f"{e.lower()}s" in small
                                 for e in entities if e):
                 return OrmBound(True, "a table listed in small-tables")
+    if parent is not None:
+        return OrmBound(False, f"no limit/first/one/get/slice: all the rows of one `{parent}`",
+                        parent=parent)
     return OrmBound(False, "no limit/first/one/get/slice and no filter on a key")
 
 
@@ -224,8 +328,10 @@ def django_queryset_steps(expr: ast.AST) -> tuple[str, list[Step]] | None:
 
 
 def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
-                       small_tables: Iterable[str], model: str) -> OrmBound:
+                       small_tables: Iterable[str], model: str,
+                       relations: frozenset[str] = frozenset()) -> OrmBound:
     keys = _key_names(bounded_columns)
+    parent: str | None = None
     if model.lower() in {t.lower() for t in small_tables}:
         return OrmBound(True, f"`{model}` is listed in small-tables")
     for step in steps:
@@ -242,10 +348,48 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
                 field = (keyword.arg or "").lower()
                 if field in keys or field.endswith("__pk") or field.removesuffix("__exact") in keys:
                     return OrmBound(True, "a filter on a key")
-                if field.removesuffix("__in") in keys and isinstance(
-                        keyword.value, (ast.List, ast.Tuple, ast.Set)):
+                if field.endswith("__in") and field.removesuffix("__in") in keys \
+                        and _is_key_list(keyword.value):
                     return OrmBound(True, "a filter on a list of keys")
+                if parent is None:
+                    parent = _django_parent(field, keyword.value, relations)
+    if parent is not None:
+        return OrmBound(False, f"no slice: all the rows of one `{parent}`", parent=parent)
     return OrmBound(False, "no slice and no filter on a key")
+
+
+def _is_key_list(value: ast.AST) -> bool:
+    """A collection of keys held in memory (a literal, a comprehension, a name): at most one row
+    per key. A queryset (``.filter(...)``, ``.values_list(...)``) is a subquery of any size."""
+    if isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp,
+                          ast.Name, ast.Attribute)):
+        return not any(isinstance(sub, ast.Attribute) and sub.attr in _QUERYSET_MARKERS
+                       for sub in walk(value))
+    return False
+
+
+_QUERYSET_MARKERS = frozenset({"objects", "values_list", "values", "filter", "exclude", "all",
+                               "_default_manager"})
+
+
+def _django_parent(field: str, value: ast.AST, relations: frozenset[str]) -> str | None:
+    """``event=other``, ``item__event=other``, ``order_id=pk``, ``order__pk=pk``: one parent."""
+    parts = field.split("__")
+    if parts[-1] == "in" and len(parts) > 1 and _is_key_list(value):
+        parts = parts[:-1]  # the children of a batch of parents the caller holds
+    elif parts[-1] == "exact":
+        parts = parts[:-1]
+        if not is_parent_value(value):
+            return None
+    elif not is_parent_value(value):
+        return None
+    if not parts:
+        return None
+    if len(parts) > 1 and parts[-1] in ("id", "pk"):
+        return "__".join(parts[:-1])
+    if is_parent_field(parts[-1], relations):
+        return "__".join(parts)
+    return None
 
 
 def single_binding(assignments: dict[str, list[ast.AST]], name: str) -> ast.expr | None:

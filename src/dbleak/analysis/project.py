@@ -39,17 +39,30 @@ class ProjectIndex:
     """Function summaries by qualified name (``package.module.function``, ``module.Class.method``)."""
 
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
+    # Unions of one summary key over every entry, made when first asked for (see union_of).
+    _unions: dict[str, frozenset[Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def add_module(self, facts: ModuleFacts) -> None:
         self.add_summaries(summarize_module(facts))
 
     def add_summaries(self, merged: Mapping[str, Mapping[str, Any]]) -> None:
         """Merge one module's summaries (as :func:`summarize_module` makes them)."""
+        if merged:
+            self._unions.clear()
         for qualname, values in merged.items():
             previous = self.functions.get(qualname)
             if previous is not None:
                 values = {**previous.facts, **values}
             self.functions[qualname] = FunctionSummary(qualname, MappingProxyType(values))
+
+    def union_of(self, key: str) -> frozenset[Any]:
+        """Every value listed under ``key`` by any entry (e.g. all relation field names)."""
+        cached = self._unions.get(key)
+        if cached is None:
+            cached = frozenset(value for summary in self.functions.values()
+                               for value in summary.facts.get(key, ()))
+            self._unions[key] = cached
+        return cached
 
     def get(self, qualname: str | None) -> FunctionSummary | None:
         if qualname is None:

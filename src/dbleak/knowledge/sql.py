@@ -30,6 +30,7 @@ _FALLBACK_DIALECTS: tuple[str | None, ...] = (None, "sqlite", "postgres", "mysql
 
 # Column names that identify one row wherever they appear.
 _KEY_COLUMNS = frozenset({"id", "pk", "uuid", "guid", "rowid", "oid", "_rowid_"})
+_PARENT_KEY_SUFFIXES = ("_id", "_uuid", "_pk")
 
 # Catalog tables hold one row per schema object: bounded by nature.
 _CATALOG_SCHEMAS = frozenset({"information_schema", "pg_catalog", "sys", "mysql",
@@ -62,6 +63,9 @@ class Bound:
 
     verdict: Verdict
     reason: str
+    # Set on an unbounded read of the children of one row (``WHERE order_id = ?``): the
+    # foreign key it filters on. Its size is one parent's fan-out, which the SQL cannot tell.
+    parent: str | None = None
 
     @property
     def bounded(self) -> bool:
@@ -91,6 +95,23 @@ def query_bound(sql_text: str, dialect: str | None = None,
         bounded_columns += tuple(settings.option("sql", "bounded-columns", ()) or ())
         small_tables = tuple(settings.option("sql", "small-tables", ()) or ())
     return _query_bound(sql_text, dialect, bounded_columns, small_tables)
+
+
+def report_per_parent(settings: Settings | None) -> bool:
+    """`[tool.dbleak.sql] per-parent = "report"`: report reads of the children of one row too."""
+    return settings is not None and settings.option("sql", "per-parent", "ignore") == "report"
+
+
+def worth_reporting(bound: Bound | None, settings: Settings | None) -> bool:
+    """An unbounded read the DBL2xx rules report: not one parent's children unless asked to."""
+    return bound is not None and bound.unbounded and (
+        bound.parent is None or report_per_parent(settings))
+
+
+def is_parent_key_name(name: str) -> bool:
+    """``order_id``, ``user_uuid``: a column that names another table's row (a foreign key)."""
+    lowered = name.lower()
+    return lowered.endswith(_PARENT_KEY_SUFFIXES) and lowered not in _KEY_COLUMNS
 
 
 @lru_cache(maxsize=1024)
@@ -174,10 +195,12 @@ _TOKEN = re.compile(
 
 
 def normalise_placeholders(text: str) -> str:
-    """Replace every DB-API placeholder outside quotes and comments by the literal ``0``.
+    """Replace every DB-API placeholder outside quotes and comments by a number literal.
 
     Handles ``?``, ``%s``, ``%(name)s``, ``:name``, ``$1`` (and ``%%`` as ``%``). A literal is
-    accepted wherever a parameter is (``LIMIT 0``, ``id = 0``, ``IN (0, 0)``) in every dialect.
+    accepted wherever a parameter is (``LIMIT 0``, ``id = 0``, ``IN (0, 0)``) in every dialect;
+    the number is :data:`PARAMETER_LITERAL`, so the judge can tell a parameter from a constant
+    the SQL itself writes (``parent_id = ?`` is one parent's rows, ``state_id = 3`` is not).
     """
 
     def replace(match: re.Match[str]) -> str:
@@ -186,13 +209,14 @@ def normalise_placeholders(text: str) -> str:
             return match.group(0)
         if kind == "percent":
             return "%"
-        return "0"
+        return PARAMETER_LITERAL
 
     # psycopg's `IN %s` takes a whole tuple: read it as a list of values.
-    return _BARE_IN.sub("IN (0)", _TOKEN.sub(replace, text))
+    return _BARE_IN.sub(f"IN ({PARAMETER_LITERAL})", _TOKEN.sub(replace, text))
 
 
-_BARE_IN = re.compile(r"\bIN\s+0\b", re.IGNORECASE)
+PARAMETER_LITERAL = "8675309"
+_BARE_IN = re.compile(rf"\bIN\s+{PARAMETER_LITERAL}\b", re.IGNORECASE)
 
 
 def _parse(text: str, dialect: str | None) -> list[Any] | None:
@@ -223,6 +247,17 @@ def _is_english(statements: list[Any]) -> bool:
             if not identifier.quoted and str(identifier.this).lower() in _ENGLISH_WORDS:
                 return True
     return False
+
+
+def _is_parameter(node: Any) -> bool:
+    """A value the code supplies: a DB-API parameter or a hole (not a constant, not a column)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Literal):
+        return not node.is_string and node.this == PARAMETER_LITERAL
+    if isinstance(node, exp.Cast):
+        return _is_parameter(node.this)
+    return _is_hole(node)
 
 
 def _is_hole(node: Any) -> bool:
@@ -377,6 +412,10 @@ class _Judge:
         names = ", ".join(f"`{t}`" for t in tables) or "its source"
         if where is None:
             return Bound("unbounded", f"no LIMIT and no WHERE on {names}")
+        parent = self._parent_equality(where.this)
+        if parent is not None:
+            return Bound("unbounded", f"no LIMIT on {names}: all the rows of one `{parent}`",
+                         parent=parent)
         return Bound("unbounded", f"no LIMIT and no key equality in the WHERE on {names}")
 
     def _source(self, source: Any, ctes: dict[str, Bound]) -> tuple[Bound, str | None]:
@@ -469,6 +508,21 @@ class _Judge:
             if name in keys or qualified in self.bounded_columns or any(
                     f"{table}.{name}" in self.bounded_columns for table in tables):
                 return name
+        return None
+
+    def _parent_equality(self, condition: Any) -> str | None:
+        """A ``<parent>_id = ?`` conjunct: the children of one row (not a literal: a status code
+        such as ``state_id = 3`` picks a class of rows, not one parent's)."""
+        from sqlglot import exp
+
+        for part in _conjuncts(condition):
+            if not isinstance(part, exp.EQ):
+                continue
+            for side, other in ((part.this, part.expression), (part.expression, part.this)):
+                if isinstance(side, exp.Column) and not _is_hole(side) \
+                        and is_parent_key_name(side.name) \
+                        and _is_parameter(other):
+                    return str(side.name.lower())
         return None
 
     # --- writes -------------------------------------------------------------------------

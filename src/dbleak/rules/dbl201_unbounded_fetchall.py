@@ -21,9 +21,10 @@ from dbleak.analysis.fetch_loops import (
 from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
 from dbleak.analysis.module import walk, walk_scope
 from dbleak.analysis.names import chain_text
+from dbleak.analysis.row_escape import report_returned, rows_escape
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import Buffering, DriverTable
-from dbleak.knowledge.sql import query_bound
+from dbleak.knowledge.sql import query_bound, worth_reporting
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
 from dbleak.source import source_segment
@@ -67,6 +68,12 @@ class UnboundedFetchall(Rule):
     every row in the driver after the fix: see DBL205 for server-side cursors.
     Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
     fixture tables of a few rows by design.
+    Not reported by default, because no local rewrite would help or the size is one
+    parent's: reads whose rows leave the function whole (returned, yielded as one value, or
+    stored on an object: the caller asked for every row; `returned = "report"` reports them),
+    and reads of the children of one row (a `WHERE`/filter equality on a foreign key such as
+    `order_id = ?`, a relation of a model of the checked tree such as `filter(order=o)`, or an
+    `in_`/`__in` over a batch of parents held in memory; `per-parent = "report"` reports them).
 
     ## Fix safety
     `for row in cur.fetchall():` → `for row in cur:` is safe for drivers whose cursor iteration
@@ -78,7 +85,7 @@ class UnboundedFetchall(Rule):
 
     ## Options
     `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`, `chunk-size` (default 1000),
-    `unresolved = "report"`.
+    `unresolved = "report"`, `per-parent = "report"`, `returned = "report"`.
 
     ## References
     - [PEP 249: fetchall, fetchmany](https://peps.python.org/pep-0249/#fetchall)
@@ -149,8 +156,10 @@ def _check_site(rule: type[Rule], ctx: CheckContext, site: FetchSite,
             return None
         message = f"`{call}` reads every row, and the query's bound could not be proven"
         return ctx.finding(rule, site.node, message, stmt=site.stmt)
-    if bound.bounded:
+    if not worth_reporting(bound, ctx.settings):
         return None
+    if not report_returned(ctx.settings) and rows_escape(ctx.facts, site.node, site.scope.node):
+        return None  # every row is the function's result: the caller's call
     if _reads_scratch_tables(site):
         return None
     message = rule.message.format(call=call, reason=bound.reason)
@@ -282,7 +291,10 @@ def _helper_calls(rule: type[Rule], ctx: CheckContext, kind: str) -> Iterator[Fi
         if sql is None:
             continue
         bound = query_bound(sql.text, read.dialect, ctx.settings, analysis.unique_columns)
-        if not bound.unbounded:
+        if not worth_reporting(bound, ctx.settings):
+            continue
+        if not report_returned(ctx.settings) and rows_escape(ctx.facts, site.node,
+                                                             site.scope.node):
             continue
         name = source_segment(ctx.text, site.node.func) or read.helper.rsplit(".", 1)[-1]
         message = (f"`{name}(...)` reads all rows of an unbounded query ({bound.reason}); "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -15,8 +16,11 @@ from dbleak.analysis.fetch_orm import (
     sqlalchemy_chain_bound,
     yield_per_conflicts,
 )
+from dbleak.analysis.model_relations import relation_names
+from dbleak.analysis.row_escape import report_returned, rows_escape
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
+from dbleak.knowledge.sql import report_per_parent
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
 from dbleak.source import source_segment
@@ -65,6 +69,13 @@ class UnboundedOrmAll(Rule):
     Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
     fixture tables of a few rows by design.
 
+    Not reported by default, because no local rewrite would help or the size is one
+    parent's: reads whose rows leave the function whole (returned, yielded as one value, or
+    stored on an object: the caller asked for every row; `returned = "report"` reports them),
+    and reads of the children of one row (a `WHERE`/filter equality on a foreign key such as
+    `order_id = ?`, a relation of a model of the checked tree such as `filter(order=o)`, or an
+    `in_`/`__in` over a batch of parents held in memory; `per-parent = "report"` reports them).
+
     ## Fix safety
     Unsafe: with `yield_per` the result is no longer a list, objects are loaded while the loop
     runs (changes made meanwhile may be seen), and the PostgreSQL/MySQL dialects then use a
@@ -72,13 +83,15 @@ class UnboundedOrmAll(Rule):
     `.unique()`, where `yield_per` raises.
 
     ## Options
-    `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`, `chunk-size` (default 1000).
+    `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`, `chunk-size` (default 1000),
+    `per-parent = "report"`, `returned = "report"`.
 
     ## References
     - [SQLAlchemy: fetching large result sets with yield_per](https://docs.sqlalchemy.org/en/20/orm/queryguide/api.html#fetching-large-result-sets-with-yield-per)
     """
 
     code = "DBL202"
+    needs_project = True  # relation fields of the project's models
     name = "unbounded-orm-all"
     message = "`{call}` loads every row of an unbounded query ({reason})"
     fix_title = "Load in batches with `yield_per`"
@@ -127,12 +140,17 @@ class UnboundedOrmAll(Rule):
             read = _orm_read(ctx, site.scope, target, flask, list_form=target is not call)
             if read is None:
                 continue
-            bound = sqlalchemy_chain_bound(read.judged + read.result_steps, columns, small)
-            if bound.bounded:
+            bound = sqlalchemy_chain_bound(read.judged + read.result_steps, columns, small,
+                                           relation_names(ctx.facts, ctx.project))
+            if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)):
                 continue
+            if not report_returned(ctx.settings) and rows_escape(ctx.facts, call,
+                                                                 site.scope.node):
+                continue  # every row is the function's result: the caller's call
             text = source_segment(ctx.text, call) or "query.all()"
             if len(text) > 60 or "\n" in text:
-                text = text.split("(", 1)[0] + "(...)" + ("" if target is not call else ".all()")
+                head = re.sub(r"\s+", "", text.split("(", 1)[0])
+                text = head + "(...)" + ("" if target is not call else ".all()")
             message = cls.message.format(call=text, reason=bound.reason)
             plan = None
             loop = loops.get(id(call))

@@ -8,9 +8,11 @@ from collections.abc import Iterable, Iterator
 from dbleak.analysis.fetch import fetch_analysis, is_test_module
 from dbleak.analysis.fetch_loops import name_loads
 from dbleak.analysis.fetch_orm import django_chain_bound, django_queryset_steps, single_binding
+from dbleak.analysis.model_relations import relation_names
 from dbleak.analysis.module import Scope
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
+from dbleak.knowledge.sql import report_per_parent
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
 from dbleak.source import source_segment
@@ -47,6 +49,11 @@ class UnboundedQuerysetList(Rule):
     Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
     fixture tables of a few rows by design.
 
+    Querysets of the children of one row are not reported by default: their size is one
+    parent's (a filter on a relation of a model of the checked tree such as `filter(order=o)`
+    or `filter(item__order=o)`, on a foreign key column such as `order_id=…`, or `__in` over a
+    batch of parents held in memory; `per-parent = "report"` reports them).
+
     ## Fix safety
     `.iterator(chunk_size=…)` is unsafe: the queryset no longer caches its rows (iterating it
     again runs the query again) and `prefetch_related` needs Django 4.1+ with a `chunk_size`.
@@ -55,7 +62,7 @@ class UnboundedQuerysetList(Rule):
 
     ## Options
     `[tool.dbleak.sql]`: `small-tables` (model names), `bounded-columns`, `chunk-size`
-    (default 1000).
+    (default 1000), `per-parent = "report"`.
 
     ## References
     - [Django: QuerySet.iterator()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#iterator)
@@ -63,6 +70,7 @@ class UnboundedQuerysetList(Rule):
     """
 
     code = "DBL203"
+    needs_project = True  # relation fields of the project's models
     name = "unbounded-queryset-list"
     message = "{what} loads every row of an unbounded queryset ({reason})"
     fix_title = "Stream the queryset with `.iterator(chunk_size=…)`"
@@ -130,8 +138,9 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
         return None
     model, steps = found
     bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
-                               ctx.settings.option("sql", "small-tables", ()) or (), model)
-    if bound.bounded:
+                               ctx.settings.option("sql", "small-tables", ()) or (), model,
+                               relation_names(ctx.facts, ctx.project))
+    if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)):
         return None
     return source, model, bound.reason
 

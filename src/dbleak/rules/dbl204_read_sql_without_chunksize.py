@@ -7,9 +7,10 @@ from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.fetch import SqlText, dialect_of, fetch_analysis, is_test_module
 from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
+from dbleak.analysis.row_escape import report_returned, rows_escape
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
-from dbleak.knowledge.sql import query_bound
+from dbleak.knowledge.sql import query_bound, worth_reporting
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
 from dbleak.source import source_segment
@@ -51,13 +52,20 @@ class ReadSqlWithoutChunksize(Rule):
     Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
     fixture tables of a few rows by design.
 
+    Not reported by default, because no local rewrite would help or the size is one
+    parent's: reads whose rows leave the function whole (returned, yielded as one value, or
+    stored on an object: the caller asked for every row; `returned = "report"` reports them),
+    and reads of the children of one row (a `WHERE`/filter equality on a foreign key such as
+    `order_id = ?`, a relation of a model of the checked tree such as `filter(order=o)`, or an
+    `in_`/`__in` over a batch of parents held in memory; `per-parent = "report"` reports them).
+
     ## Fix safety
     Display-only: with `chunksize` the call returns an iterator of DataFrames, so the code
     that uses the result must change too.
 
     ## Options
     `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`, `chunk-size` (default 1000),
-    `unresolved = "report"`.
+    `unresolved = "report"`, `per-parent = "report"`, `returned = "report"`.
 
     ## References
     - [pandas.read_sql](https://pandas.pydata.org/docs/reference/api/pandas.read_sql.html)
@@ -121,8 +129,11 @@ class ReadSqlWithoutChunksize(Rule):
                     yield ctx.finding(cls, call, f"`{label}` without `chunksize` loads every "
                                       "row, and the query's bound could not be proven",
                                       stmt=site.stmt)
-                if not bound.unbounded:
+                if not worth_reporting(bound, ctx.settings):
                     continue
+                if not report_returned(ctx.settings) and rows_escape(ctx.facts, call,
+                                                                     site.scope.node):
+                    continue  # the whole frame is the function's result
                 message = cls.message.format(call=label, reason=bound.reason)
                 yield ctx.finding(cls, call, message, plan=_plan(ctx, call), stmt=site.stmt)
                 continue
@@ -138,7 +149,10 @@ class ReadSqlWithoutChunksize(Rule):
                 continue
             bound = query_bound(resolved.text, read.dialect, ctx.settings,
                                 analysis.unique_columns)
-            if not bound.unbounded:
+            if not worth_reporting(bound, ctx.settings):
+                continue
+            if not report_returned(ctx.settings) and rows_escape(ctx.facts, call,
+                                                                 site.scope.node):
                 continue
             name = source_segment(ctx.text, call.func) or read.helper
             helper = read.helper.rsplit(".", 1)[-1]

@@ -15,6 +15,7 @@ from dbleak.analysis.fetch import (
 from dbleak.analysis.names import chain_text
 from dbleak.fixes.plan import AddImport, ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
+from dbleak.knowledge.sql import worth_reporting
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
 from dbleak.source import source_segment
@@ -66,6 +67,9 @@ class ClientSideCursorStreaming(Rule):
     Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
     fixture tables of a few rows by design.
 
+    Reads of the children of one row (`WHERE order_id = ?`) are not reported by default:
+    their size is one parent's (`per-parent = "report"` reports them).
+
     ## Fix safety
     Always unsafe. A psycopg named cursor lives inside a transaction (it fails in autocommit
     mode with psycopg2, and it is closed at commit unless declared `withhold`) and can run one
@@ -73,7 +77,7 @@ class ClientSideCursorStreaming(Rule):
     connection busy until every row has been read.
 
     ## Options
-    `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`.
+    `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`, `per-parent = "report"`.
 
     ## References
     - [psycopg2: server-side cursors](https://www.psycopg.org/docs/usage.html#server-side-cursors)
@@ -121,7 +125,7 @@ class ClientSideCursorStreaming(Rule):
             if not is_client_buffered(site.cursor):
                 continue
             bound = site.bound
-            if bound is None or not bound.unbounded:
+            if bound is None or not worth_reporting(bound, ctx.settings):
                 continue
             yield _finding(cls, ctx, site, bound.reason)
 

@@ -1,0 +1,107 @@
+"""Relation fields of ORM model classes: the names whose equality picks the children of one row.
+
+``Item.objects.filter(event=other)`` and ``session.query(Trial).filter(Trial.study == study)``
+read the rows that belong to one parent row. Whether ``event``/``study`` is a relation (rather
+than a plain column such as ``status``) is known from the model classes of the checked tree:
+Django's ``ForeignKey``/``OneToOneField``/``ManyToManyField`` (and modelcluster's
+``ParentalKey``), SQLAlchemy's ``relationship()`` and columns built with ``ForeignKey(...)``.
+
+The project index keeps, per model class, the names of its relation fields (summary key
+:data:`RELATIONS_KEY`); :func:`relation_names` is their union over the project and the module
+being checked. A name, not a (model, field) pair: the chains the rules read name the model only
+at their root, and a lookup path (``item__event``) crosses models.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from dbleak.analysis.module import ModuleFacts
+from dbleak.analysis.project import SUMMARIZERS, ProjectIndex
+
+RELATIONS_KEY = "relation-fields"
+
+# Calls whose result, assigned in a class body, is a field that points at other rows.
+_RELATION_CALLS = frozenset({
+    # Django and popular field packages
+    "ForeignKey", "OneToOneField", "ManyToManyField", "ParentalKey",
+    "ParentalManyToManyField", "TreeForeignKey", "TreeManyToManyField", "TreeOneToOneField",
+    # SQLAlchemy
+    "relationship", "relation",
+})
+_COLUMN_CALLS = frozenset({"Column", "mapped_column", "column_property"})
+
+
+def _call_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name):
+            return func.id
+        if isinstance(func, ast.Attribute):
+            return func.attr
+    return ""
+
+
+def _is_relation_value(value: ast.AST) -> bool:
+    name = _call_name(value)
+    if name in _RELATION_CALLS:
+        return True
+    if name in _COLUMN_CALLS and isinstance(value, ast.Call):
+        return any(_call_name(arg) == "ForeignKey" for arg in value.args)
+    return False
+
+
+def class_relation_fields(klass: ast.ClassDef) -> list[str]:
+    """The names a model class's body binds to relation fields, in order."""
+    found: list[str] = []
+    for statement in klass.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target: ast.AST = statement.targets[0]
+            value: ast.AST | None = statement.value
+        elif isinstance(statement, ast.AnnAssign):
+            target, value = statement.target, statement.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and value is not None and _is_relation_value(value):
+            found.append(target.id)
+    return found
+
+
+def _classes(facts: ModuleFacts) -> Iterator[ast.ClassDef]:
+    for node in facts.tree.body:
+        if isinstance(node, ast.ClassDef):
+            yield node
+        elif isinstance(node, ast.If):  # `if TYPE_CHECKING:` / version switches
+            yield from (n for n in node.body if isinstance(n, ast.ClassDef))
+
+
+def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
+    prefix = f"{facts.module_name}." if facts.module_name else ""
+    summaries: dict[str, dict[str, Any]] = {}
+    for klass in _classes(facts):
+        fields = class_relation_fields(klass)
+        if fields:
+            summaries[prefix + klass.name] = {RELATIONS_KEY: tuple(fields)}
+    return summaries
+
+
+def module_relation_names(facts: ModuleFacts) -> frozenset[str]:
+    cached: frozenset[str] | None = getattr(facts, "_dbleak_relations", None)
+    if cached is None:
+        cached = frozenset(name for klass in _classes(facts)
+                           for name in class_relation_fields(klass))
+        facts._dbleak_relations = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def relation_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
+    """Relation field names of every model in the project and in this module."""
+    own = module_relation_names(facts)
+    indexed = project.union_of(RELATIONS_KEY)
+    return own | indexed if indexed else own
+
+
+if summarize_relations not in SUMMARIZERS:
+    SUMMARIZERS.append(summarize_relations)
