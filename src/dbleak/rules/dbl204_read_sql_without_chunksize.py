@@ -89,7 +89,8 @@ class ReadSqlWithoutChunksize(Rule):
     )
     INVALID = (
         Example("import pandas as pd\n\ndef f(con):\n"
-                "    return pd.read_sql('SELECT * FROM events', con)\n"),
+                "    frame = pd.read_sql('SELECT * FROM events', con)\n"
+                "    return frame['amount'].sum()\n"),
     )
 
     @classmethod
