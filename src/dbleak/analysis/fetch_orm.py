@@ -172,6 +172,18 @@ def _parent_compare(node: ast.AST, relations: frozenset[str]) -> str | None:
             found = _parent_compare(value, relations)
             if found:
                 return found
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+        return _all_parents([_parent_compare(v, relations) for v in node.values])
+    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and (
+            (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == "or_"):
+        return _all_parents([_parent_compare(a, relations) for a in node.args])
+    return None
+
+
+def _all_parents(found: list[str | None]) -> str | None:
+    """``A.x_id == p or A.y_id == p``: rows of one parent either way (every branch is)."""
+    if found and all(found):
+        return found[0]
     return None
 
 
@@ -353,6 +365,9 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
                     return OrmBound(True, "a filter on a list of keys")
                 if parent is None:
                     parent = _django_parent(field, keyword.value, relations)
+            for argument in step.call.args:
+                if parent is None:
+                    parent = _q_parent(argument, relations)
     if parent is not None:
         return OrmBound(False, f"no slice: all the rows of one `{parent}`", parent=parent)
     return OrmBound(False, "no slice and no filter on a key")
@@ -361,6 +376,10 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
 def _is_key_list(value: ast.AST) -> bool:
     """A collection of keys held in memory (a literal, a comprehension, a name): at most one row
     per key. A queryset (``.filter(...)``, ``.values_list(...)``) is a subquery of any size."""
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+            and value.func.id in ("list", "tuple", "set", "sorted", "frozenset"):
+        return not any(isinstance(sub, ast.Attribute) and sub.attr in _QUERYSET_MARKERS
+                       for sub in walk(value))
     if isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp,
                           ast.Name, ast.Attribute)):
         return not any(isinstance(sub, ast.Attribute) and sub.attr in _QUERYSET_MARKERS
@@ -370,6 +389,22 @@ def _is_key_list(value: ast.AST) -> bool:
 
 _QUERYSET_MARKERS = frozenset({"objects", "values_list", "values", "filter", "exclude", "all",
                                "_default_manager"})
+
+
+def _q_parent(node: ast.AST, relations: frozenset[str]) -> str | None:
+    """``Q(order=o)``, ``Q(order=o) | Q(order__parent=o)``, ``Q(order=o) & Q(x=1)``."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _all_parents([_q_parent(node.left, relations), _q_parent(node.right, relations)])
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd):
+        return _q_parent(node.left, relations) or _q_parent(node.right, relations)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Q" \
+            and not node.args:
+        for keyword in node.keywords:
+            found = _django_parent((keyword.arg or "").lower(), keyword.value, relations) \
+                if keyword.arg else None
+            if found:
+                return found
+    return None
 
 
 def _django_parent(field: str, value: ast.AST, relations: frozenset[str]) -> str | None:

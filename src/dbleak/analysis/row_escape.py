@@ -48,6 +48,8 @@ def rows_escape(facts: ModuleFacts, node: ast.AST, scope: ast.AST, depth: int = 
         if isinstance(parent, ast.Call) and isinstance(current, ast.keyword):
             current = parent  # `Result(rows=rows)` returned
             continue
+        if isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is current:
+            return loop_copies_out(facts, parent, scope)
         if isinstance(parent, ast.comprehension) and parent.iter is current:
             comprehension = facts.parent.get(id(parent))
             if not isinstance(comprehension, _COMPREHENSIONS):
@@ -63,4 +65,33 @@ def rows_escape(facts: ModuleFacts, node: ast.AST, scope: ast.AST, depth: int = 
                            for load in name_loads(scope, targets[0].id))
             return False
         return False
+    return False
+
+
+_ADDERS = frozenset({"append", "extend", "add", "insert", "update", "appendleft"})
+
+
+def loop_copies_out(facts: ModuleFacts, loop: ast.For | ast.AsyncFor, scope: ast.AST) -> bool:
+    """``for row in rows: result.append(f(row))`` with ``result`` returned (or stored on an
+    object): the loop copies every row into the function's result."""
+    targets: set[str] = set()
+    for node in ast.walk(loop):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in _ADDERS:
+            owner = node.func.value
+            while isinstance(owner, ast.Subscript):  # `by_key[k].append(row)`
+                owner = owner.value
+            if isinstance(owner, ast.Name):
+                targets.add(owner.id)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                    targets.add(target.value.id)  # `by_key[k] = row`
+    for name in targets:
+        for load in name_loads(scope, name):
+            parent = facts.parent.get(id(load))
+            if isinstance(parent, (ast.Return, ast.Yield)) or (
+                    isinstance(parent, ast.Assign) and parent.value is load
+                    and any(isinstance(t, ast.Attribute) for t in parent.targets)):
+                return True
     return False
