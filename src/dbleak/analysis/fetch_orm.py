@@ -339,6 +339,44 @@ def django_queryset_steps(expr: ast.AST) -> tuple[str, list[Step]] | None:
     return root.id, rest
 
 
+# Framework models whose tables the application's code sizes, not its data: Django's
+# permissions (models × actions), groups and content types (one per model), sites, and
+# Wagtail's locales and sites. Reading them whole is how they are used.
+FRAMEWORK_LOOKUP_MODELS = frozenset({
+    "django.contrib.auth.models.Group", "django.contrib.auth.models.Permission",
+    "django.contrib.contenttypes.models.ContentType", "django.contrib.sites.models.Site",
+    "wagtail.models.Locale", "wagtail.models.Site", "wagtail.models.i18n.Locale",
+    "wagtail.models.sites.Site", "wagtail.core.models.Locale", "wagtail.core.models.Site",
+})
+# `apps.get_model("auth", "Group")` in migrations: app label -> the models' module.
+_APP_MODULES = {"auth": "django.contrib.auth.models",
+                "contenttypes": "django.contrib.contenttypes.models",
+                "sites": "django.contrib.sites.models", "wagtailcore": "wagtail.models"}
+# Relations of those framework models (not in the checked tree, so not in its summaries).
+FRAMEWORK_RELATIONS = frozenset({"permissions", "user_permissions", "groups", "content_type"})
+
+
+def model_qualname(root: ast.AST, facts: ModuleFacts,
+                   assignments: dict[str, list[ast.AST]]) -> str | None:
+    """``django.contrib.auth.models.Group`` for ``Group`` imported, or bound once to
+    ``apps.get_model("auth", "Group")`` / ``apps.get_model("auth.Group")``."""
+    if isinstance(root, ast.Name):
+        value = single_binding(assignments, root.id)
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+                and value.func.attr == "get_model":
+            texts = [a.value for a in value.args if isinstance(a, ast.Constant)
+                     and isinstance(a.value, str)]
+            if len(texts) == 1:
+                label, _, name = texts[0].partition(".")
+            elif len(texts) == 2:
+                label, name = texts
+            else:
+                return None
+            module = _APP_MODULES.get(label.lower())
+            return f"{module}.{name}" if module and name else None
+    return facts.qualname(root)
+
+
 def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
                        small_tables: Iterable[str], model: str,
                        relations: frozenset[str] = frozenset()) -> OrmBound:

@@ -7,7 +7,15 @@ from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.fetch import fetch_analysis, is_test_module
 from dbleak.analysis.fetch_loops import name_loads
-from dbleak.analysis.fetch_orm import django_chain_bound, django_queryset_steps, single_binding
+from dbleak.analysis.fetch_orm import (
+    FRAMEWORK_LOOKUP_MODELS,
+    FRAMEWORK_RELATIONS,
+    django_chain_bound,
+    django_queryset_steps,
+    method_chain,
+    model_qualname,
+    single_binding,
+)
 from dbleak.analysis.model_relations import relation_names
 from dbleak.analysis.module import Scope
 from dbleak.analysis.row_escape import loop_copies_out, report_returned
@@ -138,9 +146,11 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
     if found is None:
         return None
     model, steps = found
+    if model_qualname(method_chain(source)[0], ctx.facts, assignments) in FRAMEWORK_LOOKUP_MODELS:
+        return None  # sized by the application's code (permissions, groups, locales)
     bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
                                ctx.settings.option("sql", "small-tables", ()) or (), model,
-                               relation_names(ctx.facts, ctx.project))
+                               relation_names(ctx.facts, ctx.project) | FRAMEWORK_RELATIONS)
     if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)):
         return None
     return source, model, bound.reason
