@@ -103,6 +103,16 @@ def _owner_name(node: ast.Attribute) -> str:
     return ""
 
 
+def call_name(node: ast.AST) -> str:
+    """``Count`` for ``Count(...)`` and ``models.Count(...)``; empty for anything else."""
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name):
+            return node.func.id
+        if isinstance(node.func, ast.Attribute):
+            return node.func.attr
+    return ""
+
+
 def _is_model_column(node: ast.AST) -> bool:
     """``Order.user_id``, ``model.Order.user``, ``cls.user_id``, ``self.user_model.roles``:
     a column of a mapped class (its owner is a class name, ``cls``, or a ``*_model`` attribute)."""
@@ -384,7 +394,18 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
     parent: str | None = None
     if model.lower() in {t.lower() for t in small_tables}:
         return OrmBound(True, f"`{model}` is listed in small-tables")
+    counts: set[str] = set()  # aliases of `annotate(n=Count(...))`
     for step in steps:
+        if step.name == "annotate" and step.call is not None:
+            counts.update(k.arg.lower() for k in step.call.keywords
+                          if k.arg and isinstance(k.value, ast.Call)
+                          and call_name(k.value) == "Count")
+        if step.name == "filter" and step.call is not None and any(
+                (k.arg or "").lower().rpartition("__")[0] in counts
+                and (k.arg or "").lower().endswith(("__gt", "__gte"))
+                for k in step.call.keywords):
+            return OrmBound(True, "only the groups that repeat (a count filter after "
+                            "`annotate`): duplicates, expected to be few")
         if step.name == "[]":
             return OrmBound(True, "a slice")
         if step.name == "iterator":

@@ -18,6 +18,7 @@ import ast
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from dbleak.analysis.fetch_orm import call_name
 from dbleak.analysis.module import ModuleFacts
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex
 
@@ -34,22 +35,13 @@ _RELATION_CALLS = frozenset({
 _COLUMN_CALLS = frozenset({"Column", "mapped_column", "column_property"})
 
 
-def _call_name(node: ast.AST) -> str:
-    if isinstance(node, ast.Call):
-        func = node.func
-        if isinstance(func, ast.Name):
-            return func.id
-        if isinstance(func, ast.Attribute):
-            return func.attr
-    return ""
-
 
 def _is_relation_value(value: ast.AST) -> bool:
-    name = _call_name(value)
+    name = call_name(value)
     if name in _RELATION_CALLS:
         return True
     if name in _COLUMN_CALLS and isinstance(value, ast.Call):
-        return any(_call_name(arg) == "ForeignKey" for arg in value.args)
+        return any(call_name(arg) == "ForeignKey" for arg in value.args)
     return False
 
 
