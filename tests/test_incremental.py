@@ -301,3 +301,42 @@ def test_new_settings_or_a_new_project_index_mean_a_full_check() -> None:
     checker.check(text.replace("return 0\n\n\ndef h", "return 3\n\n\ndef h"), "m.py",
                   Settings(select=("DBL1",)), project)
     assert (checker.statistics.full, checker.statistics.incremental) == (3, 1)
+
+
+MODELS = '''from django.db import models
+
+
+class Ticket(models.Model):
+    event = models.ForeignKey("Event", on_delete=models.CASCADE)
+
+
+class Item(models.Model):
+    tags = models.ManyToManyField("app.Label")
+
+
+def copy_items(other):
+    for item in Item.objects.filter(tags__event=other):
+        print(item)
+    return 0
+
+
+def unrelated():
+    return 0
+'''
+
+
+def test_model_relations_are_a_module_wide_fact() -> None:
+    """Relation names are a module-wide set (a name, not a model's field): `tags__event` is one
+    parent's rows because `Ticket` declares `event` a relation, and the function never reads
+    `Ticket`. Editing the function, or that class, must give what a full check gives."""
+    settings = Settings()
+    checker = IncrementalChecker(most=1.0)
+    checker.check(MODELS, "shop.py", settings)
+    for new in (
+        MODELS.replace("return 0\n\n\ndef unrelated", "return 1\n\n\ndef unrelated"),
+        MODELS.replace("print(item)", "print(item, 1)"),
+        MODELS.replace('event = models.ForeignKey("Event", on_delete=models.CASCADE)',
+                       "event = models.CharField(max_length=5)"),
+        MODELS,
+    ):
+        assert checker.check(new, "shop.py", settings) == check_text(new, "shop.py", settings)

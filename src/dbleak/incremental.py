@@ -105,8 +105,8 @@ def _span(node: ast.stmt) -> tuple[int, int]:
 def _names(node: ast.AST) -> tuple[frozenset[str], frozenset[str]]:
     """The identifiers a unit defines for others (its name, nested defs and classes, class
     attributes, attributes it sets, names it declares ``global``) and every identifier it reads
-    (names, attributes, parameter and keyword names, identifier-like strings, imported
-    names)."""
+    (names, attributes, parameter and keyword names and the fields of a Django lookup path,
+    identifier-like strings, imported names)."""
     defines: set[str] = set()
     reads: set[str] = set()
     for child in walk(node):
@@ -132,6 +132,9 @@ def _names(node: ast.AST) -> tuple[frozenset[str], frozenset[str]]:
         elif kind is ast.arg or kind is ast.keyword:
             if child.arg is not None:  # type: ignore[attr-defined]
                 reads.add(child.arg)  # type: ignore[attr-defined]  # a pytest fixture's name
+                if "__" in child.arg:  # type: ignore[attr-defined]
+                    # a Django lookup path (`item__event=…`) reads every field it names
+                    reads.update(p for p in child.arg.split("__") if p)  # type: ignore[attr-defined]
         elif kind is ast.alias:
             name = child.asname or child.name  # type: ignore[attr-defined]
             defines.add(name.split(".")[0])
