@@ -6,7 +6,13 @@ import ast
 import re
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.fetch import FetchSite, dbapi_fetch_sites, fetch_analysis, is_test_module
+from dbleak.analysis.fetch import (
+    FetchSite,
+    SqlResolver,
+    dbapi_fetch_sites,
+    fetch_analysis,
+    is_test_module,
+)
 from dbleak.analysis.fetch_loops import (
     body_uses_cursor,
     body_writes,
@@ -160,7 +166,7 @@ def _check_site(rule: type[Rule], ctx: CheckContext, site: FetchSite,
         return None
     if not report_returned(ctx.settings) and rows_escape(ctx.facts, site.node, site.scope.node):
         return None  # every row is the function's result: the caller's call
-    if _reads_scratch_tables(site):
+    if _reads_scratch_tables(site, fetch_analysis(ctx).resolver):
         return None
     message = rule.message.format(call=call, reason=bound.reason)
     plan, note = _plan(ctx, site)
@@ -173,7 +179,7 @@ _READ_TABLES = re.compile(r"\b(?:from|join)\s+[`\"\[]?([\w.]+)", re.IGNORECASE)
 _DROPPED_TABLE = re.compile(r"\bdrop\s+table\s+(?:if\s+exists\s+)?[`\"\[]?([\w.]+)", re.IGNORECASE)
 
 
-def _reads_scratch_tables(site: FetchSite) -> bool:
+def _reads_scratch_tables(site: FetchSite, resolver: SqlResolver) -> bool:
     """The query reads only tables that its own function drops: scratch tables, holding just
     what the function itself put there (demo and sanity-check code), not a growing table."""
     if site.executed is None or site.executed.sql is None:
@@ -185,6 +191,13 @@ def _reads_scratch_tables(site: FetchSite) -> bool:
     for node in walk_scope(site.scope.node):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and "drop" in node.value.lower():
             dropped.update(name.lower() for name in _DROPPED_TABLE.findall(node.value))
+        elif isinstance(node, ast.JoinedStr) and any(
+                isinstance(v, ast.Constant) and "drop" in str(v.value).lower()
+                for v in node.values):
+            # `f"DROP TABLE IF EXISTS {table_name}"` with `table_name = "scratch"` in scope
+            resolved = resolver.resolve(node, site.scope)
+            if resolved is not None:
+                dropped.update(name.lower() for name in _DROPPED_TABLE.findall(resolved.text))
     return read <= dropped
 
 
