@@ -18,7 +18,6 @@ from dbleak.analysis.fetch_orm import (
 )
 from dbleak.analysis.model_relations import relation_names
 from dbleak.analysis.module import Scope
-from dbleak.analysis.row_escape import loop_copies_out, report_returned
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.sql import report_per_parent
@@ -173,8 +172,6 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
     _source, model, reason = found
     if isinstance(inner, ast.Name) and len(name_loads(scope.node, inner.id)) != 1:
         return None  # the queryset is used again: its cache may be what the code wants
-    if not report_returned(ctx.settings) and loop_copies_out(ctx.facts, loop, scope.node):
-        return None  # every row goes into the function's result: the caller's call
     what = f"iterating `{model}.objects…`" if not listed else f"`list()` of `{model}.objects…`"
     message = rule.message.format(what=what, reason=reason)
     size = ctx.settings.option("sql", "chunk-size", 1000)
