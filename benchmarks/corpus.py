@@ -1,10 +1,13 @@
 """Real-code check: run dbleak over the sources of real packages full of database code.
 
-    python benchmarks/corpus.py [--select DBL1] [--package NAME ...] [--json]
+    python benchmarks/corpus.py [--select DBL1] [--set libraries|apps|all] [--package NAME ...]
+                                [--json]
 
-Each package is fetched once with ``pip download --no-deps --no-binary :all:`` into
-``benchmarks/corpus/_dl`` and unpacked into ``benchmarks/corpus/<name>-<version>/`` (the folder
-is git-ignored). Findings are printed as ``package  path:line:col  CODE  message``; review
+Two sets: ``libraries`` (the default: drivers, query tools and migration tools) and ``apps``
+(applications with a lot of ORM and SQL code, the DBL2xx review's second sample). Each package
+is fetched once with ``pip download --no-deps --no-binary :all:`` (a wheel when the package has
+no source distribution) into ``benchmarks/corpus/_dl`` and unpacked into
+``benchmarks/corpus/<name>-<version>/`` (the folder is git-ignored). Findings are printed as ``package  path:line:col  CODE  message``; review
 them by reading the code and record the verdicts in ``benchmarks/corpus-review.md``.
 """
 
@@ -31,6 +34,14 @@ PACKAGES = (
     "mysql-connector-python",
 )
 
+# Applications: the second DBL2xx review (benchmarks/corpus-review.md), pinned to what was read.
+APPLICATIONS = (
+    "Trac==1.6", "beets==2.14.1", "buildbot==4.3.0", "buku==5.1", "ckan==2.12.0",
+    "django-oscar==4.2.1", "Flask-AppBuilder==5.3.0", "mailman==3.3.10", "mlflow==3.18.0",
+    "optuna==5.0.0", "pretix==2026.8.0", "roundup==2.6.0", "wagtail==8.0.1", "weblate==5.14.3",
+)
+SETS = {"libraries": PACKAGES, "apps": APPLICATIONS, "all": PACKAGES + APPLICATIONS}
+
 
 def _normal(name: str) -> str:
     return name.lower().replace("-", "_").replace(".", "_")
@@ -50,6 +61,10 @@ def _archive(name: str) -> Path | None:
     wanted = _normal(name)
     for path in sorted(DOWNLOADS.iterdir()) if DOWNLOADS.exists() else ():
         stem = path.name
+        if stem.endswith(".whl"):
+            if _normal(stem.split("-", 1)[0]) == wanted:
+                return path
+            continue
         for suffix in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
             stem = stem.removesuffix(suffix)
         if _normal(stem.rsplit("-", 1)[0]) == wanted:
@@ -57,25 +72,42 @@ def _archive(name: str) -> Path | None:
     return None
 
 
-def fetch(name: str) -> Path | None:
-    """The unpacked source folder of ``name``, downloading it when missing."""
+def _download(requirement: str) -> bool:
+    """Fetch the source distribution, or the wheel when there is none (pretix, weblate)."""
+    failure = ""
+    for binary in (["--no-binary", ":all:"], ["--only-binary", ":all:"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", *binary,
+             "--dest", str(DOWNLOADS), requirement],
+            capture_output=True, text=True, check=False,
+        )
+        if done.returncode == 0:
+            return True
+        failure = (done.stderr.strip().splitlines() or [""])[-1]
+    print(f"# {requirement}: download failed: {failure}", file=sys.stderr)
+    return False
+
+
+def fetch(requirement: str) -> Path | None:
+    """The unpacked source folder of ``requirement``, downloading it when missing."""
+    name = requirement.split("==", 1)[0]
     found = _unpacked(name)
     if found is not None:
         return found
     DOWNLOADS.mkdir(parents=True, exist_ok=True)
     archive = _archive(name)
     if archive is None:
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-             "--dest", str(DOWNLOADS), name],
-            capture_output=True, text=True, check=False,
-        )
-        if done.returncode != 0:
-            print(f"# {name}: download failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        if not _download(requirement):
             return None
         archive = _archive(name)
         if archive is None:
             return None
+    if archive.name.endswith(".whl"):
+        name_part, version = archive.name.split("-")[:2]
+        target = CORPUS / f"{name_part}-{version}"
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(target)
+        return target
     target = CORPUS / archive.name.replace(".tar.gz", "").replace(".zip", "").replace(".tgz", "")
     if archive.name.endswith(".zip"):
         with zipfile.ZipFile(archive) as zipped:
@@ -108,6 +140,8 @@ def findings(folder: Path, select: str) -> list[dict[str, object]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--select", default="DBL1", help="rule selector (default DBL1)")
+    parser.add_argument("--set", choices=sorted(SETS), default="libraries",
+                        help="which packages (default: libraries)")
     parser.add_argument("--package", action="append", help="only these packages")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--clean", action="store_true", help="delete the corpus and exit")
@@ -116,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(CORPUS, ignore_errors=True)
         return 0
     everything: list[dict[str, object]] = []
-    for name in args.package or PACKAGES:
+    for name in args.package or SETS[args.set]:
         folder = fetch(name)
         if folder is None:
             continue
