@@ -92,20 +92,21 @@ def count_customers_{n}() -> int:
 
 '''
 UNBOUNDED_READ = '''
-def export_orders_{n}(path: str) -> list[tuple]:
+def export_orders_{n}(path: str, out) -> None:
     """Every order, for the nightly export."""
     with closing(sqlite3.connect(path)) as conn:
         rows = conn.execute("SELECT * FROM orders").fetchall()
-    log.info("exporting %d orders", len(rows))
-    return rows
+        log.info("exporting orders")
+        for row in rows:
+            out.write(repr(row))
 
 '''
 READ_SQL = '''
-def order_frame_{n}(path: str) -> pd.DataFrame:
-    """The orders table as a data frame."""
+def order_total_{n}(path: str) -> float:
+    """The sum over the orders table, through a data frame."""
     with closing(sqlite3.connect(path)) as conn:
         frame = pd.read_sql("SELECT * FROM orders", conn)
-    return frame
+    return float(frame["total"].sum())
 
 '''
 MATERIALIZED = '''
