@@ -14,6 +14,7 @@ The DBL2xx rules are thin queries over what this module finds:
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -544,12 +545,33 @@ class FetchAnalysis:
                 continue
             if best is None or (call.lineno, call.col_offset) > (best.lineno, best.col_offset):
                 best, best_stmt = call, site.stmt
+        if best is None and isinstance(receiver, ast.Name):
+            return self._executed_at_binding(receiver, scope, before, cursor)
         if best is None or best_stmt is None:
             return None
         before_stmt = before if isinstance(before, ast.stmt) else None
         if before_stmt is None or not self._dominates(best_stmt, before_stmt):
             return None
         return self._executed(best, scope, cursor)
+
+    def _executed_at_binding(self, receiver: ast.Name, scope: Scope, before: ast.AST,
+                             cursor: ObjectSpec | None) -> Executed | None:
+        """``cur = conn.execute(sql)`` (the cursor that sqlite3/DuckDB connections return),
+        bound once in this scope by a statement that runs on every path to ``before``."""
+        bindings = self.resolver.assignments(scope).get(receiver.id, [])
+        if len(bindings) != 1:
+            return None
+        value = bindings[0]
+        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                and value.func.attr in _EXECUTE_METHODS and value.args):
+            return None
+        statement: ast.AST | None = value
+        while statement is not None and not isinstance(statement, ast.stmt):
+            statement = self.facts.parent.get(id(statement))
+        if not isinstance(statement, ast.Assign) or statement.value is not value \
+                or not isinstance(before, ast.stmt) or not self._dominates(statement, before):
+            return None
+        return self._executed(value, scope, cursor)
 
     def _executed(self, call: ast.Call, scope: Scope, cursor: ObjectSpec | None) -> Executed:
         sql = self.resolver.resolve(call.args[0], scope)
@@ -591,6 +613,24 @@ def is_test_module(path: str) -> bool:
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
     return name.startswith("test_") or name.endswith("_test.py") or name in (
         "conftest.py", "tests.py")
+
+
+def is_test_scope(scope: Scope | None) -> bool:
+    """Inside a test: a function named ``test*`` or a class named ``Test*`` (unittest and
+    pytest conventions), wherever the module is (``tests/smoke.py``)."""
+    while scope is not None:
+        node = scope.node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _TEST_FUNCTION.match(node.name):
+            return True
+        if isinstance(node, ast.ClassDef) and _TEST_CLASS.search(node.name):
+            return True
+        scope = scope.parent
+    return False
+
+
+# `test`, `test_rows`, `testRows` (not `testimonials`); `TestRows`, `Test_rows`, `RowsTest(s)`.
+_TEST_FUNCTION = re.compile(r"test(?:$|_|[A-Z0-9])")
+_TEST_CLASS = re.compile(r"^Test(?:$|_|[A-Z0-9])|Tests?$|TestCase$")
 
 
 def fetch_analysis(ctx: object) -> FetchAnalysis:

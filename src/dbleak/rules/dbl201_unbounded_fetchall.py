@@ -12,6 +12,7 @@ from dbleak.analysis.fetch import (
     dbapi_fetch_sites,
     fetch_analysis,
     is_test_module,
+    is_test_scope,
 )
 from dbleak.analysis.fetch_loops import (
     body_uses_cursor,
@@ -72,8 +73,9 @@ class UnboundedFetchall(Rule):
     holes); unresolvable SQL is not reported unless `unresolved = "report"`. Drivers that buffer
     the whole result at `execute()` (psycopg2's default cursor, PyMySQL's `Cursor`) still hold
     every row in the driver after the fix: see DBL205 for server-side cursors.
-    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
-    fixture tables of a few rows by design.
+    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else (functions
+    named `test…`, classes named `Test…`/`…Test(s)`) are not checked: they read fixture tables
+    of a few rows by design.
     Not reported by default, because no local rewrite would help or the size is one
     parent's: reads whose rows leave the function whole (returned, yielded as one value, or
     stored on an object: the caller asked for every row; `returned = "report"` reports them),
@@ -155,6 +157,8 @@ def _call_text(ctx: CheckContext, site: FetchSite) -> str:
 
 def _check_site(rule: type[Rule], ctx: CheckContext, site: FetchSite,
                 report_unresolved: bool) -> Finding | None:
+    if is_test_scope(site.scope):
+        return None  # a test reads the few rows it put there
     bound = site.bound
     call = _call_text(ctx, site)
     if bound is None or bound.verdict == "unknown":
@@ -299,6 +303,8 @@ def _helper_calls(rule: type[Rule], ctx: CheckContext, kind: str) -> Iterator[Fi
             continue
         argument = sql_argument(site.node, read)
         if argument is None:
+            continue
+        if is_test_scope(site.scope):
             continue
         sql = analysis.resolver.resolve(argument, site.scope)
         if sql is None:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from dbleak.analysis.fetch import fetch_analysis, is_test_module
+from dbleak.analysis.fetch import fetch_analysis, is_test_module, is_test_scope
 from dbleak.analysis.fetch_orm import (
     Step,
     is_session_like,
@@ -66,8 +66,9 @@ class UnboundedOrmAll(Rule):
     Sessions are recognised by name (`session`, `db.session`, `Session()`); a session held
     under another name is not seen. Filters on columns other than `id`/`pk`/`uuid` (and the
     `bounded-columns` you list) count as unbounded.
-    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
-    fixture tables of a few rows by design.
+    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else (functions
+    named `test…`, classes named `Test…`/`…Test(s)`) are not checked: they read fixture tables
+    of a few rows by design.
 
     Not reported by default, because no local rewrite would help or the size is one
     parent's: reads whose rows leave the function whole (returned, yielded as one value, or
@@ -126,7 +127,7 @@ class UnboundedOrmAll(Rule):
         loops = {id(n.iter): n for n in ctx.facts.all_nodes() if isinstance(n, (ast.For, ast.AsyncFor))}
         for site in ctx.facts.calls:
             call = site.node
-            if site.stmt is None:
+            if site.stmt is None or is_test_scope(site.scope):
                 continue
             target: ast.AST | None = None
             if isinstance(call.func, ast.Attribute) and call.func.attr in _READ_ALL \

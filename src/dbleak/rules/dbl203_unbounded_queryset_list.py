@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.fetch import fetch_analysis, is_test_module
+from dbleak.analysis.fetch import fetch_analysis, is_test_module, is_test_scope
 from dbleak.analysis.fetch_loops import name_loads
 from dbleak.analysis.fetch_orm import (
     FRAMEWORK_LOOKUP_MODELS,
@@ -54,8 +54,9 @@ class UnboundedQuerysetList(Rule):
     Only querysets written from `Model.objects` in the same function are seen; custom manager
     methods are not judged. Filters on fields other than `pk`/`id` (and the `bounded-columns`
     you list) count as unbounded.
-    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
-    fixture tables of a few rows by design.
+    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else (functions
+    named `test…`, classes named `Test…`/`…Test(s)`) are not checked: they read fixture tables
+    of a few rows by design.
 
     Querysets of the children of one row are not reported by default: their size is one
     parent's (a filter on a relation of a model of the checked tree such as `filter(order=o)`
@@ -113,6 +114,8 @@ class UnboundedQuerysetList(Rule):
             return  # tests read fixture tables of a few rows by design
         analysis = fetch_analysis(ctx)
         for scope in ctx.facts.scopes:
+            if is_test_scope(scope):
+                continue
             assignments = analysis.resolver.assignments(scope)
             for node in _scope_nodes(scope):
                 if isinstance(node, (ast.For, ast.AsyncFor)):

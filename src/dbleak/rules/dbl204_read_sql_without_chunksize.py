@@ -5,7 +5,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.fetch import SqlText, dialect_of, fetch_analysis, is_test_module
+from dbleak.analysis.fetch import (
+    SqlText,
+    dialect_of,
+    fetch_analysis,
+    is_test_module,
+    is_test_scope,
+)
 from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
 from dbleak.analysis.row_escape import report_returned, rows_escape
 from dbleak.fixes.plan import ReplaceRange
@@ -49,8 +55,9 @@ class ReadSqlWithoutChunksize(Rule):
     The SQL must be resolvable statically; a query built at run time is not reported unless
     `unresolved = "report"`. Only the call is seen: an aggregation that could run in SQL
     instead is not suggested.
-    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
-    fixture tables of a few rows by design.
+    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else (functions
+    named `test…`, classes named `Test…`/`…Test(s)`) are not checked: they read fixture tables
+    of a few rows by design.
 
     Not reported by default, because no local rewrite would help or the size is one
     parent's: reads whose rows leave the function whole (returned, yielded as one value, or
@@ -106,7 +113,7 @@ class ReadSqlWithoutChunksize(Rule):
         has_read_sql = "read_sql" in ctx.text
         for site in ctx.facts.calls:
             call = site.node
-            if site.stmt is None:
+            if site.stmt is None or is_test_scope(site.scope):
                 continue
             qualname = ctx.facts.call_qualname(call) if has_read_sql else None
             if qualname in READ_SQL or qualname in READ_SQL_TABLE:

@@ -11,6 +11,7 @@ from dbleak.analysis.fetch import (
     fetch_analysis,
     is_client_buffered,
     is_test_module,
+    is_test_scope,
 )
 from dbleak.analysis.names import chain_text
 from dbleak.fixes.plan import AddImport, ReplaceRange
@@ -64,8 +65,9 @@ class ClientSideCursorStreaming(Rule):
     The cursor must be made in the same function for dbleak to know its kind. Rows of a
     bounded query (`LIMIT`, key equality, aggregates) are not worth streaming and are not
     reported.
-    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) are not checked: they read
-    fixture tables of a few rows by design.
+    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else (functions
+    named `test…`, classes named `Test…`/`…Test(s)`) are not checked: they read fixture tables
+    of a few rows by design.
 
     Reads of the children of one row (`WHERE order_id = ?`) are not reported by default:
     their size is one parent's (`per-parent = "report"` reports them).
@@ -122,7 +124,7 @@ class ClientSideCursorStreaming(Rule):
             return  # tests read fixture tables of a few rows by design
         analysis = fetch_analysis(ctx)
         for site in cursor_loops(analysis):
-            if not is_client_buffered(site.cursor):
+            if not is_client_buffered(site.cursor) or is_test_scope(site.scope):
                 continue
             bound = site.bound
             if bound is None or not worth_reporting(bound, ctx.settings):
