@@ -60,8 +60,9 @@ class ReadSqlWithoutChunksize(Rule):
     of a few rows by design.
 
     Not reported by default, because no local rewrite would help or the size is one
-    parent's: reads whose rows leave the function whole (returned, yielded as one value, or
-    stored on an object: the caller asked for every row; `returned = "report"` reports them),
+    parent's: reads whose list of rows itself leaves the function (returned, yielded as one
+    value, or stored on an object: the caller asked for every row; `returned = "report"`
+    reports them; rows transformed on the way out are still reported),
     and reads of the children of one row (a `WHERE`/filter equality on a foreign key such as
     `order_id = ?`, a relation of a model of the checked tree such as `filter(order=o)`, or an
     `in_`/`__in` over a batch of parents held in memory; `per-parent = "report"` reports them).
