@@ -72,24 +72,30 @@ def _key_names(extra: Iterable[str]) -> frozenset[str]:
     return KEY_NAMES | frozenset(c.lower() for c in extra)
 
 
-def _is_key_compare(node: ast.AST, keys: frozenset[str]) -> bool:
+def _is_key_column(node: ast.AST, keys: frozenset[str], model_keys: frozenset[str]) -> bool:
+    """``User.id``, ``SqlRun.run_id``, or ``User.email`` declared ``unique=True``."""
+    return isinstance(node, ast.Attribute) and (
+        node.attr.lower() in keys or _is_own_key(node)
+        or f"{_owner_name(node)}.{node.attr}" in model_keys)
+
+
+def _is_key_compare(node: ast.AST, keys: frozenset[str],
+                    model_keys: frozenset[str] = frozenset()) -> bool:
     """``User.id == x``, ``User.id.in_([...])``, ``and_(...)`` holding one."""
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
         for side in (node.left, node.comparators[0]):
-            if isinstance(side, ast.Attribute) and (side.attr.lower() in keys
-                                                    or _is_own_key(side)):
+            if _is_key_column(side, keys, model_keys):
                 return True
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-            and node.func.attr == "in_" and isinstance(node.func.value, ast.Attribute) \
-            and (node.func.value.attr.lower() in keys or _is_own_key(node.func.value)) \
+            and node.func.attr == "in_" and _is_key_column(node.func.value, keys, model_keys) \
             and node.args and not _is_subquery(node.args[0]):
         return True  # at most one row per listed key
     if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
         name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
         if name == "and_":
-            return any(_is_key_compare(arg, keys) for arg in node.args)
+            return any(_is_key_compare(arg, keys, model_keys) for arg in node.args)
     if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
-        return any(_is_key_compare(value, keys) for value in node.values)
+        return any(_is_key_compare(value, keys, model_keys) for value in node.values)
     return False
 
 
@@ -240,8 +246,10 @@ class OrmBound:
 
 def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
                            small_tables: Iterable[str],
-                           relations: frozenset[str] = frozenset()) -> OrmBound:
+                           relations: frozenset[str] = frozenset(),
+                           model_keys: frozenset[str] = frozenset()) -> OrmBound:
     keys = _key_names(bounded_columns)
+    entity = _first_entity(steps)
     small = {t.lower() for t in small_tables}
     grouped = any(s.name == "group_by" for s in steps)
     parent: str | None = None
@@ -260,10 +268,11 @@ def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
             return OrmBound(True, "a textual statement (not judged)")
         if step.call is None:
             continue
-        if step.name == "filter_by" and any(k.arg and k.arg.lower() in keys
-                                            for k in step.call.keywords):
+        if step.name == "filter_by" and any(
+                k.arg and (k.arg.lower() in keys or f"{entity}.{k.arg}" in model_keys)
+                for k in step.call.keywords):
             return OrmBound(True, "a filter on a key column")
-        if step.name in ("filter", "where") and any(_is_key_compare(a, keys)
+        if step.name in ("filter", "where") and any(_is_key_compare(a, keys, model_keys)
                                                     for a in step.call.args):
             return OrmBound(True, "a filter on a key column")
         if parent is None and step.name == "filter_by":
@@ -290,6 +299,19 @@ def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
         return OrmBound(False, f"no limit/first/one/get/slice: all the rows of one `{parent}`",
                         parent=parent)
     return OrmBound(False, "no limit/first/one/get/slice and no filter on a key")
+
+
+def _first_entity(steps: list[Step]) -> str:
+    """``User`` for ``query(User)`` / ``select(User)``: the entity ``filter_by`` filters."""
+    for step in steps:
+        if step.name in ("query", "select") and step.call is not None and step.call.args:
+            first = step.call.args[0]
+            if isinstance(first, ast.Name):
+                return first.id
+            if isinstance(first, ast.Attribute):
+                return first.attr
+            return ""
+    return ""
 
 
 def select_steps(expr: ast.AST, facts: ModuleFacts, assignments: dict[str, list[ast.AST]],
@@ -389,7 +411,8 @@ def model_qualname(root: ast.AST, facts: ModuleFacts,
 
 def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
                        small_tables: Iterable[str], model: str,
-                       relations: frozenset[str] = frozenset()) -> OrmBound:
+                       relations: frozenset[str] = frozenset(),
+                       model_keys: frozenset[str] = frozenset()) -> OrmBound:
     keys = _key_names(bounded_columns)
     parent: str | None = None
     if model.lower() in {t.lower() for t in small_tables}:
@@ -417,10 +440,13 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
         if step.name == "filter" and step.call is not None:
             for keyword in step.call.keywords:
                 field = (keyword.arg or "").lower()
-                if field in keys or field.endswith("__pk") or field.removesuffix("__exact") in keys:
+                declared = f"{model}.{(keyword.arg or '').removesuffix('__exact')}"
+                if field in keys or field.endswith("__pk") or field.removesuffix("__exact") in keys \
+                        or declared in model_keys:
                     return OrmBound(True, "a filter on a key")
-                if field.endswith("__in") and field.removesuffix("__in") in keys \
-                        and _is_key_list(keyword.value):
+                if field.endswith("__in") and _is_key_list(keyword.value) and (
+                        field.removesuffix("__in") in keys
+                        or f"{model}.{(keyword.arg or '').removesuffix('__in')}" in model_keys):
                     return OrmBound(True, "a filter on a list of keys")
                 if parent is None:
                     parent = _django_parent(field, keyword.value, relations)

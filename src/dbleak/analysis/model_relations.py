@@ -8,7 +8,9 @@ Django's ``ForeignKey``/``OneToOneField``/``ManyToManyField`` (and modelcluster'
 
 The project index keeps, per model class, the names of its relation fields (summary key
 :data:`RELATIONS_KEY`); :func:`relation_names` is their union over the project and the module
-being checked. A name, not a (model, field) pair: the chains the rules read name the model only
+being checked. It also keeps the model's key fields, ``Class.field`` for every field declared
+``primary_key=True`` or ``unique=True`` (:data:`KEYS_KEY`, :func:`key_fields`): equality on one
+of them reads at most one row, as a ``UNIQUE`` column of a ``CREATE TABLE`` does. A name, not a (model, field) pair: the chains the rules read name the model only
 at their root, and a lookup path (``item__event``) crosses models.
 """
 
@@ -23,6 +25,7 @@ from dbleak.analysis.module import ModuleFacts
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex
 
 RELATIONS_KEY = "relation-fields"
+KEYS_KEY = "key-fields"
 
 # Calls whose result, assigned in a class body, is a field that points at other rows.
 _RELATION_CALLS = frozenset({
@@ -33,7 +36,7 @@ _RELATION_CALLS = frozenset({
     "relationship", "relation",
 })
 _COLUMN_CALLS = frozenset({"Column", "mapped_column", "column_property"})
-
+_KEY_FLAGS = ("primary_key", "unique")
 
 
 def _is_relation_value(value: ast.AST) -> bool:
@@ -45,9 +48,8 @@ def _is_relation_value(value: ast.AST) -> bool:
     return False
 
 
-def class_relation_fields(klass: ast.ClassDef) -> list[str]:
-    """The names a model class's body binds to relation fields, in order."""
-    found: list[str] = []
+def _fields(klass: ast.ClassDef) -> Iterator[tuple[str, ast.Call]]:
+    """``(name, call)`` for every ``name = SomeField(...)`` of a class body."""
     for statement in klass.body:
         if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
             target: ast.AST = statement.targets[0]
@@ -56,9 +58,20 @@ def class_relation_fields(klass: ast.ClassDef) -> list[str]:
             target, value = statement.target, statement.value
         else:
             continue
-        if isinstance(target, ast.Name) and value is not None and _is_relation_value(value):
-            found.append(target.id)
-    return found
+        if isinstance(target, ast.Name) and isinstance(value, ast.Call):
+            yield target.id, value
+
+
+def class_relation_fields(klass: ast.ClassDef) -> list[str]:
+    """The names a model class's body binds to relation fields, in order."""
+    return [name for name, value in _fields(klass) if _is_relation_value(value)]
+
+
+def class_key_fields(klass: ast.ClassDef) -> list[str]:
+    """``Class.field`` for each field declared ``primary_key=True`` or ``unique=True``."""
+    return [f"{klass.name}.{name}" for name, value in _fields(klass)
+            if any(k.arg in _KEY_FLAGS and isinstance(k.value, ast.Constant)
+                   and k.value.value is True for k in value.keywords)]
 
 
 def _classes(facts: ModuleFacts) -> Iterator[ast.ClassDef]:
@@ -73,9 +86,15 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
     prefix = f"{facts.module_name}." if facts.module_name else ""
     summaries: dict[str, dict[str, Any]] = {}
     for klass in _classes(facts):
+        summary: dict[str, Any] = {}
         fields = class_relation_fields(klass)
         if fields:
-            summaries[prefix + klass.name] = {RELATIONS_KEY: tuple(fields)}
+            summary[RELATIONS_KEY] = tuple(fields)
+        keys = class_key_fields(klass)
+        if keys:
+            summary[KEYS_KEY] = tuple(keys)
+        if summary:
+            summaries[prefix + klass.name] = summary
     return summaries
 
 
@@ -86,6 +105,21 @@ def module_relation_names(facts: ModuleFacts) -> frozenset[str]:
                            for name in class_relation_fields(klass))
         facts._dbleak_relations = cached  # type: ignore[attr-defined]
     return cached
+
+
+def module_key_fields(facts: ModuleFacts) -> frozenset[str]:
+    cached: frozenset[str] | None = getattr(facts, "_dbleak_model_keys", None)
+    if cached is None:
+        cached = frozenset(key for klass in _classes(facts) for key in class_key_fields(klass))
+        facts._dbleak_model_keys = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def key_fields(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
+    """``Class.field`` of every primary-key or unique field of the project's models."""
+    own = module_key_fields(facts)
+    indexed = project.union_of(KEYS_KEY)
+    return own | indexed if indexed else own
 
 
 def relation_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:

@@ -16,7 +16,7 @@ from dbleak.analysis.fetch_orm import (
     sqlalchemy_chain_bound,
     yield_per_conflicts,
 )
-from dbleak.analysis.model_relations import relation_names
+from dbleak.analysis.model_relations import key_fields, relation_names
 from dbleak.analysis.row_escape import report_returned, rows_escape
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
@@ -143,7 +143,8 @@ class UnboundedOrmAll(Rule):
             if read is None:
                 continue
             bound = sqlalchemy_chain_bound(read.judged + read.result_steps, columns, small,
-                                           relation_names(ctx.facts, ctx.project))
+                                           relation_names(ctx.facts, ctx.project),
+                                           key_fields(ctx.facts, ctx.project))
             if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)):
                 continue
             if not report_returned(ctx.settings) and rows_escape(ctx.facts, call,

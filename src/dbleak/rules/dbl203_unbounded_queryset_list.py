@@ -16,7 +16,7 @@ from dbleak.analysis.fetch_orm import (
     model_qualname,
     single_binding,
 )
-from dbleak.analysis.model_relations import relation_names
+from dbleak.analysis.model_relations import key_fields, relation_names
 from dbleak.analysis.module import Scope
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
@@ -152,7 +152,8 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
         return None  # sized by the application's code (permissions, groups, locales)
     bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
                                ctx.settings.option("sql", "small-tables", ()) or (), model,
-                               relation_names(ctx.facts, ctx.project) | FRAMEWORK_RELATIONS)
+                               relation_names(ctx.facts, ctx.project) | FRAMEWORK_RELATIONS,
+                               key_fields(ctx.facts, ctx.project))
     if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)):
         return None
     return source, model, bound.reason
