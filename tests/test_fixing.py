@@ -107,6 +107,8 @@ def test_a_fix_that_does_not_parse_is_refused() -> None:
     assert outcome.text == text
     assert outcome.applied == 0
     assert any("did not parse" in reason for reason in outcome.refused)
+    # Located like a finding, so the CLI can name the file in front of it.
+    assert outcome.refused[0].startswith("1:1: DBL104: ")
 
 
 def test_a_fix_loop_that_does_not_settle_is_reported() -> None:

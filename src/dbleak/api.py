@@ -91,7 +91,7 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
         return PathResult(with_fixes(text, result) if options.build_fixes else result,
                           source=text if result.findings else None)
     outcome = fix_source(text, display, settings, unsafe=options.unsafe_fixes, project=project)
-    notes = list(outcome.refused)
+    notes = [f"{display}:{note}" for note in outcome.refused]
     if outcome.unsettled:
         notes.append(f"{display}: fixes did not settle after repeated rounds; "
                      "some were not applied (please report this)")

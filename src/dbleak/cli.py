@@ -306,7 +306,7 @@ def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: 
     if options.build_fixes:
         result = with_fixes(outcome.text, result)
     return _report([PathResult(result, source=outcome.text, fixed_codes=outcome.fixed_codes,
-                               notes=list(outcome.refused))],
+                               notes=[f"{display}:{note}" for note in outcome.refused])],
                    output_format, output_file, quiet, options, show_fixes, to_stderr=True,
                    adoption=adoption)
 

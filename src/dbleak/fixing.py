@@ -81,13 +81,15 @@ def fix_text(text: str, check: Callable[[str], FileResult], unsafe: bool = False
                 continue
             fix = build_fix(text, finding)
             if fix is None:
-                refused.append(f"{finding.code} at {finding.start.line}: the fix did not fit the source or did not parse; not applied")
+                refused.append(f"{finding.start.line}:{finding.start.column + 1}: {finding.code}: the fix "
+                               "did not fit the source or did not parse; not applied")
                 continue
             if any(_overlaps(fix, other) for other in chosen):
                 continue
             candidate = apply_edits(text, fix.edits)
             if not _parses(candidate):
-                refused.append(f"{finding.code} at {finding.start.line}: the fix did not parse")
+                refused.append(f"{finding.start.line}:{finding.start.column + 1}: {finding.code}: the fix "
+                               "did not parse; not applied")
                 continue
             chosen.append(fix)
             chosen_codes.append(finding.code)

@@ -549,7 +549,7 @@ class DbleakServer(LanguageServer):
             outcome = await self.in_worker(fix_source, state.text, state.path, state.settings,
                                            self.options.unsafe_fixes, self.project)
             for note in outcome.refused:
-                self.log(note, lsp.MessageType.Warning)
+                self.log(f"{state.path}:{note}", lsp.MessageType.Warning)
             state.fixed_all = outcome.text
         return state.fixed_all
 

@@ -1147,7 +1147,7 @@ class Rewriter:
         text = self.segment(node)
         atomic = isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript,
                                    ast.GeneratorExp, ast.ListComp))
-        if not atomic or ("\n" in text and not isinstance(node, (ast.Call, ast.GeneratorExp))):
+        if not atomic or ("\n" in text and not _stands_alone(text)):
             return f"({text})"
         return text
 
@@ -1234,6 +1234,17 @@ def walk_rewrite(rw: Rewriter, site: MaterializationSite, safe: bool) -> Rewrite
 def _sole_argument(rw: Rewriter, node: ast.expr) -> bool:
     parent = rw.parents.get(id(node)) if rw.parents is not None else None
     return isinstance(parent, ast.Call) and parent.args == [node] and not parent.keywords
+
+
+def _stands_alone(text: str) -> bool:
+    """Whether an expression spanning lines parses outside its brackets: ``f(\n  x)`` does,
+    ``session.query(User)\n  .all()`` (a chain continued inside the caller's parentheses)
+    does not."""
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 def replace_use(rw: Rewriter, site: MaterializationSite, content: str,
