@@ -1022,8 +1022,12 @@ class PymysqlConnection(MyProbe):
 
 @probe("pymysql.Cursor")
 class PymysqlCursor(MyProbe):
+    """A DB-API cursor of a MySQL driver (MySQLdb's cursors reuse this, with its connection)."""
+
+    connection_probe: type[Any] = PymysqlConnection
+
     def open(self) -> Any:
-        self.conn_probe = PymysqlConnection(self.env)
+        self.conn_probe = self.connection_probe(self.env)
         self.conn = self.conn_probe.open()
         return self.make(self.conn)
 
@@ -1224,28 +1228,8 @@ class MysqldbConnection(MyProbe):
 
 
 @probe("MySQLdb.Cursor")
-class MysqldbCursor(MyProbe):
-    def open(self) -> Any:
-        self.conn_probe = MysqldbConnection(self.env)
-        self.conn = self.conn_probe.open()
-        return self.make(self.conn)
-
-    def make(self, conn: Any) -> Any:
-        return conn.cursor()
-
-    def closed(self, obj: Any) -> bool:
-        return obj.connection is None
-
-    def write(self, obj: Any, marker: str) -> None:
-        obj.execute("insert into marks values (%s)", (marker,))
-
-    def finish(self, obj: Any) -> None:
-        if self.conn.open:
-            try:
-                self.conn.commit()
-            except Exception:  # an unread streaming result
-                pass
-            self.conn.close()
+class MysqldbCursor(PymysqlCursor):
+    connection_probe = MysqldbConnection
 
     def buffering(self) -> Buffering:
         cursor = self.open()
