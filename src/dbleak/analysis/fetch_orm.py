@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk
+from dbleak.knowledge.frameworks import APP_MODULES
 from dbleak.knowledge.sql import is_parent_key_name
 
 KEY_NAMES = frozenset({"id", "pk", "uuid", "guid"})
@@ -169,8 +170,8 @@ def _parent_compare(node: ast.AST, relations: frozenset[str]) -> str | None:
             if _is_model_column(side) and isinstance(side, ast.Attribute) \
                     and is_parent_field(side.attr, relations) and is_parent_value(other):
                 return side.attr
-    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
-        name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+    if isinstance(node, ast.Call):
+        name = call_name(node)
         if name == "with_parent" and node.args and is_parent_value(node.args[0]):
             return "with_parent"
         column = node.func.value if isinstance(node.func, ast.Attribute) else None
@@ -190,8 +191,7 @@ def _parent_compare(node: ast.AST, relations: frozenset[str]) -> str | None:
                 return found
     if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
         return _all_parents([_parent_compare(v, relations) for v in node.values])
-    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and (
-            (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == "or_"):
+    if isinstance(node, ast.Call) and call_name(node) == "or_":
         return _all_parents([_parent_compare(a, relations) for a in node.args])
     return None
 
@@ -371,23 +371,6 @@ def django_queryset_steps(expr: ast.AST) -> tuple[str, list[Step]] | None:
     return root.id, rest
 
 
-# Framework models whose tables the application's code sizes, not its data: Django's
-# permissions (models × actions), groups and content types (one per model), sites, and
-# Wagtail's locales and sites. Reading them whole is how they are used.
-FRAMEWORK_LOOKUP_MODELS = frozenset({
-    "django.contrib.auth.models.Group", "django.contrib.auth.models.Permission",
-    "django.contrib.contenttypes.models.ContentType", "django.contrib.sites.models.Site",
-    "wagtail.models.Locale", "wagtail.models.Site", "wagtail.models.i18n.Locale",
-    "wagtail.models.sites.Site", "wagtail.core.models.Locale", "wagtail.core.models.Site",
-})
-# `apps.get_model("auth", "Group")` in migrations: app label -> the models' module.
-_APP_MODULES = {"auth": "django.contrib.auth.models",
-                "contenttypes": "django.contrib.contenttypes.models",
-                "sites": "django.contrib.sites.models", "wagtailcore": "wagtail.models"}
-# Relations of those framework models (not in the checked tree, so not in its summaries).
-FRAMEWORK_RELATIONS = frozenset({"permissions", "user_permissions", "groups", "content_type"})
-
-
 def model_qualname(root: ast.AST, facts: ModuleFacts,
                    assignments: dict[str, list[ast.AST]]) -> str | None:
     """``django.contrib.auth.models.Group`` for ``Group`` imported, or bound once to
@@ -404,7 +387,7 @@ def model_qualname(root: ast.AST, facts: ModuleFacts,
                 label, name = texts
             else:
                 return None
-            module = _APP_MODULES.get(label.lower())
+            module = APP_MODULES.get(label.lower())
             return f"{module}.{name}" if module and name else None
     return facts.qualname(root)
 

@@ -8,8 +8,6 @@ from collections.abc import Iterable, Iterator
 from dbleak.analysis.fetch import fetch_analysis, is_test_module, is_test_scope
 from dbleak.analysis.fetch_loops import name_loads
 from dbleak.analysis.fetch_orm import (
-    FRAMEWORK_LOOKUP_MODELS,
-    FRAMEWORK_RELATIONS,
     django_chain_bound,
     django_queryset_steps,
     method_chain,
@@ -20,6 +18,7 @@ from dbleak.analysis.model_relations import key_fields, relation_names
 from dbleak.analysis.module import Scope
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
+from dbleak.knowledge.frameworks import FRAMEWORK_LOOKUP_MODELS, FRAMEWORK_RELATIONS
 from dbleak.knowledge.sql import report_per_parent
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule

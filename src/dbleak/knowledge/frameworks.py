@@ -1,0 +1,23 @@
+"""What web frameworks' own models are: knowledge the DBL2xx rules read, like the driver table.
+
+Framework models whose tables the application's code sizes, not its data (Django's permissions
+are models x actions, content types one per model; groups, sites and Wagtail's locales are
+defined by administrators), and the relations of those models, which are not in the checked
+tree and so not in its model summaries.
+"""
+
+from __future__ import annotations
+
+# Reading these whole is how they are used.
+FRAMEWORK_LOOKUP_MODELS = frozenset({
+    "django.contrib.auth.models.Group", "django.contrib.auth.models.Permission",
+    "django.contrib.contenttypes.models.ContentType", "django.contrib.sites.models.Site",
+    "wagtail.models.Locale", "wagtail.models.Site", "wagtail.models.i18n.Locale",
+    "wagtail.models.sites.Site", "wagtail.core.models.Locale", "wagtail.core.models.Site",
+})
+# `apps.get_model("auth", "Group")` in migrations: app label -> the models' module.
+APP_MODULES = {"auth": "django.contrib.auth.models",
+               "contenttypes": "django.contrib.contenttypes.models",
+               "sites": "django.contrib.sites.models", "wagtailcore": "wagtail.models"}
+# Relations of those framework models (not in the checked tree, so not in its summaries).
+FRAMEWORK_RELATIONS = frozenset({"permissions", "user_permissions", "groups", "content_type"})
