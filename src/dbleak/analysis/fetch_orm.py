@@ -444,15 +444,13 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
 def _is_key_list(value: ast.AST) -> bool:
     """A collection of keys held in memory (a literal, a comprehension, a name): at most one row
     per key. A queryset (``.filter(...)``, ``.values_list(...)``) is a subquery of any size."""
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
-            and value.func.id in ("list", "tuple", "set", "sorted", "frozenset"):
-        return not any(isinstance(sub, ast.Attribute) and sub.attr in _QUERYSET_MARKERS
-                       for sub in walk(value))
-    if isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp,
-                          ast.Name, ast.Attribute)):
-        return not any(isinstance(sub, ast.Attribute) and sub.attr in _QUERYSET_MARKERS
-                       for sub in walk(value))
-    return False
+    copied = isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+        and value.func.id in ("list", "tuple", "set", "sorted", "frozenset")
+    if not copied and not isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.ListComp,
+                                             ast.SetComp, ast.Name, ast.Attribute)):
+        return False
+    return not any(isinstance(sub, ast.Attribute) and sub.attr in _QUERYSET_MARKERS
+                   for sub in walk(value))
 
 
 _QUERYSET_MARKERS = frozenset({"objects", "values_list", "values", "filter", "exclude", "all",

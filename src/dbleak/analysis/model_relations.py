@@ -98,33 +98,27 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
     return summaries
 
 
-def module_relation_names(facts: ModuleFacts) -> frozenset[str]:
-    cached: frozenset[str] | None = getattr(facts, "_dbleak_relations", None)
+def _module_models(facts: ModuleFacts) -> tuple[frozenset[str], frozenset[str]]:
+    """(relation names, ``Class.field`` keys) of this module's model classes, made once."""
+    cached: tuple[frozenset[str], frozenset[str]] | None = getattr(facts, "_dbleak_models", None)
     if cached is None:
-        cached = frozenset(name for klass in _classes(facts)
-                           for name in class_relation_fields(klass))
-        facts._dbleak_relations = cached  # type: ignore[attr-defined]
-    return cached
-
-
-def module_key_fields(facts: ModuleFacts) -> frozenset[str]:
-    cached: frozenset[str] | None = getattr(facts, "_dbleak_model_keys", None)
-    if cached is None:
-        cached = frozenset(key for klass in _classes(facts) for key in class_key_fields(klass))
-        facts._dbleak_model_keys = cached  # type: ignore[attr-defined]
+        classes = list(_classes(facts))
+        cached = (frozenset(n for k in classes for n in class_relation_fields(k)),
+                  frozenset(n for k in classes for n in class_key_fields(k)))
+        facts._dbleak_models = cached  # type: ignore[attr-defined]
     return cached
 
 
 def key_fields(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """``Class.field`` of every primary-key or unique field of the project's models."""
-    own = module_key_fields(facts)
+    own = _module_models(facts)[1]
     indexed = project.union_of(KEYS_KEY)
     return own | indexed if indexed else own
 
 
 def relation_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """Relation field names of every model in the project and in this module."""
-    own = module_relation_names(facts)
+    own = _module_models(facts)[0]
     indexed = project.union_of(RELATIONS_KEY)
     return own | indexed if indexed else own
 

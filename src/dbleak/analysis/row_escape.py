@@ -29,6 +29,11 @@ def report_returned(settings: Settings | None) -> bool:
     return settings is not None and settings.option("sql", "returned", "ignore") == "report"
 
 
+def left_to_caller(facts: ModuleFacts, settings: Settings, node: ast.AST, scope: ast.AST) -> bool:
+    """The rows of ``node`` are the function's result and the user did not ask to hear of it."""
+    return not report_returned(settings) and rows_escape(facts, node, scope)
+
+
 def rows_escape(facts: ModuleFacts, node: ast.AST, scope: ast.AST, depth: int = 0) -> bool:
     """True when the value of ``node`` (the read rows) is returned, yielded or stored on an
     object: itself, through a name bound to it, inside a tuple or keyword, or as ``list()``/

@@ -28,7 +28,7 @@ from dbleak.analysis.fetch_loops import (
 from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
 from dbleak.analysis.module import walk, walk_scope
 from dbleak.analysis.names import chain_text
-from dbleak.analysis.row_escape import report_returned, rows_escape
+from dbleak.analysis.row_escape import left_to_caller
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import Buffering, DriverTable
 from dbleak.knowledge.sql import query_bound, worth_reporting
@@ -169,7 +169,7 @@ def _check_site(rule: type[Rule], ctx: CheckContext, site: FetchSite,
         return ctx.finding(rule, site.node, message, stmt=site.stmt)
     if not worth_reporting(bound, ctx.settings):
         return None
-    if not report_returned(ctx.settings) and rows_escape(ctx.facts, site.node, site.scope.node):
+    if left_to_caller(ctx.facts, ctx.settings, site.node, site.scope.node):
         return None  # every row is the function's result: the caller's call
     if _reads_scratch_tables(site, fetch_analysis(ctx).resolver):
         return None
@@ -313,8 +313,7 @@ def _helper_calls(rule: type[Rule], ctx: CheckContext, kind: str) -> Iterator[Fi
         bound = query_bound(sql.text, read.dialect, ctx.settings, analysis.unique_columns)
         if not worth_reporting(bound, ctx.settings):
             continue
-        if not report_returned(ctx.settings) and rows_escape(ctx.facts, site.node,
-                                                             site.scope.node):
+        if left_to_caller(ctx.facts, ctx.settings, site.node, site.scope.node):
             continue
         name = source_segment(ctx.text, site.node.func) or read.helper.rsplit(".", 1)[-1]
         message = (f"`{name}(...)` reads all rows of an unbounded query ({bound.reason}); "

@@ -17,7 +17,7 @@ from dbleak.analysis.fetch_orm import (
     yield_per_conflicts,
 )
 from dbleak.analysis.model_relations import key_fields, relation_names
-from dbleak.analysis.row_escape import report_returned, rows_escape
+from dbleak.analysis.row_escape import left_to_caller
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.sql import report_per_parent
@@ -147,8 +147,7 @@ class UnboundedOrmAll(Rule):
                                            key_fields(ctx.facts, ctx.project))
             if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)):
                 continue
-            if not report_returned(ctx.settings) and rows_escape(ctx.facts, call,
-                                                                 site.scope.node):
+            if left_to_caller(ctx.facts, ctx.settings, call, site.scope.node):
                 continue  # every row is the function's result: the caller's call
             text = source_segment(ctx.text, call) or "query.all()"
             if len(text) > 60 or "\n" in text:

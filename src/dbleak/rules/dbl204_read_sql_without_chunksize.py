@@ -13,7 +13,7 @@ from dbleak.analysis.fetch import (
     is_test_scope,
 )
 from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
-from dbleak.analysis.row_escape import report_returned, rows_escape
+from dbleak.analysis.row_escape import left_to_caller
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.sql import query_bound, worth_reporting
@@ -140,8 +140,7 @@ class ReadSqlWithoutChunksize(Rule):
                                       stmt=site.stmt)
                 if not worth_reporting(bound, ctx.settings):
                     continue
-                if not report_returned(ctx.settings) and rows_escape(ctx.facts, call,
-                                                                     site.scope.node):
+                if left_to_caller(ctx.facts, ctx.settings, call, site.scope.node):
                     continue  # the whole frame is the function's result
                 message = cls.message.format(call=label, reason=bound.reason)
                 yield ctx.finding(cls, call, message, plan=_plan(ctx, call), stmt=site.stmt)
@@ -160,8 +159,7 @@ class ReadSqlWithoutChunksize(Rule):
                                 analysis.unique_columns)
             if not worth_reporting(bound, ctx.settings):
                 continue
-            if not report_returned(ctx.settings) and rows_escape(ctx.facts, call,
-                                                                 site.scope.node):
+            if left_to_caller(ctx.facts, ctx.settings, call, site.scope.node):
                 continue
             name = source_segment(ctx.text, call.func) or read.helper
             helper = read.helper.rsplit(".", 1)[-1]
