@@ -1,13 +1,15 @@
 """Real-code check: run dbleak over the sources of real packages full of database code.
 
-    python benchmarks/corpus.py [--select DBL1] [--set libraries|apps|all] [--package NAME ...]
-                                [--json]
+    python benchmarks/corpus.py [--select DBL1] [--set libraries|apps|holdout|all]
+                                [--package NAME ...] [--json]
 
-Two sets: ``libraries`` (the default: drivers, query tools and migration tools) and ``apps``
-(applications with a lot of ORM and SQL code, the DBL2xx review's second sample). Each package
-is fetched once with ``pip download --no-deps --no-binary :all:`` (a wheel when the package has
-no source distribution) into ``benchmarks/corpus/_dl`` and unpacked into
-``benchmarks/corpus/<name>-<version>/`` (the folder is git-ignored). Findings are printed as ``package  path:line:col  CODE  message``; review
+Three sets: ``libraries`` (the default: drivers, query tools and migration tools), ``apps``
+(applications with a lot of ORM and SQL code, the DBL2xx review's second sample) and ``holdout``
+(applications never used to tune the DBL2xx analysis, the third review); ``all`` is the three
+together. Each package is fetched once with ``pip download --no-deps --no-binary :all:`` (a
+wheel when the package has no source distribution, or one that cannot be built offline) into
+``benchmarks/corpus/_dl`` and unpacked into ``benchmarks/corpus/<name>-<version>/`` (the folder
+is git-ignored). Findings are printed as ``package  path:line:col  CODE  message``; review
 them by reading the code and record the verdicts in ``benchmarks/corpus-review.md``.
 """
 
@@ -40,7 +42,14 @@ APPLICATIONS = (
     "django-oscar==4.2.1", "Flask-AppBuilder==5.3.0", "mailman==3.3.10", "mlflow==3.18.0",
     "optuna==5.0.0", "pretix==2026.8.0", "roundup==2.6.0", "wagtail==8.0.1", "weblate==5.14.3",
 )
-SETS = {"libraries": PACKAGES, "apps": APPLICATIONS, "all": PACKAGES + APPLICATIONS}
+# Held-out applications: never used to tune the DBL2xx analysis; the third review.
+HOLDOUT = (
+    "apache-superset==6.1.0", "calibreweb==0.6.27", "matrix-synapse==1.163.2",
+    "mayan-edms==4.12.2", "nautobot==3.2.7", "prefect==3.9.1", "privacyidea==3.14",
+    "pulpcore==3.123.1",
+)
+SETS = {"libraries": PACKAGES, "apps": APPLICATIONS, "holdout": HOLDOUT,
+        "all": PACKAGES + APPLICATIONS + HOLDOUT}
 
 
 def _normal(name: str) -> str:
