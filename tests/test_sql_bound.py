@@ -44,6 +44,13 @@ TABLE: list[tuple[str, str | None, str]] = [
     ("SELECT count(*) FROM events GROUP BY kind", "postgres", U),
     ("SELECT kind, count(*) FROM events GROUP BY kind", "mysql", U),
     ("SELECT count(*) OVER () FROM events", "postgres", U),
+    # --- only the groups that repeat: duplicate and conflict checks
+    ("SELECT name, user_id, COUNT(DISTINCT workspace) FROM perms GROUP BY name, user_id "
+     "HAVING COUNT(DISTINCT workspace) > 1", "sqlite", B),
+    ("SELECT email FROM users GROUP BY email HAVING count(*) >= 2", "postgres", B),
+    ("SELECT email FROM users GROUP BY email HAVING count(*) > 0", "postgres", U),
+    ("SELECT email FROM users GROUP BY email HAVING count(*) >= 1", "postgres", U),
+    ("SELECT kind, sum(n) FROM events GROUP BY kind HAVING sum(n) > 1", "postgres", U),
     # --- key equality
     ("SELECT * FROM users WHERE id = ?", "sqlite", B),
     ("SELECT * FROM users WHERE id = %s", "postgres", B),

@@ -9,8 +9,9 @@ SQL text.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk
 from dbleak.knowledge.frameworks import APP_MODULES
@@ -203,6 +204,98 @@ def _all_parents(found: list[str | None]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def unique_sets(model_keys: frozenset[str]) -> Mapping[str, tuple[frozenset[str], ...]]:
+    """Per class name, its keys of several columns: the ``Class.a&b`` entries of
+    ``analysis.model_relations.key_fields``. Equality on all of a key's columns reads at most
+    one row; on all but one of them, the rows sharing those values, one per value of the last
+    (the rows of one parent, as ``UniqueConstraint("study_id", "number")`` says of a study's
+    trials)."""
+    found: dict[str, list[frozenset[str]]] = {}
+    for entry in model_keys:
+        owner, _, columns = entry.rpartition(".")
+        if "&" in columns and owner:
+            found.setdefault(owner.rsplit(".", 1)[-1], []).append(frozenset(columns.split("&")))
+    return {owner: tuple(sets) for owner, sets in found.items()}
+
+
+def _conjuncts(node: ast.AST) -> Iterator[ast.AST]:
+    """The parts of ``a & b``: ``and_(...)`` arguments and ``... and ...`` values."""
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+        for value in node.values:
+            yield from _conjuncts(value)
+    elif isinstance(node, ast.Call) and call_name(node) == "and_":
+        for arg in node.args:
+            yield from _conjuncts(arg)
+    else:
+        yield node
+
+
+def _column_values(node: ast.AST) -> Iterator[tuple[ast.Attribute, bool]]:
+    """``(column, names one parent)`` for each ``Model.col == value`` and
+    ``Model.col.in_(<values held in memory>)`` conjunct of a filter."""
+    for part in _conjuncts(node):
+        if isinstance(part, ast.Compare) and len(part.ops) == 1 and isinstance(part.ops[0], ast.Eq):
+            for side, other in ((part.left, part.comparators[0]), (part.comparators[0], part.left)):
+                if isinstance(side, ast.Attribute) and _is_model_column(side) \
+                        and not _is_model_column(other) and not _is_subquery(other):
+                    yield side, is_parent_value(other)
+                    break
+        elif isinstance(part, ast.Call) and call_name(part) == "in_" \
+                and isinstance(part.func, ast.Attribute) and isinstance(part.func.value, ast.Attribute) \
+                and _is_model_column(part.func.value) and part.args \
+                and not _is_subquery(part.args[0]):
+            yield part.func.value, True
+
+
+def _composite_key_bound(covered: Mapping[str, Mapping[str, bool]],
+                         model_keys: frozenset[str]) -> tuple[str | None, str | None]:
+    """(the unique key all of whose columns are compared, the column of a key compared to a
+    parent value when none is covered whole) over ``{owner: {column: names one parent}}``.
+
+    A key with all but one column compared reads at most one row per value of the last one:
+    the fan-out of one parent. With more columns left open it is a class of rows
+    (``prefix_length = 31`` of a key ``(namespace, network, prefix_length)``)."""
+    sets = unique_sets(model_keys)
+    partial: str | None = None
+    for owner, columns in covered.items():
+        for key in sets.get(owner, ()):
+            if key <= columns.keys():
+                return ", ".join(sorted(key)), None
+            shared = sorted(c for c in key & columns.keys() if columns[c])
+            if shared and partial is None and len(key - columns.keys()) == 1:
+                partial = f"{shared[0]}` (part of the unique key ({', '.join(sorted(key))}))"
+    return None, partial
+
+
+def _repeats_only(node: ast.AST) -> bool:
+    """``func.count(X.id) > 1`` / ``>= 2``: the groups that occur more than once."""
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1
+            and isinstance(node.ops[0], (ast.Gt, ast.GtE))):
+        return False
+    count, least = node.left, node.comparators[0]
+    if not (isinstance(count, ast.Call) and call_name(count) == "count"
+            and isinstance(least, ast.Constant) and type(least.value) is int):
+        return False
+    return least.value + (1 if isinstance(node.ops[0], ast.Gt) else 0) >= 2
+
+
+def _self_overlap(node: ast.AST) -> bool:
+    """``M.name.in_(session.query(M.name).filter(...))``: the rows whose value also occurs in
+    other rows of the same table, a duplicate or conflict check, expected to find few."""
+    if not (isinstance(node, ast.Call) and call_name(node) == "in_" and node.args
+            and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Attribute)):
+        return False
+    column = node.func.value
+    owner = _owner_name(column)
+    for sub in walk(node.args[0]):
+        if isinstance(sub, ast.Call) and call_name(sub) in ("query", "select") and sub.args:
+            selected = sub.args[0]
+            return isinstance(selected, ast.Attribute) and selected.attr == column.attr \
+                and _owner_name(selected) == owner and ast.dump(selected) == ast.dump(column)
+    return False
+
+
 def _is_subquery(node: ast.AST) -> bool:
     """``select(...)``/``query(...)`` chains, whose size is another query's."""
     for sub in walk(node):
@@ -253,6 +346,7 @@ def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
     small = {t.lower() for t in small_tables}
     grouped = any(s.name == "group_by" for s in steps)
     parent: str | None = None
+    covered: dict[str, dict[str, bool]] = {}  # owner -> column -> compared to a parent value
     for step in steps:
         if step.name == "[]":
             return OrmBound(True, "a slice")
@@ -275,6 +369,25 @@ def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
         if step.name in ("filter", "where") and any(_is_key_compare(a, keys, model_keys)
                                                     for a in step.call.args):
             return OrmBound(True, "a filter on a key column")
+        if step.name == "having" and grouped and any(_repeats_only(p) for a in step.call.args
+                                                     for p in _conjuncts(a)):
+            return OrmBound(True, "only the groups that repeat (`having(count > 1)`): "
+                            "duplicates or conflicts, expected to be few")
+        if step.name in ("filter", "where") and any(_self_overlap(p) for a in step.call.args
+                                                    for p in _conjuncts(a)):
+            return OrmBound(True, "only the rows whose value also occurs in other rows of the "
+                            "same table: duplicates or conflicts, expected to be few")
+        if step.name in ("filter", "where"):
+            for argument in step.call.args:
+                for column, one in _column_values(argument):
+                    columns = covered.setdefault(_owner_name(column), {})
+                    columns[column.attr] = columns.get(column.attr, False) or one
+        elif step.name == "filter_by" and entity:
+            columns = covered.setdefault(entity, {})
+            for keyword in step.call.keywords:
+                if keyword.arg:
+                    columns[keyword.arg] = columns.get(keyword.arg, False) \
+                        or is_parent_value(keyword.value)
         if parent is None and step.name == "filter_by":
             parent = next((k.arg for k in step.call.keywords
                            if k.arg and is_parent_field(k.arg, relations)
@@ -295,6 +408,10 @@ def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
             if entities and all(e.lower() in small or f"{e.lower()}s" in small
                                 for e in entities if e):
                 return OrmBound(True, "a table listed in small-tables")
+    whole, partial = _composite_key_bound(covered, model_keys)
+    if whole is not None:
+        return OrmBound(True, f"a filter on the unique key ({whole})")
+    parent = parent or partial
     if parent is not None:
         return OrmBound(False, f"no limit/first/one/get/slice: all the rows of one `{parent}`",
                         parent=parent)
@@ -401,11 +518,16 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
     if model.lower() in {t.lower() for t in small_tables}:
         return OrmBound(True, f"`{model}` is listed in small-tables")
     counts: set[str] = set()  # aliases of `annotate(n=Count(...))`
+    covered: dict[str, bool] = {}  # field -> compared to a parent value
     for step in steps:
         if step.name == "annotate" and step.call is not None:
             counts.update(k.arg.lower() for k in step.call.keywords
                           if k.arg and isinstance(k.value, ast.Call)
                           and call_name(k.value) == "Count")
+            counts.update(f"{a.args[0].value.lower()}__count" for a in step.call.args
+                          if isinstance(a, ast.Call) and call_name(a) == "Count" and a.args
+                          and isinstance(a.args[0], ast.Constant)
+                          and isinstance(a.args[0].value, str))  # Django's default alias
         if step.name == "filter" and step.call is not None and any(
                 (k.arg or "").lower().rpartition("__")[0] in counts
                 and (k.arg or "").lower().endswith(("__gt", "__gte"))
@@ -420,8 +542,11 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
             return OrmBound(True, f"`.{step.name}()`")
         if step.name == "raw":
             return OrmBound(True, "a raw query (not judged)")
+        if step.name in ("filter", "exclude") and step.call is not None and any(
+                k.arg is None and not _constant_keys(k.value) for k in step.call.keywords):
+            return OrmBound(True, "a filter whose fields are chosen at run time (not judged)")
         if step.name == "filter" and step.call is not None:
-            for keyword in step.call.keywords:
+            for keyword in _keywords(step.call):
                 field = (keyword.arg or "").lower()
                 declared = f"{model}.{(keyword.arg or '').removesuffix('__exact')}"
                 if field in keys or field.endswith("__pk") or field.removesuffix("__exact") in keys \
@@ -433,19 +558,59 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
                     return OrmBound(True, "a filter on a list of keys")
                 if parent is None:
                     parent = _django_parent(field, keyword.value, relations)
+                name = (keyword.arg or "").removesuffix("__exact")
+                if name.endswith("__in") and _is_key_list(keyword.value):
+                    covered[name.removesuffix("__in")] = True
+                elif name and "__" not in name:
+                    covered[name] = is_parent_value(keyword.value)
             for argument in step.call.args:
                 if parent is None:
                     parent = _q_parent(argument, relations)
+    whole, partial = _composite_key_bound({model: _django_columns(covered)}, model_keys)
+    if whole is not None:
+        return OrmBound(True, f"a filter on the unique key ({whole})")
+    parent = parent or partial
     if parent is not None:
         return OrmBound(False, f"no slice: all the rows of one `{parent}`", parent=parent)
     return OrmBound(False, "no slice and no filter on a key")
 
 
+def _django_columns(covered: Mapping[str, bool]) -> dict[str, bool]:
+    """``event_id`` and ``event`` name one field of a unique key (``unique_together`` names the
+    relation)."""
+    fields: dict[str, bool] = {}
+    for name, one in covered.items():
+        for spelling in (name, name.removesuffix("_id")):
+            fields[spelling] = fields.get(spelling, False) or one
+    return fields
+
+
+def _constant_keys(value: ast.AST) -> bool:
+    """``**{"status": s}``: a dict display whose keys are all string constants."""
+    return isinstance(value, ast.Dict) and all(
+        isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys)
+
+
+def _keywords(call: ast.Call) -> list[ast.keyword]:
+    """The call's keywords, with ``**{"field": value}`` spread out."""
+    found: list[ast.keyword] = []
+    for keyword in call.keywords:
+        if keyword.arg is None and isinstance(keyword.value, ast.Dict) \
+                and _constant_keys(keyword.value):
+            found.extend(ast.keyword(arg=str(k.value), value=v)  # type: ignore[union-attr]
+                         for k, v in zip(keyword.value.keys, keyword.value.values))
+        elif keyword.arg is not None:
+            found.append(keyword)
+    return found
+
+
 def _is_key_list(value: ast.AST) -> bool:
     """A collection of keys held in memory (a literal, a comprehension, a name): at most one row
     per key. A queryset (``.filter(...)``, ``.values_list(...)``) is a subquery of any size."""
-    copied = isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
-        and value.func.id in ("list", "tuple", "set", "sorted", "frozenset")
+    copied = isinstance(value, ast.Call) and (
+        isinstance(value.func, ast.Name) and value.func.id in ("list", "tuple", "set", "sorted",
+                                                               "frozenset")
+        or call_name(value) == "get")  # `self.kwargs.get("ids", ())`: a mapping's value
     if not copied and not isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.ListComp,
                                              ast.SetComp, ast.Name, ast.Attribute)):
         return False
@@ -463,8 +628,7 @@ def _q_parent(node: ast.AST, relations: frozenset[str]) -> str | None:
         return _all_parents([_q_parent(node.left, relations), _q_parent(node.right, relations)])
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd):
         return _q_parent(node.left, relations) or _q_parent(node.right, relations)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Q" \
-            and not node.args:
+    if isinstance(node, ast.Call) and call_name(node) == "Q" and not node.args:
         for keyword in node.keywords:
             found = _django_parent((keyword.arg or "").lower(), keyword.value, relations) \
                 if keyword.arg else None

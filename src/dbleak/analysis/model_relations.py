@@ -67,11 +67,170 @@ def class_relation_fields(klass: ast.ClassDef) -> list[str]:
     return [name for name, value in _fields(klass) if _is_relation_value(value)]
 
 
+def _is_true(value: ast.AST) -> bool:
+    return isinstance(value, ast.Constant) and value.value is True
+
+
+def _column_name(node: ast.AST) -> str | None:
+    """``"name"``, ``name`` or ``Role.name`` in a constraint's column list."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value.rsplit(".", 1)[-1]
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _constraint_columns(node: ast.AST) -> tuple[str, ...] | None:
+    """The columns of a unique constraint: SQLAlchemy's ``UniqueConstraint("a", "b")``,
+    ``PrimaryKeyConstraint(...)``, ``Index("ix", "a", "b", unique=True)``, Django's
+    ``UniqueConstraint(fields=[...])`` without a ``condition`` (a partial constraint says
+    nothing of the other rows)."""
+    name = call_name(node)
+    if not isinstance(node, ast.Call):
+        return None
+    keywords = {k.arg: k.value for k in node.keywords if k.arg}
+    if "condition" in keywords or "postgresql_where" in keywords or "sqlite_where" in keywords:
+        return None
+    arguments: list[ast.expr] = []
+    if name in ("UniqueConstraint", "PrimaryKeyConstraint"):
+        fields = keywords.get("fields")
+        arguments = list(fields.elts) if isinstance(fields, (ast.List, ast.Tuple)) \
+            else list(node.args)
+    elif name == "Index" and _is_true(keywords.get("unique", ast.Constant(False))):
+        arguments = list(node.args[1:])
+    columns = tuple(c for c in map(_column_name, arguments) if c)
+    return columns if columns and len(columns) == len(arguments) else None
+
+
+def _unique_together(value: ast.AST) -> list[tuple[str, ...]]:
+    """Django's ``unique_together = ("a", "b")`` or ``(("a", "b"), ("c", "d"))``."""
+    if not isinstance(value, (ast.Tuple, ast.List)) or not value.elts:
+        return []
+    names = [e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    if len(names) == len(value.elts):
+        return [tuple(names)]
+    found = []
+    for element in value.elts:
+        found.extend(_unique_together(element))
+    return found
+
+
+def _key_entries(owner: str, single: list[str], sets: list[tuple[str, ...]]) -> list[str]:
+    """``Class.field`` for a key of one column, ``Class.a&b`` for a key of several (see
+    :func:`unique_sets`). Several ``primary_key=True`` columns make one composite key."""
+    entries = [f"{owner}.{name}" for name in single]
+    for columns in sets:
+        if len(columns) == 1:
+            entries.append(f"{owner}.{columns[0]}")
+        else:
+            entries.append(f"{owner}.{'&'.join(sorted(columns))}")
+    return entries
+
+
 def class_key_fields(klass: ast.ClassDef) -> list[str]:
-    """``Class.field`` for each field declared ``primary_key=True`` or ``unique=True``."""
-    return [f"{klass.name}.{name}" for name, value in _fields(klass)
-            if any(k.arg in _KEY_FLAGS and isinstance(k.value, ast.Constant)
-                   and k.value.value is True for k in value.keywords)]
+    """``Class.field`` for each field declared ``primary_key=True`` or ``unique=True``, and
+    ``Class.a&b`` for each key of several columns: a composite primary key, SQLAlchemy's
+    ``__table_args__`` constraints, Django's ``Meta.unique_together`` and
+    ``Meta.constraints``."""
+    primary: list[str] = []
+    unique: list[str] = []
+    for name, value in _fields(klass):
+        flags = {k.arg: k.value for k in value.keywords if k.arg in _KEY_FLAGS}
+        if _is_true(flags.get("primary_key", ast.Constant(False))):
+            primary.append(name)
+        elif _is_true(flags.get("unique", ast.Constant(False))):
+            unique.append(name)
+    sets: list[tuple[str, ...]] = []
+    if len(primary) > 1:
+        sets.append(tuple(primary))
+    else:
+        unique = primary + unique
+    for statement in klass.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Name) \
+                and statement.targets[0].id == "__table_args__":
+            table_args = statement.value
+            items = table_args.elts if isinstance(table_args, (ast.Tuple, ast.List)) else []
+            sets.extend(c for c in map(_constraint_columns, items) if c)
+        elif isinstance(statement, ast.ClassDef) and statement.name == "Meta":
+            for inner in statement.body:
+                if not (isinstance(inner, ast.Assign) and len(inner.targets) == 1
+                        and isinstance(inner.targets[0], ast.Name)):
+                    continue
+                if inner.targets[0].id == "unique_together":
+                    sets.extend(_unique_together(inner.value))
+                elif inner.targets[0].id == "constraints" \
+                        and isinstance(inner.value, (ast.List, ast.Tuple)):
+                    sets.extend(c for c in map(_constraint_columns, inner.value.elts) if c)
+    return _key_entries(klass.name, unique, sets)
+
+
+def _table_schema(call: ast.Call) -> tuple[list[str], list[str]]:
+    """(relation names, key entries without the class) of a classical ``Table(name, metadata,
+    Column(...), ..., UniqueConstraint(...))``."""
+    relations: list[str] = []
+    primary: list[str] = []
+    unique: list[str] = []
+    sets: list[tuple[str, ...]] = []
+    for argument in call.args[2:]:
+        if call_name(argument) == "Column" and isinstance(argument, ast.Call) and argument.args:
+            name = _column_name(argument.args[0]) if isinstance(argument.args[0], ast.Constant) \
+                else None
+            if name is None:
+                continue
+            if _is_relation_value(argument):
+                relations.append(name)
+            flags = {k.arg: k.value for k in argument.keywords if k.arg in _KEY_FLAGS}
+            if _is_true(flags.get("primary_key", ast.Constant(False))):
+                primary.append(name)
+            elif _is_true(flags.get("unique", ast.Constant(False))):
+                unique.append(name)
+        else:
+            columns = _constraint_columns(argument)
+            if columns:
+                sets.append(columns)
+    if len(primary) > 1:
+        sets.append(tuple(primary))
+    else:
+        unique = primary + unique
+    return relations, _key_entries("", unique, sets)
+
+
+def classical_mappings(tree: ast.Module) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``(class name, relation names, key entries)`` of each class mapped onto a classical
+    ``Table`` of this module: ``registry.map_imperatively(Group, group_table, properties={...})``,
+    the older ``mapper(Group, group_table)``, or ``__table__ = group_table`` in a class body."""
+    tables: dict[str, tuple[list[str], list[str]]] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Name) \
+                and call_name(statement.value) == "Table" and isinstance(statement.value, ast.Call):
+            tables[statement.targets[0].id] = _table_schema(statement.value)
+    if not tables:
+        return
+    for statement in tree.body:
+        call = statement.value if isinstance(statement, (ast.Expr, ast.Assign)) else None
+        if isinstance(call, ast.Call) and call_name(call) in ("map_imperatively", "mapper") \
+                and len(call.args) >= 2 and isinstance(call.args[0], ast.Name) \
+                and isinstance(call.args[1], ast.Name) and call.args[1].id in tables:
+            relations, keys = tables[call.args[1].id]
+            properties = next((k.value for k in call.keywords if k.arg == "properties"), None)
+            named = list(relations)
+            if isinstance(properties, ast.Dict):
+                named.extend(str(key.value) for key, value in zip(properties.keys, properties.values)
+                             if isinstance(key, ast.Constant) and isinstance(key.value, str)
+                             and value is not None and _is_relation_value(value))
+            yield call.args[0].id, named, [call.args[0].id + k for k in keys]
+        elif isinstance(statement, ast.ClassDef):
+            for inner in statement.body:
+                if isinstance(inner, ast.Assign) and len(inner.targets) == 1 \
+                        and isinstance(inner.targets[0], ast.Name) \
+                        and inner.targets[0].id == "__table__" \
+                        and isinstance(inner.value, ast.Name) and inner.value.id in tables:
+                    relations, keys = tables[inner.value.id]
+                    yield statement.name, relations, [statement.name + k for k in keys]
 
 
 def _classes(facts: ModuleFacts) -> Iterator[ast.ClassDef]:
@@ -95,6 +254,10 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
             summary[KEYS_KEY] = tuple(keys)
         if summary:
             summaries[prefix + klass.name] = summary
+    for name, relations, keys in classical_mappings(facts.tree):
+        summary = summaries.setdefault(prefix + name, {})
+        summary[RELATIONS_KEY] = tuple(summary.get(RELATIONS_KEY, ())) + tuple(relations)
+        summary[KEYS_KEY] = tuple(summary.get(KEYS_KEY, ())) + tuple(keys)
     return summaries
 
 
@@ -103,14 +266,18 @@ def _module_models(facts: ModuleFacts) -> tuple[frozenset[str], frozenset[str]]:
     cached: tuple[frozenset[str], frozenset[str]] | None = getattr(facts, "_dbleak_models", None)
     if cached is None:
         classes = list(_classes(facts))
-        cached = (frozenset(n for k in classes for n in class_relation_fields(k)),
-                  frozenset(n for k in classes for n in class_key_fields(k)))
+        mapped = list(classical_mappings(facts.tree))
+        cached = (frozenset(n for k in classes for n in class_relation_fields(k))
+                  | frozenset(n for _, relations, _ in mapped for n in relations),
+                  frozenset(n for k in classes for n in class_key_fields(k))
+                  | frozenset(n for _, _, keys in mapped for n in keys))
         facts._dbleak_models = cached  # type: ignore[attr-defined]
     return cached
 
 
 def key_fields(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
-    """``Class.field`` of every primary-key or unique field of the project's models."""
+    """``Class.field`` of every primary-key or unique field of the project's models, and
+    ``Class.a&b`` for every key of several columns (see ``analysis.fetch_orm.unique_sets``)."""
     own = _module_models(facts)[1]
     indexed = project.union_of(KEYS_KEY)
     return own | indexed if indexed else own

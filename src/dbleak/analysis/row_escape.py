@@ -7,9 +7,14 @@ rows is the function's contract, and no local rewrite (``yield_per``, ``fetchman
 change (pagination, a generator), which is the caller's call. As with ownership in the lifecycle
 rules, the DBL2xx rules do not report such reads unless ``[tool.dbleak.sql] returned = "report"``.
 
+The same holds for a loop that keeps every row as it is: ``for row in q.all():
+by_study[row.study_id].append(row)`` (unconditionally, in the loop's own body, into a container
+made before the loop). Every row stays in memory whatever the read; streaming saves only the
+list's spine.
+
 Rows that are *transformed* on the way out (``return [u.to_entity() for u in users]``, a loop
-appending to the result) are still reported: streaming them drops the intermediate list (and
-the ORM objects), and the loop's rewrite is the usual one.
+appending ``row.name`` or ``Entity(row)`` to the result) are still reported: streaming them
+drops the intermediate list (and the ORM objects), and the loop's rewrite is the usual one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import ast
 
 from dbleak.analysis.fetch_loops import name_loads
+from dbleak.analysis.fetch_orm import call_name
 from dbleak.analysis.module import ModuleFacts
 from dbleak.settings import Settings
 
@@ -37,7 +43,7 @@ def left_to_caller(facts: ModuleFacts, settings: Settings, node: ast.AST, scope:
 def rows_escape(facts: ModuleFacts, node: ast.AST, scope: ast.AST, depth: int = 0) -> bool:
     """True when the value of ``node`` (the read rows) is returned, yielded or stored on an
     object: itself, through a name bound to it, inside a tuple or keyword, or as ``list()``/
-    ``tuple()`` of it."""
+    ``tuple()`` of it; or walked by a loop that keeps every row (:func:`loop_keeps_rows`)."""
     if depth > 4:
         return False
     current = node
@@ -54,9 +60,15 @@ def rows_escape(facts: ModuleFacts, node: ast.AST, scope: ast.AST, depth: int = 
                 and isinstance(parent.func, ast.Name) and parent.func.id in _COPIES:
             current = parent
             continue
+        if isinstance(parent, ast.Call) and len(parent.args) == 2 and current is parent.args[1] \
+                and call_name(parent) == "cast":
+            current = parent  # `typing.cast(list[Row], rows)` is the rows themselves
+            continue
         if isinstance(parent, ast.Call) and isinstance(current, ast.keyword):
             current = parent  # `Result(rows=rows)` returned
             continue
+        if isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is current:
+            return loop_keeps_rows(parent)
         if isinstance(parent, (ast.Assign, ast.AnnAssign)) and parent.value is current:
             targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
             if any(isinstance(t, (ast.Attribute, ast.Subscript)) for t in targets):
@@ -68,3 +80,40 @@ def rows_escape(facts: ModuleFacts, node: ast.AST, scope: ast.AST, depth: int = 
         return False
     return False
 
+
+
+_KEEPING_METHODS = frozenset({"append", "add", "appendleft"})
+
+
+def loop_keeps_rows(loop: ast.For | ast.AsyncFor) -> bool:
+    """``for row in rows: kept[row.key].append(row)`` / ``kept[row.key] = row``: a statement of
+    the loop's own body (not under an ``if``) stores the row itself, unchanged, in a container
+    the loop does not make. Every row outlives the loop whatever the read returns."""
+    if not isinstance(loop.target, ast.Name):
+        return False
+    row = loop.target.id
+    made_inside = {t.id for statement in loop.body for node in ast.walk(statement)
+                   if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+
+    def container(node: ast.AST) -> str | None:
+        while isinstance(node, (ast.Subscript, ast.Attribute, ast.Call)):
+            node = node.value if not isinstance(node, ast.Call) else node.func
+        return node.id if isinstance(node, ast.Name) else None
+
+    for statement in loop.body:
+        kept: ast.AST | None = None
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call) \
+                and isinstance(statement.value.func, ast.Attribute) \
+                and statement.value.func.attr in _KEEPING_METHODS \
+                and len(statement.value.args) == 1 and not statement.value.keywords \
+                and isinstance(statement.value.args[0], ast.Name) \
+                and statement.value.args[0].id == row:
+            kept = statement.value.func.value
+        elif isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Subscript) \
+                and isinstance(statement.value, ast.Name) and statement.value.id == row:
+            kept = statement.targets[0].value
+        name = container(kept) if kept is not None else None
+        if name is not None and name != row and name not in made_inside:
+            return True
+    return False

@@ -386,6 +386,9 @@ class _Judge:
         group = node.args.get("group")
         if group is None and self._aggregates_only(node):
             return Bound("bounded", "aggregate without GROUP BY")
+        if group is not None and self._repeats_only(node.args.get("having")):
+            return Bound("bounded", "only the groups that repeat (HAVING COUNT(...) > 1): "
+                         "duplicates or conflicts, expected to be few")
         if from_ is None:
             return Bound("bounded", "no FROM clause: one row")
         where = node.args.get("where")
@@ -441,6 +444,23 @@ class _Judge:
         if isinstance(source, (exp.Unnest, exp.Lateral)):
             return Bound("unknown", "reads an UNNEST/LATERAL source"), None
         return Bound("unknown", f"reads a {type(source).__name__}"), None
+
+    def _repeats_only(self, having: Any) -> bool:
+        """``HAVING COUNT(*) > 1`` (or ``>= 2``, optionally AND-ed with more): the groups that
+        occur more than once. A duplicate or conflict check, like Django's count filter after
+        ``annotate`` (see ``analysis.fetch_orm.django_chain_bound``)."""
+        from sqlglot import exp
+
+        if having is None:
+            return False
+        for condition in _conjuncts(having.this):
+            if isinstance(condition, (exp.GT, exp.GTE)) and isinstance(condition.this, exp.Count) \
+                    and isinstance(condition.expression, exp.Literal) \
+                    and condition.expression.is_int:
+                least = int(condition.expression.name) + (1 if isinstance(condition, exp.GT) else 0)
+                if least >= 2:
+                    return True
+        return False
 
     def _aggregates_only(self, node: Any) -> bool:
         from sqlglot import exp

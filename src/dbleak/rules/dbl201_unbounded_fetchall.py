@@ -47,7 +47,8 @@ class UnboundedFetchall(Rule):
     ## What it does
     Flags `cursor.fetchall()` (also `conn.execute(sql).fetchall()`, and calls of your own
     helpers that end in one) when the query it reads has no bound: no `LIMIT`/`FETCH FIRST`/
-    `TOP`, no aggregate without `GROUP BY`, no `WHERE` equality on a key column.
+    `TOP`, no aggregate without `GROUP BY`, no `WHERE` equality on a key column, no
+    `HAVING COUNT(...) > 1` (the groups that repeat: a duplicate check).
 
     ## Why is this bad?
     `fetchall()` builds a Python list of every row. On a table that grows, the process that
@@ -78,7 +79,8 @@ class UnboundedFetchall(Rule):
     of a few rows by design.
     Not reported by default, because no local rewrite would help or the size is one
     parent's: reads whose list of rows itself leaves the function (returned, yielded as one
-    value, or stored on an object: the caller asked for every row; `returned = "report"`
+    value, or stored on an object, or kept as they are by the loop that walks them, as in
+    `by_key[row.key].append(row)`: every row stays in memory anyway; `returned = "report"`
     reports them; rows transformed on the way out are still reported),
     and reads of the children of one row (a `WHERE`/filter equality on a foreign key such as
     `order_id = ?`, a relation of a model of the checked tree such as `filter(order=o)`, or an

@@ -13,6 +13,7 @@ from dbleak.analysis.fetch_orm import (
     is_session_like,
     method_chain,
     select_steps,
+    single_binding,
     sqlalchemy_chain_bound,
     yield_per_conflicts,
 )
@@ -62,17 +63,30 @@ class UnboundedOrmAll(Rule):
         notify(user)
     ```
 
+    Keys come from the names `id`/`pk`/`uuid`, an entity's own `<entity>_id` (`SqlRun.run_id`),
+    the `bounded-columns` you list, and the schema of the checked tree's models: columns
+    declared `primary_key=True` or `unique=True`, and keys of several columns
+    (`UniqueConstraint(...)`, a unique `Index(...)` or a composite primary key in
+    `__table_args__`, and the same in a classical `Table(...)` mapped with `map_imperatively`).
+    Equality on every column of a key reads one row; on all but one of them, the rows of one
+    parent. Also bounded: `group_by(...).having(func.count(...) > 1)` and a filter
+    `Model.c.in_(query(Model.c)...)` (the values that repeat: duplicate and conflict checks,
+    expected to find few), and a query that selects only from a subquery bounded by its own
+    `limit`.
+
     ## Known problems
     Sessions are recognised by name (`session`, `db.session`, `Session()`); a session held
-    under another name is not seen. Filters on columns other than `id`/`pk`/`uuid`, an entity's
-    own `<entity>_id` (`SqlRun.run_id`) and the `bounded-columns` you list count as unbounded.
+    under another name is not seen. Filters on other columns count as unbounded. Lookup and
+    configuration tables (roles, settings, document types) look like any other table: list
+    them in `small-tables`.
     Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else (functions
     named `test…`, classes named `Test…`/`…Test(s)`) are not checked: they read fixture tables
     of a few rows by design.
 
     Not reported by default, because no local rewrite would help or the size is one
     parent's: reads whose list of rows itself leaves the function (returned, yielded as one
-    value, or stored on an object: the caller asked for every row; `returned = "report"`
+    value, or stored on an object, or kept as they are by the loop that walks them, as in
+    `by_key[row.key].append(row)`: every row stays in memory anyway; `returned = "report"`
     reports them; rows transformed on the way out are still reported),
     and reads of the children of one row (a `WHERE`/filter equality on a foreign key such as
     `order_id = ?`, a relation of a model of the checked tree such as `filter(order=o)`, or an
@@ -147,6 +161,8 @@ class UnboundedOrmAll(Rule):
                                            key_fields(ctx.facts, ctx.project))
             if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)):
                 continue
+            if _reads_bounded_subquery(ctx, site.scope, read, columns, small):
+                continue
             if left_to_caller(ctx.facts, ctx.settings, call, site.scope.node):
                 continue  # every row is the function's result: the caller's call
             text = source_segment(ctx.text, call) or "query.all()"
@@ -190,6 +206,28 @@ def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: bool,
                 return None  # list(session.execute(...)) is the materialization rules' job
             return _OrmRead("select", step, selected, steps[index + 1:])
     return None
+
+
+def _reads_bounded_subquery(ctx: CheckContext, scope: object, read: _OrmRead,
+                            columns: tuple[str, ...], small: tuple[str, ...]) -> bool:
+    """``session.query(sub.c.id)`` with ``sub = session.query(...).limit(n).subquery()``: every
+    selected column comes from a subquery (or CTE) whose own query is bounded."""
+    source = read.judged[0].call if read.judged else None
+    if source is None or not source.args:
+        return False
+    assignments = fetch_analysis(ctx).resolver.assignments(scope)  # type: ignore[arg-type]
+    for argument in source.args:
+        root = argument
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        value = single_binding(assignments, root.id) if isinstance(root, ast.Name) else None
+        if value is None:
+            return False
+        _root, steps = method_chain(value)
+        if not steps or steps[-1].name not in ("subquery", "cte", "alias") \
+                or not sqlalchemy_chain_bound(steps[:-1], columns, small).bounded:
+            return False
+    return True
 
 
 def _plan(ctx: CheckContext, call: ast.Call, read: _OrmRead) -> FixPlan | None:

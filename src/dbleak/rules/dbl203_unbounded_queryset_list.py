@@ -16,6 +16,7 @@ from dbleak.analysis.fetch_orm import (
 )
 from dbleak.analysis.model_relations import key_fields, relation_names
 from dbleak.analysis.module import Scope
+from dbleak.analysis.row_escape import loop_keeps_rows, report_returned
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.frameworks import FRAMEWORK_LOOKUP_MODELS, FRAMEWORK_RELATIONS
@@ -51,8 +52,16 @@ class UnboundedQuerysetList(Rule):
 
     ## Known problems
     Only querysets written from `Model.objects` in the same function are seen; custom manager
-    methods are not judged. Filters on fields other than `pk`/`id` (and the `bounded-columns`
-    you list) count as unbounded.
+    methods, and filters whose fields are chosen at run time (`filter(**{name: value})`), are
+    not judged. Keys are `pk`/`id`, the `bounded-columns` you list, and the schema of the
+    checked tree's models: fields declared `primary_key=True` or `unique=True`,
+    `Meta.unique_together` and `Meta.constraints` (a `UniqueConstraint` without `condition`).
+    Equality on every field of a key reads one row; on all but one of them, the rows of one
+    parent. A count filter after `annotate` (`annotate(n=Count("x")).filter(n__gt=1)`, or
+    Django's default alias `x__count`) reads only the groups that repeat. Other filters count
+    as unbounded: lookup and configuration models look like any other; list them in
+    `small-tables`. A loop that keeps every object as it is (`by_zone[o.zone].append(o)`) is
+    not reported unless `returned = "report"`: streaming would save nothing.
     Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else (functions
     named `test…`, classes named `Test…`/`…Test(s)`) are not checked: they read fixture tables
     of a few rows by design.
@@ -175,6 +184,8 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
     _source, model, reason = found
     if isinstance(inner, ast.Name) and len(name_loads(scope.node, inner.id)) != 1:
         return None  # the queryset is used again: its cache may be what the code wants
+    if loop_keeps_rows(loop) and not report_returned(ctx.settings):
+        return None  # every object is kept: streaming saves nothing (`returned = "report"`)
     what = f"iterating `{model}.objects…`" if not listed else f"`list()` of `{model}.objects…`"
     message = rule.message.format(what=what, reason=reason)
     size = ctx.settings.option("sql", "chunk-size", 1000)

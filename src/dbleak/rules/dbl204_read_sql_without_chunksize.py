@@ -61,7 +61,8 @@ class ReadSqlWithoutChunksize(Rule):
 
     Not reported by default, because no local rewrite would help or the size is one
     parent's: reads whose list of rows itself leaves the function (returned, yielded as one
-    value, or stored on an object: the caller asked for every row; `returned = "report"`
+    value, or stored on an object, or kept as they are by the loop that walks them, as in
+    `by_key[row.key].append(row)`: every row stays in memory anyway; `returned = "report"`
     reports them; rows transformed on the way out are still reported),
     and reads of the children of one row (a `WHERE`/filter equality on a foreign key such as
     `order_id = ?`, a relation of a model of the checked tree such as `filter(order=o)`, or an
