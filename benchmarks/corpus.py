@@ -1,7 +1,9 @@
 """Real-code check: run dbleak over the sources of real packages full of database code.
 
     python benchmarks/corpus.py [--select DBL1] [--set libraries|apps|holdout|holdout2|all]
-                                [--package NAME ...] [--json]
+                                [--package NAME ...] [--json] [--sql KEY=VALUE ...]
+
+``--sql`` sets a ``[tool.dbleak.sql]`` option for the run (``--sql root-tables=small``).
 
 Four sets: ``libraries`` (the default: drivers, query tools and migration tools), ``apps``
 (applications with a lot of ORM and SQL code, the DBL2xx review's second sample), ``holdout``
@@ -138,7 +140,8 @@ def fetch(requirement: str) -> Path | None:
     return target
 
 
-def findings(folder: Path, select: str) -> list[dict[str, object]]:
+def findings(folder: Path, select: str,
+             sql: dict[str, str] | None = None) -> list[dict[str, object]]:
     """dbleak's findings over ``folder`` (tests and docs included: they are real code too).
 
     Through the API: the corpus folder is git-ignored, which the CLI would respect.
@@ -146,7 +149,8 @@ def findings(folder: Path, select: str) -> list[dict[str, object]]:
     from dbleak.api import check_paths
     from dbleak.settings import Settings
 
-    settings = Settings(select=(select,), respect_gitignore=False, root=str(folder))
+    settings = Settings(select=(select,), respect_gitignore=False, root=str(folder),
+                        sql=dict(sql or {}))
     found: list[dict[str, object]] = []
     for result in check_paths([folder], lambda _path: settings):
         for finding in result.result.findings:
@@ -162,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="which packages (default: libraries)")
     parser.add_argument("--package", action="append", help="only these packages")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument("--sql", action="append", default=[], metavar="KEY=VALUE",
+                        help="a [tool.dbleak.sql] option, e.g. root-tables=small")
     parser.add_argument("--clean", action="store_true", help="delete the corpus and exit")
     args = parser.parse_args(argv)
     if args.clean:
@@ -172,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = fetch(name)
         if folder is None:
             continue
-        for finding in findings(folder, args.select):
+        sql = dict(option.split("=", 1) for option in args.sql)
+        for finding in findings(folder, args.select, sql):
             path = Path(str(finding.get("filename", "")))
             try:
                 shown = path.resolve().relative_to(CORPUS)

@@ -81,15 +81,24 @@ def _is_key_column(node: ast.AST, keys: frozenset[str], model_keys: frozenset[st
         or f"{_owner_name(node)}.{node.attr}" in model_keys)
 
 
+def unwrap_column(node: ast.AST) -> ast.AST:
+    """``col(Model.field)`` (SQLModel's typing wrapper) is ``Model.field``."""
+    if isinstance(node, ast.Call) and call_name(node) == "col" and len(node.args) == 1 \
+            and not node.keywords:
+        return node.args[0]
+    return node
+
+
 def _is_key_compare(node: ast.AST, keys: frozenset[str],
                     model_keys: frozenset[str] = frozenset()) -> bool:
     """``User.id == x``, ``User.id.in_([...])``, ``and_(...)`` holding one."""
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
-        for side in (node.left, node.comparators[0]):
+        for side in map(unwrap_column, (node.left, node.comparators[0])):
             if _is_key_column(side, keys, model_keys):
                 return True
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-            and node.func.attr == "in_" and _is_key_column(node.func.value, keys, model_keys) \
+            and node.func.attr == "in_" \
+            and _is_key_column(unwrap_column(node.func.value), keys, model_keys) \
             and node.args and not _is_subquery(node.args[0]):
         return True  # at most one row per listed key
     if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
@@ -167,7 +176,8 @@ def _parent_compare(node: ast.AST, relations: frozenset[str]) -> str | None:
     """``Trial.study_id == study_id``, ``Trial.study == study``, ``with_parent(study, ...)``:
     the rows of one parent row. Returns the field it goes through."""
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
-        for side, other in ((node.left, node.comparators[0]), (node.comparators[0], node.left)):
+        left, right = unwrap_column(node.left), unwrap_column(node.comparators[0])
+        for side, other in ((left, right), (right, left)):
             if _is_model_column(side) and isinstance(side, ast.Attribute) \
                     and is_parent_field(side.attr, relations) and is_parent_value(other):
                 return side.attr
@@ -175,7 +185,7 @@ def _parent_compare(node: ast.AST, relations: frozenset[str]) -> str | None:
         name = call_name(node)
         if name == "with_parent" and node.args and is_parent_value(node.args[0]):
             return "with_parent"
-        column = node.func.value if isinstance(node.func, ast.Attribute) else None
+        column = unwrap_column(node.func.value) if isinstance(node.func, ast.Attribute) else None
         if name == "in_" and isinstance(column, ast.Attribute) and _is_model_column(column) \
                 and is_parent_field(column.attr, relations) and node.args \
                 and not _is_subquery(node.args[0]):
@@ -236,7 +246,8 @@ def _column_values(node: ast.AST) -> Iterator[tuple[ast.Attribute, bool]]:
     ``Model.col.in_(<values held in memory>)`` conjunct of a filter."""
     for part in _conjuncts(node):
         if isinstance(part, ast.Compare) and len(part.ops) == 1 and isinstance(part.ops[0], ast.Eq):
-            for side, other in ((part.left, part.comparators[0]), (part.comparators[0], part.left)):
+            left, right = unwrap_column(part.left), unwrap_column(part.comparators[0])
+            for side, other in ((left, right), (right, left)):
                 if isinstance(side, ast.Attribute) and _is_model_column(side) \
                         and not _is_model_column(other) and not _is_subquery(other):
                     yield side, is_parent_value(other)
@@ -610,9 +621,12 @@ def _is_key_list(value: ast.AST) -> bool:
     copied = isinstance(value, ast.Call) and (
         isinstance(value.func, ast.Name) and value.func.id in ("list", "tuple", "set", "sorted",
                                                                "frozenset")
-        or call_name(value) == "get")  # `self.kwargs.get("ids", ())`: a mapping's value
+        # `self.kwargs.get("ids", ())`, `by_id.keys()`: a mapping's value, or its keys (a
+        # subscript, `form.cleaned_data["ids"]`, is a value held too)
+        or call_name(value) in ("get", "keys") and isinstance(value.func, ast.Attribute))
     if not copied and not isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.ListComp,
-                                             ast.SetComp, ast.Name, ast.Attribute)):
+                                             ast.SetComp, ast.Name, ast.Attribute,
+                                             ast.Subscript)):
         return False
     return not any(isinstance(sub, ast.Attribute) and sub.attr in _QUERYSET_MARKERS
                    for sub in walk(value))

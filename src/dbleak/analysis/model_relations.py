@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from dbleak.analysis.fetch_orm import call_name
 from dbleak.analysis.module import ModuleFacts
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex
+from dbleak.settings import Settings
 
 RELATIONS_KEY = "relation-fields"
 KEYS_KEY = "key-fields"
+SHAPES_KEY = "model-shapes"  # ((class name, has a relation field, base class names),)
 
 # Calls whose result, assigned in a class body, is a field that points at other rows.
 _RELATION_CALLS = frozenset({
@@ -252,13 +255,103 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
         keys = class_key_fields(klass)
         if keys:
             summary[KEYS_KEY] = tuple(keys)
+        shape = _shape(klass, bool(fields))
+        if shape is not None:
+            summary[SHAPES_KEY] = (shape,)
         if summary:
             summaries[prefix + klass.name] = summary
     for name, relations, keys in classical_mappings(facts.tree):
         summary = summaries.setdefault(prefix + name, {})
         summary[RELATIONS_KEY] = tuple(summary.get(RELATIONS_KEY, ())) + tuple(relations)
         summary[KEYS_KEY] = tuple(summary.get(KEYS_KEY, ())) + tuple(keys)
+        summary[SHAPES_KEY] = tuple(summary.get(SHAPES_KEY, ())) + ((name, bool(relations), ()),)
     return summaries
+
+
+def _base_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Subscript):  # `Generic[T]`, `Base[Model]`
+        return _base_name(node.value)
+    return ""
+
+
+def _shape(klass: ast.ClassDef, related: bool) -> tuple[str, bool, tuple[str, ...]] | None:
+    """(name, has a relation field, base names) of a class that declares fields, else None."""
+    if not related and not any(True for _ in _fields(klass)):
+        return None
+    return klass.name, related, tuple(b for b in map(_base_name, klass.bases) if b)
+
+
+# Accounts are the root table that grows with sign-ups: never a lookup table.
+_ACCOUNT_BASES = frozenset({"AbstractBaseUser", "AbstractUser", "UserMixin", "BaseUser",
+                            "SQLAlchemyBaseUserTable", "SQLAlchemyBaseUserTableUUID"})
+_ACCOUNT_SUFFIXES = ("User", "Users", "Account", "Accounts", "Member", "Members")
+
+
+@lru_cache(maxsize=16)
+def _roots(shapes: frozenset[tuple[str, bool, tuple[str, ...]]]) -> frozenset[str]:
+    by_name: dict[str, list[tuple[bool, tuple[str, ...]]]] = {}
+    for name, has_relation, bases in shapes:
+        by_name.setdefault(name, []).append((has_relation, bases))
+    memo: dict[str, bool] = {}
+
+    def is_related(name: str, depth: int = 0) -> bool:
+        if name in memo:
+            return memo[name]
+        memo[name] = False  # a cycle of base names adds nothing
+        found = depth < 8 and any(
+            rel or any(is_related(base, depth + 1) for base in bases if base != name)
+            for rel, bases in by_name.get(name, ()))
+        memo[name] = found
+        return found
+
+    def account(name: str, depth: int = 0) -> bool:
+        if name.endswith(_ACCOUNT_SUFFIXES) or name in _ACCOUNT_BASES:
+            return True
+        return depth < 8 and any(account(base, depth + 1) for _, bases in by_name.get(name, ())
+                                 for base in bases if base != name)
+
+    return frozenset(name for name in by_name if not is_related(name) and not account(name))
+
+
+def root_models(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
+    """Names of the checked tree's model classes with no relation to another model, in their
+    own body or their bases' (every class of that name agreeing), accounts left out.
+
+    A table that references no other table is a root of the schema. In a normalised schema
+    the rows that grow with use (orders, events, log entries) point at what they belong to;
+    a table pointing at nothing is a dimension: a lookup or configuration table (document
+    types, workflows, realms, roles), sized by the people who define it. Accounts are the
+    exception that grows with sign-ups, and stay reported.
+
+    Opt-in (``[tool.dbleak.sql] root-tables = "small"``): on the reviewed applications it
+    silenced one to two false findings for each real one (a fact table whose foreign keys
+    are declared by a helper the analysis does not know looks like a root)."""
+    own = _module_shapes(facts)
+    indexed = project.union_of(SHAPES_KEY)
+    return _roots(own | indexed if indexed else own)
+
+
+def _module_shapes(facts: ModuleFacts) -> frozenset[tuple[str, bool, tuple[str, ...]]]:
+    cached: frozenset[tuple[str, bool, tuple[str, ...]]] | None = getattr(
+        facts, "_dbleak_shapes", None)
+    if cached is None:
+        shapes: list[tuple[str, bool, tuple[str, ...]]] = [
+            shape for k in _classes(facts)
+            if (shape := _shape(k, bool(class_relation_fields(k)))) is not None]
+        shapes.extend((name, bool(relations), ()) for name, relations, _ in
+                      classical_mappings(facts.tree))
+        cached = frozenset(shapes)
+        facts._dbleak_shapes = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def roots_are_small(settings: Settings | None) -> bool:
+    """``[tool.dbleak.sql] root-tables = "small"``: read :func:`root_models` as lookup tables."""
+    return settings is not None and settings.option("sql", "root-tables", "report") == "small"
 
 
 def _module_models(facts: ModuleFacts) -> tuple[frozenset[str], frozenset[str]]:

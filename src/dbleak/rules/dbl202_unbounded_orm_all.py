@@ -17,7 +17,7 @@ from dbleak.analysis.fetch_orm import (
     sqlalchemy_chain_bound,
     yield_per_conflicts,
 )
-from dbleak.analysis.model_relations import key_fields, relation_names
+from dbleak.analysis.model_relations import key_fields, relation_names, root_models, roots_are_small
 from dbleak.analysis.row_escape import left_to_caller
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
@@ -100,7 +100,10 @@ class UnboundedOrmAll(Rule):
 
     ## Options
     `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`, `chunk-size` (default 1000),
-    `per-parent = "report"`, `returned = "report"`.
+    `per-parent = "report"`, `returned = "report"`, `root-tables = "small"` (read models that
+    reference no other model, in their body or their bases, as lookup tables; accounts
+    excepted; on the reviewed applications this silenced one to two false findings
+    for each real one, so it is off by default).
 
     ## References
     - [SQLAlchemy: fetching large result sets with yield_per](https://docs.sqlalchemy.org/en/20/orm/queryguide/api.html#fetching-large-result-sets-with-yield-per)
@@ -163,6 +166,8 @@ class UnboundedOrmAll(Rule):
                 continue
             if _reads_bounded_subquery(ctx, site.scope, read, columns, small):
                 continue
+            if _reads_roots_only(ctx, read):
+                continue  # tables referencing no other: lookup or configuration tables
             if left_to_caller(ctx.facts, ctx.settings, call, site.scope.node):
                 continue  # every row is the function's result: the caller's call
             text = source_segment(ctx.text, call) or "query.all()"
@@ -206,6 +211,26 @@ def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: bool,
                 return None  # list(session.execute(...)) is the materialization rules' job
             return _OrmRead("select", step, selected, steps[index + 1:])
     return None
+
+
+def _reads_roots_only(ctx: CheckContext, read: _OrmRead) -> bool:
+    """Every entity the query selects or joins is a root model (``root_models``)."""
+    if not roots_are_small(ctx.settings):
+        return False
+    names: list[str] = []
+    for step in read.judged:
+        if step.call is None or step.name not in ("query", "select", "join", "outerjoin", ""):
+            continue
+        arguments = step.call.args if step.name in ("query", "select", "") else step.call.args[:1]
+        for argument in arguments:
+            if isinstance(argument, ast.Name):
+                names.append(argument.id)
+            elif isinstance(argument, ast.Attribute) and isinstance(argument.value, ast.Name):
+                names.append(argument.value.id)  # `Model.column`
+            else:
+                return False  # a function, a subquery, a table of another shape
+    roots = root_models(ctx.facts, ctx.project)
+    return bool(names) and all(name in roots for name in names)
 
 
 def _reads_bounded_subquery(ctx: CheckContext, scope: object, read: _OrmRead,

@@ -14,7 +14,7 @@ from dbleak.analysis.fetch_orm import (
     model_qualname,
     single_binding,
 )
-from dbleak.analysis.model_relations import key_fields, relation_names
+from dbleak.analysis.model_relations import key_fields, relation_names, root_models, roots_are_small
 from dbleak.analysis.module import Scope
 from dbleak.analysis.row_escape import loop_keeps_rows, report_returned
 from dbleak.fixes.plan import ReplaceRange
@@ -79,7 +79,10 @@ class UnboundedQuerysetList(Rule):
 
     ## Options
     `[tool.dbleak.sql]`: `small-tables` (model names), `bounded-columns`, `chunk-size`
-    (default 1000), `per-parent = "report"`.
+    (default 1000), `per-parent = "report"`, `returned = "report"`, `root-tables = "small"`
+    (read models that reference no other model, in their body or their bases, as lookup
+    tables; accounts excepted; on the reviewed applications this silenced one to two false
+    findings for each real one, so it is off by default).
 
     ## References
     - [Django: QuerySet.iterator()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#iterator)
@@ -158,6 +161,8 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
     model, steps = found
     if model_qualname(method_chain(source)[0], ctx.facts, assignments) in FRAMEWORK_LOOKUP_MODELS:
         return None  # sized by the application's code (permissions, groups, locales)
+    if roots_are_small(ctx.settings) and model in root_models(ctx.facts, ctx.project):
+        return None  # a table referencing no other: a lookup or configuration table
     bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
                                ctx.settings.option("sql", "small-tables", ()) or (), model,
                                relation_names(ctx.facts, ctx.project) | FRAMEWORK_RELATIONS,
