@@ -354,6 +354,32 @@ def drivers(driver: str | None, markdown: bool, config_path: Path | None) -> Non
 
 
 @cli.command()
+@click.argument("database")
+@click.option("--max-rows", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="A table with at most this many rows is small.")
+@click.option("--output-format", type=click.Choice(["toml", "json"]), default="toml",
+              show_default=True, help="TOML to paste into pyproject.toml, or JSON of every size.")
+def tables(database: str, max_rows: int, output_format: str) -> None:
+    """List the small tables of DATABASE for `[tool.dbleak.sql] small-tables`.
+
+    DATABASE is a SQLite file (or sqlite:///path), postgresql://… or mysql://… (read only).
+    """
+    import json
+
+    from dbleak.tables import DatabaseError, render_toml, small_tables, table_sizes
+
+    try:
+        sizes = table_sizes(database, max_rows)
+    except DatabaseError as error:
+        raise DbleakError(str(error)) from None
+    if output_format == "json":
+        click.echo(json.dumps([{"table": s.name, "rows": s.rows, "small": s.rows <= max_rows}
+                               for s in sizes], indent=2))
+        return
+    click.echo(render_toml(database, small_tables(sizes, max_rows), max_rows), nl=False)
+
+
+@cli.command()
 def server() -> None:
     """Run the language server over stdio (for editors; needs `pip install 'dbleak[lsp]'`)."""
     try:

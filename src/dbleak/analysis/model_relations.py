@@ -17,7 +17,7 @@ at their root, and a lookup path (``item__event``) crosses models.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +29,7 @@ from dbleak.settings import Settings
 RELATIONS_KEY = "relation-fields"
 KEYS_KEY = "key-fields"
 SHAPES_KEY = "model-shapes"  # ((class name, has a relation field, base class names),)
+TABLES_KEY = "model-tables"  # ((class name, table name),)
 
 # Calls whose result, assigned in a class body, is a field that points at other rows.
 _RELATION_CALLS = frozenset({
@@ -258,6 +259,9 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
         shape = _shape(klass, bool(fields))
         if shape is not None:
             summary[SHAPES_KEY] = (shape,)
+        tables = class_tables(klass, facts.module_name)
+        if tables:
+            summary[TABLES_KEY] = tuple((klass.name, table) for table in tables)
         if summary:
             summaries[prefix + klass.name] = summary
     for name, relations, keys in classical_mappings(facts.tree):
@@ -265,7 +269,92 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
         summary[RELATIONS_KEY] = tuple(summary.get(RELATIONS_KEY, ())) + tuple(relations)
         summary[KEYS_KEY] = tuple(summary.get(KEYS_KEY, ())) + tuple(keys)
         summary[SHAPES_KEY] = tuple(summary.get(SHAPES_KEY, ())) + ((name, bool(relations), ()),)
+    for name, table in classical_tables(facts.tree):
+        summary = summaries.setdefault(prefix + name, {})
+        summary[TABLES_KEY] = tuple(summary.get(TABLES_KEY, ())) + ((name, table),)
     return summaries
+
+
+def _string(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def class_tables(klass: ast.ClassDef, module_name: str) -> tuple[str, ...]:
+    """The table a model class maps: SQLAlchemy's ``__tablename__``, Django's ``Meta.db_table``,
+    or Django's default ``<app label>_<model name>`` for a model of an app's ``models`` module
+    (the app label is the package that holds ``models``)."""
+    for statement in klass.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Name) \
+                and statement.targets[0].id == "__tablename__":
+            name = _string(statement.value)
+            return (name,) if name else ()
+        if isinstance(statement, ast.ClassDef) and statement.name == "Meta":
+            for inner in statement.body:
+                if isinstance(inner, ast.Assign) and len(inner.targets) == 1 \
+                        and isinstance(inner.targets[0], ast.Name) \
+                        and inner.targets[0].id == "db_table":
+                    name = _string(inner.value)
+                    return (name,) if name else ()
+    parts = module_name.split(".")
+    if "models" not in parts[1:] or not _is_django_model(klass):
+        return ()
+    label = parts[parts.index("models", 1) - 1]
+    return (f"{label}_{klass.name}".lower(),)
+
+
+def _is_django_model(klass: ast.ClassDef) -> bool:
+    """A base ``models.Model`` or a field ``models.SomethingField(...)`` in the body."""
+    if any(isinstance(b, ast.Attribute) and b.attr == "Model" for b in klass.bases):
+        return True
+    return any(isinstance(value.func, ast.Attribute) and isinstance(value.func.value, ast.Name)
+               and value.func.value.id == "models" for _, value in _fields(klass))
+
+
+def classical_tables(tree: ast.Module) -> Iterator[tuple[str, str]]:
+    """``(class name, table name)`` of each class mapped onto a classical ``Table("name", …)``."""
+    tables = {statement.targets[0].id: _string(statement.value.args[0])
+              for statement in tree.body
+              if isinstance(statement, ast.Assign) and len(statement.targets) == 1
+              and isinstance(statement.targets[0], ast.Name)
+              and isinstance(statement.value, ast.Call) and call_name(statement.value) == "Table"
+              and statement.value.args}
+    for statement in tree.body:
+        call = statement.value if isinstance(statement, (ast.Expr, ast.Assign)) else None
+        if isinstance(call, ast.Call) and call_name(call) in ("map_imperatively", "mapper") \
+                and len(call.args) >= 2 and isinstance(call.args[0], ast.Name) \
+                and isinstance(call.args[1], ast.Name):
+            table = tables.get(call.args[1].id)
+            if table:
+                yield call.args[0].id, table
+
+
+def small_models(facts: ModuleFacts, project: ProjectIndex,
+                 small: Iterable[str]) -> frozenset[str]:
+    """Names of the model classes whose table is listed in ``small-tables`` (as `dbleak tables`
+    prints it: ``documents_documenttype``, ``realms``), so one list serves the SQL and ORM rules."""
+    listed = frozenset(name.lower() for name in small)
+    if not listed:
+        return frozenset()
+    own = _module_tables(facts)
+    indexed = project.union_of(TABLES_KEY)
+    return _small(own | indexed if indexed else own, listed)
+
+
+@lru_cache(maxsize=16)
+def _small(tables: frozenset[tuple[str, str]], listed: frozenset[str]) -> frozenset[str]:
+    return frozenset(name for name, table in tables if table.lower() in listed)
+
+
+def _module_tables(facts: ModuleFacts) -> frozenset[tuple[str, str]]:
+    cached: frozenset[tuple[str, str]] | None = getattr(facts, "_dbleak_tables", None)
+    if cached is None:
+        found = [(k.name, table) for k in _classes(facts)
+                 for table in class_tables(k, facts.module_name)]
+        found.extend(classical_tables(facts.tree))
+        cached = frozenset(found)
+        facts._dbleak_tables = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def _base_name(node: ast.expr) -> str:

@@ -95,7 +95,8 @@ class UnboundedFetchall(Rule):
     `fetchmany()` loop: unsafe, because `rows` is no longer the whole list.
 
     ## Options
-    `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`, `chunk-size` (default 1000),
+    `[tool.dbleak.sql]`: `small-tables` (table names; `dbleak tables DATABASE` lists the
+    small ones of a database), `bounded-columns`, `chunk-size` (default 1000),
     `unresolved = "report"`, `per-parent = "report"`, `returned = "report"`.
 
     ## References

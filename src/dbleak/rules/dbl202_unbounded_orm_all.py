@@ -17,7 +17,13 @@ from dbleak.analysis.fetch_orm import (
     sqlalchemy_chain_bound,
     yield_per_conflicts,
 )
-from dbleak.analysis.model_relations import key_fields, relation_names, root_models, roots_are_small
+from dbleak.analysis.model_relations import (
+    key_fields,
+    relation_names,
+    root_models,
+    roots_are_small,
+    small_models,
+)
 from dbleak.analysis.row_escape import left_to_caller
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
@@ -99,7 +105,9 @@ class UnboundedOrmAll(Rule):
     `.unique()`, where `yield_per` raises.
 
     ## Options
-    `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`, `chunk-size` (default 1000),
+    `[tool.dbleak.sql]`: `small-tables` (model names, or table names: `__tablename__` and a
+    classical `Table(...)` name their model; `dbleak tables DATABASE` lists the small tables of
+    a database), `bounded-columns`, `chunk-size` (default 1000),
     `per-parent = "report"`, `returned = "report"`, `root-tables = "small"` (read models that
     reference no other model, in their body or their bases, as lookup tables; accounts
     excepted; on the reviewed applications this silenced one to two false findings
@@ -166,7 +174,10 @@ class UnboundedOrmAll(Rule):
                 continue
             if _reads_bounded_subquery(ctx, site.scope, read, columns, small):
                 continue
-            if _reads_roots_only(ctx, read):
+            if _reads_only(read, small_models(ctx.facts, ctx.project, small)):
+                continue  # models whose tables are listed in small-tables
+            if roots_are_small(ctx.settings) \
+                    and _reads_only(read, root_models(ctx.facts, ctx.project)):
                 continue  # tables referencing no other: lookup or configuration tables
             if left_to_caller(ctx.facts, ctx.settings, call, site.scope.node):
                 continue  # every row is the function's result: the caller's call
@@ -213,9 +224,9 @@ def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: bool,
     return None
 
 
-def _reads_roots_only(ctx: CheckContext, read: _OrmRead) -> bool:
-    """Every entity the query selects or joins is a root model (``root_models``)."""
-    if not roots_are_small(ctx.settings):
+def _reads_only(read: _OrmRead, models: frozenset[str]) -> bool:
+    """Every entity the query selects or joins is one of ``models``."""
+    if not models:
         return False
     names: list[str] = []
     for step in read.judged:
@@ -229,8 +240,7 @@ def _reads_roots_only(ctx: CheckContext, read: _OrmRead) -> bool:
                 names.append(argument.value.id)  # `Model.column`
             else:
                 return False  # a function, a subquery, a table of another shape
-    roots = root_models(ctx.facts, ctx.project)
-    return bool(names) and all(name in roots for name in names)
+    return bool(names) and all(name in models for name in names)
 
 
 def _reads_bounded_subquery(ctx: CheckContext, scope: object, read: _OrmRead,

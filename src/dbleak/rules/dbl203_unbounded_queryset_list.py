@@ -14,7 +14,13 @@ from dbleak.analysis.fetch_orm import (
     model_qualname,
     single_binding,
 )
-from dbleak.analysis.model_relations import key_fields, relation_names, root_models, roots_are_small
+from dbleak.analysis.model_relations import (
+    key_fields,
+    relation_names,
+    root_models,
+    roots_are_small,
+    small_models,
+)
 from dbleak.analysis.module import Scope
 from dbleak.analysis.row_escape import loop_keeps_rows, report_returned
 from dbleak.fixes.plan import ReplaceRange
@@ -78,7 +84,9 @@ class UnboundedQuerysetList(Rule):
     the same and no row is loaded.
 
     ## Options
-    `[tool.dbleak.sql]`: `small-tables` (model names), `bounded-columns`, `chunk-size`
+    `[tool.dbleak.sql]`: `small-tables` (model names, or table names: `Meta.db_table` or
+    Django's default `<app label>_<model>`; `dbleak tables DATABASE` lists the small tables of
+    a database), `bounded-columns`, `chunk-size`
     (default 1000), `per-parent = "report"`, `returned = "report"`, `root-tables = "small"`
     (read models that reference no other model, in their body or their bases, as lookup
     tables; accounts excepted; on the reviewed applications this silenced one to two false
@@ -161,6 +169,9 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
     model, steps = found
     if model_qualname(method_chain(source)[0], ctx.facts, assignments) in FRAMEWORK_LOOKUP_MODELS:
         return None  # sized by the application's code (permissions, groups, locales)
+    small = ctx.settings.option("sql", "small-tables", ()) or ()
+    if model in small_models(ctx.facts, ctx.project, small):
+        return None  # its table is listed in small-tables
     if roots_are_small(ctx.settings) and model in root_models(ctx.facts, ctx.project):
         return None  # a table referencing no other: a lookup or configuration table
     bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
