@@ -63,6 +63,9 @@ TABLE: list[tuple[str, str | None, str]] = [
     ("SELECT * FROM users WHERE id = ANY(%s)", "postgres", B),
     ("SELECT * FROM categories WHERE category_id = ?", "sqlite", B),
     ("SELECT * FROM orders WHERE user_id = ?", "sqlite", U),
+    ("SELECT name FROM users WHERE lower(user_id) = lower(?)", "sqlite", B),
+    ("SELECT * FROM users WHERE UPPER(uuid) = %s", "postgres", B),
+    ("SELECT * FROM users WHERE lower(city) = lower(?)", "sqlite", U),
     # A quoted hole keeps the marker's spaces: still a table name that is not known.
     (f"SELECT a FROM ` {H0} ` AS r WHERE r.x IS NULL", "mysql", K),
     # ... but a quoted hole as the schema of a catalog table leaves the table known.

@@ -82,10 +82,14 @@ def _is_key_column(node: ast.AST, keys: frozenset[str], model_keys: frozenset[st
 
 
 def unwrap_column(node: ast.AST) -> ast.AST:
-    """``col(Model.field)`` (SQLModel's typing wrapper) is ``Model.field``."""
-    if isinstance(node, ast.Call) and call_name(node) == "col" and len(node.args) == 1 \
-            and not node.keywords:
-        return node.args[0]
+    """``col(Model.field)`` (SQLModel's typing wrapper) is ``Model.field``; so is
+    ``func.lower(Model.field)`` (a key compared up to case: one row, or the few that differ
+    only in case)."""
+    while isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords and (
+            call_name(node) == "col"
+            or call_name(node) in ("lower", "upper") and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "func"):
+        node = node.args[0]
     return node
 
 
@@ -135,6 +139,8 @@ def _is_model_column(node: ast.AST) -> bool:
     a column of a mapped class (its owner is a class name, ``cls``, or a ``*_model`` attribute)."""
     if not isinstance(node, ast.Attribute):
         return False
+    if isinstance(node.value, ast.Attribute) and node.value.attr == "c":
+        return True  # `tag_table.c.tag_id`: a column of a Core `Table`
     owner = _owner_name(node)
     return owner[:1].isupper() or owner == "cls" or owner.lower().endswith("model")
 
@@ -185,6 +191,11 @@ def _parent_compare(node: ast.AST, relations: frozenset[str]) -> str | None:
         name = call_name(node)
         if name == "with_parent" and node.args and is_parent_value(node.args[0]):
             return "with_parent"
+        if name in ("any", "has") and isinstance(node.func, ast.Attribute) \
+                and isinstance(node.func.value, ast.Attribute) \
+                and _is_model_column(node.func.value) and len(node.args) == 1 \
+                and any(one for _, one in _column_values(node.args[0])):
+            return node.func.value.attr  # `Book.authors.any(Author.name == name)`
         column = unwrap_column(node.func.value) if isinstance(node.func, ast.Attribute) else None
         if name == "in_" and isinstance(column, ast.Attribute) and _is_model_column(column) \
                 and is_parent_field(column.attr, relations) and node.args \

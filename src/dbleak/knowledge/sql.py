@@ -513,6 +513,7 @@ class _Judge:
             column = None
             if isinstance(part, exp.EQ):
                 for side, other in ((part.this, part.expression), (part.expression, part.this)):
+                    side, other = _case_folded(side), _case_folded(other)
                     if isinstance(side, exp.Column) and not _is_hole(side) and (
                             not isinstance(other, exp.Column) or _is_hole(other)):
                         column = side
@@ -564,6 +565,16 @@ class _Judge:
         if where is not None and self._key_equality(where.this, [table] if table else []):
             return Bound("bounded", f"{verb} on a key with RETURNING")
         return Bound("unbounded", f"{verb} … RETURNING returns every changed row")
+
+
+def _case_folded(node: Any) -> Any:
+    """``LOWER(name)`` / ``UPPER(name)`` is ``name`` for a key equality: a key compared up to
+    case picks one row, or the few that differ only in case."""
+    from sqlglot import exp
+
+    while isinstance(node, (exp.Lower, exp.Upper)):
+        node = node.this
+    return node
 
 
 def _conjuncts(condition: Any) -> Iterable[Any]:

@@ -74,8 +74,10 @@ class UnboundedOrmAll(Rule):
     declared `primary_key=True` or `unique=True`, and keys of several columns
     (`UniqueConstraint(...)`, a unique `Index(...)` or a composite primary key in
     `__table_args__`, and the same in a classical `Table(...)` mapped with `map_imperatively`).
-    Equality on every column of a key reads one row; on all but one of them, the rows of one
-    parent. Also bounded: `group_by(...).having(func.count(...) > 1)` and a filter
+    Equality on every column of a key reads one row (also up to case,
+    `func.lower(User.email) == e`); on all but one of them, the rows of one parent, as do
+    `Book.authors.any(Author.name == n)` and the foreign-key columns of a Core `Table`
+    (`favourites.c.user_id == u`). Also bounded: `group_by(...).having(func.count(...) > 1)` and a filter
     `Model.c.in_(query(Model.c)...)` (the values that repeat: duplicate and conflict checks,
     expected to find few), and a query that selects only from a subquery bounded by its own
     `limit`.
