@@ -193,9 +193,13 @@ def _parent_compare(node: ast.AST, relations: frozenset[str]) -> str | None:
             return "with_parent"
         if name in ("any", "has") and isinstance(node.func, ast.Attribute) \
                 and isinstance(node.func.value, ast.Attribute) \
-                and _is_model_column(node.func.value) and len(node.args) == 1 \
-                and any(one for _, one in _column_values(node.args[0])):
-            return node.func.value.attr  # `Book.authors.any(Author.name == name)`
+                and _is_model_column(node.func.value) and (
+                    any(one for a in node.args for _, one in _column_values(a))
+                    or any(_parent_compare(a, relations) for a in node.args)
+                    or any(k.arg and is_parent_field(k.arg, relations)
+                           and is_parent_value(k.value) for k in node.keywords)):
+            # `Book.authors.any(Author.name == name)`, `Link.contribution.has(event=event)`
+            return node.func.value.attr
         column = unwrap_column(node.func.value) if isinstance(node.func, ast.Attribute) else None
         if name == "in_" and isinstance(column, ast.Attribute) and _is_model_column(column) \
                 and is_parent_field(column.attr, relations) and node.args \

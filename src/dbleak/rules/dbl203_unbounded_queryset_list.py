@@ -87,10 +87,16 @@ class UnboundedQuerysetList(Rule):
     `[tool.dbleak.sql]`: `small-tables` (model names, or table names: `Meta.db_table` or
     Django's default `<app label>_<model>`; `dbleak tables DATABASE` lists the small tables of
     a database), `bounded-columns`, `chunk-size`
-    (default 1000), `per-parent = "report"`, `returned = "report"`, `root-tables = "small"`
-    (read models that reference no other model, in their body or their bases, as lookup
-    tables; accounts excepted; on the reviewed applications this silenced one to two false
-    findings for each real one, so it is off by default).
+    (default 1000), `per-parent = "report"`, `returned = "report"`, `root-tables = "report"`.
+
+    ## Root tables
+    A model that references no other model (no `ForeignKey`, `OneToOneField` or
+    `ManyToManyField` in its body or its bases) is a root of the schema; in a normalised schema
+    that is most often a lookup or configuration table (languages, queues, document types), and
+    by default it is read as one. Accounts (`AbstractUser` subclasses, `...User`,
+    `...Account`, `...Member`) are not. Over four reviewed sets of applications this silenced
+    78 false findings and 19 real ones (growing roots: tenants, root entities, blob caches);
+    `root-tables = "report"` judges them like any other model.
 
     ## References
     - [Django: QuerySet.iterator()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#iterator)
