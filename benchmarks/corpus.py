@@ -11,8 +11,8 @@ Six sets: ``libraries`` (the default: drivers, query tools and migration tools),
 (applications first held out from tuning the DBL2xx analysis, the third review, since used to
 find bugs), ``holdout2`` (a second held-out set, fixed before any of its findings was read, since
 used to find bugs too), ``holdout3`` (a third held-out set, fixed before any of its findings
-was read, since used to find bugs too) and ``holdout4`` (a fourth held-out set, fixed before any of its findings was read);
-``all`` is the six together. Each package is fetched once with
+was read, since used to find bugs too) and ``holdout4`` (a fourth held-out set, fixed before any
+of its findings was read); ``all`` is the six together. Each package is fetched once with
 ``pip download --no-deps --no-binary :all:`` (a wheel when the package has no source
 distribution, or one that cannot be built offline) into ``benchmarks/corpus/_dl`` and unpacked
 into ``benchmarks/corpus/<name>-<version>/`` (the folder is git-ignored). Findings are printed
