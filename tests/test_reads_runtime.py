@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,8 @@ ROWS = 2500
 SETTINGS = Settings(select=("DBL2",))
 
 
-def _fixed(source: str) -> str:
-    outcome = fix_source(source, "case.py", SETTINGS, unsafe=True)
+def _fixed(source: str, settings: Settings = SETTINGS) -> str:
+    outcome = fix_source(source, "case.py", settings, unsafe=True)
     assert outcome.text != source, "dbleak offered no rewrite for this case"
     assert outcome.result.findings == () or all(
         f.plan is None for f in outcome.result.findings), outcome.result.findings
@@ -135,7 +136,9 @@ def collect(path):
     engine.dispose()
     return out
 '''
-    fixed = _fixed(source)
+    # `Event` references no other model, which dbleak takes for a lookup table by default;
+    # this test is about the rewrite, so it asks for root tables to be judged like the others.
+    fixed = _fixed(source, replace(SETTINGS, sql={"root-tables": "report"}))
     assert "yield_per(1000)" in fixed and '"yield_per": 1000' in fixed
     assert _run(fixed, sqlite_path) == _run(source, sqlite_path)
 
