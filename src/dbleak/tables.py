@@ -115,13 +115,20 @@ def _postgres(database: str, max_rows: int, drivers: tuple[str, ...]) -> list[Ta
         raise DatabaseError("reading PostgreSQL needs psycopg or psycopg2: "
                             "pip install 'psycopg[binary]'")
     connection = driver.connect(database)
+    return _read(connection, max_rows, ["SET TRANSACTION READ ONLY", _PG_TABLES], lambda row: (
+        row[1] if row[0] == "public" else f"{row[0]}.{row[1]}",
+        f"{_quote(row[0], chr(34))}.{_quote(row[1], chr(34))}"))
+
+
+def _read(connection: Any, max_rows: int, listing: list[str],
+          name: Callable[[Any], tuple[str, str]]) -> list[TableSize]:
+    """Run ``listing`` (the last statement lists the tables), then count each table's rows on a
+    DB-API connection; roll back and close it whatever happens."""
     try:
         cursor = connection.cursor()
-        cursor.execute("SET TRANSACTION READ ONLY")
-        cursor.execute(_PG_TABLES)
-        names = [(table if schema == "public" else f"{schema}.{table}",
-                  f"{_quote(schema, chr(34))}.{_quote(table, chr(34))}")
-                 for schema, table in cursor.fetchall()]
+        for statement in listing:
+            cursor.execute(statement)
+        names = [name(row) for row in cursor.fetchall()]
 
         def run(sql: str) -> Any:
             cursor.execute(sql)
@@ -150,21 +157,9 @@ def _mysql(database: str, max_rows: int) -> list[TableSize]:
         options["host"] = parts.hostname or "localhost"
         options["port"] = parts.port or 3306
     connection = pymysql.connect(**options)
-    try:
-        cursor = connection.cursor()
-        cursor.execute("SELECT table_name FROM information_schema.tables "
-                       "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' "
-                       "ORDER BY table_name")
-        names = [(row[0], _quote(row[0], "`")) for row in cursor.fetchall()]
-
-        def run(sql: str) -> Any:
-            cursor.execute(sql)
-            return cursor.fetchone()[0]
-
-        return list(_capped_counts(names, max_rows, run))
-    finally:
-        connection.rollback()
-        connection.close()
+    listing = ("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+               "AND table_type = 'BASE TABLE' ORDER BY table_name")
+    return _read(connection, max_rows, [listing], lambda row: (row[0], _quote(row[0], "`")))
 
 
 def _quote(name: str, mark: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -69,6 +70,22 @@ def _fields(klass: ast.ClassDef) -> Iterator[tuple[str, ast.Call]]:
 def class_relation_fields(klass: ast.ClassDef) -> list[str]:
     """The names a model class's body binds to relation fields, in order."""
     return [name for name, value in _fields(klass) if _is_relation_value(value)]
+
+
+def _named_assignments(body: list[ast.stmt]) -> Iterator[tuple[str, ast.expr]]:
+    """``(name, value)`` of each ``name = value`` statement of a body."""
+    for statement in body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Name):
+            yield statement.targets[0].id, statement.value
+
+
+def _meta(klass: ast.ClassDef) -> dict[str, ast.expr]:
+    """The assignments of a Django model's ``class Meta``."""
+    for statement in klass.body:
+        if isinstance(statement, ast.ClassDef) and statement.name == "Meta":
+            return dict(_named_assignments(statement.body))
+    return {}
 
 
 def _is_true(value: ast.AST) -> bool:
@@ -151,23 +168,15 @@ def class_key_fields(klass: ast.ClassDef) -> list[str]:
         sets.append(tuple(primary))
     else:
         unique = primary + unique
-    for statement in klass.body:
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
-                and isinstance(statement.targets[0], ast.Name) \
-                and statement.targets[0].id == "__table_args__":
-            table_args = statement.value
-            items = table_args.elts if isinstance(table_args, (ast.Tuple, ast.List)) else []
-            sets.extend(c for c in map(_constraint_columns, items) if c)
-        elif isinstance(statement, ast.ClassDef) and statement.name == "Meta":
-            for inner in statement.body:
-                if not (isinstance(inner, ast.Assign) and len(inner.targets) == 1
-                        and isinstance(inner.targets[0], ast.Name)):
-                    continue
-                if inner.targets[0].id == "unique_together":
-                    sets.extend(_unique_together(inner.value))
-                elif inner.targets[0].id == "constraints" \
-                        and isinstance(inner.value, (ast.List, ast.Tuple)):
-                    sets.extend(c for c in map(_constraint_columns, inner.value.elts) if c)
+    table_args = dict(_named_assignments(klass.body)).get("__table_args__")
+    if isinstance(table_args, (ast.Tuple, ast.List)):
+        sets.extend(c for c in map(_constraint_columns, table_args.elts) if c)
+    meta = _meta(klass)
+    if "unique_together" in meta:
+        sets.extend(_unique_together(meta["unique_together"]))
+    constraints = meta.get("constraints")
+    if isinstance(constraints, (ast.List, ast.Tuple)):
+        sets.extend(c for c in map(_constraint_columns, constraints.elts) if c)
     return _key_entries(klass.name, unique, sets)
 
 
@@ -202,39 +211,46 @@ def _table_schema(call: ast.Call) -> tuple[list[str], list[str]]:
     return relations, _key_entries("", unique, sets)
 
 
-def classical_mappings(tree: ast.Module) -> Iterator[tuple[str, list[str], list[str]]]:
-    """``(class name, relation names, key entries)`` of each class mapped onto a classical
-    ``Table`` of this module: ``registry.map_imperatively(Group, group_table, properties={...})``,
-    the older ``mapper(Group, group_table)``, or ``__table__ = group_table`` in a class body."""
-    tables: dict[str, tuple[list[str], list[str]]] = {}
-    for statement in tree.body:
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
-                and isinstance(statement.targets[0], ast.Name) \
-                and call_name(statement.value) == "Table" and isinstance(statement.value, ast.Call):
-            tables[statement.targets[0].id] = _table_schema(statement.value)
+@dataclass(frozen=True)
+class ClassicalMapping:
+    """A class mapped onto a classical ``Table`` of the same module."""
+
+    name: str  # the class
+    table: str | None  # the table's SQL name, when a string literal
+    relations: list[str]
+    keys: list[str]  # ``Class.field`` / ``Class.a&b``
+
+
+def classical_mappings(tree: ast.Module) -> Iterator[ClassicalMapping]:
+    """Each class mapped onto a classical ``Table`` of this module:
+    ``registry.map_imperatively(Group, group_table, properties={...})``, the older
+    ``mapper(Group, group_table)``, or ``__table__ = group_table`` in a class body."""
+    tables = {name: value for name, value in _named_assignments(tree.body)
+              if isinstance(value, ast.Call) and call_name(value) == "Table"}
     if not tables:
         return
+
+    def mapping(name: str, table: ast.Call, properties: ast.AST | None) -> ClassicalMapping:
+        relations, keys = _table_schema(table)
+        if isinstance(properties, ast.Dict):
+            relations.extend(str(key.value) for key, value in zip(properties.keys,
+                                                                  properties.values)
+                             if isinstance(key, ast.Constant) and isinstance(key.value, str)
+                             and value is not None and _is_relation_value(value))
+        sql_name = _string(table.args[0]) if table.args else None
+        return ClassicalMapping(name, sql_name, relations, [name + k for k in keys])
+
     for statement in tree.body:
         call = statement.value if isinstance(statement, (ast.Expr, ast.Assign)) else None
         if isinstance(call, ast.Call) and call_name(call) in ("map_imperatively", "mapper") \
                 and len(call.args) >= 2 and isinstance(call.args[0], ast.Name) \
                 and isinstance(call.args[1], ast.Name) and call.args[1].id in tables:
-            relations, keys = tables[call.args[1].id]
             properties = next((k.value for k in call.keywords if k.arg == "properties"), None)
-            named = list(relations)
-            if isinstance(properties, ast.Dict):
-                named.extend(str(key.value) for key, value in zip(properties.keys, properties.values)
-                             if isinstance(key, ast.Constant) and isinstance(key.value, str)
-                             and value is not None and _is_relation_value(value))
-            yield call.args[0].id, named, [call.args[0].id + k for k in keys]
+            yield mapping(call.args[0].id, tables[call.args[1].id], properties)
         elif isinstance(statement, ast.ClassDef):
-            for inner in statement.body:
-                if isinstance(inner, ast.Assign) and len(inner.targets) == 1 \
-                        and isinstance(inner.targets[0], ast.Name) \
-                        and inner.targets[0].id == "__table__" \
-                        and isinstance(inner.value, ast.Name) and inner.value.id in tables:
-                    relations, keys = tables[inner.value.id]
-                    yield statement.name, relations, [statement.name + k for k in keys]
+            table = dict(_named_assignments(statement.body)).get("__table__")
+            if isinstance(table, ast.Name) and table.id in tables:
+                yield mapping(statement.name, tables[table.id], None)
 
 
 def _classes(facts: ModuleFacts) -> Iterator[ast.ClassDef]:
@@ -264,14 +280,15 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
             summary[TABLES_KEY] = tuple((klass.name, table) for table in tables)
         if summary:
             summaries[prefix + klass.name] = summary
-    for name, relations, keys in classical_mappings(facts.tree):
-        summary = summaries.setdefault(prefix + name, {})
-        summary[RELATIONS_KEY] = tuple(summary.get(RELATIONS_KEY, ())) + tuple(relations)
-        summary[KEYS_KEY] = tuple(summary.get(KEYS_KEY, ())) + tuple(keys)
-        summary[SHAPES_KEY] = tuple(summary.get(SHAPES_KEY, ())) + ((name, bool(relations), ()),)
-    for name, table in classical_tables(facts.tree):
-        summary = summaries.setdefault(prefix + name, {})
-        summary[TABLES_KEY] = tuple(summary.get(TABLES_KEY, ())) + ((name, table),)
+    for mapped in classical_mappings(facts.tree):
+        summary = summaries.setdefault(prefix + mapped.name, {})
+        summary[RELATIONS_KEY] = tuple(summary.get(RELATIONS_KEY, ())) + tuple(mapped.relations)
+        summary[KEYS_KEY] = tuple(summary.get(KEYS_KEY, ())) + tuple(mapped.keys)
+        summary[SHAPES_KEY] = tuple(summary.get(SHAPES_KEY, ())) + (
+            (mapped.name, bool(mapped.relations), ()),)
+        if mapped.table:
+            summary[TABLES_KEY] = tuple(summary.get(TABLES_KEY, ())) + (
+                (mapped.name, mapped.table),)
     return summaries
 
 
@@ -283,19 +300,11 @@ def class_tables(klass: ast.ClassDef, module_name: str) -> tuple[str, ...]:
     """The table a model class maps: SQLAlchemy's ``__tablename__``, Django's ``Meta.db_table``,
     or Django's default ``<app label>_<model name>`` for a model of an app's ``models`` module
     (the app label is the package that holds ``models``)."""
-    for statement in klass.body:
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
-                and isinstance(statement.targets[0], ast.Name) \
-                and statement.targets[0].id == "__tablename__":
-            name = _string(statement.value)
-            return (name,) if name else ()
-        if isinstance(statement, ast.ClassDef) and statement.name == "Meta":
-            for inner in statement.body:
-                if isinstance(inner, ast.Assign) and len(inner.targets) == 1 \
-                        and isinstance(inner.targets[0], ast.Name) \
-                        and inner.targets[0].id == "db_table":
-                    name = _string(inner.value)
-                    return (name,) if name else ()
+    declared = dict(_named_assignments(klass.body)).get("__tablename__") \
+        or _meta(klass).get("db_table")
+    if declared is not None:
+        name = _string(declared)
+        return (name,) if name else ()
     parts = module_name.split(".")
     if "models" not in parts[1:] or not _is_django_model(klass):
         return ()
@@ -309,24 +318,6 @@ def _is_django_model(klass: ast.ClassDef) -> bool:
         return True
     return any(isinstance(value.func, ast.Attribute) and isinstance(value.func.value, ast.Name)
                and value.func.value.id == "models" for _, value in _fields(klass))
-
-
-def classical_tables(tree: ast.Module) -> Iterator[tuple[str, str]]:
-    """``(class name, table name)`` of each class mapped onto a classical ``Table("name", …)``."""
-    tables = {statement.targets[0].id: _string(statement.value.args[0])
-              for statement in tree.body
-              if isinstance(statement, ast.Assign) and len(statement.targets) == 1
-              and isinstance(statement.targets[0], ast.Name)
-              and isinstance(statement.value, ast.Call) and call_name(statement.value) == "Table"
-              and statement.value.args}
-    for statement in tree.body:
-        call = statement.value if isinstance(statement, (ast.Expr, ast.Assign)) else None
-        if isinstance(call, ast.Call) and call_name(call) in ("map_imperatively", "mapper") \
-                and len(call.args) >= 2 and isinstance(call.args[0], ast.Name) \
-                and isinstance(call.args[1], ast.Name):
-            table = tables.get(call.args[1].id)
-            if table:
-                yield call.args[0].id, table
 
 
 def small_models(facts: ModuleFacts, project: ProjectIndex,
@@ -351,7 +342,7 @@ def _module_tables(facts: ModuleFacts) -> frozenset[tuple[str, str]]:
     if cached is None:
         found = [(k.name, table) for k in _classes(facts)
                  for table in class_tables(k, facts.module_name)]
-        found.extend(classical_tables(facts.tree))
+        found.extend((m.name, m.table) for m in classical_mappings(facts.tree) if m.table)
         cached = frozenset(found)
         facts._dbleak_tables = cached  # type: ignore[attr-defined]
     return cached
@@ -433,8 +424,7 @@ def _module_shapes(facts: ModuleFacts) -> frozenset[tuple[str, bool, tuple[str, 
         shapes: list[tuple[str, bool, tuple[str, ...]]] = [
             shape for k in _classes(facts)
             if (shape := _shape(k, bool(class_relation_fields(k)))) is not None]
-        shapes.extend((name, bool(relations), ()) for name, relations, _ in
-                      classical_mappings(facts.tree))
+        shapes.extend((m.name, bool(m.relations), ()) for m in classical_mappings(facts.tree))
         cached = frozenset(shapes)
         facts._dbleak_shapes = cached  # type: ignore[attr-defined]
     return cached
@@ -453,9 +443,9 @@ def _module_models(facts: ModuleFacts) -> tuple[frozenset[str], frozenset[str]]:
         classes = list(_classes(facts))
         mapped = list(classical_mappings(facts.tree))
         cached = (frozenset(n for k in classes for n in class_relation_fields(k))
-                  | frozenset(n for _, relations, _ in mapped for n in relations),
+                  | frozenset(n for m in mapped for n in m.relations),
                   frozenset(n for k in classes for n in class_key_fields(k))
-                  | frozenset(n for _, _, keys in mapped for n in keys))
+                  | frozenset(n for m in mapped for n in m.keys))
         facts._dbleak_models = cached  # type: ignore[attr-defined]
     return cached
 
