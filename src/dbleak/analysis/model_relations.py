@@ -327,7 +327,7 @@ def small_models(facts: ModuleFacts, project: ProjectIndex,
     listed = frozenset(name.lower() for name in small)
     if not listed:
         return frozenset()
-    own = _module_tables(facts)
+    own = _own(facts, TABLES_KEY)
     indexed = project.union_of(TABLES_KEY)
     return _small(own | indexed if indexed else own, listed)
 
@@ -336,16 +336,6 @@ def small_models(facts: ModuleFacts, project: ProjectIndex,
 def _small(tables: frozenset[tuple[str, str]], listed: frozenset[str]) -> frozenset[str]:
     return frozenset(name for name, table in tables if table.lower() in listed)
 
-
-def _module_tables(facts: ModuleFacts) -> frozenset[tuple[str, str]]:
-    cached: frozenset[tuple[str, str]] | None = getattr(facts, "_dbleak_tables", None)
-    if cached is None:
-        found = [(k.name, table) for k in _classes(facts)
-                 for table in class_tables(k, facts.module_name)]
-        found.extend((m.name, m.table) for m in classical_mappings(facts.tree) if m.table)
-        cached = frozenset(found)
-        facts._dbleak_tables = cached  # type: ignore[attr-defined]
-    return cached
 
 
 def _base_name(node: ast.expr) -> str:
@@ -412,22 +402,12 @@ def root_models(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     the three held-out sets it was not designed on. The real ones it loses are growing roots:
     tenants, root entities, blob caches, and fact tables whose foreign keys a helper declares
     (``benchmarks/corpus-review.md``)."""
-    own = _module_shapes(facts)
+    own = _own(facts, SHAPES_KEY)
     indexed = project.union_of(SHAPES_KEY)
     return _roots(own | indexed if indexed else own)
 
 
-def _module_shapes(facts: ModuleFacts) -> frozenset[tuple[str, bool, tuple[str, ...]]]:
-    cached: frozenset[tuple[str, bool, tuple[str, ...]]] | None = getattr(
-        facts, "_dbleak_shapes", None)
-    if cached is None:
-        shapes: list[tuple[str, bool, tuple[str, ...]]] = [
-            shape for k in _classes(facts)
-            if (shape := _shape(k, bool(class_relation_fields(k)))) is not None]
-        shapes.extend((m.name, bool(m.relations), ()) for m in classical_mappings(facts.tree))
-        cached = frozenset(shapes)
-        facts._dbleak_shapes = cached  # type: ignore[attr-defined]
-    return cached
+
 
 
 def roots_are_small(settings: Settings | None) -> bool:
@@ -436,31 +416,35 @@ def roots_are_small(settings: Settings | None) -> bool:
     return settings is None or settings.option("sql", "root-tables", "small") == "small"
 
 
-def _module_models(facts: ModuleFacts) -> tuple[frozenset[str], frozenset[str]]:
-    """(relation names, ``Class.field`` keys) of this module's model classes, made once."""
-    cached: tuple[frozenset[str], frozenset[str]] | None = getattr(facts, "_dbleak_models", None)
+
+
+
+def _own(facts: ModuleFacts, key: str) -> frozenset[Any]:
+    """The values this module's own summary lists under ``key``: what the project index holds
+    for the module, made once per module for a check without an index (a single file, the
+    editor) and for the module being edited."""
+    cached: dict[str, frozenset[Any]] | None = getattr(facts, "_dbleak_model_summary", None)
     if cached is None:
-        classes = list(_classes(facts))
-        mapped = list(classical_mappings(facts.tree))
-        cached = (frozenset(n for k in classes for n in class_relation_fields(k))
-                  | frozenset(n for m in mapped for n in m.relations),
-                  frozenset(n for k in classes for n in class_key_fields(k))
-                  | frozenset(n for m in mapped for n in m.keys))
-        facts._dbleak_models = cached  # type: ignore[attr-defined]
-    return cached
+        merged: dict[str, set[Any]] = {}
+        for summary in summarize_relations(facts).values():
+            for name, values in summary.items():
+                merged.setdefault(name, set()).update(values)
+        cached = {name: frozenset(values) for name, values in merged.items()}
+        facts._dbleak_model_summary = cached  # type: ignore[attr-defined]
+    return cached.get(key, frozenset())
 
 
 def key_fields(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """``Class.field`` of every primary-key or unique field of the project's models, and
     ``Class.a&b`` for every key of several columns (see ``analysis.fetch_orm.unique_sets``)."""
-    own = _module_models(facts)[1]
+    own = _own(facts, KEYS_KEY)
     indexed = project.union_of(KEYS_KEY)
     return own | indexed if indexed else own
 
 
 def relation_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """Relation field names of every model in the project and in this module."""
-    own = _module_models(facts)[0]
+    own = _own(facts, RELATIONS_KEY)
     indexed = project.union_of(RELATIONS_KEY)
     return own | indexed if indexed else own
 
