@@ -17,7 +17,8 @@ of its findings was read); ``all`` is the six together. Each package is fetched 
 distribution, or one that cannot be built offline) into ``benchmarks/corpus/_dl`` and unpacked
 into ``benchmarks/corpus/<name>-<version>/`` (the folder is git-ignored). Findings are printed
 as ``package  path:line:col  CODE  message``; review them by reading the code and record the
-verdicts in ``benchmarks/corpus-review.md``.
+verdicts in ``benchmarks/corpus-review.md``. ``benchmarks/precision.py RUN.json`` computes a
+run's precision from those verdicts (and lists what no review has judged yet).
 """
 
 from __future__ import annotations
