@@ -105,13 +105,8 @@ def _is_key_compare(node: ast.AST, keys: frozenset[str],
             and _is_key_column(unwrap_column(node.func.value), keys, model_keys) \
             and node.args and not _is_subquery(node.args[0]):
         return True  # at most one row per listed key
-    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
-        name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-        if name == "and_":
-            return any(_is_key_compare(arg, keys, model_keys) for arg in node.args)
-    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
-        return any(_is_key_compare(value, keys, model_keys) for value in node.values)
-    return False
+    parts = list(_conjuncts(node))
+    return len(parts) > 1 and any(_is_key_compare(part, keys, model_keys) for part in parts)
 
 
 def _owner_name(node: ast.Attribute) -> str:
@@ -205,16 +200,9 @@ def _parent_compare(node: ast.AST, relations: frozenset[str]) -> str | None:
                 and is_parent_field(column.attr, relations) and node.args \
                 and not _is_subquery(node.args[0]):
             return column.attr  # the children of a batch of parents the caller holds
-        if name == "and_":
-            for arg in node.args:
-                found = _parent_compare(arg, relations)
-                if found:
-                    return found
-    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
-        for value in node.values:
-            found = _parent_compare(value, relations)
-            if found:
-                return found
+    parts = list(_conjuncts(node))
+    if len(parts) > 1:
+        return next((found for part in parts if (found := _parent_compare(part, relations))), None)
     if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
         return _all_parents([_parent_compare(v, relations) for v in node.values])
     if isinstance(node, ast.Call) and call_name(node) == "or_":
@@ -313,12 +301,9 @@ def _self_overlap(node: ast.AST) -> bool:
             and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Attribute)):
         return False
     column = node.func.value
-    owner = _owner_name(column)
     for sub in walk(node.args[0]):
         if isinstance(sub, ast.Call) and call_name(sub) in ("query", "select") and sub.args:
-            selected = sub.args[0]
-            return isinstance(selected, ast.Attribute) and selected.attr == column.attr \
-                and _owner_name(selected) == owner and ast.dump(selected) == ast.dump(column)
+            return ast.dump(sub.args[0]) == ast.dump(column)  # the same column of the same model
     return False
 
 
