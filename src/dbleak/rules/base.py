@@ -76,6 +76,27 @@ class CheckContext:
         )
 
 
+
+# Paragraphs several rules' documentation shares word for word, so that they are written once.
+# A docstring line `[[name]]` stands for the paragraph (see `Rule.documentation`).
+DOC_PARTS = {
+    "tests-not-checked": (
+        "Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else "
+        "(functions\nnamed `test…`, classes named `Test…`/`…Test(s)`) are not checked: they "
+        "read fixture tables\nof a few rows by design."),
+    "rows-not-reported-by-default": (
+        "Not reported by default, because no local rewrite would help or the size is one\n"
+        "parent's: reads whose list of rows itself leaves the function (returned, yielded as "
+        "one\nvalue, or stored on an object, or kept as they are by the loop that walks them, "
+        "as in\n`by_key[row.key].append(row)`: every row stays in memory anyway; "
+        "`returned = \"report\"`\nreports them; rows transformed on the way out are still "
+        "reported),\nand reads of the children of one row (a `WHERE`/filter equality on a "
+        "foreign key such as\n`order_id = ?`, a relation of a model of the checked tree such "
+        "as `filter(order=o)`, or an\n`in_`/`__in` over a batch of parents held in memory; "
+        "`per-parent = \"report\"` reports them)."),
+}
+_DOC_PART = re.compile(r"^\[\[([a-z0-9-]+)\]\]$", re.MULTILINE)
+
 class Rule:
     """Base of every rule. Subclasses set the class attributes and implement :meth:`check`.
 
@@ -106,9 +127,11 @@ class Rule:
 
     @classmethod
     def documentation(cls) -> str:
+        """The rule's docstring, with each ``[[name]]`` line replaced by ``DOC_PARTS[name]``."""
         import inspect
 
-        return inspect.cleandoc(cls.__doc__ or "")
+        text = inspect.cleandoc(cls.__doc__ or "")
+        return _DOC_PART.sub(lambda match: DOC_PARTS[match.group(1)], text)
 
     @classmethod
     def doc_sections(cls) -> dict[str, str]:

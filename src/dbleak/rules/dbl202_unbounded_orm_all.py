@@ -87,18 +87,9 @@ class UnboundedOrmAll(Rule):
     under another name is not seen. Filters on other columns count as unbounded. Lookup and
     configuration tables (roles, settings, document types) look like any other table: list
     them in `small-tables`.
-    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else (functions
-    named `test…`, classes named `Test…`/`…Test(s)`) are not checked: they read fixture tables
-    of a few rows by design.
+    [[tests-not-checked]]
 
-    Not reported by default, because no local rewrite would help or the size is one
-    parent's: reads whose list of rows itself leaves the function (returned, yielded as one
-    value, or stored on an object, or kept as they are by the loop that walks them, as in
-    `by_key[row.key].append(row)`: every row stays in memory anyway; `returned = "report"`
-    reports them; rows transformed on the way out are still reported),
-    and reads of the children of one row (a `WHERE`/filter equality on a foreign key such as
-    `order_id = ?`, a relation of a model of the checked tree such as `filter(order=o)`, or an
-    `in_`/`__in` over a batch of parents held in memory; `per-parent = "report"` reports them).
+    [[rows-not-reported-by-default]]
 
     ## Fix safety
     Unsafe: with `yield_per` the result is no longer a list, objects are loaded while the loop

@@ -68,9 +68,7 @@ class UnboundedQuerysetList(Rule):
     as unbounded: lookup and configuration models look like any other; list them in
     `small-tables`. A loop that keeps every object as it is (`by_zone[o.zone].append(o)`) is
     not reported unless `returned = "report"`: streaming would save nothing.
-    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else (functions
-    named `test…`, classes named `Test…`/`…Test(s)`) are not checked: they read fixture tables
-    of a few rows by design.
+    [[tests-not-checked]]
 
     Querysets of the children of one row are not reported by default: their size is one
     parent's (a filter on a relation of a model of the checked tree such as `filter(order=o)`

@@ -65,9 +65,7 @@ class ClientSideCursorStreaming(Rule):
     The cursor must be made in the same function for dbleak to know its kind. Rows of a
     bounded query (`LIMIT`, key equality, aggregates) are not worth streaming and are not
     reported.
-    Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else (functions
-    named `test…`, classes named `Test…`/`…Test(s)`) are not checked: they read fixture tables
-    of a few rows by design.
+    [[tests-not-checked]]
 
     Reads of the children of one row (`WHERE order_id = ?`) are not reported by default:
     their size is one parent's (`per-parent = "report"` reports them).
