@@ -418,7 +418,8 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(getattr(value, f.name))
 
 
-def _common_prefix(old: str, new: str) -> int:
+def common_prefix(old: str, new: str) -> int:
+    """The length of the longest common prefix of two texts (binary search, compared in C)."""
     low, high = 0, min(len(old), len(new))
     while low < high:  # compared in C, by slices
         middle = (low + high + 1) // 2
@@ -429,7 +430,8 @@ def _common_prefix(old: str, new: str) -> int:
     return low
 
 
-def _common_suffix(old: str, new: str, limit: int) -> int:
+def common_suffix(old: str, new: str, limit: int) -> int:
+    """The length, at most ``limit``, of the longest common suffix of two texts."""
     low, high = 0, limit
     while low < high:
         middle = (low + high + 1) // 2
@@ -479,8 +481,8 @@ def reparsed(old_text: str, old_tree: ast.Module, text: str) -> ast.Module | Non
     body = old_tree.body
     if not body or old_text == text or "__future__" in text:
         return None  # a future import can change how the rest parses
-    prefix = _common_prefix(old_text, text)
-    suffix = _common_suffix(old_text, text, min(len(old_text), len(text)) - prefix)
+    prefix = common_prefix(old_text, text)
+    suffix = common_suffix(old_text, text, min(len(old_text), len(text)) - prefix)
     first_changed = old_text.count("\n", 0, prefix) + 1
     last_changed = old_text.count("\n", 0, len(old_text) - suffix) + 1
     starts = [_span(stmt)[0] for stmt in body]

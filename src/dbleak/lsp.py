@@ -36,6 +36,7 @@ from dbleak import __version__
 from dbleak.analysis.project import ProjectIndex
 from dbleak.api import IncrementalChecker, build_project_index, check_source, fix_source
 from dbleak.fixing import allowed, build_fix
+from dbleak.incremental import common_prefix, common_suffix
 from dbleak.models import Applicability, FileResult, Finding, Fix, Position
 from dbleak.noqa import parse_suppressions
 from dbleak.registry import ENGINE_CODES, is_valid_selector, rule_by_code
@@ -203,23 +204,9 @@ def _bisect_right(values: list[int], value: int) -> int:
 
 def replacement_edit(old: str, new: str, table: LineTable) -> lsp.TextEdit:
     """One edit that turns ``old`` (described by ``table``) into ``new``: the differing middle."""
-    limit = min(len(old), len(new))
-    low, high = 0, limit
-    while low < high:  # longest common prefix, compared in C by slices
-        middle = (low + high + 1) // 2
-        if old[:middle] == new[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    prefix = low
-    low, high = 0, limit - prefix
-    while low < high:
-        middle = (low + high + 1) // 2
-        if old[len(old) - middle:] == new[len(new) - middle:]:
-            low = middle
-        else:
-            high = middle - 1
-    start, end = prefix, len(old) - low
+    prefix = common_prefix(old, new)
+    start = prefix
+    end = len(old) - common_suffix(old, new, min(len(old), len(new)) - prefix)
     # An LSP position cannot sit between "\r" and "\n": widen the range over the pair.
     if 0 < start < len(old) and old[start - 1] == "\r" and old[start] == "\n":
         start -= 1
