@@ -95,6 +95,18 @@ TABLE: list[tuple[str, str | None, str]] = [
     ("UPDATE events SET seen = true WHERE id = %s RETURNING *", "postgres", B),
     ("DELETE FROM events WHERE created < %s RETURNING id", "postgres", U),
     ("INSERT INTO archive SELECT * FROM events RETURNING id", "postgres", U),
+    # A batch CTE joined on the target's key changes at most one row per batch row.
+    ("WITH batch AS (SELECT id FROM events WHERE id > %s ORDER BY id LIMIT %s) "
+     "UPDATE events e SET seen = true FROM batch b WHERE e.id = b.id RETURNING e.id",
+     "postgres", B),
+    ("WITH batch AS (SELECT id FROM events LIMIT 10) "
+     "DELETE FROM events e USING batch b WHERE e.id = b.id RETURNING e.id", "postgres", B),
+    ("WITH batch AS (SELECT id FROM events WHERE id > %s) "
+     "UPDATE events e SET seen = true FROM batch b WHERE e.id = b.id RETURNING e.id",
+     "postgres", U),
+    ("WITH batch AS (SELECT kind FROM events LIMIT 10) "
+     "UPDATE events e SET seen = true FROM batch b WHERE e.kind = b.kind RETURNING e.id",
+     "postgres", U),
     # --- VALUES and select without FROM
     ("VALUES (1, 'a'), (2, 'b')", "postgres", B),
     ("SELECT 1", "sqlite", B),
@@ -226,6 +238,41 @@ def test_per_parent_reads_are_reported_only_when_asked() -> None:
     assert worth_reporting(one_parent, asked)
     assert worth_reporting(whole, default) and worth_reporting(whole, asked)
     assert not worth_reporting(query_bound("SELECT * FROM t WHERE id = ?"), asked)
+
+
+GROUPED = [
+    # (sql, dialect, the plain columns it groups by, or None)
+    ("SELECT status, count(*) FROM orders GROUP BY status", "sqlite", "status"),
+    ("SELECT kind, currency, sum(amount) AS total FROM payments GROUP BY kind, currency",
+     "postgres", "kind, currency"),
+    ("SELECT o.status, max(o.id) FROM orders o WHERE total > %s GROUP BY o.status",
+     "postgres", "status"),
+    # a key or a foreign key: one group per row, or per parent row
+    ("SELECT id, count(*) FROM orders GROUP BY id", "sqlite", None),
+    ("SELECT customer_id, count(*) FROM orders GROUP BY customer_id", "sqlite", None),
+    # a column neither grouped nor aggregated, an expression, no aggregate at all
+    ("SELECT status, note, count(*) FROM orders GROUP BY status", "sqlite", None),
+    ("SELECT date(created), count(*) FROM orders GROUP BY date(created)", "sqlite", None),
+    ("SELECT status FROM orders GROUP BY status", "sqlite", None),
+]
+
+
+@pytest.mark.parametrize(("sql", "dialect", "grouped"), GROUPED)
+def test_grouped_aggregates_name_their_plain_columns(sql: str, dialect: str | None,
+                                                      grouped: str | None) -> None:
+    result = query_bound(sql, dialect)
+    assert result.verdict == "unbounded", result.reason
+    assert result.grouped == grouped
+
+
+def test_grouped_aggregates_are_reported_only_when_asked() -> None:
+    from dbleak.knowledge.sql import worth_reporting
+    from dbleak.settings import Settings
+
+    grouped = query_bound("SELECT status, count(*) FROM orders GROUP BY status", "sqlite")
+    asked = settings_from_table({"sql": {"grouped": "report"}}, Path("pyproject.toml"))
+    assert not worth_reporting(grouped, Settings())
+    assert worth_reporting(grouped, asked)
 
 
 def test_unique_columns_come_from_create_table() -> None:

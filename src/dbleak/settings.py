@@ -72,6 +72,7 @@ FAMILY_OPTIONS: dict[str, dict[str, Callable[[object], bool]]] = {
         "small-tables": _is_str_list,
         "bounded-columns": _is_str_list,
         "per-parent": one_of("ignore", "report"),
+        "grouped": one_of("ignore", "report"),
         "returned": one_of("ignore", "report"),
         "root-tables": one_of("report", "small"),
         "chunk-size": _is_positive_int,

@@ -496,6 +496,8 @@ class FetchAnalysis:
     facts: ModuleFacts
     settings: Settings
     drivers: DriverTable
+    # ``(table, column)`` keys of the project's models (``model_relations.table_keys``).
+    schema_keys: frozenset[tuple[str, str]] = frozenset()
     resolver: SqlResolver = field(init=False)
     types: LocalTypes = field(init=False)
 
@@ -506,7 +508,17 @@ class FetchAnalysis:
     def bound_of(self, sql: SqlText | None, dialect: str | None) -> Bound | None:
         if sql is None:
             return None
-        return query_bound(sql.text, dialect, self.settings, self.unique_columns)
+        return query_bound(sql.text, dialect, self.settings, self.keys_for(sql.text))
+
+    def keys_for(self, sql_text: str) -> tuple[str, ...]:
+        """``table.column`` keys for judging ``sql_text``: the module's own ``CREATE TABLE``
+        keys, and the model keys of the tables the text names."""
+        if not self.schema_keys:
+            return self.unique_columns
+        lowered = sql_text.lower()
+        named = sorted(f"{table}.{column}" for table, column in self.schema_keys
+                       if table in lowered)
+        return self.unique_columns + tuple(named) if named else self.unique_columns
 
     @property
     def unique_columns(self) -> tuple[str, ...]:
@@ -638,7 +650,10 @@ def fetch_analysis(ctx: object) -> FetchAnalysis:
     cache: dict[str, object] = ctx.__dict__  # CheckContext keeps per-module facts there
     found = cache.get("_dbleak_fetch")
     if not isinstance(found, FetchAnalysis):
-        found = FetchAnalysis(ctx.facts, ctx.settings, ctx.drivers)  # type: ignore[attr-defined]
+        from dbleak.analysis.model_relations import table_keys
+
+        found = FetchAnalysis(ctx.facts, ctx.settings, ctx.drivers,  # type: ignore[attr-defined]
+                              table_keys(ctx.facts, ctx.project))  # type: ignore[attr-defined]
         cache["_dbleak_fetch"] = found
     return found
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk
 from dbleak.knowledge.frameworks import APP_MODULES
-from dbleak.knowledge.sql import is_parent_key_name
+from dbleak.knowledge.sql import is_parent_key_name, is_plain_group_name
 
 KEY_NAMES = frozenset({"id", "pk", "uuid", "guid"})
 AGGREGATES = frozenset({"count", "sum", "min", "max", "avg"})
@@ -101,12 +101,48 @@ def _is_key_compare(node: ast.AST, keys: frozenset[str],
             if _is_key_column(side, keys, model_keys):
                 return True
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-            and node.func.attr == "in_" \
-            and _is_key_column(unwrap_column(node.func.value), keys, model_keys) \
-            and node.args and not _is_subquery(node.args[0]):
-        return True  # at most one row per listed key
+            and node.func.attr == "in_" and node.args and not _is_subquery(node.args[0]):
+        target = node.func.value
+        columns = target.args if isinstance(target, ast.Call) and call_name(target) == "tuple_" \
+            else [target]
+        if any(_is_key_column(unwrap_column(c), keys, model_keys) for c in columns):
+            return True  # at most one row per listed key
+    disjuncts = _disjuncts(node)
+    if disjuncts:  # `or_(*(and_(M.a == x, M.b.in_(ys)) for x, ys in batch))`: one key each
+        return all(_is_key_compare(part, keys, model_keys) or _covers_key(part, model_keys)
+                   for part in disjuncts)
     parts = list(_conjuncts(node))
     return len(parts) > 1 and any(_is_key_compare(part, keys, model_keys) for part in parts)
+
+
+def _disjuncts(node: ast.AST) -> list[ast.AST] | None:
+    """The alternatives of ``a | b`` spelled ``or_(a, b)``, ``or_(*(a for ...))`` (the
+    generator's element stands for each) or ``a or b``; None for anything else."""
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+        return list(node.values)
+    if not (isinstance(node, ast.Call) and call_name(node) == "or_" and node.args
+            and not node.keywords):
+        return None
+    found: list[ast.AST] = []
+    for argument in node.args:
+        if isinstance(argument, ast.Starred):
+            if not isinstance(argument.value, (ast.GeneratorExp, ast.ListComp)):
+                return None
+            found.append(argument.value.elt)
+        else:
+            found.append(argument)
+    return found
+
+
+def _covers_key(node: ast.AST, model_keys: frozenset[str]) -> bool:
+    """Every column of one of the model's unique keys compared to a value (or a list held in
+    memory) by the conjuncts of ``node``."""
+    if not model_keys:
+        return False
+    covered: dict[str, dict[str, bool]] = {}
+    for column, _one in _column_values(node):
+        covered.setdefault(_owner_name(column), {})[column.attr] = True
+    return bool(covered) and _composite_key_bound(covered, model_keys)[0] is not None
 
 
 def _owner_name(node: ast.Attribute) -> str:
@@ -256,10 +292,19 @@ def _column_values(node: ast.AST) -> Iterator[tuple[ast.Attribute, bool]]:
                     yield side, is_parent_value(other)
                     break
         elif isinstance(part, ast.Call) and call_name(part) == "in_" \
-                and isinstance(part.func, ast.Attribute) and isinstance(part.func.value, ast.Attribute) \
-                and _is_model_column(part.func.value) and part.args \
+                and isinstance(part.func, ast.Attribute) and part.args \
                 and not _is_subquery(part.args[0]):
-            yield part.func.value, True
+            target = part.func.value
+            if isinstance(target, ast.Attribute) and _is_model_column(target):
+                yield target, True
+            elif isinstance(target, ast.Call) and call_name(target) == "tuple_" \
+                    and not target.keywords and target.args and all(
+                        isinstance(a, ast.Attribute) and _is_model_column(a)
+                        for a in target.args):
+                # `tuple_(M.a, M.b).in_(pairs)`: a list of (a, b) values held in memory
+                for column in target.args:
+                    assert isinstance(column, ast.Attribute)
+                    yield column, True
 
 
 def _composite_key_bound(covered: Mapping[str, Mapping[str, bool]],
@@ -346,6 +391,52 @@ class OrmBound:
     # Unbounded, but filtered to the children of one row through this field (see
     # knowledge.sql.Bound.parent): reported only with `[tool.dbleak.sql] per-parent = "report"`.
     parent: str | None = None
+    # Unbounded, but an aggregate grouped by plain columns (see knowledge.sql.Bound.grouped):
+    # reported only with `[tool.dbleak.sql] grouped = "report"`.
+    grouped: str | None = None
+
+
+def _plain_column(node: ast.AST, keys: frozenset[str], relations: frozenset[str],
+                  model_keys: frozenset[str]) -> str | None:
+    """``Model.status``: a column that is no key and no relation (see
+    ``knowledge.sql.is_plain_group_name``); its name, else None."""
+    node = unwrap_column(node)
+    if not (isinstance(node, ast.Attribute) and _is_model_column(node)):
+        return None
+    name = node.attr
+    if not is_plain_group_name(name, keys) or name in relations or _is_own_key(node) \
+            or f"{_owner_name(node)}.{name}" in model_keys:
+        return None
+    return name
+
+
+def _sqlalchemy_groups(steps: list[Step], keys: frozenset[str], relations: frozenset[str],
+                       model_keys: frozenset[str]) -> str | None:
+    """The columns of ``query(M.status, func.count(M.id)).group_by(M.status)`` when every
+    selected expression is an aggregate or a grouping column, and each grouping column is
+    plain."""
+    groups: list[ast.AST] = [a for s in steps if s.name == "group_by" and s.call is not None
+                             for a in s.call.args]
+    selected: list[ast.AST] = [a for s in steps if s.call is not None
+                               and (s.name in ("query", "select", "add_columns") or s.name == "")
+                               for a in s.call.args]
+    if not groups or not selected:
+        return None
+    names = [_plain_column(g, keys, relations, model_keys) for g in groups]
+    if not all(names):
+        return None
+    shown = {ast.dump(unwrap_column(g)) for g in groups}
+    saw_aggregate = False
+    for expression in selected:
+        if _is_aggregate(expression):
+            saw_aggregate = True
+            continue
+        inner = expression.func.value if isinstance(expression, ast.Call) \
+            and isinstance(expression.func, ast.Attribute) and expression.func.attr == "label" \
+            else expression
+        if ast.dump(unwrap_column(inner)) not in shown:
+            return None
+    return ", ".join(n for n in names if n) if saw_aggregate else None
 
 
 def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
@@ -426,6 +517,9 @@ def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
     if parent is not None:
         return OrmBound(False, f"no limit/first/one/get/slice: all the rows of one `{parent}`",
                         parent=parent)
+    grouped_by = _sqlalchemy_groups(steps, keys, relations, model_keys) if grouped else None
+    if grouped_by is not None:
+        return OrmBound(False, f"one row per distinct `{grouped_by}`", grouped=grouped_by)
     return OrmBound(False, "no limit/first/one/get/slice and no filter on a key")
 
 
@@ -499,25 +593,43 @@ def django_queryset_steps(expr: ast.AST) -> tuple[str, list[Step]] | None:
     return root.id, rest
 
 
+def _get_model(root: ast.AST, assignments: dict[str, list[ast.AST]]) -> tuple[str, str] | None:
+    """``(app label, model name)`` of a name bound once to ``apps.get_model("auth", "Group")``
+    or ``apps.get_model("auth.Group")``."""
+    if not isinstance(root, ast.Name):
+        return None
+    value = single_binding(assignments, root.id)
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "get_model"):
+        return None
+    texts = [a.value for a in value.args if isinstance(a, ast.Constant)
+             and isinstance(a.value, str)]
+    if len(texts) == 1:
+        label, _, name = texts[0].partition(".")
+    elif len(texts) == 2:
+        label, name = texts
+    else:
+        return None
+    return (label, name) if label and name else None
+
+
 def model_qualname(root: ast.AST, facts: ModuleFacts,
                    assignments: dict[str, list[ast.AST]]) -> str | None:
     """``django.contrib.auth.models.Group`` for ``Group`` imported, or bound once to
     ``apps.get_model("auth", "Group")`` / ``apps.get_model("auth.Group")``."""
-    if isinstance(root, ast.Name):
-        value = single_binding(assignments, root.id)
-        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
-                and value.func.attr == "get_model":
-            texts = [a.value for a in value.args if isinstance(a, ast.Constant)
-                     and isinstance(a.value, str)]
-            if len(texts) == 1:
-                label, _, name = texts[0].partition(".")
-            elif len(texts) == 2:
-                label, name = texts
-            else:
-                return None
-            module = APP_MODULES.get(label.lower())
-            return f"{module}.{name}" if module and name else None
+    found = _get_model(root, assignments)
+    if found is not None:
+        module = APP_MODULES.get(found[0].lower())
+        return f"{module}.{found[1]}" if module else None
     return facts.qualname(root)
+
+
+def model_class_name(root: ast.AST, assignments: dict[str, list[ast.AST]],
+                     name: str) -> str:
+    """The model class a queryset's root names: ``Tag`` for ``Tags = apps.get_model("app",
+    "Tag")`` (a migration's local spelling), else the root's own name."""
+    found = _get_model(root, assignments)
+    return found[1] if found is not None else name
 
 
 def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
@@ -583,7 +695,38 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
     parent = parent or partial
     if parent is not None:
         return OrmBound(False, f"no slice: all the rows of one `{parent}`", parent=parent)
+    grouped_by = _django_groups(steps, keys, relations, model, model_keys)
+    if grouped_by is not None:
+        return OrmBound(False, f"one row per distinct `{grouped_by}`", grouped=grouped_by)
     return OrmBound(False, "no slice and no filter on a key")
+
+
+def _django_groups(steps: list[Step], keys: frozenset[str], relations: frozenset[str],
+                   model: str, model_keys: frozenset[str]) -> str | None:
+    """The fields of ``.values("status").annotate(n=Count("id"))``: Django groups by the
+    ``values()`` fields when an aggregate follows them. Each must be a plain field of the
+    model (no lookup path, no key, no relation)."""
+    fields: list[str] | None = None
+    for step in steps:
+        if step.call is None:
+            continue
+        if step.name in ("values", "values_list"):
+            texts = [a.value for a in step.call.args
+                     if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if not texts or len(texts) != len(step.call.args) or step.call.keywords \
+                    and step.name == "values":
+                return None
+            fields = texts
+        elif step.name == "annotate" and fields is not None:
+            if not step.call.keywords or step.call.args or not all(
+                    isinstance(k.value, ast.Call) and call_name(k.value).lower() in AGGREGATES
+                    for k in step.call.keywords):
+                return None
+            if all("__" not in f and is_plain_group_name(f, keys) and f not in relations
+                   and f"{model}.{f}" not in model_keys for f in fields):
+                return ", ".join(fields)
+            return None
+    return None
 
 
 def _django_columns(covered: Mapping[str, bool]) -> dict[str, bool]:

@@ -31,6 +31,7 @@ RELATIONS_KEY = "relation-fields"
 KEYS_KEY = "key-fields"
 SHAPES_KEY = "model-shapes"  # ((class name, has a relation field, base class names),)
 TABLES_KEY = "model-tables"  # ((class name, table name),)
+BASES_KEY = "model-bases"  # ((class name, base class names),) of every model-like class
 
 # Calls whose result, assigned in a class body, is a field that points at other rows.
 _RELATION_CALLS = frozenset({
@@ -278,6 +279,10 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
         tables = class_tables(klass, facts.module_name)
         if tables:
             summary[TABLES_KEY] = tuple((klass.name, table) for table in tables)
+        bases = tuple(b for b in map(_base_name, klass.bases) if b)
+        if bases and (shape is not None or _meta(klass) or "__mapper_args__" in dict(
+                _named_assignments(klass.body))):
+            summary[BASES_KEY] = ((klass.name, bases),)
         if summary:
             summaries[prefix + klass.name] = summary
     for mapped in classical_mappings(facts.tree):
@@ -335,7 +340,6 @@ def small_models(facts: ModuleFacts, project: ProjectIndex,
 @lru_cache(maxsize=16)
 def _small(tables: frozenset[tuple[str, str]], listed: frozenset[str]) -> frozenset[str]:
     return frozenset(name for name, table in tables if table.lower() in listed)
-
 
 
 def _base_name(node: ast.expr) -> str:
@@ -407,16 +411,10 @@ def root_models(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     return _roots(own | indexed if indexed else own)
 
 
-
-
-
 def roots_are_small(settings: Settings | None) -> bool:
     """Read :func:`root_models` as lookup tables, unless ``[tool.dbleak.sql]
     root-tables = "report"``."""
     return settings is None or settings.option("sql", "root-tables", "small") == "small"
-
-
-
 
 
 def _own(facts: ModuleFacts, key: str) -> frozenset[Any]:
@@ -436,10 +434,97 @@ def _own(facts: ModuleFacts, key: str) -> frozenset[Any]:
 
 def key_fields(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """``Class.field`` of every primary-key or unique field of the project's models, and
-    ``Class.a&b`` for every key of several columns (see ``analysis.fetch_orm.unique_sets``)."""
+    ``Class.a&b`` for every key of several columns (see ``analysis.fetch_orm.unique_sets``).
+    A class inherits the keys of its bases: a proxy model reads its concrete model's table, a
+    multi-table child shares its parent's key, and an abstract base's fields are the child's."""
     own = _own(facts, KEYS_KEY)
     indexed = project.union_of(KEYS_KEY)
-    return own | indexed if indexed else own
+    bases = _own(facts, BASES_KEY)
+    indexed_bases = project.union_of(BASES_KEY)
+    keys = _inherited_keys(own | indexed if indexed else own,
+                           bases | indexed_bases if indexed_bases else bases)
+    aliases = _class_aliases(facts)
+    if not aliases:
+        return keys
+    return keys | _aliased_keys(keys, aliases)
+
+
+def _class_aliases(facts: ModuleFacts) -> frozenset[tuple[str, str]]:
+    """``(local name, class name)`` for each ``from m import TaskInstance as TI`` of the module
+    (a name imported under another name), so ``TI.dag_id`` finds ``TaskInstance``'s keys."""
+    cached: frozenset[tuple[str, str]] | None = getattr(facts, "_dbleak_class_aliases", None)
+    if cached is None:
+        resolver = facts.resolver
+        cached = frozenset(
+            (local, target.rsplit(".", 1)[-1]) for local, target in resolver.bindings.items()
+            if target.rsplit(".", 1)[-1] != local and local[:1].isupper()
+            and resolver.resolve(ast.Name(id=local)) is not None)
+        facts._dbleak_class_aliases = cached  # type: ignore[attr-defined]
+    return cached
+
+
+@lru_cache(maxsize=64)
+def _aliased_keys(keys: frozenset[str], aliases: frozenset[tuple[str, str]]) -> frozenset[str]:
+    by_class: dict[str, list[str]] = {}
+    for entry in keys:
+        owner, _, columns = entry.rpartition(".")
+        by_class.setdefault(owner.rsplit(".", 1)[-1], []).append(columns)
+    return frozenset(f"{local}.{columns}" for local, name in aliases
+                     for columns in by_class.get(name, ()))
+
+
+@lru_cache(maxsize=16)
+def _inherited_keys(keys: frozenset[str],
+                    bases: frozenset[tuple[str, tuple[str, ...]]]) -> frozenset[str]:
+    if not bases:
+        return keys
+    declared: dict[str, set[str]] = {}
+    for entry in keys:
+        owner, _, columns = entry.rpartition(".")
+        declared.setdefault(owner.rsplit(".", 1)[-1], set()).add(columns)
+    parents: dict[str, set[str]] = {}
+    for name, names in bases:
+        parents.setdefault(name, set()).update(b for b in names if b != name)
+    found = set(keys)
+    for name, direct in parents.items():
+        seen: set[str] = set()
+        todo = list(direct)
+        while todo and len(seen) < 32:
+            base = todo.pop()
+            if base in seen or base == name:
+                continue
+            seen.add(base)
+            found.update(f"{name}.{columns}" for columns in declared.get(base, ()))
+            todo.extend(parents.get(base, ()))
+    return frozenset(found)
+
+
+def table_keys(facts: ModuleFacts, project: ProjectIndex) -> frozenset[tuple[str, str]]:
+    """``(table, column)`` of every one-column key of the models whose table is known
+    (``__tablename__``, ``Meta.db_table``, Django's ``<app>_<model>``), so raw SQL on a model's
+    table knows its keys as ``CREATE TABLE`` text would tell them. A Django relation used as a
+    key (``OneToOneField(primary_key=True)``) is its ``<name>_id`` column."""
+    own = _own(facts, TABLES_KEY)
+    indexed = project.union_of(TABLES_KEY)
+    return _table_keys(own | indexed if indexed else own, key_fields(facts, project),
+                       relation_names(facts, project))
+
+
+@lru_cache(maxsize=16)
+def _table_keys(tables: frozenset[tuple[str, str]], keys: frozenset[str],
+                relations: frozenset[str]) -> frozenset[tuple[str, str]]:
+    columns: dict[str, set[str]] = {}
+    for entry in keys:
+        owner, _, column = entry.rpartition(".")
+        if "&" not in column:
+            columns.setdefault(owner.rsplit(".", 1)[-1], set()).add(column)
+    found: set[tuple[str, str]] = set()
+    for name, table in tables:
+        for column in columns.get(name, ()):
+            found.add((table.lower(), column.lower()))
+            if column in relations:
+                found.add((table.lower(), f"{column.lower()}_id"))
+    return frozenset(found)
 
 
 def relation_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:

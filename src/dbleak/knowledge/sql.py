@@ -66,6 +66,9 @@ class Bound:
     # Set on an unbounded read of the children of one row (``WHERE order_id = ?``): the
     # foreign key it filters on. Its size is one parent's fan-out, which the SQL cannot tell.
     parent: str | None = None
+    # Set on an unbounded aggregate grouped by plain columns (``GROUP BY status``): the
+    # columns. It reads one row per distinct value, not the table's rows.
+    grouped: str | None = None
 
     @property
     def bounded(self) -> bool:
@@ -102,10 +105,25 @@ def report_per_parent(settings: Settings | None) -> bool:
     return settings is not None and settings.option("sql", "per-parent", "ignore") == "report"
 
 
+def report_grouped(settings: Settings | None) -> bool:
+    """`[tool.dbleak.sql] grouped = "report"`: report aggregates grouped by plain columns too."""
+    return settings is not None and settings.option("sql", "grouped", "ignore") == "report"
+
+
 def worth_reporting(bound: Bound | None, settings: Settings | None) -> bool:
-    """An unbounded read the DBL2xx rules report: not one parent's children unless asked to."""
+    """An unbounded read the DBL2xx rules report: not one parent's children, nor one row per
+    group of plain columns, unless asked to."""
     return bound is not None and bound.unbounded and (
-        bound.parent is None or report_per_parent(settings))
+        bound.parent is None or report_per_parent(settings)) and (
+        bound.grouped is None or report_grouped(settings))
+
+
+def is_plain_group_name(name: str, keys: Iterable[str] = ()) -> bool:
+    """A column whose distinct values are few next to the rows: not a key (one group per
+    row), not a foreign key (one group per parent row)."""
+    lowered = name.lower()
+    return lowered not in _KEY_COLUMNS and lowered not in keys \
+        and not lowered.endswith(_PARENT_KEY_SUFFIXES)
 
 
 def is_parent_key_name(name: str) -> bool:
@@ -391,6 +409,7 @@ class _Judge:
                          "duplicates or conflicts, expected to be few")
         if from_ is None:
             return Bound("bounded", "no FROM clause: one row")
+        grouped = self._plain_groups(node, group) if group is not None else None
         where = node.args.get("where")
         if where is not None and self._rownum_bound(where.this):
             return Bound("bounded", "ROWNUM bound")
@@ -413,6 +432,9 @@ class _Judge:
             if bound.verdict == "unknown":
                 return bound
         names = ", ".join(f"`{t}`" for t in tables) or "its source"
+        if grouped is not None:
+            return Bound("unbounded", f"one row per distinct `{grouped}` of {names}",
+                         grouped=grouped)
         if where is None:
             return Bound("unbounded", f"no LIMIT and no WHERE on {names}")
         parent = self._parent_equality(where.this)
@@ -461,6 +483,28 @@ class _Judge:
                 if least >= 2:
                     return True
         return False
+
+    def _plain_groups(self, node: Any, group: Any) -> str | None:
+        """The grouping columns, when every projection is an aggregate or one of them and
+        each is a plain column (:func:`is_plain_group_name`)."""
+        from sqlglot import exp
+
+        columns = list(group.expressions)
+        if not columns or not all(isinstance(c, exp.Column) and not _is_hole(c)
+                                  and is_plain_group_name(c.name, self.bounded_columns)
+                                  for c in columns):
+            return None
+        names = {c.name.lower() for c in columns}
+        saw_aggregate = False
+        for projection in node.expressions:
+            inner = projection.unalias() if isinstance(projection, exp.Alias) else projection
+            if inner.find(exp.Window) is not None:
+                return None
+            if inner.find(exp.AggFunc) is not None:
+                saw_aggregate = True
+            elif not (isinstance(inner, exp.Column) and inner.name.lower() in names):
+                return None
+        return ", ".join(c.name.lower() for c in columns) if saw_aggregate else None
 
     def _aggregates_only(self, node: Any) -> bool:
         from sqlglot import exp
@@ -564,7 +608,41 @@ class _Judge:
         table = node.this.name.lower() if isinstance(node.this, exp.Table) else ""
         if where is not None and self._key_equality(where.this, [table] if table else []):
             return Bound("bounded", f"{verb} on a key with RETURNING")
+        if where is not None and table and self._joined_on_key_to_bounded(node, table, where.this):
+            return Bound("bounded", f"{verb} joined on its key to a bounded source, with "
+                         "RETURNING: at most one changed row per source row")
         return Bound("unbounded", f"{verb} … RETURNING returns every changed row")
+
+    def _joined_on_key_to_bounded(self, node: Any, table: str, condition: Any) -> bool:
+        """``WITH batch AS (… LIMIT n) UPDATE t SET … FROM batch b WHERE t.id = b.id``: every
+        extra source is bounded, and a conjunct equates the target's key with a source column,
+        so each source row changes at most one target row."""
+        from sqlglot import exp
+
+        ctes: dict[str, Bound] = {}
+        with_ = node.args.get("with_") or node.args.get("with")
+        if with_ is not None:
+            if with_.args.get("recursive"):
+                return False
+            for cte in with_.expressions:
+                ctes[cte.alias_or_name.lower()] = self.query(cte.this, ctes)
+        from_ = node.args.get("from_") or node.args.get("from")
+        sources = [from_.this] if from_ is not None else list(node.args.get("using") or [])
+        if not sources or not all(self._source(s, ctes)[0].bounded for s in sources):
+            return False
+        target = node.this
+        names = {table, (target.alias or "").lower()} - {""}
+        keys = set(_KEY_COLUMNS) | self.bounded_columns
+        for part in _conjuncts(condition):
+            if not (isinstance(part, exp.EQ) and isinstance(part.this, exp.Column)
+                    and isinstance(part.expression, exp.Column)):
+                continue
+            for side, other in ((part.this, part.expression), (part.expression, part.this)):
+                name = side.name.lower()
+                if side.table.lower() in names and other.table.lower() not in names and (
+                        name in keys or f"{table}.{name}" in self.bounded_columns):
+                    return True
+        return False
 
 
 def _case_folded(node: Any) -> Any:

@@ -86,14 +86,16 @@ DOC_PARTS = {
         "read fixture tables\nof a few rows by design."),
     "rows-not-reported-by-default": (
         "Not reported by default, because no local rewrite would help or the size is one\n"
-        "parent's: reads whose list of rows itself leaves the function (returned, yielded as "
+        "parent's or one per group: reads whose list of rows itself leaves the function (returned, yielded as "
         "one\nvalue, or stored on an object, or kept as they are by the loop that walks them, "
         "as in\n`by_key[row.key].append(row)`: every row stays in memory anyway; "
         "`returned = \"report\"`\nreports them; rows transformed on the way out are still "
         "reported),\nand reads of the children of one row (a `WHERE`/filter equality on a "
         "foreign key such as\n`order_id = ?`, a relation of a model of the checked tree such "
         "as `filter(order=o)`, or an\n`in_`/`__in` over a batch of parents held in memory; "
-        "`per-parent = \"report\"` reports them)."),
+        "`per-parent = \"report\"` reports them),\nand aggregates grouped by plain columns "
+        "(`GROUP BY status`, `group_by(M.status)`: one row per\ndistinct value, not one per "
+        "row; a key or a foreign key is no plain column;\n`grouped = \"report\"` reports them)."),
 }
 _DOC_PART = re.compile(r"^\[\[([a-z0-9-]+)\]\]$", re.MULTILINE)
 

@@ -48,7 +48,12 @@ class UnboundedFetchall(Rule):
     Flags `cursor.fetchall()` (also `conn.execute(sql).fetchall()`, and calls of your own
     helpers that end in one) when the query it reads has no bound: no `LIMIT`/`FETCH FIRST`/
     `TOP`, no aggregate without `GROUP BY`, no `WHERE` equality on a key column, no
-    `HAVING COUNT(...) > 1` (the groups that repeat: a duplicate check).
+    `HAVING COUNT(...) > 1` (the groups that repeat: a duplicate check). Key columns are
+    `id`-like names, the `bounded-columns` you list, the keys a `CREATE TABLE` string of the
+    module declares, and the keys of the checked tree's models on their tables (a Django
+    model's `Meta.db_table` or `<app>_<model>`, SQLAlchemy's `__tablename__`). An
+    `UPDATE`/`DELETE … RETURNING` joined on its key to a bounded source (a batch CTE with a
+    `LIMIT`) is bounded too.
 
     ## Why is this bad?
     `fetchall()` builds a Python list of every row. On a table that grows, the process that
@@ -88,7 +93,8 @@ class UnboundedFetchall(Rule):
     ## Options
     `[tool.dbleak.sql]`: `small-tables` (table names; `dbleak tables DATABASE` lists the
     small ones of a database), `bounded-columns`, `chunk-size` (default 1000),
-    `unresolved = "report"`, `per-parent = "report"`, `returned = "report"`.
+    `unresolved = "report"`, `per-parent = "report"`, `returned = "report"`,
+    `grouped = "report"`.
 
     ## References
     - [PEP 249: fetchall, fetchmany](https://peps.python.org/pep-0249/#fetchall)
@@ -304,7 +310,7 @@ def _helper_calls(rule: type[Rule], ctx: CheckContext, kind: str) -> Iterator[Fi
         sql = analysis.resolver.resolve(argument, site.scope)
         if sql is None:
             continue
-        bound = query_bound(sql.text, read.dialect, ctx.settings, analysis.unique_columns)
+        bound = query_bound(sql.text, read.dialect, ctx.settings, analysis.keys_for(sql.text))
         if not worth_reporting(bound, ctx.settings):
             continue
         if left_to_caller(ctx.facts, ctx.settings, site.node, site.scope.node):

@@ -27,7 +27,7 @@ from dbleak.analysis.model_relations import (
 from dbleak.analysis.row_escape import left_to_caller
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
-from dbleak.knowledge.sql import report_per_parent
+from dbleak.knowledge.sql import report_grouped, report_per_parent
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
 from dbleak.source import source_segment
@@ -74,8 +74,12 @@ class UnboundedOrmAll(Rule):
     declared `primary_key=True` or `unique=True`, and keys of several columns
     (`UniqueConstraint(...)`, a unique `Index(...)` or a composite primary key in
     `__table_args__`, and the same in a classical `Table(...)` mapped with `map_imperatively`).
-    Equality on every column of a key reads one row (also up to case,
-    `func.lower(User.email) == e`); on all but one of them, the rows of one parent, as do
+    A class inherits its bases' keys, and a model imported under another name (`import
+    TaskInstance as TI`) has its keys. Equality on every column of a key reads one row (also
+    up to case, `func.lower(User.email) == e`, or a list of values of the key's columns,
+    `tuple_(M.a, M.b).in_(pairs)`, or alternatives that each name a whole key,
+    `or_(*(and_(M.a == a, M.b.in_(bs)) for ...))`); on all but one of them, the rows of one
+    parent, as do
     `Book.authors.any(Author.name == n)` and the foreign-key columns of a Core `Table`
     (`favourites.c.user_id == u`). Also bounded:
     `group_by(...).having(func.count(...) > 1)` and a filter `Model.c.in_(query(Model.c)...)`
@@ -101,7 +105,8 @@ class UnboundedOrmAll(Rule):
     `[tool.dbleak.sql]`: `small-tables` (model names, or table names: `__tablename__` and a
     classical `Table(...)` name their model; `dbleak tables DATABASE` lists the small tables of
     a database), `bounded-columns`, `chunk-size` (default 1000),
-    `per-parent = "report"`, `returned = "report"`, `root-tables = "report"` (see below).
+    `per-parent = "report"`, `returned = "report"`, `grouped = "report"`,
+    `root-tables = "report"` (see below).
 
     ## Root tables
     A model that references no other model (no foreign key or relationship in its body or its
@@ -169,7 +174,8 @@ class UnboundedOrmAll(Rule):
             bound = sqlalchemy_chain_bound(read.judged + read.result_steps, columns, small,
                                            relation_names(ctx.facts, ctx.project),
                                            key_fields(ctx.facts, ctx.project))
-            if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)):
+            if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)) \
+            or (bound.grouped and not report_grouped(ctx.settings)):
                 continue
             if _reads_bounded_subquery(ctx, site.scope, read, columns, small):
                 continue

@@ -11,6 +11,7 @@ from dbleak.analysis.fetch_orm import (
     django_chain_bound,
     django_queryset_steps,
     method_chain,
+    model_class_name,
     model_qualname,
     single_binding,
 )
@@ -26,7 +27,7 @@ from dbleak.analysis.row_escape import loop_keeps_rows, report_returned
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.frameworks import FRAMEWORK_LOOKUP_MODELS, FRAMEWORK_RELATIONS
-from dbleak.knowledge.sql import report_per_parent
+from dbleak.knowledge.sql import report_grouped, report_per_parent
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
 from dbleak.source import source_segment
@@ -61,7 +62,10 @@ class UnboundedQuerysetList(Rule):
     methods, and filters whose fields are chosen at run time (`filter(**{name: value})`), are
     not judged. Keys are `pk`/`id`, the `bounded-columns` you list, and the schema of the
     checked tree's models: fields declared `primary_key=True` or `unique=True`,
-    `Meta.unique_together` and `Meta.constraints` (a `UniqueConstraint` without `condition`).
+    `Meta.unique_together` and `Meta.constraints` (a `UniqueConstraint` without `condition`),
+    with the keys of its bases (a proxy model's concrete model, a multi-table parent, an
+    abstract base). A migration's local name for a model (`Tags = apps.get_model("app",
+    "Tag")`) is that model.
     Equality on every field of a key reads one row; on all but one of them, the rows of one
     parent. A count filter after `annotate` (`annotate(n=Count("x")).filter(n__gt=1)`, or
     Django's default alias `x__count`) reads only the groups that repeat. Other filters count
@@ -73,7 +77,10 @@ class UnboundedQuerysetList(Rule):
     Querysets of the children of one row are not reported by default: their size is one
     parent's (a filter on a relation of a model of the checked tree such as `filter(order=o)`
     or `filter(item__order=o)`, on a foreign key column such as `order_id=…`, or `__in` over a
-    batch of parents held in memory; `per-parent = "report"` reports them).
+    batch of parents held in memory; `per-parent = "report"` reports them). Nor are
+    aggregates grouped by plain fields (`values("status").annotate(n=Count("id"))`: one row per
+    distinct value; a key, a relation or a lookup path is no plain field; `grouped = "report"`
+    reports them).
 
     ## Fix safety
     `.iterator(chunk_size=…)` is unsafe: the queryset no longer caches its rows (iterating it
@@ -85,7 +92,8 @@ class UnboundedQuerysetList(Rule):
     `[tool.dbleak.sql]`: `small-tables` (model names, or table names: `Meta.db_table` or
     Django's default `<app label>_<model>`; `dbleak tables DATABASE` lists the small tables of
     a database), `bounded-columns`, `chunk-size`
-    (default 1000), `per-parent = "report"`, `returned = "report"`, `root-tables = "report"`.
+    (default 1000), `per-parent = "report"`, `returned = "report"`, `root-tables = "report"`,
+    `grouped = "report"`.
 
     ## Root tables
     A model that references no other model (no `ForeignKey`, `OneToOneField` or
@@ -171,18 +179,21 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
     if found is None:
         return None
     model, steps = found
-    if model_qualname(method_chain(source)[0], ctx.facts, assignments) in FRAMEWORK_LOOKUP_MODELS:
+    root = method_chain(source)[0]
+    klass = model_class_name(root, assignments, model)  # `Tag` for a local `Tags`
+    if model_qualname(root, ctx.facts, assignments) in FRAMEWORK_LOOKUP_MODELS:
         return None  # sized by the application's code (permissions, groups, locales)
     small = ctx.settings.option("sql", "small-tables", ()) or ()
-    if model in small_models(ctx.facts, ctx.project, small):
+    if klass in small_models(ctx.facts, ctx.project, small):
         return None  # its table is listed in small-tables
-    if roots_are_small(ctx.settings) and model in root_models(ctx.facts, ctx.project):
+    if roots_are_small(ctx.settings) and klass in root_models(ctx.facts, ctx.project):
         return None  # a table referencing no other: a lookup or configuration table
     bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
-                               ctx.settings.option("sql", "small-tables", ()) or (), model,
+                               ctx.settings.option("sql", "small-tables", ()) or (), klass,
                                relation_names(ctx.facts, ctx.project) | FRAMEWORK_RELATIONS,
                                key_fields(ctx.facts, ctx.project))
-    if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)):
+    if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)) \
+            or (bound.grouped and not report_grouped(ctx.settings)):
         return None
     return source, model, bound.reason
 

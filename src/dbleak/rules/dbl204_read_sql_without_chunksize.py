@@ -65,7 +65,8 @@ class ReadSqlWithoutChunksize(Rule):
 
     ## Options
     `[tool.dbleak.sql]`: `small-tables`, `bounded-columns`, `chunk-size` (default 1000),
-    `unresolved = "report"`, `per-parent = "report"`, `returned = "report"`.
+    `unresolved = "report"`, `per-parent = "report"`, `returned = "report"`,
+    `grouped = "report"`.
 
     ## References
     - [pandas.read_sql](https://pandas.pydata.org/docs/reference/api/pandas.read_sql.html)
@@ -125,7 +126,7 @@ class ReadSqlWithoutChunksize(Rule):
                                           "row, and the query's bound could not be proven",
                                           stmt=site.stmt)
                     continue
-                bound = query_bound(sql.text, dialect, ctx.settings, analysis.unique_columns)
+                bound = query_bound(sql.text, dialect, ctx.settings, analysis.keys_for(sql.text))
                 if bound.verdict == "unknown" and report_unresolved:
                     yield ctx.finding(cls, call, f"`{label}` without `chunksize` loads every "
                                       "row, and the query's bound could not be proven",
@@ -148,7 +149,7 @@ class ReadSqlWithoutChunksize(Rule):
             if resolved is None:
                 continue
             bound = query_bound(resolved.text, read.dialect, ctx.settings,
-                                analysis.unique_columns)
+                                analysis.keys_for(resolved.text))
             if not worth_reporting(bound, ctx.settings):
                 continue
             if left_to_caller(ctx.facts, ctx.settings, call, site.scope.node):
