@@ -4,7 +4,8 @@
                                 [--set libraries|apps|holdout|holdout2|holdout3|holdout4|holdout5|all]
                                 [--package NAME ...] [--json] [--sql KEY=VALUE ...]
 
-``--sql`` sets a ``[tool.dbleak.sql]`` option for the run (``--sql root-tables=small``).
+``--sql`` sets a ``[tool.dbleak.sql]`` option for the run (``--sql root-tables=small``; a list
+option comma-separated: ``--sql bounded-columns=email,slug``).
 
 Seven sets: ``libraries`` (the default: drivers, query tools and migration tools), ``apps``
 (applications with a lot of ORM and SQL code, the DBL2xx review's second sample), ``holdout``
@@ -176,7 +177,7 @@ def fetch(requirement: str) -> Path | None:
 
 
 def findings(folder: Path, select: str,
-             sql: dict[str, str] | None = None) -> list[dict[str, object]]:
+             sql: dict[str, object] | None = None) -> list[dict[str, object]]:
     """dbleak's findings over ``folder`` (tests and docs included: they are real code too).
 
     Through the API: the corpus folder is git-ignored, which the CLI would respect.
@@ -213,7 +214,11 @@ def main(argv: list[str] | None = None) -> int:
         folder = fetch(name)
         if folder is None:
             continue
-        sql = dict(option.split("=", 1) for option in args.sql)
+        sql: dict[str, object] = {}
+        for option in args.sql:
+            key, _, value = option.partition("=")
+            # A list option (bounded-columns, small-tables) is given comma-separated.
+            sql[key] = value.split(",") if key in ("bounded-columns", "small-tables") else value
         for finding in findings(folder, args.select, sql):
             path = Path(str(finding.get("filename", "")))
             try:

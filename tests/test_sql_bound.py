@@ -73,7 +73,12 @@ TABLE: list[tuple[str, str | None, str]] = [
     ("SELECT * FROM users WHERE id > ?", "sqlite", U),
     ("SELECT * FROM users WHERE id = ? OR name = ?", "sqlite", U),
     ("SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)", "sqlite", U),
-    ("SELECT * FROM users WHERE email = ?", "sqlite", U),
+    ("SELECT * FROM users WHERE nickname = ?", "sqlite", U),
+    # columns that identify a row by convention (declared unique or not)
+    ("SELECT * FROM users WHERE email = ?", "sqlite", B),
+    ("SELECT * FROM users WHERE lower(username) = lower(%s)", "postgres", B),
+    ("SELECT * FROM pages WHERE slug = :slug", "sqlite", B),
+    ("SELECT * FROM users WHERE email LIKE ?", "sqlite", U),
     # --- rowless and catalog statements
     ("PRAGMA table_info(users)", "sqlite", B),
     ("PRAGMA journal_mode=WAL", "sqlite", B),
@@ -180,8 +185,8 @@ def test_small_tables_are_bounded() -> None:
 
 
 def test_bounded_columns_from_settings() -> None:
-    settings = _settings({"bounded-columns": ["email", "orders.number"]})
-    assert query_bound("SELECT * FROM users WHERE email = ?", "sqlite", settings).verdict == B
+    settings = _settings({"bounded-columns": ["nickname", "orders.number"]})
+    assert query_bound("SELECT * FROM users WHERE nickname = ?", "sqlite", settings).verdict == B
     assert query_bound("SELECT * FROM orders o WHERE o.number = ?", "sqlite",
                        settings).verdict == B  # `o` is `orders`
     assert query_bound("SELECT * FROM invoices WHERE number = ?", "sqlite",

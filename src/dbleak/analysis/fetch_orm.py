@@ -15,9 +15,9 @@ from functools import lru_cache
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk
 from dbleak.knowledge.frameworks import APP_MODULES
-from dbleak.knowledge.sql import is_parent_key_name, is_plain_group_name
+from dbleak.knowledge.sql import IDENTIFIER_COLUMNS, is_parent_key_name, is_plain_group_name
 
-KEY_NAMES = frozenset({"id", "pk", "uuid", "guid"})
+KEY_NAMES = frozenset({"id", "pk", "uuid", "guid"}) | IDENTIFIER_COLUMNS
 AGGREGATES = frozenset({"count", "sum", "min", "max", "avg"})
 SELECT_FUNCTIONS = frozenset({"sqlalchemy.select", "sqlalchemy.future.select",
                               "sqlalchemy.sql.select", "sqlalchemy.sql.expression.select",

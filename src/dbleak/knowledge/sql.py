@@ -29,7 +29,11 @@ _FALLBACK_DIALECTS: tuple[str | None, ...] = (None, "sqlite", "postgres", "mysql
                                               "snowflake", "duckdb")
 
 # Column names that identify one row wherever they appear.
-_KEY_COLUMNS = frozenset({"id", "pk", "uuid", "guid", "rowid", "oid", "_rowid_"})
+# Columns that identify one row by convention, declared unique or not: equality on one of them
+# reads one row, or the few that share it (the accounts of one e-mail address).
+IDENTIFIER_COLUMNS = frozenset({"email", "username", "slug", "token", "session_key"})
+_KEY_COLUMNS = frozenset({"id", "pk", "uuid", "guid", "rowid", "oid", "_rowid_"}) \
+    | IDENTIFIER_COLUMNS
 _PARENT_KEY_SUFFIXES = ("_id", "_uuid", "_pk")
 
 # Catalog tables hold one row per schema object: bounded by nature.

@@ -69,7 +69,8 @@ class UnboundedOrmAll(Rule):
         notify(user)
     ```
 
-    Keys come from the names `id`/`pk`/`uuid`, an entity's own `<entity>_id` (`SqlRun.run_id`),
+    Keys come from the names `id`/`pk`/`uuid`, the columns that identify a row by convention
+    (`email`, `username`, `slug`, `token`, `session_key`), an entity's own `<entity>_id` (`SqlRun.run_id`),
     the `bounded-columns` you list, and the schema of the checked tree's models: columns
     declared `primary_key=True` or `unique=True`, and keys of several columns
     (`UniqueConstraint(...)`, a unique `Index(...)` or a composite primary key in

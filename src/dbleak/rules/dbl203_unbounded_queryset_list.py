@@ -60,7 +60,8 @@ class UnboundedQuerysetList(Rule):
     ## Known problems
     Only querysets written from `Model.objects` in the same function are seen; custom manager
     methods, and filters whose fields are chosen at run time (`filter(**{name: value})`), are
-    not judged. Keys are `pk`/`id`, the `bounded-columns` you list, and the schema of the
+    not judged. Keys are `pk`/`id`, the fields that identify a row by convention (`email`,
+    `username`, `slug`, `token`, `session_key`), the `bounded-columns` you list, and the schema of the
     checked tree's models: fields declared `primary_key=True` or `unique=True`,
     `Meta.unique_together` and `Meta.constraints` (a `UniqueConstraint` without `condition`),
     with the keys of its bases (a proxy model's concrete model, a multi-table parent, an
