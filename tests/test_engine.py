@@ -61,6 +61,14 @@ def test_newer_syntax_says_which_python() -> None:
     assert "run dbleak under Python 3.12 or later" in finding.message
 
 
+def test_python2_except_is_named_as_python2() -> None:
+    source = "try:\n    pass\nexcept ldap.LDAPError, e:\n    pass\n"
+    (finding,) = check_source(source, "old.py", SETTINGS).findings
+    assert finding.code == "DBL001" and finding.start.line == 3
+    assert "Python 2 syntax" in finding.message and "except X as e:" in finding.message
+    assert "3.14" not in finding.message
+
+
 def test_noqa_forms() -> None:
     base = "import sqlite3\n" + LEAK
     assert codes(base) == [(2, "DBL104")]

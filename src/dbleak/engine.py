@@ -75,11 +75,20 @@ def _newer_syntax_hint(text: str, error: SyntaxError) -> str | None:
     return None
 
 
+# `except ldap.LDAPError, e:` binds the exception in Python 2. Python 3.14 reads a comma list
+# of exception types there too, but a lowercase name after the comma is a variable, not a type.
+_PYTHON2_EXCEPT = re.compile(r"^except\s+[^:(,]+,\s*([a-z_][a-z0-9_]*)\s*:")
+
+
 def _syntax_finding(path: str, text: str, error: SyntaxError) -> Finding:
     line = error.lineno or 1
     column = (error.offset or 1) - 1
-    hint = _newer_syntax_hint(text, error)
-    if hint is not None:
+    python2 = _PYTHON2_EXCEPT.match((error.text or "").strip())
+    hint = None if python2 else _newer_syntax_hint(text, error)
+    if python2 is not None:
+        message = (f"SyntaxError: Python 2 syntax: `except X, {python2.group(1)}:` binds the "
+                   f"exception in Python 2; Python 3 spells it `except X as {python2.group(1)}:`")
+    elif hint is not None:
         message = (f"this file uses syntax of Python {hint}, newer than the Python {_RUNNING} "
                    f"running dbleak; run dbleak under Python {hint.split(' ', 1)[0]} or later")
     else:
