@@ -290,3 +290,14 @@ def test_unique_columns_come_from_create_table() -> None:
     sql = "SELECT id FROM bookmarks WHERE url IN (?, ?)"
     assert query_bound(sql, "sqlite", unique_columns=keys).verdict == B
     assert query_bound(sql, "sqlite").verdict == U
+
+
+def test_unique_columns_come_from_create_unique_index() -> None:
+    from dbleak.knowledge.sql import unique_columns
+
+    assert unique_columns("CREATE UNIQUE INDEX name ON peers(name)") == ("peers.name",)
+    assert unique_columns("CREATE UNIQUE INDEX IF NOT EXISTS ix ON t (a, b)") == ()
+    assert unique_columns("CREATE INDEX ix ON t (a)") == ()
+    keys = unique_columns("CREATE UNIQUE INDEX name ON peers(name)")
+    sql = "SELECT * FROM peers p WHERE p.name = ?"
+    assert query_bound(sql, "sqlite", unique_columns=keys).verdict == B

@@ -522,13 +522,15 @@ class FetchAnalysis:
 
     @property
     def unique_columns(self) -> tuple[str, ...]:
-        """``table.column`` keys declared by the module's own ``CREATE TABLE`` strings."""
+        """``table.column`` keys declared by the module's own ``CREATE TABLE`` and ``CREATE
+        UNIQUE INDEX`` strings."""
         cached: tuple[str, ...] | None = self.__dict__.get("_unique")
         if cached is None:
             found: list[str] = []
             for node in walk(self.facts.tree):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                        and "create table" in node.value.lower():
+                        and ("create table" in node.value.lower()
+                             or "create unique index" in node.value.lower()):
                     found.extend(unique_columns(node.value))
             cached = tuple(dict.fromkeys(found))
             self.__dict__["_unique"] = cached

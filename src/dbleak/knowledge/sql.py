@@ -138,12 +138,25 @@ def is_parent_key_name(name: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def unique_columns(ddl_text: str) -> tuple[str, ...]:
-    """``table.column`` for every PRIMARY KEY or UNIQUE column a CREATE TABLE declares."""
+    """``table.column`` for every PRIMARY KEY or UNIQUE column a CREATE TABLE declares, and for
+    the column of a one-column ``CREATE UNIQUE INDEX``."""
     from sqlglot import exp
 
     statements = _parse(normalise_placeholders(ddl_text).strip().rstrip(";"), None)
     found: list[str] = []
     for statement in statements or ():
+        if isinstance(statement, exp.Create) and statement.args.get("unique") \
+                and isinstance(statement.this, exp.Index):
+            # `CREATE UNIQUE INDEX ix ON t (col)`: a key when it covers one column
+            index = statement.this
+            params = index.args.get("params")
+            columns = params.args.get("columns") if params is not None else None
+            table = index.args.get("table")
+            if columns and len(columns) == 1 and isinstance(table, exp.Table):
+                column = columns[0].this if isinstance(columns[0], exp.Ordered) else columns[0]
+                if isinstance(column, exp.Column):
+                    found.append(f"{table.name.lower()}.{column.name.lower()}")
+            continue
         if not isinstance(statement, exp.Create) or not isinstance(statement.this, exp.Schema):
             continue
         table = statement.this.this

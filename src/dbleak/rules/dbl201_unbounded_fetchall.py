@@ -47,14 +47,14 @@ class UnboundedFetchall(Rule):
     ## What it does
     Flags `cursor.fetchall()` (also `conn.execute(sql).fetchall()`, and calls of your own
     helpers that end in one) when the query it reads has no bound: no `LIMIT`/`FETCH FIRST`/
-    `TOP`, no aggregate without `GROUP BY`, no `WHERE` equality on a key column, no
-    `HAVING COUNT(...) > 1` (the groups that repeat: a duplicate check). Key columns are
-    `id`-like names, the columns that identify a row by convention (`email`, `username`,
-    `slug`, `token`, `session_key`: one row, or the few that share one), the `bounded-columns` you list, the keys a `CREATE TABLE` string of the
-    module declares, and the keys of the checked tree's models on their tables (a Django
-    model's `Meta.db_table` or `<app>_<model>`, SQLAlchemy's `__tablename__`). An
-    `UPDATE`/`DELETE … RETURNING` joined on its key to a bounded source (a batch CTE with a
-    `LIMIT`) is bounded too.
+    `TOP`, no aggregate without `GROUP BY`, no `WHERE` equality on a key column, no `HAVING
+    COUNT(...) > 1` (the groups that repeat: a duplicate check). Key columns are `id`-like
+    names, the columns that identify a row by convention (`email`, `username`, `slug`, `token`,
+    `session_key`: one row, or the few that share one), the `bounded-columns` you list, the keys
+    a `CREATE TABLE` (or one-column `CREATE UNIQUE INDEX`) string of the module declares, and
+    the keys of the checked tree's models on their tables (a Django model's `Meta.db_table` or
+    `<app>_<model>`, SQLAlchemy's `__tablename__`). An `UPDATE`/`DELETE … RETURNING` joined on
+    its key to a bounded source (a batch CTE with a `LIMIT`) is bounded too.
 
     ## Why is this bad?
     `fetchall()` builds a Python list of every row. On a table that grows, the process that

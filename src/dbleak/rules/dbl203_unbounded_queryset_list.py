@@ -61,18 +61,18 @@ class UnboundedQuerysetList(Rule):
     Only querysets written from `Model.objects` in the same function are seen; custom manager
     methods, and filters whose fields are chosen at run time (`filter(**{name: value})`), are
     not judged. Keys are `pk`/`id`, the fields that identify a row by convention (`email`,
-    `username`, `slug`, `token`, `session_key`), the `bounded-columns` you list, and the schema of the
-    checked tree's models: fields declared `primary_key=True` or `unique=True`,
+    `username`, `slug`, `token`, `session_key`), the `bounded-columns` you list, and the schema
+    of the checked tree's models: fields declared `primary_key=True` or `unique=True`,
     `Meta.unique_together` and `Meta.constraints` (a `UniqueConstraint` without `condition`),
     with the keys of its bases (a proxy model's concrete model, a multi-table parent, an
-    abstract base). A migration's local name for a model (`Tags = apps.get_model("app",
-    "Tag")`) is that model.
-    Equality on every field of a key reads one row; on all but one of them, the rows of one
-    parent. A count filter after `annotate` (`annotate(n=Count("x")).filter(n__gt=1)`, or
-    Django's default alias `x__count`) reads only the groups that repeat. Other filters count
-    as unbounded: lookup and configuration models look like any other; list them in
-    `small-tables`. A loop that keeps every object as it is (`by_zone[o.zone].append(o)`) is
-    not reported unless `returned = "report"`: streaming would save nothing.
+    abstract base). A migration's local name for a model (`Tags = apps.get_model("app", "Tag")`)
+    is that model. Equality on every field of a key reads one row; on all but one of them, the
+    rows of one parent. A count filter after `annotate`
+    (`annotate(n=Count("x")).filter(n__gt=1)`, or Django's default alias `x__count`) reads only
+    the groups that repeat. Other filters count as unbounded: lookup and configuration models
+    look like any other; list them in `small-tables`. A loop that keeps every object as it is
+    (`by_zone[o.zone].append(o)`) is not reported unless `returned = "report"`: streaming would
+    save nothing.
     [[tests-not-checked]]
 
     Querysets of the children of one row are not reported by default: their size is one
