@@ -204,80 +204,67 @@ def test_placeholders_are_normalised_outside_quotes() -> None:
     assert normalise_placeholders("id IN %s") == f"id IN ({p})"
 
 
-PER_PARENT = [
-    # (sql, dialect, the foreign key it reads one parent's rows of, or None)
-    ("SELECT * FROM orders WHERE user_id = ?", "sqlite", "user_id"),
-    ("SELECT * FROM comments WHERE post_id = %s AND hidden = false", "postgres", "post_id"),
-    ("SELECT * FROM items WHERE event_uuid = %(e)s", "postgres", "event_uuid"),
-    ("SELECT * FROM lines WHERE order_id = CAST(? AS INTEGER)", "sqlite", "order_id"),
-    ("SELECT * FROM t WHERE owner_id = __dbleak_hole_0__", None, "owner_id"),
+# Unbounded reads of a class the rules leave to an opt-in: (sql, dialect, the Bound field
+# that names the class, its value or None).
+OPT_IN_CLASSES = [
+    # one parent's rows: the foreign key
+    ("SELECT * FROM orders WHERE user_id = ?", "sqlite", "parent", "user_id"),
+    ("SELECT * FROM comments WHERE post_id = %s AND hidden = false", "postgres", "parent",
+     "post_id"),
+    ("SELECT * FROM items WHERE event_uuid = %(e)s", "postgres", "parent", "event_uuid"),
+    ("SELECT * FROM lines WHERE order_id = CAST(? AS INTEGER)", "sqlite", "parent", "order_id"),
+    ("SELECT * FROM t WHERE owner_id = __dbleak_hole_0__", None, "parent", "owner_id"),
     # a constant the SQL writes picks a class of rows, not one parent's
-    ("SELECT * FROM tickets WHERE state_id = 3", "sqlite", None),
-    ("SELECT * FROM tickets WHERE state_id = 'open'", "sqlite", None),
+    ("SELECT * FROM tickets WHERE state_id = 3", "sqlite", "parent", None),
+    ("SELECT * FROM tickets WHERE state_id = 'open'", "sqlite", "parent", None),
     # a join condition is not a filter
-    ("SELECT * FROM a, b WHERE a.b_id = b.other_id", "sqlite", None),
+    ("SELECT * FROM a, b WHERE a.b_id = b.other_id", "sqlite", "parent", None),
     # several parents
-    ("SELECT * FROM orders WHERE user_id IN (?, ?) OR 1 = 1", "sqlite", None),
-    ("SELECT * FROM orders WHERE user_id > ?", "sqlite", None),
-    ("SELECT * FROM orders WHERE user_id = ? OR total > 10", "sqlite", None),
+    ("SELECT * FROM orders WHERE user_id IN (?, ?) OR 1 = 1", "sqlite", "parent", None),
+    ("SELECT * FROM orders WHERE user_id > ?", "sqlite", "parent", None),
+    ("SELECT * FROM orders WHERE user_id = ? OR total > 10", "sqlite", "parent", None),
+    # one row per distinct value of plain columns: the columns
+    ("SELECT status, count(*) FROM orders GROUP BY status", "sqlite", "grouped", "status"),
+    ("SELECT kind, currency, sum(amount) AS total FROM payments GROUP BY kind, currency",
+     "postgres", "grouped", "kind, currency"),
+    ("SELECT o.status, max(o.id) FROM orders o WHERE total > %s GROUP BY o.status",
+     "postgres", "grouped", "status"),
+    # a key or a foreign key: one group per row, or per parent row
+    ("SELECT id, count(*) FROM orders GROUP BY id", "sqlite", "grouped", None),
+    ("SELECT customer_id, count(*) FROM orders GROUP BY customer_id", "sqlite", "grouped", None),
+    ("SELECT email, count(*) FROM users GROUP BY email", "sqlite", "grouped", None),
+    # a column neither grouped nor aggregated, an expression, no aggregate at all
+    ("SELECT status, note, count(*) FROM orders GROUP BY status", "sqlite", "grouped", None),
+    ("SELECT date(created), count(*) FROM orders GROUP BY date(created)", "sqlite", "grouped",
+     None),
+    ("SELECT status FROM orders GROUP BY status", "sqlite", "grouped", None),
 ]
 
 
-@pytest.mark.parametrize(("sql", "dialect", "parent"), PER_PARENT)
-def test_reads_of_one_parent_are_unbounded_and_say_so(sql: str, dialect: str | None,
-                                                      parent: str | None) -> None:
+@pytest.mark.parametrize(("sql", "dialect", "field", "value"), OPT_IN_CLASSES)
+def test_opt_in_classes_are_unbounded_and_say_so(sql: str, dialect: str | None, field: str,
+                                                 value: str | None) -> None:
     result = query_bound(sql, dialect)
     assert result.verdict == "unbounded", result.reason
-    assert result.parent == parent
+    assert getattr(result, field) == value
 
 
-def test_per_parent_reads_are_reported_only_when_asked() -> None:
+@pytest.mark.parametrize(("sql", "option"), [
+    ("SELECT * FROM orders WHERE user_id = ?", "per-parent"),
+    ("SELECT status, count(*) FROM orders GROUP BY status", "grouped"),
+])
+def test_opt_in_classes_are_reported_only_when_asked(sql: str, option: str) -> None:
     from dbleak.knowledge.sql import worth_reporting
     from dbleak.settings import Settings
 
-    one_parent = query_bound("SELECT * FROM orders WHERE user_id = ?", "sqlite")
+    read = query_bound(sql, "sqlite")
     whole = query_bound("SELECT * FROM orders", "sqlite")
     default = Settings()
-    asked = settings_from_table({"sql": {"per-parent": "report"}}, Path("pyproject.toml"))
-    assert not worth_reporting(one_parent, default)
-    assert worth_reporting(one_parent, asked)
+    asked = settings_from_table({"sql": {option: "report"}}, Path("pyproject.toml"))
+    assert not worth_reporting(read, default)
+    assert worth_reporting(read, asked)
     assert worth_reporting(whole, default) and worth_reporting(whole, asked)
     assert not worth_reporting(query_bound("SELECT * FROM t WHERE id = ?"), asked)
-
-
-GROUPED = [
-    # (sql, dialect, the plain columns it groups by, or None)
-    ("SELECT status, count(*) FROM orders GROUP BY status", "sqlite", "status"),
-    ("SELECT kind, currency, sum(amount) AS total FROM payments GROUP BY kind, currency",
-     "postgres", "kind, currency"),
-    ("SELECT o.status, max(o.id) FROM orders o WHERE total > %s GROUP BY o.status",
-     "postgres", "status"),
-    # a key or a foreign key: one group per row, or per parent row
-    ("SELECT id, count(*) FROM orders GROUP BY id", "sqlite", None),
-    ("SELECT customer_id, count(*) FROM orders GROUP BY customer_id", "sqlite", None),
-    # a column neither grouped nor aggregated, an expression, no aggregate at all
-    ("SELECT status, note, count(*) FROM orders GROUP BY status", "sqlite", None),
-    ("SELECT date(created), count(*) FROM orders GROUP BY date(created)", "sqlite", None),
-    ("SELECT status FROM orders GROUP BY status", "sqlite", None),
-]
-
-
-@pytest.mark.parametrize(("sql", "dialect", "grouped"), GROUPED)
-def test_grouped_aggregates_name_their_plain_columns(sql: str, dialect: str | None,
-                                                      grouped: str | None) -> None:
-    result = query_bound(sql, dialect)
-    assert result.verdict == "unbounded", result.reason
-    assert result.grouped == grouped
-
-
-def test_grouped_aggregates_are_reported_only_when_asked() -> None:
-    from dbleak.knowledge.sql import worth_reporting
-    from dbleak.settings import Settings
-
-    grouped = query_bound("SELECT status, count(*) FROM orders GROUP BY status", "sqlite")
-    asked = settings_from_table({"sql": {"grouped": "report"}}, Path("pyproject.toml"))
-    assert not worth_reporting(grouped, Settings())
-    assert worth_reporting(grouped, asked)
 
 
 def test_unique_columns_come_from_create_table() -> None:
