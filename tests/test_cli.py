@@ -265,3 +265,23 @@ def test_python_dash_m(tree: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "dbleak", "check", "leaky.py"], cwd=tree,
                             capture_output=True, timeout=120)
     assert result.returncode == 1
+
+
+UNBOUNDED = ('def walk(conn):\n    for row in conn.execute("SELECT * FROM events").fetchall():\n'
+             '        print(row)\n')
+
+
+@pytest.mark.parametrize("above", ["", "test/"])
+def test_dbl2xx_skip_modules_in_test_folders_of_the_project(tmp_path: Path, above: str) -> None:
+    # A `tests` folder of the project holds helpers that read fixture tables; a `test` folder
+    # above the project (where it is checked out) says nothing of its modules.
+    root = tmp_path / above / "proj"
+    for folder in ("app", "app/tests", "app/testing"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "reads.py").write_text(UNBOUNDED)
+    (root / "pyproject.toml").write_text('[tool.dbleak]\nselect = ["DBL201"]\n')
+    result = run(["check", "--output-format", "json", "."], cwd=root)
+    paths = sorted(Path(f["filename"]).as_posix() for f in json.loads(result.output))
+    assert paths == ["app/reads.py"]
+    result = run(["check", "--output-format", "json", str(root / "app" / "tests")], cwd=tmp_path)
+    assert json.loads(result.output) == []

@@ -14,6 +14,7 @@ The DBL2xx rules are thin queries over what this module finds:
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -622,11 +623,27 @@ def _same_branch(block: ast.AST | None, first: ast.stmt, later: ast.AST) -> bool
 
 
 
-def is_test_module(path: str) -> bool:
-    """``test_*.py``, ``*_test.py``, ``conftest.py``: code that reads small fixture tables."""
-    name = path.replace("\\", "/").rsplit("/", 1)[-1]
-    return name.startswith("test_") or name.endswith("_test.py") or name in (
-        "conftest.py", "tests.py")
+def is_test_module(path: str, root: str | None = None) -> bool:
+    """``test_*.py``, ``*_test.py``, ``conftest.py``, and any module inside a ``tests``/
+    ``test``/``testing``/``test_utils`` folder below ``root`` (test helpers and mixins): code
+    that reads small fixture tables. Folders above ``root`` do not count (a project checked
+    out under ``~/test/`` is no test)."""
+    normal = path.replace("\\", "/")
+    name = normal.rsplit("/", 1)[-1]
+    if name.startswith("test_") or name.endswith("_test.py") or name in (
+            "conftest.py", "tests.py"):
+        return True
+    if root is not None and normal not in ("-", "<stdin>"):
+        relative = os.path.relpath(os.path.abspath(normal), os.path.abspath(root)) \
+            .replace("\\", "/")
+        if relative.startswith("../"):
+            return False
+        normal = relative
+    folders = normal.split("/")[:-1]
+    return any(folder in _TEST_FOLDERS for folder in folders)
+
+
+_TEST_FOLDERS = frozenset({"tests", "test", "testing", "test_utils"})
 
 
 def is_test_scope(scope: Scope | None) -> bool:

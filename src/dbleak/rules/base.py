@@ -81,9 +81,10 @@ class CheckContext:
 # A docstring line `[[name]]` stands for the paragraph (see `Rule.documentation`).
 DOC_PARTS = {
     "tests-not-checked": (
-        "Test modules (`test_*.py`, `*_test.py`, `conftest.py`) and tests anywhere else "
-        "(functions\nnamed `test…`, classes named `Test…`/`…Test(s)`) are not checked: they "
-        "read fixture tables\nof a few rows by design."),
+        "Test modules (`test_*.py`, `*_test.py`, `conftest.py`, and every module in a `tests`, "
+        "`test`,\n`testing` or `test_utils` folder of the project: helpers and mixins) and tests "
+        "anywhere else\n(functions named `test…`, classes named `Test…`/`…Test(s)`) are not "
+        "checked: they read fixture\ntables of a few rows by design."),
     "rows-not-reported-by-default": (
         "Not reported by default, because no local rewrite would help or the size is one\n"
         "parent's or one per group: reads whose list of rows itself leaves the function (returned, yielded as "

@@ -133,7 +133,7 @@ class UnboundedFetchall(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
-        if is_test_module(ctx.path):
+        if is_test_module(ctx.path, ctx.settings.root):
             return  # tests read fixture tables of a few rows by design
         analysis = fetch_analysis(ctx)
         report_unresolved = ctx.settings.option("sql", "unresolved", "ignore") == "report"

@@ -150,7 +150,7 @@ class UnboundedOrmAll(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
-        if is_test_module(ctx.path):
+        if is_test_module(ctx.path, ctx.settings.root):
             return  # tests read fixture tables of a few rows by design
         flask = "flask_sqlalchemy" in ctx.text or "db.Model" in ctx.text
         columns = tuple(ctx.settings.option("sql", "bounded-columns", ()) or ())

@@ -142,7 +142,7 @@ class UnboundedQuerysetList(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
-        if is_test_module(ctx.path):
+        if is_test_module(ctx.path, ctx.settings.root):
             return  # tests read fixture tables of a few rows by design
         analysis = fetch_analysis(ctx)
         for scope in ctx.facts.scopes:

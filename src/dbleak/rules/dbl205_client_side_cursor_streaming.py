@@ -118,7 +118,7 @@ class ClientSideCursorStreaming(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
-        if is_test_module(ctx.path):
+        if is_test_module(ctx.path, ctx.settings.root):
             return  # tests read fixture tables of a few rows by design
         analysis = fetch_analysis(ctx)
         for site in cursor_loops(analysis):
