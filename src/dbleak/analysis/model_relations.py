@@ -463,12 +463,18 @@ def _class_aliases(facts: ModuleFacts) -> frozenset[tuple[str, str]]:
     return cached
 
 
-@lru_cache(maxsize=64)
-def _aliased_keys(keys: frozenset[str], aliases: frozenset[tuple[str, str]]) -> frozenset[str]:
-    by_class: dict[str, list[str]] = {}
+def _by_class(keys: frozenset[str]) -> dict[str, set[str]]:
+    """``{class name: {"field", "a&b", …}}`` of ``Class.field`` / ``Class.a&b`` key entries."""
+    found: dict[str, set[str]] = {}
     for entry in keys:
         owner, _, columns = entry.rpartition(".")
-        by_class.setdefault(owner.rsplit(".", 1)[-1], []).append(columns)
+        found.setdefault(owner.rsplit(".", 1)[-1], set()).add(columns)
+    return found
+
+
+@lru_cache(maxsize=64)
+def _aliased_keys(keys: frozenset[str], aliases: frozenset[tuple[str, str]]) -> frozenset[str]:
+    by_class = _by_class(keys)
     return frozenset(f"{local}.{columns}" for local, name in aliases
                      for columns in by_class.get(name, ()))
 
@@ -478,10 +484,7 @@ def _inherited_keys(keys: frozenset[str],
                     bases: frozenset[tuple[str, tuple[str, ...]]]) -> frozenset[str]:
     if not bases:
         return keys
-    declared: dict[str, set[str]] = {}
-    for entry in keys:
-        owner, _, columns = entry.rpartition(".")
-        declared.setdefault(owner.rsplit(".", 1)[-1], set()).add(columns)
+    declared = _by_class(keys)
     parents: dict[str, set[str]] = {}
     for name, names in bases:
         parents.setdefault(name, set()).update(b for b in names if b != name)
@@ -513,14 +516,12 @@ def table_keys(facts: ModuleFacts, project: ProjectIndex) -> frozenset[tuple[str
 @lru_cache(maxsize=16)
 def _table_keys(tables: frozenset[tuple[str, str]], keys: frozenset[str],
                 relations: frozenset[str]) -> frozenset[tuple[str, str]]:
-    columns: dict[str, set[str]] = {}
-    for entry in keys:
-        owner, _, column = entry.rpartition(".")
-        if "&" not in column:
-            columns.setdefault(owner.rsplit(".", 1)[-1], set()).add(column)
+    columns = _by_class(keys)
     found: set[tuple[str, str]] = set()
     for name, table in tables:
         for column in columns.get(name, ()):
+            if "&" in column:
+                continue  # a key of several columns makes no one column unique
             found.add((table.lower(), column.lower()))
             if column in relations:
                 found.add((table.lower(), f"{column.lower()}_id"))
