@@ -217,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sql", action="append", default=[], metavar="KEY=VALUE",
                         help="a [tool.dbleak.sql] option, e.g. root-tables=small")
     parser.add_argument("--clean", action="store_true", help="delete the corpus and exit")
+    parser.add_argument("--download-only", action="store_true",
+                        help="fetch and unpack the packages, print their folders, run nothing "
+                             "(to read code before any finding is seen)")
     args = parser.parse_args(argv)
     if args.clean:
         shutil.rmtree(CORPUS, ignore_errors=True)
@@ -225,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.package or SETS[args.set]:
         folder = fetch(name)
         if folder is None:
+            continue
+        if args.download_only:
+            print(folder)
             continue
         sql: dict[str, object] = {}
         for option in args.sql:
