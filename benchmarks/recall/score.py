@@ -30,11 +30,12 @@ import re
 import subprocess
 import sys
 import tarfile
-import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
+
+import tomllib
 
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "cases"
@@ -134,9 +135,9 @@ def extract(gitdir: Path, repo: str, commit: str) -> Path:
 def run_dbleak(tree: Path, path: str, select: str = ",".join(FAMILIES)) -> list[tuple[int, str]]:
     """(line, code) of every finding in ``path`` (checked alone, no configuration)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "dbleak", "check", "--isolated", "--exit-zero", "--output-format", "concise", "--select", select,
-         path],
-        cwd=tree, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"},
+        [sys.executable, "-m", "dbleak", "check", "--isolated", "--exit-zero",
+         "--output-format", "concise", "--select", select, path],
+        check=False, cwd=tree, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"},
     )
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"dbleak failed on {tree / path}: {proc.stderr.strip()[-500:]}")
