@@ -17,22 +17,15 @@ import ast
 from collections import ChainMap
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from dbleak.analysis.lifecycle_summary import (
-    SUMMARY_BORROWS,
-    SUMMARY_MODULE_ALIAS,
-    SUMMARY_PARAMS,
-    SUMMARY_RELEASES,
-    SUMMARY_RETURNS,
-    summarize_lifecycle,
-)
+from dbleak.analysis.handover import HandOver
 from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_same_scope, walk_scope
-from dbleak.analysis.project import module_functions
-from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
+from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources, self_attr
+from dbleak.knowledge.drivers import Kind, ObjectSpec
 
 if TYPE_CHECKING:
-    from dbleak.rules.base import CheckContext
+    from dbleak.analysis.context import CheckContext
 
 OPEN, RELEASED, ESCAPED, YIELDED = "open", "released", "escaped", "yielded"
 REPORTED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR)
@@ -40,36 +33,6 @@ TRACKED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.POOL)
 _MAX_STATES = 256
 _MAX_LOOP_ROUNDS = 6
 
-# A connection from a factory named in `[tool.dbleak.lifecycle] factories`: closes with `with`.
-USER_CONNECTION = ObjectSpec("user.connection", "user", Kind.CONNECTION,
-                             with_=WithSpec(closes=True))
-
-# Calls that only look at their arguments.
-BORROWING_BUILTINS = frozenset({
-    "print", "len", "isinstance", "issubclass", "id", "repr", "str", "type", "hasattr", "getattr",
-    "bool", "hash", "callable", "vars", "dir", "format", "list", "tuple", "set", "frozenset",
-    "sorted", "sum", "any", "all", "min", "max", "dict", "next",
-})
-# Calls whose result wraps their argument lazily: the argument goes where the result goes.
-LAZY_WRAPPERS = frozenset({"enumerate", "zip", "map", "filter", "iter", "reversed"})
-# Method names that only use their arguments, whatever the receiver (logging, pandas).
-BORROWING_METHODS = frozenset({
-    "debug", "info", "warning", "warn", "error", "exception", "critical", "log",
-    "to_sql", "read_sql", "read_sql_query", "read_sql_table", "execute", "executemany",
-})
-# Method names by which a pool takes a connection back.
-POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
-# Method names by which an exit stack takes ownership.
-STACK_METHODS = frozenset({"enter_context", "enter_async_context", "callback", "push",
-                           "push_async_callback", "push_async_exit"})
-RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "release", "disconnect", "terminate",
-                             "shutdown", "closeall", "ensure_closed"})
-# Connection classes that open nothing when called without arguments (missing from the table).
-CONNECT_ON_ARGUMENTS = frozenset({
-    "mysql.connector.MySQLConnection", "mysql.connector.connection.MySQLConnection",
-    "mysql.connector.CMySQLConnection", "mysql.connector.connection_cext.CMySQLConnection",
-})
-CLOSING_WRAPPERS = frozenset({"contextlib.closing", "contextlib.aclosing"})
 # A temporary whose chain ends in one of these was used and thrown away.
 _CONSUMING_METHODS = frozenset({
     "fetchone", "fetchall", "fetchmany", "fetchval", "fetchrow", "fetch", "scalar", "scalars",
@@ -226,38 +189,27 @@ class _ModuleAnalysis:
     def __init__(self, ctx: CheckContext) -> None:
         self.ctx = ctx
         self.facts = ctx.facts
-        self.drivers = ctx.drivers
+        self.sources = ObjectSources(ctx)
         self.parents: MutableMapping[int, ast.AST] = {}
         self.result = ModuleFlow()
         self.next_rid = 0
         self.unknown_calls = ctx.settings.option("lifecycle", "unknown-calls", "hand-over")
-        self.user_factories = frozenset(ctx.settings.option("lifecycle", "factories", ()) or ())
-        prefix = f"{ctx.module_name}." if ctx.module_name else ""
-        self.prefix = prefix
-        # Summaries of this module's own functions, made on first need when the project index
-        # does not hold them (a lone source text).
-        self._local_summaries: dict[str, Any] | None = None
-        self._local_functions = frozenset(module_functions(self.facts))
-        self.global_specs: dict[str, ObjectSpec] = {}
-        self.class_attr_specs: dict[int, dict[str, ObjectSpec]] = {}
-        self.class_of: dict[int, ast.ClassDef] = {}
 
     # -- entry
 
     def run(self) -> ModuleFlow:
         tree = self.ctx.tree
-        if not self._may_create():
+        if not self.sources.may_create():
             return self.result
         # The shared parent map of the module's facts; the interpreters' own additions (a
         # lambda's synthetic `return`) go to the overlay and never reach other rules.
         self.parents = ChainMap({}, self.facts.parent)
-        self._collect_global_specs()
-        self._collect_class_specs()
+        self.sources.collect()
         self._interpret(tree, None)
         for scope in self.facts.scopes:
             node = scope.node
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                self._interpret(node, self.class_of.get(id(node)))
+                self._interpret(node, self.sources.class_of.get(id(node)))
         return self.result
 
     def _interpret(self, scope: ast.AST, cls: ast.ClassDef | None) -> None:
@@ -270,221 +222,6 @@ class _ModuleAnalysis:
         self.result.flows.extend(flows)
         self.result.stored_on_self.extend(interpreter.stored_on_self)
         self.result.module_level.extend(interpreter.module_level)
-
-    def _collect_global_specs(self) -> None:
-        for stmt in self.ctx.tree.body:
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                spec = self.factory_spec_of(stmt.value)
-                if spec is not None:
-                    self.global_specs[stmt.targets[0].id] = spec
-
-    def _collect_class_specs(self) -> None:
-        for scope in self.facts.scopes:
-            cls = scope.node
-            if not isinstance(cls, ast.ClassDef):
-                continue
-            attrs: dict[str, ObjectSpec] = {}
-            for item in cls.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    self.class_of[id(item)] = cls
-                    annotated = {a.arg: a.annotation for a in [*item.args.args, *item.args.kwonlyargs]
-                                 if a.annotation is not None}
-                    for node in walk(item):
-                        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                                and _self_attr(node.targets[0]) is not None
-                                and isinstance(node.value, ast.Name) and node.value.id in annotated):
-                            spec = self.annotation_spec(annotated[node.value.id])
-                            if spec is not None:
-                                attrs.setdefault(_self_attr(node.targets[0]) or "", spec)
-                            continue
-                        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                                and _self_attr(node.targets[0]) is not None):
-                            spec = self.factory_spec_of(node.value, cls)
-                            if spec is not None:
-                                attrs[_self_attr(node.targets[0]) or ""] = spec
-                        elif isinstance(node, ast.AnnAssign) and _self_attr(node.target) is not None:
-                            spec = self.annotation_spec(node.annotation)
-                            if spec is not None:
-                                attrs[_self_attr(node.target) or ""] = spec
-            self.class_attr_specs[id(cls)] = attrs
-
-    # -- what creates a resource
-
-    def factory_spec_of(self, expr: ast.expr, cls: ast.ClassDef | None = None) -> ObjectSpec | None:
-        """The spec of a factory call (driver, configured or project), through ``await``."""
-        awaited = False
-        if isinstance(expr, ast.Await):
-            expr = expr.value
-            awaited = True
-        if not isinstance(expr, ast.Call):
-            return None
-        return self.call_factory_spec(expr, awaited, cls)
-
-    def call_factory_spec(self, call: ast.Call, awaited: bool, cls: ast.ClassDef | None,
-                          in_async_with: bool = False) -> ObjectSpec | None:
-        """The object a factory call makes (driver, configured or project), tracked or not."""
-        qualname = self.call_target(call, cls)
-        if qualname is None:
-            return None
-        keywords = frozenset(k.arg for k in call.keywords if k.arg is not None)
-        factory = self.drivers.factory_for(qualname, keywords)
-        if factory is not None:
-            if factory.awaited and not (awaited or in_async_with):
-                return None
-            if qualname in CONNECT_ON_ARGUMENTS and not call.args and not call.keywords:
-                return None  # an unconnected object: `MySQLConnection()` connects only when given options
-            if getattr(factory, "context_only", False):
-                return None
-            return self.drivers.objects.get(factory.returns)
-        if qualname in self.user_factories:
-            return USER_CONNECTION
-        return self.project_factory_spec(qualname, 0)
-
-    def factory_call_with(self, call: ast.Call, cls: ast.ClassDef | None, is_async: bool) -> WithSpec | None:
-        """What `with f(...)` does when the factory says so (``async with aiosqlite.connect()``)."""
-        qualname = self.call_target(call, cls)
-        factory = self.drivers.factory(qualname)
-        if factory is None:
-            return None
-        return getattr(factory, "call_async_with" if is_async else "call_with", None)
-
-    def call_target(self, call: ast.Call, cls: ast.ClassDef | None) -> str | None:
-        func = call.func
-        if (cls is not None and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                and func.value.id in ("self", "cls")):
-            return f"{self.prefix}{cls.name}.{func.attr}"
-        qualname = self.facts.call_qualname(call)
-        if qualname is not None and qualname not in self.drivers.factories:
-            qualname = self.through_reexports(qualname)
-        return qualname
-
-    def through_reexports(self, qualname: str) -> str:
-        """``peewee.sqlite3.connect`` → ``sqlite3.connect`` when peewee re-exports sqlite3."""
-        for _ in range(4):
-            parts = qualname.split(".")
-            for cut in range(len(parts) - 1, 0, -1):
-                summary = self.ctx.project.get(".".join(parts[:cut]))
-                target = summary.get(SUMMARY_MODULE_ALIAS) if summary is not None else None
-                if target:
-                    qualname = self.drivers.canonical(".".join([str(target), *parts[cut:]]))
-                    break
-            else:
-                return qualname
-        return qualname
-
-    def _may_create(self) -> bool:
-        """Cheap first look: a factory call or an annotation naming a table object, or no work."""
-        factories = self.drivers.factories
-        for site in self.facts.calls:
-            call = site.node
-            qualname = self.facts.call_qualname(call)
-            if qualname is None:
-                # `self.make()` can only make a resource if some call in this module (or a
-                # project factory it calls) does: that call is found by this same loop.
-                continue
-            if qualname in factories or qualname in self.user_factories:
-                return True
-            if self.through_reexports(qualname) in factories:
-                return True
-            summary = self.summary(qualname)
-            if summary is not None and summary.get(SUMMARY_RETURNS):
-                return True
-        for node in walk(self.ctx.tree):
-            if (isinstance(node, ast.arg) and node.annotation is not None
-                    and self.annotation_spec(node.annotation) is not None):
-                return True
-        return False
-
-    def summary(self, qualname: str) -> dict[str, object] | None:
-        found = self.ctx.project.get(qualname)
-        if found is not None:
-            return dict(found.facts)
-        if self.ctx.project.functions:
-            return None  # a project run: the index already holds this module's functions
-        if qualname not in self._local_functions:
-            return None
-        if self._local_summaries is None:
-            self._local_summaries = dict(summarize_lifecycle(self.facts))
-        local = self._local_summaries.get(qualname)
-        return dict(local) if local is not None else None
-
-    def project_factory_spec(self, qualname: str, depth: int) -> ObjectSpec | None:
-        if depth > 6:
-            return None
-        summary = self.summary(qualname)
-        if summary is None:
-            return None
-        returns = summary.get(SUMMARY_RETURNS)
-        if not isinstance(returns, (tuple, list)) or not returns:
-            return None
-        specs: list[ObjectSpec] = []
-        for target in returns:
-            factory = self.drivers.factory(str(target))
-            if factory is not None:
-                spec = self.drivers.objects.get(factory.returns)
-            elif target in self.user_factories:
-                spec = USER_CONNECTION
-            else:
-                spec = self.project_factory_spec(str(target), depth + 1)
-            if spec is None:
-                return None  # one return path gives something we do not know: not a factory
-            specs.append(spec)
-        first = specs[0]
-        return first if all(s.name == first.name for s in specs) else None
-
-    def annotation_spec(self, annotation: ast.expr | None) -> ObjectSpec | None:
-        if annotation is None:
-            return None
-        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-            try:
-                annotation = ast.parse(annotation.value, mode="eval").body
-            except SyntaxError:
-                return None
-        qualname = self.facts.qualname(annotation)
-        if qualname is None:
-            return None
-        objects = self.drivers.objects
-        if qualname in objects:
-            return objects[qualname]
-        for spec in objects.values():
-            if qualname in getattr(spec, "classes", ()):
-                return spec
-        factory = self.drivers.factory(qualname)  # a class that is its own factory
-        if factory is not None and factory.returns in objects:
-            return objects[factory.returns]
-        parts = qualname.split(".")
-        short = f"{parts[0]}.{parts[-1]}"
-        return objects.get(short)
-
-    def param_effect(self, qualname: str, index: int | None, keyword: str | None,
-                     method_call: bool) -> str | None:
-        """"release", "borrow" or None for a project function's parameter."""
-        summary = self.summary(qualname)
-        if summary is None:
-            return None
-        params = summary.get(SUMMARY_PARAMS)
-        if not isinstance(params, (tuple, list)):
-            return None
-        name = keyword
-        if name is None and index is not None:
-            offset = 1 if method_call and params and params[0] in ("self", "cls") else 0
-            if index + offset < len(params):
-                name = str(params[index + offset])
-        if name is None:
-            return None
-        releases = summary.get(SUMMARY_RELEASES) or ()
-        borrows = summary.get(SUMMARY_BORROWS) or ()
-        if name in releases:  # type: ignore[operator]
-            return "release"
-        if name in borrows:  # type: ignore[operator]
-            return "borrow"
-        return None
-
-
-def _self_attr(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
-        return node.attr
-    return None
 
 
 def _may_raise(node: ast.AST, yields: bool = True) -> bool:
@@ -559,9 +296,11 @@ def _is_catch_all(handler: ast.ExceptHandler) -> bool:
 class _ScopeInterpreter:
     def __init__(self, module: _ModuleAnalysis, scope: ast.AST, cls: ast.ClassDef | None) -> None:
         self.module = module
+        self.sources = module.sources
         self.scope = scope
         self.cls = cls
         self.parents = module.parents
+        self.handover = HandOver(module.sources, module.parents, cls, module.unknown_calls)
         self.resources: dict[int, Resource] = {}
         self.flows: dict[int, ResourceFlow] = {}
         self.by_node: dict[int, Resource] = {}
@@ -599,7 +338,7 @@ class _ScopeInterpreter:
                     self.globals.update(node.names)
             args = scope.args
             for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
-                spec = self.module.annotation_spec(arg.annotation)
+                spec = self.sources.annotation_spec(arg.annotation)
                 if spec is not None:
                     self.annotations[arg.arg] = spec
         if not self._worth_running(scope):
@@ -865,7 +604,7 @@ class _ScopeInterpreter:
         inner = expr.value if isinstance(expr, ast.Await) else expr
         if not isinstance(inner, ast.Call):
             return False
-        if self.module.facts.call_qualname(inner) in CLOSING_WRAPPERS:
+        if self.sources.facts.call_qualname(inner) in CLOSING_WRAPPERS:
             return True
         return self._creation_spec(inner, in_async_with=is_async) is not None
 
@@ -1008,7 +747,7 @@ class _ScopeInterpreter:
         parent = self.parents.get(id(node))
         if isinstance(parent, ast.Attribute) and parent.value is node:
             grand = self.parents.get(id(parent))
-            release = self._release_methods(node.id)
+            release = self.handover._release_methods(node.id)
             if parent.attr in release:
                 if isinstance(grand, ast.Call) and grand.func is parent:
                     return "release", grand
@@ -1016,101 +755,7 @@ class _ScopeInterpreter:
             return "borrow", node
         if isinstance(parent, ast.Subscript) and parent.value is node:
             return "borrow", node
-        return self.value_fate(node)
-
-    def _release_methods(self, name: str) -> frozenset[str]:
-        return RELEASE_METHODS
-
-    def value_fate(self, node: ast.expr) -> tuple[str, ast.AST]:
-        """Where a value goes: "escape", "borrow", "release" (an owner in a with) or "yield"."""
-        current: ast.AST = node
-        while True:
-            parent = self.parents.get(id(current))
-            if parent is None:
-                return "escape", current
-            if isinstance(parent, (ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Starred, ast.BoolOp,
-                                   ast.NamedExpr, ast.Await)):
-                if isinstance(parent, ast.NamedExpr):
-                    return "escape", parent
-                current = parent
-                continue
-            if isinstance(parent, ast.IfExp):
-                if parent.test is current:
-                    return "borrow", current
-                current = parent
-                continue
-            if isinstance(parent, ast.comprehension):
-                return "borrow", current  # iterated where it stands
-            if isinstance(parent, (ast.ListComp, ast.SetComp, ast.DictComp)):
-                current = parent  # the element flows into the new container
-                continue
-            if isinstance(parent, ast.GeneratorExp):
-                current = parent  # lazy: the generator holds it
-                continue
-            if isinstance(parent, ast.keyword):
-                call = self.parents.get(id(parent))
-                if isinstance(call, ast.Call):
-                    return self.call_fate(call, None, parent.arg), call
-                return "escape", parent
-            if isinstance(parent, ast.Call):
-                if parent.func is current:
-                    return "borrow", current
-                index = parent.args.index(current) if current in parent.args else None
-                fate = self.call_fate(parent, index, None)
-                if fate == "lazy":
-                    current = parent
-                    continue
-                return fate, parent
-            if isinstance(parent, (ast.Return,)):
-                return "escape", parent
-            if isinstance(parent, (ast.Yield, ast.YieldFrom)):
-                if isinstance(parent, ast.Yield) and current is node:
-                    return "yield", parent
-                return "escape", parent
-            if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                return "escape", parent
-            if isinstance(parent, ast.withitem):
-                return "borrow", parent  # the with statement itself decides
-            if isinstance(parent, (ast.Compare, ast.UnaryOp, ast.If, ast.While, ast.Assert,
-                                   ast.JoinedStr, ast.FormattedValue, ast.Expr, ast.For,
-                                   ast.AsyncFor, ast.Subscript, ast.Attribute, ast.BinOp,
-                                   ast.Match, ast.Raise, ast.Delete)):
-                return "borrow", current
-            return "escape", current
-
-    def call_fate(self, call: ast.Call, index: int | None, keyword: str | None) -> str:
-        """What a call does with an argument: "borrow", "escape", "release" or "lazy"."""
-        module = self.module
-        func = call.func
-        if isinstance(func, ast.Name) and func.id in BORROWING_BUILTINS and module.facts.qualname(func) is None:
-            return "borrow"
-        if isinstance(func, ast.Name) and func.id in LAZY_WRAPPERS and module.facts.qualname(func) is None:
-            return "lazy"
-        qualname = module.call_target(call, self.cls)
-        if qualname in CLOSING_WRAPPERS:
-            holder = self.parents.get(id(call))
-            if isinstance(holder, ast.withitem):
-                return "release"
-            return "escape"
-        if qualname is not None:
-            if qualname in module.drivers.borrowers:
-                return "borrow"
-            if qualname in module.drivers.owners:
-                return "escape"
-            effect = module.param_effect(qualname, index, keyword,
-                                         isinstance(func, ast.Attribute))
-            if effect is not None:
-                return effect
-        if isinstance(func, ast.Attribute):
-            if func.attr in POOL_RELEASE_METHODS:
-                return "release"
-            if func.attr in STACK_METHODS:
-                return "escape"
-            if func.attr in BORROWING_METHODS:
-                return "borrow"
-        if module.unknown_calls == "borrow":
-            return "borrow"
-        return "escape"
+        return self.handover.value_fate(node)
 
     # -- creations
 
@@ -1127,12 +772,12 @@ class _ScopeInterpreter:
             spec = self.annotations.get(expr.id)
             if spec is not None:
                 return spec
-            if expr.id in self.module.global_specs and (self.is_module or expr.id not in self._local_names()):
-                return self.module.global_specs[expr.id]
+            if expr.id in self.sources.global_specs and (self.is_module or expr.id not in self._local_names()):
+                return self.sources.global_specs[expr.id]
             return None
-        attr = _self_attr(expr)
+        attr = self_attr(expr)
         if attr is not None and self.cls is not None:
-            return self.module.class_attr_specs.get(id(self.cls), {}).get(attr)
+            return self.sources.class_attr_specs.get(id(self.cls), {}).get(attr)
         if isinstance(expr, ast.Call):
             return self._made_by(expr, states=states)
         return None
@@ -1161,7 +806,7 @@ class _ScopeInterpreter:
         if not in_async_with and isinstance(parent, ast.withitem):
             holder = self.parents.get(id(parent))
             in_async_with = isinstance(holder, ast.AsyncWith)
-        spec = self.module.call_factory_spec(call, awaited, self.cls, in_async_with)
+        spec = self.sources.call_factory_spec(call, awaited, self.cls, in_async_with)
         if spec is not None:
             return spec
         func = call.func
@@ -1181,7 +826,7 @@ class _ScopeInterpreter:
         method = receiver.method(method_name, keywords)
         if method is None or (method.awaited and not awaited) or getattr(method, "context_only", False):
             return None
-        spec = self.module.drivers.objects.get(method.returns)
+        spec = self.sources.drivers.objects.get(method.returns)
         if spec is None:
             return None
         # `conn.execute(...)` shortcuts give cursors nobody is expected to close.
@@ -1209,7 +854,7 @@ class _ScopeInterpreter:
         if resource is None:
             resource = Resource(self.module.next_rid, node, call,
                                 spec, stmt, self.scope, awaited=node is not call,
-                                factory=self.module.call_target(call, self.cls) or ast.unparse(call.func),
+                                factory=self.sources.call_target(call, self.cls) or ast.unparse(call.func),
                                 parent_tracked=parent_tracked)
             self.module.next_rid += 1
             self.by_node[id(call)] = resource
@@ -1223,14 +868,14 @@ class _ScopeInterpreter:
                 if parent_tracked:
                     return states  # its parent's release covers it
                 return states  # bound by assign_targets after the effects
-            attr = _self_attr(targets[0]) if len(targets) == 1 else None
+            attr = self_attr(targets[0]) if len(targets) == 1 else None
             if attr is not None and self.cls is not None:
                 self.stored_on_self.append(StoredResource(self.cls, attr, call, spec))
             flow.escapes.append(holder)
             return states
         if isinstance(holder, ast.withitem):
             is_async = isinstance(self.parents.get(id(holder)), ast.AsyncWith)
-            behaviour = self.module.factory_call_with(call, self.cls, is_async)
+            behaviour = self.sources.factory_call_with(call, self.cls, is_async)
             if behaviour is None:
                 behaviour = spec.async_with if is_async else spec.with_
             if behaviour is not None and behaviour.closes:
@@ -1240,7 +885,7 @@ class _ScopeInterpreter:
         if isinstance(holder, ast.Attribute) and holder.value is node:
             self._temporary(flow, node, holder)
             return states
-        fate, at = self.value_fate(node)
+        fate, at = self.handover.value_fate(node)
         if fate == "release":
             flow.releases.append(at)
         elif fate == "borrow":
@@ -1265,7 +910,7 @@ class _ScopeInterpreter:
 
     def _temporary(self, flow: ResourceFlow, node: ast.expr, first: ast.Attribute) -> None:
         """A resource used in a chain and never bound: ``connect(p).execute(q).fetchone()``."""
-        if first.attr in self._release_methods(""):
+        if first.attr in self.handover._release_methods(""):
             flow.releases.append(first)
             return
         if flow.resource.kind is Kind.CURSOR or flow.resource.parent_tracked:
@@ -1292,7 +937,7 @@ class _ScopeInterpreter:
         if isinstance(parent, ast.withitem):
             flow.drops.append((node, "temporary"))
             return
-        fate, _at = self.value_fate(current)  # type: ignore[arg-type]
+        fate, _at = self.handover.value_fate(current)  # type: ignore[arg-type]
         if fate == "borrow" or (last_attr in _CONSUMING_METHODS and current is not first):
             flow.drops.append((node, "temporary"))
         else:

@@ -18,7 +18,7 @@ from dbleak.models import Applicability, FixPlan
 from dbleak.source import source_segment
 
 if TYPE_CHECKING:
-    from dbleak.rules.base import CheckContext
+    from dbleak.analysis.context import CheckContext
 
 # Results of these are plain data: returning them after the close is fine.
 MATERIALIZING_METHODS = frozenset({

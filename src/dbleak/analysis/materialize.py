@@ -1369,7 +1369,4 @@ def _orm_bound(call: ast.AST) -> str:
         if current.func.attr in _ORM_BOUNDING:
             return "bounded"
         current = current.func.value
-    from dbleak.registry import rule_by_code
-
-    # Without a LIMIT the ORM read is unbounded: DBL202's, when that rule exists.
-    return "unbounded" if rule_by_code("DBL202") is not None else "unknown"
+    return "unbounded"  # without a LIMIT the ORM read is unbounded

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import ClassVar
 
-from dbleak.analysis.module import ModuleFacts, collect_facts, statement_header_lines
-from dbleak.analysis.project import EMPTY_INDEX, ProjectIndex
-from dbleak.knowledge.drivers import DriverTable, table_for
-from dbleak.models import Finding, FixPlan, Position
-from dbleak.settings import Settings
-from dbleak.source import LineIndex
+from dbleak.analysis.context import CheckContext
+from dbleak.knowledge.drivers import DriverTable
+from dbleak.models import Finding
 
 DOC_SECTIONS = (
     "What it does", "Why is this bad?", "Example", "Use instead", "Known problems",
@@ -29,52 +24,6 @@ class Example:
     source: str
     fixed: str | None = None
     unsafe_fixed: str | None = None
-
-
-class CheckContext:
-    """Everything a rule may read about one module. Facts are computed once, on first use."""
-
-    def __init__(self, path: str, text: str, tree: ast.Module, settings: Settings,
-                 module_name: str = "", project: ProjectIndex | None = None,
-                 facts: ModuleFacts | None = None) -> None:
-        self.path = path
-        self.text = text
-        self.tree = tree
-        self.settings = settings
-        self.module_name = module_name
-        self.lines = LineIndex(text)
-        # Functions of the other modules being checked (empty for a lone source text).
-        self.project = project if project is not None else EMPTY_INDEX
-        if facts is not None:
-            self.__dict__["facts"] = facts
-
-    @cached_property
-    def drivers(self) -> DriverTable:
-        return table_for(self.settings.drivers)
-
-    @cached_property
-    def facts(self) -> ModuleFacts:
-        return collect_facts(self.tree, self.drivers, self.module_name)
-
-    def position(self, line: int, byte_col: int) -> Position:
-        return Position(line, self.lines.char_column(line, byte_col))
-
-    def finding(self, rule: type[Rule], node: ast.AST, message: str | None = None,
-                plan: FixPlan | None = None, stmt: ast.stmt | None = None) -> Finding:
-        """A finding of ``rule`` at ``node``'s range; ``noqa`` counts on ``stmt``'s first/last line."""
-        start = self.position(node.lineno, node.col_offset)  # type: ignore[attr-defined]
-        end_line = node.end_lineno or node.lineno  # type: ignore[attr-defined]
-        end = self.position(end_line, node.end_col_offset or 0)  # type: ignore[attr-defined]
-        if stmt is not None:
-            first, last = statement_header_lines(stmt)
-            noqa = tuple(sorted({first, last, start.line}))
-        else:
-            noqa = (start.line,)
-        return Finding(
-            code=rule.code, name=rule.name, message=message or rule.message, path=self.path,
-            start=start, end=end, plan=plan, noqa_lines=noqa,
-        )
-
 
 
 # Paragraphs several rules' documentation shares word for word, so that they are written once.
@@ -152,3 +101,6 @@ class Rule:
     @classmethod
     def url(cls) -> str:
         return f"https://dbleak.readthedocs.io/rules/{cls.code}/"
+
+
+__all__ = ["DOC_PARTS", "DOC_SECTIONS", "CheckContext", "Example", "Rule"]

@@ -1,0 +1,75 @@
+"""What a rule may read about one module: its text, tree, settings, the facts of one traversal,
+the driver table and the project index. Below the rules: analysis code takes a context and never
+imports a rule module.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cached_property
+from typing import Protocol
+
+from dbleak.analysis.module import ModuleFacts, collect_facts, statement_header_lines
+from dbleak.analysis.project import EMPTY_INDEX, ProjectIndex
+from dbleak.knowledge.drivers import DriverTable, table_for
+from dbleak.models import Finding, FixPlan, Position
+from dbleak.settings import Settings
+from dbleak.source import LineIndex
+
+
+class RuleIdentity(Protocol):
+    """What a finding needs to know of its rule (a rule class)."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+class CheckContext:
+    """Everything a rule may read about one module. Facts are computed once, on first use."""
+
+    def __init__(self, path: str, text: str, tree: ast.Module, settings: Settings,
+                 module_name: str = "", project: ProjectIndex | None = None,
+                 facts: ModuleFacts | None = None) -> None:
+        self.path = path
+        self.text = text
+        self.tree = tree
+        self.settings = settings
+        self.module_name = module_name
+        self.lines = LineIndex(text)
+        # Functions of the other modules being checked (empty for a lone source text).
+        self.project = project if project is not None else EMPTY_INDEX
+        if facts is not None:
+            self.__dict__["facts"] = facts
+
+    @cached_property
+    def drivers(self) -> DriverTable:
+        return table_for(self.settings.drivers)
+
+    @cached_property
+    def facts(self) -> ModuleFacts:
+        return collect_facts(self.tree, self.drivers, self.module_name)
+
+    def position(self, line: int, byte_col: int) -> Position:
+        return Position(line, self.lines.char_column(line, byte_col))
+
+    def finding(self, rule: RuleIdentity, node: ast.AST, message: str | None = None,
+                plan: FixPlan | None = None, stmt: ast.stmt | None = None) -> Finding:
+        """A finding of ``rule`` at ``node``'s range; ``noqa`` counts on ``stmt``'s first/last line."""
+        start = self.position(node.lineno, node.col_offset)  # type: ignore[attr-defined]
+        end_line = node.end_lineno or node.lineno  # type: ignore[attr-defined]
+        end = self.position(end_line, node.end_col_offset or 0)  # type: ignore[attr-defined]
+        if stmt is not None:
+            first, last = statement_header_lines(stmt)
+            noqa = tuple(sorted({first, last, start.line}))
+        else:
+            noqa = (start.line,)
+        return Finding(
+            code=rule.code, name=rule.name, message=message or rule.message, path=self.path,
+            start=start, end=end, plan=plan, noqa_lines=noqa,
+        )
