@@ -102,7 +102,8 @@ def load_cases() -> list[Case]:
 
 def git_dir(mirrors: Path, repo: str) -> Path | None:
     owner_name = repo.replace("/", "+")
-    for candidate in (mirrors / owner_name / "repo", mirrors / f"{owner_name}.git", mirrors / owner_name):
+    for candidate in (mirrors / owner_name / "repo", mirrors / owner_name / "repo" / ".git",
+                      mirrors / f"{owner_name}.git", mirrors / owner_name):
         if (candidate / "HEAD").is_file():
             return candidate
     return None
