@@ -71,3 +71,22 @@ def test_fix_result(fixture: Fixture, unsafe: bool) -> None:
         assert _fixed(fixture, fixed, unsafe) == fixed
     else:
         assert fixed == text, "this fixture has no .fixed.py, so --fix must leave it unchanged"
+
+
+PROJECT_MODULES = [f for f in FIXTURES if f.project is not None]
+
+
+@pytest.mark.parametrize("fixture", PROJECT_MODULES, ids=[f.id for f in PROJECT_MODULES])
+def test_a_module_checked_alone_has_the_findings_of_its_project_run(fixture: Fixture) -> None:
+    """A pre-commit hook passes only the changed files: the modules a file imports are read
+    from disk, so its findings are those of a run over the whole project."""
+    text = fixture.path.read_text(encoding="utf-8")
+    settings = _settings(fixture, text)
+    if any(selector.startswith("DBL2") for selector in settings.select):
+        pytest.skip("DBL2xx read project-wide unions (model keys): only a whole run has them")
+    alone = [r.result for r in check_paths([fixture.path], lambda _p: settings)]
+    assert len(alone) == 1 and not alone[0].internal_errors
+    in_project = _project_results(fixture, settings).result
+    def found(findings):
+        return sorted((f.start.line, f.start.column, f.code, f.message) for f in findings)
+    assert found(alone[0].findings) == found(in_project.findings)

@@ -9,11 +9,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dbleak.analysis.project import ProjectIndex
+from dbleak.analysis.project import ModuleFinder, ProjectIndex
 from dbleak.discovery import Discovered, discover
 from dbleak.engine import check_bytes, check_text, unreadable
 from dbleak.fixing import FixOutcome, fix_text, with_fixes, write_atomically
 from dbleak.incremental import IncrementalChecker
+from dbleak.knowledge.drivers import table_for
 from dbleak.models import FileResult
 from dbleak.runner import (
     Prepared,
@@ -36,6 +37,8 @@ def check_source(text: str, path: str = "<stdin>", settings: Settings | None = N
     functions and classes an edit can affect, with the same result as a full check.
     """
     settings = settings or Settings()
+    if project is None:
+        project = disk_index(path, settings)
     with cyclic_gc_paused():
         if previous is not None:
             result = previous.check(text, path, settings, project)
@@ -48,7 +51,17 @@ def fix_source(text: str, path: str = "<stdin>", settings: Settings | None = Non
                unsafe: bool = False, project: ProjectIndex | None = None) -> FixOutcome:
     """Apply the allowed fixes to ``text`` until stable; returns the new text and what is left."""
     settings = settings or Settings()
+    if project is None:
+        project = disk_index(path, settings)
     return fix_text(text, lambda t: check_text(t, path, settings, project=project), unsafe=unsafe)
+
+
+def disk_index(path: str, settings: Settings) -> ProjectIndex | None:
+    """An empty project index that reads from disk the modules a file at ``path`` imports
+    (a text checked alone, as an editor or ``--stdin-filename`` passes it); None for stdin."""
+    if path in ("-", "<stdin>") or not path.endswith((".py", ".pyi")):
+        return None
+    return ProjectIndex(finder=ModuleFinder.for_paths([path], table_for(settings.drivers)))
 
 
 @dataclass
@@ -166,5 +179,6 @@ __all__ = [
     "check_file",
     "check_paths",
     "check_source",
+    "disk_index",
     "fix_source",
 ]

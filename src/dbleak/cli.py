@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from dbleak import __version__
-from dbleak.api import PathResult, RunOptions, check_file, check_paths, fix_source
+from dbleak.api import PathResult, RunOptions, check_file, check_paths, disk_index, fix_source
 from dbleak.baseline import BaselineError, add_noqa_to_files, record_or_filter, repository_root
 from dbleak.engine import check_text
 from dbleak.fixing import with_fixes
@@ -286,7 +286,7 @@ def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: 
     if text is None or not (options.fix or options.diff):
         from dbleak.engine import check_bytes
 
-        result, decoded = check_bytes(data, display, settings)
+        result, decoded = check_bytes(data, display, settings, disk_index(display, settings))
         if decoded is not None and options.build_fixes:
             result = with_fixes(decoded, result)
         if options.fix and text is None:

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import PurePath
 
 from dbleak.analysis.module import ModuleFacts
-from dbleak.analysis.project import ProjectIndex
+from dbleak.analysis.project import ProjectIndex, module_name_for
 from dbleak.knowledge.drivers import table_for
 from dbleak.models import FileResult, Finding, Position
 from dbleak.noqa import parse_suppressions
@@ -97,35 +97,6 @@ def _syntax_finding(path: str, text: str, error: SyntaxError) -> Finding:
 
 
 @lru_cache(maxsize=4096)
-def _package_parts(folder: str) -> tuple[str, ...]:
-    """The dotted package path of a folder: walk up while folders hold an ``__init__.py``."""
-    parts: list[str] = []
-    current = os.path.abspath(folder)
-    while os.path.isfile(os.path.join(current, "__init__.py")):
-        name = os.path.basename(current)
-        if not name.isidentifier():
-            break
-        parts.append(name)
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    return tuple(reversed(parts))
-
-
-def module_name_for(path: str) -> str:
-    """The dotted module name of a file (``pkg/sub/mod.py`` → ``pkg.sub.mod`` inside packages)."""
-    if path in ("-", "<stdin>") or not path.endswith((".py", ".pyi")):
-        return ""
-    stem = os.path.basename(path).rsplit(".", 1)[0]
-    package = _package_parts(os.path.dirname(path) or ".")
-    if stem == "__init__":
-        return ".".join(package)
-    if not stem.isidentifier():
-        return ""
-    return ".".join((*package, stem))
-
-
 @dataclass
 class Parsed:
     """A module parsed once and kept for the checking pass."""
@@ -220,4 +191,4 @@ def check_bytes(data: bytes, path: str, settings: Settings, project: ProjectInde
     return check_text(decoded.text, path, settings, project=project, parsed=parsed), decoded.text
 
 
-__all__ = ["LineIndex", "check_bytes", "check_text", "unreadable"]
+__all__ = ["LineIndex", "check_bytes", "check_text", "module_name_for", "unreadable"]

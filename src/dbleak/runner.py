@@ -17,8 +17,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from dbleak.analysis.context import is_package_path
 from dbleak.analysis.module import collect_facts
-from dbleak.analysis.project import ProjectIndex, summarize_module
+from dbleak.analysis.project import ModuleFinder, ProjectIndex, summarize_module
 from dbleak.discovery import Discovered
 from dbleak.engine import Parsed, active_rules, module_name_for, parse_module
 from dbleak.knowledge.drivers import table_for
@@ -47,6 +48,16 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def disk_finder(items: list[Discovered], settings_for: Callable[[Path], Settings]) -> ModuleFinder:
+    """Reads, when a lookup needs them, the modules the run was not given: from the packages
+    and projects of the files it was given."""
+    drivers = table_for(settings_for(items[0].path).drivers) if items else table_for(None)
+    finder = ModuleFinder.for_paths((item.display for item in items), drivers)
+    for item in items:
+        finder.loaded(module_name_for(item.display))  # summarized by the run itself
+    return finder
+
+
 @dataclass
 class Prepared:
     project: ProjectIndex = field(default_factory=ProjectIndex)
@@ -66,6 +77,7 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
     ``summaries``, when given, also receives each module's summaries, in order.
     """
     prepared = Prepared()
+    prepared.project.finder = disk_finder(items, settings_for)
     kept = 0
     for item in items:
         settings = settings_for(item.path)
@@ -81,7 +93,8 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
             if summaries is not None:
                 summaries.append({})
             continue
-        facts = collect_facts(tree, table_for(settings.drivers), module_name_for(item.display))
+        facts = collect_facts(tree, table_for(settings.drivers), module_name_for(item.display),
+                              is_package_path(item.display))
         module_summaries = summarize_module(facts)
         prepared.project.add_summaries(module_summaries)
         if summaries is not None:
@@ -118,13 +131,13 @@ def worker_count(files: int) -> int:
 
 def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Settings],
                       options: Any, check: Callable[..., Any], with_project: bool,
-                      workers: int, conn: Connection) -> None:
+                      workers: int, conn: Connection, finder: ModuleFinder | None = None) -> None:
     prepared: Prepared | None = None
     if with_project:
         summaries: list[dict[str, dict[str, Any]]] = []
         prepared = prepare(share, settings_for, KEEP_BUDGET // workers, summaries)
         conn.send(summaries)
-        project = ProjectIndex()
+        project = ProjectIndex(finder=finder)
         project.add_summaries(conn.recv())
         prepared.project = project
     for item in share:
@@ -147,7 +160,7 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
         process = context.Process(
             target=_partition_worker, daemon=True,
             args=(items[index::workers], settings_for, options, check, with_project, workers,
-                  child_end))
+                  child_end, disk_finder(items, settings_for)))
         process.start()
         child_end.close()
         connections.append(parent_end)

@@ -64,7 +64,7 @@ def _describe(check: Callable[[object], bool]) -> str:
 # Each maps a kebab-case key to a validator; the family's modules register their keys here.
 FAMILY_OPTIONS: dict[str, dict[str, Callable[[object], bool]]] = {
     "lifecycle": {
-        "unknown-calls": one_of("hand-over", "borrow"),
+        "unknown-calls": one_of("evidence", "hand-over", "borrow"),
         "factories": _is_str_list,
     },
     "sql": {

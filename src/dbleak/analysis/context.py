@@ -6,6 +6,7 @@ imports a rule module.
 from __future__ import annotations
 
 import ast
+import os
 from functools import cached_property
 from typing import Protocol
 
@@ -15,6 +16,11 @@ from dbleak.knowledge.drivers import DriverTable, table_for
 from dbleak.models import Finding, FixPlan, Position
 from dbleak.settings import Settings
 from dbleak.source import LineIndex
+
+
+def is_package_path(path: str) -> bool:
+    """Whether ``path`` is a package's ``__init__`` module."""
+    return os.path.basename(path).rsplit(".", 1)[0] == "__init__"
 
 
 class RuleIdentity(Protocol):
@@ -53,7 +59,7 @@ class CheckContext:
 
     @cached_property
     def facts(self) -> ModuleFacts:
-        return collect_facts(self.tree, self.drivers, self.module_name)
+        return collect_facts(self.tree, self.drivers, self.module_name, is_package_path(self.path))
 
     def position(self, line: int, byte_col: int) -> Position:
         return Position(line, self.lines.char_column(line, byte_col))

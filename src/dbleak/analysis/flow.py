@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dbleak.analysis.handover import HandOver
+from dbleak.analysis.lifecycle_summary import RELEASE_METHODS, value_leaves
 from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_same_scope, walk_scope
-from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources, self_attr
+from dbleak.analysis.sources import CLOSING_WRAPPERS, ProjectClass, Value, object_sources
 from dbleak.knowledge.drivers import Kind, ObjectSpec
 
 if TYPE_CHECKING:
@@ -29,7 +30,13 @@ if TYPE_CHECKING:
 
 OPEN, RELEASED, ESCAPED, YIELDED = "open", "released", "escaped", "yielded"
 REPORTED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR)
-TRACKED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.POOL)
+TRACKED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.POOL, Kind.ENGINE)
+# The table's generic PEP 249 cursor: what `x.cursor()` makes when nothing says what `x` is but
+# the result runs `execute()` or `fetch*()`.
+DUCK_CURSOR = "dbapi.Cursor"
+_CURSOR_MAKERS = frozenset({"cursor", "execute", "executemany", "executescript"})
+_CURSOR_USES = frozenset({"execute", "executemany", "fetchone", "fetchall", "fetchmany",
+                          "callproc", "mogrify", "copy_expert", "copy_from", "copy_to"})
 _MAX_STATES = 256
 _MAX_LOOP_ROUNDS = 6
 
@@ -47,7 +54,7 @@ class Resource:
 
     rid: int
     node: ast.expr  # the creating call (or the `await` around it)
-    call: ast.Call
+    call: ast.Call | ast.Attribute  # the call, or the read of a property that makes it
     spec: ObjectSpec
     stmt: ast.stmt
     scope: ast.AST
@@ -74,6 +81,10 @@ class ResourceFlow:
     escapes: list[ast.AST] = field(default_factory=list)
     yielded: bool = False
     in_loop: bool = False
+    handle: str | None = None  # the cursor through which a temporary connection is kept
+    # Calls it is passed to that nothing is known of, taken to borrow it (a fix that closes
+    # it is then unsafe: such a callee might keep it).
+    guessed: list[ast.AST] = field(default_factory=list)
 
     @property
     def dropped(self) -> bool:
@@ -189,11 +200,11 @@ class _ModuleAnalysis:
     def __init__(self, ctx: CheckContext) -> None:
         self.ctx = ctx
         self.facts = ctx.facts
-        self.sources = ObjectSources(ctx)
+        self.sources = object_sources(ctx)
         self.parents: MutableMapping[int, ast.AST] = {}
         self.result = ModuleFlow()
         self.next_rid = 0
-        self.unknown_calls = ctx.settings.option("lifecycle", "unknown-calls", "hand-over")
+        self.unknown_calls = ctx.settings.option("lifecycle", "unknown-calls", "evidence")
 
     # -- entry
 
@@ -204,7 +215,6 @@ class _ModuleAnalysis:
         # The shared parent map of the module's facts; the interpreters' own additions (a
         # lambda's synthetic `return`) go to the overlay and never reach other rules.
         self.parents = ChainMap({}, self.facts.parent)
-        self.sources.collect()
         self._interpret(tree, None)
         for scope in self.facts.scopes:
             node = scope.node
@@ -222,6 +232,13 @@ class _ModuleAnalysis:
         self.result.flows.extend(flows)
         self.result.stored_on_self.extend(interpreter.stored_on_self)
         self.result.module_level.extend(interpreter.module_level)
+
+
+def self_attr(node: ast.AST) -> str | None:
+    """``attr`` for ``self.attr``."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return node.attr
+    return None
 
 
 def _may_raise(node: ast.AST, yields: bool = True) -> bool:
@@ -300,10 +317,11 @@ class _ScopeInterpreter:
         self.scope = scope
         self.cls = cls
         self.parents = module.parents
-        self.handover = HandOver(module.sources, module.parents, cls, module.unknown_calls)
+        self.handover = HandOver(module.sources, module.parents, scope, cls, module.unknown_calls)
         self.resources: dict[int, Resource] = {}
         self.flows: dict[int, ResourceFlow] = {}
-        self.by_node: dict[int, Resource] = {}
+        # By the id of the creating call (and, for an item of a factory's tuple, its position).
+        self.by_node: dict[object, Resource] = {}
         self.frames: list[_Frame] = []
         self.stored_on_self: list[StoredResource] = []
         self.module_level: list[ResourceFlow] = []
@@ -312,7 +330,6 @@ class _ScopeInterpreter:
         # pytest resumes a fixture after the test whatever happened: its `yield` does not raise.
         self.yield_raises = not _is_pytest_fixture(scope)
         self.globals: set[str] = set()
-        self.annotations: dict[str, ObjectSpec] = {}
         self.with_managed: set[str] = set()
         self.loop_depth = 0
         self.in_finally = 0
@@ -336,11 +353,6 @@ class _ScopeInterpreter:
             for node in own:
                 if isinstance(node, (ast.Global, ast.Nonlocal)):
                     self.globals.update(node.names)
-            args = scope.args
-            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
-                spec = self.sources.annotation_spec(arg.annotation)
-                if spec is not None:
-                    self.annotations[arg.arg] = spec
         if not self._worth_running(scope):
             return []
         start: States = frozenset({State()})
@@ -351,9 +363,23 @@ class _ScopeInterpreter:
     def _worth_running(self, scope: ast.AST) -> bool:
         """Only scopes that hold a creating call are interpreted."""
         for node in walk_scope(scope):
-            if isinstance(node, ast.Call) and node is not scope and self._creation_spec(node) is not None:
+            if isinstance(node, ast.Call) and node is not scope:
+                if self._creation_spec(node) is not None or self._tuple_return(node):
+                    return True
+            elif isinstance(node, ast.Attribute) and self._property_spec(node) is not None:
                 return True
         return False
+
+    def _tuple_return(self, call: ast.Call) -> bool:
+        holder = self.parents.get(id(call))
+        if isinstance(holder, ast.Await):
+            holder = self.parents.get(id(holder))
+        if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
+                and isinstance(holder.targets[0], (ast.Tuple, ast.List))):
+            return False
+        items = self.sources.return_items(self.sources.call_target(call, self.cls))
+        return any(isinstance(v, ObjectSpec) and v.must_release and v.kind in TRACKED_KINDS
+                   for v in items)
 
     def _module_nodes(self) -> Iterator[ast.AST]:
         for stmt in self.scope.body:  # type: ignore[attr-defined]
@@ -620,7 +646,11 @@ class _ScopeInterpreter:
     def assign_targets(self, target: ast.expr, value: ast.expr | None, states: States,
                        stmt: ast.stmt) -> States:
         if isinstance(target, ast.Name):
-            resource = self._bound_resource(value) if target.id not in self.globals else None
+            if target.id in self.globals:
+                return self.rebind(target.id, states, stmt)
+            if isinstance(value, ast.Name) and value.id != target.id:
+                return self._alias(target.id, value.id, states, stmt)
+            resource = self._bound_resource(value)
             states = self.rebind(target.id, states, stmt)
             if resource is not None:
                 resource.name = target.id
@@ -628,14 +658,36 @@ class _ScopeInterpreter:
                               for s in states)
             return states
         if isinstance(target, (ast.Tuple, ast.List)):
-            for element in target.elts:
-                states = self.assign_targets(element.value if isinstance(element, ast.Starred) else element,
-                                             None, states, stmt)
+            values = value.elts if isinstance(value, (ast.Tuple, ast.List)) \
+                and len(value.elts) == len(target.elts) else None
+            for position, element in enumerate(target.elts):
+                inner = element.value if isinstance(element, ast.Starred) else element
+                item = values[position] if values is not None and not isinstance(element, ast.Starred) else None
+                states = self.assign_targets(inner, item, states, stmt)
+                if isinstance(inner, ast.Name) and item is None and isinstance(value, (ast.Call, ast.Await)):
+                    states = self._bind_item(inner.id, value, position, states)
             return states
         if isinstance(target, ast.Starred):
             return self.assign_targets(target.value, None, states, stmt)
         # Attribute or subscript target: its parts are read.
         return self.effects(target, states, stmt)
+
+    def _alias(self, name: str, other: str, states: States, stmt: ast.stmt) -> States:
+        """``name = other``: both names hold the same object."""
+        result = set()
+        for state in self.rebind(name, states, stmt):
+            rid = state.bound(other)
+            result.add(state.bind(name, rid) if rid is not None else state)
+        return _cap(result)
+
+    def _bind_item(self, name: str, value: ast.expr, position: int, states: States) -> States:
+        """``conn, cur = make()``: the resource the factory's tuple holds at ``position``."""
+        inner = value.value if isinstance(value, ast.Await) else value
+        resource = self.by_node.get((id(inner), position))
+        if resource is None:
+            return states
+        resource.name = name
+        return _cap(s.bind(name, resource.rid).set_status(resource.rid, OPEN) for s in states)
 
     def _bound_resource(self, value: ast.expr | None) -> Resource | None:
         """The resource created by exactly ``value`` (``connect()`` or ``await connect()``)."""
@@ -648,13 +700,15 @@ class _ScopeInterpreter:
         return resource
 
     def rebind(self, name: str, states: States, node: ast.AST) -> States:
-        """``name`` gets a new value: whatever it held and is still open is dropped."""
+        """``name`` gets a new value: what it held and is still open, and held by no other
+        name, is dropped."""
         result = set()
         for state in states:
             rid = state.bound(name)
             if rid is not None:
                 status = state.get(rid)
-                if status == OPEN:
+                others = any(v == rid and k != name for k, v in state.binds)
+                if status == OPEN and not others:
                     flow = self.flows[rid]
                     if not flow.resource.parent_tracked:
                         flow.drops.append((node, "rebound"))
@@ -733,8 +787,16 @@ class _ScopeInterpreter:
                 continue
             if not (isinstance(node, ast.Name) and node.id in tracked and isinstance(node.ctx, ast.Load)):
                 continue
-            effect, at = self.classify(node, stmt)
-            if effect == "borrow" or (effect == "yield" and not self.yield_raises):
+            rids = {s.bound(node.id) for s in states} - {None}
+            specs = {self.resources[r].spec.name: self.resources[r].spec for r in rids if r is not None}
+            spec = next(iter(specs.values())) if len(specs) == 1 else None
+            effect, at = self.classify(node, stmt, spec)
+            if effect == "guess":
+                for rid in rids:
+                    if rid is not None and at not in self.flows[rid].guessed:
+                        self.flows[rid].guessed.append(at)
+                continue
+            if effect in ("borrow", "alias") or (effect == "yield" and not self.yield_raises):
                 continue  # a pytest fixture lends what it yields and gets it back
             status = {"release": RELEASED, "escape": ESCAPED, "yield": YIELDED}[effect]
             states = _cap(self._mark(s, s.bound(node.id), status, at) for s in states)
@@ -742,8 +804,9 @@ class _ScopeInterpreter:
                 self.emit("raise", states, stmt)
         return states
 
-    def classify(self, node: ast.Name, stmt: ast.stmt) -> tuple[str, ast.AST]:
-        """"release", "escape", "yield" or "borrow" for one read of a tracked name."""
+    def classify(self, node: ast.Name, stmt: ast.stmt,
+                 spec: ObjectSpec | None = None) -> tuple[str, ast.AST]:
+        """"release", "escape", "yield", "alias" or "borrow" for one read of a tracked name."""
         parent = self.parents.get(id(node))
         if isinstance(parent, ast.Attribute) and parent.value is node:
             grand = self.parents.get(id(parent))
@@ -755,76 +818,77 @@ class _ScopeInterpreter:
             return "borrow", node
         if isinstance(parent, ast.Subscript) and parent.value is node:
             return "borrow", node
-        return self.handover.value_fate(node)
+        if (isinstance(parent, ast.Assign) and parent.value is node and len(parent.targets) == 1
+                and isinstance(parent.targets[0], ast.Name) and parent.targets[0].id not in self.globals):
+            return "alias", parent
+        return self.handover.value_fate(node, spec)
 
     # -- creations
 
     def _receiver_spec(self, expr: ast.expr, states: States | None) -> ObjectSpec | None:
-        """The table spec of an expression used as a receiver, if known."""
+        """The table object an expression holds, if known."""
+        value = self._receiver_value(expr, states)
+        return value if isinstance(value, ObjectSpec) else None
+
+    def _receiver_value(self, expr: ast.expr, states: States | None) -> Value | None:
+        """What an expression used as a receiver holds: a tracked object's spec first, then
+        whatever the module and the project say (globals, attributes, annotations)."""
         if isinstance(expr, ast.Await):
             expr = expr.value
-        if isinstance(expr, ast.Name):
-            if states is not None:
-                rids = {s.bound(expr.id) for s in states} - {None}
-                specs = {self.resources[r].spec.name for r in rids if r is not None}
-                if len(specs) == 1:
-                    return self.resources[next(iter(r for r in rids if r is not None))].spec
-            spec = self.annotations.get(expr.id)
-            if spec is not None:
-                return spec
-            if expr.id in self.sources.global_specs and (self.is_module or expr.id not in self._local_names()):
-                return self.sources.global_specs[expr.id]
-            return None
-        attr = self_attr(expr)
-        if attr is not None and self.cls is not None:
-            return self.sources.class_attr_specs.get(id(self.cls), {}).get(attr)
+        if isinstance(expr, ast.Name) and states is not None:
+            rids = {s.bound(expr.id) for s in states} - {None}
+            specs = {self.resources[r].spec.name for r in rids if r is not None}
+            if len(specs) == 1:
+                return self.resources[next(r for r in rids if r is not None)].spec
         if isinstance(expr, ast.Call):
             return self._made_by(expr, states=states)
-        return None
-
-    def _local_names(self) -> set[str]:
-        cached = getattr(self, "_locals", None)
-        if cached is None:
-            cached = {n.id for n in walk_same_scope(self.scope)
-                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} - self.globals
-            self._locals = cached
-        return cached
+        return self.sources.expr_value(expr, self.scope, self.cls)
 
     def _creation_spec(self, call: ast.Call, in_async_with: bool = False,
                        states: States | None = None) -> ObjectSpec | None:
         """The spec of the object ``call`` makes when it is one this analysis tracks."""
         spec = self._made_by(call, in_async_with, states)
-        if spec is None or not spec.must_release or spec.kind not in TRACKED_KINDS:
+        if spec is None or spec.kind not in TRACKED_KINDS:
             return None
+        if not spec.must_release and not (spec.kind is Kind.ENGINE and not self.is_module):
+            return None  # an engine is released only when made per call: in a function
         return spec
 
     def _made_by(self, call: ast.Call, in_async_with: bool = False,
                  states: States | None = None) -> ObjectSpec | None:
-        """The table object ``call`` returns (a factory, a method of a known object), or None."""
+        """The table object ``call`` returns (a factory, a method of a known object, a
+        project factory or property), or None."""
         parent = self.parents.get(id(call))
         awaited = isinstance(parent, ast.Await)
         if not in_async_with and isinstance(parent, ast.withitem):
             holder = self.parents.get(id(parent))
             in_async_with = isinstance(holder, ast.AsyncWith)
-        spec = self.sources.call_factory_spec(call, awaited, self.cls, in_async_with)
-        if spec is not None:
-            return spec
+        direct = self.sources.direct_factory(call, awaited, in_async_with)
+        if direct is False:
+            return None
+        if isinstance(direct, ObjectSpec):
+            return direct
         func = call.func
-        receiver_node: ast.expr | None = None
-        method_name = "__call__"
-        if isinstance(func, ast.Attribute):
-            receiver_node, method_name = func.value, func.attr
-            receiver = self._receiver_spec(receiver_node, states)
-            if receiver is None:
-                return None
-        else:
-            receiver = self._receiver_spec(func, states)
-            if receiver is None:
-                return None
         keywords = frozenset(k.arg for k in call.keywords if k.arg is not None
                              and not (isinstance(k.value, ast.Constant) and k.value.value is None))
+        receiver: Value | None = None
+        method_name = "__call__"
+        if isinstance(func, ast.Attribute) and not self._names_module_function(func):
+            receiver, method_name = self._receiver_value(func.value, states), func.attr
+        elif isinstance(func, ast.Name) and self.sources.reader(self.scope, self.cls).is_local(func.id):
+            receiver = self._receiver_value(func, states)
+        else:
+            value = self.sources.expr_value(call, self.scope, self.cls)
+            return value if isinstance(value, ObjectSpec) else None
+        if isinstance(receiver, ProjectClass):
+            value = self.sources.method_value(receiver, method_name, keywords)
+            return value if isinstance(value, ObjectSpec) else None
+        if receiver is None:
+            if method_name == "cursor" and self._used_as_cursor(call):
+                return self.sources.drivers.objects.get(DUCK_CURSOR)
+            return None
         method = receiver.method(method_name, keywords)
-        if method is None or (method.awaited and not awaited) or getattr(method, "context_only", False):
+        if method is None or (method.awaited and not awaited) or method.context_only:
             return None
         spec = self.sources.drivers.objects.get(method.returns)
         if spec is None:
@@ -836,26 +900,115 @@ class _ScopeInterpreter:
             return None  # duckdb's `conn.cursor()`: another handle, closed with its parent
         return spec
 
+    def _names_module_function(self, func: ast.Attribute) -> bool:
+        """``db.get_connection()`` with ``db`` an imported module, or ``self.method()``."""
+        root: ast.expr = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name) and self.cls is not None and root.id == "self" and func.value is root:
+            return True
+        return self.sources.facts.qualname(func) is not None
+
+    def _used_as_cursor(self, call: ast.Call) -> bool:
+        """``x.cursor()`` of an object of no known driver whose result runs ``execute()`` or
+        ``fetch*()``: a PEP 249 cursor."""
+        holder = self.parents.get(id(call))
+        if isinstance(holder, ast.Attribute) and holder.value is call:
+            return holder.attr in _CURSOR_USES
+        names: list[str] = []
+        if isinstance(holder, (ast.Assign, ast.AnnAssign)) and holder.value is call:
+            targets = holder.targets if isinstance(holder, ast.Assign) else [holder.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+        elif isinstance(holder, ast.withitem) and isinstance(holder.optional_vars, ast.Name):
+            names = [holder.optional_vars.id]
+        for node in walk_scope(self.scope):
+            if (isinstance(node, ast.Attribute) and node.attr in _CURSOR_USES
+                    and isinstance(node.value, ast.Name) and node.value.id in names):
+                return True
+        return False
+
     def creations(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
         for node in _walk_expr(expr):
+            if isinstance(node, ast.Attribute):
+                spec = self._property_spec(node, states)
+                if spec is not None:
+                    states = self.created(node, spec, states, stmt)
+                continue
             if not isinstance(node, ast.Call):
                 continue
             spec = self._creation_spec(node, states=states)
             if spec is None:
+                self._tuple_items(node, stmt)
                 continue
             states = self.created(node, spec, states, stmt)
         return states
 
-    def created(self, call: ast.Call, spec: ObjectSpec, states: States, stmt: ast.stmt) -> States:
+    def _property_spec(self, node: ast.Attribute, states: States | None = None) -> ObjectSpec | None:
+        """``self.conn`` / ``repo.conn`` where ``conn`` is a `@property` that makes a new
+        connection on every read."""
+        if not isinstance(node.ctx, ast.Load):
+            return None
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.Call) and parent.func is node:
+            return None
+        receiver = node.value
+        if isinstance(receiver, ast.Name) and self.cls is not None and receiver.id == "self":
+            owner: Value | None = ProjectClass(self.sources.class_qualname(self.cls) or "")
+        elif isinstance(receiver, ast.Name):
+            owner = self._receiver_value(receiver, states)
+        else:
+            return None
+        if not isinstance(owner, ProjectClass):
+            return None
+        if self.sources.property_kind(owner.qualname, node.attr) != "property":
+            return None
+        value = self.sources.attr_value(owner.qualname, node.attr)
+        if not isinstance(value, ObjectSpec) or value.kind not in TRACKED_KINDS or not value.must_release:
+            return None
+        return value
+
+    def _tuple_items(self, call: ast.Call, stmt: ast.stmt) -> None:
+        """``conn, cur = make()``: one resource per position of the factory's tuple."""
+        parent = self.parents.get(id(call))
+        node: ast.expr = parent if isinstance(parent, ast.Await) else call
+        holder = self.parents.get(id(node))
+        if not (isinstance(holder, ast.Assign) and holder.value is node and len(holder.targets) == 1
+                and isinstance(holder.targets[0], (ast.Tuple, ast.List))):
+            return
+        qualname = self.sources.call_target(call, self.cls)
+        items = self.sources.return_items(qualname)
+        for position, value in enumerate(items):
+            if not isinstance(value, ObjectSpec) or value.kind not in TRACKED_KINDS or not value.must_release:
+                continue
+            if (id(call), position) in self.by_node:
+                continue
+            covered = value.kind is Kind.CURSOR and any(
+                isinstance(v, ObjectSpec) and v.kind is Kind.CONNECTION for v in items)
+            resource = Resource(self.module.next_rid, node, call, value, stmt, self.scope,
+                                awaited=node is not call, factory=qualname or ast.unparse(call.func),
+                                parent_tracked=covered)
+            self.module.next_rid += 1
+            self.by_node[(id(call), position)] = resource
+            self.resources[resource.rid] = resource
+            self.flows[resource.rid] = ResourceFlow(resource, in_loop=self.loop_depth > 0)
+
+    def created(self, call: ast.Call | ast.Attribute, spec: ObjectSpec, states: States,
+                stmt: ast.stmt) -> States:
         parent = self.parents.get(id(call))
         node: ast.expr = parent if isinstance(parent, ast.Await) else call
         resource = self.by_node.get(id(call))
-        parent_tracked = spec.kind is Kind.CURSOR and self._parent_is_local(call, states)
+        parent_tracked = (spec.kind is Kind.CURSOR and isinstance(call, ast.Call)
+                          and self._parent_is_local(call, states))
         if resource is None:
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "next":
+                factory = ast.unparse(call)
+            elif isinstance(call, ast.Call):
+                factory = self.sources.call_target(call, self.cls) or ast.unparse(call.func)
+            else:
+                factory = ast.unparse(call)
             resource = Resource(self.module.next_rid, node, call,
                                 spec, stmt, self.scope, awaited=node is not call,
-                                factory=self.sources.call_target(call, self.cls) or ast.unparse(call.func),
-                                parent_tracked=parent_tracked)
+                                factory=factory, parent_tracked=parent_tracked)
             self.module.next_rid += 1
             self.by_node[id(call)] = resource
             self.resources[resource.rid] = resource
@@ -875,7 +1028,8 @@ class _ScopeInterpreter:
             return states
         if isinstance(holder, ast.withitem):
             is_async = isinstance(self.parents.get(id(holder)), ast.AsyncWith)
-            behaviour = self.sources.factory_call_with(call, self.cls, is_async)
+            behaviour = (self.sources.factory_call_with(call, self.cls, is_async)
+                         if isinstance(call, ast.Call) else None)
             if behaviour is None:
                 behaviour = spec.async_with if is_async else spec.with_
             if behaviour is not None and behaviour.closes:
@@ -886,6 +1040,9 @@ class _ScopeInterpreter:
             self._temporary(flow, node, holder)
             return states
         fate, at = self.handover.value_fate(node)
+        if fate == "guess":
+            flow.guessed.append(at)
+            fate = "borrow"
         if fate == "release":
             flow.releases.append(at)
         elif fate == "borrow":
@@ -896,17 +1053,26 @@ class _ScopeInterpreter:
         return states
 
     def _parent_is_local(self, call: ast.Call, states: States) -> bool:
+        """Whether a cursor's connection is this scope's: made here (and followed itself), or a
+        local of unknown origin that this scope may close. A connection from a parameter, an
+        attribute or a global outlives the scope."""
         func = call.func
         if not isinstance(func, ast.Attribute):
             return False
         receiver = func.value
-        while isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute):
-            receiver = receiver.func.value
-        if isinstance(receiver, ast.Name):
-            if receiver.id in self.with_managed:
-                return True
-            return any(s.bound(receiver.id) is not None for s in states)
-        return isinstance(receiver, ast.Call)
+        if isinstance(receiver, ast.Await):
+            receiver = receiver.value
+        if isinstance(receiver, ast.Call):
+            return True  # made right there, and followed (or not) itself
+        if not isinstance(receiver, ast.Name):
+            return False
+        if receiver.id in self.with_managed or any(s.bound(receiver.id) is not None for s in states):
+            return True
+        reader = self.sources.reader(self.scope, self.cls)
+        if not reader.is_local(receiver.id) or reader.is_param(receiver.id) or receiver.id in self.globals:
+            return False
+        origin = reader.name_origin(receiver.id)
+        return origin is None or origin[0] not in ("attr", "global", "type", "getattr")
 
     def _temporary(self, flow: ResourceFlow, node: ast.expr, first: ast.Attribute) -> None:
         """A resource used in a chain and never bound: ``connect(p).execute(q).fetchone()``."""
@@ -937,11 +1103,38 @@ class _ScopeInterpreter:
         if isinstance(parent, ast.withitem):
             flow.drops.append((node, "temporary"))
             return
-        fate, _at = self.handover.value_fate(current)  # type: ignore[arg-type]
+        if (last_attr in _CURSOR_MAKERS and isinstance(parent, ast.Assign) and parent.value is current
+                and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)
+                and parent.targets[0].id not in self.globals):
+            # `cur = connect(p).cursor()`: only the cursor is kept; closing it leaves the
+            # connection open.
+            handle = parent.targets[0].id
+            if value_leaves(self.sources.facts, self.sources.reader(self.scope, self.cls), current):
+                flow.escapes.append(current)
+            elif self._closes_connection_of(handle):
+                flow.releases.append(current)
+            else:
+                flow.drops.append((node, "via-cursor"))
+                flow.handle = handle
+            return
+        fate, at = self.handover.value_fate(current)  # type: ignore[arg-type]
+        if fate == "guess":
+            flow.guessed.append(at)
+            fate = "borrow"
         if fate == "borrow" or (last_attr in _CONSUMING_METHODS and current is not first):
             flow.drops.append((node, "temporary"))
         else:
             flow.escapes.append(current)
+
+
+    def _closes_connection_of(self, handle: str) -> bool:
+        """``cur.connection.close()`` somewhere in the scope."""
+        for node in walk_scope(self.scope):
+            if (isinstance(node, ast.Attribute) and node.attr in RELEASE_METHODS
+                    and isinstance(node.value, ast.Attribute) and node.value.attr == "connection"
+                    and isinstance(node.value.value, ast.Name) and node.value.value.id == handle):
+                return True
+        return False
 
 
 def _guard(test: ast.expr) -> tuple[str | None, bool]:

@@ -9,48 +9,48 @@ from __future__ import annotations
 import ast
 from collections.abc import MutableMapping
 
+from dbleak.analysis.lifecycle_summary import (
+    BORROWING_BUILTINS,
+    BORROWING_METHODS,
+    EFFECT_WITH,
+    KEEPING_METHODS,
+    RELEASE_METHODS,
+    is_keeping_name,
+    value_leaves,
+)
 from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources
+from dbleak.knowledge.drivers import ObjectSpec
 
-# Calls that only look at their arguments.
-BORROWING_BUILTINS = frozenset({
-    "print", "len", "isinstance", "issubclass", "id", "repr", "str", "type", "hasattr", "getattr",
-    "bool", "hash", "callable", "vars", "dir", "format", "list", "tuple", "set", "frozenset",
-    "sorted", "sum", "any", "all", "min", "max", "dict", "next",
-})
 # Calls whose result wraps their argument lazily: the argument goes where the result goes.
 LAZY_WRAPPERS = frozenset({"enumerate", "zip", "map", "filter", "iter", "reversed"})
-
-# Method names that only use their arguments, whatever the receiver (logging, pandas).
-BORROWING_METHODS = frozenset({
-    "debug", "info", "warning", "warn", "error", "exception", "critical", "log",
-    "to_sql", "read_sql", "read_sql_query", "read_sql_table", "execute", "executemany",
-})
 # Method names by which a pool takes a connection back.
 POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
-
 # Method names by which an exit stack takes ownership.
 STACK_METHODS = frozenset({"enter_context", "enter_async_context", "callback", "push",
                            "push_async_callback", "push_async_exit"})
-
-RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "release", "disconnect", "terminate",
-                             "shutdown", "closeall", "ensure_closed"})
 
 
 class HandOver:
     """Where values go in one scope (``cls``: the class whose method it is)."""
 
     def __init__(self, sources: ObjectSources, parents: MutableMapping[int, ast.AST],
-                 cls: ast.ClassDef | None, unknown_calls: str) -> None:
+                 scope: ast.AST, cls: ast.ClassDef | None, unknown_calls: str) -> None:
         self.sources = sources
         self.parents = parents
+        self.scope = scope
         self.cls = cls
+        # "evidence" (a callee keeps what it is given only when something says so),
+        # "hand-over" (every unknown callee keeps it) or "borrow" (none does).
         self.unknown_calls = unknown_calls
 
     def _release_methods(self, name: str) -> frozenset[str]:
         return RELEASE_METHODS
 
-    def value_fate(self, node: ast.expr) -> tuple[str, ast.AST]:
-        """Where a value goes: "escape", "borrow", "release" (an owner in a with) or "yield"."""
+    def value_fate(self, node: ast.expr, spec: ObjectSpec | None = None) -> tuple[str, ast.AST]:
+        """Where a value goes: "escape", "borrow", "release" (an owner in a with) or "yield".
+
+        ``spec``: the object's, when known (a callee's `with obj:` releases it when the
+        object's own `with` closes)."""
         current: ast.AST = node
         while True:
             parent = self.parents.get(id(current))
@@ -78,13 +78,13 @@ class HandOver:
             if isinstance(parent, ast.keyword):
                 call = self.parents.get(id(parent))
                 if isinstance(call, ast.Call):
-                    return self.call_fate(call, None, parent.arg), call
+                    return self.call_fate(call, None, parent.arg, spec), call
                 return "escape", parent
             if isinstance(parent, ast.Call):
                 if parent.func is current:
                     return "borrow", current
                 index = parent.args.index(current) if current in parent.args else None
-                fate = self.call_fate(parent, index, None)
+                fate = self.call_fate(parent, index, None, spec)
                 if fate == "lazy":
                     current = parent
                     continue
@@ -106,29 +106,39 @@ class HandOver:
                 return "borrow", current
             return "escape", current
 
-    def call_fate(self, call: ast.Call, index: int | None, keyword: str | None) -> str:
-        """What a call does with an argument: "borrow", "escape", "release" or "lazy"."""
-        module = self.sources
+    def call_fate(self, call: ast.Call, index: int | None, keyword: str | None,
+                  spec: ObjectSpec | None = None) -> str:
+        """What a call does with an argument: "borrow", "escape", "release", "lazy", or
+        "guess" (a callee nothing is known of, taken to borrow it)."""
+        sources = self.sources
         func = call.func
-        if isinstance(func, ast.Name) and func.id in BORROWING_BUILTINS and module.facts.qualname(func) is None:
-            return "borrow"
-        if isinstance(func, ast.Name) and func.id in LAZY_WRAPPERS and module.facts.qualname(func) is None:
-            return "lazy"
-        qualname = module.call_target(call, self.cls)
+        if isinstance(func, ast.Name) and sources.facts.qualname(func) is None \
+                and not sources.reader(self.scope, self.cls).is_local(func.id):
+            if func.id in BORROWING_BUILTINS:
+                return "borrow"
+            if func.id in LAZY_WRAPPERS:
+                return "lazy"
+        qualname = sources.call_target(call, self.cls)
         if qualname in CLOSING_WRAPPERS:
             holder = self.parents.get(id(call))
             if isinstance(holder, ast.withitem):
                 return "release"
             return "escape"
         if qualname is not None:
-            if qualname in module.drivers.borrowers:
+            if qualname in sources.drivers.borrowers:
                 return "borrow"
-            if qualname in module.drivers.owners:
+            if qualname in sources.drivers.owners:
                 return "escape"
-            effect = module.param_effect(qualname, index, keyword,
-                                         isinstance(func, ast.Attribute))
+            effect = sources.param_effect(qualname, index, keyword, isinstance(func, ast.Attribute))
+            if effect == EFFECT_WITH:
+                behaviour = spec.with_ if spec is not None else None
+                return "release" if behaviour is not None and behaviour.closes else "borrow"
             if effect is not None:
                 return effect
+            if qualname in sources.drivers.factories or qualname in sources.drivers.factory_variants:
+                # `sessionmaker(bind=engine)`, `Session(engine)`: the new object uses it; it
+                # leaves with the new object, and is not released by it.
+                return "escape" if self._result_leaves(call) else "borrow"
         if isinstance(func, ast.Attribute):
             if func.attr in POOL_RELEASE_METHODS:
                 return "release"
@@ -136,6 +146,17 @@ class HandOver:
                 return "escape"
             if func.attr in BORROWING_METHODS:
                 return "borrow"
+            if func.attr in KEEPING_METHODS:
+                return "escape"
         if self.unknown_calls == "borrow":
             return "borrow"
-        return "escape"
+        if self.unknown_calls == "hand-over":
+            return "escape"
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if is_keeping_name(name) or self._result_leaves(call):
+            return "escape"
+        return "guess"  # nothing says the callee keeps it: a borrow, but only a likely one
+
+    def _result_leaves(self, call: ast.Call) -> bool:
+        """Whether the call's result leaves the scope: what it was given may live in it."""
+        return value_leaves(self.sources.facts, self.sources.reader(self.scope, self.cls), call)

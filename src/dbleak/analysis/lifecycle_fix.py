@@ -5,7 +5,7 @@ cover without changing what the code does. Produces plan data; libcst renders it
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from dbleak.analysis.flow import ResourceFlow, _may_raise
@@ -184,7 +184,18 @@ def _escaping_sink(node: ast.Name, parents: dict[int, ast.AST], names: set[str],
 
 
 def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedFix:
-    """A `with closing(...)` / `with` / `try: … finally:` plan for one resource, or why not."""
+    """A `with closing(...)` / `with` / `try: … finally:` plan for one resource, or why not.
+
+    Unsafe when the object is passed to a callee nothing is known of: it was taken to borrow
+    it, but it might keep it, and closing it at the end of the block would then change what
+    the code does."""
+    planned = _plan_fix(ctx, flow, title_kind)
+    if planned.plan is not None and flow.guessed:
+        return PlannedFix(replace(planned.plan, applicability=Applicability.UNSAFE))
+    return planned
+
+
+def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedFix:
     resource = flow.resource
     stmt = resource.stmt
     name = resource.name
@@ -283,6 +294,11 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
         awaited = "await " if spec.release_awaited or resource.awaited else ""
         guarded = WrapInTryFinally(first, end, f"{awaited}{name}.{release_name}()", drops)
         return PlannedFix(FixPlan(f"Close `{name}` in a `finally` block", Applicability.SAFE, (guarded,)))
+    if spec.closing_context == "try-finally" or release_name != "close":
+        # An engine (`dispose()`), a pool (`closeall()`): no `close()` for `closing()` to call.
+        guarded = WrapInTryFinally(first, end, f"{name}.{release_name}()", drops)
+        verb = "Dispose" if release_name == "dispose" else "Release"
+        return PlannedFix(FixPlan(f"{verb} `{name}` in a `finally` block", Applicability.SAFE, (guarded,)))
     call_text = source_segment(ctx.text, resource.call)
     if call_text is None or "\n" in call_text and "#" in call_text:
         return PlannedFix(None, "the fix would drop a comment")

@@ -51,6 +51,8 @@ class ModuleFacts:
     tree: ast.Module
     drivers: DriverTable
     module_name: str = ""
+    # A package's ``__init__``: its relative imports start at the package itself.
+    is_package: bool = False
     resolver: ImportResolver = field(init=False)
     calls: list[CallSite] = field(default_factory=list)
     withs: list[WithSite] = field(default_factory=list)
@@ -138,9 +140,10 @@ def _outer_parts(node: ast.AST) -> list[ast.AST]:
     return parts
 
 
-def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "") -> ModuleFacts:
+def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
+                  is_package: bool = False) -> ModuleFacts:
     """Walk the tree once, recording calls, with-statements, scopes, parents and names."""
-    facts = ModuleFacts(tree=tree, drivers=drivers, module_name=module_name)
+    facts = ModuleFacts(tree=tree, drivers=drivers, module_name=module_name, is_package=is_package)
     resolver = facts.resolver
     root = Scope(tree, None)
     facts.scopes.append(root)
@@ -171,7 +174,8 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "")
             stmt = node
             scope_of_stmt[id(node)] = scope
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                resolver.add_import(node, module_name, top_level=statement_parent.get(id(node)) is tree)
+                resolver.add_import(node, module_name, top_level=statement_parent.get(id(node)) is tree,
+                                    is_package=is_package)
             elif isinstance(node, (ast.With, ast.AsyncWith)):
                 facts.withs.append(WithSite(node, scope))
             elif node_type is ast.Assign and scope is root:
@@ -180,6 +184,8 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "")
                         value = node.value  # type: ignore[attr-defined]
                         if isinstance(value, (ast.Name, ast.Attribute)) and len(node.targets) == 1:  # type: ignore[attr-defined]
                             resolver.add_alias(target.id, value)
+                        elif isinstance(value, ast.Constant) and value.value is None:
+                            pass  # `psycopg2 = None` when the import failed: unusable, not another binding
                         else:
                             resolver.rebind(target.id)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and scope is root:

@@ -50,41 +50,60 @@ def fresh_name(tree: ast.Module, scope: ast.AST, base: str) -> str:
     return candidate
 
 
+def import_bindings(node: ast.Import | ast.ImportFrom, module_name: str = "",
+                    is_package: bool = False) -> list[tuple[str, str]]:
+    """(local name, qualified name) for each name an import statement binds.
+
+    ``module_name`` is the importing module's dotted name; ``is_package``: it is a package's
+    ``__init__``, so a relative import's first level is the package itself.
+    """
+    found: list[tuple[str, str]] = []
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                found.append((alias.asname, alias.name))
+            else:
+                top = alias.name.split(".", 1)[0]
+                found.append((top, top))
+        return found
+    base = node.module or ""
+    if node.level:
+        package = module_name.split(".") if module_name else []
+        drop = node.level - 1 if is_package else node.level
+        package = package[: max(len(package) - drop, 0)]
+        base = ".".join([*package, base] if base else package)
+    for alias in node.names:
+        if alias.name == "*":
+            continue
+        found.append((alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name))
+    return found
+
+
 class ImportResolver:
     """Maps local names to qualified names. Built from every import in the module.
 
     Names that are imported in one place and bound to something else elsewhere at module level
-    are dropped: precision first, a name we cannot be sure of resolves to nothing.
+    are dropped: precision first, a name we cannot be sure of resolves to nothing. A name bound
+    by several imports only (``try: import pysqlite3 as sqlite3`` / ``except ImportError: import
+    sqlite3``, or one alias per branch) keeps its candidates: :meth:`resolve_alternatives`.
     """
 
     def __init__(self, canonical: Callable[[str], str] = lambda q: q) -> None:
         self._canonical = canonical
         self.bindings: dict[str, str] = {}
         self._conflicts: set[str] = set()
+        # Every qualified name an import or alias bound to a name, in order; names also bound
+        # to something else are in ``_opaque``.
+        self._candidates: dict[str, list[str]] = {}
+        self._opaque: set[str] = set()
         # Names bound by unconditional imports in the module body: the only ones a fix may use
         # anywhere in the module (an import inside a function or an `if` is not visible everywhere).
         self.top_level: dict[str, str] = {}
 
     def add_import(self, node: ast.Import | ast.ImportFrom, module_name: str = "",
-                   top_level: bool = False) -> None:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    self._bind(alias.asname, alias.name, top_level)
-                else:
-                    top = alias.name.split(".", 1)[0]
-                    self._bind(top, top, top_level)
-            return
-        base = node.module or ""
-        if node.level:
-            package = module_name.split(".")
-            package = package[: max(len(package) - node.level, 0)]
-            base = ".".join([*package, base] if base else package)
-        for alias in node.names:
-            if alias.name == "*":
-                continue
-            self._bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name,
-                       top_level)
+                   top_level: bool = False, is_package: bool = False) -> None:
+        for name, qualname in import_bindings(node, module_name, is_package):
+            self._bind(name, qualname, top_level)
 
     def add_alias(self, name: str, value: ast.expr) -> None:
         """``connect = sqlite3.connect`` at module level makes ``connect`` an alias."""
@@ -99,14 +118,18 @@ class ImportResolver:
         self._bind(name, qualname)
 
     def rebind(self, name: str) -> None:
+        self._opaque.add(name)
         if name in self.bindings:
             self._conflicts.add(name)
 
     def _bind(self, name: str, qualname: str, top_level: bool = False) -> None:
         qualname = self._canonical(qualname)
         previous = self.bindings.get(name)
-        if previous is not None and previous != qualname:
+        if previous is not None and previous != qualname or previous is None and name in self._opaque:
             self._conflicts.add(name)
+        candidates = self._candidates.setdefault(name, [])
+        if qualname not in candidates:
+            candidates.append(qualname)
         self.bindings[name] = qualname
         if top_level:
             self.top_level[name] = qualname
@@ -126,6 +149,26 @@ class ImportResolver:
             return None
         parts.append(base)
         return self._canonical(".".join(reversed(parts)))
+
+    def resolve_alternatives(self, node: ast.AST) -> tuple[str, ...]:
+        """The qualified names a chain may mean when its root is bound by several imports (and
+        by nothing else); one name when :meth:`resolve` knows it; () otherwise."""
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return ()
+        if node.id not in self._conflicts:
+            single = self.resolve(node)
+            if single is None:
+                return ()
+            return (self._canonical(".".join([single, *reversed(parts)])),)
+        if node.id in self._opaque:
+            return ()
+        tail = list(reversed(parts))
+        return tuple(dict.fromkeys(self._canonical(".".join([base, *tail]))
+                                   for base in self._candidates.get(node.id, ())))
 
     def local_name_for(self, qualname: str) -> str | None:
         """Expression text that refers to ``qualname`` anywhere in the module (``closing`` or

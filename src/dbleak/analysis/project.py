@@ -3,6 +3,13 @@
 Built in a cheap first pass over every module being checked (before any rule runs), so that
 ``conn = get_db()`` in one file is known to create a connection defined in another.
 
+A module the run was not given is read from disk when a lookup needs it
+(:class:`ModuleFinder`: the package the checked file belongs to, the project root and its
+``src/``), so a file's findings do not depend on which other files were passed: a pre-commit
+hook that passes one changed file sees the factories of the modules it imports. Modules read
+that way answer lookups by name (:meth:`ProjectIndex.get`) only; the project-wide unions
+(:meth:`ProjectIndex.union_of`) are made of the modules the run was given.
+
 Each rule family contributes a *summarizer*: a function of one module's facts that returns
 summaries for the functions it defines (``{qualname: {key: value}}``). The index merges them.
 Summarizers must be cheap: they run on every module of the run, on the same ``ast`` tree the
@@ -12,12 +19,15 @@ rules will later use (the runner parses once and keeps the tree for the checking
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from dbleak.analysis.module import ModuleFacts
+from dbleak.analysis.module import ModuleFacts, collect_facts
+from dbleak.knowledge.drivers import DriverTable
+from dbleak.source import DecodeError, decode_source
 
 Summarizer = Callable[[ModuleFacts], Mapping[str, Mapping[str, Any]]]
 
@@ -34,13 +44,137 @@ class FunctionSummary:
         return self.facts.get(key, default)
 
 
+_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+def package_parts(folder: str) -> tuple[str, ...]:
+    """The dotted package path of a folder: walk up while folders hold an ``__init__.py``."""
+    parts: list[str] = []
+    current = os.path.abspath(folder)
+    while os.path.isfile(os.path.join(current, "__init__.py")):
+        name = os.path.basename(current)
+        if not name.isidentifier():
+            break
+        parts.append(name)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return tuple(reversed(parts))
+
+
+def module_name_for(path: str) -> str:
+    """The dotted module name of a file (``pkg/sub/mod.py`` → ``pkg.sub.mod`` inside packages)."""
+    if path in ("-", "<stdin>") or not path.endswith((".py", ".pyi")):
+        return ""
+    stem = os.path.basename(path).rsplit(".", 1)[0]
+    package = package_parts(os.path.dirname(path) or ".")
+    if stem == "__init__":
+        return ".".join(package)
+    if not stem.isidentifier():
+        return ""
+    return ".".join((*package, stem))
+
+
+def import_roots(path: str) -> list[str]:
+    """Folders from which the modules a file imports are found: the folder holding its
+    top-level package (its own folder outside packages), then each folder above it up to its
+    project's root (the first holding a ``pyproject.toml``, ``setup.py``, ``setup.cfg`` or
+    ``.git``) and that root's ``src/``; without a project root, the folder above only."""
+    folder = os.path.dirname(os.path.abspath(path))
+    root = folder
+    for _ in package_parts(folder):
+        root = os.path.dirname(root)
+    chain = [root]
+    current = root
+    project = None
+    while True:
+        if any(os.path.exists(os.path.join(current, marker)) for marker in _PROJECT_MARKERS):
+            project = current
+            break
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+        chain.append(current)
+    if project is None:
+        chain = chain[:2]
+    else:
+        chain.append(os.path.join(project, "src"))
+    return [r for r in dict.fromkeys(chain) if os.path.isdir(r)]
+
+
+class ModuleFinder:
+    """Reads the summaries of a module from disk when a lookup needs one (once per module)."""
+
+    def __init__(self, roots: Iterable[str], drivers: DriverTable) -> None:
+        self.roots = list(dict.fromkeys(roots))
+        self.drivers = drivers
+        self._done: set[str] = set()
+
+    @classmethod
+    def for_paths(cls, paths: Iterable[str], drivers: DriverTable) -> ModuleFinder:
+        roots: list[str] = []
+        for path in paths:
+            roots.extend(import_roots(path))
+        return cls(roots, drivers)
+
+    def loaded(self, module: str) -> None:
+        """The run was given this module: its summaries are in the index already."""
+        self._done.add(module)
+
+    def find(self, module: str) -> str | None:
+        parts = module.split(".")
+        if not all(part.isidentifier() for part in parts):
+            return None
+        for root in self.roots:
+            base = os.path.join(root, *parts)
+            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                if os.path.isfile(candidate) and module_name_for(candidate) == module:
+                    return candidate
+        return None
+
+    def load_for(self, qualname: str) -> dict[str, dict[str, Any]]:
+        """The summaries of the modules ``qualname`` may live in, not read before."""
+        found: dict[str, dict[str, Any]] = {}
+        parts = qualname.split(".")
+        for cut in range(len(parts), 0, -1):
+            module = ".".join(parts[:cut])
+            if module in self._done:
+                continue
+            self._done.add(module)
+            path = self.find(module)
+            if path is None:
+                continue
+            found.update(self._summaries(path, module))
+        return found
+
+    def _summaries(self, path: str, module: str) -> dict[str, dict[str, Any]]:
+        try:
+            with open(path, "rb") as handle:
+                text = decode_source(handle.read()).text
+            tree = ast.parse(text, filename=path)
+        except (OSError, DecodeError, SyntaxError, ValueError, MemoryError, RecursionError):
+            return {}
+        is_package = os.path.basename(path) == "__init__.py"
+        facts = collect_facts(tree, self.drivers, module, is_package)
+        return summarize_module(facts)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"roots": self.roots, "drivers": self.drivers, "_done": set()}
+
+
 @dataclass
 class ProjectIndex:
     """Function summaries by qualified name (``package.module.function``, ``module.Class.method``)."""
 
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
+    # Reads the modules the run was not given, when a lookup needs them.
+    finder: ModuleFinder | None = field(default=None, repr=False, compare=False)
     # Unions of one summary key over every entry, made when first asked for (see union_of).
     _unions: dict[str, frozenset[Any]] = field(default_factory=dict, repr=False, compare=False)
+    # Summaries read from disk by the finder (not part of the unions).
+    _disk: dict[str, FunctionSummary] = field(default_factory=dict, repr=False, compare=False)
 
     def add_module(self, facts: ModuleFacts) -> None:
         self.add_summaries(summarize_module(facts))
@@ -67,7 +201,16 @@ class ProjectIndex:
     def get(self, qualname: str | None) -> FunctionSummary | None:
         if qualname is None:
             return None
-        return self.functions.get(qualname)
+        found = self.functions.get(qualname) or self._disk.get(qualname)
+        if found is not None or self.finder is None:
+            return found
+        for name, values in self.finder.load_for(qualname).items():
+            if name in self.functions:
+                continue  # the run's own copy of that module wins
+            previous = self._disk.get(name)
+            merged = {**previous.facts, **values} if previous is not None else values
+            self._disk[name] = FunctionSummary(name, MappingProxyType(merged))
+        return self._disk.get(qualname)
 
 
 def summarize_module(facts: ModuleFacts) -> dict[str, dict[str, Any]]:

@@ -1,26 +1,43 @@
-"""Where database objects come from: the calls, names and attributes of a module that make or
-hold a connection, cursor, session or engine, resolved through imports, re-exports, the
-configured factories and the project's own factory functions.
+"""Where database objects come from: what the calls, names and attributes of a module make or
+hold, resolved through imports, import fallbacks, re-exports, the driver table, the configured
+factories and the project's own code (factories, module globals, class attributes, properties,
+generators, annotations).
 
-What happens to such an object afterwards is :mod:`dbleak.analysis.flow`'s business; what a
-callee does with one passed to it is :mod:`dbleak.analysis.handover`'s.
+The project's code is read through its summaries (:mod:`dbleak.analysis.lifecycle_summary`),
+written in *origins*; :meth:`ObjectSources.resolve` turns an origin into a :data:`Value`: a
+driver-table object (:class:`~dbleak.knowledge.drivers.ObjectSpec`) or an instance of a class of
+the project (:class:`ProjectClass`, whose methods and attributes are read in turn).
+
+What happens to an object afterwards is :mod:`dbleak.analysis.flow`'s business; what a callee
+does with one passed to it is :mod:`dbleak.analysis.handover`'s.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dbleak.analysis.lifecycle_summary import (
-    SUMMARY_BORROWS,
-    SUMMARY_MODULE_ALIAS,
+    EFFECT_BORROW,
+    EFFECT_ESCAPE,
+    EFFECT_RELEASE,
+    EFFECT_WITH,
+    SUMMARY_ATTRS,
+    SUMMARY_BASES,
+    SUMMARY_EFFECTS,
+    SUMMARY_IMPORTS,
+    SUMMARY_KIND,
     SUMMARY_PARAMS,
-    SUMMARY_RELEASES,
+    SUMMARY_RETURN_ITEMS,
     SUMMARY_RETURNS,
+    SUMMARY_VALUE,
+    SUMMARY_YIELDS,
+    Origin,
+    OriginReader,
     summarize_lifecycle,
 )
-from dbleak.analysis.module import walk
-from dbleak.analysis.project import module_functions
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
 if TYPE_CHECKING:
@@ -35,7 +52,37 @@ CONNECT_ON_ARGUMENTS = frozenset({
     "mysql.connector.MySQLConnection", "mysql.connector.connection.MySQLConnection",
     "mysql.connector.CMySQLConnection", "mysql.connector.connection_cext.CMySQLConnection",
 })
+
 CLOSING_WRAPPERS = frozenset({"contextlib.closing", "contextlib.aclosing"})
+_MAX_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class ProjectClass:
+    """An instance of a class defined in the project (its methods and attributes are read
+    from the project index)."""
+
+    qualname: str
+
+
+Value = ObjectSpec | ProjectClass
+
+
+def value_key(value: Value) -> str:
+    return value.name if isinstance(value, ObjectSpec) else f"class:{value.qualname}"
+
+
+_CACHE_KEY = "_dbleak_object_sources"
+
+
+def object_sources(ctx: CheckContext) -> ObjectSources:
+    """The module's :class:`ObjectSources`, made once per check and shared by the rules."""
+    cached = ctx.__dict__.get(_CACHE_KEY)
+    if cached is None:
+        cached = ObjectSources(ctx)
+        ctx.__dict__[_CACHE_KEY] = cached
+    assert isinstance(cached, ObjectSources)
+    return cached
 
 
 class ObjectSources:
@@ -46,99 +93,333 @@ class ObjectSources:
         self.facts = ctx.facts
         self.drivers = ctx.drivers
         self.user_factories = frozenset(ctx.settings.option("lifecycle", "factories", ()) or ())
-        prefix = f"{ctx.module_name}." if ctx.module_name else ""
-        self.prefix = prefix
-        # Summaries of this module's own functions, made on first need when the project index
-        # does not hold them (a lone source text).
-        self._local_summaries: dict[str, Any] | None = None
-        self._local_functions = frozenset(module_functions(self.facts))
-        self.global_specs: dict[str, ObjectSpec] = {}
-        self.class_attr_specs: dict[int, dict[str, ObjectSpec]] = {}
+        self.prefix = f"{ctx.module_name}." if ctx.module_name else ""
+        self._local: Mapping[str, Mapping[str, Any]] | None = None
+        self._memo: dict[Origin, Value | None] = {}
+        self._readers: dict[int, OriginReader] = {}
         self.class_of: dict[int, ast.ClassDef] = {}
-
-    def collect(self) -> None:
-        """The specs of module globals and of attributes the classes set on `self`."""
-        self._collect_global_specs()
-        self._collect_class_specs()
-
-    def _collect_global_specs(self) -> None:
-        for stmt in self.ctx.tree.body:
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                spec = self.factory_spec_of(stmt.value)
-                if spec is not None:
-                    self.global_specs[stmt.targets[0].id] = spec
-
-    def _collect_class_specs(self) -> None:
         for scope in self.facts.scopes:
-            cls = scope.node
-            if not isinstance(cls, ast.ClassDef):
-                continue
-            attrs: dict[str, ObjectSpec] = {}
-            for item in cls.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    self.class_of[id(item)] = cls
-                    annotated = {a.arg: a.annotation for a in [*item.args.args, *item.args.kwonlyargs]
-                                 if a.annotation is not None}
-                    for node in walk(item):
-                        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                                and self_attr(node.targets[0]) is not None
-                                and isinstance(node.value, ast.Name) and node.value.id in annotated):
-                            spec = self.annotation_spec(annotated[node.value.id])
-                            if spec is not None:
-                                attrs.setdefault(self_attr(node.targets[0]) or "", spec)
-                            continue
-                        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                                and self_attr(node.targets[0]) is not None):
-                            spec = self.factory_spec_of(node.value, cls)
-                            if spec is not None:
-                                attrs[self_attr(node.targets[0]) or ""] = spec
-                        elif isinstance(node, ast.AnnAssign) and self_attr(node.target) is not None:
-                            spec = self.annotation_spec(node.annotation)
-                            if spec is not None:
-                                attrs[self_attr(node.target) or ""] = spec
-            self.class_attr_specs[id(cls)] = attrs
+            node = scope.node
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        self.class_of[id(item)] = node
 
-    # -- what creates a resource
+    # -- summaries
 
-    def factory_spec_of(self, expr: ast.expr, cls: ast.ClassDef | None = None) -> ObjectSpec | None:
-        """The spec of a factory call (driver, configured or project), through ``await``."""
-        awaited = False
-        if isinstance(expr, ast.Await):
-            expr = expr.value
-            awaited = True
-        if not isinstance(expr, ast.Call):
+    def local_summaries(self) -> Mapping[str, Mapping[str, Any]]:
+        """This module's own summaries (the same as the project index holds in a full run)."""
+        if self._local is None:
+            self._local = summarize_lifecycle(self.facts)
+        return self._local
+
+    def summary(self, qualname: str | None) -> Mapping[str, Any] | None:
+        if not qualname:
             return None
-        return self.call_factory_spec(expr, awaited, cls)
+        local = self.local_summaries().get(qualname)
+        if local is not None:
+            return local
+        found = self.ctx.project.get(qualname)
+        return found.facts if found is not None else None
 
-    def call_factory_spec(self, call: ast.Call, awaited: bool, cls: ast.ClassDef | None,
-                          in_async_with: bool = False) -> ObjectSpec | None:
-        """The object a factory call makes (driver, configured or project), tracked or not."""
-        qualname = self.call_target(call, cls)
-        if qualname is None:
+    def through_reexports(self, qualname: str) -> str:
+        """``pkg.connect`` → ``pkg.db.connect`` when ``pkg`` imports ``connect`` from
+        ``pkg.db`` (and on, through every module that re-exports it)."""
+        seen = {qualname}
+        for _ in range(6):
+            parts = qualname.split(".")
+            for cut in range(len(parts) - 1, 0, -1):
+                summary = self.summary(".".join(parts[:cut]))
+                imports = summary.get(SUMMARY_IMPORTS) if summary is not None else None
+                if imports and parts[cut] in imports:
+                    target = str(imports[parts[cut]])
+                    qualname = self.drivers.canonical(".".join([target, *parts[cut + 1:]]))
+                    break
+            else:
+                return qualname
+            if qualname in seen:
+                return qualname
+            seen.add(qualname)
+        return qualname
+
+    def _summary_through(self, qualname: str) -> tuple[str, Mapping[str, Any] | None]:
+        summary = self.summary(qualname)
+        if summary is None:
+            moved = self.through_reexports(qualname)
+            if moved != qualname:
+                return moved, self.summary(moved)
+        return qualname, summary
+
+    # -- readers
+
+    def class_qualname(self, cls: ast.ClassDef | None) -> str | None:
+        return None if cls is None else self.prefix + cls.name
+
+    def reader(self, scope: ast.AST, cls: ast.ClassDef | None = None) -> OriginReader:
+        found = self._readers.get(id(scope))
+        if found is None:
+            if cls is None:
+                cls = self.class_of.get(id(scope))
+            found = OriginReader(self.facts, scope, self.class_qualname(cls))
+            self._readers[id(scope)] = found
+        return found
+
+    def expr_value(self, expr: ast.AST, scope: ast.AST, cls: ast.ClassDef | None = None) -> Value | None:
+        """What ``expr`` (in ``scope``) holds, when it is a database object or a project
+        class's instance."""
+        origin = self.reader(scope, cls).origin(expr)
+        return self.resolve(origin) if origin is not None else None
+
+    # -- resolving origins
+
+    def resolve(self, origin: Origin | None, depth: int = 0) -> Value | None:
+        if origin is None or depth > _MAX_DEPTH:
             return None
-        keywords = frozenset(k.arg for k in call.keywords if k.arg is not None)
+        if origin in self._memo:
+            return self._memo[origin]
+        self._memo[origin] = None  # a cycle resolves to nothing
+        found = self._resolve(origin, depth)
+        self._memo[origin] = found
+        return found
+
+    def _resolve(self, origin: Origin, depth: int) -> Value | None:
+        tag = origin[0]
+        if tag == "call":
+            return self.call_value(str(origin[1]), frozenset(origin[2]), depth)
+        if tag == "method":
+            base = self.resolve(origin[1], depth + 1)
+            return self.method_value(base, str(origin[2]), frozenset(origin[3]), depth)
+        if tag == "attr":
+            return self.attr_value(str(origin[1]), str(origin[2]), depth)
+        if tag == "getattr":
+            base = self.resolve(origin[1], depth + 1)
+            if isinstance(base, ProjectClass):
+                return self.attr_value(base.qualname, str(origin[2]), depth)
+            return None
+        if tag == "global":
+            return self.global_value(str(origin[1]), depth)
+        if tag == "type":
+            return self.type_value(str(origin[1]))
+        if tag == "next":
+            inner = origin[1]
+            if inner[0] != "call":
+                return None
+            _name, summary = self._summary_through(str(inner[1]))
+            if summary is None:
+                return None
+            return self._common([self.resolve(o, depth + 1) for o in summary.get(SUMMARY_YIELDS, ())])
+        if tag == "any":
+            return self._common([self.resolve(o, depth + 1) for o in origin[1]])
+        return None
+
+    @staticmethod
+    def _common(values: list[Value | None]) -> Value | None:
+        """One value for alternatives: the same object, or for driver objects of one kind the
+        stricter one (whose `with` closes nothing)."""
+        if not values or any(v is None for v in values):
+            return None
+        first = values[0]
+        assert first is not None
+        if all(value_key(v) == value_key(first) for v in values if v is not None):
+            return first
+        specs = [v for v in values if isinstance(v, ObjectSpec)]
+        if len(specs) != len(values) or len({s.kind for s in specs}) != 1:
+            return None
+        for spec in specs:
+            if spec.with_ is None or not spec.with_.closes:
+                return spec
+        return specs[0]
+
+    def call_value(self, qualname: str, keywords: frozenset[str] = frozenset(),
+                   depth: int = 0) -> Value | None:
+        """What calling ``qualname`` returns."""
         factory = self.drivers.factory_for(qualname, keywords)
         if factory is not None:
-            if factory.awaited and not (awaited or in_async_with):
-                return None
-            if qualname in CONNECT_ON_ARGUMENTS and not call.args and not call.keywords:
-                return None  # an unconnected object: `MySQLConnection()` connects only when given options
-            if getattr(factory, "context_only", False):
+            if factory.context_only:
                 return None
             return self.drivers.objects.get(factory.returns)
         if qualname in self.user_factories:
             return USER_CONNECTION
-        return self.project_factory_spec(qualname, 0)
-
-    def factory_call_with(self, call: ast.Call, cls: ast.ClassDef | None, is_async: bool) -> WithSpec | None:
-        """What `with f(...)` does when the factory says so (``async with aiosqlite.connect()``)."""
-        qualname = self.call_target(call, cls)
-        factory = self.drivers.factory(qualname)
-        if factory is None:
+        qualname, summary = self._summary_through(qualname)
+        if summary is None:
+            factory = self.drivers.factory_for(qualname, keywords)
+            if factory is not None and not factory.context_only:
+                return self.drivers.objects.get(factory.returns)
+            owner, _, method = qualname.rpartition(".")
+            if owner and method:
+                found = self.method_summary(owner, method)
+                if found is not None:
+                    return self._returns_value(found, depth)
+                # `self.Session()`: an attribute of the class holding a callable object
+                kept = self.attr_value(owner, method, depth + 1)
+                if kept is not None:
+                    return self.method_value(kept, "__call__", keywords, depth)
+                # `connection.cursor()`, `db.engine.connect()`: a method of a module-level object
+                holder = self.global_value(owner, depth + 1)
+                if holder is not None:
+                    return self.method_value(holder, method, keywords, depth)
             return None
-        return getattr(factory, "call_async_with" if is_async else "call_with", None)
+        kind = summary.get(SUMMARY_KIND)
+        if kind == "class":
+            return self.class_value(qualname)
+        if kind == "global":
+            value = self.resolve(summary.get(SUMMARY_VALUE), depth + 1)
+            return self.method_value(value, "__call__", keywords, depth)
+        if kind == "function":
+            return self._returns_value(summary, depth)
+        return None
+
+    def _returns_value(self, summary: Mapping[str, Any], depth: int) -> Value | None:
+        if summary.get(SUMMARY_KIND) != "function":
+            return None
+        returns = summary.get(SUMMARY_RETURNS)
+        if not returns:
+            return None
+        return self._common([self.resolve(o, depth + 1) for o in returns])
+
+    def return_items(self, qualname: str | None, depth: int = 0) -> tuple[Value | None, ...]:
+        """For ``a, b = f()``: what each position of ``f``'s tuple return holds."""
+        if qualname is None:
+            return ()
+        qualname, summary = self._summary_through(qualname)
+        if summary is None:
+            owner, _, method = qualname.rpartition(".")
+            summary = self.method_summary(owner, method) if owner else None
+        if summary is None or summary.get(SUMMARY_KIND) != "function":
+            return ()
+        items = summary.get(SUMMARY_RETURN_ITEMS) or ()
+        return tuple(self.resolve(o, depth + 1) if o is not None else None for o in items)
+
+    def method_value(self, base: Value | None, name: str, keywords: frozenset[str] = frozenset(),
+                     depth: int = 0) -> Value | None:
+        """What ``base.name(...)`` returns."""
+        if isinstance(base, ObjectSpec):
+            method = base.method(name, keywords)
+            if method is None or method.context_only:
+                return None
+            return self.drivers.objects.get(method.returns)
+        if isinstance(base, ProjectClass):
+            summary = self.method_summary(base.qualname, name)
+            return self._returns_value(summary, depth) if summary is not None else None
+        return None
+
+    def method_summary(self, class_qualname: str, name: str, depth: int = 0) -> Mapping[str, Any] | None:
+        """The summary of a method of a project class, looked up through its bases."""
+        if depth > _MAX_DEPTH:
+            return None
+        class_qualname, summary = self._summary_through(class_qualname)
+        if summary is None or summary.get(SUMMARY_KIND) != "class":
+            return None
+        own = self.summary(f"{class_qualname}.{name}")
+        if own is not None:
+            return own
+        for base in summary.get(SUMMARY_BASES, ()):
+            found = self.method_summary(str(base), name, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    def attr_value(self, class_qualname: str, attr: str, depth: int = 0) -> Value | None:
+        """What instances of a project class keep in ``self.attr`` (or a property gives)."""
+        if depth > _MAX_DEPTH:
+            return None
+        class_qualname, summary = self._summary_through(class_qualname)
+        if summary is None or summary.get(SUMMARY_KIND) != "class":
+            return None
+        attrs = summary.get(SUMMARY_ATTRS) or {}
+        if attr in attrs:
+            return self.resolve(attrs[attr], depth + 1)
+        prop = self.summary(f"{class_qualname}.{attr}")
+        if prop is not None and prop.get(SUMMARY_KIND) in ("property", "cached_property"):
+            returns = prop.get(SUMMARY_RETURNS)
+            if returns:
+                return self._common([self.resolve(o, depth + 1) for o in returns])
+            return None
+        for base in summary.get(SUMMARY_BASES, ()):
+            found = self.attr_value(str(base), attr, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    def property_kind(self, class_qualname: str, attr: str, depth: int = 0) -> str | None:
+        """"property"/"cached_property" when ``attr`` of the class is one, through its bases."""
+        if depth > _MAX_DEPTH:
+            return None
+        class_qualname, summary = self._summary_through(class_qualname)
+        if summary is None or summary.get(SUMMARY_KIND) != "class":
+            return None
+        if attr in (summary.get(SUMMARY_ATTRS) or {}):
+            return None
+        prop = self.summary(f"{class_qualname}.{attr}")
+        if prop is not None:
+            kind = prop.get(SUMMARY_KIND)
+            return str(kind) if kind in ("property", "cached_property") else None
+        for base in summary.get(SUMMARY_BASES, ()):
+            found = self.property_kind(str(base), attr, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    def global_value(self, qualname: str, depth: int = 0) -> Value | None:
+        """What a module-level name holds (a driver's module-level object, a project global)."""
+        instance = self.drivers.instance(qualname)
+        if instance is not None:
+            return instance
+        qualname, summary = self._summary_through(qualname)
+        instance = self.drivers.instance(qualname)
+        if instance is not None:
+            return instance
+        if summary is not None and summary.get(SUMMARY_KIND) == "global":
+            return self.resolve(summary.get(SUMMARY_VALUE), depth + 1)
+        return None
+
+    def class_value(self, qualname: str, depth: int = 0) -> Value | None:
+        """An instance of a project class; of a driver object when the class derives from one."""
+        spec = self.type_value(qualname, project=False)
+        if spec is not None:
+            return spec
+        _name, summary = self._summary_through(qualname)
+        if summary is None or summary.get(SUMMARY_KIND) != "class" or depth > _MAX_DEPTH:
+            return None
+        for base in summary.get(SUMMARY_BASES, ()):
+            inherited = self.type_value(str(base), project=False)
+            if isinstance(inherited, ObjectSpec):
+                return inherited
+            base_summary = self.summary(str(base))
+            if base_summary is not None and base_summary.get(SUMMARY_KIND) == "class":
+                found = self.class_value(str(base), depth + 1)
+                if isinstance(found, ObjectSpec):
+                    return found
+        return ProjectClass(qualname)
+
+    def type_value(self, qualname: str, project: bool = True) -> Value | None:
+        """The value an annotation names: a driver object, or a project class's instance."""
+        objects = self.drivers.objects
+        if qualname in objects:
+            return objects[qualname]
+        for spec in objects.values():
+            if qualname in spec.classes:
+                return spec
+        factory = self.drivers.factory(qualname)  # a class that is its own factory
+        if factory is not None and factory.returns in objects:
+            return objects[factory.returns]
+        parts = qualname.split(".")
+        short = f"{parts[0]}.{parts[-1]}"
+        if short in objects:
+            return objects[short]
+        if not project:
+            return None
+        moved, summary = self._summary_through(qualname)
+        if summary is not None and summary.get(SUMMARY_KIND) == "class":
+            return self.class_value(moved)
+        if moved != qualname:
+            return self.type_value(moved, project=False)
+        return None
+
+    # -- calls of the module
 
     def call_target(self, call: ast.Call, cls: ast.ClassDef | None) -> str | None:
+        """The qualified name a call calls (``module.Class.method`` for ``self.method()``)."""
         func = call.func
         if (cls is not None and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
                 and func.value.id in ("self", "cls")):
@@ -148,130 +429,121 @@ class ObjectSources:
             qualname = self.through_reexports(qualname)
         return qualname
 
-    def through_reexports(self, qualname: str) -> str:
-        """``peewee.sqlite3.connect`` → ``sqlite3.connect`` when peewee re-exports sqlite3."""
-        for _ in range(4):
-            parts = qualname.split(".")
-            for cut in range(len(parts) - 1, 0, -1):
-                summary = self.ctx.project.get(".".join(parts[:cut]))
-                target = summary.get(SUMMARY_MODULE_ALIAS) if summary is not None else None
-                if target:
-                    qualname = self.drivers.canonical(".".join([str(target), *parts[cut:]]))
-                    break
-            else:
-                return qualname
-        return qualname
+    def call_alternatives(self, call: ast.Call) -> tuple[str, ...]:
+        """Every qualified name the call may call, through import fallbacks."""
+        return self.facts.resolver.resolve_alternatives(call.func)
 
-    def may_create(self) -> bool:
-        """Cheap first look: a factory call or an annotation naming a table object, or no work."""
-        factories = self.drivers.factories
-        for site in self.facts.calls:
-            call = site.node
-            qualname = self.facts.call_qualname(call)
-            if qualname is None:
-                # `self.make()` can only make a resource if some call in this module (or a
-                # project factory it calls) does: that call is found by this same loop.
-                continue
-            if qualname in factories or qualname in self.user_factories:
-                return True
-            if self.through_reexports(qualname) in factories:
-                return True
-            summary = self.summary(qualname)
-            if summary is not None and summary.get(SUMMARY_RETURNS):
-                return True
-        for node in walk(self.ctx.tree):
-            if (isinstance(node, ast.arg) and node.annotation is not None
-                    and self.annotation_spec(node.annotation) is not None):
-                return True
-        return False
+    def factory_call_with(self, call: ast.Call, cls: ast.ClassDef | None, is_async: bool) -> WithSpec | None:
+        """What `with f(...)` does when the factory says so (``async with aiosqlite.connect()``)."""
+        qualname = self.call_target(call, cls)
+        factory = self.drivers.factory(qualname)
+        if factory is None:
+            return None
+        return getattr(factory, "call_async_with" if is_async else "call_with", None)
 
-    def summary(self, qualname: str) -> dict[str, object] | None:
-        found = self.ctx.project.get(qualname)
-        if found is not None:
-            return dict(found.facts)
-        if self.ctx.project.functions:
-            return None  # a project run: the index already holds this module's functions
-        if qualname not in self._local_functions:
-            return None
-        if self._local_summaries is None:
-            self._local_summaries = dict(summarize_lifecycle(self.facts))
-        local = self._local_summaries.get(qualname)
-        return dict(local) if local is not None else None
-
-    def project_factory_spec(self, qualname: str, depth: int) -> ObjectSpec | None:
-        if depth > 6:
-            return None
-        summary = self.summary(qualname)
-        if summary is None:
-            return None
-        returns = summary.get(SUMMARY_RETURNS)
-        if not isinstance(returns, (tuple, list)) or not returns:
-            return None
+    def direct_factory(self, call: ast.Call, awaited: bool, in_async_with: bool) -> ObjectSpec | None | bool:
+        """A driver factory's object for ``call``; False when the call is one that makes
+        nothing to track (not awaited, context-only, an unconnected object); None when the
+        call is no driver factory."""
+        keywords = frozenset(k.arg for k in call.keywords if k.arg is not None)
+        candidates = self.call_alternatives(call)
         specs: list[ObjectSpec] = []
-        for target in returns:
-            factory = self.drivers.factory(str(target))
-            if factory is not None:
-                spec = self.drivers.objects.get(factory.returns)
-            elif target in self.user_factories:
-                spec = USER_CONNECTION
-            else:
-                spec = self.project_factory_spec(str(target), depth + 1)
-            if spec is None:
-                return None  # one return path gives something we do not know: not a factory
-            specs.append(spec)
-        first = specs[0]
-        return first if all(s.name == first.name for s in specs) else None
-
-    def annotation_spec(self, annotation: ast.expr | None) -> ObjectSpec | None:
-        if annotation is None:
-            return None
-        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-            try:
-                annotation = ast.parse(annotation.value, mode="eval").body
-            except SyntaxError:
+        for qualname in candidates:
+            factory = self.drivers.factory_for(qualname, keywords)
+            if factory is None:
+                moved = self.through_reexports(qualname)
+                factory = self.drivers.factory_for(moved, keywords)
+                qualname = moved
+            if factory is None:
                 return None
-        qualname = self.facts.qualname(annotation)
-        if qualname is None:
+            if factory.awaited and not (awaited or in_async_with):
+                return False
+            if qualname in CONNECT_ON_ARGUMENTS and not call.args and not call.keywords:
+                return False  # `MySQLConnection()` connects only when given options
+            if factory.context_only:
+                return False
+            spec = self.drivers.objects.get(factory.returns)
+            if spec is None:
+                return None
+            specs.append(spec)
+        if not specs:
             return None
-        objects = self.drivers.objects
-        if qualname in objects:
-            return objects[qualname]
-        for spec in objects.values():
-            if qualname in getattr(spec, "classes", ()):
-                return spec
-        factory = self.drivers.factory(qualname)  # a class that is its own factory
-        if factory is not None and factory.returns in objects:
-            return objects[factory.returns]
-        parts = qualname.split(".")
-        short = f"{parts[0]}.{parts[-1]}"
-        return objects.get(short)
+        common = self._common(list(specs))
+        return common if isinstance(common, ObjectSpec) else None
 
     def param_effect(self, qualname: str, index: int | None, keyword: str | None,
-                     method_call: bool) -> str | None:
-        """"release", "borrow" or None for a project function's parameter."""
-        summary = self.summary(qualname)
+                     bound: bool, depth: int = 0) -> str | None:
+        """What the project function ``qualname`` does with one argument: "release",
+        "escape", "with", "borrow", or None when the project does not say."""
+        if depth > 4:
+            return None
+        qualname, summary = self._summary_through(qualname)
+        if summary is None:
+            owner, _, method = qualname.rpartition(".")
+            summary = self.method_summary(owner, method) if owner else None
+            if summary is not None:
+                bound = True
         if summary is None:
             return None
+        if summary.get(SUMMARY_KIND) == "class":
+            init = self.method_summary(qualname, "__init__")
+            if init is None:
+                return EFFECT_ESCAPE  # a constructor we cannot see keeps what it is given
+            summary, bound = init, True
         params = summary.get(SUMMARY_PARAMS)
         if not isinstance(params, (tuple, list)):
             return None
         name = keyword
         if name is None and index is not None:
-            offset = 1 if method_call and params and params[0] in ("self", "cls") else 0
+            offset = 1 if bound and params and params[0] in ("self", "cls") else 0
             if index + offset < len(params):
                 name = str(params[index + offset])
-        if name is None:
+        if name is None or name not in params:
             return None
-        releases = summary.get(SUMMARY_RELEASES) or ()
-        borrows = summary.get(SUMMARY_BORROWS) or ()
-        if name in releases:  # type: ignore[operator]
-            return "release"
-        if name in borrows:  # type: ignore[operator]
-            return "borrow"
-        return None
+        effect = (summary.get(SUMMARY_EFFECTS) or {}).get(name, EFFECT_BORROW)
+        if isinstance(effect, str):
+            return effect
+        results: list[str] = []
+        for passed in effect:
+            _tag, target, passed_index, passed_keyword, kept, passed_bound = passed
+            result = self.param_effect(str(target), passed_index, passed_keyword, bool(passed_bound),
+                                       depth + 1)
+            if result is None:
+                result = EFFECT_ESCAPE if kept else EFFECT_BORROW
+            results.append(result)
+        for wanted in (EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_WITH):
+            if wanted in results:
+                return wanted
+        return EFFECT_BORROW
+
+    def may_create(self) -> bool:
+        """Cheap first look: whether any call of the module may make a tracked object."""
+        for site in self.facts.calls:
+            call = site.node
+            func = call.func
+            if isinstance(func, ast.Attribute) and func.attr in _MAKING_METHODS:
+                return True
+            qualname = self.facts.call_qualname(call)
+            if qualname is None:
+                if self.call_alternatives(call):
+                    return True
+                continue
+            if qualname in self.drivers.factories or qualname in self.user_factories:
+                return True
+            if qualname in self.drivers.factory_variants:
+                return True
+            value = self.call_value(qualname)
+            if isinstance(value, ObjectSpec):
+                return True
+        for scope in self.facts.scopes:
+            node = scope.node
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+                    if arg.annotation is not None:
+                        return True
+        return False
 
 
-def self_attr(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
-        return node.attr
-    return None
+# Method names that make a database object on some object of the table or of the project.
+_MAKING_METHODS = frozenset({"cursor", "connect", "raw_connection", "getconn", "acquire",
+                             "get_connection", "session", "Session", "begin", "execute"})

@@ -188,6 +188,9 @@ class DriverSpec:
     instances: tuple[tuple[str, str], ...] = ()
     # Python distribution that provides it (for docs and test skips).
     package: str = ""
+    # Modules that are drop-in replacements of this driver's module, with the same objects
+    # and the same semantics (``pysqlite3`` for ``sqlite3``): (module, distribution).
+    drop_ins: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,8 @@ class DriverTable:
 
     @property
     def module_names(self) -> frozenset[str]:
-        return frozenset(m for d in self.drivers for m in d.modules)
+        return frozenset([*(m for d in self.drivers for m in d.modules),
+                          *(m for d in self.drivers for m, _ in d.drop_ins)])
 
     def iter_objects(self) -> Iterator[ObjectSpec]:
         """Every object, in table order."""
@@ -276,6 +280,11 @@ def _table(drivers: tuple[DriverSpec, ...], borrowers: frozenset[str], owners: f
             else:
                 factories[fac.qualname] = fac
         aliases.update(driver.module_aliases)
+        target = driver.modules[0] if driver.modules else driver.name
+        for module, _package in driver.drop_ins:
+            # Longer prefixes first: `pysqlite3.dbapi2` before `pysqlite3`.
+            aliases[f"{module}.dbapi2"] = target
+            aliases[module] = target
         instances.update(driver.instances)
     for fac in [*factories.values(), *(v for vs in variants.values() for v in vs)]:
         if fac.returns not in objects:
@@ -315,6 +324,7 @@ SQLITE3 = DriverSpec(
     modules=("sqlite3",),
     package="(standard library)",
     module_aliases=(("sqlite3.dbapi2", "sqlite3"),),
+    drop_ins=(("pysqlite3", "pysqlite3 / pysqlite3-binary"), ("sqlean", "sqlean.py")),
     docs="https://docs.python.org/3/library/sqlite3.html#sqlite3-connection-context-manager",
     objects=(
         ObjectSpec(
@@ -346,6 +356,7 @@ PSYCOPG2 = DriverSpec(
     name="psycopg2",
     modules=("psycopg2",),
     package="psycopg2 / psycopg2-binary",
+    drop_ins=(("psycopg2cffi", "psycopg2cffi"),),
     docs="https://www.psycopg.org/docs/usage.html#with-statement",
     objects=(
         ObjectSpec(

@@ -177,6 +177,10 @@ def _driver_markdown(table: DriverTable, driver: DriverSpec) -> list[str]:
         out.append(f"Package: {driver.package}. Docs: <{driver.docs}>" if driver.docs
                    else f"Package: {driver.package}.")
         out.append("")
+    if driver.drop_ins:
+        names = ", ".join(f"`{module}` ({package})" for module, package in driver.drop_ins)
+        out.append(f"Drop-in replacements, read as `{driver.modules[0]}`: {names}.")
+        out.append("")
     out.extend([
         "| object | kind | release | `with` | `async with` | closing context | cursors | buffering | claims |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -11,14 +11,20 @@ from dbleak.knowledge.drivers import Buffering, DriverTable, Kind
 from dbleak.models import Finding
 from dbleak.rules.base import CheckContext, Example, Rule
 
-_KIND_WORD = {Kind.CONNECTION: "connection", Kind.SESSION: "session", Kind.CURSOR: "cursor"}
+_KIND_WORD = {Kind.CONNECTION: "connection", Kind.SESSION: "session", Kind.CURSOR: "cursor",
+              Kind.ENGINE: "engine", Kind.POOL: "pool"}
 
 
 def describe(flow: ResourceFlow) -> str:
     """``the connection `conn` from `sqlite3.connect()```."""
     resource = flow.resource
     word = _KIND_WORD.get(resource.kind, "object")
-    origin = f"`{resource.factory or '?'}()`"
+    if isinstance(resource.call, ast.Attribute):
+        origin = f"the property `{resource.factory}`"
+    elif resource.factory.endswith(")"):
+        origin = f"`{resource.factory}`"  # `next(get_db())`
+    else:
+        origin = f"`{resource.factory or '?'}()`"
     if resource.name:
         return f"the {word} `{resource.name}` from {origin}"
     return f"the {word} from {origin}"
@@ -30,15 +36,18 @@ def drop_message(flow: ResourceFlow) -> str:
     if flow.resource.spec.buffering is Buffering.SERVER:
         what += " (server-side: its unread rows stay on the server)"
     reasons = {reason for _, reason in flow.drops}
+    if "via-cursor" in reasons:
+        return f"{what} is kept only through its cursor `{flow.handle}` and never closed"
     if "temporary" in reasons:
         return f"{what} is used once and never closed"
     if "rebound" in reasons:
         if flow.in_loop:
             return f"{what} is created in a loop and not closed before the next iteration"
         return f"`{flow.resource.name}` is rebound while {what} is still open"
+    verb = "disposed" if flow.resource.kind is Kind.ENGINE else "closed"
     if flow.releases:
-        return f"{what} is not closed on every path out of its scope"
-    return f"{what} is never closed"
+        return f"{what} is not {verb} on every path out of its scope"
+    return f"{what} is never {verb}"
 
 
 def leak_findings(rule: type[Rule], ctx: CheckContext, kinds: tuple[Kind, ...],
@@ -87,10 +96,13 @@ def lifecycle_triggers(drivers: DriverTable) -> Iterable[str] | None:
 class UnclosedConnection(Rule):
     """
     ## What it does
-    Flags a database connection or session that is left open on some path out of the scope
-    that created it: never closed, closed in one branch only, rebound before the first one is
-    closed (`conn = connect(a); conn = connect(b)`), created in a loop and closed only after
-    it, or used as a one-shot temporary (`sqlite3.connect(p).execute(q).fetchone()`).
+    Flags a database connection, session or engine that is left open on some path out of the
+    scope that created it: never closed, closed in one branch only, rebound before the first
+    one is closed (`conn = connect(a); conn = connect(b)`), created in a loop and closed only
+    after it, used as a one-shot temporary (`sqlite3.connect(p).execute(q).fetchone()`), or
+    kept only through its cursor (`cur = sqlite3.connect(p).cursor()`). An engine
+    (`create_engine()`) made inside a function and never disposed is flagged too: its pool
+    keeps connections open.
 
     ## Why is this bad?
     An open connection holds a server backend, a file lock or a pool slot until the garbage
@@ -117,10 +129,24 @@ class UnclosedConnection(Rule):
     ```
 
     ## Known problems
-    A connection that is returned, yielded, stored on `self`/a global/a container, captured by
-    a closure or passed to a function dbleak knows nothing of counts as handed over and is not
-    flagged (set `[tool.dbleak.lifecycle] unknown-calls = "borrow"` to be stricter). Objects
-    are followed inside one scope; factories are followed across the modules being checked.
+    Objects are found however the code gets them: driver factories (also behind an import
+    fallback, a re-export, or a drop-in driver such as `pysqlite3`), the project's own
+    factories, methods, `@property` getters and `next(generator())`, SQLAlchemy
+    `sessionmaker`/`scoped_session` objects kept in module globals or class attributes,
+    `engine.connect()`, and parameters annotated with a driver's type. Modules of the project
+    the run was not given are read from disk, so a file checked alone (a pre-commit hook)
+    gets the findings of a whole-project run.
+
+    An object that is returned, yielded, stored on `self`/a global/a container, captured by a
+    closure, given to a constructor or to a call that keeps what it is given (`append`,
+    `register`, `submit`, …) is handed over and not flagged. A project function is read from
+    its summary (it releases, keeps or only uses the parameter). A callee nothing is known of
+    is taken to only use it (`unknown-calls = "evidence"`, the default); `"hand-over"` makes
+    every unknown callee keep it (dbleak's earlier behaviour), `"borrow"` none.
+
+    Not seen yet: objects made in one function and closed by its callers through several
+    levels of calls that are not plain factories; engines whose `dispose()` is skipped only
+    by an exception (not flagged: their connections are released when collected).
 
     ## Fix safety
     The fix wraps the statements from the creation through the last use in
@@ -129,12 +155,14 @@ class UnclosedConnection(Rule):
     `close()`. A one-shot temporary whose statement yields plain data
     (`return sqlite3.connect(p).execute(q).fetchone()`) is bound the same way:
     `with closing(sqlite3.connect(p)) as conn: return conn.execute(q).fetchone()`.
-    It is safe: only the release moves, and it now also happens on exceptions.
+    An engine is disposed in a `finally` block. It is safe: only the release moves, and it now
+    also happens on exceptions. It is unsafe when the object is passed to a callee nothing is
+    known of (it might keep the object, and closing it would then change what the code does).
     No fix is offered when the uses are spread over branches, when something read from the
     connection is used after the last use, or when a comment would be lost; the message says why.
 
     ## Options
-    - `[tool.dbleak.lifecycle] unknown-calls = "hand-over" | "borrow"`
+    - `[tool.dbleak.lifecycle] unknown-calls = "evidence" | "hand-over" | "borrow"`
     - `[tool.dbleak.lifecycle] factories = ["myapp.db.get_connection"]`
     - `[tool.dbleak.drivers]` adds your own connection factories.
 
@@ -176,7 +204,7 @@ class UnclosedConnection(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
-        yield from leak_findings(cls, ctx, (Kind.CONNECTION, Kind.SESSION), "connection")
+        yield from leak_findings(cls, ctx, (Kind.CONNECTION, Kind.SESSION, Kind.ENGINE), "connection")
 
 
 __all__ = ["UnclosedConnection", "describe", "expected_to_fail", "leak_findings", "lifecycle_triggers"]

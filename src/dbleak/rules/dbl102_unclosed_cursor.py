@@ -53,16 +53,21 @@ class UnclosedCursor(Rule):
     ```
 
     ## Known problems
-    The connection's driver must be known: a parameter without a type annotation gives
-    cursors dbleak cannot classify, so they are not checked. `conn.execute(...)` shortcuts
-    (sqlite3, psycopg 3) return cursors nobody is expected to close; they are not flagged.
+    When nothing says which driver a connection is of (a parameter without an annotation, an
+    attribute set from one), a `.cursor()` whose result runs `execute()` or `fetch*()` is
+    taken for a PEP 249 cursor; its `with` (where it has one) is taken to close it. Django's
+    `connection.cursor()` and `connections[alias].cursor()` are checked too. A cursor of a
+    local connection of unknown origin is left to that connection. `conn.execute(...)`
+    shortcuts (sqlite3, psycopg 3) return cursors nobody is expected to close; they are not
+    flagged.
 
     ## Fix safety
     Safe: `with closing(conn.cursor()) as cur:` for sqlite3 (its cursor has no `with`),
     `with conn.cursor() as cur:` where the cursor's own `with` closes it and does nothing else.
+    Unsafe when the cursor is passed to a callee nothing is known of (it might keep it).
 
     ## Options
-    `[tool.dbleak.lifecycle] unknown-calls = "hand-over" | "borrow"`
+    `[tool.dbleak.lifecycle] unknown-calls = "evidence" | "hand-over" | "borrow"` (see DBL101)
 
     ## References
     - [PEP 249: Cursor.close()](https://peps.python.org/pep-0249/#Cursor.close)

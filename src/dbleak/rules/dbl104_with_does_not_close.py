@@ -7,9 +7,10 @@ from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.module import WithSite, walk
 from dbleak.analysis.names import fresh_name
+from dbleak.analysis.sources import object_sources
 from dbleak.analysis.usage import UseKind, name_uses
 from dbleak.fixes.plan import AddImport, WrapWithItem
-from dbleak.knowledge.drivers import DriverTable
+from dbleak.knowledge.drivers import DriverTable, ObjectSpec
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
 from dbleak.source import source_segment
@@ -46,8 +47,10 @@ class WithDoesNotClose(Rule):
     `closing()` closes the connection; the inner `conn` keeps the commit/rollback.
 
     ## Known problems
-    Only the connecting call written as the `with` item is seen here; a connection bound to a
-    name first (`conn = connect(); with conn:`) is the lifecycle rules' job (DBL101).
+    The `with` item is a driver's connecting call, or a call of the project that returns such a
+    connection (a function, a method, `self.connection()`); a `@contextmanager` helper is its
+    own context and is not flagged. A connection bound to a name first
+    (`conn = connect(); with conn:`) is the lifecycle rules' job (DBL101).
     When the connection is still used after the block and never closed there, no fix is
     offered: closing it would break that use.
 
@@ -116,12 +119,10 @@ def _check_item(rule: type[Rule], ctx: CheckContext, site: WithSite, index: int,
     call = item.context_expr
     if not isinstance(call, ast.Call):
         return None
-    facts = ctx.facts
-    factory = ctx.drivers.factory(facts.call_qualname(call))
-    if factory is None or factory.awaited:
-        return None
-    spec = ctx.drivers.object(factory.returns)
     is_async = isinstance(site.node, ast.AsyncWith)
+    spec = with_item_object(ctx, site, call, is_async)
+    if spec is None:
+        return None
     behaviour = spec.async_with if is_async else spec.with_
     if behaviour is None or behaviour.closes:
         return None
@@ -147,6 +148,29 @@ def _check_item(rule: type[Rule], ctx: CheckContext, site: WithSite, index: int,
         name = fresh_name(ctx.tree, site.scope.node, "conn")
     plan = _plan(ctx, site, index, name, applicability)
     return ctx.finding(rule, call, message, plan=plan, stmt=site.node)
+
+
+def with_item_object(ctx: CheckContext, site: WithSite, call: ast.Call,
+                     is_async: bool) -> ObjectSpec | None:
+    """The object a `with` item's call makes: a driver factory's, or a project factory's (a
+    function, a method, a property of a class of the project)."""
+    sources = object_sources(ctx)
+    qualname = sources.call_target(call, sources.class_of.get(id(site.scope.node)))
+    factory = ctx.drivers.factory(qualname)
+    if factory is not None:
+        if factory.awaited or factory.context_only:
+            return None
+        if (factory.call_async_with if is_async else factory.call_with) is not None:
+            return None  # the call's own context: the table says what it does
+    direct = sources.direct_factory(call, awaited=False, in_async_with=is_async)
+    if direct is False:
+        return None
+    if isinstance(direct, ObjectSpec):
+        return direct
+    value = sources.expr_value(call, site.scope.node)
+    if not isinstance(value, ObjectSpec) or value.driver == "dbapi":
+        return None
+    return value
 
 
 def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tuple[str, ...]) -> str:
