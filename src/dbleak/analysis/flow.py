@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dbleak.analysis.handover import HandOver
-from dbleak.analysis.lifecycle_summary import RELEASE_METHODS, value_leaves
+from dbleak.analysis.lifecycle_summary import value_leaves
 from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_same_scope, walk_scope
 from dbleak.analysis.sources import CLOSING_WRAPPERS, ProjectClass, Value, object_sources
+from dbleak.knowledge.calls import RELEASE_METHODS
 from dbleak.knowledge.drivers import Kind, ObjectSpec
 
 if TYPE_CHECKING:
@@ -105,6 +106,8 @@ class StoredResource:
     attr: str
     node: ast.AST  # the creating call or the assignment
     spec: ObjectSpec
+    method: ast.AST | None = None  # the method that stores it
+    stmt: ast.stmt | None = None  # the assignment
 
 
 @dataclass(eq=False)
@@ -1023,7 +1026,7 @@ class _ScopeInterpreter:
                 return states  # bound by assign_targets after the effects
             attr = self_attr(targets[0]) if len(targets) == 1 else None
             if attr is not None and self.cls is not None:
-                self.stored_on_self.append(StoredResource(self.cls, attr, call, spec))
+                self.stored_on_self.append(StoredResource(self.cls, attr, call, spec, self.scope, stmt))
             flow.escapes.append(holder)
             return states
         if isinstance(holder, ast.withitem):

@@ -9,25 +9,19 @@ from __future__ import annotations
 import ast
 from collections.abc import MutableMapping
 
-from dbleak.analysis.lifecycle_summary import (
+from dbleak.analysis.lifecycle_summary import EFFECT_WITH, value_leaves
+from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources
+from dbleak.knowledge.calls import (
     BORROWING_BUILTINS,
     BORROWING_METHODS,
-    EFFECT_WITH,
     KEEPING_METHODS,
+    LAZY_WRAPPERS,
+    POOL_RELEASE_METHODS,
     RELEASE_METHODS,
+    STACK_METHODS,
     is_keeping_name,
-    value_leaves,
 )
-from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources
 from dbleak.knowledge.drivers import ObjectSpec
-
-# Calls whose result wraps their argument lazily: the argument goes where the result goes.
-LAZY_WRAPPERS = frozenset({"enumerate", "zip", "map", "filter", "iter", "reversed"})
-# Method names by which a pool takes a connection back.
-POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
-# Method names by which an exit stack takes ownership.
-STACK_METHODS = frozenset({"enter_context", "enter_async_context", "callback", "push",
-                           "push_async_callback", "push_async_exit"})
 
 
 class HandOver:

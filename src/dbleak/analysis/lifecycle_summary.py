@@ -23,14 +23,32 @@ Per module, the summarizer records:
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from dbleak.analysis.module import SCOPE_NODES, ModuleFacts, walk, walk_scope
 from dbleak.analysis.names import import_bindings
-from dbleak.analysis.project import SUMMARIZERS, module_functions
-
-Origin = tuple[Any, ...]
+from dbleak.analysis.origins import (
+    Origin,
+    OriginReader,
+    any_origin,
+    decorator_name,
+    function_kind,
+    is_fresh,
+    is_none,
+    module_globals,
+    module_level_statements,
+    scope_readers,
+    unwrap_annotation,
+)
+from dbleak.analysis.project import SUMMARIZERS
+from dbleak.knowledge.calls import (
+    BORROWING_BUILTINS,
+    BORROWING_METHODS,
+    KEEPING_METHODS,
+    RELEASE_METHODS,
+    is_keeping_name,
+)
 
 SUMMARY_KIND = "lifecycle.kind"  # "function", "property", "cached_property", "contextmanager",
 #                                   "cached" (a memoized function), "class", "global", "module"
@@ -44,354 +62,12 @@ SUMMARY_VALUE = "lifecycle.value"  # on a global: its origin
 SUMMARY_BASES = "lifecycle.bases"  # on a class: its bases' qualified names
 SUMMARY_ATTRS = "lifecycle.attrs"  # on a class: {attribute: origin}
 SUMMARY_RELEASED_ATTRS = "lifecycle.released_attrs"  # on a class: attributes it may release
+# On a class: attributes passed to the project's functions ("pass" tuples, resolved at check
+# time) or used as a `with` item (("with",)).
+SUMMARY_PASSED_ATTRS = "lifecycle.passed_attrs"
+SUMMARY_METHODS = "lifecycle.methods"  # on a class: the names of the methods it defines
 
 EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_BORROW, EFFECT_WITH = "release", "escape", "borrow", "with"
-
-RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "release", "disconnect", "terminate",
-                             "shutdown", "closeall", "close_all", "ensure_closed", "remove"})
-# Calls that only look at their arguments.
-BORROWING_BUILTINS = frozenset({
-    "print", "len", "isinstance", "issubclass", "id", "repr", "str", "type", "hasattr", "getattr",
-    "bool", "hash", "callable", "vars", "dir", "format", "list", "tuple", "set", "frozenset",
-    "sorted", "sum", "any", "all", "min", "max", "dict", "next", "int", "float",
-})
-# Method names that only use their arguments, whatever the receiver (logging, pandas, a
-# cursor's parameters, string formatting).
-BORROWING_METHODS = frozenset({
-    "debug", "info", "warning", "warn", "error", "exception", "critical", "log", "format",
-    "to_sql", "read_sql", "read_sql_query", "read_sql_table", "execute", "executemany",
-    "write", "writerow", "writerows", "assertIsNotNone", "assertIsInstance", "assertTrue",
-    "assertEqual", "assertIs",
-})
-# Method names by which a receiver keeps what it is given (a container, a registry, an
-# executor that runs it later, an exit stack).
-KEEPING_METHODS = frozenset({
-    "append", "appendleft", "add", "extend", "insert", "put", "put_nowait", "push", "setdefault",
-    "update", "register", "submit", "apply_async", "create_task", "ensure_future",
-    "run_in_executor", "call_soon", "call_later", "call_soon_threadsafe", "start_soon", "spawn",
-    "enter_context", "enter_async_context", "callback", "push_async_callback", "push_async_exit",
-    "set", "attach", "adopt", "track", "bind", "addCleanup", "addAsyncCleanup", "setattr",
-})
-# Words in an unknown function's name that say it keeps its argument.
-KEEPING_WORDS = frozenset({
-    "register", "attach", "add", "append", "put", "push", "set", "store", "keep", "track",
-    "manage", "adopt", "own", "cache", "bind", "install", "wrap", "enter", "save", "spawn",
-    "start", "submit", "schedule", "thread", "partial", "finalize", "setattr",
-})
-_CACHING_DECORATORS = frozenset({"lru_cache", "cache", "cached", "memoize", "memoized", "singleton",
-                                 "cachedmethod", "reify", "cache_on_self"})
-_NEUTRAL_DECORATORS = frozenset({"staticmethod", "classmethod", "abstractmethod", "overload",
-                                 "wraps", "override", "final"})
-
-
-def decorator_name(deco: ast.expr) -> str:
-    target = deco.func if isinstance(deco, ast.Call) else deco
-    if isinstance(target, ast.Attribute):
-        return target.attr
-    return target.id if isinstance(target, ast.Name) else ""
-
-
-def function_kind(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    """"property", "cached_property", "contextmanager", "cached" or "function"."""
-    kind = "function"
-    for deco in function.decorator_list:
-        name = decorator_name(deco)
-        if name in ("property",):
-            kind = "property"
-        elif name in ("cached_property", "cachedproperty", "memoized_property", "lazy_property",
-                      "reify", "lazyproperty"):
-            return "cached_property"
-        elif name in ("contextmanager", "asynccontextmanager"):
-            return "contextmanager"
-        elif name in _CACHING_DECORATORS:
-            return "cached"
-        elif name in ("fixture", "yield_fixture"):
-            return "fixture"
-    return kind
-
-
-def self_name(function: ast.AST) -> str | None:
-    """The name of a method's first parameter (``self``/``cls``), if it has one."""
-    args = getattr(function, "args", None)
-    if args is None:
-        return None
-    positional = [*args.posonlyargs, *args.args]
-    return positional[0].arg if positional else None
-
-
-def is_keeping_name(name: str) -> bool:
-    """Whether an unknown callee's name says it keeps what it is given."""
-    if name[:1].isupper():
-        return True  # a constructor: the new object may hold it
-    words = {w for w in name.lower().split("_") if w}
-    return bool(words & KEEPING_WORDS)
-
-
-def _unwrap_annotation(annotation: ast.expr) -> ast.expr:
-    """``Optional[X]``, ``X | None``, ``"X"`` → ``X``."""
-    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-        try:
-            annotation = ast.parse(annotation.value, mode="eval").body
-        except SyntaxError:
-            return annotation
-    if isinstance(annotation, ast.Subscript) and decorator_name(annotation.value) in ("Optional", "Annotated"):
-        inner = annotation.slice
-        if isinstance(inner, ast.Tuple) and inner.elts:
-            inner = inner.elts[0]
-        return _unwrap_annotation(inner)
-    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
-        for side in (annotation.left, annotation.right):
-            if not (isinstance(side, ast.Constant) and side.value is None):
-                return _unwrap_annotation(side)
-    return annotation
-
-
-class OriginReader:
-    """Origins of the expressions of one scope (a function, a method, or the module body).
-
-    Syntactic and flow-insensitive: a local name's origin is the common origin of every value
-    assigned to it in the scope (``None`` placeholders ignored); a parameter's is its
-    annotation's type; a free name is a module global or an import.
-    """
-
-    def __init__(self, facts: ModuleFacts, scope: ast.AST, class_qualname: str | None = None) -> None:
-        self.facts = facts
-        self.scope = scope
-        self.cls = class_qualname
-        self.prefix = f"{facts.module_name}." if facts.module_name else ""
-        self.is_module = isinstance(scope, ast.Module)
-        self.self_name = self_name(scope) if class_qualname is not None else None
-        self._assigned: dict[str, list[ast.expr | None]] | None = None
-        self._params: dict[str, ast.arg] = {}
-        if not self.is_module:
-            args = getattr(scope, "args", None)
-            if args is not None:
-                for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
-                    self._params[arg.arg] = arg
-                if args.vararg is not None:
-                    self._params[args.vararg.arg] = args.vararg
-                if args.kwarg is not None:
-                    self._params[args.kwarg.arg] = args.kwarg
-        self._cache: dict[int, Origin | None] = {}
-        self._visiting: set[str] = set()
-
-    # -- local bindings
-
-    def assigned(self) -> dict[str, list[ast.expr | None]]:
-        """Every value bound to each local name (None: a binding whose value is unknown)."""
-        if self._assigned is not None:
-            return self._assigned
-        found: dict[str, list[ast.expr | None]] = {}
-        declared: set[str] = set()
-        nodes = module_level_nodes(self.scope) if self.is_module else walk_scope(self.scope)
-        for node in nodes:
-            if isinstance(node, (ast.Global, ast.Nonlocal)):
-                declared.update(node.names)
-            elif isinstance(node, ast.Assign):
-                for target in node.targets:
-                    _bind_target(found, target, node.value if len(node.targets) == 1 else None)
-            elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
-                if isinstance(node.target, ast.Name):
-                    found.setdefault(node.target.id, []).append(node.value)
-            elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
-                _bind_target(found, node.target, None)
-            elif isinstance(node, (ast.With, ast.AsyncWith)):
-                for item in node.items:
-                    if item.optional_vars is not None:
-                        _bind_target(found, item.optional_vars, None)
-            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-                found.setdefault(node.target.id, []).append(None)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not self.scope:
-                found.setdefault(node.name, []).append(None)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)) and not self.is_module:
-                for alias in node.names:
-                    found.setdefault((alias.asname or alias.name).split(".")[0], []).append(None)
-            elif isinstance(node, ast.ExceptHandler) and node.name:
-                found.setdefault(node.name, []).append(None)
-        for name in declared:
-            found.pop(name, None)
-        self._assigned = found
-        return found
-
-    def is_param(self, name: str) -> bool:
-        return not self.is_module and name in self._params
-
-    def is_local(self, name: str) -> bool:
-        return not self.is_module and (name in self._params or name in self.assigned())
-
-    # -- origins
-
-    def origin(self, expr: ast.AST | None, depth: int = 0) -> Origin | None:
-        if expr is None or depth > 12:
-            return None
-        key = id(expr)
-        if key in self._cache:
-            return self._cache[key]
-        found = self._origin(expr, depth)
-        self._cache[key] = found
-        return found
-
-    def _origin(self, expr: ast.AST, depth: int) -> Origin | None:
-        if isinstance(expr, ast.Await):
-            return self.origin(expr.value, depth + 1)
-        if isinstance(expr, ast.NamedExpr):
-            return self.origin(expr.value, depth + 1)
-        if isinstance(expr, ast.Call):
-            return self._call_origin(expr, depth)
-        if isinstance(expr, ast.Name):
-            return self.name_origin(expr.id, depth)
-        if isinstance(expr, ast.Attribute):
-            value = expr.value
-            if isinstance(value, ast.Name) and self.cls is not None and value.id == self.self_name:
-                return ("attr", self.cls, expr.attr)
-            qualname = self._free_qualname(expr)
-            if qualname is not None:
-                return ("global", qualname)
-            base = self.origin(value, depth + 1)
-            return ("getattr", base, expr.attr) if base is not None else None
-        if isinstance(expr, ast.Subscript):
-            base = self.origin(expr.value, depth + 1)
-            return ("method", base, "__getitem__", ()) if base is not None else None
-        if isinstance(expr, ast.IfExp):
-            return _any([self.origin(side, depth + 1) for side in (expr.body, expr.orelse)
-                         if not _is_none(side)])
-        return None
-
-    def _free_qualname(self, expr: ast.expr) -> str | None:
-        """The qualified name of a chain whose root is not a local name."""
-        root = expr
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if not isinstance(root, ast.Name) or self.is_local(root.id):
-            return None
-        qualname = self.facts.qualname(expr)
-        if qualname is not None:
-            return qualname
-        if root.id in module_globals(self.facts.tree):
-            parts: list[str] = []
-            node: ast.AST = expr
-            while isinstance(node, ast.Attribute):
-                parts.append(node.attr)
-                node = node.value
-            return self.prefix + ".".join([root.id, *reversed(parts)])
-        return None
-
-    def name_origin(self, name: str, depth: int = 0) -> Origin | None:
-        if not self.is_module and name in self._params:
-            annotation = self._params[name].annotation
-            if annotation is None:
-                return None
-            qualname = self.facts.qualname(_unwrap_annotation(annotation))
-            return ("type", qualname) if qualname is not None else None
-        assigned = self.assigned()
-        if self.is_local(name):
-            if name in self._visiting:
-                return None
-            self._visiting.add(name)
-            try:
-                values = assigned.get(name, [])
-                if any(value is None for value in values):
-                    return None
-                origins = [self.origin(value, depth + 1) for value in values
-                           if value is not None and not _is_none(value)]
-                if any(o is None for o in origins):
-                    return None
-                return _any(origins)
-            finally:
-                self._visiting.discard(name)
-        qualname = self.facts.qualname(ast.Name(id=name, ctx=ast.Load()))
-        if qualname is not None:
-            return ("global", qualname)
-        if name in module_globals(self.facts.tree):
-            return ("global", self.prefix + name)
-        return None
-
-    def _call_origin(self, call: ast.Call, depth: int) -> Origin | None:
-        func = call.func
-        keywords = tuple(sorted(k.arg for k in call.keywords if k.arg is not None
-                                and not _is_none(k.value)))
-        if (isinstance(func, ast.Name) and func.id == "next" and len(call.args) == 1
-                and not self.is_local("next") and self.facts.qualname(func) is None):
-            inner = self.origin(call.args[0], depth + 1)
-            return ("next", inner) if inner is not None else None
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-                and self.cls is not None and func.value.id == self.self_name:
-            return ("call", f"{self.cls}.{func.attr}", keywords)
-        if isinstance(func, (ast.Name, ast.Attribute)):
-            qualname = self._free_qualname(func)
-            if qualname is not None:
-                return ("call", qualname, keywords)
-        if isinstance(func, ast.Name):
-            base = self.name_origin(func.id, depth + 1)
-            return ("method", base, "__call__", keywords) if base is not None else None
-        if isinstance(func, ast.Attribute):
-            base = self.origin(func.value, depth + 1)
-            return ("method", base, func.attr, keywords) if base is not None else None
-        return None
-
-
-def _bind_target(found: dict[str, list[ast.expr | None]], target: ast.expr,
-                 value: ast.expr | None) -> None:
-    if isinstance(target, ast.Name):
-        found.setdefault(target.id, []).append(value)
-    elif isinstance(target, (ast.Tuple, ast.List)):
-        values = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) else None
-        for index, element in enumerate(target.elts):
-            inner = element.value if isinstance(element, ast.Starred) else element
-            _bind_target(found, inner, values[index] if values is not None and not isinstance(element, ast.Starred) else None)
-    elif isinstance(target, ast.Starred):
-        _bind_target(found, target.value, None)
-
-
-def _is_none(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
-
-
-def _any(origins: list[Origin | None]) -> Origin | None:
-    """One origin for several alternatives (None when any is unknown or there are none)."""
-    if not origins or any(o is None for o in origins):
-        return None
-    distinct = list(dict.fromkeys(origins))
-    return distinct[0] if len(distinct) == 1 else ("any", tuple(distinct))
-
-
-def module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Statements run at import time, through `if`, `try` and `with` blocks."""
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, ast.If):
-            yield from module_level_statements(stmt.body + stmt.orelse)
-        elif isinstance(stmt, ast.Try) or (hasattr(ast, "TryStar") and isinstance(stmt, ast.TryStar)):
-            handlers = [s for h in stmt.handlers for s in h.body]
-            yield from module_level_statements(stmt.body + handlers + stmt.orelse + stmt.finalbody)
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-            yield from module_level_statements(stmt.body)
-
-
-def module_level_nodes(tree: ast.AST) -> Iterator[ast.AST]:
-    """The nodes of the module's own scope (nested scopes not entered)."""
-    yield from walk_scope(tree)
-
-
-_GLOBALS_KEY = "_dbleak_module_globals"
-
-
-def module_globals(tree: ast.Module) -> frozenset[str]:
-    """Names the module body assigns (not imports, defs or classes)."""
-    cached = tree.__dict__.get(_GLOBALS_KEY)
-    if cached is None:
-        names: set[str] = set()
-        for stmt in module_level_statements(tree.body):
-            if isinstance(stmt, ast.Assign):
-                for target in stmt.targets:
-                    names.update(n.id for n in walk(target) if isinstance(n, ast.Name))
-            elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and isinstance(stmt.target, ast.Name):
-                names.add(stmt.target.id)
-        cached = frozenset(names)
-        tree.__dict__[_GLOBALS_KEY] = cached
-    assert isinstance(cached, frozenset)
-    return cached
-
 
 # --- what a function does with its parameters -----------------------------------------------
 
@@ -449,7 +125,7 @@ def merge_effects(effects: list[Any]) -> Any:
     return EFFECT_BORROW
 
 
-def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, node: ast.Name,
+def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, node: ast.expr,
                 seen_aliases: set[str]) -> Any:
     parents = facts.parent
     # A use inside a nested function or lambda: captured, kept by the closure.
@@ -637,7 +313,7 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
         if not isinstance(node, ast.Return):
             continue
         value = node.value
-        if value is None or _is_none(value):
+        if value is None or is_none(value):
             continue
         if isinstance(value, ast.Tuple):
             factory = False
@@ -649,29 +325,55 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
             factory = False
             continue
         origin = reader.origin(value)
-        if origin is None or origin[0] in ("attr", "global", "type", "getattr"):
+        if not is_fresh(origin):
             factory = False  # a shared object (kept on self, a module global), or unknown
             continue
+        assert origin is not None
         origins.append(origin)
     merged_items: tuple[Origin | None, ...] = ()
     if items and all(len(row) == len(items[0]) for row in items):
-        merged_items = tuple(_any(list(column)) if all(c is not None for c in column) else None
+        merged_items = tuple(any_origin(list(column)) if all(c is not None for c in column) else None
                              for column in zip(*items, strict=True))
     if not factory:
         return (), merged_items
+    declared = _declared_driver_type(reader, function)
+    if origins and declared is not None:
+        # `def get_session() -> Session:` whose every return is a new object: the annotation
+        # is the function's contract, whatever the calls inside return.
+        return (("type", declared),), merged_items
     return tuple(dict.fromkeys(origins)), merged_items
+
+
+def _declared_driver_type(reader: OriginReader,
+                          function: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The return annotation's qualified name, when it names an object of the driver table."""
+    if function.returns is None:
+        return None
+    qualname = reader.facts.qualname(unwrap_annotation(function.returns))
+    if qualname is None:
+        return None
+    drivers = reader.facts.drivers
+    if qualname in drivers.objects or any(qualname in spec.classes for spec in drivers.objects.values()):
+        return qualname
+    return None
 
 
 def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> dict[str, Any]:
     bases: list[str] = []
+    defined = {node.name for node in facts.tree.body if isinstance(node, ast.ClassDef)}
     for base in cls.bases:
         qualname = facts.qualname(base)
         if qualname is None and isinstance(base, ast.Name):
-            qualname = (f"{facts.module_name}." if facts.module_name else "") + base.id
+            if base.id in defined or base.id in module_globals(facts.tree):
+                qualname = (f"{facts.module_name}." if facts.module_name else "") + base.id
+            else:
+                qualname = base.id  # a builtin: `object`, `Exception`, `dict`
         bases.append(qualname or "?")
     attrs: dict[str, list[Origin | None]] = {}
     released: set[str] = set()
-    body_reader = OriginReader(facts, cls)
+    # Attributes passed to project calls (resolved at check time) or used as a `with` item.
+    passed: dict[str, list[Any]] = {}
+    body_reader = scope_readers(facts)[id(cls)]
     for item in cls.body:
         if isinstance(item, ast.Assign):
             for target in item.targets:
@@ -681,10 +383,10 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
             if item.value is not None:
                 attrs.setdefault(item.target.id, []).append(body_reader.origin(item.value))
             else:
-                qualname = facts.qualname(_unwrap_annotation(item.annotation))
+                qualname = facts.qualname(unwrap_annotation(item.annotation))
                 attrs.setdefault(item.target.id, []).append(("type", qualname) if qualname else None)
         elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            reader = OriginReader(facts, item, class_qualname)
+            reader = scope_readers(facts)[id(item)]
             me = reader.self_name
             if me is None or any(decorator_name(d) == "staticmethod" for d in item.decorator_list):
                 continue
@@ -695,16 +397,21 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                         if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                                 and target.value.id == me):
                             if node.value is None:
-                                qualname = facts.qualname(_unwrap_annotation(node.annotation)) if isinstance(node, ast.AnnAssign) else None
+                                qualname = facts.qualname(unwrap_annotation(node.annotation)) if isinstance(node, ast.AnnAssign) else None
                                 attrs.setdefault(target.attr, []).append(("type", qualname) if qualname else None)
-                            elif _is_none(node.value):
+                            elif is_none(node.value):
                                 continue
                             else:
                                 attrs.setdefault(target.attr, []).append(reader.origin(node.value))
                 elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                       and node.value.id == me and isinstance(node.ctx, ast.Load)):
-                    if attribute_may_be_released(facts.parent, node):
+                    effect = _use_effect(facts, item, reader, node, set())
+                    if effect in (EFFECT_RELEASE, EFFECT_ESCAPE):
                         released.add(node.attr)
+                    elif effect == EFFECT_WITH:
+                        passed.setdefault(node.attr, []).append(("with",))
+                    elif isinstance(effect, tuple):
+                        passed.setdefault(node.attr, []).extend(effect)
                 elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Del):
                     released.add(node.attr)
             for sub in walk(item):  # closures and lambdas of the method
@@ -714,12 +421,18 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                                 and inner.value.id == me and isinstance(inner.ctx, ast.Load)):
                             released.add(inner.attr)
     summary: dict[str, Any] = {SUMMARY_KIND: "class", SUMMARY_BASES: tuple(bases)}
-    merged = {attr: _any([o for o in origins]) for attr, origins in attrs.items()}
+    merged = {attr: any_origin([o for o in origins]) for attr, origins in attrs.items()}
     kept = {attr: origin for attr, origin in merged.items() if origin is not None}
     if kept:
         summary[SUMMARY_ATTRS] = kept
     if released:
         summary[SUMMARY_RELEASED_ATTRS] = tuple(sorted(released))
+    passed = {attr: uses for attr, uses in passed.items() if attr not in released}
+    if passed:
+        summary[SUMMARY_PASSED_ATTRS] = {attr: tuple(dict.fromkeys(uses)) for attr, uses in passed.items()}
+    methods = tuple(item.name for item in cls.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    if methods:
+        summary[SUMMARY_METHODS] = methods
     return summary
 
 
@@ -754,13 +467,13 @@ def summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
             for name, qualname in import_bindings(stmt, facts.module_name, facts.is_package):
                 imports.setdefault(name, facts.drivers.canonical(qualname))
         elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            if not _is_none(stmt.value):
+            if not is_none(stmt.value):
                 global_values.setdefault(stmt.targets[0].id, []).append(module_reader.origin(stmt.value))
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            if stmt.value is not None and not _is_none(stmt.value):
+            if stmt.value is not None and not is_none(stmt.value):
                 global_values.setdefault(stmt.target.id, []).append(module_reader.origin(stmt.value))
             else:
-                annotated = facts.qualname(_unwrap_annotation(stmt.annotation))
+                annotated = facts.qualname(unwrap_annotation(stmt.annotation))
                 global_values.setdefault(stmt.target.id, []).append(("type", annotated) if annotated else None)
     # A name also bound to something else at module level is no re-export of the import.
     rebound = set(global_values) | {node.name for node in tree.body if isinstance(
@@ -769,41 +482,45 @@ def summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
     if facts.module_name and imports:
         summaries[facts.module_name] = {SUMMARY_KIND: "module", SUMMARY_IMPORTS: imports}
     for name, origins in global_values.items():
-        origin = _any(origins)
+        origin = any_origin(origins)
         if origin is not None:
             summaries[prefix + name] = {SUMMARY_KIND: "global", SUMMARY_VALUE: origin}
-    class_names: dict[int, str] = {}
-    for node in tree.body:
+    readers = scope_readers(facts)
+    for scope in facts.scopes[1:]:
+        node = scope.node
+        reader = readers.get(id(node))
+        if reader is None or reader.qualname is None:
+            continue
         if isinstance(node, ast.ClassDef):
-            qualname = prefix + node.name
-            summaries[qualname] = _class_facts(facts, node, qualname)
-            for item in node.body:
-                class_names[id(item)] = qualname
-    for qualname, function in module_functions(facts).items():
-        class_qualname = class_names.get(id(function))
-        reader = OriginReader(facts, function, class_qualname)
-        nodes = list(walk_scope(function))
-        args = function.args
-        params = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
-        kind = function_kind(function)
-        summary: dict[str, Any] = {SUMMARY_KIND: kind, SUMMARY_PARAMS: tuple(params)}
-        is_generator = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes)
-        if is_generator:
-            yielded = [reader.origin(n.value) for n in nodes if isinstance(n, ast.Yield) and n.value is not None]
-            kept = tuple(dict.fromkeys(o for o in yielded if o is not None))
-            if kept and len(kept) == len(yielded):
-                summary[SUMMARY_YIELDS] = kept
-        elif kind not in ("cached", "fixture"):
-            returns, items = _returns(reader, function, nodes)
-            if returns:
-                summary[SUMMARY_RETURNS] = returns
-            if any(item is not None for item in items):
-                summary[SUMMARY_RETURN_ITEMS] = items
-        effects = parameter_effects(facts, function, params, reader)
-        if effects:
-            summary[SUMMARY_EFFECTS] = effects
-        summaries[qualname] = summary
+            summaries[reader.qualname] = _class_facts(facts, node, reader.qualname)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            summaries[reader.qualname] = _function_facts(facts, node, reader)
     return summaries
+
+
+def _function_facts(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef,
+                    reader: OriginReader) -> dict[str, Any]:
+    nodes = list(walk_scope(function))
+    args = function.args
+    params = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+    kind = function_kind(function)
+    summary: dict[str, Any] = {SUMMARY_KIND: kind, SUMMARY_PARAMS: tuple(params)}
+    is_generator = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes)
+    if is_generator:
+        yielded = [reader.origin(n.value) for n in nodes if isinstance(n, ast.Yield) and n.value is not None]
+        kept = tuple(dict.fromkeys(o for o in yielded if o is not None))
+        if kept and len(kept) == len(yielded):
+            summary[SUMMARY_YIELDS] = kept
+    elif kind not in ("cached", "fixture"):
+        returns, items = _returns(reader, function, nodes)
+        if returns:
+            summary[SUMMARY_RETURNS] = returns
+        if any(item is not None for item in items):
+            summary[SUMMARY_RETURN_ITEMS] = items
+    effects = parameter_effects(facts, function, params, reader)
+    if effects:
+        summary[SUMMARY_EFFECTS] = effects
+    return summary
 
 
 if summarize_lifecycle not in SUMMARIZERS:

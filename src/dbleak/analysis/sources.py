@@ -34,10 +34,9 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_RETURNS,
     SUMMARY_VALUE,
     SUMMARY_YIELDS,
-    Origin,
-    OriginReader,
     summarize_lifecycle,
 )
+from dbleak.analysis.origins import Origin, OriginReader, scope_readers
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
 if TYPE_CHECKING:
@@ -153,15 +152,18 @@ class ObjectSources:
     # -- readers
 
     def class_qualname(self, cls: ast.ClassDef | None) -> str | None:
-        return None if cls is None else self.prefix + cls.name
+        if cls is None:
+            return None
+        reader = scope_readers(self.facts).get(id(cls))
+        return reader.qualname if reader is not None else self.prefix + cls.name
 
     def reader(self, scope: ast.AST, cls: ast.ClassDef | None = None) -> OriginReader:
-        found = self._readers.get(id(scope))
-        if found is None:
-            if cls is None:
-                cls = self.class_of.get(id(scope))
-            found = OriginReader(self.facts, scope, self.class_qualname(cls))
-            self._readers[id(scope)] = found
+        found = scope_readers(self.facts).get(id(scope))
+        if found is None:  # a scope the traversal did not record (a synthetic node)
+            found = self._readers.get(id(scope))
+            if found is None:
+                found = OriginReader(self.facts, scope, self.class_qualname(cls))
+                self._readers[id(scope)] = found
         return found
 
     def expr_value(self, expr: ast.AST, scope: ast.AST, cls: ast.ClassDef | None = None) -> Value | None:
@@ -200,6 +202,8 @@ class ObjectSources:
             return self.global_value(str(origin[1]), depth)
         if tag == "type":
             return self.type_value(str(origin[1]))
+        if tag == "cast":
+            return self.type_value(str(origin[1])) or self.resolve(origin[2], depth + 1)
         if tag == "next":
             inner = origin[1]
             if inner[0] != "call":

@@ -2,60 +2,29 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.flow import REPORTED_KINDS, StoredResource, module_flow
-from dbleak.analysis.module import iter_children, walk
+from dbleak.analysis.owners import never_released, owned_objects, reopened
 from dbleak.knowledge.drivers import DriverTable, Kind
 from dbleak.models import Finding
 from dbleak.rules.base import CheckContext, Example, Rule
 from dbleak.rules.dbl101_unclosed_connection import lifecycle_triggers
 
-_RELEASE = frozenset({"close", "aclose", "dispose", "disconnect", "terminate", "release"})
-_WORD = {Kind.CONNECTION: "connection", Kind.SESSION: "session", Kind.CURSOR: "cursor"}
-
-
-def _bases_known(cls: ast.ClassDef, module_classes: set[str]) -> bool:
-    """Bases we can see: none, `object`, or classes of this module (a base elsewhere may close it)."""
-    for base in cls.bases:
-        if isinstance(base, ast.Name) and (base.id == "object" or base.id in module_classes):
-            continue
-        return False
-    return not cls.keywords
-
-
-def _attribute_may_be_released(tree: ast.Module, attr: str, parents: dict[int, ast.AST]) -> bool:
-    """Whether any code of the module might release ``<x>.attr``: a release call on it, or a
-    use that hands it to other code (passed, returned, aliased, used in `with`, deleted)."""
-    for node in walk(tree):
-        if not (isinstance(node, ast.Attribute) and node.attr == attr):
-            continue
-        parent = parents.get(id(node))
-        if isinstance(node.ctx, ast.Store):
-            continue
-        if isinstance(node.ctx, ast.Del):
-            return True
-        if isinstance(parent, ast.Attribute) and parent.value is node:
-            if parent.attr in _RELEASE:
-                return True
-            continue  # self.conn.execute(...), self.conn.row_factory
-        if isinstance(parent, (ast.Compare, ast.If, ast.While, ast.UnaryOp, ast.BoolOp, ast.Expr)):
-            if isinstance(parent, ast.BoolOp) and not isinstance(parents.get(id(parent)), (ast.If, ast.While)):
-                return True
-            continue
-        if isinstance(parent, ast.Subscript) and parent.value is node:
-            continue
-        return True  # passed, returned, aliased, `with self.conn`: someone else may close it
-    return False
+_WORD = {Kind.CONNECTION: "connection", Kind.SESSION: "session", Kind.CURSOR: "cursor",
+         Kind.ENGINE: "engine"}
 
 
 class OwnerNeverCloses(Rule):
     """
     ## What it does
-    Flags a class that stores a connection, session or cursor on `self` when no method of the
-    class (`close`, `__exit__`, `__aexit__`, `__del__`, `aclose`, …) — and no other code of the
-    module — ever releases it.
+    Flags a class that stores a connection, session or cursor on `self` (directly, through a
+    local name, or as a `functools.cached_property`) when no code that could release it does:
+    no method of the class or of its bases in the project (`close`, `__exit__`, `__del__`, …),
+    no subclass in the module, and no caller in the module (`obj.conn.close()`). An engine is
+    flagged when the class has a way to be released (`close`, `__exit__`, `__del__`, …) that
+    does not dispose it. Also flags a method that stores a new connection on an attribute
+    that may still hold an open one (another method stores one too, or the class calls it more
+    than once) without closing it or checking it first.
 
     ## Why is this bad?
     The object owns the connection: nobody else knows to close it. Every instance leaks one
@@ -96,9 +65,12 @@ class OwnerNeverCloses(Rule):
     ```
 
     ## Known problems
-    Classes with a base class defined in another module are skipped (the base may close the
-    attribute). Any use of the attribute other than calling its methods — passing it on,
-    returning it, aliasing it — counts as a possible release.
+    A use of the attribute that hands it to other code (returned, aliased, stored, given to a
+    constructor or a keeping call) counts as a possible release; a call of the project that
+    only uses it (its summary says so) does not. A base class from outside the project is
+    assumed to maybe release it, unless it is one of the framework bases known to release
+    nothing (`object`, `threading.Thread`, `unittest.TestCase`, Django's `BaseCommand`, …).
+    A subclass in another module that releases it is not seen.
 
     ## Fix safety
     No fix: where to close depends on how the class is used.
@@ -134,40 +106,16 @@ class OwnerNeverCloses(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
-        flow = module_flow(ctx)
-        stored = list(flow.stored_on_self)
-        stored.extend(_stored_locals(ctx, flow.flows))
-        if not stored:
-            return
-        parents = {id(child): node for node in walk(ctx.tree) for child in iter_children(node)}
-        module_classes = {n.name for n in walk(ctx.tree) if isinstance(n, ast.ClassDef)}
-        seen: set[tuple[int, str]] = set()
-        for item in sorted(stored, key=lambda s: (s.node.lineno, s.node.col_offset)):  # type: ignore[attr-defined]
-            key = (id(item.class_node), item.attr)
-            if key in seen or item.spec.kind not in REPORTED_KINDS:
+        for owned in owned_objects(ctx):
+            if not never_released(ctx, owned):
                 continue
-            seen.add(key)
-            if not _bases_known(item.class_node, module_classes):
-                continue
-            if _attribute_may_be_released(ctx.tree, item.attr, parents):
-                continue
-            word = _WORD.get(item.spec.kind, "connection")
-            message = (f"`{item.class_node.name}` stores a {word} on `self.{item.attr}` and no "
-                       "method closes it")
-            yield ctx.finding(cls, item.node, message)
-
-
-def _stored_locals(ctx: CheckContext, flows: list) -> Iterator[StoredResource]:  # type: ignore[type-arg]
-    """``conn = connect(); self.conn = conn`` inside a method."""
-    classes = {id(item): scope.node for scope in ctx.facts.scopes
-               if isinstance(scope.node, ast.ClassDef) for item in scope.node.body}
-    for flow in flows:
-        cls = classes.get(id(flow.resource.scope))
-        if cls is None:
-            continue
-        for escape in flow.escapes:
-            if isinstance(escape, ast.Assign) and len(escape.targets) == 1:
-                target = escape.targets[0]
-                if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
-                        and target.value.id == "self" and isinstance(escape.value, ast.Name)):
-                    yield StoredResource(cls, target.attr, flow.resource.node, flow.resource.spec)
+            word = _WORD.get(owned.spec.kind, "connection")
+            verb = "disposes" if owned.spec.kind is Kind.ENGINE else "closes"
+            message = (f"`{owned.class_node.name}` stores a {word} on `self.{owned.attr}` and no "
+                       f"method {verb} it")
+            yield ctx.finding(cls, owned.node, message)
+        for again in reopened(ctx):
+            word = _WORD.get(again.spec.kind, "connection")
+            message = (f"`{again.class_node.name}.{again.method}()` opens a new {word} on "
+                       f"`self.{again.attr}` without closing the one it may hold")
+            yield ctx.finding(cls, again.node, message)

@@ -1,0 +1,448 @@
+"""Origins: where a value comes from, written without deciding what it is.
+
+``("call", "db.connect", ())`` is "the result of calling ``db.connect``", ``("attr",
+"app.Repo", "conn")`` "what ``Repo`` instances keep in ``self.conn``", ``("method", <origin>,
+"cursor", ())`` "the result of calling ``cursor()`` on that", ``("global", "app.db.engine")``
+"the module-level object ``engine`` of ``app.db``", ``("type", "sqlite3.Connection")`` "a
+value declared of that type". Origins are plain tuples (picklable, hashable, cheap): the
+project's summaries are written in them, and :mod:`dbleak.analysis.sources` resolves them
+against the driver table and the project index.
+
+One :class:`OriginReader` per scope reads them, syntactically and flow-insensitively; a
+nested function's reader knows its enclosing function's (closures, ``nonlocal`` factories).
+:func:`scope_readers` makes the readers of a module, with the qualified names the project
+index uses (``mod.func``, ``mod.Class.method``, ``mod.func.inner``).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import Any
+
+from dbleak.analysis.module import ModuleFacts, walk, walk_scope
+
+Origin = tuple[Any, ...]
+
+_CACHING_DECORATORS = frozenset({"lru_cache", "cache", "cached", "memoize", "memoized", "singleton",
+                                 "cachedmethod", "reify", "cache_on_self"})
+_NEUTRAL_DECORATORS = frozenset({"staticmethod", "classmethod", "abstractmethod", "overload",
+                                 "wraps", "override", "final"})
+
+
+def decorator_name(deco: ast.expr) -> str:
+    target = deco.func if isinstance(deco, ast.Call) else deco
+    if isinstance(target, ast.Attribute):
+        return target.attr
+    return target.id if isinstance(target, ast.Name) else ""
+
+
+def function_kind(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """"property", "cached_property", "contextmanager", "cached" or "function"."""
+    kind = "function"
+    for deco in function.decorator_list:
+        name = decorator_name(deco)
+        if name in ("property",):
+            kind = "property"
+        elif name in ("cached_property", "cachedproperty", "memoized_property", "lazy_property",
+                      "reify", "lazyproperty"):
+            return "cached_property"
+        elif name in ("contextmanager", "asynccontextmanager"):
+            return "contextmanager"
+        elif name in _CACHING_DECORATORS:
+            return "cached"
+        elif name in ("fixture", "yield_fixture"):
+            return "fixture"
+    return kind
+
+
+def self_name(function: ast.AST) -> str | None:
+    """The name of a method's first parameter (``self``/``cls``), if it has one."""
+    args = getattr(function, "args", None)
+    if args is None:
+        return None
+    positional = [*args.posonlyargs, *args.args]
+    return positional[0].arg if positional else None
+
+
+def unwrap_annotation(annotation: ast.expr) -> ast.expr:
+    """``Optional[X]``, ``X | None``, ``"X"`` → ``X``."""
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        try:
+            annotation = ast.parse(annotation.value, mode="eval").body
+        except SyntaxError:
+            return annotation
+    if isinstance(annotation, ast.Subscript) and decorator_name(annotation.value) in ("Optional", "Annotated"):
+        inner = annotation.slice
+        if isinstance(inner, ast.Tuple) and inner.elts:
+            inner = inner.elts[0]
+        return unwrap_annotation(inner)
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        for side in (annotation.left, annotation.right):
+            if not (isinstance(side, ast.Constant) and side.value is None):
+                return unwrap_annotation(side)
+    return annotation
+
+
+class OriginReader:
+    """Origins of the expressions of one scope (a function, a method, or the module body).
+
+    Syntactic and flow-insensitive: a local name's origin is the common origin of every value
+    assigned to it in the scope (``None`` placeholders ignored); a parameter's is its
+    annotation's type; a free name is the enclosing function's (``parent``), a module global
+    or an import.
+    """
+
+    def __init__(self, facts: ModuleFacts, scope: ast.AST, class_qualname: str | None = None,
+                 parent: OriginReader | None = None, qualname: str | None = None) -> None:
+        self.facts = facts
+        self.scope = scope
+        self.cls = class_qualname
+        self.parent = parent
+        self.qualname = qualname  # the scope's own qualified name, for its nested functions
+        self.prefix = f"{facts.module_name}." if facts.module_name else ""
+        self._defs: dict[str, ast.AST] = {}
+        self.is_module = isinstance(scope, ast.Module)
+        self.self_name = self_name(scope) if class_qualname is not None else None
+        self._assigned: dict[str, list[ast.expr | None]] | None = None
+        self._params: dict[str, ast.arg] = {}
+        if not self.is_module:
+            args = getattr(scope, "args", None)
+            if args is not None:
+                for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                    self._params[arg.arg] = arg
+                if args.vararg is not None:
+                    self._params[args.vararg.arg] = args.vararg
+                if args.kwarg is not None:
+                    self._params[args.kwarg.arg] = args.kwarg
+        self._cache: dict[int, Origin | None] = {}
+        self._visiting: set[str] = set()
+
+    # -- local bindings
+
+    def assigned(self) -> dict[str, list[ast.expr | None]]:
+        """Every value bound to each local name (None: a binding whose value is unknown)."""
+        if self._assigned is not None:
+            return self._assigned
+        found: dict[str, list[ast.expr | None]] = {}
+        declared: set[str] = set()
+        nodes = module_level_nodes(self.scope) if self.is_module else walk_scope(self.scope)
+        for node in nodes:
+            if isinstance(node, (ast.Global, ast.Nonlocal)):
+                declared.update(node.names)
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    _bind_target(found, target, node.value if len(node.targets) == 1 else None)
+            elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
+                if isinstance(node.target, ast.Name):
+                    found.setdefault(node.target.id, []).append(node.value)
+            elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+                _bind_target(found, node.target, None)
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    if item.optional_vars is not None:
+                        _bind_target(found, item.optional_vars, None)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                found.setdefault(node.target.id, []).append(None)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not self.scope:
+                found.setdefault(node.name, []).append(None)
+                self._defs[node.name] = node
+                if not self.is_module and not isinstance(node, ast.ClassDef):
+                    _nonlocal_assignments(node, found)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)) and not self.is_module:
+                for alias in node.names:
+                    found.setdefault((alias.asname or alias.name).split(".")[0], []).append(None)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                found.setdefault(node.name, []).append(None)
+        for name in declared:
+            found.pop(name, None)
+        self._assigned = found
+        return found
+
+    def def_qualname(self, name: str) -> str | None:
+        """The qualified name of a function defined in this scope or an enclosing function."""
+        reader: OriginReader | None = self
+        while reader is not None:
+            if reader.is_module:
+                return None
+            assigned = reader.assigned()
+            if name in reader._params or name in assigned:
+                node = reader._defs.get(name)
+                if node is None or len(assigned.get(name, ())) != 1 or reader.qualname is None:
+                    return None
+                return f"{reader.qualname}.{name}"
+            reader = reader.parent
+        return None
+
+    def enclosing_holder(self, name: str) -> OriginReader | None:
+        """The enclosing function's reader that binds a free name of this scope."""
+        reader = self.parent
+        while reader is not None and not reader.is_module:
+            if reader.is_local(name):
+                return reader
+            reader = reader.parent
+        return None
+
+    def is_param(self, name: str) -> bool:
+        return not self.is_module and name in self._params
+
+    def is_local(self, name: str) -> bool:
+        return not self.is_module and (name in self._params or name in self.assigned())
+
+    # -- origins
+
+    def origin(self, expr: ast.AST | None, depth: int = 0) -> Origin | None:
+        if expr is None or depth > 12:
+            return None
+        key = id(expr)
+        if key in self._cache:
+            return self._cache[key]
+        found = self._origin(expr, depth)
+        self._cache[key] = found
+        return found
+
+    def _origin(self, expr: ast.AST, depth: int) -> Origin | None:
+        if isinstance(expr, ast.Await):
+            return self.origin(expr.value, depth + 1)
+        if isinstance(expr, ast.NamedExpr):
+            return self.origin(expr.value, depth + 1)
+        if isinstance(expr, ast.Call):
+            return self._call_origin(expr, depth)
+        if isinstance(expr, ast.Name):
+            return self.name_origin(expr.id, depth)
+        if isinstance(expr, ast.Attribute):
+            value = expr.value
+            if isinstance(value, ast.Name) and self.cls is not None and value.id == self.self_name:
+                return ("attr", self.cls, expr.attr)
+            qualname = self._free_qualname(expr)
+            if qualname is not None:
+                return ("global", qualname)
+            base = self.origin(value, depth + 1)
+            return ("getattr", base, expr.attr) if base is not None else None
+        if isinstance(expr, ast.Subscript):
+            base = self.origin(expr.value, depth + 1)
+            return ("method", base, "__getitem__", ()) if base is not None else None
+        if isinstance(expr, ast.IfExp):
+            return any_origin([self.origin(side, depth + 1) for side in (expr.body, expr.orelse)
+                         if not is_none(side)])
+        return None
+
+    def _free_qualname(self, expr: ast.expr) -> str | None:
+        """The qualified name of a chain whose root is not a local name."""
+        root = expr
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name) or self.is_local(root.id):
+            return None
+        if self.enclosing_holder(root.id) is not None:
+            return None
+        qualname = self.facts.qualname(expr)
+        if qualname is not None:
+            return qualname
+        if root.id in module_globals(self.facts.tree):
+            parts: list[str] = []
+            node: ast.AST = expr
+            while isinstance(node, ast.Attribute):
+                parts.append(node.attr)
+                node = node.value
+            return self.prefix + ".".join([root.id, *reversed(parts)])
+        return None
+
+    def name_origin(self, name: str, depth: int = 0) -> Origin | None:
+        if not self.is_module and name in self._params:
+            annotation = self._params[name].annotation
+            if annotation is None:
+                return None
+            qualname = self.facts.qualname(unwrap_annotation(annotation))
+            return ("type", qualname) if qualname is not None else None
+        assigned = self.assigned()
+        if self.is_local(name):
+            if name in self._visiting:
+                return None
+            self._visiting.add(name)
+            try:
+                values = assigned.get(name, [])
+                if any(value is None for value in values):
+                    return None
+                origins = [self.origin(value, depth + 1) for value in values
+                           if value is not None and not is_none(value)]
+                if any(o is None for o in origins):
+                    return None
+                return any_origin(origins)
+            finally:
+                self._visiting.discard(name)
+        holder = self.enclosing_holder(name)
+        if holder is not None:
+            return holder.name_origin(name, depth + 1)
+        qualname = self.facts.qualname(ast.Name(id=name, ctx=ast.Load()))
+        if qualname is not None:
+            return ("global", qualname)
+        if name in module_globals(self.facts.tree):
+            return ("global", self.prefix + name)
+        return None
+
+    def _call_origin(self, call: ast.Call, depth: int) -> Origin | None:
+        func = call.func
+        keywords = tuple(sorted(k.arg for k in call.keywords if k.arg is not None
+                                and not is_none(k.value)))
+        if (isinstance(func, ast.Name) and func.id == "next" and len(call.args) == 1
+                and not self.is_local("next") and self.facts.qualname(func) is None):
+            inner = self.origin(call.args[0], depth + 1)
+            return ("next", inner) if inner is not None else None
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+                and self.cls is not None and func.value.id == self.self_name:
+            return ("call", f"{self.cls}.{func.attr}", keywords)
+        if isinstance(func, ast.Name):
+            nested = self.def_qualname(func.id)
+            if nested is not None:
+                return ("call", nested, keywords)
+            if len(call.args) == 2 and self.facts.qualname(func) in ("typing.cast", "typing_extensions.cast"):
+                declared = self.facts.qualname(unwrap_annotation(call.args[0]))
+                inner = self.origin(call.args[1], depth + 1)
+                if declared is None:
+                    return inner
+                return ("cast", declared, inner)
+        if isinstance(func, (ast.Name, ast.Attribute)):
+            qualname = self._free_qualname(func)
+            if qualname is not None:
+                return ("call", qualname, keywords)
+        if isinstance(func, ast.Name):
+            base = self.name_origin(func.id, depth + 1)
+            return ("method", base, "__call__", keywords) if base is not None else None
+        if isinstance(func, ast.Attribute):
+            base = self.origin(func.value, depth + 1)
+            return ("method", base, func.attr, keywords) if base is not None else None
+        return None
+
+
+def _bind_target(found: dict[str, list[ast.expr | None]], target: ast.expr,
+                 value: ast.expr | None) -> None:
+    if isinstance(target, ast.Name):
+        found.setdefault(target.id, []).append(value)
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        values = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) else None
+        for index, element in enumerate(target.elts):
+            inner = element.value if isinstance(element, ast.Starred) else element
+            _bind_target(found, inner, values[index] if values is not None and not isinstance(element, ast.Starred) else None)
+    elif isinstance(target, ast.Starred):
+        _bind_target(found, target.value, None)
+
+
+def is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def is_fresh(origin: Origin | None) -> bool:
+    """Whether an origin makes a new object (a call), rather than naming a shared one (an
+    attribute, a module global, a declared type)."""
+    if origin is None:
+        return False
+    tag = origin[0]
+    if tag in ("call", "method", "next"):
+        return True
+    if tag == "cast":
+        return is_fresh(origin[2])
+    if tag == "any":
+        return all(is_fresh(o) for o in origin[1])
+    return False
+
+
+def any_origin(origins: list[Origin | None]) -> Origin | None:
+    """One origin for several alternatives (None when any is unknown or there are none)."""
+    if not origins or any(o is None for o in origins):
+        return None
+    distinct = list(dict.fromkeys(origins))
+    return distinct[0] if len(distinct) == 1 else ("any", tuple(distinct))
+
+
+def module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements run at import time, through `if`, `try` and `with` blocks."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.If):
+            yield from module_level_statements(stmt.body + stmt.orelse)
+        elif isinstance(stmt, ast.Try) or (hasattr(ast, "TryStar") and isinstance(stmt, ast.TryStar)):
+            handlers = [s for h in stmt.handlers for s in h.body]
+            yield from module_level_statements(stmt.body + handlers + stmt.orelse + stmt.finalbody)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            yield from module_level_statements(stmt.body)
+
+
+def module_level_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of the module's own scope (nested scopes not entered)."""
+    yield from walk_scope(tree)
+
+
+_GLOBALS_KEY = "_dbleak_module_globals"
+
+
+def module_globals(tree: ast.Module) -> frozenset[str]:
+    """Names the module body assigns (not imports, defs or classes)."""
+    cached = tree.__dict__.get(_GLOBALS_KEY)
+    if cached is None:
+        names: set[str] = set()
+        for stmt in module_level_statements(tree.body):
+            if isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    names.update(n.id for n in walk(target) if isinstance(n, ast.Name))
+            elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and isinstance(stmt.target, ast.Name):
+                names.add(stmt.target.id)
+        cached = frozenset(names)
+        tree.__dict__[_GLOBALS_KEY] = cached
+    assert isinstance(cached, frozenset)
+    return cached
+
+
+def _nonlocal_assignments(function: ast.AST, found: dict[str, list[ast.expr | None]]) -> None:
+    """Values a nested function assigns to names it declares ``nonlocal``: they are the
+    enclosing scope's (``nonlocal Session; Session = sessionmaker(...)``)."""
+    names: set[str] = set()
+    for node in walk_scope(function):
+        if isinstance(node, ast.Nonlocal):
+            names.update(node.names)
+    if not names:
+        return
+    for node in walk_scope(function):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            continue
+        target = node.targets[0]
+        if isinstance(target, ast.Name) and target.id in names and not is_none(node.value):
+            found.setdefault(target.id, []).append(node.value)
+
+
+def scope_readers(facts: ModuleFacts) -> dict[int, OriginReader]:
+    """One reader per scope of the module (by the id of its node), with the qualified names
+    the project index uses: ``mod.func``, ``mod.Class``, ``mod.Class.method``,
+    ``mod.func.inner``."""
+    cached = facts.__dict__.get("_dbleak_scope_readers")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    readers: dict[int, OriginReader] = {}
+    qualnames: dict[int, str] = {}
+    classes: dict[int, str] = {}
+    module = facts.tree
+    readers[id(module)] = OriginReader(facts, module, qualname=facts.module_name or None)
+    qualnames[id(module)] = facts.module_name
+    for scope in facts.scopes[1:]:
+        node = scope.node
+        outer = scope.parent
+        outer_node = outer.node if outer is not None else module
+        base = qualnames.get(id(outer_node), "")
+        name = getattr(node, "name", None)
+        qualname = f"{base}.{name}" if base and name else (name or "")
+        qualnames[id(node)] = qualname
+        if isinstance(node, ast.ClassDef):
+            classes[id(node)] = qualname
+            readers[id(node)] = OriginReader(facts, node, qualname=qualname)
+            continue
+        class_qualname = classes.get(id(outer_node))
+        enclosing = outer
+        while enclosing is not None and isinstance(enclosing.node, ast.ClassDef):
+            enclosing = enclosing.parent
+        parent = None
+        if enclosing is not None and not isinstance(enclosing.node, ast.Module):
+            parent = readers.get(id(enclosing.node))
+        readers[id(node)] = OriginReader(facts, node, class_qualname, parent,
+                                         qualname if name else None)
+    facts.__dict__["_dbleak_scope_readers"] = readers
+    return readers

@@ -1,0 +1,288 @@
+"""Classes that own database objects: what a class keeps on ``self``, and whether any code of
+the class, of its bases in the project or of its subclasses in the module may release it.
+
+Read by DBL106. Releases are found as the lifecycle analysis finds them elsewhere: a release
+call on the attribute, a hand-over of it (returned, stored, given to a keeping call), or a call
+of the project whose summary says it releases what it is given; a call the project says only
+uses it (``self.helper(self.conn)``) is no release.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dbleak.analysis.flow import REPORTED_KINDS, ResourceFlow, StoredResource, module_flow
+from dbleak.analysis.lifecycle_summary import (
+    EFFECT_ESCAPE,
+    EFFECT_RELEASE,
+    EFFECT_WITH,
+    SUMMARY_BASES,
+    SUMMARY_KIND,
+    SUMMARY_METHODS,
+    SUMMARY_PASSED_ATTRS,
+    SUMMARY_RELEASED_ATTRS,
+    SUMMARY_RETURNS,
+)
+from dbleak.analysis.module import walk_scope
+from dbleak.analysis.sources import ObjectSources, object_sources
+from dbleak.knowledge.calls import RELEASE_METHODS
+from dbleak.knowledge.drivers import Kind, ObjectSpec
+from dbleak.knowledge.frameworks import NON_RELEASING_BASES
+
+if TYPE_CHECKING:
+    from dbleak.analysis.context import CheckContext
+
+# Methods by which an object is released: a class that has one is meant to be released.
+_RELEASING_METHODS = frozenset({"close", "aclose", "__exit__", "__aexit__", "__del__", "dispose",
+                                "shutdown", "stop", "disconnect", "terminate", "release"})
+_INIT_METHODS = frozenset({"__init__", "__new__", "__post_init__", "setUp", "setUpClass",
+                           "asyncSetUp", "__enter__", "__aenter__"})
+
+
+@dataclass(eq=False)
+class OwnedObject:
+    """An object of the driver table a class keeps on ``self``."""
+
+    class_node: ast.ClassDef
+    attr: str
+    node: ast.AST
+    spec: ObjectSpec
+
+
+@dataclass(eq=False)
+class Reopened:
+    """A method that stores a new object on ``self.attr`` while the previous one may still be
+    open there, and releases nothing first."""
+
+    class_node: ast.ClassDef
+    attr: str
+    node: ast.AST
+    spec: ObjectSpec
+    method: str
+
+
+def owned_objects(ctx: CheckContext) -> list[OwnedObject]:
+    """Every attribute a class of the module keeps a database object in, once per attribute."""
+    flow = module_flow(ctx)
+    found: list[OwnedObject] = []
+    seen: set[tuple[int, str]] = set()
+    items = [*flow.stored_on_self, *_stored_locals(ctx, flow.flows), *_cached_properties(ctx)]
+    for item in sorted(items, key=lambda i: (getattr(i.node, "lineno", 0), getattr(i.node, "col_offset", 0))):
+        key = (id(item.class_node), item.attr)
+        if key in seen or item.spec.kind not in (*REPORTED_KINDS, Kind.ENGINE):
+            continue
+        seen.add(key)
+        found.append(OwnedObject(item.class_node, item.attr, item.node, item.spec))
+    return found
+
+
+def never_released(ctx: CheckContext, owned: OwnedObject) -> bool:
+    """Whether no code that could release ``self.attr`` does (nor hands it over)."""
+    sources = object_sources(ctx)
+    qualname = sources.class_qualname(owned.class_node)
+    if qualname is None:
+        return False
+    if owned.spec.kind is Kind.ENGINE and not _has_releasing_method(sources, qualname):
+        return False  # an engine kept for the object's (the process's) lifetime is fine
+    if _may_release(sources, qualname, owned.attr, owned.spec, set()):
+        return False
+    if any(_may_release(sources, sub, owned.attr, owned.spec, set())
+           for sub in _module_subclasses(sources, qualname)):
+        return False
+    return not _released_from_outside(ctx, owned.attr)
+
+
+def _released_from_outside(ctx: CheckContext, attr: str) -> bool:
+    """``obj.conn.close()`` in code of the module that is not a method reading its own
+    ``self``: some owner's caller releases it. (``self.conn.close()`` in another class closes
+    that class's attribute, not this one's.)"""
+    for node in ctx.facts.all_nodes():
+        if not (isinstance(node, ast.Attribute) and node.attr in RELEASE_METHODS):
+            continue
+        target = node.value
+        if not (isinstance(target, ast.Attribute) and target.attr == attr):
+            continue
+        holder = target.value
+        if isinstance(holder, ast.Name) and holder.id in ("self", "cls"):
+            continue
+        return True
+    return False
+
+
+def reopened(ctx: CheckContext) -> list[Reopened]:
+    """``self.conn = connect()`` in a method that may run while ``self.conn`` holds an open
+    connection, with no release of it (or guard on it) before."""
+    flow = module_flow(ctx)
+    sources = object_sources(ctx)
+    by_attr: dict[tuple[int, str], list[StoredResource]] = {}
+    for item in flow.stored_on_self:
+        by_attr.setdefault((id(item.class_node), item.attr), []).append(item)
+    found: list[Reopened] = []
+    for stores in by_attr.values():
+        for item in stores:
+            method = item.method
+            if item.spec.kind not in REPORTED_KINDS or not isinstance(
+                    method, (ast.FunctionDef, ast.AsyncFunctionDef)) or method.name in _INIT_METHODS:
+                continue
+            if not _runs_again(sources, item.class_node, method, stores):
+                continue
+            if _released_or_guarded_before(ctx, method, item):
+                continue
+            found.append(Reopened(item.class_node, item.attr, item.node, item.spec, method.name))
+    return found
+
+
+def _runs_again(sources: ObjectSources, cls: ast.ClassDef, method: ast.FunctionDef | ast.AsyncFunctionDef,
+                stores: list[StoredResource]) -> bool:
+    """The attribute may hold an open object when ``method`` stores a new one: another method
+    stores one too, or the class calls ``method`` from more than one place."""
+    if any(other.method is not method for other in stores):
+        return True
+    calls = 0
+    for item in cls.body:
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) or item is method:
+            continue
+        for node in walk_scope(item):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == method.name and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "self"):
+                calls += 1 if item.name in _INIT_METHODS else 2
+    return calls >= 2
+
+
+def _released_or_guarded_before(ctx: CheckContext, method: ast.AST, item: StoredResource) -> bool:
+    stmt = item.stmt
+    if stmt is None:
+        return True
+    parents = ctx.facts.parent
+    # Inside `if self.conn is None:` / `if not self.conn:` (or any test that reads it).
+    current: ast.AST | None = parents.get(id(stmt))
+    while current is not None and current is not method:
+        if isinstance(current, (ast.If, ast.While)) and _reads_attr(current.test, item.attr):
+            return True
+        if isinstance(current, ast.Try):
+            return True  # `try: self.conn = connect() except ...`: a retry loop, not a leak
+        current = parents.get(id(current))
+    for node in walk_scope(method):
+        if getattr(node, "lineno", 0) >= stmt.lineno:
+            continue
+        if isinstance(node, ast.Attribute) and node.attr in RELEASE_METHODS:
+            target = node.value
+            if (isinstance(target, ast.Attribute) and target.attr == item.attr) or (
+                    isinstance(target, ast.Name) and target.id == "self"):
+                return True  # `self.conn.close()`, `self.close()`
+        if isinstance(node, ast.Name) and node.id in ("closing", "ExitStack"):
+            return True
+        if isinstance(node, (ast.If, ast.While)) and _reads_attr(node.test, item.attr):
+            return True  # `if self.conn: ...` before: the method knows it may be set
+    return False
+
+
+def _reads_attr(test: ast.AST, attr: str) -> bool:
+    return any(isinstance(n, ast.Attribute) and n.attr == attr and isinstance(n.value, ast.Name)
+               and n.value.id == "self" for n in ast.walk(test))
+
+
+def _has_releasing_method(sources: ObjectSources, qualname: str) -> bool:
+    summary = sources.summary(qualname)
+    if summary is None:
+        return False
+    if set(summary.get(SUMMARY_METHODS, ())) & _RELEASING_METHODS:
+        return True
+    return any(_has_releasing_method(sources, str(base)) for base in summary.get(SUMMARY_BASES, ()))
+
+
+def _may_release(sources: ObjectSources, qualname: str, attr: str, spec: ObjectSpec,
+                 seen: set[str]) -> bool:
+    """Whether the class or one of its bases may release ``self.attr``. An unknown base may."""
+    if qualname in seen or len(seen) > 8:
+        return False
+    seen.add(qualname)
+    if qualname in NON_RELEASING_BASES:
+        return False
+    summary = sources.summary(qualname)
+    if summary is None or summary.get(SUMMARY_KIND) != "class":
+        moved = sources.through_reexports(qualname)
+        if moved != qualname:
+            return _may_release(sources, moved, attr, spec, seen)
+        return True  # a base nothing is known of may release it
+    if attr in summary.get(SUMMARY_RELEASED_ATTRS, ()):
+        return True
+    for use in (summary.get(SUMMARY_PASSED_ATTRS) or {}).get(attr, ()):
+        if _use_releases(sources, use, spec):
+            return True
+    return any(_may_release(sources, str(base), attr, spec, seen)
+               for base in summary.get(SUMMARY_BASES, ()))
+
+
+def _use_releases(sources: ObjectSources, use: tuple[Any, ...], spec: ObjectSpec) -> bool:
+    if use[0] == "with":
+        return spec.with_ is not None and spec.with_.closes
+    _tag, target, index, keyword, kept, bound = use
+    drivers = sources.drivers
+    if target in drivers.factories or target in drivers.factory_variants or target in drivers.borrowers:
+        return False  # `Session(self.engine)`: the new object uses it and releases nothing of it
+    effect = sources.param_effect(str(target), index, keyword, bool(bound))
+    if effect is None:
+        return bool(kept)
+    if effect == EFFECT_WITH:
+        return spec.with_ is not None and spec.with_.closes
+    return effect in (EFFECT_RELEASE, EFFECT_ESCAPE)
+
+
+def _module_subclasses(sources: ObjectSources, qualname: str) -> Iterator[str]:
+    """Classes of the module that derive (directly or not) from ``qualname``."""
+    local = sources.local_summaries()
+    wanted = {qualname}
+    changed = True
+    while changed:
+        changed = False
+        for name, summary in local.items():
+            if summary.get(SUMMARY_KIND) != "class" or name in wanted:
+                continue
+            if wanted & set(summary.get(SUMMARY_BASES, ())):
+                wanted.add(name)
+                changed = True
+    wanted.discard(qualname)
+    yield from sorted(wanted)
+
+
+def _stored_locals(ctx: CheckContext, flows: list[ResourceFlow]) -> Iterator[StoredResource]:
+    """``conn = connect(); self.conn = conn`` inside a method."""
+    classes = {id(item): scope.node for scope in ctx.facts.scopes
+               if isinstance(scope.node, ast.ClassDef) for item in scope.node.body}
+    for flow in flows:
+        cls = classes.get(id(flow.resource.scope))
+        if cls is None:
+            continue
+        for escape in flow.escapes:
+            if isinstance(escape, ast.Assign) and len(escape.targets) == 1:
+                target = escape.targets[0]
+                if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                        and target.value.id == "self" and isinstance(escape.value, ast.Name)):
+                    yield StoredResource(cls, target.attr, flow.resource.node, flow.resource.spec,
+                                         flow.resource.scope, escape)
+
+
+def _cached_properties(ctx: CheckContext) -> Iterator[StoredResource]:
+    """``@cached_property def conn(self): return connect()``: kept on the instance."""
+    sources = object_sources(ctx)
+    for scope in ctx.facts.scopes:
+        cls = scope.node
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        qualname = sources.class_qualname(cls)
+        for item in cls.body:
+            if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            summary = sources.summary(f"{qualname}.{item.name}")
+            if summary is None or summary.get(SUMMARY_KIND) != "cached_property":
+                continue
+            returns = summary.get(SUMMARY_RETURNS)
+            values = [sources.resolve(origin) for origin in returns or ()]
+            spec = values[0] if values and all(v is not None and v == values[0] for v in values) else None
+            if isinstance(spec, ObjectSpec) and spec.must_release:
+                yield StoredResource(cls, item.name, item, spec, item, None)

@@ -1,0 +1,61 @@
+"""What callables do with the objects passed to them, when dbleak cannot read their code:
+builtins and library methods that only use an argument (borrow it), calls that keep it (a
+container's ``append``, a registry's ``register``, an executor's ``submit``), and the method
+names that release a database object.
+
+The lifecycle analysis reads the project's own functions from their summaries; this table is
+for everything else. A callee in neither is taken to borrow the argument (see
+:mod:`dbleak.analysis.handover`): that is a guess, and a fix that depends on it is unsafe.
+"""
+
+from __future__ import annotations
+
+# Method names that release a database object (close a connection, dispose an engine, give a
+# scoped session back).
+RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "release", "disconnect", "terminate",
+                             "shutdown", "closeall", "close_all", "ensure_closed", "remove"})
+# Calls that only look at their arguments.
+BORROWING_BUILTINS = frozenset({
+    "print", "len", "isinstance", "issubclass", "id", "repr", "str", "type", "hasattr", "getattr",
+    "bool", "hash", "callable", "vars", "dir", "format", "list", "tuple", "set", "frozenset",
+    "sorted", "sum", "any", "all", "min", "max", "dict", "next", "int", "float",
+})
+# Method names that only use their arguments, whatever the receiver (logging, pandas, a
+# cursor's parameters, string formatting).
+BORROWING_METHODS = frozenset({
+    "debug", "info", "warning", "warn", "error", "exception", "critical", "log", "format",
+    "to_sql", "read_sql", "read_sql_query", "read_sql_table", "execute", "executemany",
+    "write", "writerow", "writerows", "assertIsNotNone", "assertIsInstance", "assertTrue",
+    "assertEqual", "assertIs",
+})
+# Method names by which a receiver keeps what it is given (a container, a registry, an
+# executor that runs it later, an exit stack).
+KEEPING_METHODS = frozenset({
+    "append", "appendleft", "add", "extend", "insert", "put", "put_nowait", "push", "setdefault",
+    "update", "register", "submit", "apply_async", "create_task", "ensure_future",
+    "run_in_executor", "call_soon", "call_later", "call_soon_threadsafe", "start_soon", "spawn",
+    "enter_context", "enter_async_context", "callback", "push_async_callback", "push_async_exit",
+    "set", "attach", "adopt", "track", "bind", "addCleanup", "addAsyncCleanup", "setattr",
+})
+# Words in an unknown function's name that say it keeps its argument.
+KEEPING_WORDS = frozenset({
+    "register", "attach", "add", "append", "put", "push", "set", "store", "keep", "track",
+    "manage", "adopt", "own", "cache", "bind", "install", "wrap", "enter", "save", "spawn",
+    "start", "submit", "schedule", "thread", "partial", "finalize", "setattr",
+})
+
+def is_keeping_name(name: str) -> bool:
+    """Whether an unknown callee's name says it keeps what it is given."""
+    if name[:1].isupper():
+        return True  # a constructor: the new object may hold it
+    words = {w for w in name.lower().split("_") if w}
+    return bool(words & KEEPING_WORDS)
+
+
+# Calls whose result wraps their argument lazily: the argument goes where the result goes.
+LAZY_WRAPPERS = frozenset({"enumerate", "zip", "map", "filter", "iter", "reversed"})
+# Method names by which a pool takes a connection back.
+POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
+# Method names by which an exit stack takes ownership.
+STACK_METHODS = frozenset({"enter_context", "enter_async_context", "callback", "push",
+                           "push_async_callback", "push_async_exit"})
