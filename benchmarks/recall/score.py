@@ -137,7 +137,7 @@ def run_dbleak(tree: Path, path: str, select: str = ",".join(FAMILIES)) -> list[
     """(line, code) of every finding in ``path`` (checked alone, no configuration)."""
     proc = subprocess.run(
         [sys.executable, "-m", "dbleak", "check", "--isolated", "--exit-zero",
-         "--output-format", "concise", "--select", select, path],
+         "--output-format", "concise", "--select", f"DBL001,{select}", path],
         check=False, cwd=tree, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"},
     )
     if proc.returncode not in (0, 1):
@@ -200,6 +200,10 @@ def score(cases: list[Case], mirrors: Path) -> list[dict[str, object]]:
             tree = extract(gitdir, case.repo, commit)
             by_file[key] = run_dbleak(tree, case.path)
         findings = by_file[key]
+        if any(code == "DBL001" for _line, code in findings):
+            # Python 2, or a newer grammar: a Python 3 analyzer cannot read the file at all.
+            results.append({"case": case, "status": "unparsable"})
+            continue
         hits = sorted({(line, code) for line, code in findings
                        if line in case.lines and code.startswith(case.family)})
         results.append({"case": case, "status": "hit" if hits else "miss", "hits": hits})

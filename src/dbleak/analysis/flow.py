@@ -896,12 +896,29 @@ class _ScopeInterpreter:
         spec = self.sources.drivers.objects.get(method.returns)
         if spec is None:
             return None
-        # `conn.execute(...)` shortcuts give cursors nobody is expected to close.
-        if spec.kind is Kind.CURSOR and not method_name.startswith("cursor"):
+        # `conn.execute(...)` shortcuts give cursors nobody is expected to close, unless the
+        # code keeps one and closes it itself (`c = conn.execute(q); ...; c.close()`).
+        if spec.kind is Kind.CURSOR and not method_name.startswith("cursor") \
+                and not self._closed_by_name(call):
             return None
         if spec.kind is receiver.kind and spec.kind is Kind.CONNECTION:
             return None  # duckdb's `conn.cursor()`: another handle, closed with its parent
         return spec
+
+    def _closed_by_name(self, call: ast.Call) -> bool:
+        """``c = conn.execute(q)`` with a ``c.close()`` in the scope."""
+        holder = self.parents.get(id(call))
+        if isinstance(holder, ast.Await):
+            holder = self.parents.get(id(holder))
+        if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
+                and isinstance(holder.targets[0], ast.Name)):
+            return False
+        name = holder.targets[0].id
+        for node in walk_scope(self.scope):
+            if (isinstance(node, ast.Attribute) and node.attr == "close"
+                    and isinstance(node.value, ast.Name) and node.value.id == name):
+                return True
+        return False
 
     def _names_module_function(self, func: ast.Attribute) -> bool:
         """``db.get_connection()`` with ``db`` an imported module, or ``self.method()``."""
@@ -1082,8 +1099,10 @@ class _ScopeInterpreter:
         if first.attr in self.handover._release_methods(""):
             flow.releases.append(first)
             return
-        if flow.resource.kind is Kind.CURSOR or flow.resource.parent_tracked:
+        if flow.resource.parent_tracked:
             return
+        if flow.resource.kind is Kind.CURSOR and not self._explicit_cursor(flow.resource):
+            return  # a driver's `conn.execute(q)` shortcut: nobody is expected to close it
         current: ast.AST = first
         last_attr = first.attr
         while True:
@@ -1105,6 +1124,13 @@ class _ScopeInterpreter:
         parent = self.parents.get(id(current))
         if isinstance(parent, ast.withitem):
             flow.drops.append((node, "temporary"))
+            return
+        if (last_attr in _CURSOR_MAKERS and isinstance(parent, (ast.Return, ast.Yield))
+                and parent.value is current and current is not first
+                and isinstance(current, ast.Call) and current.func is first):
+            # `return connect(p).cursor()`: the caller gets a cursor; nobody closes its connection
+            flow.drops.append((node, "via-cursor"))
+            flow.handle = f"{first.attr}()"
             return
         if (last_attr in _CURSOR_MAKERS and isinstance(parent, ast.Assign) and parent.value is current
                 and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)
@@ -1129,6 +1155,14 @@ class _ScopeInterpreter:
         else:
             flow.escapes.append(current)
 
+
+    @staticmethod
+    def _explicit_cursor(resource: Resource) -> bool:
+        """A cursor asked for as one: ``x.cursor()``, or a project function that returns one."""
+        func = resource.call.func if isinstance(resource.call, ast.Call) else None
+        if isinstance(func, ast.Attribute):
+            return func.attr.startswith("cursor")
+        return func is not None
 
     def _closes_connection_of(self, handle: str) -> bool:
         """``cur.connection.close()`` somewhere in the scope."""

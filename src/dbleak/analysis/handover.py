@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import MutableMapping
 
-from dbleak.analysis.lifecycle_summary import EFFECT_WITH, value_leaves
+from dbleak.analysis.lifecycle_summary import EFFECT_RETURN, EFFECT_WITH, value_leaves
 from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources
 from dbleak.knowledge.calls import (
     BORROWING_BUILTINS,
@@ -127,6 +127,8 @@ class HandOver:
             if effect == EFFECT_WITH:
                 behaviour = spec.with_ if spec is not None else None
                 return "release" if behaviour is not None and behaviour.closes else "borrow"
+            if effect == EFFECT_RETURN:
+                return "escape" if self._result_leaves(call) else "borrow"
             if effect is not None:
                 return effect
             if qualname in sources.drivers.factories or qualname in sources.drivers.factory_variants:

@@ -68,6 +68,8 @@ SUMMARY_PASSED_ATTRS = "lifecycle.passed_attrs"
 SUMMARY_METHODS = "lifecycle.methods"  # on a class: the names of the methods it defines
 
 EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_BORROW, EFFECT_WITH = "release", "escape", "borrow", "with"
+# Returned as it is: the caller's object leaves with the call's result, wherever that goes.
+EFFECT_RETURN = "return"
 
 # --- what a function does with its parameters -----------------------------------------------
 
@@ -110,7 +112,7 @@ def _combined_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader
 
 
 def merge_effects(effects: list[Any]) -> Any:
-    """release > escape > with > passes > borrow."""
+    """release > escape > with > passes (and returns, resolved with them) > borrow."""
     passes: list[Any] = []
     for wanted in (EFFECT_RELEASE, EFFECT_ESCAPE):
         if wanted in effects:
@@ -160,7 +162,9 @@ def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, nod
             if parent.context_expr is current and holder is not None:
                 return EFFECT_WITH
             return EFFECT_ESCAPE
-        if isinstance(parent, (ast.Return, ast.Yield, ast.YieldFrom)):
+        if isinstance(parent, ast.Return):
+            return ((EFFECT_RETURN,),)
+        if isinstance(parent, (ast.Yield, ast.YieldFrom)):
             return EFFECT_ESCAPE
         if isinstance(parent, ast.Assign) and parent.value is current:
             if (current is node and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)

@@ -23,6 +23,8 @@ from typing import Any
 from dbleak.analysis.module import ModuleFacts, walk, walk_scope
 
 Origin = tuple[Any, ...]
+# The value a function-level import binds a name to (its origin is the import's target).
+IMPORTED = ast.Name(id="<import>", ctx=ast.Load())
 
 _CACHING_DECORATORS = frozenset({"lru_cache", "cache", "cached", "memoize", "memoized", "singleton",
                                  "cachedmethod", "reify", "cache_on_self"})
@@ -151,7 +153,7 @@ class OriginReader:
                     _nonlocal_assignments(node, found)
             elif isinstance(node, (ast.Import, ast.ImportFrom)) and not self.is_module:
                 for alias in node.names:
-                    found.setdefault((alias.asname or alias.name).split(".")[0], []).append(None)
+                    found.setdefault((alias.asname or alias.name).split(".")[0], []).append(IMPORTED)
             elif isinstance(node, ast.ExceptHandler) and node.name:
                 found.setdefault(node.name, []).append(None)
         for name in declared:
@@ -182,6 +184,13 @@ class OriginReader:
                 return reader
             reader = reader.parent
         return None
+
+    def only_imported(self, name: str) -> bool:
+        """A local name bound by imports only (``from app.db import connect`` in a function):
+        it names what the import names."""
+        values = self.assigned().get(name)
+        return values is not None and bool(values) and name not in self._params \
+            and all(v is IMPORTED for v in values)
 
     def is_param(self, name: str) -> bool:
         return not self.is_module and name in self._params
@@ -232,9 +241,11 @@ class OriginReader:
         root = expr
         while isinstance(root, ast.Attribute):
             root = root.value
-        if not isinstance(root, ast.Name) or self.is_local(root.id):
+        if not isinstance(root, ast.Name):
             return None
-        if self.enclosing_holder(root.id) is not None:
+        if self.is_local(root.id) and not self.only_imported(root.id):
+            return None
+        if not self.is_local(root.id) and self.enclosing_holder(root.id) is not None:
             return None
         qualname = self.facts.qualname(expr)
         if qualname is not None:
@@ -256,7 +267,7 @@ class OriginReader:
             qualname = self.facts.qualname(unwrap_annotation(annotation))
             return ("type", qualname) if qualname is not None else None
         assigned = self.assigned()
-        if self.is_local(name):
+        if self.is_local(name) and not self.only_imported(name):
             if name in self._visiting:
                 return None
             self._visiting.add(name)

@@ -18,6 +18,7 @@ from dbleak.analysis.flow import REPORTED_KINDS, ResourceFlow, StoredResource, m
 from dbleak.analysis.lifecycle_summary import (
     EFFECT_ESCAPE,
     EFFECT_RELEASE,
+    EFFECT_RETURN,
     EFFECT_WITH,
     SUMMARY_BASES,
     SUMMARY_KIND,
@@ -221,12 +222,14 @@ def _may_release(sources: ObjectSources, qualname: str, attr: str, spec: ObjectS
 def _use_releases(sources: ObjectSources, use: tuple[Any, ...], spec: ObjectSpec) -> bool:
     if use[0] == "with":
         return spec.with_ is not None and spec.with_.closes
+    if use[0] == EFFECT_RETURN:
+        return True  # handed out by a method (a getter): its caller may close it
     _tag, target, index, keyword, kept, bound = use
     drivers = sources.drivers
     if target in drivers.factories or target in drivers.factory_variants or target in drivers.borrowers:
         return False  # `Session(self.engine)`: the new object uses it and releases nothing of it
     effect = sources.param_effect(str(target), index, keyword, bool(bound))
-    if effect is None:
+    if effect is None or effect == EFFECT_RETURN:
         return bool(kept)
     if effect == EFFECT_WITH:
         return spec.with_ is not None and spec.with_.closes

@@ -23,6 +23,7 @@ from dbleak.analysis.lifecycle_summary import (
     EFFECT_BORROW,
     EFFECT_ESCAPE,
     EFFECT_RELEASE,
+    EFFECT_RETURN,
     EFFECT_WITH,
     SUMMARY_ATTRS,
     SUMMARY_BASES,
@@ -478,7 +479,8 @@ class ObjectSources:
     def param_effect(self, qualname: str, index: int | None, keyword: str | None,
                      bound: bool, depth: int = 0) -> str | None:
         """What the project function ``qualname`` does with one argument: "release",
-        "escape", "with", "borrow", or None when the project does not say."""
+        "escape", "with", "return" (hands it back), "borrow", or None when the project does not
+        say."""
         if depth > 4:
             return None
         qualname, summary = self._summary_through(qualname)
@@ -509,13 +511,18 @@ class ObjectSources:
             return effect
         results: list[str] = []
         for passed in effect:
+            if passed[0] == EFFECT_RETURN:
+                results.append(EFFECT_RETURN)
+                continue
             _tag, target, passed_index, passed_keyword, kept, passed_bound = passed
             result = self.param_effect(str(target), passed_index, passed_keyword, bool(passed_bound),
                                        depth + 1)
-            if result is None:
+            if result is None or result == EFFECT_RETURN:
+                # a callee nothing is known of, or one that hands it back: it goes where the
+                # call's result goes
                 result = EFFECT_ESCAPE if kept else EFFECT_BORROW
             results.append(result)
-        for wanted in (EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_WITH):
+        for wanted in (EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_WITH, EFFECT_RETURN):
             if wanted in results:
                 return wanted
         return EFFECT_BORROW

@@ -37,6 +37,8 @@ def drop_message(flow: ResourceFlow) -> str:
         what += " (server-side: its unread rows stay on the server)"
     reasons = {reason for _, reason in flow.drops}
     if "via-cursor" in reasons:
+        if flow.handle and flow.handle.endswith("()"):
+            return f"{what} is handed out only through its cursor (`{flow.handle}`) and never closed"
         return f"{what} is kept only through its cursor `{flow.handle}` and never closed"
     if "temporary" in reasons:
         return f"{what} is used once and never closed"
