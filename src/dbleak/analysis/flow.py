@@ -20,9 +20,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dbleak.analysis.handover import HandOver
-from dbleak.analysis.lifecycle_summary import value_leaves
+from dbleak.analysis.lifecycle_summary import CURSOR_USES, value_leaves
 from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_same_scope, walk_scope
-from dbleak.analysis.sources import CLOSING_WRAPPERS, ProjectClass, Value, object_sources
+from dbleak.analysis.sources import (
+    CLOSING_WRAPPERS,
+    DUCK_CURSOR,
+    ProjectClass,
+    Value,
+    as_class,
+    object_sources,
+)
 from dbleak.knowledge.calls import RELEASE_METHODS
 from dbleak.knowledge.drivers import Kind, ObjectSpec
 
@@ -32,12 +39,8 @@ if TYPE_CHECKING:
 OPEN, RELEASED, ESCAPED, YIELDED = "open", "released", "escaped", "yielded"
 REPORTED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR)
 TRACKED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.POOL, Kind.ENGINE)
-# The table's generic PEP 249 cursor: what `x.cursor()` makes when nothing says what `x` is but
-# the result runs `execute()` or `fetch*()`.
-DUCK_CURSOR = "dbapi.Cursor"
 _CURSOR_MAKERS = frozenset({"cursor", "execute", "executemany", "executescript"})
-_CURSOR_USES = frozenset({"execute", "executemany", "fetchone", "fetchall", "fetchmany",
-                          "callproc", "mogrify", "copy_expert", "copy_from", "copy_to"})
+_CURSOR_USES = CURSOR_USES
 _MAX_STATES = 256
 _MAX_LOOP_ROUNDS = 6
 
@@ -281,7 +284,7 @@ def _free_names(node: ast.AST) -> set[str]:
     return loads - stores
 
 
-def _is_pytest_fixture(scope: ast.AST) -> bool:
+def is_pytest_fixture(scope: ast.AST) -> bool:
     if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return False
     for deco in scope.decorator_list:
@@ -331,9 +334,11 @@ class _ScopeInterpreter:
         self.is_module = isinstance(scope, ast.Module)
         self.is_generator = False
         # pytest resumes a fixture after the test whatever happened: its `yield` does not raise.
-        self.yield_raises = not _is_pytest_fixture(scope)
+        self.yield_raises = not is_pytest_fixture(scope)
         self.globals: set[str] = set()
         self.with_managed: set[str] = set()
+        # Calls resolved as a driver object's method other than `cursor()` (`conn.execute(q)`).
+        self._table_shortcuts: set[int] = set()
         self.loop_depth = 0
         self.in_finally = 0
 
@@ -878,18 +883,25 @@ class _ScopeInterpreter:
         method_name = "__call__"
         if isinstance(func, ast.Attribute) and not self._names_module_function(func):
             receiver, method_name = self._receiver_value(func.value, states), func.attr
-        elif isinstance(func, ast.Name) and self.sources.reader(self.scope, self.cls).is_local(func.id):
+        elif isinstance(func, ast.Name) and self._local_value_name(func.id):
             receiver = self._receiver_value(func, states)
         else:
             value = self.sources.expr_value(call, self.scope, self.cls)
+            if value is None and self._used_as_cursor(call) and self.sources.returns_cursor_call(
+                    self.sources.call_target(call, self.cls)):
+                # `cur = self._cursor(conn)`, a helper returning `conn.cursor()`
+                value = self.sources.drivers.objects.get(DUCK_CURSOR)
             return value if isinstance(value, ObjectSpec) else None
-        if isinstance(receiver, ProjectClass):
+        if as_class(receiver) is not None:
             value = self.sources.method_value(receiver, method_name, keywords)
             return value if isinstance(value, ObjectSpec) else None
         if receiver is None:
             if method_name == "cursor" and self._used_as_cursor(call):
                 return self.sources.drivers.objects.get(DUCK_CURSOR)
             return None
+        assert isinstance(receiver, ObjectSpec)
+        if not method_name.startswith("cursor"):
+            self._table_shortcuts.add(id(call))
         method = receiver.method(method_name, keywords)
         if method is None or (method.awaited and not awaited) or method.context_only:
             return None
@@ -904,6 +916,11 @@ class _ScopeInterpreter:
         if spec.kind is receiver.kind and spec.kind is Kind.CONNECTION:
             return None  # duckdb's `conn.cursor()`: another handle, closed with its parent
         return spec
+
+    def _local_value_name(self, name: str) -> bool:
+        """A local name holding a value (``Session = sessionmaker(...)``), not an import."""
+        reader = self.sources.reader(self.scope, self.cls)
+        return reader.is_local(name) and not reader.only_imported(name)
 
     def _closed_by_name(self, call: ast.Call) -> bool:
         """``c = conn.execute(q)`` with a ``c.close()`` in the scope."""
@@ -975,7 +992,7 @@ class _ScopeInterpreter:
         if isinstance(receiver, ast.Name) and self.cls is not None and receiver.id == "self":
             owner: Value | None = ProjectClass(self.sources.class_qualname(self.cls) or "")
         elif isinstance(receiver, ast.Name):
-            owner = self._receiver_value(receiver, states)
+            owner = as_class(self._receiver_value(receiver, states))
         else:
             return None
         if not isinstance(owner, ProjectClass):
@@ -1066,7 +1083,7 @@ class _ScopeInterpreter:
         if fate == "release":
             flow.releases.append(at)
         elif fate == "borrow":
-            if not parent_tracked and spec.kind is not Kind.CURSOR:
+            if not parent_tracked and (spec.kind is not Kind.CURSOR or self._explicit_cursor(resource)):
                 flow.drops.append((at, "temporary"))
         else:
             flow.escapes.append(at)
@@ -1156,13 +1173,10 @@ class _ScopeInterpreter:
             flow.escapes.append(current)
 
 
-    @staticmethod
-    def _explicit_cursor(resource: Resource) -> bool:
-        """A cursor asked for as one: ``x.cursor()``, or a project function that returns one."""
-        func = resource.call.func if isinstance(resource.call, ast.Call) else None
-        if isinstance(func, ast.Attribute):
-            return func.attr.startswith("cursor")
-        return func is not None
+    def _explicit_cursor(self, resource: Resource) -> bool:
+        """A cursor asked for as one: ``x.cursor()``, or a project function that returns one
+        (not a driver's ``conn.execute(q)`` shortcut)."""
+        return isinstance(resource.call, ast.Call) and id(resource.call) not in self._table_shortcuts
 
     def _closes_connection_of(self, handle: str) -> bool:
         """``cur.connection.close()`` somewhere in the scope."""

@@ -190,7 +190,8 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
     it, but it might keep it, and closing it at the end of the block would then change what
     the code does."""
     planned = _plan_fix(ctx, flow, title_kind)
-    if planned.plan is not None and flow.guessed:
+    if planned.plan is not None and (flow.guessed or flow.resource.spec.project_class):
+        # A project class's `close()` may do more than release (flush, commit): unsafe too.
         return PlannedFix(replace(planned.plan, applicability=Applicability.UNSAFE))
     return planned
 

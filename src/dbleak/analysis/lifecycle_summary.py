@@ -66,6 +66,7 @@ SUMMARY_RELEASED_ATTRS = "lifecycle.released_attrs"  # on a class: attributes it
 # time) or used as a `with` item (("with",)).
 SUMMARY_PASSED_ATTRS = "lifecycle.passed_attrs"
 SUMMARY_METHODS = "lifecycle.methods"  # on a class: the names of the methods it defines
+SUMMARY_MAKES_DB = "lifecycle.makes_db"  # on a class: some method calls a driver's factory
 
 EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_BORROW, EFFECT_WITH = "release", "escape", "borrow", "with"
 # Returned as it is: the caller's object leaves with the call's result, wherever that goes.
@@ -333,6 +334,8 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
             factory = False  # a shared object (kept on self, a module global), or unknown
             continue
         assert origin is not None
+        if isinstance(value, ast.Name) and _used_as_cursor(nodes, value.id):
+            origin = ("cursorlike", origin)  # `cur = ...; cur.execute(q); return cur`
         origins.append(origin)
     merged_items: tuple[Origin | None, ...] = ()
     if items and all(len(row) == len(items[0]) for row in items):
@@ -340,26 +343,25 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
                              for column in zip(*items, strict=True))
     if not factory:
         return (), merged_items
-    declared = _declared_driver_type(reader, function)
-    if origins and declared is not None:
+    computed = any_origin(list(dict.fromkeys(origins))) if origins else None
+    declared = reader.facts.qualname(unwrap_annotation(function.returns)) \
+        if function.returns is not None else None
+    if computed is not None and declared is not None:
         # `def get_session() -> Session:` whose every return is a new object: the annotation
-        # is the function's contract, whatever the calls inside return.
-        return (("type", declared),), merged_items
+        # is the function's contract, whatever the calls inside return (when it names a type
+        # that can be resolved; the calls are read otherwise).
+        return (("annotated", declared, computed),), merged_items
     return tuple(dict.fromkeys(origins)), merged_items
 
 
-def _declared_driver_type(reader: OriginReader,
-                          function: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
-    """The return annotation's qualified name, when it names an object of the driver table."""
-    if function.returns is None:
-        return None
-    qualname = reader.facts.qualname(unwrap_annotation(function.returns))
-    if qualname is None:
-        return None
-    drivers = reader.facts.drivers
-    if qualname in drivers.objects or any(qualname in spec.classes for spec in drivers.objects.values()):
-        return qualname
-    return None
+CURSOR_USES = frozenset({"execute", "executemany", "fetchone", "fetchall", "fetchmany",
+                         "callproc", "mogrify", "copy_expert", "copy_from", "copy_to"})
+
+
+def _used_as_cursor(nodes: list[ast.AST], name: str) -> bool:
+    """Whether the scope runs ``name.execute(...)`` / ``name.fetch*()``: a PEP 249 cursor."""
+    return any(isinstance(node, ast.Attribute) and node.attr in CURSOR_USES
+               and isinstance(node.value, ast.Name) and node.value.id == name for node in nodes)
 
 
 def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> dict[str, Any]:
@@ -437,7 +439,24 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
     methods = tuple(item.name for item in cls.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
     if methods:
         summary[SUMMARY_METHODS] = methods
+    if _makes_db(facts, cls):
+        summary[SUMMARY_MAKES_DB] = True
     return summary
+
+
+def _makes_db(facts: ModuleFacts, cls: ast.ClassDef) -> bool:
+    """Whether a method of the class calls a driver's factory (``sqlite3.connect``)."""
+    drivers = facts.drivers
+    for item in cls.body:
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in walk(item):
+            if isinstance(node, ast.Call):
+                qualname = facts.call_qualname(node)
+                if qualname is not None and (qualname in drivers.factories
+                                             or qualname in drivers.factory_variants):
+                    return True
+    return False
 
 
 def attribute_may_be_released(parents: Mapping[int, ast.AST], node: ast.Attribute) -> bool:

@@ -23,6 +23,9 @@ from typing import Any
 from dbleak.analysis.module import ModuleFacts, walk, walk_scope
 
 Origin = tuple[Any, ...]
+# The origin of a value nothing is known of (kept where the shape of a call still tells
+# something: `x.cursor()` is a cursor of some connection).
+UNKNOWN: tuple[Any, ...] = ("unknown",)
 # The value a function-level import binds a name to (its origin is the import's target).
 IMPORTED = ast.Name(id="<import>", ctx=ast.Load())
 
@@ -322,6 +325,8 @@ class OriginReader:
             return ("method", base, "__call__", keywords) if base is not None else None
         if isinstance(func, ast.Attribute):
             base = self.origin(func.value, depth + 1)
+            if base is None and func.attr.startswith("cursor"):
+                base = UNKNOWN  # `conn.cursor()` of a parameter: a cursor of some connection
             return ("method", base, func.attr, keywords) if base is not None else None
         return None
 
@@ -351,8 +356,10 @@ def is_fresh(origin: Origin | None) -> bool:
     tag = origin[0]
     if tag in ("call", "method", "next"):
         return True
-    if tag == "cast":
+    if tag in ("cast", "annotated"):
         return is_fresh(origin[2])
+    if tag == "cursorlike":
+        return is_fresh(origin[1])
     if tag == "any":
         return all(is_fresh(o) for o in origin[1])
     return False

@@ -30,6 +30,8 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_EFFECTS,
     SUMMARY_IMPORTS,
     SUMMARY_KIND,
+    SUMMARY_MAKES_DB,
+    SUMMARY_METHODS,
     SUMMARY_PARAMS,
     SUMMARY_RETURN_ITEMS,
     SUMMARY_RETURNS,
@@ -55,6 +57,12 @@ CONNECT_ON_ARGUMENTS = frozenset({
 
 CLOSING_WRAPPERS = frozenset({"contextlib.closing", "contextlib.aclosing"})
 _MAX_DEPTH = 8
+# The table's generic PEP 249 cursor: what `x.cursor()` makes when nothing says what `x` is but
+# the result runs `execute()` or `fetch*()`.
+DUCK_CURSOR = "dbapi.Cursor"
+# The methods by which an instance of a project class is released, and what it must own.
+_RESOURCE_RELEASES = frozenset({"close", "aclose", "terminate", "disconnect", "shutdown", "dispose"})
+_OWNED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.ENGINE, Kind.POOL)
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,15 @@ class ProjectClass:
 
 
 Value = ObjectSpec | ProjectClass
+
+
+def as_class(value: Value | None) -> ProjectClass | None:
+    """The project class of a value, when it is an instance of one (a resource or not)."""
+    if isinstance(value, ProjectClass):
+        return value
+    if isinstance(value, ObjectSpec) and value.project_class:
+        return ProjectClass(value.project_class)
+    return None
 
 
 def value_key(value: Value) -> str:
@@ -96,6 +113,7 @@ class ObjectSources:
         self.prefix = f"{ctx.module_name}." if ctx.module_name else ""
         self._local: Mapping[str, Mapping[str, Any]] | None = None
         self._memo: dict[Origin, Value | None] = {}
+        self._resources: dict[str, ObjectSpec | None] = {}
         self._readers: dict[int, OriginReader] = {}
         self.class_of: dict[int, ast.ClassDef] = {}
         for scope in self.facts.scopes:
@@ -195,16 +213,19 @@ class ObjectSources:
         if tag == "attr":
             return self.attr_value(str(origin[1]), str(origin[2]), depth)
         if tag == "getattr":
-            base = self.resolve(origin[1], depth + 1)
-            if isinstance(base, ProjectClass):
-                return self.attr_value(base.qualname, str(origin[2]), depth)
+            owner = as_class(self.resolve(origin[1], depth + 1))
+            if owner is not None:
+                return self.attr_value(owner.qualname, str(origin[2]), depth)
             return None
         if tag == "global":
             return self.global_value(str(origin[1]), depth)
         if tag == "type":
             return self.type_value(str(origin[1]))
-        if tag == "cast":
+        if tag in ("cast", "annotated"):
             return self.type_value(str(origin[1])) or self.resolve(origin[2], depth + 1)
+        if tag == "cursorlike":
+            # what the function returns runs `execute()`/`fetch*()` there: a PEP 249 cursor
+            return self.resolve(origin[1], depth + 1) or self.drivers.objects.get(DUCK_CURSOR)
         if tag == "next":
             inner = origin[1]
             if inner[0] != "call":
@@ -298,6 +319,8 @@ class ObjectSources:
     def method_value(self, base: Value | None, name: str, keywords: frozenset[str] = frozenset(),
                      depth: int = 0) -> Value | None:
         """What ``base.name(...)`` returns."""
+        if isinstance(base, ObjectSpec) and base.project_class:
+            base = ProjectClass(base.project_class)
         if isinstance(base, ObjectSpec):
             method = base.method(name, keywords)
             if method is None or method.context_only:
@@ -393,9 +416,54 @@ class ObjectSources:
             base_summary = self.summary(str(base))
             if base_summary is not None and base_summary.get(SUMMARY_KIND) == "class":
                 found = self.class_value(str(base), depth + 1)
-                if isinstance(found, ObjectSpec):
+                if isinstance(found, ObjectSpec) and not found.project_class:
                     return found
-        return ProjectClass(qualname)
+        resource = self.class_resource(qualname)
+        return resource if resource is not None else ProjectClass(qualname)
+
+    def class_resource(self, qualname: str) -> ObjectSpec | None:
+        """A spec for the instances of a project class that own a database object (they keep
+        one on ``self``, or a method opens one) and can be released (``close()``,
+        ``terminate()``, …): such an instance is a connection of its own to whoever makes it."""
+        if qualname in self._resources:
+            return self._resources[qualname]
+        self._resources[qualname] = None  # cycles: not a resource
+        methods = self._class_methods(qualname, 0)
+        releases = tuple(sorted(methods & _RESOURCE_RELEASES))
+        found: ObjectSpec | None = None
+        if releases and self._owns_db(qualname, 0):
+            has_exit = "__exit__" in methods
+            has_aexit = "__aexit__" in methods
+            context = "closing" if "close" in releases else ("self" if has_exit else "try-finally")
+            found = ObjectSpec(
+                f"project:{qualname}", "project", Kind.CONNECTION, release=releases,
+                with_=WithSpec(closes=True) if has_exit else None,
+                async_with=WithSpec(closes=True) if has_aexit else None,
+                closing_context=context, project_class=qualname,
+                note="a class of the project whose instances own a database object")
+        self._resources[qualname] = found
+        return found
+
+    def _class_methods(self, qualname: str, depth: int) -> set[str]:
+        _name, summary = self._summary_through(qualname)
+        if summary is None or summary.get(SUMMARY_KIND) != "class" or depth > _MAX_DEPTH:
+            return set()
+        found = set(summary.get(SUMMARY_METHODS, ()))
+        for base in summary.get(SUMMARY_BASES, ()):
+            found |= self._class_methods(str(base), depth + 1)
+        return found
+
+    def _owns_db(self, qualname: str, depth: int) -> bool:
+        _name, summary = self._summary_through(qualname)
+        if summary is None or summary.get(SUMMARY_KIND) != "class" or depth > _MAX_DEPTH:
+            return False
+        if summary.get(SUMMARY_MAKES_DB):
+            return True
+        for origin in (summary.get(SUMMARY_ATTRS) or {}).values():
+            value = self.resolve(origin)
+            if isinstance(value, ObjectSpec) and value.kind in _OWNED_KINDS:
+                return True
+        return any(self._owns_db(str(base), depth + 1) for base in summary.get(SUMMARY_BASES, ()))
 
     def type_value(self, qualname: str, project: bool = True) -> Value | None:
         """The value an annotation names: a driver object, or a project class's instance."""
@@ -526,6 +594,24 @@ class ObjectSources:
             if wanted in results:
                 return wanted
         return EFFECT_BORROW
+
+    def returns_cursor_call(self, qualname: str | None, depth: int = 0) -> bool:
+        """Whether the project function returns ``<something>.cursor(...)`` (a cursor of an
+        object nothing says the driver of), directly or through another such function."""
+        if qualname is None or depth > 4:
+            return False
+        qualname, summary = self._summary_through(qualname)
+        if summary is None:
+            owner, _, method = qualname.rpartition(".")
+            summary = self.method_summary(owner, method) if owner else None
+        if summary is None:
+            return False
+        for origin in summary.get(SUMMARY_RETURNS) or ():
+            if origin[0] == "method" and str(origin[2]).startswith("cursor"):
+                return True
+            if origin[0] == "call" and self.returns_cursor_call(str(origin[1]), depth + 1):
+                return True
+        return False
 
     def may_create(self) -> bool:
         """Cheap first look: whether any call of the module may make a tracked object."""

@@ -118,6 +118,9 @@ class ObjectSpec:
     takes_back: tuple[str, ...] = ()
     # Runtime classes this entry describes (``module.Class``); tests check them.
     classes: tuple[str, ...] = ()
+    # Set on the entries the analysis makes for a class of the checked project whose instances
+    # own a database object and can be released (its qualified name); never in the table.
+    project_class: str = ""
 
     def method(self, name: str, keywords: frozenset[str] = frozenset()) -> MethodSpec | None:
         """The spec of ``obj.name(...)``, preferring a keyword-specific entry."""

@@ -19,6 +19,8 @@ def describe(flow: ResourceFlow) -> str:
     """``the connection `conn` from `sqlite3.connect()```."""
     resource = flow.resource
     word = _KIND_WORD.get(resource.kind, "object")
+    if resource.spec.project_class:
+        word = f"`{resource.spec.project_class.rsplit('.', 1)[-1]}` object"
     if isinstance(resource.call, ast.Attribute):
         origin = f"the property `{resource.factory}`"
     elif resource.factory.endswith(")"):

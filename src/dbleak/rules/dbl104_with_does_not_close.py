@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
+from dbleak.analysis.flow import is_pytest_fixture
 from dbleak.analysis.module import WithSite, walk
 from dbleak.analysis.names import fresh_name
 from dbleak.analysis.sources import object_sources
@@ -192,10 +193,13 @@ def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tup
     verdict = "kept"
     used_after = False
     closed_after = False
+    lends = is_pytest_fixture(site.scope.node)
     for use in name_uses(site.scope.node, target.id, call_kind, release, facts.parent):
         if use.node is target:
             continue
         inside = body_start <= use.line <= body_end
+        if lends and use.kind is UseKind.ESCAPES and isinstance(facts.parent.get(id(use.node)), ast.Yield):
+            continue  # a pytest fixture lends what it yields and gets it back after the test
         if use.kind in (UseKind.ESCAPES, UseKind.OWNED):
             return "escapes"
         if use.kind is UseKind.REBOUND:
