@@ -95,6 +95,14 @@ class ResourceFlow:
         return bool(self.drops)
 
     @property
+    def hand_over_skipped_by_exception(self) -> bool:
+        """Handed over (returned, stored) on every normal path, but an exception raised by a
+        call between its creation and the hand-over leaves it open: nobody got it to close."""
+        return (not self.drops and not self.yielded and bool(self.escapes)
+                and self.normal_statuses == {ESCAPED}
+                and any(_raising_header(node) for node in self.exception_exits))
+
+    @property
     def skipped_by_exception(self) -> bool:
         """Released on every normal path, but an exception can skip the release."""
         return (not self.drops and bool(self.exception_exits) and RELEASED in self.normal_statuses
@@ -245,6 +253,24 @@ def self_attr(node: ast.AST) -> str | None:
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
         return node.attr
     return None
+
+
+def _raising_header(stmt: ast.AST) -> bool:
+    """Whether the statement's own expressions (not a compound statement's body) hold a call
+    or an explicit raise: attribute sets (`conn.row_factory = Row`) do not count."""
+    if isinstance(stmt, (ast.Raise, ast.Assert)):
+        return True
+    if isinstance(stmt, (ast.If, ast.While)):
+        parts: list[ast.AST] = [stmt.test]
+    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+        parts = [stmt.iter]
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        parts = [item.context_expr for item in stmt.items]
+    elif isinstance(stmt, (ast.Try, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return False
+    else:
+        parts = [stmt]
+    return any(isinstance(n, (ast.Call, ast.Await)) for part in parts for n in _walk_expr(part))
 
 
 def _may_raise(node: ast.AST, yields: bool = True) -> bool:
@@ -898,6 +924,10 @@ class _ScopeInterpreter:
         if receiver is None:
             if method_name == "cursor" and self._used_as_cursor(call):
                 return self.sources.drivers.objects.get(DUCK_CURSOR)
+            if method_name in ("execute", "executemany") and self._closed_by_name(call):
+                # `cur = await conn.execute(q); ...; await cur.close()`: the code treats it as a
+                # cursor to close, whatever the connection's driver
+                return self.sources.drivers.objects.get(DUCK_CURSOR)
             return None
         assert isinstance(receiver, ObjectSpec)
         if not method_name.startswith("cursor"):
@@ -950,10 +980,13 @@ class _ScopeInterpreter:
         """``x.cursor()`` of an object of no known driver whose result runs ``execute()`` or
         ``fetch*()``: a PEP 249 cursor."""
         holder = self.parents.get(id(call))
-        if isinstance(holder, ast.Attribute) and holder.value is call:
+        node: ast.AST = call
+        if isinstance(holder, ast.Await):
+            node, holder = holder, self.parents.get(id(holder))
+        if isinstance(holder, ast.Attribute) and holder.value is node:
             return holder.attr in _CURSOR_USES
         names: list[str] = []
-        if isinstance(holder, (ast.Assign, ast.AnnAssign)) and holder.value is call:
+        if isinstance(holder, (ast.Assign, ast.AnnAssign)) and holder.value is node:
             targets = holder.targets if isinstance(holder, ast.Assign) else [holder.target]
             names = [t.id for t in targets if isinstance(t, ast.Name)]
         elif isinstance(holder, ast.withitem) and isinstance(holder.optional_vars, ast.Name):
@@ -1142,6 +1175,12 @@ class _ScopeInterpreter:
         if isinstance(parent, ast.withitem):
             flow.drops.append((node, "temporary"))
             return
+        if (last_attr in _CURSOR_MAKERS and isinstance(current, ast.Call) and current.func is first
+                and self._closing_item(current)):
+            # `with closing(connect(p).cursor()) as cur:` closes the cursor, not the connection
+            flow.drops.append((node, "via-cursor"))
+            flow.handle = "closing()"
+            return
         if (last_attr in _CURSOR_MAKERS and isinstance(parent, (ast.Return, ast.Yield))
                 and parent.value is current and current is not first
                 and isinstance(current, ast.Call) and current.func is first):
@@ -1177,6 +1216,14 @@ class _ScopeInterpreter:
         """A cursor asked for as one: ``x.cursor()``, or a project function that returns one
         (not a driver's ``conn.execute(q)`` shortcut)."""
         return isinstance(resource.call, ast.Call) and id(resource.call) not in self._table_shortcuts
+
+    def _closing_item(self, node: ast.AST) -> bool:
+        """``closing(node)`` as a `with` item."""
+        holder = self.parents.get(id(node))
+        if not (isinstance(holder, ast.Call) and holder.args and holder.args[0] is node):
+            return False
+        return (self.sources.facts.call_qualname(holder) in CLOSING_WRAPPERS
+                and isinstance(self.parents.get(id(holder)), ast.withitem))
 
     def _closes_connection_of(self, handle: str) -> bool:
         """``cur.connection.close()`` somewhere in the scope."""

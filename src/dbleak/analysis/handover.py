@@ -14,12 +14,12 @@ from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources
 from dbleak.knowledge.calls import (
     BORROWING_BUILTINS,
     BORROWING_METHODS,
-    KEEPING_METHODS,
     LAZY_WRAPPERS,
     POOL_RELEASE_METHODS,
     RELEASE_METHODS,
     STACK_METHODS,
-    is_keeping_name,
+    callee_keeps,
+    keeps_argument,
 )
 from dbleak.knowledge.drivers import ObjectSpec
 
@@ -142,14 +142,15 @@ class HandOver:
                 return "escape"
             if func.attr in BORROWING_METHODS:
                 return "borrow"
-            if func.attr in KEEPING_METHODS:
-                return "escape"
+            if keeps_argument(func.attr, bool(call.keywords)):
+                return "escape"  # `pool.append(conn)`, `registry.register(conn)`
         if self.unknown_calls == "borrow":
             return "borrow"
         if self.unknown_calls == "hand-over":
             return "escape"
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if is_keeping_name(name) or self._result_leaves(call):
+        if callee_keeps(name, isinstance(func, ast.Attribute), bool(call.keywords)) \
+                or self._result_leaves(call):
             return "escape"
         return "guess"  # nothing says the callee keeps it: a borrow, but only a likely one
 

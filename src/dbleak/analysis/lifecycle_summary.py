@@ -47,7 +47,7 @@ from dbleak.knowledge.calls import (
     BORROWING_METHODS,
     KEEPING_METHODS,
     RELEASE_METHODS,
-    is_keeping_name,
+    callee_keeps,
 )
 
 SUMMARY_KIND = "lifecycle.kind"  # "function", "property", "cached_property", "contextmanager",
@@ -225,7 +225,7 @@ def _argument_effect(facts: ModuleFacts, reader: OriginReader, call: ast.Call, a
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
     if name in BORROWING_METHODS:
         return EFFECT_BORROW
-    if name in KEEPING_METHODS or is_keeping_name(name):
+    if callee_keeps(name, isinstance(func, ast.Attribute), bool(call.keywords)):
         return EFFECT_ESCAPE
     return EFFECT_ESCAPE if _result_kept(facts, reader, call) else EFFECT_BORROW
 

@@ -44,6 +44,30 @@ KEEPING_WORDS = frozenset({
     "start", "submit", "schedule", "thread", "partial", "finalize", "setattr",
 })
 
+# Container methods whose only argument is the element: with keyword arguments, the receiver is
+# something else (`queries.add(conn, n=1)`: a query named "add").
+CONTAINER_METHODS = frozenset({"append", "appendleft", "add", "extend", "insert", "put", "push",
+                               "put_nowait"})
+
+
+def keeps_argument(method: str, has_keywords: bool) -> bool:
+    """Whether ``receiver.method(obj, ...)`` keeps ``obj`` by the method's name."""
+    if method not in KEEPING_METHODS:
+        return False
+    return not (has_keywords and method in CONTAINER_METHODS)
+
+
+def callee_keeps(name: str, is_method: bool, has_keywords: bool) -> bool:
+    """Whether a callee nothing else is known of keeps what it is given, by its name: a
+    keeping method (``registry.register(conn)``), a constructor (``Repository(conn)``), or a
+    name that says so (``set_connection``, ``track``)."""
+    if is_method and name in CONTAINER_METHODS:
+        return not has_keywords
+    if is_method and keeps_argument(name, has_keywords):
+        return True
+    return is_keeping_name(name)
+
+
 def is_keeping_name(name: str) -> bool:
     """Whether an unknown callee's name says it keeps what it is given."""
     if name[:1].isupper():

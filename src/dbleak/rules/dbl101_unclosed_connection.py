@@ -39,6 +39,8 @@ def drop_message(flow: ResourceFlow) -> str:
         what += " (server-side: its unread rows stay on the server)"
     reasons = {reason for _, reason in flow.drops}
     if "via-cursor" in reasons:
+        if flow.handle == "closing()":
+            return f"{what} is used only through a cursor that `closing()` closes; it is never closed"
         if flow.handle and flow.handle.endswith("()"):
             return f"{what} is handed out only through its cursor (`{flow.handle}`) and never closed"
         return f"{what} is kept only through its cursor `{flow.handle}` and never closed"

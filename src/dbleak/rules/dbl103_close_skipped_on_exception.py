@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.flow import REPORTED_KINDS, module_flow
+from dbleak.analysis.flow import REPORTED_KINDS, is_pytest_fixture, module_flow
 from dbleak.analysis.lifecycle_fix import plan_fix
 from dbleak.knowledge.drivers import DriverTable, Kind
 from dbleak.models import Finding
@@ -18,7 +19,9 @@ class CloseSkippedOnException(Rule):
     Flags a connection, session or cursor that is closed on every normal path, but where an
     exception raised between its creation and the `close()` skips the close: no `finally`, no
     `with`. Also a generator (`@contextmanager` or a dependency generator) that yields a
-    connection and closes it after the `yield` without `try/finally`.
+    connection and closes it after the `yield` without `try/finally`, and a connection that is
+    returned (or stored) on success when a call between its creation and the hand-over may
+    raise: on that error nobody holds it to close it.
 
     ## Why is this bad?
     Every query, attribute access or subscript in between can raise. The error path is exactly
@@ -98,6 +101,14 @@ class CloseSkippedOnException(Rule):
         for flow in module_flow(ctx).flows:
             resource = flow.resource
             if resource.kind not in REPORTED_KINDS or resource.parent_tracked:
+                continue
+            if flow.hand_over_skipped_by_exception and not is_pytest_fixture(resource.scope) \
+                    and not expected_to_fail(ctx, resource.stmt):
+                what = describe(flow)
+                verb = "returned" if any(isinstance(e, ast.Return) for e in flow.escapes) else "handed over"
+                message = (f"{what} is {verb} on success, but an exception raised before that "
+                           "leaves it open (close it in an `except` block, then re-raise)")
+                yield ctx.finding(cls, resource.node, message, stmt=resource.stmt)
                 continue
             if not flow.skipped_by_exception or expected_to_fail(ctx, resource.stmt, *flow.releases):
                 continue
