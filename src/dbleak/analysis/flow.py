@@ -273,14 +273,28 @@ def _raising_header(stmt: ast.AST) -> bool:
     return any(isinstance(n, (ast.Call, ast.Await)) for part in parts for n in _walk_expr(part))
 
 
+# Builtins that do not raise on any argument, and PEP 249 attributes that are plain reads: no
+# reason for a `try` around them.
+_SAFE_BUILTINS = frozenset({"hasattr", "isinstance", "issubclass", "id", "type", "callable"})
+_PLAIN_ATTRIBUTES = frozenset({"rowcount", "lastrowid", "description", "statusmessage",
+                               "total_changes", "in_transaction", "closed", "autocommit",
+                               "isolation_level", "row_factory", "text_factory", "arraysize"})
+
+
 def _may_raise(node: ast.AST, yields: bool = True) -> bool:
     """Whether evaluating ``node`` may raise (``yields``: a `yield` may get an exception)."""
     for sub in _walk_expr(node):
-        if isinstance(sub, (ast.Call, ast.Await, ast.Subscript, ast.BinOp, ast.Raise, ast.Assert)):
+        if isinstance(sub, ast.Call):
+            if isinstance(sub.func, ast.Name) and sub.func.id in _SAFE_BUILTINS:
+                continue
+            return True
+        if isinstance(sub, (ast.Await, ast.Subscript, ast.BinOp, ast.Raise, ast.Assert)):
             return True
         if yields and isinstance(sub, (ast.Yield, ast.YieldFrom)):
             return True
         if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load):
+            if sub.attr in _PLAIN_ATTRIBUTES:
+                continue
             return True
     return False
 
