@@ -66,7 +66,10 @@ SUMMARY_RELEASED_ATTRS = "lifecycle.released_attrs"  # on a class: attributes it
 # time) or used as a `with` item (("with",)).
 SUMMARY_PASSED_ATTRS = "lifecycle.passed_attrs"
 SUMMARY_METHODS = "lifecycle.methods"  # on a class: the names of the methods it defines
-SUMMARY_MAKES_DB = "lifecycle.makes_db"  # on a class: some method calls a driver's factory
+# On a class: constructing an instance calls a driver's factory (`__init__`, or a method it
+# calls on `self`, or `run()` when it starts a thread).
+SUMMARY_MAKES_DB = "lifecycle.makes_db"
+SUMMARY_INIT_ATTRS = "lifecycle.init_attrs"  # on a class: the attributes its constructor sets
 
 EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_BORROW, EFFECT_WITH = "release", "escape", "borrow", "with"
 # Returned as it is: the caller's object leaves with the call's result, wherever that goes.
@@ -439,24 +442,46 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
     methods = tuple(item.name for item in cls.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
     if methods:
         summary[SUMMARY_METHODS] = methods
-    if _makes_db(facts, cls):
+    makes_db, init_attrs = _construction(facts, cls)
+    if makes_db:
         summary[SUMMARY_MAKES_DB] = True
+    if init_attrs:
+        summary[SUMMARY_INIT_ATTRS] = init_attrs
     return summary
 
 
-def _makes_db(facts: ModuleFacts, cls: ast.ClassDef) -> bool:
-    """Whether a method of the class calls a driver's factory (``sqlite3.connect``)."""
+def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[str, ...]]:
+    """What constructing an instance runs: whether it calls a driver's factory, and the
+    attributes it sets. Read through `__init__`, the methods it calls on `self`, and `run()`
+    when it calls `self.start()` (a thread that connects as it starts)."""
+    methods = {item.name: item for item in cls.body
+               if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
     drivers = facts.drivers
-    for item in cls.body:
-        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+    todo: list[str] = [name for name in ("__init__", "__new__", "__post_init__") if name in methods]
+    seen: set[str] = set()
+    makes_db = False
+    attrs: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
             continue
-        for node in walk(item):
+        seen.add(name)
+        for node in walk(methods[name]):
             if isinstance(node, ast.Call):
                 qualname = facts.call_qualname(node)
                 if qualname is not None and (qualname in drivers.factories
                                              or qualname in drivers.factory_variants):
-                    return True
-    return False
+                    makes_db = True
+                func = node.func
+                if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                        and func.value.id == "self"):
+                    called = "run" if func.attr == "start" else func.attr
+                    if called in methods:
+                        todo.append(called)
+            elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+                  and isinstance(node.value, ast.Name) and node.value.id == "self"):
+                attrs.add(node.attr)
+    return makes_db, tuple(sorted(attrs))
 
 
 def attribute_may_be_released(parents: Mapping[int, ast.AST], node: ast.Attribute) -> bool:

@@ -29,6 +29,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_BASES,
     SUMMARY_EFFECTS,
     SUMMARY_IMPORTS,
+    SUMMARY_INIT_ATTRS,
     SUMMARY_KIND,
     SUMMARY_MAKES_DB,
     SUMMARY_METHODS,
@@ -39,7 +40,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_YIELDS,
     summarize_lifecycle,
 )
-from dbleak.analysis.origins import Origin, OriginReader, scope_readers
+from dbleak.analysis.origins import Origin, OriginReader, is_fresh, scope_readers
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
 if TYPE_CHECKING:
@@ -459,7 +460,10 @@ class ObjectSources:
             return False
         if summary.get(SUMMARY_MAKES_DB):
             return True
-        for origin in (summary.get(SUMMARY_ATTRS) or {}).values():
+        made = set(summary.get(SUMMARY_INIT_ATTRS, ()))
+        for attr, origin in (summary.get(SUMMARY_ATTRS) or {}).items():
+            if attr not in made or not is_fresh(origin):
+                continue  # set later (`connect()`), or given by the caller: not its own
             value = self.resolve(origin)
             if isinstance(value, ObjectSpec) and value.kind in _OWNED_KINDS:
                 return True
