@@ -303,6 +303,9 @@ class OriginReader:
                 and not self.is_local("next") and self.facts.qualname(func) is None):
             inner = self.origin(call.args[0], depth + 1)
             return ("next", inner) if inner is not None else None
+        if isinstance(func, ast.Attribute) and func.attr == "__new__":
+            owner = self._free_qualname(func.value)
+            return ("new", owner) if owner is not None else None  # an instance not initialized
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
                 and self.cls is not None and func.value.id == self.self_name:
             return ("call", f"{self.cls}.{func.attr}", keywords)
@@ -354,7 +357,7 @@ def is_fresh(origin: Origin | None) -> bool:
     if origin is None:
         return False
     tag = origin[0]
-    if tag in ("call", "method", "next"):
+    if tag in ("call", "method", "next", "new"):
         return True
     if tag in ("cast", "annotated"):
         return is_fresh(origin[2])

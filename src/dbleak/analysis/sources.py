@@ -222,8 +222,18 @@ class ObjectSources:
             return self.global_value(str(origin[1]), depth)
         if tag == "type":
             return self.type_value(str(origin[1]))
-        if tag in ("cast", "annotated"):
+        if tag == "cast":
             return self.type_value(str(origin[1])) or self.resolve(origin[2], depth + 1)
+        if tag == "annotated":
+            # A driver type declared is the contract (`-> Session`); for a class of the
+            # project, what the calls make says more (an instance made with `__new__` owns
+            # nothing yet).
+            declared = self.type_value(str(origin[1]))
+            if isinstance(declared, ObjectSpec) and not declared.project_class:
+                return declared
+            return self.resolve(origin[2], depth + 1) or declared
+        if tag == "new":
+            return ProjectClass(str(origin[1]))
         if tag == "cursorlike":
             # what the function returns runs `execute()`/`fetch*()` there: a PEP 249 cursor
             return self.resolve(origin[1], depth + 1) or self.drivers.objects.get(DUCK_CURSOR)
