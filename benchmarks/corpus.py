@@ -105,9 +105,16 @@ HOLDOUT6 = (
     "matrix-sydent==2.6.1", "openwisp-radius==1.3.3", "django-simple-history==3.13.0",
     "django-import-export==4.4.3",
 )
-SETS = {"libraries": PACKAGES, "apps": APPLICATIONS, "holdout": HOLDOUT, "holdout2": HOLDOUT2,
+# Held-out database libraries for the lifecycle rules (DBL1xx): fixed before any of their
+# findings is read, to measure the recall work of the lifecycle-recall issue on code it was
+# never tuned on (the libraries above steered it).
+LIFECYCLE_HOLDOUT = (
+    "psycopg==3.3.9", "pg8000==1.31.6", "PyMySQL==1.2.4", "aiomysql==0.3.2",
+    "tortoise-orm==1.1.9", "piccolo==1.38.0", "sqlmodel==0.0.50", "Flask-SQLAlchemy==3.1.1",
+)
+SETS = {"libraries": PACKAGES, "lifecycle-holdout": LIFECYCLE_HOLDOUT, "apps": APPLICATIONS, "holdout": HOLDOUT, "holdout2": HOLDOUT2,
         "holdout3": HOLDOUT3, "holdout4": HOLDOUT4, "holdout5": HOLDOUT5, "holdout6": HOLDOUT6,
-        "all": PACKAGES + APPLICATIONS + HOLDOUT + HOLDOUT2 + HOLDOUT3 + HOLDOUT4 + HOLDOUT5
+        "all": PACKAGES + LIFECYCLE_HOLDOUT + APPLICATIONS + HOLDOUT + HOLDOUT2 + HOLDOUT3 + HOLDOUT4 + HOLDOUT5
         + HOLDOUT6}
 
 

@@ -1,10 +1,11 @@
 """Precision of a corpus run, from the verdicts recorded in ``benchmarks/corpus-review.md``.
 
     python benchmarks/corpus.py --set holdout4 --select DBL2 --json > run.json
-    python benchmarks/precision.py run.json [--show unjudged|fp|tp]
+    python benchmarks/precision.py run.json [--family DBL2|DBL1] [--show unjudged|fp|tp]
 
-Every review table of the DBL2xx sections (a header row naming ``package``, ``file:line`` and
-``verdict``) is read; a finding of the run is matched by package and ``path:line``. Findings
+Every review table of the family's section (``## DBL2xx`` or ``## DBL1xx``: a header row naming
+``package``, ``file:line`` and ``verdict``) is read; a finding of the run is matched by package
+and ``path:line`` (a column and backticks in the table are ignored). Findings
 no review judged are counted apart: judge them, and add them to the review, before quoting a
 figure. Data migrations (``migrations/``, Alembic ``versions/``, Trac ``upgrades/``) are shown
 apart, as in the reviews.
@@ -23,9 +24,9 @@ REVIEW = Path(__file__).resolve().parent / "corpus-review.md"
 _MIGRATION_PARTS = ("migrations/", "/versions/", "upgrades/")
 
 
-def verdicts(text: str) -> dict[tuple[str, str], dict[str, str]]:
-    """``(package, path:line) -> row`` for every judged DBL2xx finding of the review."""
-    start = text.index("## DBL2xx")
+def verdicts(text: str, family: str = "DBL2") -> dict[tuple[str, str], dict[str, str]]:
+    """``(package, path:line) -> row`` for every judged finding of the family's section."""
+    start = text.index(f"## {family}xx")
     end = text.index("\n## ", start + 1)
     found: dict[tuple[str, str], dict[str, str]] = {}
     header: list[str] | None = None
@@ -40,8 +41,12 @@ def verdicts(text: str) -> dict[tuple[str, str], dict[str, str]]:
         if set(cells) <= {"---", ""} or "verdict" not in header or "package" not in header:
             continue
         row = dict(zip(header, cells))
-        if row.get("verdict") in ("TP", "FP") and row.get("code", "").startswith("DBL2"):
-            found[(row["package"], row["file:line"])] = row  # a later review wins
+        if row.get("verdict") in ("TP", "FP") and row.get("code", "").startswith(family):
+            where = row["file:line"].strip("`")
+            parts = where.rsplit(":", 2)
+            if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                where = f"{parts[0]}:{parts[1]}"  # `path:line:col`
+            found[(row["package"], where)] = row  # a later review wins
     return found
 
 
@@ -49,14 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("run", type=Path, help="the JSON that `corpus.py --json` printed")
     parser.add_argument("--show", choices=("unjudged", "fp", "tp"), help="list those findings")
+    parser.add_argument("--family", choices=("DBL1", "DBL2"), default="DBL2")
     args = parser.parse_args(argv)
-    judged = verdicts(REVIEW.read_text(encoding="utf-8"))
+    judged = verdicts(REVIEW.read_text(encoding="utf-8"), args.family)
     counts: Counter[str] = Counter()
     split: Counter[tuple[bool, str]] = Counter()
     categories: Counter[str] = Counter()
     shown: list[str] = []
     for finding in json.loads(args.run.read_text(encoding="utf-8")):
-        if not str(finding.get("code", "")).startswith("DBL2"):
+        if not str(finding.get("code", "")).startswith(args.family):
             continue
         path = str(finding["path"]).split("/", 1)[1] if "/" in str(finding["path"]) else ""
         key = (str(finding["package"]), f"{path}:{finding['line']}")
