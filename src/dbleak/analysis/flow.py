@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from dbleak.analysis.handover import HandOver
 from dbleak.analysis.lifecycle_summary import CURSOR_USES, value_leaves
 from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_same_scope, walk_scope
+from dbleak.analysis.names import chain_text
+from dbleak.analysis.origins import is_fresh
 from dbleak.analysis.sources import (
     CLOSING_WRAPPERS,
     DUCK_CURSOR,
@@ -66,6 +68,9 @@ class Resource:
     factory: str = ""  # qualified name or `.method` it came from
     awaited: bool = False
     parent_tracked: bool = False
+    # For a cursor of an attribute's connection (`self.cnx.cursor()`): "self.cnx", whose
+    # release releases the cursor too.
+    parent_key: str | None = None
 
     @property
     def kind(self) -> Kind:
@@ -293,8 +298,8 @@ def _may_raise(node: ast.AST, yields: bool = True) -> bool:
         if yields and isinstance(sub, (ast.Yield, ast.YieldFrom)):
             return True
         if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load):
-            if sub.attr in _PLAIN_ATTRIBUTES:
-                continue
+            if sub.attr in _PLAIN_ATTRIBUTES or isinstance(sub.value, ast.Name):
+                continue  # `self._lock`, `sqlite3.Row`: a read of what is there
             return True
     return False
 
@@ -379,6 +384,8 @@ class _ScopeInterpreter:
         self.with_managed: set[str] = set()
         # Calls resolved as a driver object's method other than `cursor()` (`conn.execute(q)`).
         self._table_shortcuts: set[int] = set()
+        # The attribute chains whose cursors are followed (`self.cnx`).
+        self._parent_keys: set[str] = set()
         self.loop_depth = 0
         self.in_finally = 0
 
@@ -655,7 +662,7 @@ class _ScopeInterpreter:
         for item in stmt.items:
             expr = item.context_expr
             states = self.effects(expr, states, stmt)
-            if _may_raise(expr):
+            if _may_raise(expr) and not self.in_finally:
                 self.emit("raise", states, stmt)
             states = self.creations(expr, states, stmt)
             if isinstance(expr, ast.Name):
@@ -826,6 +833,8 @@ class _ScopeInterpreter:
 
     def effects(self, expr: ast.AST, states: States, stmt: ast.stmt) -> States:
         """Releases and hand-overs of tracked names in ``expr`` (creations come after)."""
+        if self._parent_keys:
+            states = self._parent_releases(expr, states)
         tracked = {name for state in states for name, _ in state.binds}
         if not tracked:
             return states
@@ -850,6 +859,20 @@ class _ScopeInterpreter:
             states = _cap(self._mark(s, s.bound(node.id), status, at) for s in states)
             if effect == "yield" and self.yield_raises:
                 self.emit("raise", states, stmt)
+        return states
+
+    def _parent_releases(self, expr: ast.AST, states: States) -> States:
+        """``self.cnx.close()`` releases the cursors made by ``self.cnx.cursor()`` here."""
+        for node in _walk_expr(expr):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in RELEASE_METHODS and isinstance(node.func.value, ast.Attribute)):
+                continue
+            key = chain_text(node.func.value)
+            if key not in self._parent_keys:
+                continue
+            for resource in self.resources.values():
+                if resource.parent_key == key:
+                    states = _cap(self._mark(s, resource.rid, RELEASED, node) for s in states)
         return states
 
     def classify(self, node: ast.Name, stmt: ast.stmt,
@@ -926,7 +949,13 @@ class _ScopeInterpreter:
         elif isinstance(func, ast.Name) and self._local_value_name(func.id):
             receiver = self._receiver_value(func, states)
         else:
-            value = self.sources.expr_value(call, self.scope, self.cls)
+            origin = self.sources.reader(self.scope, self.cls).origin(call)
+            if origin is not None and not is_fresh(origin):
+                return None  # `cast(Engine, self.bind)`: names an object, makes none
+            if (origin is not None and origin[0] == "call" and not call.args and not call.keywords
+                    and self.sources.connects_on_arguments(str(origin[1]))):
+                return None  # `_DummyConnection()`: a subclass of one that connects on options
+            value = self.sources.resolve(origin) if origin is not None else None
             if value is None and self._used_as_cursor(call) and self.sources.returns_cursor_call(
                     self.sources.call_target(call, self.cls)):
                 # `cur = self._cursor(conn)`, a helper returning `conn.cursor()`
@@ -1090,12 +1119,19 @@ class _ScopeInterpreter:
                 factory = self.sources.call_target(call, self.cls) or ast.unparse(call.func)
             else:
                 factory = ast.unparse(call)
+            parent_key = None
+            if spec.kind is Kind.CURSOR and isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+                    and isinstance(call.func.value, ast.Attribute):
+                parent_key = chain_text(call.func.value)
             resource = Resource(self.module.next_rid, node, call,
                                 spec, stmt, self.scope, awaited=node is not call,
-                                factory=factory, parent_tracked=parent_tracked)
+                                factory=factory, parent_tracked=parent_tracked,
+                                parent_key=parent_key)
             self.module.next_rid += 1
             self.by_node[id(call)] = resource
             self.resources[resource.rid] = resource
+            if parent_key is not None:
+                self._parent_keys.add(parent_key)
             self.flows[resource.rid] = ResourceFlow(resource, in_loop=self.loop_depth > 0)
         flow = self.flows[resource.rid]
         holder = self.parents.get(id(node))

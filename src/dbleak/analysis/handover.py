@@ -10,6 +10,7 @@ import ast
 from collections.abc import MutableMapping
 
 from dbleak.analysis.lifecycle_summary import EFFECT_RETURN, EFFECT_WITH, value_leaves
+from dbleak.analysis.module import walk_scope
 from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources
 from dbleak.knowledge.calls import (
     BORROWING_BUILTINS,
@@ -150,9 +151,23 @@ class HandOver:
             return "escape"
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         if callee_keeps(name, isinstance(func, ast.Attribute), bool(call.keywords)) \
-                or self._result_leaves(call):
+                or self._result_leaves(call) or self._result_released(call):
             return "escape"
         return "guess"  # nothing says the callee keeps it: a borrow, but only a likely one
+
+    def _result_released(self, call: ast.Call) -> bool:
+        """``cnx = instrument(connect(...)); ...; cnx.close()``: the code closes what the call
+        gave back, so that is (or wraps) what it was given."""
+        holder = self.parents.get(id(call))
+        if isinstance(holder, ast.Await):
+            holder = self.parents.get(id(holder))
+        if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
+                and isinstance(holder.targets[0], ast.Name)):
+            return False
+        name = holder.targets[0].id
+        return any(isinstance(node, ast.Attribute) and node.attr in RELEASE_METHODS
+                   and isinstance(node.value, ast.Name) and node.value.id == name
+                   for node in walk_scope(self.scope))
 
     def _result_leaves(self, call: ast.Call) -> bool:
         """Whether the call's result leaves the scope: what it was given may live in it."""

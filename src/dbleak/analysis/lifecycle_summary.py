@@ -423,8 +423,8 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                         passed.setdefault(node.attr, []).extend(effect)
                 elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Del):
                     released.add(node.attr)
-            for sub in walk(item):  # closures and lambdas of the method
-                if (isinstance(sub, SCOPE_NODES) and sub is not item):
+            for sub in walk_scope(item):  # closures and lambdas of the method keep it
+                if isinstance(sub, SCOPE_NODES):
                     for inner in walk(sub):
                         if (isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name)
                                 and inner.value.id == me and isinstance(inner.ctx, ast.Load)):
@@ -478,9 +478,13 @@ def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[st
                     called = "run" if func.attr == "start" else func.attr
                     if called in methods:
                         todo.append(called)
-            elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
-                  and isinstance(node.value, ast.Name) and node.value.id == "self"):
-                attrs.add(node.attr)
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+                if isinstance(value, ast.Await):
+                    value = value.value
+                if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                        and target.value.id == "self" and isinstance(value, ast.Call)):
+                    attrs.add(target.attr)  # made by the constructor (not `= None`, not a param)
     return makes_db, tuple(sorted(attrs))
 
 
@@ -502,8 +506,20 @@ def attribute_may_be_released(parents: Mapping[int, ast.AST], node: ast.Attribut
                                        "hasattr", "bool"))
 
 
+_SUMMARIES_KEY = "_dbleak_lifecycle_summaries"
+
+
 def summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
-    """Lifecycle facts of the module: its imports, globals, classes, functions and methods."""
+    """Lifecycle facts of the module: its imports, globals, classes, functions and methods
+    (made once per module: the project pass and the checking pass share them)."""
+    cached = facts.__dict__.get(_SUMMARIES_KEY)
+    if cached is None:
+        cached = _summarize_lifecycle(facts)
+        facts.__dict__[_SUMMARIES_KEY] = cached
+    return cached
+
+
+def _summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
     prefix = f"{facts.module_name}." if facts.module_name else ""
     summaries: dict[str, Mapping[str, Any]] = {}
     tree = facts.tree

@@ -121,6 +121,7 @@ class OriginReader:
                 if args.kwarg is not None:
                     self._params[args.kwarg.arg] = args.kwarg
         self._cache: dict[int, Origin | None] = {}
+        self._names: dict[str, Origin | None] = {}
         self._visiting: set[str] = set()
 
     # -- local bindings
@@ -233,7 +234,8 @@ class OriginReader:
             return ("getattr", base, expr.attr) if base is not None else None
         if isinstance(expr, ast.Subscript):
             base = self.origin(expr.value, depth + 1)
-            return ("method", base, "__getitem__", ()) if base is not None else None
+            # an item of a container or a registry: shared, not made here
+            return ("item", base) if base is not None else None
         if isinstance(expr, ast.IfExp):
             return any_origin([self.origin(side, depth + 1) for side in (expr.body, expr.orelse)
                          if not is_none(side)])
@@ -263,6 +265,15 @@ class OriginReader:
         return None
 
     def name_origin(self, name: str, depth: int = 0) -> Origin | None:
+        """The origin of what a name holds in this scope (memoized per name)."""
+        if name in self._names:
+            return self._names[name]
+        found = self._name_origin(name, depth)
+        if name not in self._visiting:
+            self._names[name] = found
+        return found
+
+    def _name_origin(self, name: str, depth: int = 0) -> Origin | None:
         if not self.is_module and name in self._params:
             annotation = self._params[name].annotation
             if annotation is None:

@@ -51,6 +51,9 @@ class OwnedObject:
     attr: str
     node: ast.AST
     spec: ObjectSpec
+    # A cursor made from another attribute's connection (`self.cur = self.cnx.cursor()`):
+    # releasing that connection releases it.
+    parent_attr: str | None = None
 
 
 @dataclass(eq=False)
@@ -76,8 +79,18 @@ def owned_objects(ctx: CheckContext) -> list[OwnedObject]:
         if key in seen or item.spec.kind not in (*REPORTED_KINDS, Kind.ENGINE):
             continue
         seen.add(key)
-        found.append(OwnedObject(item.class_node, item.attr, item.node, item.spec))
+        found.append(OwnedObject(item.class_node, item.attr, item.node, item.spec,
+                                 _parent_attr(item.node)))
     return found
+
+
+def _parent_attr(node: ast.AST) -> str | None:
+    """``cnx`` for ``self.cnx.cursor()``."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        owner = node.func.value
+        if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) and owner.value.id == "self":
+            return owner.attr
+    return None
 
 
 def never_released(ctx: CheckContext, owned: OwnedObject) -> bool:
@@ -90,6 +103,9 @@ def never_released(ctx: CheckContext, owned: OwnedObject) -> bool:
         return False  # an engine kept for the object's (the process's) lifetime is fine
     if _may_release(sources, qualname, owned.attr, owned.spec, set()):
         return False
+    if owned.spec.kind is Kind.CURSOR and owned.parent_attr is not None \
+            and _may_release(sources, qualname, owned.parent_attr, owned.spec, set()):
+        return False  # closing the connection it came from releases it
     if any(_may_release(sources, sub, owned.attr, owned.spec, set())
            for sub in _module_subclasses(sources, qualname)):
         return False
@@ -136,11 +152,19 @@ def reopened(ctx: CheckContext) -> list[Reopened]:
     return found
 
 
+_SETUP_METHODS = frozenset({"setUp", "setUpClass", "asyncSetUp", "setup_method", "setup_class",
+                            "setup"})
+
+
 def _runs_again(sources: ObjectSources, cls: ast.ClassDef, method: ast.FunctionDef | ast.AsyncFunctionDef,
                 stores: list[StoredResource]) -> bool:
     """The attribute may hold an open object when ``method`` stores a new one: another method
-    stores one too, or the class calls ``method`` from more than one place."""
-    if any(other.method is not method for other in stores):
+    stores one too, or the class calls ``method`` from more than one place. A test method runs
+    once, on a fresh instance, after the set-up: only what the set-up stores is there."""
+    if method.name.startswith("test"):
+        return any(isinstance(other.method, (ast.FunctionDef, ast.AsyncFunctionDef))
+                   and other.method.name in _SETUP_METHODS for other in stores)
+    if any(other.method is not method and not _is_test_method(other.method) for other in stores):
         return True
     calls = 0
     for item in cls.body:
@@ -152,6 +176,10 @@ def _runs_again(sources: ObjectSources, cls: ast.ClassDef, method: ast.FunctionD
                     and node.func.value.id == "self"):
                 calls += 1 if item.name in _INIT_METHODS else 2
     return calls >= 2
+
+
+def _is_test_method(method: ast.AST | None) -> bool:
+    return isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method.name.startswith("test")
 
 
 def _released_or_guarded_before(ctx: CheckContext, method: ast.AST, item: StoredResource) -> bool:

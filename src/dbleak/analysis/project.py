@@ -175,6 +175,8 @@ class ProjectIndex:
     _unions: dict[str, frozenset[Any]] = field(default_factory=dict, repr=False, compare=False)
     # Summaries read from disk by the finder (not part of the unions).
     _disk: dict[str, FunctionSummary] = field(default_factory=dict, repr=False, compare=False)
+    # Names the finder was asked for once already.
+    _missing: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def add_module(self, facts: ModuleFacts) -> None:
         self.add_summaries(summarize_module(facts))
@@ -202,8 +204,9 @@ class ProjectIndex:
         if qualname is None:
             return None
         found = self.functions.get(qualname) or self._disk.get(qualname)
-        if found is not None or self.finder is None:
+        if found is not None or self.finder is None or qualname in self._missing:
             return found
+        self._missing.add(qualname)
         for name, values in self.finder.load_for(qualname).items():
             if name in self.functions:
                 continue  # the run's own copy of that module wins

@@ -56,6 +56,9 @@ CONNECT_ON_ARGUMENTS = frozenset({
     "mysql.connector.CMySQLConnection", "mysql.connector.connection_cext.CMySQLConnection",
 })
 
+# Keyword arguments with which a driver's factory opens nothing yet (PyMySQL, mysqlclient).
+DEFERRED_CONNECT_KEYWORDS = frozenset({"defer_connect"})
+
 CLOSING_WRAPPERS = frozenset({"contextlib.closing", "contextlib.aclosing"})
 _MAX_DEPTH = 8
 # The table's generic PEP 249 cursor: what `x.cursor()` makes when nothing says what `x` is but
@@ -115,6 +118,7 @@ class ObjectSources:
         self._local: Mapping[str, Mapping[str, Any]] | None = None
         self._memo: dict[Origin, Value | None] = {}
         self._resources: dict[str, ObjectSpec | None] = {}
+        self._through: dict[str, tuple[str, Mapping[str, Any] | None]] = {}
         self._readers: dict[int, OriginReader] = {}
         self.class_of: dict[int, ast.ClassDef] = {}
         for scope in self.facts.scopes:
@@ -162,12 +166,16 @@ class ObjectSources:
         return qualname
 
     def _summary_through(self, qualname: str) -> tuple[str, Mapping[str, Any] | None]:
-        summary = self.summary(qualname)
-        if summary is None:
-            moved = self.through_reexports(qualname)
-            if moved != qualname:
-                return moved, self.summary(moved)
-        return qualname, summary
+        found = self._through.get(qualname)
+        if found is None:
+            summary = self.summary(qualname)
+            found = (qualname, summary)
+            if summary is None:
+                moved = self.through_reexports(qualname)
+                if moved != qualname:
+                    found = (moved, self.summary(moved))
+            self._through[qualname] = found
+        return found
 
     # -- readers
 
@@ -213,6 +221,9 @@ class ObjectSources:
             return self.method_value(base, str(origin[2]), frozenset(origin[3]), depth)
         if tag == "attr":
             return self.attr_value(str(origin[1]), str(origin[2]), depth)
+        if tag == "item":
+            base = self.resolve(origin[1], depth + 1)
+            return self.method_value(base, "__getitem__", frozenset(), depth)
         if tag == "getattr":
             owner = as_class(self.resolve(origin[1], depth + 1))
             if owner is not None:
@@ -412,6 +423,17 @@ class ObjectSources:
             return self.resolve(summary.get(SUMMARY_VALUE), depth + 1)
         return None
 
+    def connects_on_arguments(self, qualname: str, depth: int = 0) -> bool:
+        """A class that opens nothing when called without arguments: a driver class so made
+        (``MySQLConnection()``), or a project class deriving from one."""
+        if qualname in CONNECT_ON_ARGUMENTS:
+            return True
+        qualname, summary = self._summary_through(qualname)
+        if summary is None or summary.get(SUMMARY_KIND) != "class" or depth > _MAX_DEPTH:
+            return False
+        return any(self.connects_on_arguments(str(base), depth + 1)
+                   for base in summary.get(SUMMARY_BASES, ()))
+
     def class_value(self, qualname: str, depth: int = 0) -> Value | None:
         """An instance of a project class; of a driver object when the class derives from one."""
         spec = self.type_value(qualname, project=False)
@@ -547,6 +569,9 @@ class ObjectSources:
                 return False
             if qualname in CONNECT_ON_ARGUMENTS and not call.args and not call.keywords:
                 return False  # `MySQLConnection()` connects only when given options
+            if any(k.arg in DEFERRED_CONNECT_KEYWORDS and isinstance(k.value, ast.Constant)
+                   and k.value.value is True for k in call.keywords):
+                return False  # `pymysql.connect(defer_connect=True)`: connects on `.connect()`
             if factory.context_only:
                 return False
             spec = self.drivers.objects.get(factory.returns)
@@ -643,7 +668,7 @@ class ObjectSources:
                 return True
             if qualname in self.drivers.factory_variants:
                 return True
-            value = self.call_value(qualname)
+            value = self.resolve(("call", qualname, ()))
             if isinstance(value, ObjectSpec):
                 return True
         for scope in self.facts.scopes:
