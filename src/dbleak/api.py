@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dbleak.analysis.project import ModuleFinder, ProjectIndex
+from dbleak.analysis.project import ModuleFinder, ProjectIndex, package_parts
 from dbleak.discovery import Discovered, discover
 from dbleak.engine import check_bytes, check_text, unreadable
 from dbleak.fixing import FixOutcome, fix_text, with_fixes, write_atomically
@@ -61,6 +61,7 @@ def disk_index(path: str, settings: Settings) -> ProjectIndex | None:
     (a text checked alone, as an editor or ``--stdin-filename`` passes it); None for stdin."""
     if path in ("-", "<stdin>") or not path.endswith((".py", ".pyi")):
         return None
+    package_parts.cache_clear()
     return ProjectIndex(finder=ModuleFinder.for_paths([path], table_for(settings.drivers)))
 
 
@@ -143,6 +144,7 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
     """Check every Python file under ``paths``; yields one result per file, in discovery order."""
     options = options or RunOptions()
     errors: list[PathResult] = []
+    package_parts.cache_clear()  # folders may have gained or lost an `__init__.py` since
 
     def collect_error(path: Path, error: OSError) -> None:
         if on_error is not None:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dbleak.analysis.module import ModuleFacts, Scope, iter_children, walk, walk_scope
+from dbleak.analysis.module import ModuleFacts, Scope, walk, walk_scope
 from dbleak.analysis.names import chain_text
 from dbleak.knowledge.drivers import Buffering, DriverTable, MethodSpec, ObjectSpec
 from dbleak.knowledge.sql import Bound, hole_marker, query_bound, unique_columns
@@ -166,46 +166,42 @@ class SqlResolver:
             for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
                 if arg is not None:
                     found.setdefault(arg.arg, []).append(arg)
-        body = node.body if isinstance(node.body, list) else [node.body]
-        stack: list[ast.AST] = list(body)
-        while stack:
-            child = stack.pop()
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                found.setdefault(child.name, []).append(child)
+        parents = self.facts.parent
+        for child in walk_scope(node):
+            kind = type(child)
+            if kind not in _BINDING_KINDS:
                 continue
-            if isinstance(child, ast.Lambda):
-                continue
-            if isinstance(child, ast.Assign):
-                for target in child.targets:
+            if kind is ast.Name:
+                if isinstance(child.ctx, (ast.Store, ast.Del)):  # type: ignore[attr-defined]
+                    holder = parents.get(id(child))
+                    if isinstance(holder, ast.Assign) and child in holder.targets:
+                        continue  # recorded with its value below
+                    if isinstance(holder, ast.AnnAssign) and holder.target is child:
+                        continue
+                    found.setdefault(child.id, []).append(child)  # type: ignore[attr-defined]
+            elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+                if child is not node:
+                    found.setdefault(child.name, []).append(child)  # type: ignore[attr-defined]
+            elif kind is ast.Assign:
+                assign: ast.Assign = child  # type: ignore[assignment]
+                for target in assign.targets:
                     if isinstance(target, ast.Name):
                         found.setdefault(target.id, []).append(
-                            child.value if len(child.targets) == 1 else child)
+                            assign.value if len(assign.targets) == 1 else assign)
                     else:
                         for sub in walk(target):
                             if isinstance(sub, ast.Name):
-                                found.setdefault(sub.id, []).append(child)
-            elif isinstance(child, ast.AnnAssign) and isinstance(child.target, ast.Name):
-                if child.value is not None:
-                    found.setdefault(child.target.id, []).append(child.value)
-            elif isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
-                found.setdefault(child.id, []).append(child)
-            elif isinstance(child, (ast.Global, ast.Nonlocal)):
-                for name in child.names:
+                                found.setdefault(sub.id, []).append(assign)
+            elif kind is ast.AnnAssign:
+                annotated: ast.AnnAssign = child  # type: ignore[assignment]
+                if isinstance(annotated.target, ast.Name) and annotated.value is not None:
+                    found.setdefault(annotated.target.id, []).append(annotated.value)
+            elif kind in (ast.Global, ast.Nonlocal):
+                for name in child.names:  # type: ignore[attr-defined]
                     found.setdefault(name, []).append(child)
-            elif isinstance(child, (ast.Import, ast.ImportFrom)):
-                for alias in child.names:
+            else:  # Import, ImportFrom
+                for alias in child.names:  # type: ignore[attr-defined]
                     found.setdefault((alias.asname or alias.name).split(".")[0], []).append(child)
-            if isinstance(child, ast.Assign):
-                stack.append(child.value)
-                for target in child.targets:
-                    if not isinstance(target, ast.Name):
-                        stack.append(target)
-                continue
-            if isinstance(child, ast.AnnAssign):
-                if child.value is not None:
-                    stack.append(child.value)
-                continue
-            stack.extend(iter_children(child))
         self._assignments[id(scope.node)] = found
         return found
 
@@ -440,6 +436,12 @@ class LocalTypes:
                         found.setdefault(item.optional_vars.id, []).append(item.context_expr)
         self._with_targets[id(scope.node)] = found
         return found
+
+
+# The nodes that bind names (what `assignments` looks at; the rest is skipped by type).
+_BINDING_KINDS = frozenset({ast.Name, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                            ast.Assign, ast.AnnAssign, ast.Global, ast.Nonlocal, ast.Import,
+                            ast.ImportFrom})
 
 
 def _is_value(node: ast.AST) -> bool:

@@ -14,6 +14,7 @@ Computed once per module (:func:`module_flow`) and shared by DBL101–DBL108.
 from __future__ import annotations
 
 import ast
+import builtins
 from collections import ChainMap
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ OPEN, RELEASED, ESCAPED, YIELDED = "open", "released", "escaped", "yielded"
 REPORTED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR)
 TRACKED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.POOL, Kind.ENGINE)
 _CURSOR_MAKERS = frozenset({"cursor", "execute", "executemany", "executescript"})
+# Builtins (but `next`, which resumes a generator that may yield a connection).
+_BUILTIN_NAMES = frozenset(name for name in dir(builtins) if name != "next")
 _CURSOR_USES = CURSOR_USES
 _MAX_STATES = 256
 _MAX_LOOP_ROUNDS = 6
@@ -231,9 +234,9 @@ class _ModuleAnalysis:
         tree = self.ctx.tree
         if not self.sources.may_create():
             return self.result
-        # The shared parent map of the module's facts; the interpreters' own additions (a
-        # lambda's synthetic `return`) go to the overlay and never reach other rules.
-        self.parents = ChainMap({}, self.facts.parent)
+        # The shared parent map of the module's facts (a lambda's interpreter overlays its
+        # synthetic `return`, which never reaches other rules).
+        self.parents = self.facts.parent
         self._interpret(tree, None)
         for scope in self.facts.scopes:
             node = scope.node
@@ -386,6 +389,9 @@ class _ScopeInterpreter:
         self._table_shortcuts: set[int] = set()
         # The attribute chains whose cursors are followed (`self.cnx`).
         self._parent_keys: set[str] = set()
+        self._made: dict[tuple[int, bool], ObjectSpec | None] = {}
+        self._properties: dict[tuple[str, str], ObjectSpec | None] = {}
+        self._cursor_names: set[str] | None = None
         self.loop_depth = 0
         self.in_finally = 0
 
@@ -394,6 +400,9 @@ class _ScopeInterpreter:
     def run(self) -> list[ResourceFlow]:
         scope = self.scope
         if isinstance(scope, ast.Lambda):
+            # The lambda's synthetic `return` goes to an overlay: it never reaches other scopes.
+            self.parents = ChainMap({}, self.parents)
+            self.handover.parents = self.parents
             body: list[ast.stmt] = [ast.Return(value=scope.body, lineno=scope.body.lineno,
                                                col_offset=scope.body.col_offset)]
             self.parents[id(body[0])] = scope
@@ -403,13 +412,15 @@ class _ScopeInterpreter:
         else:
             assert isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef))
             body = scope.body
-            own = list(walk_scope(scope))  # the scope's own nodes (stored by the facts traversal)
-            self.is_generator = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in own)
-            for node in own:
-                if isinstance(node, (ast.Global, ast.Nonlocal)):
-                    self.globals.update(node.names)
         if not self._worth_running(scope):
             return []
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in walk_scope(scope):  # the scope's own nodes (stored by the traversal)
+                kind = type(node)
+                if kind is ast.Yield or kind is ast.YieldFrom:
+                    self.is_generator = True
+                elif kind is ast.Global or kind is ast.Nonlocal:
+                    self.globals.update(node.names)  # type: ignore[attr-defined]
         start: States = frozenset({State()})
         end = self.block(body, start)
         self._exit(end, "normal", scope)
@@ -417,11 +428,13 @@ class _ScopeInterpreter:
 
     def _worth_running(self, scope: ast.AST) -> bool:
         """Only scopes that hold a creating call are interpreted."""
+        call, attribute = ast.Call, ast.Attribute
         for node in walk_scope(scope):
-            if isinstance(node, ast.Call) and node is not scope:
-                if self._creation_spec(node) is not None or self._tuple_return(node):
+            kind = type(node)
+            if kind is call:
+                if self._creation_spec(node) is not None or self._tuple_return(node):  # type: ignore[arg-type]
                     return True
-            elif isinstance(node, ast.Attribute) and self._property_spec(node) is not None:
+            elif kind is attribute and self._property_spec(node) is not None:  # type: ignore[arg-type]
                 return True
         return False
 
@@ -928,7 +941,34 @@ class _ScopeInterpreter:
     def _made_by(self, call: ast.Call, in_async_with: bool = False,
                  states: States | None = None) -> ObjectSpec | None:
         """The table object ``call`` returns (a factory, a method of a known object, a
-        project factory or property), or None."""
+        project factory or property), or None. Memoized: only a receiver name bound to a
+        tracked object here makes the answer depend on the path."""
+        if states is not None and not self._binds_receiver(call, states):
+            states = None
+        key = (id(call), in_async_with)
+        if states is None and key in self._made:
+            return self._made[key]
+        found = self._made_by_uncached(call, in_async_with, states)
+        if states is None:
+            self._made[key] = found
+        return found
+
+    def _binds_receiver(self, call: ast.Call, states: States) -> bool:
+        """Whether the call's receiver chain starts at a name some path binds to a resource."""
+        node: ast.expr = call.func
+        while isinstance(node, (ast.Attribute, ast.Call, ast.Await, ast.Subscript)):
+            node = node.func if isinstance(node, ast.Call) else node.value
+        if not isinstance(node, ast.Name):
+            return False
+        return any(state.bound(node.id) is not None for state in states)
+
+    def _made_by_uncached(self, call: ast.Call, in_async_with: bool,
+                          states: States | None) -> ObjectSpec | None:
+        func = call.func
+        if (isinstance(func, ast.Name) and func.id in _BUILTIN_NAMES
+                and self.sources.facts.qualname(func) is None
+                and not self.sources.reader(self.scope, self.cls).is_local(func.id)):
+            return None  # `len(x)`, `str(x)`: a builtin makes no database object
         parent = self.parents.get(id(call))
         awaited = isinstance(parent, ast.Await)
         if not in_async_with and isinstance(parent, ast.withitem):
@@ -956,8 +996,8 @@ class _ScopeInterpreter:
                     and self.sources.connects_on_arguments(str(origin[1]))):
                 return None  # `_DummyConnection()`: a subclass of one that connects on options
             value = self.sources.resolve(origin) if origin is not None else None
-            if value is None and self._used_as_cursor(call) and self.sources.returns_cursor_call(
-                    self.sources.call_target(call, self.cls)):
+            if value is None and self.sources.returns_cursor_call(
+                    self.sources.call_target(call, self.cls)) and self._used_as_cursor(call):
                 # `cur = self._cursor(conn)`, a helper returning `conn.cursor()`
                 value = self.sources.drivers.objects.get(DUCK_CURSOR)
             return value if isinstance(value, ObjectSpec) else None
@@ -1034,11 +1074,11 @@ class _ScopeInterpreter:
             names = [t.id for t in targets if isinstance(t, ast.Name)]
         elif isinstance(holder, ast.withitem) and isinstance(holder.optional_vars, ast.Name):
             names = [holder.optional_vars.id]
-        for node in walk_scope(self.scope):
-            if (isinstance(node, ast.Attribute) and node.attr in _CURSOR_USES
-                    and isinstance(node.value, ast.Name) and node.value.id in names):
-                return True
-        return False
+        if self._cursor_names is None:
+            self._cursor_names = {node.value.id for node in walk_scope(self.scope)
+                                  if isinstance(node, ast.Attribute) and node.attr in _CURSOR_USES
+                                  and isinstance(node.value, ast.Name)}
+        return any(name in self._cursor_names for name in names)
 
     def creations(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
         for node in _walk_expr(expr):
@@ -1065,17 +1105,28 @@ class _ScopeInterpreter:
         if isinstance(parent, ast.Call) and parent.func is node:
             return None
         receiver = node.value
-        if isinstance(receiver, ast.Name) and self.cls is not None and receiver.id == "self":
-            owner: Value | None = ProjectClass(self.sources.class_qualname(self.cls) or "")
-        elif isinstance(receiver, ast.Name):
-            owner = as_class(self._receiver_value(receiver, states))
-        else:
+        if not isinstance(receiver, ast.Name):
             return None
+        key = (receiver.id, node.attr)
+        path_free = states is None or not any(s.bound(receiver.id) is not None for s in states)
+        if path_free and key in self._properties:
+            return self._properties[key]
+        found = self._property_spec_of(receiver, node.attr, states)
+        if path_free:
+            self._properties[key] = found
+        return found
+
+    def _property_spec_of(self, receiver: ast.Name, attr: str,
+                          states: States | None) -> ObjectSpec | None:
+        if self.cls is not None and receiver.id == "self":
+            owner: Value | None = ProjectClass(self.sources.class_qualname(self.cls) or "")
+        else:
+            owner = as_class(self._receiver_value(receiver, states))
         if not isinstance(owner, ProjectClass):
             return None
-        if self.sources.property_kind(owner.qualname, node.attr) != "property":
+        if self.sources.property_kind(owner.qualname, attr) != "property":
             return None
-        value = self.sources.attr_value(owner.qualname, node.attr)
+        value = self.sources.attr_value(owner.qualname, attr)
         if not isinstance(value, ObjectSpec) or value.kind not in TRACKED_KINDS or not value.must_release:
             return None
         return value

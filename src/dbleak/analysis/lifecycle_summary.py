@@ -87,32 +87,49 @@ def parameter_effects(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncF
     (``("pass", callee origin, index, keyword)``), resolved at check time.
     """
     uses: dict[str, list[ast.Name]] = {}
+    captured: set[str] = set()
     wanted = set(params) - {reader.self_name or ""}
     for node in walk_scope(function):
-        if isinstance(node, ast.Name) and node.id in wanted:
-            uses.setdefault(node.id, []).append(node)
-        elif isinstance(node, SCOPE_NODES) and node is not function:
+        kind = type(node)
+        if kind is ast.Name and node.id in wanted:  # type: ignore[attr-defined]
+            uses.setdefault(node.id, []).append(node)  # type: ignore[attr-defined,arg-type]
+        elif kind in _SCOPE_TYPES and node is not function:
             for sub in walk(node):
                 if isinstance(sub, ast.Name) and sub.id in wanted and isinstance(sub.ctx, ast.Load):
-                    uses.setdefault(sub.id, []).append(sub)
+                    captured.add(sub.id)  # a closure reads it: kept by the closure
     effects: dict[str, Any] = {}
-    for param, nodes in uses.items():
-        effects[param] = _combined_effect(facts, function, reader, nodes, set())
-    return effects
+    for param in wanted & (set(uses) | captured):
+        if param in captured:
+            effects[param] = EFFECT_ESCAPE
+        else:
+            effects[param] = _combined_effect(facts, function, reader, uses[param], set())
+    return dict(sorted(effects.items()))
 
 
 def _combined_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader,
                      nodes: list[ast.Name], seen_aliases: set[str]) -> Any:
     found: list[Any] = []
+    parents = facts.parent
     for node in nodes:
         if not isinstance(node.ctx, ast.Load):
             if isinstance(node.ctx, ast.Store):
                 continue  # rebound: later uses are of another value
             found.append(EFFECT_ESCAPE)
             continue
-        effect = _use_effect(facts, function, reader, node, seen_aliases)
-        found.append(effect)
+        quick = _attribute_use(parents, node)
+        found.append(quick if quick is not None else _use_effect(facts, function, reader, node, seen_aliases))
     return merge_effects(found)
+
+
+def _attribute_use(parents: Mapping[int, ast.AST], node: ast.expr) -> str | None:
+    """The effect of ``node.attr`` (the commonest use, decided without the full walk)."""
+    parent = parents.get(id(node))
+    if not isinstance(parent, ast.Attribute) or parent.value is not node:
+        return None
+    if parent.attr not in RELEASE_METHODS:
+        return EFFECT_BORROW
+    grand = parents.get(id(parent))
+    return EFFECT_RELEASE if isinstance(grand, ast.Call) and grand.func is parent else EFFECT_ESCAPE
 
 
 def merge_effects(effects: list[Any]) -> Any:
@@ -133,13 +150,8 @@ def merge_effects(effects: list[Any]) -> Any:
 
 def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, node: ast.expr,
                 seen_aliases: set[str]) -> Any:
+    # The callers pass uses of the function's own scope: one in a closure is their business.
     parents = facts.parent
-    # A use inside a nested function or lambda: captured, kept by the closure.
-    owner = parents.get(id(node))
-    while owner is not None and owner is not function:
-        if isinstance(owner, SCOPE_NODES):
-            return EFFECT_ESCAPE
-        owner = parents.get(id(owner))
     current: ast.AST = node
     while True:
         parent = parents.get(id(current))
@@ -332,6 +344,9 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
         if isinstance(value, ast.Name) and value.id in stored:
             factory = False
             continue
+        if not factory or isinstance(value, _PLAIN_VALUES):
+            factory = False  # data, or a function already known not to be a factory
+            continue
         origin = reader.origin(value)
         if not is_fresh(origin):
             factory = False  # a shared object (kept on self, a module global), or unknown
@@ -356,6 +371,15 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
         return (("annotated", declared, computed),), merged_items
     return tuple(dict.fromkeys(origins)), merged_items
 
+
+_YIELDS = frozenset({ast.Yield, ast.YieldFrom})
+_SCOPE_TYPES = frozenset(SCOPE_NODES)
+# The nodes a class's methods are read for (the rest is skipped by type).
+_CLASS_FACT_NODES = frozenset({ast.Assign, ast.AnnAssign, ast.Attribute, *SCOPE_NODES})
+# Expressions that make plain data, never a database object.
+_PLAIN_VALUES = (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Compare, ast.BoolOp, ast.UnaryOp,
+                 ast.Dict, ast.List, ast.Set, ast.ListComp, ast.SetComp, ast.DictComp,
+                 ast.GeneratorExp, ast.Lambda)
 
 CURSOR_USES = frozenset({"execute", "executemany", "fetchone", "fetchall", "fetchmany",
                          "callproc", "mogrify", "copy_expert", "copy_from", "copy_to"})
@@ -399,8 +423,14 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
             me = reader.self_name
             if me is None or any(decorator_name(d) == "staticmethod" for d in item.decorator_list):
                 continue
+            nested: list[ast.AST] = []
             for node in walk_scope(item):
-                if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                kind = type(node)
+                if kind not in _CLASS_FACT_NODES:
+                    continue
+                if kind in _SCOPE_TYPES:
+                    nested.append(node)
+                elif isinstance(node, (ast.Assign, ast.AnnAssign)):
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     for target in targets:
                         if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
@@ -414,7 +444,9 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                                 attrs.setdefault(target.attr, []).append(reader.origin(node.value))
                 elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                       and node.value.id == me and isinstance(node.ctx, ast.Load)):
-                    effect = _use_effect(facts, item, reader, node, set())
+                    effect = _attribute_use(facts.parent, node)
+                    if effect is None:
+                        effect = _use_effect(facts, item, reader, node, set())
                     if effect in (EFFECT_RELEASE, EFFECT_ESCAPE):
                         released.add(node.attr)
                     elif effect == EFFECT_WITH:
@@ -423,12 +455,11 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                         passed.setdefault(node.attr, []).extend(effect)
                 elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Del):
                     released.add(node.attr)
-            for sub in walk_scope(item):  # closures and lambdas of the method keep it
-                if isinstance(sub, SCOPE_NODES):
-                    for inner in walk(sub):
-                        if (isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name)
-                                and inner.value.id == me and isinstance(inner.ctx, ast.Load)):
-                            released.add(inner.attr)
+            for sub in nested:  # closures and lambdas of the method keep it
+                for inner in walk(sub):
+                    if (isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name)
+                            and inner.value.id == me and isinstance(inner.ctx, ast.Load)):
+                        released.add(inner.attr)
     summary: dict[str, Any] = {SUMMARY_KIND: "class", SUMMARY_BASES: tuple(bases)}
     merged = {attr: any_origin([o for o in origins]) for attr, origins in attrs.items()}
     kept = {attr: origin for attr, origin in merged.items() if origin is not None}
@@ -569,7 +600,7 @@ def _function_facts(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFun
     params = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
     kind = function_kind(function)
     summary: dict[str, Any] = {SUMMARY_KIND: kind, SUMMARY_PARAMS: tuple(params)}
-    is_generator = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes)
+    is_generator = any(type(n) in _YIELDS for n in nodes)
     if is_generator:
         yielded = [reader.origin(n.value) for n in nodes if isinstance(n, ast.Yield) and n.value is not None]
         kept = tuple(dict.fromkeys(o for o in yielded if o is not None))

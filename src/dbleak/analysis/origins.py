@@ -23,6 +23,12 @@ from typing import Any
 from dbleak.analysis.module import ModuleFacts, walk, walk_scope
 
 Origin = tuple[Any, ...]
+# The nodes that bind names (what `OriginReader.assigned` looks at; the rest is skipped).
+_BINDING_NODES = frozenset({
+    ast.Global, ast.Nonlocal, ast.Assign, ast.AnnAssign, ast.NamedExpr, ast.For, ast.AsyncFor,
+    ast.comprehension, ast.With, ast.AsyncWith, ast.AugAssign, ast.FunctionDef,
+    ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.ExceptHandler,
+})
 # The origin of a value nothing is known of (kept where the shape of a call still tells
 # something: `x.cursor()` is a cursor of some connection).
 UNKNOWN: tuple[Any, ...] = ("unknown",)
@@ -133,7 +139,10 @@ class OriginReader:
         found: dict[str, list[ast.expr | None]] = {}
         declared: set[str] = set()
         nodes = module_level_nodes(self.scope) if self.is_module else walk_scope(self.scope)
+        binding = _BINDING_NODES
         for node in nodes:
+            if type(node) not in binding:
+                continue
             if isinstance(node, (ast.Global, ast.Nonlocal)):
                 declared.update(node.names)
             elif isinstance(node, ast.Assign):

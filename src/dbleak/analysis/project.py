@@ -22,6 +22,7 @@ import ast
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -47,6 +48,7 @@ class FunctionSummary:
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 
+@lru_cache(maxsize=4096)
 def package_parts(folder: str) -> tuple[str, ...]:
     """The dotted package path of a folder: walk up while folders hold an ``__init__.py``."""
     parts: list[str] = []
@@ -111,6 +113,7 @@ class ModuleFinder:
         self.roots = list(dict.fromkeys(roots))
         self.drivers = drivers
         self._done: set[str] = set()
+        self._paths: dict[tuple[str, bool], bool] = {}
 
     @classmethod
     def for_paths(cls, paths: Iterable[str], drivers: DriverTable) -> ModuleFinder:
@@ -128,11 +131,26 @@ class ModuleFinder:
         if not all(part.isidentifier() for part in parts):
             return None
         for root in self.roots:
-            base = os.path.join(root, *parts)
-            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
-                if os.path.isfile(candidate) and module_name_for(candidate) == module:
-                    return candidate
+            # Down the package folders: a missing one ends the search in this root.
+            folder = root
+            for part in parts[:-1]:
+                folder = os.path.join(folder, part)
+                if not self._exists(folder, dir_=True):
+                    break
+            else:
+                base = os.path.join(folder, parts[-1])
+                for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                    if self._exists(candidate, dir_=False) and module_name_for(candidate) == module:
+                        return candidate
         return None
+
+    def _exists(self, path: str, dir_: bool) -> bool:
+        key = (path, dir_)
+        found = self._paths.get(key)
+        if found is None:
+            found = os.path.isdir(path) if dir_ else os.path.isfile(path)
+            self._paths[key] = found
+        return found
 
     def load_for(self, qualname: str) -> dict[str, dict[str, Any]]:
         """The summaries of the modules ``qualname`` may live in, not read before."""
@@ -161,7 +179,7 @@ class ModuleFinder:
         return summarize_module(facts)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"roots": self.roots, "drivers": self.drivers, "_done": set()}
+        return {"roots": self.roots, "drivers": self.drivers, "_done": set(), "_paths": {}}
 
 
 @dataclass

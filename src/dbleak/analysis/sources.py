@@ -119,6 +119,9 @@ class ObjectSources:
         self._memo: dict[Origin, Value | None] = {}
         self._resources: dict[str, ObjectSpec | None] = {}
         self._through: dict[str, tuple[str, Mapping[str, Any] | None]] = {}
+        self._cursor_calls: dict[str, bool] = {}
+        self._properties: dict[tuple[str, str], str | None] = {}
+        self._reexports: dict[str, str] = {}
         self._readers: dict[int, OriginReader] = {}
         self.class_of: dict[int, ast.ClassDef] = {}
         for scope in self.facts.scopes:
@@ -148,6 +151,13 @@ class ObjectSources:
     def through_reexports(self, qualname: str) -> str:
         """``pkg.connect`` → ``pkg.db.connect`` when ``pkg`` imports ``connect`` from
         ``pkg.db`` (and on, through every module that re-exports it)."""
+        found = self._reexports.get(qualname)
+        if found is None:
+            found = self._through_reexports(qualname)
+            self._reexports[qualname] = found
+        return found
+
+    def _through_reexports(self, qualname: str) -> str:
         seen = {qualname}
         for _ in range(6):
             parts = qualname.split(".")
@@ -393,6 +403,14 @@ class ObjectSources:
 
     def property_kind(self, class_qualname: str, attr: str, depth: int = 0) -> str | None:
         """"property"/"cached_property" when ``attr`` of the class is one, through its bases."""
+        if depth == 0:
+            key = (class_qualname, attr)
+            if key not in self._properties:
+                self._properties[key] = self._property_kind(class_qualname, attr, 0)
+            return self._properties[key]
+        return self._property_kind(class_qualname, attr, depth)
+
+    def _property_kind(self, class_qualname: str, attr: str, depth: int) -> str | None:
         if depth > _MAX_DEPTH:
             return None
         class_qualname, summary = self._summary_through(class_qualname)
@@ -405,7 +423,7 @@ class ObjectSources:
             kind = prop.get(SUMMARY_KIND)
             return str(kind) if kind in ("property", "cached_property") else None
         for base in summary.get(SUMMARY_BASES, ()):
-            found = self.property_kind(str(base), attr, depth + 1)
+            found = self._property_kind(str(base), attr, depth + 1)
             if found is not None:
                 return found
         return None
@@ -639,6 +657,15 @@ class ObjectSources:
         object nothing says the driver of), directly or through another such function."""
         if qualname is None or depth > 4:
             return False
+        if depth == 0:
+            found = self._cursor_calls.get(qualname)
+            if found is None:
+                found = self._returns_cursor_call(qualname, 0)
+                self._cursor_calls[qualname] = found
+            return found
+        return self._returns_cursor_call(qualname, depth)
+
+    def _returns_cursor_call(self, qualname: str, depth: int) -> bool:
         qualname, summary = self._summary_through(qualname)
         if summary is None:
             owner, _, method = qualname.rpartition(".")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 
@@ -211,6 +211,10 @@ class DriverTable:
     # Keyword-specific factory variants (``mysql.connector.connect(pool_name=...)``).
     factory_variants: Mapping[str, tuple[FactorySpec, ...]] = field(default_factory=dict)
 
+    @cached_property
+    def _alias_roots(self) -> frozenset[str]:
+        return frozenset(alias.partition(".")[0] for alias in self.module_aliases)
+
     def factory(self, qualname: str | None) -> FactorySpec | None:
         if qualname is None:
             return None
@@ -250,6 +254,8 @@ class DriverTable:
 
     def canonical(self, qualname: str) -> str:
         """Map module aliases onto their canonical module (``sqlite3.dbapi2.x`` → ``sqlite3.x``)."""
+        if qualname.partition(".")[0] not in self._alias_roots:
+            return qualname
         for alias, target in self.module_aliases.items():
             if qualname == alias or qualname.startswith(alias + "."):
                 return target + qualname[len(alias):]
