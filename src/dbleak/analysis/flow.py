@@ -43,6 +43,9 @@ OPEN, RELEASED, ESCAPED, YIELDED = "open", "released", "escaped", "yielded"
 REPORTED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR)
 TRACKED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.POOL, Kind.ENGINE)
 _CURSOR_MAKERS = frozenset({"cursor", "execute", "executemany", "executescript"})
+# The exception classes that cover every error a driver raises (PEP 249's base classes, and
+# the ORMs' roots).
+_DRIVER_ERRORS = frozenset({"Error", "DatabaseError", "SQLAlchemyError", "DBAPIError"})
 # Builtins (but `next`, which resumes a generator that may yield a connection).
 _BUILTIN_NAMES = frozenset(name for name in dir(builtins) if name != "next")
 _CURSOR_USES = CURSOR_USES
@@ -147,6 +150,9 @@ class GiveUp(Exception):
 class State:
     status: frozenset[tuple[int, str]] = frozenset()
     binds: frozenset[tuple[str, int]] = frozenset()
+    # What this path knows of flags the scope tests more than once (`own`, `self._owns`):
+    # `if own: conn = connect()` ... `if own: conn.close()` is one path or the other.
+    flags: frozenset[tuple[str, bool]] = frozenset()
 
     def get(self, rid: int) -> str | None:
         for key, value in self.status:
@@ -162,17 +168,29 @@ class State:
 
     def set_status(self, rid: int, value: str) -> State:
         return State(frozenset({(k, v) for k, v in self.status if k != rid} | {(rid, value)}),
-                     self.binds)
+                     self.binds, self.flags)
 
     def bind(self, name: str, rid: int | None) -> State:
         binds = {(k, v) for k, v in self.binds if k != name}
         if rid is not None:
             binds.add((name, rid))
-        return State(self.status, frozenset(binds))
+        return State(self.status, frozenset(binds), self.flags)
 
     def without(self, rid: int) -> State:
         return State(frozenset((k, v) for k, v in self.status if k != rid),
-                     frozenset((k, v) for k, v in self.binds if v != rid))
+                     frozenset((k, v) for k, v in self.binds if v != rid), self.flags)
+
+    def flag(self, key: str) -> bool | None:
+        for name, value in self.flags:
+            if name == key:
+                return value
+        return None
+
+    def with_flag(self, key: str, value: bool | None) -> State:
+        flags = {(k, v) for k, v in self.flags if k != key}
+        if value is not None:
+            flags.add((key, value))
+        return State(self.status, self.binds, frozenset(flags))
 
 
 States = frozenset[State]
@@ -390,6 +408,7 @@ class _ScopeInterpreter:
         # The attribute chains whose cursors are followed (`self.cnx`).
         self._parent_keys: set[str] = set()
         self._made: dict[tuple[int, bool], ObjectSpec | None] = {}
+        self._flags: frozenset[str] | None = None
         self._properties: dict[tuple[str, str], ObjectSpec | None] = {}
         self._cursor_names: set[str] | None = None
         self.loop_depth = 0
@@ -645,7 +664,7 @@ class _ScopeInterpreter:
         out = set(normal)
         catch_all = False
         for handler in stmt.handlers:
-            catch_all = catch_all or _is_catch_all(handler)
+            catch_all = catch_all or _is_catch_all(handler) or self._catches_driver_errors(handler)
             # Ctrl-C and exit requests come from outside, not from the calls in the body.
             entry = frozenset() if _is_interrupt_only(handler) else caught
             if handler.type is not None:
@@ -713,6 +732,10 @@ class _ScopeInterpreter:
 
     def assign_targets(self, target: ast.expr, value: ast.expr | None, states: States,
                        stmt: ast.stmt) -> States:
+        flag_key = target.id if isinstance(target, ast.Name) else chain_text(target)
+        if flag_key is not None and flag_key in self._flag_keys():
+            value_flag = value.value if isinstance(value, ast.Constant) and isinstance(value.value, bool) else None
+            states = _cap(s.with_flag(flag_key, value_flag) for s in states)
         if isinstance(target, ast.Name):
             if target.id in self.globals:
                 return self.rebind(target.id, states, stmt)
@@ -808,21 +831,82 @@ class _ScopeInterpreter:
         """
         name, when_bound = _guard(test)
         if name is None:
+            key, when = _flag_guard(test)
+            if key is not None and key in self._flag_keys():
+                return self._narrow_flag(key, when, states)
             if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
                 true = states
                 for value in test.values:
                     true, _ = self.narrow(value, true)
                 return true, states
             return states, states
+        flagged = name in self._flag_keys() and _flag_guard(test)[0] == name
         taken: set[State] = set()
         skipped: set[State] = set()
         for state in states:
             if state.bound(name) is not None:
                 (taken if when_bound else skipped).add(state)
+            elif flagged:
+                known = state.flag(name)
+                if known is None:
+                    taken.add(state.with_flag(name, when_bound))
+                    skipped.add(state.with_flag(name, not when_bound))
+                else:
+                    (taken if known == when_bound else skipped).add(state)
             else:
                 taken.add(state)
                 skipped.add(state)
         return frozenset(taken), frozenset(skipped)
+
+    def _narrow_flag(self, key: str, when: bool, states: States) -> tuple[States, States]:
+        """``if self._owns:``: a path that knew the flag takes its branch; one that did not
+        learns it in each branch."""
+        taken: set[State] = set()
+        skipped: set[State] = set()
+        for state in states:
+            known = state.flag(key)
+            if known is None:
+                taken.add(state.with_flag(key, when))
+                skipped.add(state.with_flag(key, not when))
+            else:
+                (taken if known == when else skipped).add(state)
+        return frozenset(taken), frozenset(skipped)
+
+    def _catches_driver_errors(self, handler: ast.ExceptHandler) -> bool:
+        """``except sqlite3.Error:`` (``psycopg2.DatabaseError``, ``conn.Error``, …): every
+        error the driver raises is caught, which is every path the database calls can take."""
+        if handler.type is None:
+            return True
+        names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        modules = self.sources.drivers.module_names | {"sqlalchemy", "django"}
+        for node in names:
+            if not isinstance(node, ast.Attribute) or not node.attr.endswith(("Error", "Exception")):
+                continue
+            qualname = self.sources.facts.qualname(node)
+            if qualname is not None:
+                root = qualname.split(".", 1)[0]
+                if root in modules and node.attr in _DRIVER_ERRORS:
+                    return True
+            elif node.attr in ("Error", "DatabaseError"):
+                return True  # `conn.Error`, `self.db.DatabaseError`: the PEP 249 base classes
+        return False
+
+    def _flag_keys(self) -> frozenset[str]:
+        """Names and ``self.x`` attributes the scope's `if`/`while` tests read more than once:
+        the only flags worth following (one test correlates nothing)."""
+        if self._flags is None:
+            counts: dict[str, int] = {}
+            booleans: set[str] = set()
+            for node in walk_scope(self.scope):
+                if isinstance(node, (ast.If, ast.While, ast.IfExp)):
+                    key, _when = _flag_guard(node.test)
+                    if key is not None:
+                        counts[key] = counts.get(key, 0) + 1
+                elif (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                      and isinstance(node.value.value, bool)):
+                    booleans.update(k for k in (chain_text(t) for t in node.targets) if k)
+            self._flags = frozenset(k for k, n in counts.items() if n > 1 or k in booleans)
+        return self._flags
 
     # -- expression effects
 
@@ -1334,6 +1418,18 @@ class _ScopeInterpreter:
                     and isinstance(node.value.value, ast.Name) and node.value.value.id == handle):
                 return True
         return False
+
+
+def _flag_guard(test: ast.expr) -> tuple[str | None, bool]:
+    """(name or ``self.attr``, branch taken when it is true) for ``if x:`` / ``if not x:``."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        key, when = _flag_guard(test.operand)
+        return key, not when
+    if isinstance(test, ast.Name):
+        return test.id, True
+    if isinstance(test, ast.Attribute) and isinstance(test.value, ast.Name) and test.value.id == "self":
+        return f"self.{test.attr}", True
+    return None, True
 
 
 def _guard(test: ast.expr) -> tuple[str | None, bool]:
