@@ -194,6 +194,7 @@ class DriverSpec:
     # Modules that are drop-in replacements of this driver's module, with the same objects
     # and the same semantics (``pysqlite3`` for ``sqlite3``): (module, distribution).
     drop_ins: tuple[tuple[str, str], ...] = ()
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -556,6 +557,9 @@ PYMYSQL = DriverSpec(
     name="pymysql",
     modules=("pymysql",),
     package="PyMySQL",
+    note=("`pymysql.install_as_MySQLdb()` makes `import MySQLdb` give PyMySQL: the MySQLdb entries "
+          "below make the same claims as these (`with` closes without committing, cursors close "
+          "with `with`), so such code is read right under either name."),
     docs="https://pymysql.readthedocs.io/",
     objects=(
         ObjectSpec(

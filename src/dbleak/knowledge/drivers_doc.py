@@ -179,7 +179,11 @@ def _driver_markdown(table: DriverTable, driver: DriverSpec) -> list[str]:
         out.append("")
     if driver.drop_ins:
         names = ", ".join(f"`{module}` ({package})" for module, package in driver.drop_ins)
-        out.append(f"Drop-in replacements, read as `{driver.modules[0]}`: {names}.")
+        out.append(f"Drop-in replacements, read as `{driver.modules[0]}` (`tests/drivers/"
+                   f"test_drop_ins.py` checks them): {names}.")
+        out.append("")
+    if driver.note:
+        out.append(driver.note)
         out.append("")
     out.extend([
         "| object | kind | release | `with` | `async with` | closing context | cursors | buffering | claims |",
