@@ -254,3 +254,13 @@ def test_dbl104_has_no_list_of_its_own() -> None:
                                    Path("/p/pyproject.toml"))
     result = check_source(NOT_FLAGGED["psycopg"], "m.py", settings)
     assert [f.code for f in result.findings] == ["DBL104"]
+
+
+def test_docs_lifecycle_md_holds_the_call_table() -> None:
+    from dbleak.knowledge.calls import calls_markdown
+
+    text = (ROOT / "docs" / "lifecycle.md").read_text(encoding="utf-8")
+    start = text.index("<!-- generated from")
+    end = text.index("<!-- end of generated table -->")
+    block = text[text.index("\n", start) + 1:end]
+    assert block == calls_markdown(), "docs/lifecycle.md's call table is out of date"

@@ -83,3 +83,21 @@ POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
 # Method names by which an exit stack takes ownership.
 STACK_METHODS = frozenset({"enter_context", "enter_async_context", "callback", "push",
                            "push_async_callback", "push_async_exit"})
+
+
+def calls_markdown() -> str:
+    """The tables above as markdown (docs/lifecycle.md holds this text; a test keeps it so)."""
+    rows = [
+        ("Release the object (a call on it)", RELEASE_METHODS),
+        ("Builtins that only use their argument", BORROWING_BUILTINS),
+        ("Methods that only use their argument, whatever the receiver", BORROWING_METHODS),
+        ("Methods by which the receiver keeps its argument", KEEPING_METHODS),
+        ("… unless given keyword arguments (then the receiver is no container)", CONTAINER_METHODS),
+        ("Words of an unknown callee's name that say it keeps its argument", KEEPING_WORDS),
+        ("Builtins whose result wraps the argument (it goes where the result goes)", LAZY_WRAPPERS),
+        ("Methods by which a pool takes a connection back", POOL_RELEASE_METHODS),
+        ("Methods by which an exit stack takes ownership", STACK_METHODS),
+    ]
+    out = ["| what | names |", "|---|---|"]
+    out.extend(f"| {what} | {', '.join(f'`{n}`' for n in sorted(names))} |" for what, names in rows)
+    return "\n".join(out) + "\n"
