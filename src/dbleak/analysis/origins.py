@@ -351,7 +351,9 @@ class OriginReader:
             if base is None and func.attr.startswith("cursor"):
                 base = UNKNOWN  # `conn.cursor()` of a parameter: a cursor of some connection
             return ("method", base, func.attr, keywords) if base is not None else None
-        return None
+        # `sessionmaker(bind=engine)()`, `factories[name]()`: calling what an expression holds
+        base = self.origin(func, depth + 1)
+        return ("method", base, "__call__", keywords) if base is not None else None
 
 
 def _bind_target(found: dict[str, list[ast.expr | None]], target: ast.expr,

@@ -31,7 +31,6 @@ from dbleak.analysis.module import walk_scope
 from dbleak.analysis.sources import ObjectSources, object_sources
 from dbleak.knowledge.calls import RELEASE_METHODS
 from dbleak.knowledge.drivers import Kind, ObjectSpec
-from dbleak.knowledge.frameworks import NON_RELEASING_BASES
 
 if TYPE_CHECKING:
     from dbleak.analysis.context import CheckContext
@@ -226,18 +225,18 @@ def _has_releasing_method(sources: ObjectSources, qualname: str) -> bool:
 
 def _may_release(sources: ObjectSources, qualname: str, attr: str, spec: ObjectSpec,
                  seen: set[str]) -> bool:
-    """Whether the class or one of its bases may release ``self.attr``. An unknown base may."""
+    """Whether the class or one of its bases in the project may release ``self.attr``."""
     if qualname in seen or len(seen) > 8:
         return False
     seen.add(qualname)
-    if qualname in NON_RELEASING_BASES:
-        return False
     summary = sources.summary(qualname)
     if summary is None or summary.get(SUMMARY_KIND) != "class":
         moved = sources.through_reexports(qualname)
         if moved != qualname:
             return _may_release(sources, moved, attr, spec, seen)
-        return True  # a base nothing is known of may release it
+        # A base from outside the project does not know the attributes its subclasses set: it
+        # releases none of them (no evidence that it does).
+        return False
     if attr in summary.get(SUMMARY_RELEASED_ATTRS, ()):
         return True
     for use in (summary.get(SUMMARY_PASSED_ATTRS) or {}).get(attr, ()):

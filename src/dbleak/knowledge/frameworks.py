@@ -21,16 +21,3 @@ APP_MODULES = {"auth": "django.contrib.auth.models",
                "sites": "django.contrib.sites.models", "wagtailcore": "wagtail.models"}
 # Relations of those framework models (not in the checked tree, so not in its summaries).
 FRAMEWORK_RELATIONS = frozenset({"permissions", "user_permissions", "groups", "content_type"})
-
-# Base classes that never release the attributes their subclasses set: a class deriving from
-# one of these is as known as one with no base (DBL106). An unknown base might.
-NON_RELEASING_BASES = frozenset({
-    "object", "abc.ABC", "typing.Generic", "typing.Protocol", "typing.NamedTuple", "Exception",
-    "BaseException", "dict", "list", "threading.Thread", "multiprocessing.Process",
-    "unittest.TestCase", "unittest.IsolatedAsyncioTestCase", "cmd.Cmd",
-    "socketserver.BaseRequestHandler", "socketserver.StreamRequestHandler",
-    "http.server.BaseHTTPRequestHandler", "http.server.SimpleHTTPRequestHandler",
-    "django.core.management.base.BaseCommand", "django.views.View",
-    "django.views.generic.View", "flask.views.MethodView", "flask.views.View",
-    "tornado.web.RequestHandler", "logging.Handler", "enum.Enum",
-})
