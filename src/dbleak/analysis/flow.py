@@ -24,7 +24,7 @@ from dbleak.analysis.handover import HandOver
 from dbleak.analysis.lifecycle_summary import CURSOR_USES, value_leaves
 from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_same_scope, walk_scope
 from dbleak.analysis.names import chain_text
-from dbleak.analysis.origins import is_fresh
+from dbleak.analysis.origins import function_kind, is_fresh
 from dbleak.analysis.sources import (
     CLOSING_WRAPPERS,
     DUCK_CURSOR,
@@ -351,14 +351,15 @@ def _free_names(node: ast.AST) -> set[str]:
 
 
 def is_pytest_fixture(scope: ast.AST) -> bool:
-    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return False
-    for deco in scope.decorator_list:
-        target = deco.func if isinstance(deco, ast.Call) else deco
-        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
-        if name in ("fixture", "yield_fixture"):
-            return True
-    return False
+    return isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+        and function_kind(scope) == "fixture"
+
+
+def lends_what_it_yields(scope: ast.AST) -> bool:
+    """A pytest fixture or a ``@contextmanager`` generator lends what it yields: the test or the
+    ``with`` body uses it and the generator resumes after it, so closing it is still its job."""
+    return isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+        and function_kind(scope) in ("fixture", "contextmanager")
 
 
 _INTERRUPTS = frozenset({"KeyboardInterrupt", "SystemExit", "GeneratorExit", "CancelledError"})
@@ -400,7 +401,9 @@ class _ScopeInterpreter:
         self.is_module = isinstance(scope, ast.Module)
         self.is_generator = False
         # pytest resumes a fixture after the test whatever happened: its `yield` does not raise.
+        # A `@contextmanager` gets the `with` body's exception at its `yield`.
         self.yield_raises = not is_pytest_fixture(scope)
+        self.yield_lends = lends_what_it_yields(scope)
         self.globals: set[str] = set()
         self.with_managed: set[str] = set()
         # Calls resolved as a driver object's method other than `cursor()` (`conn.execute(q)`).
@@ -950,8 +953,13 @@ class _ScopeInterpreter:
                     if rid is not None and at not in self.flows[rid].guessed:
                         self.flows[rid].guessed.append(at)
                 continue
-            if effect in ("borrow", "alias") or (effect == "yield" and not self.yield_raises):
-                continue  # a pytest fixture lends what it yields and gets it back
+            if effect == "yield" and self.yield_lends:
+                # a fixture or a context manager lends what it yields and gets it back
+                if self.yield_raises:
+                    self.emit("raise", states, stmt)
+                continue
+            if effect in ("borrow", "alias"):
+                continue
             status = {"release": RELEASED, "escape": ESCAPED, "yield": YIELDED}[effect]
             states = _cap(self._mark(s, s.bound(node.id), status, at) for s in states)
             if effect == "yield" and self.yield_raises:

@@ -8,7 +8,7 @@ import ast
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from dbleak.analysis.flow import ResourceFlow, _may_raise
+from dbleak.analysis.flow import ResourceFlow, _may_raise, lends_what_it_yields
 from dbleak.analysis.module import iter_children, walk, walk_same_scope
 from dbleak.analysis.names import fresh_name
 from dbleak.fixes.plan import AddImport, ReplaceRange
@@ -144,8 +144,9 @@ def _derived_names(scope: ast.AST, name: str) -> tuple[set[str], set[str]]:
 
 
 def _escaping_sink(node: ast.Name, parents: dict[int, ast.AST], names: set[str],
-                   clean: set[str], owner: str) -> bool:
-    """Whether this read of a name (or something derived) can outlive the close."""
+                   clean: set[str], owner: str, lends: bool = False) -> bool:
+    """Whether this read of a name (or something derived) can outlive the close. ``lends``: the
+    scope is a fixture or a context manager, whose ``yield owner`` gets the object back."""
     current: ast.AST = node
     while True:
         parent = parents.get(id(current))
@@ -156,6 +157,8 @@ def _escaping_sink(node: ast.Name, parents: dict[int, ast.AST], names: set[str],
             return True
         if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             return True
+        if isinstance(parent, ast.Yield) and lends and current is node and node.id == owner:
+            return False
         if isinstance(parent, (ast.Return, ast.Yield, ast.YieldFrom)):
             value = parent.value
             return value is not None and not _materialized(value, names, clean)
@@ -188,10 +191,15 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
 
     Unsafe when the object is passed to a callee nothing is known of: it was taken to borrow
     it, but it might keep it, and closing it at the end of the block would then change what
-    the code does."""
+    the code does. Unsafe too when a context manager or a fixture lends it by ``yield``
+    and never closes it."""
     planned = _plan_fix(ctx, flow, title_kind)
-    if planned.plan is not None and (flow.guessed or flow.resource.spec.project_class):
+    if planned.plan is not None and (flow.guessed or flow.resource.spec.project_class
+                                     or lends_what_it_yields(flow.resource.scope)
+                                     and not flow.releases):
         # A project class's `close()` may do more than release (flush, commit): unsafe too.
+        # What a context manager lends and never closes, its `with` body reads from, and may
+        # keep (ORM objects a closed session detaches).
         return PlannedFix(replace(planned.plan, applicability=Applicability.UNSAFE))
     return planned
 
@@ -229,7 +237,8 @@ def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> Planned
             return PlannedFix(None, "it is used outside the block that creates it")
         if node.id == name and not isinstance(node.ctx, ast.Load):
             return PlannedFix(None, f"`{name}` is assigned again")
-        if isinstance(node.ctx, ast.Load) and _escaping_sink(node, parents, names, clean, name):
+        if isinstance(node.ctx, ast.Load) and _escaping_sink(
+                node, parents, names, clean, name, lends_what_it_yields(scope)):
             return PlannedFix(None, "it, or something read from it, is passed on or returned")
         last = max(last, index)
     releases = flow.releases

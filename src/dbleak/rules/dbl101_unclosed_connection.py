@@ -143,12 +143,15 @@ class UnclosedConnection(Rule):
     the run was not given are read from disk, so a file checked alone (a pre-commit hook)
     gets the findings of a whole-project run.
 
-    An object that is returned, yielded, stored on `self`/a global/a container, captured by a
-    closure, given to a constructor or to a call that keeps what it is given (`append`,
+    An object that is returned, yielded by a plain generator, stored on `self`/a global/a
+    container, captured by a closure, given to a constructor or to a call that keeps what it is given (`append`,
     `register`, `submit`, …) is handed over and not flagged. A project function is read from
     its summary (it releases, keeps or only uses the parameter). A callee nothing is known of
     is taken to only use it (`unknown-calls = "evidence"`, the default); `"hand-over"` makes
-    every unknown callee keep it (dbleak's earlier behaviour), `"borrow"` none.
+    every unknown callee keep it (dbleak's earlier behaviour), `"borrow"` none. A
+    `@contextmanager` (or `@asynccontextmanager`) generator and a pytest fixture only lend what
+    they yield: the `with` body or the test uses it, and the generator resumes after it, so
+    closing it is still the generator's job.
 
     Not seen yet: objects made in one function and closed by its callers through several
     levels of calls that are not plain factories; engines whose `dispose()` is skipped only
@@ -163,7 +166,9 @@ class UnclosedConnection(Rule):
     `with closing(sqlite3.connect(p)) as conn: return conn.execute(q).fetchone()`.
     An engine is disposed in a `finally` block. It is safe: only the release moves, and it now
     also happens on exceptions. It is unsafe when the object is passed to a callee nothing is
-    known of (it might keep the object, and closing it would then change what the code does).
+    known of (it might keep the object, and closing it would then change what the code does),
+    and when a context manager or a fixture yields it (its `with` body may keep what it read, such
+    as ORM objects a closed session detaches).
     No fix is offered when the uses are spread over branches, when something read from the
     connection is used after the last use, or when a comment would be lost; the message says why.
 

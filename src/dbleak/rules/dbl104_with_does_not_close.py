@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.flow import is_pytest_fixture
+from dbleak.analysis.flow import lends_what_it_yields
 from dbleak.analysis.module import WithSite, walk
 from dbleak.analysis.names import fresh_name
 from dbleak.analysis.sources import object_sources
@@ -58,7 +58,9 @@ class WithDoesNotClose(Rule):
     ## Fix safety
     Safe when the connection is not used after the block and is not passed to code that might
     keep it: then only the close is added. Unsafe when the connection is passed to a function
-    dbleak knows nothing about inside the block (it might keep a reference).
+    dbleak knows nothing about inside the block (it might keep a reference), or yielded by a
+    `@contextmanager` generator or a pytest fixture (the `with` body or the test may keep a
+    cursor made from it).
 
     ## Options
     `[tool.dbleak.drivers]` adds your own connection factories.
@@ -193,13 +195,16 @@ def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tup
     verdict = "kept"
     used_after = False
     closed_after = False
-    lends = is_pytest_fixture(site.scope.node)
+    lends = lends_what_it_yields(site.scope.node)
     for use in name_uses(site.scope.node, target.id, call_kind, release, facts.parent):
         if use.node is target:
             continue
         inside = body_start <= use.line <= body_end
         if lends and use.kind is UseKind.ESCAPES and isinstance(facts.parent.get(id(use.node)), ast.Yield):
-            continue  # a pytest fixture lends what it yields and gets it back after the test
+            # A fixture or a context manager lends what it yields and gets it back; the test or
+            # the `with` body may keep what it made of it (a cursor): closing it is unsafe.
+            verdict = "passed"
+            continue
         if use.kind in (UseKind.ESCAPES, UseKind.OWNED):
             return "escapes"
         if use.kind is UseKind.REBOUND:
