@@ -132,6 +132,20 @@ def test_unsafe_fix_needs_the_flag(tmp_path: Path) -> None:
     assert "closing(sqlite3.connect('x')) as c, c:" in (tmp_path / "m.py").read_text()
 
 
+def test_fix_mark_only_where_fix_would_apply(tmp_path: Path) -> None:
+    # ruff's [*]: a fix --fix applies; an unsafe one only with --unsafe-fixes.
+    source = "import sqlite3\nimport app\n\nwith sqlite3.connect('x') as c:\n    app.keep(c)\n"
+    (tmp_path / "m.py").write_text(source)
+    plain = run(["check", "--output-format", "concise", "."], cwd=tmp_path).output.splitlines()
+    assert plain[0].startswith("m.py:4:6: DBL104 `with")
+    assert plain[-1] == ("No fixes available (1 hidden fixes can be enabled with the "
+                         "`--unsafe-fixes` option).")
+    unsafe = run(["check", "--output-format", "concise", "--unsafe-fixes", "."],
+                 cwd=tmp_path).output.splitlines()
+    assert unsafe[0].startswith("m.py:4:6: DBL104 [*] `with")
+    assert unsafe[-1] == "[*] 1 fixable with the --fix option."
+
+
 def test_stdin_check_and_fix(tree: Path) -> None:
     result = run(["check", "-", "--stdin-filename", "pkg/mod.py", "--output-format", "concise"], input=LEAKY)
     assert result.exit_code == 1

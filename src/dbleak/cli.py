@@ -195,16 +195,18 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
         blocks: list[str] = []
         for finding in findings:
             if output_format == "concise":
-                blocks.append(concise_line(finding, style) + "\n")
+                blocks.append(concise_line(finding, style, options.unsafe_fixes) + "\n")
             else:
-                blocks.append(full_block(finding, sources.get(finding.path), style) + "\n")
+                blocks.append(full_block(finding, sources.get(finding.path), style,
+                                         options.unsafe_fixes) + "\n")
         text = "".join(blocks)
         if show_fixes and fixed:
             text += _fixes_listing(results)
         if not quiet:
             hidden = sum(1 for f in findings if f.plan is not None
                          and f.plan.applicability is Applicability.UNSAFE and not options.unsafe_fixes)
-            text += "\n".join([*summary(findings, fixed, hidden, options.fix), *adoption_notes]) + "\n"
+            text += "\n".join([*summary(findings, fixed, hidden, options.fix, options.unsafe_fixes),
+                              *adoption_notes]) + "\n"
             adoption_notes = []
         _write_report(text, output_file, to_stderr)
     else:

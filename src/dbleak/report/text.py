@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from dbleak.models import Finding
+from dbleak.models import Applicability, Finding
 from dbleak.source import LineIndex
 
 Style = Callable[[str, str], str]
@@ -22,17 +22,26 @@ def ansi(text: str, role: str) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if code else text
 
 
-def _fixable_mark(finding: Finding, show_fixes: bool) -> str:
-    return " [*]" if finding.fixable else ""
+def applicable(finding: Finding, unsafe: bool) -> bool:
+    """Whether ``--fix`` applies the finding's fix (with ``--unsafe-fixes`` when ``unsafe``)."""
+    plan = finding.plan
+    if plan is None:
+        return False
+    return plan.applicability is Applicability.SAFE \
+        or unsafe and plan.applicability is Applicability.UNSAFE
 
 
-def concise_line(finding: Finding, style: Style = plain) -> str:
+def concise_line(finding: Finding, style: Style = plain, unsafe: bool = False) -> str:
+    """ruff's line; ``[*]`` marks a fix ``--fix`` would apply (an unsafe one only with
+    ``--unsafe-fixes``)."""
     location = f"{finding.path}:{finding.start.line}:{finding.start.column + 1}:"
-    return f"{style(location, 'path')} {style(finding.code, 'code')}{_fixable_mark(finding, False)} {finding.message}"
+    mark = " [*]" if applicable(finding, unsafe) else ""
+    return f"{style(location, 'path')} {style(finding.code, 'code')}{mark} {finding.message}"
 
 
-def full_block(finding: Finding, source: str | None, style: Style = plain) -> str:
-    lines = [concise_line(finding, style)]
+def full_block(finding: Finding, source: str | None, style: Style = plain,
+               unsafe: bool = False) -> str:
+    lines = [concise_line(finding, style, unsafe)]
     if source is None:
         return "\n".join(lines)
     index = LineIndex(source)
@@ -59,7 +68,8 @@ def full_block(finding: Finding, source: str | None, style: Style = plain) -> st
     return "\n".join(lines) + "\n"
 
 
-def summary(findings: Sequence[Finding], fixed: int, unsafe_hidden: int, fix_mode: bool) -> list[str]:
+def summary(findings: Sequence[Finding], fixed: int, unsafe_hidden: int, fix_mode: bool,
+            unsafe: bool = False) -> list[str]:
     """Ruff's closing lines."""
     out: list[str] = []
     remaining = len(findings)
@@ -73,8 +83,7 @@ def summary(findings: Sequence[Finding], fixed: int, unsafe_hidden: int, fix_mod
         out.append(f"Found {remaining} error{'s' if remaining != 1 else ''}.")
     else:
         out.append("All checks passed!")
-    fixable = sum(1 for f in findings if f.fixable and f.plan is not None
-                  and f.plan.applicability.value == "safe")
+    fixable = sum(1 for f in findings if applicable(f, unsafe))
     if fixable and not fix_mode:
         out.append(f"[*] {fixable} fixable with the --fix option."
                    + (f" ({unsafe_hidden} hidden fixes can be enabled with the `--unsafe-fixes` option.)"
