@@ -447,7 +447,9 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                     effect = _attribute_use(facts.parent, node)
                     if effect is None:
                         effect = _use_effect(facts, item, reader, node, set())
-                    if effect in (EFFECT_RELEASE, EFFECT_ESCAPE):
+                    if effect == EFFECT_RELEASE and _in_reraising_handler(facts.parent, node, item):
+                        pass  # clean-up of a failure (`except: self.conn.close(); raise`)
+                    elif effect in (EFFECT_RELEASE, EFFECT_ESCAPE):
                         released.add(node.attr)
                     elif effect == EFFECT_WITH:
                         passed.setdefault(node.attr, []).append(("with",))
@@ -517,6 +519,17 @@ def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[st
                         and target.value.id == "self" and isinstance(value, ast.Call)):
                     attrs.add(target.attr)  # made by the constructor (not `= None`, not a param)
     return makes_db, tuple(sorted(attrs))
+
+
+def _in_reraising_handler(parents: Mapping[int, ast.AST], node: ast.AST, method: ast.AST) -> bool:
+    """Whether ``node`` is in an ``except`` block of ``method`` that ends by raising: the clean-up
+    of a failed call, not the owner's release of what it keeps."""
+    current = parents.get(id(node))
+    while current is not None and current is not method:
+        if isinstance(current, ast.ExceptHandler):
+            return bool(current.body) and isinstance(current.body[-1], ast.Raise)
+        current = parents.get(id(current))
+    return False
 
 
 def attribute_may_be_released(parents: Mapping[int, ast.AST], node: ast.Attribute) -> bool:

@@ -67,7 +67,8 @@ class OwnerNeverCloses(Rule):
     ## Known problems
     A use of the attribute that hands it to other code (returned, aliased, stored, given to a
     constructor or a keeping call) counts as a possible release; a call of the project that
-    only uses it (its summary says so) does not. A base class from outside the project
+    only uses it (its summary says so) does not, nor does a `close()` in an `except` block
+    that re-raises (the clean-up of a failure). A base class from outside the project
     (`threading.Thread`, a framework's base) does not know the attributes its subclasses set
     and releases none of them; release it in the class (`close()`, `__exit__`, a teardown).
     A subclass in another module that releases it is not seen.
