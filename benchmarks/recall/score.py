@@ -29,10 +29,8 @@ import os
 import re
 import subprocess
 import sys
-import tarfile
 from collections import defaultdict
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 
 import tomllib
@@ -120,15 +118,42 @@ def resolve_commit(gitdir: Path, case: Case) -> str:
 
 
 def extract(gitdir: Path, repo: str, commit: str) -> Path:
-    """The repository's Python files at ``commit``, unpacked once under ``_work``."""
+    """The repository's Python files at ``commit``, unpacked once under ``_work``.
+
+    Read blob by blob (``ls-tree`` + ``cat-file --batch``), not with ``git archive``, which
+    honours the tree's ``export-ignore`` attributes (a repository may export nothing)."""
     target = WORK / f"{repo.replace('/', '+')}@{commit[:12]}"
     done = target / ".extracted"
     if done.exists():
         return target
-    data = git(gitdir, "archive", "--format=tar", commit, "--", "*.py")
+    listing = git(gitdir, "ls-tree", "-r", "-z", commit).split(b"\0")
+    blobs: list[tuple[str, str]] = []
+    for entry in listing:
+        if not entry:
+            continue
+        meta, _, name = entry.partition(b"\t")
+        mode, kind, sha = meta.split()
+        if kind == b"blob" and mode != b"120000" and name.endswith(b".py"):
+            blobs.append((sha.decode(), name.decode("utf-8", "surrogateescape")))
+    request = "".join(f"{sha}\n" for sha, _ in blobs).encode()
+    out = subprocess.run(["git", f"--git-dir={gitdir}", "cat-file", "--batch"], input=request,
+                         check=True, capture_output=True).stdout
+    position = 0
+    for _sha, name in blobs:
+        header_end = out.index(b"\n", position)
+        header = out[position:header_end].split()
+        position = header_end + 1
+        if len(header) < 3 or header[1] != b"blob":
+            continue  # missing in the mirror
+        size = int(header[2])
+        data = out[position:position + size]
+        position += size + 1
+        path = target / name
+        if ".." in Path(name).parts:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
     target.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=BytesIO(data)) as archive:
-        archive.extractall(target, filter="data")
     done.write_text(commit)
     return target
 
