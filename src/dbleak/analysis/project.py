@@ -82,12 +82,18 @@ def import_roots(path: str) -> list[str]:
     """Folders from which the modules a file imports are found: the folder holding its
     top-level package (its own folder outside packages), then each folder above it up to its
     project's root (the first holding a ``pyproject.toml``, ``setup.py``, ``setup.cfg`` or
-    ``.git``) and that root's ``src/``; without a project root, the folder above only."""
+    ``.git``) and that root's ``src/``; without a project root, the folder above only. A folder
+    inside the package tree that holds a ``pyproject.toml``, ``setup.py`` or ``setup.cfg`` is a
+    project of its own (``backend/`` with an ``__init__.py`` beside its ``pyproject.toml``): it
+    comes first."""
     folder = os.path.dirname(os.path.abspath(path))
     root = folder
+    nested: list[str] = []
     for _ in package_parts(folder):
+        if any(os.path.isfile(os.path.join(root, m)) for m in _PROJECT_MARKERS[:3]):
+            nested.append(root)
         root = os.path.dirname(root)
-    chain = [root]
+    chain = [*nested, root]
     current = root
     project = None
     while True:
@@ -140,9 +146,18 @@ class ModuleFinder:
             else:
                 base = os.path.join(folder, parts[-1])
                 for candidate in (base + ".py", os.path.join(base, "__init__.py")):
-                    if self._exists(candidate, dir_=False) and module_name_for(candidate) == module:
+                    if self._exists(candidate, dir_=False) and self._named(candidate, module, root):
                         return candidate
         return None
+
+    def _named(self, path: str, module: str, root: str) -> bool:
+        """Whether the file at ``path`` is ``module`` when imported from ``root``: its own
+        dotted name, or, under a project root nested in a package tree, its name from there."""
+        name = module_name_for(path)
+        if name == module:
+            return True
+        return name.endswith("." + module) and any(
+            self._exists(os.path.join(root, marker), dir_=False) for marker in _PROJECT_MARKERS[:3])
 
     def _exists(self, path: str, dir_: bool) -> bool:
         key = (path, dir_)
