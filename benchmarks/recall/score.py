@@ -117,8 +117,14 @@ def resolve_commit(gitdir: Path, case: Case) -> str:
     return git(gitdir, "rev-parse", "--verify", f"{ref}^{{commit}}").decode().strip()
 
 
+# Besides the Python files: what marks a project's root, as in a checkout (where imports are
+# looked up from).
+_PROJECT_FILES = (b"pyproject.toml", b"setup.cfg")
+
+
 def extract(gitdir: Path, repo: str, commit: str) -> Path:
-    """The repository's Python files at ``commit``, unpacked once under ``_work``.
+    """The repository's Python files (and ``pyproject.toml``/``setup.cfg`` files) at ``commit``,
+    unpacked once under ``_work`` (with a ``.git`` folder at the top, as a checkout has).
 
     Read blob by blob (``ls-tree`` + ``cat-file --batch``), not with ``git archive``, which
     honours the tree's ``export-ignore`` attributes (a repository may export nothing)."""
@@ -133,7 +139,8 @@ def extract(gitdir: Path, repo: str, commit: str) -> Path:
             continue
         meta, _, name = entry.partition(b"\t")
         mode, kind, sha = meta.split()
-        if kind == b"blob" and mode != b"120000" and name.endswith(b".py"):
+        if kind == b"blob" and mode != b"120000" and (
+                name.endswith(b".py") or name.rsplit(b"/", 1)[-1] in _PROJECT_FILES):
             blobs.append((sha.decode(), name.decode("utf-8", "surrogateescape")))
     request = "".join(f"{sha}\n" for sha, _ in blobs).encode()
     out = subprocess.run(["git", f"--git-dir={gitdir}", "cat-file", "--batch"], input=request,
@@ -153,7 +160,7 @@ def extract(gitdir: Path, repo: str, commit: str) -> Path:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    target.mkdir(parents=True, exist_ok=True)
+    (target / ".git").mkdir(parents=True, exist_ok=True)
     done.write_text(commit)
     return target
 
