@@ -181,6 +181,10 @@ def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, nod
         if isinstance(parent, ast.Return):
             return ((EFFECT_RETURN,),)
         if isinstance(parent, (ast.Yield, ast.YieldFrom)):
+            if (isinstance(parent, ast.Yield) and current is node
+                    and isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and function_kind(function) in ("contextmanager", "fixture")):
+                return EFFECT_BORROW  # a context manager lends it to the `with` body and back
             return EFFECT_ESCAPE
         if isinstance(parent, ast.Assign) and parent.value is current:
             if (current is node and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)
