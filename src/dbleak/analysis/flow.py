@@ -31,6 +31,7 @@ from dbleak.analysis.sources import (
     ProjectClass,
     Value,
     as_class,
+    handed_out,
     object_sources,
 )
 from dbleak.knowledge.calls import RELEASE_METHODS
@@ -967,10 +968,12 @@ class _ScopeInterpreter:
         return states
 
     def _parent_releases(self, expr: ast.AST, states: States) -> States:
-        """``self.cnx.close()`` releases the cursors made by ``self.cnx.cursor()`` here."""
+        """``self.cnx.close()`` releases the cursors made by ``self.cnx.cursor()`` here, and
+        ``registry.remove()`` the session made by ``registry()``."""
         for node in _walk_expr(expr):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in RELEASE_METHODS and isinstance(node.func.value, ast.Attribute)):
+                    and node.func.attr in RELEASE_METHODS
+                    and isinstance(node.func.value, (ast.Attribute, ast.Name))):
                 continue
             key = chain_text(node.func.value)
             if key not in self._parent_keys:
@@ -1113,6 +1116,10 @@ class _ScopeInterpreter:
         spec = self.sources.drivers.objects.get(method.returns)
         if spec is None:
             return None
+        if isinstance(func, ast.Name):
+            registry_origin = self.sources.reader(self.scope, self.cls).name_origin(func.id, 0)
+            made = handed_out(receiver, registry_origin, method_name, spec)
+            spec = made if isinstance(made, ObjectSpec) else spec
         # `conn.execute(...)` shortcuts give cursors nobody is expected to close, unless the
         # code keeps one and closes it itself (`c = conn.execute(q); ...; c.close()`).
         if spec.kind is Kind.CURSOR and not method_name.startswith("cursor") \
@@ -1266,6 +1273,8 @@ class _ScopeInterpreter:
             if spec.kind is Kind.CURSOR and isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
                     and isinstance(call.func.value, ast.Attribute):
                 parent_key = chain_text(call.func.value)
+            elif spec.kind is Kind.SESSION and isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
+                parent_key = call.func.id  # `registry.remove()` releases what `registry()` made
             resource = Resource(self.module.next_rid, node, call,
                                 spec, stmt, self.scope, awaited=node is not call,
                                 factory=factory, parent_tracked=parent_tracked,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dbleak.analysis.lifecycle_summary import (
@@ -104,6 +104,19 @@ def object_sources(ctx: CheckContext) -> ObjectSources:
         ctx.__dict__[_CACHE_KEY] = cached
     assert isinstance(cached, ObjectSources)
     return cached
+
+
+def handed_out(registry: Value | None, registry_origin: Any, method: str,
+               value: Value | None) -> Value | None:
+    """What a registry's call hands out (``scoped_session(...)()``): the registry's to release,
+    unless the registry itself is made here (a fresh call) and dropped with the scope; then
+    nothing else can release it, and it is this scope's to close."""
+    if (isinstance(value, ObjectSpec) and not value.must_release and method == "__call__"
+            and isinstance(registry, ObjectSpec) and registry.kind is Kind.FACTORY
+            and registry.release and isinstance(registry_origin, tuple)
+            and registry_origin[:1] == ("call",)):
+        return replace(value, must_release=True)
+    return value
 
 
 class ObjectSources:
@@ -228,7 +241,8 @@ class ObjectSources:
             return self.call_value(str(origin[1]), frozenset(origin[2]), depth)
         if tag == "method":
             base = self.resolve(origin[1], depth + 1)
-            return self.method_value(base, str(origin[2]), frozenset(origin[3]), depth)
+            value = self.method_value(base, str(origin[2]), frozenset(origin[3]), depth)
+            return handed_out(base, origin[1], str(origin[2]), value)
         if tag == "attr":
             return self.attr_value(str(origin[1]), str(origin[2]), depth)
         if tag == "item":

@@ -139,9 +139,11 @@ class UnclosedConnection(Rule):
     fallback, a re-export, or a drop-in driver such as `pysqlite3`), the project's own
     factories, methods, `@property` getters and `next(generator())`, SQLAlchemy
     `sessionmaker`/`scoped_session` objects kept in module globals or class attributes,
-    `engine.connect()`, and parameters annotated with a driver's type. Modules of the project
-    the run was not given are read from disk, so a file checked alone (a pre-commit hook)
-    gets the findings of a whole-project run.
+    `engine.connect()`, and parameters annotated with a driver's type. A session of a
+    `scoped_session` registry kept in a global or an attribute is the registry's to release
+    (`remove()`); one of a registry made in the same function is that function's. Modules of
+    the project the run was not given are read from disk, so a file checked alone (a
+    pre-commit hook) gets the findings of a whole-project run.
 
     An object that is returned, yielded by a plain generator, stored on `self`/a global/a
     container, captured by a closure, given to a constructor or to a call that keeps what it is given (`append`,
