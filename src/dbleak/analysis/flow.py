@@ -308,11 +308,34 @@ _PLAIN_ATTRIBUTES = frozenset({"rowcount", "lastrowid", "description", "statusme
                                "isolation_level", "row_factory", "text_factory", "arraysize"})
 
 
+# A log call: the logging module reports its own errors (`Handler.handleError`) and does not
+# raise them; `log(...)`/`logger.exception(...)` in a handler is no new way out.
+_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
+                          "log"})
+
+
+def _is_log_call(call: ast.Call) -> bool:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if name not in _LOG_METHODS:
+        return False
+    if isinstance(func, ast.Attribute) and not isinstance(func.value, (ast.Name, ast.Attribute)):
+        return False
+    # only plain arguments: names, constants, attributes and f-strings of them
+    for arg in [*call.args, *(k.value for k in call.keywords)]:
+        for sub in ast.walk(arg):
+            if isinstance(sub, (ast.Call, ast.Subscript, ast.Await, ast.BinOp)):
+                return False
+    return True
+
+
 def _may_raise(node: ast.AST, yields: bool = True) -> bool:
     """Whether evaluating ``node`` may raise (``yields``: a `yield` may get an exception)."""
     for sub in _walk_expr(node):
         if isinstance(sub, ast.Call):
             if isinstance(sub.func, ast.Name) and sub.func.id in _SAFE_BUILTINS:
+                continue
+            if _is_log_call(sub):
                 continue
             return True
         if isinstance(sub, (ast.Await, ast.Subscript, ast.BinOp, ast.Raise, ast.Assert)):

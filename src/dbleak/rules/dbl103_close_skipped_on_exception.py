@@ -51,8 +51,11 @@ class CloseSkippedOnException(Rule):
     ```
 
     ## Known problems
-    Any call is assumed to be able to raise, including ones that in practice cannot. Exceptions
-    caught by a bare `except:` or `except Exception:` handler are followed into the handler.
+    Any call is assumed to be able to raise, including ones that in practice cannot, but a log
+    call with plain arguments (`logger.exception("failed: %s", err)`, `log(f"...{x}")`): the
+    logging module reports its own errors instead of raising them. Exceptions caught by a bare
+    `except:` or `except Exception:` handler are followed into the handler. An object given to
+    a call that keeps it is taken as handed over on the call's exception path too.
 
     ## Fix safety
     Safe. Wrapping in `with closing(...)` (or the driver's own closing `with`, or
