@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dbleak.analysis.handover import HandOver
+from dbleak.analysis.handover import HandOver, result_released
 from dbleak.analysis.lifecycle_summary import CURSOR_USES, value_leaves
 from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_same_scope, walk_scope
 from dbleak.analysis.names import chain_text
@@ -34,7 +34,7 @@ from dbleak.analysis.sources import (
     handed_out,
     object_sources,
 )
-from dbleak.knowledge.calls import RELEASE_METHODS
+from dbleak.knowledge.calls import LOG_METHODS, RELEASE_METHODS
 from dbleak.knowledge.drivers import Kind, ObjectSpec
 
 if TYPE_CHECKING:
@@ -308,16 +308,12 @@ _PLAIN_ATTRIBUTES = frozenset({"rowcount", "lastrowid", "description", "statusme
                                "isolation_level", "row_factory", "text_factory", "arraysize"})
 
 
-# A log call: the logging module reports its own errors (`Handler.handleError`) and does not
-# raise them; `log(...)`/`logger.exception(...)` in a handler is no new way out.
-_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
-                          "log"})
-
-
 def _is_log_call(call: ast.Call) -> bool:
+    """``log(...)``/``logger.exception(...)`` with plain arguments: no new way out of a handler
+    (the logging module reports its own errors)."""
     func = call.func
     name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    if name not in _LOG_METHODS:
+    if name not in LOG_METHODS:
         return False
     if isinstance(func, ast.Attribute) and not isinstance(func.value, (ast.Name, ast.Attribute)):
         return False
@@ -349,6 +345,17 @@ def _may_raise(node: ast.AST, yields: bool = True) -> bool:
     return False
 
 
+def _split_on_flag(state: State, key: str, when: bool, taken: set[State],
+                   skipped: set[State]) -> None:
+    """A path that knew the flag goes to its branch; one that did not learns it in each."""
+    known = state.flag(key)
+    if known is None:
+        taken.add(state.with_flag(key, when))
+        skipped.add(state.with_flag(key, not when))
+    else:
+        (taken if known == when else skipped).add(state)
+
+
 def _walk_expr(node: ast.AST) -> Iterator[ast.AST]:
     """The nodes of an expression of this scope (a lambda's body belongs to the lambda)."""
     if isinstance(node, SCOPE_NODES):
@@ -358,8 +365,6 @@ def _walk_expr(node: ast.AST) -> Iterator[ast.AST]:
                 yield from _walk_expr(default)
         return
     yield from walk_same_scope(node)
-
-
 
 
 def _free_names(node: ast.AST) -> set[str]:
@@ -494,10 +499,6 @@ class _ScopeInterpreter:
         items = self.sources.return_items(self.sources.call_target(call, self.cls))
         return any(isinstance(v, ObjectSpec) and v.must_release and v.kind in TRACKED_KINDS
                    for v in items)
-
-    def _module_nodes(self) -> Iterator[ast.AST]:
-        for stmt in self.scope.body:  # type: ignore[attr-defined]
-            yield from walk_same_scope(stmt)
 
     # -- exits
 
@@ -874,12 +875,7 @@ class _ScopeInterpreter:
             if state.bound(name) is not None:
                 (taken if when_bound else skipped).add(state)
             elif flagged:
-                known = state.flag(name)
-                if known is None:
-                    taken.add(state.with_flag(name, when_bound))
-                    skipped.add(state.with_flag(name, not when_bound))
-                else:
-                    (taken if known == when_bound else skipped).add(state)
+                _split_on_flag(state, name, when_bound, taken, skipped)
             else:
                 taken.add(state)
                 skipped.add(state)
@@ -891,12 +887,7 @@ class _ScopeInterpreter:
         taken: set[State] = set()
         skipped: set[State] = set()
         for state in states:
-            known = state.flag(key)
-            if known is None:
-                taken.add(state.with_flag(key, when))
-                skipped.add(state.with_flag(key, not when))
-            else:
-                (taken if known == when else skipped).add(state)
+            _split_on_flag(state, key, when, taken, skipped)
         return frozenset(taken), frozenset(skipped)
 
     def _catches_driver_errors(self, handler: ast.ExceptHandler) -> bool:
@@ -1159,18 +1150,7 @@ class _ScopeInterpreter:
 
     def _closed_by_name(self, call: ast.Call) -> bool:
         """``c = conn.execute(q)`` with a ``c.close()`` in the scope."""
-        holder = self.parents.get(id(call))
-        if isinstance(holder, ast.Await):
-            holder = self.parents.get(id(holder))
-        if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
-                and isinstance(holder.targets[0], ast.Name)):
-            return False
-        name = holder.targets[0].id
-        for node in walk_scope(self.scope):
-            if (isinstance(node, ast.Attribute) and node.attr == "close"
-                    and isinstance(node.value, ast.Name) and node.value.id == name):
-                return True
-        return False
+        return result_released(self.parents, self.scope, call, ("close",))
 
     def _names_module_function(self, func: ast.Attribute) -> bool:
         """``db.get_connection()`` with ``db`` an imported module, or ``self.method()``."""

@@ -7,7 +7,7 @@ Read by the flow interpreter (:mod:`dbleak.analysis.flow`) for every read of a t
 from __future__ import annotations
 
 import ast
-from collections.abc import MutableMapping
+from collections.abc import Collection, Mapping, MutableMapping
 
 from dbleak.analysis.lifecycle_summary import EFFECT_RETURN, EFFECT_WITH, value_leaves
 from dbleak.analysis.module import walk_scope
@@ -23,6 +23,22 @@ from dbleak.knowledge.calls import (
     keeps_argument,
 )
 from dbleak.knowledge.drivers import ObjectSpec
+
+
+def result_released(parents: Mapping[int, ast.AST], scope: ast.AST, call: ast.Call,
+                    methods: Collection[str]) -> bool:
+    """``name = call(...)`` (or ``= await call(...)``) and a ``name.<method>`` of ``methods``
+    somewhere in ``scope``: the code releases what the call gave back."""
+    holder = parents.get(id(call))
+    if isinstance(holder, ast.Await):
+        holder = parents.get(id(holder))
+    if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
+            and isinstance(holder.targets[0], ast.Name)):
+        return False
+    name = holder.targets[0].id
+    return any(isinstance(node, ast.Attribute) and node.attr in methods
+               and isinstance(node.value, ast.Name) and node.value.id == name
+               for node in walk_scope(scope))
 
 
 class HandOver:
@@ -158,16 +174,7 @@ class HandOver:
     def _result_released(self, call: ast.Call) -> bool:
         """``cnx = instrument(connect(...)); ...; cnx.close()``: the code closes what the call
         gave back, so that is (or wraps) what it was given."""
-        holder = self.parents.get(id(call))
-        if isinstance(holder, ast.Await):
-            holder = self.parents.get(id(holder))
-        if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
-                and isinstance(holder.targets[0], ast.Name)):
-            return False
-        name = holder.targets[0].id
-        return any(isinstance(node, ast.Attribute) and node.attr in RELEASE_METHODS
-                   and isinstance(node.value, ast.Name) and node.value.id == name
-                   for node in walk_scope(self.scope))
+        return result_released(self.parents, self.scope, call, RELEASE_METHODS)
 
     def _result_leaves(self, call: ast.Call) -> bool:
         """Whether the call's result leaves the scope: what it was given may live in it."""

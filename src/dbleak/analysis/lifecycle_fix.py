@@ -221,6 +221,7 @@ def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> Planned
     if block is None:
         return PlannedFix(None, None)
     scope = resource.scope
+    lends = lends_what_it_yields(scope)
     parents = _parents_of(scope)
     start = next(i for i, s in enumerate(block) if s is stmt)
     names, clean = _derived_names(scope, name)
@@ -237,8 +238,7 @@ def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> Planned
             return PlannedFix(None, "it is used outside the block that creates it")
         if node.id == name and not isinstance(node.ctx, ast.Load):
             return PlannedFix(None, f"`{name}` is assigned again")
-        if isinstance(node.ctx, ast.Load) and _escaping_sink(
-                node, parents, names, clean, name, lends_what_it_yields(scope)):
+        if isinstance(node.ctx, ast.Load) and _escaping_sink(node, parents, names, clean, name, lends):
             return PlannedFix(None, "it, or something read from it, is passed on or returned")
         last = max(last, index)
     releases = flow.releases

@@ -536,24 +536,6 @@ def _in_reraising_handler(parents: Mapping[int, ast.AST], node: ast.AST, method:
     return False
 
 
-def attribute_may_be_released(parents: Mapping[int, ast.AST], node: ast.Attribute) -> bool:
-    """Whether a read of ``self.attr`` may release the object: a release call on it, or a use
-    that hands it to other code (passed, returned, aliased, used in `with`)."""
-    parent = parents.get(id(node))
-    if isinstance(parent, ast.Attribute) and parent.value is node:
-        return parent.attr in RELEASE_METHODS
-    if isinstance(parent, (ast.Compare, ast.If, ast.While, ast.UnaryOp, ast.Expr, ast.Assert,
-                           ast.JoinedStr, ast.FormattedValue)):
-        return False
-    if isinstance(parent, ast.BoolOp):
-        return not isinstance(parents.get(id(parent)), (ast.If, ast.While, ast.Assert))
-    if isinstance(parent, ast.Subscript) and parent.value is node:
-        return False
-    return not (isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name)
-                and parent.func.id in ("isinstance", "print", "len", "repr", "str", "id", "type",
-                                       "hasattr", "bool"))
-
-
 _SUMMARIES_KEY = "_dbleak_lifecycle_summaries"
 
 

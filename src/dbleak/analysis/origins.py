@@ -37,8 +37,6 @@ IMPORTED = ast.Name(id="<import>", ctx=ast.Load())
 
 _CACHING_DECORATORS = frozenset({"lru_cache", "cache", "cached", "memoize", "memoized", "singleton",
                                  "cachedmethod", "reify", "cache_on_self"})
-_NEUTRAL_DECORATORS = frozenset({"staticmethod", "classmethod", "abstractmethod", "overload",
-                                 "wraps", "override", "final"})
 
 
 def decorator_name(deco: ast.expr) -> str:

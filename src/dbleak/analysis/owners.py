@@ -100,12 +100,12 @@ def never_released(ctx: CheckContext, owned: OwnedObject) -> bool:
         return False
     if owned.spec.kind is Kind.ENGINE and not _has_releasing_method(sources, qualname):
         return False  # an engine kept for the object's (the process's) lifetime is fine
-    if _may_release(sources, qualname, owned.attr, owned.spec, set()):
+    if _may_release(sources, qualname, owned.attr, owned.spec):
         return False
     if owned.spec.kind is Kind.CURSOR and owned.parent_attr is not None \
-            and _may_release(sources, qualname, owned.parent_attr, owned.spec, set()):
+            and _may_release(sources, qualname, owned.parent_attr, owned.spec):
         return False  # closing the connection it came from releases it
-    if any(_may_release(sources, sub, owned.attr, owned.spec, set())
+    if any(_may_release(sources, sub, owned.attr, owned.spec)
            for sub in _module_subclasses(sources, qualname)):
         return False
     return not _released_from_outside(ctx, owned.attr)
@@ -215,35 +215,21 @@ def _reads_attr(test: ast.AST, attr: str) -> bool:
 
 
 def _has_releasing_method(sources: ObjectSources, qualname: str) -> bool:
-    summary = sources.summary(qualname)
-    if summary is None:
-        return False
-    if set(summary.get(SUMMARY_METHODS, ())) & _RELEASING_METHODS:
-        return True
-    return any(_has_releasing_method(sources, str(base)) for base in summary.get(SUMMARY_BASES, ()))
+    return any(set(summary.get(SUMMARY_METHODS, ())) & _RELEASING_METHODS
+               for _name, summary, _level in sources.class_chain(qualname))
 
 
-def _may_release(sources: ObjectSources, qualname: str, attr: str, spec: ObjectSpec,
-                 seen: set[str]) -> bool:
-    """Whether the class or one of its bases in the project may release ``self.attr``."""
-    if qualname in seen or len(seen) > 8:
-        return False
-    seen.add(qualname)
-    summary = sources.summary(qualname)
-    if summary is None or summary.get(SUMMARY_KIND) != "class":
-        moved = sources.through_reexports(qualname)
-        if moved != qualname:
-            return _may_release(sources, moved, attr, spec, seen)
-        # A base from outside the project does not know the attributes its subclasses set: it
-        # releases none of them (no evidence that it does).
-        return False
-    if attr in summary.get(SUMMARY_RELEASED_ATTRS, ()):
-        return True
-    for use in (summary.get(SUMMARY_PASSED_ATTRS) or {}).get(attr, ()):
-        if _use_releases(sources, use, spec):
+def _may_release(sources: ObjectSources, qualname: str, attr: str, spec: ObjectSpec) -> bool:
+    """Whether the class or one of its bases in the project may release ``self.attr``. A base
+    from outside the project does not know the attributes its subclasses set: it releases none
+    of them (no evidence that it does)."""
+    for _name, summary, _level in sources.class_chain(qualname):
+        if attr in summary.get(SUMMARY_RELEASED_ATTRS, ()):
             return True
-    return any(_may_release(sources, str(base), attr, spec, seen)
-               for base in summary.get(SUMMARY_BASES, ()))
+        if any(_use_releases(sources, use, spec)
+               for use in (summary.get(SUMMARY_PASSED_ATTRS) or {}).get(attr, ())):
+            return True
+    return False
 
 
 def _use_releases(sources: ObjectSources, use: tuple[Any, ...], spec: ObjectSpec) -> bool:

@@ -15,7 +15,7 @@ does with one passed to it is :mod:`dbleak.analysis.handover`'s.
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -377,69 +377,60 @@ class ObjectSources:
             return self._returns_value(summary, depth) if summary is not None else None
         return None
 
-    def method_summary(self, class_qualname: str, name: str, depth: int = 0) -> Mapping[str, Any] | None:
+    def class_chain(self, qualname: str) -> Iterator[tuple[str, Mapping[str, Any], int]]:
+        """A project class and its bases in the project, depth first (the order Python looks
+        attributes up in, for single inheritance): ``(qualname, summary, level)``, each class
+        once, at most ``_MAX_DEPTH`` levels down."""
+        seen: set[str] = set()
+        stack: list[tuple[str, int]] = [(qualname, 0)]
+        while stack:
+            name, level = stack.pop()
+            name, summary = self._summary_through(name)
+            if summary is None or summary.get(SUMMARY_KIND) != "class" or name in seen:
+                continue
+            seen.add(name)
+            yield name, summary, level
+            if level < _MAX_DEPTH:
+                stack.extend((str(base), level + 1)
+                             for base in reversed(summary.get(SUMMARY_BASES, ())))
+
+    def method_summary(self, class_qualname: str, name: str) -> Mapping[str, Any] | None:
         """The summary of a method of a project class, looked up through its bases."""
-        if depth > _MAX_DEPTH:
-            return None
-        class_qualname, summary = self._summary_through(class_qualname)
-        if summary is None or summary.get(SUMMARY_KIND) != "class":
-            return None
-        own = self.summary(f"{class_qualname}.{name}")
-        if own is not None:
-            return own
-        for base in summary.get(SUMMARY_BASES, ()):
-            found = self.method_summary(str(base), name, depth + 1)
-            if found is not None:
-                return found
+        for owner, _summary, _level in self.class_chain(class_qualname):
+            own = self.summary(f"{owner}.{name}")
+            if own is not None:
+                return own
         return None
 
     def attr_value(self, class_qualname: str, attr: str, depth: int = 0) -> Value | None:
         """What instances of a project class keep in ``self.attr`` (or a property gives)."""
-        if depth > _MAX_DEPTH:
-            return None
-        class_qualname, summary = self._summary_through(class_qualname)
-        if summary is None or summary.get(SUMMARY_KIND) != "class":
-            return None
-        attrs = summary.get(SUMMARY_ATTRS) or {}
-        if attr in attrs:
-            return self.resolve(attrs[attr], depth + 1)
-        prop = self.summary(f"{class_qualname}.{attr}")
-        if prop is not None and prop.get(SUMMARY_KIND) in ("property", "cached_property"):
-            returns = prop.get(SUMMARY_RETURNS)
-            if returns:
-                return self._common([self.resolve(o, depth + 1) for o in returns])
-            return None
-        for base in summary.get(SUMMARY_BASES, ()):
-            found = self.attr_value(str(base), attr, depth + 1)
-            if found is not None:
-                return found
+        for owner, summary, level in self.class_chain(class_qualname):
+            attrs = summary.get(SUMMARY_ATTRS) or {}
+            if attr in attrs:
+                return self.resolve(attrs[attr], depth + level + 1)
+            prop = self.summary(f"{owner}.{attr}")
+            if prop is not None and prop.get(SUMMARY_KIND) in ("property", "cached_property"):
+                returns = prop.get(SUMMARY_RETURNS)
+                if not returns:
+                    return None
+                return self._common([self.resolve(o, depth + level + 1) for o in returns])
         return None
 
-    def property_kind(self, class_qualname: str, attr: str, depth: int = 0) -> str | None:
+    def property_kind(self, class_qualname: str, attr: str) -> str | None:
         """"property"/"cached_property" when ``attr`` of the class is one, through its bases."""
-        if depth == 0:
-            key = (class_qualname, attr)
-            if key not in self._properties:
-                self._properties[key] = self._property_kind(class_qualname, attr, 0)
-            return self._properties[key]
-        return self._property_kind(class_qualname, attr, depth)
+        key = (class_qualname, attr)
+        if key not in self._properties:
+            self._properties[key] = self._property_kind(class_qualname, attr)
+        return self._properties[key]
 
-    def _property_kind(self, class_qualname: str, attr: str, depth: int) -> str | None:
-        if depth > _MAX_DEPTH:
-            return None
-        class_qualname, summary = self._summary_through(class_qualname)
-        if summary is None or summary.get(SUMMARY_KIND) != "class":
-            return None
-        if attr in (summary.get(SUMMARY_ATTRS) or {}):
-            return None
-        prop = self.summary(f"{class_qualname}.{attr}")
-        if prop is not None:
-            kind = prop.get(SUMMARY_KIND)
-            return str(kind) if kind in ("property", "cached_property") else None
-        for base in summary.get(SUMMARY_BASES, ()):
-            found = self._property_kind(str(base), attr, depth + 1)
-            if found is not None:
-                return found
+    def _property_kind(self, class_qualname: str, attr: str) -> str | None:
+        for owner, summary, _level in self.class_chain(class_qualname):
+            if attr in (summary.get(SUMMARY_ATTRS) or {}):
+                return None
+            prop = self.summary(f"{owner}.{attr}")
+            if prop is not None:
+                kind = prop.get(SUMMARY_KIND)
+                return str(kind) if kind in ("property", "cached_property") else None
         return None
 
     def global_value(self, qualname: str, depth: int = 0) -> Value | None:
@@ -493,10 +484,11 @@ class ObjectSources:
         if qualname in self._resources:
             return self._resources[qualname]
         self._resources[qualname] = None  # cycles: not a resource
-        methods = self._class_methods(qualname, 0)
+        chain = list(self.class_chain(qualname))
+        methods = {m for _name, summary, _level in chain for m in summary.get(SUMMARY_METHODS, ())}
         releases = tuple(sorted(methods & _RESOURCE_RELEASES))
         found: ObjectSpec | None = None
-        if releases and self._owns_db(qualname, 0):
+        if releases and any(self._owns_db(summary) for _name, summary, _level in chain):
             has_exit = "__exit__" in methods
             has_aexit = "__aexit__" in methods
             context = "closing" if "close" in releases else ("self" if has_exit else "try-finally")
@@ -509,19 +501,8 @@ class ObjectSources:
         self._resources[qualname] = found
         return found
 
-    def _class_methods(self, qualname: str, depth: int) -> set[str]:
-        _name, summary = self._summary_through(qualname)
-        if summary is None or summary.get(SUMMARY_KIND) != "class" or depth > _MAX_DEPTH:
-            return set()
-        found = set(summary.get(SUMMARY_METHODS, ()))
-        for base in summary.get(SUMMARY_BASES, ()):
-            found |= self._class_methods(str(base), depth + 1)
-        return found
-
-    def _owns_db(self, qualname: str, depth: int) -> bool:
-        _name, summary = self._summary_through(qualname)
-        if summary is None or summary.get(SUMMARY_KIND) != "class" or depth > _MAX_DEPTH:
-            return False
+    def _owns_db(self, summary: Mapping[str, Any]) -> bool:
+        """Whether one class (not its bases) makes a database object it keeps."""
         if summary.get(SUMMARY_MAKES_DB):
             return True
         made = set(summary.get(SUMMARY_INIT_ATTRS, ()))
@@ -531,7 +512,7 @@ class ObjectSources:
             value = self.resolve(origin)
             if isinstance(value, ObjectSpec) and value.kind in _OWNED_KINDS:
                 return True
-        return any(self._owns_db(str(base), depth + 1) for base in summary.get(SUMMARY_BASES, ()))
+        return False
 
     def type_value(self, qualname: str, project: bool = True) -> Value | None:
         """The value an annotation names: a driver object, or a project class's instance."""

@@ -20,11 +20,14 @@ BORROWING_BUILTINS = frozenset({
     "bool", "hash", "callable", "vars", "dir", "format", "list", "tuple", "set", "frozenset",
     "sorted", "sum", "any", "all", "min", "max", "dict", "next", "int", "float",
 })
+# Logging calls: they only format their arguments, and the logging module reports its own
+# errors (`Handler.handleError`) instead of raising them.
+LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
+                         "log"})
 # Method names that only use their arguments, whatever the receiver (logging, pandas, a
 # cursor's parameters, string formatting).
-BORROWING_METHODS = frozenset({
-    "debug", "info", "warning", "warn", "error", "exception", "critical", "log", "format",
-    "to_sql", "read_sql", "read_sql_query", "read_sql_table", "execute", "executemany",
+BORROWING_METHODS = LOG_METHODS | frozenset({
+    "format", "to_sql", "read_sql", "read_sql_query", "read_sql_table", "execute", "executemany",
     "write", "writerow", "writerows", "assertIsNotNone", "assertIsInstance", "assertTrue",
     "assertEqual", "assertIs",
 })
