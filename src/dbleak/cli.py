@@ -19,6 +19,7 @@ import click
 from dbleak import __version__
 from dbleak.api import PathResult, RunOptions, check_file, check_paths, disk_index, fix_source
 from dbleak.baseline import BaselineError, add_noqa_to_files, record_or_filter, repository_root
+from dbleak.discovery import is_force_excluded
 from dbleak.engine import check_text
 from dbleak.fixing import with_fixes
 from dbleak.models import Applicability, Finding
@@ -40,7 +41,7 @@ class DbleakError(click.ClickException):
         click.echo(f"dbleak: error: {self.format_message()}", err=True)
 
 
-def _codes(values: Sequence[str]) -> tuple[str, ...]:
+def _codes(values: Sequence[str], option: str) -> tuple[str, ...]:
     codes: list[str] = []
     for value in values:
         for part in value.split(","):
@@ -48,7 +49,9 @@ def _codes(values: Sequence[str]) -> tuple[str, ...]:
             if not part:
                 continue
             if not is_valid_selector(part):
-                raise click.BadParameter(f"unknown rule code or prefix {part!r}")
+                raise click.BadParameter(
+                    f"unknown rule code or prefix {part!r} (`dbleak rule --all` lists the codes)",
+                    param_hint=f"'{option}'")
             codes.append(part)
     return tuple(codes)
 
@@ -103,9 +106,9 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     if baseline_file is not None and write_baseline_file is None and not baseline_file.is_file():
         raise DbleakError(f"{baseline_file}: no such baseline file (create it with --write-baseline)")
     adoption = Adoption(statistics, baseline_file, write_baseline_file, add_noqa)
-    select_codes = _codes(select)
-    extend_codes = _codes(extend_select)
-    ignore_codes = _codes(ignore)
+    select_codes = _codes(select, "--select")
+    extend_codes = _codes(extend_select, "--extend-select")
+    ignore_codes = _codes(ignore, "--ignore")
 
     def overrides(settings: Settings) -> Settings:
         changes: dict[str, Any] = {}
@@ -281,6 +284,14 @@ def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: 
     display = stdin_filename or "-"
     settings = resolver.for_path(Path(stdin_filename)) if stdin_filename else resolver.for_path(Path.cwd() / "-")
     data = sys.stdin.buffer.read()
+    if (options.force_exclude and stdin_filename is not None
+            and is_force_excluded(Path(stdin_filename), settings)):
+        # As ruff: an excluded file read from stdin is passed through untouched and not checked
+        # (editors and pre-commit hooks pass every file with --force-exclude).
+        if options.fix:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        return EXIT_CLEAN
     try:
         text = decode_source(data).text
     except DecodeError:

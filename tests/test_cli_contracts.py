@@ -1,0 +1,99 @@
+"""Issue 18: the contracts of ruff's CLI that a ruff user expects of `dbleak check`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from dbleak.cli import cli
+
+LEAKY = 'import sqlite3\n\n\ndef f(p):\n    with sqlite3.connect(p) as conn:\n        conn.execute("select 1")\n'
+CLEAN = "import sqlite3\n\nprint(sqlite3.sqlite_version)\n"
+
+
+def run(args: list[str], cwd: Path, input: bytes | str | None = None,
+        env: dict[str, str] | None = None) -> Result:
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(cli, args, input=input, env=env, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "leaky.py").write_text(LEAKY)
+    (tmp_path / "clean.py").write_text(CLEAN)
+    return tmp_path
+
+
+# Unknown selectors -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("option", ["--select", "--extend-select", "--ignore"])
+@pytest.mark.parametrize("selector", ["DBL4", "DBL9", "DBL109", "DBL005", "dbl7"])
+def test_unknown_selector_on_the_command_line_is_a_usage_error(tree: Path, option: str,
+                                                               selector: str) -> None:
+    result = run(["check", option, selector, "."], tree)
+    assert result.exit_code == 2
+    assert "unknown rule code or prefix" in result.output
+    assert option in result.output
+    assert "All checks passed!" not in result.output
+
+
+def test_unknown_selector_is_an_error_even_with_exit_zero(tree: Path) -> None:
+    result = run(["check", "--exit-zero", "--select", "DBL4", "."], tree)
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("key, value", [
+    ("select", '["DBL9"]'), ("extend-select", '["DBL4"]'), ("ignore", '["DBL109"]'),
+    ("per-file-ignores", '{"*.py" = ["DBL7"]}'),
+])
+def test_unknown_selector_in_the_config_is_an_error(tree: Path, key: str, value: str) -> None:
+    (tree / "pyproject.toml").write_text(f"[tool.dbleak]\n{key} = {value}\n")
+    result = run(["check", "--exit-zero", "."], tree)
+    assert result.exit_code == 2
+    assert f"`{key}`: unknown rule code or prefix" in result.output
+    assert "pyproject.toml" in result.output
+
+
+@pytest.mark.parametrize("selector", ["ALL", "DBL", "DBL1", "DBL10", "DBL104", "DBL0", "DBL001"])
+def test_selectors_that_name_rules_are_accepted(tree: Path, selector: str) -> None:
+    assert run(["check", "--select", selector, "clean.py"], tree).exit_code == 0
+
+
+# --force-exclude with standard input -----------------------------------------------------------
+
+@pytest.fixture()
+def excluded_tree(tree: Path) -> Path:
+    (tree / "pyproject.toml").write_text('[tool.dbleak]\nextend-exclude = ["generated"]\n')
+    (tree / "generated").mkdir()
+    (tree / ".gitignore").write_text("ignored_*.py\n")
+    return tree
+
+
+@pytest.mark.parametrize("name", ["generated/leaky.py", "ignored_leaky.py"])
+def test_force_exclude_passes_an_excluded_stdin_file_through(excluded_tree: Path, name: str) -> None:
+    checked = run(["check", "--force-exclude", "--stdin-filename", name, "-"], excluded_tree,
+                  input=LEAKY)
+    assert checked.exit_code == 0
+    assert "DBL104" not in checked.output
+    fixed = run(["check", "--force-exclude", "--fix", "--stdin-filename", name, "-"],
+                excluded_tree, input=LEAKY)
+    assert fixed.exit_code == 0
+    assert fixed.stdout == LEAKY
+    diff = run(["check", "--force-exclude", "--diff", "--stdin-filename", name, "-"],
+               excluded_tree, input=LEAKY)
+    assert diff.exit_code == 0
+    assert diff.stdout == ""
+
+
+def test_stdin_file_is_checked_without_force_exclude_or_when_not_excluded(excluded_tree: Path) -> None:
+    assert run(["check", "--stdin-filename", "generated/leaky.py", "-"], excluded_tree,
+               input=LEAKY).exit_code == 1
+    assert run(["check", "--force-exclude", "--stdin-filename", "src/leaky.py", "-"],
+               excluded_tree, input=LEAKY).exit_code == 1
