@@ -97,3 +97,37 @@ def test_stdin_file_is_checked_without_force_exclude_or_when_not_excluded(exclud
                input=LEAKY).exit_code == 1
     assert run(["check", "--force-exclude", "--stdin-filename", "src/leaky.py", "-"],
                excluded_tree, input=LEAKY).exit_code == 1
+
+
+# JUnit: one test case per finding, valid for the schema CI systems read ---------------------------
+
+JUNIT_SCHEMA = Path(__file__).parent / "schemas" / "jenkins-junit.xsd"
+
+
+def test_junit_has_one_case_per_finding_and_validates(tree: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    import xmlschema
+
+    (tree / "twice.py").write_text(LEAKY + "\n\n" + LEAKY.split("\n\n\n", 1)[1].replace("def f", "def g"))
+    (tree / "markup.py").write_text(LEAKY.replace('"select 1"', '"select \'<&>\'"'))
+    result = run(["check", "--isolated", "--output-format", "junit", "."], tree)
+    assert result.exit_code == 1
+    xmlschema.XMLSchema(JUNIT_SCHEMA).validate(result.stdout)
+    root = ET.fromstring(result.stdout)
+    by_file = {s.get("name"): s.findall("testcase") for s in root.findall("testsuite")}
+    assert sorted(by_file) == ["clean.py", "leaky.py", "markup.py", "twice.py"]
+    assert [len(cases) for cases in by_file.values()] == [1, 1, 1, 2]
+    assert [c.find("failure") is not None for c in by_file["twice.py"]] == [True, True]
+    assert by_file["clean.py"][0].find("failure") is None
+    names = [c.get("name") for c in by_file["twice.py"]]
+    assert len(set(names)) == 2 and all(n.startswith("DBL104 at line ") for n in names)
+    assert root.get("tests") == "5" and root.get("failures") == "4"
+
+
+def test_junit_without_findings_validates(tree: Path) -> None:
+    import xmlschema
+
+    result = run(["check", "--output-format", "junit", "clean.py"], tree)
+    assert result.exit_code == 0
+    xmlschema.XMLSchema(JUNIT_SCHEMA).validate(result.stdout)
