@@ -131,3 +131,53 @@ def test_junit_without_findings_validates(tree: Path) -> None:
     result = run(["check", "--output-format", "junit", "clean.py"], tree)
     assert result.exit_code == 0
     xmlschema.XMLSchema(JUNIT_SCHEMA).validate(result.stdout)
+
+
+# A folder without Python files ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra", [[], ["--fix"], ["--diff"], ["--output-format", "concise"]])
+def test_no_python_files_is_a_warning_not_a_pass(tmp_path: Path, extra: list[str]) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "readme.txt").write_text("nothing to see\n")
+    result = run(["check", *extra, "docs"], tmp_path)
+    assert result.exit_code == 0
+    assert "warning: No Python files found under the given path(s)" in result.stderr
+    assert "All checks passed!" not in result.output
+
+
+def test_no_python_files_still_writes_an_empty_machine_report(tmp_path: Path) -> None:
+    import json
+
+    result = run(["check", "--output-format", "json", "."], tmp_path)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+    assert "No Python files found" in result.stderr
+
+
+def test_excluded_files_only_is_no_files_too(tree: Path) -> None:
+    (tree / "pyproject.toml").write_text('[tool.dbleak]\nextend-exclude = ["*.py"]\n')
+    result = run(["check", "."], tree)
+    assert result.exit_code == 0
+    assert "No Python files found" in result.stderr
+
+
+# --statistics with the other formats -----------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["sarif", "github", "gitlab", "junit"])
+def test_statistics_in_a_format_without_statistics_is_an_error(tree: Path, fmt: str) -> None:
+    result = run(["check", "--statistics", "--exit-zero", "--output-format", fmt, "."], tree)
+    assert result.exit_code == 2
+    assert f"--statistics cannot be written as '{fmt}'" in result.output
+    assert "DBL104" not in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["full", "concise", "json"])
+def test_statistics_in_text_and_json(tree: Path, fmt: str) -> None:
+    import json
+
+    result = run(["check", "--statistics", "--output-format", fmt, "."], tree)
+    assert result.exit_code == 1
+    if fmt == "json":
+        assert json.loads(result.stdout)[0]["code"] == "DBL104"
+    else:
+        assert "DBL104" in result.stdout

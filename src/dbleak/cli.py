@@ -99,6 +99,11 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
           statistics: bool, baseline_file: Path | None, write_baseline_file: Path | None,
           add_noqa: bool) -> None:
     """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
+    if statistics and output_format not in (*TEXT_FORMATS, "json"):
+        # As ruff: statistics exist as text and JSON only; printing text instead would break
+        # the consumer of the format asked for.
+        raise click.UsageError(f"--statistics cannot be written as {output_format!r} "
+                               "(use the full, concise or json format)")
     if add_noqa and (fix or diff):
         raise click.UsageError("--add-noqa cannot be combined with --fix or --diff")
     if add_noqa and (paths == (Path("-"),) or (not paths and stdin_filename is not None)):
@@ -272,6 +277,11 @@ def _check_files(paths: list[Path], resolver: ConfigResolver, options: RunOption
                  output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool,
                  adoption: Adoption = Adoption()) -> int:
     results = list(check_paths(paths, resolver.for_path, options))
+    if not results:
+        # As ruff: say that nothing was checked rather than "All checks passed!".
+        click.echo("dbleak: warning: No Python files found under the given path(s)", err=True)
+        if options.diff or (output_format in TEXT_FORMATS and not adoption.statistics):
+            return EXIT_CLEAN
     if options.diff:
         return _diff_exit(results)
     return _report(results, output_format, output_file, quiet, options, show_fixes,
