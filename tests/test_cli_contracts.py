@@ -181,3 +181,42 @@ def test_statistics_in_text_and_json(tree: Path, fmt: str) -> None:
         assert json.loads(result.stdout)[0]["code"] == "DBL104"
     else:
         assert "DBL104" in result.stdout
+
+
+# FORCE_COLOR -------------------------------------------------------------------------------------
+
+def _piped(args: list[str], cwd: Path, env: dict[str, str]) -> bytes:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "dbleak", *args], cwd=cwd, capture_output=True,
+                          env=env, timeout=120).stdout
+
+
+def _env(**extra: str) -> dict[str, str]:
+    import dbleak
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    # The subprocess must import this checkout's dbleak, whatever the working folder.
+    env["PYTHONPATH"] = str(Path(dbleak.__file__).resolve().parent.parent)
+    return {**env, **extra}
+
+
+def test_force_color_colours_a_pipe(tree: Path) -> None:
+    assert b"\x1b[" not in _piped(["check", "leaky.py"], tree, _env())
+    forced = _piped(["check", "leaky.py"], tree, _env(FORCE_COLOR="1"))
+    assert b"\x1b[" in forced and b"DBL104" in forced
+    assert b"\x1b[" in _piped(["check", "--output-format", "concise", "leaky.py"], tree,
+                              _env(FORCE_COLOR="1"))
+
+
+def test_force_color_wins_over_no_color_and_empty_is_unset(tree: Path) -> None:
+    assert b"\x1b[" in _piped(["check", "leaky.py"], tree, _env(FORCE_COLOR="1", NO_COLOR="1"))
+    assert b"\x1b[" not in _piped(["check", "leaky.py"], tree, _env(FORCE_COLOR=""))
+
+
+def test_force_color_leaves_machine_formats_and_files_plain(tree: Path) -> None:
+    out = _piped(["check", "--output-format", "json", "leaky.py"], tree, _env(FORCE_COLOR="1"))
+    assert b"\x1b[" not in out
+    _piped(["check", "-o", "report.txt", "leaky.py"], tree, _env(FORCE_COLOR="1"))
+    assert "\x1b[" not in (tree / "report.txt").read_text()

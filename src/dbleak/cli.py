@@ -57,6 +57,10 @@ def _codes(values: Sequence[str], option: str) -> tuple[str, ...]:
 
 
 def _use_color() -> bool:
+    """Colour on a terminal; a non-empty `FORCE_COLOR` forces it (also into a pipe, as in ruff and
+    CI logs) and wins over `NO_COLOR`, which otherwise turns it off."""
+    if os.environ.get("FORCE_COLOR"):
+        return True
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
@@ -148,7 +152,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     sys.exit(code)
 
 
-def _write_report(text: str, output_file: Path | None, to_stderr: bool = False) -> None:
+def _write_report(text: str, output_file: Path | None, to_stderr: bool = False,
+                  color: bool = False) -> None:
     if not text:
         return
     if output_file is not None:
@@ -156,7 +161,8 @@ def _write_report(text: str, output_file: Path | None, to_stderr: bool = False) 
         with open(output_file, "a", encoding="utf-8") as handle:
             handle.write(text)
         return
-    click.echo(text, nl=False, err=to_stderr)
+    # ``color=True``: keep the escapes even into a pipe (FORCE_COLOR); None lets click decide.
+    click.echo(text, nl=False, err=to_stderr, color=True if color else None)
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,7 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
             text += "\n".join([*summary(findings, fixed, hidden, options.fix, options.unsafe_fixes),
                               *adoption_notes]) + "\n"
             adoption_notes = []
-        _write_report(text, output_file, to_stderr)
+        _write_report(text, output_file, to_stderr, color=style is ansi)
     else:
         context = ReportContext(root=str(repository_root(Path.cwd())), sources=sources,
                                 project_dir=os.environ.get("CI_PROJECT_DIR") or None,
