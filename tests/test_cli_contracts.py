@@ -190,6 +190,7 @@ def _piped(args: list[str], cwd: Path, env: dict[str, str]) -> bytes:
     import sys
 
     return subprocess.run([sys.executable, "-m", "dbleak", *args], cwd=cwd, capture_output=True,
+                          check=False,
                           env=env, timeout=120).stdout
 
 
@@ -220,3 +221,64 @@ def test_force_color_leaves_machine_formats_and_files_plain(tree: Path) -> None:
     assert b"\x1b[" not in out
     _piped(["check", "-o", "report.txt", "leaky.py"], tree, _env(FORCE_COLOR="1"))
     assert "\x1b[" not in (tree / "report.txt").read_text()
+
+
+# DBL003 unused-noqa and --ignore-noqa -------------------------------------------------------------
+
+SUPPRESSED = ('import sqlite3\n\n\ndef f(p):\n'
+              '    with sqlite3.connect(p) as conn:  # noqa: DBL104\n'
+              '        conn.execute("select 1")\n')
+STALE = ('import sqlite3\n\n# noqa: DBL101\nVERSION = sqlite3.sqlite_version  # noqa: DBL101\n'
+         'NAME = "x"  # noqa: DBL104, E501\n')
+
+
+def test_unused_noqa_is_off_by_default(tree: Path) -> None:
+    (tree / "stale.py").write_text(STALE)
+    assert run(["check", "stale.py"], tree).exit_code == 0
+    assert "DBL003" in run(["rule", "--all"], tree).output
+
+
+def test_unused_noqa_reports_and_fixes_stale_codes(tree: Path) -> None:
+    (tree / "stale.py").write_text(STALE)
+    (tree / "used.py").write_text(SUPPRESSED)
+    result = run(["check", "--extend-select", "DBL003", "--output-format", "concise", "."], tree)
+    assert result.exit_code == 1
+    lines = [line for line in result.stdout.splitlines() if "DBL003" in line]
+    assert lines == [
+        "stale.py:3:1: DBL003 [*] Unused `noqa` directive (unused: `DBL101`)",
+        "stale.py:4:35: DBL003 [*] Unused `noqa` directive (unused: `DBL101`)",
+        "stale.py:5:13: DBL003 [*] Unused `noqa` directive (unused: `DBL104`)",
+    ]
+    fixed = run(["check", "--extend-select", "DBL003", "--fix", "."], tree)
+    assert fixed.exit_code == 0, fixed.output
+    assert (tree / "stale.py").read_text() == (
+        'import sqlite3\n\nVERSION = sqlite3.sqlite_version\nNAME = "x"  # noqa: E501\n')
+    assert (tree / "used.py").read_text() == SUPPRESSED
+
+
+def test_unused_noqa_from_the_config_and_in_a_diff(tree: Path) -> None:
+    (tree / "pyproject.toml").write_text('[tool.dbleak]\nextend-select = ["DBL003"]\n')
+    (tree / "stale.py").write_text(STALE)
+    diff = run(["check", "--diff", "stale.py"], tree)
+    assert diff.exit_code == 1
+    assert "-# noqa: DBL101\n" in diff.stdout
+    assert "+VERSION = sqlite3.sqlite_version\n" in diff.stdout
+
+
+def test_ignore_noqa_reports_suppressed_findings(tree: Path) -> None:
+    (tree / "used.py").write_text(SUPPRESSED)
+    assert run(["check", "used.py"], tree).exit_code == 0
+    result = run(["check", "--ignore-noqa", "used.py"], tree)
+    assert result.exit_code == 1
+    assert "used.py:5:10: DBL104" in result.stdout
+    (tree / "whole.py").write_text("# dbleak: noqa\n" + LEAKY)
+    assert run(["check", "--ignore-noqa", "whole.py"], tree).exit_code == 1
+    # Nothing is suppressed, so nothing is an unused suppression either.
+    both = run(["check", "--ignore-noqa", "--extend-select", "DBL003", "used.py"], tree)
+    assert "DBL003" not in both.stdout
+
+
+def test_ignore_noqa_on_standard_input(tree: Path) -> None:
+    result = run(["check", "--ignore-noqa", "--stdin-filename", "used.py", "-"], tree,
+                 input=SUPPRESSED)
+    assert result.exit_code == 1 and "DBL104" in result.stdout

@@ -96,12 +96,13 @@ def cli() -> None:
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(path_type=Path),
               default=None, help="Record the current findings in this baseline file.")
 @click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` comments for every finding.")
+@click.option("--ignore-noqa", is_flag=True, help="Ignore every `# noqa` comment (report all).")
 def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple[str, ...],
           ignore: tuple[str, ...], fix: bool, unsafe_fixes: bool, diff: bool, show_fixes: bool,
           output_format: str, output_file: Path | None, exit_zero: bool, config_path: Path | None,
           isolated: bool, force_exclude: bool, stdin_filename: str | None, quiet: bool,
           statistics: bool, baseline_file: Path | None, write_baseline_file: Path | None,
-          add_noqa: bool) -> None:
+          add_noqa: bool, ignore_noqa: bool) -> None:
     """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
     if statistics and output_format not in (*TEXT_FORMATS, "json"):
         # As ruff: statistics exist as text and JSON only; printing text instead would break
@@ -127,6 +128,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
             changes["extend_select"] = (*settings.extend_select, *extend_codes)
         if ignore_codes:
             changes["ignore"] = (*settings.ignore, *ignore_codes)
+        if ignore_noqa:
+            changes["ignore_noqa"] = True
         return replace(settings, **changes) if changes else settings
 
     if config_path is not None and not config_path.is_file():

@@ -117,6 +117,8 @@ class Settings:
     # The folder the config came from (globs in per-file-ignores/exclude are relative to it).
     root: str = "."
     config_path: str | None = None
+    # `--ignore-noqa` (command line only, as in ruff): no noqa comment suppresses anything.
+    ignore_noqa: bool = False
 
     def option(self, family: str, key: str, default: Any = None) -> Any:
         """A family option (e.g. ``option("sql", "chunk-size", 1000)``)."""
