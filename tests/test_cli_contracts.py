@@ -282,3 +282,66 @@ def test_ignore_noqa_on_standard_input(tree: Path) -> None:
     result = run(["check", "--ignore-noqa", "--stdin-filename", "used.py", "-"], tree,
                  input=SUPPRESSED)
     assert result.exit_code == 1 and "DBL104" in result.stdout
+
+
+# --show-settings and --show-files ---------------------------------------------------------------
+
+def _settings_table(output: str) -> dict[str, object]:
+    import tomllib
+
+    block = output.split("[tool.dbleak]\n", 1)[1].split("\n\n", 1)[0]
+    return tomllib.loads(block)
+
+
+def test_show_settings_names_the_config_and_every_value(tree: Path) -> None:
+    (tree / "pyproject.toml").write_text(
+        '[tool.dbleak]\nignore = ["DBL305"]\nper-file-ignores = { "leaky.py" = ["DBL104"] }\n'
+        '[tool.dbleak.sql]\nchunk-size = 500\n')
+    sub = tree / "sub"
+    sub.mkdir()
+    (sub / "dbleak.toml").write_text('select = ["DBL1"]\n')
+    (sub / "m.py").write_text(CLEAN)
+    result = run(["check", "--show-settings", "leaky.py"], tree)
+    assert result.exit_code == 0
+    assert result.output.startswith("Resolved settings for: leaky.py\n")
+    assert f"Settings path: {tree / 'pyproject.toml'}" in result.output
+    table = _settings_table(result.output)
+    assert table["ignore"] == ["DBL305"]
+    assert table["select"] == ["DBL"]
+    assert table["sql"] == {"chunk-size": 500}
+    assert table["respect-gitignore"] is True and table["target-version"] == "py310"
+    assert {"exclude", "extend-exclude", "extend-select", "per-file-ignores", "lifecycle",
+            "materialization", "drivers"} <= set(table)
+    assert "# per-file-ignores matching this file: DBL104" in result.output
+    assert "#   DBL104" not in result.output and "#   DBL101 unclosed-connection" in result.output
+    nested = run(["check", "--show-settings", "sub/m.py"], tree)
+    assert f"Settings path: {sub / 'dbleak.toml'}" in nested.output
+    assert _settings_table(nested.output)["select"] == ["DBL1"]
+    assert "#   DBL201" not in nested.output
+
+
+def test_show_settings_reflects_the_command_line(tree: Path) -> None:
+    result = run(["check", "--isolated", "--extend-select", "DBL003", "--show-settings",
+                  "clean.py"], tree)
+    assert result.exit_code == 0
+    assert "Settings path: none (the defaults)" in result.output
+    assert _settings_table(result.output)["extend-select"] == ["DBL003"]
+    assert "#   DBL003 unused-noqa" in result.output
+
+
+def test_show_files_lists_what_would_be_checked(tree: Path) -> None:
+    (tree / "pyproject.toml").write_text('[tool.dbleak]\nextend-exclude = ["skipped"]\n')
+    for folder in ("pkg", "skipped", ".venv"):
+        (tree / folder).mkdir()
+        (tree / folder / "m.py").write_text(CLEAN)
+    (tree / "pkg" / "stub.pyi").write_text("x: int\n")
+    (tree / "pkg" / "notes.txt").write_text("no\n")
+    result = run(["check", "--show-files", "."], tree)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == ["clean.py", "leaky.py", "pkg/m.py", "pkg/stub.pyi"]
+    named = run(["check", "--show-files", "--force-exclude", "skipped/m.py", "leaky.py"], tree)
+    assert named.stdout.splitlines() == ["leaky.py"]
+    assert run(["check", "--show-files", "skipped"], tree).stdout == "skipped/m.py\n"
+    (tree / "empty").mkdir()
+    empty = run(["check", "--show-files", "empty"], tree)
+    assert empty.exit_code == 0 and "No Python files found" in empty.stderr

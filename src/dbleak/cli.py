@@ -28,7 +28,7 @@ from dbleak.report import FORMATS, NEEDS_FIX_EDITS, TEXT_FORMATS, ReportContext
 from dbleak.report.statistics import render_json as statistics_json
 from dbleak.report.statistics import render_text as statistics_text
 from dbleak.report.text import ansi, concise_line, full_block, plain, summary
-from dbleak.settings import ConfigError, ConfigResolver, Settings
+from dbleak.settings import ConfigError, ConfigResolver, Settings, settings_lines
 from dbleak.source import DecodeError, decode_source
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -97,12 +97,15 @@ def cli() -> None:
               default=None, help="Record the current findings in this baseline file.")
 @click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` comments for every finding.")
 @click.option("--ignore-noqa", is_flag=True, help="Ignore every `# noqa` comment (report all).")
+@click.option("--show-settings", is_flag=True,
+              help="Print the settings that apply to the first PATH, with every resolved value.")
+@click.option("--show-files", is_flag=True, help="List the files that would be checked.")
 def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple[str, ...],
           ignore: tuple[str, ...], fix: bool, unsafe_fixes: bool, diff: bool, show_fixes: bool,
           output_format: str, output_file: Path | None, exit_zero: bool, config_path: Path | None,
           isolated: bool, force_exclude: bool, stdin_filename: str | None, quiet: bool,
           statistics: bool, baseline_file: Path | None, write_baseline_file: Path | None,
-          add_noqa: bool, ignore_noqa: bool) -> None:
+          add_noqa: bool, ignore_noqa: bool, show_settings: bool, show_files: bool) -> None:
     """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
     if statistics and output_format not in (*TEXT_FORMATS, "json"):
         # As ruff: statistics exist as text and JSON only; printing text instead would break
@@ -142,6 +145,13 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
                          build_fixes=output_format in NEEDS_FIX_EDITS,
                          force_exclude=force_exclude)
     try:
+        if show_settings or show_files:
+            given = list(paths) or ([Path(stdin_filename)] if stdin_filename else [Path(".")])
+            if show_settings:
+                _show_settings(given[0], resolver)
+            else:
+                _show_files(given, resolver, force_exclude)
+            sys.exit(EXIT_CLEAN)
         if paths == (Path("-"),) or (not paths and stdin_filename is not None):
             code = _check_stdin(resolver, options, stdin_filename, output_format, output_file,
                                 quiet, show_fixes, adoption)
@@ -153,6 +163,39 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     if code == EXIT_FINDINGS and exit_zero:
         code = EXIT_CLEAN
     sys.exit(code)
+
+
+def _show_settings(path: Path, resolver: ConfigResolver) -> None:
+    """As ruff's ``--show-settings``: which configuration applies to ``path``, and every value."""
+    from dbleak.engine import active_rules, per_file_ignored
+
+    settings = resolver.for_path(path)
+    source = settings.config_path or "none (the defaults)"
+    display = str(path)
+    lines = [f"Resolved settings for: {display}", f"Settings path: {source}",
+             f"Configuration root: {settings.root}", "", "[tool.dbleak]",
+             *settings_lines(settings), "",
+             "# per-file-ignores matching this file: "
+             + (", ".join(per_file_ignored(display, settings)) or "none"),
+             "# enabled rules for this file:"]
+    lines.extend(f"#   {rule.code} {rule.name}" for rule in active_rules(display, settings))
+    click.echo("\n".join(lines))
+
+
+def _show_files(paths: list[Path], resolver: ConfigResolver, force_exclude: bool) -> None:
+    """As ruff's ``--show-files``: the files a check would read, sorted, one per line."""
+    from dbleak.discovery import discover
+
+    missing: list[str] = []
+    found = sorted({item.display for item in discover(
+        paths, resolver.for_path, force_exclude,
+        lambda path, error: missing.append(f"{path}: {error.strerror or error}"))})
+    for display in found:
+        click.echo(display)
+    for message in missing:
+        click.echo(f"dbleak: warning: {message}", err=True)
+    if not found:
+        click.echo("dbleak: warning: No Python files found under the given path(s)", err=True)
 
 
 def _write_report(text: str, output_file: Path | None, to_stderr: bool = False,

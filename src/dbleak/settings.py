@@ -223,6 +223,38 @@ def _check_code_selector(code: str, where: str) -> None:
         raise ConfigError(f"{where}: unknown rule code or prefix {code!r}")
 
 
+def _toml_value(value: Any) -> str:
+    """``value`` written as TOML (strings, booleans, numbers, lists and tables of them)."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }" if items else "{}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def settings_lines(settings: Settings) -> list[str]:
+    """Every resolved value of ``settings``, one ``key = value`` line each, in the spelling of
+    `[tool.dbleak]` (``--show-settings``)."""
+    lines: list[str] = []
+    for key in ("select", "extend-select", "ignore", "exclude", "extend-exclude",
+                "respect-gitignore", "target-version"):
+        lines.append(f"{key} = {_toml_value(getattr(settings, key.replace('-', '_')))}")
+    lines.append(f"per-file-ignores = {_toml_value(dict(settings.per_file_ignores))}")
+    for family in (*FAMILY_OPTIONS, "drivers"):
+        table: Mapping[str, Any] = getattr(settings, family)
+        lines.append(f"{family} = {_toml_value(table)}")
+    return lines
+
+
 CONFIG_NAMES = ("dbleak.toml", "pyproject.toml")
 
 
