@@ -345,3 +345,78 @@ def test_show_files_lists_what_would_be_checked(tree: Path) -> None:
     (tree / "empty").mkdir()
     empty = run(["check", "--show-files", "empty"], tree)
     assert empty.exit_code == 0 and "No Python files found" in empty.stderr
+
+
+# Progress bar (under a pseudo-terminal) and -v -------------------------------------------------------
+
+def _run_with_terminal_stderr(args: list[str], cwd: Path) -> tuple[int, bytes, bytes]:
+    """Run the CLI with standard error on a pseudo-terminal and standard output on a pipe."""
+    import pty
+    import subprocess
+    import sys
+
+    main, child = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "dbleak", *args], cwd=cwd,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=child,
+                               env=_env())
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert process.stdout is not None
+    out = process.stdout.read()
+    code = process.wait(timeout=300)
+    os.close(main)
+    return code, out, b"".join(chunks)
+
+
+@pytest.fixture(scope="module")
+def many_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from dbleak.progress import PROGRESS_MIN_FILES
+
+    root = tmp_path_factory.mktemp("many")
+    for index in range(PROGRESS_MIN_FILES + 20):
+        (root / f"m{index:04d}.py").write_text(f"VALUE = {index}\n")
+    return root
+
+
+def test_progress_bar_on_a_terminal_for_a_long_run(many_files: Path) -> None:
+    code, out, err = _run_with_terminal_stderr(["check", "."], many_files)
+    assert code == 0
+    assert out == b"All checks passed!\n"  # the bar never reaches standard output
+    assert b"\r[" in err
+    assert b"/320 files" in err and b"files/s" in err
+    assert b" left" in err or b"estimating" in err
+    assert err.rstrip(b"\n").endswith(b"\r\x1b[K")  # cleared when done
+
+
+def test_no_progress_bar_when_quiet_short_or_not_a_terminal(many_files: Path,
+                                                             tree: Path) -> None:
+    import subprocess
+    import sys
+
+    assert b"\r[" not in _run_with_terminal_stderr(["check", "-q", "."], many_files)[2]
+    assert b"\r[" not in _run_with_terminal_stderr(["check", "."], tree)[2]
+    piped = subprocess.run([sys.executable, "-m", "dbleak", "check", "."], cwd=many_files,
+                           capture_output=True, env=_env(), timeout=300, check=False)
+    assert piped.returncode == 0 and piped.stderr == b""
+
+
+def test_verbose_prints_each_phase_time(tree: Path) -> None:
+    import re
+
+    checked = run(["check", "-v", "."], tree)
+    assert checked.exit_code == 1
+    phases = re.findall(r"^dbleak: (\w+): [0-9.]+ (?:ms|s)", checked.stderr, re.MULTILINE)
+    assert phases == ["discovery", "index", "checks"]
+    assert "(2 files)" in checked.stderr
+    fixed = run(["check", "-v", "--fix", "."], tree)
+    assert re.findall(r"^dbleak: (\w+):", fixed.stderr, re.MULTILINE) == [
+        "discovery", "index", "checks", "fixes"]
+    assert "dbleak: " not in run(["check", "."], tree).stderr

@@ -17,12 +17,21 @@ from typing import Any
 import click
 
 from dbleak import __version__
-from dbleak.api import PathResult, RunOptions, check_file, check_paths, disk_index, fix_source
+from dbleak.api import (
+    PathResult,
+    RunObserver,
+    RunOptions,
+    check_file,
+    check_paths,
+    disk_index,
+    fix_source,
+)
 from dbleak.baseline import BaselineError, add_noqa_to_files, record_or_filter, repository_root
 from dbleak.discovery import is_force_excluded
 from dbleak.engine import check_text
 from dbleak.fixing import with_fixes
 from dbleak.models import Applicability, Finding
+from dbleak.progress import TerminalObserver
 from dbleak.registry import all_rules, is_valid_selector, rule_by_code
 from dbleak.report import FORMATS, NEEDS_FIX_EDITS, TEXT_FORMATS, ReportContext
 from dbleak.report.statistics import render_json as statistics_json
@@ -100,12 +109,15 @@ def cli() -> None:
 @click.option("--show-settings", is_flag=True,
               help="Print the settings that apply to the first PATH, with every resolved value.")
 @click.option("--show-files", is_flag=True, help="List the files that would be checked.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Print the time of each phase (discovery, index, checks, fixes) on stderr.")
 def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple[str, ...],
           ignore: tuple[str, ...], fix: bool, unsafe_fixes: bool, diff: bool, show_fixes: bool,
           output_format: str, output_file: Path | None, exit_zero: bool, config_path: Path | None,
           isolated: bool, force_exclude: bool, stdin_filename: str | None, quiet: bool,
           statistics: bool, baseline_file: Path | None, write_baseline_file: Path | None,
-          add_noqa: bool, ignore_noqa: bool, show_settings: bool, show_files: bool) -> None:
+          add_noqa: bool, ignore_noqa: bool, show_settings: bool, show_files: bool,
+          verbose: bool) -> None:
     """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
     if statistics and output_format not in (*TEXT_FORMATS, "json"):
         # As ruff: statistics exist as text and JSON only; printing text instead would break
@@ -156,8 +168,10 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
             code = _check_stdin(resolver, options, stdin_filename, output_format, output_file,
                                 quiet, show_fixes, adoption)
         else:
+            observer = TerminalObserver(sys.stderr, progress=sys.stderr.isatty() and not quiet,
+                                        verbose=verbose)
             code = _check_files(list(paths) or [Path(".")], resolver, options, output_format,
-                                output_file, quiet, show_fixes, adoption)
+                                output_file, quiet, show_fixes, adoption, observer)
     except ConfigError as error:
         raise DbleakError(str(error)) from None
     if code == EXIT_FINDINGS and exit_zero:
@@ -327,8 +341,8 @@ def _diff_exit(results: list[PathResult]) -> int:
 
 def _check_files(paths: list[Path], resolver: ConfigResolver, options: RunOptions,
                  output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool,
-                 adoption: Adoption = Adoption()) -> int:
-    results = list(check_paths(paths, resolver.for_path, options))
+                 adoption: Adoption = Adoption(), observer: RunObserver | None = None) -> int:
+    results = list(check_paths(paths, resolver.for_path, options, observer=observer))
     if not results:
         # As ruff: say that nothing was checked rather than "All checks passed!".
         click.echo("dbleak: warning: No Python files found under the given path(s)", err=True)
