@@ -420,3 +420,104 @@ def test_verbose_prints_each_phase_time(tree: Path) -> None:
     assert re.findall(r"^dbleak: (\w+):", fixed.stderr, re.MULTILINE) == [
         "discovery", "index", "checks", "fixes"]
     assert "dbleak: " not in run(["check", "."], tree).stderr
+
+
+# Configuration: `extend`, `--config KEY=VALUE`, target-version from requires-python -----------------
+
+def test_extend_inherits_and_overrides_a_base_config(tree: Path) -> None:
+    (tree / "base.toml").write_text(
+        'ignore = ["DBL305"]\nextend-exclude = ["generated"]\ntarget-version = "py311"\n'
+        '[sql]\nchunk-size = 500\nunresolved = "report"\n')
+    app = tree / "app"
+    app.mkdir()
+    (app / "pyproject.toml").write_text(
+        '[tool.dbleak]\nextend = "../base.toml"\nignore = ["DBL104"]\n'
+        '[tool.dbleak.sql]\nchunk-size = 2000\n')
+    (app / "leaky.py").write_text(LEAKY)
+    shown = run(["check", "--show-settings", "app/leaky.py"], tree)
+    assert shown.exit_code == 0, shown.output
+    table = _settings_table(shown.output)
+    assert table["ignore"] == ["DBL305", "DBL104"]
+    assert table["extend-exclude"] == ["generated"]
+    assert table["target-version"] == "py311"
+    assert table["sql"] == {"chunk-size": 2000, "unresolved": "report"}
+    assert f"Settings path: {app / 'pyproject.toml'}" in shown.output
+    assert run(["check", "app"], tree).exit_code == 0  # DBL104 ignored through the child
+
+
+def test_extend_a_select_in_the_child_starts_afresh(tree: Path) -> None:
+    (tree / "base.toml").write_text('extend-select = ["DBL108"]\nignore = ["DBL104"]\n')
+    (tree / "dbleak.toml").write_text('extend = "base.toml"\nselect = ["DBL1"]\n')
+    table = _settings_table(run(["check", "--show-settings", "leaky.py"], tree).output)
+    assert (table["select"], table["extend-select"], table["ignore"]) == (["DBL1"], [], [])
+
+
+@pytest.mark.parametrize("content, message", [
+    ('extend = "missing.toml"\n', "`extend`: no such configuration file"),
+    ('extend = "dbleak.toml"\n', "`extend` makes a cycle"),
+    ('extend = 3\n', "`extend` must be the path of a configuration file"),
+])
+def test_extend_errors(tree: Path, content: str, message: str) -> None:
+    (tree / "dbleak.toml").write_text(content)
+    result = run(["check", "--exit-zero", "."], tree)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_extend_cycle_through_two_files(tree: Path) -> None:
+    (tree / "a.toml").write_text('extend = "dbleak.toml"\n')
+    (tree / "dbleak.toml").write_text('extend = "a.toml"\n')
+    result = run(["check", "."], tree)
+    assert result.exit_code == 2 and "`extend` makes a cycle" in result.output
+
+
+def test_inline_config_overrides_the_files(tree: Path) -> None:
+    (tree / "pyproject.toml").write_text('[tool.dbleak]\nignore = ["DBL305"]\n')
+    result = run(["check", "--config", "ignore = ['DBL104']", "--config", "sql.chunk-size = 7",
+                  "--show-settings", "leaky.py"], tree)
+    assert result.exit_code == 0, result.output
+    table = _settings_table(result.output)
+    assert table["ignore"] == ["DBL305", "DBL104"] and table["sql"] == {"chunk-size": 7}
+    assert run(["check", "--config", "ignore = ['DBL104']", "."], tree).exit_code == 0
+    assert run(["check", "."], tree).exit_code == 1
+
+
+def test_inline_config_with_a_config_file(tree: Path) -> None:
+    (tree / "other.toml").write_text('ignore = ["DBL104"]\n')
+    assert run(["check", "--config", "other.toml", "."], tree).exit_code == 0
+    result = run(["check", "--config", "other.toml", "--config", "select = ['DBL104']",
+                  "--show-settings", "leaky.py"], tree)
+    assert f"Settings path: {tree / 'other.toml'}" in result.output
+    assert _settings_table(result.output)["select"] == ["DBL104"]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("select=DBL1", "is neither a configuration file nor a TOML `KEY = VALUE`"),
+    ("nope = 1", "--config: unknown key `nope`"),
+    ("select = ['DBL9']", "--config: `select`: unknown rule code or prefix 'DBL9'"),
+    ("sql.chunk-size = -1", "--config: `sql.chunk-size` must be a positive integer"),
+    ("missing.toml", "missing.toml: no such configuration file"),
+])
+def test_inline_config_errors_exit_2(tree: Path, value: str, message: str) -> None:
+    result = run(["check", "--exit-zero", "--config", value, "."], tree)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+@pytest.mark.parametrize("requires, expected", [
+    (">=3.9", "py39"), (">=3.11,<4", "py311"), ("~=3.12", "py312"), ("==3.13.*", "py313"),
+    (">=3.6", "py38"), (">=3.8, >=3.10", "py310"),
+])
+def test_target_version_from_requires_python(tree: Path, requires: str, expected: str) -> None:
+    (tree / "pyproject.toml").write_text(
+        f'[project]\nname = "x"\nrequires-python = "{requires}"\n\n[tool.dbleak]\n')
+    table = _settings_table(run(["check", "--show-settings", "leaky.py"], tree).output)
+    assert table["target-version"] == expected
+
+
+def test_explicit_target_version_wins_over_requires_python(tree: Path) -> None:
+    (tree / "base.toml").write_text('target-version = "py312"\n')
+    (tree / "pyproject.toml").write_text(
+        '[project]\nrequires-python = ">=3.9"\n[tool.dbleak]\nextend = "base.toml"\n')
+    table = _settings_table(run(["check", "--show-settings", "leaky.py"], tree).output)
+    assert table["target-version"] == "py312"

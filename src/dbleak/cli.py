@@ -37,7 +37,7 @@ from dbleak.report import FORMATS, NEEDS_FIX_EDITS, TEXT_FORMATS, ReportContext
 from dbleak.report.statistics import render_json as statistics_json
 from dbleak.report.statistics import render_text as statistics_text
 from dbleak.report.text import ansi, concise_line, full_block, plain, summary
-from dbleak.settings import ConfigError, ConfigResolver, Settings, settings_lines
+from dbleak.settings import ConfigError, ConfigResolver, Settings, apply_inline, settings_lines
 from dbleak.source import DecodeError, decode_source
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -93,8 +93,9 @@ def cli() -> None:
 @click.option("-o", "--output-file", type=click.Path(path_type=Path), default=None,
               help="Write the report to this file instead of stdout.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="Use this pyproject.toml or dbleak.toml for every file.")
+@click.option("--config", "config_values", multiple=True, metavar="PATH | KEY=VALUE",
+              help="Use this pyproject.toml or dbleak.toml for every file, or override one "
+                   "option with a TOML `KEY = VALUE` (e.g. \"sql.chunk-size = 500\"); repeatable.")
 @click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given explicitly too.")
 @click.option("--stdin-filename", default=None, help="The name of the file read from stdin.")
@@ -113,7 +114,8 @@ def cli() -> None:
               help="Print the time of each phase (discovery, index, checks, fixes) on stderr.")
 def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple[str, ...],
           ignore: tuple[str, ...], fix: bool, unsafe_fixes: bool, diff: bool, show_fixes: bool,
-          output_format: str, output_file: Path | None, exit_zero: bool, config_path: Path | None,
+          output_format: str, output_file: Path | None, exit_zero: bool,
+          config_values: tuple[str, ...],
           isolated: bool, force_exclude: bool, stdin_filename: str | None, quiet: bool,
           statistics: bool, baseline_file: Path | None, write_baseline_file: Path | None,
           add_noqa: bool, ignore_noqa: bool, show_settings: bool, show_files: bool,
@@ -135,7 +137,11 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     extend_codes = _codes(extend_select, "--extend-select")
     ignore_codes = _codes(ignore, "--ignore")
 
+    config_path, inline = _config_arguments(config_values)
+
     def overrides(settings: Settings) -> Settings:
+        for table in inline:
+            settings = apply_inline(settings, table)
         changes: dict[str, Any] = {}
         if select_codes:
             changes["select"] = select_codes
@@ -147,8 +153,6 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
             changes["ignore_noqa"] = True
         return replace(settings, **changes) if changes else settings
 
-    if config_path is not None and not config_path.is_file():
-        raise DbleakError(f"{config_path}: no such configuration file")
     try:
         resolver = ConfigResolver(config_path, isolated, overrides)
     except ConfigError as error:
@@ -177,6 +181,36 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     if code == EXIT_FINDINGS and exit_zero:
         code = EXIT_CLEAN
     sys.exit(code)
+
+
+def _config_arguments(values: Sequence[str]) -> tuple[Path | None, list[dict[str, Any]]]:
+    """Split the `--config` values, as ruff does: the path of a file (at most one), or inline
+    TOML `KEY = VALUE` options of `[tool.dbleak]`."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
+    path: Path | None = None
+    inline: list[dict[str, Any]] = []
+    for value in values:
+        if Path(value).is_file():
+            if path is not None:
+                raise click.BadParameter("only one configuration file may be given",
+                                         param_hint="'--config'")
+            path = Path(value)
+            continue
+        if "=" not in value:
+            raise DbleakError(f"{value}: no such configuration file")
+        try:
+            table = tomllib.loads(value)
+        except tomllib.TOMLDecodeError as error:
+            raise click.BadParameter(
+                f"{value!r} is neither a configuration file nor a TOML `KEY = VALUE` "
+                f"({error}); quote strings, e.g. 'target-version = \"py311\"'",
+                param_hint="'--config'") from None
+        inline.append(table)
+    return path, inline
 
 
 def _show_settings(path: Path, resolver: ConfigResolver) -> None:
