@@ -521,3 +521,10 @@ def test_explicit_target_version_wins_over_requires_python(tree: Path) -> None:
         '[project]\nrequires-python = ">=3.9"\n[tool.dbleak]\nextend = "base.toml"\n')
     table = _settings_table(run(["check", "--show-settings", "leaky.py"], tree).output)
     assert table["target-version"] == "py312"
+
+
+def test_write_baseline_on_a_folder_without_python_files(tmp_path: Path) -> None:
+    result = run(["check", "--write-baseline", "baseline.json", "."], tmp_path)
+    assert result.exit_code == 0
+    assert (tmp_path / "baseline.json").is_file()
+    assert "No Python files found" in result.stderr

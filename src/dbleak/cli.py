@@ -380,7 +380,7 @@ def _check_files(paths: list[Path], resolver: ConfigResolver, options: RunOption
     if not results:
         # As ruff: say that nothing was checked rather than "All checks passed!".
         click.echo("dbleak: warning: No Python files found under the given path(s)", err=True)
-        if options.diff or (output_format in TEXT_FORMATS and not adoption.statistics):
+        if options.diff or (output_format in TEXT_FORMATS and adoption == Adoption()):
             return EXIT_CLEAN
     if options.diff:
         return _diff_exit(results)
