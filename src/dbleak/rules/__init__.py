@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dbleak.rules.base import Rule
+from dbleak.rules.dbl003_unused_noqa import UnusedNoqa
 from dbleak.rules.dbl101_unclosed_connection import UnclosedConnection
 from dbleak.rules.dbl102_unclosed_cursor import UnclosedCursor
 from dbleak.rules.dbl103_close_skipped_on_exception import CloseSkippedOnException
@@ -21,6 +22,7 @@ from dbleak.rules.dbl304_first_of_materialized import FirstOfMaterialized
 from dbleak.rules.dbl305_fetchall_iterated_once import FetchallIteratedOnce
 
 RULES: tuple[type[Rule], ...] = (
+    UnusedNoqa,
     UnclosedConnection,
     UnclosedCursor,
     CloseSkippedOnException,
