@@ -20,6 +20,7 @@ from dbleak.rules.dbl302_materialized_cursor import MaterializedCursor
 from dbleak.rules.dbl303_len_of_materialized import LenOfMaterialized
 from dbleak.rules.dbl304_first_of_materialized import FirstOfMaterialized
 from dbleak.rules.dbl305_fetchall_iterated_once import FetchallIteratedOnce
+from dbleak.rules.dbl306_queryset_evaluated_for_count import QuerysetEvaluatedForCount
 
 RULES: tuple[type[Rule], ...] = (
     UnusedNoqa,
@@ -39,4 +40,5 @@ RULES: tuple[type[Rule], ...] = (
     LenOfMaterialized,
     FirstOfMaterialized,
     FetchallIteratedOnce,
+    QuerysetEvaluatedForCount,
 )
