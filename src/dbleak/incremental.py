@@ -130,6 +130,9 @@ def _names(node: ast.AST) -> tuple[frozenset[str], frozenset[str]]:
             if child.value.isidentifier():  # type: ignore[attr-defined]
                 reads.add(child.value)  # type: ignore[attr-defined]
         elif kind is ast.arg or kind is ast.keyword:
+            if isinstance(child, ast.keyword) and child.arg == "related_name" \
+                    and isinstance(child.value, ast.Constant) and isinstance(child.value.value, str):
+                defines.add(child.value.value)  # a Django related manager the field names
             if child.arg is not None:  # type: ignore[attr-defined]
                 reads.add(child.arg)  # type: ignore[attr-defined]  # a pytest fixture's name
                 if "__" in child.arg:  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from dbleak.analysis.fetch import is_test_module, is_test_scope
 from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, method_chain
-from dbleak.analysis.module import ModuleFacts, Scope
+from dbleak.analysis.module import ModuleFacts, Scope, walk
 
 # Queryset methods that make another queryset and support `count()`/`exists()`.
 _CHAINABLE = DJANGO_QUERYSET - {"raw", "union", "dates", "datetimes", "extra"}
@@ -62,7 +62,7 @@ class _Finder:
         self.django = any(q == "django" or q.startswith("django.")
                           for q in facts.resolver.bindings.values())
         self._bindings: dict[int, dict[str, list[ast.AST]]] = {}
-        self.prefetched = _prefetched(facts)
+        self._prefetches: dict[int, frozenset[str]] = {}
 
     def sites(self) -> Iterator[CountSite]:
         for scope in self.facts.scopes:
@@ -135,7 +135,7 @@ class _Finder:
         related = steps[first - 1].name
         if not (related.endswith("_set") or related in self.managers):
             return False  # `obj.aliases.all()` of some other handler class
-        if related in self.prefetched and [s.name for s in steps[first:]] == ["all"]:
+        if related in self._prefetched(expr) and [s.name for s in steps[first:]] == ["all"]:
             return False  # answered from the prefetch cache, no query at all
         # `book.authors.all()`: a related manager of a model instance
         return all(s.name in _CHAINABLE for s in steps[first:])
@@ -234,6 +234,21 @@ class _Finder:
             node = self.facts.parent.get(id(node))
         return False
 
+    def _prefetched(self, node: ast.AST) -> frozenset[str]:
+        """The relations prefetched in the top-level function or class that holds ``node``
+        (a class-based view prefetches in one method and reads in another)."""
+        top: ast.AST = node
+        while True:
+            parent = self.facts.parent.get(id(top))
+            if parent is None or isinstance(parent, ast.Module):
+                break
+            top = parent
+        found = self._prefetches.get(id(top))
+        if found is None:
+            found = _prefetched(top)
+            self._prefetches[id(top)] = found
+        return found
+
     def _statement(self, node: ast.AST) -> ast.stmt | None:
         current: ast.AST | None = node
         while current is not None and not isinstance(current, ast.stmt):
@@ -241,15 +256,17 @@ class _Finder:
         return current
 
 
-def _prefetched(facts: ModuleFacts) -> frozenset[str]:
-    """The relation names the module prefetches (`prefetch_related("items__tags")`,
+def _prefetched(unit: ast.AST) -> frozenset[str]:
+    """The relation names a unit prefetches (`prefetch_related("items__tags")`,
     `Prefetch("items")`)."""
     found: set[str] = set()
-    for site in facts.calls:
-        func = site.node.func
+    for call in walk(unit):
+        if not isinstance(call, ast.Call):
+            continue
+        func = call.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         if name in ("prefetch_related", "Prefetch", "prefetch_related_objects"):
-            for arg in site.node.args:
+            for arg in call.args:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.update(arg.value.split("__"))
     return frozenset(found)

@@ -51,8 +51,8 @@ class QuerysetEvaluatedForCount(Rule):
     documentation says. Querysets returned by the project's own functions and managers' custom
     methods are not recognised, nor are sliced querysets (`qs[:10]`, bounded already) and raw
     querysets. A related manager whose rows were prefetched (`prefetch_related("items")`)
-    answers `len()` and truth tests from memory: the module is not flagged for `obj.items.all()`
-    when it prefetches `items` itself, but a prefetch made elsewhere is not seen. Related managers
+    answers `len()` and truth tests from memory: `obj.items.all()` is not flagged when the same
+    top-level function or class prefetches `items`, but a prefetch made elsewhere is not seen. Related managers
     are known from the models of the files checked together: a file checked alone knows only
     its own models' and the default `<model>_set` names.
 
