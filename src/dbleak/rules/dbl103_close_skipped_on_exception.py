@@ -12,13 +12,33 @@ from dbleak.models import Finding
 from dbleak.rules.base import CheckContext, Example, Rule
 from dbleak.rules.dbl101_unclosed_connection import describe, expected_to_fail, lifecycle_triggers
 
+# An engine made in a function and disposed on the happy path only is DBL101's engine, half fixed.
+_KINDS = (*REPORTED_KINDS, Kind.ENGINE)
+
+
+def _in_finally(ctx: CheckContext, releases: Iterable[ast.AST]) -> bool:
+    """Whether one of the releases sits in a ``finally`` block."""
+    parents = ctx.facts.parent
+    for release in releases:
+        child: ast.AST = release
+        parent = parents.get(id(child))
+        while parent is not None:
+            if isinstance(parent, ast.Try) and any(child is s for s in parent.finalbody):
+                return True
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                break
+            child, parent = parent, parents.get(id(parent))
+    return False
+
 
 class CloseSkippedOnException(Rule):
     """
     ## What it does
     Flags a connection, session or cursor that is closed on every normal path, but where an
     exception raised between its creation and the `close()` skips the close: no `finally`, no
-    `with`. Also a generator (`@contextmanager` or a dependency generator) that yields a
+    `with`; and an engine made in the function and disposed the same way (one disposed in a
+    `finally` is not flagged for the set-up statements before its `try`: an engine opens
+    nothing until it is used). Also a generator (`@contextmanager` or a dependency generator) that yields a
     connection and closes it after the `yield` without `try/finally`, and a connection that is
     returned (or stored) on success when a call between its creation and the hand-over may
     raise: on that error nobody holds it to close it.
@@ -103,7 +123,11 @@ class CloseSkippedOnException(Rule):
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
         for flow in module_flow(ctx).flows:
             resource = flow.resource
-            if resource.kind not in REPORTED_KINDS or resource.parent_tracked:
+            if resource.kind not in _KINDS or resource.parent_tracked:
+                continue
+            if resource.kind is Kind.ENGINE and (not flow.releases or _in_finally(ctx, flow.releases)):
+                # Made and handed over, or disposed in a `finally` that guards the work: an
+                # engine opens nothing until used, so the set-up before the `try` is left alone.
                 continue
             if flow.hand_over_skipped_by_exception and not is_pytest_fixture(resource.scope) \
                     and not expected_to_fail(ctx, resource.stmt):
@@ -119,6 +143,8 @@ class CloseSkippedOnException(Rule):
             if flow.yielded:
                 message = (f"{what} is yielded, and closed after the `yield` without "
                            "`try/finally`: an exception in the caller's block skips the close")
+            elif resource.kind is Kind.ENGINE:
+                message = f"{what} is disposed, but an exception raised before `dispose()` skips it"
             else:
                 message = f"{what} is closed, but an exception raised before `close()` skips it"
             kind_word = "cursor" if resource.kind is Kind.CURSOR else "connection"
