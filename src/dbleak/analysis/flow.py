@@ -1041,7 +1041,7 @@ class _ScopeInterpreter:
                        states: States | None = None) -> ObjectSpec | None:
         """The spec of the object ``call`` makes when it is one this analysis tracks."""
         spec = self._made_by(call, in_async_with, states)
-        if spec is None or spec.kind not in TRACKED_KINDS:
+        if spec is None or spec.kind not in TRACKED_KINDS or spec.held:
             return None
         if not spec.must_release and not (spec.kind is Kind.ENGINE and not self.is_module):
             return None  # an engine is released only when made per call: in a function

@@ -55,6 +55,9 @@ SUMMARY_KIND = "lifecycle.kind"  # "function", "property", "cached_property", "c
 #                                   "cached" (a memoized function), "class", "global", "module"
 SUMMARY_PARAMS = "lifecycle.params"  # parameter names in positional order
 SUMMARY_RETURNS = "lifecycle.returns"  # origins of the fresh values every `return` gives
+# When not every `return` gives a new object (a cached engine, a kept session): the origins of
+# what the returns give, fresh or not; the caller learns the type, not an object to release.
+SUMMARY_HELD = "lifecycle.held"
 SUMMARY_RETURN_ITEMS = "lifecycle.return_items"  # `return a, b`: per position, an origin or None
 SUMMARY_YIELDS = "lifecycle.yields"  # a generator's yielded origins
 SUMMARY_EFFECTS = "lifecycle.effects"  # {parameter: effect}
@@ -324,6 +327,18 @@ def _name_leaves(facts: ModuleFacts, reader: OriginReader, name: str) -> bool:
 
 
 # --- the summarizer ---------------------------------------------------------------------------
+
+def _held(reader: OriginReader, nodes: list[ast.AST]) -> tuple[Origin, ...]:
+    """The origins of what the function's `return`s give (fresh or kept), where they have one."""
+    found: list[Origin] = []
+    for node in nodes:
+        if isinstance(node, ast.Return) and node.value is not None and not is_none(node.value) \
+                and not isinstance(node.value, (ast.Tuple, *_PLAIN_VALUES)):
+            origin = reader.origin(node.value)
+            if origin is not None:
+                found.append(origin)
+    return tuple(dict.fromkeys(found))
+
 
 def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunctionDef,
              nodes: list[ast.AST]) -> tuple[tuple[Origin, ...], tuple[Origin | None, ...]]:
@@ -641,8 +656,16 @@ def _function_facts(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFun
         returns, items = _returns(reader, function, nodes)
         if returns:
             summary[SUMMARY_RETURNS] = returns
+        else:
+            held = _held(reader, nodes)
+            if held:
+                summary[SUMMARY_HELD] = held
         if any(item is not None for item in items):
             summary[SUMMARY_RETURN_ITEMS] = items
+    elif kind == "cached":
+        held = _held(reader, nodes)
+        if held:
+            summary[SUMMARY_HELD] = held
     effects = parameter_effects(facts, function, params, reader)
     if effects:
         summary[SUMMARY_EFFECTS] = effects

@@ -15,7 +15,7 @@ does with one passed to it is :mod:`dbleak.analysis.handover`'s.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_ATTRS,
     SUMMARY_BASES,
     SUMMARY_EFFECTS,
+    SUMMARY_HELD,
     SUMMARY_IMPORTS,
     SUMMARY_INIT_ATTRS,
     SUMMARY_KIND,
@@ -323,7 +324,7 @@ class ObjectSources:
         return None
 
     @staticmethod
-    def _common(values: list[Value | None]) -> Value | None:
+    def _common(values: Sequence[Value | None]) -> Value | None:
         """One value for alternatives: the same object, or for driver objects of one kind the
         stricter one (whose `with` closes nothing)."""
         if not values or any(v is None for v in values):
@@ -375,17 +376,34 @@ class ObjectSources:
         if kind == "global":
             value = self.resolve(summary.get(SUMMARY_VALUE), depth + 1)
             return self.method_value(value, "__call__", keywords, depth)
-        if kind == "function":
+        if kind in ("function", "cached"):
             return self._returns_value(summary, depth)
         return None
 
     def _returns_value(self, summary: Mapping[str, Any], depth: int) -> Value | None:
-        if summary.get(SUMMARY_KIND) != "function":
+        kind = summary.get(SUMMARY_KIND)
+        if kind not in ("function", "cached"):
             return None
-        returns = summary.get(SUMMARY_RETURNS)
-        if not returns:
+        returns = summary.get(SUMMARY_RETURNS) if kind == "function" else None
+        if returns:
+            return self._common([self.resolve(o, depth + 1) for o in returns])
+        held = summary.get(SUMMARY_HELD)
+        if not held:
             return None
-        return self._common([self.resolve(o, depth + 1) for o in returns])
+        # What the returns may give, as far as it is known: the caller borrows it.
+        known = [v for v in (self._known(o, depth + 1) for o in held) if v is not None]
+        value = self._common(known) if known else None
+        if isinstance(value, ObjectSpec) and value.kind in _OWNED_KINDS:
+            return replace(value, held=True)
+        return value
+
+    def _known(self, origin: Origin, depth: int) -> Value | None:
+        """What an origin resolves to, or for alternatives the one value the known ones share
+        (``_engines.get(url)`` or ``create_engine(url)``: an engine)."""
+        if origin[0] == "any":
+            known = [v for v in (self.resolve(o, depth + 1) for o in origin[1]) if v is not None]
+            return self._common(known) if known else None
+        return self.resolve(origin, depth)
 
     def return_items(self, qualname: str | None, depth: int = 0) -> tuple[Value | None, ...]:
         """For ``a, b = f()``: what each position of ``f``'s tuple return holds."""

@@ -121,6 +121,10 @@ class ObjectSpec:
     # Set on the entries the analysis makes for a class of the checked project whose instances
     # own a database object and can be released (its qualified name); never in the table.
     project_class: str = ""
+    # Set by the analysis on an object a project function hands out but keeps (a cached or
+    # registered engine, a module's session): its type is known, it is not the caller's to
+    # release; never in the table.
+    held: bool = False
 
     def method(self, name: str, keywords: frozenset[str] = frozenset()) -> MethodSpec | None:
         """The spec of ``obj.name(...)``, preferring a keyword-specific entry."""
