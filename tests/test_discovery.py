@@ -40,6 +40,12 @@ def test_default_excludes(tmp_path: Path) -> None:
     assert found([Path(".")], tmp_path) == ["a.py", "build/keep.py"]
 
 
+def test_vendored_code_is_excluded_by_default(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py", "pkg/vendor/v.py", "pkg/_vendor/w.py", "vendored/x.py",
+          "third_party/y.py", "pkg/vendors/keep.py")
+    assert found([Path(".")], tmp_path) == ["a.py", "pkg/vendors/keep.py"]
+
+
 def test_gitignore_at_every_level_and_info_exclude(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     touch(tmp_path, "a.py", "gen/out.py", "pkg/b.py", "pkg/secret.py", "pkg/sub/c.py", "local.py")

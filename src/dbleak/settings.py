@@ -26,6 +26,8 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     ".mypy_cache", ".nox", ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache",
     ".svn", ".tox", ".venv", ".vscode", "__pypackages__", "_build", "buck-out", "dist",
     "node_modules", "site-packages", "venv", ".dbleak_cache", "__pycache__",
+    # Code copied from other projects: its findings are not the project's to fix.
+    "vendor", "vendored", "_vendor", "third_party",
 )
 
 TARGET_VERSIONS = ("py38", "py39", "py310", "py311", "py312", "py313", "py314")
