@@ -9,6 +9,7 @@ summarizer records them in the project index (so a generator of another module i
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,19 @@ from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
 
 # The key under which the project index stores "sync" or "async" for a generator function.
 GENERATOR_KEY = "generator"
+# True when the generator's own body reads a database (runs a query, walks a cursor or a result).
+READS_DB_KEY = "generator.reads_db"
+# The qualified names the generator's body calls (its rows may come from one of them).
+CALLS_KEY = "generator.calls"
+
+# Methods whose call in a generator's body reads rows from a database (cursors, SQLAlchemy,
+# Django, pandas): the generator then yields rows, or values made from them.
+READING_METHODS = frozenset({
+    "execute", "executemany", "fetchone", "fetchmany", "fetchall", "cursor", "scalars",
+    "scalar", "iterator", "yield_per", "query", "raw", "stream", "read_sql", "read_sql_query",
+    "read_sql_table", "values_list", "select_related", "prefetch_related", "mappings",
+    "partitions", "stream_results",
+})
 
 
 def generator_kind(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
@@ -35,8 +49,68 @@ def summarize_generators(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
             continue
         kind = generator_kind(function)
         if kind is not None:
-            found[qualname] = {GENERATOR_KEY: kind}
+            summary: dict[str, Any] = {GENERATOR_KEY: kind}
+            if reads_db(facts, function):
+                summary[READS_DB_KEY] = True
+            calls = called_names(facts, function)
+            if calls:
+                summary[CALLS_KEY] = calls
+            found[qualname] = summary
     return found
+
+
+# Names that by convention hold a cursor or a result (`for row in cur: yield row`).
+_ROW_SOURCE_NAME = re.compile(r"(?:^|_)(?:cur|curs|cursor|result|results|resultset|rs|qs|queryset)$")
+
+
+def reads_db(facts: ModuleFacts, function: ast.AST) -> bool:
+    """Whether a function's own body reads a database: a query method, a Django manager, a
+    driver's factory, a pandas read, or a walk of a name that by convention holds a cursor or
+    a result (``for row in cur``)."""
+    drivers = facts.drivers
+    for node in walk_scope(function):
+        if isinstance(node, ast.Attribute) and node.attr == "objects":
+            return True
+        walked = node.iter if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)) else \
+            node.value if isinstance(node, ast.YieldFrom) else None
+        if isinstance(walked, ast.Name) and _ROW_SOURCE_NAME.search(walked.id):
+            return True
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in READING_METHODS:
+            return True
+        qualname = facts.call_qualname(node)
+        if qualname is not None and (qualname in drivers.factories or qualname in drivers.factory_variants
+                                     or qualname.startswith("pandas.read_sql")):
+            return True
+    return False
+
+
+def called_names(facts: ModuleFacts, function: ast.AST, class_qualname: str | None = None) -> tuple[str, ...]:
+    """The qualified names a function's body calls (``Class.method`` for ``self.method()``)."""
+    names: list[str] = []
+    prefix = f"{facts.module_name}." if facts.module_name else ""
+    owner = class_qualname or _owner_class(facts, function, prefix)
+    for node in walk_scope(function):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if owner and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+                and func.value.id in ("self", "cls"):
+            names.append(f"{owner}.{func.attr}")
+            continue
+        qualname = facts.call_qualname(node)
+        if qualname is not None:
+            names.append(qualname)
+    return tuple(dict.fromkeys(names))
+
+
+def _owner_class(facts: ModuleFacts, function: ast.AST, prefix: str) -> str | None:
+    for node in facts.tree.body:
+        if isinstance(node, ast.ClassDef) and any(item is function for item in node.body):
+            return prefix + node.name
+    return None
 
 
 def _is_overload_or_abstract(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -57,6 +131,18 @@ def project_generator(project: ProjectIndex, qualname: str | None) -> str | None
         return None
     kind = summary.get(GENERATOR_KEY)
     return kind if isinstance(kind, str) else None
+
+
+def local_generator_def(scope_chain: list[ast.AST], name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The function definition :func:`local_generators` found for ``name``, if any."""
+    for scope in scope_chain:
+        if not isinstance(getattr(scope, "body", None), list):
+            continue
+        found = [node for node in walk_scope(scope)
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name]
+        if found:
+            return found[0] if len(found) == 1 else None
+    return None
 
 
 def local_generators(scope_chain: list[ast.AST], name: str) -> str | None:

@@ -16,11 +16,23 @@ from __future__ import annotations
 import ast
 import enum
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dbleak.analysis.generator_summary import local_generators, project_generator
+from dbleak.analysis.generator_summary import (
+    CALLS_KEY,
+    GENERATOR_KEY,
+    READING_METHODS,
+    READS_DB_KEY,
+    called_names,
+    generator_kind,
+    local_generator_def,
+    local_generators,
+    project_generator,
+    reads_db,
+    summarize_generators,
+)
 from dbleak.analysis.module import (
     SCOPE_NODES,
     ModuleFacts,
@@ -67,6 +79,9 @@ class LazySource:
     orm_query: bool = False
     orm_result: bool = False
     fetch_method: str | None = None  # "fetchall" or "all" for FETCHED
+    # For a GENERATOR: whether it yields database rows (reads a database itself, or walks
+    # something that does); the family is about memory held from query results.
+    rows: bool = True
 
 
 @dataclass(frozen=True)
@@ -170,6 +185,8 @@ class _Module:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 module_bound.add(node.id)
         self.shadowed_builtins = module_bound
+        self._generator_rows: dict[tuple[str, bool], bool] = {}
+        self._own_generators: Mapping[str, Mapping[str, Any]] | None = None
 
     def parent(self, node: ast.AST) -> ast.AST | None:
         return self.parents.get(id(node))
@@ -294,7 +311,9 @@ class _Module:
             return None
         if isinstance(node, ast.GeneratorExp):
             is_async = any(gen.is_async for gen in node.generators)
-            return LazySource(SourceKind.GENERATOR, node, "a generator expression", is_async)
+            rows = any(self.iterates_rows(gen.iter, depth + 1) for gen in node.generators)
+            return LazySource(SourceKind.GENERATOR, node, "a generator expression", is_async,
+                              rows=rows)
         if isinstance(node, ast.Name):
             bound = self.bound_value(node)
             if bound is None:
@@ -310,7 +329,7 @@ class _Module:
                     isinstance(value, ast.GeneratorExp):
                 return None
             return LazySource(inner.kind, node, inner.what, inner.is_async, inner.driver_object,
-                              inner.iterable, inner.orm_query, inner.orm_result)
+                              inner.iterable, inner.orm_query, inner.orm_result, rows=inner.rows)
         if not isinstance(node, ast.Call):
             return None
         func = node.func
@@ -321,15 +340,22 @@ class _Module:
             return self._cursor_source(node, spec)
         qualname = self.facts.call_qualname(node)
         generator = project_generator(self.project, qualname)
+        rows = generator is not None and self.generator_rows(qualname, depth + 1)
         if generator is None and isinstance(func, ast.Name):
             generator = local_generators(self.scope_chain(node), func.id)
+            if generator is not None:
+                found = local_generator_def(self.scope_chain(node), func.id)
+                rows = found is not None and self.def_rows(found, depth + 1)
         if generator is None and isinstance(func, ast.Attribute) and isinstance(
                 func.value, ast.Name) and func.value.id in ("self", "cls"):
             generator = self._method_generator(node, func.attr)
+            if generator is not None:
+                method = self._method_def(node, func.attr)
+                rows = method is not None and self.def_rows(method, depth + 1)
         if generator is not None:
             name = ast.unparse(func)
             return LazySource(SourceKind.GENERATOR, node, f"the generator `{name}()`",
-                              generator == "async")
+                              generator == "async", rows=rows)
         builtin = self.is_builtin(func, LAZY_BUILTINS)
         if builtin is not None or qualname in LAZY_ITERTOOLS:
             # `map()`, `zip()`, `chain()`… are as lazy as what they walk: over lists they
@@ -360,7 +386,7 @@ class _Module:
         return LazySource(SourceKind.CURSOR, node, f"a `{spec.name}`",
                           driver_object=spec, iterable=iterable)
 
-    def _method_generator(self, call: ast.Call, method: str) -> str | None:
+    def _method_def(self, call: ast.Call, method: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         current = self.parent(call)
         while current is not None and not isinstance(current, ast.ClassDef):
             current = self.parent(current)
@@ -368,14 +394,69 @@ class _Module:
             return None
         defs = [item for item in current.body
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == method]
-        if len(defs) != 1:
-            return None
-        from dbleak.analysis.generator_summary import generator_kind
+        return defs[0] if len(defs) == 1 else None
 
-        if any(isinstance(d, ast.Name) and d.id in ("property", "contextmanager")
-               for d in defs[0].decorator_list):
+    def _method_generator(self, call: ast.Call, method: str) -> str | None:
+        found = self._method_def(call, method)
+        if found is None:
             return None
-        return generator_kind(defs[0])
+        if any(isinstance(d, ast.Name) and d.id in ("property", "contextmanager")
+               for d in found.decorator_list):
+            return None
+        return generator_kind(found)
+
+    # -- whether a generator yields database rows
+
+    def iterates_rows(self, node: ast.expr, depth: int) -> bool:
+        """Whether walking ``node`` reads a database: a cursor, a result, fetched rows, a query,
+        or a generator that yields rows."""
+        if depth > 6:
+            return False
+        source = self.lazy_source(node, depth)
+        if source is not None:
+            return source.kind is not SourceKind.GENERATOR or source.rows
+        if isinstance(node, ast.Name):
+            bound = self.bound_value(node)
+            return bound is not None and isinstance(bound[1], ast.expr) \
+                and self.iterates_rows(bound[1], depth + 1)
+        if isinstance(node, ast.Call):
+            if self.object_of(node) is not None:
+                return True
+            func = node.func
+            if isinstance(func, ast.Attribute) and (func.attr in READING_METHODS or _queryset_chain(node)):
+                return True
+        return isinstance(node, ast.Attribute) and _queryset_chain(node)
+
+    def generator_rows(self, qualname: str | None, depth: int) -> bool:
+        """Whether the generator function ``qualname`` (the module's or the project's) yields
+        rows: it reads a database, or calls a generator that does."""
+        if qualname is None or depth > 6:
+            return False
+        key = (qualname, depth > 0)
+        if key in self._generator_rows:
+            return self._generator_rows[key]
+        self._generator_rows[key] = False  # a cycle yields nothing
+        summary = self._generator_summaries().get(qualname)
+        if summary is None:
+            found = self.project.get(qualname)
+            summary = found.facts if found is not None else None
+        rows = False
+        if summary is not None and summary.get(GENERATOR_KEY):
+            rows = bool(summary.get(READS_DB_KEY)) or any(
+                self.generator_rows(str(callee), depth + 1) for callee in summary.get(CALLS_KEY, ()))
+        self._generator_rows[key] = rows
+        return rows
+
+    def def_rows(self, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int) -> bool:
+        """:meth:`generator_rows` for a function of this module found by its node."""
+        if reads_db(self.facts, function):
+            return True
+        return any(self.generator_rows(callee, depth + 1) for callee in called_names(self.facts, function))
+
+    def _generator_summaries(self) -> Mapping[str, Mapping[str, Any]]:
+        if self._own_generators is None:
+            self._own_generators = summarize_generators(self.facts)
+        return self._own_generators
 
     def _method_source(self, call: ast.Call, func: ast.Attribute) -> LazySource | None:
         method = func.attr

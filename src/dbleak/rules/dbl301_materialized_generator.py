@@ -33,7 +33,10 @@ class MaterializedGenerator(Rule):
     generator function of this module or of the checked project, a generator expression, or a
     lazy iterator such as `map()` — when the list is then only walked once: by one loop, one
     comprehension, or one call that only iterates it (`sum`, `min`, `max`, `any`, `all`, `set`,
-    `dict`, `"".join`, `writerows`, `executemany`, `DataFrame.from_records`, …).
+    `dict`, `"".join`, `writerows`, `executemany`, `DataFrame.from_records`, …). Only
+    generators of database rows: one whose body runs a query, walks a cursor or a result, uses
+    a Django manager or reads with pandas, or calls a generator that does; a generator
+    expression over any of these.
 
     ## Why is this bad?
     A generator that streams rows (`def fetch_rows(): for row in cursor: yield row`) keeps one
@@ -63,7 +66,10 @@ class MaterializedGenerator(Rule):
     ends the resource it reads from; the loop body touches the source (runs another query,
     commits, closes, mutates the collection the generator reads from); the source is not lazy
     (a list, a tuple, a dict view, `range`). A generator defined in a module outside the
-    checked paths is not known.
+    checked paths is not known. A generator that reads no database (the tokens of a string,
+    a tuple of classes) is left alone: the family is about memory held from query results; a
+    generator whose rows come from a plain helper function (`for row in get_cursor(): yield
+    row`) is not known to read one.
 
     ## Fix safety
     Walking the generator directly is safe when nothing runs between making the list and the
@@ -90,6 +96,7 @@ class MaterializedGenerator(Rule):
     needs_project = True
 
     VALID = (
+        "def tokens(text):\n    yield from text.split()\n\nfor t in list(tokens('a b')):\n    print(t)\n",
         "def gen():\n    yield 1\n\nrows = list(gen())\nfor r in rows:\n    print(r)\nprint(len(rows))\n",
         "def gen():\n    yield 1\n\ndef f():\n    return list(gen())\n",
         "for x in list(range(3)):\n    print(x)\n",
@@ -97,12 +104,12 @@ class MaterializedGenerator(Rule):
     )
     INVALID = (
         Example(
-            "def gen():\n    yield 1\n\nfor r in list(gen()):\n    print(r)\n",
-            fixed="def gen():\n    yield 1\n\nfor r in gen():\n    print(r)\n",
+            "def gen(cur):\n    yield from cur.execute('SELECT 1')\n\nfor r in list(gen(c)):\n    print(r)\n",
+            fixed="def gen(cur):\n    yield from cur.execute('SELECT 1')\n\nfor r in gen(c):\n    print(r)\n",
         ),
         Example(
-            "def gen():\n    yield 1\n\nrows = list(gen())\nfor r in rows:\n    print(r)\n",
-            fixed="def gen():\n    yield 1\n\nfor r in gen():\n    print(r)\n",
+            "def gen(cur):\n    yield from cur.execute('SELECT 1')\n\nrows = list(gen(c))\nfor r in rows:\n    print(r)\n",
+            fixed="def gen(cur):\n    yield from cur.execute('SELECT 1')\n\nfor r in gen(c):\n    print(r)\n",
         ),
     )
 
@@ -121,6 +128,8 @@ def walk_findings(rule: type[Rule], ctx: CheckContext, kind: SourceKind) -> Iter
     for site in materialization_sites(ctx):
         if site.source.kind is not kind or site.use.kind not in WALK_USES:
             continue
+        if not site.source.rows:
+            continue  # a generator of no database rows (the tokens of a string): not this family's
         message = rule.message.format(form=_FORM_WORDS.get(site.form, "`list()`"),
                                       what=site.source.what, use=describe_use(site.use))
         yield ctx.finding(rule, site.node, message, plan=walk_plan(rule, rewriter, site, True),
