@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from dbleak.analysis.flow import ResourceFlow, _may_raise, lends_what_it_yields
 from dbleak.analysis.module import iter_children, walk, walk_same_scope
-from dbleak.analysis.names import fresh_name
+from dbleak.analysis.names import fresh_name, names_used
 from dbleak.fixes.plan import AddImport, ReplaceRange
 from dbleak.fixes.plan_lifecycle import MoveReleaseToFinally, WrapInTryFinally, WrapInWith
 from dbleak.knowledge.drivers import Kind
@@ -325,26 +325,12 @@ def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> Planned
                               (op, *imports)))
 
 
-def _module_names(ctx: CheckContext) -> set[str]:
-    names: set[str] = set()
-    for node in walk(ctx.tree):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.alias):
-            names.add((node.asname or node.name).split(".")[0])
-    return names
-
-
 def closing_name(ctx: CheckContext) -> tuple[str | None, tuple[AddImport, ...]]:
     """The local expression for ``contextlib.closing`` and the import it needs."""
     wrapper = ctx.facts.resolver.local_name_for("contextlib.closing")
     if wrapper is not None:
         return wrapper, ()
-    taken = _module_names(ctx)
+    taken = names_used(ctx.tree)  # computed once per module, not once per finding
     if "closing" not in taken:
         return "closing", (AddImport("contextlib", "closing"),)
     if "contextlib" not in taken:
