@@ -144,9 +144,13 @@ def _write_report(text: str, output_file: Path | None, to_stderr: bool = False) 
     if not text:
         return
     if output_file is not None:
-        output_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(output_file, "a", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            output_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(output_file, "a", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as error:
+            raise DbleakError(f"{output_file}: cannot write the report: "
+                              f"{error.strerror or error}") from None
         return
     click.echo(text, nl=False, err=to_stderr)
 
@@ -185,7 +189,11 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
         click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
         return EXIT_ERROR if internal else EXIT_CLEAN
     if output_file is not None and output_file.exists():
-        output_file.unlink()
+        try:
+            output_file.unlink()
+        except OSError as error:
+            raise DbleakError(f"{output_file}: cannot replace the report: "
+                              f"{error.strerror or error}") from None
     if adoption.statistics:
         text = (statistics_json(findings) if output_format == "json" else statistics_text(findings))
         _write_report(text, output_file, to_stderr)
@@ -275,12 +283,25 @@ def _check_files(paths: list[Path], resolver: ConfigResolver, options: RunOption
                    adoption=adoption)
 
 
+def _read_stdin() -> bytes:
+    """All of standard input; a closed or unreadable one is a usage error, not a traceback."""
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        raise DbleakError("-: standard input is closed; give files or pipe the source in")
+    try:
+        return stream.buffer.read()
+    except (OSError, ValueError) as error:
+        raise DbleakError(f"-: cannot read standard input: {error}") from None
+
+
 def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: str | None,
                  output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool,
                  adoption: Adoption = Adoption()) -> int:
     display = stdin_filename or "-"
     settings = resolver.for_path(Path(stdin_filename)) if stdin_filename else resolver.for_path(Path.cwd() / "-")
-    data = sys.stdin.buffer.read()
+    data = _read_stdin()
+    if not data:
+        click.echo(f"dbleak: warning: {display}: standard input is empty; nothing to check", err=True)
     try:
         text = decode_source(data).text
     except DecodeError:
@@ -408,6 +429,10 @@ def main() -> None:
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - a bug in dbleak: one line and exit 2, never 1
+        click.echo(f"dbleak: error: internal error: {type(error).__name__}: {error} "
+                   "(please report this)", err=True)
+        sys.exit(EXIT_ERROR)
 
 
 __all__ = ["check_file", "check_text", "cli", "main"]

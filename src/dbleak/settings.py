@@ -147,6 +147,9 @@ def read_config_file(path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: byte {exc.object[exc.start]:#04x} at offset "
+                          f"{exc.start} is not UTF-8") from None
     if path.name == "pyproject.toml":
         tool = data.get("tool", {})
         table = tool.get("dbleak") if isinstance(tool, dict) else None
@@ -224,6 +227,15 @@ def _check_code_selector(code: str, where: str) -> None:
 CONFIG_NAMES = ("dbleak.toml", "pyproject.toml")
 
 
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False when its folder cannot be searched (the walk reports
+    that folder, and files in it cannot be read anyway)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 class ConfigResolver:
     """Finds the settings for each file: the nearest config walking up, cached per folder."""
 
@@ -245,7 +257,11 @@ class ConfigResolver:
             return self._explicit
         if self._isolated:
             return self._default
-        folder = path.resolve().parent if not path.is_dir() else path.resolve()
+        try:
+            is_dir = path.is_dir()
+        except OSError:  # inside a folder that cannot be searched
+            is_dir = False
+        folder = path.resolve() if is_dir else path.resolve().parent
         return self._for_dir(folder)
 
     def _for_dir(self, folder: Path) -> Settings:
@@ -255,7 +271,7 @@ class ConfigResolver:
         settings: Settings | None = None
         for name in CONFIG_NAMES:
             candidate = folder / name
-            if candidate.is_file():
+            if _is_file(candidate):
                 table = read_config_file(candidate)
                 if table is not None:
                     settings = self._overrides(settings_from_table(table, candidate))
