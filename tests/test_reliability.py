@@ -50,6 +50,7 @@ def test_checking_work_grows_linearly_with_leaks_and_lines() -> None:
 # --- running the CLI for real: a subprocess, as another user where permissions matter ----------
 
 SRC = str(Path(dbleak.__file__).resolve().parents[1])
+MESSAGE = "the connection `conn` from `sqlite3.connect()` is never closed"
 LEAKY = 'import sqlite3\n\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    conn.execute("select 1")\n'
 
 # Root ignores permission bits, so the permission cases run as `nobody`. The interpreter may live
@@ -175,3 +176,34 @@ def test_a_bug_in_dbleak_is_one_line_and_exit_2_not_1(monkeypatch: pytest.Monkey
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err == "dbleak: error: internal error: RuntimeError: planted bug (please report this)\n"
+
+
+# --- discovery: symlink loops ----------------------------------------------------------------
+
+def _tree_with_loops(root: Path, loops: int) -> None:
+    (root / "a.py").write_text(LEAKY)
+    (root / "pkg").mkdir()
+    (root / "pkg" / "b.py").write_text(LEAKY)
+    (root / "pkg" / "deep").mkdir()
+    (root / "pkg" / "deep" / "c.py").write_text(LEAKY)
+    (root / "pkg" / "up").symlink_to("..", target_is_directory=True)
+    if loops >= 2:
+        (root / "pkg" / "deep" / "top").symlink_to("../..", target_is_directory=True)
+    if loops >= 3:
+        (root / "pkg" / "deep" / "again").symlink_to(root / "pkg", target_is_directory=True)
+
+
+@pytest.mark.parametrize("loops", [1, 3])
+def test_symlink_loops_end_and_each_file_is_checked_once(tmp_path: Path, loops: int) -> None:
+    _tree_with_loops(tmp_path, loops)
+    found = dbleak_cli(["check", "--output-format", "concise", "-q", "."], tmp_path)
+    assert found.returncode == 1, found.stderr
+    assert sorted(found.stdout.splitlines()) == [
+        "a.py:5:12: DBL101 [*] " + MESSAGE,
+        "pkg/b.py:5:12: DBL101 [*] " + MESSAGE,
+        "pkg/deep/c.py:5:12: DBL101 [*] " + MESSAGE,
+    ]
+    fixed = dbleak_cli(["check", "--fix", "."], tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "Found 3 errors (3 fixed, 0 remaining)." in fixed.stdout
+    assert "with closing(sqlite3.connect(p)) as conn:" in (tmp_path / "pkg/deep/c.py").read_text()
