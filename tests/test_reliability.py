@@ -207,3 +207,100 @@ def test_symlink_loops_end_and_each_file_is_checked_once(tmp_path: Path, loops: 
     assert fixed.returncode == 0, fixed.stderr
     assert "Found 3 errors (3 fixed, 0 remaining)." in fixed.stdout
     assert "with closing(sqlite3.connect(p)) as conn:" in (tmp_path / "pkg/deep/c.py").read_text()
+
+
+# --- --fix keeps the file: symlinks, hard links, read-only, owner, line endings, baseline ---------
+
+FIXED_BODY = "    with closing(sqlite3.connect(p)) as conn:\n        conn.execute(\"select 1\")\n"
+
+
+def test_fix_writes_through_a_symlink_to_its_target(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "target.py"
+    target.write_text(LEAKY)
+    (tmp_path / "link.py").symlink_to("real/target.py")
+    result = dbleak_cli(["check", "--fix", "link.py"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "link.py").is_symlink()
+    assert os.readlink(tmp_path / "link.py") == "real/target.py"
+    assert target.read_text().endswith(FIXED_BODY)
+
+
+def test_fix_keeps_hard_links(tmp_path: Path) -> None:
+    first = tmp_path / "first.py"
+    first.write_text(LEAKY)
+    os.link(first, tmp_path / "second.txt")
+    inode = first.stat().st_ino
+    result = dbleak_cli(["check", "--fix", "first.py"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert first.stat().st_ino == inode and first.stat().st_nlink == 2
+    assert (tmp_path / "second.txt").read_text() == first.read_text()
+    assert first.read_text().endswith(FIXED_BODY)
+
+
+def test_read_only_file_is_reported_and_untouched(tmp_path: Path) -> None:
+    frozen = tmp_path / "frozen.py"
+    frozen.write_text(LEAKY)
+    frozen.chmod(0o444)
+    before = frozen.stat()
+    result = dbleak_cli(["check", "--fix", "frozen.py"], tmp_path)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1
+    assert "dbleak: warning: frozen.py: not fixed: read-only" in result.stderr
+    assert "Found 1 error." in result.stdout and "fixed" not in result.stdout
+    after = frozen.stat()
+    assert frozen.read_text() == LEAKY
+    assert (after.st_ino, after.st_mode, after.st_uid) == (before.st_ino, before.st_mode, before.st_uid)
+
+
+def test_file_the_user_may_not_write_is_not_replaced(shared_dir: Path) -> None:
+    # The folder lets anyone create files: replacing the file would succeed, and make it nobody's.
+    theirs = shared_dir / "theirs.py"
+    theirs.write_text(LEAKY)
+    theirs.chmod(0o644)
+    result = dbleak_cli(["check", "--fix", "theirs.py"], shared_dir, as_nobody=True)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1, result.stderr
+    assert "theirs.py: not fixed: read-only" in result.stderr
+    assert theirs.read_text() == LEAKY
+    assert theirs.stat().st_uid == os.geteuid()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_fix_keeps_the_owner_and_mode_of_another_users_file(tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs.py"
+    theirs.write_text(LEAKY)
+    theirs.chmod(0o640)
+    os.chown(theirs, 65534, 65534)
+    result = dbleak_cli(["check", "--fix", "theirs.py"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    after = theirs.stat()
+    assert (after.st_uid, after.st_gid, after.st_mode & 0o777) == (65534, 65534, 0o640)
+    assert theirs.read_text().endswith(FIXED_BODY)
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n", "\n"])
+def test_fix_keeps_every_line_ending_the_last_one_included(tmp_path: Path, newline: str) -> None:
+    source = tmp_path / "ends.py"
+    source.write_bytes(LEAKY.replace("\n", newline).encode())
+    result = dbleak_cli(["check", "--fix", "ends.py"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = ("import sqlite3\nfrom contextlib import closing\n\n\ndef f(p):\n"
+                + FIXED_BODY).replace("\n", newline)
+    assert source.read_bytes() == expected.encode()
+
+
+def test_baseline_is_replaced_whole_not_rewritten_in_place(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(LEAKY)
+    baseline = tmp_path / "baseline.json"
+    assert dbleak_cli(["check", "--write-baseline", "baseline.json", "a.py"],
+                      tmp_path).returncode == 0
+    with open(baseline, "rb") as reader:  # a run reading the baseline while another writes it
+        old = baseline.read_bytes()
+        (tmp_path / "b.py").write_text(LEAKY)
+        written = dbleak_cli(["check", "--write-baseline", "baseline.json", "a.py", "b.py"],
+                             tmp_path)
+        assert written.returncode == 0, written.stderr
+        assert reader.read() == old  # the file it opened is whole, not truncated
+    assert b'"b.py"' in baseline.read_bytes()
+    assert [p.name for p in tmp_path.iterdir() if "dbleak-tmp" in p.name] == []

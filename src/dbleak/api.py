@@ -12,7 +12,7 @@ from pathlib import Path
 from dbleak.analysis.project import ModuleFinder, ProjectIndex, package_parts
 from dbleak.discovery import Discovered, discover
 from dbleak.engine import check_bytes, check_text, unreadable
-from dbleak.fixing import FixOutcome, fix_text, with_fixes, write_atomically
+from dbleak.fixing import FixOutcome, ReadOnlyError, fix_text, with_fixes, write_source_file
 from dbleak.incremental import IncrementalChecker
 from dbleak.knowledge.drivers import table_for
 from dbleak.models import FileResult
@@ -126,9 +126,16 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
             path_result.result = replace(result, fixed_source=None, fixes_applied=0)
             return path_result
         try:
-            write_atomically(path, out)
+            write_source_file(path, out)
+        except ReadOnlyError:
+            path_result.write_error = f"{display}: not fixed: read-only"
+            path_result.fixed = None
+            path_result.fixed_codes = ()
+            path_result.result = replace(result, fixed_source=None, fixes_applied=0)
         except OSError as error:
             path_result.write_error = f"{display}: cannot write the fixed file: {error.strerror or error}"
+            path_result.fixed = None
+            path_result.fixed_codes = ()
             path_result.result = replace(result, fixed_source=None, fixes_applied=0)
     return path_result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import errno
 import os
 import stat
 import tempfile
@@ -121,12 +122,54 @@ def _parses(text: str) -> bool:
     return True
 
 
+class ReadOnlyError(OSError):
+    """The file is read-only (no write permission for the user, or no write bit at all)."""
+
+
+def is_read_only(path: Path) -> bool:
+    """Whether ``path`` must not be rewritten: the user may not write it, or its mode has no
+    write bit at all (root may write anything, so the bits are read as the owner's intent)."""
+    mode = os.stat(path).st_mode
+    return not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
+def write_source_file(path: Path, data: bytes) -> None:
+    """Write the complete, verified ``data`` over an existing source file, keeping the file.
+
+    A symlink is written through to its target; a file with other hard links is written in
+    place (a new inode would leave its other names with the old text); otherwise the write is
+    atomic and keeps mode, owner and group. A read-only file raises :class:`ReadOnlyError` and is
+    left untouched.
+    """
+    target = Path(os.path.realpath(path))
+    if is_read_only(target):
+        raise ReadOnlyError(errno.EACCES, "read-only", str(path))
+    if os.stat(target).st_nlink > 1:
+        _write_in_place(target, data)
+        return
+    write_atomically(target, data)
+
+
+def _write_in_place(path: Path, data: bytes) -> None:
+    with open(path, "r+b") as out:
+        out.write(data)
+        out.truncate()
+        out.flush()
+        os.fsync(out.fileno())
+
+
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder and ``os.replace``, keeping mode bits."""
+    """Write through a temporary file in the same folder and ``os.replace``, keeping mode bits,
+    owner and group (written in place when they cannot be kept). A symlink is followed."""
+    path = Path(os.path.realpath(path))
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        before: os.stat_result | None = os.stat(path)
     except OSError:
-        mode = None
+        before = None
+    if before is not None and (before.st_uid != os.geteuid() or before.st_gid != os.getegid()):
+        try_chown = True
+    else:
+        try_chown = False
     folder = path.parent
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".dbleak-tmp", dir=folder)
     try:
@@ -134,8 +177,16 @@ def write_atomically(path: Path, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        if mode is not None:
-            os.chmod(temp, mode)
+        if before is not None:
+            os.chmod(temp, stat.S_IMODE(before.st_mode))
+            if try_chown:
+                try:
+                    os.chown(temp, before.st_uid, before.st_gid)
+                except PermissionError:
+                    # Another user's file we may write: replacing it would make it ours.
+                    os.unlink(temp)
+                    _write_in_place(path, data)
+                    return
         os.replace(temp, path)
     except BaseException:
         try:

@@ -201,7 +201,10 @@ def render_source(text: str, plan: FixPlan) -> str:
     for operation in plan.operations:
         if isinstance(operation, AddImport):
             module = _add_import(module, operation)
-    return module.code
+    code = module.code
+    if text.endswith("\r") and not code.endswith(("\r", "\n")):
+        code += "\r"  # libcst drops the last line ending of a file with CR-only line endings
+    return code
 
 
 def edits_between(old: str, new: str) -> tuple[Edit, ...]:
