@@ -304,3 +304,27 @@ def test_baseline_is_replaced_whole_not_rewritten_in_place(tmp_path: Path) -> No
         assert reader.read() == old  # the file it opened is whole, not truncated
     assert b'"b.py"' in baseline.read_bytes()
     assert [p.name for p in tmp_path.iterdir() if "dbleak-tmp" in p.name] == []
+
+
+# --- deep nesting ----------------------------------------------------------------------------
+
+DEEP = ("import sqlite3\n\n\ndef f(p):\n    conn = sqlite3.connect(p)\n"
+        "    rows = conn.execute('select a from t limit 1').fetchall()\n"
+        "    return rows" + "[0]" * 1400 + "\n\n\n"
+        "first = sqlite3.connect('p').execute('select a from t limit 1').fetchall()"
+        + "[0]" * 1400 + "\n")
+
+
+def test_a_1400_deep_subscript_chain_is_analysed_without_recursion_error(tmp_path: Path) -> None:
+    (tmp_path / "deep.py").write_text(DEEP)
+    found = dbleak_cli(["check", "--output-format", "concise", "-q", "deep.py"], tmp_path)
+    assert "internal error" not in found.stderr and "RecursionError" not in found.stderr
+    assert found.returncode == 1
+    codes = [line.split()[1] for line in found.stdout.splitlines()]
+    assert codes.count("DBL101") == 2
+    fixed = dbleak_cli(["check", "--fix", "deep.py"], tmp_path)
+    assert "internal error" not in fixed.stderr and "RecursionError" not in fixed.stderr
+    assert fixed.returncode == 1
+    assert "deep.py:5:12: DBL101: the code is nested too deeply to render the fix; not applied" \
+        in fixed.stderr
+    assert (tmp_path / "deep.py").read_text() == DEEP

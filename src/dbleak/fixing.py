@@ -33,15 +33,31 @@ def allowed(finding: Finding, unsafe: bool) -> bool:
     return plan.applicability is Applicability.SAFE or unsafe
 
 
-def build_fix(text: str, finding: Finding) -> Fix | None:
-    """Render a finding's plan (imports libcst). None when the plan does not fit."""
+class TooDeepToRender(Exception):
+    """The code around a fix is nested too deeply for libcst to render the fix."""
+
+
+def render_plan(text: str, finding: Finding) -> Fix | None:
+    """Render a finding's plan (imports libcst). None when the plan does not fit;
+    :class:`TooDeepToRender` when the code is nested too deeply to render it."""
     if finding.plan is None:
         return None
     from dbleak.fixes.render import RenderError, render_fix
 
     try:
         return render_fix(text, finding.plan)
+    except RecursionError:
+        # libcst's trees and visitors recurse: code nested thousands deep cannot be rendered.
+        raise TooDeepToRender from None
     except (RenderError, Exception):  # noqa: BLE001 - libcst parser errors, unexpected shapes
+        return None
+
+
+def build_fix(text: str, finding: Finding) -> Fix | None:
+    """Render a finding's plan (imports libcst). None when the plan does not fit."""
+    try:
+        return render_plan(text, finding)
+    except TooDeepToRender:
         return None
 
 
@@ -50,7 +66,8 @@ def with_fixes(text: str, result: FileResult) -> FileResult:
     if not any(f.plan is not None for f in result.findings):
         return result
     findings = tuple(
-        replace(f, fix=build_fix(text, f)) if f.plan is not None else f for f in result.findings
+        replace(f, fix=build_fix(text, f)) if f.plan is not None else f
+        for f in result.findings
     )
     return replace(result, findings=findings)
 
@@ -80,7 +97,12 @@ def fix_text(text: str, check: Callable[[str], FileResult], unsafe: bool = False
         for finding in result.findings:
             if not allowed(finding, unsafe):
                 continue
-            fix = build_fix(text, finding)
+            try:
+                fix = render_plan(text, finding)
+            except TooDeepToRender:
+                refused.append(f"{finding.start.line}:{finding.start.column + 1}: {finding.code}: the "
+                               "code is nested too deeply to render the fix; not applied")
+                continue
             if fix is None:
                 refused.append(f"{finding.start.line}:{finding.start.column + 1}: {finding.code}: the fix "
                                "did not fit the source or did not parse; not applied")
