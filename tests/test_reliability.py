@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -328,3 +330,97 @@ def test_a_1400_deep_subscript_chain_is_analysed_without_recursion_error(tmp_pat
     assert "deep.py:5:12: DBL101: the code is nested too deeply to render the fix; not applied" \
         in fixed.stderr
     assert (tmp_path / "deep.py").read_text() == DEEP
+
+
+# --- workers die with their parent ------------------------------------------------------------
+# A run over 48 files of 40 leaks each, in two worker processes, takes long enough to be stopped
+# while it writes. Polling waits for states (a file fixed, a process group empty); nothing is timed.
+
+MANY = "import sqlite3\n" + "".join(
+    f'\n\ndef f{i}(p):\n    conn = sqlite3.connect(p)\n    conn.execute("select 1")\n'
+    for i in range(40))
+
+
+def _group(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def _wait_for(condition: Callable[[], bool], limit: float = 120.0) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture()
+def groups() -> Iterator[list[int]]:
+    """Process groups a test started; whatever is left of them is killed (a failing test must
+    not leave orphans behind)."""
+    started: list[int] = []
+    yield started
+    for pgid in started:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _start_fixing(root: Path) -> subprocess.Popen[bytes]:
+    for index in range(48):
+        (root / f"m{index:02}.py").write_text(MANY)
+    env = {**os.environ, "PYTHONPATH": SRC, "DBLEAK_JOBS": "2", "NO_COLOR": "1"}
+    run = subprocess.Popen([sys.executable, "-m", "dbleak", "check", "--fix", "."], cwd=root,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           start_new_session=True)
+    fixed_one = _wait_for(lambda: any("closing" in p.read_text() for p in root.glob("m*.py")))
+    assert fixed_one and run.poll() is None, "the run ended before it could be stopped"
+    return run
+
+
+def _every_file_whole(root: Path) -> int:
+    from dbleak.api import fix_source
+
+    fixed = fix_source(MANY, "m.py").text
+    texts = [p.read_text() for p in root.glob("m*.py")]
+    assert all(text in (MANY, fixed) for text in texts)
+    return sum(text == fixed for text in texts)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_run_stops_its_workers_with_one_line(tmp_path: Path, signum: int,
+                                                      groups: list[int]) -> None:
+    run = _start_fixing(tmp_path)
+    groups.append(run.pid)
+    if signum == signal.SIGINT:
+        os.killpg(run.pid, signum)  # Ctrl-C reaches every process of the terminal's group
+    else:
+        os.kill(run.pid, signum)  # a supervisor stops the main process only
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 128 + signum
+    name = signal.Signals(signum).name
+    assert err.decode().splitlines() == [
+        f"dbleak: stopped by {name}; every file is either fixed whole or untouched"]
+    assert _wait_for(lambda: not _group(run.pid), 30), "workers outlived the run"
+    assert _every_file_whole(tmp_path) < 48
+
+
+def test_workers_of_a_killed_run_exit_without_writing_more(tmp_path: Path,
+                                                          groups: list[int]) -> None:
+    run = _start_fixing(tmp_path)
+    groups.append(run.pid)
+    os.kill(run.pid, signal.SIGKILL)  # nothing of the parent runs: the workers must notice
+    run.wait(timeout=60)
+    assert _wait_for(lambda: not _group(run.pid), 60), "orphaned workers kept running"
+    assert _every_file_whole(tmp_path) < 48

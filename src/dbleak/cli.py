@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -415,10 +416,31 @@ def server() -> None:
     start_server()
 
 
+class Stopped(BaseException):
+    """SIGINT or SIGTERM reached dbleak: stop the run (a BaseException, so that neither click nor
+    a rule's error handling takes it for an error)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
 def main() -> None:
-    """Entry point of the console script; keeps exit codes to 0/1/2."""
+    """Entry point of the console script; keeps exit codes to 0/1/2 (128+N when stopped by
+    signal N)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
     try:
         cli.main(standalone_mode=False)
+    except Stopped as stopped:
+        name = signal.Signals(stopped.signum).name
+        click.echo(f"dbleak: stopped by {name}; every file is either fixed whole or untouched",
+                   err=True)
+        sys.exit(128 + stopped.signum)
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
     except click.ClickException as error:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import ast
 import errno
 import os
+import signal
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -155,6 +157,39 @@ def is_read_only(path: Path) -> bool:
     return not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
+class ParentGone(BaseException):
+    """A worker's parent process has died: the run is over, and nothing may be written."""
+
+
+def _no_parent_to_lose() -> bool:
+    return True
+
+
+# Set in each worker process: whether the process that started the run is still alive.
+_parent_alive: Callable[[], bool] = _no_parent_to_lose
+
+
+def guard_writes(parent_alive: Callable[[], bool]) -> None:
+    """Make every later write of this process first check ``parent_alive`` (workers call it)."""
+    global _parent_alive
+    _parent_alive = parent_alive
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while a file is written: they arrive once it is whole."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):  # not on this platform / not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def write_source_file(path: Path, data: bytes) -> None:
     """Write the complete, verified ``data`` over an existing source file, keeping the file.
 
@@ -167,7 +202,10 @@ def write_source_file(path: Path, data: bytes) -> None:
     if is_read_only(target):
         raise ReadOnlyError(errno.EACCES, "read-only", str(path))
     if os.stat(target).st_nlink > 1:
-        _write_in_place(target, data)
+        with _signals_held():
+            if not _parent_alive():
+                raise ParentGone
+            _write_in_place(target, data)
         return
     write_atomically(target, data)
 
@@ -201,7 +239,10 @@ def write_atomically(path: Path, data: bytes) -> None:
             os.fsync(out.fileno())
         if before is not None:
             os.chmod(temp, stat.S_IMODE(before.st_mode))
-            if try_chown:
+        with _signals_held():
+            if not _parent_alive():
+                raise ParentGone
+            if try_chown and before is not None:
                 try:
                     os.chown(temp, before.st_uid, before.st_gid)
                 except PermissionError:
@@ -209,7 +250,7 @@ def write_atomically(path: Path, data: bytes) -> None:
                     os.unlink(temp)
                     _write_in_place(path, data)
                     return
-        os.replace(temp, path)
+            os.replace(temp, path)
     except BaseException:
         try:
             os.unlink(temp)
