@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 
 import dbleak
-from dbleak.api import check_source
+from dbleak.api import check_source, fix_source
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 
 from scaling import generate  # benchmarks/ is no package
 
 
-def _calls(text: str) -> int:
-    """Python-level function calls made by one check (deterministic, unlike a time)."""
+def _calls(text: str, fix: bool = False) -> int:
+    """Python-level function calls made by one check or fix (deterministic, unlike a time)."""
     count = 0
 
     def profile(frame: object, event: str, arg: object) -> None:
@@ -33,7 +33,10 @@ def _calls(text: str) -> int:
 
     sys.setprofile(profile)
     try:
-        check_source(text, "bench.py")
+        if fix:
+            fix_source(text, "bench.py")
+        else:
+            check_source(text, "bench.py")
     finally:
         sys.setprofile(None)
     return count
@@ -47,6 +50,15 @@ def test_checking_work_grows_linearly_with_leaks_and_lines() -> None:
     # Four times the lines and the leaks: about four times the work, not sixteen (it was ~14
     # when each leak's fix plan walked the whole module to see whether `closing` was free).
     assert _calls(large) < 5 * _calls(small)
+
+
+def test_fixing_work_grows_linearly_with_leaks_and_lines() -> None:
+    fix_source(generate(300, True)[0], "bench.py")  # first-use caches out of the count
+    small, _ = generate(600, True)
+    large, _ = generate(2400, True)
+    # Each fix is rendered and verified on the statements it touches, not on the whole module
+    # (libcst's whole-module render and a parse of the whole text per fix made it quadratic).
+    assert _calls(large, fix=True) < 5 * _calls(small, fix=True)
 
 
 # --- running the CLI for real: a subprocess, as another user where permissions matter ----------

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dbleak.models import Applicability, FileResult, Finding, Fix
+from dbleak.models import Applicability, Edit, FileResult, Finding, Fix, Position
 
 MAX_ROUNDS = 10
 
@@ -111,8 +111,7 @@ def fix_text(text: str, check: Callable[[str], FileResult], unsafe: bool = False
                 continue
             if any(_overlaps(fix, other) for other in chosen):
                 continue
-            candidate = apply_edits(text, fix.edits)
-            if not _parses(candidate):
+            if not parses_after(text, fix.edits):
                 refused.append(f"{finding.start.line}:{finding.start.column + 1}: {finding.code}: the fix "
                                "did not parse; not applied")
                 continue
@@ -136,6 +135,44 @@ def fix_text(text: str, check: Callable[[str], FileResult], unsafe: bool = False
         result = check(text)
     return FixOutcome(text, applied, result, unsettled=True, refused=tuple(refused),
                              fixed_codes=tuple(codes))
+
+
+def parses_after(text: str, edits: tuple[Edit, ...]) -> bool:
+    """Whether ``text`` still parses with ``edits`` applied, reading only what they touch.
+
+    Top-level statements parse independently: the statements an edit touches (with the
+    comments and blank lines between them; for an insertion, the lines on both sides of it) are
+    parsed alone with the edit applied. Checking each fix of a module is then linear in the
+    size of the module, not its size times its fixes.
+    """
+    from dbleak.fixes.render import apply_edits, layout_of
+
+    layout = layout_of(text)
+    if layout is None or layout.shared_lines:
+        return _parses(apply_edits(text, edits))
+    windows: list[tuple[int, int, list[Edit]]] = []  # (first line, last line, edits), merged
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        low = edit.start.line
+        high = edit.end.line - 1 if edit.end.column == 0 else edit.end.line
+        if high < low:  # an insertion before line `low`: it may continue the line above
+            low, high = max(1, low - 1), min(low, len(layout.lines))
+        for first, last in layout.spans:
+            if last >= low and first <= high:
+                low, high = min(low, first), max(high, last)
+        if windows and low <= windows[-1][1]:
+            first, last, grouped = windows.pop()
+            low, high = min(low, first), max(high, last)
+            edits_in = [*grouped, edit]
+        else:
+            edits_in = [edit]
+        windows.append((low, high, edits_in))
+    for low, high, grouped in windows:
+        window = "".join(layout.lines[low - 1:high])
+        shifted = [Edit(e.content, Position(e.start.line - low + 1, e.start.column),
+                        Position(e.end.line - low + 1, e.end.column)) for e in grouped]
+        if not _parses(apply_edits(window, shifted)):
+            return False
+    return True
 
 
 def _parses(text: str) -> bool:
