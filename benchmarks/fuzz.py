@@ -138,6 +138,8 @@ def main() -> None:
     args = parser.parse_args()
     from hypothesis import HealthCheck, given, seed, settings
 
+    warnings.simplefilter("ignore", SyntaxWarning)  # generated code: `1()` and the like
+
     for name, strategy in (("database-shaped", database_programs()),
                            ("grammar", grammar_programs())):
         count = 0

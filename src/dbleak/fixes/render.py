@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from dataclasses import replace as dc_replace
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 import libcst as cst
@@ -285,7 +286,7 @@ def layout_of(text: str) -> Layout | None:
     while index < len(body) and isinstance(body[index], (ast.Import, ast.ImportFrom)):
         head = spans[index][1]
         index += 1
-    shared = any(a[1] >= b[0] for a, b in zip(spans, spans[1:]))
+    shared = any(a[1] >= b[0] for a, b in pairwise(spans))
     return Layout(LineIndex(text).lines if text else [], spans, frozenset(imports), head, shared)
 
 
