@@ -294,18 +294,20 @@ def test_gitlab_paths_relative_to_ci_project_dir(repo: Path, monkeypatch: pytest
 
 # --- JUnit ----------------------------------------------------------------------------------------
 
-def test_junit_one_case_per_file_and_a_failure_per_finding(repo: Path) -> None:
+def test_junit_a_suite_per_file_and_a_case_per_finding(repo: Path) -> None:
     text = run("--select", "DBL104", "--output-format", "junit", ".")[1]
     root = ET.fromstring(text)
-    suite = root.find("testsuite")
-    assert suite is not None
-    cases = suite.findall("testcase")
-    assert [c.get("name") for c in cases] == [
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == [
         "app/clean.py", "app/db.py", "app/jobs.py", "scripts/odd name.py"]
-    assert [len(c.findall("failure")) for c in cases] == [0, 2, 3, 1]
-    assert (root.get("tests"), root.get("failures")) == ("4", "3")
-    failure = cases[1].findall("failure")[0]
-    assert failure.get("type") == "DBL104"
+    assert [len(s.findall("testcase")) for s in suites] == [1, 2, 3, 1]
+    assert [len(s.findall("testcase/failure")) for s in suites] == [0, 2, 3, 1]
+    assert (root.get("tests"), root.get("failures")) == ("7", "6")
+    case = suites[1].findall("testcase")[0]
+    assert case.get("classname") == "app/db.py"
+    assert case.get("name") == "DBL104 at line 13, column 14"
+    failure = case.find("failure")
+    assert failure is not None and failure.get("type") == "DBL104"
     assert failure.text is not None and failure.text.startswith("app/db.py:13:14: DBL104 [*] ")
 
 

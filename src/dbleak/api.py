@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -93,6 +94,24 @@ class PathResult:
     notes: list[str] = field(default_factory=list)
     source: str | None = None  # the decoded text, kept when there is something to show
     fixed_codes: tuple[str, ...] = ()
+    fix_seconds: float = 0.0  # time spent fixing this file (``-v`` reports the sum)
+
+
+class RunObserver:
+    """Hooks a front end uses to show a run's progress (the CLI's progress bar and ``-v``).
+
+    Every method does nothing here; ``check_paths`` calls them from the calling process.
+    """
+
+    def files_found(self, count: int) -> None:
+        """Discovery is done: ``count`` files will be checked."""
+
+    def file_done(self, result: PathResult) -> None:
+        """One file is checked (and fixed)."""
+
+    def phase_done(self, phase: str, seconds: float, detail: str = "") -> None:
+        """A phase ended: "discovery", "index", "checks" or "fixes" (fix time summed over
+        files); ``detail`` says more, for people."""
 
 
 def check_file(path: Path, display: str, settings: Settings, options: RunOptions,
@@ -114,7 +133,9 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
     if not (options.fix or options.diff):
         return PathResult(with_fixes(text, result) if options.build_fixes else result,
                           source=text if result.findings else None)
+    fix_started = time.perf_counter()
     outcome = fix_source(text, display, settings, unsafe=options.unsafe_fixes, project=project)
+    fix_seconds = time.perf_counter() - fix_started
     notes = [f"{display}:{note}" for note in outcome.refused]
     if outcome.unsettled:
         notes.append(f"{display}: fixes did not settle after repeated rounds; "
@@ -125,7 +146,8 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
     if options.build_fixes:
         final = with_fixes(outcome.text, final)
     path_result = PathResult(final, original=text, fixed=outcome.text if outcome.applied else None,
-                             notes=notes, source=outcome.text, fixed_codes=outcome.fixed_codes)
+                             notes=notes, source=outcome.text, fixed_codes=outcome.fixed_codes,
+                             fix_seconds=fix_seconds)
     if options.fix and not options.diff and outcome.applied:
         decoded = decode_source(data)
         try:
@@ -157,9 +179,15 @@ def _worker_died(item: Discovered) -> PathResult:
 
 def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
                 options: RunOptions | None = None,
-                on_error: Callable[[Path, OSError], None] | None = None) -> Iterator[PathResult]:
-    """Check every Python file under ``paths``; yields one result per file, in discovery order."""
+                on_error: Callable[[Path, OSError], None] | None = None,
+                observer: RunObserver | None = None) -> Iterator[PathResult]:
+    """Check every Python file under ``paths``; yields one result per file, in discovery order.
+
+    ``observer`` hears of the number of files, each file done and each phase's time.
+    """
     options = options or RunOptions()
+    observer = observer or RunObserver()
+    started = time.perf_counter()
     errors: list[PathResult] = []
     package_parts.cache_clear()  # folders may have gained or lost an `__init__.py` since
 
@@ -170,17 +198,51 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
             errors.append(PathResult(unreadable(str(path), error)))
 
     items = list(discover(paths, settings_for, options.force_exclude, collect_error))
+    observer.phase_done("discovery", time.perf_counter() - started)
+    observer.files_found(len(items))
+    fix_seconds = 0.0
     with cyclic_gc_paused():
         with_project = needs_project(items, settings_for)
         workers = worker_count(len(items))
+        started = time.perf_counter()
+        checks_started = started
+
+        def indexed() -> None:
+            nonlocal checks_started
+            checks_started = time.perf_counter()
+            observer.phase_done("index", checks_started - started)
+
+        if not with_project:
+            observer.phase_done("index", 0.0, "not needed by the selected rules")
+
+        results: Iterator[PathResult]
         if workers > 1:
-            yield from check_in_processes(items, settings_for, options, with_project, check_file,
-                                          workers, _worker_died)
+            results = check_in_processes(items, settings_for, options, with_project, check_file,
+                                         workers, _worker_died, indexed if with_project else None)
         else:
             prepared = prepare(items, settings_for) if with_project else None
-            for item in items:
-                yield check_file(item.path, item.display, settings_for(item.path), options, prepared)
+            if with_project:
+                indexed()
+            results = (check_file(item.path, item.display, settings_for(item.path), options,
+                                  prepared) for item in items)
+        for result in results:
+            fix_seconds += result.fix_seconds
+            observer.file_done(result)
+            yield result
+    checks = time.perf_counter() - checks_started
+    fixing = options.fix or options.diff
+    if workers > 1:
+        observer.phase_done("checks", checks, f"{_files(len(items))}, {workers} processes"
+                            + (", fixes included" if fixing else ""))
+    else:
+        observer.phase_done("checks", max(checks - fix_seconds, 0.0), _files(len(items)))
+    if fixing:
+        observer.phase_done("fixes", fix_seconds, "summed over the files" if workers > 1 else "")
     yield from errors
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"
 
 
 def build_project_index(paths: list[Path], settings_for: Callable[[Path], Settings]) -> ProjectIndex:
@@ -226,6 +288,7 @@ __all__ = [
     "DecodeError",
     "IncrementalChecker",
     "PathResult",
+    "RunObserver",
     "RunOptions",
     "build_project_index",
     "check_file",

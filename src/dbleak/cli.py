@@ -18,17 +18,27 @@ from typing import Any
 import click
 
 from dbleak import __version__
-from dbleak.api import PathResult, RunOptions, check_file, check_paths, disk_index, fix_source
+from dbleak.api import (
+    PathResult,
+    RunObserver,
+    RunOptions,
+    check_file,
+    check_paths,
+    disk_index,
+    fix_source,
+)
 from dbleak.baseline import BaselineError, add_noqa_to_files, record_or_filter, repository_root
+from dbleak.discovery import is_force_excluded
 from dbleak.engine import check_text
 from dbleak.fixing import with_fixes
 from dbleak.models import Applicability, Finding
+from dbleak.progress import TerminalObserver
 from dbleak.registry import all_rules, is_valid_selector, rule_by_code
 from dbleak.report import FORMATS, NEEDS_FIX_EDITS, TEXT_FORMATS, ReportContext
 from dbleak.report.statistics import render_json as statistics_json
 from dbleak.report.statistics import render_text as statistics_text
 from dbleak.report.text import ansi, concise_line, full_block, plain, summary
-from dbleak.settings import ConfigError, ConfigResolver, Settings
+from dbleak.settings import ConfigError, ConfigResolver, Settings, apply_inline, settings_lines
 from dbleak.source import DecodeError, decode_source
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -41,7 +51,7 @@ class DbleakError(click.ClickException):
         click.echo(f"dbleak: error: {self.format_message()}", err=True)
 
 
-def _codes(values: Sequence[str]) -> tuple[str, ...]:
+def _codes(values: Sequence[str], option: str) -> tuple[str, ...]:
     codes: list[str] = []
     for value in values:
         for part in value.split(","):
@@ -49,12 +59,18 @@ def _codes(values: Sequence[str]) -> tuple[str, ...]:
             if not part:
                 continue
             if not is_valid_selector(part):
-                raise click.BadParameter(f"unknown rule code or prefix {part!r}")
+                raise click.BadParameter(
+                    f"unknown rule code or prefix {part!r} (`dbleak rule --all` lists the codes)",
+                    param_hint=f"'{option}'")
             codes.append(part)
     return tuple(codes)
 
 
 def _use_color() -> bool:
+    """Colour on a terminal; a non-empty `FORCE_COLOR` forces it (also into a pipe, as in ruff and
+    CI logs) and wins over `NO_COLOR`, which otherwise turns it off."""
+    if os.environ.get("FORCE_COLOR"):
+        return True
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
@@ -78,8 +94,9 @@ def cli() -> None:
 @click.option("-o", "--output-file", type=click.Path(path_type=Path), default=None,
               help="Write the report to this file instead of stdout.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="Use this pyproject.toml or dbleak.toml for every file.")
+@click.option("--config", "config_values", multiple=True, metavar="PATH | KEY=VALUE",
+              help="Use this pyproject.toml or dbleak.toml for every file, or override one "
+                   "option with a TOML `KEY = VALUE` (e.g. \"sql.chunk-size = 500\"); repeatable.")
 @click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given explicitly too.")
 @click.option("--stdin-filename", default=None, help="The name of the file read from stdin.")
@@ -90,13 +107,26 @@ def cli() -> None:
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(path_type=Path),
               default=None, help="Record the current findings in this baseline file.")
 @click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` comments for every finding.")
+@click.option("--ignore-noqa", is_flag=True, help="Ignore every `# noqa` comment (report all).")
+@click.option("--show-settings", is_flag=True,
+              help="Print the settings that apply to the first PATH, with every resolved value.")
+@click.option("--show-files", is_flag=True, help="List the files that would be checked.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Print the time of each phase (discovery, index, checks, fixes) on stderr.")
 def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple[str, ...],
           ignore: tuple[str, ...], fix: bool, unsafe_fixes: bool, diff: bool, show_fixes: bool,
-          output_format: str, output_file: Path | None, exit_zero: bool, config_path: Path | None,
+          output_format: str, output_file: Path | None, exit_zero: bool,
+          config_values: tuple[str, ...],
           isolated: bool, force_exclude: bool, stdin_filename: str | None, quiet: bool,
           statistics: bool, baseline_file: Path | None, write_baseline_file: Path | None,
-          add_noqa: bool) -> None:
+          add_noqa: bool, ignore_noqa: bool, show_settings: bool, show_files: bool,
+          verbose: bool) -> None:
     """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
+    if statistics and output_format not in (*TEXT_FORMATS, "json"):
+        # As ruff: statistics exist as text and JSON only; printing text instead would break
+        # the consumer of the format asked for.
+        raise click.UsageError(f"--statistics cannot be written as {output_format!r} "
+                               "(use the full, concise or json format)")
     if add_noqa and (fix or diff):
         raise click.UsageError("--add-noqa cannot be combined with --fix or --diff")
     if add_noqa and (paths == (Path("-"),) or (not paths and stdin_filename is not None)):
@@ -104,11 +134,15 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     if baseline_file is not None and write_baseline_file is None and not baseline_file.is_file():
         raise DbleakError(f"{baseline_file}: no such baseline file (create it with --write-baseline)")
     adoption = Adoption(statistics, baseline_file, write_baseline_file, add_noqa)
-    select_codes = _codes(select)
-    extend_codes = _codes(extend_select)
-    ignore_codes = _codes(ignore)
+    select_codes = _codes(select, "--select")
+    extend_codes = _codes(extend_select, "--extend-select")
+    ignore_codes = _codes(ignore, "--ignore")
+
+    config_path, inline = _config_arguments(config_values)
 
     def overrides(settings: Settings) -> Settings:
+        for table in inline:
+            settings = apply_inline(settings, table)
         changes: dict[str, Any] = {}
         if select_codes:
             changes["select"] = select_codes
@@ -116,10 +150,10 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
             changes["extend_select"] = (*settings.extend_select, *extend_codes)
         if ignore_codes:
             changes["ignore"] = (*settings.ignore, *ignore_codes)
+        if ignore_noqa:
+            changes["ignore_noqa"] = True
         return replace(settings, **changes) if changes else settings
 
-    if config_path is not None and not config_path.is_file():
-        raise DbleakError(f"{config_path}: no such configuration file")
     try:
         resolver = ConfigResolver(config_path, isolated, overrides)
     except ConfigError as error:
@@ -128,12 +162,21 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
                          build_fixes=output_format in NEEDS_FIX_EDITS,
                          force_exclude=force_exclude)
     try:
+        if show_settings or show_files:
+            given = list(paths) or ([Path(stdin_filename)] if stdin_filename else [Path(".")])
+            if show_settings:
+                _show_settings(given[0], resolver)
+            else:
+                _show_files(given, resolver, force_exclude)
+            sys.exit(EXIT_CLEAN)
         if paths == (Path("-"),) or (not paths and stdin_filename is not None):
             code = _check_stdin(resolver, options, stdin_filename, output_format, output_file,
                                 quiet, show_fixes, adoption)
         else:
+            observer = TerminalObserver(sys.stderr, progress=sys.stderr.isatty() and not quiet,
+                                        verbose=verbose)
             code = _check_files(list(paths) or [Path(".")], resolver, options, output_format,
-                                output_file, quiet, show_fixes, adoption)
+                                output_file, quiet, show_fixes, adoption, observer)
     except ConfigError as error:
         raise DbleakError(str(error)) from None
     if code == EXIT_FINDINGS and exit_zero:
@@ -141,7 +184,71 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     sys.exit(code)
 
 
-def _write_report(text: str, output_file: Path | None, to_stderr: bool = False) -> None:
+def _config_arguments(values: Sequence[str]) -> tuple[Path | None, list[dict[str, Any]]]:
+    """Split the `--config` values, as ruff does: the path of a file (at most one), or inline
+    TOML `KEY = VALUE` options of `[tool.dbleak]`."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
+    path: Path | None = None
+    inline: list[dict[str, Any]] = []
+    for value in values:
+        if Path(value).is_file():
+            if path is not None:
+                raise click.BadParameter("only one configuration file may be given",
+                                         param_hint="'--config'")
+            path = Path(value)
+            continue
+        if "=" not in value:
+            raise DbleakError(f"{value}: no such configuration file")
+        try:
+            table = tomllib.loads(value)
+        except tomllib.TOMLDecodeError as error:
+            raise click.BadParameter(
+                f"{value!r} is neither a configuration file nor a TOML `KEY = VALUE` "
+                f"({error}); quote strings, e.g. 'target-version = \"py311\"'",
+                param_hint="'--config'") from None
+        inline.append(table)
+    return path, inline
+
+
+def _show_settings(path: Path, resolver: ConfigResolver) -> None:
+    """As ruff's ``--show-settings``: which configuration applies to ``path``, and every value."""
+    from dbleak.engine import active_rules, per_file_ignored
+
+    settings = resolver.for_path(path)
+    source = settings.config_path or "none (the defaults)"
+    display = str(path)
+    lines = [f"Resolved settings for: {display}", f"Settings path: {source}",
+             f"Configuration root: {settings.root}", "", "[tool.dbleak]",
+             *settings_lines(settings), "",
+             "# per-file-ignores matching this file: "
+             + (", ".join(per_file_ignored(display, settings)) or "none"),
+             "# enabled rules for this file:"]
+    lines.extend(f"#   {rule.code} {rule.name}" for rule in active_rules(display, settings))
+    click.echo("\n".join(lines))
+
+
+def _show_files(paths: list[Path], resolver: ConfigResolver, force_exclude: bool) -> None:
+    """As ruff's ``--show-files``: the files a check would read, sorted, one per line."""
+    from dbleak.discovery import discover
+
+    missing: list[str] = []
+    found = sorted({item.display for item in discover(
+        paths, resolver.for_path, force_exclude,
+        lambda path, error: missing.append(f"{path}: {error.strerror or error}"))})
+    for display in found:
+        click.echo(display)
+    for message in missing:
+        click.echo(f"dbleak: warning: {message}", err=True)
+    if not found:
+        click.echo("dbleak: warning: No Python files found under the given path(s)", err=True)
+
+
+def _write_report(text: str, output_file: Path | None, to_stderr: bool = False,
+                  color: bool = False) -> None:
     if not text:
         return
     if output_file is not None:
@@ -153,7 +260,8 @@ def _write_report(text: str, output_file: Path | None, to_stderr: bool = False) 
             raise DbleakError(f"{output_file}: cannot write the report: "
                               f"{error.strerror or error}") from None
         return
-    click.echo(text, nl=False, err=to_stderr)
+    # ``color=True``: keep the escapes even into a pipe (FORCE_COLOR); None lets click decide.
+    click.echo(text, nl=False, err=to_stderr, color=True if color else None)
 
 
 @dataclass(frozen=True)
@@ -217,7 +325,7 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
             text += "\n".join([*summary(findings, fixed, hidden, options.fix, options.unsafe_fixes),
                               *adoption_notes]) + "\n"
             adoption_notes = []
-        _write_report(text, output_file, to_stderr)
+        _write_report(text, output_file, to_stderr, color=style is ansi)
     else:
         context = ReportContext(root=str(repository_root(Path.cwd())), sources=sources,
                                 project_dir=os.environ.get("CI_PROJECT_DIR") or None,
@@ -276,8 +384,13 @@ def _diff_exit(results: list[PathResult]) -> int:
 
 def _check_files(paths: list[Path], resolver: ConfigResolver, options: RunOptions,
                  output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool,
-                 adoption: Adoption = Adoption()) -> int:
-    results = list(check_paths(paths, resolver.for_path, options))
+                 adoption: Adoption = Adoption(), observer: RunObserver | None = None) -> int:
+    results = list(check_paths(paths, resolver.for_path, options, observer=observer))
+    if not results:
+        # As ruff: say that nothing was checked rather than "All checks passed!".
+        click.echo("dbleak: warning: No Python files found under the given path(s)", err=True)
+        if options.diff or (output_format in TEXT_FORMATS and adoption == Adoption()):
+            return EXIT_CLEAN
     if options.diff:
         return _diff_exit(results)
     return _report(results, output_format, output_file, quiet, options, show_fixes,
@@ -301,6 +414,14 @@ def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: 
     display = stdin_filename or "-"
     settings = resolver.for_path(Path(stdin_filename)) if stdin_filename else resolver.for_path(Path.cwd() / "-")
     data = _read_stdin()
+    if (options.force_exclude and stdin_filename is not None
+            and is_force_excluded(Path(stdin_filename), settings)):
+        # As ruff: an excluded file read from stdin is passed through untouched and not checked
+        # (editors and pre-commit hooks pass every file with --force-exclude).
+        if options.fix:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        return EXIT_CLEAN
     if not data:
         click.echo(f"dbleak: warning: {display}: standard input is empty; nothing to check", err=True)
     try:

@@ -131,6 +131,17 @@ def _ignored(absolute: str, is_dir: bool, specs: list[_Spec]) -> bool:
     return False
 
 
+def is_force_excluded(path: Path, settings: Settings) -> bool:
+    """Whether a file named explicitly (or as ``--stdin-filename``) is excluded under
+    ``--force-exclude``: by `exclude`/`extend-exclude`, or by a `.gitignore` when respected.
+    The file need not exist."""
+    if _excluded(path, settings):
+        return True
+    absolute = os.path.abspath(path)
+    return settings.respect_gitignore and _ignored(
+        absolute, False, _ancestor_specs(os.path.dirname(absolute)))
+
+
 def discover(paths: list[Path], settings_for: Callable[[Path], Settings], force_exclude: bool = False,
              on_error: Callable[[Path, OSError], None] | None = None) -> Iterator[Discovered]:
     """Yield the files to check, each once, in a stable order."""
@@ -143,10 +154,7 @@ def discover(paths: list[Path], settings_for: Callable[[Path], Settings], force_
             continue
         absolute = os.path.abspath(root)
         if not root.is_dir():
-            settings = settings_for(root)
-            if force_exclude and (_excluded(root, settings) or (
-                    settings.respect_gitignore
-                    and _ignored(absolute, False, _ancestor_specs(os.path.dirname(absolute))))):
+            if force_exclude and is_force_excluded(root, settings_for(root)):
                 continue
             real = os.path.realpath(absolute)
             if real not in seen:

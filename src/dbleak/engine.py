@@ -18,8 +18,9 @@ from dbleak.analysis.project import ProjectIndex, module_name_for
 from dbleak.knowledge.drivers import table_for
 from dbleak.models import FileResult, Finding, Position
 from dbleak.noqa import parse_suppressions
-from dbleak.registry import SYNTAX_ERROR, UNREADABLE_FILE, selected_rules
+from dbleak.registry import ENGINE_CODES, SYNTAX_ERROR, UNREADABLE_FILE, selected_rules
 from dbleak.rules.base import CheckContext, Rule
+from dbleak.rules.dbl003_unused_noqa import UnusedNoqa, unused_noqa_findings
 from dbleak.settings import Settings
 from dbleak.source import DecodeError, LineIndex, decode_source
 
@@ -147,7 +148,7 @@ def check_text(text: str, path: str, settings: Settings,
             return FileResult(path)
         parsed = Parsed(tree)
     findings, errors = run_rules(text, path, settings, active, parsed.tree, project, parsed.facts)
-    return finished(text, path, findings, errors)
+    return finished(text, path, findings, errors, settings, active)
 
 
 def run_rules(text: str, path: str, settings: Settings, active: tuple[type[Rule], ...],
@@ -167,11 +168,29 @@ def run_rules(text: str, path: str, settings: Settings, active: tuple[type[Rule]
     return findings, errors
 
 
-def finished(text: str, path: str, findings: list[Finding], errors: list[str]) -> FileResult:
-    """The result of raw findings: ``noqa`` comments of ``text`` applied, sorted."""
-    if findings:
+def finished(text: str, path: str, findings: list[Finding], errors: list[str],
+             settings: Settings | None = None, active: Iterable[type[Rule]] = ()) -> FileResult:
+    """The result of raw findings: ``noqa`` comments of ``text`` applied (unless
+    ``settings.ignore_noqa``), DBL003 unused-noqa added when it is among ``active``, sorted."""
+    active = tuple(active)
+    if settings is not None and settings.ignore_noqa:
+        findings.sort(key=Finding.sort_key)
+        return FileResult(path, tuple(findings), tuple(errors))
+    stale_check = any(rule.code == UnusedNoqa.code for rule in active)
+    if findings or stale_check:
         suppressions = parse_suppressions(text)
-        findings = [f for f in findings if not suppressions.suppresses(f.code, f.noqa_lines)]
+        used: set[tuple[int, str]] = set()
+        kept: list[Finding] = []
+        for finding in findings:
+            if suppressions.suppresses(finding.code, finding.noqa_lines):
+                used.update(suppressions.used_by(finding.code, finding.noqa_lines))
+            else:
+                kept.append(finding)
+        if stale_check and not errors:  # a rule that failed may have had the finding
+            enabled = {rule.code for rule in active} | set(ENGINE_CODES)
+            kept.extend(f for f in unused_noqa_findings(text, path, used, enabled)
+                        if not suppressions.suppresses(f.code, f.noqa_lines))
+        findings = kept
     findings.sort(key=Finding.sort_key)
     return FileResult(path, tuple(findings), tuple(errors))
 

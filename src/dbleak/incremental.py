@@ -130,6 +130,9 @@ def _names(node: ast.AST) -> tuple[frozenset[str], frozenset[str]]:
             if child.value.isidentifier():  # type: ignore[attr-defined]
                 reads.add(child.value)  # type: ignore[attr-defined]
         elif kind is ast.arg or kind is ast.keyword:
+            if isinstance(child, ast.keyword) and child.arg == "related_name" \
+                    and isinstance(child.value, ast.Constant) and isinstance(child.value.value, str):
+                defines.add(child.value.value)  # a Django related manager the field names
             if child.arg is not None:  # type: ignore[attr-defined]
                 reads.add(child.arg)  # type: ignore[attr-defined]  # a pytest fixture's name
                 if "__" in child.arg:  # type: ignore[attr-defined]
@@ -231,7 +234,7 @@ class IncrementalChecker:
         if lines is None:
             findings, errors = run_rules(text, path, settings, active, tree, project)
             self.statistics.full += 1
-            return finished(text, path, findings, errors)
+            return finished(text, path, findings, errors, settings, active)
         if state is not None and reusable and spliced is None:
             result = self._incremental(state, text, lines, path, settings, active, tree, project)
             if result is not None:
@@ -270,7 +273,7 @@ class IncrementalChecker:
             self._assign(units, findings)
             self._state = _State(key, project, text, tree, units, context_text,
                                  frozenset(context_reads))
-        return finished(text, path, findings, errors)
+        return finished(text, path, findings, errors, settings, active)
 
     @staticmethod
     def _assign(units: list[_Unit], findings: Iterable[Finding]) -> list[Finding]:
@@ -394,7 +397,7 @@ class IncrementalChecker:
         self.statistics.rechecked_units += len(recheck)
         self._state = _State(state.key, project, text, tree, units, context_text,
                              state.context_reads)
-        return finished(text, path, findings, [])
+        return finished(text, path, findings, [], settings, active)
 
 
 def _plan_identifiers(findings: Iterable[Finding]) -> set[str]:

@@ -30,6 +30,48 @@ class Suppressions:
         return False
 
 
+    def used_by(self, code: str, lines: tuple[int, ...]) -> list[tuple[int, str]]:
+        """The (line, code) entries of line-level `# noqa: CODE` comments that suppress ``code``
+        on ``lines`` (every one that does: removing any of them alone keeps it suppressed)."""
+        return [(line, code) for line in lines
+                if (codes := self.by_line.get(line)) is not None and codes is not ALL
+                and code in codes]
+
+
+@dataclass(frozen=True)
+class NoqaDirective:
+    """One line-level `# noqa` comment, as written (for DBL003 unused-noqa and its fix)."""
+
+    line: int
+    column: int  # 0-based character column of the comment's `#`
+    comment: str  # the whole comment token
+    start: int  # where the directive begins inside ``comment``
+    end: int  # and ends (after its last code)
+    codes: tuple[str, ...] | None  # as written, upper-cased; None for a blanket noqa
+
+
+def noqa_directives(text: str) -> list[NoqaDirective]:
+    """Every line-level `# noqa` comment of ``text`` (file-level `# dbleak: noqa` excluded)."""
+    if "noqa" not in text.lower():
+        return []
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return []
+    found: list[NoqaDirective] = []
+    for token in tokens:
+        if token.type != tokenize.COMMENT or _FILE_NOQA.match(token.string):
+            continue
+        match = _NOQA.search(token.string)
+        if match is None:
+            continue
+        written = match.group("codes")
+        codes = tuple(code.upper() for code in _CODE.findall(written)) if written else None
+        found.append(NoqaDirective(token.start[0], token.start[1], token.string, match.start(),
+                                   match.end(), codes))
+    return found
+
+
 def _codes(text: str | None) -> frozenset[str]:
     if not text:
         return ALL

@@ -37,12 +37,17 @@ _SELECTOR = re.compile(r"^(ALL|DBL[0-9]{0,3})$")
 
 
 def is_valid_selector(selector: str) -> bool:
+    """Whether ``selector`` (``ALL``, a code, or a prefix of one) names at least one code.
+
+    As in ruff, a selector that matches nothing is an error: a typo must not silence a run.
+    """
     selector = selector.upper()
     if not _SELECTOR.match(selector):
         return False
-    if selector in ("ALL", "DBL") or selector in ENGINE_CODES:
+    if selector in ("ALL", "DBL"):
         return True
-    return any(rule.code.startswith(selector) for rule in all_rules()) or len(selector) < 6
+    codes = [*ENGINE_CODES, *(rule.code for rule in all_rules())]
+    return any(code.startswith(selector) for code in codes)
 
 
 def _specificity(selector: str, code: str) -> int:

@@ -166,10 +166,12 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
 
 def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], Settings],
                        options: Any, with_project: bool, check: Callable[..., Any],
-                       workers: int, crashed: Callable[[Discovered], Any]) -> Iterator[Any]:
+                       workers: int, crashed: Callable[[Discovered], Any],
+                       indexed: Callable[[], None] | None = None) -> Iterator[Any]:
     """``check`` every item in ``workers`` forked processes; results in the items' order.
 
-    ``crashed(item)`` makes the result for an item whose worker died.
+    ``crashed(item)`` makes the result for an item whose worker died; ``indexed()`` is called
+    once the project index is merged (when one is built).
     """
     context = multiprocessing.get_context("fork")
     connections: list[Connection] = []
@@ -208,6 +210,8 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
                         conn.send(plain)
                     except (BrokenPipeError, OSError):
                         alive[index] = False
+            if indexed is not None:
+                indexed()
         for position, item in enumerate(items):
             index = position % workers
             if alive[index]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -117,6 +119,8 @@ class Settings:
     # The folder the config came from (globs in per-file-ignores/exclude are relative to it).
     root: str = "."
     config_path: str | None = None
+    # `--ignore-noqa` (command line only, as in ruff): no noqa comment suppresses anything.
+    ignore_noqa: bool = False
 
     def option(self, family: str, key: str, default: Any = None) -> Any:
         """A family option (e.g. ``option("sql", "chunk-size", 1000)``)."""
@@ -164,8 +168,16 @@ def read_config_file(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def settings_from_table(table: Mapping[str, Any], path: Path, base: Settings | None = None) -> Settings:
-    """Validate a config table and turn it into Settings. Unknown keys and wrong types are errors."""
+def settings_from_table(table: Mapping[str, Any], path: Path, base: Settings | None = None,
+                        origin: bool = True) -> Settings:
+    """Validate a config table and turn it into Settings over ``base`` (the defaults, or the
+    file it `extend`s). Unknown keys and wrong types are errors.
+
+    Over a base, as in ruff: a `select` starts the selection afresh (the base's `extend-select`
+    and `ignore` go), otherwise `extend-select`, `ignore` and `extend-exclude` add to the base's;
+    other values replace the base's, and family tables merge key by key. ``origin``: the table
+    comes from the file ``path`` (its folder becomes the root); False for `--config KEY=VALUE`.
+    """
     base = base or Settings()
     changes: dict[str, Any] = {}
     families = set(FAMILY_OPTIONS) | set(TABLE_VALIDATORS) | {"drivers"}
@@ -204,9 +216,9 @@ def settings_from_table(table: Mapping[str, Any], path: Path, base: Settings | N
                             f"{path}: `{key}.{sub}` must be {_describe(options[sub])}, "
                             f"got {subvalue!r}"
                         )
-            changes[key] = _freeze(value)
+            changes[key] = _freeze({**getattr(base, key), **value})
         else:
-            known = ", ".join(sorted([*_TOP_LEVEL, *families]))
+            known = ", ".join(sorted([*_TOP_LEVEL, *families, "extend"]))
             raise ConfigError(f"{path}: unknown key `{key}` (known keys: {known})")
     for code_key in ("select", "extend_select", "ignore"):
         for code in changes.get(code_key, ()):
@@ -214,7 +226,85 @@ def settings_from_table(table: Mapping[str, Any], path: Path, base: Settings | N
     for _, codes in changes.get("per_file_ignores", ()):
         for code in codes:
             _check_code_selector(code, f"{path}: `per-file-ignores`")
+    if "select" in changes:
+        changes.setdefault("extend_select", ())
+        changes.setdefault("ignore", ())
+    else:
+        for attr in ("extend_select", "ignore"):
+            if attr in changes:
+                changes[attr] = (*getattr(base, attr), *changes[attr])
+    if "extend_exclude" in changes:
+        changes["extend_exclude"] = (*base.extend_exclude, *changes["extend_exclude"])
+    if not origin:
+        return replace(base, **changes)
     return replace(base, **changes, root=str(path.parent), config_path=str(path))
+
+
+def target_from_requires_python(spec: str) -> str | None:
+    """The `target-version` a `[project] requires-python` implies: its lowest allowed Python 3
+    minor version (``">=3.9,<4"`` → ``"py39"``), clamped to the versions dbleak knows."""
+    lows: list[int] = []
+    for clause in spec.split(","):
+        match = re.match(r"^\s*(>=|~=|==|>)\s*3\.(\d+)", clause)
+        if match:
+            lows.append(int(match.group(2)))
+    if not lows:
+        return None
+    known = [int(v[3:]) for v in TARGET_VERSIONS]
+    minor = min(max(max(lows), known[0]), known[-1])
+    return f"py3{minor}"
+
+
+def _requires_python(path: Path) -> str | None:
+    if path.name != "pyproject.toml":
+        return None
+    try:
+        with open(path, "rb") as handle:
+            project = tomllib.load(handle).get("project")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    spec = project.get("requires-python") if isinstance(project, dict) else None
+    return target_from_requires_python(spec) if isinstance(spec, str) else None
+
+
+def settings_from_config(path: Path, table: Mapping[str, Any]) -> Settings:
+    """The Settings of the config file ``path`` (whose `[tool.dbleak]` is ``table``): following
+    `extend` (a path relative to the file, `~` and `$VARS` expanded) to the files it builds on,
+    and, when none of them sets `target-version`, the one `[project] requires-python` implies."""
+    settings, target_set = _settings_with_bases(path, table, ())
+    if not target_set:
+        inferred = _requires_python(path)
+        if inferred is not None:
+            settings = replace(settings, target_version=inferred)
+    return settings
+
+
+def _settings_with_bases(path: Path, table: Mapping[str, Any],
+                         chain: tuple[Path, ...]) -> tuple[Settings, bool]:
+    base: Settings | None = None
+    target_set = "target-version" in table
+    extend = table.get("extend")
+    if extend is not None:
+        if not isinstance(extend, str):
+            raise ConfigError(f"{path}: `extend` must be the path of a configuration file, "
+                              f"got {extend!r}")
+        here = path.resolve()
+        target = (path.parent / os.path.expandvars(os.path.expanduser(extend))).resolve()
+        if target == here or target in chain:
+            cycle = " -> ".join(str(p) for p in (*chain, here, target))
+            raise ConfigError(f"{path}: `extend` makes a cycle: {cycle}")
+        if not target.is_file():
+            raise ConfigError(f"{path}: `extend`: no such configuration file {target}")
+        base_table = read_config_file(target) or {}
+        base, base_target = _settings_with_bases(target, base_table, (*chain, here))
+        target_set = target_set or base_target
+    own = {key: value for key, value in table.items() if key != "extend"}
+    return settings_from_table(own, path, base), target_set
+
+
+def apply_inline(settings: Settings, table: Mapping[str, Any]) -> Settings:
+    """``settings`` with the `--config KEY=VALUE` options of ``table`` over them."""
+    return settings_from_table(table, Path("--config"), settings, origin=False)
 
 
 def _check_code_selector(code: str, where: str) -> None:
@@ -222,6 +312,38 @@ def _check_code_selector(code: str, where: str) -> None:
 
     if not is_valid_selector(code):
         raise ConfigError(f"{where}: unknown rule code or prefix {code!r}")
+
+
+def _toml_value(value: Any) -> str:
+    """``value`` written as TOML (strings, booleans, numbers, lists and tables of them)."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }" if items else "{}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def settings_lines(settings: Settings) -> list[str]:
+    """Every resolved value of ``settings``, one ``key = value`` line each, in the spelling of
+    `[tool.dbleak]` (``--show-settings``)."""
+    lines: list[str] = []
+    for key in ("select", "extend-select", "ignore", "exclude", "extend-exclude",
+                "respect-gitignore", "target-version"):
+        lines.append(f"{key} = {_toml_value(getattr(settings, key.replace('-', '_')))}")
+    lines.append(f"per-file-ignores = {_toml_value(dict(settings.per_file_ignores))}")
+    for family in (*FAMILY_OPTIONS, "drivers"):
+        table: Mapping[str, Any] = getattr(settings, family)
+        lines.append(f"{family} = {_toml_value(table)}")
+    return lines
 
 
 CONFIG_NAMES = ("dbleak.toml", "pyproject.toml")
@@ -248,7 +370,7 @@ class ConfigResolver:
         if explicit is not None:
             table = read_config_file(explicit)
             self._explicit = self._overrides(
-                settings_from_table(table or {}, explicit.resolve())
+                settings_from_config(explicit.resolve(), table or {})
             )
         self._default = self._overrides(Settings(root=str(Path.cwd())))
 
@@ -274,7 +396,7 @@ class ConfigResolver:
             if _is_file(candidate):
                 table = read_config_file(candidate)
                 if table is not None:
-                    settings = self._overrides(settings_from_table(table, candidate))
+                    settings = self._overrides(settings_from_config(candidate, table))
                     break
         if settings is None:
             parent = folder.parent

@@ -39,6 +39,7 @@ from dbleak.analysis.origins import (
     module_globals,
     module_level_statements,
     scope_readers,
+    star_imports,
     unwrap_annotation,
 )
 from dbleak.analysis.project import SUMMARIZERS
@@ -58,6 +59,7 @@ SUMMARY_RETURN_ITEMS = "lifecycle.return_items"  # `return a, b`: per position, 
 SUMMARY_YIELDS = "lifecycle.yields"  # a generator's yielded origins
 SUMMARY_EFFECTS = "lifecycle.effects"  # {parameter: effect}
 SUMMARY_IMPORTS = "lifecycle.imports"  # on a module: {local name: qualified name}
+SUMMARY_STARS = "lifecycle.stars"  # on a module: the modules it imports `*` from, in order
 SUMMARY_VALUE = "lifecycle.value"  # on a global: its origin
 SUMMARY_BASES = "lifecycle.bases"  # on a class: its bases' qualified names
 SUMMARY_ATTRS = "lifecycle.attrs"  # on a class: {attribute: origin}
@@ -70,6 +72,8 @@ SUMMARY_METHODS = "lifecycle.methods"  # on a class: the names of the methods it
 # calls on `self`, or `run()` when it starts a thread).
 SUMMARY_MAKES_DB = "lifecycle.makes_db"
 SUMMARY_INIT_ATTRS = "lifecycle.init_attrs"  # on a class: the attributes its constructor sets
+# On a class: {parameter of `__init__`: attribute} for `self.attr = parameter` in `__init__`.
+SUMMARY_ADOPTS = "lifecycle.adopts"
 
 EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_BORROW, EFFECT_WITH = "release", "escape", "borrow", "with"
 # Returned as it is: the caller's object leaves with the call's result, wherever that goes.
@@ -484,7 +488,31 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
         summary[SUMMARY_MAKES_DB] = True
     if init_attrs:
         summary[SUMMARY_INIT_ATTRS] = init_attrs
+    adopts = _kept_parameters(cls)
+    if adopts:
+        summary[SUMMARY_ADOPTS] = adopts
     return summary
+
+
+def _kept_parameters(cls: ast.ClassDef) -> dict[str, str]:
+    """``self.attr = param`` in ``__init__``: which attribute keeps each parameter (the first
+    one, when several do)."""
+    init = next((item for item in cls.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and item.name == "__init__"), None)
+    if init is None:
+        return {}
+    args = [*init.args.posonlyargs, *init.args.args, *init.args.kwonlyargs]
+    if not args:
+        return {}
+    me, params = args[0].arg, {a.arg for a in args[1:]}
+    kept: dict[str, str] = {}
+    for node in walk(init):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.value, ast.Name) and node.value.id in params):
+            target = node.targets[0]
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == me:
+                kept.setdefault(node.value.id, target.attr)
+    return kept
 
 
 def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[str, ...]]:
@@ -573,8 +601,12 @@ def _summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
     rebound = set(global_values) | {node.name for node in tree.body if isinstance(
         node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     imports = {name: target for name, target in imports.items() if name not in rebound}
-    if facts.module_name and imports:
-        summaries[facts.module_name] = {SUMMARY_KIND: "module", SUMMARY_IMPORTS: imports}
+    stars = star_imports(facts)
+    if facts.module_name and (imports or stars):
+        module_summary: dict[str, Any] = {SUMMARY_KIND: "module", SUMMARY_IMPORTS: imports}
+        if stars:
+            module_summary[SUMMARY_STARS] = stars
+        summaries[facts.module_name] = module_summary
     for name, origins in global_values.items():
         origin = any_origin(origins)
         if origin is not None:

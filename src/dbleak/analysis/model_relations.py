@@ -32,6 +32,13 @@ KEYS_KEY = "key-fields"
 SHAPES_KEY = "model-shapes"  # ((class name, has a relation field, base class names),)
 TABLES_KEY = "model-tables"  # ((class name, table name),)
 BASES_KEY = "model-bases"  # ((class name, base class names),) of every model-like class
+# Names under which a model instance holds a related manager: its many-to-many fields and
+# generic relations, and the `related_name` of a foreign key or many-to-many field pointing at
+# another model (Django's `obj.<name>.all()`).
+MANAGERS_KEY = "related-managers"
+_MANY_CALLS = frozenset({"ManyToManyField", "ParentalManyToManyField", "TreeManyToManyField",
+                         "GenericRelation"})
+_REVERSE_MANY_CALLS = frozenset({"ForeignKey", "ParentalKey", "TreeForeignKey", *_MANY_CALLS})
 
 # Calls whose result, assigned in a class body, is a field that points at other rows.
 _RELATION_CALLS = frozenset({
@@ -71,6 +78,22 @@ def _fields(klass: ast.ClassDef) -> Iterator[tuple[str, ast.Call]]:
 def class_relation_fields(klass: ast.ClassDef) -> list[str]:
     """The names a model class's body binds to relation fields, in order."""
     return [name for name, value in _fields(klass) if _is_relation_value(value)]
+
+
+def class_manager_names(klass: ast.ClassDef) -> list[str]:
+    """The related managers a model class's fields make: its own many-to-many fields, and the
+    ``related_name`` its foreign keys give the models they point at."""
+    found: list[str] = []
+    for name, value in _fields(klass):
+        kind = call_name(value)
+        if kind in _MANY_CALLS:
+            found.append(name)
+        if kind in _REVERSE_MANY_CALLS:
+            related = next((k.value for k in value.keywords if k.arg == "related_name"), None)
+            text = _string(related)
+            if text and text.isidentifier():
+                found.append(text)
+    return found
 
 
 def _named_assignments(body: list[ast.stmt]) -> Iterator[tuple[str, ast.expr]]:
@@ -273,6 +296,9 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
         keys = class_key_fields(klass)
         if keys:
             summary[KEYS_KEY] = tuple(keys)
+        managers = class_manager_names(klass)
+        if managers:
+            summary[MANAGERS_KEY] = tuple(managers)
         shape = _shape(klass, bool(fields))
         if shape is not None:
             summary[SHAPES_KEY] = (shape,)
@@ -532,6 +558,13 @@ def relation_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """Relation field names of every model in the project and in this module."""
     own = _own(facts, RELATIONS_KEY)
     indexed = project.union_of(RELATIONS_KEY)
+    return own | indexed if indexed else own
+
+
+def related_manager_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
+    """Related manager names of every model in the project and in this module."""
+    own = _own(facts, MANAGERS_KEY)
+    indexed = project.union_of(MANAGERS_KEY)
     return own | indexed if indexed else own
 
 

@@ -96,17 +96,23 @@ def import_bindings(node: ast.Import | ast.ImportFrom, module_name: str = "",
                 top = alias.name.split(".", 1)[0]
                 found.append((top, top))
         return found
+    base = import_from_base(node, module_name, is_package)
+    for alias in node.names:
+        if alias.name == "*":
+            continue
+        found.append((alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name))
+    return found
+
+
+def import_from_base(node: ast.ImportFrom, module_name: str = "", is_package: bool = False) -> str:
+    """The module a ``from ... import`` statement imports from, relative levels resolved."""
     base = node.module or ""
     if node.level:
         package = module_name.split(".") if module_name else []
         drop = node.level - 1 if is_package else node.level
         package = package[: max(len(package) - drop, 0)]
         base = ".".join([*package, base] if base else package)
-    for alias in node.names:
-        if alias.name == "*":
-            continue
-        found.append((alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name))
-    return found
+    return base
 
 
 class ImportResolver:

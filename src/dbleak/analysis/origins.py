@@ -4,7 +4,8 @@
 "app.Repo", "conn")`` "what ``Repo`` instances keep in ``self.conn``", ``("method", <origin>,
 "cursor", ())`` "the result of calling ``cursor()`` on that", ``("global", "app.db.engine")``
 "the module-level object ``engine`` of ``app.db``", ``("type", "sqlite3.Connection")`` "a
-value declared of that type". Origins are plain tuples (picklable, hashable, cheap): the
+value declared of that type", ``("adopt", <call origin>, ((1, <origin>),))`` "the result of a
+call given a new object as its second argument" (a wrapper may take it over). Origins are plain tuples (picklable, hashable, cheap): the
 project's summaries are written in them, and :mod:`dbleak.analysis.sources` resolves them
 against the driver table and the project index.
 
@@ -17,10 +18,12 @@ index uses (``mod.func``, ``mod.Class.method``, ``mod.func.inner``).
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Iterator
 from typing import Any
 
 from dbleak.analysis.module import ModuleFacts, walk, walk_scope
+from dbleak.analysis.names import import_from_base
 
 Origin = tuple[Any, ...]
 # The nodes that bind names (what `OriginReader.assigned` looks at; the rest is skipped).
@@ -262,7 +265,7 @@ class OriginReader:
         qualname = self.facts.qualname(expr)
         if qualname is not None:
             return qualname
-        if root.id in module_globals(self.facts.tree):
+        if root.id in module_globals(self.facts.tree) or self._star_bound(root.id):
             parts: list[str] = []
             node: ast.AST = expr
             while isinstance(node, ast.Attribute):
@@ -309,9 +312,14 @@ class OriginReader:
         qualname = self.facts.qualname(ast.Name(id=name, ctx=ast.Load()))
         if qualname is not None:
             return ("global", qualname)
-        if name in module_globals(self.facts.tree):
+        if name in module_globals(self.facts.tree) or self._star_bound(name):
             return ("global", self.prefix + name)
         return None
+
+    def _star_bound(self, name: str) -> bool:
+        """A name bound by nothing in the module but maybe by its ``from m import *``: it is
+        read as the module's own global, which the module's summary resolves through ``m``."""
+        return bool(self.prefix) and bool(star_imports(self.facts)) and not hasattr(builtins, name)
 
     def _call_origin(self, call: ast.Call, depth: int) -> Origin | None:
         func = call.func
@@ -340,7 +348,7 @@ class OriginReader:
         if isinstance(func, (ast.Name, ast.Attribute)):
             qualname = self._free_qualname(func)
             if qualname is not None:
-                return ("call", qualname, keywords)
+                return self._adopting(("call", qualname, keywords), call, depth)
         if isinstance(func, ast.Name):
             base = self.name_origin(func.id, depth + 1)
             return ("method", base, "__call__", keywords) if base is not None else None
@@ -352,6 +360,27 @@ class OriginReader:
         # `sessionmaker(bind=engine)()`, `factories[name]()`: calling what an expression holds
         base = self.origin(func, depth + 1)
         return ("method", base, "__call__", keywords) if base is not None else None
+
+
+    def _adopting(self, made: Origin, call: ast.Call, depth: int) -> Origin:
+        """``Wrapper(conn, sqlite3.connect(p))``: the call with the new objects it is given, by
+        position or keyword (a class of the project may take them over)."""
+        given: list[tuple[int | str, Origin]] = []
+        for index, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                break
+            if isinstance(arg, (ast.Call, ast.Await, ast.Name)):
+                origin = self.origin(arg, depth + 1)
+                if is_fresh(origin):
+                    assert origin is not None
+                    given.append((index, origin))
+        for keyword in call.keywords:
+            if keyword.arg is not None and isinstance(keyword.value, (ast.Call, ast.Await, ast.Name)):
+                origin = self.origin(keyword.value, depth + 1)
+                if is_fresh(origin):
+                    assert origin is not None
+                    given.append((keyword.arg, origin))
+        return ("adopt", made, tuple(given)) if given else made
 
 
 def _bind_target(found: dict[str, list[ast.expr | None]], target: ast.expr,
@@ -371,13 +400,20 @@ def is_none(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
 
+def plain_call(origin: Origin) -> Origin:
+    """The call of an ``("adopt", call, given)`` origin; any other origin as it is."""
+    if origin[0] == "adopt":
+        return tuple(origin[1])
+    return origin
+
+
 def is_fresh(origin: Origin | None) -> bool:
     """Whether an origin makes a new object (a call), rather than naming a shared one (an
     attribute, a module global, a declared type)."""
     if origin is None:
         return False
     tag = origin[0]
-    if tag in ("call", "method", "next", "new"):
+    if tag in ("call", "method", "next", "new", "adopt"):
         return True
     if tag in ("cast", "annotated"):
         return is_fresh(origin[2])
@@ -415,6 +451,20 @@ def module_level_nodes(tree: ast.AST) -> Iterator[ast.AST]:
 
 
 _GLOBALS_KEY = "_dbleak_module_globals"
+_STARS_KEY = "_dbleak_star_imports"
+
+
+def star_imports(facts: ModuleFacts) -> tuple[str, ...]:
+    """The modules the module body imports ``*`` from, in order (the last one binds a name
+    last)."""
+    cached = facts.tree.__dict__.get(_STARS_KEY)
+    if cached is None:
+        cached = tuple(dict.fromkeys(
+            import_from_base(stmt, facts.module_name, facts.is_package)
+            for stmt in module_level_statements(facts.tree.body)
+            if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names)))
+        facts.tree.__dict__[_STARS_KEY] = cached
+    return tuple(cached)
 
 
 def module_globals(tree: ast.Module) -> frozenset[str]:

@@ -25,6 +25,7 @@ from dbleak.analysis.lifecycle_summary import (
     EFFECT_RELEASE,
     EFFECT_RETURN,
     EFFECT_WITH,
+    SUMMARY_ADOPTS,
     SUMMARY_ATTRS,
     SUMMARY_BASES,
     SUMMARY_EFFECTS,
@@ -34,13 +35,22 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_MAKES_DB,
     SUMMARY_METHODS,
     SUMMARY_PARAMS,
+    SUMMARY_RELEASED_ATTRS,
     SUMMARY_RETURN_ITEMS,
     SUMMARY_RETURNS,
+    SUMMARY_STARS,
     SUMMARY_VALUE,
     SUMMARY_YIELDS,
     summarize_lifecycle,
 )
-from dbleak.analysis.origins import Origin, OriginReader, is_fresh, scope_readers
+from dbleak.analysis.origins import (
+    Origin,
+    OriginReader,
+    is_fresh,
+    plain_call,
+    scope_readers,
+    star_imports,
+)
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
 if TYPE_CHECKING:
@@ -114,7 +124,7 @@ def handed_out(registry: Value | None, registry_origin: Any, method: str,
     if (isinstance(value, ObjectSpec) and not value.must_release and method == "__call__"
             and isinstance(registry, ObjectSpec) and registry.kind is Kind.FACTORY
             and registry.release and isinstance(registry_origin, tuple)
-            and registry_origin[:1] == ("call",)):
+            and plain_call(registry_origin)[:1] == ("call",)):
         return replace(value, must_release=True)
     return value
 
@@ -181,12 +191,35 @@ class ObjectSources:
                     target = str(imports[parts[cut]])
                     qualname = self.drivers.canonical(".".join([target, *parts[cut + 1:]]))
                     break
+                star = self._star_source(summary, parts[cut]) if summary is not None else None
+                if star is not None:
+                    qualname = self.drivers.canonical(".".join([star, parts[cut], *parts[cut + 1:]]))
+                    break
             else:
                 return qualname
             if qualname in seen:
                 return qualname
             seen.add(qualname)
         return qualname
+
+    def _star_source(self, module: Mapping[str, Any], name: str, depth: int = 0) -> str | None:
+        """The module a ``from m import *`` of ``module`` takes ``name`` from (the last one
+        that has it), when nothing in ``module`` itself binds it."""
+        stars = module.get(SUMMARY_STARS)
+        if not stars or name.startswith("_") or depth > 4:
+            return None
+        for star in reversed(stars):
+            qualname = f"{star}.{name}"
+            if self.summary(qualname) is not None:
+                return str(star)
+            inner = self.summary(str(star))
+            if inner is not None and (name in (inner.get(SUMMARY_IMPORTS) or {})
+                                      or self._star_source(inner, name, depth + 1) is not None):
+                return str(star)
+            if self.drivers.factory(qualname) is not None or qualname in self.drivers.objects \
+                    or self.drivers.instance(qualname) is not None:
+                return str(star)
+        return None
 
     def _summary_through(self, qualname: str) -> tuple[str, Mapping[str, Any] | None]:
         found = self._through.get(qualname)
@@ -272,8 +305,13 @@ class ObjectSources:
         if tag == "cursorlike":
             # what the function returns runs `execute()`/`fetch*()` there: a PEP 249 cursor
             return self.resolve(origin[1], depth + 1) or self.drivers.objects.get(DUCK_CURSOR)
+        if tag == "adopt":
+            made = self.resolve(origin[1], depth + 1)
+            if isinstance(made, ProjectClass):
+                return self.adopted(made.qualname, origin[2], depth) or made
+            return made
         if tag == "next":
-            inner = origin[1]
+            inner = plain_call(origin[1])
             if inner[0] != "call":
                 return None
             _name, summary = self._summary_through(str(inner[1]))
@@ -501,6 +539,51 @@ class ObjectSources:
         self._resources[qualname] = found
         return found
 
+    def adopted(self, qualname: str, given: tuple[tuple[int | str, Origin], ...],
+                depth: int) -> ObjectSpec | None:
+        """``Wrapper(sqlite3.connect(p))``: an instance of a project class given a new database
+        object that its constructor keeps (``self.conn = conn``) and that a release method
+        (``close()``, …) may release. The instance has taken it over: it is an object of the
+        same kind, released by the class's own methods."""
+        chain = list(self.class_chain(qualname))
+        methods = {m for _name, summary, _level in chain for m in summary.get(SUMMARY_METHODS, ())}
+        releases = tuple(sorted(methods & _RESOURCE_RELEASES))
+        if not releases:
+            return None
+        released = {a for _name, summary, _level in chain for a in summary.get(SUMMARY_RELEASED_ATTRS, ())}
+        init_class = next((owner for owner, summary, _level in chain
+                           if "__init__" in summary.get(SUMMARY_METHODS, ())), None)
+        if init_class is None:
+            return None
+        kept = self.summary(init_class)
+        init = self.method_summary(init_class, "__init__")
+        params = init.get(SUMMARY_PARAMS) if init is not None else None
+        if kept is None or not isinstance(params, (tuple, list)) or not params:
+            return None
+        adopts = kept.get(SUMMARY_ADOPTS) or {}
+        for key, origin in given:
+            if isinstance(key, int):
+                if key + 1 >= len(params):
+                    continue
+                name = str(params[key + 1])
+            else:
+                name = key
+            attr = adopts.get(name)
+            if attr is None or attr not in released:
+                continue
+            value = self.resolve(origin, depth + 1)
+            if not isinstance(value, ObjectSpec) or value.kind not in _OWNED_KINDS or not value.must_release:
+                continue
+            return ObjectSpec(
+                f"project:{qualname}", "project", value.kind, release=releases,
+                with_=WithSpec(closes=True) if "__exit__" in methods else None,
+                async_with=WithSpec(closes=True) if "__aexit__" in methods else None,
+                closing_context="closing" if "close" in releases else (
+                    "self" if "__exit__" in methods else "try-finally"),
+                project_class=qualname,
+                note=f"a class of the project that takes over the {value.kind.value} it is given")
+        return None
+
     def _owns_db(self, summary: Mapping[str, Any]) -> bool:
         """Whether one class (not its bases) makes a database object it keeps."""
         if summary.get(SUMMARY_MAKES_DB):
@@ -670,12 +753,15 @@ class ObjectSources:
         for origin in summary.get(SUMMARY_RETURNS) or ():
             if origin[0] == "method" and str(origin[2]).startswith("cursor"):
                 return True
+            origin = plain_call(origin)
             if origin[0] == "call" and self.returns_cursor_call(str(origin[1]), depth + 1):
                 return True
         return False
 
     def may_create(self) -> bool:
         """Cheap first look: whether any call of the module may make a tracked object."""
+        if star_imports(self.facts):
+            return True  # names bound by `from m import *` are known only from `m`
         for site in self.facts.calls:
             call = site.node
             func = call.func

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dbleak.rules.base import Rule
+from dbleak.rules.dbl003_unused_noqa import UnusedNoqa
 from dbleak.rules.dbl101_unclosed_connection import UnclosedConnection
 from dbleak.rules.dbl102_unclosed_cursor import UnclosedCursor
 from dbleak.rules.dbl103_close_skipped_on_exception import CloseSkippedOnException
@@ -19,8 +20,10 @@ from dbleak.rules.dbl302_materialized_cursor import MaterializedCursor
 from dbleak.rules.dbl303_len_of_materialized import LenOfMaterialized
 from dbleak.rules.dbl304_first_of_materialized import FirstOfMaterialized
 from dbleak.rules.dbl305_fetchall_iterated_once import FetchallIteratedOnce
+from dbleak.rules.dbl306_queryset_evaluated_for_count import QuerysetEvaluatedForCount
 
 RULES: tuple[type[Rule], ...] = (
+    UnusedNoqa,
     UnclosedConnection,
     UnclosedCursor,
     CloseSkippedOnException,
@@ -37,4 +40,5 @@ RULES: tuple[type[Rule], ...] = (
     LenOfMaterialized,
     FirstOfMaterialized,
     FetchallIteratedOnce,
+    QuerysetEvaluatedForCount,
 )

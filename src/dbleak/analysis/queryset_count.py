@@ -1,0 +1,283 @@
+"""Django querysets evaluated only to be counted or tested: ``len(qs)``, ``len(list(qs))``,
+``bool(qs)``, ``if qs:``, ``if not qs:``.
+
+Evaluating a queryset fetches every row and builds a model instance for each, to keep them in
+the queryset's result cache. When nothing reads that cache afterwards (the rows are never
+iterated, indexed or handed on), ``qs.count()`` / ``qs.exists()`` ask the database for the one
+number instead.
+
+A queryset is ``Model.objects.<queryset methods>``, a related manager's ``obj.items.all()`` /
+``.filter()`` / ``.exclude()`` (``items`` a many-to-many field or a ``related_name`` of a model
+of the project, or a default ``<model>_set``), a queryset method called on either, or a local
+name bound once to one of them.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dbleak.analysis.fetch import is_test_module, is_test_scope
+from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, method_chain
+from dbleak.analysis.module import ModuleFacts, Scope, walk
+
+# Queryset methods that make another queryset and support `count()`/`exists()`.
+_CHAINABLE = DJANGO_QUERYSET - {"raw", "union", "dates", "datetimes", "extra"}
+# Calls on a queryset name that read nothing from its result cache, or only what `count()` /
+# `exists()` would give (they run their own query when the cache is empty).
+_QUERY_CALLS = (_CHAINABLE | DJANGO_BOUNDING) - {"iterator", "in_bulk"}
+_MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
+# Methods that make a queryset from a related manager (`book.authors.all()`).
+_RELATED_ENTRY = frozenset({"all", "filter", "exclude"})
+
+
+@dataclass(frozen=True)
+class CountSite:
+    """One evaluation of a queryset only for its size."""
+
+    node: ast.expr  # what is reported, and replaced by the fix
+    queryset: ast.expr  # the queryset expression (or name) the fix keeps
+    form: str  # "len" (→ `.count()`) or "truth" (→ `.exists()`)
+    stmt: ast.stmt
+    # Other uses of the name read the queryset's cache (`qs.first()` after `len(qs)`): the fix
+    # then makes each of them a query of its own.
+    shares_cache: bool
+
+
+def count_sites(facts: ModuleFacts, path: str, root: str | None,
+                managers: frozenset[str]) -> list[CountSite]:
+    """Every place of the module that evaluates a queryset only to count or test it;
+    ``managers`` are the related manager names the project's models declare."""
+    if is_test_module(path, root):
+        return []
+    finder = _Finder(facts, managers)
+    return list(finder.sites())
+
+
+class _Finder:
+    def __init__(self, facts: ModuleFacts, managers: frozenset[str]) -> None:
+        self.facts = facts
+        self.managers = managers
+        self.django = any(q == "django" or q.startswith("django.")
+                          for q in facts.resolver.bindings.values())
+        self._bindings: dict[int, dict[str, list[ast.AST]]] = {}
+        self._prefetches: dict[int, frozenset[str]] = {}
+
+    def sites(self) -> Iterator[CountSite]:
+        for scope in self.facts.scopes:
+            if not scope.is_function or is_test_scope(scope):
+                continue
+            for node in self.facts.scope_nodes.get(id(scope.node), ()):
+                yield from self._sites(node, scope)
+
+    # -- the shapes
+
+    def _sites(self, node: ast.AST, scope: Scope) -> Iterator[CountSite]:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 1 \
+                and not node.keywords and node.func.id in ("len", "bool") \
+                and self.facts.qualname(node.func) is None:
+            inner = node.args[0]
+            form = "len" if node.func.id == "len" else "truth"
+            if form == "len" and isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) \
+                    and inner.func.id == "list" and len(inner.args) == 1 and not inner.keywords:
+                inner = inner.args[0]
+            site = self._counted(node, inner, form, scope)
+            if site is not None:
+                yield site
+        elif isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
+            for tested in _tested(node.test):
+                site = self._counted(tested, tested, "truth", scope)
+                if site is not None:
+                    yield site
+
+    def _counted(self, node: ast.expr, queryset: ast.expr, form: str, scope: Scope) -> CountSite | None:
+        if not self._is_queryset(queryset, scope, 0):
+            return None
+        stmt = self._statement(node)
+        if stmt is None:
+            return None
+        shares = False
+        if isinstance(queryset, ast.Name):
+            uses = self._other_uses(queryset, scope)
+            if uses is None:
+                return None  # its rows are read elsewhere: evaluating it once serves them
+            shares = uses
+        return CountSite(node, queryset, form, stmt, shares)
+
+    # -- querysets
+
+    def _is_queryset(self, expr: ast.expr, scope: Scope, depth: int) -> bool:
+        if depth > 4:
+            return False
+        if isinstance(expr, ast.Name):
+            value = self._single_binding(expr.id, scope)
+            return value is not None and self._is_queryset(value, scope, depth + 1)
+        root, steps = method_chain(expr)
+        if not steps or steps[-1].call is None or any(s.name == "[]" for s in steps):
+            return False  # a slice is bounded; a bare attribute is no evaluated queryset
+        manager = next((i for i, s in enumerate(steps) if s.name in _MANAGERS and s.call is None), None)
+        if manager is not None:
+            if any(s.call is not None for s in steps[:manager]):
+                return False
+            owner = steps[manager - 1].name if manager > 0 else (root.id if isinstance(root, ast.Name) else "")
+            if not (owner[:1].isupper() or self.django):
+                return False
+            return bool(steps[manager + 1:]) and all(s.name in _CHAINABLE for s in steps[manager + 1:])
+        calls = [i for i, s in enumerate(steps) if s.call is not None]
+        first = calls[0]
+        if isinstance(root, ast.Name) and first == 0 and self._is_queryset(root, scope, depth + 1):
+            return all(s.name in _CHAINABLE for s in steps)  # `qs.filter(...)` of a queryset name
+        if not self.django or first == 0 or steps[first].name not in _RELATED_ENTRY:
+            return False
+        if any(s.call is not None for s in steps[:first]):
+            return False
+        related = steps[first - 1].name
+        if not (related.endswith("_set") or related in self.managers):
+            return False  # `obj.aliases.all()` of some other handler class
+        if related in self._prefetched(expr) and [s.name for s in steps[first:]] == ["all"]:
+            return False  # answered from the prefetch cache, no query at all
+        # `book.authors.all()`: a related manager of a model instance
+        return all(s.name in _CHAINABLE for s in steps[first:])
+
+    def _single_binding(self, name: str, scope: Scope) -> ast.expr | None:
+        bindings = self._scope_bindings(scope)
+        values = bindings.get(name)
+        if not values or len(values) != 1:
+            return None
+        value = values[0]
+        return value if isinstance(value, ast.expr) else None
+
+    def _scope_bindings(self, scope: Scope) -> dict[str, list[ast.AST]]:
+        found = self._bindings.get(id(scope.node))
+        if found is None:
+            found = {}
+            node = scope.node
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+                    found.setdefault(arg.arg, []).append(arg)
+                for extra in (node.args.vararg, node.args.kwarg):
+                    if extra is not None:
+                        found.setdefault(extra.arg, []).append(extra)
+            for item in self.facts.scope_nodes.get(id(node), ()):
+                if isinstance(item, ast.Name) and not isinstance(item.ctx, ast.Load):
+                    parent = self.facts.parent.get(id(item))
+                    value: ast.AST = item
+                    if isinstance(parent, (ast.Assign, ast.AnnAssign)) and parent.value is not None \
+                            and (parent.targets == [item] if isinstance(parent, ast.Assign) else parent.target is item):
+                        value = parent.value
+                    found.setdefault(item.id, []).append(value)
+                elif isinstance(item, (ast.Global, ast.Nonlocal)):
+                    for name in item.names:
+                        found.setdefault(name, []).extend([item, item])
+            self._bindings[id(node)] = found
+        return found
+
+    def _other_uses(self, name: ast.Name, scope: Scope) -> bool | None:
+        """None when another use of the name reads the queryset's rows (or may: handed on,
+        used by a nested function); else whether some use is a query of its own."""
+        queries = False
+        for other in self.facts.names.get(name.id, ()):
+            if other is name or not isinstance(other.ctx, ast.Load):
+                continue
+            owner = self._scope_of(other)
+            if owner is not scope.node:
+                if self._inside(owner, scope.node):
+                    return None  # a closure or comprehension of the scope reads it
+                continue
+            parent = self.facts.parent.get(id(other))
+            if isinstance(parent, ast.Attribute) and parent.value is other:
+                call = self.facts.parent.get(id(parent))
+                if isinstance(call, ast.Call) and call.func is parent and parent.attr in _QUERY_CALLS:
+                    queries = True
+                    continue
+                return None
+            if self._is_count_use(other):
+                continue
+            return None
+        return queries
+
+    def _is_count_use(self, name: ast.Name) -> bool:
+        parent = self.facts.parent.get(id(name))
+        if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) \
+                and parent.func.id in ("len", "bool") and parent.args == [name]:
+            return True
+        if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "list":
+            outer = self.facts.parent.get(id(parent))
+            return isinstance(outer, ast.Call) and isinstance(outer.func, ast.Name) and outer.func.id == "len"
+        return self._in_test_position(name)
+
+    def _in_test_position(self, node: ast.expr) -> bool:
+        current: ast.AST = node
+        while True:
+            parent = self.facts.parent.get(id(current))
+            if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
+                current = parent
+                continue
+            if isinstance(parent, ast.BoolOp):
+                current = parent
+                continue
+            return isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and parent.test is current
+
+    def _scope_of(self, node: ast.AST) -> ast.AST | None:
+        current = self.facts.parent.get(id(node))
+        while current is not None and not isinstance(
+                current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module,
+                          ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            current = self.facts.parent.get(id(current))
+        return current
+
+    def _inside(self, node: ast.AST | None, scope: ast.AST) -> bool:
+        while node is not None:
+            if node is scope:
+                return True
+            node = self.facts.parent.get(id(node))
+        return False
+
+    def _prefetched(self, node: ast.AST) -> frozenset[str]:
+        """The relations prefetched in the top-level function or class that holds ``node``
+        (a class-based view prefetches in one method and reads in another)."""
+        top: ast.AST = node
+        while True:
+            parent = self.facts.parent.get(id(top))
+            if parent is None or isinstance(parent, ast.Module):
+                break
+            top = parent
+        found = self._prefetches.get(id(top))
+        if found is None:
+            found = _prefetched(top)
+            self._prefetches[id(top)] = found
+        return found
+
+    def _statement(self, node: ast.AST) -> ast.stmt | None:
+        current: ast.AST | None = node
+        while current is not None and not isinstance(current, ast.stmt):
+            current = self.facts.parent.get(id(current))
+        return current
+
+
+def _prefetched(unit: ast.AST) -> frozenset[str]:
+    """The relation names a unit prefetches (`prefetch_related("items__tags")`,
+    `Prefetch("items")`)."""
+    found: set[str] = set()
+    for call in walk(unit):
+        if not isinstance(call, ast.Call):
+            continue
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name in ("prefetch_related", "Prefetch", "prefetch_related_objects"):
+            for arg in call.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.update(arg.value.split("__"))
+    return frozenset(found)
+
+
+def _tested(test: ast.expr) -> Iterator[ast.expr]:
+    """The operands a truth test evaluates only for their truth: through `not` and `and`/`or`."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        yield from _tested(test.operand)
+    elif isinstance(test, ast.BoolOp):
+        for value in test.values:
+            yield from _tested(value)
+    else:
+        yield test

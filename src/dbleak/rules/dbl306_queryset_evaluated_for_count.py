@@ -1,0 +1,118 @@
+"""DBL306 queryset-evaluated-for-count."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from dbleak.analysis.materialize import Rewriter, rewriter_for
+from dbleak.analysis.model_relations import related_manager_names
+from dbleak.analysis.queryset_count import CountSite, count_sites
+from dbleak.knowledge.drivers import DriverTable
+from dbleak.models import Applicability, Finding, FixPlan
+from dbleak.rules.base import CheckContext, Example, Rule
+
+
+class QuerysetEvaluatedForCount(Rule):
+    """
+    ## What it does
+    Flags a Django queryset evaluated only to be counted or tested: `len(qs)`,
+    `len(list(qs))`, `bool(qs)`, `if qs:`, `if not qs:` (also in `while`, `assert` and
+    `x if qs else y`), when nothing reads its rows afterwards. A queryset is
+    `Model.objects.<queryset methods>`, a related manager's `obj.items.all()` / `.filter()` /
+    `.exclude()` (in a module that imports Django; `items` a many-to-many field or the
+    `related_name` of a foreign key of a model of the project, or a default `<model>_set`), a
+    queryset method called on either, or a local name bound once to one of them.
+
+    ## Why is this bad?
+    Evaluating a queryset fetches every row and builds a model instance for each, to keep them
+    in its result cache. To know how many there are, or whether there is one, the database can
+    answer with one number: `qs.count()` runs `SELECT COUNT(*)`, `qs.exists()` a query that
+    stops at the first row.
+
+    ## Example
+    ```python
+    if len(book.reviews.filter(approved=False)) > 0:
+        notify_moderators(book)
+    if not Author.objects.filter(name=name):
+        Author.objects.create(name=name)
+    ```
+
+    ## Use instead
+    ```python
+    if book.reviews.filter(approved=False).count() > 0:
+        notify_moderators(book)
+    if not Author.objects.filter(name=name).exists():
+        Author.objects.create(name=name)
+    ```
+
+    ## Known problems
+    Not flagged when the queryset's rows are read anyway (iterated, indexed, listed, returned
+    or passed on after the test): evaluating it once then serves every use, as Django's
+    documentation says. Querysets returned by the project's own functions and managers' custom
+    methods are not recognised, nor are sliced querysets (`qs[:10]`, bounded already) and raw
+    querysets. A related manager whose rows were prefetched (`prefetch_related("items")`)
+    answers `len()` and truth tests from memory: `obj.items.all()` is not flagged when the same
+    top-level function or class prefetches `items`, but a prefetch made elsewhere is not seen. Related managers
+    are known from the models of the files checked together: a file checked alone knows only
+    its own models' and the default `<model>_set` names.
+
+    [[tests-not-checked]]
+
+    ## Fix safety
+    Safe when the queryset is used only there: `len(qs)` → `qs.count()` and a truth test →
+    `qs.exists()` give the same answer. Unsafe when the name is used again by a queryset method
+    (`qs.first()` after `len(qs)`): those read the result cache the evaluation filled, and after
+    the fix each runs a query of its own (a concurrent write can then make them disagree).
+
+    ## Options
+    None.
+
+    ## References
+    - [Django: don't use len(queryset) if you only want the count](https://docs.djangoproject.com/en/stable/topics/db/optimization/#don-t-retrieve-things-you-don-t-need)
+    - [QuerySet.exists()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#exists)
+    - [QuerySet.count()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#count)
+    """
+
+    code = "DBL306"
+    name = "queryset-evaluated-for-count"
+    message = "the queryset is evaluated (every row fetched and built) only to {purpose}"
+    fix_title = "Ask the database"
+    fix_availability = "always"
+    needs_project = True
+
+    VALID = (
+        ("from django.db import models\n\ndef f(book):\n    reviews = book.reviews.all()\n"
+         "    if reviews:\n        for r in reviews:\n            print(r)\n"),
+        "from app.models import Book\n\ndef f():\n    return len(Book.objects.all()[:10])\n",
+    )
+    INVALID = (
+        Example(
+            "from app.models import Book\n\ndef f():\n    return len(Book.objects.filter(draft=True))\n",
+            fixed="from app.models import Book\n\ndef f():\n    return Book.objects.filter(draft=True).count()\n",
+        ),
+        Example(
+            "from app.models import Book\n\ndef f(t):\n    if not Book.objects.filter(title=t):\n        pass\n",
+            fixed="from app.models import Book\n\ndef f(t):\n    if not Book.objects.filter(title=t).exists():\n        pass\n",
+        ),
+    )
+
+    @classmethod
+    def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
+        return (".objects", "django")
+
+    @classmethod
+    def check(cls, ctx: CheckContext) -> Iterator[Finding]:
+        rewriter: Rewriter | None = None
+        managers = related_manager_names(ctx.facts, ctx.project)
+        for site in count_sites(ctx.facts, ctx.path, ctx.settings.root, managers):
+            rewriter = rewriter or rewriter_for(ctx)
+            purpose = "count its rows" if site.form == "len" else "test whether it has a row"
+            yield ctx.finding(cls, site.node, cls.message.format(purpose=purpose),
+                              plan=_plan(rewriter, site), stmt=site.stmt)
+
+
+def _plan(rw: Rewriter, site: CountSite) -> FixPlan:
+    method = "count" if site.form == "len" else "exists"
+    content = f"{rw.source_text(site.queryset)}.{method}()"
+    applicability = Applicability.UNSAFE if site.shares_cache else Applicability.SAFE
+    return FixPlan(f"Use `.{method}()`", applicability, (rw.replace(site.node, content),))
