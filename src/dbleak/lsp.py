@@ -368,6 +368,7 @@ class DbleakServer(LanguageServer):
         self.modules: dict[str, ModuleSummaries] = {}  # by absolute path
         self.finder: ModuleFinder | None = None
         self.project_generation = 0
+        self.shutting_down = False
 
     # -- documents and settings -------------------------------------------------------------
 
@@ -432,6 +433,8 @@ class DbleakServer(LanguageServer):
         except Exception as error:  # noqa: BLE001 - an index is an aid; the server must stay up
             self.log(f"could not index the workspace: {error}", lsp.MessageType.Warning)
             return
+        if self.shutting_down:
+            return
         # Open documents already summarized from the editor's text keep that text's summaries.
         self.modules = {**modules, **self.modules}
         self.finder = finder
@@ -449,8 +452,8 @@ class DbleakServer(LanguageServer):
     async def update_module(self, path: str, text: str | None, settings: Settings,
                             uri: str | None = None) -> None:
         """Take a module's new text (None: deleted) into the index, if its summaries changed."""
-        if self.project is None:
-            return  # not built yet: it will read the file as it is then
+        if self.project is None or self.shutting_down:
+            return  # not built yet (it will read the file as it is then), or no longer needed
         key = str(Path(path).absolute())
         summaries: ModuleSummaries = {}
         if text is not None:
@@ -773,6 +776,7 @@ def create_server() -> DbleakServer:
 
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: DbleakServer, params: None) -> None:
+        ls.shutting_down = True
         for _, _, task in ls.pending.values():
             task.cancel()
         ls.executor.shutdown(wait=False, cancel_futures=True)
