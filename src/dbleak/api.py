@@ -5,18 +5,28 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from dbleak.analysis.project import ModuleFinder, ProjectIndex, package_parts
+from dbleak.analysis.context import is_package_path
+from dbleak.analysis.module import collect_facts
+from dbleak.analysis.project import (
+    ModuleFinder,
+    ProjectIndex,
+    module_name_for,
+    package_parts,
+    summarize_module,
+)
 from dbleak.discovery import Discovered, discover
-from dbleak.engine import check_bytes, check_text, unreadable
-from dbleak.fixing import FixOutcome, fix_text, with_fixes, write_atomically
+from dbleak.engine import check_bytes, check_text, parse_module, unreadable
+from dbleak.fixing import FixOutcome, ReadOnlyError, fix_text, with_fixes, write_source_file
 from dbleak.incremental import IncrementalChecker
 from dbleak.knowledge.drivers import table_for
-from dbleak.models import FileResult
+from dbleak.models import FileResult, Finding
 from dbleak.runner import (
     Prepared,
     check_in_processes,
@@ -148,9 +158,16 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
             path_result.result = replace(result, fixed_source=None, fixes_applied=0)
             return path_result
         try:
-            write_atomically(path, out)
+            write_source_file(path, out)
+        except ReadOnlyError:
+            path_result.write_error = f"{display}: not fixed: read-only"
+            path_result.fixed = None
+            path_result.fixed_codes = ()
+            path_result.result = replace(result, fixed_source=None, fixes_applied=0)
         except OSError as error:
             path_result.write_error = f"{display}: cannot write the fixed file: {error.strerror or error}"
+            path_result.fixed = None
+            path_result.fixed_codes = ()
             path_result.result = replace(result, fixed_source=None, fixes_applied=0)
     return path_result
 
@@ -234,6 +251,39 @@ def build_project_index(paths: list[Path], settings_for: Callable[[Path], Settin
     return prepare(items, settings_for).project
 
 
+ModuleSummaries = dict[str, dict[str, Any]]
+
+
+def project_summaries(paths: list[Path], settings_for: Callable[[Path], Settings]
+                      ) -> tuple[dict[str, ModuleSummaries], ModuleFinder | None]:
+    """Each module's summaries under ``paths``, by absolute path, and the finder of the modules
+    outside them: what :func:`index_of` builds an index from, and what an editor updates one
+    module at a time (see :func:`summarize_text`)."""
+    items = list(discover(paths, settings_for))
+    found: list[ModuleSummaries] = []
+    prepared = prepare(items, settings_for, budget=0, summaries=found)
+    by_path = {os.path.abspath(item.path): summaries for item, summaries in zip(items, found)}
+    return by_path, prepared.project.finder
+
+
+def summarize_text(text: str, path: str, settings: Settings) -> ModuleSummaries:
+    """The summaries of one module's text (empty when it does not parse)."""
+    tree = parse_module(text, path)
+    if isinstance(tree, Finding):
+        return {}
+    facts = collect_facts(tree, table_for(settings.drivers), module_name_for(path),
+                          is_package_path(path))
+    return summarize_module(facts)
+
+
+def index_of(modules: dict[str, ModuleSummaries], finder: ModuleFinder | None) -> ProjectIndex:
+    """A new project index of ``modules``' summaries (merged in path order)."""
+    project = ProjectIndex(finder=finder)
+    for path in sorted(modules):
+        project.add_summaries(modules[path])
+    return project
+
+
 __all__ = [
     "DecodeError",
     "IncrementalChecker",
@@ -246,4 +296,7 @@ __all__ = [
     "check_source",
     "disk_index",
     "fix_source",
+    "index_of",
+    "project_summaries",
+    "summarize_text",
 ]

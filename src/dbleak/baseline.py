@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dbleak.fixing import write_atomically, write_source_file
 from dbleak.models import Finding
 from dbleak.noqa import parse_suppressions
 from dbleak.registry import ENGINE_CODES
@@ -205,7 +206,8 @@ def write_baseline(path: Path, keys: Iterable[FindingKey]) -> int:
     ]
     document = {"dbleak-baseline": BASELINE_VERSION, "entries": entries}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # Atomic: an interrupted run must not leave a truncated baseline the next run rejects.
+    write_atomically(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
     return sum(counts.values())
 
 
@@ -379,7 +381,6 @@ def record_or_filter(findings: Sequence[Finding], sources: Mapping[str, str], ch
 
 def add_noqa_to_files(findings: Sequence[Finding], sources: Mapping[str, str]) -> tuple[int, list[str]]:
     """Write `# noqa` comments for ``findings`` into their files; returns (codes added, warnings)."""
-    from dbleak.fixing import write_atomically
     from dbleak.source import DecodeError, decode_source, encode_source
 
     by_path: dict[str, list[Finding]] = {}
@@ -404,7 +405,7 @@ def add_noqa_to_files(findings: Sequence[Finding], sources: Mapping[str, str]) -
         if not count:
             continue
         try:
-            write_atomically(file, encode_source(new_text, decoded))
+            write_source_file(file, encode_source(new_text, decoded))
         except (OSError, UnicodeEncodeError) as error:
             warnings.append(f"{path}: cannot write the noqa comments: {error}")
             continue

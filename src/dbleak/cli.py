@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -251,9 +252,13 @@ def _write_report(text: str, output_file: Path | None, to_stderr: bool = False,
     if not text:
         return
     if output_file is not None:
-        output_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(output_file, "a", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            output_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(output_file, "a", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as error:
+            raise DbleakError(f"{output_file}: cannot write the report: "
+                              f"{error.strerror or error}") from None
         return
     # ``color=True``: keep the escapes even into a pipe (FORCE_COLOR); None lets click decide.
     click.echo(text, nl=False, err=to_stderr, color=True if color else None)
@@ -293,7 +298,11 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
         click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
         return EXIT_ERROR if internal else EXIT_CLEAN
     if output_file is not None and output_file.exists():
-        output_file.unlink()
+        try:
+            output_file.unlink()
+        except OSError as error:
+            raise DbleakError(f"{output_file}: cannot replace the report: "
+                              f"{error.strerror or error}") from None
     if adoption.statistics:
         text = (statistics_json(findings) if output_format == "json" else statistics_text(findings))
         _write_report(text, output_file, to_stderr)
@@ -388,12 +397,23 @@ def _check_files(paths: list[Path], resolver: ConfigResolver, options: RunOption
                    adoption=adoption)
 
 
+def _read_stdin() -> bytes:
+    """All of standard input; a closed or unreadable one is a usage error, not a traceback."""
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        raise DbleakError("-: standard input is closed; give files or pipe the source in")
+    try:
+        return stream.buffer.read()
+    except (OSError, ValueError) as error:
+        raise DbleakError(f"-: cannot read standard input: {error}") from None
+
+
 def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: str | None,
                  output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool,
                  adoption: Adoption = Adoption()) -> int:
     display = stdin_filename or "-"
     settings = resolver.for_path(Path(stdin_filename)) if stdin_filename else resolver.for_path(Path.cwd() / "-")
-    data = sys.stdin.buffer.read()
+    data = _read_stdin()
     if (options.force_exclude and stdin_filename is not None
             and is_force_excluded(Path(stdin_filename), settings)):
         # As ruff: an excluded file read from stdin is passed through untouched and not checked
@@ -402,6 +422,8 @@ def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: 
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
         return EXIT_CLEAN
+    if not data:
+        click.echo(f"dbleak: warning: {display}: standard input is empty; nothing to check", err=True)
     try:
         text = decode_source(data).text
     except DecodeError:
@@ -515,10 +537,31 @@ def server() -> None:
     start_server()
 
 
+class Stopped(BaseException):
+    """SIGINT or SIGTERM reached dbleak: stop the run (a BaseException, so that neither click nor
+    a rule's error handling takes it for an error)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
 def main() -> None:
-    """Entry point of the console script; keeps exit codes to 0/1/2."""
+    """Entry point of the console script; keeps exit codes to 0/1/2 (128+N when stopped by
+    signal N)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
     try:
         cli.main(standalone_mode=False)
+    except Stopped as stopped:
+        name = signal.Signals(stopped.signum).name
+        click.echo(f"dbleak: stopped by {name}; every file is either fixed whole or untouched",
+                   err=True)
+        sys.exit(128 + stopped.signum)
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
     except click.ClickException as error:
@@ -529,6 +572,10 @@ def main() -> None:
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - a bug in dbleak: one line and exit 2, never 1
+        click.echo(f"dbleak: error: internal error: {type(error).__name__}: {error} "
+                   "(please report this)", err=True)
+        sys.exit(EXIT_ERROR)
 
 
 __all__ = ["check_file", "check_text", "cli", "main"]

@@ -145,7 +145,8 @@ def is_force_excluded(path: Path, settings: Settings) -> bool:
 def discover(paths: list[Path], settings_for: Callable[[Path], Settings], force_exclude: bool = False,
              on_error: Callable[[Path, OSError], None] | None = None) -> Iterator[Discovered]:
     """Yield the files to check, each once, in a stable order."""
-    seen: set[str] = set()
+    seen: set[str] = set()  # real paths of the files yielded
+    visited: set[str] = set()  # real paths of the folders walked: a symlink loop ends here
     for root in paths:
         if not root.exists():
             if on_error:
@@ -164,13 +165,16 @@ def discover(paths: list[Path], settings_for: Callable[[Path], Settings], force_
         if force_exclude and root != Path(".") and _excluded(root, settings):
             continue
         parent_specs = _ancestor_specs(os.path.dirname(absolute)) if os.path.dirname(absolute) != absolute else []
-        yield from _walk(absolute, root, settings_for, parent_specs, seen, on_error)
+        yield from _walk(absolute, root, settings_for, parent_specs, seen, visited, on_error)
 
 
 def _walk(absolute_root: str, given_root: Path, settings_for: Callable[[Path], Settings],
-          parent_specs: list[_Spec], seen: set[str],
+          parent_specs: list[_Spec], seen: set[str], visited: set[str],
           on_error: Callable[[Path, OSError], None] | None) -> Iterator[Discovered]:
-    """Depth-first, sorted by name; the ignore files of each folder apply below it."""
+    """Depth-first, sorted by name; the ignore files of each folder apply below it.
+
+    A folder reached twice (through a symlink, or a loop of them) is walked once, and a file
+    reached under two names is checked once."""
     cwd = os.getcwd()
     given = str(given_root)
     # (absolute folder, the path as the user would see it, the ignore specs that apply inside)
@@ -178,6 +182,10 @@ def _walk(absolute_root: str, given_root: Path, settings_for: Callable[[Path], S
         (absolute_root, given, _with_own_spec(absolute_root, parent_specs))]
     while stack:
         folder, shown, specs = stack.pop()
+        real_folder = os.path.realpath(folder)
+        if real_folder in visited:
+            continue
+        visited.add(real_folder)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as error:
@@ -204,7 +212,8 @@ def _walk(absolute_root: str, given_root: Path, settings_for: Callable[[Path], S
             if is_dir:
                 subfolders.append((absolute, display, _with_own_spec(absolute, specs)))
                 continue
-            real = os.path.realpath(absolute) if entry.is_symlink() else absolute
+            real = (os.path.realpath(absolute) if entry.is_symlink()
+                    else os.path.join(real_folder, name))
             if real in seen:
                 continue
             seen.add(real)

@@ -33,14 +33,23 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from dbleak import __version__
-from dbleak.analysis.project import ProjectIndex
-from dbleak.api import IncrementalChecker, build_project_index, check_source, fix_source
+from dbleak.analysis.project import ModuleFinder, ProjectIndex
+from dbleak.api import (
+    IncrementalChecker,
+    ModuleSummaries,
+    check_source,
+    fix_source,
+    index_of,
+    project_summaries,
+    summarize_text,
+)
 from dbleak.fixing import allowed, build_fix
 from dbleak.incremental import common_prefix, common_suffix
 from dbleak.models import Applicability, FileResult, Finding, Fix, Position
 from dbleak.noqa import parse_suppressions
 from dbleak.registry import ENGINE_CODES, is_valid_selector, rule_by_code
 from dbleak.settings import CONFIG_NAMES, ConfigError, ConfigResolver, Settings
+from dbleak.source import DecodeError, decode_source
 
 logger = logging.getLogger(__name__)
 
@@ -343,7 +352,7 @@ class DbleakServer(LanguageServer):
         # Lints and fix rendering run here, off the event loop, so requests keep being served.
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dbleak-lint")
         self.states: dict[str, DocumentState] = {}
-        self.pending: dict[str, tuple[int | None, int, asyncio.Task[None]]] = {}
+        self.pending: dict[str, tuple[int | None, tuple[int, int], asyncio.Task[None]]] = {}
         self.sequence: dict[str, int] = {}
         self.config_generation = 0
         self.reported: set[str] = set()
@@ -351,9 +360,15 @@ class DbleakServer(LanguageServer):
         # Per open document: its last check, so an edit re-analyses only what it can change.
         self.checkers: dict[str, IncrementalChecker] = {}
         # The workspace's project index (factories and generators defined in other files),
-        # built once in the background; lints before it is ready see an empty index.
+        # built once in the background, then kept up to date one module at a time (from the
+        # editor's text of open documents, from disk for the others). Each change makes a new
+        # index and re-checks the open documents: their findings may depend on the change.
         self.project: ProjectIndex | None = None
         self._project_requested = False
+        self.modules: dict[str, ModuleSummaries] = {}  # by absolute path
+        self.finder: ModuleFinder | None = None
+        self.project_generation = 0
+        self.shutting_down = False
 
     # -- documents and settings -------------------------------------------------------------
 
@@ -397,24 +412,73 @@ class DbleakServer(LanguageServer):
         settings, error = self.settings_for(path)
         # Fixes are rendered when a code action asks for one: rendering every fix with libcst
         # on every keystroke costs seconds on a large file.
-        self.request_project_index()
         return LintOutcome(check_source(text, path, settings, project=self.project,
                                         previous=checker), settings, error)
 
     def request_project_index(self) -> None:
-        """Start building the workspace's project index once, in a worker thread."""
+        """Start building the workspace's project index once, in a worker thread; the open
+        documents are checked again when it is ready."""
         if self._project_requested:
             return
         self._project_requested = True
         root = self.workspace.root_path
         if root:
-            self.executor.submit(self._build_project_index, root)
+            asyncio.ensure_future(self._index_workspace(root))
 
-    def _build_project_index(self, root: str) -> None:
+    async def _index_workspace(self, root: str) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            self.project = build_project_index([Path(root)], self.resolver.for_path)
+            modules, finder = await loop.run_in_executor(
+                self.executor, project_summaries, [Path(root)], self.resolver.for_path)
         except Exception as error:  # noqa: BLE001 - an index is an aid; the server must stay up
             self.log(f"could not index the workspace: {error}", lsp.MessageType.Warning)
+            return
+        if self.shutting_down:
+            return
+        # Open documents already summarized from the editor's text keep that text's summaries.
+        self.modules = {**modules, **self.modules}
+        self.finder = finder
+        self._renew_project()
+
+    def _renew_project(self, changed_uri: str | None = None) -> None:
+        """A new index from the modules' summaries; every open document but ``changed_uri``
+        (whose change it was) is checked again."""
+        self.project = index_of(self.modules, self.finder)
+        self.project_generation += 1
+        for uri in sorted(set(self.states) | set(self.pending)):
+            if uri != changed_uri:
+                self.schedule_lint(uri)
+
+    async def update_module(self, path: str, text: str | None, settings: Settings,
+                            uri: str | None = None) -> None:
+        """Take a module's new text (None: deleted) into the index, if its summaries changed."""
+        if self.project is None or self.shutting_down:
+            return  # not built yet (it will read the file as it is then), or no longer needed
+        key = str(Path(path).absolute())
+        summaries: ModuleSummaries = {}
+        if text is not None:
+            loop = asyncio.get_running_loop()
+            summaries = await loop.run_in_executor(self.executor, summarize_text, text, path,
+                                                   settings)
+        if self.modules.get(key, {}) == summaries:
+            return
+        if text is None:
+            self.modules.pop(key, None)
+        else:
+            self.modules[key] = summaries
+        self._renew_project(uri)
+
+    async def file_changed_on_disk(self, path: str) -> None:
+        """A Python file changed on disk; open documents are the editor's, not the disk's."""
+        if any(self.document_path(doc) == path for doc in self.workspace.text_documents.values()):
+            return
+        try:
+            text: str | None = await asyncio.get_running_loop().run_in_executor(
+                self.executor, _read_source, path)
+        except OSError:
+            text = None
+        settings, _ = self.settings_for(path)
+        await self.update_module(path, text, settings)
 
     # -- messages to the client ---------------------------------------------------------------
 
@@ -456,11 +520,12 @@ class DbleakServer(LanguageServer):
         if waiting is not None:
             version, generation, task = waiting
             if (not task.done() and delay_ms == 0 and version == document.version
-                    and generation == self.config_generation):
+                    and generation == (self.config_generation, self.project_generation)):
                 return  # the same text under the same settings is already being checked
             task.cancel()
         task = asyncio.ensure_future(self._lint_later(uri, delay_ms))
-        self.pending[uri] = (document.version, self.config_generation, task)
+        self.pending[uri] = (document.version, (self.config_generation, self.project_generation),
+                             task)
 
     async def _lint_later(self, uri: str, delay_ms: int) -> None:
         if delay_ms:
@@ -484,6 +549,7 @@ class DbleakServer(LanguageServer):
             self.reload_config()  # a configuration file changed behind the editor's back
         self.stamps[path] = stamp
         sequence = self.sequence[uri] = self.sequence.get(uri, 0) + 1
+        self.request_project_index()
         loop = asyncio.get_running_loop()
         checker = self.checkers.setdefault(uri, IncrementalChecker())
         outcome = await loop.run_in_executor(self.executor, self.lint_job, text, path, checker)
@@ -498,6 +564,8 @@ class DbleakServer(LanguageServer):
         table = LineTable(text, self.position_units())
         self.publish(uri, version, [to_diagnostic(finding, index, version, table)
                                     for index, finding in enumerate(outcome.result.findings)])
+        # After publishing: what this text defines may change other documents' findings.
+        await self.update_module(path, text, outcome.settings, uri)
 
     def lint_open_documents(self) -> None:
         for uri in sorted(set(self.states) | set(self.pending)):
@@ -664,6 +732,14 @@ def config_stamp(path: str) -> tuple[tuple[str, int, int], ...]:
     return tuple(stamps)
 
 
+def _read_source(path: str) -> str | None:
+    """A module's text from disk; None when it cannot be decoded."""
+    try:
+        return decode_source(Path(path).read_bytes()).text
+    except DecodeError:
+        return None
+
+
 def _is_config_file(uri: str) -> bool:
     return unquote(uri).rstrip("/").rsplit("/", 1)[-1] in CONFIG_NAMES
 
@@ -686,7 +762,8 @@ def create_server() -> DbleakServer:
         watched = workspace.did_change_watched_files if workspace else None
         if watched is None or not watched.dynamic_registration:
             return
-        watchers = [lsp.FileSystemWatcher(glob_pattern=f"**/{name}") for name in CONFIG_NAMES]
+        watchers = [lsp.FileSystemWatcher(glob_pattern=f"**/{name}")
+                    for name in (*CONFIG_NAMES, *(f"*{suffix}" for suffix in PYTHON_SUFFIXES))]
         registration = lsp.Registration(
             id="dbleak-config-watcher", method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
             register_options=lsp.DidChangeWatchedFilesRegistrationOptions(watchers=watchers))
@@ -699,6 +776,7 @@ def create_server() -> DbleakServer:
 
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: DbleakServer, params: None) -> None:
+        ls.shutting_down = True
         for _, _, task in ls.pending.values():
             task.cancel()
         ls.executor.shutdown(wait=False, cancel_futures=True)
@@ -732,6 +810,10 @@ def create_server() -> DbleakServer:
         if any(_is_config_file(change.uri) for change in params.changes):
             ls.reload_config()
             ls.lint_open_documents()
+        for change in params.changes:
+            path = to_fs_path(change.uri)
+            if path is not None and path.endswith(PYTHON_SUFFIXES):
+                asyncio.ensure_future(ls.file_changed_on_disk(path))
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(
         code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL_KIND], resolve_provider=False))

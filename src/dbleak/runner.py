@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from dbleak.analysis.module import collect_facts
 from dbleak.analysis.project import ModuleFinder, ProjectIndex, summarize_module
 from dbleak.discovery import Discovered
 from dbleak.engine import Parsed, active_rules, module_name_for, parse_module
+from dbleak.fixing import ParentGone, guard_writes
 from dbleak.knowledge.drivers import table_for
 from dbleak.models import Finding
 from dbleak.settings import Settings
@@ -131,18 +133,35 @@ def worker_count(files: int) -> int:
 
 def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Settings],
                       options: Any, check: Callable[..., Any], with_project: bool,
-                      workers: int, conn: Connection, finder: ModuleFinder | None = None) -> None:
-    prepared: Prepared | None = None
-    if with_project:
-        summaries: list[dict[str, dict[str, Any]]] = []
-        prepared = prepare(share, settings_for, KEEP_BUDGET // workers, summaries)
-        conn.send(summaries)
-        project = ProjectIndex(finder=finder)
-        project.add_summaries(conn.recv())
-        prepared.project = project
-    for item in share:
-        conn.send(check(item.path, item.display, settings_for(item.path), options, prepared))
-    conn.close()
+                      workers: int, conn: Connection, finder: ModuleFinder | None = None,
+                      parent: int | None = None) -> None:
+    # The parent decides when the run stops: Ctrl-C (sent to the whole process group) is
+    # ignored here, and SIGTERM (the parent's, when it stops) ends the worker at once. A worker
+    # whose parent died (SIGKILL, a crash) stops before its next file and writes nothing more.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = parent if parent is not None else os.getppid()
+
+    def parent_alive() -> bool:
+        return os.getppid() == parent
+
+    guard_writes(parent_alive)
+    try:
+        prepared: Prepared | None = None
+        if with_project:
+            summaries: list[dict[str, dict[str, Any]]] = []
+            prepared = prepare(share, settings_for, KEEP_BUDGET // workers, summaries)
+            conn.send(summaries)
+            project = ProjectIndex(finder=finder)
+            project.add_summaries(conn.recv())
+            prepared.project = project
+        for item in share:
+            if not parent_alive():
+                return
+            conn.send(check(item.path, item.display, settings_for(item.path), options, prepared))
+        conn.close()
+    except (ParentGone, EOFError, OSError):  # the parent is gone: nobody to report to
+        return
 
 
 def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], Settings],
@@ -162,12 +181,13 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
         process = context.Process(
             target=_partition_worker, daemon=True,
             args=(items[index::workers], settings_for, options, check, with_project, workers,
-                  child_end, disk_finder(items, settings_for)))
+                  child_end, disk_finder(items, settings_for), os.getpid()))
         process.start()
         child_end.close()
         connections.append(parent_end)
         processes.append(process)
     alive = [True] * workers
+    finished = False
     try:
         if with_project:
             shares: list[list[dict[str, dict[str, Any]]]] = []
@@ -201,10 +221,15 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
                 except (EOFError, OSError):
                     alive[index] = False
             yield crashed(item)
+        finished = True
     finally:
         for conn in connections:
             conn.close()
+        if not finished:  # interrupted, stopped or abandoned: the workers stop now
+            for process in processes:
+                process.terminate()
         for process in processes:
             process.join(timeout=5)
             if process.is_alive():
-                process.terminate()
+                process.kill()
+                process.join()

@@ -153,6 +153,9 @@ def read_config_file(path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: byte {exc.object[exc.start]:#04x} at offset "
+                          f"{exc.start} is not UTF-8") from None
     if path.name == "pyproject.toml":
         tool = data.get("tool", {})
         table = tool.get("dbleak") if isinstance(tool, dict) else None
@@ -260,7 +263,7 @@ def _requires_python(path: Path) -> str | None:
     try:
         with open(path, "rb") as handle:
             project = tomllib.load(handle).get("project")
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     spec = project.get("requires-python") if isinstance(project, dict) else None
     return target_from_requires_python(spec) if isinstance(spec, str) else None
@@ -348,6 +351,15 @@ def settings_lines(settings: Settings) -> list[str]:
 CONFIG_NAMES = ("dbleak.toml", "pyproject.toml")
 
 
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False when its folder cannot be searched (the walk reports
+    that folder, and files in it cannot be read anyway)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 class ConfigResolver:
     """Finds the settings for each file: the nearest config walking up, cached per folder."""
 
@@ -369,7 +381,11 @@ class ConfigResolver:
             return self._explicit
         if self._isolated:
             return self._default
-        folder = path.resolve().parent if not path.is_dir() else path.resolve()
+        try:
+            is_dir = path.is_dir()
+        except OSError:  # inside a folder that cannot be searched
+            is_dir = False
+        folder = path.resolve() if is_dir else path.resolve().parent
         return self._for_dir(folder)
 
     def _for_dir(self, folder: Path) -> Settings:
@@ -379,7 +395,7 @@ class ConfigResolver:
         settings: Settings | None = None
         for name in CONFIG_NAMES:
             candidate = folder / name
-            if candidate.is_file():
+            if _is_file(candidate):
                 table = read_config_file(candidate)
                 if table is not None:
                     settings = self._overrides(settings_from_config(candidate, table))

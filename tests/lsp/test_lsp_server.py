@@ -249,7 +249,8 @@ async def test_a_pyproject_change_takes_effect(client: RecordingClient, tmp_path
     registrations = await eventually(lambda: client.registrations, "watcher registration")
     assert registrations[0].method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
     globs = [w["globPattern"] for w in registrations[0].register_options["watchers"]]
-    assert globs == ["**/dbleak.toml", "**/pyproject.toml"]
+    # ... and for the Python files, whose changes on disk can change other files' findings.
+    assert globs == ["**/dbleak.toml", "**/pyproject.toml", "**/*.py", "**/*.pyi"]
     package = tmp_path / "pkg"
     package.mkdir()
     uri = open_document(client, package / "app.py", LEAK)

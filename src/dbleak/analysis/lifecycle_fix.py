@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from dbleak.analysis.flow import ResourceFlow, _may_raise, lends_what_it_yields
 from dbleak.analysis.module import iter_children, walk, walk_same_scope
-from dbleak.analysis.names import fresh_name
+from dbleak.analysis.names import fresh_name, names_used
 from dbleak.fixes.plan import AddImport, ReplaceRange
 from dbleak.fixes.plan_lifecycle import MoveReleaseToFinally, WrapInTryFinally, WrapInWith
 from dbleak.knowledge.drivers import Kind
@@ -78,15 +78,20 @@ def _has_comment(ctx: CheckContext, stmt: ast.stmt) -> bool:
     return bool(stmt.lineno >= 2 and lines[stmt.lineno - 2].strip().startswith("#"))
 
 
+def _mentions(expr: ast.AST, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for n in walk(expr))
+
+
 def _materialized(expr: ast.AST, names: set[str], clean: set[str]) -> bool:
     """True when ``expr`` cannot hold on to the resource after it is closed."""
-    mentions = {n.id for n in walk(expr) if isinstance(n, ast.Name)} & names
-    if not mentions:
+    # `await x` and `x[i]` hold what `x` holds: unwrap such a chain in a loop (it may be thousands
+    # deep). A link mentions the resource whenever its value does.
+    while isinstance(expr, (ast.Await, ast.Subscript)):
+        expr = expr.value
+    if not _mentions(expr, names):
         return True
     if isinstance(expr, ast.Name):
         return expr.id in clean
-    if isinstance(expr, ast.Await):
-        return _materialized(expr.value, names, clean)
     if isinstance(expr, ast.Call):
         func = expr.func
         if isinstance(func, ast.Attribute) and func.attr in MATERIALIZING_METHODS:
@@ -95,8 +100,6 @@ def _materialized(expr: ast.AST, names: set[str], clean: set[str]) -> bool:
     if isinstance(expr, (ast.ListComp, ast.SetComp, ast.DictComp, ast.Constant, ast.JoinedStr,
                          ast.Compare, ast.BinOp, ast.UnaryOp)):
         return True
-    if isinstance(expr, ast.Subscript):
-        return _materialized(expr.value, names, clean)
     if isinstance(expr, (ast.Tuple, ast.List, ast.Set)):
         return all(_materialized(e, names, clean) for e in expr.elts)
     if isinstance(expr, ast.Dict):
@@ -325,26 +328,12 @@ def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> Planned
                               (op, *imports)))
 
 
-def _module_names(ctx: CheckContext) -> set[str]:
-    names: set[str] = set()
-    for node in walk(ctx.tree):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.alias):
-            names.add((node.asname or node.name).split(".")[0])
-    return names
-
-
 def closing_name(ctx: CheckContext) -> tuple[str | None, tuple[AddImport, ...]]:
     """The local expression for ``contextlib.closing`` and the import it needs."""
     wrapper = ctx.facts.resolver.local_name_for("contextlib.closing")
     if wrapper is not None:
         return wrapper, ()
-    taken = _module_names(ctx)
+    taken = names_used(ctx.tree)  # computed once per module, not once per finding
     if "closing" not in taken:
         return "closing", (AddImport("contextlib", "closing"),)
     if "contextlib" not in taken:
@@ -366,8 +355,8 @@ def _chain_top(node: ast.AST, parents: dict[int, ast.AST]) -> ast.AST:
 
 def _plain_data(ctx: CheckContext, expr: ast.AST) -> bool:
     """A value that holds nothing of the connection: fetched rows, a count, a DataFrame."""
-    if isinstance(expr, ast.Subscript):
-        return _plain_data(ctx, expr.value)
+    while isinstance(expr, ast.Subscript):  # a loop: a chain of subscripts may be thousands deep
+        expr = expr.value
     if isinstance(expr, ast.Call):
         func = expr.func
         if isinstance(func, ast.Attribute) and func.attr in MATERIALIZING_METHODS:

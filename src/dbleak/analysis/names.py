@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Callable
 
 
@@ -22,19 +23,38 @@ def chain_text(node: ast.AST) -> str | None:
     return ".".join(reversed(parts))
 
 
-def fresh_name(tree: ast.Module, scope: ast.AST, base: str) -> str:
-    """``base`` (or ``base1``, ``base2``, …): a name used nowhere in ``scope`` and bound by no
-    top-level statement of the module, so binding it there shadows and breaks nothing."""
+# Names used in a scope and bound at a module's top level, computed once per node: a module
+# with hundreds of findings plans hundreds of fixes, and each asks which names are free.
+_NAMES_USED: weakref.WeakKeyDictionary[ast.AST, frozenset[str]] = weakref.WeakKeyDictionary()
+_TOP_LEVEL: weakref.WeakKeyDictionary[ast.Module, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def names_used(node: ast.AST) -> frozenset[str]:
+    """Every name used, bound or imported anywhere under ``node`` (cached per node)."""
+    cached = _NAMES_USED.get(node)
+    if cached is not None:
+        return cached
     taken: set[str] = set()
-    for node in ast.walk(scope):
-        if isinstance(node, ast.Name):
-            taken.add(node.id)
-        elif isinstance(node, ast.arg):
-            taken.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            taken.add(node.name)
-        elif isinstance(node, ast.alias):
-            taken.add((node.asname or node.name).split(".")[0])
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            taken.add(sub.id)
+        elif isinstance(sub, ast.arg):
+            taken.add(sub.arg)
+        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            taken.add(sub.name)
+        elif isinstance(sub, ast.alias):
+            taken.add((sub.asname or sub.name).split(".")[0])
+    names = frozenset(taken)
+    _NAMES_USED[node] = names
+    return names
+
+
+def top_level_names(tree: ast.Module) -> frozenset[str]:
+    """The names the top-level statements of a module bind (cached per module)."""
+    cached = _TOP_LEVEL.get(tree)
+    if cached is not None:
+        return cached
+    taken: set[str] = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             taken.add(node.name)
@@ -43,8 +63,18 @@ def fresh_name(tree: ast.Module, scope: ast.AST, base: str) -> str:
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             taken.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    names = frozenset(taken)
+    _TOP_LEVEL[tree] = names
+    return names
+
+
+def fresh_name(tree: ast.Module, scope: ast.AST, base: str) -> str:
+    """``base`` (or ``base1``, ``base2``, …): a name used nowhere in ``scope`` and bound by no
+    top-level statement of the module, so binding it there shadows and breaks nothing."""
+    used = names_used(scope)
+    top = top_level_names(tree)
     candidate, counter = base, 1
-    while candidate in taken:
+    while candidate in used or candidate in top:
         candidate = f"{base}{counter}"
         counter += 1
     return candidate

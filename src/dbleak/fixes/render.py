@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import replace as dc_replace
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 import libcst as cst
@@ -201,7 +205,10 @@ def render_source(text: str, plan: FixPlan) -> str:
     for operation in plan.operations:
         if isinstance(operation, AddImport):
             module = _add_import(module, operation)
-    return module.code
+    code = module.code
+    if text.endswith("\r") and not code.endswith(("\r", "\n")):
+        code += "\r"  # libcst drops the last line ending of a file with CR-only line endings
+    return code
 
 
 def edits_between(old: str, new: str) -> tuple[Edit, ...]:
@@ -229,9 +236,126 @@ def edits_between(old: str, new: str) -> tuple[Edit, ...]:
 
 
 def render_fix(text: str, plan: FixPlan) -> Fix:
-    """Render ``plan`` against ``text`` into concrete edits."""
+    """Render ``plan`` against ``text`` into concrete edits.
+
+    A plan touches a few top-level statements (and maybe the imports at the top): those are
+    rendered alone, so rendering the fixes of a module is linear in its size, not its size times
+    its findings. A plan that does not fit that shape is rendered against the whole module.
+    """
+    edits = _render_in_windows(text, plan)
+    if edits is not None:
+        return Fix(plan.title, plan.applicability, edits)
     new = render_source(text, plan)
     return Fix(plan.title, plan.applicability, edits_between(text, new))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A module's top-level statements as line spans (decorators included), from ``ast``."""
+
+    lines: list[str]  # as LineIndex splits them, line endings kept
+    spans: list[tuple[int, int]]  # (first line, last line) of each top-level statement
+    imports: frozenset[tuple[str, str | None]]  # top-level `import m` / `from m import n`
+    head: int | None  # last line of the docstring and leading imports; None when there are none
+    shared_lines: bool  # two top-level statements on one line (`import a; x = 1`)
+
+
+@lru_cache(maxsize=4)
+def layout_of(text: str) -> Layout | None:
+    """The :class:`Layout` of ``text`` (computed once per text); None when it does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    spans: list[tuple[int, int]] = []
+    imports: set[tuple[str, str | None]] = set()
+    for stmt in tree.body:
+        first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
+        spans.append((first, stmt.end_lineno or stmt.lineno))
+        if isinstance(stmt, ast.Import):
+            imports.update((a.name, None) for a in stmt.names if a.asname is None)
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            imports.update((stmt.module, a.name) for a in stmt.names if a.asname is None)
+    head: int | None = None
+    index = 0
+    body = tree.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        head = spans[0][1]
+        index = 1
+    while index < len(body) and isinstance(body[index], (ast.Import, ast.ImportFrom)):
+        head = spans[index][1]
+        index += 1
+    shared = any(a[1] >= b[0] for a, b in pairwise(spans))
+    return Layout(LineIndex(text).lines if text else [], spans, frozenset(imports), head, shared)
+
+
+def _positions(value: object) -> Iterator[Position]:
+    if isinstance(value, Position):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _positions(item)
+    elif is_dataclass(value) and not isinstance(value, type):
+        for item in fields(value):
+            yield from _positions(getattr(value, item.name))
+
+
+def _shifted(value: Any, lines: int) -> Any:
+    """``value`` (an operation, a tuple, a position) with every position ``lines`` lines up."""
+    if isinstance(value, Position):
+        return Position(value.line - lines, value.column)
+    if isinstance(value, tuple):
+        return tuple(_shifted(item, lines) for item in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return dc_replace(value, **{f.name: _shifted(getattr(value, f.name), lines)
+                                    for f in fields(value)})
+    return value
+
+
+def _render_in_windows(text: str, plan: FixPlan) -> tuple[Edit, ...] | None:
+    """The plan's edits, rendered on the top-level statements it touches (and on the imports at
+    the top for an import it adds); None when the plan does not fit that shape."""
+    layout = layout_of(text)
+    if layout is None or layout.shared_lines or not layout.spans:
+        return None
+    body_ops = [op for op in plan.operations if not isinstance(op, AddImport)]
+    imports = [op for op in plan.operations if isinstance(op, AddImport)
+               and (op.module, op.name) not in layout.imports]
+    if not body_ops:
+        return None
+    positions = [p for op in body_ops for p in _positions(op)]
+    if not positions:
+        return None
+    low, high = min(p.line for p in positions), max(p.line for p in positions)
+    covering = [span for span in layout.spans if span[1] >= low and span[0] <= high]
+    if not covering or covering[0][0] > low or covering[-1][1] < high:
+        return None
+    first, last = covering[0][0], covering[-1][1]
+    if imports and (layout.head is None or layout.head >= first):
+        return None
+    edits: list[Edit] = []
+    if imports:
+        head_old = "".join(layout.lines[:layout.head])
+        module = cst.parse_module(head_old)
+        for operation in imports:
+            module = _add_import(module, operation)
+        head_new = module.code
+        if head_old.endswith("\r") and not head_new.endswith(("\r", "\n")):
+            head_new += "\r"
+        edits.extend(edits_between(head_old, head_new))
+    window_old = "".join(layout.lines[first - 1:last])
+    window_plan = FixPlan(plan.title, plan.applicability,
+                          tuple(_shifted(op, first - 1) for op in body_ops))
+    window_new = render_source(window_old, window_plan)
+    try:
+        ast.parse(window_new)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    edits.extend(Edit(e.content, Position(e.start.line + first - 1, e.start.column),
+                      Position(e.end.line + first - 1, e.end.column))
+                 for e in edits_between(window_old, window_new))
+    return tuple(edits)
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
