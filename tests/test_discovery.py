@@ -75,3 +75,16 @@ def test_exclude_settings_from_config(tmp_path: Path) -> None:
 def test_each_file_once(tmp_path: Path) -> None:
     touch(tmp_path, "pkg/a.py")
     assert found([Path("pkg"), Path("pkg/a.py"), Path(".")], tmp_path) == ["pkg/a.py"]
+
+
+def test_ignore_files_above_a_repository_do_not_apply_inside_it(tmp_path: Path) -> None:
+    # An outer repository ignores `inner/` and `*_gen.py`; `inner` is a repository of its own.
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("inner/\n*_gen.py\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path / "inner")], check=True)
+    touch(tmp_path, "a.py", "inner/b.py", "inner/sub/c_gen.py")
+    assert found([Path(".")], tmp_path) == ["a.py"]
+    assert found([Path(".")], tmp_path / "inner") == ["b.py", "sub/c_gen.py"]
+    (tmp_path / "inner" / ".gitignore").write_text("")
+    (tmp_path / ".gitignore").write_text("*_gen.py\n")
+    assert found([Path(".")], tmp_path) == ["a.py", "inner/b.py", "inner/sub/c_gen.py"]

@@ -164,7 +164,10 @@ def discover(paths: list[Path], settings_for: Callable[[Path], Settings], force_
         settings = settings_for(root)
         if force_exclude and root != Path(".") and _excluded(root, settings):
             continue
-        parent_specs = _ancestor_specs(os.path.dirname(absolute)) if os.path.dirname(absolute) != absolute else []
+        # A folder holding `.git` is a repository of its own: the ignore files above it do not
+        # apply inside it (as in git, and in ruff).
+        parent_specs = [] if os.path.exists(os.path.join(absolute, ".git")) or os.path.dirname(absolute) == absolute \
+            else _ancestor_specs(os.path.dirname(absolute))
         yield from _walk(absolute, root, settings_for, parent_specs, seen, visited, on_error)
 
 
@@ -223,5 +226,8 @@ def _walk(absolute_root: str, given_root: Path, settings_for: Callable[[Path], S
 
 
 def _with_own_spec(folder: str, specs: list[_Spec]) -> list[_Spec]:
-    spec = _read_spec(folder, with_info_exclude=os.path.isdir(os.path.join(folder, ".git")))
+    repository = os.path.exists(os.path.join(folder, ".git"))
+    if repository:
+        specs = []  # a nested repository: the outer one's ignore files stop at its root
+    spec = _read_spec(folder, with_info_exclude=repository)
     return [*specs, (folder, spec)] if spec is not None else specs
