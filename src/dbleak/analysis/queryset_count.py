@@ -30,6 +30,8 @@ _QUERY_CALLS = (_CHAINABLE | DJANGO_BOUNDING) - {"iterator", "in_bulk"}
 _MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
 # Methods that make a queryset from a related manager (`book.authors.all()`).
 _RELATED_ENTRY = frozenset({"all", "filter", "exclude"})
+# Statements and expressions whose `test` is evaluated only for its truth.
+_TESTS = frozenset({ast.If, ast.While, ast.IfExp, ast.Assert})
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,13 @@ class _Finder:
             if not scope.is_function or is_test_scope(scope):
                 continue
             for node in self.facts.scope_nodes.get(id(scope.node), ()):
+                kind = type(node)
+                if kind is ast.Call:
+                    func = node.func  # type: ignore[attr-defined]
+                    if type(func) is not ast.Name or func.id not in ("len", "bool"):
+                        continue  # the cheap test first: most nodes are neither
+                elif kind not in _TESTS:
+                    continue
                 yield from self._sites(node, scope)
 
     # -- the shapes
