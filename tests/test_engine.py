@@ -175,3 +175,25 @@ def test_source_segment_matches_the_standard_library() -> None:
     for node in ast.walk(ast.parse(text)):
         if hasattr(node, "lineno"):
             assert source_segment(text, node) == ast.get_source_segment(text, node)
+
+
+def test_a_finding_on_a_chain_over_lines_sits_on_the_method_and_its_noqa_works() -> None:
+    from dbleak.engine import check_text
+    from dbleak.settings import Settings
+
+    text = (
+        "from sqlalchemy.orm import Session\n"
+        "\n"
+        "def f(session: Session, Event):\n"
+        "    events = (\n"
+        "        session.query(Event)\n"
+        "        .filter(Event.kind == 'x')\n"
+        "        .all(){noqa}\n"
+        "    )\n"
+        "    for e in events:\n"
+        "        print(e)\n"
+    )
+    settings = Settings(select=("DBL202",))
+    found = check_text(text.format(noqa=""), "m.py", settings).findings
+    assert [(f.code, f.start.line, f.start.column) for f in found] == [("DBL202", 7, 9)]
+    assert check_text(text.format(noqa="  # noqa: DBL202"), "m.py", settings).findings == ()
