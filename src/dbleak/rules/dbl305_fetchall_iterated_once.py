@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.materialize import (
+    ListUseKind,
     MaterializationSite,
     Rewriter,
     SourceKind,
@@ -15,6 +16,7 @@ from dbleak.analysis.materialize import (
     rewriter_for,
     walk_rewrite,
 )
+from dbleak.analysis.row_escape import loop_keeps_rows, report_returned
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
@@ -54,6 +56,10 @@ class FetchallIteratedOnce(Rule):
     returned, or used after the cursor's block or `close()`. `await cur.fetchall()` is reported
     without a fix. A SQLAlchemy `.all()` without `limit()`/`first()`/`yield_per()` counts as
     unbounded, so it is DBL202's; DBL305 reports `.all()` only when DBL202 is not available.
+    As for DBL201, a loop that keeps every row as it is (`by_kind[row.kind].append(row)`,
+    `by_id[row.id] = row`, into a container made before the loop) is not flagged: every row
+    stays in memory whatever the read (`[tool.dbleak.sql] returned = "report"` reports it), and
+    a query bounded by nature (`PRAGMA`, the catalogs, a `LIMIT`, a key) is not flagged either.
 
     ## Fix safety
     Safe for drivers whose cursor iteration yields the same rows (sqlite3, psycopg2, psycopg,
@@ -107,6 +113,10 @@ class FetchallIteratedOnce(Rule):
                 continue
             if fetch_bound(ctx, site) != "unknown":
                 continue
+            holder = site.use.holder
+            if site.use.kind is ListUseKind.LOOP and isinstance(holder, (ast.For, ast.AsyncFor)) \
+                    and loop_keeps_rows(holder) and not report_returned(ctx.settings):
+                continue  # every row is kept as it is: streaming saves only the list's spine
             rewriter = rewriter or rewriter_for(ctx)
             message = cls.message.format(call=_call_text(rewriter, site),
                                          use=describe_use(site.use))
