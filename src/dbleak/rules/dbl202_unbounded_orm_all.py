@@ -89,7 +89,9 @@ class UnboundedOrmAll(Rule):
 
     ## Known problems
     Sessions are recognised by name (`session`, `db.session`, `Session()`); a session held
-    under another name is not seen. Filters on other columns count as unbounded. Lookup and
+    under another name is not seen. A query held in a name (`q = session.query(M)`, then
+    `q = q.filter(...)`, `q.all()`) is followed in its function; a refinement under an `if` or
+    in a loop is not counted as a bound (the other paths read every row). Filters on other columns count as unbounded. Lookup and
     configuration tables (roles, settings, document types) look like any other table: list
     them in `small-tables`.
     [[tests-not-checked]]
@@ -210,6 +212,10 @@ def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: bool,
         steps = steps[:-1]
     analysis = fetch_analysis(ctx)
     assignments = analysis.resolver.assignments(scope)  # type: ignore[arg-type]
+    if isinstance(root, ast.Name) and not is_session_like(root) and root.id in assignments:
+        held = _held_query(ctx, scope, root.id, assignments)
+        if held is not None:
+            root, steps = held[0], [*held[1], *steps]
     steps = [_spread_criteria(step, assignments) for step in steps]
     for index, step in enumerate(steps):
         if step.name == "query" and step.call is not None and index == 0 \
@@ -228,6 +234,52 @@ def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: bool,
             if list_form:
                 return None  # list(session.execute(...)) is the materialization rules' job
             return _OrmRead("select", step, selected, steps[index + 1:])
+    return None
+
+
+def _held_query(ctx: CheckContext, scope: object, name: str,
+                assignments: dict[str, list[ast.AST]]) -> tuple[ast.AST, list[Step]] | None:
+    """``q = session.query(M)``, then ``q = q.filter(...)``: the query a name holds, as one chain
+    (its root and steps). A refinement counts only when it runs on every path (a statement of
+    the function's own body, not under an ``if`` or a loop): a bound added on some paths only
+    leaves the others unbounded."""
+    values = assignments.get(name, [])
+    base: ast.expr | None = None
+    refinements: list[ast.expr] = []
+    for value in values:
+        if not isinstance(value, ast.expr) or isinstance(value, ast.Name) and isinstance(value.ctx, ast.Store):
+            return None  # a parameter, a loop variable, an unpacking: not a query made here
+        value_root, _ = method_chain(value)
+        if isinstance(value_root, ast.Name) and value_root.id == name:
+            refinements.append(value)
+        elif base is None:
+            base = value
+        else:
+            return None  # two queries under one name
+    if base is None:
+        return None
+    root, steps = method_chain(base)
+    if not steps or isinstance(root, ast.Name) and root.id == name:
+        return None
+    parents = ctx.facts.parent
+    block = _block_holding(parents, parents.get(id(base)))
+    for value in refinements:
+        statement = parents.get(id(value))
+        if block is None or _block_holding(parents, statement) is not block:
+            continue  # on some paths only (under an `if`, in a loop, in a handler)
+        steps.extend(method_chain(value)[1])
+    return root, steps
+
+
+def _block_holding(parents: dict[int, ast.AST], statement: ast.AST | None) -> list[ast.stmt] | None:
+    """The statement list an assignment statement sits in (a function's body, a `with` body)."""
+    if not isinstance(statement, (ast.Assign, ast.AnnAssign)):
+        return None
+    owner = parents.get(id(statement))
+    for field in ("body", "orelse", "finalbody", "handlers"):
+        block = getattr(owner, field, None)
+        if isinstance(block, list) and any(item is statement for item in block):
+            return block
     return None
 
 
