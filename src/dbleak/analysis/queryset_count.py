@@ -63,7 +63,6 @@ class _Finder:
         self.managers = managers
         self.django = any(q == "django" or q.startswith("django.")
                           for q in facts.resolver.bindings.values())
-        self._bindings: dict[int, dict[str, list[ast.AST]]] = {}
         self._prefetches: dict[int, frozenset[str]] = {}
 
     def sites(self) -> Iterator[CountSite]:
@@ -150,36 +149,24 @@ class _Finder:
         return all(s.name in _CHAINABLE for s in steps[first:])
 
     def _single_binding(self, name: str, scope: Scope) -> ast.expr | None:
-        bindings = self._scope_bindings(scope)
-        values = bindings.get(name)
-        if not values or len(values) != 1:
-            return None
-        value = values[0]
-        return value if isinstance(value, ast.expr) else None
-
-    def _scope_bindings(self, scope: Scope) -> dict[str, list[ast.AST]]:
-        found = self._bindings.get(id(scope.node))
-        if found is None:
-            found = {}
-            node = scope.node
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
-                    found.setdefault(arg.arg, []).append(arg)
-                for extra in (node.args.vararg, node.args.kwarg):
-                    if extra is not None:
-                        found.setdefault(extra.arg, []).append(extra)
-            for item in self.facts.scope_nodes.get(id(node), ()):
-                if isinstance(item, ast.Name) and not isinstance(item.ctx, ast.Load):
-                    parent = self.facts.parent.get(id(item))
-                    value: ast.AST = item
-                    if isinstance(parent, (ast.Assign, ast.AnnAssign)) and parent.value is not None \
-                            and (parent.targets == [item] if isinstance(parent, ast.Assign) else parent.target is item):
-                        value = parent.value
-                    found.setdefault(item.id, []).append(value)
-                elif isinstance(item, (ast.Global, ast.Nonlocal)):
-                    for name in item.names:
-                        found.setdefault(name, []).extend([item, item])
-            self._bindings[id(node)] = found
+        """The value of ``name = value``, when that is the name's one binding in the scope
+        (read from the module's index of names: no walk of the scope)."""
+        node = scope.node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            if any(a.arg == name for a in (*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                           *(x for x in (args.vararg, args.kwarg) if x is not None))):
+                return None  # a parameter: whatever the caller passes
+        found: ast.expr | None = None
+        for other in self.facts.names.get(name, ()):
+            if isinstance(other.ctx, ast.Load) or self._scope_of(other) is not node:
+                continue
+            parent = self.facts.parent.get(id(other))
+            if found is not None or not isinstance(parent, (ast.Assign, ast.AnnAssign)) \
+                    or parent.value is None or (parent.targets != [other] if isinstance(parent, ast.Assign)
+                                                else parent.target is not other):
+                return None  # bound twice, or by a loop, a `with`, an unpacking
+            found = parent.value
         return found
 
     def _other_uses(self, name: ast.Name, scope: Scope) -> bool | None:

@@ -157,7 +157,6 @@ class UnboundedOrmAll(Rule):
         flask = "flask_sqlalchemy" in ctx.text or "db.Model" in ctx.text
         columns = tuple(ctx.settings.option("sql", "bounded-columns", ()) or ())
         small = tuple(ctx.settings.option("sql", "small-tables", ()) or ())
-        loops = {id(n.iter): n for n in ctx.facts.all_nodes() if isinstance(n, (ast.For, ast.AsyncFor))}
         for site in ctx.facts.calls:
             call = site.node
             if site.stmt is None or is_test_scope(site.scope):
@@ -195,7 +194,8 @@ class UnboundedOrmAll(Rule):
                 text = head + "(...)" + ("" if target is not call else ".all()")
             message = cls.message.format(call=text, reason=bound.reason)
             plan = None
-            loop = loops.get(id(call))
+            holder = ctx.facts.parent.get(id(call))  # the loop walking the read, if it is one
+            loop = holder if isinstance(holder, (ast.For, ast.AsyncFor)) and holder.iter is call else None
             if loop is not None and target is call:
                 plan = _plan(ctx, call, read)
             yield ctx.finding(cls, call, message, plan=plan, stmt=site.stmt)
