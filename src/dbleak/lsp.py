@@ -438,6 +438,9 @@ class DbleakServer(LanguageServer):
         # Open documents already summarized from the editor's text keep that text's summaries.
         self.modules = {**modules, **self.modules}
         self.finder = finder
+        # Said before the re-checks it starts: a client (and the tests) can tell which
+        # diagnostics were computed with the index.
+        self.log(f"workspace index ready: {len(modules)} modules")
         self._renew_project()
 
     def _renew_project(self, changed_uri: str | None = None) -> None:

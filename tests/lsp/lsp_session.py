@@ -28,11 +28,19 @@ class RecordingClient(LanguageClient):
         super().__init__(*args, **kwargs)
         self.published: list[types.PublishDiagnosticsParams] = []
         self.registrations: list[types.Registration] = []
+        # Every publishDiagnostics and window/logMessage, in the order they arrived.
+        self.events: list[types.PublishDiagnosticsParams | types.LogMessageParams] = []
 
 
 def _record_diagnostics(client: RecordingClient, params: types.PublishDiagnosticsParams) -> None:
     client.diagnostics[params.uri] = params.diagnostics
     client.published.append(params)
+    client.events.append(params)
+
+
+def _record_log(client: RecordingClient, params: types.LogMessageParams) -> None:
+    client.log_messages.append(params)
+    client.events.append(params)
 
 
 def _record_registration(client: RecordingClient, params: types.RegistrationParams) -> None:
@@ -44,6 +52,7 @@ def make_client() -> RecordingClient:
     features = dict(DEFAULT_CLIENT_FEATURES)
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = _record_diagnostics
     features[types.CLIENT_REGISTER_CAPABILITY] = _record_registration
+    features[types.WINDOW_LOG_MESSAGE] = _record_log
     register_lsp_features(client, features)
     return client
 
