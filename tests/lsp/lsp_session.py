@@ -93,6 +93,23 @@ async def published(client: RecordingClient, uri: str, version: int | None = Non
     return await eventually(latest, f"diagnostics for {uri} version {version}")
 
 
+def checked_after_the_index(client: RecordingClient, uri: str, version: int) -> bool:
+    """Diagnostics of ``uri`` at ``version`` arrived after the server said its workspace index
+    was ready (it says so before the re-checks it starts)."""
+    ready = next((i for i, e in enumerate(client.events) if isinstance(e, types.LogMessageParams)
+                  and "workspace index ready" in e.message), None)
+    return ready is not None and any(
+        isinstance(e, types.PublishDiagnosticsParams) and e.uri == uri and e.version == version
+        for e in client.events[ready + 1:])
+
+
+async def settled(client: RecordingClient, uri: str, version: int = 1) -> None:
+    """Wait until the open document was checked with the workspace index: no re-check of it
+    is still to come from the index (a test that then changes something sees only its own)."""
+    await eventually(lambda: checked_after_the_index(client, uri, version),
+                     f"a check of {uri} version {version} once the index is ready")
+
+
 def open_document(client: RecordingClient, path: Path, text: str, version: int = 1) -> str:
     uri = path.as_uri()
     client.text_document_did_open(types.DidOpenTextDocumentParams(

@@ -9,6 +9,7 @@ import pytest
 from lsp_session import (
     RecordingClient,
     change_document,
+    checked_after_the_index,
     eventually,
     open_document,
     published,
@@ -29,16 +30,6 @@ def _has_leak(client: RecordingClient, uri: str, after: int = 0) -> bool:
     return bool(found) and any(d.code == "DBL101" for d in found[-1].diagnostics)
 
 
-def _checked_after_the_index(client: RecordingClient, uri: str, version: int) -> bool:
-    """Diagnostics of ``uri`` at ``version`` arrived after the server said its workspace index
-    was ready (it says so before the re-checks it starts)."""
-    ready = next((i for i, e in enumerate(client.events) if isinstance(e, types.LogMessageParams)
-                  and "workspace index ready" in e.message), None)
-    return ready is not None and any(
-        isinstance(e, types.PublishDiagnosticsParams) and e.uri == uri and e.version == version
-        for e in client.events[ready + 1:])
-
-
 async def test_open_documents_are_checked_again_when_the_index_is_ready(
         client: RecordingClient, tmp_path: Path):
     (tmp_path / "db.py").write_text(FACTORY)
@@ -50,7 +41,7 @@ async def test_open_documents_are_checked_again_when_the_index_is_ready(
     # (an earlier one read db.py through the disk finder; findings from project-wide facts,
     # such as model keys, need the index). The server says when the index is ready, before
     # the re-checks it starts; a check still running then is replaced, not published.
-    await eventually(lambda: _checked_after_the_index(client, uri, 1),
+    await eventually(lambda: checked_after_the_index(client, uri, 1),
                      "a check of version 1 once the index is ready")
     assert _has_leak(client, uri)
 
@@ -80,7 +71,7 @@ async def test_a_dependency_changed_on_disk_rechecks_its_dependents(
     app = open_document(client, tmp_path / "app.py", APP)
     await published(client, app, version=1)
     # Wait for the index: a check of app.py made with it.
-    await eventually(lambda: _checked_after_the_index(client, app, 1),
+    await eventually(lambda: checked_after_the_index(client, app, 1),
                      "the re-check when the index is ready")
     assert not _has_leak(client, app)
     mark = len(client.published)

@@ -15,6 +15,7 @@ from lsp_session import (
     eventually,
     open_document,
     published,
+    settled,
     start,
 )
 from lsprotocol import types
@@ -84,7 +85,7 @@ async def test_save_checks_when_lint_on_change_is_off(client: RecordingClient, t
 async def test_close_clears_the_diagnostics(client: RecordingClient, tmp_path: Path):
     await start(client, tmp_path)
     uri = open_document(client, tmp_path / "app.py", LEAK)
-    await published(client, uri, version=1)
+    await settled(client, uri)
     count = len(client.published)
     client.text_document_did_close(types.DidCloseTextDocumentParams(
         text_document=types.TextDocumentIdentifier(uri=uri)))
@@ -255,6 +256,7 @@ async def test_a_pyproject_change_takes_effect(client: RecordingClient, tmp_path
     package.mkdir()
     uri = open_document(client, package / "app.py", LEAK)
     assert len((await published(client, uri, version=1)).diagnostics) == 1
+    await settled(client, uri)
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[tool.dbleak]\nignore = ["DBL104"]\n', encoding="utf-8")
     count = len(client.published)
@@ -275,6 +277,7 @@ async def test_a_pyproject_change_is_noticed_without_file_watching(client: Recor
     assert client.registrations == []
     uri = open_document(client, tmp_path / "app.py", LEAK)
     assert len((await published(client, uri, version=1)).diagnostics) == 1
+    await settled(client, uri)
     (tmp_path / "dbleak.toml").write_text('ignore = ["DBL104"]\n', encoding="utf-8")
     count = len(client.published)
     client.text_document_did_save(types.DidSaveTextDocumentParams(
