@@ -39,17 +39,6 @@ class PlannedFix:
     reason: str | None = None  # why no fix, when plan is None
 
 
-def _statement_list(ctx: CheckContext, stmt: ast.stmt) -> list[ast.stmt] | None:
-    parent = ctx.facts.parent_statement(stmt)
-    if parent is None:
-        return None
-    for field in ("body", "orelse", "finalbody"):
-        value = getattr(parent, field, None)
-        if isinstance(value, list) and any(s is stmt for s in value):
-            return value
-    return None
-
-
 def _parents_of(root: ast.AST) -> dict[int, ast.AST]:
     parents: dict[int, ast.AST] = {}
     for node in walk(root):
@@ -220,7 +209,7 @@ def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> Planned
         return PlannedFix(None, "it is yielded; put the `yield` in `try/finally`")
     if flow.escapes:
         return PlannedFix(None, "it is handed over on another path")
-    block = _statement_list(ctx, stmt)
+    block = ctx.facts.statement_list(stmt)
     if block is None:
         return PlannedFix(None, None)
     scope = resource.scope
@@ -380,7 +369,7 @@ def _plan_temporary(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> P
         return no_fix
     if isinstance(stmt, ast.Assign) and not all(isinstance(t, ast.Name) for t in stmt.targets):
         return no_fix
-    block = _statement_list(ctx, stmt)
+    block = ctx.facts.statement_list(stmt)
     if block is None:
         return no_fix
     value = stmt.value

@@ -37,6 +37,7 @@ from dbleak.analysis.module import (
     SCOPE_NODES,
     ModuleFacts,
     iter_children,
+    statement_block,
     walk,
     walk_same_scope,
     walk_scope,
@@ -192,10 +193,7 @@ class _Module:
         return self.parents.get(id(node))
 
     def statement_of(self, node: ast.AST) -> ast.stmt | None:
-        current: ast.AST | None = node
-        while current is not None and not isinstance(current, ast.stmt):
-            current = self.parent(current)
-        return current
+        return self.facts.statement_of(node)
 
     def scope_of(self, node: ast.AST) -> ast.AST:
         current = self.parent(node)
@@ -886,7 +884,7 @@ class _Finder:
         the same block or a loop repeats it."""
         m = self.m
         block_owner = m.parent(assign)
-        block = _block_of(block_owner, assign)
+        block = statement_block(block_owner, assign)
         if block is None:
             return None
         current: ast.AST = use_stmt
@@ -1044,16 +1042,6 @@ class _Finder:
                                    comprehension)
 
 
-def _block_of(owner: ast.AST | None, stmt: ast.stmt) -> list[ast.stmt] | None:
-    if owner is None:
-        return None
-    for field in ("body", "orelse", "finalbody"):
-        block = getattr(owner, field, None)
-        if isinstance(block, list) and any(s is stmt for s in block):
-            return block
-    return None
-
-
 def _outside(container: ast.stmt, inner: ast.stmt) -> list[ast.AST]:
     """The parts of ``container`` that are not ``inner`` (nor inside it)."""
     parts: list[ast.AST] = []
@@ -1102,7 +1090,7 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
             return _query_call_sql(ctx, module, bound[1])
         # The last `name.execute(sql)` before the fetch, in the same block.
         fetch_stmt = site.stmt
-        block = _block_of(module.parent(fetch_stmt), fetch_stmt)
+        block = statement_block(module.parent(fetch_stmt), fetch_stmt)
         if block is None:
             return None
         for stmt in reversed(block[:block.index(fetch_stmt)]):
@@ -1155,7 +1143,7 @@ def _last_assignment(module: _Module, node: ast.AST, name: str) -> ast.expr | No
     stmt = module.statement_of(node)
     while stmt is not None:
         owner = module.parent(stmt)
-        block = _block_of(owner, stmt)
+        block = statement_block(owner, stmt)
         if block is None:
             return None
         for earlier in reversed(block[:block.index(stmt)]):

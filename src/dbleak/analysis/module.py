@@ -89,6 +89,28 @@ class ModuleFacts:
     def parent_statement(self, stmt: ast.AST) -> ast.AST | None:
         return self.statement_parent.get(id(stmt))
 
+    def statement_list(self, stmt: ast.AST) -> list[ast.stmt] | None:
+        """The list of statements ``stmt`` sits in (a body, an ``else``, a ``finally``)."""
+        return statement_block(self.statement_parent.get(id(stmt)), stmt)
+
+    def statement_of(self, node: ast.AST) -> ast.stmt | None:
+        """The statement that holds ``node`` (``node`` itself when it is one)."""
+        current: ast.AST | None = node
+        while current is not None and not isinstance(current, ast.stmt):
+            current = self.parent.get(id(current))
+        return current
+
+
+def statement_block(owner: ast.AST | None, stmt: ast.AST) -> list[ast.stmt] | None:
+    """The statement list of ``owner`` (``body``, ``orelse``, ``finalbody``) that holds ``stmt``."""
+    if owner is None:
+        return None
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(owner, name, None)
+        if isinstance(block, list) and any(s is stmt for s in block):
+            return block
+    return None
+
 
 def statement_header_lines(stmt: ast.stmt) -> tuple[int, int]:
     """First and last line of a statement's own text (for a compound statement: its header)."""

@@ -102,7 +102,7 @@ class _Finder:
     def _counted(self, node: ast.expr, queryset: ast.expr, form: str, scope: Scope) -> CountSite | None:
         if not self._is_queryset(queryset, scope, 0):
             return None
-        stmt = self._statement(node)
+        stmt = self.facts.statement_of(node)
         if stmt is None:
             return None
         shares = False
@@ -245,11 +245,6 @@ class _Finder:
             self._prefetches[id(top)] = found
         return found
 
-    def _statement(self, node: ast.AST) -> ast.stmt | None:
-        current: ast.AST | None = node
-        while current is not None and not isinstance(current, ast.stmt):
-            current = self.facts.parent.get(id(current))
-        return current
 
 
 def _prefetched(unit: ast.AST) -> frozenset[str]:

@@ -261,26 +261,17 @@ def _held_query(ctx: CheckContext, scope: object, name: str,
     root, steps = method_chain(base)
     if not steps or isinstance(root, ast.Name) and root.id == name:
         return None
-    parents = ctx.facts.parent
-    block = _block_holding(parents, parents.get(id(base)))
+    facts = ctx.facts
+    base_statement = facts.parent.get(id(base))
+    block = facts.statement_list(base_statement) \
+        if isinstance(base_statement, (ast.Assign, ast.AnnAssign)) else None
     for value in refinements:
-        statement = parents.get(id(value))
-        if block is None or _block_holding(parents, statement) is not block:
+        statement = facts.parent.get(id(value))
+        if block is None or not isinstance(statement, (ast.Assign, ast.AnnAssign)) \
+                or facts.statement_list(statement) is not block:
             continue  # on some paths only (under an `if`, in a loop, in a handler)
         steps.extend(method_chain(value)[1])
     return root, steps
-
-
-def _block_holding(parents: dict[int, ast.AST], statement: ast.AST | None) -> list[ast.stmt] | None:
-    """The statement list an assignment statement sits in (a function's body, a `with` body)."""
-    if not isinstance(statement, (ast.Assign, ast.AnnAssign)):
-        return None
-    owner = parents.get(id(statement))
-    for field in ("body", "orelse", "finalbody", "handlers"):
-        block = getattr(owner, field, None)
-        if isinstance(block, list) and any(item is statement for item in block):
-            return block
-    return None
 
 
 def _spread_criteria(step: Step, assignments: dict[str, list[ast.AST]]) -> Step:
