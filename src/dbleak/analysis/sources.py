@@ -130,6 +130,35 @@ def handed_out(registry: Value | None, registry_origin: Any, method: str,
     return value
 
 
+def argument_parameter(params: tuple[Any, ...] | list[Any], index: int | None, keyword: str | None,
+                       bound: bool) -> str | None:
+    """The parameter an argument binds: by keyword, or by position (after ``self``/``cls`` for
+    a bound method or a constructor)."""
+    if keyword is not None:
+        return keyword if keyword in params else None
+    if index is None:
+        return None
+    offset = 1 if bound and params and params[0] in ("self", "cls") else 0
+    return str(params[index + offset]) if index + offset < len(params) else None
+
+
+def _instance_spec(qualname: str, chain: list[tuple[str, Mapping[str, Any], int]], kind: Kind,
+                   note: str) -> ObjectSpec | None:
+    """The spec of a project class's instances as objects to release (by the release methods
+    the class and its project bases define), or None when it has no such method."""
+    methods = {m for _name, summary, _level in chain for m in summary.get(SUMMARY_METHODS, ())}
+    releases = tuple(sorted(methods & _RESOURCE_RELEASES))
+    if not releases:
+        return None
+    has_exit = "__exit__" in methods
+    return ObjectSpec(
+        f"project:{qualname}", "project", kind, release=releases,
+        with_=WithSpec(closes=True) if has_exit else None,
+        async_with=WithSpec(closes=True) if "__aexit__" in methods else None,
+        closing_context="closing" if "close" in releases else ("self" if has_exit else "try-finally"),
+        project_class=qualname, note=note)
+
+
 class ObjectSources:
     """What the calls and names of one module make or hold (the driver table's objects)."""
 
@@ -541,19 +570,10 @@ class ObjectSources:
             return self._resources[qualname]
         self._resources[qualname] = None  # cycles: not a resource
         chain = list(self.class_chain(qualname))
-        methods = {m for _name, summary, _level in chain for m in summary.get(SUMMARY_METHODS, ())}
-        releases = tuple(sorted(methods & _RESOURCE_RELEASES))
-        found: ObjectSpec | None = None
-        if releases and any(self._owns_db(summary) for _name, summary, _level in chain):
-            has_exit = "__exit__" in methods
-            has_aexit = "__aexit__" in methods
-            context = "closing" if "close" in releases else ("self" if has_exit else "try-finally")
-            found = ObjectSpec(
-                f"project:{qualname}", "project", Kind.CONNECTION, release=releases,
-                with_=WithSpec(closes=True) if has_exit else None,
-                async_with=WithSpec(closes=True) if has_aexit else None,
-                closing_context=context, project_class=qualname,
-                note="a class of the project whose instances own a database object")
+        found = _instance_spec(qualname, chain, Kind.CONNECTION,
+                               "a class of the project whose instances own a database object")
+        if found is not None and not any(self._owns_db(summary) for _name, summary, _level in chain):
+            found = None
         self._resources[qualname] = found
         return found
 
@@ -564,10 +584,6 @@ class ObjectSources:
         (``close()``, …) may release. The instance has taken it over: it is an object of the
         same kind, released by the class's own methods."""
         chain = list(self.class_chain(qualname))
-        methods = {m for _name, summary, _level in chain for m in summary.get(SUMMARY_METHODS, ())}
-        releases = tuple(sorted(methods & _RESOURCE_RELEASES))
-        if not releases:
-            return None
         released = {a for _name, summary, _level in chain for a in summary.get(SUMMARY_RELEASED_ATTRS, ())}
         init_class = next((owner for owner, summary, _level in chain
                            if "__init__" in summary.get(SUMMARY_METHODS, ())), None)
@@ -576,30 +592,22 @@ class ObjectSources:
         kept = self.summary(init_class)
         init = self.method_summary(init_class, "__init__")
         params = init.get(SUMMARY_PARAMS) if init is not None else None
-        if kept is None or not isinstance(params, (tuple, list)) or not params:
+        if kept is None or not isinstance(params, (tuple, list)):
             return None
         adopts = kept.get(SUMMARY_ADOPTS) or {}
         for key, origin in given:
             if isinstance(key, int):
-                if key + 1 >= len(params):
-                    continue
-                name = str(params[key + 1])
+                name = argument_parameter(params, key, None, bound=True)
             else:
-                name = key
-            attr = adopts.get(name)
+                name = argument_parameter(params, None, key, bound=True)
+            attr = adopts.get(name) if name is not None else None
             if attr is None or attr not in released:
                 continue
             value = self.resolve(origin, depth + 1)
             if not isinstance(value, ObjectSpec) or value.kind not in _OWNED_KINDS or not value.must_release:
                 continue
-            return ObjectSpec(
-                f"project:{qualname}", "project", value.kind, release=releases,
-                with_=WithSpec(closes=True) if "__exit__" in methods else None,
-                async_with=WithSpec(closes=True) if "__aexit__" in methods else None,
-                closing_context="closing" if "close" in releases else (
-                    "self" if "__exit__" in methods else "try-finally"),
-                project_class=qualname,
-                note=f"a class of the project that takes over the {value.kind.value} it is given")
+            return _instance_spec(qualname, chain, value.kind,
+                                  f"a class of the project that takes over the {value.kind.value} it is given")
         return None
 
     def _owns_db(self, summary: Mapping[str, Any]) -> bool:
@@ -720,12 +728,8 @@ class ObjectSources:
         params = summary.get(SUMMARY_PARAMS)
         if not isinstance(params, (tuple, list)):
             return None
-        name = keyword
-        if name is None and index is not None:
-            offset = 1 if bound and params and params[0] in ("self", "cls") else 0
-            if index + offset < len(params):
-                name = str(params[index + offset])
-        if name is None or name not in params:
+        name = argument_parameter(params, index, keyword, bound)
+        if name is None:
             return None
         effect = (summary.get(SUMMARY_EFFECTS) or {}).get(name, EFFECT_BORROW)
         if isinstance(effect, str):
