@@ -328,21 +328,10 @@ def _name_leaves(facts: ModuleFacts, reader: OriginReader, name: str) -> bool:
 
 # --- the summarizer ---------------------------------------------------------------------------
 
-def _held(reader: OriginReader, nodes: list[ast.AST]) -> tuple[Origin, ...]:
-    """The origins of what the function's `return`s give (fresh or kept), where they have one."""
-    found: list[Origin] = []
-    for node in nodes:
-        if isinstance(node, ast.Return) and node.value is not None and not is_none(node.value) \
-                and not isinstance(node.value, (ast.Tuple, *_PLAIN_VALUES)):
-            origin = reader.origin(node.value)
-            if origin is not None:
-                found.append(origin)
-    return tuple(dict.fromkeys(found))
-
-
 def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunctionDef,
-             nodes: list[ast.AST]) -> tuple[tuple[Origin, ...], tuple[Origin | None, ...]]:
-    """(origins every `return` gives, or (); per-position origins of tuple returns)."""
+             nodes: list[ast.AST]) -> tuple[tuple[Origin, ...], tuple[Origin | None, ...], tuple[Origin, ...]]:
+    """(origins every `return` gives when each gives a new object, or (); per-position origins
+    of tuple returns; the origins of what the returns give, fresh or kept, where they have one)."""
     stored: set[str] = set()
     for node in nodes:
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -351,6 +340,7 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
                 stored.add(node.value.id)  # also kept on self / in a container: shared
     origins: list[Origin] = []
     items: list[list[Origin | None]] = []
+    held: list[Origin] = []
     factory = True
     for node in nodes:
         if not isinstance(node, ast.Return):
@@ -358,6 +348,10 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
         value = node.value
         if value is None or is_none(value):
             continue
+        if not isinstance(value, (ast.Tuple, *_PLAIN_VALUES)):
+            kept = reader.origin(value)
+            if kept is not None:
+                held.append(kept)
         if isinstance(value, ast.Tuple):
             factory = False
             row = [None if isinstance(e, ast.Name) and e.id in stored else reader.origin(e)
@@ -382,8 +376,9 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
     if items and all(len(row) == len(items[0]) for row in items):
         merged_items = tuple(any_origin(list(column)) if all(c is not None for c in column) else None
                              for column in zip(*items, strict=True))
+    held_origins = tuple(dict.fromkeys(held))
     if not factory:
-        return (), merged_items
+        return (), merged_items, held_origins
     computed = any_origin(list(dict.fromkeys(origins))) if origins else None
     declared = reader.facts.qualname(unwrap_annotation(function.returns)) \
         if function.returns is not None else None
@@ -391,8 +386,8 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
         # `def get_session() -> Session:` whose every return is a new object: the annotation
         # is the function's contract, whatever the calls inside return (when it names a type
         # that can be resolved; the calls are read otherwise).
-        return (("annotated", declared, computed),), merged_items
-    return tuple(dict.fromkeys(origins)), merged_items
+        return (("annotated", declared, computed),), merged_items, held_origins
+    return tuple(dict.fromkeys(origins)), merged_items, held_origins
 
 
 _YIELDS = frozenset({ast.Yield, ast.YieldFrom})
@@ -498,42 +493,21 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
     methods = tuple(item.name for item in cls.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
     if methods:
         summary[SUMMARY_METHODS] = methods
-    makes_db, init_attrs = _construction(facts, cls)
+    makes_db, init_attrs, adopts = _construction(facts, cls)
     if makes_db:
         summary[SUMMARY_MAKES_DB] = True
     if init_attrs:
         summary[SUMMARY_INIT_ATTRS] = init_attrs
-    adopts = _kept_parameters(cls)
     if adopts:
         summary[SUMMARY_ADOPTS] = adopts
     return summary
 
 
-def _kept_parameters(cls: ast.ClassDef) -> dict[str, str]:
-    """``self.attr = param`` in ``__init__``: which attribute keeps each parameter (the first
-    one, when several do)."""
-    init = next((item for item in cls.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
-                 and item.name == "__init__"), None)
-    if init is None:
-        return {}
-    args = [*init.args.posonlyargs, *init.args.args, *init.args.kwonlyargs]
-    if not args:
-        return {}
-    me, params = args[0].arg, {a.arg for a in args[1:]}
-    kept: dict[str, str] = {}
-    for node in walk(init):
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.value, ast.Name) and node.value.id in params):
-            target = node.targets[0]
-            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == me:
-                kept.setdefault(node.value.id, target.attr)
-    return kept
-
-
-def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[str, ...]]:
-    """What constructing an instance runs: whether it calls a driver's factory, and the
-    attributes it sets. Read through `__init__`, the methods it calls on `self`, and `run()`
-    when it calls `self.start()` (a thread that connects as it starts)."""
+def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[str, ...], dict[str, str]]:
+    """What constructing an instance runs: whether it calls a driver's factory, the attributes
+    it sets, and which attribute keeps each parameter of `__init__` (``self.attr = param``, the
+    first one when several do). Read through `__init__`, the methods it calls on `self`, and
+    `run()` when it calls `self.start()` (a thread that connects as it starts)."""
     methods = {item.name: item for item in cls.body
                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
     drivers = facts.drivers
@@ -541,6 +515,10 @@ def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[st
     seen: set[str] = set()
     makes_db = False
     attrs: set[str] = set()
+    adopts: dict[str, str] = {}
+    init = methods.get("__init__")
+    init_args = [*init.args.posonlyargs, *init.args.args, *init.args.kwonlyargs] if init else []
+    me, params = (init_args[0].arg, {a.arg for a in init_args[1:]}) if init_args else ("", set())
     while todo:
         name = todo.pop()
         if name in seen:
@@ -562,10 +540,14 @@ def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[st
                 target, value = node.targets[0], node.value
                 if isinstance(value, ast.Await):
                     value = value.value
-                if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
-                        and target.value.id == "self" and isinstance(value, ast.Call)):
+                if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)):
+                    continue
+                if target.value.id == "self" and isinstance(value, ast.Call):
                     attrs.add(target.attr)  # made by the constructor (not `= None`, not a param)
-    return makes_db, tuple(sorted(attrs))
+                elif name == "__init__" and target.value.id == me and isinstance(node.value, ast.Name) \
+                        and node.value.id in params:
+                    adopts.setdefault(node.value.id, target.attr)
+    return makes_db, tuple(sorted(attrs)), adopts
 
 
 def _in_reraising_handler(parents: Mapping[int, ast.AST], node: ast.AST, method: ast.AST) -> bool:
@@ -652,20 +634,16 @@ def _function_facts(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFun
         kept = tuple(dict.fromkeys(o for o in yielded if o is not None))
         if kept and len(kept) == len(yielded):
             summary[SUMMARY_YIELDS] = kept
-    elif kind not in ("cached", "fixture"):
-        returns, items = _returns(reader, function, nodes)
+    elif kind != "fixture":
+        returns, items, held = _returns(reader, function, nodes)
+        if kind == "cached":
+            returns, items = (), ()  # what a cache returns is shared: known by type only
         if returns:
             summary[SUMMARY_RETURNS] = returns
-        else:
-            held = _held(reader, nodes)
-            if held:
-                summary[SUMMARY_HELD] = held
+        elif held:
+            summary[SUMMARY_HELD] = held
         if any(item is not None for item in items):
             summary[SUMMARY_RETURN_ITEMS] = items
-    elif kind == "cached":
-        held = _held(reader, nodes)
-        if held:
-            summary[SUMMARY_HELD] = held
     effects = parameter_effects(facts, function, params, reader)
     if effects:
         summary[SUMMARY_EFFECTS] = effects
