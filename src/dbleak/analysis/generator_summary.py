@@ -50,9 +50,9 @@ def summarize_generators(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
         kind = generator_kind(function)
         if kind is not None:
             summary: dict[str, Any] = {GENERATOR_KEY: kind}
-            if reads_db(facts, function):
+            reads, calls = body_reads(facts, function)
+            if reads:
                 summary[READS_DB_KEY] = True
-            calls = called_names(facts, function)
             if calls:
                 summary[CALLS_KEY] = calls
             found[qualname] = summary
@@ -63,50 +63,43 @@ def summarize_generators(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
 _ROW_SOURCE_NAME = re.compile(r"(?:^|_)(?:cur|curs|cursor|result|results|resultset|rs|qs|queryset)$")
 
 
-def reads_db(facts: ModuleFacts, function: ast.AST) -> bool:
-    """Whether a function's own body reads a database: a query method, a Django manager, a
-    driver's factory, a pandas read, or a walk of a name that by convention holds a cursor or
-    a result (``for row in cur``)."""
+def body_reads(facts: ModuleFacts, function: ast.AST) -> tuple[bool, tuple[str, ...]]:
+    """In one walk of a function's own body: whether it reads a database (a query method, a
+    Django manager, a driver's factory, a pandas read, or a walk of a name that by convention
+    holds a cursor or a result: ``for row in cur``), and the qualified names it calls
+    (``Class.method`` for ``self.method()``), where its rows may come from."""
     drivers = facts.drivers
+    owner = _owner_class(facts, function)
+    reads = False
+    names: list[str] = []
     for node in walk_scope(function):
         if isinstance(node, ast.Attribute) and node.attr == "objects":
-            return True
+            reads = True
         walked = node.iter if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)) else \
             node.value if isinstance(node, ast.YieldFrom) else None
         if isinstance(walked, ast.Name) and _ROW_SOURCE_NAME.search(walked.id):
-            return True
+            reads = True
         if not isinstance(node, ast.Call):
             continue
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in READING_METHODS:
-            return True
-        qualname = facts.call_qualname(node)
-        if qualname is not None and (qualname in drivers.factories or qualname in drivers.factory_variants
-                                     or qualname.startswith("pandas.read_sql")):
-            return True
-    return False
-
-
-def called_names(facts: ModuleFacts, function: ast.AST, class_qualname: str | None = None) -> tuple[str, ...]:
-    """The qualified names a function's body calls (``Class.method`` for ``self.method()``)."""
-    names: list[str] = []
-    prefix = f"{facts.module_name}." if facts.module_name else ""
-    owner = class_qualname or _owner_class(facts, function, prefix)
-    for node in walk_scope(function):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
+            reads = True
         if owner and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
                 and func.value.id in ("self", "cls"):
             names.append(f"{owner}.{func.attr}")
             continue
         qualname = facts.call_qualname(node)
-        if qualname is not None:
-            names.append(qualname)
-    return tuple(dict.fromkeys(names))
+        if qualname is None:
+            continue
+        names.append(qualname)
+        if qualname in drivers.factories or qualname in drivers.factory_variants \
+                or qualname.startswith("pandas.read_sql"):
+            reads = True
+    return reads, tuple(dict.fromkeys(names))
 
 
-def _owner_class(facts: ModuleFacts, function: ast.AST, prefix: str) -> str | None:
+def _owner_class(facts: ModuleFacts, function: ast.AST) -> str | None:
+    prefix = f"{facts.module_name}." if facts.module_name else ""
     for node in facts.tree.body:
         if isinstance(node, ast.ClassDef) and any(item is function for item in node.body):
             return prefix + node.name

@@ -25,12 +25,11 @@ from dbleak.analysis.generator_summary import (
     GENERATOR_KEY,
     READING_METHODS,
     READS_DB_KEY,
-    called_names,
+    body_reads,
     generator_kind,
     local_generator_def,
     local_generators,
     project_generator,
-    reads_db,
     summarize_generators,
 )
 from dbleak.analysis.module import (
@@ -186,7 +185,7 @@ class _Module:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 module_bound.add(node.id)
         self.shadowed_builtins = module_bound
-        self._generator_rows: dict[tuple[str, bool], bool] = {}
+        self._generator_rows: dict[str, bool] = {}
         self._own_generators: Mapping[str, Mapping[str, Any]] | None = None
 
     def parent(self, node: ast.AST) -> ast.AST | None:
@@ -430,10 +429,9 @@ class _Module:
         rows: it reads a database, or calls a generator that does."""
         if qualname is None or depth > 6:
             return False
-        key = (qualname, depth > 0)
-        if key in self._generator_rows:
-            return self._generator_rows[key]
-        self._generator_rows[key] = False  # a cycle yields nothing
+        if qualname in self._generator_rows:
+            return self._generator_rows[qualname]
+        self._generator_rows[qualname] = False  # a cycle yields nothing
         summary = self._generator_summaries().get(qualname)
         if summary is None:
             found = self.project.get(qualname)
@@ -442,14 +440,13 @@ class _Module:
         if summary is not None and summary.get(GENERATOR_KEY):
             rows = bool(summary.get(READS_DB_KEY)) or any(
                 self.generator_rows(str(callee), depth + 1) for callee in summary.get(CALLS_KEY, ()))
-        self._generator_rows[key] = rows
+        self._generator_rows[qualname] = rows
         return rows
 
     def def_rows(self, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int) -> bool:
         """:meth:`generator_rows` for a function of this module found by its node."""
-        if reads_db(self.facts, function):
-            return True
-        return any(self.generator_rows(callee, depth + 1) for callee in called_names(self.facts, function))
+        reads, calls = body_reads(self.facts, function)
+        return reads or any(self.generator_rows(callee, depth + 1) for callee in calls)
 
     def _generator_summaries(self) -> Mapping[str, Mapping[str, Any]]:
         if self._own_generators is None:
