@@ -82,22 +82,31 @@ class _Finder:
     # -- the shapes
 
     def _sites(self, node: ast.AST, scope: Scope) -> Iterator[CountSite]:
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 1 \
-                and not node.keywords and node.func.id in ("len", "bool") \
-                and self.facts.qualname(node.func) is None:
-            inner = node.args[0]
-            form = "len" if node.func.id == "len" else "truth"
-            if form == "len" and isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) \
-                    and inner.func.id == "list" and len(inner.args) == 1 and not inner.keywords:
-                inner = inner.args[0]
-            site = self._counted(node, inner, form, scope)
-            if site is not None:
-                yield site
+        if isinstance(node, ast.Call):
+            sized = self._sized(node)
+            if sized is not None:
+                site = self._counted(node, sized[0], sized[1], scope)
+                if site is not None:
+                    yield site
         elif isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
             for tested in _tested(node.test):
                 site = self._counted(tested, tested, "truth", scope)
                 if site is not None:
                     yield site
+
+    def _sized(self, call: ast.Call) -> tuple[ast.expr, str] | None:
+        """``(x, "len")`` for ``len(x)`` and ``len(list(x))``, ``(x, "truth")`` for ``bool(x)``."""
+        func = call.func
+        if not (isinstance(func, ast.Name) and func.id in ("len", "bool") and len(call.args) == 1
+                and not call.keywords and self.facts.qualname(func) is None):
+            return None
+        inner = call.args[0]
+        if func.id == "bool":
+            return inner, "truth"
+        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "list" \
+                and len(inner.args) == 1 and not inner.keywords:
+            inner = inner.args[0]
+        return inner, "len"
 
     def _counted(self, node: ast.expr, queryset: ast.expr, form: str, scope: Scope) -> CountSite | None:
         if not self._is_queryset(queryset, scope, 0):
@@ -194,13 +203,13 @@ class _Finder:
         return queries
 
     def _is_count_use(self, name: ast.Name) -> bool:
+        """``len(name)``, ``len(list(name))``, ``bool(name)`` or a truth test of it."""
         parent = self.facts.parent.get(id(name))
-        if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) \
-                and parent.func.id in ("len", "bool") and parent.args == [name]:
-            return True
         if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "list":
-            outer = self.facts.parent.get(id(parent))
-            return isinstance(outer, ast.Call) and isinstance(outer.func, ast.Name) and outer.func.id == "len"
+            parent = self.facts.parent.get(id(parent))  # `len(list(name))`
+        sized = self._sized(parent) if isinstance(parent, ast.Call) else None
+        if sized is not None and sized[0] is name:
+            return True
         return self._in_test_position(name)
 
     def _in_test_position(self, node: ast.expr) -> bool:
