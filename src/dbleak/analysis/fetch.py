@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dbleak.analysis.module import ModuleFacts, Scope, walk, walk_scope
+from dbleak.analysis.module import ModuleFacts, Scope, statement_block, walk, walk_scope
 from dbleak.analysis.names import chain_text
 from dbleak.knowledge.drivers import Buffering, DriverTable, MethodSpec, ObjectSpec
 from dbleak.knowledge.sql import Bound, hole_marker, query_bound, unique_columns
@@ -615,13 +615,8 @@ class FetchAnalysis:
 
 def _same_branch(block: ast.AST | None, first: ast.stmt, later: ast.AST) -> bool:
     """Both statements sit in the same statement list of ``block`` (not if/else siblings)."""
-    if block is None:
-        return False
-    for name in ("body", "orelse", "finalbody", "handlers"):
-        stmts = getattr(block, name, None)
-        if isinstance(stmts, list) and first in stmts:
-            return later in stmts
-    return False
+    stmts = statement_block(block, first)
+    return stmts is not None and any(s is later for s in stmts)
 
 
 
