@@ -6,8 +6,8 @@ import ast
 from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.flow import lends_what_it_yields
-from dbleak.analysis.module import WithSite, walk
-from dbleak.analysis.names import fresh_name
+from dbleak.analysis.module import WithSite
+from dbleak.analysis.names import fresh_name, names_used
 from dbleak.analysis.sources import object_sources
 from dbleak.analysis.usage import UseKind, name_uses
 from dbleak.fixes.plan import AddImport, WrapWithItem
@@ -238,27 +238,13 @@ def _in_loop_with(ctx: CheckContext, site: WithSite) -> bool:
     return False
 
 
-def _names_in(tree: ast.AST) -> set[str]:
-    names: set[str] = set()
-    for node in walk(tree):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.alias):
-            names.add((node.asname or node.name).split(".")[0])
-    return names
-
-
 def _plan(ctx: CheckContext, site: WithSite, index: int, name: str,
           applicability: Applicability) -> FixPlan | None:
     resolver = ctx.facts.resolver
     wrapper = resolver.local_name_for("contextlib.closing")
     operations: list[object] = []
     if wrapper is None:
-        taken = _names_in(ctx.tree)
+        taken = names_used(ctx.tree)  # computed once per module, not once per finding
         if "closing" not in taken:
             wrapper = "closing"
             operations.append(AddImport("contextlib", "closing"))
