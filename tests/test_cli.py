@@ -10,32 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_session import LEAKY, run
 from click.testing import CliRunner
 
 from dbleak.cli import cli
 
-LEAKY = 'import sqlite3\n\n\ndef f(p):\n    with sqlite3.connect(p) as conn:\n        conn.execute("select 1")\n'
 FIXED = ('import sqlite3\nfrom contextlib import closing\n\n\ndef f(p):\n'
          '    with closing(sqlite3.connect(p)) as conn, conn:\n        conn.execute("select 1")\n')
-CLEAN = "import sqlite3\n\nprint(sqlite3.sqlite_version)\n"
-
-
-def run(args: list[str], input: bytes | str | None = None, cwd: Path | None = None):
-    runner = CliRunner()
-    old = os.getcwd()
-    if cwd is not None:
-        os.chdir(cwd)
-    try:
-        return runner.invoke(cli, args, input=input, catch_exceptions=False)
-    finally:
-        os.chdir(old)
-
-
-@pytest.fixture()
-def tree(tmp_path: Path) -> Path:
-    (tmp_path / "leaky.py").write_text(LEAKY)
-    (tmp_path / "clean.py").write_text(CLEAN)
-    return tmp_path
 
 
 def test_findings_exit_1_with_source_context(tree: Path) -> None:

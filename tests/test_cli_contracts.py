@@ -6,30 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-
-from dbleak.cli import cli
-
-LEAKY = 'import sqlite3\n\n\ndef f(p):\n    with sqlite3.connect(p) as conn:\n        conn.execute("select 1")\n'
-CLEAN = "import sqlite3\n\nprint(sqlite3.sqlite_version)\n"
-
-
-def run(args: list[str], cwd: Path, input: bytes | str | None = None,
-        env: dict[str, str] | None = None) -> Result:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(cli, args, input=input, env=env, catch_exceptions=False)
-    finally:
-        os.chdir(old)
-
-
-@pytest.fixture()
-def tree(tmp_path: Path) -> Path:
-    (tmp_path / "leaky.py").write_text(LEAKY)
-    (tmp_path / "clean.py").write_text(CLEAN)
-    return tmp_path
-
+from cli_session import CLEAN, LEAKY, run
 
 # Unknown selectors -----------------------------------------------------------------------------
 
