@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cli_session import CLEAN, LEAKY, run
 
+
 # Unknown selectors -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("option", ["--select", "--extend-select", "--ignore"])
