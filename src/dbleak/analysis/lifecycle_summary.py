@@ -26,6 +26,7 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
+from dbleak.analysis.call_sites import module_call_sites
 from dbleak.analysis.module import SCOPE_NODES, ModuleFacts, walk, walk_scope
 from dbleak.analysis.names import import_bindings
 from dbleak.analysis.origins import (
@@ -599,8 +600,9 @@ def _summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
         node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     imports = {name: target for name, target in imports.items() if name not in rebound}
     stars = star_imports(facts)
-    if facts.module_name and (imports or stars):
-        module_summary: dict[str, Any] = {SUMMARY_KIND: "module", SUMMARY_IMPORTS: imports}
+    call_sites = module_call_sites(facts)
+    if facts.module_name and (imports or stars or call_sites):
+        module_summary: dict[str, Any] = {SUMMARY_KIND: "module", SUMMARY_IMPORTS: imports, **call_sites}
         if stars:
             module_summary[SUMMARY_STARS] = stars
         summaries[facts.module_name] = module_summary

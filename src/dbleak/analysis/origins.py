@@ -287,7 +287,7 @@ class OriginReader:
         if not self.is_module and name in self._params:
             annotation = self._params[name].annotation
             if annotation is None:
-                return None
+                return self._untyped_parameter(name)
             qualname = self.facts.qualname(unwrap_annotation(annotation))
             return ("type", qualname) if qualname is not None else None
         assigned = self.assigned()
@@ -315,6 +315,20 @@ class OriginReader:
         if name in module_globals(self.facts.tree) or self._star_bound(name):
             return ("global", self.prefix + name)
         return None
+
+    def _untyped_parameter(self, name: str) -> Origin | None:
+        """``("self", Class)`` for a method's own instance; ``("param", function, name)`` for a
+        parameter its call sites may type (:mod:`dbleak.analysis.call_sites`)."""
+        scope = self.scope
+        if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) or self.qualname is None:
+            return None
+        decorators = {decorator_name(d) for d in scope.decorator_list}
+        if name == self.self_name and self.cls is not None:
+            return None if decorators & {"classmethod", "staticmethod"} else ("self", self.cls)
+        args = scope.args
+        if name in ((args.vararg.arg if args.vararg else None), (args.kwarg.arg if args.kwarg else None)):
+            return None
+        return ("param", self.qualname, name)
 
     def _star_bound(self, name: str) -> bool:
         """A name bound by nothing in the module but maybe by its ``from m import *``: it is

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -193,6 +194,25 @@ class ModuleFinder:
         facts = collect_facts(tree, self.drivers, module, is_package)
         return summarize_module(facts)
 
+    def package_files(self, package: str) -> list[tuple[str, str]]:
+        """``(module name, path)`` of every module of a top-level package (or of the one
+        top-level module of that name) on disk."""
+        path = self.find(package)
+        if path is None:
+            return []
+        if os.path.basename(path) != "__init__.py":
+            return [(package, path)]
+        found: list[tuple[str, str]] = []
+        for folder, subfolders, files in os.walk(os.path.dirname(path)):
+            subfolders[:] = sorted(d for d in subfolders if d.isidentifier()
+                                   and os.path.isfile(os.path.join(folder, d, "__init__.py")))
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    module = module_name_for(os.path.join(folder, name))
+                    if module and module.split(".", 1)[0] == package:
+                        found.append((module, os.path.join(folder, name)))
+        return found
+
     def __getstate__(self) -> dict[str, Any]:
         return {"roots": self.roots, "drivers": self.drivers, "_done": set(), "_paths": {}}
 
@@ -210,6 +230,8 @@ class ProjectIndex:
     _disk: dict[str, FunctionSummary] = field(default_factory=dict, repr=False, compare=False)
     # Names the finder was asked for once already.
     _missing: set[str] = field(default_factory=set, repr=False, compare=False)
+    # Per top-level package: {identifier: the package's modules that mention it}.
+    _mentions: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False, compare=False)
 
     def add_module(self, facts: ModuleFacts) -> None:
         self.add_summaries(summarize_module(facts))
@@ -247,6 +269,54 @@ class ProjectIndex:
             merged = {**previous.facts, **values} if previous is not None else values
             self._disk[name] = FunctionSummary(name, MappingProxyType(merged))
         return self._disk.get(qualname)
+
+
+    def package_mentions(self, package: str, name: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """``(module name, module summary)`` of the modules of a top-level package whose text
+        mentions ``name``: every module of the package on disk (the run's own summaries when
+        the run has them), so the answer does not depend on which files the run was given."""
+        mentions = self._mentions.get(package)
+        if mentions is None:
+            mentions = self._mentions[package] = self._package_words(package)
+        found: list[tuple[str, Mapping[str, Any]]] = []
+        for module in mentions.get(name, ()):
+            summary = self.get(module)
+            if summary is not None:
+                found.append((module, summary.facts))
+        return found
+
+    def _package_words(self, package: str) -> dict[str, list[str]]:
+        words: dict[str, list[str]] = {}
+        files = self.finder.package_files(package) if self.finder is not None else []
+        seen: set[str] = set()
+        for module, path in files:
+            seen.add(module)
+            try:
+                with open(path, "rb") as handle:
+                    text = handle.read()
+            except OSError:
+                continue
+            for word in set(_WORD.findall(text)):
+                words.setdefault(word.decode("ascii"), []).append(module)
+        for module, summary in self.functions.items():
+            # Modules of the run that are not on disk where the finder looks (texts checked
+            # through the API): what their summaries call.
+            if module in seen or module.split(".", 1)[0] != package \
+                    or summary.facts.get("lifecycle.kind") != "module":
+                continue
+            for word in _called_words(summary.facts):
+                words.setdefault(word, []).append(module)
+        return words
+
+
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _called_words(facts: Mapping[str, Any]) -> set[str]:
+    found = {str(site[0]).rsplit(".", 1)[-1] for site in facts.get("lifecycle.call_sites", ())}
+    found.update(facts.get("lifecycle.opaque_calls", ()))
+    found.update(str(name).rsplit(".", 1)[-1] for name in facts.get("lifecycle.referenced", ()))
+    return found
 
 
 def summarize_module(facts: ModuleFacts) -> dict[str, dict[str, Any]]:

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from dbleak.analysis.call_sites import parameter_sites, top_package
 from dbleak.analysis.lifecycle_summary import (
     EFFECT_BORROW,
     EFFECT_ESCAPE,
@@ -52,6 +53,7 @@ from dbleak.analysis.origins import (
     scope_readers,
     star_imports,
 )
+from dbleak.knowledge.calls import PROXY_BASES
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
 if TYPE_CHECKING:
@@ -318,8 +320,10 @@ class ObjectSources:
             return None
         if tag == "global":
             return self.global_value(str(origin[1]), depth)
-        if tag == "type":
+        if tag in ("type", "self"):
             return self.type_value(str(origin[1]))
+        if tag == "param":
+            return self.parameter_value(str(origin[1]), str(origin[2]), depth)
         if tag == "cast":
             return self.type_value(str(origin[1])) or self.resolve(origin[2], depth + 1)
         if tag == "annotated":
@@ -338,7 +342,8 @@ class ObjectSources:
         if tag == "adopt":
             made = self.resolve(origin[1], depth + 1)
             if isinstance(made, ProjectClass):
-                return self.adopted(made.qualname, origin[2], depth) or made
+                return (self.adopted(made.qualname, origin[2], depth)
+                        or self.proxied(made.qualname, origin[2], depth) or made)
             return made
         if tag == "next":
             inner = plain_call(origin[1])
@@ -351,6 +356,20 @@ class ObjectSources:
         if tag == "any":
             return self._common([self.resolve(o, depth + 1) for o in origin[1]])
         return None
+
+    def parameter_value(self, qualname: str, param: str, depth: int) -> Value | None:
+        """An untyped parameter: what every call site in the function's package passes."""
+        summary = self.summary(qualname)
+        params = summary.get(SUMMARY_PARAMS) if summary is not None else None
+        if not isinstance(params, (tuple, list)) or summary is None \
+                or summary.get(SUMMARY_KIND) not in ("function", "contextmanager", "cached"):
+            return None
+        name = qualname.rsplit(".", 1)[-1]
+        modules = self.ctx.project.package_mentions(top_package(qualname), name)
+        origins = parameter_sites(qualname, param, params, modules, self.through_reexports)
+        if origins is None:
+            return None
+        return self._common([self.resolve(o, depth + 1) for o in origins])
 
     @staticmethod
     def _common(values: Sequence[Value | None]) -> Value | None:
@@ -610,6 +629,23 @@ class ObjectSources:
                                   f"a class of the project that takes over the {value.kind.value} it is given")
         return None
 
+    def proxied(self, qualname: str, given: tuple[tuple[int | str, Origin], ...],
+                depth: int) -> ObjectSpec | None:
+        """``ConnectionPlus(sqlite3.connect(p))`` where ``ConnectionPlus`` derives from a
+        transparent proxy (``wrapt.ObjectProxy``): the instance forwards everything, ``close()``
+        included, to the object it wraps, so it is that object."""
+        if not self._is_proxy(qualname):
+            return None
+        first = next((origin for key, origin in given if key == 0), None)
+        value = self.resolve(first, depth + 1) if first is not None else None
+        if isinstance(value, ObjectSpec) and value.kind in _OWNED_KINDS:
+            return value
+        return None
+
+    def _is_proxy(self, qualname: str) -> bool:
+        return any(str(base) in PROXY_BASES for _name, summary, _level in self.class_chain(qualname)
+                   for base in summary.get(SUMMARY_BASES, ()))
+
     def _owns_db(self, summary: Mapping[str, Any]) -> bool:
         """Whether one class (not its bases) makes a database object it keeps."""
         if summary.get(SUMMARY_MAKES_DB):
@@ -721,6 +757,8 @@ class ObjectSources:
         if summary is None:
             return None
         if summary.get(SUMMARY_KIND) == "class":
+            if index == 0 and keyword is None and self._is_proxy(qualname):
+                return EFFECT_RETURN  # the proxy is the object: it goes where the proxy goes
             init = self.method_summary(qualname, "__init__")
             if init is None:
                 return EFFECT_ESCAPE  # a constructor we cannot see keeps what it is given

@@ -81,6 +81,11 @@ def is_keeping_name(name: str) -> bool:
 
 # Calls whose result wraps their argument lazily: the argument goes where the result goes.
 LAZY_WRAPPERS = frozenset({"enumerate", "zip", "map", "filter", "iter", "reversed"})
+# Bases of transparent proxies: an instance of a class deriving from one, made with an object as
+# its first argument, forwards every attribute (`close()`, `__enter__`/`__exit__` included) to
+# that object, so it is that object to whoever holds it.
+PROXY_BASES = frozenset({"wrapt.ObjectProxy", "wrapt.CallableObjectProxy", "wrapt.proxies.ObjectProxy",
+                         "wrapt.wrappers.ObjectProxy"})
 # Method names by which a pool takes a connection back.
 POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
 # Method names by which an exit stack takes ownership.
@@ -98,6 +103,7 @@ def calls_markdown() -> str:
         ("… unless given keyword arguments (then the receiver is no container)", CONTAINER_METHODS),
         ("Words of an unknown callee's name that say it keeps its argument", KEEPING_WORDS),
         ("Builtins whose result wraps the argument (it goes where the result goes)", LAZY_WRAPPERS),
+        ("Bases of transparent proxies (an instance is the object it is given first)", PROXY_BASES),
         ("Methods by which a pool takes a connection back", POOL_RELEASE_METHODS),
         ("Methods by which an exit stack takes ownership", STACK_METHODS),
     ]

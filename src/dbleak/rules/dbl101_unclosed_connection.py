@@ -139,7 +139,9 @@ class UnclosedConnection(Rule):
     fallback, a re-export, or a drop-in driver such as `pysqlite3`), the project's own
     factories, methods, `@property` getters and `next(generator())`, SQLAlchemy
     `sessionmaker`/`scoped_session` objects kept in module globals or class attributes,
-    `engine.connect()`, and parameters annotated with a driver's type. A session of a
+    `engine.connect()`, parameters annotated with a driver's type, and parameters that every call
+    site in the package passes one kind of object (`def current(backend)` called only with a
+    `Backend`; see docs/lifecycle.md for the evidence it needs). A session of a
     `scoped_session` registry kept in a global or an attribute is the registry's to release
     (`remove()`); one of a registry made in the same function is that function's. Modules of
     the project the run was not given are read from disk, so a file checked alone (a

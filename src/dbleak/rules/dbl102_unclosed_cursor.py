@@ -53,7 +53,10 @@ class UnclosedCursor(Rule):
     ```
 
     ## Known problems
-    When nothing says which driver a connection is of (a parameter without an annotation, an
+    A parameter without an annotation is typed by its call sites when every call in the
+    package passes one kind of object (`def current(backend)` always given a project
+    `Backend`: `backend.execute(q)` is then that class's cursor factory). When nothing says
+    which driver a connection is of (a parameter no annotation nor call site types, an
     attribute set from one), a `.cursor()` whose result runs `execute()` or `fetch*()` is
     taken for a PEP 249 cursor; its `with` (where it has one) is taken to close it. Django's
     `connection.cursor()` and `connections[alias].cursor()` are checked too. A cursor of a

@@ -1,0 +1,143 @@
+"""Call sites: what the project passes to its own functions, to type their untyped parameters.
+
+``def get_version(backend): backend.execute(q).fetchone()`` says nothing of ``backend``; its
+call sites do. When every call of ``get_version`` in its package passes one known kind of value
+(an instance of ``Backend``, a ``sqlite3`` connection), ``backend`` holds that kind, as if it
+were annotated.
+
+The summarizer records, per module, the calls of functions of the module's own top-level
+package with the origin of each argument (:data:`SUMMARY_CALL_SITES`), the names of methods
+called on receivers it cannot resolve (:data:`SUMMARY_OPAQUE_CALLS`: ``x.upgrade(b)`` may call
+any ``upgrade``), and the package's functions it uses as values rather than calls
+(:data:`SUMMARY_REFERENCED`: a callback's callers are unknown). At check time
+:func:`parameter_sites` gathers them from every module of the callee's top-level package found
+on disk (the run's own copy of a module wins), so a file checked alone and the same file
+checked with its whole project see the same call sites.
+
+An inference needs evidence: at least one call site, every call site of the package passing the
+parameter, no call through an unresolved receiver of the same name, no use of the function as a
+value. Otherwise the parameter stays unknown.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from dbleak.analysis.module import ModuleFacts, walk_scope
+from dbleak.analysis.origins import UNKNOWN, Origin, scope_readers
+
+SUMMARY_CALL_SITES = "lifecycle.call_sites"  # on a module: (callee, bound, args, keywords)
+SUMMARY_OPAQUE_CALLS = "lifecycle.opaque_calls"  # on a module: method names of unresolved receivers
+SUMMARY_REFERENCED = "lifecycle.referenced"  # on a module: the package's functions used as values
+
+# An argument that cannot bind a parameter by name or position (`*args`, `**kwargs`).
+_SPREAD = ("spread",)
+
+
+def top_package(qualname: str) -> str:
+    return qualname.split(".", 1)[0]
+
+
+def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
+    """The module's entries for the call-site keys (empty when it calls none of its package)."""
+    if not facts.module_name:
+        return {}
+    package = top_package(facts.module_name)
+    sites: list[tuple[str, bool, tuple[Origin, ...], tuple[tuple[str, Origin], ...]]] = []
+    opaque: set[str] = set()
+    referenced: set[str] = set()
+    readers = scope_readers(facts)
+    for scope in facts.scopes:
+        node = scope.node
+        reader = readers.get(id(node))
+        if reader is None or isinstance(node, ast.ClassDef):
+            continue
+        callees: set[int] = set()
+        for sub in walk_scope(node):
+            if isinstance(sub, ast.Call):
+                callees.add(id(sub.func))
+                callee, bound = _callee(facts, reader, sub)
+                if callee is None:
+                    if isinstance(sub.func, ast.Attribute):
+                        opaque.add(sub.func.attr)
+                    continue
+                if top_package(callee) != package:
+                    continue
+                args = tuple(_SPREAD if isinstance(a, ast.Starred) else (reader.origin(a) or UNKNOWN)
+                             for a in sub.args)
+                keywords = tuple((k.arg or "**", (reader.origin(k.value) or UNKNOWN) if k.arg else _SPREAD)
+                                 for k in sub.keywords)
+                sites.append((callee, bound, args, keywords))
+        for sub in walk_scope(node):
+            if isinstance(sub, (ast.Name, ast.Attribute)) and isinstance(sub.ctx, ast.Load) \
+                    and id(sub) not in callees:
+                qualname = facts.qualname(sub)
+                if qualname is not None and top_package(qualname) == package:
+                    referenced.add(qualname)
+    found: dict[str, Any] = {}
+    if sites:
+        found[SUMMARY_CALL_SITES] = tuple(sites)
+    if opaque:
+        found[SUMMARY_OPAQUE_CALLS] = tuple(sorted(opaque))
+    if referenced:
+        found[SUMMARY_REFERENCED] = tuple(sorted(referenced))
+    return found
+
+
+def _callee(facts: ModuleFacts, reader: Any, call: ast.Call) -> tuple[str | None, bool]:
+    func = call.func
+    if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and reader.cls is not None
+            and func.value.id == reader.self_name):
+        return f"{reader.cls}.{func.attr}", True
+    if isinstance(func, ast.Name) and reader.is_local(func.id) and not reader.only_imported(func.id):
+        return None, False
+    if isinstance(func, ast.Attribute):
+        root = func.value
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name) and reader.is_local(root.id) and not reader.only_imported(root.id):
+            return None, False
+    return facts.call_qualname(call), False
+
+
+def parameter_sites(qualname: str, param: str, params: tuple[str, ...] | list[str],
+                    modules: Iterable[tuple[str, Any]], canonical: Callable[[str], str],
+                    ) -> list[Origin] | None:
+    """The origins every call site of ``qualname`` in ``modules`` (``(module name, module
+    summary)``) passes for ``param``; None when one of them does not tell, or there are none."""
+    name = qualname.rsplit(".", 1)[-1]
+    try:
+        position = list(params).index(param)
+    except ValueError:
+        return None
+    found: list[Origin] = []
+    for _module, summary in modules:
+        if name in (summary.get(SUMMARY_OPAQUE_CALLS) or ()):
+            return None  # `x.name(...)` on a receiver nobody resolved may call it
+        for referenced in summary.get(SUMMARY_REFERENCED) or ():
+            if referenced.rsplit(".", 1)[-1] == name and canonical(referenced) == qualname:
+                return None  # used as a value: its callers are not all in sight
+        for callee, bound, args, keywords in summary.get(SUMMARY_CALL_SITES) or ():
+            if callee.rsplit(".", 1)[-1] != name or canonical(callee) != qualname:
+                continue
+            origin = _argument(position, param, params, bound, args, keywords)
+            if origin is None or origin == UNKNOWN:
+                return None
+            found.append(origin)
+    return found or None
+
+
+def _argument(position: int, param: str, params: tuple[str, ...] | list[str], bound: bool,
+              args: tuple[Origin, ...], keywords: tuple[tuple[str, Origin], ...]) -> Origin | None:
+    if any(origin == _SPREAD for origin in args) or any(k == "**" for k, _ in keywords):
+        return None
+    for keyword, origin in keywords:
+        if keyword == param:
+            return origin
+    offset = 1 if bound and params and params[0] in ("self", "cls") else 0
+    index = position - offset
+    if 0 <= index < len(args):
+        return args[index]
+    return None  # the default: not something a caller made
