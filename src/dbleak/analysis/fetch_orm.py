@@ -575,12 +575,16 @@ def yield_per_conflicts(nodes: Iterable[ast.AST]) -> bool:
 # --- Django ---------------------------------------------------------------------------------
 
 
-def django_queryset_steps(expr: ast.AST) -> tuple[str, list[Step]] | None:
-    """``(Model, steps)`` for ``Model.objects.<queryset methods>``, else None."""
-    root, steps = method_chain(expr)
-    if not isinstance(root, ast.Name) or not steps or not root.id[:1].isupper():
-        return None
-    if steps[0].name not in ("objects", "_default_manager") or steps[0].call is not None:
+def django_queryset_steps(expr: ast.AST, model_names: frozenset[str] = frozenset(),
+                          ) -> tuple[str, list[Step]] | None:
+    """``(Model, steps)`` for ``Model.objects.<queryset methods>``, else None.
+
+    The model is any value that names a model class: a capitalised name, ``models.Tag``, the
+    frozen ``orm.Tag`` / ``orm["app.Tag"]`` of a South migration, or one of ``model_names``
+    (local names known to hold a model class, see :func:`model_value_names`)."""
+    owner, steps = _manager_steps(expr)
+    model = model_root_name(owner, model_names) if owner is not None else None
+    if model is None:
         return None
     rest = steps[1:]
     for step in rest:
@@ -590,7 +594,61 @@ def django_queryset_steps(expr: ast.AST) -> tuple[str, list[Step]] | None:
             return None  # a custom manager method or something else: unknown
     if not rest or rest[-1].name != "[]" and rest[-1].call is None:
         return None
-    return root.id, rest
+    return model, rest
+
+
+def _manager_steps(expr: ast.AST) -> tuple[ast.AST | None, list[Step]]:
+    """The expression a ``.objects`` manager is read from, and the steps from the manager on."""
+    root, steps = method_chain(expr)
+    manager = next((i for i, s in enumerate(steps) if s.name in ("objects", "_default_manager")), None)
+    if manager is None or steps[manager].call is not None \
+            or any(s.call is not None for s in steps[:manager]):
+        return None, []
+    return (steps[manager - 1].node if manager else root), steps[manager:]
+
+
+def queryset_owner(expr: ast.AST) -> ast.AST | None:
+    """``Tag`` in ``Tag.objects.filter(...)``, ``orm["app.Tag"]`` in ``orm["app.Tag"].objects``."""
+    return _manager_steps(expr)[0]
+
+
+def model_root_name(root: ast.AST, model_names: frozenset[str] = frozenset()) -> str | None:
+    """The model class name a manager's owner spells, when it spells one."""
+    if isinstance(root, ast.Name):
+        return root.id if root.id[:1].isupper() or root.id in model_names else None
+    if isinstance(root, ast.Attribute) and root.attr[:1].isupper():
+        inner = root.value
+        while isinstance(inner, ast.Attribute):
+            inner = inner.value
+        return root.attr if isinstance(inner, ast.Name) else None
+    if isinstance(root, ast.Subscript) and isinstance(root.value, ast.Name) \
+            and isinstance(root.slice, ast.Constant) and isinstance(root.slice.value, str):
+        name = root.slice.value.rsplit(".", 1)[-1]  # orm["app.Tag"]
+        return name if name.isidentifier() and name[:1].isupper() else None
+    return None
+
+
+def model_value_names(scope: ast.AST, assignments: dict[str, list[ast.AST]]) -> frozenset[str]:
+    """Local names that hold a model class whatever their spelling: bound once to
+    ``apps.get_model(...)``, the target of a loop over ``apps.get_models()``, or a parameter
+    annotated ``type[...]`` / ``Type[...]``."""
+    found: set[str] = set()
+    for name in assignments:
+        if _get_model(ast.Name(id=name, ctx=ast.Load()), assignments) is not None:
+            found.add(name)
+    for node in walk(scope):
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)) and isinstance(node.target, ast.Name) \
+                and isinstance(node.iter, ast.Call) and isinstance(node.iter.func, ast.Attribute) \
+                and node.iter.func.attr == "get_models":
+            found.add(node.target.id)
+    args = getattr(scope, "args", None)
+    if args is not None:
+        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+            annotation = arg.annotation
+            if isinstance(annotation, ast.Subscript) and isinstance(annotation.value, (ast.Name, ast.Attribute)) \
+                    and (getattr(annotation.value, "id", None) or getattr(annotation.value, "attr", "")) in ("type", "Type"):
+                found.add(arg.arg)
+    return frozenset(found)
 
 
 def _get_model(root: ast.AST, assignments: dict[str, list[ast.AST]]) -> tuple[str, str] | None:

@@ -10,9 +10,10 @@ from dbleak.analysis.fetch_loops import name_loads
 from dbleak.analysis.fetch_orm import (
     django_chain_bound,
     django_queryset_steps,
-    method_chain,
     model_class_name,
     model_qualname,
+    model_value_names,
+    queryset_owner,
     single_binding,
 )
 from dbleak.analysis.model_relations import (
@@ -58,7 +59,13 @@ class UnboundedQuerysetList(Rule):
     ```
 
     ## Known problems
-    Only querysets written from `Model.objects` in the same function are seen; custom manager
+    A queryset is read from `.objects` of any value that names a model class: a capitalised
+    name, `models.Tag`, the frozen `orm.Tag` / `orm["app.Tag"]` of South migrations, a name
+    bound to `apps.get_model(...)`, the target of a loop over `apps.get_models()`, a parameter
+    annotated `type[...]`. A loop over it and a comprehension that makes something else of
+    each row (`[Book(title=a.name) for a in Author.objects.all()]` fed to `bulk_create`) are
+    reported; a comprehension that keeps the rows themselves is DBL3xx's. Only querysets
+    written in the same function are seen; custom manager
     methods, and filters whose fields are chosen at run time (`filter(**{name: value})`), are
     not judged. Keys are `pk`/`id`, the fields that identify a row by convention (`email`,
     `username`, `slug`, `token`, `session_key`), the `bounded-columns` you list, and the schema
@@ -152,6 +159,8 @@ class UnboundedQuerysetList(Rule):
             for node in _scope_nodes(scope):
                 if isinstance(node, (ast.For, ast.AsyncFor)):
                     finding = _loop(cls, ctx, scope, node, assignments)
+                elif isinstance(node, _COMPREHENSIONS):
+                    finding = _comprehension(cls, ctx, scope, node, assignments)
                 elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
                         and node.func.id == "len" and len(node.args) == 1 and not node.keywords:
                     finding = _length(cls, ctx, scope, node, assignments)
@@ -168,7 +177,7 @@ def _scope_nodes(scope: Scope) -> Iterator[ast.AST]:
 
 
 def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
-              ctx: CheckContext) -> tuple[ast.AST, str, str] | None:
+              ctx: CheckContext, scope_node: ast.AST) -> tuple[ast.AST, str, str] | None:
     """(the queryset expression, model, why unbounded) when ``expr`` is an unbounded queryset."""
     source = expr
     if isinstance(expr, ast.Name):
@@ -176,11 +185,12 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
         if value is None:
             return None
         source = value
-    found = django_queryset_steps(source)
+    found = django_queryset_steps(source, model_value_names(scope_node, assignments))
     if found is None:
         return None
     model, steps = found
-    root = method_chain(source)[0]
+    root = queryset_owner(source)
+    assert root is not None
     klass = model_class_name(root, assignments, model)  # `Tag` for a local `Tags`
     if model_qualname(root, ctx.facts, assignments) in FRAMEWORK_LOOKUP_MODELS:
         return None  # sized by the application's code (permissions, groups, locales)
@@ -210,7 +220,7 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
         inner = iterable.args[0]
     else:
         inner = iterable
-    found = _queryset(inner, assignments, ctx)
+    found = _queryset(inner, assignments, ctx, scope.node)
     if found is None:
         return None
     _source, model, reason = found
@@ -232,10 +242,48 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
     return ctx.finding(rule, iterable, message, plan=plan, stmt=loop)
 
 
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _comprehension(rule: type[Rule], ctx: CheckContext, scope: Scope,
+                   comp: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp,
+                   assignments: dict[str, list[ast.AST]]) -> Finding | None:
+    """``[Build(o) for o in Model.objects.all()]`` (fed to ``bulk_create``, summed, …): every
+    row is fetched and cached by the queryset while the comprehension makes something else of
+    each. A comprehension that keeps the rows themselves (``[o for o in qs]``) is a
+    materialization (DBL3xx), not this rule's."""
+    first = comp.generators[0]
+    iterable = first.iter
+    found = _queryset(iterable, assignments, ctx, scope.node)
+    if found is None:
+        return None
+    _source, model, reason = found
+    if isinstance(iterable, ast.Name) and len(name_loads(scope.node, iterable.id)) != 1:
+        return None  # the queryset is used again: its cache may be what the code wants
+    target = first.target
+    elements = [comp.key, comp.value] if isinstance(comp, ast.DictComp) else [comp.elt]
+    if isinstance(target, ast.Name) and any(
+            isinstance(e, ast.Name) and e.id == target.id for e in elements) \
+            and not report_returned(ctx.settings):
+        return None  # the rows are what it keeps
+    what = f"a comprehension over `{model}.objects…`"
+    message = rule.message.format(what=what, reason=reason)
+    size = ctx.settings.option("sql", "chunk-size", 1000)
+    text = source_segment(ctx.text, iterable)
+    plan = None
+    if text is not None:
+        start = ctx.position(iterable.lineno, iterable.col_offset)
+        end = ctx.position(iterable.end_lineno or iterable.lineno, iterable.end_col_offset or 0)
+        plan = FixPlan(f"Stream with `.iterator(chunk_size={size})` (no result cache)",
+                       Applicability.UNSAFE,
+                       (ReplaceRange(start, end, f"{text}.iterator(chunk_size={size})"),))
+    return ctx.finding(rule, iterable, message, plan=plan, stmt=_statement_of(ctx, comp) or ctx.facts.statement_of(comp))
+
+
 def _length(rule: type[Rule], ctx: CheckContext, scope: Scope, call: ast.Call,
             assignments: dict[str, list[ast.AST]]) -> Finding | None:
     argument = call.args[0]
-    found = _queryset(argument, assignments, ctx)
+    found = _queryset(argument, assignments, ctx, scope.node)
     if found is None:
         return None
     _source, model, _reason = found
