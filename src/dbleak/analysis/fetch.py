@@ -122,6 +122,8 @@ class SqlResolver:
         if isinstance(expr, ast.Name):
             assigned = self._single_assignment(expr.id, scope)
             if assigned is None:
+                assigned = self._reaching_assignment(expr, scope)
+            if assigned is None:
                 return None
             return self._parts(assigned, value_scope(self, expr.id, scope), counter, depth + 1)
         if isinstance(expr, ast.Attribute):
@@ -219,6 +221,41 @@ class SqlResolver:
                 return None
             current = current.parent
         return None
+
+    def _reaching_assignment(self, use: ast.Name, scope: Scope) -> ast.expr | None:
+        """The one assignment of a name of ``scope`` that reaches ``use`` when the name is
+        assigned several times: the last one before it, in the statement list of the use or of
+        a statement around it (so every path to the use passes it), with no assignment later in
+        a loop around the use (whose next turn would read that one)."""
+        bindings = self.assignments(scope).get(use.id)
+        if not bindings or any(not (isinstance(b, ast.expr) and _is_value(b)) for b in bindings):
+            return None
+        facts = self.facts
+        use_stmt = facts.statement_of(use)
+        if use_stmt is None:
+            return None
+        where = (use_stmt.lineno, use_stmt.col_offset)
+        placed = [(facts.statement_of(b), b) for b in bindings]
+        if any(stmt is None for stmt, _ in placed):
+            return None
+        before = [(s, b) for s, b in placed if s is not None and (s.lineno, s.col_offset) < where]
+        if not before:
+            return None
+        reaching_stmt, value = max(before, key=lambda pair: (pair[0].lineno, pair[0].col_offset))
+        around: list[ast.stmt] = []  # the use's statement and the statements holding it
+        current: ast.AST | None = use_stmt
+        while isinstance(current, ast.stmt) and current is not scope.node:
+            around.append(current)
+            current = facts.statement_parent.get(id(current))
+        if not any(reaching_stmt in (facts.statement_list(stmt) or ()) for stmt in around):
+            return None
+        for stmt in around[1:]:
+            if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)) and any(
+                    s is not None and (s.lineno, s.col_offset) > where
+                    and stmt.lineno <= s.lineno <= (stmt.end_lineno or stmt.lineno)
+                    for s, _ in placed):
+                return None  # reassigned later in a loop around the use
+        return value if isinstance(value, ast.expr) else None
 
     def _class_constant(self, expr: ast.Attribute, scope: Scope) -> ast.expr | None:
         owner = expr.value

@@ -95,9 +95,18 @@ def unwrap_column(node: ast.AST) -> ast.AST:
 
 def _is_key_compare(node: ast.AST, keys: frozenset[str],
                     model_keys: frozenset[str] = frozenset()) -> bool:
-    """``User.id == x``, ``User.id.in_([...])``, ``and_(...)`` holding one."""
+    """``User.id == x``, ``User.id.in_([...])``, ``and_(...)`` holding one.
+
+    The key must be on the column side: ``Order.note == customer.id`` names a key only on the
+    value side, and ``Order.customer_id == Customer.id`` (both columns) is a join condition,
+    not one row. When neither side reads as a mapped class's column (``u.id == x`` of an
+    alias), either side may be the key."""
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
-        for side in map(unwrap_column, (node.left, node.comparators[0])):
+        left, right = unwrap_column(node.left), unwrap_column(node.comparators[0])
+        sides = [side for side in (left, right) if _is_model_column(side)]
+        if len(sides) == 2:
+            return False
+        for side in sides or [left, right]:
             if _is_key_column(side, keys, model_keys):
                 return True
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \

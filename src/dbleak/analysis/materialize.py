@@ -42,6 +42,7 @@ from dbleak.analysis.module import (
     walk_scope,
 )
 from dbleak.analysis.project import ProjectIndex
+from dbleak.analysis.sources import ObjectSources, object_sources
 from dbleak.analysis.usage import UseKind as NameUseKind
 from dbleak.analysis.usage import name_uses
 from dbleak.fixes.plan import ReplaceRange
@@ -170,8 +171,11 @@ class _Module:
     """What the site search needs about one module: parents, scopes, bindings."""
 
     def __init__(self, tree: ast.Module, facts: ModuleFacts, drivers: DriverTable,
-                 project: ProjectIndex) -> None:
+                 project: ProjectIndex, sources: ObjectSources | None = None) -> None:
         self.tree = tree
+        # Types what no local binding says: annotated parameters, parameters typed by their
+        # call sites, attributes of `self` (the lifecycle rules' object sources).
+        self.sources = sources
         self.facts = facts
         self.drivers = drivers
         self.project = project
@@ -296,9 +300,21 @@ class _Module:
         if isinstance(node, ast.Name):
             bound = self.bound_value(node)
             if bound is None:
-                return None
+                return self._typed_name(node)
             return self.object_of(bound[1], depth + 1)
         return None
+
+    def _typed_name(self, node: ast.Name) -> ObjectSpec | None:
+        """A driver object a parameter holds (by its annotation or its call sites)."""
+        scope = self.scope_of(node)
+        if self.sources is None or not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return None
+        binders = self.bindings(scope).get(node.id, [])
+        if len(binders) != 1 or not isinstance(binders[0], ast.arg) \
+                or binders[0] in (scope.args.vararg, scope.args.kwarg):
+            return None  # not a parameter, or one rebound in the function
+        value = self.sources.expr_value(node, scope, self.sources.class_of.get(id(scope)))
+        return value if isinstance(value, ObjectSpec) and not value.project_class else None
 
     # --- lazy sources -------------------------------------------------------------------------
 
@@ -1066,7 +1082,7 @@ def materialization_sites(ctx: Any) -> list[MaterializationSite]:
     cached = ctx.__dict__.get("_materialization_sites")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    module = _Module(ctx.tree, ctx.facts, ctx.drivers, ctx.project)
+    module = _Module(ctx.tree, ctx.facts, ctx.drivers, ctx.project, object_sources(ctx))
     sites = sorted(_Finder(module).sites(), key=lambda s: (s.node.lineno, s.node.col_offset))
     ctx.__dict__["_materialization_sites"] = sites
     ctx.__dict__["_materialization_module"] = module

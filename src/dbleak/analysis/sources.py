@@ -365,7 +365,14 @@ class ObjectSources:
                 or summary.get(SUMMARY_KIND) not in ("function", "contextmanager", "cached"):
             return None
         name = qualname.rsplit(".", 1)[-1]
-        modules = self.ctx.project.package_mentions(top_package(qualname), name)
+        package = top_package(qualname)
+        modules = self.ctx.project.package_mentions(package, name)
+        own = self.ctx.module_name
+        if own and top_package(own) == package and all(module != own for module, _ in modules):
+            # a text checked on its own (the editor's buffer, the API): its own calls count
+            local = self.local_summaries().get(own)
+            if local is not None:
+                modules = [*modules, (own, local)]
         origins = parameter_sites(qualname, param, params, modules, self.through_reexports)
         if origins is None:
             return None

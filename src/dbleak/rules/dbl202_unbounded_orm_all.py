@@ -52,6 +52,8 @@ class UnboundedOrmAll(Rule):
     `list(...)` of `session.query(...)`, of `session.execute(select(...))` and
     `session.scalars(select(...))`, and Flask-SQLAlchemy's `Model.query.all()`, when the query
     has no `limit`, `first`, `one`, `get`, slice, `yield_per`, filter on a key, or aggregate.
+    A key bounds the query only on the column side of an equality (`Order.id == value`, not
+    `Order.note == customer.id`); an equality of two columns is a join condition.
 
     ## Why is this bad?
     `.all()` builds every ORM object of the result at once, and the identity map keeps them

@@ -46,7 +46,8 @@ class MaterializedCursor(Rule):
     passed to unknown code, used after the block or the `close()` that ends the cursor or its
     connection, or when the loop body uses the cursor or its connection again (another
     `execute`, a `commit` that ends a server-side cursor, a `close`).
-    Cursors are recognized through the driver table, `yield_per`, `.iterator()`, `scalars()` and
+    Cursors are recognized through the driver table (also of a parameter annotated with a
+    driver's type, or typed by its call sites), `yield_per`, `.iterator()`, `scalars()` and
     `read_sql(chunksize=...)` by name; an `execute()` result counts when the receiver or the
     SQL text says it is a query.
 
