@@ -468,6 +468,8 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                         effect = _use_effect(facts, item, reader, node, set())
                     if effect == EFFECT_RELEASE and _in_reraising_handler(facts.parent, node, item):
                         pass  # clean-up of a failure (`except: self.conn.close(); raise`)
+                    elif effect == EFFECT_RELEASE and _replaced_after(item, me, node):
+                        pass  # a reconnect: the old object goes, a new one takes its place
                     elif effect in (EFFECT_RELEASE, EFFECT_ESCAPE):
                         released.add(node.attr)
                     elif effect == EFFECT_WITH:
@@ -563,6 +565,20 @@ def _in_reraising_handler(parents: Mapping[int, ast.AST], node: ast.AST, method:
 
 
 _SUMMARIES_KEY = "_dbleak_lifecycle_summaries"
+
+
+def _replaced_after(method: ast.AST, me: str, released: ast.Attribute) -> bool:
+    """``self.conn.close()`` followed in the same method by ``self.conn = <new object>``: the
+    method replaces the object (a reconnect); it does not release what the instance ends with."""
+    where = (released.lineno, released.col_offset)
+    for node in walk_scope(method):
+        if isinstance(node, ast.Assign) and not is_none(node.value) \
+                and (node.lineno, node.col_offset) > where:
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and target.attr == released.attr \
+                        and isinstance(target.value, ast.Name) and target.value.id == me:
+                    return True
+    return False
 
 
 def summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:

@@ -204,6 +204,10 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
                 for target in node.targets:  # type: ignore[attr-defined]
                     if isinstance(target, ast.Name):
                         value = node.value  # type: ignore[attr-defined]
+                        if isinstance(value, ast.Call) and len(value.args) == 2 and not value.keywords \
+                                and isinstance(value.args[1], (ast.Name, ast.Attribute)) \
+                                and resolver.resolve(value.func) in ("typing.cast", "typing_extensions.cast"):
+                            value = value.args[1]  # `sqlite3 = cast(Any, _sqlite3)`: the same module
                         if isinstance(value, (ast.Name, ast.Attribute)) and len(node.targets) == 1:  # type: ignore[attr-defined]
                             resolver.add_alias(target.id, value)
                         elif isinstance(value, ast.Constant) and value.value is None:

@@ -26,6 +26,10 @@ class OwnerNeverCloses(Rule):
     that may still hold an open one (another method stores one too, or the class calls it more
     than once) without closing it or checking it first.
 
+    A method that closes the attribute's object and then stores a new one on it
+    (`if self.conn: self.conn.close()` then `self.conn = conn`) replaces it: it is no release
+    of what the instance ends with.
+
     ## Why is this bad?
     The object owns the connection: nobody else knows to close it. Every instance leaks one
     connection, for as long as the instance lives, and there is no way for a caller to release
