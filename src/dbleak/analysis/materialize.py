@@ -7,8 +7,10 @@ used afterwards: walked by a loop or a comprehension, passed to a consumer of it
 with ``len()``, or indexed with ``[0]``. Any other use (used twice, returned, stored, mutated,
 passed to unknown code, outliving the block of the resource) keeps the list: no site.
 
-Rules DBL301–DBL305 are thin filters over these sites. The rewrites they offer are built here as
-text replacements (``ReplaceRange``), because the analysis knows exactly which ranges move.
+Rules DBL301–DBL305 are thin filters over these sites. The rewrites they offer are built in
+:mod:`dbleak.analysis.materialize_fix` (text replacements over the ranges the sites record), and
+the SQL a site reads and whether it is bounded by nature in
+:mod:`dbleak.analysis.materialize_sql`.
 """
 
 from __future__ import annotations
@@ -45,10 +47,7 @@ from dbleak.analysis.project import ProjectIndex
 from dbleak.analysis.sources import ObjectSources, object_sources
 from dbleak.analysis.usage import UseKind as NameUseKind
 from dbleak.analysis.usage import name_uses
-from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable, Kind, ObjectSpec
-from dbleak.models import Applicability, Position
-from dbleak.source import LineIndex
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
@@ -157,7 +156,7 @@ HARMLESS_METHODS = frozenset({
 })
 _DBISH_NAME = re.compile(r"(?:^|_)(?:conn|connection|con|cur|cursor|db|database|session|engine|"
                          r"sess|dbconn|dbh)$", re.IGNORECASE)
-_SQL_START = re.compile(r"^\s*(?:\(\s*)*(SELECT|WITH|PRAGMA|VALUES|SHOW|EXPLAIN|TABLE)\b",
+SQL_START = re.compile(r"^\s*(?:\(\s*)*(SELECT|WITH|PRAGMA|VALUES|SHOW|EXPLAIN|TABLE)\b",
                         re.IGNORECASE)
 # Drivers whose cursor iteration yields exactly what fetchall() returns.
 ITERABLE_CURSOR_DRIVERS = frozenset({"sqlite3", "psycopg2", "psycopg", "pymysql",
@@ -167,7 +166,7 @@ ITERABLE_CURSOR_DRIVERS = frozenset({"sqlite3", "psycopg2", "psycopg", "pymysql"
 
 # --- the analysis ----------------------------------------------------------------------------
 
-class _Module:
+class SiteModule:
     """What the site search needs about one module: parents, scopes, bindings."""
 
     def __init__(self, tree: ast.Module, facts: ModuleFacts, drivers: DriverTable,
@@ -501,7 +500,7 @@ class _Module:
     def sql_text(self, node: ast.AST, depth: int = 0) -> str | None:
         """The SQL text of a query argument, when it is a literal (or a constant) SELECT."""
         text = self.constant_text(node, depth)
-        if text is not None and _SQL_START.match(text):
+        if text is not None and SQL_START.match(text):
             return text
         return None
 
@@ -665,7 +664,7 @@ def _inside_nested_loop(target: ast.AST, top: ast.stmt) -> bool:
 
 
 class _Finder:
-    def __init__(self, module: _Module) -> None:
+    def __init__(self, module: SiteModule) -> None:
         self.m = module
 
     # --- how the list is used -------------------------------------------------------------------
@@ -1070,302 +1069,16 @@ def _outside(container: ast.stmt, inner: ast.stmt) -> list[ast.AST]:
     return parts
 
 
-def rewriter_for(ctx: Any) -> Rewriter:
-    """A rewriter over the module ``ctx`` checks (after :func:`materialization_sites`)."""
-    materialization_sites(ctx)
-    module: _Module = ctx.__dict__["_materialization_module"]
-    return Rewriter(ctx.text, ctx.lines, module.parents)
-
-
 def materialization_sites(ctx: Any) -> list[MaterializationSite]:
     """Every materialization site of the module ``ctx`` checks (computed once per context)."""
     cached = ctx.__dict__.get("_materialization_sites")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    module = _Module(ctx.tree, ctx.facts, ctx.drivers, ctx.project, object_sources(ctx))
+    module = SiteModule(ctx.tree, ctx.facts, ctx.drivers, ctx.project, object_sources(ctx))
     sites = sorted(_Finder(module).sites(), key=lambda s: (s.node.lineno, s.node.col_offset))
     ctx.__dict__["_materialization_sites"] = sites
     ctx.__dict__["_materialization_module"] = module
     return sites
-
-
-def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
-    """The SQL text the rows of a FETCHED site come from, when it can be resolved."""
-    module: _Module = ctx.__dict__["_materialization_module"]
-    receiver = site.source.node
-    while isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute):
-        if receiver.func.attr == "execute" and receiver.args:
-            return _resolve_sql(ctx, module, receiver)
-        receiver = receiver.func.value
-    if isinstance(receiver, ast.Name):
-        bound = module.bound_value(receiver)
-        if bound is not None and isinstance(bound[1], ast.Call):
-            return _query_call_sql(ctx, module, bound[1])
-        # The last `name.execute(sql)` before the fetch, in the same block.
-        fetch_stmt = site.stmt
-        block = statement_block(module.parent(fetch_stmt), fetch_stmt)
-        if block is None:
-            return None
-        for stmt in reversed(block[:block.index(fetch_stmt)]):
-            calls = [n for n in walk(stmt) if isinstance(n, ast.Call)
-                     and isinstance(n.func, ast.Attribute) and n.func.attr == "execute"
-                     and isinstance(n.func.value, ast.Name) and n.func.value.id == receiver.id]
-            if calls and isinstance(stmt, (ast.Expr, ast.Assign)) and calls[0].args:
-                return _resolve_sql(ctx, module, calls[0])
-            if isinstance(stmt, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id == receiver.id for t in stmt.targets):
-                if isinstance(stmt.value, ast.Call):
-                    return _query_call_sql(ctx, module, stmt.value)
-                return None
-            if calls and all(c.args for c in calls):
-                # A `try`/`if` that runs one of several queries: known only when all agree
-                # on being metadata commands.
-                texts = [_resolve_sql(ctx, module, c) for c in calls]
-                if all(t is not None and _text_bound(ctx, t) == "bounded" for t in texts):
-                    return texts[0]
-                return None
-            if any(isinstance(n, ast.Name) and n.id == receiver.id for n in walk(stmt)):
-                return None  # the cursor is used some other way in between
-    return None
-
-
-def _query_call_sql(ctx: Any, module: _Module, call: ast.Call) -> str | None:
-    """The SQL of `cursor = conn.execute(sql)` (or any `x.method(sql, ...)` whose first argument
-    reads as SQL, such as a project's own `self.query(sql)`)."""
-    if not isinstance(call.func, ast.Attribute) or not call.args:
-        return None
-    text = _resolve_sql(ctx, module, call)
-    if call.func.attr.startswith(("execute", "_exec")):
-        return text
-    return text if text is not None and _SQL_START.match(text) else None
-
-
-def _resolve_sql(ctx: Any, module: _Module, execute: ast.Call) -> str | None:
-    argument = execute.args[0]
-    if isinstance(argument, ast.Name):
-        value = _last_assignment(module, execute, argument.id)
-        if value is not None:
-            return _resolved_text(ctx, module, value)
-    return _resolved_text(ctx, module, argument)
-
-
-def _last_assignment(module: _Module, node: ast.AST, name: str) -> ast.expr | None:
-    """Straight-line code: the value of the last `name = ...` before ``node``, searching the
-    earlier statements of its block, then of the enclosing blocks (never across a loop or a
-    function), stopping at any other binding of the name."""
-    stmt = module.statement_of(node)
-    while stmt is not None:
-        owner = module.parent(stmt)
-        block = statement_block(owner, stmt)
-        if block is None:
-            return None
-        for earlier in reversed(block[:block.index(stmt)]):
-            stores = [n for n in walk(earlier) if isinstance(n, ast.Name)
-                      and n.id == name and isinstance(n.ctx, ast.Store)]
-            if not stores:
-                continue
-            if isinstance(earlier, ast.Assign) and len(earlier.targets) == 1 and \
-                    earlier.targets[0] is stores[0]:
-                return earlier.value
-            return None
-        if not isinstance(owner, (ast.If, ast.Try, ast.With, ast.AsyncWith)):
-            return None
-        if isinstance(owner, ast.Try) and stmt not in owner.body:
-            return None  # an `except`/`finally` block may start from any point of the `try`
-        stmt = owner
-    return None
-
-
-def _resolved_text(ctx: Any, module: _Module, expr: ast.expr) -> str | None:
-    try:
-        from dbleak.analysis.fetch import fetch_analysis
-    except ImportError:
-        return module.constant_text(expr)
-    scope_node = module.scope_of(expr)
-    scope = next((s for s in ctx.facts.scopes if s.node is scope_node), None)
-    if scope is None:
-        return module.constant_text(expr)
-    sql = fetch_analysis(ctx).resolver.resolve(expr, scope)
-    return sql.text if sql is not None else None
-
-
-# --- rewrites --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Rewrite:
-    """The replacement operations of one fix, and how far it can be trusted."""
-
-    operations: tuple[ReplaceRange, ...]
-    applicability: Applicability
-
-
-class Rewriter:
-    """Builds text replacements for a site against the module's text."""
-
-    def __init__(self, text: str, lines: LineIndex,
-                 parents: dict[int, ast.AST] | None = None) -> None:
-        self.text = text
-        self.lines = lines
-        self.parents = parents
-
-    def start(self, node: ast.AST) -> Position:
-        return Position(node.lineno, self.lines.char_column(node.lineno, node.col_offset))  # type: ignore[attr-defined]
-
-    def end(self, node: ast.AST) -> Position:
-        line = node.end_lineno or node.lineno  # type: ignore[attr-defined]
-        return Position(line, self.lines.char_column(line, node.end_col_offset or 0))  # type: ignore[attr-defined]
-
-    def segment(self, node: ast.AST) -> str:
-        # Not ast.get_source_segment: it splits the whole text on every call.
-        start, end = self.start(node), self.end(node)
-        begin = self.lines.offset(start.line, start.column)
-        return self.text[begin:self.lines.offset(end.line, end.column)]
-
-    def replace(self, node: ast.AST, content: str) -> ReplaceRange:
-        return ReplaceRange(self.start(node), self.end(node), content)
-
-    def source_text(self, node: ast.expr) -> str:
-        """The text of ``node``, parenthesized when moving it could change how it parses."""
-        text = self.segment(node)
-        atomic = isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript,
-                                   ast.GeneratorExp, ast.ListComp))
-        if not atomic or ("\n" in text and not _stands_alone(text)):
-            return f"({text})"
-        return text
-
-    def delete_statement(self, stmt: ast.stmt) -> ReplaceRange | None:
-        """Remove the lines of a statement that stands alone on them (None: it shares a line or
-        carries a comment that would be lost)."""
-        first = self.lines.line_text(stmt.lineno)
-        last_line = stmt.end_lineno or stmt.lineno
-        last = self.lines.line_text(last_line)
-        start_col = self.lines.char_column(stmt.lineno, stmt.col_offset)
-        end_col = self.lines.char_column(last_line, stmt.end_col_offset or 0)
-        if first[:start_col].strip():
-            return None
-        after = last[end_col:]
-        if after.strip().startswith("#"):
-            # Keep the trailing comment, on its own line where the statement was.
-            comment_col = end_col + len(after) - len(after.lstrip())
-            return ReplaceRange(Position(stmt.lineno, start_col),
-                                Position(last_line, comment_col), "")
-        if after.strip():
-            return None
-        return ReplaceRange(Position(stmt.lineno, 0), Position(last_line + 1, 0), "")
-
-    def async_for(self, loop: ast.For) -> ReplaceRange:
-        start = self.start(loop)
-        return ReplaceRange(start, Position(start.line, start.column + 3), "async for")
-
-    def comprehension_parts(self, comp: ast.ListComp) -> str:
-        """The text inside the brackets of a list comprehension."""
-        text = self.segment(comp)
-        return text[1:-1]
-
-
-def lazy_text(rw: Rewriter, site: MaterializationSite) -> str | None:
-    """The expression that walks the rows lazily, to put where the list was walked."""
-    if site.comprehension is not None and not site.identity:
-        return "(" + rw.comprehension_parts(site.comprehension) + ")"
-    return rw.source_text(site.source.node)
-
-
-def walk_rewrite(rw: Rewriter, site: MaterializationSite, safe: bool) -> Rewrite | None:
-    """Walk the source where the list was walked: `for x in list(g)` → `for x in g`,
-    `rows = list(g); for x in rows:` → `for x in g:`, `sum([...])` → `sum(...)`."""
-    use = site.use
-    operations: list[ReplaceRange] = []
-    content = lazy_text(rw, site)
-    if content is None:
-        return None
-    if site.source.is_async:
-        if use.kind is not ListUseKind.LOOP or not isinstance(use.holder, ast.For) or (
-                use.through is not None):
-            return None
-        operations.append(rw.async_for(use.holder))
-    replaced = use.node if use.assignment is not None else site.node
-    generator_text = (site.comprehension is not None and not site.identity) or isinstance(
-        site.source.node, ast.GeneratorExp)
-    if generator_text and _sole_argument(rw, replaced):
-        content = content[1:-1]  # `sum((x for x in g))` reads better as `sum(x for x in g)`
-    if use.assignment is not None:
-        deletion = rw.delete_statement(use.assignment)
-        if deletion is None:
-            return None
-        operations.append(deletion)
-        operations.append(rw.replace(use.node, content))
-    else:
-        operations.append(rw.replace(site.node, content))
-    if not safe or use.early_exit or use.gap_runs_code or use.body_calls_unknown:
-        applicability = Applicability.UNSAFE
-    else:
-        applicability = Applicability.SAFE
-    if use.kind is ListUseKind.CONSUMER and use.consumer in SHORT_CIRCUIT:
-        # any()/all() stop at the first decisive row: later rows' side effects do not run.
-        pure = site.source.kind is SourceKind.GENERATOR and isinstance(
-            site.source.node, ast.GeneratorExp) and not any(
-            isinstance(n, ast.Call) for n in walk(site.node))
-        if not pure:
-            applicability = Applicability.UNSAFE
-    if site.comprehension is not None and not site.identity and any(
-            isinstance(n, (ast.Call, ast.Await, ast.NamedExpr)) for n in walk(site.comprehension.elt)):
-        applicability = Applicability.UNSAFE
-    return Rewrite(tuple(operations), applicability)
-
-
-def _sole_argument(rw: Rewriter, node: ast.expr) -> bool:
-    parent = rw.parents.get(id(node)) if rw.parents is not None else None
-    return isinstance(parent, ast.Call) and parent.args == [node] and not parent.keywords
-
-
-def _stands_alone(text: str) -> bool:
-    """Whether an expression spanning lines parses outside its brackets: ``f(\n  x)`` does,
-    ``session.query(User)\n  .all()`` (a chain continued inside the caller's parentheses)
-    does not."""
-    try:
-        ast.parse(text, mode="eval")
-    except SyntaxError:
-        return False
-    return True
-
-
-def replace_use(rw: Rewriter, site: MaterializationSite, content: str,
-                applicability: Applicability) -> Rewrite | None:
-    """Replace the use's holder (the len() call, the [0] subscript) with ``content``; when the
-    list went through a name, drop that assignment."""
-    use = site.use
-    operations: list[ReplaceRange] = []
-    if use.assignment is not None:
-        deletion = rw.delete_statement(use.assignment)
-        if deletion is None:
-            return None
-        operations.append(deletion)
-        if use.gap_runs_code:
-            applicability = Applicability.UNSAFE
-    operations.append(rw.replace(use.holder, content))
-    return Rewrite(tuple(operations), applicability)
-
-
-def count_text(rw: Rewriter, site: MaterializationSite) -> str | None:
-    """`sum(1 for _ in g)` (or `sum(1 for x in g if p(x))` for a filtering comprehension)."""
-    if site.source.is_async:
-        return None
-    comp = site.comprehension
-    if comp is not None and not site.identity:
-        generator = comp.generators[0]
-        ifs = "".join(" if " + rw.segment(i) for i in generator.ifs)
-        return (f"sum(1 for {rw.segment(generator.target)} in "
-                f"{rw.source_text(generator.iter)}{ifs})")
-    return f"sum(1 for _ in {rw.source_text(site.source.node)})"
-
-
-def first_text(rw: Rewriter, site: MaterializationSite) -> str | None:
-    """`next(iter(g))` (or `next(<generator expression>)` for a transforming comprehension)."""
-    if site.source.is_async:
-        return None
-    if site.comprehension is not None and not site.identity:
-        return "next(" + rw.comprehension_parts(site.comprehension) + ")"
-    return f"next(iter({rw.source_text(site.source.node)}))"
 
 
 def describe_use(use: ListUse) -> str:
@@ -1382,73 +1095,3 @@ def describe_use(use: ListUse) -> str:
 
 
 # --- how big the fetched result can be -------------------------------------------------------
-
-_METADATA_COMMAND = re.compile(r"^\s*(PRAGMA|SHOW|EXPLAIN|DESCRIBE|DESC)\b", re.IGNORECASE)
-# Catalog tables and SQLite's pragma table functions: the schema's size, not the data's.
-_CATALOG = re.compile(r"\bFROM\s+[\"'`]?(?:\w*hole\w*[\"'`]?\s*\.\s*)?(sqlite_master|sqlite_schema|"
-                      r"sqlite_temp_master|pg_catalog\s*\.|information_schema\s*\.|pragma_\w+\s*\()",
-                      re.IGNORECASE)
-_TRAILING_LIMIT = re.compile(r"\bLIMIT\s+(\d+|\w*hole\w*)(\s+OFFSET\s+\S+)?\s*;?\s*$",
-                             re.IGNORECASE)
-_ORM_BOUNDING = frozenset({"limit", "first", "one", "one_or_none", "get", "slice", "yield_per",
-                           "fetch", "top"})
-
-
-def fetch_bound(ctx: Any, site: MaterializationSite) -> str:
-    """"bounded", "unbounded" or "unknown": how many rows the query of a FETCHED site reads.
-
-    DBL201/DBL202 own the unbounded reads; DBL305 reports only where this says "unknown". The
-    answer comes from the unbounded-read analysis when it is there (so the rules agree on every
-    site), else from the SQL text and ``knowledge.sql`` alone.
-    """
-    call = site.node.value if isinstance(site.node, ast.Await) else site.node
-    if site.source.fetch_method == "all":
-        return _orm_bound(call)
-    verdict = _dbapi_bounds(ctx).get(id(call))
-    if verdict is not None and verdict != "unknown":
-        return verdict
-    sql = statement_sql(ctx, site)
-    if sql is None:
-        return "unknown"
-    return _text_bound(ctx, sql)
-
-
-def _text_bound(ctx: Any, sql: str) -> str:
-    if _METADATA_COMMAND.match(sql) or _TRAILING_LIMIT.search(sql) or _CATALOG.search(sql):
-        # `PRAGMA "%s".index_list("%s")`, `... LIMIT {n}`: bounded whatever the holes stand for.
-        return "bounded"
-    try:
-        from dbleak.knowledge.sql import query_bound
-    except ImportError:  # the SQL knowledge is optional: without it every query is "unknown"
-        return "unknown"
-    bound = query_bound(sql, None, ctx.settings)
-    return str(bound.verdict)
-
-
-def _dbapi_bounds(ctx: Any) -> dict[int, str]:
-    cached = ctx.__dict__.get("_materialization_bounds")
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    verdicts: dict[int, str] = {}
-    fetch_sites: list[Any] = []
-    try:
-        from dbleak.analysis.fetch import dbapi_fetch_sites, fetch_analysis
-
-        fetch_sites = list(dbapi_fetch_sites(fetch_analysis(ctx)))
-    except (ImportError, AttributeError, TypeError):
-        pass  # the unbounded-read analysis is optional here: fall back to the SQL text alone
-    for fetch_site in fetch_sites:
-        bound = fetch_site.bound
-        verdicts[id(fetch_site.node)] = bound.verdict if bound is not None else "unknown"
-    ctx.__dict__["_materialization_bounds"] = verdicts
-    return verdicts
-
-
-def _orm_bound(call: ast.AST) -> str:
-    current = call.func.value if isinstance(call, ast.Call) and isinstance(
-        call.func, ast.Attribute) else None
-    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
-        if current.func.attr in _ORM_BOUNDING:
-            return "bounded"
-        current = current.func.value
-    return "unbounded"  # without a LIMIT the ORM read is unbounded

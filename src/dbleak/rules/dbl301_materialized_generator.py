@@ -8,13 +8,11 @@ from collections.abc import Iterable, Iterator
 from dbleak.analysis.materialize import (
     ListUseKind,
     MaterializationSite,
-    Rewriter,
     SourceKind,
     describe_use,
     materialization_sites,
-    rewriter_for,
-    walk_rewrite,
 )
+from dbleak.analysis.materialize_fix import Rewriter, rewriter_for, walk_rewrite
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule

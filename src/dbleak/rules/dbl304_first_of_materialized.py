@@ -7,14 +7,11 @@ from collections.abc import Iterable, Iterator
 from dbleak.analysis.materialize import (
     ListUseKind,
     MaterializationSite,
-    Rewriter,
     SourceKind,
-    fetch_bound,
-    first_text,
     materialization_sites,
-    replace_use,
-    rewriter_for,
 )
+from dbleak.analysis.materialize_fix import Rewriter, first_text, replace_use, rewriter_for
+from dbleak.analysis.materialize_sql import fetch_bound
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule

@@ -8,14 +8,12 @@ from collections.abc import Iterable, Iterator
 from dbleak.analysis.materialize import (
     ListUseKind,
     MaterializationSite,
-    Rewriter,
     SourceKind,
     describe_use,
-    fetch_bound,
     materialization_sites,
-    rewriter_for,
-    walk_rewrite,
 )
+from dbleak.analysis.materialize_fix import Rewriter, rewriter_for, walk_rewrite
+from dbleak.analysis.materialize_sql import fetch_bound
 from dbleak.analysis.row_escape import loop_keeps_rows, report_returned
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Finding, FixPlan

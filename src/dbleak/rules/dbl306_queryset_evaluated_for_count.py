@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.materialize import Rewriter, rewriter_for
+from dbleak.analysis.materialize_fix import Rewriter, rewriter_for
 from dbleak.analysis.model_relations import related_manager_names
 from dbleak.analysis.queryset_count import CountSite, count_sites
 from dbleak.knowledge.drivers import DriverTable
