@@ -24,6 +24,7 @@ from dbleak.analysis.model_relations import (
     small_models,
 )
 from dbleak.analysis.module import Scope
+from dbleak.analysis.origins import decorator_name
 from dbleak.analysis.row_escape import loop_keeps_rows, report_returned
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
@@ -62,9 +63,11 @@ class UnboundedQuerysetList(Rule):
     A queryset is read from `.objects` of any value that names a model class: a capitalised
     name, `models.Tag`, the frozen `orm.Tag` / `orm["app.Tag"]` of South migrations, a name
     bound to `apps.get_model(...)`, the target of a loop over `apps.get_models()`, a parameter
-    annotated `type[...]`. A loop over it and a comprehension that makes something else of
-    each row (`[Book(title=a.name) for a in Author.objects.all()]` fed to `bulk_create`) are
-    reported; a comprehension that keeps the rows themselves is DBL3xx's. Only querysets
+    annotated `type[...]`. A loop over it is reported; a comprehension that makes something
+    else of each row only when it does whole-table work: it feeds `bulk_create`/`bulk_update`
+    (`[Book(title=a.name) for a in Author.objects.all()]`), or it runs in a migration, a
+    management command or a task (elsewhere such maps and choices are mostly built from lookup
+    tables). A comprehension that keeps the rows themselves is DBL3xx's. Only querysets
     written in the same function are seen; custom manager
     methods, and filters whose fields are chosen at run time (`filter(**{name: value})`), are
     not judged. Keys are `pk`/`id`, the fields that identify a row by convention (`email`,
@@ -252,6 +255,8 @@ def _comprehension(rule: type[Rule], ctx: CheckContext, scope: Scope,
     row is fetched and cached by the queryset while the comprehension makes something else of
     each. A comprehension that keeps the rows themselves (``[o for o in qs]``) is a
     materialization (DBL3xx), not this rule's."""
+    if not _bulk_work(ctx, scope, comp):
+        return None  # a map or a list of choices built from a lookup table, most often
     first = comp.generators[0]
     iterable = first.iter
     found = _queryset(iterable, assignments, ctx, scope.node)
@@ -278,6 +283,41 @@ def _comprehension(rule: type[Rule], ctx: CheckContext, scope: Scope,
                        Applicability.UNSAFE,
                        (ReplaceRange(start, end, f"{text}.iterator(chunk_size={size})"),))
     return ctx.finding(rule, iterable, message, plan=plan, stmt=_statement_of(ctx, comp) or ctx.facts.statement_of(comp))
+
+
+_BULK_WRITES = frozenset({"bulk_create", "bulk_update"})
+_TASK_DECORATORS = frozenset({"task", "shared_task", "periodic_task", "db_task", "actor"})
+
+
+def _bulk_work(ctx: CheckContext, scope: Scope, comp: ast.AST) -> bool:
+    """Whether a comprehension does whole-table work: it feeds `bulk_create`/`bulk_update`
+    (directly or through a name), or it runs in a migration, a management command or a task,
+    where walking a whole table is the point and the table is a real one."""
+    path = ctx.path.replace("\\", "/")
+    if "/migrations/" in f"/{path}" or "/management/commands/" in f"/{path}" \
+            or path.rsplit("/", 1)[-1] == "tasks.py":
+        return True
+    node: ast.AST | None = scope.node
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+            decorator_name(d) in _TASK_DECORATORS for d in node.decorator_list):
+        return True
+    parents = ctx.facts.parent
+    current: ast.AST | None = parents.get(id(comp))
+    while isinstance(current, (ast.Call, ast.keyword, ast.Starred, ast.List, ast.Tuple)):
+        if isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute) \
+                and current.func.attr in _BULK_WRITES:
+            return True
+        current = parents.get(id(current))
+    if isinstance(current, ast.Assign) and len(current.targets) == 1 \
+            and isinstance(current.targets[0], ast.Name):
+        name = current.targets[0].id
+        for sub in _scope_nodes(scope):
+            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) \
+                    and sub.func.attr in _BULK_WRITES and any(
+                        isinstance(a, ast.Name) and a.id == name
+                        for a in [*sub.args, *(k.value for k in sub.keywords)]):
+                return True
+    return False
 
 
 def _length(rule: type[Rule], ctx: CheckContext, scope: Scope, call: ast.Call,
