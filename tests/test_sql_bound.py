@@ -100,6 +100,13 @@ TABLE: list[tuple[str, str | None, str]] = [
     ("UPDATE events SET seen = true WHERE id = %s RETURNING *", "postgres", B),
     ("DELETE FROM events WHERE created < %s RETURNING id", "postgres", U),
     ("INSERT INTO archive SELECT * FROM events RETURNING id", "postgres", U),
+    # the batch idiom: the keys a limited subquery of the same table picks
+    ("DELETE FROM queue WHERE user_id IN (SELECT user_id FROM queue ORDER BY user_id LIMIT %s) "
+     "RETURNING user_id", "postgres", B),
+    ("DELETE FROM queue WHERE user_id IN (SELECT user_id FROM queue) RETURNING user_id",
+     "postgres", U),
+    ("DELETE FROM members WHERE group_id IN (SELECT id FROM groups LIMIT 10) RETURNING id",
+     "postgres", U),
     # A batch CTE joined on the target's key changes at most one row per batch row.
     ("WITH batch AS (SELECT id FROM events WHERE id > %s ORDER BY id LIMIT %s) "
      "UPDATE events e SET seen = true FROM batch b WHERE e.id = b.id RETURNING e.id",

@@ -103,7 +103,7 @@ def _is_key_compare(node: ast.AST, keys: frozenset[str],
     alias), either side may be the key."""
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
         left, right = unwrap_column(node.left), unwrap_column(node.comparators[0])
-        sides = [side for side in (left, right) if _is_model_column(side)]
+        sides = [side for side in (left, right) if _is_class_column(side)]
         if len(sides) == 2:
             return False
         for side in sides or [left, right]:
@@ -185,6 +185,17 @@ def _is_model_column(node: ast.AST) -> bool:
     return owner[:1].isupper() or owner == "cls" or owner.lower().endswith("model")
 
 
+def _is_class_column(node: ast.AST) -> bool:
+    """A column read from a class (``Order.id``, ``cls.id``, ``tag_table.c.id``), not from an
+    attribute that may hold an instance (``self._model.id`` is a value)."""
+    if not isinstance(node, ast.Attribute):
+        return False
+    if isinstance(node.value, ast.Attribute) and node.value.attr == "c":
+        return True
+    owner = _owner_name(node)
+    return owner[:1].isupper() or owner == "cls"
+
+
 _MODEL_AFFIXES = ("sql", "db", "orm", "model", "table", "record", "row", "entity")
 
 
@@ -211,7 +222,7 @@ def is_parent_value(node: ast.AST) -> bool:
         return False
     if isinstance(node, ast.UnaryOp):
         return is_parent_value(node.operand)
-    return not _is_model_column(node) and not _is_subquery(node)
+    return not _is_class_column(node) and not _is_subquery(node)
 
 
 def is_parent_field(name: str, relations: frozenset[str]) -> bool:

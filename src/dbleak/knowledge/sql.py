@@ -628,7 +628,32 @@ class _Judge:
         if where is not None and table and self._joined_on_key_to_bounded(node, table, where.this):
             return Bound("bounded", f"{verb} joined on its key to a bounded source, with "
                          "RETURNING: at most one changed row per source row")
+        if where is not None and self._key_in_limited_subquery(where.this, table):
+            return Bound("bounded", f"{verb} of the keys a limited subquery picks, with "
+                         "RETURNING: at most the subquery's LIMIT")
         return Bound("unbounded", f"{verb} … RETURNING returns every changed row")
+
+    def _key_in_limited_subquery(self, condition: Any, table: str) -> bool:
+        """``WHERE id IN (SELECT id FROM t … LIMIT ?)`` (a conjunct) on the target table itself:
+        the batch idiom of deleting or updating a few rows at a time. The subquery picks at most
+        LIMIT values of the column from the same table, so at most that many rows change (more
+        only when the column repeats, which the idiom's keys do not)."""
+        from sqlglot import exp
+
+        for part in _conjuncts(condition):
+            column = part.this if isinstance(part, exp.In) else None
+            query = part.args.get("query") if isinstance(part, exp.In) else None
+            inner = query.this if isinstance(query, exp.Subquery) else query
+            if not (isinstance(column, exp.Column) and isinstance(inner, exp.Select)
+                    and inner.args.get("limit") is not None and len(inner.expressions) == 1):
+                continue
+            picked = inner.expressions[0]
+            source = inner.args.get("from_") or inner.args.get("from")
+            source_table = source.this if source is not None else None
+            if isinstance(picked, exp.Column) and picked.name.lower() == column.name.lower() \
+                    and isinstance(source_table, exp.Table) and source_table.name.lower() == table:
+                return True
+        return False
 
     def _joined_on_key_to_bounded(self, node: Any, table: str, condition: Any) -> bool:
         """``WITH batch AS (… LIMIT n) UPDATE t SET … FROM batch b WHERE t.id = b.id``: every

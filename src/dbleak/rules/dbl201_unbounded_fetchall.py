@@ -54,7 +54,8 @@ class UnboundedFetchall(Rule):
     a `CREATE TABLE` (or one-column `CREATE UNIQUE INDEX`) string of the module declares, and
     the keys of the checked tree's models on their tables (a Django model's `Meta.db_table` or
     `<app>_<model>`, SQLAlchemy's `__tablename__`). An `UPDATE`/`DELETE … RETURNING` joined on
-    its key to a bounded source (a batch CTE with a `LIMIT`) is bounded too.
+    its key to a bounded source (a batch CTE with a `LIMIT`) is bounded too, and so is one whose
+    `WHERE col IN (SELECT col FROM <the same table> … LIMIT n)` picks a batch.
 
     ## Why is this bad?
     `fetchall()` builds a Python list of every row. On a table that grows, the process that
