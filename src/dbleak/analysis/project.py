@@ -289,15 +289,23 @@ class ProjectIndex:
         words: dict[str, list[str]] = {}
         files = self.finder.package_files(package) if self.finder is not None else []
         seen: set[str] = set()
+        done = self.finder._done if self.finder is not None else set()
         for module, path in files:
             seen.add(module)
-            try:
-                with open(path, "rb") as handle:
-                    text = handle.read()
-            except OSError:
-                continue
-            for word in set(_WORD.findall(text)):
-                words.setdefault(word.decode("ascii"), []).append(module)
+            summary = self.functions.get(module) or self._disk.get(module)
+            if summary is not None or module in done:
+                # summarized already (by the run, or read for a lookup): what it calls says
+                # as much as its text, without reading the file again
+                found = _called_words(summary.facts) if summary is not None else set()
+            else:
+                try:
+                    with open(path, "rb") as handle:
+                        text = handle.read()
+                except OSError:
+                    continue
+                found = {word.decode("ascii") for word in _WORD.findall(text)}
+            for word in found:
+                words.setdefault(word, []).append(module)
         for module, summary in self.functions.items():
             # Modules of the run that are not on disk where the finder looks (texts checked
             # through the API): what their summaries call.
