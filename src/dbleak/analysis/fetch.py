@@ -507,8 +507,8 @@ class Executed:
 class FetchSite:
     """One read of a whole result through the DB-API.
 
-    ``kind``: "fetchall" (``x.fetchall()``), "loop" (``for row in cur``) or "fetchmany"
-    (a loop calling ``cur.fetchmany()``).
+    ``kind``: "fetchall" (``x.fetchall()``), "loop" (``for row in cur``), "fetchmany"
+    (a loop calling ``cur.fetchmany()``) or "fetchone" (a loop row by row on ``fetchone()``).
     """
 
     kind: str
@@ -740,7 +740,7 @@ def cursor_loops(analysis: FetchAnalysis) -> Iterator[FetchSite]:
                 executed = analysis.executed_by(loop_receiver, scope, node, cursor)
                 yield FetchSite("loop", node.iter, node, scope, loop_receiver, executed, cursor)
             elif isinstance(node, ast.While):
-                call = _fetchmany_call(node)
+                call = _fetchmany_call(node) or _fetchone_call(node)
                 if call is None or not isinstance(call.func, ast.Attribute):
                     continue
                 receiver = call.func.value
@@ -748,7 +748,7 @@ def cursor_loops(analysis: FetchAnalysis) -> Iterator[FetchSite]:
                 if cursor is None:
                     continue
                 executed = analysis.executed_by(receiver, scope, node, cursor)
-                yield FetchSite("fetchmany", call, node, scope, receiver, executed, cursor)
+                yield FetchSite(call.func.attr, call, node, scope, receiver, executed, cursor)
 
 
 def _fetchmany_call(loop: ast.While) -> ast.Call | None:
@@ -758,6 +758,22 @@ def _fetchmany_call(loop: ast.While) -> ast.Call | None:
             if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) \
                     and sub.func.attr == "fetchmany":
                 return sub
+    return None
+
+
+def _fetchone_call(loop: ast.While) -> ast.Call | None:
+    """The ``fetchone()`` that drives a row-at-a-time loop: ``while (row := cur.fetchone())``,
+    or ``row = cur.fetchone()`` as the body's last statement with ``row`` in the test."""
+    for sub in walk(loop.test):
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) \
+                and sub.func.attr == "fetchone":
+            return sub
+    last = loop.body[-1] if loop.body else None
+    if isinstance(last, ast.Assign) and len(last.targets) == 1 \
+            and isinstance(last.targets[0], ast.Name) and isinstance(last.value, ast.Call) \
+            and isinstance(last.value.func, ast.Attribute) and last.value.func.attr == "fetchone" \
+            and any(isinstance(n, ast.Name) and n.id == last.targets[0].id for n in walk(loop.test)):
+        return last.value
     return None
 
 

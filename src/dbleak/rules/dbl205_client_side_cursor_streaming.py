@@ -34,7 +34,9 @@ _CURSOR_WORDS = {
 class ClientSideCursorStreaming(Rule):
     """
     ## What it does
-    Flags a loop that iterates a cursor (`for row in cur:`) or reads it with `fetchmany()`
+    Flags a loop that iterates a cursor (`for row in cur:`) or reads it with `fetchmany()` or
+    row by row with `fetchone()` (`while row := cur.fetchone()`, or `row = cur.fetchone()` at
+    the end of a `while row is not None` body)
     when the cursor is client-side — the driver pulled the whole result into memory at
     `execute()` — and the query is unbounded. psycopg2 and psycopg default cursors, PyMySQL
     and MySQLdb `Cursor`, and mysql.connector cursors made with `buffered=True` are
@@ -133,7 +135,7 @@ class ClientSideCursorStreaming(Rule):
 def _finding(rule: type[Rule], ctx: CheckContext, site: FetchSite, reason: str) -> Finding:
     assert site.cursor is not None
     key = chain_text(site.receiver) or "cursor"
-    loop = f"for ... in {key}" if site.kind == "loop" else f"{key}.fetchmany()"
+    loop = f"for ... in {key}" if site.kind == "loop" else f"{key}.{site.kind}()"
     cursor = _CURSOR_WORDS.get(site.cursor.driver, f"{site.cursor.driver}'s client-side cursor")
     message = rule.message.format(loop=loop, cursor=cursor, reason=reason)
     plan = _plan(ctx, site)
