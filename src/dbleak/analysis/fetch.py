@@ -257,6 +257,29 @@ class SqlResolver:
                 return None  # reassigned later in a loop around the use
         return value if isinstance(value, ast.expr) else None
 
+    def alternatives(self, use: ast.Name, scope: Scope) -> list[SqlText] | None:
+        """Every text a name of ``scope`` may hold at ``use`` when it is assigned in several
+        branches: each assignment is a plain value before the use (none later in the function,
+        which a loop could bring back), and each resolves. None otherwise."""
+        bindings = self.assignments(scope).get(use.id)
+        if not bindings or len(bindings) < 2 \
+                or any(not (isinstance(b, ast.expr) and _is_value(b)) for b in bindings):
+            return None
+        use_stmt = self.facts.statement_of(use)
+        if use_stmt is None:
+            return None
+        where = (use_stmt.lineno, use_stmt.col_offset)
+        texts: list[SqlText] = []
+        for value in bindings:
+            stmt = self.facts.statement_of(value)
+            if stmt is None or (stmt.lineno, stmt.col_offset) >= where:
+                return None
+            text = self.resolve(value, scope)
+            if text is None:
+                return None
+            texts.append(text)
+        return texts
+
     def _class_constant(self, expr: ast.Attribute, scope: Scope) -> ast.expr | None:
         owner = expr.value
         if not isinstance(owner, ast.Name):
@@ -629,6 +652,13 @@ class FetchAnalysis:
 
     def _executed(self, call: ast.Call, scope: Scope, cursor: ObjectSpec | None) -> Executed:
         sql = self.resolver.resolve(call.args[0], scope)
+        if sql is None and isinstance(call.args[0], ast.Name):
+            # `sql = A` or `sql = B` by branch: unbounded when every text it may hold is
+            alternatives = self.resolver.alternatives(call.args[0], scope)
+            bounds = [self.bound_of(text, dialect_of(cursor)) for text in alternatives or ()]
+            if bounds and all(b is not None and b.verdict == "unbounded" for b in bounds):
+                assert alternatives is not None
+                return Executed(call, alternatives[0], bounds[0])
         return Executed(call, sql, self.bound_of(sql, dialect_of(cursor)))
 
     def _dominates(self, first: ast.stmt, later: ast.stmt) -> bool:

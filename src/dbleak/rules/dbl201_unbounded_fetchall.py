@@ -80,7 +80,9 @@ class UnboundedFetchall(Rule):
     The SQL must be resolvable statically (literals, constants, concatenations, f-strings with
     holes); unresolvable SQL is not reported unless `unresolved = "report"`. A name assigned
     several times holds the assignment that reaches the read: the last one before it on every
-    path (not one in a branch, nor one a later turn of a loop around the read makes). Drivers that buffer
+    path (not one in a branch, nor one a later turn of a loop around the read makes). A name
+    assigned in several branches before the read is reported only when every text it may hold
+    is unbounded. Drivers that buffer
     the whole result at `execute()` (psycopg2's default cursor, PyMySQL's `Cursor`) still hold
     every row in the driver after the fix: see DBL205 for server-side cursors.
     [[tests-not-checked]]
