@@ -28,6 +28,7 @@ from dbleak.api import (
     fix_source,
 )
 from dbleak.baseline import BaselineError, add_noqa_to_files, record_or_filter, repository_root
+from dbleak.cache import Cache, default_folder
 from dbleak.discovery import is_force_excluded
 from dbleak.engine import check_text
 from dbleak.fixing import with_fixes
@@ -113,6 +114,11 @@ def cli() -> None:
 @click.option("--show-files", is_flag=True, help="List the files that would be checked.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Print the time of each phase (discovery, index, checks, fixes) on stderr.")
+@click.option("--no-cache", is_flag=True, envvar="DBLEAK_NO_CACHE",
+              help="Analyse every file; neither read nor write the cache.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help="The cache folder [env: DBLEAK_CACHE_DIR] "
+                   "(default: .dbleak_cache in the project root).")
 def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple[str, ...],
           ignore: tuple[str, ...], fix: bool, unsafe_fixes: bool, diff: bool, show_fixes: bool,
           output_format: str, output_file: Path | None, exit_zero: bool,
@@ -120,7 +126,7 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
           isolated: bool, force_exclude: bool, stdin_filename: str | None, quiet: bool,
           statistics: bool, baseline_file: Path | None, write_baseline_file: Path | None,
           add_noqa: bool, ignore_noqa: bool, show_settings: bool, show_files: bool,
-          verbose: bool) -> None:
+          verbose: bool, no_cache: bool, cache_dir: Path | None) -> None:
     """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
     if statistics and output_format not in (*TEXT_FORMATS, "json"):
         # As ruff: statistics exist as text and JSON only; printing text instead would break
@@ -160,7 +166,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
         raise DbleakError(str(error)) from None
     options = RunOptions(fix=fix, unsafe_fixes=unsafe_fixes, diff=diff,
                          build_fixes=output_format in NEEDS_FIX_EDITS,
-                         force_exclude=force_exclude)
+                         force_exclude=force_exclude,
+                         cache=None if no_cache else Cache(cache_dir or default_folder()))
     try:
         if show_settings or show_files:
             given = list(paths) or ([Path(stdin_filename)] if stdin_filename else [Path(".")])

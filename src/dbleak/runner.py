@@ -7,6 +7,7 @@ checking pass, up to a memory budget; past the budget a file is parsed again whe
 
 from __future__ import annotations
 
+import ast
 import gc
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ from typing import Any
 from dbleak.analysis.context import is_package_path
 from dbleak.analysis.module import collect_facts
 from dbleak.analysis.project import ModuleFinder, ProjectIndex, summarize_module
+from dbleak.cache import Cache, Entry
 from dbleak.discovery import Discovered
 from dbleak.engine import Parsed, active_rules, module_name_for, parse_module
 from dbleak.fixing import ParentGone, guard_writes
@@ -64,6 +66,10 @@ def disk_finder(items: list[Discovered], settings_for: Callable[[Path], Settings
 class Prepared:
     project: ProjectIndex = field(default_factory=ProjectIndex)
     parsed: dict[Path, tuple[bytes, Parsed]] = field(default_factory=dict)
+    # With a cache: each file's cache key and its summaries, and the entries whose key matched.
+    keys: dict[Path, str] = field(default_factory=dict)
+    summaries: dict[Path, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    cached: dict[Path, Entry] = field(default_factory=dict)
 
 
 def needs_project(items: Iterable[Discovered], settings_for: Callable[[Path], Settings]) -> bool:
@@ -73,10 +79,12 @@ def needs_project(items: Iterable[Discovered], settings_for: Callable[[Path], Se
 
 def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
             budget: int = KEEP_BUDGET,
-            summaries: list[dict[str, dict[str, Any]]] | None = None) -> Prepared:
+            summaries: list[dict[str, dict[str, Any]]] | None = None,
+            cache: Cache | None = None) -> Prepared:
     """The first pass: build the project index, keeping parsed trees within the budget.
 
-    ``summaries``, when given, also receives each module's summaries, in order.
+    ``summaries``, when given, also receives each module's summaries, in order. With a
+    ``cache``, a file whose entry's key matches is not parsed: its summaries come from there.
     """
     prepared = Prepared()
     prepared.project.finder = disk_finder(items, settings_for)
@@ -85,22 +93,40 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
         settings = settings_for(item.path)
         try:
             data = item.path.read_bytes()
-            text = decode_source(data).text
-        except (OSError, DecodeError):
+        except OSError:
             if summaries is not None:
                 summaries.append({})
             continue  # reported by the checking pass
-        tree = parse_module(text, item.display)
-        if isinstance(tree, Finding):
-            if summaries is not None:
-                summaries.append({})
-            continue
-        facts = collect_facts(tree, table_for(settings.drivers), module_name_for(item.display),
-                              is_package_path(item.display))
-        module_summaries = summarize_module(facts)
-        prepared.project.add_summaries(module_summaries)
+        if cache is not None:
+            key = cache.key(data, item.display, settings)
+            prepared.keys[item.path] = key
+            entry = cache.load(item.path)
+            if entry is not None and entry.key == key and entry.summaries is not None:
+                prepared.cached[item.path] = entry
+                prepared.summaries[item.path] = entry.summaries
+                prepared.project.add_summaries(entry.summaries)
+                if summaries is not None:
+                    summaries.append(entry.summaries)
+                continue
+        module_summaries = {}
+        tree: ast.Module | Finding | None = None
+        try:
+            text = decode_source(data).text
+        except DecodeError:
+            pass  # reported by the checking pass
+        else:
+            tree = parse_module(text, item.display)
+        if isinstance(tree, ast.Module):
+            facts = collect_facts(tree, table_for(settings.drivers),
+                                  module_name_for(item.display), is_package_path(item.display))
+            module_summaries = summarize_module(facts)
+            prepared.project.add_summaries(module_summaries)
+        if cache is not None:
+            prepared.summaries[item.path] = module_summaries
         if summaries is not None:
             summaries.append(module_summaries)
+        if not isinstance(tree, ast.Module):
+            continue
         if kept + len(text) <= budget:
             kept += len(text)
             prepared.parsed[item.path] = (data, Parsed(tree, facts))
@@ -150,7 +176,8 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
         prepared: Prepared | None = None
         if with_project:
             summaries: list[dict[str, dict[str, Any]]] = []
-            prepared = prepare(share, settings_for, KEEP_BUDGET // workers, summaries)
+            prepared = prepare(share, settings_for, KEEP_BUDGET // workers, summaries,
+                               getattr(options, "cache", None))
             conn.send(summaries)
             project = ProjectIndex(finder=finder)
             project.add_summaries(conn.recv())

@@ -19,8 +19,10 @@ rules will later use (the runner parses once and keeps the tree for the checking
 from __future__ import annotations
 
 import ast
+import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
@@ -31,6 +33,7 @@ from dbleak.knowledge.drivers import DriverTable
 from dbleak.source import DecodeError, decode_source
 
 Summarizer = Callable[[ModuleFacts], Mapping[str, Mapping[str, Any]]]
+Read = tuple[str, str]  # a lookup in the index: ("get", qualname), ("union", key), ("any", "")
 
 # Registered by the rule families at import time (see ``dbleak.rules.__init__``).
 SUMMARIZERS: list[Summarizer] = []
@@ -210,6 +213,39 @@ class ProjectIndex:
     _disk: dict[str, FunctionSummary] = field(default_factory=dict, repr=False, compare=False)
     # Names the finder was asked for once already.
     _missing: set[str] = field(default_factory=set, repr=False, compare=False)
+    # While recording (see :meth:`recording`): every lookup made, as (kind, name).
+    _reads: set[Read] | None = field(default=None, repr=False, compare=False)
+    # The digest of each lookup's answer (see :meth:`digest_of`), made when first asked for.
+    _digests: dict[Read, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @contextmanager
+    def recording(self) -> Iterator[set[Read]]:
+        """Collect every lookup made inside the block: what a file's findings depend on, beyond
+        its own text (the persistent cache keys a file's findings by their answers)."""
+        previous, reads = self._reads, {("any", "")}
+        self._reads = reads
+        try:
+            yield reads
+        finally:
+            self._reads = previous
+
+    def digest_of(self, read: Read) -> str:
+        """A digest of the answer the index gives now to a recorded lookup (stable across runs
+        and processes)."""
+        found = self._digests.get(read)
+        if found is None:
+            kind, name = read
+            value: Any
+            if kind == "get":
+                summary = self.get(name)
+                value = None if summary is None else summary.facts
+            elif kind == "union":
+                value = self.union_of(name)
+            else:  # "any": whether the run's own modules define anything
+                value = bool(self.functions)
+            found = value_digest(value)
+            self._digests[read] = found
+        return found
 
     def add_module(self, facts: ModuleFacts) -> None:
         self.add_summaries(summarize_module(facts))
@@ -218,6 +254,7 @@ class ProjectIndex:
         """Merge one module's summaries (as :func:`summarize_module` makes them)."""
         if merged:
             self._unions.clear()
+            self._digests.clear()
         for qualname, values in merged.items():
             previous = self.functions.get(qualname)
             if previous is not None:
@@ -226,6 +263,8 @@ class ProjectIndex:
 
     def union_of(self, key: str) -> frozenset[Any]:
         """Every value listed under ``key`` by any entry (e.g. all relation field names)."""
+        if self._reads is not None:
+            self._reads.add(("union", key))
         cached = self._unions.get(key)
         if cached is None:
             cached = frozenset(value for summary in self.functions.values()
@@ -236,6 +275,8 @@ class ProjectIndex:
     def get(self, qualname: str | None) -> FunctionSummary | None:
         if qualname is None:
             return None
+        if self._reads is not None:
+            self._reads.add(("get", qualname))
         found = self.functions.get(qualname) or self._disk.get(qualname)
         if found is not None or self.finder is None or qualname in self._missing:
             return found
@@ -256,6 +297,22 @@ def summarize_module(facts: ModuleFacts) -> dict[str, dict[str, Any]]:
         for qualname, values in summarize(facts).items():
             merged.setdefault(qualname, {}).update(values)
     return merged
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` with every mapping and set in a fixed order (set order varies by process)."""
+    if isinstance(value, Mapping):
+        return ("{", sorted((repr(key), _canonical(item)) for key, item in value.items()))
+    if isinstance(value, (set, frozenset)):
+        return ("{}", sorted(repr(_canonical(item)) for item in value))
+    if isinstance(value, (tuple, list)):
+        return tuple(_canonical(item) for item in value)
+    return value
+
+
+def value_digest(value: Any) -> str:
+    """A digest of plain summary data, the same in every process."""
+    return hashlib.blake2b(repr(_canonical(value)).encode(), digest_size=16).hexdigest()
 
 
 EMPTY_INDEX = ProjectIndex()
