@@ -22,7 +22,7 @@ from dbleak.analysis.project import (
     package_parts,
     summarize_module,
 )
-from dbleak.cache import Cache, Entry
+from dbleak.cache import Cache, Entry, answers_digest
 from dbleak.discovery import Discovered, discover
 from dbleak.engine import check_bytes, check_text, parse_module, unreadable
 from dbleak.fixing import FixOutcome, ReadOnlyError, fix_text, with_fixes, write_source_file
@@ -141,9 +141,10 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
         with index.recording() as reads:
             result, text = check_bytes(data, display, settings, index, parsed)
         if not result.internal_errors:
+            read = tuple(sorted(reads))
             options.cache.store(path, Entry(
                 hit, prepared.summaries.get(path) if prepared is not None else None, result,
-                tuple(sorted((read, index.digest_of(read)) for read in reads))))
+                read, answers_digest(read, index)))
     if text is None:
         return PathResult(result)
     if not (options.fix or options.diff):

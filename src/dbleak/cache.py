@@ -57,11 +57,20 @@ class Entry:
     key: str
     summaries: dict[str, dict[str, Any]] | None = None  # None: not summarized
     result: FileResult | None = None  # None: not checked
-    reads: tuple[tuple[Read, str], ...] = ()  # each project lookup made, and its answer's digest
+    reads: tuple[Read, ...] = ()  # each lookup in the project index the analysis made
+    answers: bytes = b""  # the digest of their answers (see :func:`answers_digest`)
 
     def current(self, project: ProjectIndex) -> bool:
         """Whether every lookup the findings were made with answers the same in ``project``."""
-        return all(project.digest_of(read) == digest for read, digest in self.reads)
+        return answers_digest(self.reads, project) == self.answers
+
+
+def answers_digest(reads: tuple[Read, ...], project: ProjectIndex) -> bytes:
+    """One digest of the answers ``project`` gives to ``reads``."""
+    digest = hashlib.blake2b(digest_size=16)
+    for read in reads:
+        digest.update(project.digest_of(read))
+    return digest.digest()
 
 
 class _Unpickler(pickle.Unpickler):
@@ -180,7 +189,7 @@ def _well_formed(entry: Any) -> bool:
     return (isinstance(entry, Entry) and isinstance(entry.key, str)
             and (entry.summaries is None or isinstance(entry.summaries, dict))
             and (entry.result is None or isinstance(entry.result, FileResult))
-            and isinstance(entry.reads, tuple))
+            and isinstance(entry.reads, tuple) and isinstance(entry.answers, bytes))
 
 
-__all__ = ["Cache", "Entry", "default_folder"]
+__all__ = ["Cache", "Entry", "answers_digest", "default_folder"]

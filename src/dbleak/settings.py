@@ -368,6 +368,8 @@ class ConfigResolver:
         self._overrides = overrides or (lambda s: s)
         self._isolated = isolated
         self._by_dir: dict[Path, Settings] = {}
+        # By the path as given: a run asks for the settings of each file several times.
+        self._by_path: dict[Path, Settings] = {}
         self._explicit: Settings | None = None
         if explicit is not None:
             table = read_config_file(explicit)
@@ -381,12 +383,15 @@ class ConfigResolver:
             return self._explicit
         if self._isolated:
             return self._default
-        try:
-            is_dir = path.is_dir()
-        except OSError:  # inside a folder that cannot be searched
-            is_dir = False
-        folder = path.resolve() if is_dir else path.resolve().parent
-        return self._for_dir(folder)
+        found = self._by_path.get(path)
+        if found is None:
+            try:
+                is_dir = path.is_dir()
+            except OSError:  # inside a folder that cannot be searched
+                is_dir = False
+            folder = path.resolve() if is_dir else path.resolve().parent
+            found = self._by_path[path] = self._for_dir(folder)
+        return found
 
     def _for_dir(self, folder: Path) -> Settings:
         cached = self._by_dir.get(folder)

@@ -123,12 +123,14 @@ class ModuleFinder:
         self.drivers = drivers
         self._done: set[str] = set()
         self._paths: dict[tuple[str, bool], bool] = {}
+        self._listings: dict[str, dict[str, bool]] = {}
 
     @classmethod
     def for_paths(cls, paths: Iterable[str], drivers: DriverTable) -> ModuleFinder:
         roots: list[str] = []
-        for path in paths:
-            roots.extend(import_roots(path))
+        # The roots depend on a file's folder only: each folder once (a run gives thousands).
+        for folder in dict.fromkeys(os.path.dirname(os.path.abspath(path)) for path in paths):
+            roots.extend(import_roots(os.path.join(folder, "__init__.py")))
         return cls(roots, drivers)
 
     def loaded(self, module: str) -> None:
@@ -140,18 +142,46 @@ class ModuleFinder:
         if not all(part.isidentifier() for part in parts):
             return None
         for root in self.roots:
-            # Down the package folders: a missing one ends the search in this root.
+            # Down the package folders: a missing one ends the search in this root. Most names
+            # asked for are no module at all (`conn.execute`): a folder's listing, read once,
+            # answers those without a system call.
             folder = root
             for part in parts[:-1]:
-                folder = os.path.join(folder, part)
-                if not self._exists(folder, dir_=True):
+                if self._listing(folder).get(part) is not True:
                     break
+                folder = os.path.join(folder, part)
             else:
-                base = os.path.join(folder, parts[-1])
-                for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                listing = self._listing(folder)
+                name = parts[-1]
+                if listing.get(name + ".py") is False:
+                    candidate = os.path.join(folder, name + ".py")
                     if self._exists(candidate, dir_=False) and self._named(candidate, module, root):
                         return candidate
+                if listing.get(name) is True:
+                    package = os.path.join(folder, name)
+                    if self._listing(package).get("__init__.py") is False:
+                        candidate = os.path.join(package, "__init__.py")
+                        if (self._exists(candidate, dir_=False)
+                                and self._named(candidate, module, root)):
+                            return candidate
         return None
+
+    def _listing(self, folder: str) -> dict[str, bool]:
+        """The names in ``folder``, each with whether it is a folder (empty when unreadable)."""
+        found = self._listings.get(folder)
+        if found is None:
+            found = {}
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        try:
+                            found[entry.name] = entry.is_dir()
+                        except OSError:
+                            continue
+            except OSError:
+                pass
+            self._listings[folder] = found
+        return found
 
     def _named(self, path: str, module: str, root: str) -> bool:
         """Whether the file at ``path`` is ``module`` when imported from ``root``: its own
@@ -197,7 +227,8 @@ class ModuleFinder:
         return summarize_module(facts)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"roots": self.roots, "drivers": self.drivers, "_done": set(), "_paths": {}}
+        return {"roots": self.roots, "drivers": self.drivers, "_done": set(), "_paths": {},
+                "_listings": {}}
 
 
 @dataclass
@@ -216,7 +247,7 @@ class ProjectIndex:
     # While recording (see :meth:`recording`): every lookup made, as (kind, name).
     _reads: set[Read] | None = field(default=None, repr=False, compare=False)
     # The digest of each lookup's answer (see :meth:`digest_of`), made when first asked for.
-    _digests: dict[Read, str] = field(default_factory=dict, repr=False, compare=False)
+    _digests: dict[Read, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @contextmanager
     def recording(self) -> Iterator[set[Read]]:
@@ -229,7 +260,7 @@ class ProjectIndex:
         finally:
             self._reads = previous
 
-    def digest_of(self, read: Read) -> str:
+    def digest_of(self, read: Read) -> bytes:
         """A digest of the answer the index gives now to a recorded lookup (stable across runs
         and processes)."""
         found = self._digests.get(read)
@@ -299,20 +330,33 @@ def summarize_module(facts: ModuleFacts) -> dict[str, dict[str, Any]]:
     return merged
 
 
-def _canonical(value: Any) -> Any:
-    """``value`` with every mapping and set in a fixed order (set order varies by process)."""
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _canonical(value: Any) -> str:
+    """The text of ``value`` with every mapping and set in a fixed order (set order varies by
+    process)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return repr(value)
+    if kind is tuple or kind is list:
+        return ("(" if kind is tuple else "[") + ",".join(map(_canonical, value)) + ")"
+    if kind is frozenset or kind is set:
+        return "{" + ",".join(sorted(map(_canonical, value))) + "}"
     if isinstance(value, Mapping):
-        return ("{", sorted((repr(key), _canonical(item)) for key, item in value.items()))
+        return "{" + ",".join(sorted(f"{_canonical(key)}:{_canonical(item)}"
+                                     for key, item in value.items())) + "}"
+    if isinstance(value, (tuple, list)):  # a subclass (a named tuple)
+        return kind.__qualname__ + _canonical(tuple(value))
     if isinstance(value, (set, frozenset)):
-        return ("{}", sorted(repr(_canonical(item)) for item in value))
-    if isinstance(value, (tuple, list)):
-        return tuple(_canonical(item) for item in value)
-    return value
+        return kind.__qualname__ + _canonical(frozenset(value))
+    return repr(value)
 
 
-def value_digest(value: Any) -> str:
+def value_digest(value: Any) -> bytes:
     """A digest of plain summary data, the same in every process."""
-    return hashlib.blake2b(repr(_canonical(value)).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(_canonical(value).encode("utf-8", "surrogatepass"),
+                           digest_size=16).digest()
 
 
 EMPTY_INDEX = ProjectIndex()
