@@ -333,3 +333,31 @@ def test_worker_processes_read_and_write_the_same_cache(
     assert with_cache() == cold
     (package / "db.py").write_text(DB_CHANGED)
     assert with_cache() == _runner(tmp_path, None)() != cold
+
+
+def test_a_file_passed_alone_reads_the_modules_it_imports_from_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pre-commit run of one file: the modules it imports are summarized once, then kept."""
+    import dbleak.analysis.project as project
+
+    package = _project(tmp_path)
+    summarized: list[str] = []
+    real = project.collect_facts
+
+    def spy(tree: object, drivers: object, module: str, *args: object) -> object:
+        summarized.append(module)
+        return real(tree, drivers, module, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(project, "collect_facts", spy)
+    with_cache = _runner(tmp_path, tmp_path / "cache")
+    first = with_cache(package / "service.py")
+    assert "app.db" in summarized
+    summarized.clear()
+    assert with_cache(package / "service.py") == first
+    assert "app.db" not in summarized
+    assert first == [f for f in _runner(tmp_path, None)() if f[0].endswith("service.py")]
+    (package / "db.py").write_text(DB_CHANGED)
+    summarized.clear()
+    changed = with_cache(package / "service.py")
+    assert "app.db" in summarized
+    assert changed == [f for f in _runner(tmp_path, None)() if f[0].endswith("service.py")] == []

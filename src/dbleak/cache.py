@@ -123,14 +123,39 @@ class Cache:
         digest.update(hashlib.blake2b(data, digest_size=_DIGEST_SIZE).digest())
         return digest.hexdigest()
 
-    def _entry_path(self, path: Path) -> Path:
-        name = hashlib.blake2b(os.fsencode(os.path.abspath(path)), digest_size=16).hexdigest()
+    def _entry_path(self, path: Path | str, kind: str = "") -> Path:
+        name = hashlib.blake2b(os.fsencode(kind + os.path.abspath(path)),
+                               digest_size=16).hexdigest()
         return self.entries / name
 
     def load(self, path: Path) -> Entry | None:
         """The entry kept for the file at ``path``; None when there is none or it is unusable."""
+        return self._read(self._entry_path(path))
+
+    def store(self, path: Path, entry: Entry) -> None:
+        """Keep ``entry`` for the file at ``path`` (atomically; a failure to write is ignored)."""
+        self._write(self._entry_path(path), entry)
+
+    # A module the run was not given but read from disk (see ModuleFinder) has an entry of its
+    # own, apart from the one of the file as a checked file (whose key has its settings).
+
+    def summaries(self, path: str, key: str) -> dict[str, dict[str, Any]] | None:
+        """The summaries kept for the module read from disk at ``path``, under ``key``."""
+        entry = self._read(self._entry_path(path, "module:"))
+        if entry is None or entry.key != self._module_key(key):
+            return None
+        return entry.summaries
+
+    def keep_summaries(self, path: str, key: str, summaries: dict[str, dict[str, Any]]) -> None:
+        self._write(self._entry_path(path, "module:"), Entry(self._module_key(key), summaries))
+
+    @staticmethod
+    def _module_key(key: str) -> str:
+        return f"{__version__}\0{sys.version}\0{key}"
+
+    def _read(self, location: Path) -> Entry | None:
         try:
-            with open(self._entry_path(path), "rb") as handle:
+            with open(location, "rb") as handle:
                 data = handle.read()
         except OSError:
             return None
@@ -146,8 +171,7 @@ class Cache:
             return None
         return entry if _well_formed(entry) else None
 
-    def store(self, path: Path, entry: Entry) -> None:
-        """Keep ``entry`` for the file at ``path`` (atomically; a failure to write is ignored)."""
+    def _write(self, location: Path, entry: Entry) -> None:
         try:
             payload = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
@@ -159,7 +183,7 @@ class Cache:
             try:
                 with os.fdopen(descriptor, "wb") as handle:
                     handle.write(data)
-                os.replace(temporary, self._entry_path(path))
+                os.replace(temporary, location)
             except BaseException:
                 try:
                     os.unlink(temporary)

@@ -52,11 +52,14 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def disk_finder(items: list[Discovered], settings_for: Callable[[Path], Settings]) -> ModuleFinder:
+def disk_finder(items: list[Discovered], settings_for: Callable[[Path], Settings],
+                cache: Cache | None = None) -> ModuleFinder:
     """Reads, when a lookup needs them, the modules the run was not given: from the packages
-    and projects of the files it was given."""
-    drivers = table_for(settings_for(items[0].path).drivers) if items else table_for(None)
-    finder = ModuleFinder.for_paths((item.display for item in items), drivers)
+    and projects of the files it was given (their summaries kept in ``cache``, if given)."""
+    entries = settings_for(items[0].path).drivers if items else None
+    drivers = table_for(entries)
+    finder = ModuleFinder.for_paths((item.display for item in items), drivers, cache,
+                                    repr(dict(entries or {})))
     for item in items:
         finder.loaded(module_name_for(item.display))  # summarized by the run itself
     return finder
@@ -87,7 +90,7 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
     ``cache``, a file whose entry's key matches is not parsed: its summaries come from there.
     """
     prepared = Prepared()
-    prepared.project.finder = disk_finder(items, settings_for)
+    prepared.project.finder = disk_finder(items, settings_for, cache)
     kept = 0
     for item in items:
         settings = settings_for(item.path)
@@ -208,7 +211,8 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
         process = context.Process(
             target=_partition_worker, daemon=True,
             args=(items[index::workers], settings_for, options, check, with_project, workers,
-                  child_end, disk_finder(items, settings_for), os.getpid()))
+                  child_end, disk_finder(items, settings_for, getattr(options, "cache", None)),
+                  os.getpid()))
         process.start()
         child_end.close()
         connections.append(parent_end)

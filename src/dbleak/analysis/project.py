@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from dbleak.analysis.module import ModuleFacts, collect_facts
 from dbleak.knowledge.drivers import DriverTable
@@ -115,23 +115,40 @@ def import_roots(path: str) -> list[str]:
     return [r for r in dict.fromkeys(chain) if os.path.isdir(r)]
 
 
+class SummaryStore(Protocol):
+    """Keeps the summaries of the modules read from disk between runs (the persistent cache)."""
+
+    def summaries(self, path: str, key: str) -> dict[str, dict[str, Any]] | None:
+        """The summaries kept for the file at ``path`` under ``key``, if any."""
+
+    def keep_summaries(self, path: str, key: str, summaries: dict[str, dict[str, Any]]) -> None:
+        """Keep ``summaries`` for the file at ``path`` under ``key``."""
+
+
 class ModuleFinder:
     """Reads the summaries of a module from disk when a lookup needs one (once per module)."""
 
-    def __init__(self, roots: Iterable[str], drivers: DriverTable) -> None:
+    def __init__(self, roots: Iterable[str], drivers: DriverTable,
+                 store: SummaryStore | None = None, drivers_key: str = "") -> None:
         self.roots = list(dict.fromkeys(roots))
         self.drivers = drivers
+        # With a store, a module's summaries are kept under a key of its bytes, its name and
+        # the driver settings (``drivers_key``): a pre-commit run of one file does not parse
+        # the modules it imports again.
+        self.store = store
+        self.drivers_key = drivers_key
         self._done: set[str] = set()
         self._paths: dict[tuple[str, bool], bool] = {}
         self._listings: dict[str, dict[str, bool]] = {}
 
     @classmethod
-    def for_paths(cls, paths: Iterable[str], drivers: DriverTable) -> ModuleFinder:
+    def for_paths(cls, paths: Iterable[str], drivers: DriverTable,
+                  store: SummaryStore | None = None, drivers_key: str = "") -> ModuleFinder:
         roots: list[str] = []
         # The roots depend on a file's folder only: each folder once (a run gives thousands).
         for folder in dict.fromkeys(os.path.dirname(os.path.abspath(path)) for path in paths):
             roots.extend(import_roots(os.path.join(folder, "__init__.py")))
-        return cls(roots, drivers)
+        return cls(roots, drivers, store, drivers_key)
 
     def loaded(self, module: str) -> None:
         """The run was given this module: its summaries are in the index already."""
@@ -216,19 +233,29 @@ class ModuleFinder:
         return found
 
     def _summaries(self, path: str, module: str) -> dict[str, dict[str, Any]]:
+        is_package = os.path.basename(path) == "__init__.py"
+        key = ""
         try:
             with open(path, "rb") as handle:
-                text = decode_source(handle.read()).text
-            tree = ast.parse(text, filename=path)
+                data = handle.read()
+            if self.store is not None:
+                key = "\0".join((module, str(is_package), self.drivers_key,
+                                  hashlib.blake2b(data, digest_size=16).hexdigest()))
+                kept = self.store.summaries(path, key)
+                if kept is not None:
+                    return kept
+            tree = ast.parse(decode_source(data).text, filename=path)
         except (OSError, DecodeError, SyntaxError, ValueError, MemoryError, RecursionError):
             return {}
-        is_package = os.path.basename(path) == "__init__.py"
         facts = collect_facts(tree, self.drivers, module, is_package)
-        return summarize_module(facts)
+        summaries = summarize_module(facts)
+        if self.store is not None:
+            self.store.keep_summaries(path, key, summaries)
+        return summaries
 
     def __getstate__(self) -> dict[str, Any]:
         return {"roots": self.roots, "drivers": self.drivers, "_done": set(), "_paths": {},
-                "_listings": {}}
+                "_listings": {}, "store": self.store, "drivers_key": self.drivers_key}
 
 
 @dataclass
