@@ -14,6 +14,7 @@ import pytest
 from cli_session import run
 
 import dbleak.api
+import dbleak.runner
 import dbleak.cache
 from dbleak.api import RunOptions, check_paths
 from dbleak.cache import Cache
@@ -361,3 +362,29 @@ def test_a_file_passed_alone_reads_the_modules_it_imports_from_the_cache(
     changed = with_cache(package / "service.py")
     assert "app.db" in summarized
     assert changed == [f for f in _runner(tmp_path, None)() if f[0].endswith("service.py")] == []
+
+
+def test_a_warm_run_checks_its_few_changed_files_without_workers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = _project(tmp_path)
+    for index in range(30):  # past the size at which a run forks workers
+        (package / f"extra_{index}.py").write_text(USES_HELPER.replace("count", f"count{index}"))
+    monkeypatch.delenv("DBLEAK_JOBS", raising=False)
+    monkeypatch.setattr(dbleak.runner, "MOSTLY_CACHED", 10)
+    forked: list[int] = []
+    real = dbleak.api.check_in_processes
+
+    def spy(*args: object, **kwargs: object) -> object:
+        forked.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dbleak.api, "check_in_processes", spy)
+    monkeypatch.setattr(dbleak.api, "worker_count", lambda files: 2)
+    with_cache = _runner(tmp_path, tmp_path / "cache")
+    cold = with_cache()
+    assert forked == [1]  # nothing cached (35 files): the workers share the work
+    assert with_cache() == cold
+    assert forked == [1]  # nothing changed: no workers
+    (package / "db.py").write_text(DB_CHANGED)  # one file changed, its 31 callers re-checked
+    assert with_cache() == _runner(tmp_path, None)()
+    assert forked == [1, 1]  # the cold run without a cache

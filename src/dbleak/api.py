@@ -35,6 +35,7 @@ from dbleak.runner import (
     cyclic_gc_paused,
     needs_project,
     prepare,
+    probe_cache,
     worker_count,
 )
 from dbleak.settings import Settings
@@ -251,6 +252,12 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
     with cyclic_gc_paused():
         with_project = needs_project(items, settings_for)
         workers = worker_count(len(items))
+        probed = None
+        if workers > 1 and options.cache is not None and "DBLEAK_JOBS" not in os.environ:
+            # A warm run: the few files to check again cost less than starting workers.
+            probed = probe_cache(items, settings_for, options.cache)
+            if probed is not None:
+                workers = 1
         started = time.perf_counter()
         checks_started = started
 
@@ -267,7 +274,8 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
             results = check_in_processes(items, settings_for, options, with_project, check_file,
                                          workers, _worker_died, indexed if with_project else None)
         else:
-            prepared = prepare(items, settings_for, cache=options.cache) if with_project else None
+            prepared = (prepare(items, settings_for, cache=options.cache, probed=probed)
+                        if with_project else None)
             if with_project:
                 indexed()
             results = (check_file(item.path, item.display, settings_for(item.path), options,

@@ -75,6 +75,35 @@ class Prepared:
     cached: dict[Path, Entry] = field(default_factory=dict)
 
 
+# A warm run checks at most this many files again: worker processes would cost more than they
+# save (each reads its share of the cache, and the index crosses the pipes twice).
+MOSTLY_CACHED = 96
+Probed = dict[Path, tuple[bytes, str, Entry | None]]  # each file's bytes, cache key and entry
+
+
+def probe_cache(items: list[Discovered], settings_for: Callable[[Path], Settings], cache: Cache,
+                limit: int | None = None) -> Probed | None:
+    """Each file's bytes, cache key and entry when fewer than ``limit`` files have no entry
+    matching their key (a warm run: check in this process); None as soon as ``limit`` have."""
+    limit = MOSTLY_CACHED if limit is None else limit
+    probed: Probed = {}
+    stale = 0
+    for item in items:
+        try:
+            data = item.path.read_bytes()
+        except OSError:
+            continue  # reported by the checking pass
+        key = cache.key(data, item.display, settings_for(item.path))
+        entry = cache.load(item.path)
+        if entry is None or entry.key != key:
+            entry = None
+            stale += 1
+            if stale >= limit:
+                return None
+        probed[item.path] = (data, key, entry)
+    return probed
+
+
 def needs_project(items: Iterable[Discovered], settings_for: Callable[[Path], Settings]) -> bool:
     return any(rule.needs_project for item in items
                for rule in active_rules(item.display, settings_for(item.path)))
@@ -83,27 +112,29 @@ def needs_project(items: Iterable[Discovered], settings_for: Callable[[Path], Se
 def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
             budget: int = KEEP_BUDGET,
             summaries: list[dict[str, dict[str, Any]]] | None = None,
-            cache: Cache | None = None) -> Prepared:
+            cache: Cache | None = None, probed: Probed | None = None) -> Prepared:
     """The first pass: build the project index, keeping parsed trees within the budget.
 
     ``summaries``, when given, also receives each module's summaries, in order. With a
-    ``cache``, a file whose entry's key matches is not parsed: its summaries come from there.
+    ``cache``, a file whose entry's key matches is not parsed: its summaries come from there
+    (``probed``: what :func:`probe_cache` read of the files already).
     """
     prepared = Prepared()
     prepared.project.finder = disk_finder(items, settings_for, cache)
     kept = 0
     for item in items:
         settings = settings_for(item.path)
+        known = probed.get(item.path) if probed is not None else None
         try:
-            data = item.path.read_bytes()
+            data = known[0] if known is not None else item.path.read_bytes()
         except OSError:
             if summaries is not None:
                 summaries.append({})
             continue  # reported by the checking pass
         if cache is not None:
-            key = cache.key(data, item.display, settings)
+            key = known[1] if known is not None else cache.key(data, item.display, settings)
             prepared.keys[item.path] = key
-            entry = cache.load(item.path)
+            entry = known[2] if known is not None else cache.load(item.path)
             if entry is not None and entry.key == key and entry.summaries is not None:
                 prepared.cached[item.path] = entry
                 prepared.summaries[item.path] = entry.summaries

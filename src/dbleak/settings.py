@@ -370,6 +370,7 @@ class ConfigResolver:
         self._by_dir: dict[Path, Settings] = {}
         # By the path as given: a run asks for the settings of each file several times.
         self._by_path: dict[Path, Settings] = {}
+        self._real: dict[Path, Path] = {}  # folders, resolved
         self._explicit: Settings | None = None
         if explicit is not None:
             table = read_config_file(explicit)
@@ -387,11 +388,23 @@ class ConfigResolver:
         if found is None:
             try:
                 is_dir = path.is_dir()
+                is_link = not is_dir and path.is_symlink()
             except OSError:  # inside a folder that cannot be searched
-                is_dir = False
-            folder = path.resolve() if is_dir else path.resolve().parent
+                is_dir = is_link = False
+            if is_dir:
+                folder = self._resolved(path)
+            elif is_link:
+                folder = path.resolve().parent
+            else:  # a file's real folder is its folder's: resolved once per folder
+                folder = self._resolved(path.parent)
             found = self._by_path[path] = self._for_dir(folder)
         return found
+
+    def _resolved(self, folder: Path) -> Path:
+        real = self._real.get(folder)
+        if real is None:
+            real = self._real[folder] = folder.resolve()
+        return real
 
     def _for_dir(self, folder: Path) -> Settings:
         cached = self._by_dir.get(folder)
