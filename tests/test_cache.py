@@ -388,3 +388,11 @@ def test_a_warm_run_checks_its_few_changed_files_without_workers(
     (package / "db.py").write_text(DB_CHANGED)  # one file changed, its 31 callers re-checked
     assert with_cache() == _runner(tmp_path, None)()
     assert forked == [1, 1]  # the cold run without a cache
+
+
+def test_a_cache_dir_that_exists_is_not_given_a_gitignore(tmp_path: Path) -> None:
+    """`--cache-dir .` must not hide the user's folder from git."""
+    _project(tmp_path)
+    run(["check", "--cache-dir", ".", "."], cwd=tmp_path)
+    assert not (tmp_path / ".gitignore").exists()
+    assert len(list((tmp_path / _real_version()).iterdir())) == 5

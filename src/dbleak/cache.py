@@ -194,14 +194,17 @@ class Cache:
             return
 
     def _prepare_folder(self) -> None:
-        """Make the folder, with its own ``.gitignore`` (``*``) and a ``CACHEDIR.TAG``."""
+        """Make the folder, with its own ``.gitignore`` (``*``) and a ``CACHEDIR.TAG``: in a
+        folder dbleak makes, or one named ``.dbleak_cache`` (never in a folder of the user's
+        given as ``--cache-dir``, where a ``*`` would hide it from git)."""
         if self._ready:
             return
+        ours = not self.folder.exists() or self.folder.name == FOLDER_NAME
         self.entries.mkdir(parents=True, exist_ok=True)
         for name, content in ((".gitignore", "# Automatically created by dbleak.\n*\n"),
                               ("CACHEDIR.TAG", _CACHEDIR_TAG)):
             target = self.folder / name
-            if not target.exists():
+            if ours and not target.exists():
                 descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
                 with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                     handle.write(content)
