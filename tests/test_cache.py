@@ -3,6 +3,7 @@ used only while everything its findings were made from is unchanged."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,8 +15,8 @@ import pytest
 from cli_session import run
 
 import dbleak.api
-import dbleak.runner
 import dbleak.cache
+import dbleak.runner
 from dbleak.api import RunOptions, check_paths
 from dbleak.cache import Cache
 from dbleak.settings import Settings
@@ -204,7 +205,12 @@ def test_a_corrupt_or_foreign_entry_is_ignored_and_rewritten(
     assert analysed == []
 
 
-def test_an_entry_naming_a_foreign_class_is_not_unpickled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("payload", [
+    pytest.param(b"", id="a class of another module"),
+    # `Path` is a name in dbleak.cache, but not a class it defines.
+    pytest.param(b"cdbleak.cache\nPath\n(S'x'\ntR.", id="a class dbleak.cache imports"),
+])
+def test_an_entry_naming_a_foreign_class_is_not_unpickled(tmp_path: Path, payload: bytes) -> None:
     import hashlib
     import pickle
 
@@ -212,7 +218,9 @@ def test_an_entry_naming_a_foreign_class_is_not_unpickled(tmp_path: Path) -> Non
     target = tmp_path / "x.py"
     cache.store(target, dbleak.cache.Entry("key"))
     path = next(iter(_entries(tmp_path / "cache")))
-    payload = pickle.dumps(subprocess.CompletedProcess(["x"], 0))
+    payload = payload or pickle.dumps(subprocess.CompletedProcess(["x"], 0))
+    with pytest.raises(pickle.UnpicklingError):  # refused before any object is made
+        dbleak.cache._Unpickler(io.BytesIO(payload)).load()
     path.write_bytes(dbleak.cache._MAGIC + hashlib.blake2b(payload, digest_size=32).digest()
                      + payload)
     assert cache.load(target) is None
@@ -339,7 +347,7 @@ def test_worker_processes_read_and_write_the_same_cache(
 def test_a_file_passed_alone_reads_the_modules_it_imports_from_the_cache(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A pre-commit run of one file: the modules it imports are summarized once, then kept."""
-    import dbleak.analysis.project as project
+    from dbleak.analysis import project
 
     package = _project(tmp_path)
     summarized: list[str] = []

@@ -78,8 +78,8 @@ class _Unpickler(pickle.Unpickler):
         if module in _TRUSTED_MODULES:
             found = getattr(sys.modules.get(module) or __import__(module, fromlist=[name]),
                             name, None)
-            if isinstance(found, type):
-                return found
+            if isinstance(found, type) and found.__module__ == module and found is not _Unpickler:
+                return found  # a class defined there (not one it imports, such as Path)
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache entry")
 
 
