@@ -370,7 +370,7 @@ class ConfigResolver:
         self._by_dir: dict[Path, Settings] = {}
         # By the path as given: a run asks for the settings of each file several times.
         self._by_path: dict[Path, Settings] = {}
-        self._real: dict[Path, Path] = {}  # folders, resolved
+        self._real: dict[str, Path] = {}  # absolute folders, resolved
         self._explicit: Settings | None = None
         if explicit is not None:
             table = read_config_file(explicit)
@@ -401,9 +401,21 @@ class ConfigResolver:
         return found
 
     def _resolved(self, folder: Path) -> Path:
-        real = self._real.get(folder)
+        """``folder.resolve()``, from its parent's (one ``lstat`` per folder, not one per
+        component of its path)."""
+        if ".." in folder.parts:  # through a symlink, `..` is not where it reads
+            return folder.resolve()
+        return self._resolved_absolute(os.path.abspath(folder))
+
+    def _resolved_absolute(self, absolute: str) -> Path:
+        real = self._real.get(absolute)
         if real is None:
-            real = self._real[folder] = folder.resolve()
+            parent = os.path.dirname(absolute)
+            if parent != absolute and not os.path.islink(absolute):
+                real = self._resolved_absolute(parent) / os.path.basename(absolute)
+            else:
+                real = Path(absolute).resolve()
+            self._real[absolute] = real
         return real
 
     def _for_dir(self, folder: Path) -> Settings:
