@@ -258,6 +258,8 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
             probed = probe_cache(items, settings_for, options.cache)
             if probed is not None:
                 workers = 1
+            if not with_project:
+                probed = None  # prepare does not run: let the bytes go
         started = time.perf_counter()
         checks_started = started
 

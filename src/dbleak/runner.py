@@ -124,7 +124,7 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
     kept = 0
     for item in items:
         settings = settings_for(item.path)
-        known = probed.get(item.path) if probed is not None else None
+        known = probed.pop(item.path, None) if probed is not None else None  # bytes freed
         try:
             data = known[0] if known is not None else item.path.read_bytes()
         except OSError:
