@@ -1,9 +1,13 @@
 """Benchmark: `dbleak check` against `ast.parse` alone and libcst parsing alone, on the same files.
 
-    python benchmarks/bench.py DIR [--repeat N] [--skip-libcst]
+    python benchmarks/bench.py DIR [--repeat N] [--skip-libcst] [--cache] [--json]
 
-Each phase runs in its own subprocess so that its peak memory is its own. Speed is measured
-here, never in a timed test.
+Phases: `ast.parse` and libcst parsing of every file; `dbleak check` without a cache (cold).
+With ``--cache``, on a copy of DIR (DIR is only read): a warm run (nothing changed), a run after
+one file was edited (a line appended), and that file passed alone (as pre-commit passes it),
+each with the cache the run before left. With ``--json``, a cold check that also renders every
+fix (what `--output-format json` pays). Each phase runs in its own subprocess so that its peak
+memory is its own. Speed is measured here, never in a timed test.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,13 +65,17 @@ def phase(name: str, root: Path, repeat: int) -> dict[str, float]:
                     libcst.parse_module(text)
                 except Exception:
                     pass
-        elif name == "dbleak":
+        elif name in ("dbleak", "json"):
             from dbleak.api import RunOptions, check_paths
             from dbleak.settings import ConfigResolver
 
             resolver = ConfigResolver(isolated=True)
-            for _result in check_paths([root], resolver.for_path, RunOptions()):
+            options = RunOptions(build_fixes=name == "json")
+            for _result in check_paths([root], resolver.for_path, options):
                 pass
+        elif name in ("warm", "touched", "alone"):
+            best = min(best, _cached_run(name, root))
+            continue
         else:
             raise SystemExit(f"unknown phase {name}")
         best = min(best, time.perf_counter() - start)
@@ -76,17 +86,57 @@ def phase(name: str, root: Path, repeat: int) -> dict[str, float]:
     return {"seconds": best, "lines": lines, "files": len(sources), "peak_mib": peak_kib / 1024}
 
 
+_COPIES: dict[Path, Path] = {}
+
+
+def _cached_run(name: str, root: Path) -> float:
+    """The seconds of one run with the cache, on a copy of ``root`` whose cache is filled."""
+    from dbleak.api import RunOptions, check_paths
+    from dbleak.cache import Cache
+    from dbleak.settings import ConfigResolver
+
+    copy = _COPIES.get(root)
+    resolver = ConfigResolver(isolated=True)
+    if copy is None:
+        copy = Path(tempfile.mkdtemp(prefix="dbleak-bench-")) / root.name
+        shutil.copytree(root, copy, symlinks=True)
+        _COPIES[root] = copy
+        for _result in check_paths([copy], resolver.for_path,
+                                   RunOptions(cache=Cache(copy.parent / "cache"))):
+            pass
+    files = sorted(_files(copy))
+    edited = files[len(files) // 2]
+    if name != "warm":
+        with open(edited, "a", encoding="utf-8") as handle:
+            handle.write(f"\n# edited {time.time()}\n")
+    start = time.perf_counter()
+    for _result in check_paths([edited] if name == "alone" else [copy], resolver.for_path,
+                               RunOptions(cache=Cache(copy.parent / "cache"))):
+        pass
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", type=Path)
     parser.add_argument("--repeat", type=int, default=1, help="runs per phase; the best counts")
     parser.add_argument("--skip-libcst", action="store_true", help="libcst parsing is slow on big trees")
+    parser.add_argument("--cache", action="store_true",
+                        help="also time warm runs with the cache (on a copy of ROOT)")
+    parser.add_argument("--json", action="store_true",
+                        help="also time a check that renders every fix (as JSON output does)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(phase(args.phase, args.root, args.repeat)))
+        try:
+            print(json.dumps(phase(args.phase, args.root, args.repeat)))
+        finally:
+            for copy in _COPIES.values():
+                shutil.rmtree(copy.parent, ignore_errors=True)
         return
-    phases = ["ast", "dbleak"] + ([] if args.skip_libcst else ["libcst"])
+    phases = (["ast", "dbleak"] + (["json"] if args.json else [])
+              + (["warm", "touched", "alone"] if args.cache else [])
+              + ([] if args.skip_libcst else ["libcst"]))
     results: dict[str, dict[str, float]] = {}
     for name in phases:
         run = subprocess.run([sys.executable, __file__, str(args.root), "--phase", name,
@@ -97,15 +147,20 @@ def main() -> None:
         results[name] = json.loads(run.stdout.strip().splitlines()[-1])
     first = results["ast"]
     print(f"tree: {args.root}  files: {first['files']:,}  lines: {first['lines']:,}")
-    print(f"{'phase':<14}{'seconds':>10}{'lines/s':>14}{'peak MiB':>11}")
+    print(f"{'phase':<14}{'seconds':>10}{'lines/s':>14}{'peak MiB':>11}")  # lines/s: of the tree
     for name in phases:
         r = results[name]
-        label = {"ast": "ast.parse", "libcst": "libcst parse", "dbleak": "dbleak check"}[name]
-        print(f"{label:<14}{r['seconds']:>10.2f}{r['lines'] / r['seconds']:>14,.0f}{r['peak_mib']:>11.0f}")
+        label = {"ast": "ast.parse", "libcst": "libcst parse", "dbleak": "dbleak check",
+                 "json": "check + fixes", "warm": "warm", "touched": "1 file edited",
+                 "alone": "1 file alone"}[name]
+        print(f"{label:<14}{r['seconds']:>10.2f}{r['lines'] / r['seconds']:>14,.0f}"
+              f"{r['peak_mib']:>11.0f}  {r['seconds'] / results['ast']['seconds']:>6.2f}x ast")
     dbleak = results["dbleak"]["seconds"]
     print(f"dbleak / ast-parse:    {dbleak / results['ast']['seconds']:.2f}x")
     if "libcst" in results:
         print(f"dbleak / libcst-parse: {dbleak / results['libcst']['seconds']:.2f}x")
+    if "json" in results:
+        print(f"check + fixes / check: {results['json']['seconds'] / dbleak:.2f}x")
 
 
 if __name__ == "__main__":

@@ -16,3 +16,11 @@ def tree(tmp_path: Path) -> Path:
     (tmp_path / "leaky.py").write_text(LEAKY)
     (tmp_path / "clean.py").write_text(CLEAN)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _cache_outside_the_repository(monkeypatch: pytest.MonkeyPatch,
+                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test's runs keep their cache in a folder of their own, never in the repository or
+    beside the fixtures (``tests/test_cache.py`` says where a run puts it by default)."""
+    monkeypatch.setenv("DBLEAK_CACHE_DIR", str(tmp_path_factory.mktemp("dbleak_cache")))

@@ -1,7 +1,9 @@
-"""libcst is loaded only to build fixes; colour only on a terminal and never under NO_COLOR."""
+"""Heavy modules load only when needed (libcst to build fixes, sqlglot to read SQL, pygls for
+the server, the rules for a check); colour only on a terminal and never under NO_COLOR."""
 
 from __future__ import annotations
 
+import ast
 import os
 import pty
 import subprocess
@@ -26,6 +28,40 @@ def test_a_check_does_not_import_libcst() -> None:
 def test_a_fix_does_import_libcst() -> None:
     code = f"from dbleak.api import fix_source\nfix_source({LEAKY!r}, 'm.py')\n"
     assert _modules_after(code) == "True"
+
+
+def _loaded(code: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` (and their submodules) ``code`` imports, run in a new interpreter."""
+    program = (f"import sys\n{code}\n"
+               f"print(sorted({{m.split('.')[0] if m.split('.')[0] != 'dbleak' else m "
+               f"for m in sys.modules}} & {set(modules)!r}))\n")
+    output = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            check=True, timeout=120).stdout.strip().splitlines()[-1]
+    return list(ast.literal_eval(output))
+
+
+HEAVY = ("sqlglot", "libcst", "pygls", "lsprotocol", "dbleak.engine", "dbleak.rules",
+         "dbleak.api", "pathspec")
+
+
+def test_importing_the_command_line_loads_no_heavy_module() -> None:
+    """`dbleak --version`, `dbleak rule` and a pre-commit hook's start pay only for the CLI."""
+    assert _loaded("import dbleak.cli", HEAVY) == []
+
+
+def test_version_loads_no_heavy_module() -> None:
+    code = ("import sys\nsys.argv = ['dbleak', '--version']\nfrom dbleak.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n")
+    assert _loaded(code, HEAVY) == []
+
+
+def test_checking_python_without_sql_loads_neither_sqlglot_nor_libcst(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(LEAKY)
+    code = ("import sys, os\n"
+            f"os.chdir({str(tmp_path)!r})\n"
+            "sys.argv = ['dbleak', 'check', '--no-cache', 'm.py']\nfrom dbleak.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n")
+    assert _loaded(code, ("sqlglot", "libcst", "pygls", "dbleak.engine")) == ["dbleak.engine"]
 
 
 def _run_in_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> bytes:

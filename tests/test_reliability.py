@@ -177,13 +177,14 @@ def test_a_bug_in_dbleak_is_one_line_and_exit_2_not_1(monkeypatch: pytest.Monkey
                                                       capsys: pytest.CaptureFixture[str],
                                                       tmp_path: Path) -> None:
     # A bug cannot be produced on purpose without planting one: the one stand-in in this file.
+    import dbleak.api
     import dbleak.cli
 
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("planted bug")
 
     (tmp_path / "good.py").write_text(LEAKY)
-    monkeypatch.setattr(dbleak.cli, "check_paths", broken)
+    monkeypatch.setattr(dbleak.api, "check_paths", broken)  # the CLI imports it when it runs
     monkeypatch.setattr(sys, "argv", ["dbleak", "check", str(tmp_path / "good.py")])
     with pytest.raises(SystemExit) as exit_:
         dbleak.cli.main()

@@ -15,12 +15,14 @@ from typing import Any
 from dbleak.analysis.context import is_package_path
 from dbleak.analysis.module import collect_facts
 from dbleak.analysis.project import (
+    EMPTY_INDEX,
     ModuleFinder,
     ProjectIndex,
     module_name_for,
     package_parts,
     summarize_module,
 )
+from dbleak.cache import Cache, Entry, answers_digest
 from dbleak.discovery import Discovered, discover
 from dbleak.engine import check_bytes, check_text, parse_module, unreadable
 from dbleak.fixing import FixOutcome, ReadOnlyError, fix_text, with_fixes, write_source_file
@@ -33,6 +35,7 @@ from dbleak.runner import (
     cyclic_gc_paused,
     needs_project,
     prepare,
+    probe_cache,
     worker_count,
 )
 from dbleak.settings import Settings
@@ -83,6 +86,7 @@ class RunOptions:
     diff: bool = False  # compute the fixed text without writing it
     build_fixes: bool = False  # render fix edits for every finding (JSON and friends)
     force_exclude: bool = False
+    cache: Cache | None = None  # the persistent cache (None: every file is analysed)
 
 
 @dataclass
@@ -127,7 +131,21 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
             data = path.read_bytes()
         except OSError as error:
             return PathResult(unreadable(display, error))
-    result, text = check_bytes(data, display, settings, project, parsed)
+    if options.cache is None:
+        result, text = check_bytes(data, display, settings, project, parsed)
+    else:
+        hit = _from_cache(path, data, display, settings, options, prepared)
+        if isinstance(hit, PathResult):
+            return hit
+        # Every lookup in the index is recorded: the entry is valid while their answers are.
+        index = project if project is not None else ProjectIndex()
+        with index.recording() as reads:
+            result, text = check_bytes(data, display, settings, index, parsed)
+        if not result.internal_errors:
+            read = tuple(sorted(reads))
+            options.cache.store(path, Entry(
+                hit, prepared.summaries.get(path) if prepared is not None else None, result,
+                read, answers_digest(read, index)))
     if text is None:
         return PathResult(result)
     if not (options.fix or options.diff):
@@ -172,6 +190,36 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
     return path_result
 
 
+def _from_cache(path: Path, data: bytes, display: str, settings: Settings, options: RunOptions,
+                prepared: Prepared | None) -> PathResult | str:
+    """The result kept in the cache for a file, when it is still valid; else the file's key."""
+    assert options.cache is not None
+    key = prepared.keys.get(path) if prepared is not None else None
+    entry = prepared.cached.pop(path, None) if prepared is not None else None
+    if key is None:
+        key = options.cache.key(data, display, settings)
+    if entry is None:
+        entry = options.cache.load(path)
+    if entry is None or entry.key != key or entry.result is None:
+        return key
+    project = prepared.project if prepared is not None else None
+    if not entry.current(project if project is not None else EMPTY_INDEX):
+        return key
+    result = entry.result
+    # A fix is rendered from the file's analysis: a file with a fix to apply is checked again.
+    fixing = options.fix or options.diff
+    if fixing and any(finding.plan is not None for finding in result.findings):
+        return key
+    try:
+        text = decode_source(data).text
+    except DecodeError:
+        return PathResult(result)
+    if fixing:
+        return PathResult(result, original=text, source=text)
+    return PathResult(with_fixes(text, result) if options.build_fixes else result,
+                      source=text if result.findings else None)
+
+
 def _worker_died(item: Discovered) -> PathResult:
     message = f"{item.display}: internal error: the worker process checking it died"
     return PathResult(FileResult(item.display, internal_errors=(message,)))
@@ -204,6 +252,14 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
     with cyclic_gc_paused():
         with_project = needs_project(items, settings_for)
         workers = worker_count(len(items))
+        probed = None
+        if workers > 1 and options.cache is not None and "DBLEAK_JOBS" not in os.environ:
+            # A warm run: the few files to check again cost less than starting workers.
+            probed = probe_cache(items, settings_for, options.cache)
+            if probed is not None:
+                workers = 1
+            if not with_project:
+                probed = None  # prepare does not run: let the bytes go
         started = time.perf_counter()
         checks_started = started
 
@@ -220,7 +276,8 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
             results = check_in_processes(items, settings_for, options, with_project, check_file,
                                          workers, _worker_died, indexed if with_project else None)
         else:
-            prepared = prepare(items, settings_for) if with_project else None
+            prepared = (prepare(items, settings_for, cache=options.cache, probed=probed)
+                        if with_project else None)
             if with_project:
                 indexed()
             results = (check_file(item.path, item.display, settings_for(item.path), options,

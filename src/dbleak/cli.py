@@ -13,33 +13,21 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from dbleak import __version__
-from dbleak.api import (
-    PathResult,
-    RunObserver,
-    RunOptions,
-    check_file,
-    check_paths,
-    disk_index,
-    fix_source,
-)
-from dbleak.baseline import BaselineError, add_noqa_to_files, record_or_filter, repository_root
-from dbleak.discovery import is_force_excluded
-from dbleak.engine import check_text
-from dbleak.fixing import with_fixes
-from dbleak.models import Applicability, Finding
-from dbleak.progress import TerminalObserver
-from dbleak.registry import all_rules, is_valid_selector, rule_by_code
-from dbleak.report import FORMATS, NEEDS_FIX_EDITS, TEXT_FORMATS, ReportContext
-from dbleak.report.statistics import render_json as statistics_json
-from dbleak.report.statistics import render_text as statistics_text
-from dbleak.report.text import ansi, concise_line, full_block, plain, summary
-from dbleak.settings import ConfigError, ConfigResolver, Settings, apply_inline, settings_lines
-from dbleak.source import DecodeError, decode_source
+from dbleak.registry import is_valid_selector
+from dbleak.report import FORMATS, NEEDS_FIX_EDITS, TEXT_FORMATS
+
+if TYPE_CHECKING:
+    from dbleak.api import PathResult, RunObserver, RunOptions
+    from dbleak.settings import ConfigResolver, Settings
+
+# The modules a check needs (the rules and their analyses, the runner, the reports) are imported
+# by the commands that use them, so that `dbleak --version`, `dbleak rule` and `dbleak server`
+# start without them.
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -113,6 +101,11 @@ def cli() -> None:
 @click.option("--show-files", is_flag=True, help="List the files that would be checked.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Print the time of each phase (discovery, index, checks, fixes) on stderr.")
+@click.option("--no-cache", is_flag=True, envvar="DBLEAK_NO_CACHE",
+              help="Analyse every file; neither read nor write the cache.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help="The cache folder [env: DBLEAK_CACHE_DIR] "
+                   "(default: .dbleak_cache in the project root).")
 def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple[str, ...],
           ignore: tuple[str, ...], fix: bool, unsafe_fixes: bool, diff: bool, show_fixes: bool,
           output_format: str, output_file: Path | None, exit_zero: bool,
@@ -120,8 +113,13 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
           isolated: bool, force_exclude: bool, stdin_filename: str | None, quiet: bool,
           statistics: bool, baseline_file: Path | None, write_baseline_file: Path | None,
           add_noqa: bool, ignore_noqa: bool, show_settings: bool, show_files: bool,
-          verbose: bool) -> None:
+          verbose: bool, no_cache: bool, cache_dir: Path | None) -> None:
     """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
+    from dbleak.api import RunOptions
+    from dbleak.cache import Cache, default_folder
+    from dbleak.progress import TerminalObserver
+    from dbleak.settings import ConfigError, ConfigResolver, apply_inline
+
     if statistics and output_format not in (*TEXT_FORMATS, "json"):
         # As ruff: statistics exist as text and JSON only; printing text instead would break
         # the consumer of the format asked for.
@@ -160,7 +158,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
         raise DbleakError(str(error)) from None
     options = RunOptions(fix=fix, unsafe_fixes=unsafe_fixes, diff=diff,
                          build_fixes=output_format in NEEDS_FIX_EDITS,
-                         force_exclude=force_exclude)
+                         force_exclude=force_exclude,
+                         cache=None if no_cache else Cache(cache_dir or default_folder()))
     try:
         if show_settings or show_files:
             given = list(paths) or ([Path(stdin_filename)] if stdin_filename else [Path(".")])
@@ -217,6 +216,7 @@ def _config_arguments(values: Sequence[str]) -> tuple[Path | None, list[dict[str
 def _show_settings(path: Path, resolver: ConfigResolver) -> None:
     """As ruff's ``--show-settings``: which configuration applies to ``path``, and every value."""
     from dbleak.engine import active_rules, per_file_ignored
+    from dbleak.settings import settings_lines
 
     settings = resolver.for_path(path)
     source = settings.config_path or "none (the defaults)"
@@ -278,6 +278,12 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
             options: RunOptions, show_fixes: bool, to_stderr: bool = False,
             adoption: Adoption = Adoption()) -> int:
     """Print the findings; returns the exit code."""
+    from dbleak.models import Applicability, Finding
+    from dbleak.report import ReportContext
+    from dbleak.report.statistics import render_json as statistics_json
+    from dbleak.report.statistics import render_text as statistics_text
+    from dbleak.report.text import ansi, concise_line, full_block, plain, summary
+
     findings = sorted((f for r in results for f in r.result.findings), key=Finding.sort_key)
     internal = [e for r in results for e in r.result.internal_errors]
     notes = [n for r in results for n in r.notes] + [r.write_error for r in results if r.write_error]
@@ -285,6 +291,8 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
     sources = {r.result.path: r.source for r in results if r.source is not None}
     adoption_notes: list[str] = []
     if adoption.baseline is not None or adoption.write_baseline is not None:
+        from dbleak.baseline import BaselineError, record_or_filter
+
         try:
             findings, adoption_notes = record_or_filter(
                 findings, sources, [r.result.path for r in results], adoption.baseline,
@@ -292,6 +300,8 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
         except (BaselineError, OSError) as error:
             raise DbleakError(str(error)) from None
     if adoption.add_noqa:
+        from dbleak.baseline import add_noqa_to_files
+
         added, warnings = add_noqa_to_files(findings, sources)
         for message in [*warnings, *internal]:
             click.echo(f"dbleak: {'error' if message in internal else 'warning'}: {message}", err=True)
@@ -327,6 +337,8 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
             adoption_notes = []
         _write_report(text, output_file, to_stderr, color=style is ansi)
     else:
+        from dbleak.baseline import repository_root
+
         context = ReportContext(root=str(repository_root(Path.cwd())), sources=sources,
                                 project_dir=os.environ.get("CI_PROJECT_DIR") or None,
                                 checked_paths=tuple(r.result.path for r in results))
@@ -341,6 +353,8 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
 
 
 def _fixes_listing(results: list[PathResult]) -> str:
+    from dbleak.registry import rule_by_code
+
     lines = []
     total = sum(len(r.fixed_codes) for r in results)
     lines.append(f"\nFixed {total} error{'s' if total != 1 else ''}:")
@@ -385,6 +399,8 @@ def _diff_exit(results: list[PathResult]) -> int:
 def _check_files(paths: list[Path], resolver: ConfigResolver, options: RunOptions,
                  output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool,
                  adoption: Adoption = Adoption(), observer: RunObserver | None = None) -> int:
+    from dbleak.api import check_paths
+
     results = list(check_paths(paths, resolver.for_path, options, observer=observer))
     if not results:
         # As ruff: say that nothing was checked rather than "All checks passed!".
@@ -411,6 +427,11 @@ def _read_stdin() -> bytes:
 def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: str | None,
                  output_format: str, output_file: Path | None, quiet: bool, show_fixes: bool,
                  adoption: Adoption = Adoption()) -> int:
+    from dbleak.api import PathResult, disk_index, fix_source
+    from dbleak.discovery import is_force_excluded
+    from dbleak.fixing import with_fixes
+    from dbleak.source import DecodeError, decode_source
+
     display = stdin_filename or "-"
     settings = resolver.for_path(Path(stdin_filename)) if stdin_filename else resolver.for_path(Path.cwd() / "-")
     data = _read_stdin()
@@ -461,6 +482,8 @@ def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: 
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 def rule(code: str | None, show_all: bool) -> None:
     """Print the documentation of rule CODE (e.g. DBL104), or list them all with --all."""
+    from dbleak.registry import all_rules, rule_by_code
+
     if show_all or code is None:
         for r in all_rules():
             fix = {"always": "[*]", "sometimes": "[*]"}.get(r.fix_availability, "   ")
@@ -486,6 +509,7 @@ def drivers(driver: str | None, markdown: bool, config_path: Path | None) -> Non
     """Print the driver table (or only DRIVER, e.g. psycopg2): what `with`, close and cursors do."""
     from dbleak.knowledge.drivers import table_for
     from dbleak.knowledge.drivers_doc import render_markdown, render_text
+    from dbleak.settings import ConfigError, ConfigResolver
 
     try:
         settings = ConfigResolver(config_path).for_path(Path.cwd())
@@ -578,4 +602,18 @@ def main() -> None:
         sys.exit(EXIT_ERROR)
 
 
-__all__ = ["check_file", "check_text", "cli", "main"]
+def __getattr__(name: str) -> Any:
+    """``check_file`` and ``check_text``, which this module used to re-export (imported when
+    first asked for)."""
+    if name == "check_file":
+        from dbleak.api import check_file
+
+        return check_file
+    if name == "check_text":
+        from dbleak.engine import check_text
+
+        return check_text
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["cli", "main"]

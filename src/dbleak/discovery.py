@@ -8,10 +8,12 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from dbleak.settings import Settings
+
+if TYPE_CHECKING:
+    import pathspec
 
 SUFFIXES = (".py", ".pyi")
 
@@ -86,7 +88,7 @@ def _excluded(path: Path, settings: Settings) -> bool:
         current = parent
 
 
-_Spec = tuple[str, pathspec.GitIgnoreSpec]  # the folder a .gitignore sits in, and its patterns
+_Spec = tuple[str, "pathspec.GitIgnoreSpec"]  # the folder a .gitignore sits in, and its patterns
 
 
 def _read_spec(folder: str, with_info_exclude: bool) -> pathspec.GitIgnoreSpec | None:
@@ -98,7 +100,11 @@ def _read_spec(folder: str, with_info_exclude: bool) -> pathspec.GitIgnoreSpec |
                 lines.extend(handle.read().splitlines())
         except OSError:
             pass
-    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+    if not lines:
+        return None
+    import pathspec  # only where an ignore file has patterns (it costs a tenth of start-up)
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def _ancestor_specs(folder: str) -> list[_Spec]:

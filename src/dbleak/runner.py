@@ -7,6 +7,7 @@ checking pass, up to a memory budget; past the budget a file is parsed again whe
 
 from __future__ import annotations
 
+import ast
 import gc
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ from typing import Any
 from dbleak.analysis.context import is_package_path
 from dbleak.analysis.module import collect_facts
 from dbleak.analysis.project import ModuleFinder, ProjectIndex, summarize_module
+from dbleak.cache import Cache, Entry
 from dbleak.discovery import Discovered
 from dbleak.engine import Parsed, active_rules, module_name_for, parse_module
 from dbleak.fixing import ParentGone, guard_writes
@@ -50,11 +52,14 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def disk_finder(items: list[Discovered], settings_for: Callable[[Path], Settings]) -> ModuleFinder:
+def disk_finder(items: list[Discovered], settings_for: Callable[[Path], Settings],
+                cache: Cache | None = None) -> ModuleFinder:
     """Reads, when a lookup needs them, the modules the run was not given: from the packages
-    and projects of the files it was given."""
-    drivers = table_for(settings_for(items[0].path).drivers) if items else table_for(None)
-    finder = ModuleFinder.for_paths((item.display for item in items), drivers)
+    and projects of the files it was given (their summaries kept in ``cache``, if given)."""
+    entries = settings_for(items[0].path).drivers if items else None
+    drivers = table_for(entries)
+    finder = ModuleFinder.for_paths((item.display for item in items), drivers, cache,
+                                    repr(dict(entries or {})))
     for item in items:
         finder.loaded(module_name_for(item.display))  # summarized by the run itself
     return finder
@@ -64,6 +69,39 @@ def disk_finder(items: list[Discovered], settings_for: Callable[[Path], Settings
 class Prepared:
     project: ProjectIndex = field(default_factory=ProjectIndex)
     parsed: dict[Path, tuple[bytes, Parsed]] = field(default_factory=dict)
+    # With a cache: each file's cache key and its summaries, and the entries whose key matched.
+    keys: dict[Path, str] = field(default_factory=dict)
+    summaries: dict[Path, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    cached: dict[Path, Entry] = field(default_factory=dict)
+
+
+# A warm run checks at most this many files again: worker processes would cost more than they
+# save (each reads its share of the cache, and the index crosses the pipes twice).
+MOSTLY_CACHED = 96
+Probed = dict[Path, tuple[bytes, str, Entry | None]]  # each file's bytes, cache key and entry
+
+
+def probe_cache(items: list[Discovered], settings_for: Callable[[Path], Settings], cache: Cache,
+                limit: int | None = None) -> Probed | None:
+    """Each file's bytes, cache key and entry when fewer than ``limit`` files have no entry
+    matching their key (a warm run: check in this process); None as soon as ``limit`` have."""
+    limit = MOSTLY_CACHED if limit is None else limit
+    probed: Probed = {}
+    stale = 0
+    for item in items:
+        try:
+            data = item.path.read_bytes()
+        except OSError:
+            continue  # reported by the checking pass
+        key = cache.key(data, item.display, settings_for(item.path))
+        entry = cache.load(item.path)
+        if entry is None or entry.key != key:
+            entry = None
+            stale += 1
+            if stale >= limit:
+                return None
+        probed[item.path] = (data, key, entry)
+    return probed
 
 
 def needs_project(items: Iterable[Discovered], settings_for: Callable[[Path], Settings]) -> bool:
@@ -73,34 +111,56 @@ def needs_project(items: Iterable[Discovered], settings_for: Callable[[Path], Se
 
 def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
             budget: int = KEEP_BUDGET,
-            summaries: list[dict[str, dict[str, Any]]] | None = None) -> Prepared:
+            summaries: list[dict[str, dict[str, Any]]] | None = None,
+            cache: Cache | None = None, probed: Probed | None = None) -> Prepared:
     """The first pass: build the project index, keeping parsed trees within the budget.
 
-    ``summaries``, when given, also receives each module's summaries, in order.
+    ``summaries``, when given, also receives each module's summaries, in order. With a
+    ``cache``, a file whose entry's key matches is not parsed: its summaries come from there
+    (``probed``: what :func:`probe_cache` read of the files already).
     """
     prepared = Prepared()
-    prepared.project.finder = disk_finder(items, settings_for)
+    prepared.project.finder = disk_finder(items, settings_for, cache)
     kept = 0
     for item in items:
         settings = settings_for(item.path)
+        known = probed.pop(item.path, None) if probed is not None else None  # bytes freed
         try:
-            data = item.path.read_bytes()
-            text = decode_source(data).text
-        except (OSError, DecodeError):
+            data = known[0] if known is not None else item.path.read_bytes()
+        except OSError:
             if summaries is not None:
                 summaries.append({})
             continue  # reported by the checking pass
-        tree = parse_module(text, item.display)
-        if isinstance(tree, Finding):
-            if summaries is not None:
-                summaries.append({})
-            continue
-        facts = collect_facts(tree, table_for(settings.drivers), module_name_for(item.display),
-                              is_package_path(item.display))
-        module_summaries = summarize_module(facts)
-        prepared.project.add_summaries(module_summaries)
+        if cache is not None:
+            key = known[1] if known is not None else cache.key(data, item.display, settings)
+            prepared.keys[item.path] = key
+            entry = known[2] if known is not None else cache.load(item.path)
+            if entry is not None and entry.key == key and entry.summaries is not None:
+                prepared.cached[item.path] = entry
+                prepared.summaries[item.path] = entry.summaries
+                prepared.project.add_summaries(entry.summaries)
+                if summaries is not None:
+                    summaries.append(entry.summaries)
+                continue
+        module_summaries = {}
+        tree: ast.Module | Finding | None = None
+        try:
+            text = decode_source(data).text
+        except DecodeError:
+            pass  # reported by the checking pass
+        else:
+            tree = parse_module(text, item.display)
+        if isinstance(tree, ast.Module):
+            facts = collect_facts(tree, table_for(settings.drivers),
+                                  module_name_for(item.display), is_package_path(item.display))
+            module_summaries = summarize_module(facts)
+            prepared.project.add_summaries(module_summaries)
+        if cache is not None:
+            prepared.summaries[item.path] = module_summaries
         if summaries is not None:
             summaries.append(module_summaries)
+        if not isinstance(tree, ast.Module):
+            continue
         if kept + len(text) <= budget:
             kept += len(text)
             prepared.parsed[item.path] = (data, Parsed(tree, facts))
@@ -150,7 +210,8 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
         prepared: Prepared | None = None
         if with_project:
             summaries: list[dict[str, dict[str, Any]]] = []
-            prepared = prepare(share, settings_for, KEEP_BUDGET // workers, summaries)
+            prepared = prepare(share, settings_for, KEEP_BUDGET // workers, summaries,
+                               getattr(options, "cache", None))
             conn.send(summaries)
             project = ProjectIndex(finder=finder)
             project.add_summaries(conn.recv())
@@ -181,7 +242,8 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
         process = context.Process(
             target=_partition_worker, daemon=True,
             args=(items[index::workers], settings_for, options, check, with_project, workers,
-                  child_end, disk_finder(items, settings_for), os.getpid()))
+                  child_end, disk_finder(items, settings_for, getattr(options, "cache", None)),
+                  os.getpid()))
         process.start()
         child_end.close()
         connections.append(parent_end)

@@ -368,6 +368,9 @@ class ConfigResolver:
         self._overrides = overrides or (lambda s: s)
         self._isolated = isolated
         self._by_dir: dict[Path, Settings] = {}
+        # By the path as given: a run asks for the settings of each file several times.
+        self._by_path: dict[Path, Settings] = {}
+        self._real: dict[str, Path] = {}  # absolute folders, resolved
         self._explicit: Settings | None = None
         if explicit is not None:
             table = read_config_file(explicit)
@@ -381,12 +384,39 @@ class ConfigResolver:
             return self._explicit
         if self._isolated:
             return self._default
-        try:
-            is_dir = path.is_dir()
-        except OSError:  # inside a folder that cannot be searched
-            is_dir = False
-        folder = path.resolve() if is_dir else path.resolve().parent
-        return self._for_dir(folder)
+        found = self._by_path.get(path)
+        if found is None:
+            try:
+                is_dir = path.is_dir()
+                is_link = not is_dir and path.is_symlink()
+            except OSError:  # inside a folder that cannot be searched
+                is_dir = is_link = False
+            if is_dir:
+                folder = self._resolved(path)
+            elif is_link:
+                folder = path.resolve().parent
+            else:  # a file's real folder is its folder's: resolved once per folder
+                folder = self._resolved(path.parent)
+            found = self._by_path[path] = self._for_dir(folder)
+        return found
+
+    def _resolved(self, folder: Path) -> Path:
+        """``folder.resolve()``, from its parent's (one ``lstat`` per folder, not one per
+        component of its path)."""
+        if ".." in folder.parts:  # through a symlink, `..` is not where it reads
+            return folder.resolve()
+        return self._resolved_absolute(os.path.abspath(folder))
+
+    def _resolved_absolute(self, absolute: str) -> Path:
+        real = self._real.get(absolute)
+        if real is None:
+            parent = os.path.dirname(absolute)
+            if parent != absolute and not os.path.islink(absolute):
+                real = self._resolved_absolute(parent) / os.path.basename(absolute)
+            else:
+                real = Path(absolute).resolve()
+            self._real[absolute] = real
+        return real
 
     def _for_dir(self, folder: Path) -> Settings:
         cached = self._by_dir.get(folder)

@@ -19,19 +19,22 @@ rules will later use (the runner parses once and keeps the tree for the checking
 from __future__ import annotations
 
 import ast
+import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from dbleak.analysis.module import ModuleFacts, collect_facts
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.source import DecodeError, decode_source
 
 Summarizer = Callable[[ModuleFacts], Mapping[str, Mapping[str, Any]]]
+Read = tuple[str, str]  # a lookup: ("get", qualname), ("union", key), ("mentions", "pkg\\0name"), ("any", "")
 
 # Registered by the rule families at import time (see ``dbleak.rules.__init__``).
 SUMMARIZERS: list[Summarizer] = []
@@ -113,21 +116,40 @@ def import_roots(path: str) -> list[str]:
     return [r for r in dict.fromkeys(chain) if os.path.isdir(r)]
 
 
+class SummaryStore(Protocol):
+    """Keeps the summaries of the modules read from disk between runs (the persistent cache)."""
+
+    def summaries(self, path: str, key: str) -> dict[str, dict[str, Any]] | None:
+        """The summaries kept for the file at ``path`` under ``key``, if any."""
+
+    def keep_summaries(self, path: str, key: str, summaries: dict[str, dict[str, Any]]) -> None:
+        """Keep ``summaries`` for the file at ``path`` under ``key``."""
+
+
 class ModuleFinder:
     """Reads the summaries of a module from disk when a lookup needs one (once per module)."""
 
-    def __init__(self, roots: Iterable[str], drivers: DriverTable) -> None:
+    def __init__(self, roots: Iterable[str], drivers: DriverTable,
+                 store: SummaryStore | None = None, drivers_key: str = "") -> None:
         self.roots = list(dict.fromkeys(roots))
         self.drivers = drivers
+        # With a store, a module's summaries are kept under a key of its bytes, its name and
+        # the driver settings (``drivers_key``): a pre-commit run of one file does not parse
+        # the modules it imports again.
+        self.store = store
+        self.drivers_key = drivers_key
         self._done: set[str] = set()
         self._paths: dict[tuple[str, bool], bool] = {}
+        self._listings: dict[str, dict[str, bool]] = {}
 
     @classmethod
-    def for_paths(cls, paths: Iterable[str], drivers: DriverTable) -> ModuleFinder:
+    def for_paths(cls, paths: Iterable[str], drivers: DriverTable,
+                  store: SummaryStore | None = None, drivers_key: str = "") -> ModuleFinder:
         roots: list[str] = []
-        for path in paths:
-            roots.extend(import_roots(path))
-        return cls(roots, drivers)
+        # The roots depend on a file's folder only: each folder once (a run gives thousands).
+        for folder in dict.fromkeys(os.path.dirname(os.path.abspath(path)) for path in paths):
+            roots.extend(import_roots(os.path.join(folder, "__init__.py")))
+        return cls(roots, drivers, store, drivers_key)
 
     def loaded(self, module: str) -> None:
         """The run was given this module: its summaries are in the index already."""
@@ -138,18 +160,46 @@ class ModuleFinder:
         if not all(part.isidentifier() for part in parts):
             return None
         for root in self.roots:
-            # Down the package folders: a missing one ends the search in this root.
+            # Down the package folders: a missing one ends the search in this root. Most names
+            # asked for are no module at all (`conn.execute`): a folder's listing, read once,
+            # answers those without a system call.
             folder = root
             for part in parts[:-1]:
-                folder = os.path.join(folder, part)
-                if not self._exists(folder, dir_=True):
+                if self._listing(folder).get(part) is not True:
                     break
+                folder = os.path.join(folder, part)
             else:
-                base = os.path.join(folder, parts[-1])
-                for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                listing = self._listing(folder)
+                name = parts[-1]
+                if listing.get(name + ".py") is False:
+                    candidate = os.path.join(folder, name + ".py")
                     if self._exists(candidate, dir_=False) and self._named(candidate, module, root):
                         return candidate
+                if listing.get(name) is True:
+                    package = os.path.join(folder, name)
+                    if self._listing(package).get("__init__.py") is False:
+                        candidate = os.path.join(package, "__init__.py")
+                        if (self._exists(candidate, dir_=False)
+                                and self._named(candidate, module, root)):
+                            return candidate
         return None
+
+    def _listing(self, folder: str) -> dict[str, bool]:
+        """The names in ``folder``, each with whether it is a folder (empty when unreadable)."""
+        found = self._listings.get(folder)
+        if found is None:
+            found = {}
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        try:
+                            found[entry.name] = entry.is_dir()
+                        except OSError:
+                            continue
+            except OSError:
+                pass
+            self._listings[folder] = found
+        return found
 
     def _named(self, path: str, module: str, root: str) -> bool:
         """Whether the file at ``path`` is ``module`` when imported from ``root``: its own
@@ -184,15 +234,25 @@ class ModuleFinder:
         return found
 
     def _summaries(self, path: str, module: str) -> dict[str, dict[str, Any]]:
+        is_package = os.path.basename(path) == "__init__.py"
+        key = ""
         try:
             with open(path, "rb") as handle:
-                text = decode_source(handle.read()).text
-            tree = ast.parse(text, filename=path)
+                data = handle.read()
+            if self.store is not None:
+                key = "\0".join((module, str(is_package), self.drivers_key,
+                                  hashlib.blake2b(data, digest_size=16).hexdigest()))
+                kept = self.store.summaries(path, key)
+                if kept is not None:
+                    return kept
+            tree = ast.parse(decode_source(data).text, filename=path)
         except (OSError, DecodeError, SyntaxError, ValueError, MemoryError, RecursionError):
             return {}
-        is_package = os.path.basename(path) == "__init__.py"
         facts = collect_facts(tree, self.drivers, module, is_package)
-        return summarize_module(facts)
+        summaries = summarize_module(facts)
+        if self.store is not None:
+            self.store.keep_summaries(path, key, summaries)
+        return summaries
 
     def package_files(self, package: str) -> list[tuple[str, str]]:
         """``(module name, path)`` of every module of a top-level package (or of the one
@@ -214,7 +274,8 @@ class ModuleFinder:
         return found
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"roots": self.roots, "drivers": self.drivers, "_done": set(), "_paths": {}}
+        return {"roots": self.roots, "drivers": self.drivers, "_done": set(), "_paths": {},
+                "_listings": {}, "store": self.store, "drivers_key": self.drivers_key}
 
 
 @dataclass
@@ -232,6 +293,42 @@ class ProjectIndex:
     _missing: set[str] = field(default_factory=set, repr=False, compare=False)
     # Per top-level package: {identifier: the package's modules that mention it}.
     _mentions: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False, compare=False)
+    # While recording (see :meth:`recording`): every lookup made, as (kind, name).
+    _reads: set[Read] | None = field(default=None, repr=False, compare=False)
+    # The digest of each lookup's answer (see :meth:`digest_of`), made when first asked for.
+    _digests: dict[Read, bytes] = field(default_factory=dict, repr=False, compare=False)
+
+    @contextmanager
+    def recording(self) -> Iterator[set[Read]]:
+        """Collect every lookup made inside the block: what a file's findings depend on, beyond
+        its own text (the persistent cache keys a file's findings by their answers)."""
+        previous, reads = self._reads, {("any", "")}
+        self._reads = reads
+        try:
+            yield reads
+        finally:
+            self._reads = previous
+
+    def digest_of(self, read: Read) -> bytes:
+        """A digest of the answer the index gives now to a recorded lookup (stable across runs
+        and processes)."""
+        found = self._digests.get(read)
+        if found is None:
+            kind, name = read
+            value: Any
+            if kind == "get":
+                summary = self.get(name)
+                value = None if summary is None else summary.facts
+            elif kind == "union":
+                value = self.union_of(name)
+            elif kind == "mentions":  # the modules whose calls may type a parameter
+                package, _, word = name.partition("\0")
+                value = [module for module, _facts in self._mentioning(package, word)]
+            else:  # "any": whether the run's own modules define anything
+                value = bool(self.functions)
+            found = value_digest(value)
+            self._digests[read] = found
+        return found
 
     def add_module(self, facts: ModuleFacts) -> None:
         self.add_summaries(summarize_module(facts))
@@ -240,6 +337,7 @@ class ProjectIndex:
         """Merge one module's summaries (as :func:`summarize_module` makes them)."""
         if merged:
             self._unions.clear()
+            self._digests.clear()
         for qualname, values in merged.items():
             previous = self.functions.get(qualname)
             if previous is not None:
@@ -248,6 +346,8 @@ class ProjectIndex:
 
     def union_of(self, key: str) -> frozenset[Any]:
         """Every value listed under ``key`` by any entry (e.g. all relation field names)."""
+        if self._reads is not None:
+            self._reads.add(("union", key))
         cached = self._unions.get(key)
         if cached is None:
             cached = frozenset(value for summary in self.functions.values()
@@ -258,6 +358,8 @@ class ProjectIndex:
     def get(self, qualname: str | None) -> FunctionSummary | None:
         if qualname is None:
             return None
+        if self._reads is not None:
+            self._reads.add(("get", qualname))
         found = self.functions.get(qualname) or self._disk.get(qualname)
         if found is not None or self.finder is None or qualname in self._missing:
             return found
@@ -275,13 +377,22 @@ class ProjectIndex:
         """``(module name, module summary)`` of the modules of a top-level package whose text
         mentions ``name``: every module of the package on disk (the run's own summaries when
         the run has them), so the answer does not depend on which files the run was given."""
+        if self._reads is not None:
+            # what the answer depends on: which modules call `name` (their summaries are
+            # recorded as they are read below)
+            self._reads.add(("mentions", f"{package}\0{name}"))
+        return self._mentioning(package, name)
+
+    def _mentioning(self, package: str, name: str) -> list[tuple[str, Mapping[str, Any]]]:
         mentions = self._mentions.get(package)
         if mentions is None:
             mentions = self._mentions[package] = self._package_words(package)
         found: list[tuple[str, Mapping[str, Any]]] = []
         for module in mentions.get(name, ()):
             summary = self.get(module)
-            if summary is not None:
+            # only the modules whose summaries call it: the same answer whether a module's
+            # words came from its text or from its summary
+            if summary is not None and name in _called_words(summary.facts):
                 found.append((module, summary.facts))
         return found
 
@@ -334,6 +445,35 @@ def summarize_module(facts: ModuleFacts) -> dict[str, dict[str, Any]]:
         for qualname, values in summarize(facts).items():
             merged.setdefault(qualname, {}).update(values)
     return merged
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _canonical(value: Any) -> str:
+    """The text of ``value`` with every mapping and set in a fixed order (set order varies by
+    process)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return repr(value)
+    if kind is tuple or kind is list:
+        return ("(" if kind is tuple else "[") + ",".join(map(_canonical, value)) + ")"
+    if kind is frozenset or kind is set:
+        return "{" + ",".join(sorted(map(_canonical, value))) + "}"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(sorted(f"{_canonical(key)}:{_canonical(item)}"
+                                     for key, item in value.items())) + "}"
+    if isinstance(value, (tuple, list)):  # a subclass (a named tuple)
+        return kind.__qualname__ + _canonical(tuple(value))
+    if isinstance(value, (set, frozenset)):
+        return kind.__qualname__ + _canonical(frozenset(value))
+    return repr(value)
+
+
+def value_digest(value: Any) -> bytes:
+    """A digest of plain summary data, the same in every process."""
+    return hashlib.blake2b(_canonical(value).encode("utf-8", "surrogatepass"),
+                           digest_size=16).digest()
 
 
 EMPTY_INDEX = ProjectIndex()

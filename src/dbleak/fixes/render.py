@@ -14,6 +14,7 @@ from itertools import pairwise
 from typing import Any
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState  # what Module.code_for_node renders with
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from dbleak.fixes.plan import AddImport, ReplaceRange, WrapWithItem
@@ -188,20 +189,7 @@ def render_source(text: str, plan: FixPlan) -> str:
             begin = index.offset(rng.start.line, rng.start.column)
             end = index.offset(rng.end.line, rng.end.column)
             text = text[:begin] + rng.content + text[end:]
-    module = parsed_module(text)
-    _load_renderers()
-    by_type: dict[type, list[Any]] = {}
-    for operation in plan.operations:
-        if type(operation) in RENDERERS:
-            by_type.setdefault(type(operation), []).append(operation)
-    for op_type, ops in by_type.items():
-        module = RENDERERS[op_type](module, ops)
-    wraps = [op for op in plan.operations if isinstance(op, WrapWithItem)]
-    if wraps:
-        transformer = _WrapWithItems(wraps)
-        module = position_wrapper(module).visit(transformer)
-        if transformer.done != len(wraps):
-            raise RenderError("a planned `with` statement was not found")
+    module = _rewritten(parsed_module(text), plan.operations)
     for operation in plan.operations:
         if isinstance(operation, AddImport):
             module = _add_import(module, operation)
@@ -209,6 +197,25 @@ def render_source(text: str, plan: FixPlan) -> str:
     if text.endswith("\r") and not code.endswith(("\r", "\n")):
         code += "\r"  # libcst drops the last line ending of a file with CR-only line endings
     return code
+
+
+def _rewritten(module: cst.Module, operations: Sequence[object]) -> cst.Module:
+    """``module`` with the registered family operations, then the `with`-item wraps, applied
+    (neither text ranges nor imports)."""
+    _load_renderers()
+    by_type: dict[type, list[Any]] = {}
+    for operation in operations:
+        if type(operation) in RENDERERS:
+            by_type.setdefault(type(operation), []).append(operation)
+    for op_type, ops in by_type.items():
+        module = RENDERERS[op_type](module, ops)
+    wraps = [op for op in operations if isinstance(op, WrapWithItem)]
+    if wraps:
+        transformer = _WrapWithItems(wraps)
+        module = position_wrapper(module).visit(transformer)
+        if transformer.done != len(wraps):
+            raise RenderError("a planned `with` statement was not found")
+    return module
 
 
 def edits_between(old: str, new: str) -> tuple[Edit, ...]:
@@ -337,7 +344,7 @@ def _render_in_windows(text: str, plan: FixPlan) -> tuple[Edit, ...] | None:
     edits: list[Edit] = []
     if imports:
         head_old = "".join(layout.lines[:layout.head])
-        module = cst.parse_module(head_old)
+        module = parsed_module(head_old)  # the same for every fix of the file that adds one
         for operation in imports:
             module = _add_import(module, operation)
         head_new = module.code
@@ -347,15 +354,106 @@ def _render_in_windows(text: str, plan: FixPlan) -> tuple[Edit, ...] | None:
     window_old = "".join(layout.lines[first - 1:last])
     window_plan = FixPlan(plan.title, plan.applicability,
                           tuple(_shifted(op, first - 1) for op in body_ops))
-    window_new = render_source(window_old, window_plan)
+    window_edits = _render_in_method(window_old, window_plan)
+    if window_edits is None:
+        window_new = render_source(window_old, window_plan)
+        window_edits = edits_between(window_old, window_new)
+    else:
+        window_new = apply_edits(window_old, window_edits)
     try:
         ast.parse(window_new)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     edits.extend(Edit(e.content, Position(e.start.line + first - 1, e.start.column),
                       Position(e.end.line + first - 1, e.end.column))
-                 for e in edits_between(window_old, window_new))
+                 for e in window_edits)
     return tuple(edits)
+
+
+def _moved(value: Any, lines: int, columns: int) -> Any:
+    """``value`` (an operation, a tuple, a position) with every position moved ``lines`` up and
+    ``columns`` left."""
+    if isinstance(value, Position):
+        return Position(value.line - lines, value.column - columns)
+    if isinstance(value, tuple):
+        return tuple(_moved(item, lines, columns) for item in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return dc_replace(value, **{f.name: _moved(getattr(value, f.name), lines, columns)
+                                    for f in fields(value)})
+    return value
+
+
+def _render_in_method(text: str, plan: FixPlan) -> tuple[Edit, ...] | None:
+    """The edits of ``plan`` on ``text`` (one top-level class), rendered on the one method all
+    its operations lie in; None when the plan does not fit that shape (then render the class).
+
+    A class can be thousands of lines long, and libcst's positions and code are computed over
+    the whole module it renders: rendering only the method made a fix in a large class ~10x
+    cheaper. The method is rendered as a module of its own (libcst keeps indentation relative,
+    so it comes out dedented), then written back with the class body's indentation; the text it
+    was made from must equal the class's lines, character for character, or the class is
+    rendered instead. The edits are those of rendering the whole class (the same lines change)."""
+    if any(isinstance(op, (ReplaceRange, AddImport)) for op in plan.operations):
+        return None
+    positions = [p for op in plan.operations for p in _positions(op)]
+    if not positions:
+        return None
+    low, high = min(p.line for p in positions), max(p.line for p in positions)
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.ClassDef):
+        return None
+    body = tree.body[0].body
+    found = [stmt for stmt in body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+             and min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) <= low
+             and high <= (stmt.end_lineno or stmt.lineno)]
+    if len(found) != 1:
+        return None
+    stmt = found[0]
+    first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
+    last = stmt.end_lineno or stmt.lineno
+    columns = stmt.col_offset
+    if any(p.column < columns for p in positions):
+        return None
+    lines = LineIndex(text).lines
+    # The method under a class header of its own: libcst parses a few lines, not the class.
+    newline = lines[first - 1][len(lines[first - 1].rstrip("\r\n")):] or "\n"
+    try:
+        module = parsed_module(f"class _:{newline}" + "".join(lines[first - 1:last]))
+    except Exception:  # noqa: BLE001 - libcst's parser errors: render the class instead
+        return None
+    klass = module.body[0] if len(module.body) == 1 else None
+    if (not isinstance(klass, cst.ClassDef) or not isinstance(klass.body, cst.IndentedBlock)
+            or len(klass.body.body) != 1 or not isinstance(klass.body.body[0], cst.FunctionDef)):
+        return None
+    method = klass.body.body[0]
+    indent = klass.body.indent if klass.body.indent is not None else module.default_indent
+    old = _indented_code(module, method, indent)
+    if len(indent) != columns or old != "".join(lines[first - 1:last]):
+        return None
+    alone = cst.Module(body=[method], default_indent=module.default_indent,
+                       default_newline=module.default_newline, encoding=module.encoding)
+    moved = tuple(_moved(op, first - 1, columns) for op in plan.operations)
+    rewritten = _rewritten(alone, moved)
+    if len(rewritten.body) != 1:
+        return None
+    new = _indented_code(module, rewritten.body[0], indent)
+    if new == old:
+        return None
+    return tuple(Edit(e.content, Position(e.start.line + first - 1, e.start.column),
+                      Position(e.end.line + first - 1, e.end.column))
+                 for e in edits_between(old, new))
+
+
+def _indented_code(module: cst.Module, node: cst.CSTNode, indent: str) -> str:
+    """The code of ``node`` as it reads inside a block indented by ``indent`` in ``module``."""
+    state = CodegenState(default_indent=module.default_indent,
+                         default_newline=module.default_newline)
+    state.indent_tokens.append(indent)
+    node._codegen(state)
+    return "".join(state.tokens)
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
