@@ -469,3 +469,18 @@ def test_a_new_call_site_invalidates_a_parameter_typed_by_its_call_sites(
     assert "versions.py" in analysed
     assert warm == _runner(tmp_path, None)()
     assert not any(p.endswith("versions.py") for p, *_ in warm)
+
+
+def test_entries_made_by_other_code_of_the_same_version_are_not_reused(
+        tmp_path: Path, analysed: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # A working copy changes dbleak's code without changing its version (an editable install,
+    # the benchmarks run between commits): its entries must not outlive the code that made them.
+    _project(tmp_path)
+    _runner(tmp_path, tmp_path / "cache")()
+    analysed.clear()
+    _runner(tmp_path, tmp_path / "cache")()
+    assert analysed == []
+    monkeypatch.setattr(dbleak.cache, "code_stamp", lambda: "another working copy")
+    warm = _runner(tmp_path, tmp_path / "cache")()
+    assert len(analysed) == 5
+    assert warm == _runner(tmp_path, None)()

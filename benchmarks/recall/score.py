@@ -168,7 +168,7 @@ def extract(gitdir: Path, repo: str, commit: str) -> Path:
 def run_dbleak(tree: Path, path: str, select: str = ",".join(FAMILIES)) -> list[tuple[int, str]]:
     """(line, code) of every finding in ``path`` (checked alone, no configuration)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "dbleak", "check", "--isolated", "--exit-zero",
+        [sys.executable, "-m", "dbleak", "check", "--isolated", "--no-cache", "--exit-zero",
          "--output-format", "concise", "--select", f"DBL001,{select}", path],
         check=False, cwd=tree, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"},
     )

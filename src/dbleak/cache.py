@@ -22,6 +22,7 @@ another version is ignored (and rewritten), never trusted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -63,6 +64,23 @@ class Entry:
     def current(self, project: ProjectIndex) -> bool:
         """Whether every lookup the findings were made with answers the same in ``project``."""
         return answers_digest(self.reads, project) == self.answers
+
+
+@functools.lru_cache(maxsize=1)
+def code_stamp() -> str:
+    """A stamp of dbleak's own code: the path, size and modification time of each of its
+    modules. A release changes ``__version__``; a working copy (an editable install, a
+    developer's branch, the benchmarks run between commits) changes its files without it, and
+    its entries must not outlive the code that made them."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted(root.rglob("*.py")):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
 
 
 def answers_digest(reads: tuple[Read, ...], project: ProjectIndex) -> bytes:
@@ -116,7 +134,7 @@ class Cache:
             known = (settings, settings.cache_key())
             self._settings_keys[id(settings)] = known
         digest = hashlib.blake2b(digest_size=_DIGEST_SIZE)
-        for part in (__version__, sys.version, known[1], display, module_name_for(display),
+        for part in (__version__, code_stamp(), sys.version, known[1], display, module_name_for(display),
                      str(is_package_path(display))):
             digest.update(part.encode("utf-8", "surrogatepass"))
             digest.update(b"\0")
@@ -151,7 +169,7 @@ class Cache:
 
     @staticmethod
     def _module_key(key: str) -> str:
-        return f"{__version__}\0{sys.version}\0{key}"
+        return f"{__version__}\0{code_stamp()}\0{sys.version}\0{key}"
 
     def _read(self, location: Path) -> Entry | None:
         try:

@@ -333,6 +333,11 @@ def _may_raise(node: ast.AST, yields: bool = True) -> bool:
                 continue
             if _is_log_call(sub):
                 continue
+            if isinstance(sub.func, ast.Attribute) and sub.func.attr == "cursor" \
+                    and isinstance(sub.func.value, ast.Name) and not sub.args:
+                # `cur = conn.cursor()`: a DB-API cursor is made without I/O (the query runs at
+                # `execute()`); it fails only on a connection already closed, a bug of its own
+                continue
             return True
         if isinstance(sub, (ast.Await, ast.Subscript, ast.BinOp, ast.Raise, ast.Assert)):
             return True
@@ -863,10 +868,14 @@ class _ScopeInterpreter:
             if key is not None and key in self._flag_keys():
                 return self._narrow_flag(key, when, states)
             if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+                # `a and b`: true where every part is; false where one part is, the parts
+                # before it true (short-circuit)
                 true = states
+                false: set[State] = set()
                 for value in test.values:
-                    true, _ = self.narrow(value, true)
-                return true, states
+                    true, skipped = self.narrow(value, true)
+                    false |= skipped
+                return true, frozenset(false)
             return states, states
         flagged = name in self._flag_keys() and _flag_guard(test)[0] == name
         taken: set[State] = set()
@@ -1453,9 +1462,13 @@ def _flag_guard(test: ast.expr) -> tuple[str | None, bool]:
 
 
 def _guard(test: ast.expr) -> tuple[str | None, bool]:
-    """(name, branch taken when the name holds a resource) for simple None/truthiness guards."""
+    """(name, branch taken when the name holds a resource) for simple None/truthiness guards,
+    and ``x.closed`` (false while the object the name holds is open: psycopg2's and psycopg's
+    connections, SQLAlchemy's, many wrappers)."""
     if isinstance(test, ast.Name):
         return test.id, True
+    if isinstance(test, ast.Attribute) and test.attr == "closed" and isinstance(test.value, ast.Name):
+        return test.value.id, False
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         name, when = _guard(test.operand)
         return name, not when
