@@ -873,8 +873,8 @@ class _ScopeInterpreter:
                 true = states
                 false: set[State] = set()
                 for value in test.values:
-                    true, skipped = self.narrow(value, true)
-                    false |= skipped
+                    true, otherwise = self.narrow(value, true)
+                    false |= otherwise
                 return true, frozenset(false)
             return states, states
         flagged = name in self._flag_keys() and _flag_guard(test)[0] == name
