@@ -1016,6 +1016,8 @@ class _ScopeInterpreter:
             if parent.attr in release:
                 if isinstance(grand, ast.Call) and grand.func is parent:
                     return "release", grand
+                if isinstance(grand, ast.Expr):
+                    return "borrow", node  # `conn.close` alone: a call forgotten, nothing runs
                 return "escape", parent  # `stack.callback(conn.close)`: someone else closes it
             return "borrow", node
         if isinstance(parent, ast.Subscript) and parent.value is node:
