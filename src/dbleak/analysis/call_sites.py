@@ -49,33 +49,45 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
     opaque: set[str] = set()
     referenced: set[str] = set()
     readers = scope_readers(facts)
+    bound_names = facts.resolver.bindings  # names imports and module-level defs bind
     for scope in facts.scopes:
         node = scope.node
         reader = readers.get(id(node))
         if reader is None or isinstance(node, ast.ClassDef):
             continue
         callees: set[int] = set()
+        values: list[ast.Name | ast.Attribute] = []
         for sub in walk_scope(node):
-            if isinstance(sub, ast.Call):
-                callees.add(id(sub.func))
-                callee, bound = _callee(facts, reader, sub)
+            kind = type(sub)
+            if kind is ast.Call:
+                call: ast.Call = sub  # type: ignore[assignment]
+                callees.add(id(call.func))
+                callee, bound = _callee(facts, reader, call)
                 if callee is None:
-                    if isinstance(sub.func, ast.Attribute):
-                        opaque.add(sub.func.attr)
+                    if isinstance(call.func, ast.Attribute):
+                        opaque.add(call.func.attr)
                     continue
                 if top_package(callee) != package:
                     continue
                 args = tuple(_SPREAD if isinstance(a, ast.Starred) else (reader.origin(a) or UNKNOWN)
-                             for a in sub.args)
+                             for a in call.args)
                 keywords = tuple((k.arg or "**", (reader.origin(k.value) or UNKNOWN) if k.arg else _SPREAD)
-                                 for k in sub.keywords)
+                                 for k in call.keywords)
                 sites.append((callee, bound, args, keywords))
-        for sub in walk_scope(node):
-            if isinstance(sub, (ast.Name, ast.Attribute)) and isinstance(sub.ctx, ast.Load) \
-                    and id(sub) not in callees:
-                qualname = facts.qualname(sub)
-                if qualname is not None and top_package(qualname) == package:
-                    referenced.add(qualname)
+            elif kind is ast.Name or kind is ast.Attribute:
+                values.append(sub)  # type: ignore[arg-type]
+        for value in values:
+            # a function of the package used as a value (not called): only names an import or
+            # a definition binds can name one
+            root: ast.expr = value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if id(value) in callees or not isinstance(value.ctx, ast.Load) \
+                    or not isinstance(root, ast.Name) or root.id not in bound_names:
+                continue
+            qualname = facts.qualname(value)
+            if qualname is not None and top_package(qualname) == package:
+                referenced.add(qualname)
     found: dict[str, Any] = {}
     if sites:
         found[SUMMARY_CALL_SITES] = tuple(sites)

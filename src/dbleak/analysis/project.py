@@ -293,6 +293,11 @@ class ProjectIndex:
     _missing: set[str] = field(default_factory=set, repr=False, compare=False)
     # Per top-level package: {identifier: the package's modules that mention it}.
     _mentions: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False, compare=False)
+    # Answers of `package_mentions`, and each module's called words (by the summary they are of).
+    _mentioning_cache: dict[tuple[str, str], list[tuple[str, Mapping[str, Any]]]] = field(
+        default_factory=dict, repr=False, compare=False)
+    _called: dict[str, tuple[FunctionSummary, frozenset[str]]] = field(
+        default_factory=dict, repr=False, compare=False)
     # While recording (see :meth:`recording`): every lookup made, as (kind, name).
     _reads: set[Read] | None = field(default=None, repr=False, compare=False)
     # The digest of each lookup's answer (see :meth:`digest_of`), made when first asked for.
@@ -337,6 +342,8 @@ class ProjectIndex:
         """Merge one module's summaries (as :func:`summarize_module` makes them)."""
         if merged:
             self._unions.clear()
+            self._mentions.clear()
+            self._mentioning_cache.clear()
             self._digests.clear()
         for qualname, values in merged.items():
             previous = self.functions.get(qualname)
@@ -384,6 +391,13 @@ class ProjectIndex:
         return self._mentioning(package, name)
 
     def _mentioning(self, package: str, name: str) -> list[tuple[str, Mapping[str, Any]]]:
+        key = (package, name)
+        cached = self._mentioning_cache.get(key)
+        if cached is None:
+            cached = self._mentioning_cache[key] = self._find_mentioning(package, name)
+        return cached
+
+    def _find_mentioning(self, package: str, name: str) -> list[tuple[str, Mapping[str, Any]]]:
         mentions = self._mentions.get(package)
         if mentions is None:
             mentions = self._mentions[package] = self._package_words(package)
@@ -392,9 +406,15 @@ class ProjectIndex:
             summary = self.get(module)
             # only the modules whose summaries call it: the same answer whether a module's
             # words came from its text or from its summary
-            if summary is not None and name in _called_words(summary.facts):
+            if summary is not None and name in self._called_words_of(module, summary):
                 found.append((module, summary.facts))
         return found
+
+    def _called_words_of(self, module: str, summary: FunctionSummary) -> frozenset[str]:
+        found = self._called.get(module)
+        if found is None or found[0] is not summary:
+            found = self._called[module] = (summary, frozenset(_called_words(summary.facts)))
+        return found[1]
 
     def _package_words(self, package: str) -> dict[str, list[str]]:
         words: dict[str, list[str]] = {}
@@ -407,14 +427,14 @@ class ProjectIndex:
             if summary is not None or module in done:
                 # summarized already (by the run, or read for a lookup): what it calls says
                 # as much as its text, without reading the file again
-                found = _called_words(summary.facts) if summary is not None else set()
+                found = self._called_words_of(module, summary) if summary is not None else frozenset()
             else:
                 try:
                     with open(path, "rb") as handle:
                         text = handle.read()
                 except OSError:
                     continue
-                found = {word.decode("ascii") for word in _WORD.findall(text)}
+                found = frozenset(word.decode("ascii") for word in _WORD.findall(text))
             for word in found:
                 words.setdefault(word, []).append(module)
         for module, summary in self.functions.items():

@@ -188,7 +188,14 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
         if value is None:
             return None
         source = value
-    found = django_queryset_steps(source, model_value_names(scope_node, assignments))
+    owner = queryset_owner(source)
+    if owner is None:
+        return None
+    names: frozenset[str] = frozenset()
+    if isinstance(owner, ast.Name) and not owner.id[:1].isupper():
+        # a lowercase name: a model class only when its bindings say so (computed when needed)
+        names = model_value_names(scope_node, assignments)
+    found = django_queryset_steps(source, names)
     if found is None:
         return None
     model, steps = found
