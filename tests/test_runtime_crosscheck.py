@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cli_session import run
+from test_runtime_plugin import PLUGIN
 
 pytest_plugins = ["pytester"]
 
@@ -50,8 +51,7 @@ def test_hidden():
 def runtime_report(pytester: pytest.Pytester) -> Path:
     pytester.makepyfile(app=APP, test_app=TESTS)
     pytester.syspathinsert()
-    result = pytester.runpytest("-p", "dbleak.runtime.plugin", "-p", "no:cacheprovider",
-                                "--dbleak-report=runtime.json")
+    result = pytester.runpytest(*PLUGIN, "--dbleak-report=runtime.json")
     result.assert_outcomes(passed=2)
     return pytester.path / "runtime.json"
 
@@ -63,10 +63,10 @@ def test_runtime_report_confirms_and_lists_misses(runtime_report: Path) -> None:
     result = run(["check", "--output-format", "concise", "--runtime-report", "runtime.json",
                   "app.py"], cwd=folder)
     lines = result.output.splitlines()
+    never_closed = "DBL101 [*] the connection `conn` from `sqlite3.connect()` is never closed"
     assert [line for line in lines if line.startswith("app.py:")] == [
-        "app.py:7:12: DBL101 [*] the connection `conn` from `sqlite3.connect()` is never closed "
-        "(confirmed at run time)",
-        "app.py:18:12: DBL101 [*] the connection `conn` from `sqlite3.connect()` is never closed",
+        f"app.py:7:12: {never_closed} (confirmed at run time)",
+        f"app.py:18:12: {never_closed}",
     ]
     assert ("Runtime report runtime.json: 1 finding confirmed, 1 runtime finding not found "
             "statically:") in lines

@@ -19,7 +19,7 @@ import sys
 import sysconfig
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,7 @@ def _library_prefixes() -> tuple[str, ...]:
     return tuple(os.path.abspath(p) + os.sep for p in sorted(found))
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Record:
     """One tracked object (identity-hashed: two records are never equal)."""
 
@@ -65,8 +65,15 @@ class Record:
     # Report this object when it is alive and open at the end of its test (False when another
     # tracked object that holds it is reported instead, as a Session for its Connection).
     alive_reportable: bool = True
-    ref: weakref.ref[Any] | None = None
+    ref: _Ref | None = None
     key: int = 0
+
+
+class _Ref(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference that knows its record (one shared callback, no closure per object)."""
+
+    __slots__ = ("record",)
+    record: Record
 
 
 @dataclass(frozen=True)
@@ -104,37 +111,43 @@ class Tracker:
     reads_seen: int = 0
     owner: str = "session"
     fixtures: list[tuple[str, str]] = field(default_factory=list)  # (name, scope), innermost last
-    _project: dict[str, bool] = field(default_factory=dict)
+    _project: dict[str, str | None] = field(default_factory=dict)
     _libraries: tuple[str, ...] = field(default_factory=_library_prefixes)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- where an object is made -------------------------------------------------------------
 
-    def _is_project(self, filename: str) -> bool:
-        known = self._project.get(filename)
-        if known is None:
-            path = os.path.abspath(filename)
-            known = not (filename.startswith("<")
-                         or path.startswith((_PLUGIN_DIR, *self._libraries))
-                         or f"{os.sep}site-packages{os.sep}" in path
-                         or f"{os.sep}dist-packages{os.sep}" in path)
-            self._project[filename] = known
+    def _project_path(self, filename: str) -> str | None:
+        """The absolute path of ``filename`` when it is the project's own code, "" for other
+        code, None for the plugin's own (skipped)."""
+        path = os.path.abspath(filename)
+        known: str | None
+        if path.startswith(_PLUGIN_DIR):
+            known = None
+        elif (filename.startswith("<") or path.startswith(self._libraries)
+              or f"{os.sep}site-packages{os.sep}" in path or f"{os.sep}dist-packages{os.sep}" in path):
+            known = ""
+        else:
+            known = path
+        self._project[filename] = known
         return known
 
-    def creation_site(self, owners: Iterable[str] = OWNER_LIBRARIES) -> Site | None:
+    def creation_site(self, owners: tuple[str, ...] = OWNER_LIBRARIES) -> Site | None:
         """The first frame of the project's own code that led to this call, or None when the call
         comes from inside one of ``owners`` (a pool, or a wrapper tracked on its own)."""
         frame: Any = sys._getframe(1)
         first_other: Site | None = None
-        owners = tuple(owners)
+        project = self._project
         while frame is not None:
             filename = frame.f_code.co_filename
-            if self._is_project(filename):
-                return (os.path.abspath(filename), frame.f_lineno)
-            if owners and any(marker in filename for marker in owners):
-                return None
-            if first_other is None and not filename.startswith(_PLUGIN_DIR):
-                first_other = (os.path.abspath(filename), frame.f_lineno)
+            path = project[filename] if filename in project else self._project_path(filename)
+            if path:
+                return (path, frame.f_lineno)
+            if path is not None:  # other code (the plugin's own frames are skipped)
+                if owners and any(marker in filename for marker in owners):
+                    return None
+                if first_other is None:
+                    first_other = (os.path.abspath(filename), frame.f_lineno)
             frame = frame.f_back
         return first_other
 
@@ -147,7 +160,7 @@ class Tracker:
         return self.owner
 
     def track(self, obj: Any, driver: str, kind: str, probe: Callable[[Any], bool] | None,
-              tracks_close: bool, owners: Iterable[str] = OWNER_LIBRARIES,
+              tracks_close: bool, owners: tuple[str, ...] = OWNER_LIBRARIES,
               alive_reportable: bool = True) -> None:
         key = id(obj)
         if key in self.live:
@@ -158,27 +171,30 @@ class Tracker:
         record = Record(driver, kind, site, self.current_owner(), tracks_close, probe,
                         alive_reportable, key=key)
         try:
-            record.ref = weakref.ref(obj, self._collected_callback(record))
+            ref = _Ref(obj, self._collected)
         except TypeError:
             return  # no weak references: holding it would change when it is freed
+        ref.record = record
+        record.ref = ref
         self.live[key] = record
 
-    def _collected_callback(self, record: Record) -> Callable[[Any], None]:
-        def collected(_: Any) -> None:
-            if self.live.get(record.key) is record:
-                del self.live[record.key]
-                if record.tracks_close:
-                    self.collected_unclosed.append(record)
-        return collected
+    def _collected(self, ref: _Ref) -> None:
+        record = ref.record
+        record.ref = None  # no cycle left: the record goes with its last reference
+        if self.live.get(record.key) is record:
+            del self.live[record.key]
+            if record.tracks_close:
+                self.collected_unclosed.append(record)
 
     def closed(self, obj: Any) -> None:
         record = self.live.get(id(obj))
         if record is not None and record.ref is not None and record.ref() is obj:
             del self.live[record.key]
+            record.ref = None
 
     # -- reads --------------------------------------------------------------------------------
 
-    def read(self, rows: int, driver: str, method: str, owners: Iterable[str] | None = None) -> None:
+    def read(self, rows: int, driver: str, method: str, owners: tuple[str, ...] | None = None) -> None:
         """Record a read of ``rows`` rows (callers test ``rows > tracker.floor`` first)."""
         site = self.creation_site(READ_OWNERS if owners is None else owners)
         if site is None:
@@ -234,10 +250,12 @@ class Tracker:
                 continue
             if not self._is_open(record, obj):
                 del self.live[record.key]
+                record.ref = None
             elif kept(obj):
                 record.owner = "session"
             else:
                 del self.live[record.key]
+                record.ref = None
                 if record.alive_reportable:
                     leaks.append(Leak(record.driver, record.kind, record.site, owner, "still open"))
             del obj
@@ -258,5 +276,7 @@ class Tracker:
                 leaks.append(Leak(record.driver, record.kind, record.site, record.owner,
                                   "still open"))
             del obj
+        for record in self.live.values():
+            record.ref = None
         self.live.clear()
         return sorted(leaks, key=lambda leak: (leak.site, leak.kind))
