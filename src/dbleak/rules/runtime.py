@@ -72,7 +72,7 @@ class LargeRead(_RuntimeOnly):
     """
     ## What it does
     Reported by `pytest --dbleak --dbleak-report=PATH`, never by `dbleak check`: a
-    `fetchall()`, `.all()` or `read_sql()` on this line returned at least `--dbleak-large-read`
+    `fetchall()` or `.all()` on this line returned at least `--dbleak-large-read`
     rows (1000 by default) while the tests ran.
 
     ## Why is this bad?

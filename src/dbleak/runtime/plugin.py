@@ -91,7 +91,7 @@ class RuntimeCheck:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
-        if not self.pandas and "pandas.io.sql" in sys.modules:
+        if not self.pandas and "pandas" in sys.modules:
             # pandas is wrapped only once the project imported it (importing it costs seconds).
             self.pandas = True
             try:
