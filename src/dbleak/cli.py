@@ -23,6 +23,7 @@ from dbleak.report import FORMATS, NEEDS_FIX_EDITS, TEXT_FORMATS
 
 if TYPE_CHECKING:
     from dbleak.api import PathResult, RunObserver, RunOptions
+    from dbleak.models import Finding
     from dbleak.settings import ConfigResolver, Settings
 
 # The modules a check needs (the rules and their analyses, the runner, the reports) are imported
@@ -95,6 +96,9 @@ def cli() -> None:
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(path_type=Path),
               default=None, help="Record the current findings in this baseline file.")
 @click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` comments for every finding.")
+@click.option("--runtime-report", type=click.Path(path_type=Path), default=None,
+              help="A `pytest --dbleak-report` file: mark the findings it confirms and list the "
+                   "runtime leaks and large reads no finding covers.")
 @click.option("--ignore-noqa", is_flag=True, help="Ignore every `# noqa` comment (report all).")
 @click.option("--show-settings", is_flag=True,
               help="Print the settings that apply to the first PATH, with every resolved value.")
@@ -112,8 +116,8 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
           config_values: tuple[str, ...],
           isolated: bool, force_exclude: bool, stdin_filename: str | None, quiet: bool,
           statistics: bool, baseline_file: Path | None, write_baseline_file: Path | None,
-          add_noqa: bool, ignore_noqa: bool, show_settings: bool, show_files: bool,
-          verbose: bool, no_cache: bool, cache_dir: Path | None) -> None:
+          add_noqa: bool, runtime_report: Path | None, ignore_noqa: bool, show_settings: bool,
+          show_files: bool, verbose: bool, no_cache: bool, cache_dir: Path | None) -> None:
     """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
     from dbleak.api import RunOptions
     from dbleak.cache import Cache, default_folder
@@ -131,7 +135,10 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
         raise click.UsageError("--add-noqa writes files; it cannot read stdin")
     if baseline_file is not None and write_baseline_file is None and not baseline_file.is_file():
         raise DbleakError(f"{baseline_file}: no such baseline file (create it with --write-baseline)")
-    adoption = Adoption(statistics, baseline_file, write_baseline_file, add_noqa)
+    if runtime_report is not None and not runtime_report.is_file():
+        raise DbleakError(f"{runtime_report}: no such runtime report (write it with "
+                          "`pytest --dbleak --dbleak-report=PATH`)")
+    adoption = Adoption(statistics, baseline_file, write_baseline_file, add_noqa, runtime_report)
     select_codes = _codes(select, "--select")
     extend_codes = _codes(extend_select, "--extend-select")
     ignore_codes = _codes(ignore, "--ignore")
@@ -272,6 +279,7 @@ class Adoption:
     baseline: Path | None = None
     write_baseline: Path | None = None
     add_noqa: bool = False
+    runtime_report: Path | None = None
 
 
 def _report(results: list[PathResult], output_format: str, output_file: Path | None, quiet: bool,
@@ -299,6 +307,9 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
                 adoption.write_baseline)
         except (BaselineError, OSError) as error:
             raise DbleakError(str(error)) from None
+    if adoption.runtime_report is not None:
+        findings, misses = _cross_check(findings, adoption.runtime_report, results)
+        adoption_notes.extend(misses)
     if adoption.add_noqa:
         from dbleak.baseline import add_noqa_to_files
 
@@ -350,6 +361,25 @@ def _report(results: list[PathResult], output_format: str, output_file: Path | N
     if internal:
         return EXIT_ERROR
     return EXIT_FINDINGS if findings else EXIT_CLEAN
+
+
+def _cross_check(findings: list[Finding], report: Path,
+                 results: list[PathResult]) -> tuple[list[Finding], list[str]]:
+    """`--runtime-report`: the findings, those a runtime finding confirms marked, and one line per
+    runtime finding in the checked files that no static finding covers (a miss)."""
+    from dbleak.runtime.findings import RuntimeReportError, cross_check, load_runtime_report
+
+    try:
+        entries = load_runtime_report(report)
+    except RuntimeReportError as error:
+        raise DbleakError(str(error)) from None
+    marked, misses = cross_check(findings, entries, [r.result.path for r in results])
+    confirmed = sum(1 for old, new in zip(findings, marked) if old is not new)
+    lines = [f"Runtime report {report}: {confirmed} finding{'s' if confirmed != 1 else ''} "
+             f"confirmed, {len(misses)} runtime finding{'s' if len(misses) != 1 else ''} "
+             "not found statically" + (":" if misses else ".")]
+    lines.extend(f"  {m.filename}:{m.line}: {m.code} {m.message}" for m in misses)
+    return marked, lines
 
 
 def _fixes_listing(results: list[PathResult]) -> str:
@@ -482,13 +512,15 @@ def _check_stdin(resolver: ConfigResolver, options: RunOptions, stdin_filename: 
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 def rule(code: str | None, show_all: bool) -> None:
     """Print the documentation of rule CODE (e.g. DBL104), or list them all with --all."""
-    from dbleak.registry import all_rules, rule_by_code
+    from dbleak.registry import all_rules, rule_by_code, runtime_rules
 
     if show_all or code is None:
         for r in all_rules():
             fix = {"always": "[*]", "sometimes": "[*]"}.get(r.fix_availability, "   ")
             default = "" if r.default_enabled else "  (off by default)"
             click.echo(f"{r.code} {fix} {r.name}{default}")
+        for r in runtime_rules():
+            click.echo(f"{r.code}     {r.name}  (pytest --dbleak only)")
         return
     found = rule_by_code(code)
     if found is None:

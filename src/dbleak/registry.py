@@ -25,9 +25,17 @@ def all_rules() -> tuple[type[Rule], ...]:
     return tuple(sorted(RULES, key=lambda r: r.code))
 
 
+@cache
+def runtime_rules() -> tuple[type[Rule], ...]:
+    """The codes of the runtime check (`pytest --dbleak`): documented, never selected or run."""
+    from dbleak.rules.runtime import RUNTIME_RULES
+
+    return RUNTIME_RULES
+
+
 def rule_by_code(code: str) -> type[Rule] | None:
     code = code.upper()
-    for rule in all_rules():
+    for rule in (*all_rules(), *runtime_rules()):
         if rule.code == code or rule.name == code.lower():
             return rule
     return None
