@@ -10,7 +10,6 @@ import sys
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import PurePath
 
 from dbleak.analysis.module import ModuleFacts
@@ -97,7 +96,6 @@ def _syntax_finding(path: str, text: str, error: SyntaxError) -> Finding:
     return engine_finding(SYNTAX_ERROR, path, message, line, column)
 
 
-@lru_cache(maxsize=4096)
 @dataclass
 class Parsed:
     """A module parsed once and kept for the checking pass."""
