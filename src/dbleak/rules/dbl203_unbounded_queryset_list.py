@@ -262,8 +262,6 @@ def _comprehension(rule: type[Rule], ctx: CheckContext, scope: Scope,
     row is fetched and cached by the queryset while the comprehension makes something else of
     each. A comprehension that keeps the rows themselves (``[o for o in qs]``) is a
     materialization (DBL3xx), not this rule's."""
-    if not _bulk_work(ctx, scope, comp):
-        return None  # a map or a list of choices built from a lookup table, most often
     first = comp.generators[0]
     iterable = first.iter
     found = _queryset(iterable, assignments, ctx, scope.node)
@@ -278,6 +276,8 @@ def _comprehension(rule: type[Rule], ctx: CheckContext, scope: Scope,
             isinstance(e, ast.Name) and e.id == target.id for e in elements) \
             and not report_returned(ctx.settings):
         return None  # the rows are what it keeps
+    if not _bulk_work(ctx, scope, comp):
+        return None  # a map or a list of choices built from a lookup table, most often
     what = f"a comprehension over `{model}.objects…`"
     message = rule.message.format(what=what, reason=reason)
     size = ctx.settings.option("sql", "chunk-size", 1000)
