@@ -22,7 +22,7 @@ value. Otherwise the parameter stays unknown.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dbleak.analysis.module import ModuleFacts, walk_scope
@@ -112,6 +112,15 @@ def _callee(facts: ModuleFacts, reader: Any, call: ast.Call) -> tuple[str | None
         if isinstance(root, ast.Name) and reader.is_local(root.id) and not reader.only_imported(root.id):
             return None, False
     return facts.call_qualname(call), False
+
+
+def called_words(facts: Mapping[str, Any]) -> frozenset[str]:
+    """The last names of what a module summary calls, calls opaquely or uses as a value: the
+    words by which :func:`parameter_sites` may find it."""
+    found = {str(site[0]).rsplit(".", 1)[-1] for site in facts.get(SUMMARY_CALL_SITES, ())}
+    found.update(facts.get(SUMMARY_OPAQUE_CALLS, ()))
+    found.update(str(name).rsplit(".", 1)[-1] for name in facts.get(SUMMARY_REFERENCED, ()))
+    return frozenset(found)
 
 
 def parameter_sites(qualname: str, param: str, params: tuple[str, ...] | list[str],

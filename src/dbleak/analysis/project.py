@@ -29,6 +29,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from dbleak.analysis.call_sites import called_words
 from dbleak.analysis.module import ModuleFacts, collect_facts
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.source import DecodeError, decode_source
@@ -413,7 +414,7 @@ class ProjectIndex:
     def _called_words_of(self, module: str, summary: FunctionSummary) -> frozenset[str]:
         found = self._called.get(module)
         if found is None or found[0] is not summary:
-            found = self._called[module] = (summary, frozenset(_called_words(summary.facts)))
+            found = self._called[module] = (summary, called_words(summary.facts))
         return found[1]
 
     def _package_words(self, package: str) -> dict[str, list[str]]:
@@ -440,22 +441,14 @@ class ProjectIndex:
         for module, summary in self.functions.items():
             # Modules of the run that are not on disk where the finder looks (texts checked
             # through the API): what their summaries call.
-            if module in seen or module.split(".", 1)[0] != package \
-                    or summary.facts.get("lifecycle.kind") != "module":
+            if module in seen or module.split(".", 1)[0] != package:
                 continue
-            for word in _called_words(summary.facts):
+            for word in called_words(summary.facts):  # empty but for module summaries
                 words.setdefault(word, []).append(module)
         return words
 
 
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _called_words(facts: Mapping[str, Any]) -> set[str]:
-    found = {str(site[0]).rsplit(".", 1)[-1] for site in facts.get("lifecycle.call_sites", ())}
-    found.update(facts.get("lifecycle.opaque_calls", ()))
-    found.update(str(name).rsplit(".", 1)[-1] for name in facts.get("lifecycle.referenced", ()))
-    return found
 
 
 def summarize_module(facts: ModuleFacts) -> dict[str, dict[str, Any]]:
