@@ -222,28 +222,40 @@ class SqlResolver:
             current = current.parent
         return None
 
+    def _placed_values(self, use: ast.Name, scope: Scope
+                       ) -> tuple[tuple[int, int], list[tuple[ast.stmt, ast.expr]]] | None:
+        """The position of ``use``'s statement and every ``(statement, value)`` that assigns
+        its name in ``scope``, when each of them is a plain value assignment."""
+        bindings = self.assignments(scope).get(use.id)
+        if not bindings or any(not (isinstance(b, ast.expr) and _is_value(b)) for b in bindings):
+            return None
+        use_stmt = self.facts.statement_of(use)
+        placed: list[tuple[ast.stmt, ast.expr]] = []
+        for value in bindings:
+            stmt = self.facts.statement_of(value)
+            if stmt is None or not isinstance(value, ast.expr):
+                return None
+            placed.append((stmt, value))
+        if use_stmt is None:
+            return None
+        return (use_stmt.lineno, use_stmt.col_offset), placed
+
     def _reaching_assignment(self, use: ast.Name, scope: Scope) -> ast.expr | None:
         """The one assignment of a name of ``scope`` that reaches ``use`` when the name is
         assigned several times: the last one before it, in the statement list of the use or of
         a statement around it (so every path to the use passes it), with no assignment later in
         a loop around the use (whose next turn would read that one)."""
-        bindings = self.assignments(scope).get(use.id)
-        if not bindings or any(not (isinstance(b, ast.expr) and _is_value(b)) for b in bindings):
+        found = self._placed_values(use, scope)
+        if found is None:
             return None
-        facts = self.facts
-        use_stmt = facts.statement_of(use)
-        if use_stmt is None:
-            return None
-        where = (use_stmt.lineno, use_stmt.col_offset)
-        placed = [(facts.statement_of(b), b) for b in bindings]
-        if any(stmt is None for stmt, _ in placed):
-            return None
-        before = [(s, b) for s, b in placed if s is not None and (s.lineno, s.col_offset) < where]
+        where, placed = found
+        before = [(s, b) for s, b in placed if (s.lineno, s.col_offset) < where]
         if not before:
             return None
         reaching_stmt, value = max(before, key=lambda pair: (pair[0].lineno, pair[0].col_offset))
+        facts = self.facts
         around: list[ast.stmt] = []  # the use's statement and the statements holding it
-        current: ast.AST | None = use_stmt
+        current: ast.AST | None = facts.statement_of(use)
         while isinstance(current, ast.stmt) and current is not scope.node:
             around.append(current)
             current = facts.statement_parent.get(id(current))
@@ -251,30 +263,23 @@ class SqlResolver:
             return None
         for stmt in around[1:]:
             if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)) and any(
-                    s is not None and (s.lineno, s.col_offset) > where
+                    (s.lineno, s.col_offset) > where
                     and stmt.lineno <= s.lineno <= (stmt.end_lineno or stmt.lineno)
                     for s, _ in placed):
                 return None  # reassigned later in a loop around the use
-        return value if isinstance(value, ast.expr) else None
+        return value
 
     def alternatives(self, use: ast.Name, scope: Scope) -> list[SqlText] | None:
         """Every text a name of ``scope`` may hold at ``use`` when it is assigned in several
         branches: each assignment is a plain value before the use (none later in the function,
         which a loop could bring back), and each resolves. None otherwise."""
-        bindings = self.assignments(scope).get(use.id)
-        if not bindings or len(bindings) < 2 \
-                or any(not (isinstance(b, ast.expr) and _is_value(b)) for b in bindings):
+        found = self._placed_values(use, scope)
+        if found is None or len(found[1]) < 2:
             return None
-        use_stmt = self.facts.statement_of(use)
-        if use_stmt is None:
-            return None
-        where = (use_stmt.lineno, use_stmt.col_offset)
+        where, placed = found
         texts: list[SqlText] = []
-        for value in bindings:
-            stmt = self.facts.statement_of(value)
-            if stmt is None or (stmt.lineno, stmt.col_offset) >= where:
-                return None
-            text = self.resolve(value, scope)
+        for stmt, value in placed:
+            text = self.resolve(value, scope) if (stmt.lineno, stmt.col_offset) < where else None
             if text is None:
                 return None
             texts.append(text)
