@@ -165,11 +165,17 @@ def extract(gitdir: Path, repo: str, commit: str) -> Path:
     return target
 
 
+# `--config KEY=VALUE` options given to every dbleak run (to measure a default's other side).
+OVERRIDES: list[str] = []
+
+
 def run_dbleak(tree: Path, path: str, select: str = ",".join(FAMILIES)) -> list[tuple[int, str]]:
-    """(line, code) of every finding in ``path`` (checked alone, no configuration)."""
+    """(line, code) of every finding in ``path`` (checked alone, no configuration but
+    ``OVERRIDES``)."""
+    overrides = [arg for option in OVERRIDES for arg in ("--config", option)]
     proc = subprocess.run(
         [sys.executable, "-m", "dbleak", "check", "--isolated", "--no-cache", "--exit-zero",
-         "--output-format", "concise", "--select", f"DBL001,{select}", path],
+         "--output-format", "concise", "--select", f"DBL001,{select}", *overrides, path],
         check=False, cwd=tree, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"},
     )
     if proc.returncode != 0:  # `--exit-zero`: anything else is dbleak failing (or not installed)
@@ -322,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--not-round", action="append", metavar="FILE",
                         help="leave out the cases of this file (a round not to be read yet)")
     parser.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS)
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                        help='a dbleak option for every run, e.g. \'sql.per-parent = "report"\' '
+                             "(to measure what a default keeps off)")
     parser.add_argument("--check-labels", action="store_true",
                         help="print every labelled line at its commit; dbleak is not run")
     parser.add_argument("--misses", action="store_true", help="list the missed leaks and the false alarms")
@@ -329,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--census", action="store_true",
                         help="score the site census (census.toml) instead of the fix commits")
     args = parser.parse_args(argv)
+    OVERRIDES[:] = args.config
     if args.census:
         return census(args.misses)
     cases = load_cases()

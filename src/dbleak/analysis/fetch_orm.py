@@ -9,6 +9,7 @@ SQL text.
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -68,6 +69,24 @@ def method_chain(expr: ast.AST) -> tuple[ast.AST, list[Step]]:
             break
     steps.reverse()
     return node, steps
+
+
+def replace_root(expr: ast.AST, root: ast.AST, value: ast.AST) -> ast.AST:
+    """A copy of the chain ``expr`` (see :func:`method_chain`) that starts from ``value``
+    where it starts from ``root``; the chain's own nodes keep their positions."""
+    if expr is root:
+        return value
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        func = copy.copy(expr.func)
+        func.value = replace_root(expr.func.value, root, value)  # type: ignore[assignment]
+        call = copy.copy(expr)
+        call.func = func
+        return call
+    if isinstance(expr, (ast.Attribute, ast.Subscript)):
+        link = copy.copy(expr)
+        link.value = replace_root(expr.value, root, value)  # type: ignore[assignment]
+        return link
+    return expr
 
 
 def _key_names(extra: Iterable[str]) -> frozenset[str]:
@@ -596,13 +615,17 @@ def yield_per_conflicts(nodes: Iterable[ast.AST]) -> bool:
 
 
 def django_queryset_steps(expr: ast.AST, model_names: frozenset[str] = frozenset(),
+                          managers: frozenset[str] = frozenset(),
+                          custom: Mapping[str, str] | None = None,
                           ) -> tuple[str, list[Step]] | None:
     """``(Model, steps)`` for ``Model.objects.<queryset methods>``, else None.
 
     The model is any value that names a model class: a capitalised name, ``models.Tag``, the
     frozen ``orm.Tag`` / ``orm["app.Tag"]`` of a South migration, or one of ``model_names``
-    (local names known to hold a model class, see :func:`model_value_names`)."""
-    owner, steps = _manager_steps(expr)
+    (local names known to hold a model class, see :func:`model_value_names`). ``managers``
+    are further manager names of the project's models; ``custom`` reads the project's own
+    queryset methods (``"filter"``: a refinement like any; ``"bounded"``: not judged)."""
+    owner, steps = _manager_steps(expr, managers)
     model = model_root_name(owner, model_names) if owner is not None else None
     if model is None:
         return None
@@ -610,26 +633,33 @@ def django_queryset_steps(expr: ast.AST, model_names: frozenset[str] = frozenset
     for step in rest:
         if step.name == "[]":
             continue
-        if step.name not in DJANGO_QUERYSET and step.name not in DJANGO_BOUNDING:
+        if step.name not in DJANGO_QUERYSET and step.name not in DJANGO_BOUNDING and (
+                custom is None or custom.get(step.name) != "filter" or step.call is None
+                or step.call.args or step.call.keywords):
             return None  # a custom manager method or something else: unknown
     if not rest or rest[-1].name != "[]" and rest[-1].call is None:
         return None
     return model, rest
 
 
-def _manager_steps(expr: ast.AST) -> tuple[ast.AST | None, list[Step]]:
+def _manager_steps(expr: ast.AST, managers: frozenset[str] = frozenset(),
+                   ) -> tuple[ast.AST | None, list[Step]]:
     """The expression a ``.objects`` manager is read from, and the steps from the manager on."""
     root, steps = method_chain(expr)
-    manager = next((i for i, s in enumerate(steps) if s.name in ("objects", "_default_manager")), None)
+    manager = next((i for i, s in enumerate(steps) if s.name in _MANAGERS or s.name in managers),
+                   None)
     if manager is None or steps[manager].call is not None \
             or any(s.call is not None for s in steps[:manager]):
         return None, []
     return (steps[manager - 1].node if manager else root), steps[manager:]
 
 
-def queryset_owner(expr: ast.AST) -> ast.AST | None:
+_MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
+
+
+def queryset_owner(expr: ast.AST, managers: frozenset[str] = frozenset()) -> ast.AST | None:
     """``Tag`` in ``Tag.objects.filter(...)``, ``orm["app.Tag"]`` in ``orm["app.Tag"].objects``."""
-    return _manager_steps(expr)[0]
+    return _manager_steps(expr, managers)[0]
 
 
 def model_root_name(root: ast.AST, model_names: frozenset[str] = frozenset()) -> str | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from dbleak.analysis.fetch_orm import call_name
+from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, call_name, method_chain
 from dbleak.analysis.module import ModuleFacts
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex
 from dbleak.settings import Settings
@@ -36,6 +36,12 @@ BASES_KEY = "model-bases"  # ((class name, base class names),) of every model-li
 # generic relations, and the `related_name` of a foreign key or many-to-many field pointing at
 # another model (Django's `obj.<name>.all()`).
 MANAGERS_KEY = "related-managers"
+# Names a model class binds to a manager of its own (`global_objects = SoftDeleteManager()`,
+# `objects = TaskQuerySet.as_manager()`): querysets start there as they do at `objects`.
+MODEL_MANAGERS_KEY = "model-managers"
+# ((method name, "filter" | "bounded"),) of the methods of the project's custom QuerySet and
+# Manager classes that take no argument and return a refinement of their own queryset.
+QUERYSET_METHODS_KEY = "queryset-methods"
 _MANY_CALLS = frozenset({"ManyToManyField", "ParentalManyToManyField", "TreeManyToManyField",
                          "GenericRelation"})
 _REVERSE_MANY_CALLS = frozenset({"ForeignKey", "ParentalKey", "TreeForeignKey", *_MANY_CALLS})
@@ -94,6 +100,65 @@ def class_manager_names(klass: ast.ClassDef) -> list[str]:
             if text and text.isidentifier():
                 found.append(text)
     return found
+
+
+def class_model_managers(klass: ast.ClassDef) -> list[str]:
+    """The names a class body binds to a manager: ``SomethingManager()``,
+    ``SomeQuerySet.as_manager()``, ``Manager.from_queryset(SomeQuerySet)()``."""
+    found: list[str] = []
+    for name, value in _fields(klass):
+        func = value.func
+        if isinstance(func, ast.Attribute) and func.attr == "as_manager" \
+                or isinstance(func, ast.Call) and call_name(func) == "from_queryset" \
+                or call_name(value).endswith("Manager"):
+            found.append(name)
+    return found
+
+
+def class_queryset_methods(klass: ast.ClassDef) -> list[tuple[str, str]]:
+    """``(method, verdict)`` for each public method of a custom ``QuerySet``/``Manager`` class
+    that takes only ``self`` and returns a chain of queryset methods on its own queryset
+    (``self.filter(...)``, ``self.get_queryset().exclude(...)``, ``super().get_queryset()...``):
+    ``"bounded"`` when the chain slices or ends in a bounding method, ``"filter"`` otherwise
+    (a refinement like any filter: as unbounded as the queryset it refines)."""
+    if not any(_base_name(b).endswith(("QuerySet", "Manager")) for b in klass.bases):
+        return []
+    found: list[tuple[str, str]] = []
+    for statement in klass.body:
+        if not isinstance(statement, ast.FunctionDef) or statement.name.startswith("_") \
+                or statement.name in DJANGO_QUERYSET or statement.name in DJANGO_BOUNDING \
+                or statement.decorator_list:
+            continue
+        args = statement.args
+        if len(args.args) != 1 or args.posonlyargs or args.kwonlyargs or args.vararg \
+                or args.kwarg:
+            continue
+        verdict = _refinement(statement)
+        if verdict is not None:
+            found.append((statement.name, verdict))
+    return found
+
+
+def _refinement(method: ast.FunctionDef) -> str | None:
+    body = [s for s in method.body
+            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+        return None
+    root, steps = method_chain(body[0].value)
+    if not steps:
+        return None
+    if isinstance(root, ast.Call) and isinstance(root.func, ast.Name) and root.func.id == "super":
+        pass
+    elif not (isinstance(root, ast.Name) and root.id == "self"):
+        return None
+    bounded = False
+    for step in steps:
+        if step.name == "[]" or step.name in DJANGO_BOUNDING:
+            bounded = True
+        elif step.name not in DJANGO_QUERYSET and step.name != "get_queryset" \
+                or step.call is None:
+            return None
+    return "bounded" if bounded else "filter"
 
 
 def _named_assignments(body: list[ast.stmt]) -> Iterator[tuple[str, ast.expr]]:
@@ -299,6 +364,12 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
         managers = class_manager_names(klass)
         if managers:
             summary[MANAGERS_KEY] = tuple(managers)
+        own_managers = class_model_managers(klass)
+        if own_managers:
+            summary[MODEL_MANAGERS_KEY] = tuple(own_managers)
+        methods = class_queryset_methods(klass)
+        if methods:
+            summary[QUERYSET_METHODS_KEY] = tuple(methods)
         shape = _shape(klass, bool(fields))
         if shape is not None:
             summary[SHAPES_KEY] = (shape,)
@@ -566,6 +637,25 @@ def related_manager_names(facts: ModuleFacts, project: ProjectIndex) -> frozense
     own = _own(facts, MANAGERS_KEY)
     indexed = project.union_of(MANAGERS_KEY)
     return own | indexed if indexed else own
+
+
+def model_managers(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
+    """The names the project's classes bind to managers of their own (see
+    :func:`class_model_managers`)."""
+    own = _own(facts, MODEL_MANAGERS_KEY)
+    indexed = project.union_of(MODEL_MANAGERS_KEY)
+    return own | indexed if indexed else own
+
+
+def queryset_methods(facts: ModuleFacts, project: ProjectIndex) -> dict[str, str]:
+    """``{method: "filter" | "bounded"}`` of the project's custom queryset methods (see
+    :func:`class_queryset_methods`); a name two classes read differently is left out."""
+    own = _own(facts, QUERYSET_METHODS_KEY)
+    indexed = project.union_of(QUERYSET_METHODS_KEY)
+    verdicts: dict[str, set[str]] = {}
+    for name, verdict in own | indexed if indexed else own:
+        verdicts.setdefault(name, set()).add(verdict)
+    return {name: next(iter(found)) for name, found in verdicts.items() if len(found) == 1}
 
 
 if summarize_relations not in SUMMARIZERS:

@@ -117,3 +117,49 @@ def loop_keeps_rows(loop: ast.For | ast.AsyncFor) -> bool:
         if name is not None and name != row and name not in made_inside:
             return True
     return False
+
+
+def loop_only_shows_rows(loop: ast.For | ast.AsyncFor) -> bool:
+    """Every statement of the loop's body writes a line for a person to read (``print(...)``,
+    ``self.stdout.write(...)``, ``click.echo(...)``, ``logger.info(...)``): a listing. A person
+    reads a listing whole, so it is made of a table that stays small (the accounts, the
+    configured queues, the API tokens), not of one that grows with use."""
+    return bool(loop.body) and all(_shows(statement) for statement in loop.body)
+
+
+def _shows(statement: ast.stmt) -> bool:
+    if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
+        return False
+    func = statement.value.func
+    if isinstance(func, ast.Name):
+        return func.id == "print"
+    if not isinstance(func, ast.Attribute):
+        return False
+    owner = func.value
+    owner_name = owner.attr if isinstance(owner, ast.Attribute) else \
+        owner.id if isinstance(owner, ast.Name) else ""
+    if func.attr == "write":
+        return owner_name in ("stdout", "stderr")
+    if func.attr in ("echo", "secho"):
+        return owner_name == "click"
+    return func.attr in _LOG_METHODS and "log" in owner_name.lower()
+
+
+_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
+                          "log"})
+
+
+def loop_searches(loop: ast.For | ast.AsyncFor) -> bool:
+    """The loop stops at the first row that matches (``for t in types: if t.accepts(x): return
+    t``): a search in Python over a table is written only for a table that stays small (a
+    large one is searched with a filter in the query)."""
+    def stops(body: list[ast.stmt], guarded: bool) -> bool:
+        for statement in body:
+            if isinstance(statement, (ast.Return, ast.Break)) and guarded:
+                return True
+            if isinstance(statement, ast.If) and (stops(statement.body, True)
+                                                  or stops(statement.orelse, True)):
+                return True
+        return False
+
+    return stops(loop.body, False)

@@ -249,6 +249,8 @@ def _held_query(ctx: CheckContext, scope: object, name: str,
     base: ast.expr | None = None
     refinements: list[ast.expr] = []
     for value in values:
+        if isinstance(value, ast.Await):
+            value = value.value  # `result = await session.execute(...)`: the result it gives
         if not isinstance(value, ast.expr) or isinstance(value, ast.Name) and isinstance(value.ctx, ast.Store):
             return None  # a parameter, a loop variable, an unpacking: not a query made here
         value_root, _ = method_chain(value)
@@ -356,6 +358,8 @@ def _plan(ctx: CheckContext, call: ast.Call, read: _OrmRead) -> FixPlan | None:
     assert source is not None
     if len(source.args) != 1 or source.keywords:
         return None
+    if isinstance(ctx.facts.parent.get(id(source)), ast.Await):
+        return None  # an async session buffers `execute()`'s rows: streaming is `stream()`'s
     argument = source.args[0]
     at = ctx.position(argument.end_lineno or argument.lineno, argument.end_col_offset or 0)
     return FixPlan(

@@ -8,16 +8,22 @@ from collections.abc import Iterable, Iterator
 from dbleak.analysis.fetch import fetch_analysis, is_test_module, is_test_scope
 from dbleak.analysis.fetch_loops import name_loads
 from dbleak.analysis.fetch_orm import (
+    DJANGO_BOUNDING,
+    DJANGO_QUERYSET,
     django_chain_bound,
     django_queryset_steps,
+    method_chain,
     model_class_name,
     model_qualname,
     model_value_names,
     queryset_owner,
+    replace_root,
     single_binding,
 )
 from dbleak.analysis.model_relations import (
     key_fields,
+    model_managers,
+    queryset_methods,
     relation_names,
     root_models,
     roots_are_small,
@@ -25,7 +31,13 @@ from dbleak.analysis.model_relations import (
 )
 from dbleak.analysis.module import Scope
 from dbleak.analysis.origins import decorator_name
-from dbleak.analysis.row_escape import loop_keeps_rows, report_returned
+from dbleak.analysis.reaching import reaching_values
+from dbleak.analysis.row_escape import (
+    loop_keeps_rows,
+    loop_only_shows_rows,
+    loop_searches,
+    report_returned,
+)
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.frameworks import FRAMEWORK_LOOKUP_MODELS, FRAMEWORK_RELATIONS
@@ -68,9 +80,22 @@ class UnboundedQuerysetList(Rule):
     (`[Book(title=a.name) for a in Author.objects.all()]`), or it runs in a migration, a
     management command or a task (elsewhere such maps and choices are mostly built from lookup
     tables). A comprehension that keeps the rows themselves is DBL3xx's. Only querysets
-    written in the same function are seen; custom manager
-    methods, and filters whose fields are chosen at run time (`filter(**{name: value})`), are
-    not judged. Keys are `pk`/`id`, the fields that identify a row by convention (`email`,
+    written in the same function are seen, through every value a name may hold at the loop
+    (`qs = Order.objects.all()`, `if limit: qs = qs[:limit]`, `for o in qs:` reads the whole
+    table when no limit is given) and through pass-through calls (`enumerate(qs)`,
+    `tqdm(qs)`). A queryset name that is also counted (`len(qs)`, `qs.count()`) or refined
+    (`qs.filter(...)`) is still reported (the fix counts in the database too); one that is
+    walked again, handed on, returned, or tested (`if qs:`: in the corpus reviews, a loop
+    guarded so was over a short list every time) is not. Managers are `objects`,
+    `_default_manager`, `_base_manager`, and those the checked tree's models declare
+    (`global_objects = models.Manager()`, `objects = LinkQuerySet.as_manager()`); a method of
+    the tree's own `QuerySet`/`Manager` classes that takes no argument and returns a
+    refinement of its queryset (`def published(self): return self.filter(...)`) is read as
+    that filter, one that slices as bounded, one with arguments (`for_user(user)`, mostly one
+    parent's rows) is not judged, nor are filters whose fields are chosen at run time
+    (`filter(**{name: value})`). A loop that only writes each row out for a person to read
+    (`print`, `self.stdout.write`, `click.echo`, a logger) or that stops at the first row that
+    matches (`if q.matches(x): return q`) walks a table that stays small: not reported. Keys are `pk`/`id`, the fields that identify a row by convention (`email`,
     `username`, `slug`, `token`, `session_key`), the `bounded-columns` you list, and the schema
     of the checked tree's models: fields declared `primary_key=True` or `unique=True`,
     `Meta.unique_together` and `Meta.constraints` (a `UniqueConstraint` without `condition`),
@@ -97,7 +122,8 @@ class UnboundedQuerysetList(Rule):
     `.iterator(chunk_size=…)` is unsafe: the queryset no longer caches its rows (iterating it
     again runs the query again) and `prefetch_related` needs Django 4.1+ with a `chunk_size`.
     `len(qs)` → `qs.count()` is safe when the queryset is not used otherwise: the number is
-    the same and no row is loaded.
+    the same and no row is loaded. When a loop over a name is also counted with `len(qs)`,
+    the loop's fix rewrites the count to `qs.count()` with it (one more query).
 
     ## Options
     `[tool.dbleak.sql]`: `small-tables` (model names, or table names: `Meta.db_table` or
@@ -128,9 +154,9 @@ class UnboundedQuerysetList(Rule):
     fix_availability = "sometimes"
 
     VALID = (
-        "from app.models import Order\n\nfor o in Order.objects.all()[:10]:\n    print(o)\n",
+        "from app.models import Order\n\nfor o in Order.objects.all()[:10]:\n    export(o)\n",
         ("from app.models import Order\n\n"
-        "for o in Order.objects.filter(status='paid').iterator(chunk_size=500):\n    print(o)\n"),
+        "for o in Order.objects.filter(status='paid').iterator(chunk_size=500):\n    export(o)\n"),
         "from app.models import Order\n\nn = Order.objects.filter(status='paid').count()\n",
     )
     INVALID = (
@@ -139,16 +165,16 @@ class UnboundedQuerysetList(Rule):
             fixed="from app.models import Order\n\nn = Order.objects.filter(status='paid').count()\n",
         ),
         Example(
-            "from app.models import Order\n\nfor o in Order.objects.all():\n    print(o)\n",
+            "from app.models import Order\n\nfor o in Order.objects.all():\n    export(o)\n",
             unsafe_fixed=("from app.models import Order\n\n"
                           "for o in Order.objects.all().iterator(chunk_size=1000):\n"
-                          "    print(o)\n"),
+                          "    export(o)\n"),
         ),
     )
 
     @classmethod
     def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
-        return (".objects",)
+        return ("objects", "_manager")
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
@@ -180,27 +206,49 @@ def _scope_nodes(scope: Scope) -> Iterator[ast.AST]:
 
 
 def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
-              ctx: CheckContext, scope_node: ast.AST) -> tuple[ast.AST, str, str] | None:
-    """(the queryset expression, model, why unbounded) when ``expr`` is an unbounded queryset."""
-    source = expr
-    if isinstance(expr, ast.Name):
-        value = single_binding(assignments, expr.id)
-        if value is None:
-            return None
-        source = value
-    owner = queryset_owner(source)
+              ctx: CheckContext, scope: Scope) -> tuple[ast.AST, str, str] | None:
+    """(the queryset expression, model, why unbounded) when ``expr`` is an unbounded queryset
+    on some path: itself, or through the values the name it starts from may hold there
+    (``qs = Model.objects.all()``, ``if limit: qs = qs[:limit]``, ``for o in qs:``)."""
+    for source in _candidates(expr, assignments, ctx, scope):
+        found = _unbounded(source, assignments, ctx, scope.node)
+        if found is not None:
+            return found
+    return None
+
+
+def _candidates(expr: ast.AST, assignments: dict[str, list[ast.AST]], ctx: CheckContext,
+                scope: Scope) -> list[ast.AST]:
+    if queryset_owner(expr, model_managers(ctx.facts, ctx.project)) is not None:
+        return [expr]
+    root, _steps = method_chain(expr)
+    if not isinstance(root, ast.Name) or root.id not in assignments:
+        return []
+    values = reaching_values(root, scope.node, ctx.facts)
+    if values is None:
+        value = single_binding(assignments, root.id)
+        values = [value] if value is not None else []
+    if expr is root:
+        return list(values)
+    return [replace_root(expr, root, value) for value in values]
+
+
+def _unbounded(source: ast.AST, assignments: dict[str, list[ast.AST]], ctx: CheckContext,
+               scope_node: ast.AST) -> tuple[ast.AST, str, str] | None:
+    managers = model_managers(ctx.facts, ctx.project)
+    owner = queryset_owner(source, managers)
     if owner is None:
         return None
     names: frozenset[str] = frozenset()
     if isinstance(owner, ast.Name) and not owner.id[:1].isupper():
         # a lowercase name: a model class only when its bindings say so (computed when needed)
         names = model_value_names(scope_node, assignments)
-    found = django_queryset_steps(source, names)
+    found = django_queryset_steps(source, names, managers,
+                                  queryset_methods(ctx.facts, ctx.project))
     if found is None:
         return None
     model, steps = found
-    root = queryset_owner(source)
-    assert root is not None
+    root = owner
     klass = model_class_name(root, assignments, model)  # `Tag` for a local `Tags`
     if model_qualname(root, ctx.facts, assignments) in FRAMEWORK_LOOKUP_MODELS:
         return None  # sized by the application's code (permissions, groups, locales)
@@ -229,27 +277,90 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
         listed = True
         inner = iterable.args[0]
     else:
-        inner = iterable
-    found = _queryset(inner, assignments, ctx, scope.node)
+        inner = _passed_through(iterable)
+    replaced = iterable if listed else inner  # what the fix rewrites
+    found = _queryset(inner, assignments, ctx, scope)
     if found is None:
         return None
     _source, model, reason = found
-    if isinstance(inner, ast.Name) and len(name_loads(scope.node, inner.id)) != 1:
-        return None  # the queryset is used again: its cache may be what the code wants
+    counts: list[tuple[ast.AST, str]] = []
+    if isinstance(inner, ast.Name):
+        uses = _other_uses(ctx, scope, inner)
+        if uses is None:
+            return None  # the rows are read again: its cache may be what the code wants
+        counts = uses
     if loop_keeps_rows(loop) and not report_returned(ctx.settings):
         return None  # every object is kept: streaming saves nothing (`returned = "report"`)
+    if loop_only_shows_rows(loop) or loop_searches(loop):
+        return None  # a listing for a person, a search in Python: a table that stays small
     what = f"iterating `{model}.objects…`" if not listed else f"`list()` of `{model}.objects…`"
     message = rule.message.format(what=what, reason=reason)
     size = ctx.settings.option("sql", "chunk-size", 1000)
     inner_text = source_segment(ctx.text, inner)
     plan = None
     if inner_text is not None:
-        start = ctx.position(iterable.lineno, iterable.col_offset)
-        end = ctx.position(iterable.end_lineno or iterable.lineno, iterable.end_col_offset or 0)
-        plan = FixPlan(f"Stream with `.iterator(chunk_size={size})` (no result cache)",
-                       Applicability.UNSAFE,
-                       (ReplaceRange(start, end, f"{inner_text}.iterator(chunk_size={size})"),))
+        start = ctx.position(replaced.lineno, replaced.col_offset)
+        end = ctx.position(replaced.end_lineno or replaced.lineno, replaced.end_col_offset or 0)
+        edits = [ReplaceRange(start, end, f"{inner_text}.iterator(chunk_size={size})")]
+        for node, method in counts:  # `len(qs)` → `qs.count()`
+            edits.append(ReplaceRange(
+                ctx.position(node.lineno, node.col_offset),  # type: ignore[attr-defined]
+                ctx.position(node.end_lineno or node.lineno,  # type: ignore[attr-defined]
+                             node.end_col_offset or 0),  # type: ignore[attr-defined]
+                f"{inner_text}.{method}()"))
+        title = f"Stream with `.iterator(chunk_size={size})` (no result cache)"
+        if counts:
+            title += "; count in the database"
+        plan = FixPlan(title, Applicability.UNSAFE, tuple(edits))
     return ctx.finding(rule, iterable, message, plan=plan, stmt=loop)
+
+
+# Calls that hand a loop the items of their argument one by one, in order, holding none:
+# `enumerate(qs)`, `iter(qs)`, a `tqdm(qs)` progress bar.
+_PASS_THROUGH = frozenset({"enumerate", "iter", "tqdm", "trange"})
+
+
+def _passed_through(iterable: ast.expr) -> ast.expr:
+    """The iterable a pass-through call walks (``qs`` in ``enumerate(qs, 1)``), else itself."""
+    if isinstance(iterable, ast.Call) and iterable.args \
+            and not isinstance(iterable.args[0], ast.Starred) \
+            and (iterable.func.id if isinstance(iterable.func, ast.Name)
+                 else iterable.func.attr if isinstance(iterable.func, ast.Attribute)
+                 else "") in _PASS_THROUGH:
+        return iterable.args[0]
+    return iterable
+
+
+def _other_uses(ctx: CheckContext, scope: Scope, use: ast.Name) -> list[tuple[ast.AST, str]] | None:
+    """The other reads of a queryset name that need none of its rows cached, as edits that
+    ask the database instead (``len(qs)`` → ``qs.count()``); None when one of them reads the
+    rows (another loop, ``list(qs)``, a call, a return) or tests it (``if qs:``: in the
+    corpus reviews, a loop guarded so was over a short list every time).
+
+    Derived querysets (``qs.filter(...)``, ``qs[:10]``, ``qs.count()``, and the name's own
+    refinements ``qs = qs.filter(...)``) run queries of their own."""
+    parents = ctx.facts.parent
+    edits: list[tuple[ast.AST, str]] = []
+    for load in name_loads(scope.node, use.id):
+        if load is use:
+            continue
+        parent = parents.get(id(load))
+        if isinstance(parent, ast.Attribute) and parent.value is load \
+                and parent.attr in _QUERYSET_METHODS \
+                and isinstance(parents.get(id(parent)), ast.Call):
+            continue
+        if isinstance(parent, ast.Subscript) and parent.value is load:
+            continue
+        if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) \
+                and parent.func.id == "len" and parent.args == [load] and not parent.keywords:
+            edits.append((parent, "count"))
+            continue
+        return None  # also a truth test (`if qs:`): code that expects few rows, or none
+
+    return edits
+
+
+_QUERYSET_METHODS = DJANGO_QUERYSET | DJANGO_BOUNDING
 
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -264,7 +375,7 @@ def _comprehension(rule: type[Rule], ctx: CheckContext, scope: Scope,
     materialization (DBL3xx), not this rule's."""
     first = comp.generators[0]
     iterable = first.iter
-    found = _queryset(iterable, assignments, ctx, scope.node)
+    found = _queryset(iterable, assignments, ctx, scope)
     if found is None:
         return None
     _source, model, reason = found
@@ -330,7 +441,7 @@ def _bulk_work(ctx: CheckContext, scope: Scope, comp: ast.AST) -> bool:
 def _length(rule: type[Rule], ctx: CheckContext, scope: Scope, call: ast.Call,
             assignments: dict[str, list[ast.AST]]) -> Finding | None:
     argument = call.args[0]
-    found = _queryset(argument, assignments, ctx, scope.node)
+    found = _queryset(argument, assignments, ctx, scope)
     if found is None:
         return None
     _source, model, _reason = found
