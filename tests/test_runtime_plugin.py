@@ -371,6 +371,59 @@ def test_types_and_behaviour_are_kept(pytester: pytest.Pytester) -> None:
     without.assert_outcomes(passed=2, deselected=1)
 
 
+PANDAS_SUITE = '''
+import sqlite3
+import sys
+from contextlib import closing
+
+from sqlalchemy import create_engine
+
+
+def test_pandas_imported_inside_the_test():
+    assert "pandas.io.sql" not in sys.modules  # wrapped as soon as it is imported, mid-test
+    import pandas as pd
+
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.execute("create table t (a)")
+        conn.executemany("insert into t values (?)", [(i,) for i in range(1500)])
+        assert len(pd.read_sql("select a from t", conn)) == 1500  # READ
+        assert len(pd.read_sql_query("select a from t where a < 1100", conn)) == 1100  # READ
+        assert len(pd.read_sql_query("select a from t where a < 7", conn)) == 7
+        chunks = pd.read_sql_query("select a from t", conn, chunksize=1000)
+        assert sum(len(chunk) for chunk in chunks) == 1500
+
+
+def test_pandas_through_sqlalchemy():
+    import pandas as pd
+
+    engine = create_engine("sqlite://")
+    pd.DataFrame({"a": range(1200)}).to_sql("t", engine, index=False)
+    assert len(pd.read_sql("select a from t", engine)) == 1200  # READ
+    assert len(pd.read_sql_table("t", engine)) == 1200  # READ
+    with engine.connect() as conn:
+        assert len(pd.read_sql("t", conn)) == 1200  # READ
+    engine.dispose()
+'''
+
+
+def test_pandas_reads_are_counted_once_at_the_read_sql_line(pytester: pytest.Pytester) -> None:
+    # In a new process: pandas is not imported yet when the plugin starts.
+    pytester.makepyfile(test_suite=PANDAS_SUITE)
+    result = pytester.runpytest_subprocess(*PLUGIN, "--dbleak", "--dbleak-report=report.json")
+    result.assert_outcomes(passed=2)
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert _lines(report, "DBL902") == _marked(PANDAS_SUITE, "test_suite.py", "READ")
+    messages = sorted(f["message"].split(" at run time")[0] for f in report if f["code"] == "DBL902")
+    assert messages == ["`read_sql()` (pandas) returned 1,200 rows", "`read_sql()` (pandas) returned 1,200 rows",
+                        "`read_sql()` (pandas) returned 1,500 rows",
+                        "`read_sql_query()` (pandas) returned 1,100 rows",
+                        "`read_sql_table()` (pandas) returned 1,200 rows"]
+    # The small read is in the summary; the chunked read and the driver's own fetchall() are not.
+    result.stdout.fnmatch_lines(["*test_suite.py:*: read_sql_query() returned 7 rows*"])
+    assert "fetchall()" not in result.stdout.str()
+    assert "not wrapped" not in result.stdout.str()
+
+
 POSTGRES_SUITE = '''
 import asyncio
 
@@ -460,6 +513,20 @@ def test_sqlalchemy_pooled_psycopg2_given_back_is_no_leak():
     with engine.connect() as conn:
         conn.execute(text("select 1"))
     engine.dispose()
+
+
+def test_reads_through_sqlalchemy_and_pandas(conn2):
+    import pandas as pd
+
+    # pandas warns that it was given a DB-API connection other than sqlite3's; it reads it all the same.
+    frame = pd.read_sql("select generate_series(1, 1300) as a", conn2)  # READ
+    assert len(frame) == 1300
+    engine = create_engine("postgresql+psycopg2:///postgres?{query}&user=postgres")
+    with engine.connect() as conn:
+        assert len(conn.execute(text("select generate_series(1, 1400)")).all()) == 1400  # READ
+        assert len(conn.execute(text("select generate_series(1, 5)")).scalars().all()) == 5
+        assert len(pd.read_sql(text("select generate_series(1, 1100) as a"), conn)) == 1100  # READ
+    engine.dispose()
 '''
 
 
@@ -467,10 +534,13 @@ def test_postgres_suite_reports_exactly_the_known_leaks(pytester: pytest.Pyteste
                                                         postgres: PostgresServer) -> None:
     source = POSTGRES_SUITE.format(dsn=postgres.dsn, query=postgres.url_query)
     result, report = _run(pytester, source)
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
     expected = _marked(source, "test_suite.py", "LEAK")
     assert _lines(report, "DBL901") == expected
     assert _lines(report, "DBL902") == _marked(source, "test_suite.py", "READ")
+    reads = sorted(f["message"].split(" at run time")[0] for f in report if f["code"] == "DBL902")
+    assert reads == ["`all()` (sqlalchemy) returned 1,400 rows", "`fetchall()` (psycopg2) returned 1,200 rows",
+                     "`read_sql()` (pandas) returned 1,100 rows", "`read_sql()` (pandas) returned 1,300 rows"]
     kinds = {f["location"]["row"]: f["message"].split(" made")[0] for f in report if f["code"] == "DBL901"}
     assert sorted(kinds[line] for _, line in expected) == [
         "asyncpg connection", "psycopg connection", "psycopg2 connection", "psycopg2 cursor"]

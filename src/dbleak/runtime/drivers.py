@@ -20,6 +20,7 @@ reaches the caller unchanged; the records are weak references (see :mod:`.tracke
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.util
@@ -39,10 +40,15 @@ class Patches:
 
     def __init__(self) -> None:
         self._undo: list[tuple[Any, str, Any]] = []
+        self._calls: list[Callable[[], None]] = []
 
     def set(self, owner: Any, name: str, value: Any) -> None:
         self._undo.append((owner, name, vars(owner).get(name, _MISSING)))
         setattr(owner, name, value)
+
+    def call(self, function: Callable[[], None]) -> None:
+        """Call ``function`` at :meth:`undo` (after the attributes are put back)."""
+        self._calls.append(function)
 
     def undo(self) -> None:
         for owner, name, old in reversed(self._undo):
@@ -51,6 +57,9 @@ class Patches:
             else:
                 setattr(owner, name, old)
         self._undo.clear()
+        for function in reversed(self._calls):
+            function()
+        self._calls.clear()
 
 
 def _own(cls: type, name: str) -> Any:
@@ -461,6 +470,33 @@ def _sqlalchemy(p: Patches, t: Tracker) -> None:
         _wrap_read(p, t, cls, "all", "sqlalchemy")
 
 
+_PANDAS_SQL = os.path.join("pandas", "io", "sql.py")
+_PANDAS_FUNCTIONS = frozenset({"read_sql", "read_sql_query", "read_sql_table"})
+
+
+def _wrap_pandas_read(p: Patches, t: Tracker, cls: Any, name: str) -> None:
+    """``read_query``/``read_table`` of a pandas SQL back-end: the rows of the DataFrame, named
+    after the ``pandas.read_sql*`` function that called it. With ``chunksize=`` pandas returns an
+    iterator of DataFrames: not counted (neither is the driver's ``fetchmany`` it reads with)."""
+    original = getattr(cls, name)
+
+    @functools.wraps(original)
+    def read(*args: Any, **kwargs: Any) -> Any:
+        frame = original(*args, **kwargs)
+        try:
+            count = len(frame)
+        except TypeError:
+            return frame  # an iterator (chunksize=): not one read
+        if count > t.floor:
+            caller = sys._getframe(1).f_code
+            called = (caller.co_name if caller.co_name in _PANDAS_FUNCTIONS
+                      and caller.co_filename.endswith(_PANDAS_SQL) else name)
+            t.read(count, "pandas", f"{called}()", OWNER_LIBRARIES)
+        return frame
+
+    p.set(cls, name, read)
+
+
 def install_pandas(p: Patches, t: Tracker) -> None:
     sql = importlib.import_module("pandas.io.sql")
     for name in ("SQLDatabase", "SQLiteDatabase", "ADBCDatabase"):
@@ -469,7 +505,71 @@ def install_pandas(p: Patches, t: Tracker) -> None:
             continue
         for method in ("read_query", "read_table"):
             if method in vars(cls):
-                _wrap_read(p, t, cls, method, "pandas", OWNER_LIBRARIES)
+                _wrap_pandas_read(p, t, cls, method)
+
+
+class _AfterImport:
+    """A meta path finder that runs ``then()`` right after the module ``name`` is executed, once:
+    it finds the module's spec with the finders after it and wraps that one loader's
+    ``exec_module`` (an attribute of the loader object, removed again when it has run: the
+    module's ``__loader__`` and ``__spec__`` are the ones the import system made)."""
+
+    def __init__(self, name: str, then: Callable[[], None]) -> None:
+        self.name = name
+        self.then = then
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        spec = None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                break
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        original = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            try:
+                original(module)
+            finally:
+                with contextlib.suppress(AttributeError):
+                    del loader.exec_module
+            self.remove()
+            self.then()
+
+        try:
+            loader.exec_module = exec_module
+        except AttributeError:
+            return spec  # a loader that takes no attributes: not wrapped at import
+        return spec
+
+    def remove(self) -> None:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+
+
+def install_pandas_when_imported(p: Patches, t: Tracker, failed: list[str]) -> None:
+    """Wrap pandas' SQL reads now if ``pandas.io.sql`` is imported, else as soon as it is (a test
+    that imports pandas inside its function is counted too); importing pandas here would cost
+    seconds to every run."""
+    def install() -> None:
+        try:
+            install_pandas(p, t)
+        except Exception as error:  # noqa: BLE001 - reported in the summary
+            failed.append(f"pandas: {type(error).__name__}: {error}")
+
+    if "pandas.io.sql" in sys.modules:
+        install()
+        return
+    hook = _AfterImport("pandas.io.sql", install)
+    sys.meta_path.insert(0, hook)
+    p.call(hook.remove)
 
 
 # The import name that must be importable, and the installer.
