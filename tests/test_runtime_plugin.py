@@ -371,6 +371,41 @@ def test_types_and_behaviour_are_kept(pytester: pytest.Pytester) -> None:
     without.assert_outcomes(passed=2, deselected=1)
 
 
+CONNECT_SHAPES_SUITE = '''
+import sqlite3
+from sqlite3 import dbapi2
+
+import pytest
+
+KEEP = []
+
+
+class Mine(sqlite3.Connection):
+    pass
+
+
+def test_every_way_of_calling_connect():
+    KEEP.append(sqlite3.connect(database=":memory:"))  # LEAK
+    KEEP.append(sqlite3.connect(":memory:", 5.0, 0, "", True, Mine))  # LEAK
+    KEEP.append(dbapi2.connect(":memory:", check_same_thread=False))  # LEAK
+    assert isinstance(KEEP[0], sqlite3.Connection) and isinstance(KEEP[1], Mine)
+    assert KEEP[2].execute("select 1").fetchall() == [(1,)]
+    with pytest.raises(TypeError) as error:
+        sqlite3.connect()
+    assert "database" in str(error.value)
+    with pytest.raises(ValueError):  # sqlite3 calls dict(":memory:", ...): the driver's own error
+        sqlite3.connect(":memory:", factory=dict)
+    sqlite3.connect(":memory:", timeout=1).close()
+'''
+
+
+def test_sqlite3_connect_call_shapes(pytester: pytest.Pytester) -> None:
+    result, report = _run(pytester, CONNECT_SHAPES_SUITE)
+    result.assert_outcomes(passed=1)
+    assert _lines(report, "DBL901") == _marked(CONNECT_SHAPES_SUITE, "test_suite.py", "LEAK")
+    pytester.runpytest(*PLUGIN).assert_outcomes(passed=1)  # the same without the plugin
+
+
 PANDAS_SUITE = '''
 import sqlite3
 import sys

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from dbleak.runtime.tracker import OWNER_LIBRARIES, Tracker
+from dbleak.runtime.tracker import OWNER_LIBRARIES, Kind, Record, Tracker
 
 _MISSING = object()
 
@@ -71,11 +71,12 @@ def _wrap_init(p: Patches, t: Tracker, cls: type, driver: str, kind: str,
                probe: Callable[[Any], bool] | None, tracks_close: bool,
                owners: tuple[str, ...] = OWNER_LIBRARIES) -> None:
     original = cls.__init__  # type: ignore[misc]
+    what = Kind(driver, kind, probe, tracks_close)
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        t.track(self, driver, kind, probe, tracks_close, owners)
+        t.track(self, what, owners)
 
     p.set(cls, "__init__", __init__)
 
@@ -169,9 +170,13 @@ def _sqlite3(p: Patches, t: Tracker) -> None:
         if made is None:
             base_close, base_cursor = base.close, base.cursor  # type: ignore[attr-defined]
 
+            live = t.live
+
             def close(self: Any) -> None:
                 base_close(self)
-                t.closed(self)
+                record = live.get(id(self))
+                if record is not None and record() is self:
+                    del live[record.key]
 
             default_cursor = cursor_class(sqlite3.Cursor)
 
@@ -201,21 +206,65 @@ def _sqlite3(p: Patches, t: Tracker) -> None:
 
     original = sqlite3.connect
     audit = sys.audit
+    getframe = sys._getframe
+    connection = sqlite3.Connection
+    default = connection_class(connection)
+    what = Kind("sqlite3", "connection", is_open, tracks_close=True)
+    project_files = t.project_files
+    live = t.live
+    collected = t._collected
 
-    @functools.wraps(original)
-    def connect(*args: Any, **kwargs: Any) -> Any:
-        # What `sqlite3.connect` does (audit, call the factory with the same arguments, audit the
-        # handle), with the factory's tracking subclass; calling the class directly rather than
-        # passing `factory=` to `sqlite3.connect` costs a third less per connection.
-        factory = args[5] if len(args) > 5 else kwargs.get("factory", sqlite3.Connection)
-        database = args[0] if args else kwargs.get("database", _MISSING)
-        if database is _MISSING or not (isinstance(factory, type)
-                                        and issubclass(factory, sqlite3.Connection)):
-            return original(*args, **kwargs)  # the driver's own error
+    def track(conn: Any, frame: Any) -> None:
+        # Tracker.track, inlined (once per connection): the caller is usually the project's code.
+        path = project_files.get(frame.f_code.co_filename)
+        if path is not None:
+            site = (path, frame.f_lineno)
+        else:
+            found = t.site_from(frame, OWNER_LIBRARIES)
+            if found is None:
+                return
+            site = found
+        record = Record(conn, collected)
+        record.key = key = id(conn)
+        record.what = what
+        record.site = site
+        record.owner = t.current
+        live[key] = record
+
+    def connect_with(database: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        factory = args[4] if len(args) > 4 else kwargs.get("factory", connection)
+        if database is _MISSING or not (isinstance(factory, type) and issubclass(factory, connection)):
+            # The driver's own error (or its own object, for a factory it would refuse).
+            return original(*args, **kwargs) if database is _MISSING else original(database, *args, **kwargs)
+        made = default if factory is connection else connection_class(factory)
         audit("sqlite3.connect", database)
-        conn = connection_class(factory)(*args, **kwargs)
+        conn = made(database, *args, **kwargs)
         audit("sqlite3.connect/handle", conn)
-        t.track(conn, "sqlite3", "connection", is_open, tracks_close=True)
+        track(conn, getframe(2))
+        return conn
+
+    # What `sqlite3.connect` does (audit, call the factory with the same arguments, audit the
+    # handle), with the factory's tracking subclass; calling the class directly rather than passing
+    # `factory=` to `sqlite3.connect` costs a third less per connection. `connect(database)` alone,
+    # the common call, takes the shortest path.
+    @functools.wraps(original)
+    def connect(database: Any = _MISSING, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or database is _MISSING:
+            return connect_with(database, args, kwargs)
+        audit("sqlite3.connect", database)
+        conn = default(database)
+        audit("sqlite3.connect/handle", conn)
+        frame = getframe(1)
+        path = project_files.get(frame.f_code.co_filename)
+        if path is None:
+            track(conn, frame)
+            return conn
+        record = Record(conn, collected)
+        record.key = key = id(conn)
+        record.what = what
+        record.site = (path, frame.f_lineno)
+        record.owner = t.current
+        live[key] = record
         return conn
 
     p.set(sqlite3, "connect", connect)
@@ -224,12 +273,18 @@ def _sqlite3(p: Patches, t: Tracker) -> None:
 
 # -- psycopg2 ---------------------------------------------------------------------------------
 
+def _not_closed(obj: Any) -> bool:
+    return not obj.closed
+
+
 def _psycopg2(p: Patches, t: Tracker) -> None:
     psycopg2: Any = importlib.import_module("psycopg2")
     ext: Any = importlib.import_module("psycopg2.extensions")
 
     cursors: dict[type, type] = {}
     connections: dict[type, type] = {}
+    cursor_kind = Kind("psycopg2", "cursor", _not_closed, tracks_close=False)
+    connection_kind = Kind("psycopg2", "connection", _not_closed, tracks_close=True)
 
     def cursor_class(base: type) -> type:
         made = cursors.get(base)
@@ -265,7 +320,7 @@ def _psycopg2(p: Patches, t: Tracker) -> None:
                 if factory is not None and isinstance(factory, type):
                     kwargs["cursor_factory"] = cursor_class(factory)
                 cur = base_cursor(self, *args, **kwargs)
-                t.track(cur, "psycopg2", "cursor", lambda c: not c.closed, tracks_close=False)
+                t.track(cur, cursor_kind)
                 return cur
 
             made = type(base.__name__, (base,), {
@@ -280,7 +335,7 @@ def _psycopg2(p: Patches, t: Tracker) -> None:
     def _connect(dsn: Any, connection_factory: Any = None, **kwargs: Any) -> Any:
         conn = original(dsn, connection_factory=connection_class(connection_factory or ext.connection),
                         **kwargs)
-        t.track(conn, "psycopg2", "connection", lambda c: not c.closed, tracks_close=True)
+        t.track(conn, connection_kind)
         return conn
 
     p.set(psycopg2, "_connect", _connect)
@@ -344,6 +399,7 @@ def _wrap_connector_init(p: Patches, t: Tracker, cls: type) -> None:
     connections a pool owns."""
     original = cls.__init__  # type: ignore[misc]
     owners = tuple(m for m in OWNER_LIBRARIES if m != _POOLING)
+    what = Kind("mysql-connector", "connection", None, tracks_close=True)
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -353,7 +409,7 @@ def _wrap_connector_init(p: Patches, t: Tracker, cls: type) -> None:
             if frame.f_code.co_name in _POOL_METHODS and frame.f_code.co_filename.endswith(_POOLING):
                 return
             frame = frame.f_back
-        t.track(self, "mysql-connector", "connection", None, True, owners)
+        t.track(self, what, owners)
 
     p.set(cls, "__init__", __init__)
 
@@ -399,11 +455,12 @@ def _duckdb(p: Patches, t: Tracker) -> None:
         return True
 
     original = duckdb.connect
+    what = Kind("duckdb", "connection", is_open, tracks_close=False)
 
     @functools.wraps(original)
     def connect(*args: Any, **kwargs: Any) -> Any:
         conn = original(*args, **kwargs)
-        t.track(conn, "duckdb", "connection", is_open, tracks_close=False)
+        t.track(conn, what)
         return conn
 
     p.set(duckdb, "connect", connect)
@@ -449,6 +506,9 @@ def _sqlalchemy(p: Patches, t: Tracker) -> None:
 
     connection = sqlalchemy.engine.Connection
     original = connection.__init__
+    alone = Kind("sqlalchemy", "connection", _not_closed, tracks_close=True)
+    by_a_session = Kind("sqlalchemy", "connection", _not_closed, tracks_close=True,
+                        alive_reportable=False)
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -458,8 +518,7 @@ def _sqlalchemy(p: Patches, t: Tracker) -> None:
         # A connection a Session checked out is reported through that Session while both are
         # alive; when it is collected unreturned, it is reported itself.
         by_session = t.creation_site((_SA_ORM,)) is None
-        t.track(self, "sqlalchemy", "connection", lambda c: not c.closed, tracks_close=True,
-                owners=(), alive_reportable=not by_session)
+        t.track(self, by_a_session if by_session else alone, owners=())
 
     p.set(connection, "__init__", __init__)
     _wrap_close(p, t, connection)

@@ -82,15 +82,15 @@ class RuntimeCheck:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(self, fixturedef: Any) -> Generator[None, Any, Any]:
-        self.tracker.fixtures.append((fixturedef.argname, fixturedef.scope))
+        self.tracker.enter_fixture(fixturedef.argname, fixturedef.scope)
         try:
             return (yield)
         finally:
-            self.tracker.fixtures.pop()
+            self.tracker.leave_fixture()
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
-        self.tracker.owner = item.nodeid
+        self.tracker.set_owner(item.nodeid)
         return (yield)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
@@ -100,7 +100,7 @@ class RuntimeCheck:
         finally:
             kept = _wider_fixture_values(item)
             leaks = self.tracker.leaks_of(item.nodeid, lambda obj: _held_by(obj, kept))
-            self.tracker.owner = "session"
+            self.tracker.set_owner("session")
             self.leaks.extend(leaks)
         if leaks and self.config.option.dbleak_strict:
             lines = [f"{_site(leak.site)}: {leak.driver} {leak.kind} left open ({leak.how})"
