@@ -406,6 +406,73 @@ def test_sqlite3_connect_call_shapes(pytester: pytest.Pytester) -> None:
     pytester.runpytest(*PLUGIN).assert_outcomes(passed=1)  # the same without the plugin
 
 
+READS_SUITE = '''
+import asyncio
+
+import aiosqlite
+import aiosqlite.context
+import duckdb
+from sqlalchemy import Integer, create_engine, select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "item"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+def test_sqlalchemy_reads():
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all([Item(id=i) for i in range(1, 1301)])
+        session.commit()
+        assert len(session.scalars(select(Item)).all()) == 1300  # READ
+        assert len(session.query(Item).filter(Item.id <= 1050).all()) == 1050  # READ
+    with engine.connect() as conn:
+        assert len(conn.execute(text("select id from item where id <= 1100")).all()) == 1100  # READ
+        assert len(conn.execute(text("select id from item")).mappings().all()) == 1300  # READ
+        assert len(conn.execute(text("select id from item where id < 4")).all()) == 3
+    engine.dispose()
+
+
+def test_aiosqlite_reads():
+    async def main():
+        async with aiosqlite.connect(":memory:") as db:
+            await db.execute("create table t (a)")
+            await db.executemany("insert into t values (?)", [(i,) for i in range(1200)])
+            assert len(await db.execute_fetchall("select a from t")) == 1200  # READ
+            pending = db.execute_fetchall("select 1")
+            assert type(pending) is aiosqlite.context.Result  # the driver's own awaitable
+            async with pending as rows:
+                assert rows == [(1,)]
+            async with db.execute("select a from t where a < 1010") as cur:
+                assert len(await cur.fetchall()) == 1010  # READ
+    asyncio.run(main())
+
+
+def test_duckdb_reads_are_not_seen():
+    with duckdb.connect() as conn:
+        assert len(conn.execute("select * from range(2000)").fetchall()) == 2000
+'''
+
+
+def test_reads_are_counted_once_with_their_method(pytester: pytest.Pytester) -> None:
+    result, report = _run(pytester, READS_SUITE)
+    result.assert_outcomes(passed=3)
+    assert _lines(report, "DBL902") == _marked(READS_SUITE, "test_suite.py", "READ")
+    messages = sorted(f["message"].split(" at run time")[0] for f in report if f["code"] == "DBL902")
+    assert messages == ["`all()` (sqlalchemy) returned 1,050 rows", "`all()` (sqlalchemy) returned 1,100 rows",
+                        "`all()` (sqlalchemy) returned 1,300 rows", "`all()` (sqlalchemy) returned 1,300 rows",
+                        "`execute_fetchall()` (aiosqlite) returned 1,200 rows",
+                        "`fetchall()` (aiosqlite) returned 1,010 rows"]
+    result.stdout.fnmatch_lines(["*test_suite.py:*: all() returned 3 rows*"])
+
+
 PANDAS_SUITE = '''
 import sqlite3
 import sys

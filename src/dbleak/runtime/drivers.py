@@ -103,19 +103,32 @@ def _wrap_close(p: Patches, t: Tracker, cls: type, name: str = "close") -> None:
 
 
 def _wrap_read(p: Patches, t: Tracker, cls: Any, name: str, driver: str,
-               owners: tuple[str, ...] | None = None) -> None:
+               owners: tuple[str, ...] | None = None,
+               decorator: Callable[[Any], Any] | None = None) -> None:
+    """Count the rows ``cls.name`` returns. ``decorator``: the one the driver put on a coroutine
+    function to make it return an awaitable of its own (aiosqlite's ``contextmanager``, whose
+    ``Result`` is also an async context manager): the coroutine function under it is wrapped, and
+    decorated again, so the caller still gets the driver's own object."""
     original = getattr(cls, name)
     method = f"{name}()"
+    inner = getattr(original, "__wrapped__", None)
+    if (decorator is not None and not inspect.iscoroutinefunction(original)
+            and inspect.iscoroutinefunction(inner)):
+        redecorate, original = decorator, inner
+    else:
+        redecorate = None
     if inspect.iscoroutinefunction(original):
+        coroutine_function = original
+
         @functools.wraps(original)
         async def aread(*args: Any, **kwargs: Any) -> Any:
-            rows = await original(*args, **kwargs)
+            rows = await coroutine_function(*args, **kwargs)
             count = len(rows) if isinstance(rows, list) else 0
             if count > t.floor:
                 t.read(count, driver, method, owners)
             return rows
 
-        p.set(cls, name, aread)
+        p.set(cls, name, aread if redecorate is None else redecorate(aread))
         return
 
     @functools.wraps(original)
@@ -478,7 +491,11 @@ def _aiosqlite(p: Patches, t: Tracker) -> None:
     _wrap_init(p, t, conn, "aiosqlite", "connection", lambda c: c._connection is not None,
                tracks_close=True, owners=_NOT_AIOSQLITE)
     _wrap_close(p, t, conn)
-    _wrap_read(p, t, conn, "execute_fetchall", "aiosqlite", _NOT_AIOSQLITE)
+    # aiosqlite 0.20+: `execute_fetchall` returns its `Result` (awaitable, and an async context
+    # manager) through `aiosqlite.context.contextmanager`.
+    context: Any = importlib.import_module("aiosqlite.context")
+    _wrap_read(p, t, conn, "execute_fetchall", "aiosqlite", _NOT_AIOSQLITE,
+               decorator=getattr(context, "contextmanager", None))
     _wrap_read(p, t, aiosqlite.cursor.Cursor, "fetchall", "aiosqlite", _NOT_AIOSQLITE)
 
 
