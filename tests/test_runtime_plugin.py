@@ -714,6 +714,33 @@ def test_mariadb_suite_reports_exactly_the_known_leaks(pytester: pytest.Pytester
     assert _lines(report, "DBL902") == _marked(source, "test_suite.py", "READ")
 
 
+def test_the_import_hook_runs_once_after_the_module_and_leaves_no_trace(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dbleak.runtime.drivers import Patches, _AfterImport
+
+    (tmp_path / "dbleak_hook_probe.py").write_text("VALUE = 1\n")
+    (tmp_path / "dbleak_hook_never.py").write_text("VALUE = 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen: list[int] = []
+    hook = _AfterImport("dbleak_hook_probe", lambda: seen.append(sys.modules["dbleak_hook_probe"].VALUE))
+    never = _AfterImport("dbleak_hook_never_imported", lambda: seen.append(0))
+    patches = Patches()
+    for each in (hook, never):
+        sys.meta_path.insert(0, each)
+        patches.call(each.remove)
+    try:
+        import dbleak_hook_probe  # type: ignore[import-not-found]
+
+        assert seen == [1]  # after the module ran, once
+        assert hook not in sys.meta_path and never in sys.meta_path
+        assert "exec_module" not in vars(dbleak_hook_probe.__loader__)  # the loader is left as made
+        assert dbleak_hook_probe.__spec__.loader is dbleak_hook_probe.__loader__
+    finally:
+        patches.undo()
+        sys.modules.pop("dbleak_hook_probe", None)
+    assert never not in sys.meta_path and seen == [1]
+
+
 def test_the_entry_point_is_declared() -> None:
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     assert pyproject["project"]["entry-points"]["pytest11"] == {"dbleak": "dbleak.runtime.plugin"}
