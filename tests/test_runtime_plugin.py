@@ -371,6 +371,161 @@ def test_types_and_behaviour_are_kept(pytester: pytest.Pytester) -> None:
     without.assert_outcomes(passed=2, deselected=1)
 
 
+CONNECT_SHAPES_SUITE = '''
+import sqlite3
+from sqlite3 import dbapi2
+
+import pytest
+
+KEEP = []
+
+
+class Mine(sqlite3.Connection):
+    pass
+
+
+def test_every_way_of_calling_connect():
+    KEEP.append(sqlite3.connect(database=":memory:"))  # LEAK
+    KEEP.append(sqlite3.connect(":memory:", 5.0, 0, "", True, Mine))  # LEAK
+    KEEP.append(dbapi2.connect(":memory:", check_same_thread=False))  # LEAK
+    assert isinstance(KEEP[0], sqlite3.Connection) and isinstance(KEEP[1], Mine)
+    assert KEEP[2].execute("select 1").fetchall() == [(1,)]
+    with pytest.raises(TypeError) as error:
+        sqlite3.connect()
+    assert "database" in str(error.value)
+    with pytest.raises(ValueError):  # sqlite3 calls dict(":memory:", ...): the driver's own error
+        sqlite3.connect(":memory:", factory=dict)
+    sqlite3.connect(":memory:", timeout=1).close()
+'''
+
+
+def test_sqlite3_connect_call_shapes(pytester: pytest.Pytester) -> None:
+    result, report = _run(pytester, CONNECT_SHAPES_SUITE)
+    result.assert_outcomes(passed=1)
+    assert _lines(report, "DBL901") == _marked(CONNECT_SHAPES_SUITE, "test_suite.py", "LEAK")
+    pytester.runpytest(*PLUGIN).assert_outcomes(passed=1)  # the same without the plugin
+
+
+READS_SUITE = '''
+import asyncio
+
+import aiosqlite
+import aiosqlite.context
+import duckdb
+from sqlalchemy import Integer, create_engine, select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "item"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+def test_sqlalchemy_reads():
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all([Item(id=i) for i in range(1, 1301)])
+        session.commit()
+        assert len(session.scalars(select(Item)).all()) == 1300  # READ
+        assert len(session.query(Item).filter(Item.id <= 1050).all()) == 1050  # READ
+    with engine.connect() as conn:
+        assert len(conn.execute(text("select id from item where id <= 1100")).all()) == 1100  # READ
+        assert len(conn.execute(text("select id from item")).mappings().all()) == 1300  # READ
+        assert len(conn.execute(text("select id from item where id < 4")).all()) == 3
+    engine.dispose()
+
+
+def test_aiosqlite_reads():
+    async def main():
+        async with aiosqlite.connect(":memory:") as db:
+            await db.execute("create table t (a)")
+            await db.executemany("insert into t values (?)", [(i,) for i in range(1200)])
+            assert len(await db.execute_fetchall("select a from t")) == 1200  # READ
+            pending = db.execute_fetchall("select 1")
+            assert type(pending) is aiosqlite.context.Result  # the driver's own awaitable
+            async with pending as rows:
+                assert rows == [(1,)]
+            async with db.execute("select a from t where a < 1010") as cur:
+                assert len(await cur.fetchall()) == 1010  # READ
+    asyncio.run(main())
+
+
+def test_duckdb_reads_are_not_seen():
+    with duckdb.connect() as conn:
+        assert len(conn.execute("select * from range(2000)").fetchall()) == 2000
+'''
+
+
+def test_reads_are_counted_once_with_their_method(pytester: pytest.Pytester) -> None:
+    result, report = _run(pytester, READS_SUITE)
+    result.assert_outcomes(passed=3)
+    assert _lines(report, "DBL902") == _marked(READS_SUITE, "test_suite.py", "READ")
+    messages = sorted(f["message"].split(" at run time")[0] for f in report if f["code"] == "DBL902")
+    assert messages == ["`all()` (sqlalchemy) returned 1,050 rows", "`all()` (sqlalchemy) returned 1,100 rows",
+                        "`all()` (sqlalchemy) returned 1,300 rows", "`all()` (sqlalchemy) returned 1,300 rows",
+                        "`execute_fetchall()` (aiosqlite) returned 1,200 rows",
+                        "`fetchall()` (aiosqlite) returned 1,010 rows"]
+    result.stdout.fnmatch_lines(["*test_suite.py:*: all() returned 3 rows*"])
+
+
+PANDAS_SUITE = '''
+import sqlite3
+import sys
+from contextlib import closing
+
+from sqlalchemy import create_engine
+
+
+def test_pandas_imported_inside_the_test():
+    assert "pandas.io.sql" not in sys.modules  # wrapped as soon as it is imported, mid-test
+    import pandas as pd
+
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.execute("create table t (a)")
+        conn.executemany("insert into t values (?)", [(i,) for i in range(1500)])
+        assert len(pd.read_sql("select a from t", conn)) == 1500  # READ
+        assert len(pd.read_sql_query("select a from t where a < 1100", conn)) == 1100  # READ
+        assert len(pd.read_sql_query("select a from t where a < 7", conn)) == 7
+        chunks = pd.read_sql_query("select a from t", conn, chunksize=1000)
+        assert sum(len(chunk) for chunk in chunks) == 1500
+
+
+def test_pandas_through_sqlalchemy():
+    import pandas as pd
+
+    engine = create_engine("sqlite://")
+    pd.DataFrame({"a": range(1200)}).to_sql("t", engine, index=False)
+    assert len(pd.read_sql("select a from t", engine)) == 1200  # READ
+    assert len(pd.read_sql_table("t", engine)) == 1200  # READ
+    with engine.connect() as conn:
+        assert len(pd.read_sql("t", conn)) == 1200  # READ
+    engine.dispose()
+'''
+
+
+def test_pandas_reads_are_counted_once_at_the_read_sql_line(pytester: pytest.Pytester) -> None:
+    # In a new process: pandas is not imported yet when the plugin starts.
+    pytester.makepyfile(test_suite=PANDAS_SUITE)
+    result = pytester.runpytest_subprocess(*PLUGIN, "--dbleak", "--dbleak-report=report.json")
+    result.assert_outcomes(passed=2)
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert _lines(report, "DBL902") == _marked(PANDAS_SUITE, "test_suite.py", "READ")
+    messages = sorted(f["message"].split(" at run time")[0] for f in report if f["code"] == "DBL902")
+    assert messages == ["`read_sql()` (pandas) returned 1,200 rows", "`read_sql()` (pandas) returned 1,200 rows",
+                        "`read_sql()` (pandas) returned 1,500 rows",
+                        "`read_sql_query()` (pandas) returned 1,100 rows",
+                        "`read_sql_table()` (pandas) returned 1,200 rows"]
+    # The small read is in the summary; the chunked read and the driver's own fetchall() are not.
+    result.stdout.fnmatch_lines(["*test_suite.py:*: read_sql_query() returned 7 rows*"])
+    assert "fetchall()" not in result.stdout.str()
+    assert "not wrapped" not in result.stdout.str()
+
+
 POSTGRES_SUITE = '''
 import asyncio
 
@@ -460,6 +615,20 @@ def test_sqlalchemy_pooled_psycopg2_given_back_is_no_leak():
     with engine.connect() as conn:
         conn.execute(text("select 1"))
     engine.dispose()
+
+
+def test_reads_through_sqlalchemy_and_pandas(conn2):
+    import pandas as pd
+
+    # pandas warns that it was given a DB-API connection other than sqlite3's; it reads it all the same.
+    frame = pd.read_sql("select generate_series(1, 1300) as a", conn2)  # READ
+    assert len(frame) == 1300
+    engine = create_engine("postgresql+psycopg2:///postgres?{query}&user=postgres")
+    with engine.connect() as conn:
+        assert len(conn.execute(text("select generate_series(1, 1400)")).all()) == 1400  # READ
+        assert len(conn.execute(text("select generate_series(1, 5)")).scalars().all()) == 5
+        assert len(pd.read_sql(text("select generate_series(1, 1100) as a"), conn)) == 1100  # READ
+    engine.dispose()
 '''
 
 
@@ -467,10 +636,13 @@ def test_postgres_suite_reports_exactly_the_known_leaks(pytester: pytest.Pyteste
                                                         postgres: PostgresServer) -> None:
     source = POSTGRES_SUITE.format(dsn=postgres.dsn, query=postgres.url_query)
     result, report = _run(pytester, source)
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
     expected = _marked(source, "test_suite.py", "LEAK")
     assert _lines(report, "DBL901") == expected
     assert _lines(report, "DBL902") == _marked(source, "test_suite.py", "READ")
+    reads = sorted(f["message"].split(" at run time")[0] for f in report if f["code"] == "DBL902")
+    assert reads == ["`all()` (sqlalchemy) returned 1,400 rows", "`fetchall()` (psycopg2) returned 1,200 rows",
+                     "`read_sql()` (pandas) returned 1,100 rows", "`read_sql()` (pandas) returned 1,300 rows"]
     kinds = {f["location"]["row"]: f["message"].split(" made")[0] for f in report if f["code"] == "DBL901"}
     assert sorted(kinds[line] for _, line in expected) == [
         "asyncpg connection", "psycopg connection", "psycopg2 connection", "psycopg2 cursor"]
@@ -540,6 +712,33 @@ def test_mariadb_suite_reports_exactly_the_known_leaks(pytester: pytest.Pytester
     result.assert_outcomes(passed=6)
     assert _lines(report, "DBL901") == _marked(source, "test_suite.py", "LEAK")
     assert _lines(report, "DBL902") == _marked(source, "test_suite.py", "READ")
+
+
+def test_the_import_hook_runs_once_after_the_module_and_leaves_no_trace(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dbleak.runtime.drivers import Patches, _AfterImport
+
+    (tmp_path / "dbleak_hook_probe.py").write_text("VALUE = 1\n")
+    (tmp_path / "dbleak_hook_never.py").write_text("VALUE = 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen: list[int] = []
+    hook = _AfterImport("dbleak_hook_probe", lambda: seen.append(sys.modules["dbleak_hook_probe"].VALUE))
+    never = _AfterImport("dbleak_hook_never_imported", lambda: seen.append(0))
+    patches = Patches()
+    for each in (hook, never):
+        sys.meta_path.insert(0, each)
+        patches.call(each.remove)
+    try:
+        import dbleak_hook_probe  # type: ignore[import-not-found]
+
+        assert seen == [1]  # after the module ran, once
+        assert hook not in sys.meta_path and never in sys.meta_path
+        assert "exec_module" not in vars(dbleak_hook_probe.__loader__)  # the loader is left as made
+        assert dbleak_hook_probe.__spec__.loader is dbleak_hook_probe.__loader__
+    finally:
+        patches.undo()
+        sys.modules.pop("dbleak_hook_probe", None)
+    assert never not in sys.meta_path and seen == [1]
 
 
 def test_the_entry_point_is_declared() -> None:

@@ -72,8 +72,8 @@ class LargeRead(_RuntimeOnly):
     """
     ## What it does
     Reported by `pytest --dbleak --dbleak-report=PATH`, never by `dbleak check`: a
-    `fetchall()` or `.all()` on this line returned at least `--dbleak-large-read`
-    rows (1000 by default) while the tests ran.
+    `fetchall()`, `.all()` or pandas `read_sql()` on this line returned at least
+    `--dbleak-large-read` rows (1000 by default) while the tests ran.
 
     ## Why is this bad?
     A static linter cannot know how big a table is; a test that reads thousands of rows in one

@@ -20,6 +20,7 @@ reaches the caller unchanged; the records are weak references (see :mod:`.tracke
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.util
@@ -29,7 +30,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from dbleak.runtime.tracker import OWNER_LIBRARIES, Tracker
+from dbleak.runtime.tracker import OWNER_LIBRARIES, Kind, Record, Tracker
 
 _MISSING = object()
 
@@ -39,10 +40,15 @@ class Patches:
 
     def __init__(self) -> None:
         self._undo: list[tuple[Any, str, Any]] = []
+        self._calls: list[Callable[[], None]] = []
 
     def set(self, owner: Any, name: str, value: Any) -> None:
         self._undo.append((owner, name, vars(owner).get(name, _MISSING)))
         setattr(owner, name, value)
+
+    def call(self, function: Callable[[], None]) -> None:
+        """Call ``function`` at :meth:`undo` (after the attributes are put back)."""
+        self._calls.append(function)
 
     def undo(self) -> None:
         for owner, name, old in reversed(self._undo):
@@ -51,6 +57,9 @@ class Patches:
             else:
                 setattr(owner, name, old)
         self._undo.clear()
+        for function in reversed(self._calls):
+            function()
+        self._calls.clear()
 
 
 def _own(cls: type, name: str) -> Any:
@@ -62,11 +71,12 @@ def _wrap_init(p: Patches, t: Tracker, cls: type, driver: str, kind: str,
                probe: Callable[[Any], bool] | None, tracks_close: bool,
                owners: tuple[str, ...] = OWNER_LIBRARIES) -> None:
     original = cls.__init__  # type: ignore[misc]
+    what = Kind(driver, kind, probe, tracks_close)
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        t.track(self, driver, kind, probe, tracks_close, owners)
+        t.track(self, what, owners)
 
     p.set(cls, "__init__", __init__)
 
@@ -93,19 +103,32 @@ def _wrap_close(p: Patches, t: Tracker, cls: type, name: str = "close") -> None:
 
 
 def _wrap_read(p: Patches, t: Tracker, cls: Any, name: str, driver: str,
-               owners: tuple[str, ...] | None = None) -> None:
+               owners: tuple[str, ...] | None = None,
+               decorator: Callable[[Any], Any] | None = None) -> None:
+    """Count the rows ``cls.name`` returns. ``decorator``: the one the driver put on a coroutine
+    function to make it return an awaitable of its own (aiosqlite's ``contextmanager``, whose
+    ``Result`` is also an async context manager): the coroutine function under it is wrapped, and
+    decorated again, so the caller still gets the driver's own object."""
     original = getattr(cls, name)
     method = f"{name}()"
+    inner = getattr(original, "__wrapped__", None)
+    if (decorator is not None and not inspect.iscoroutinefunction(original)
+            and inspect.iscoroutinefunction(inner)):
+        redecorate, original = decorator, inner
+    else:
+        redecorate = None
     if inspect.iscoroutinefunction(original):
+        coroutine_function = original
+
         @functools.wraps(original)
         async def aread(*args: Any, **kwargs: Any) -> Any:
-            rows = await original(*args, **kwargs)
+            rows = await coroutine_function(*args, **kwargs)
             count = len(rows) if isinstance(rows, list) else 0
             if count > t.floor:
                 t.read(count, driver, method, owners)
             return rows
 
-        p.set(cls, name, aread)
+        p.set(cls, name, aread if redecorate is None else redecorate(aread))
         return
 
     @functools.wraps(original)
@@ -160,9 +183,13 @@ def _sqlite3(p: Patches, t: Tracker) -> None:
         if made is None:
             base_close, base_cursor = base.close, base.cursor  # type: ignore[attr-defined]
 
+            live = t.live
+
             def close(self: Any) -> None:
                 base_close(self)
-                t.closed(self)
+                record = live.get(id(self))
+                if record is not None and record() is self:
+                    del live[record.key]
 
             default_cursor = cursor_class(sqlite3.Cursor)
 
@@ -192,21 +219,65 @@ def _sqlite3(p: Patches, t: Tracker) -> None:
 
     original = sqlite3.connect
     audit = sys.audit
+    getframe = sys._getframe
+    connection = sqlite3.Connection
+    default = connection_class(connection)
+    what = Kind("sqlite3", "connection", is_open, tracks_close=True)
+    project_files = t.project_files
+    live = t.live
+    collected = t._collected
 
-    @functools.wraps(original)
-    def connect(*args: Any, **kwargs: Any) -> Any:
-        # What `sqlite3.connect` does (audit, call the factory with the same arguments, audit the
-        # handle), with the factory's tracking subclass; calling the class directly rather than
-        # passing `factory=` to `sqlite3.connect` costs a third less per connection.
-        factory = args[5] if len(args) > 5 else kwargs.get("factory", sqlite3.Connection)
-        database = args[0] if args else kwargs.get("database", _MISSING)
-        if database is _MISSING or not (isinstance(factory, type)
-                                        and issubclass(factory, sqlite3.Connection)):
-            return original(*args, **kwargs)  # the driver's own error
+    def track(conn: Any, frame: Any) -> None:
+        # Tracker.track, inlined (once per connection): the caller is usually the project's code.
+        path = project_files.get(frame.f_code.co_filename)
+        if path is not None:
+            site = (path, frame.f_lineno)
+        else:
+            found = t.site_from(frame, OWNER_LIBRARIES)
+            if found is None:
+                return
+            site = found
+        record = Record(conn, collected)
+        record.key = key = id(conn)
+        record.what = what
+        record.site = site
+        record.owner = t.current
+        live[key] = record
+
+    def connect_with(database: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        factory = args[4] if len(args) > 4 else kwargs.get("factory", connection)
+        if database is _MISSING or not (isinstance(factory, type) and issubclass(factory, connection)):
+            # The driver's own error (or its own object, for a factory it would refuse).
+            return original(*args, **kwargs) if database is _MISSING else original(database, *args, **kwargs)
+        made = default if factory is connection else connection_class(factory)
         audit("sqlite3.connect", database)
-        conn = connection_class(factory)(*args, **kwargs)
+        conn = made(database, *args, **kwargs)
         audit("sqlite3.connect/handle", conn)
-        t.track(conn, "sqlite3", "connection", is_open, tracks_close=True)
+        track(conn, getframe(2))
+        return conn
+
+    # What `sqlite3.connect` does (audit, call the factory with the same arguments, audit the
+    # handle), with the factory's tracking subclass; calling the class directly rather than passing
+    # `factory=` to `sqlite3.connect` costs a third less per connection. `connect(database)` alone,
+    # the common call, takes the shortest path.
+    @functools.wraps(original)
+    def connect(database: Any = _MISSING, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or database is _MISSING:
+            return connect_with(database, args, kwargs)
+        audit("sqlite3.connect", database)
+        conn = default(database)
+        audit("sqlite3.connect/handle", conn)
+        frame = getframe(1)
+        path = project_files.get(frame.f_code.co_filename)
+        if path is None:
+            track(conn, frame)
+            return conn
+        record = Record(conn, collected)
+        record.key = key = id(conn)
+        record.what = what
+        record.site = (path, frame.f_lineno)
+        record.owner = t.current
+        live[key] = record
         return conn
 
     p.set(sqlite3, "connect", connect)
@@ -215,12 +286,18 @@ def _sqlite3(p: Patches, t: Tracker) -> None:
 
 # -- psycopg2 ---------------------------------------------------------------------------------
 
+def _not_closed(obj: Any) -> bool:
+    return not obj.closed
+
+
 def _psycopg2(p: Patches, t: Tracker) -> None:
     psycopg2: Any = importlib.import_module("psycopg2")
     ext: Any = importlib.import_module("psycopg2.extensions")
 
     cursors: dict[type, type] = {}
     connections: dict[type, type] = {}
+    cursor_kind = Kind("psycopg2", "cursor", _not_closed, tracks_close=False)
+    connection_kind = Kind("psycopg2", "connection", _not_closed, tracks_close=True)
 
     def cursor_class(base: type) -> type:
         made = cursors.get(base)
@@ -256,7 +333,7 @@ def _psycopg2(p: Patches, t: Tracker) -> None:
                 if factory is not None and isinstance(factory, type):
                     kwargs["cursor_factory"] = cursor_class(factory)
                 cur = base_cursor(self, *args, **kwargs)
-                t.track(cur, "psycopg2", "cursor", lambda c: not c.closed, tracks_close=False)
+                t.track(cur, cursor_kind)
                 return cur
 
             made = type(base.__name__, (base,), {
@@ -271,7 +348,7 @@ def _psycopg2(p: Patches, t: Tracker) -> None:
     def _connect(dsn: Any, connection_factory: Any = None, **kwargs: Any) -> Any:
         conn = original(dsn, connection_factory=connection_class(connection_factory or ext.connection),
                         **kwargs)
-        t.track(conn, "psycopg2", "connection", lambda c: not c.closed, tracks_close=True)
+        t.track(conn, connection_kind)
         return conn
 
     p.set(psycopg2, "_connect", _connect)
@@ -335,6 +412,7 @@ def _wrap_connector_init(p: Patches, t: Tracker, cls: type) -> None:
     connections a pool owns."""
     original = cls.__init__  # type: ignore[misc]
     owners = tuple(m for m in OWNER_LIBRARIES if m != _POOLING)
+    what = Kind("mysql-connector", "connection", None, tracks_close=True)
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -344,7 +422,7 @@ def _wrap_connector_init(p: Patches, t: Tracker, cls: type) -> None:
             if frame.f_code.co_name in _POOL_METHODS and frame.f_code.co_filename.endswith(_POOLING):
                 return
             frame = frame.f_back
-        t.track(self, "mysql-connector", "connection", None, True, owners)
+        t.track(self, what, owners)
 
     p.set(cls, "__init__", __init__)
 
@@ -390,11 +468,12 @@ def _duckdb(p: Patches, t: Tracker) -> None:
         return True
 
     original = duckdb.connect
+    what = Kind("duckdb", "connection", is_open, tracks_close=False)
 
     @functools.wraps(original)
     def connect(*args: Any, **kwargs: Any) -> Any:
         conn = original(*args, **kwargs)
-        t.track(conn, "duckdb", "connection", is_open, tracks_close=False)
+        t.track(conn, what)
         return conn
 
     p.set(duckdb, "connect", connect)
@@ -412,7 +491,11 @@ def _aiosqlite(p: Patches, t: Tracker) -> None:
     _wrap_init(p, t, conn, "aiosqlite", "connection", lambda c: c._connection is not None,
                tracks_close=True, owners=_NOT_AIOSQLITE)
     _wrap_close(p, t, conn)
-    _wrap_read(p, t, conn, "execute_fetchall", "aiosqlite", _NOT_AIOSQLITE)
+    # aiosqlite 0.20+: `execute_fetchall` returns its `Result` (awaitable, and an async context
+    # manager) through `aiosqlite.context.contextmanager`.
+    context: Any = importlib.import_module("aiosqlite.context")
+    _wrap_read(p, t, conn, "execute_fetchall", "aiosqlite", _NOT_AIOSQLITE,
+               decorator=getattr(context, "contextmanager", None))
     _wrap_read(p, t, aiosqlite.cursor.Cursor, "fetchall", "aiosqlite", _NOT_AIOSQLITE)
 
 
@@ -440,6 +523,9 @@ def _sqlalchemy(p: Patches, t: Tracker) -> None:
 
     connection = sqlalchemy.engine.Connection
     original = connection.__init__
+    alone = Kind("sqlalchemy", "connection", _not_closed, tracks_close=True)
+    by_a_session = Kind("sqlalchemy", "connection", _not_closed, tracks_close=True,
+                        alive_reportable=False)
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -449,8 +535,7 @@ def _sqlalchemy(p: Patches, t: Tracker) -> None:
         # A connection a Session checked out is reported through that Session while both are
         # alive; when it is collected unreturned, it is reported itself.
         by_session = t.creation_site((_SA_ORM,)) is None
-        t.track(self, "sqlalchemy", "connection", lambda c: not c.closed, tracks_close=True,
-                owners=(), alive_reportable=not by_session)
+        t.track(self, by_a_session if by_session else alone, owners=())
 
     p.set(connection, "__init__", __init__)
     _wrap_close(p, t, connection)
@@ -461,6 +546,33 @@ def _sqlalchemy(p: Patches, t: Tracker) -> None:
         _wrap_read(p, t, cls, "all", "sqlalchemy")
 
 
+_PANDAS_SQL = os.path.join("pandas", "io", "sql.py")
+_PANDAS_FUNCTIONS = frozenset({"read_sql", "read_sql_query", "read_sql_table"})
+
+
+def _wrap_pandas_read(p: Patches, t: Tracker, cls: Any, name: str) -> None:
+    """``read_query``/``read_table`` of a pandas SQL back-end: the rows of the DataFrame, named
+    after the ``pandas.read_sql*`` function that called it. With ``chunksize=`` pandas returns an
+    iterator of DataFrames: not counted (neither is the driver's ``fetchmany`` it reads with)."""
+    original = getattr(cls, name)
+
+    @functools.wraps(original)
+    def read(*args: Any, **kwargs: Any) -> Any:
+        frame = original(*args, **kwargs)
+        try:
+            count = len(frame)
+        except TypeError:
+            return frame  # an iterator (chunksize=): not one read
+        if count > t.floor:
+            caller = sys._getframe(1).f_code
+            called = (caller.co_name if caller.co_name in _PANDAS_FUNCTIONS
+                      and caller.co_filename.endswith(_PANDAS_SQL) else name)
+            t.read(count, "pandas", f"{called}()", OWNER_LIBRARIES)
+        return frame
+
+    p.set(cls, name, read)
+
+
 def install_pandas(p: Patches, t: Tracker) -> None:
     sql = importlib.import_module("pandas.io.sql")
     for name in ("SQLDatabase", "SQLiteDatabase", "ADBCDatabase"):
@@ -469,7 +581,71 @@ def install_pandas(p: Patches, t: Tracker) -> None:
             continue
         for method in ("read_query", "read_table"):
             if method in vars(cls):
-                _wrap_read(p, t, cls, method, "pandas", OWNER_LIBRARIES)
+                _wrap_pandas_read(p, t, cls, method)
+
+
+class _AfterImport:
+    """A meta path finder that runs ``then()`` right after the module ``name`` is executed, once:
+    it finds the module's spec with the finders after it and wraps that one loader's
+    ``exec_module`` (an attribute of the loader object, removed again when it has run: the
+    module's ``__loader__`` and ``__spec__`` are the ones the import system made)."""
+
+    def __init__(self, name: str, then: Callable[[], None]) -> None:
+        self.name = name
+        self.then = then
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        spec = None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                break
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        original = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            try:
+                original(module)
+            finally:
+                with contextlib.suppress(AttributeError):
+                    del loader.exec_module
+            self.remove()
+            self.then()
+
+        try:
+            loader.exec_module = exec_module
+        except AttributeError:
+            return spec  # a loader that takes no attributes: not wrapped at import
+        return spec
+
+    def remove(self) -> None:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+
+
+def install_pandas_when_imported(p: Patches, t: Tracker, failed: list[str]) -> None:
+    """Wrap pandas' SQL reads now if ``pandas.io.sql`` is imported, else as soon as it is (a test
+    that imports pandas inside its function is counted too); importing pandas here would cost
+    seconds to every run."""
+    def install() -> None:
+        try:
+            install_pandas(p, t)
+        except Exception as error:  # noqa: BLE001 - reported in the summary
+            failed.append(f"pandas: {type(error).__name__}: {error}")
+
+    if "pandas.io.sql" in sys.modules:
+        install()
+        return
+    hook = _AfterImport("pandas.io.sql", install)
+    sys.meta_path.insert(0, hook)
+    p.call(hook.remove)
 
 
 # The import name that must be importable, and the installer.

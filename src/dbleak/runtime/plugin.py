@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -57,6 +56,7 @@ def _start(config: pytest.Config, large_read: int) -> None:
     check = RuntimeCheck(config, Tracker(large_read=large_read))
     config.stash[_STATE] = check
     check.installed, check.failed = drivers.install(check.patches, check.tracker)
+    drivers.install_pandas_when_imported(check.patches, check.tracker, check.failed)
     config.pluginmanager.register(check, "dbleak-runtime-check")
 
 
@@ -77,28 +77,20 @@ class RuntimeCheck:
         self.installed: list[str] = []
         self.failed: list[str] = []
         self.leaks: list[Leak] = []
-        self.pandas = False
 
     # -- who owns what is made ----------------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(self, fixturedef: Any) -> Generator[None, Any, Any]:
-        self.tracker.fixtures.append((fixturedef.argname, fixturedef.scope))
+        self.tracker.enter_fixture(fixturedef.argname, fixturedef.scope)
         try:
             return (yield)
         finally:
-            self.tracker.fixtures.pop()
+            self.tracker.leave_fixture()
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
-        if not self.pandas and "pandas" in sys.modules:
-            # pandas is wrapped only once the project imported it (importing it costs seconds).
-            self.pandas = True
-            try:
-                drivers.install_pandas(self.patches, self.tracker)
-            except Exception as error:  # noqa: BLE001 - reported in the summary
-                self.failed.append(f"pandas: {type(error).__name__}: {error}")
-        self.tracker.owner = item.nodeid
+        self.tracker.set_owner(item.nodeid)
         return (yield)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
@@ -108,7 +100,7 @@ class RuntimeCheck:
         finally:
             kept = _wider_fixture_values(item)
             leaks = self.tracker.leaks_of(item.nodeid, lambda obj: _held_by(obj, kept))
-            self.tracker.owner = "session"
+            self.tracker.set_owner("session")
             self.leaks.extend(leaks)
         if leaks and self.config.option.dbleak_strict:
             lines = [f"{_site(leak.site)}: {leak.driver} {leak.kind} left open ({leak.how})"

@@ -52,28 +52,41 @@ def _library_prefixes() -> tuple[str, ...]:
     return tuple(os.path.abspath(p) + os.sep for p in sorted(found))
 
 
-@dataclass(eq=False, slots=True)
-class Record:
-    """One tracked object (identity-hashed: two records are never equal)."""
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What a hook knows of every object it tracks (made once per hook, not per object)."""
 
     driver: str
     kind: str  # connection, cursor, session
-    site: Site
-    owner: str  # the test's node id, or "fixture NAME (SCOPE)", or "session"
-    tracks_close: bool
     probe: Callable[[Any], bool] | None  # is the (alive) object still open?
+    tracks_close: bool
     # Report this object when it is alive and open at the end of its test (False when another
     # tracked object that holds it is reported instead, as a Session for its Connection).
     alive_reportable: bool = True
-    ref: _Ref | None = None
-    key: int = 0
 
 
-class _Ref(weakref.ref):  # type: ignore[type-arg]
-    """A weak reference that knows its record (one shared callback, no closure per object)."""
+class Record(weakref.ref):  # type: ignore[type-arg]
+    """One tracked object: a weak reference to it that carries what is known of it (one object
+    per tracked object, one shared callback). Identity-compared and -hashed, unlike a plain
+    weak reference."""
 
-    __slots__ = ("record",)
-    record: Record
+    __slots__ = ("key", "owner", "site", "what")
+    key: int  # id() of the object
+    what: Kind
+    site: Site
+    owner: str  # the test's node id, or "fixture NAME (SCOPE)", or "session"
+
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
+    @property
+    def driver(self) -> str:
+        return self.what.driver
+
+    @property
+    def kind(self) -> str:
+        return self.what.kind
 
 
 @dataclass(frozen=True)
@@ -111,7 +124,12 @@ class Tracker:
     reads_seen: int = 0
     owner: str = "session"
     fixtures: list[tuple[str, str]] = field(default_factory=list)  # (name, scope), innermost last
+    # current_owner(), kept up to date by set_owner/enter_fixture/leave_fixture (read per object).
+    current: str = "session"
     _project: dict[str, str | None] = field(default_factory=dict)
+    # The file names known to be the project's own code, to their absolute paths: the one
+    # look-up made when the caller of a hook is project code (the common case).
+    project_files: dict[str, str] = field(default_factory=dict)
     _libraries: tuple[str, ...] = field(default_factory=_library_prefixes)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -130,12 +148,17 @@ class Tracker:
         else:
             known = path
         self._project[filename] = known
+        if known:
+            self.project_files[filename] = known
         return known
 
     def creation_site(self, owners: tuple[str, ...] = OWNER_LIBRARIES) -> Site | None:
         """The first frame of the project's own code that led to this call, or None when the call
         comes from inside one of ``owners`` (a pool, or a wrapper tracked on its own)."""
-        frame: Any = sys._getframe(1)
+        return self.site_from(sys._getframe(1), owners)
+
+    def site_from(self, frame: Any, owners: tuple[str, ...]) -> Site | None:
+        """:meth:`creation_site`, from ``frame`` outwards (the plugin's own frames are skipped)."""
         first_other: Site | None = None
         project = self._project
         while frame is not None:
@@ -159,47 +182,57 @@ class Tracker:
                 return f"fixture {name} ({scope})"
         return self.owner
 
-    def track(self, obj: Any, driver: str, kind: str, probe: Callable[[Any], bool] | None,
-              tracks_close: bool, owners: tuple[str, ...] = OWNER_LIBRARIES,
-              alive_reportable: bool = True) -> None:
+    def set_owner(self, owner: str) -> None:
+        self.owner = owner
+        self.current = self.current_owner()
+
+    def enter_fixture(self, name: str, scope: str) -> None:
+        self.fixtures.append((name, scope))
+        self.current = self.current_owner()
+
+    def leave_fixture(self) -> None:
+        self.fixtures.pop()
+        self.current = self.current_owner()
+
+    def track(self, obj: Any, what: Kind, owners: tuple[str, ...] = OWNER_LIBRARIES) -> None:
         key = id(obj)
         if key in self.live:
             return  # already tracked (a subclass whose __init__ runs the base's, patched too)
-        site = self.creation_site(owners)
-        if site is None:
-            return
-        record = Record(driver, kind, site, self.current_owner(), tracks_close, probe,
-                        alive_reportable, key=key)
+        site = self.site_from(sys._getframe(1), owners)
+        if site is not None:
+            self.add(obj, what, site)
+
+    def add(self, obj: Any, what: Kind, site: Site) -> None:
+        """Track ``obj``, made at ``site`` (by the current owner)."""
         try:
-            ref = _Ref(obj, self._collected)
+            record = Record(obj, self._collected)
         except TypeError:
             return  # no weak references: holding it would change when it is freed
-        ref.record = record
-        record.ref = ref
+        record.key = key = id(obj)
+        record.what = what
+        record.site = site
+        record.owner = self.current
         self.live[key] = record
 
-    def _collected(self, ref: _Ref) -> None:
-        record = ref.record
-        record.ref = None  # no cycle left: the record goes with its last reference
+    def _collected(self, record: Record) -> None:
         if self.live.get(record.key) is record:
             del self.live[record.key]
-            if record.tracks_close:
+            if record.what.tracks_close:
                 self.collected_unclosed.append(record)
 
     def closed(self, obj: Any) -> None:
         record = self.live.get(id(obj))
-        if record is not None and record.ref is not None and record.ref() is obj:
+        if record is not None and record() is obj:
             del self.live[record.key]
-            record.ref = None
 
     # -- reads --------------------------------------------------------------------------------
 
     def read(self, rows: int, driver: str, method: str, owners: tuple[str, ...] | None = None) -> None:
         """Record a read of ``rows`` rows (callers test ``rows > tracker.floor`` first)."""
-        site = self.creation_site(READ_OWNERS if owners is None else owners)
+        site = self.site_from(sys._getframe(1), READ_OWNERS if owners is None else owners)
         if site is None:
             return
-        read = Read(rows, site, driver, method, self.current_owner())
+        read = Read(rows, site, driver, method, self.current)
         with self._lock:
             if rows >= self.large_read:
                 self.reads.append(read)
@@ -223,10 +256,11 @@ class Tracker:
     # -- leaks --------------------------------------------------------------------------------
 
     def _is_open(self, record: Record, obj: Any) -> bool:
-        if record.probe is None:
+        probe = record.what.probe
+        if probe is None:
             return True
         try:
-            return bool(record.probe(obj))
+            return bool(probe(obj))
         except Exception:  # noqa: BLE001 - a probe must never break the test run
             return False
 
@@ -245,18 +279,16 @@ class Tracker:
         for record in mine:
             if self.live.get(record.key) is not record:
                 continue  # closed or collected meanwhile
-            obj = record.ref() if record.ref is not None else None
+            obj = record()
             if obj is None:
                 continue
             if not self._is_open(record, obj):
                 del self.live[record.key]
-                record.ref = None
             elif kept(obj):
                 record.owner = "session"
             else:
                 del self.live[record.key]
-                record.ref = None
-                if record.alive_reportable:
+                if record.what.alive_reportable:
                     leaks.append(Leak(record.driver, record.kind, record.site, owner, "still open"))
             del obj
         return sorted(leaks, key=lambda leak: (leak.site, leak.kind))
@@ -269,14 +301,12 @@ class Tracker:
                  for r in self.collected_unclosed]
         self.collected_unclosed = []
         for record in list(self.live.values()):
-            obj = record.ref() if record.ref is not None else None
+            obj = record()
             if obj is None:
                 continue
-            if self._is_open(record, obj) and record.alive_reportable:
+            if self._is_open(record, obj) and record.what.alive_reportable:
                 leaks.append(Leak(record.driver, record.kind, record.site, record.owner,
                                   "still open"))
             del obj
-        for record in self.live.values():
-            record.ref = None
         self.live.clear()
         return sorted(leaks, key=lambda leak: (leak.site, leak.kind))
