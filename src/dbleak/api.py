@@ -22,13 +22,14 @@ from dbleak.analysis.project import (
     package_parts,
     summarize_module,
 )
+from dbleak.analysis.salvage import summary_tree
 from dbleak.cache import Cache, Entry, answers_digest
 from dbleak.discovery import Discovered, discover
-from dbleak.engine import check_bytes, check_text, parse_module, unreadable
+from dbleak.engine import check_bytes, check_text, unreadable
 from dbleak.fixing import FixOutcome, ReadOnlyError, fix_text, with_fixes, write_source_file
 from dbleak.incremental import IncrementalChecker
 from dbleak.knowledge.drivers import table_for
-from dbleak.models import FileResult, Finding
+from dbleak.models import FileResult
 from dbleak.runner import (
     Prepared,
     check_in_processes,
@@ -325,8 +326,8 @@ def project_summaries(paths: list[Path], settings_for: Callable[[Path], Settings
 
 def summarize_text(text: str, path: str, settings: Settings) -> ModuleSummaries:
     """The summaries of one module's text (empty when it does not parse)."""
-    tree = parse_module(text, path)
-    if isinstance(tree, Finding):
+    tree = summary_tree(text, path)
+    if tree is None:
         return {}
     facts = collect_facts(tree, table_for(settings.drivers), module_name_for(path),
                           is_package_path(path))

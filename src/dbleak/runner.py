@@ -22,6 +22,7 @@ from typing import Any
 from dbleak.analysis.context import is_package_path
 from dbleak.analysis.module import collect_facts
 from dbleak.analysis.project import ModuleFinder, ProjectIndex, summarize_module
+from dbleak.analysis.salvage import salvage_module
 from dbleak.cache import Cache, Entry
 from dbleak.discovery import Discovered
 from dbleak.engine import Parsed, active_rules, module_name_for, parse_module
@@ -144,12 +145,16 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
                 continue
         module_summaries = {}
         tree: ast.Module | Finding | None = None
+        salvaged = False
         try:
             text = decode_source(data).text
         except DecodeError:
             pass  # reported by the checking pass
         else:
             tree = parse_module(text, item.display)
+            if not isinstance(tree, ast.Module):
+                # summaries only: the checking pass reports that it does not parse (DBL001)
+                tree, salvaged = salvage_module(text), True
         if isinstance(tree, ast.Module):
             facts = collect_facts(tree, table_for(settings.drivers),
                                   module_name_for(item.display), is_package_path(item.display))
@@ -159,7 +164,7 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
             prepared.summaries[item.path] = module_summaries
         if summaries is not None:
             summaries.append(module_summaries)
-        if not isinstance(tree, ast.Module):
+        if not isinstance(tree, ast.Module) or salvaged:
             continue
         if kept + len(text) <= budget:
             kept += len(text)

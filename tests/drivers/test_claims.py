@@ -63,6 +63,7 @@ def table_claims() -> list[Claim]:
         claims.append(Claim(spec.name, "async-with"))
         claims.extend(Claim(spec.name, f"release:{m}") for m in spec.release)
         claims.extend(Claim(spec.name, f"pool-release:{m}") for m in spec.pool_release)
+        claims.extend(Claim(spec.name, f"same-object:{m}") for m in spec.same_object)
         if spec.buffering is not Buffering.NONE:
             claims.append(Claim(spec.name, "buffering"))
         for method in spec.methods:
@@ -216,6 +217,12 @@ async def check(claim: Claim, env: Env) -> None:
             assert not inspect.iscoroutine(result), "the table says release is not awaited; it is"
         assert await maybe(probe.closed(obj)), f"{what} did not release the object"
         await maybe(probe.finish(obj))
+    elif what.startswith("same-object:"):
+        probe = PROBES[spec.name](env)
+        obj = await maybe(probe.open())
+        result = await maybe(getattr(obj, what.split(":", 1)[1])())
+        assert result is obj, f"{what} returned {type(result)}, not the object itself"
+        await maybe(probe.finish(obj))
     elif what.startswith("pool-release:"):
         probe = PROBES[spec.name](env)
         obj = await maybe(probe.open())
@@ -352,6 +359,7 @@ def test_every_unverified_object_names_its_source() -> None:
     ("pyodbc.Connection", "with_", WithSpec(closes=True, rolls_back=True)),
     ("pyodbc.Cursor", "with_", WithSpec(closes=True, commits=True)),
     ("pyodbc.Cursor", "buffering", Buffering.CLIENT),
+    ("sqlalchemy.Connection", "same_object", ("begin",)),
 ], ids=lambda w: f"{w[0]}.{w[1]}")
 def test_a_wrong_claim_fails(wrong: tuple[str, str, Any], monkeypatch: pytest.MonkeyPatch,
                              request: pytest.FixtureRequest, tmp_path: Path) -> None:
@@ -363,7 +371,8 @@ def test_a_wrong_claim_fails(wrong: tuple[str, str, Any], monkeypatch: pytest.Mo
     objects = dict(TABLE.objects)
     objects[name] = dataclasses.replace(objects[name], **{field_name: value})
     monkeypatch.setattr(sys.modules[__name__], "TABLE", dataclasses.replace(TABLE, objects=objects))
-    what = {"with_": "with", "buffering": "buffering", "release": "release:dispose"}[field_name]
+    what = {"with_": "with", "buffering": "buffering", "release": "release:dispose",
+            "same_object": "same-object:begin"}[field_name]
     env = Env(request, tmp_path)
 
     async def run() -> None:

@@ -325,18 +325,35 @@ def _is_log_call(call: ast.Call) -> bool:
     return True
 
 
+def _is_plain_cursor_call(call: ast.Call) -> bool:
+    """``conn.cursor(...)`` whose arguments are names, dotted names or constants (a cursor class,
+    ``cursor_factory=RealDictCursor``, ``dictionary=True``, a cursor's name)."""
+    def plain(value: ast.AST) -> bool:
+        while isinstance(value, ast.Attribute):
+            value = value.value
+        return isinstance(value, (ast.Name, ast.Constant))
+
+    return isinstance(call.func, ast.Attribute) and call.func.attr == "cursor" \
+        and isinstance(call.func.value, ast.Name) \
+        and all(plain(a) for a in call.args) and all(plain(k.value) for k in call.keywords)
+
+
 def _may_raise(node: ast.AST, yields: bool = True) -> bool:
     """Whether evaluating ``node`` may raise (``yields``: a `yield` may get an exception)."""
+    skipped: set[int] = set()
     for sub in _walk_expr(node):
+        if id(sub) in skipped:
+            continue
         if isinstance(sub, ast.Call):
             if isinstance(sub.func, ast.Name) and sub.func.id in _SAFE_BUILTINS:
                 continue
             if _is_log_call(sub):
                 continue
-            if isinstance(sub.func, ast.Attribute) and sub.func.attr == "cursor" \
-                    and isinstance(sub.func.value, ast.Name) and not sub.args:
-                # `cur = conn.cursor()`: a DB-API cursor is made without I/O (the query runs at
-                # `execute()`); it fails only on a connection already closed, a bug of its own
+            if _is_plain_cursor_call(sub):
+                # `cur = conn.cursor()`, `conn.cursor(pymysql.cursors.DictCursor)`: a DB-API
+                # cursor is made without I/O (the query runs at `execute()`); it fails only on
+                # a connection already closed, a bug of its own
+                skipped.update(id(n) for n in ast.walk(sub))
                 continue
             return True
         if isinstance(sub, (ast.Await, ast.Subscript, ast.BinOp, ast.Raise, ast.Assert)):
@@ -774,6 +791,9 @@ class _ScopeInterpreter:
                 return self.rebind(target.id, states, stmt)
             if isinstance(value, ast.Name) and value.id != target.id:
                 return self._alias(target.id, value.id, states, stmt)
+            same = self._same_object(value, states)
+            if same is not None:  # `conn = conn.execution_options(...)`: still that object
+                return states if same == target.id else self._alias(target.id, same, states, stmt)
             resource = self._bound_resource(value)
             states = self.rebind(target.id, states, stmt)
             if resource is not None:
@@ -795,6 +815,18 @@ class _ScopeInterpreter:
             return self.assign_targets(target.value, None, states, stmt)
         # Attribute or subscript target: its parts are read.
         return self.effects(target, states, stmt)
+
+    def _same_object(self, value: ast.expr | None, states: States) -> str | None:
+        """The tracked name ``value`` returns itself of: ``conn.execution_options(...)``
+        (``await``-ed or not) for a method the table lists in ``same_object``."""
+        inner = value.value if isinstance(value, ast.Await) else value
+        if not (isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute)
+                and isinstance(inner.func.value, ast.Name)):
+            return None
+        spec = self._receiver_spec(inner.func.value, states)
+        if spec is None or inner.func.attr not in spec.same_object:
+            return None
+        return inner.func.value.id
 
     def _alias(self, name: str, other: str, states: States, stmt: ast.stmt) -> States:
         """``name = other``: both names hold the same object."""

@@ -430,7 +430,7 @@ def small_models(facts: ModuleFacts, project: ProjectIndex,
     if not listed:
         return frozenset()
     own = _own(facts, TABLES_KEY)
-    indexed = project.union_of(TABLES_KEY)
+    indexed = project.union_of(TABLES_KEY, _package(facts))
     return _small(own | indexed if indexed else own, listed)
 
 
@@ -504,7 +504,7 @@ def root_models(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     tenants, root entities, blob caches, and fact tables whose foreign keys a helper declares
     (``benchmarks/corpus-review.md``)."""
     own = _own(facts, SHAPES_KEY)
-    indexed = project.union_of(SHAPES_KEY)
+    indexed = project.union_of(SHAPES_KEY, _package(facts))
     return _roots(own | indexed if indexed else own)
 
 
@@ -512,6 +512,12 @@ def roots_are_small(settings: Settings | None) -> bool:
     """Read :func:`root_models` as lookup tables, unless ``[tool.dbleak.sql]
     root-tables = "report"``."""
     return settings is None or settings.option("sql", "root-tables", "small") == "small"
+
+
+def _package(facts: ModuleFacts) -> str:
+    """The top-level package of the checked module: its models are read from disk when the
+    run was not given them (a file checked alone, by pre-commit or an editor)."""
+    return facts.module_name.split(".", 1)[0] if "." in facts.module_name else ""
 
 
 def _own(facts: ModuleFacts, key: str) -> frozenset[Any]:
@@ -535,9 +541,9 @@ def key_fields(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     A class inherits the keys of its bases: a proxy model reads its concrete model's table, a
     multi-table child shares its parent's key, and an abstract base's fields are the child's."""
     own = _own(facts, KEYS_KEY)
-    indexed = project.union_of(KEYS_KEY)
+    indexed = project.union_of(KEYS_KEY, _package(facts))
     bases = _own(facts, BASES_KEY)
-    indexed_bases = project.union_of(BASES_KEY)
+    indexed_bases = project.union_of(BASES_KEY, _package(facts))
     keys = _inherited_keys(own | indexed if indexed else own,
                            bases | indexed_bases if indexed_bases else bases)
     aliases = _class_aliases(facts)
@@ -605,7 +611,7 @@ def table_keys(facts: ModuleFacts, project: ProjectIndex) -> frozenset[tuple[str
     table knows its keys as ``CREATE TABLE`` text would tell them. A Django relation used as a
     key (``OneToOneField(primary_key=True)``) is its ``<name>_id`` column."""
     own = _own(facts, TABLES_KEY)
-    indexed = project.union_of(TABLES_KEY)
+    indexed = project.union_of(TABLES_KEY, _package(facts))
     return _table_keys(own | indexed if indexed else own, key_fields(facts, project),
                        relation_names(facts, project))
 
@@ -628,14 +634,14 @@ def _table_keys(tables: frozenset[tuple[str, str]], keys: frozenset[str],
 def relation_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """Relation field names of every model in the project and in this module."""
     own = _own(facts, RELATIONS_KEY)
-    indexed = project.union_of(RELATIONS_KEY)
+    indexed = project.union_of(RELATIONS_KEY, _package(facts))
     return own | indexed if indexed else own
 
 
 def related_manager_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """Related manager names of every model in the project and in this module."""
     own = _own(facts, MANAGERS_KEY)
-    indexed = project.union_of(MANAGERS_KEY)
+    indexed = project.union_of(MANAGERS_KEY, _package(facts))
     return own | indexed if indexed else own
 
 
@@ -643,7 +649,7 @@ def model_managers(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """The names the project's classes bind to managers of their own (see
     :func:`class_model_managers`)."""
     own = _own(facts, MODEL_MANAGERS_KEY)
-    indexed = project.union_of(MODEL_MANAGERS_KEY)
+    indexed = project.union_of(MODEL_MANAGERS_KEY, _package(facts))
     return own | indexed if indexed else own
 
 
@@ -651,7 +657,7 @@ def queryset_methods(facts: ModuleFacts, project: ProjectIndex) -> dict[str, str
     """``{method: "filter" | "bounded"}`` of the project's custom queryset methods (see
     :func:`class_queryset_methods`); a name two classes read differently is left out."""
     own = _own(facts, QUERYSET_METHODS_KEY)
-    indexed = project.union_of(QUERYSET_METHODS_KEY)
+    indexed = project.union_of(QUERYSET_METHODS_KEY, _package(facts))
     verdicts: dict[str, set[str]] = {}
     for name, verdict in own | indexed if indexed else own:
         verdicts.setdefault(name, set()).add(verdict)

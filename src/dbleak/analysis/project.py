@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from dbleak.analysis.call_sites import called_words
 from dbleak.analysis.module import ModuleFacts, collect_facts
+from dbleak.analysis.salvage import summary_tree
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.source import DecodeError, decode_source
 
@@ -246,8 +247,10 @@ class ModuleFinder:
                 kept = self.store.summaries(path, key)
                 if kept is not None:
                     return kept
-            tree = ast.parse(decode_source(data).text, filename=path)
+            tree = summary_tree(decode_source(data).text, path)
         except (OSError, DecodeError, SyntaxError, ValueError, MemoryError, RecursionError):
+            return {}
+        if tree is None:
             return {}
         facts = collect_facts(tree, self.drivers, module, is_package)
         summaries = summarize_module(facts)
@@ -301,6 +304,11 @@ class ProjectIndex:
         default_factory=dict, repr=False, compare=False)
     # While recording (see :meth:`recording`): every lookup made, as (kind, name).
     _reads: set[Read] | None = field(default=None, repr=False, compare=False)
+    # union_of with a package: the answers, and the model modules of each package read.
+    _package_unions: dict[tuple[str, str], frozenset[Any]] = field(
+        default_factory=dict, repr=False, compare=False)
+    _model_modules_of: dict[str, frozenset[str]] = field(
+        default_factory=dict, repr=False, compare=False)
     # The digest of each lookup's answer (see :meth:`digest_of`), made when first asked for.
     _digests: dict[Read, bytes] = field(default_factory=dict, repr=False, compare=False)
 
@@ -326,7 +334,8 @@ class ProjectIndex:
                 summary = self.get(name)
                 value = None if summary is None else summary.facts
             elif kind == "union":
-                value = self.union_of(name)
+                key, _, package = name.partition("\0")
+                value = self.union_of(key, package)
             elif kind == "mentions":  # the modules whose calls may type a parameter
                 package, _, word = name.partition("\0")
                 value = [module for module, _facts in self._mentioning(package, word)]
@@ -352,16 +361,53 @@ class ProjectIndex:
                 values = {**previous.facts, **values}
             self.functions[qualname] = FunctionSummary(qualname, MappingProxyType(values))
 
-    def union_of(self, key: str) -> frozenset[Any]:
-        """Every value listed under ``key`` by any entry (e.g. all relation field names)."""
+    def union_of(self, key: str, package: str = "") -> frozenset[Any]:
+        """Every value listed under ``key`` by any entry (e.g. all relation field names).
+
+        With ``package`` (a top-level package), also by the modules of that package on disk
+        that declare models (see :data:`_MODEL_MARKERS`) and that the run was not given: a
+        file checked alone knows its package's models as a whole run does."""
         if self._reads is not None:
-            self._reads.add(("union", key))
+            self._reads.add(("union", f"{key}\0{package}" if package else key))
         cached = self._unions.get(key)
         if cached is None:
             cached = frozenset(value for summary in self.functions.values()
                                for value in summary.facts.get(key, ()))
             self._unions[key] = cached
-        return cached
+        if not package or self.finder is None:
+            return cached
+        found = self._package_unions.get((key, package))
+        if found is None:
+            modules = self._model_modules(package)
+            found = cached | frozenset(
+                value for module, summary in self._disk.items()
+                if module.split(".", 1)[0] == package and _in_modules(module, modules)
+                for value in summary.facts.get(key, ()))
+            self._package_unions[(key, package)] = found
+        return found
+
+    def _model_modules(self, package: str) -> frozenset[str]:
+        """The modules of ``package`` on disk, not in the run, whose text declares models
+        (their summaries are read into the index once)."""
+        found = self._model_modules_of.get(package)
+        if found is not None:
+            return found
+        modules: set[str] = set()
+        assert self.finder is not None
+        for module, path in self.finder.package_files(package):
+            if module in self.functions:
+                continue  # the run's own: in the union already
+            try:
+                with open(path, "rb") as handle:
+                    text = handle.read()
+            except OSError:
+                continue
+            if _MODEL_MARKERS.search(text) is None:
+                continue
+            modules.add(module)
+            self.get(module)  # reads the module's summaries into the index
+        found = self._model_modules_of[package] = frozenset(modules)
+        return found
 
     def get(self, qualname: str | None) -> FunctionSummary | None:
         if qualname is None:
@@ -449,6 +495,21 @@ class ProjectIndex:
 
 
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+# What a module that declares models (Django, SQLAlchemy) or their managers says in its text.
+_MODEL_MARKERS = re.compile(
+    rb"\b(?:models\.Model|ForeignKey|OneToOneField|ManyToManyField|Column\(|mapped_column|"
+    rb"relationship\(|Manager\b|QuerySet\b|unique_together|UniqueConstraint|__tablename__|"
+    rb"unique=True|primary_key=True)")
+
+
+def _in_modules(qualname: str, modules: frozenset[str]) -> bool:
+    """Whether a summary's qualified name belongs to one of ``modules``."""
+    module = qualname
+    while module:
+        if module in modules:
+            return True
+        module = module.rpartition(".")[0]
+    return False
 
 
 def summarize_module(facts: ModuleFacts) -> dict[str, dict[str, Any]]:

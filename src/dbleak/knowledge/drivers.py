@@ -116,6 +116,9 @@ class ObjectSpec:
     pool_release: tuple[str, ...] = ()
     # Methods of this object that take over (release) the object passed as first argument.
     takes_back: tuple[str, ...] = ()
+    # Methods that return this very object (a fluent call, called without arguments but
+    # keywords): ``conn = conn.execution_options(isolation_level="AUTOCOMMIT")`` still holds it.
+    same_object: tuple[str, ...] = ()
     # Runtime classes this entry describes (``module.Class``); tests check them.
     classes: tuple[str, ...] = ()
     # Set on the entries the analysis makes for a class of the checked project whose instances
@@ -1091,7 +1094,7 @@ SQLALCHEMY = DriverSpec(
         ),
         ObjectSpec(
             "sqlalchemy.Connection", "sqlalchemy", Kind.CONNECTION,
-            with_=_TO_POOL, closing_context="self",
+            with_=_TO_POOL, closing_context="self", same_object=("execution_options",),
             methods=(
                 MethodSpec("execute", "sqlalchemy.CursorResult"),
                 MethodSpec("exec_driver_sql", "sqlalchemy.CursorResult"),
@@ -1218,6 +1221,7 @@ SQLALCHEMY = DriverSpec(
             # `async with engine.connect()` works on the un-awaited call only (see the method).
             release_awaited=True, async_with=None, closing_context="try-finally",
             methods=(MethodSpec("execute", "sqlalchemy.CursorResult", awaited=True),),
+            same_object=("execution_options",),
             verified=True, classes=("sqlalchemy.ext.asyncio.AsyncConnection",),
             reference="https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html",
             note="`async with engine.connect() as conn` returns it to the pool; an awaited "

@@ -223,6 +223,8 @@ def _driver_markdown(table: DriverTable, driver: DriverSpec) -> list[str]:
         out.append("")
         for method in spec.methods:
             out.append(f"- {_method_text(table, method)}")
+        if spec.same_object:
+            out.append(f"- returns itself: {', '.join(f'`{m}(...)`' for m in spec.same_object)}")
         if spec.takes_back:
             out.append(f"- takes connections back: {', '.join(f'`{m}(conn)`' for m in spec.takes_back)}")
         for with_spec, word in ((spec.with_, "with"), (spec.async_with, "async with")):
