@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import copy
+from collections.abc import Iterator
 
 from dbleak.analysis.module import ModuleFacts
 
@@ -137,20 +138,25 @@ def _merge(first: list[ast.expr], second: list[ast.expr]) -> list[ast.expr]:
 
 def _binds(node: ast.AST, name: str) -> bool:
     """Whether ``node`` binds ``name`` in the current scope (nested scopes' bodies excluded)."""
+    bound: frozenset[str] | None = getattr(node, "_dbleak_bound", None)
+    if bound is None:
+        bound = frozenset(_bound_names(node))
+        node._dbleak_bound = bound  # type: ignore[attr-defined]  # asked again for each use
+    return name in bound
+
+
+def _bound_names(node: ast.AST) -> Iterator[str]:
     for sub in _walk(node):
-        if isinstance(sub, ast.Name) and sub.id == name and not isinstance(sub.ctx, ast.Load):
-            return True
-        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
-                and sub.name == name:
-            return True
-        if isinstance(sub, (ast.Import, ast.ImportFrom)) and any(
-                (a.asname or a.name).split(".")[0] == name for a in sub.names):
-            return True
-        if isinstance(sub, (ast.Global, ast.Nonlocal)) and name in sub.names:
-            return True
-        if isinstance(sub, ast.ExceptHandler) and sub.name == name:
-            return True
-    return False
+        if isinstance(sub, ast.Name) and not isinstance(sub.ctx, ast.Load):
+            yield sub.id
+        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield sub.name
+        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+            yield from ((a.asname or a.name).split(".")[0] for a in sub.names)
+        elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+            yield from sub.names
+        elif isinstance(sub, ast.ExceptHandler) and sub.name:
+            yield sub.name
 
 
 def _binds_inside(value: ast.expr, name: str) -> bool:

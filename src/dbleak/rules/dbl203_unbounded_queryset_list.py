@@ -228,6 +228,10 @@ def _candidates(expr: ast.AST, assignments: dict[str, list[ast.AST]], ctx: Check
     root, _steps = method_chain(expr)
     if not isinstance(root, ast.Name) or root.id not in assignments:
         return []
+    managers = model_managers(ctx.facts, ctx.project)
+    if not any(isinstance(v, ast.expr) and queryset_owner(v, managers) is not None
+               for v in assignments[root.id]):
+        return []  # no binding makes a queryset: no value it may hold is one
     values = reaching_values(root, scope.node, ctx.facts)
     if values is None:
         value = single_binding(assignments, root.id)
