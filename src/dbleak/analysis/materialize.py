@@ -96,6 +96,9 @@ class ListUse:
     early_exit: bool = False  # the loop may stop before the last row (break, return, yield)
     body_calls_unknown: bool = False  # the loop body calls code that might reach the database
     through: ast.Call | None = None  # enumerate()/zip()/… the list went through on its way
+    # The name is bound in each branch of an `if` (one list per branch): no local rewrite of
+    # one branch's list keeps the other branches' meaning.
+    alternatives: bool = False
 
 
 @dataclass(frozen=True)
@@ -836,14 +839,23 @@ class _Finder:
             return None  # `rows = list(rows)`: the name means two things
         uses = list(name_uses(scope, target.id, lambda _call: None, parents=self.m.parents))
         loads = []
+        others: list[ast.AST] = []
         for name_use in uses:
             if isinstance(name_use.node, SCOPE_NODES):
                 return None  # read by a nested function: it may keep the list
             if name_use.kind is NameUseKind.REBOUND:
                 if name_use.node is not target:
-                    return None
+                    others.append(name_use.node)
                 continue
             loads.append(name_use.node)
+        anchor: ast.stmt = assign
+        if others:
+            # `if a: rows = q1.all()` / `else: rows = q2.all()`, then one use after the `if`:
+            # each branch's list is used once, there.
+            branches = self._alternative_branches(assign, others)
+            if branches is None:
+                return None
+            anchor = branches
         if len(loads) != 1 or not isinstance(loads[0], ast.Name):
             return None
         name = loads[0]
@@ -855,7 +867,7 @@ class _Finder:
             return None
         if not self._evaluated_once(name, use):
             return None
-        placement = self._placement(assign, use.stmt)
+        placement = self._placement(anchor, use.stmt)
         if placement is None:
             return None
         between, nested_in = placement
@@ -867,7 +879,42 @@ class _Finder:
         gap_runs_code = nested_in is not None or any(
             isinstance(sub, (ast.Call, ast.Await)) for g in between for sub in walk(g))
         return ListUse(use.kind, name, use.holder, use.stmt, use.consumer, assign,
-                       gap_runs_code, use.early_exit, use.body_calls_unknown, use.through)
+                       gap_runs_code, use.early_exit, use.body_calls_unknown, use.through,
+                       alternatives=anchor is not assign)
+
+    def _alternative_branches(self, assign: ast.stmt, others: list[ast.AST]) -> ast.If | None:
+        """The ``if`` statement whose branches bind the name, each once, as the last statement
+        of the branch (``assign`` in one of them, ``others`` the targets of the rest): the
+        bindings exclude each other, and the name holds one of them after the ``if``."""
+        m = self.m
+        owner = m.parent(assign)
+        if not isinstance(owner, ast.If):
+            return None
+        top = owner  # up an `elif` chain: the `if` whose `orelse` holds the next one
+        while True:
+            up = m.parent(top)
+            if isinstance(up, ast.If) and up.orelse == [top]:
+                top = up
+            else:
+                break
+        ends: list[ast.stmt] = []  # the last statement of each branch of the chain
+        current: ast.If = top
+        while True:
+            ends.append(current.body[-1])
+            if len(current.orelse) == 1 and isinstance(current.orelse[0], ast.If):
+                current = current.orelse[0]
+                continue
+            if current.orelse:
+                ends.append(current.orelse[-1])
+            break
+        if assign not in ends:
+            return None
+        for other in others:
+            holder = m.parent(other)
+            if not (isinstance(holder, ast.Assign) and holder in ends and holder is not assign
+                    and len(holder.targets) == 1 and holder.targets[0] is other):
+                return None
+        return top
 
     def _evaluated_once(self, name: ast.Name, use: ListUse) -> bool:
         """The name is read once per run of its statement (not in a lambda or a comprehension

@@ -116,6 +116,8 @@ def walk_rewrite(rw: Rewriter, site: MaterializationSite, safe: bool) -> Rewrite
     """Walk the source where the list was walked: `for x in list(g)` → `for x in g`,
     `rows = list(g); for x in rows:` → `for x in g:`, `sum([...])` → `sum(...)`."""
     use = site.use
+    if use.alternatives:
+        return None
     operations: list[ReplaceRange] = []
     content = lazy_text(rw, site)
     if content is None:
@@ -176,6 +178,8 @@ def replace_use(rw: Rewriter, site: MaterializationSite, content: str,
     """Replace the use's holder (the len() call, the [0] subscript) with ``content``; when the
     list went through a name, drop that assignment."""
     use = site.use
+    if use.alternatives:
+        return None
     operations: list[ReplaceRange] = []
     if use.assignment is not None:
         deletion = rw.delete_statement(use.assignment)

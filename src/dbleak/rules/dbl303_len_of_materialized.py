@@ -45,7 +45,9 @@ class LenOfMaterialized(Rule):
 
     ## Known problems
     Not flagged when the list is used for anything else as well (its rows, an index, a second
-    walk), or when the source is not lazy (a list, a tuple, a dict view, `range`).
+    walk), or when the source is not lazy (a list, a tuple, a dict view, `range`). A name bound
+    in each branch of an `if` (as each branch's last statement) and counted once after it is
+    reported at each branch's read, without a fix.
 
     ## Fix safety
     `len(list(g))` → `sum(1 for _ in g)` is safe: the same rows are walked, none is kept.
