@@ -80,7 +80,9 @@ def module_name_for(path: str) -> str:
     if stem == "__init__":
         return ".".join(package)
     if not stem.isidentifier():
-        return ""
+        # `0090_backfill.py` (a migration) cannot be imported by name, but it belongs to its
+        # package: its relative imports and its package's models resolve from there
+        return ".".join((*package, stem)) if package else ""
     return ".".join((*package, stem))
 
 
