@@ -33,6 +33,7 @@ from dbleak.analysis.call_sites import called_words
 from dbleak.analysis.module import ModuleFacts, collect_facts
 from dbleak.analysis.salvage import summary_tree
 from dbleak.knowledge.drivers import DriverTable
+from dbleak.settings import DEFAULT_EXCLUDE
 from dbleak.source import DecodeError, decode_source
 
 Summarizer = Callable[[ModuleFacts], Mapping[str, Mapping[str, Any]]]
@@ -271,6 +272,7 @@ class ModuleFinder:
         found: list[tuple[str, str]] = []
         for folder, subfolders, files in os.walk(os.path.dirname(path)):
             subfolders[:] = sorted(d for d in subfolders if d.isidentifier()
+                                   and d not in _EXCLUDED_FOLDERS
                                    and os.path.isfile(os.path.join(folder, d, "__init__.py")))
             for name in sorted(files):
                 if name.endswith(".py"):
@@ -497,6 +499,10 @@ class ProjectIndex:
 
 
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+# Folders a run leaves out by default (vendored code, builds): a package's modules read from
+# disk leave them out too, as a whole run would (kolibri vendors Django in `kolibri/dist/`).
+# A project's own `exclude` settings are not known here.
+_EXCLUDED_FOLDERS = frozenset(DEFAULT_EXCLUDE)
 # What a module that declares models (Django, SQLAlchemy) or their managers says in its text.
 _MODEL_MARKERS = re.compile(
     rb"\b(?:models\.Model|ForeignKey|OneToOneField|ManyToManyField|Column\(|mapped_column|"

@@ -1,0 +1,63 @@
+"""A file checked alone reads its package's models from disk (not those of vendored code)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dbleak.api import RunOptions, check_paths
+from dbleak.settings import settings_from_table
+
+MODELS = textwrap.dedent("""\
+    from django.db import models
+
+
+    class Language(models.Model):
+        code = models.CharField(max_length=8)
+
+
+    class Order(models.Model):
+        language = models.ForeignKey(Language, on_delete=models.CASCADE)
+    """)
+
+# Vendored Django (kolibri ships one in `kolibri/dist/`): its `Model` references no other
+# model, and read as the project's it would make `Model` a lookup table.
+VENDORED = textwrap.dedent("""\
+    class Model(metaclass=type):
+        pk = None
+        unique_field = Field(unique=True)
+    """)
+
+COMMAND = textwrap.dedent("""\
+    def languages(apps, model_name):
+        Model = apps.get_model("shop", model_name)
+        for row in Model.objects.all():
+            row.save()
+        for language in Language.objects.all():
+            language.save()
+        for order in Order.objects.all():
+            order.save()
+    """)
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "with-the-package"])
+def test_the_package_models_are_read_and_vendored_ones_are_not(tmp_path: Path, alone: bool) -> None:
+    package = tmp_path / "shop"
+    (package / "migrations").mkdir(parents=True)
+    (package / "dist" / "django").mkdir(parents=True)
+    for folder in (package, package / "migrations", package / "dist", package / "dist" / "django"):
+        (folder / "__init__.py").write_text("")
+    (package / "models.py").write_text(MODELS)
+    (package / "dist" / "django" / "models.py").write_text(VENDORED)
+    (package / "migrations" / "0002_fill.py").write_text(
+        "from shop.models import Language, Order\n\n\n" + COMMAND)
+    settings = settings_from_table({"select": ["DBL203"]}, tmp_path / "dbleak.toml")
+    paths = [package / "migrations" / "0002_fill.py"] if alone else [package]
+    results = check_paths(paths, lambda _p: settings, RunOptions())
+    found = sorted(f.start.line for r in results if r.result.path.endswith("0002_fill.py")
+                   for f in r.result.findings)
+    # `Language` references no other model (a lookup table by default); `Model` is a model
+    # class chosen at run time, `Order` a table that grows.
+    assert found == [6, 10]
