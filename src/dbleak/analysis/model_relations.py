@@ -147,9 +147,9 @@ def _refinement(method: ast.FunctionDef) -> str | None:
     root, steps = method_chain(body[0].value)
     if not steps:
         return None
-    if isinstance(root, ast.Call) and isinstance(root.func, ast.Name) and root.func.id == "super":
-        pass
-    elif not (isinstance(root, ast.Name) and root.id == "self"):
+    super_call = isinstance(root, ast.Call) and isinstance(root.func, ast.Name) \
+        and root.func.id == "super"
+    if not (super_call or isinstance(root, ast.Name) and root.id == "self"):
         return None
     bounded = False
     for step in steps:
@@ -429,9 +429,7 @@ def small_models(facts: ModuleFacts, project: ProjectIndex,
     listed = frozenset(name.lower() for name in small)
     if not listed:
         return frozenset()
-    own = _own(facts, TABLES_KEY)
-    indexed = project.union_of(TABLES_KEY, _package(facts))
-    return _small(own | indexed if indexed else own, listed)
+    return _small(_listed(facts, project, TABLES_KEY), listed)
 
 
 @lru_cache(maxsize=16)
@@ -503,9 +501,7 @@ def root_models(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     the three held-out sets it was not designed on. The real ones it loses are growing roots:
     tenants, root entities, blob caches, and fact tables whose foreign keys a helper declares
     (``benchmarks/corpus-review.md``)."""
-    own = _own(facts, SHAPES_KEY)
-    indexed = project.union_of(SHAPES_KEY, _package(facts))
-    return _roots(own | indexed if indexed else own)
+    return _roots(_listed(facts, project, SHAPES_KEY))
 
 
 def roots_are_small(settings: Settings | None) -> bool:
@@ -518,6 +514,14 @@ def _package(facts: ModuleFacts) -> str:
     """The top-level package of the checked module: its models are read from disk when the
     run was not given them (a file checked alone, by pre-commit or an editor)."""
     return facts.module_name.split(".", 1)[0] if "." in facts.module_name else ""
+
+
+def _listed(facts: ModuleFacts, project: ProjectIndex, key: str) -> frozenset[Any]:
+    """Every value listed under ``key`` by this module and by the project's models (the
+    package's on disk too, when the run was not given them)."""
+    own = _own(facts, key)
+    indexed = project.union_of(key, _package(facts))
+    return own | indexed if indexed else own
 
 
 def _own(facts: ModuleFacts, key: str) -> frozenset[Any]:
@@ -540,12 +544,8 @@ def key_fields(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     ``Class.a&b`` for every key of several columns (see ``analysis.fetch_orm.unique_sets``).
     A class inherits the keys of its bases: a proxy model reads its concrete model's table, a
     multi-table child shares its parent's key, and an abstract base's fields are the child's."""
-    own = _own(facts, KEYS_KEY)
-    indexed = project.union_of(KEYS_KEY, _package(facts))
-    bases = _own(facts, BASES_KEY)
-    indexed_bases = project.union_of(BASES_KEY, _package(facts))
-    keys = _inherited_keys(own | indexed if indexed else own,
-                           bases | indexed_bases if indexed_bases else bases)
+    keys = _inherited_keys(_listed(facts, project, KEYS_KEY),
+                           _listed(facts, project, BASES_KEY))
     aliases = _class_aliases(facts)
     if not aliases:
         return keys
@@ -610,9 +610,7 @@ def table_keys(facts: ModuleFacts, project: ProjectIndex) -> frozenset[tuple[str
     (``__tablename__``, ``Meta.db_table``, Django's ``<app>_<model>``), so raw SQL on a model's
     table knows its keys as ``CREATE TABLE`` text would tell them. A Django relation used as a
     key (``OneToOneField(primary_key=True)``) is its ``<name>_id`` column."""
-    own = _own(facts, TABLES_KEY)
-    indexed = project.union_of(TABLES_KEY, _package(facts))
-    return _table_keys(own | indexed if indexed else own, key_fields(facts, project),
+    return _table_keys(_listed(facts, project, TABLES_KEY), key_fields(facts, project),
                        relation_names(facts, project))
 
 
@@ -633,33 +631,25 @@ def _table_keys(tables: frozenset[tuple[str, str]], keys: frozenset[str],
 
 def relation_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """Relation field names of every model in the project and in this module."""
-    own = _own(facts, RELATIONS_KEY)
-    indexed = project.union_of(RELATIONS_KEY, _package(facts))
-    return own | indexed if indexed else own
+    return _listed(facts, project, RELATIONS_KEY)
 
 
 def related_manager_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """Related manager names of every model in the project and in this module."""
-    own = _own(facts, MANAGERS_KEY)
-    indexed = project.union_of(MANAGERS_KEY, _package(facts))
-    return own | indexed if indexed else own
+    return _listed(facts, project, MANAGERS_KEY)
 
 
 def model_managers(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """The names the project's classes bind to managers of their own (see
     :func:`class_model_managers`)."""
-    own = _own(facts, MODEL_MANAGERS_KEY)
-    indexed = project.union_of(MODEL_MANAGERS_KEY, _package(facts))
-    return own | indexed if indexed else own
+    return _listed(facts, project, MODEL_MANAGERS_KEY)
 
 
 def queryset_methods(facts: ModuleFacts, project: ProjectIndex) -> dict[str, str]:
     """``{method: "filter" | "bounded"}`` of the project's custom queryset methods (see
     :func:`class_queryset_methods`); a name two classes read differently is left out."""
-    own = _own(facts, QUERYSET_METHODS_KEY)
-    indexed = project.union_of(QUERYSET_METHODS_KEY, _package(facts))
     verdicts: dict[str, set[str]] = {}
-    for name, verdict in own | indexed if indexed else own:
+    for name, verdict in _listed(facts, project, QUERYSET_METHODS_KEY):
         verdicts.setdefault(name, set()).add(verdict)
     return {name: next(iter(found)) for name, found in verdicts.items() if len(found) == 1}
 

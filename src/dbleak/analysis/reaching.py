@@ -19,6 +19,12 @@ from collections.abc import Iterator
 
 from dbleak.analysis.module import ModuleFacts
 
+# Statements whose body may run after a later part of itself (a loop's next turn, a handler
+# after any part of its `try`).
+_LOOPS_AND_HANDLERS: tuple[type[ast.stmt], ...] = (
+    ast.For, ast.AsyncFor, ast.While, ast.Try, ast.Match,
+    *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
+
 # More alternatives than this: give up (the code is not the simple refinement this reads).
 _MOST = 8
 
@@ -63,8 +69,7 @@ def _to_use(block: list[ast.stmt], values: list[ast.expr], path: list[ast.stmt],
                 raise _Unknown  # read when it is called, not here
             # A later turn of a loop reads a later binding; a handler runs after any part of
             # its `try`.
-            if (isinstance(stmt, (ast.For, ast.AsyncFor, ast.While, ast.Try, ast.Match))
-                    or _is_try_star(stmt)) and _binds(stmt, name):
+            if isinstance(stmt, _LOOPS_AND_HANDLERS) and _binds(stmt, name):
                 raise _Unknown
             for field in ("body", "orelse", "finalbody"):
                 sub = getattr(stmt, field, None)
@@ -179,7 +184,3 @@ def _walk(node: ast.AST) -> list[ast.AST]:
             continue  # its body is another scope (a def's own name was recorded above)
         stack.extend(ast.iter_child_nodes(current))
     return found
-
-
-def _is_try_star(stmt: ast.stmt) -> bool:
-    return type(stmt).__name__ == "TryStar"

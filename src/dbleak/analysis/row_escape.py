@@ -24,6 +24,7 @@ import ast
 from dbleak.analysis.fetch_loops import name_loads
 from dbleak.analysis.fetch_orm import call_name
 from dbleak.analysis.module import ModuleFacts
+from dbleak.knowledge.calls import LOG_METHODS
 from dbleak.settings import Settings
 
 # Calls that copy the rows as they are (the result is the same rows).
@@ -142,11 +143,7 @@ def _shows(statement: ast.stmt) -> bool:
         return owner_name in ("stdout", "stderr")
     if func.attr in ("echo", "secho"):
         return owner_name == "click"
-    return func.attr in _LOG_METHODS and "log" in owner_name.lower()
-
-
-_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
-                          "log"})
+    return func.attr in LOG_METHODS and "log" in owner_name.lower()
 
 
 def loop_searches(loop: ast.For | ast.AsyncFor) -> bool:

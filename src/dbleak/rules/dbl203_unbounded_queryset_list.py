@@ -214,21 +214,21 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
     """(the queryset expression, model, why unbounded) when ``expr`` is an unbounded queryset
     on some path: itself, or through the values the name it starts from may hold there
     (``qs = Model.objects.all()``, ``if limit: qs = qs[:limit]``, ``for o in qs:``)."""
-    for source in _candidates(expr, assignments, ctx, scope):
-        found = _unbounded(source, assignments, ctx, scope.node)
+    managers = model_managers(ctx.facts, ctx.project)
+    for source in _candidates(expr, assignments, ctx, scope, managers):
+        found = _unbounded(source, assignments, ctx, scope.node, managers)
         if found is not None:
             return found
     return None
 
 
 def _candidates(expr: ast.AST, assignments: dict[str, list[ast.AST]], ctx: CheckContext,
-                scope: Scope) -> list[ast.AST]:
-    if queryset_owner(expr, model_managers(ctx.facts, ctx.project)) is not None:
+                scope: Scope, managers: frozenset[str]) -> list[ast.AST]:
+    if queryset_owner(expr, managers) is not None:
         return [expr]
     root, _steps = method_chain(expr)
     if not isinstance(root, ast.Name) or root.id not in assignments:
         return []
-    managers = model_managers(ctx.facts, ctx.project)
     if not any(isinstance(v, ast.expr) and queryset_owner(v, managers) is not None
                for v in assignments[root.id]):
         return []  # no binding makes a queryset: no value it may hold is one
@@ -242,8 +242,7 @@ def _candidates(expr: ast.AST, assignments: dict[str, list[ast.AST]], ctx: Check
 
 
 def _unbounded(source: ast.AST, assignments: dict[str, list[ast.AST]], ctx: CheckContext,
-               scope_node: ast.AST) -> tuple[ast.AST, str, str] | None:
-    managers = model_managers(ctx.facts, ctx.project)
+               scope_node: ast.AST, managers: frozenset[str]) -> tuple[ast.AST, str, str] | None:
     owner = queryset_owner(source, managers)
     if owner is None:
         return None
@@ -291,12 +290,12 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
     if found is None:
         return None
     _source, model, reason = found
-    counts: list[tuple[ast.AST, str]] = []
+    counts: list[ast.Call] = []
     if isinstance(inner, ast.Name):
-        uses = _other_uses(ctx, scope, inner)
-        if uses is None:
+        lengths = _counted_only(ctx, scope, inner)
+        if lengths is None:
             return None  # the rows are read again: its cache may be what the code wants
-        counts = uses
+        counts = lengths
     if loop_keeps_rows(loop) and not report_returned(ctx.settings):
         return None  # every object is kept: streaming saves nothing (`returned = "report"`)
     if loop_only_shows_rows(loop) or loop_searches(loop):
@@ -310,12 +309,11 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
         start = ctx.position(replaced.lineno, replaced.col_offset)
         end = ctx.position(replaced.end_lineno or replaced.lineno, replaced.end_col_offset or 0)
         edits = [ReplaceRange(start, end, f"{inner_text}.iterator(chunk_size={size})")]
-        for node, method in counts:  # `len(qs)` → `qs.count()`
+        for length in counts:  # `len(qs)` → `qs.count()`
             edits.append(ReplaceRange(
-                ctx.position(node.lineno, node.col_offset),  # type: ignore[attr-defined]
-                ctx.position(node.end_lineno or node.lineno,  # type: ignore[attr-defined]
-                             node.end_col_offset or 0),  # type: ignore[attr-defined]
-                f"{inner_text}.{method}()"))
+                ctx.position(length.lineno, length.col_offset),
+                ctx.position(length.end_lineno or length.lineno, length.end_col_offset or 0),
+                f"{inner_text}.count()"))
         title = f"Stream with `.iterator(chunk_size={size})` (no result cache)"
         if counts:
             title += "; count in the database"
@@ -339,16 +337,16 @@ def _passed_through(iterable: ast.expr) -> ast.expr:
     return iterable
 
 
-def _other_uses(ctx: CheckContext, scope: Scope, use: ast.Name) -> list[tuple[ast.AST, str]] | None:
-    """The other reads of a queryset name that need none of its rows cached, as edits that
-    ask the database instead (``len(qs)`` → ``qs.count()``); None when one of them reads the
-    rows (another loop, ``list(qs)``, a call, a return) or tests it (``if qs:``: in the
-    corpus reviews, a loop guarded so was over a short list every time).
+def _counted_only(ctx: CheckContext, scope: Scope, use: ast.Name) -> list[ast.Call] | None:
+    """The ``len(qs)`` calls among the other reads of a queryset name, when none of those
+    reads needs its rows cached (the fix turns each into ``qs.count()``); None when one of them
+    reads the rows (another loop, ``list(qs)``, a call, a return) or tests it (``if qs:``: in
+    the corpus reviews, a loop guarded so was over a short list every time).
 
     Derived querysets (``qs.filter(...)``, ``qs[:10]``, ``qs.count()``, and the name's own
     refinements ``qs = qs.filter(...)``) run queries of their own."""
     parents = ctx.facts.parent
-    edits: list[tuple[ast.AST, str]] = []
+    lengths: list[ast.Call] = []
     for load in name_loads(scope.node, use.id):
         if load is use:
             continue
@@ -361,11 +359,10 @@ def _other_uses(ctx: CheckContext, scope: Scope, use: ast.Name) -> list[tuple[as
             continue
         if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) \
                 and parent.func.id == "len" and parent.args == [load] and not parent.keywords:
-            edits.append((parent, "count"))
+            lengths.append(parent)
             continue
         return None  # also a truth test (`if qs:`): code that expects few rows, or none
-
-    return edits
+    return lengths
 
 
 _QUERYSET_METHODS = DJANGO_QUERYSET | DJANGO_BOUNDING
