@@ -1,12 +1,13 @@
 """The drop-in drivers of the table behave as the driver they are read as.
 
-The table reads `pysqlite3`, `sqlean` and `psycopg2cffi` as `sqlite3` and `psycopg2`
-(`DriverSpec.drop_ins`): every claim it makes about the driver's connection and cursor (what
+The table reads `pysqlite3`, `sqlean`, `sqlcipher3`, `pysqlcipher3` and `psycopg2cffi` as
+`sqlite3` and `psycopg2` (`DriverSpec.drop_ins`): every claim it makes about the driver's connection and cursor (what
 `with` does, that `close()` closes) is checked here against the drop-in itself.
 """
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ PSYCOPG2_DROP_INS = [module for target, module, _package in DROP_INS if target =
 INSTALL = {
     "pysqlite3": "`pip install pysqlite3-binary` (the test extra)",
     "sqlean": "`pip install sqlean.py` (the test extra)",
+    "sqlcipher3": "`pip install sqlcipher3-binary` (the test extra)",
+    "pysqlcipher3": ("install Debian's `libsqlcipher-dev`, then `pip install -e '.[drivers-native]'` "
+                     "(pysqlcipher3 builds against libsqlcipher)"),
     "psycopg2cffi": ("install Debian's `libpq-dev`, then `pip install -e '.[drivers-native]'` "
                      "(psycopg2cffi builds against libpq)"),
 }
@@ -32,7 +36,9 @@ INSTALL = {
 
 def _dbapi(module: str) -> Any:
     loaded = module_or_skip(module, INSTALL[module])
-    return getattr(loaded, "dbapi2", loaded)
+    if hasattr(loaded, "connect"):
+        return loaded
+    return importlib.import_module(f"{module}.dbapi2")  # pysqlcipher3's package imports nothing
 
 
 def test_the_table_reads_each_drop_in_as_its_driver() -> None:

@@ -230,7 +230,7 @@ def module_flow(ctx: CheckContext) -> ModuleFlow:
     return cached
 
 
-def _is_main_guard(test: ast.expr) -> bool:
+def is_main_guard(test: ast.expr) -> bool:
     return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
             and test.left.id == "__name__" and len(test.comparators) == 1
             and isinstance(test.comparators[0], ast.Constant)
@@ -389,16 +389,19 @@ def _walk_expr(node: ast.AST) -> Iterator[ast.AST]:
     yield from walk_same_scope(node)
 
 
-def _free_names(node: ast.AST) -> set[str]:
+def free_names(node: ast.AST) -> set[str]:
     """Names a nested function/lambda/class reads (roughly: loads not bound inside it)."""
     loads: set[str] = set()
     stores: set[str] = set()
+    shared: set[str] = set()
     for sub in walk(node):
         if isinstance(sub, ast.Name):
             (loads if isinstance(sub.ctx, ast.Load) else stores).add(sub.id)
         elif isinstance(sub, ast.arg):
             stores.add(sub.arg)
-    return loads - stores
+        elif isinstance(sub, ast.Nonlocal):
+            shared.update(sub.names)  # bound inside, yet the enclosing scope's variable
+    return (loads - stores) | shared
 
 
 def is_pytest_fixture(scope: ast.AST) -> bool:
@@ -467,6 +470,7 @@ class _ScopeInterpreter:
         self._cursor_names: set[str] | None = None
         self.loop_depth = 0
         self.in_finally = 0
+        self._nested_reads: frozenset[str] | None = None
 
     # -- running
 
@@ -534,7 +538,7 @@ class _ScopeInterpreter:
                 if kind == "normal":
                     flow.normal_statuses.add(status)
                     if status == OPEN:
-                        if self.is_module and resource.name is not None:
+                        if self.is_module and resource.name is not None and not self._script_use(resource):
                             if flow not in self.module_level and not self.in_main_guard_of(resource):
                                 self.module_level.append(flow)
                             continue
@@ -543,10 +547,28 @@ class _ScopeInterpreter:
                 elif status in (OPEN, YIELDED) and node not in flow.exception_exits:
                     flow.exception_exits.append(node)
 
+    def _script_use(self, resource: Resource) -> bool:
+        """A module-level object the module uses as a script does, as a function's local: made
+        under ``if __name__ == "__main__":``, or read by no function or class of the module (only
+        by the statements that run at import). Left open at the module's end, it is never
+        closed. An engine is a pool meant for the process's life: not one of these."""
+        if resource.spec.kind is Kind.ENGINE or resource.name is None:
+            return False
+        if self.in_main_guard_of(resource):
+            return True
+        return resource.name not in self._names_read_in_nested_scopes()
+
+    def _names_read_in_nested_scopes(self) -> frozenset[str]:
+        if self._nested_reads is None:
+            self._nested_reads = frozenset(
+                sub.id for scope in self.module.facts.scopes if scope.node is not self.scope
+                for sub in walk_scope(scope.node) if type(sub) is ast.Name)
+        return self._nested_reads
+
     def in_main_guard_of(self, resource: Resource) -> bool:
         node: ast.AST | None = resource.stmt
         while node is not None:
-            if isinstance(node, ast.If) and _is_main_guard(node.test):
+            if isinstance(node, ast.If) and is_main_guard(node.test):
                 return True
             node = self.parents.get(id(node))
         return False
@@ -710,13 +732,18 @@ class _ScopeInterpreter:
         body_out = self.block(stmt.body, states)
         self.frames.pop()
         caught = frozenset(handler_frame.exc)
+        # A body with no raising call still raises where it reads an attribute or an item
+        # (`try: db = thread_data.db` / `except AttributeError: db = connect()`): its handlers
+        # are reached, with what the body made of the states (a `close()` in it is done: `try:
+        # conn.close()` / `except Exception: pass`), though no exception path leaves from there.
+        reached = caught or body_out
         normal = self.block(stmt.orelse, body_out) if stmt.orelse else body_out
         out = set(normal)
         catch_all = False
         for handler in stmt.handlers:
             catch_all = catch_all or _is_catch_all(handler) or self._catches_driver_errors(handler)
             # Ctrl-C and exit requests come from outside, not from the calls in the body.
-            entry = frozenset() if _is_interrupt_only(handler) else caught
+            entry = frozenset() if _is_interrupt_only(handler) else reached
             if handler.type is not None:
                 entry = self.effects(handler.type, entry, stmt)
             if handler.name:
@@ -876,9 +903,10 @@ class _ScopeInterpreter:
         """A nested function or class reading a local resource may keep it: handed over."""
         if self.is_module:
             return states
-        free = _free_names(node)
+        free = free_names(node)
         if not free:
             return states
+        free -= self._borrowed_by_local_helper(node, free)
         result = set()
         for state in states:
             for name in free:
@@ -887,6 +915,29 @@ class _ScopeInterpreter:
                     state = self._mark(state, rid, ESCAPED, node)
             result.add(state)
         return _cap(result)
+
+    def _borrowed_by_local_helper(self, node: ast.AST, free: set[str]) -> set[str]:
+        """The free names a nested helper only borrows: a plain ``def`` (no decorator, which
+        may register it) that this scope only calls, whose every read of the name is a borrow
+        (no close, no store, no return, no alias). Calling it is then using the object here:
+        ``def do_search(t): return build_query(session, t)`` called in a comprehension."""
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.decorator_list:
+            return set()
+        for sub in walk(node):
+            if isinstance(sub, (ast.Nonlocal, ast.Global)):
+                return set()
+        for sub in walk(self.scope):
+            if isinstance(sub, ast.Name) and sub.id == node.name:
+                parent = self.parents.get(id(sub))
+                if not (isinstance(sub.ctx, ast.Load) and isinstance(parent, ast.Call)
+                        and parent.func is sub):
+                    return set()
+        borrowed = set()
+        for name in free:
+            reads = [sub for sub in walk(node) if isinstance(sub, ast.Name) and sub.id == name]
+            if reads and all(self.classify(read, node)[0] == "borrow" for read in reads):
+                borrowed.add(name)
+        return borrowed
 
     def narrow(self, test: ast.expr, states: States) -> tuple[States, States]:
         """Split states by a guard on a tracked name (``conn is None``, ``if conn:``).

@@ -8,7 +8,13 @@ import ast
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from dbleak.analysis.flow import ResourceFlow, _may_raise, lends_what_it_yields
+from dbleak.analysis.flow import (
+    ResourceFlow,
+    _may_raise,
+    free_names,
+    is_main_guard,
+    lends_what_it_yields,
+)
 from dbleak.analysis.module import iter_children, walk, walk_same_scope
 from dbleak.analysis.names import fresh_name, names_used
 from dbleak.fixes.plan import AddImport, ReplaceRange
@@ -115,6 +121,13 @@ def _derived_names(scope: ast.AST, name: str) -> tuple[set[str], set[str]]:
                 targets, value, sources = [node.target], None, node.iter
             elif isinstance(node, ast.withitem) and node.optional_vars is not None:
                 targets, value, sources = [node.optional_vars], None, node.context_expr
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                # a local helper reading it uses it wherever it is called
+                if node.name not in names and free_names(node) & names:
+                    names.add(node.name)
+                    unclean.add(node.name)
+                    changed = True
+                continue
             else:
                 continue
             if not any(isinstance(n, ast.Name) and n.id in names for n in walk(sources)):
@@ -188,12 +201,27 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
     planned = _plan_fix(ctx, flow, title_kind)
     if planned.plan is not None and (flow.guessed or flow.resource.spec.project_class
                                      or lends_what_it_yields(flow.resource.scope)
-                                     and not flow.releases):
+                                     and not flow.releases
+                                     or _imported_with_the_module(ctx, flow)):
         # A project class's `close()` may do more than release (flush, commit): unsafe too.
         # What a context manager lends and never closes, its `with` body reads from, and may
         # keep (ORM objects a closed session detaches).
         return PlannedFix(replace(planned.plan, applicability=Applicability.UNSAFE))
     return planned
+
+
+def _imported_with_the_module(ctx: CheckContext, flow: ResourceFlow) -> bool:
+    """A module global made at import time (outside ``if __name__ == "__main__":``): another
+    module may import it, and would get it closed after the fix."""
+    resource = flow.resource
+    if not isinstance(resource.scope, ast.Module):
+        return False
+    node: ast.AST | None = resource.stmt
+    while node is not None:
+        if isinstance(node, ast.If) and is_main_guard(node.test):
+            return False
+        node = ctx.facts.parent.get(id(node))
+    return True
 
 
 def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedFix:

@@ -456,7 +456,8 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                                 and target.value.id == me):
                             if node.value is None:
                                 qualname = facts.qualname(unwrap_annotation(node.annotation)) if isinstance(node, ast.AnnAssign) else None
-                                attrs.setdefault(target.attr, []).append(("type", qualname) if qualname else None)
+                                if qualname:  # a declaration of a type not known says nothing
+                                    attrs.setdefault(target.attr, []).append(("type", qualname))
                             elif is_none(node.value):
                                 continue
                             else:

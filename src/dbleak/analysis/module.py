@@ -197,7 +197,8 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
             scope_of_stmt[id(node)] = scope
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 resolver.add_import(node, module_name, top_level=statement_parent.get(id(node)) is tree,
-                                    is_package=is_package)
+                                    is_package=is_package,
+                                    fallback=_in_handler(node, parent))
             elif isinstance(node, (ast.With, ast.AsyncWith)):
                 facts.withs.append(WithSite(node, scope))
             elif node_type is ast.Assign and scope is root:
@@ -283,6 +284,14 @@ def walk_scope(node: ast.AST) -> Iterator[ast.AST]:
             stack.extend(_outer_parts(child))
             continue
         stack.extend(ast.iter_child_nodes(child))
+
+
+def _in_handler(node: ast.AST, parent: dict[int, ast.AST]) -> bool:
+    """Whether a statement runs in an ``except`` handler (through nested ``try``/``if``)."""
+    above = parent.get(id(node))
+    while isinstance(above, (ast.Try, ast.If)):
+        above = parent.get(id(above))
+    return isinstance(above, ast.ExceptHandler)
 
 
 def walk_same_scope(node: ast.AST) -> Iterator[ast.AST]:

@@ -132,14 +132,34 @@ class ImportResolver:
         # to something else are in ``_opaque``.
         self._candidates: dict[str, list[str]] = {}
         self._opaque: set[str] = set()
+        # Qualified names imported in `except` handlers, and those imported anywhere else.
+        self._fallbacks: set[str] = set()
+        self._primaries: set[str] = set()
         # Names bound by unconditional imports in the module body: the only ones a fix may use
         # anywhere in the module (an import inside a function or an `if` is not visible everywhere).
         self.top_level: dict[str, str] = {}
 
     def add_import(self, node: ast.Import | ast.ImportFrom, module_name: str = "",
-                   top_level: bool = False, is_package: bool = False) -> None:
+                   top_level: bool = False, is_package: bool = False, fallback: bool = False) -> None:
+        """``fallback``: the import sits in an ``except`` handler, so it runs only when the
+        ``try`` body's import failed."""
         for name, qualname in import_bindings(node, module_name, is_package):
             self._bind(name, qualname, top_level)
+            if fallback:
+                self._fallbacks.add(self._canonical(qualname))
+            else:
+                self._primaries.add(self._canonical(qualname))
+
+    def fallback_only(self, qualname: str) -> bool:
+        """Whether ``qualname`` (or the module it is in) is imported only in ``except`` handlers
+        (``except ImportError: import pysqlite2.dbapi2 as sqlite3``)."""
+        while qualname:
+            if qualname in self._primaries:
+                return False
+            if qualname in self._fallbacks:
+                return True
+            qualname = qualname.rpartition(".")[0]
+        return False
 
     def add_alias(self, name: str, value: ast.expr) -> None:
         """``connect = sqlite3.connect`` at module level makes ``connect`` an alias."""
@@ -179,12 +199,22 @@ class ImportResolver:
         if not isinstance(node, ast.Name):
             return None
         if node.id in self._conflicts:
-            return None
-        base = self.bindings.get(node.id)
+            base = self._primary(node.id)
+        else:
+            base = self.bindings.get(node.id)
         if base is None:
             return None
         parts.append(base)
         return self._canonical(".".join(reversed(parts)))
+
+    def _primary(self, name: str) -> str | None:
+        """The one import of a name that is not a fallback, when every other binding of it is
+        an import in an ``except`` handler (``try: import sqlite3`` / ``except ImportError:
+        import pysqlite2.dbapi2 as sqlite3``): the handler runs only where the first failed."""
+        if name in self._opaque:
+            return None
+        primaries = [q for q in self._candidates.get(name, ()) if not self.fallback_only(q)]
+        return primaries[0] if len(primaries) == 1 else None
 
     def resolve_alternatives(self, node: ast.AST) -> tuple[str, ...]:
         """The qualified names a chain may mean when its root is bound by several imports (and

@@ -729,6 +729,8 @@ class ObjectSources:
                 factory = self.drivers.factory_for(moved, keywords)
                 qualname = moved
             if factory is None:
+                if len(candidates) > 1 and self.facts.resolver.fallback_only(qualname):
+                    continue  # runs only when the `try` body's import failed
                 return None
             if factory.awaited and not (awaited or in_async_with):
                 return False

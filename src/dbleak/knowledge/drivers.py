@@ -341,7 +341,9 @@ SQLITE3 = DriverSpec(
     modules=("sqlite3",),
     package="(standard library)",
     module_aliases=(("sqlite3.dbapi2", "sqlite3"),),
-    drop_ins=(("pysqlite3", "pysqlite3 / pysqlite3-binary"), ("sqlean", "sqlean.py")),
+    # SQLCipher's modules are forks of the same code (sqlite3 built against SQLCipher).
+    drop_ins=(("pysqlite3", "pysqlite3 / pysqlite3-binary"), ("sqlean", "sqlean.py"),
+              ("sqlcipher3", "sqlcipher3 / sqlcipher3-binary"), ("pysqlcipher3", "pysqlcipher3")),
     docs="https://docs.python.org/3/library/sqlite3.html#sqlite3-connection-context-manager",
     objects=(
         ObjectSpec(

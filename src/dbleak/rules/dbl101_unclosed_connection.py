@@ -108,7 +108,11 @@ class UnclosedConnection(Rule):
     after it, used as a one-shot temporary (`sqlite3.connect(p).execute(q).fetchone()`), or
     kept only through its cursor (`cur = sqlite3.connect(p).cursor()`). An engine
     (`create_engine()`) made inside a function and never disposed is flagged too: its pool
-    keeps connections open.
+    keeps connections open. Scripts count as scopes: a connection or session made at module
+    level under `if __name__ == "__main__":`, or one that no function or class of the module
+    reads (only the statements that run at import use it), is flagged when it is never closed
+    (an exception path of a script is not: the process ends). A module global that the
+    module's functions read is a shared handle: DBL108's, off by default.
 
     ## Why is this bad?
     An open connection holds a server backend, a file lock or a pool slot until the garbage
@@ -137,7 +141,9 @@ class UnclosedConnection(Rule):
     ## Known problems
     Objects are found however the code gets them: driver factories (also behind an import
     fallback, a re-export, or a drop-in driver such as `pysqlite3`), the project's own
-    factories, methods, `@property` getters and `next(generator())`, SQLAlchemy
+    factories, methods, `@property` getters and `next(generator())`, a driver imported in a
+    `try` body whose `except ImportError` fallback is a module nothing is known of (the
+    fallback runs only where the first import failed), SQLAlchemy
     `sessionmaker`/`scoped_session` objects kept in module globals or class attributes,
     `engine.connect()`, parameters annotated with a driver's type, and parameters that every call
     site in the package passes one kind of object (`def current(backend)` called only with a
@@ -148,7 +154,8 @@ class UnclosedConnection(Rule):
     pre-commit hook) gets the findings of a whole-project run.
 
     An object that is returned, yielded by a plain generator, stored on `self`/a global/a
-    container, captured by a closure, given to a constructor or to a call that keeps what it is given (`append`,
+    container, captured by a closure (but for a local helper `def` that the function only calls
+    and that only uses it: its calls are uses), given to a constructor or to a call that keeps what it is given (`append`,
     `register`, `submit`, …) is handed over and not flagged. A project function is read from
     its summary (it releases, keeps or only uses the parameter). A callee nothing is known of
     is taken to only use it (`unknown-calls = "evidence"`, the default); `"hand-over"` makes
@@ -173,7 +180,8 @@ class UnclosedConnection(Rule):
     known of (it might keep the object, and closing it would then change what the code does),
     and when a context manager or a fixture yields it (its `with` body may keep what it read, such
     as ORM objects a closed session detaches).
-    No fix is offered when the uses are spread over branches, when something read from the
+    The fix of a connection made at import time outside `if __name__ == "__main__":` is
+    unsafe: another module may import it. No fix is offered when the uses are spread over branches, when something read from the
     connection is used after the last use, or when a comment would be lost; the message says why.
 
     ## Options

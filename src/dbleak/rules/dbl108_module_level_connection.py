@@ -14,9 +14,11 @@ from dbleak.rules.dbl101_unclosed_connection import describe, lifecycle_triggers
 class ModuleLevelConnection(Rule):
     """
     ## What it does
-    Flags a connection or session created at import time: bound to a module-level name by a
-    statement that runs when the module is imported (code under
-    `if __name__ == "__main__":` is not import time and is not flagged).
+    Flags a connection or session created at import time and kept for the module's functions:
+    bound to a module-level name by a statement that runs when the module is imported (code
+    under `if __name__ == "__main__":` is not import time and is not flagged), and read by a
+    function or class of the module. One that only the import-time statements use is a
+    script's, and DBL101 flags it when it is never closed.
 
     ## Why is this bad?
     Importing the module opens a connection — in tests, in tools that only import to inspect,
@@ -67,7 +69,8 @@ class ModuleLevelConnection(Rule):
         "import sqlite3\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    conn.close()\n",
         "import sqlite3\n\nif __name__ == '__main__':\n    conn = sqlite3.connect('a.db')\n",
     )
-    INVALID = (Example("import sqlite3\n\nconn = sqlite3.connect('a.db')\n"),)
+    INVALID = (Example("import sqlite3\n\nconn = sqlite3.connect('a.db')\n\n"
+                       "def names():\n    return conn.execute('SELECT name FROM t').fetchall()\n"),)
 
     @classmethod
     def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
