@@ -101,6 +101,9 @@ class ResourceFlow:
     # Calls it is passed to that nothing is known of, taken to borrow it (a fix that closes
     # it is then unsafe: such a callee might keep it).
     guessed: list[ast.AST] = field(default_factory=list)
+    # Exception exits where it had been handed over (stored on an object, passed to a
+    # constructor): a leak only if the scope closes it itself on every normal path.
+    lent_exception_exits: list[ast.AST] = field(default_factory=list)
 
     @property
     def dropped(self) -> bool:
@@ -116,9 +119,15 @@ class ResourceFlow:
 
     @property
     def skipped_by_exception(self) -> bool:
-        """Released on every normal path, but an exception can skip the release."""
-        return (not self.drops and bool(self.exception_exits) and RELEASED in self.normal_statuses
-                and OPEN not in self.normal_statuses)
+        """Released on every normal path, but an exception can skip the release. What the
+        scope stored somewhere and still closes itself on every normal path was only lent
+        (`data_layer.connection = conn` ... `await conn.close()`): an exception after the
+        loan skips the close too."""
+        if self.drops or OPEN in self.normal_statuses:
+            return False
+        if self.exception_exits and RELEASED in self.normal_statuses:
+            return True
+        return bool(self.lent_exception_exits) and self.normal_statuses == {RELEASED}
 
 
 @dataclass(eq=False)
@@ -389,6 +398,15 @@ def _walk_expr(node: ast.AST) -> Iterator[ast.AST]:
     yield from walk_same_scope(node)
 
 
+def _holds_any(stmt: ast.AST, nodes: list[ast.AST]) -> bool:
+    """Whether one of ``nodes`` lies within the lines of ``stmt``."""
+    first = getattr(stmt, "lineno", None)
+    last = getattr(stmt, "end_lineno", first)
+    if first is None or last is None:
+        return False
+    return any(first <= getattr(n, "lineno", 0) <= last for n in nodes)
+
+
 def free_names(node: ast.AST) -> set[str]:
     """Names a nested function/lambda/class reads (roughly: loads not bound inside it)."""
     loads: set[str] = set()
@@ -471,6 +489,7 @@ class _ScopeInterpreter:
         self.loop_depth = 0
         self.in_finally = 0
         self._nested_reads: frozenset[str] | None = None
+        self._desugared: dict[int, ast.If] = {}
 
     # -- running
 
@@ -502,6 +521,49 @@ class _ScopeInterpreter:
         end = self.block(body, start)
         self._exit(end, "normal", scope)
         return [f for f in self.flows.values()]
+
+    def _conditional_creation(self, stmt: ast.Assign) -> ast.If | None:
+        """``con = con if con else connect()`` / ``con = con or connect()``: the ``if``
+        statement it means (``if con: con = con`` / ``else: con = connect()``), so that the
+        path that made the object holds it and the other holds what was passed in. Only for
+        one name bound to a branch that is itself the creating call."""
+        if not (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            return None
+        value = stmt.value
+        if isinstance(value, ast.IfExp):
+            test, body, orelse = value.test, value.body, value.orelse
+        elif (isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or) and len(value.values) == 2
+              and isinstance(value.values[0], (ast.Name, ast.Attribute))):
+            test, body, orelse = value.values[0], value.values[0], value.values[1]
+        else:
+            return None
+
+        def creates(expr: ast.expr) -> bool:
+            call = expr.value if isinstance(expr, ast.Await) else expr
+            return isinstance(call, ast.Call) and self._creation_spec(call) is not None
+
+        if creates(body) == creates(orelse):
+            return None
+        known = self._desugared.get(id(stmt))
+        if known is not None:
+            return known  # a loop interprets it again: the same statements
+        if not isinstance(self.parents, ChainMap):
+            # The synthetic statements' parents go to an overlay: other rules never see them.
+            self.parents = ChainMap({}, self.parents)
+            self.handover.parents = self.parents
+        target = stmt.targets[0]
+        arms = [ast.Assign(targets=[target], value=branch) for branch in (body, orelse)]
+        branches = ast.If(test=test, body=[arms[0]], orelse=[arms[1]])
+        holder = self.parents.get(id(stmt))
+        for node in (*arms, branches):
+            ast.copy_location(node, stmt)
+            node.end_lineno, node.end_col_offset = stmt.end_lineno, stmt.end_col_offset
+        self.parents[id(branches)] = holder  # type: ignore[assignment]
+        for arm, branch in zip(arms, (body, orelse)):
+            self.parents[id(arm)] = branches
+            self.parents[id(branch)] = arm
+        self._desugared[id(stmt)] = branches
+        return branches
 
     def _worth_running(self, scope: ast.AST) -> bool:
         """Only scopes that hold a creating call are interpreted."""
@@ -546,6 +608,10 @@ class _ScopeInterpreter:
                             flow.drops.append((node, "scope-exit"))
                 elif status in (OPEN, YIELDED) and node not in flow.exception_exits:
                     flow.exception_exits.append(node)
+                elif status == ESCAPED and node not in flow.lent_exception_exits \
+                        and not _holds_any(node, flow.escapes):
+                    # (the statement that hands it over raising is the hand-over failing)
+                    flow.lent_exception_exits.append(node)
 
     def _script_use(self, resource: Resource) -> bool:
         """A module-level object the module uses as a script does, as a function's local: made
@@ -655,6 +721,9 @@ class _ScopeInterpreter:
             self.emit("continue", states, stmt)
             return frozenset()
         if isinstance(stmt, ast.Assign):
+            branches = self._conditional_creation(stmt)
+            if branches is not None:
+                return self.statement(branches, states)
             states = self.header(stmt.value, states, stmt)
             for target in stmt.targets:
                 states = self.assign_targets(target, stmt.value if len(stmt.targets) == 1 else None,
@@ -811,8 +880,19 @@ class _ScopeInterpreter:
                        stmt: ast.stmt) -> States:
         flag_key = target.id if isinstance(target, ast.Name) else chain_text(target)
         if flag_key is not None and flag_key in self._flag_keys():
-            value_flag = value.value if isinstance(value, ast.Constant) and isinstance(value.value, bool) else None
-            states = _cap(s.with_flag(flag_key, value_flag) for s in states)
+            source, when = _flag_guard(value) if value is not None and not isinstance(value, ast.Name) \
+                else (None, True)
+            if source is not None and source != flag_key and source in self._flag_keys():
+                # `own = conn is None`: own is what the test of conn gives, path by path
+                taken: set[State] = set()
+                skipped: set[State] = set()
+                for state in states:
+                    _split_on_flag(state, source, when, taken, skipped)
+                states = _cap([*(s.with_flag(flag_key, True) for s in taken),
+                               *(s.with_flag(flag_key, False) for s in skipped)])
+            else:
+                value_flag = value.value if isinstance(value, ast.Constant) and isinstance(value.value, bool) else None
+                states = _cap(s.with_flag(flag_key, value_flag) for s in states)
         if isinstance(target, ast.Name):
             if target.id in self.globals:
                 return self.rebind(target.id, states, stmt)
@@ -1015,6 +1095,17 @@ class _ScopeInterpreter:
                 elif (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
                       and isinstance(node.value.value, bool)):
                     booleans.update(k for k in (chain_text(t) for t in node.targets) if k)
+                elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    value = node.value
+                    if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or):
+                        key, _when = _flag_guard(value.values[0])  # `conn = conn or connect()`
+                    else:
+                        key, _when = _flag_guard(value)  # `own = conn is None`
+                        if key is not None and isinstance(node.targets[0], ast.Name) \
+                                and not isinstance(value, ast.Name):
+                            booleans.add(node.targets[0].id)
+                    if key is not None:
+                        counts[key] = counts.get(key, 0) + 1
             self._flags = frozenset(k for k, n in counts.items() if n > 1 or k in booleans)
         return self._flags
 
@@ -1539,6 +1630,10 @@ def _flag_guard(test: ast.expr) -> tuple[str | None, bool]:
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         key, when = _flag_guard(test.operand)
         return key, not when
+    if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Is, ast.IsNot))
+            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value is None):
+        key, when = _flag_guard(test.left)  # `x is None` read as `not x`: a flag is never None-ish else
+        return key, when if isinstance(test.ops[0], ast.IsNot) else not when
     if isinstance(test, ast.Name):
         return test.id, True
     if isinstance(test, ast.Attribute) and isinstance(test.value, ast.Name) and test.value.id == "self":

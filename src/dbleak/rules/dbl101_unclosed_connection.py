@@ -143,7 +143,9 @@ class UnclosedConnection(Rule):
     fallback, a re-export, or a drop-in driver such as `pysqlite3`), the project's own
     factories, methods, `@property` getters and `next(generator())`, a driver imported in a
     `try` body whose `except ImportError` fallback is a module nothing is known of (the
-    fallback runs only where the first import failed), SQLAlchemy
+    fallback runs only where the first import failed), a connection made unless one is passed in
+    (`con = con if con else connect()`, `con or connect()`: the path that made it holds it,
+    and `if con is None: conn.close()` or a flag set from that test closes it), SQLAlchemy
     `sessionmaker`/`scoped_session` objects kept in module globals or class attributes,
     `engine.connect()`, parameters annotated with a driver's type, and parameters that every call
     site in the package passes one kind of object (`def current(backend)` called only with a

@@ -75,7 +75,10 @@ class CloseSkippedOnException(Rule):
     call with plain arguments (`logger.exception("failed: %s", err)`, `log(f"...{x}")`): the
     logging module reports its own errors instead of raising them. Exceptions caught by a bare
     `except:` or `except Exception:` handler are followed into the handler. An object given to
-    a call that keeps it is taken as handed over on the call's exception path too.
+    a call that keeps it is taken as handed over on the call's exception path too. An object
+    stored somewhere (`holder.connection = conn`, a constructor's argument) that the function
+    still closes itself on every normal path was only lent: an exception raised after the
+    loan is reported (no fix is offered then: the loan would have to move into the block).
 
     ## Fix safety
     Safe. Wrapping in `with closing(...)` (or the driver's own closing `with`, or
