@@ -8,7 +8,9 @@ Exceptions are modelled: every statement that may raise sends its state to the i
 handler, ``finally`` or the scope's exceptional exit. When unsure the analysis gives up on
 the scope (precision first): no flow, no finding.
 
-Computed once per module (:func:`module_flow`) and shared by DBL101–DBL108.
+Computed once per module (:func:`module_flow`) and shared by DBL101–DBL108. The states it
+carries are in :mod:`dbleak.analysis.flow_state`, the syntax it reads (what may raise, guards)
+in :mod:`dbleak.analysis.flow_syntax`.
 """
 
 from __future__ import annotations
@@ -16,15 +18,44 @@ from __future__ import annotations
 import ast
 import builtins
 from collections import ChainMap
-from collections.abc import Iterable, Iterator, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
+from dbleak.analysis.flow_state import (
+    ESCAPED,
+    OPEN,
+    RELEASED,
+    YIELDED,
+    Frame,
+    GiveUp,
+    ModuleFlow,
+    Resource,
+    ResourceFlow,
+    State,
+    States,
+    StoredResource,
+    cap,
+    split_on_flag,
+)
+from dbleak.analysis.flow_syntax import (
+    flag_guard,
+    free_names,
+    guard,
+    holds_any,
+    is_catch_all,
+    is_interrupt_only,
+    is_main_guard,
+    is_pytest_fixture,
+    lends_what_it_yields,
+    may_raise,
+    self_attr,
+    walk_expr,
+)
 from dbleak.analysis.handover import HandOver, result_released
 from dbleak.analysis.lifecycle_summary import CURSOR_USES, value_leaves
-from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_same_scope, walk_scope
+from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_scope
 from dbleak.analysis.names import chain_text
-from dbleak.analysis.origins import function_kind, is_fresh
+from dbleak.analysis.origins import is_fresh
 from dbleak.analysis.sources import (
     CLOSING_WRAPPERS,
     DUCK_CURSOR,
@@ -34,13 +65,12 @@ from dbleak.analysis.sources import (
     handed_out,
     object_sources,
 )
-from dbleak.knowledge.calls import LOG_METHODS, RELEASE_METHODS
+from dbleak.knowledge.calls import RELEASE_METHODS
 from dbleak.knowledge.drivers import Kind, ObjectSpec
 
 if TYPE_CHECKING:
     from dbleak.analysis.context import CheckContext
 
-OPEN, RELEASED, ESCAPED, YIELDED = "open", "released", "escaped", "yielded"
 REPORTED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR)
 TRACKED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.POOL, Kind.ENGINE)
 _CURSOR_MAKERS = frozenset({"cursor", "execute", "executemany", "executescript"})
@@ -61,169 +91,6 @@ _CONSUMING_METHODS = frozenset({
 })
 
 
-@dataclass(eq=False)
-class Resource:
-    """One creation site of an object that must be released."""
-
-    rid: int
-    node: ast.expr  # the creating call (or the `await` around it)
-    call: ast.Call | ast.Attribute  # the call, or the read of a property that makes it
-    spec: ObjectSpec
-    stmt: ast.stmt
-    scope: ast.AST
-    name: str | None = None
-    factory: str = ""  # qualified name or `.method` it came from
-    awaited: bool = False
-    parent_tracked: bool = False
-    # For a cursor of an attribute's connection (`self.cnx.cursor()`): "self.cnx", whose
-    # release releases the cursor too.
-    parent_key: str | None = None
-
-    @property
-    def kind(self) -> Kind:
-        return self.spec.kind
-
-
-@dataclass(eq=False)
-class ResourceFlow:
-    """What happens to one resource on every path out of its scope."""
-
-    resource: Resource
-    # (node, reason): reason is "scope-exit", "rebound", "temporary"
-    drops: list[tuple[ast.AST, str]] = field(default_factory=list)
-    exception_exits: list[ast.AST] = field(default_factory=list)
-    normal_statuses: set[str] = field(default_factory=set)
-    releases: list[ast.AST] = field(default_factory=list)  # release call nodes
-    escapes: list[ast.AST] = field(default_factory=list)
-    yielded: bool = False
-    in_loop: bool = False
-    handle: str | None = None  # the cursor through which a temporary connection is kept
-    # Calls it is passed to that nothing is known of, taken to borrow it (a fix that closes
-    # it is then unsafe: such a callee might keep it).
-    guessed: list[ast.AST] = field(default_factory=list)
-    # Exception exits where it had been handed over (stored on an object, passed to a
-    # constructor): a leak only if the scope closes it itself on every normal path.
-    lent_exception_exits: list[ast.AST] = field(default_factory=list)
-
-    @property
-    def dropped(self) -> bool:
-        return bool(self.drops)
-
-    @property
-    def hand_over_skipped_by_exception(self) -> bool:
-        """Handed over (returned, stored) on every normal path, but an exception raised by a
-        call between its creation and the hand-over leaves it open: nobody got it to close."""
-        return (not self.drops and not self.yielded and bool(self.escapes)
-                and self.normal_statuses == {ESCAPED}
-                and any(_raising_header(node) for node in self.exception_exits))
-
-    @property
-    def skipped_by_exception(self) -> bool:
-        """Released on every normal path, but an exception can skip the release. What the
-        scope stored somewhere and still closes itself on every normal path was only lent
-        (`data_layer.connection = conn` ... `await conn.close()`): an exception after the
-        loan skips the close too."""
-        if self.drops or OPEN in self.normal_statuses:
-            return False
-        if self.exception_exits and RELEASED in self.normal_statuses:
-            return True
-        return bool(self.lent_exception_exits) and self.normal_statuses == {RELEASED}
-
-
-@dataclass(eq=False)
-class StoredResource:
-    """``self.<attr> = <resource>`` inside a class."""
-
-    class_node: ast.ClassDef
-    attr: str
-    node: ast.AST  # the creating call or the assignment
-    spec: ObjectSpec
-    method: ast.AST | None = None  # the method that stores it
-    stmt: ast.stmt | None = None  # the assignment
-
-
-@dataclass(eq=False)
-class ModuleFlow:
-    flows: list[ResourceFlow] = field(default_factory=list)
-    stored_on_self: list[StoredResource] = field(default_factory=list)
-    module_level: list[ResourceFlow] = field(default_factory=list)  # open at module end
-    scopes_given_up: int = 0
-
-
-class GiveUp(Exception):
-    """The scope is beyond what the analysis models: no findings for it."""
-
-
-# --- path states ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class State:
-    status: frozenset[tuple[int, str]] = frozenset()
-    binds: frozenset[tuple[str, int]] = frozenset()
-    # What this path knows of flags the scope tests more than once (`own`, `self._owns`):
-    # `if own: conn = connect()` ... `if own: conn.close()` is one path or the other.
-    flags: frozenset[tuple[str, bool]] = frozenset()
-
-    def get(self, rid: int) -> str | None:
-        for key, value in self.status:
-            if key == rid:
-                return value
-        return None
-
-    def bound(self, name: str) -> int | None:
-        for key, value in self.binds:
-            if key == name:
-                return value
-        return None
-
-    def set_status(self, rid: int, value: str) -> State:
-        return State(frozenset({(k, v) for k, v in self.status if k != rid} | {(rid, value)}),
-                     self.binds, self.flags)
-
-    def bind(self, name: str, rid: int | None) -> State:
-        binds = {(k, v) for k, v in self.binds if k != name}
-        if rid is not None:
-            binds.add((name, rid))
-        return State(self.status, frozenset(binds), self.flags)
-
-    def without(self, rid: int) -> State:
-        return State(frozenset((k, v) for k, v in self.status if k != rid),
-                     frozenset((k, v) for k, v in self.binds if v != rid), self.flags)
-
-    def flag(self, key: str) -> bool | None:
-        for name, value in self.flags:
-            if name == key:
-                return value
-        return None
-
-    def with_flag(self, key: str, value: bool | None) -> State:
-        flags = {(k, v) for k, v in self.flags if k != key}
-        if value is not None:
-            flags.add((key, value))
-        return State(self.status, self.binds, frozenset(flags))
-
-
-States = frozenset[State]
-
-
-def _cap(states: Iterable[State]) -> States:
-    result = frozenset(states)
-    if len(result) > _MAX_STATES:
-        raise GiveUp("too many paths")
-    return result
-
-
-# --- frames for control transfers -----------------------------------------------------------
-
-@dataclass(eq=False)
-class _Frame:
-    kind: str  # "handler", "finally", "loop"
-    exc: set[State] = field(default_factory=set)
-    transfers: list[tuple[str, States, ast.AST]] = field(default_factory=list)
-    breaks: set[State] = field(default_factory=set)
-    continues: set[State] = field(default_factory=set)
-
-
 # --- the module-level driver ------------------------------------------------------------------
 
 _CACHE_KEY = "_dbleak_module_flow"
@@ -237,13 +104,6 @@ def module_flow(ctx: CheckContext) -> ModuleFlow:
         ctx.__dict__[_CACHE_KEY] = cached
     assert isinstance(cached, ModuleFlow)
     return cached
-
-
-def is_main_guard(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
-            and test.left.id == "__name__" and len(test.comparators) == 1
-            and isinstance(test.comparators[0], ast.Constant)
-            and test.comparators[0].value == "__main__")
 
 
 class _ModuleAnalysis:
@@ -284,177 +144,6 @@ class _ModuleAnalysis:
         self.result.module_level.extend(interpreter.module_level)
 
 
-def self_attr(node: ast.AST) -> str | None:
-    """``attr`` for ``self.attr``."""
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
-        return node.attr
-    return None
-
-
-def _raising_header(stmt: ast.AST) -> bool:
-    """Whether the statement's own expressions (not a compound statement's body) hold a call
-    or an explicit raise: attribute sets (`conn.row_factory = Row`) do not count."""
-    if isinstance(stmt, (ast.Raise, ast.Assert)):
-        return True
-    if isinstance(stmt, (ast.If, ast.While)):
-        parts: list[ast.AST] = [stmt.test]
-    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
-        parts = [stmt.iter]
-    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-        parts = [item.context_expr for item in stmt.items]
-    elif isinstance(stmt, (ast.Try, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return False
-    else:
-        parts = [stmt]
-    return any(isinstance(n, (ast.Call, ast.Await)) for part in parts for n in _walk_expr(part))
-
-
-# Builtins that do not raise on any argument, and PEP 249 attributes that are plain reads: no
-# reason for a `try` around them.
-_SAFE_BUILTINS = frozenset({"hasattr", "isinstance", "issubclass", "id", "type", "callable"})
-_PLAIN_ATTRIBUTES = frozenset({"rowcount", "lastrowid", "description", "statusmessage",
-                               "total_changes", "in_transaction", "closed", "autocommit",
-                               "isolation_level", "row_factory", "text_factory", "arraysize"})
-
-
-def _is_log_call(call: ast.Call) -> bool:
-    """``log(...)``/``logger.exception(...)`` with plain arguments: no new way out of a handler
-    (the logging module reports its own errors)."""
-    func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    if name not in LOG_METHODS:
-        return False
-    if isinstance(func, ast.Attribute) and not isinstance(func.value, (ast.Name, ast.Attribute)):
-        return False
-    # only plain arguments: names, constants, attributes and f-strings of them
-    for arg in [*call.args, *(k.value for k in call.keywords)]:
-        for sub in ast.walk(arg):
-            if isinstance(sub, (ast.Call, ast.Subscript, ast.Await, ast.BinOp)):
-                return False
-    return True
-
-
-def _is_plain_cursor_call(call: ast.Call) -> bool:
-    """``conn.cursor(...)`` whose arguments are names, dotted names or constants (a cursor class,
-    ``cursor_factory=RealDictCursor``, ``dictionary=True``, a cursor's name)."""
-    def plain(value: ast.AST) -> bool:
-        while isinstance(value, ast.Attribute):
-            value = value.value
-        return isinstance(value, (ast.Name, ast.Constant))
-
-    return isinstance(call.func, ast.Attribute) and call.func.attr == "cursor" \
-        and isinstance(call.func.value, ast.Name) \
-        and all(plain(a) for a in call.args) and all(plain(k.value) for k in call.keywords)
-
-
-def _may_raise(node: ast.AST, yields: bool = True) -> bool:
-    """Whether evaluating ``node`` may raise (``yields``: a `yield` may get an exception)."""
-    skipped: set[int] = set()
-    for sub in _walk_expr(node):
-        if id(sub) in skipped:
-            continue
-        if isinstance(sub, ast.Call):
-            if isinstance(sub.func, ast.Name) and sub.func.id in _SAFE_BUILTINS:
-                continue
-            if _is_log_call(sub):
-                continue
-            if _is_plain_cursor_call(sub):
-                # `cur = conn.cursor()`, `conn.cursor(pymysql.cursors.DictCursor)`: a DB-API
-                # cursor is made without I/O (the query runs at `execute()`); it fails only on
-                # a connection already closed, a bug of its own
-                skipped.update(id(n) for n in ast.walk(sub))
-                continue
-            return True
-        if isinstance(sub, (ast.Await, ast.Subscript, ast.BinOp, ast.Raise, ast.Assert)):
-            return True
-        if yields and isinstance(sub, (ast.Yield, ast.YieldFrom)):
-            return True
-        if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load):
-            if sub.attr in _PLAIN_ATTRIBUTES or isinstance(sub.value, ast.Name):
-                continue  # `self._lock`, `sqlite3.Row`: a read of what is there
-            return True
-    return False
-
-
-def _split_on_flag(state: State, key: str, when: bool, taken: set[State],
-                   skipped: set[State]) -> None:
-    """A path that knew the flag goes to its branch; one that did not learns it in each."""
-    known = state.flag(key)
-    if known is None:
-        taken.add(state.with_flag(key, when))
-        skipped.add(state.with_flag(key, not when))
-    else:
-        (taken if known == when else skipped).add(state)
-
-
-def _walk_expr(node: ast.AST) -> Iterator[ast.AST]:
-    """The nodes of an expression of this scope (a lambda's body belongs to the lambda)."""
-    if isinstance(node, SCOPE_NODES):
-        yield node
-        if isinstance(node, ast.Lambda):
-            for default in [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]:
-                yield from _walk_expr(default)
-        return
-    yield from walk_same_scope(node)
-
-
-def _holds_any(stmt: ast.AST, nodes: list[ast.AST]) -> bool:
-    """Whether one of ``nodes`` lies within the lines of ``stmt``."""
-    first = getattr(stmt, "lineno", None)
-    last = getattr(stmt, "end_lineno", first)
-    if first is None or last is None:
-        return False
-    return any(first <= getattr(n, "lineno", 0) <= last for n in nodes)
-
-
-def free_names(node: ast.AST) -> set[str]:
-    """Names a nested function/lambda/class reads (roughly: loads not bound inside it)."""
-    loads: set[str] = set()
-    stores: set[str] = set()
-    shared: set[str] = set()
-    for sub in walk(node):
-        if isinstance(sub, ast.Name):
-            (loads if isinstance(sub.ctx, ast.Load) else stores).add(sub.id)
-        elif isinstance(sub, ast.arg):
-            stores.add(sub.arg)
-        elif isinstance(sub, ast.Nonlocal):
-            shared.update(sub.names)  # bound inside, yet the enclosing scope's variable
-    return (loads - stores) | shared
-
-
-def is_pytest_fixture(scope: ast.AST) -> bool:
-    return isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
-        and function_kind(scope) == "fixture"
-
-
-def lends_what_it_yields(scope: ast.AST) -> bool:
-    """A pytest fixture or a ``@contextmanager`` generator lends what it yields: the test or the
-    ``with`` body uses it and the generator resumes after it, so closing it is still its job."""
-    return isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
-        and function_kind(scope) in ("fixture", "contextmanager")
-
-
-_INTERRUPTS = frozenset({"KeyboardInterrupt", "SystemExit", "GeneratorExit", "CancelledError"})
-
-
-def _is_interrupt_only(handler: ast.ExceptHandler) -> bool:
-    if handler.type is None:
-        return False
-    names = [handler.type] if not isinstance(handler.type, ast.Tuple) else list(handler.type.elts)
-    for node in names:
-        name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
-        if name not in _INTERRUPTS:
-            return False
-    return True
-
-
-def _is_catch_all(handler: ast.ExceptHandler) -> bool:
-    if handler.type is None:
-        return True
-    names = [handler.type] if not isinstance(handler.type, ast.Tuple) else list(handler.type.elts)
-    return any(isinstance(n, ast.Name) and n.id in ("Exception", "BaseException") for n in names)
-
-
 class _ScopeInterpreter:
     def __init__(self, module: _ModuleAnalysis, scope: ast.AST, cls: ast.ClassDef | None) -> None:
         self.module = module
@@ -467,7 +156,7 @@ class _ScopeInterpreter:
         self.flows: dict[int, ResourceFlow] = {}
         # By the id of the creating call (and, for an item of a factory's tuple, its position).
         self.by_node: dict[object, Resource] = {}
-        self.frames: list[_Frame] = []
+        self.frames: list[Frame] = []
         self.stored_on_self: list[StoredResource] = []
         self.module_level: list[ResourceFlow] = []
         self.is_module = isinstance(scope, ast.Module)
@@ -609,7 +298,7 @@ class _ScopeInterpreter:
                 elif status in (OPEN, YIELDED) and node not in flow.exception_exits:
                     flow.exception_exits.append(node)
                 elif status == ESCAPED and node not in flow.lent_exception_exits \
-                        and not _holds_any(node, flow.escapes):
+                        and not holds_any(node, flow.escapes):
                     # (the statement that hands it over raising is the hand-over failing)
                     flow.lent_exception_exits.append(node)
 
@@ -674,7 +363,7 @@ class _ScopeInterpreter:
         if isinstance(stmt, ast.If):
             states = self.header(stmt.test, states, stmt)
             true, false = self.narrow(stmt.test, states)
-            return _cap(self.block(stmt.body, true) | self.block(stmt.orelse, false))
+            return cap(self.block(stmt.body, true) | self.block(stmt.orelse, false))
         if isinstance(stmt, (ast.For, ast.AsyncFor)):
             states = self.header(stmt.iter, states, stmt)
             states = self.assign_targets(stmt.target, None, states, stmt)
@@ -697,7 +386,7 @@ class _ScopeInterpreter:
                 out |= self.block(case.body, states)
             if not exhaustive:
                 out |= states
-            return _cap(out)
+            return cap(out)
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             for deco in stmt.decorator_list:
                 states = self.header(deco, states, stmt)
@@ -737,8 +426,8 @@ class _ScopeInterpreter:
         if isinstance(stmt, ast.Delete):
             for target in stmt.targets:
                 if isinstance(target, ast.Name):
-                    states = _cap(self._mark(s, s.bound(target.id), RELEASED, stmt) for s in states)
-                    states = _cap(s.bind(target.id, None) for s in states)
+                    states = cap(self._mark(s, s.bound(target.id), RELEASED, stmt) for s in states)
+                    states = cap(s.bind(target.id, None) for s in states)
                 else:
                     states = self.header(target, states, stmt)
             return states
@@ -758,12 +447,12 @@ class _ScopeInterpreter:
         """Effects of an expression, a raise point when it may raise, then its creations."""
         states = self.effects(expr, states, stmt)
         # Cleanup code in a `finally` is already the error path: not a new way to skip a close.
-        if _may_raise(expr, self.yield_raises) and not self.in_finally:
+        if may_raise(expr, self.yield_raises) and not self.in_finally:
             self.emit("raise", states, stmt)
         return self.creations(expr, states, stmt)
 
     def loop(self, stmt: ast.For | ast.AsyncFor | ast.While, states: States, may_skip: bool) -> States:
-        frame = _Frame("loop")
+        frame = Frame("loop")
         self.frames.append(frame)
         self.loop_depth += 1
         head = states
@@ -774,7 +463,7 @@ class _ScopeInterpreter:
                 else:
                     body_in = head
                 out = self.block(stmt.body, body_in)
-                new_head = _cap(head | out | frame.continues)
+                new_head = cap(head | out | frame.continues)
                 if new_head == head:
                     break
                 head = new_head
@@ -790,13 +479,13 @@ class _ScopeInterpreter:
             else:
                 exits = head
         exits = self.block(stmt.orelse, exits) if stmt.orelse else exits
-        return _cap(exits | frame.breaks)
+        return cap(exits | frame.breaks)
 
     def try_statement(self, stmt: ast.Try, states: States) -> States:
-        finally_frame = _Frame("finally") if stmt.finalbody else None
+        finally_frame = Frame("finally") if stmt.finalbody else None
         if finally_frame is not None:
             self.frames.append(finally_frame)
-        handler_frame = _Frame("handler")
+        handler_frame = Frame("handler")
         self.frames.append(handler_frame)
         body_out = self.block(stmt.body, states)
         self.frames.pop()
@@ -810,9 +499,9 @@ class _ScopeInterpreter:
         out = set(normal)
         catch_all = False
         for handler in stmt.handlers:
-            catch_all = catch_all or _is_catch_all(handler) or self._catches_driver_errors(handler)
+            catch_all = catch_all or is_catch_all(handler) or self._catches_driver_errors(handler)
             # Ctrl-C and exit requests come from outside, not from the calls in the body.
-            entry = frozenset() if _is_interrupt_only(handler) else reached
+            entry = frozenset() if is_interrupt_only(handler) else reached
             if handler.type is not None:
                 entry = self.effects(handler.type, entry, stmt)
             if handler.name:
@@ -820,7 +509,7 @@ class _ScopeInterpreter:
             out |= self.block(handler.body, entry)
         if not catch_all:
             self.emit("raise", caught, stmt)
-        result = _cap(out)
+        result = cap(out)
         if finally_frame is not None:
             self.frames.pop()
             self.in_finally += 1
@@ -840,14 +529,14 @@ class _ScopeInterpreter:
         for item in stmt.items:
             expr = item.context_expr
             states = self.effects(expr, states, stmt)
-            if _may_raise(expr) and not self.in_finally:
+            if may_raise(expr) and not self.in_finally:
                 self.emit("raise", states, stmt)
             states = self.creations(expr, states, stmt)
             if isinstance(expr, ast.Name):
                 spec = self._receiver_spec(expr, states)
                 behaviour = None if spec is None else (spec.async_with if is_async else spec.with_)
                 if behaviour is not None and behaviour.closes:
-                    states = _cap(self._mark(s, s.bound(expr.id), RELEASED, item) for s in states)
+                    states = cap(self._mark(s, s.bound(expr.id), RELEASED, item) for s in states)
             target = item.optional_vars
             if isinstance(target, ast.Name):
                 if self._with_closes(expr, is_async) or self._with_creates(expr, is_async):
@@ -880,19 +569,19 @@ class _ScopeInterpreter:
                        stmt: ast.stmt) -> States:
         flag_key = target.id if isinstance(target, ast.Name) else chain_text(target)
         if flag_key is not None and flag_key in self._flag_keys():
-            source, when = _flag_guard(value) if value is not None and not isinstance(value, ast.Name) \
+            source, when = flag_guard(value) if value is not None and not isinstance(value, ast.Name) \
                 else (None, True)
             if source is not None and source != flag_key and source in self._flag_keys():
                 # `own = conn is None`: own is what the test of conn gives, path by path
                 taken: set[State] = set()
                 skipped: set[State] = set()
                 for state in states:
-                    _split_on_flag(state, source, when, taken, skipped)
-                states = _cap([*(s.with_flag(flag_key, True) for s in taken),
+                    split_on_flag(state, source, when, taken, skipped)
+                states = cap([*(s.with_flag(flag_key, True) for s in taken),
                                *(s.with_flag(flag_key, False) for s in skipped)])
             else:
                 value_flag = value.value if isinstance(value, ast.Constant) and isinstance(value.value, bool) else None
-                states = _cap(s.with_flag(flag_key, value_flag) for s in states)
+                states = cap(s.with_flag(flag_key, value_flag) for s in states)
         if isinstance(target, ast.Name):
             if target.id in self.globals:
                 return self.rebind(target.id, states, stmt)
@@ -905,7 +594,7 @@ class _ScopeInterpreter:
             states = self.rebind(target.id, states, stmt)
             if resource is not None:
                 resource.name = target.id
-                states = _cap(s.bind(target.id, resource.rid).set_status(resource.rid, OPEN)
+                states = cap(s.bind(target.id, resource.rid).set_status(resource.rid, OPEN)
                               for s in states)
             return states
         if isinstance(target, (ast.Tuple, ast.List)):
@@ -941,7 +630,7 @@ class _ScopeInterpreter:
         for state in self.rebind(name, states, stmt):
             rid = state.bound(other)
             result.add(state.bind(name, rid) if rid is not None else state)
-        return _cap(result)
+        return cap(result)
 
     def _bind_item(self, name: str, value: ast.expr, position: int, states: States) -> States:
         """``conn, cur = make()``: the resource the factory's tuple holds at ``position``."""
@@ -950,7 +639,7 @@ class _ScopeInterpreter:
         if resource is None:
             return states
         resource.name = name
-        return _cap(s.bind(name, resource.rid).set_status(resource.rid, OPEN) for s in states)
+        return cap(s.bind(name, resource.rid).set_status(resource.rid, OPEN) for s in states)
 
     def _bound_resource(self, value: ast.expr | None) -> Resource | None:
         """The resource created by exactly ``value`` (``connect()`` or ``await connect()``)."""
@@ -977,7 +666,7 @@ class _ScopeInterpreter:
                         flow.drops.append((node, "rebound"))
                 state = state.bind(name, None)
             result.add(state)
-        return _cap(result)
+        return cap(result)
 
     def capture(self, node: ast.AST, states: States) -> States:
         """A nested function or class reading a local resource may keep it: handed over."""
@@ -994,7 +683,7 @@ class _ScopeInterpreter:
                 if rid is not None:
                     state = self._mark(state, rid, ESCAPED, node)
             result.add(state)
-        return _cap(result)
+        return cap(result)
 
     def _borrowed_by_local_helper(self, node: ast.AST, free: set[str]) -> set[str]:
         """The free names a nested helper only borrows: a plain ``def`` (no decorator, which
@@ -1025,9 +714,9 @@ class _ScopeInterpreter:
         A path where the name holds a resource takes one branch (resources are never None and
         always truthy); a path where it holds something else may take either.
         """
-        name, when_bound = _guard(test)
+        name, when_bound = guard(test)
         if name is None:
-            key, when = _flag_guard(test)
+            key, when = flag_guard(test)
             if key is not None and key in self._flag_keys():
                 return self._narrow_flag(key, when, states)
             if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
@@ -1040,14 +729,14 @@ class _ScopeInterpreter:
                     false |= otherwise
                 return true, frozenset(false)
             return states, states
-        flagged = name in self._flag_keys() and _flag_guard(test)[0] == name
+        flagged = name in self._flag_keys() and flag_guard(test)[0] == name
         taken: set[State] = set()
         skipped: set[State] = set()
         for state in states:
             if state.bound(name) is not None:
                 (taken if when_bound else skipped).add(state)
             elif flagged:
-                _split_on_flag(state, name, when_bound, taken, skipped)
+                split_on_flag(state, name, when_bound, taken, skipped)
             else:
                 taken.add(state)
                 skipped.add(state)
@@ -1059,7 +748,7 @@ class _ScopeInterpreter:
         taken: set[State] = set()
         skipped: set[State] = set()
         for state in states:
-            _split_on_flag(state, key, when, taken, skipped)
+            split_on_flag(state, key, when, taken, skipped)
         return frozenset(taken), frozenset(skipped)
 
     def _catches_driver_errors(self, handler: ast.ExceptHandler) -> bool:
@@ -1089,7 +778,7 @@ class _ScopeInterpreter:
             booleans: set[str] = set()
             for node in walk_scope(self.scope):
                 if isinstance(node, (ast.If, ast.While, ast.IfExp)):
-                    key, _when = _flag_guard(node.test)
+                    key, _when = flag_guard(node.test)
                     if key is not None:
                         counts[key] = counts.get(key, 0) + 1
                 elif (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
@@ -1098,9 +787,9 @@ class _ScopeInterpreter:
                 elif isinstance(node, ast.Assign) and len(node.targets) == 1:
                     value = node.value
                     if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or):
-                        key, _when = _flag_guard(value.values[0])  # `conn = conn or connect()`
+                        key, _when = flag_guard(value.values[0])  # `conn = conn or connect()`
                     else:
-                        key, _when = _flag_guard(value)  # `own = conn is None`
+                        key, _when = flag_guard(value)  # `own = conn is None`
                         if key is not None and isinstance(node.targets[0], ast.Name) \
                                 and not isinstance(value, ast.Name):
                             booleans.add(node.targets[0].id)
@@ -1136,7 +825,7 @@ class _ScopeInterpreter:
         tracked = {name for state in states for name, _ in state.binds}
         if not tracked:
             return states
-        for node in _walk_expr(expr):
+        for node in walk_expr(expr):
             if isinstance(node, SCOPE_NODES):
                 states = self.capture(node, states)
                 continue
@@ -1159,7 +848,7 @@ class _ScopeInterpreter:
             if effect in ("borrow", "alias"):
                 continue
             status = {"release": RELEASED, "escape": ESCAPED, "yield": YIELDED}[effect]
-            states = _cap(self._mark(s, s.bound(node.id), status, at) for s in states)
+            states = cap(self._mark(s, s.bound(node.id), status, at) for s in states)
             if effect == "yield" and self.yield_raises:
                 self.emit("raise", states, stmt)
         return states
@@ -1167,7 +856,7 @@ class _ScopeInterpreter:
     def _parent_releases(self, expr: ast.AST, states: States) -> States:
         """``self.cnx.close()`` releases the cursors made by ``self.cnx.cursor()`` here, and
         ``registry.remove()`` the session made by ``registry()``."""
-        for node in _walk_expr(expr):
+        for node in walk_expr(expr):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr in RELEASE_METHODS
                     and isinstance(node.func.value, (ast.Attribute, ast.Name))):
@@ -1177,7 +866,7 @@ class _ScopeInterpreter:
                 continue
             for resource in self.resources.values():
                 if resource.parent_key == key:
-                    states = _cap(self._mark(s, resource.rid, RELEASED, node) for s in states)
+                    states = cap(self._mark(s, resource.rid, RELEASED, node) for s in states)
         return states
 
     def classify(self, node: ast.Name, stmt: ast.stmt,
@@ -1368,7 +1057,7 @@ class _ScopeInterpreter:
         return any(name in self._cursor_names for name in names)
 
     def creations(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
-        for node in _walk_expr(expr):
+        for node in walk_expr(expr):
             if isinstance(node, ast.Attribute):
                 spec = self._property_spec(node, states)
                 if spec is not None:
@@ -1623,40 +1312,3 @@ class _ScopeInterpreter:
                     and isinstance(node.value.value, ast.Name) and node.value.value.id == handle):
                 return True
         return False
-
-
-def _flag_guard(test: ast.expr) -> tuple[str | None, bool]:
-    """(name or ``self.attr``, branch taken when it is true) for ``if x:`` / ``if not x:``."""
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        key, when = _flag_guard(test.operand)
-        return key, not when
-    if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Is, ast.IsNot))
-            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value is None):
-        key, when = _flag_guard(test.left)  # `x is None` read as `not x`: a flag is never None-ish else
-        return key, when if isinstance(test.ops[0], ast.IsNot) else not when
-    if isinstance(test, ast.Name):
-        return test.id, True
-    if isinstance(test, ast.Attribute) and isinstance(test.value, ast.Name) and test.value.id == "self":
-        return f"self.{test.attr}", True
-    return None, True
-
-
-def _guard(test: ast.expr) -> tuple[str | None, bool]:
-    """(name, branch taken when the name holds a resource) for simple None/truthiness guards,
-    and ``x.closed`` (false while the object the name holds is open: psycopg2's and psycopg's
-    connections, SQLAlchemy's, many wrappers)."""
-    if isinstance(test, ast.Name):
-        return test.id, True
-    if isinstance(test, ast.Attribute) and test.attr == "closed" and isinstance(test.value, ast.Name):
-        return test.value.id, False
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        name, when = _guard(test.operand)
-        return name, not when
-    if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name)
-            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value is None):
-        op = test.ops[0]
-        if isinstance(op, (ast.Is, ast.Eq)):
-            return test.left.id, False
-        if isinstance(op, (ast.IsNot, ast.NotEq)):
-            return test.left.id, True
-    return None, True

@@ -8,13 +8,8 @@ import ast
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from dbleak.analysis.flow import (
-    ResourceFlow,
-    _may_raise,
-    free_names,
-    is_main_guard,
-    lends_what_it_yields,
-)
+from dbleak.analysis.flow_state import ResourceFlow
+from dbleak.analysis.flow_syntax import free_names, is_main_guard, lends_what_it_yields, may_raise
 from dbleak.analysis.module import iter_children, walk, walk_same_scope
 from dbleak.analysis.names import fresh_name, names_used
 from dbleak.fixes.plan import AddImport, ReplaceRange
@@ -292,7 +287,7 @@ def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> Planned
     position = ctx.position
     if move_try is not None:
         try_index = block.index(move_try)
-        if any(_may_raise(s) for s in block[start + 1:try_index]):
+        if any(may_raise(s) for s in block[start + 1:try_index]):
             return PlannedFix(None, "statements between the creation and the `try` may raise")
         if last > try_index:
             return PlannedFix(None, "it is used after the `try`")

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dbleak.analysis.flow import REPORTED_KINDS, ResourceFlow, StoredResource, module_flow
+from dbleak.analysis.flow import REPORTED_KINDS, module_flow
+from dbleak.analysis.flow_state import ResourceFlow, StoredResource
 from dbleak.analysis.lifecycle_summary import (
     EFFECT_ESCAPE,
     EFFECT_RELEASE,

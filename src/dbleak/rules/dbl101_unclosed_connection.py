@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.flow import ResourceFlow, module_flow
+from dbleak.analysis.flow import module_flow
+from dbleak.analysis.flow_state import ResourceFlow
 from dbleak.analysis.lifecycle_fix import plan_fix
 from dbleak.knowledge.drivers import Buffering, DriverTable, Kind
 from dbleak.models import Finding

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.flow import REPORTED_KINDS, is_pytest_fixture, module_flow
+from dbleak.analysis.flow import REPORTED_KINDS, module_flow
+from dbleak.analysis.flow_syntax import is_pytest_fixture
 from dbleak.analysis.lifecycle_fix import plan_fix
 from dbleak.knowledge.drivers import DriverTable, Kind
 from dbleak.models import Finding

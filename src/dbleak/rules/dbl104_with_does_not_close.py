@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.flow import lends_what_it_yields
+from dbleak.analysis.flow_syntax import lends_what_it_yields
 from dbleak.analysis.module import WithSite
 from dbleak.analysis.names import fresh_name, names_used
 from dbleak.analysis.sources import object_sources
