@@ -119,6 +119,10 @@ class RunObserver:
         files); ``detail`` says more, for people."""
 
 
+def _nothing() -> None:
+    pass
+
+
 def check_file(path: Path, display: str, settings: Settings, options: RunOptions,
                prepared: Prepared | None = None) -> PathResult:
     """Check (and with ``options.fix`` rewrite) one file. Errors become findings, never raises."""
@@ -132,8 +136,15 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
             data = path.read_bytes()
         except OSError as error:
             return PathResult(unreadable(display, error))
+    if parsed is not None and parsed.facts is not None:
+        # Popped from the kept trees, this module is ours alone: once checked, its facts'
+        # caches go, and with them the last reference cycle holding its tree.
+        release = parsed.facts.release
+    else:
+        release = _nothing
     if options.cache is None:
         result, text = check_bytes(data, display, settings, project, parsed)
+        release()
     else:
         hit = _from_cache(path, data, display, settings, options, prepared)
         if isinstance(hit, PathResult):
@@ -142,6 +153,7 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
         index = project if project is not None else ProjectIndex()
         with index.recording() as reads:
             result, text = check_bytes(data, display, settings, index, parsed)
+        release()
         if not result.internal_errors:
             read = tuple(sorted(reads))
             options.cache.store(path, Entry(

@@ -164,11 +164,13 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
             prepared.summaries[item.path] = module_summaries
         if summaries is not None:
             summaries.append(module_summaries)
-        if not isinstance(tree, ast.Module) or salvaged:
+        if not isinstance(tree, ast.Module):
             continue
-        if kept + len(text) <= budget:
+        if not salvaged and kept + len(text) <= budget:
             kept += len(text)
             prepared.parsed[item.path] = (data, Parsed(tree, facts))
+        else:
+            facts.release()  # its tree is freed now, by reference counting
     return prepared
 
 

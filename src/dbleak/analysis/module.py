@@ -70,6 +70,18 @@ class ModuleFacts:
     def __post_init__(self) -> None:
         self.resolver = ImportResolver(self.drivers.canonical)
 
+    def release(self) -> None:
+        """Drop what analyses cached on these facts (``_dbleak_*`` keys: scope readers, summaries).
+
+        Those refer back to the facts, a reference cycle that only the cyclic collector frees,
+        and a run pauses it. Released, a module's tree and facts are freed by reference
+        counting as soon as the last reference goes. The facts stay usable: a cache dropped
+        is made again on the next use.
+        """
+        cached = [key for key in self.__dict__ if key.startswith("_dbleak_")]
+        for key in cached:
+            del self.__dict__[key]
+
     def qualname(self, node: ast.AST) -> str | None:
         """The qualified name of a Name/Attribute chain, through the imports."""
         return self.resolver.resolve(node)
