@@ -327,7 +327,7 @@ def _files(count: int) -> str:
 def build_project_index(paths: list[Path], settings_for: Callable[[Path], Settings]) -> ProjectIndex:
     """The project index of every module under ``paths`` (for callers checking single texts)."""
     items = list(discover(paths, settings_for))
-    return prepare(items, settings_for).project
+    return prepare(items, settings_for, budget=0).project  # no tree is needed afterwards
 
 
 ModuleSummaries = dict[str, dict[str, Any]]

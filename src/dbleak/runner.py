@@ -1,8 +1,10 @@
 """Running a whole tree: the project-index pass, then checking each file with its tree kept.
 
-Every file is parsed once. When a selected rule reads the project index, the first pass parses
-each file, summarizes its functions into the index and keeps the tree (and its facts) for the
-checking pass, up to a memory budget; past the budget a file is parsed again when checked.
+When a selected rule reads the project index, the first pass parses each file, summarizes its
+functions into the index and keeps the tree (and its facts) for the checking pass while the
+process's memory is under a bound; past it a file is parsed again when checked (its summaries
+are not made again). A tree is freed by reference counting as soon as its file is checked or,
+when not kept, summarized: memory stays flat whatever the size of the tree checked.
 """
 
 from __future__ import annotations
@@ -36,8 +38,12 @@ from dbleak.source import DecodeError, decode_source
 
 # Source characters whose trees are kept between the passes (~37x that in memory), per process.
 KEEP_BUDGET = 40_000_000
-# Resident memory past which a process keeps no more trees (None: no bound but KEEP_BUDGET).
-KEEP_MEMORY: int | None = None
+# Resident memory past which a process keeps no more trees: later files are parsed again when
+# checked. It leaves ~60 MB under 400 MB for the rest of the index (a worker receives the other
+# workers' summaries) and one file's check. On /tmp/benchsrc (18.5 M characters) one process
+# then keeps ~6.5 M characters of trees and peaks at ~380 MB instead of 860 MB, each of two
+# workers ~7.5 M of its ~9.3 M and peaks at ~375 MB instead of 505 MB (benchmarks/README.md).
+KEEP_MEMORY = 340 * 2**20
 
 
 def resident_memory() -> int | None:
@@ -55,7 +61,9 @@ def cyclic_gc_paused() -> Iterator[None]:
 
     A run keeps many syntax trees alive (the first pass's, for the second); with the collector
     on, every collection walks all of them again, which made parsing three times slower.
-    The trees hold no reference cycles, so nothing is lost by not collecting during the run.
+    The trees hold no reference cycles, and the caches analyses keep on a module's facts and
+    on a check's context, which do, are released when the module is done with
+    (``ModuleFacts.release``, ``CheckContext.release``): trees are freed by reference counting.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -130,7 +138,9 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
             budget: int = KEEP_BUDGET, memory: int | None = KEEP_MEMORY,
             summaries: list[dict[str, dict[str, Any]]] | None = None,
             cache: Cache | None = None, probed: Probed | None = None) -> Prepared:
-    """The first pass: build the project index, keeping parsed trees within the budget.
+    """The first pass: build the project index, keeping parsed trees within the budget
+    (``budget`` characters, and while this process's resident memory is under ``memory``
+    bytes, where it can be read).
 
     ``summaries``, when given, also receives each module's summaries, in order. With a
     ``cache``, a file whose entry's key matches is not parsed: its summaries come from there
@@ -253,17 +263,18 @@ def shares(items: list[Discovered], workers: int) -> list[int]:
     return owner
 
 
-def _merged_index(received: list[bytes], owner: list[int], own: int,
+def _merged_index(conn: Connection, owner: list[int], own: int,
                   summaries: list[dict[str, dict[str, Any]]], finder: ModuleFinder | None
                   ) -> ProjectIndex:
     """The project index of every worker's summaries, merged in file order as one process
-    merges them: ``received``, each worker's pickled list (one entry per file of its share);
-    worker ``own``'s are ``summaries``, used as they are (the kept facts share their objects:
-    unpickled, they would be held twice)."""
+    merges them: the other workers' pickled lists (one entry per file of their share) read
+    from ``conn`` in worker order, worker ``own``'s are ``summaries``, used as they are (the
+    kept facts share their objects: unpickled, they would be held twice)."""
     project = ProjectIndex(finder=finder)
-    shares: list[Iterator[dict[str, dict[str, Any]]]] = [
-        iter(summaries if worker == own else pickle.loads(data))
-        for worker, data in enumerate(received)]
+    shares: list[Iterator[dict[str, dict[str, Any]]]] = []
+    for worker in range(max(owner, default=0) + 1):
+        # Each share's bytes are dropped as soon as they are read (8 MB on /tmp/benchsrc).
+        shares.append(iter(summaries if worker == own else pickle.loads(conn.recv_bytes())))
     for worker in owner:
         module = next(shares[worker], None)  # None: that worker died, its files unknown
         if module is not None:
@@ -294,10 +305,8 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
                                cache=getattr(options, "cache", None))
             conn.send_bytes(pickle.dumps(summaries, pickle.HIGHEST_PROTOCOL))
             prepared.project = ProjectIndex()  # this share's index: replaced by the merged one
-            received = [conn.recv_bytes() for _ in range(max(owner, default=0) + 1)]
-            prepared.project = _merged_index(received, owner, worker, summaries,
-                                             finder)
-            del received, summaries
+            prepared.project = _merged_index(conn, owner, worker, summaries, finder)
+            del summaries
         for item in share:
             if not parent_alive():
                 return
@@ -349,9 +358,11 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
                     alive[index] = False
                     received.append(_NOTHING)
             for index, conn in enumerate(connections):
-                for data in received:
+                for source, data in enumerate(received):
                     if not alive[index]:
                         break
+                    if source == index:
+                        continue  # a worker has its own summaries
                     try:
                         conn.send_bytes(data)
                     except (BrokenPipeError, OSError):

@@ -159,6 +159,8 @@ _SCALAR_FIELDS = frozenset({
     "end_col_offset", "tag",
 })
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# child_fields reversed (for ``ast.arguments`` without the defaults), for collect_facts.
+_REVERSED_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 # The nodes that open a scope of their own.
 SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -207,15 +209,18 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
     stmt_type = ast.stmt
     call_type = ast.Call
     name_type = ast.Name
-    # (node, scope, enclosing statement)
-    stack: list[tuple[ast.AST, Scope, ast.stmt | None]] = []
+    reversed_fields = _REVERSED_CHILD_FIELDS
+    expr_type = ast.expr
+    # (node, scope, enclosing statement, the scope's node list)
+    stack: list[tuple[ast.AST, Scope, ast.stmt | None, list[ast.AST]]] = []
+    root_nodes = scope_lists[id(tree)]
     for child in reversed(tree.body):
         parent[id(child)] = tree
         statement_parent[id(child)] = tree
-        stack.append((child, root, None))
+        stack.append((child, root, None, root_nodes))
     while stack:
-        node, scope, stmt = stack.pop()
-        scope_lists[id(scope.node)].append(node)
+        node, scope, stmt, scope_nodes = stack.pop()
+        scope_nodes.append(node)
         node_type = type(node)
         if node_type is name_type:
             names.setdefault(node.id, []).append(node)  # type: ignore[attr-defined,arg-type]
@@ -249,43 +254,49 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
         if isinstance(node, SCOPE_NODES):
             inner = Scope(node, scope)
             facts.scopes.append(inner)
-            scope_lists[id(node)] = []
-            children: list[tuple[ast.AST, Scope]] = [(c, scope) for c in _outer_parts(node)]
+            inner_nodes: list[ast.AST] = []
+            scope_lists[id(node)] = inner_nodes
+            children: list[tuple[ast.AST, Scope, list[ast.AST]]] = [
+                (c, scope, scope_nodes) for c in _outer_parts(node)]
             if isinstance(node, ast.Lambda):
-                children.append((node.args, inner))
-                children.append((node.body, inner))
+                children.append((node.args, inner, inner_nodes))
+                children.append((node.body, inner, inner_nodes))
             elif isinstance(node, ast.ClassDef):
-                children.extend((c, inner) for c in node.body)
+                children.extend((c, inner, inner_nodes) for c in node.body)
             else:
-                children.append((node.args, inner))
-                children.extend((c, inner) for c in node.body)
-            for part, part_scope in reversed(children):
+                children.append((node.args, inner, inner_nodes))
+                children.extend((c, inner, inner_nodes) for c in node.body)
+            for part, part_scope, part_nodes in reversed(children):
                 parent[id(part)] = node
                 if isinstance(part, stmt_type):
                     statement_parent[id(part)] = node
-                stack.append((part, part_scope, stmt))
+                stack.append((part, part_scope, stmt, part_nodes))
             continue
-        skip_defaults = node_type is ast.arguments
-        pending: list[ast.AST] = []
-        for field_name in child_fields(node_type):
-            if skip_defaults and (field_name == "defaults" or field_name == "kw_defaults"):
-                continue  # visited with the enclosing scope by the def above
+        # Children are pushed last field first, each list backwards, so they are popped in
+        # source order (no intermediate list: this loop runs for every node of every file).
+        fields = reversed_fields.get(node_type)
+        if fields is None:
+            fields = reversed_fields[node_type] = tuple(reversed(child_fields(node_type)))
+            if node_type is ast.arguments:  # visited with the enclosing scope by the def above
+                fields = reversed_fields[node_type] = tuple(
+                    f for f in fields if f != "defaults" and f != "kw_defaults")
+        is_stmt_holder = not isinstance(node, expr_type)
+        for field_name in fields:
             value = getattr(node, field_name, None)
             if value is None:
                 continue
             if type(value) is list:
-                for item in value:
+                for item in reversed(value):
                     if isinstance(item, AST):
-                        pending.append(item)
+                        parent[id(item)] = node
+                        if is_stmt_holder and isinstance(item, stmt_type):
+                            statement_parent[id(item)] = node
+                        stack.append((item, scope, stmt, scope_nodes))
             elif isinstance(value, AST):
-                pending.append(value)
-        if pending:
-            is_stmt_holder = not isinstance(node, ast.expr)
-            for item in reversed(pending):
-                parent[id(item)] = node
-                if is_stmt_holder and isinstance(item, stmt_type):
-                    statement_parent[id(item)] = node
-                stack.append((item, scope, stmt))
+                parent[id(value)] = node
+                if is_stmt_holder and isinstance(value, stmt_type):
+                    statement_parent[id(value)] = node
+                stack.append((value, scope, stmt, scope_nodes))
     for scope_node_id, nodes in scope_lists.items():
         facts.scope_nodes[scope_node_id] = nodes
     for scope in facts.scopes:
