@@ -307,12 +307,16 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
 def walk_scope(node: ast.AST) -> Iterator[ast.AST]:
     """Every node below ``node`` that belongs to the same scope (nested defs are not entered).
 
-    For the scope nodes of a module whose facts were collected, this is a stored list.
+    For the scope nodes of a module whose facts were collected, this is an iterator over a
+    stored list (not a generator: resuming one per node cost ~0.2 s of CPU on /tmp/benchsrc).
     """
     stored = getattr(node, "_dbleak_scope_nodes", None)
     if stored is not None:
-        yield from stored
-        return
+        return iter(stored)
+    return _walk_unstored_scope(node)
+
+
+def _walk_unstored_scope(node: ast.AST) -> Iterator[ast.AST]:
     stack = list(ast.iter_child_nodes(node))
     while stack:
         child = stack.pop()
