@@ -332,14 +332,13 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
     connections: list[Connection] = []
     processes = []
     owner = shares(items, workers)
+    finder = disk_finder(items, settings_for, getattr(options, "cache", None))  # each forks a copy
     for index in range(workers):
         parent_end, child_end = context.Pipe()
         process = context.Process(
             target=_partition_worker, daemon=True,
             args=([item for item, worker in zip(items, owner) if worker == index], settings_for,
-                  options, check, with_project, owner, index, child_end,
-                  disk_finder(items, settings_for, getattr(options, "cache", None)),
-                  os.getpid()))
+                  options, check, with_project, owner, index, child_end, finder, os.getpid()))
         process.start()
         child_end.close()
         connections.append(parent_end)
