@@ -25,7 +25,7 @@ from dbleak.analysis.project import (
 from dbleak.analysis.salvage import summary_tree
 from dbleak.cache import Cache, Entry, answers_digest
 from dbleak.discovery import Discovered, discover
-from dbleak.engine import check_bytes, check_text, unreadable
+from dbleak.engine import Parsed, check_bytes, check_text, unreadable
 from dbleak.fixing import FixOutcome, ReadOnlyError, fix_text, with_fixes, write_source_file
 from dbleak.incremental import IncrementalChecker
 from dbleak.knowledge.drivers import table_for
@@ -35,6 +35,7 @@ from dbleak.runner import (
     check_in_processes,
     cyclic_gc_paused,
     needs_project,
+    parse_again,
     prepare,
     probe_cache,
     worker_count,
@@ -119,11 +120,28 @@ class RunObserver:
         files); ``detail`` says more, for people."""
 
 
+def _checked(data: bytes, display: str, settings: Settings, project: ProjectIndex | None,
+             parsed: Parsed | None, portable: dict[str, object] | None
+             ) -> tuple[FileResult, str | None]:
+    """``check_bytes`` with the tree the first pass kept (``parsed``), or a parse of a file it
+    did not keep given what outlived its first parse (``portable``)."""
+    if parsed is None and portable is not None:
+        parsed = parse_again(data, display, settings, portable)
+    try:
+        return check_bytes(data, display, settings, project, parsed)
+    finally:
+        if parsed is not None and parsed.facts is not None:
+            # This module is ours alone: once checked, its facts' caches go, and with them the
+            # last reference cycle holding its tree.
+            parsed.facts.release()
+
+
 def check_file(path: Path, display: str, settings: Settings, options: RunOptions,
                prepared: Prepared | None = None) -> PathResult:
     """Check (and with ``options.fix`` rewrite) one file. Errors become findings, never raises."""
     project = prepared.project if prepared is not None else None
     kept = prepared.parsed.pop(path, None) if prepared is not None else None
+    portable = None
     if kept is not None:
         data, parsed = kept
     else:
@@ -132,16 +150,19 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
             data = path.read_bytes()
         except OSError as error:
             return PathResult(unreadable(display, error))
+        portable = prepared.portable.pop(path, None) if prepared is not None else None
     if options.cache is None:
-        result, text = check_bytes(data, display, settings, project, parsed)
+        result, text = _checked(data, display, settings, project, parsed, portable)
     else:
         hit = _from_cache(path, data, display, settings, options, prepared)
         if isinstance(hit, PathResult):
+            if parsed is not None and parsed.facts is not None:
+                parsed.facts.release()
             return hit
         # Every lookup in the index is recorded: the entry is valid while their answers are.
         index = project if project is not None else ProjectIndex()
         with index.recording() as reads:
-            result, text = check_bytes(data, display, settings, index, parsed)
+            result, text = _checked(data, display, settings, index, parsed, portable)
         if not result.internal_errors:
             read = tuple(sorted(reads))
             options.cache.store(path, Entry(
@@ -306,7 +327,7 @@ def _files(count: int) -> str:
 def build_project_index(paths: list[Path], settings_for: Callable[[Path], Settings]) -> ProjectIndex:
     """The project index of every module under ``paths`` (for callers checking single texts)."""
     items = list(discover(paths, settings_for))
-    return prepare(items, settings_for).project
+    return prepare(items, settings_for, budget=0).project  # no tree is needed afterwards
 
 
 ModuleSummaries = dict[str, dict[str, Any]]

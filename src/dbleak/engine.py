@@ -157,12 +157,16 @@ def run_rules(text: str, path: str, settings: Settings, active: tuple[type[Rule]
     ctx = CheckContext(path, text, tree, settings, module_name_for(path), project, facts)
     findings: list[Finding] = []
     errors: list[str] = []
-    for rule in active:
-        try:
-            findings.extend(rule.check(ctx))
-        except Exception:  # noqa: BLE001 - a bug in one rule must not end the run
-            detail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
-            errors.append(f"{path}: internal error in {rule.code} ({rule.name}): {detail}")
+    try:
+        for rule in active:
+            try:
+                findings.extend(rule.check(ctx))
+            except Exception:  # noqa: BLE001 - a bug in one rule must not end the run
+                detail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
+                errors.append(f"{path}: internal error in {rule.code} ({rule.name}): {detail}")
+    finally:
+        # Breaks the context's reference cycles: the tree is freed once its caller drops it.
+        ctx.release()
     return findings, errors
 
 

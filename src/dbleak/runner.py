@@ -1,8 +1,10 @@
 """Running a whole tree: the project-index pass, then checking each file with its tree kept.
 
-Every file is parsed once. When a selected rule reads the project index, the first pass parses
-each file, summarizes its functions into the index and keeps the tree (and its facts) for the
-checking pass, up to a memory budget; past the budget a file is parsed again when checked.
+When a selected rule reads the project index, the first pass parses each file, summarizes its
+functions into the index and keeps the tree (and its facts) for the checking pass while the
+process's memory is under a bound; past it a file is parsed again when checked (its summaries
+are not made again). A tree is freed by reference counting as soon as its file is checked or,
+when not kept, summarized: memory stays flat whatever the size of the tree checked.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import ast
 import gc
 import multiprocessing
 import os
+import pickle
 import signal
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +36,23 @@ from dbleak.models import Finding
 from dbleak.settings import Settings
 from dbleak.source import DecodeError, decode_source
 
-# Source characters whose trees are kept between the passes (~50x that in memory).
+# Source characters whose trees are kept between the passes (~37x that in memory), per process.
 KEEP_BUDGET = 40_000_000
+# Resident memory past which a process keeps no more trees: later files are parsed again when
+# checked. It leaves ~60 MB under 400 MB for the rest of the index (a worker receives the other
+# workers' summaries) and one file's check. On /tmp/benchsrc (18.5 M characters) one process
+# then keeps ~6.5 M characters of trees and peaks at ~380 MB instead of 860 MB, each of two
+# workers ~7.5 M of its ~9.3 M and peaks at ~375 MB instead of 505 MB (benchmarks/README.md).
+KEEP_MEMORY = 340 * 2**20
+
+
+def resident_memory() -> int | None:
+    """This process's resident memory in bytes (None where it cannot be read cheaply)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @contextmanager
@@ -42,7 +61,9 @@ def cyclic_gc_paused() -> Iterator[None]:
 
     A run keeps many syntax trees alive (the first pass's, for the second); with the collector
     on, every collection walks all of them again, which made parsing three times slower.
-    The trees hold no reference cycles, so nothing is lost by not collecting during the run.
+    The trees hold no reference cycles, and the caches analyses keep on a module's facts and
+    on a check's context, which do, are released when the module is done with
+    (``ModuleFacts.release``, ``CheckContext.release``): trees are freed by reference counting.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -74,6 +95,9 @@ class Prepared:
     keys: dict[Path, str] = field(default_factory=dict)
     summaries: dict[Path, dict[str, dict[str, Any]]] = field(default_factory=dict)
     cached: dict[Path, Entry] = field(default_factory=dict)
+    # The files parsed but not kept: what their first parse's analyses made that outlives the
+    # tree (``ModuleFacts.portable``), given to the facts of the parse that checks them.
+    portable: dict[Path, dict[str, object]] = field(default_factory=dict)
 
 
 # A warm run checks at most this many files again: worker processes would cost more than they
@@ -111,10 +135,12 @@ def needs_project(items: Iterable[Discovered], settings_for: Callable[[Path], Se
 
 
 def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
-            budget: int = KEEP_BUDGET,
+            budget: int = KEEP_BUDGET, memory: int | None = KEEP_MEMORY,
             summaries: list[dict[str, dict[str, Any]]] | None = None,
             cache: Cache | None = None, probed: Probed | None = None) -> Prepared:
-    """The first pass: build the project index, keeping parsed trees within the budget.
+    """The first pass: build the project index, keeping parsed trees within the budget
+    (``budget`` characters, and while this process's resident memory is under ``memory``
+    bytes, where it can be read).
 
     ``summaries``, when given, also receives each module's summaries, in order. With a
     ``cache``, a file whose entry's key matches is not parsed: its summaries come from there
@@ -164,20 +190,44 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
             prepared.summaries[item.path] = module_summaries
         if summaries is not None:
             summaries.append(module_summaries)
-        if not isinstance(tree, ast.Module) or salvaged:
+        if not isinstance(tree, ast.Module):
             continue
-        if kept + len(text) <= budget:
+        if not salvaged and kept + len(text) <= budget and (
+                memory is None or (resident_memory() or 0) < memory):
             kept += len(text)
             prepared.parsed[item.path] = (data, Parsed(tree, facts))
+        else:
+            if not salvaged:
+                prepared.portable[item.path] = facts.portable()
+            facts.release()  # its tree is freed now, by reference counting
     return prepared
+
+
+def parse_again(data: bytes, display: str, settings: Settings,
+                portable: dict[str, object]) -> Parsed | None:
+    """A file the first pass parsed but did not keep, parsed again for its check, its facts
+    given what outlived the first parse; None when it does not decode or parse (the check
+    then reports it)."""
+    try:
+        text = decode_source(data).text
+    except DecodeError:
+        return None
+    tree = parse_module(text, display)
+    if not isinstance(tree, ast.Module):
+        return None
+    facts = collect_facts(tree, table_for(settings.drivers), module_name_for(display),
+                          is_package_path(display))
+    facts.adopt(portable)
+    return Parsed(tree, facts)
 
 
 # --- checking files in parallel --------------------------------------------------------------
 # Each worker process (forked, so it inherits the settings and the rule registry) takes a fixed
-# share of the files: item i goes to worker i % N. It parses its files once, sends their
-# summaries to the parent, receives the merged project index, and checks its files with the
-# trees it kept. The parent merges the summaries in file order (as one process would) and
-# yields the results in file order, reading the workers in turn.
+# share of the files (:func:`shares`: about as many characters each). It parses its files once
+# and sends their summaries, pickled, to the parent, which passes every worker's bytes on to
+# every worker unread; each worker merges all of them in file order (as one process would) and
+# checks its files with the trees it kept. The parent yields the results in file order, reading
+# them from whichever worker has one ready.
 
 PARALLEL_MIN_FILES = 24
 
@@ -196,10 +246,46 @@ def worker_count(files: int) -> int:
     return max(1, min(cpus, 8))
 
 
+def shares(items: list[Discovered], workers: int) -> list[int]:
+    """The worker of each item: in file order, each file to the worker with the fewest
+    characters so far (its size on disk). Taking every N-th file left one worker 6 % more
+    to parse and check than the other on /tmp/benchsrc, and the run waits for the slower one."""
+    loads = [0] * workers
+    owner: list[int] = []
+    for item in items:
+        try:
+            size = item.path.stat().st_size
+        except OSError:
+            size = 0
+        worker = loads.index(min(loads))
+        loads[worker] += size
+        owner.append(worker)
+    return owner
+
+
+def _merged_index(conn: Connection, owner: list[int], own: int,
+                  summaries: list[dict[str, dict[str, Any]]], finder: ModuleFinder | None
+                  ) -> ProjectIndex:
+    """The project index of every worker's summaries, merged in file order as one process
+    merges them: the other workers' pickled lists (one entry per file of their share) read
+    from ``conn`` in worker order, worker ``own``'s are ``summaries``, used as they are (the
+    kept facts share their objects: unpickled, they would be held twice)."""
+    project = ProjectIndex(finder=finder)
+    shares: list[Iterator[dict[str, dict[str, Any]]]] = []
+    for worker in range(max(owner, default=0) + 1):
+        # Each share's bytes are dropped as soon as they are read (8 MB on /tmp/benchsrc).
+        shares.append(iter(summaries if worker == own else pickle.loads(conn.recv_bytes())))
+    for worker in owner:
+        module = next(shares[worker], None)  # None: that worker died, its files unknown
+        if module is not None:
+            project.add_summaries(module)
+    return project
+
+
 def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Settings],
                       options: Any, check: Callable[..., Any], with_project: bool,
-                      workers: int, conn: Connection, finder: ModuleFinder | None = None,
-                      parent: int | None = None) -> None:
+                      owner: list[int], worker: int, conn: Connection,
+                      finder: ModuleFinder | None = None, parent: int | None = None) -> None:
     # The parent decides when the run stops: Ctrl-C (sent to the whole process group) is
     # ignored here, and SIGTERM (the parent's, when it stops) ends the worker at once. A worker
     # whose parent died (SIGKILL, a crash) stops before its next file and writes nothing more.
@@ -215,12 +301,12 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
         prepared: Prepared | None = None
         if with_project:
             summaries: list[dict[str, dict[str, Any]]] = []
-            prepared = prepare(share, settings_for, KEEP_BUDGET // workers, summaries,
-                               getattr(options, "cache", None))
-            conn.send(summaries)
-            project = ProjectIndex(finder=finder)
-            project.add_summaries(conn.recv())
-            prepared.project = project
+            prepared = prepare(share, settings_for, summaries=summaries,
+                               cache=getattr(options, "cache", None))
+            conn.send_bytes(pickle.dumps(summaries, pickle.HIGHEST_PROTOCOL))
+            prepared.project = ProjectIndex()  # this share's index: replaced by the merged one
+            prepared.project = _merged_index(conn, owner, worker, summaries, finder)
+            del summaries
         for item in share:
             if not parent_alive():
                 return
@@ -230,6 +316,9 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
         return
 
 
+_NOTHING = pickle.dumps([], pickle.HIGHEST_PROTOCOL)  # the summaries of a worker that died
+
+
 def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], Settings],
                        options: Any, with_project: bool, check: Callable[..., Any],
                        workers: int, crashed: Callable[[Discovered], Any],
@@ -237,18 +326,19 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
     """``check`` every item in ``workers`` forked processes; results in the items' order.
 
     ``crashed(item)`` makes the result for an item whose worker died; ``indexed()`` is called
-    once the project index is merged (when one is built).
+    once every worker has been sent the summaries of all (when a project index is built).
     """
     context = multiprocessing.get_context("fork")
     connections: list[Connection] = []
     processes = []
+    owner = shares(items, workers)
+    finder = disk_finder(items, settings_for, getattr(options, "cache", None))  # each forks a copy
     for index in range(workers):
         parent_end, child_end = context.Pipe()
         process = context.Process(
             target=_partition_worker, daemon=True,
-            args=(items[index::workers], settings_for, options, check, with_project, workers,
-                  child_end, disk_finder(items, settings_for, getattr(options, "cache", None)),
-                  os.getpid()))
+            args=([item for item, worker in zip(items, owner) if worker == index], settings_for,
+                  options, check, with_project, owner, index, child_end, finder, os.getpid()))
         process.start()
         child_end.close()
         connections.append(parent_end)
@@ -257,37 +347,48 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
     finished = False
     try:
         if with_project:
-            shares: list[list[dict[str, dict[str, Any]]]] = []
+            # The parent only passes the bytes on: unpickling, merging and pickling the index
+            # here was ~0.5 s during which both workers waited.
+            received: list[bytes] = []
             for index, conn in enumerate(connections):
                 try:
-                    shares.append(conn.recv())
+                    received.append(conn.recv_bytes())
                 except (EOFError, OSError):
                     alive[index] = False
-                    shares.append([])
-            project = ProjectIndex()
-            # Modules in file order, as one process would have merged them.
-            for position in range(max((len(s) for s in shares), default=0)):
-                for share in shares:
-                    if position < len(share):
-                        project.add_summaries(share[position])
-            plain = {name: dict(summary.facts) for name, summary in project.functions.items()}
+                    received.append(_NOTHING)
             for index, conn in enumerate(connections):
-                if alive[index]:
+                for source, data in enumerate(received):
+                    if not alive[index]:
+                        break
+                    if source == index:
+                        continue  # a worker has its own summaries
                     try:
-                        conn.send(plain)
+                        conn.send_bytes(data)
                     except (BrokenPipeError, OSError):
                         alive[index] = False
+            del received
             if indexed is not None:
                 indexed()
+        # Results are read from whichever worker has one ready and yielded in file order: a
+        # worker ahead of the other is never left blocked on a full pipe (a result carries
+        # its file's text) while the parent waits for the one behind.
+        pending: list[deque[int]] = [deque() for _ in range(workers)]
+        for position, worker in enumerate(owner):
+            pending[worker].append(position)
+        ready: dict[int, Any] = {}
         for position, item in enumerate(items):
-            index = position % workers
-            if alive[index]:
-                try:
-                    yield connections[index].recv()
-                    continue
-                except (EOFError, OSError):
-                    alive[index] = False
-            yield crashed(item)
+            worker = owner[position]
+            while alive[worker] and position not in ready:
+                waiting = [i for i in range(workers) if alive[i] and pending[i]]
+                answered = wait([connections[i] for i in waiting])
+                for index in waiting:
+                    if connections[index] not in answered:
+                        continue
+                    try:
+                        ready[pending[index].popleft()] = connections[index].recv()
+                    except (EOFError, OSError):
+                        alive[index] = False
+            yield ready.pop(position) if position in ready else crashed(item)
         finished = True
     finally:
         for conn in connections:

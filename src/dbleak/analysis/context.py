@@ -62,8 +62,26 @@ class CheckContext:
         self.lines = LineIndex(text)
         # Functions of the other modules being checked (empty for a lone source text).
         self.project = project if project is not None else EMPTY_INDEX
+        # Facts made here are this context's to release; facts given belong to the caller.
+        self._owns_facts = facts is None
         if facts is not None:
             self.__dict__["facts"] = facts
+
+    def release(self) -> None:
+        """Drop what the analyses cached on this context (and on the facts it made).
+
+        Some of them refer back to the context (a reference cycle), which with the cyclic
+        collector paused during a run kept every checked tree alive. Call when the rules are
+        done; the context stays usable (caches are made again on the next use).
+        """
+        facts = self.__dict__.get("facts")
+        if self._owns_facts and isinstance(facts, ModuleFacts):
+            facts.release()
+        kept = ("path", "text", "tree", "settings", "module_name", "lines", "project",
+                "_owns_facts")
+        for key in [key for key in self.__dict__ if key not in kept]:
+            if key != "facts" or self._owns_facts:
+                del self.__dict__[key]
 
     @cached_property
     def drivers(self) -> DriverTable:

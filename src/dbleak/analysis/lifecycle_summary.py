@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dbleak.analysis.call_sites import module_call_sites
-from dbleak.analysis.module import SCOPE_NODES, ModuleFacts, walk, walk_scope
+from dbleak.analysis.module import PORTABLE_CACHES, SCOPE_NODES, ModuleFacts, walk, walk_scope
 from dbleak.analysis.names import import_bindings
 from dbleak.analysis.origins import (
     Origin,
@@ -566,6 +566,7 @@ def _in_reraising_handler(parents: Mapping[int, ast.AST], node: ast.AST, method:
 
 
 _SUMMARIES_KEY = "_dbleak_lifecycle_summaries"
+PORTABLE_CACHES.add(_SUMMARIES_KEY)  # origins and names only: plain data
 
 
 def _replaced_after(method: ast.AST, me: str, released: ast.Attribute) -> bool:
