@@ -38,12 +38,13 @@ from dbleak.source import DecodeError, decode_source
 
 # Source characters whose trees are kept between the passes (~37x that in memory), per process.
 KEEP_BUDGET = 40_000_000
-# Resident memory past which a process keeps no more trees: later files are parsed again when
-# checked. It leaves ~60 MB under 400 MB for the rest of the index (a worker receives the other
-# workers' summaries) and one file's check. On /tmp/benchsrc (18.5 M characters) one process
-# then keeps ~6.5 M characters of trees and peaks at ~380 MB instead of 860 MB, each of two
-# workers ~7.5 M of its ~9.3 M and peaks at ~375 MB instead of 505 MB (benchmarks/README.md).
-KEEP_MEMORY = 340 * 2**20
+# Resident memory past which a worker keeps no more trees: later files are parsed again when
+# checked. At 340 MB (~60 MB under 400 MB for the rest of the index) two workers on
+# /tmp/benchsrc (18.5 M characters) peaked at ~375 MB instead of 505 MB, but parsed ~1.9 M
+# characters again each: ~5 % more CPU, and bench.py past 3x ast.parse. At 460 MB they keep
+# every tree there (peak ~455 MB, no CPU lost), and a larger tree stays near the bound
+# (benchmarks/README.md). A single process keeps to the character budget only (api.py).
+KEEP_MEMORY = 460 * 2**20
 
 
 def resident_memory() -> int | None:
