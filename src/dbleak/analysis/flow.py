@@ -42,9 +42,9 @@ from dbleak.analysis.flow_syntax import (
     free_names,
     guard,
     holds_any,
+    in_main_guard,
     is_catch_all,
     is_interrupt_only,
-    is_main_guard,
     is_pytest_fixture,
     lends_what_it_yields,
     may_raise,
@@ -179,6 +179,7 @@ class _ScopeInterpreter:
         self.in_finally = 0
         self._nested_reads: frozenset[str] | None = None
         self._desugared: dict[int, ast.If] = {}
+        self._helper_borrows: dict[int, set[str]] = {}
 
     # -- running
 
@@ -227,15 +228,16 @@ class _ScopeInterpreter:
         else:
             return None
 
+        known = self._desugared.get(id(stmt))
+        if known is not None:
+            return known  # a loop interprets it again: the same statements
+
         def creates(expr: ast.expr) -> bool:
             call = expr.value if isinstance(expr, ast.Await) else expr
             return isinstance(call, ast.Call) and self._creation_spec(call) is not None
 
         if creates(body) == creates(orelse):
             return None
-        known = self._desugared.get(id(stmt))
-        if known is not None:
-            return known  # a loop interprets it again: the same statements
         if not isinstance(self.parents, ChainMap):
             # The synthetic statements' parents go to an overlay: other rules never see them.
             self.parents = ChainMap({}, self.parents)
@@ -290,7 +292,7 @@ class _ScopeInterpreter:
                     flow.normal_statuses.add(status)
                     if status == OPEN:
                         if self.is_module and resource.name is not None and not self._script_use(resource):
-                            if flow not in self.module_level and not self.in_main_guard_of(resource):
+                            if flow not in self.module_level:
                                 self.module_level.append(flow)
                             continue
                         if not any(r == "scope-exit" for _, r in flow.drops):
@@ -309,9 +311,8 @@ class _ScopeInterpreter:
         closed. An engine is a pool meant for the process's life: not one of these."""
         if resource.spec.kind is Kind.ENGINE or resource.name is None:
             return False
-        if self.in_main_guard_of(resource):
-            return True
-        return resource.name not in self._names_read_in_nested_scopes()
+        return (in_main_guard(resource.stmt, self.parents)
+                or resource.name not in self._names_read_in_nested_scopes())
 
     def _names_read_in_nested_scopes(self) -> frozenset[str]:
         if self._nested_reads is None:
@@ -319,14 +320,6 @@ class _ScopeInterpreter:
                 sub.id for scope in self.module.facts.scopes if scope.node is not self.scope
                 for sub in walk_scope(scope.node) if type(sub) is ast.Name)
         return self._nested_reads
-
-    def in_main_guard_of(self, resource: Resource) -> bool:
-        node: ast.AST | None = resource.stmt
-        while node is not None:
-            if isinstance(node, ast.If) and is_main_guard(node.test):
-                return True
-            node = self.parents.get(id(node))
-        return False
 
     def emit(self, kind: str, states: States, node: ast.AST, start: int | None = None) -> None:
         """Send a control transfer (raise, return, break, continue) to the frame that takes it."""
@@ -689,23 +682,29 @@ class _ScopeInterpreter:
         """The free names a nested helper only borrows: a plain ``def`` (no decorator, which
         may register it) that this scope only calls, whose every read of the name is a borrow
         (no close, no store, no return, no alias). Calling it is then using the object here:
-        ``def do_search(t): return build_query(session, t)`` called in a comprehension."""
+        ``def do_search(t): return build_query(session, t)`` called in a comprehension.
+        Memoized: a loop interprets the ``def`` again, and ``free`` is always its free names."""
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.decorator_list:
             return set()
+        known = self._helper_borrows.get(id(node))
+        if known is not None:
+            return known
+        borrowed: set[str] = set()
+        self._helper_borrows[id(node)] = borrowed
+        first, last = self.scope.lineno, self.scope.end_lineno or self.scope.lineno  # type: ignore[attr-defined]
+        for use in self.module.facts.names.get(node.name, ()):
+            parent = self.parents.get(id(use))
+            if first <= use.lineno <= last and not (
+                    isinstance(use.ctx, ast.Load) and isinstance(parent, ast.Call) and parent.func is use):
+                return borrowed  # passed on, stored or rebound: a hand-over, as any closure
+        reads: dict[str, list[ast.Name]] = {}
         for sub in walk(node):
             if isinstance(sub, (ast.Nonlocal, ast.Global)):
-                return set()
-        for sub in walk(self.scope):
-            if isinstance(sub, ast.Name) and sub.id == node.name:
-                parent = self.parents.get(id(sub))
-                if not (isinstance(sub.ctx, ast.Load) and isinstance(parent, ast.Call)
-                        and parent.func is sub):
-                    return set()
-        borrowed = set()
-        for name in free:
-            reads = [sub for sub in walk(node) if isinstance(sub, ast.Name) and sub.id == name]
-            if reads and all(self.classify(read, node)[0] == "borrow" for read in reads):
-                borrowed.add(name)
+                return borrowed
+            if isinstance(sub, ast.Name) and sub.id in free:
+                reads.setdefault(sub.id, []).append(sub)
+        borrowed.update(name for name, uses in reads.items()
+                        if all(self.classify(use, node)[0] == "borrow" for use in uses))
         return borrowed
 
     def narrow(self, test: ast.expr, states: States) -> tuple[States, States]:
@@ -788,10 +787,11 @@ class _ScopeInterpreter:
                     value = node.value
                     if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or):
                         key, _when = flag_guard(value.values[0])  # `conn = conn or connect()`
+                    elif isinstance(value, ast.Name):
+                        key = None  # `a = b` is an alias, not a test of b
                     else:
                         key, _when = flag_guard(value)  # `own = conn is None`
-                        if key is not None and isinstance(node.targets[0], ast.Name) \
-                                and not isinstance(value, ast.Name):
+                        if key is not None and isinstance(node.targets[0], ast.Name):
                             booleans.add(node.targets[0].id)
                     if key is not None:
                         counts[key] = counts.get(key, 0) + 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from dbleak.analysis.module import SCOPE_NODES, walk, walk_same_scope
 from dbleak.analysis.origins import function_kind
@@ -22,6 +22,16 @@ def is_main_guard(test: ast.expr) -> bool:
             and test.left.id == "__name__" and len(test.comparators) == 1
             and isinstance(test.comparators[0], ast.Constant)
             and test.comparators[0].value == "__main__")
+
+
+def in_main_guard(node: ast.AST, parents: Mapping[int, ast.AST]) -> bool:
+    """Whether ``node`` runs under ``if __name__ == "__main__":``."""
+    above: ast.AST | None = node
+    while above is not None:
+        if isinstance(above, ast.If) and is_main_guard(above.test):
+            return True
+        above = parents.get(id(above))
+    return False
 
 
 def self_attr(node: ast.AST) -> str | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from dbleak.analysis.flow_state import ResourceFlow
-from dbleak.analysis.flow_syntax import free_names, is_main_guard, lends_what_it_yields, may_raise
+from dbleak.analysis.flow_syntax import free_names, in_main_guard, lends_what_it_yields, may_raise
 from dbleak.analysis.module import iter_children, walk, walk_same_scope
 from dbleak.analysis.names import fresh_name, names_used
 from dbleak.fixes.plan import AddImport, ReplaceRange
@@ -209,14 +209,7 @@ def _imported_with_the_module(ctx: CheckContext, flow: ResourceFlow) -> bool:
     """A module global made at import time (outside ``if __name__ == "__main__":``): another
     module may import it, and would get it closed after the fix."""
     resource = flow.resource
-    if not isinstance(resource.scope, ast.Module):
-        return False
-    node: ast.AST | None = resource.stmt
-    while node is not None:
-        if isinstance(node, ast.If) and is_main_guard(node.test):
-            return False
-        node = ctx.facts.parent.get(id(node))
-    return True
+    return isinstance(resource.scope, ast.Module) and not in_main_guard(resource.stmt, ctx.facts.parent)
 
 
 def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedFix:
