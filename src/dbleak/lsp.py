@@ -592,6 +592,14 @@ class DbleakServer(LanguageServer):
             return None
         return state
 
+    def still_open_as(self, uri: str, state: DocumentState) -> bool:
+        """Whether edits computed from ``state`` still apply to the open text: the document has
+        not changed since. A re-check of the same text (the workspace index became ready, a
+        dependency changed) replaces the state but not the text the edits were made for."""
+        document = self.document(uri)
+        return (document is not None and document.version == state.version
+                and document.source == state.text)
+
     async def in_worker(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
@@ -649,12 +657,12 @@ class DbleakServer(LanguageServer):
         unsafe = self.options.unsafe_fixes
         if wanted(FIX_ALL_KIND) and any(allowed(f, unsafe) for f in state.result.findings):
             new = await self.fixed_text(state)
-            if new != state.text and self.current_state(uri) is state:
+            if new != state.text and self.still_open_as(uri, state):
                 edit = replacement_edit(state.text, new, table)
                 actions.append(lsp.CodeAction(
                     title="dbleak: fix all auto-fixable problems", kind=FIX_ALL_KIND,
                     edit=self.workspace_edit(uri, state.version, edit)))
-        return actions if self.current_state(uri) is state else []
+        return actions if self.still_open_as(uri, state) else []
 
     def _targets(self, params: lsp.CodeActionParams, state: DocumentState,
                  table: LineTable) -> list[tuple[int, lsp.Diagnostic]]:

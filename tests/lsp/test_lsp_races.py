@@ -1,0 +1,107 @@
+"""Races inside the language server, made to happen on purpose in one process.
+
+The end-to-end tests drive a real server over stdio, where a re-check started by the workspace
+index can land in the middle of a code-action request only by chance. Here the server runs in the
+test's event loop and the re-check is made to land exactly there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pygls")
+
+from lsprotocol import types
+from pygls.workspace import Workspace
+
+from dbleak.lsp import DbleakServer, create_server
+
+LEAK = (
+    "import sqlite3\n"
+    "\n"
+    "\n"
+    "def record(path):\n"
+    "    with sqlite3.connect(path) as conn:\n"
+    "        conn.execute('INSERT INTO log VALUES (1)')\n"
+)
+
+
+def _server(root: Path) -> DbleakServer:
+    server = create_server()
+    server.protocol._workspace = Workspace(root.as_uri(), types.TextDocumentSyncKind.Full, [],
+                                           types.PositionEncodingKind.Utf16)
+    server.protocol.client_capabilities = types.ClientCapabilities()
+    published: list[types.PublishDiagnosticsParams] = []
+    server.published = published  # type: ignore[attr-defined]
+    # No client on the other end: what the server would send is kept instead.
+    server.publish = lambda uri, version, diagnostics: published.append(  # type: ignore[method-assign]
+        types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=diagnostics))
+    server.log = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    return server
+
+
+def _open(server: DbleakServer, path: Path, text: str) -> str:
+    uri = path.as_uri()
+    server.workspace.put_text_document(types.TextDocumentItem(
+        uri=uri, language_id="python", version=1, text=text))
+    return uri
+
+
+def _request(uri: str, diagnostics: list[types.Diagnostic]) -> types.CodeActionParams:
+    return types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostics[0].range,
+        context=types.CodeActionContext(diagnostics=diagnostics))
+
+
+def test_a_recheck_of_the_same_text_during_a_request_keeps_its_actions(tmp_path: Path) -> None:
+    async def scenario() -> list[types.CodeAction]:
+        server = _server(tmp_path)
+        uri = _open(server, tmp_path / "app.py", LEAK)
+        await server.lint(uri)
+        diagnostics = list(server.published[-1].diagnostics)  # type: ignore[attr-defined]
+        assert [d.code for d in diagnostics] == ["DBL104"]
+        render = server.render_fix
+
+        async def render_while_rechecked(state: Any, index: int) -> Any:
+            # The workspace index became ready meanwhile: the same text is checked again and
+            # its state replaced before this request's fix is rendered.
+            await server.lint(uri)
+            assert server.states[uri] is not state
+            return await render(state, index)
+
+        server.render_fix = render_while_rechecked  # type: ignore[method-assign]
+        try:
+            return await server.code_actions(_request(uri, diagnostics))
+        finally:
+            server.executor.shutdown(wait=True)
+
+    actions = asyncio.run(scenario())
+    assert [a.is_preferred for a in actions if a.kind == types.CodeActionKind.QuickFix] == [
+        True, None]
+    assert "closing(" in repr(actions[0].edit)
+
+
+def test_an_edit_during_a_request_drops_its_actions(tmp_path: Path) -> None:
+    async def scenario() -> list[types.CodeAction]:
+        server = _server(tmp_path)
+        uri = _open(server, tmp_path / "app.py", LEAK)
+        await server.lint(uri)
+        diagnostics = list(server.published[-1].diagnostics)  # type: ignore[attr-defined]
+        render = server.render_fix
+
+        async def render_while_edited(state: Any, index: int) -> Any:
+            server.workspace.put_text_document(types.TextDocumentItem(
+                uri=uri, language_id="python", version=2, text=LEAK + "\n"))
+            return await render(state, index)
+
+        server.render_fix = render_while_edited  # type: ignore[method-assign]
+        try:
+            return await server.code_actions(_request(uri, diagnostics))
+        finally:
+            server.executor.shutdown(wait=True)
+
+    assert asyncio.run(scenario()) == []
