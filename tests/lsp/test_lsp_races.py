@@ -41,6 +41,9 @@ def _server(root: Path) -> DbleakServer:
     server.publish = lambda uri, version, diagnostics: published.append(  # type: ignore[method-assign]
         types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=diagnostics))
     server.log = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    # No workspace index in the background: its re-checks would race with the ones the tests
+    # start on purpose.
+    server._project_requested = True
     return server
 
 
