@@ -531,7 +531,12 @@ class _ScopeInterpreter:
                 if behaviour is not None and behaviour.closes:
                     states = cap(self._mark(s, s.bound(expr.id), RELEASED, item) for s in states)
             target = item.optional_vars
-            if isinstance(target, ast.Name):
+            lent = self.sources.yielded_argument(expr, self.cls) if isinstance(expr, ast.Call) else None
+            if isinstance(target, ast.Name) and isinstance(lent, ast.Name):
+                # `with atomic(conn) as conn:`: the context manager lends the object back
+                if target.id != lent.id:
+                    states = self._alias(target.id, lent.id, states, stmt)
+            elif isinstance(target, ast.Name):
                 if self._with_closes(expr, is_async) or self._with_creates(expr, is_async):
                     managed.append(target.id)
                 states = self.rebind(target.id, states, stmt)

@@ -78,6 +78,11 @@ SUMMARY_MAKES_DB = "lifecycle.makes_db"
 SUMMARY_INIT_ATTRS = "lifecycle.init_attrs"  # on a class: the attributes its constructor sets
 # On a class: {parameter of `__init__`: attribute} for `self.attr = parameter` in `__init__`.
 SUMMARY_ADOPTS = "lifecycle.adopts"
+# On a function: ``(parameter, origins)``: it returns the parameter when the caller passes one
+# (not None), and otherwise a new object (`def get(conn=None): return conn or connect()`).
+SUMMARY_UNLESS_PASSED = "lifecycle.unless_passed"
+# On a `@contextmanager`: the parameter it yields back to the `with` body, never rebound.
+SUMMARY_LENDS = "lifecycle.lends"
 
 EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_BORROW, EFFECT_WITH = "release", "escape", "borrow", "with"
 # Returned as it is: the caller's object leaves with the call's result, wherever that goes.
@@ -115,7 +120,7 @@ def parameter_effects(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncF
 
 
 def _combined_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader,
-                     nodes: list[ast.Name], seen_aliases: set[str]) -> Any:
+                     nodes: list[ast.Name], seen_aliases: set[str], home: str | None = None) -> Any:
     found: list[Any] = []
     parents = facts.parent
     for node in nodes:
@@ -125,7 +130,8 @@ def _combined_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader
             found.append(EFFECT_ESCAPE)
             continue
         quick = _attribute_use(parents, node)
-        found.append(quick if quick is not None else _use_effect(facts, function, reader, node, seen_aliases))
+        found.append(quick if quick is not None
+                     else _use_effect(facts, function, reader, node, seen_aliases, home))
     return merge_effects(found)
 
 
@@ -157,7 +163,9 @@ def merge_effects(effects: list[Any]) -> Any:
 
 
 def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, node: ast.expr,
-                seen_aliases: set[str]) -> Any:
+                seen_aliases: set[str], home: str | None = None) -> Any:
+    """The effect of one use of an object; ``home`` is the attribute of ``self`` it was read
+    from (an alias stored back there, `old = self.conn` ... `self.conn = old`, is no release)."""
     # The callers pass uses of the function's own scope: one in a closure is their business.
     parents = facts.parent
     current: ast.AST = node
@@ -195,6 +203,8 @@ def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, nod
                 return EFFECT_BORROW  # a context manager lends it to the `with` body and back
             return EFFECT_ESCAPE
         if isinstance(parent, ast.Assign) and parent.value is current:
+            if home is not None and all(_is_self_attr(t, reader.self_name, home) for t in parent.targets):
+                return EFFECT_BORROW  # put back where it was read from
             if (current is node and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)
                     and reader.is_local(parent.targets[0].id)):
                 alias = parent.targets[0].id
@@ -203,7 +213,7 @@ def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, nod
                 seen_aliases.add(alias)
                 alias_uses = [n for n in walk_scope(function)
                               if isinstance(n, ast.Name) and n.id == alias and isinstance(n.ctx, ast.Load)]
-                return _combined_effect(facts, function, reader, alias_uses, seen_aliases)
+                return _combined_effect(facts, function, reader, alias_uses, seen_aliases, home)
             return EFFECT_ESCAPE
         if isinstance(parent, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.Starred,
                                ast.Tuple, ast.List, ast.Set, ast.Dict, ast.ListComp, ast.SetComp,
@@ -223,6 +233,11 @@ def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, nod
                                ast.Subscript, ast.BinOp, ast.Match, ast.Raise, ast.Delete)):
             return EFFECT_BORROW
         return EFFECT_ESCAPE
+
+
+def _is_self_attr(node: ast.AST, me: str | None, attr: str) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == attr and me is not None
+            and isinstance(node.value, ast.Name) and node.value.id == me)
 
 
 def _argument_effect(facts: ModuleFacts, reader: OriginReader, call: ast.Call, argument: ast.AST,
@@ -466,7 +481,7 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                       and node.value.id == me and isinstance(node.ctx, ast.Load)):
                     effect = _attribute_use(facts.parent, node)
                     if effect is None:
-                        effect = _use_effect(facts, item, reader, node, set())
+                        effect = _use_effect(facts, item, reader, node, set(), node.attr)
                     if effect == EFFECT_RELEASE and _in_reraising_handler(facts.parent, node, item):
                         pass  # clean-up of a failure (`except: self.conn.close(); raise`)
                     elif effect == EFFECT_RELEASE and _replaced_after(item, me, node):
@@ -479,10 +494,14 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                         passed.setdefault(node.attr, []).extend(effect)
                 elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Del):
                     released.add(node.attr)
-            for sub in nested:  # closures and lambdas of the method keep it
+            for sub in nested:
+                # A closure or lambda of the method reads the attribute when it runs (it keeps
+                # `self`, not the object): a method call on it (`self.conn.commit()`) is a use;
+                # anything else may keep or release it.
                 for inner in walk(sub):
                     if (isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name)
-                            and inner.value.id == me and isinstance(inner.ctx, ast.Load)):
+                            and inner.value.id == me and isinstance(inner.ctx, ast.Load)
+                            and _attribute_use(facts.parent, inner) != EFFECT_BORROW):
                         released.add(inner.attr)
     summary: dict[str, Any] = {SUMMARY_KIND: "class", SUMMARY_BASES: tuple(bases)}
     merged = {attr: any_origin([o for o in origins]) for attr, origins in attrs.items()}
@@ -641,6 +660,69 @@ def _summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
     return summaries
 
 
+def _unless_passed(reader: OriginReader, params: list[str],
+                   nodes: list[ast.AST]) -> tuple[str, tuple[Origin, ...]] | None:
+    """``(parameter, origins)`` when the function returns one parameter, or a new object when
+    the caller passes none: every ``return`` gives the parameter (``return conn``), or the
+    parameter or a new object (``return conn or connect()``, ``return conn if conn else
+    connect()``), and every assignment to the parameter is a new object (``if conn is None:
+    conn = connect()``) or itself. A caller that passes None or nothing gets the new object
+    (or None); one that passes its own object gets it back."""
+    param: str | None = None
+    fresh: list[Origin] = []
+
+    def returned(value: ast.expr) -> bool:
+        nonlocal param
+        if isinstance(value, ast.Name) and value.id in params:
+            if param not in (None, value.id):
+                return False
+            param = value.id
+            return True
+        if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or) and len(value.values) == 2:
+            first, other = value.values
+        elif isinstance(value, ast.IfExp):
+            test = value.test
+            negated = (isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)) or (
+                isinstance(test, ast.Compare) and len(test.ops) == 1
+                and isinstance(test.ops[0], ast.Is) and is_none(test.comparators[0]))
+            first, other = (value.orelse, value.body) if negated else (value.body, value.orelse)
+        else:
+            return False
+        origin = reader.origin(other)
+        if not is_fresh(origin) or not returned(first):
+            return False
+        assert origin is not None
+        fresh.append(origin)
+        return True
+
+    returns = [n for n in nodes if isinstance(n, ast.Return) and n.value is not None
+               and not is_none(n.value)]
+    if not returns or not all(returned(n.value) for n in returns if n.value is not None):
+        return None
+    for node in nodes:
+        if isinstance(node, ast.Name) and node.id == param and not isinstance(node.ctx, ast.Load):
+            assign = reader.facts.parent.get(id(node))
+            if not isinstance(assign, ast.Assign) or assign.targets != [node]:
+                return None  # a loop variable, an unpacking, a `with ... as`: not this shape
+            if isinstance(assign.value, ast.Name) and assign.value.id == param:
+                continue  # `conn = conn`
+            origin = reader.origin(assign.value)
+            if not is_fresh(origin):
+                return None
+            assert origin is not None
+            fresh.append(origin)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)) and param in node.names:
+            return None
+        elif (isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Name)
+              and node.value.id == param):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(not isinstance(t, ast.Name) for t in targets):
+                return None  # also kept on self or in a container: shared
+    if param is None or not fresh:
+        return None
+    return param, tuple(dict.fromkeys(fresh))
+
+
 def _function_facts(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef,
                     reader: OriginReader) -> dict[str, Any]:
     nodes = list(walk_scope(function))
@@ -654,12 +736,22 @@ def _function_facts(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFun
         kept = tuple(dict.fromkeys(o for o in yielded if o is not None))
         if kept and len(kept) == len(yielded):
             summary[SUMMARY_YIELDS] = kept
+        if kind == "contextmanager":
+            lent = {n.value.id for n in nodes if isinstance(n, ast.Yield)
+                    and isinstance(n.value, ast.Name)}
+            if (len(lent) == 1 and len(yielded) == 1 and lent <= set(params)
+                    and not any(isinstance(n, ast.Name) and n.id in lent
+                                and not isinstance(n.ctx, ast.Load) for n in nodes)):
+                summary[SUMMARY_LENDS] = next(iter(lent))
     elif kind != "fixture":
         returns, items, held = _returns(reader, function, nodes)
         if kind == "cached":
             returns, items = (), ()  # what a cache returns is shared: known by type only
+        unless = None if returns or kind == "cached" else _unless_passed(reader, params, nodes)
         if returns:
             summary[SUMMARY_RETURNS] = returns
+        elif unless is not None:
+            summary[SUMMARY_UNLESS_PASSED] = unless
         elif held:
             summary[SUMMARY_HELD] = held
         if any(item is not None for item in items):

@@ -337,8 +337,13 @@ class OriginReader:
 
     def _call_origin(self, call: ast.Call, depth: int) -> Origin | None:
         func = call.func
-        keywords = tuple(sorted(k.arg for k in call.keywords if k.arg is not None
-                                and not is_none(k.value)))
+        # The keywords given a value other than None; positional arguments other than None as
+        # `#<index>` (`#*` for `*args`, `**` for `**kwargs`): what a function that returns its
+        # parameter unless it is given none is told (SUMMARY_UNLESS_PASSED).
+        keywords = tuple(sorted([
+            *(k.arg if k.arg is not None else "**" for k in call.keywords if not is_none(k.value)),
+            *("#*" if isinstance(a, ast.Starred) else f"#{i}"
+              for i, a in enumerate(call.args) if not is_none(a))]))
         if (isinstance(func, ast.Name) and func.id == "next" and len(call.args) == 1
                 and not self.is_local("next") and self.facts.qualname(func) is None):
             inner = self.origin(call.args[0], depth + 1)

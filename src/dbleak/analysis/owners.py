@@ -195,6 +195,8 @@ def _released_or_guarded_before(ctx: CheckContext, method: ast.AST, item: Stored
         if isinstance(current, ast.Try):
             return True  # `try: self.conn = connect() except ...`: a retry loop, not a leak
         current = parents.get(id(current))
+    if _old_one_kept_aside(method, item.attr, stmt.lineno):
+        return True
     for node in walk_scope(method):
         if getattr(node, "lineno", 0) >= stmt.lineno:
             continue
@@ -207,6 +209,26 @@ def _released_or_guarded_before(ctx: CheckContext, method: ast.AST, item: Stored
             return True
         if isinstance(node, (ast.If, ast.While)) and _reads_attr(node.test, item.attr):
             return True  # `if self.conn: ...` before: the method knows it may be set
+    return False
+
+
+def _old_one_kept_aside(method: ast.AST, attr: str, line: int) -> bool:
+    """``old = self.conn`` before the store, and ``old`` closed or handed on in the method
+    (``old.close()``, ``pool.put(old)``): the method takes care of the one it replaces."""
+    aliases = {target.id for node in walk_scope(method)
+               if isinstance(node, ast.Assign) and node.lineno < line and _reads_attr(node.value, attr)
+               and isinstance(node.value, ast.Attribute)
+               for target in node.targets if isinstance(target, ast.Name)}
+    if not aliases:
+        return False
+    for node in walk_scope(method):
+        if (isinstance(node, ast.Attribute) and node.attr in RELEASE_METHODS
+                and isinstance(node.value, ast.Name) and node.value.id in aliases):
+            return True
+        if isinstance(node, ast.Call) and any(
+                isinstance(arg, ast.Name) and arg.id in aliases
+                for arg in [*node.args, *(k.value for k in node.keywords)]):
+            return True
     return False
 
 

@@ -34,6 +34,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_IMPORTS,
     SUMMARY_INIT_ATTRS,
     SUMMARY_KIND,
+    SUMMARY_LENDS,
     SUMMARY_MAKES_DB,
     SUMMARY_METHODS,
     SUMMARY_PARAMS,
@@ -41,6 +42,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_RETURN_ITEMS,
     SUMMARY_RETURNS,
     SUMMARY_STARS,
+    SUMMARY_UNLESS_PASSED,
     SUMMARY_VALUE,
     SUMMARY_YIELDS,
     summarize_lifecycle,
@@ -415,7 +417,7 @@ class ObjectSources:
             if owner and method:
                 found = self.method_summary(owner, method)
                 if found is not None:
-                    return self._returns_value(found, depth)
+                    return self._returns_value(found, depth, keywords)
                 # `self.Session()`: an attribute of the class holding a callable object
                 kept = self.attr_value(owner, method, depth + 1)
                 if kept is not None:
@@ -432,16 +434,24 @@ class ObjectSources:
             value = self.resolve(summary.get(SUMMARY_VALUE), depth + 1)
             return self.method_value(value, "__call__", keywords, depth)
         if kind in ("function", "cached"):
-            return self._returns_value(summary, depth)
+            return self._returns_value(summary, depth, keywords)
         return None
 
-    def _returns_value(self, summary: Mapping[str, Any], depth: int) -> Value | None:
+    def _returns_value(self, summary: Mapping[str, Any], depth: int,
+                       given: frozenset[str] = frozenset()) -> Value | None:
+        """What a call of the function returns; ``given`` holds the keywords and the
+        positions (``#0``) the call passes a value other than None."""
         kind = summary.get(SUMMARY_KIND)
         if kind not in ("function", "cached"):
             return None
         returns = summary.get(SUMMARY_RETURNS) if kind == "function" else None
         if returns:
             return self._common([self.resolve(o, depth + 1) for o in returns])
+        unless = summary.get(SUMMARY_UNLESS_PASSED)
+        if unless is not None:
+            if _passes(summary.get(SUMMARY_PARAMS) or (), str(unless[0]), given):
+                return None  # the caller's own object, handed back
+            return self._common([self.resolve(o, depth + 1) for o in unless[1]])
         held = summary.get(SUMMARY_HELD)
         if not held:
             return None
@@ -703,6 +713,28 @@ class ObjectSources:
             qualname = self.through_reexports(qualname)
         return qualname
 
+    def yielded_argument(self, call: ast.Call, cls: ast.ClassDef | None) -> ast.expr | None:
+        """The argument a project ``@contextmanager`` yields back to the ``with`` body
+        (``@contextmanager def atomic(conn): ... yield conn``): ``with atomic(conn) as c:``
+        binds ``c`` to ``conn``'s object."""
+        qualname = self.call_target(call, cls)
+        if qualname is None:
+            return None
+        qualname, summary = self._summary_through(qualname)
+        if summary is None or summary.get(SUMMARY_LENDS) is None:
+            return None
+        param = str(summary[SUMMARY_LENDS])
+        for keyword in call.keywords:
+            if keyword.arg == param:
+                return keyword.value
+        params = list(summary.get(SUMMARY_PARAMS) or ())
+        if param not in params:
+            return None
+        index = params.index(param) - (1 if params[0] in ("self", "cls") else 0)
+        if 0 <= index < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[:index + 1]):
+            return call.args[index]
+        return None
+
     def call_alternatives(self, call: ast.Call) -> tuple[str, ...]:
         """Every qualified name the call may call, through import fallbacks."""
         return self.facts.resolver.resolve_alternatives(call.func)
@@ -860,3 +892,16 @@ class ObjectSources:
 # Method names that make a database object on some object of the table or of the project.
 _MAKING_METHODS = frozenset({"cursor", "connect", "raw_connection", "getconn", "acquire",
                              "get_connection", "session", "Session", "begin", "execute"})
+
+
+def _passes(params: Sequence[str], param: str, given: frozenset[str]) -> bool:
+    """Whether a call whose non-None arguments are ``given`` (keywords, ``#<index>``) may pass
+    ``param``. A method's ``self`` is not among the positions of a bound call."""
+    if param in given or "#*" in given or "**" in given:
+        return True
+    if param not in params:
+        return True
+    index = list(params).index(param)
+    if params and params[0] in ("self", "cls"):
+        index -= 1
+    return f"#{index}" in given

@@ -146,7 +146,10 @@ class UnclosedConnection(Rule):
     `try` body whose `except ImportError` fallback is a module nothing is known of (the
     fallback runs only where the first import failed), a connection made unless one is passed in
     (`con = con if con else connect()`, `con or connect()`: the path that made it holds it,
-    and `if con is None: conn.close()` or a flag set from that test closes it), SQLAlchemy
+    and `if con is None: conn.close()` or a flag set from that test closes it), also by a
+    project helper that returns its parameter or a new connection (`def connection_for(path,
+    conn=None)`: a call that passes no connection, or None, gets a new one; one that passes
+    its own gets it back), SQLAlchemy
     `sessionmaker`/`scoped_session` objects kept in module globals or class attributes,
     `engine.connect()`, parameters annotated with a driver's type, and parameters that every call
     site in the package passes one kind of object (`def current(backend)` called only with a
@@ -165,7 +168,8 @@ class UnclosedConnection(Rule):
     every unknown callee keep it (dbleak's earlier behaviour), `"borrow"` none. A
     `@contextmanager` (or `@asynccontextmanager`) generator and a pytest fixture only lend what
     they yield: the `with` body or the test uses it, and the generator resumes after it, so
-    closing it is still the generator's job.
+    closing it is still the generator's job. One that yields back the object it is given
+    (`with atomic(conn) as conn:`) binds the `as` name to that same object.
 
     Not seen yet: objects made in one function and closed by its callers through several
     levels of calls that are not plain factories; engines whose `dispose()` is skipped only

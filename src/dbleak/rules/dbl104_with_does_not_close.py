@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from dbleak.analysis.flow_syntax import lends_what_it_yields
 from dbleak.analysis.module import WithSite
@@ -53,7 +53,11 @@ class WithDoesNotClose(Rule):
     own context and is not flagged. A connection bound to a name first
     (`conn = connect(); with conn:`) is the lifecycle rules' job (DBL101).
     When the connection is still used after the block and never closed there, no fix is
-    offered: closing it would break that use.
+    offered: closing it would break that use. A `close()` inside the block counts only when it
+    is on the normal path: one in an `except` handler (`except: conn.rollback();
+    conn.close(); raise`) leaves the connection open whenever the block succeeds, and that is
+    reported without a fix (`closing()` around it would make the inner `__exit__` roll back
+    a closed connection, and its error would replace the handler's).
 
     ## Fix safety
     Safe when the connection is not used after the block and is not passed to code that might
@@ -144,6 +148,12 @@ def _check_item(rule: type[Rule], ctx: CheckContext, site: WithSite, index: int,
         if verdict == "used-after":
             message += "; it is still used after the block, so close it there"
             return ctx.finding(rule, call, message, plan=None, stmt=site.node)
+        if verdict == "closed-on-failure":
+            # No fix: `closing()` around a block whose handler closes the connection and
+            # re-raises would make the inner `__exit__` roll back a closed connection, and its
+            # error would replace the one the handler raised.
+            message += "; it is closed only when the block fails"
+            return ctx.finding(rule, call, message, plan=None, stmt=site.node)
         if verdict == "passed":
             applicability = Applicability.UNSAFE
         name = target.id
@@ -177,7 +187,8 @@ def with_item_object(ctx: CheckContext, site: WithSite, call: ast.Call,
 
 
 def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tuple[str, ...]) -> str:
-    """"escapes", "closed", "used-after", "passed" or "kept" for the `as` name of the item."""
+    """"escapes", "closed", "used-after", "closed-on-failure", "passed" or "kept" for the `as`
+    name of the item."""
     drivers = ctx.drivers
     facts = ctx.facts
 
@@ -195,6 +206,7 @@ def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tup
     verdict = "kept"
     used_after = False
     closed_after = False
+    closed_on_failure = False
     lends = lends_what_it_yields(site.scope.node)
     for use in name_uses(site.scope.node, target.id, call_kind, release, facts.parent):
         if use.node is target:
@@ -212,9 +224,12 @@ def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tup
                 return "escapes"  # the name means something else afterwards: leave it alone
             continue
         if use.kind is UseKind.CLOSE:
-            if inside:
+            if inside and not _in_handler(facts.parent, use.node, node):
                 return "closed"
-            closed_after = True
+            if inside:
+                closed_on_failure = True  # `except: conn.close(); raise`: not on the normal path
+            else:
+                closed_after = True
             continue
         if not inside:
             if use.line > node.lineno or _in_loop_with(ctx, site):
@@ -226,7 +241,19 @@ def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tup
         return "closed"
     if used_after:
         return "used-after"
+    if closed_on_failure:
+        return "closed-on-failure"
     return verdict
+
+
+def _in_handler(parents: Mapping[int, ast.AST], node: ast.AST, stop: ast.AST) -> bool:
+    """Whether ``node`` sits in an ``except`` handler inside ``stop``."""
+    current = parents.get(id(node))
+    while current is not None and current is not stop:
+        if isinstance(current, ast.ExceptHandler):
+            return True
+        current = parents.get(id(current))
+    return False
 
 
 def _in_loop_with(ctx: CheckContext, site: WithSite) -> bool:

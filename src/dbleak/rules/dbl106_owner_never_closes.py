@@ -72,7 +72,12 @@ class OwnerNeverCloses(Rule):
     A use of the attribute that hands it to other code (returned, aliased, stored, given to a
     constructor or a keeping call) counts as a possible release; a call of the project that
     only uses it (its summary says so) does not, nor does a `close()` in an `except` block
-    that re-raises (the clean-up of a failure). A base class from outside the project
+    that re-raises (the clean-up of a failure), nor a local alias that only puts it back
+    (`old = self.conn` ... `self.conn = old`), nor a method call on it in a closure of a
+    method (`def save(): self.conn.commit()`: the closure keeps `self`, not the connection).
+    A method that stores a new connection after taking the old one aside and closing it or
+    handing it on (`old = self.conn`, `self.conn = connect()`, `old.close()`) replaces it.
+    A base class from outside the project
     (`threading.Thread`, a framework's base) does not know the attributes its subclasses set
     and releases none of them; release it in the class (`close()`, `__exit__`, a teardown).
     A subclass in another module that releases it is not seen.
