@@ -58,6 +58,7 @@ from dbleak.analysis.names import chain_text
 from dbleak.analysis.origins import is_fresh
 from dbleak.analysis.sources import (
     CLOSING_WRAPPERS,
+    DUCK_CONNECTION,
     DUCK_CURSOR,
     ProjectClass,
     Value,
@@ -80,6 +81,8 @@ _DRIVER_ERRORS = frozenset({"Error", "DatabaseError", "SQLAlchemyError", "DBAPIE
 # Builtins (but `next`, which resumes a generator that may yield a connection).
 _BUILTIN_NAMES = frozenset(name for name in dir(builtins) if name != "next")
 _CURSOR_USES = CURSOR_USES
+_CONNECTION_USES = frozenset({"cursor", "execute", "executemany", "executescript"})
+_MOCK_MODULES = ("unittest.mock.", "mock.")
 _MAX_STATES = 256
 _MAX_LOOP_ROUNDS = 6
 
@@ -174,7 +177,7 @@ class _ScopeInterpreter:
         self._made: dict[tuple[int, bool], ObjectSpec | None] = {}
         self._flags: frozenset[str] | None = None
         self._properties: dict[tuple[str, str], ObjectSpec | None] = {}
-        self._cursor_names: set[str] | None = None
+        self._names_using: dict[frozenset[str], set[str]] = {}  # by the methods they call
         self.loop_depth = 0
         self.in_finally = 0
         self._nested_reads: frozenset[str] | None = None
@@ -662,6 +665,11 @@ class _ScopeInterpreter:
                     flow = self.flows[rid]
                     if not flow.resource.parent_tracked:
                         flow.drops.append((node, "rebound"))
+                        # Nothing can reach it any more: its fate is told (a leak, here). The
+                        # paths that made it and those that did not become one again, so a
+                        # scope that rebinds one name many times (`except: conn =
+                        # engine.connect()` ten times over) stays within the path budget.
+                        state = state.without(rid)
                 state = state.bind(name, None)
             result.add(state)
         return cap(result)
@@ -995,6 +1003,13 @@ class _ScopeInterpreter:
         if receiver is None:
             if method_name == "cursor" and self._used_as_cursor(call):
                 return self.sources.drivers.objects.get(DUCK_CURSOR)
+            if (method_name == "connect" and not self._import_bound(call.func)
+                    and not self._mock_bound(call.func)
+                    and self._used_as_cursor(call, _CONNECTION_USES)):
+                # `conn = engine.connect()` of an object of no known type whose result makes
+                # cursors or runs statements: a database connection (PEP 249's, or
+                # SQLAlchemy's: both are released by `close()`)
+                return self.sources.drivers.objects.get(DUCK_CONNECTION)
             if method_name in ("execute", "executemany") and self._closed_by_name(call):
                 # `cur = await conn.execute(q); ...; await cur.close()`: the code treats it as a
                 # cursor to close, whatever the connection's driver
@@ -1040,26 +1055,75 @@ class _ScopeInterpreter:
             return True
         return self.sources.facts.qualname(func) is not None
 
-    def _used_as_cursor(self, call: ast.Call) -> bool:
+    def _import_bound(self, func: ast.expr) -> bool:
+        """Whether the root name of ``func`` is bound by an import, a function or a class of
+        the module (maybe among other bindings): what its calls make is the driver table's or
+        the project's to say, not their use's."""
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return False
+        return self.sources.facts.resolver.names_something(root.id)
+
+    def _mock_bound(self, func: ast.expr) -> bool:
+        """Whether the root name of ``func`` holds a test double: bound in the scope by
+        ``with patch(...) as m`` or ``m = MagicMock()`` (``unittest.mock``, ``mock``,
+        pytest-mock's ``mocker``), or a parameter of a function a ``patch`` decorates."""
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return False
+        facts = self.sources.facts
+
+        def is_mock(expr: ast.expr | None) -> bool:
+            if isinstance(expr, ast.Call):
+                expr = expr.func
+            if expr is None:
+                return False
+            qualname = facts.qualname(expr) or ""
+            text = chain_text(expr) or ""
+            return qualname.startswith(_MOCK_MODULES) or text.startswith("mocker.")
+
+        scope = self.scope
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                is_mock(d) for d in scope.decorator_list):
+            names = {a.arg for a in [*scope.args.posonlyargs, *scope.args.args]}
+            if root.id in names:
+                return True
+        for node in walk_scope(scope):
+            if isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name) \
+                    and node.optional_vars.id == root.id and is_mock(node.context_expr):
+                return True
+            if isinstance(node, ast.Assign) and is_mock(node.value) and any(
+                    isinstance(t, ast.Name) and t.id == root.id for t in node.targets):
+                return True
+        return False
+
+    def _used_as_cursor(self, call: ast.Call, uses: frozenset[str] = _CURSOR_USES) -> bool:
         """``x.cursor()`` of an object of no known driver whose result runs ``execute()`` or
-        ``fetch*()``: a PEP 249 cursor."""
+        ``fetch*()``: a PEP 249 cursor (``uses``: the methods that tell; for a connection,
+        ``cursor()`` and ``execute()``)."""
         holder = self.parents.get(id(call))
         node: ast.AST = call
         if isinstance(holder, ast.Await):
             node, holder = holder, self.parents.get(id(holder))
         if isinstance(holder, ast.Attribute) and holder.value is node:
-            return holder.attr in _CURSOR_USES
+            return holder.attr in uses
         names: list[str] = []
         if isinstance(holder, (ast.Assign, ast.AnnAssign)) and holder.value is node:
             targets = holder.targets if isinstance(holder, ast.Assign) else [holder.target]
             names = [t.id for t in targets if isinstance(t, ast.Name)]
         elif isinstance(holder, ast.withitem) and isinstance(holder.optional_vars, ast.Name):
             names = [holder.optional_vars.id]
-        if self._cursor_names is None:
-            self._cursor_names = {node.value.id for node in walk_scope(self.scope)
-                                  if isinstance(node, ast.Attribute) and node.attr in _CURSOR_USES
-                                  and isinstance(node.value, ast.Name)}
-        return any(name in self._cursor_names for name in names)
+        used = self._names_using.get(uses)
+        if used is None:
+            used = self._names_using[uses] = {
+                node.value.id for node in walk_scope(self.scope)
+                if isinstance(node, ast.Attribute) and node.attr in uses
+                and isinstance(node.value, ast.Name)}
+        return any(name in used for name in names)
 
     def creations(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
         for node in walk_expr(expr):

@@ -194,11 +194,15 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
     the code does. Unsafe too when a context manager or a fixture lends it by ``yield``
     and never closes it."""
     planned = _plan_fix(ctx, flow, title_kind)
-    if planned.plan is not None and (flow.guessed or flow.resource.spec.project_class
+    spec = flow.resource.spec
+    if planned.plan is not None and (flow.guessed or spec.project_class
+                                     or (spec.driver == "dbapi" and spec.kind is Kind.CONNECTION)
                                      or lends_what_it_yields(flow.resource.scope)
                                      and not flow.releases
                                      or _imported_with_the_module(ctx, flow)):
         # A project class's `close()` may do more than release (flush, commit): unsafe too.
+        # So is a connection known only by its use (`engine.connect()` of no known type): its
+        # driver may release it by another name (`shutdown()`).
         # What a context manager lends and never closes, its `with` body reads from, and may
         # keep (ORM objects a closed session detaches).
         return PlannedFix(replace(planned.plan, applicability=Applicability.UNSAFE))

@@ -190,6 +190,11 @@ class ImportResolver:
         if top_level:
             self.top_level[name] = qualname
 
+    def names_something(self, name: str) -> bool:
+        """Whether an import, a function or a class of the module binds ``name`` (maybe among
+        other bindings)."""
+        return name in self._candidates
+
     def resolve(self, node: ast.AST) -> str | None:
         """The qualified name of a Name/Attribute chain, or None."""
         parts: list[str] = []

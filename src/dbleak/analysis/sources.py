@@ -79,6 +79,7 @@ _MAX_DEPTH = 8
 # The table's generic PEP 249 cursor: what `x.cursor()` makes when nothing says what `x` is but
 # the result runs `execute()` or `fetch*()`.
 DUCK_CURSOR = "dbapi.Cursor"
+DUCK_CONNECTION = "dbapi.Connection"
 # The methods by which an instance of a project class is released, and what it must own.
 _RESOURCE_RELEASES = frozenset({"close", "aclose", "terminate", "disconnect", "shutdown", "dispose"})
 _OWNED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.ENGINE, Kind.POOL)

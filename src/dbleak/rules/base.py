@@ -49,7 +49,12 @@ DOC_PARTS = {
         "On the fix commits of the recall corpus (rounds\n1–5: 97 unbounded reads maintainers "
         "later fixed) `returned`, `per-parent` and `grouped`\nsilence none: a function that "
         "returns `cur.fetchall()` of `SELECT * FROM events` is left\nalone because no such "
-        "read was among the fixes, and no rewrite inside it would save memory."),
+        "read was among the fixes, and no rewrite inside it would save memory.\n"
+        "`unresolved = \"report\"` measured on both sides (rounds 1–7, 126 reads maintainers\n"
+        "fixed): it finds 5 more of them (generic `run_query(sql)` helpers, `read_sql_query()`\n"
+        "of a parameter, a SQLAlchemy Core `select(table)`) and makes 1 false alarm on the 102\n"
+        "repaired lines; on the corpus of real packages it adds 263 findings to 914, whose\n"
+        "precision is not judged yet: until it is, the default stays."),
 }
 _DOC_PART = re.compile(r"^\[\[([a-z0-9-]+)\]\]$", re.MULTILINE)
 

@@ -151,7 +151,10 @@ class UnclosedConnection(Rule):
     conn=None)`: a call that passes no connection, or None, gets a new one; one that passes
     its own gets it back), SQLAlchemy
     `sessionmaker`/`scoped_session` objects kept in module globals or class attributes,
-    `engine.connect()`, parameters annotated with a driver's type, and parameters that every call
+    `engine.connect()`, `x.connect()` of an object of no known type whose result makes cursors
+    or runs statements (`conn = engine.connect(); conn.execute(...)`: a connection whatever its
+    driver; the fix is unsafe, its driver may release it by another name; not for a name an
+    import, a function or a class binds), parameters annotated with a driver's type, and parameters that every call
     site in the package passes one kind of object (`def current(backend)` called only with a
     `Backend`; see docs/lifecycle.md for the evidence it needs). A session of a
     `scoped_session` registry kept in a global or an attribute is the registry's to release
