@@ -558,13 +558,35 @@ class SiteModule:
                               orm_result=kind == "result", fetch_method="all")
         return None
 
+    def _refined_query(self, name: ast.Name, depth: int) -> str | None:
+        """"query" for a name every binding of which is a legacy query or a refinement of
+        the name itself (`q = session.query(M)`, `q = q.filter(...)`, `q = q.outerjoin(j)`)."""
+        binders = self.bindings(self.scope_of(name)).get(name.id) or []
+        made = False
+        for binder in binders:
+            if not (isinstance(binder, ast.Assign) and len(binder.targets) == 1
+                    and isinstance(binder.targets[0], ast.Name)):
+                return None
+            value: ast.expr = binder.value
+            while (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                   and value.func.attr in _QUERY_REFINEMENTS):
+                value = value.func.value
+            if isinstance(value, ast.Name) and value.id == name.id:
+                continue  # `q = q.filter(...)`: still that query, no bound added
+            if self._orm_kind(binder.value, depth + 1) != "query":
+                return None
+            made = True
+        return "query" if made else None
+
     def _orm_kind(self, receiver: ast.expr, depth: int = 0) -> str | None:
         """"query" for a legacy ``session.query(...)`` chain, "result" for an executed statement."""
         if depth > 3:
             return None
         if isinstance(receiver, ast.Name):
             bound = self.bound_value(receiver)
-            if bound is None or bound[0] != "assign" or not isinstance(bound[1], ast.expr):
+            if bound is None:
+                return self._refined_query(receiver, depth)
+            if bound[0] != "assign" or not isinstance(bound[1], ast.expr):
                 return None
             return self._orm_kind(bound[1], depth + 1)
         current: ast.expr = receiver
@@ -581,6 +603,11 @@ class SiteModule:
             current = inner
         return None
 
+
+# Query methods that narrow or join but leave the number of rows unbounded.
+_QUERY_REFINEMENTS = frozenset({"filter", "filter_by", "join", "outerjoin", "order_by", "options",
+                                "group_by", "having", "distinct", "with_entities", "where",
+                                "select_from", "correlate", "add_columns", "add_entity"})
 
 _QUERYSET_METHODS = frozenset({"filter", "exclude", "all", "order_by", "select_related",
                                "prefetch_related", "values", "values_list", "only", "defer",

@@ -212,6 +212,12 @@ class ModuleFinder:
         name = module_name_for(path)
         if name == module:
             return True
+        if name and module.endswith("." + name):
+            # A namespace package (PEP 420): the folders above the file's own package hold no
+            # `__init__.py` (`keep/api/core/db.py` imported as `keep.api.core.db` from the
+            # project root); from ``root`` the file is ``module``.
+            return os.path.join(root, *module.split(".")) + os.path.splitext(path)[1] == path \
+                or os.path.join(root, *module.split("."), "__init__.py") == path
         return name.endswith("." + module) and any(
             self._exists(os.path.join(root, marker), dir_=False) for marker in _PROJECT_MARKERS[:3])
 

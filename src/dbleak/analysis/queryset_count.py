@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from dbleak.analysis.fetch import is_test_module, is_test_scope
 from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, method_chain
 from dbleak.analysis.module import ModuleFacts, Scope, walk
+from dbleak.knowledge.frameworks import FRAMEWORK_RELATED_MANAGERS
 
 # Queryset methods that make another queryset and support `count()`/`exists()`.
 _CHAINABLE = DJANGO_QUERYSET - {"raw", "union", "dates", "datetimes", "extra"}
@@ -60,7 +61,8 @@ def count_sites(facts: ModuleFacts, path: str, root: str | None,
 class _Finder:
     def __init__(self, facts: ModuleFacts, managers: frozenset[str]) -> None:
         self.facts = facts
-        self.managers = managers
+        # The project's related managers, and those of Django's own models (`user.groups`).
+        self.managers = managers | FRAMEWORK_RELATED_MANAGERS
         self.django = any(q == "django" or q.startswith("django.")
                           for q in facts.resolver.bindings.values())
         self._prefetches: dict[int, frozenset[str]] = {}

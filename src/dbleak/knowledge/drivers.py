@@ -1076,9 +1076,17 @@ _SA_BEGIN = MethodSpec("begin", "sqlalchemy.Connection", context_only=True, call
 
 SQLALCHEMY = DriverSpec(
     name="sqlalchemy",
-    modules=("sqlalchemy",),
+    # SQLModel's `Session`, `create_engine` and `AsyncSession` are SQLAlchemy's (a subclass, the
+    # same function): read as them (tests/drivers/test_sqlmodel.py checks it on SQLModel).
+    modules=("sqlalchemy", "sqlmodel"),
     package="SQLAlchemy",
     docs="https://docs.sqlalchemy.org/en/20/core/connections.html",
+    module_aliases=(
+        ("sqlmodel.Session", "sqlalchemy.orm.Session"),
+        ("sqlmodel.orm.session.Session", "sqlalchemy.orm.Session"),
+        ("sqlmodel.create_engine", "sqlalchemy.create_engine"),
+        ("sqlmodel.ext.asyncio.session.AsyncSession", "sqlalchemy.ext.asyncio.AsyncSession"),
+    ),
     objects=(
         ObjectSpec(
             "sqlalchemy.Engine", "sqlalchemy", Kind.ENGINE,

@@ -182,6 +182,12 @@ def _driver_markdown(table: DriverTable, driver: DriverSpec) -> list[str]:
         out.append(f"Drop-in replacements, read as `{driver.modules[0]}` (`tests/drivers/"
                    f"test_drop_ins.py` checks them): {names}.")
         out.append("")
+    other_names = [(alias, target) for alias, target in driver.module_aliases
+                   if alias.partition(".")[0] not in driver.modules[:1]]
+    if other_names:
+        names = ", ".join(f"`{alias}` as `{target}`" for alias, target in other_names)
+        out.append(f"Read as this driver's own: {names}.")
+        out.append("")
     if driver.note:
         out.append(driver.note)
         out.append("")

@@ -21,3 +21,7 @@ APP_MODULES = {"auth": "django.contrib.auth.models",
                "sites": "django.contrib.sites.models", "wagtailcore": "wagtail.models"}
 # Relations of those framework models (not in the checked tree, so not in its summaries).
 FRAMEWORK_RELATIONS = frozenset({"permissions", "user_permissions", "groups", "content_type"})
+# Their many-to-many managers (`user.groups.filter(...)`): querysets, like a project model's.
+# Not `group.permissions`: too common a name for other handlers (evennia's
+# `obj.permissions.all()` is a list of strings).
+FRAMEWORK_RELATED_MANAGERS = frozenset({"user_permissions", "groups"})

@@ -52,6 +52,10 @@ class UnboundedOrmAll(Rule):
     `list(...)` of `session.query(...)`, of `session.execute(select(...))` and
     `session.scalars(select(...))`, and Flask-SQLAlchemy's `Model.query.all()`, when the query
     has no `limit`, `first`, `one`, `get`, slice, `yield_per`, filter on a key, or aggregate.
+    Also a loop straight over a legacy query (`for fw in session.query(Firmware):`,
+    `for p in Post.query.order_by(...):`): iterating a `Query` loads every row and builds every
+    object before the first turn, as `.all()` does (no fix is offered there: `yield_per()`
+    changes how eager loads behave).
     A key bounds the query only on the column side of an equality (`Order.id == value`, not
     `Order.note == customer.id`); an equality of two columns is a join condition.
 
@@ -174,9 +178,13 @@ class UnboundedOrmAll(Rule):
             elif isinstance(call.func, ast.Name) and call.func.id == "list" \
                     and len(call.args) == 1 and not call.keywords:
                 target = call.args[0]
+            walked = target is None and _walked_query(ctx, call)
+            if walked:
+                target = call  # `for fw in session.query(Firmware):` reads every row first
             if target is None:
                 continue
-            read = _orm_read(ctx, site.scope, target, flask, list_form=target is not call)
+            read = _orm_read(ctx, site.scope, target, flask,
+                             list_form=target is not call or walked)
             if read is None:
                 continue
             bound = sqlalchemy_chain_bound(read.judged + read.result_steps, columns, small,
@@ -197,14 +205,29 @@ class UnboundedOrmAll(Rule):
             text = source_segment(ctx.text, call) or "query.all()"
             if len(text) > 60 or "\n" in text:
                 head = re.sub(r"\s+", "", text.split("(", 1)[0])
-                text = head + "(...)" + ("" if target is not call else ".all()")
+                text = head + "(...)" + ("" if target is not call or walked else ".all()")
             message = cls.message.format(call=text, reason=bound.reason)
             plan = None
             holder = ctx.facts.parent.get(id(call))  # the loop walking the read, if it is one
             loop = holder if isinstance(holder, (ast.For, ast.AsyncFor)) and holder.iter is call else None
-            if loop is not None and target is call:
+            if loop is not None and target is call and not walked:
                 plan = _plan(ctx, call, read)
             yield ctx.finding(cls, call, message, plan=plan, stmt=site.stmt)
+
+
+# What a loop over a legacy query chain may end with and still read every row at once.
+_WALKED_ENDS = frozenset({"query", "filter", "filter_by", "join", "outerjoin", "order_by", "options",
+                          "group_by", "having", "distinct", "with_entities", "select_from",
+                          "with_parent", "add_columns", "add_entity"})
+
+
+def _walked_query(ctx: CheckContext, call: ast.Call) -> bool:
+    """``for x in session.query(M).filter(...):``: a loop straight over a legacy query, which
+    loads every row (and builds every object) before the first turn, as ``.all()`` does."""
+    holder = ctx.facts.parent.get(id(call))
+    if not (isinstance(holder, (ast.For, ast.AsyncFor)) and holder.iter is call):
+        return False
+    return isinstance(call.func, ast.Attribute) and call.func.attr in _WALKED_ENDS
 
 
 def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: bool,

@@ -22,8 +22,9 @@ class LenOfMaterialized(Rule):
     """
     ## What it does
     Flags `len(list(g))` over a generator or a cursor, `len(cur.fetchall())` and
-    `len(query.all())` (also through a name used only there): a list of every row built only to
-    be counted.
+    `len(query.all())` (also through a name used only there, and a query name refined on the
+    way: `q = session.query(M)`, `q = q.filter(...)`, `q = q.outerjoin(...)`; a `limit()` on the
+    way is a bound): a list of every row built only to be counted.
 
     ## Why is this bad?
     Every row is loaded into memory, and thrown away right after `len()`. Counting while walking

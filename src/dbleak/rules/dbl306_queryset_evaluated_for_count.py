@@ -20,7 +20,8 @@ class QuerysetEvaluatedForCount(Rule):
     `x if qs else y`), when nothing reads its rows afterwards. A queryset is
     `Model.objects.<queryset methods>`, a related manager's `obj.items.all()` / `.filter()` /
     `.exclude()` (in a module that imports Django; `items` a many-to-many field or the
-    `related_name` of a foreign key of a model of the project, or a default `<model>_set`), a
+    `related_name` of a foreign key of a model of the project, or a default `<model>_set`, or one of
+    Django's own: `user.groups`, `user.user_permissions`), a
     queryset method called on either, or a local name bound once to one of them.
 
     ## Why is this bad?
