@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Iterator
 
+from dbleak.analysis.fetch import is_test_module, is_test_scope
+from dbleak.analysis.fetch_summary import callee_qualname
 from dbleak.analysis.materialize import (
     ListUseKind,
     MaterializationSite,
@@ -12,6 +15,7 @@ from dbleak.analysis.materialize import (
 )
 from dbleak.analysis.materialize_fix import Rewriter, count_text, replace_use, rewriter_for
 from dbleak.analysis.materialize_sql import fetch_bound
+from dbleak.analysis.rows_summary import returns_all_rows
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
@@ -24,7 +28,11 @@ class LenOfMaterialized(Rule):
     Flags `len(list(g))` over a generator or a cursor, `len(cur.fetchall())` and
     `len(query.all())` (also through a name used only there, and a query name refined on the
     way: `q = session.query(M)`, `q = q.filter(...)`, `q = q.outerjoin(...)`; a `limit()` on the
-    way is a bound): a list of every row built only to be counted.
+    way is a bound): a list of every row built only to be counted. Also a call of a project
+    helper whose every `return` gives `<query>.all()` (`def get_user_tracks(...): ... return
+    query.all()`) whose result is only counted or tested (`len(f())`, `bool(f())`, `if f():`,
+    `not f()`): no fix there, the helper's other callers need the list; a helper that counts
+    (`query.count()`, `exists()`) is the rewrite.
 
     ## Why is this bad?
     Every row is loaded into memory, and thrown away right after `len()`. Counting while walking
@@ -90,7 +98,7 @@ class LenOfMaterialized(Rule):
 
     @classmethod
     def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
-        return ("len(",)
+        return ("len(", "bool(", "if ")
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
@@ -105,6 +113,36 @@ class LenOfMaterialized(Rule):
             message = cls.message.format(what=site_words(rewriter, site))
             yield ctx.finding(cls, site.node, message, plan=plan,
                               stmt=site.stmt)
+        yield from _helper_rows_counted(cls, ctx)
+
+
+def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Finding]:
+    """``bool(get_user_tracks(e, u))``, ``len(...)``, ``if ...:`` of a project helper whose
+    every return is ``<query>.all()``: every row is read and built for a number. No fix: the
+    helper's other callers need the list; a counting helper of its own is the rewrite."""
+    if is_test_module(ctx.path, ctx.settings.root):
+        return
+    parents = ctx.facts.parent
+    for site in ctx.facts.calls:
+        call = site.node
+        if site.stmt is None or is_test_scope(site.scope):
+            continue
+        parent = parents.get(id(call))
+        if isinstance(parent, ast.Call) and parent.args == [call] and not parent.keywords \
+                and isinstance(parent.func, ast.Name) and parent.func.id in ("len", "bool"):
+            how = "counted" if parent.func.id == "len" else "tested"
+        elif isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not) or isinstance(parent, (ast.If, ast.While, ast.IfExp)) and parent.test is call:
+            how = "tested"
+        else:
+            continue
+        qualname = callee_qualname(ctx.facts, call, site.scope)
+        if not returns_all_rows(ctx.project, qualname):
+            continue
+        name = (qualname or "").rsplit(".", 1)[-1]
+        message = (f"`{name}()` reads every row of its query (`.all()`) and this call only "
+                   f"{'counts' if how == 'counted' else 'tests'} them: ask the database "
+                   f"(`count()`, `exists()`) in a helper of its own")
+        yield ctx.finding(rule, call, message, plan=None, stmt=site.stmt)
 
 
 

@@ -1,0 +1,86 @@
+"""Project-index summaries of helpers that return every row of an ORM query as a list.
+
+``def get_user_tracks(event, user): query = Track.query.with_parent(event); ...; return
+query.all()`` is summarized as "returns the rows of a query, all of them", so that a caller that
+only counts or tests the result (``bool(get_user_tracks(e, u))``, ``len(...)``) can be told that
+every row is read and built for a number (DBL303).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from typing import Any
+
+from dbleak.analysis.module import ModuleFacts, walk_scope
+from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
+
+RETURNS_ROWS_KEY = "returns-all-rows"
+# Query methods that narrow or join but leave the number of rows unbounded.
+_REFINEMENTS = frozenset({"filter", "filter_by", "join", "outerjoin", "order_by", "options",
+                          "group_by", "having", "distinct", "with_entities", "where",
+                          "select_from", "with_parent", "add_columns", "add_entity"})
+
+
+def _query_chain(node: ast.expr, name: str | None = None) -> bool:
+    """``session.query(M)...`` or Flask-SQLAlchemy's ``Model.query...``, refined only by
+    `_REFINEMENTS`; with ``name``, also a refinement of that name (``q = q.filter(...)``)."""
+    current = node
+    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+        attr = current.func.attr
+        if attr == "query" and current.args:
+            return True  # `session.query(M)`
+        if attr not in _REFINEMENTS:
+            return False
+        current = current.func.value
+    if isinstance(current, ast.Attribute) and current.attr == "query":
+        root = current.value
+        return isinstance(root, ast.Name) and root.id[:1].isupper()  # `Track.query`
+    return name is not None and isinstance(current, ast.Name) and current.id == name
+
+
+def _returns_all_rows(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    nodes = list(walk_scope(function))
+    returns = [n.value for n in nodes if isinstance(n, ast.Return) and n.value is not None]
+    if not returns or any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes):
+        return False
+    for value in returns:
+        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                and value.func.attr == "all" and not value.args and not value.keywords):
+            return False
+        receiver = value.func.value
+        if isinstance(receiver, ast.Name):
+            assigned = [n for n in nodes if isinstance(n, ast.Name) and n.id == receiver.id
+                        and not isinstance(n.ctx, ast.Load)]
+            for target in assigned:
+                holder = next((a for a in nodes if isinstance(a, ast.Assign)
+                               and a.targets == [target]), None)
+                if holder is None or not _query_chain(holder.value, receiver.id):
+                    return False
+            if not assigned:
+                return False
+        elif not _query_chain(receiver):
+            return False
+    return True
+
+
+def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
+    """``{qualname: {"returns-all-rows": True}}`` for the functions of one module whose every
+    ``return`` gives ``<query>.all()``."""
+    if not any(isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "all"
+               for site in facts.calls):
+        return {}
+    return {qualname: {RETURNS_ROWS_KEY: True}
+            for qualname, function in module_functions(facts).items()
+            if _returns_all_rows(function)}
+
+
+def returns_all_rows(project: ProjectIndex, qualname: str | None) -> bool:
+    if qualname is None:
+        return False
+    summary = project.get(qualname)
+    return bool(summary is not None and summary.get(RETURNS_ROWS_KEY))
+
+
+if summarize_row_helpers not in SUMMARIZERS:
+    SUMMARIZERS.append(summarize_row_helpers)
