@@ -17,6 +17,16 @@ from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 T = TypeVar("T")
 
+# A module whose `with sqlite3.connect()` does not close the connection: one DBL104 finding.
+LEAK = (
+    "import sqlite3\n"
+    "\n"
+    "\n"
+    "def record(path):\n"
+    "    with sqlite3.connect(path) as conn:\n"
+    "        conn.execute('INSERT INTO log VALUES (1)')\n"
+)
+
 # A deadline for things that must happen, so a broken server fails the test instead of hanging it.
 DEADLINE_SECONDS = 60.0
 

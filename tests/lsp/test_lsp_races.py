@@ -15,19 +15,11 @@ import pytest
 
 pytest.importorskip("pygls")
 
+from lsp_session import LEAK
 from lsprotocol import types
 from pygls.workspace import Workspace
 
 from dbleak.lsp import DbleakServer, create_server
-
-LEAK = (
-    "import sqlite3\n"
-    "\n"
-    "\n"
-    "def record(path):\n"
-    "    with sqlite3.connect(path) as conn:\n"
-    "        conn.execute('INSERT INTO log VALUES (1)')\n"
-)
 
 
 def _server(root: Path) -> DbleakServer:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from lsp_session import (
+    LEAK,
     RecordingClient,
     apply_edit,
     change_document,
@@ -22,14 +23,6 @@ from lsprotocol import types
 
 pytestmark = pytest.mark.asyncio
 
-LEAK = (
-    "import sqlite3\n"
-    "\n"
-    "\n"
-    "def record(path):\n"
-    "    with sqlite3.connect(path) as conn:\n"
-    "        conn.execute('INSERT INTO log VALUES (1)')\n"
-)
 CLEAN = "import sqlite3\n\nprint(sqlite3.version)\n"
 FIX_ALL_KIND = "source.fixAll.dbleak"
 
