@@ -125,7 +125,7 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
     parents = ctx.facts.parent
     for site in ctx.facts.calls:
         call = site.node
-        if site.stmt is None or is_test_scope(site.scope):
+        if site.stmt is None:
             continue
         parent = parents.get(id(call))
         if isinstance(parent, ast.Call) and parent.args == [call] and not parent.keywords \
@@ -134,6 +134,8 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
         elif isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not) or isinstance(parent, (ast.If, ast.While, ast.IfExp)) and parent.test is call:
             how = "tested"
         else:
+            continue
+        if is_test_scope(site.scope):
             continue
         qualname = callee_qualname(ctx.facts, call, site.scope)
         if not returns_all_rows(ctx.project, qualname):
