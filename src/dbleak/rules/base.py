@@ -53,8 +53,10 @@ DOC_PARTS = {
         "`unresolved = \"report\"` measured on both sides (rounds 1–7, 126 reads maintainers\n"
         "fixed): it finds 5 more of them (generic `run_query(sql)` helpers, `read_sql_query()`\n"
         "of a parameter, a SQLAlchemy Core `select(table)`) and makes 1 false alarm on the 102\n"
-        "repaired lines; on the corpus of real packages it adds 263 findings to 914, whose\n"
-        "precision is not judged yet: until it is, the default stays."),
+        "repaired lines; on the corpus of real packages it adds 263 findings to 914, and a\n"
+        "random sample of 24 of them read 6 TP, 18 FP (generic query APIs, batches, catalog\n"
+        "queries, limits in f-string holes): about 66 real reads for 197 false ones, so the\n"
+        "default stays."),
 }
 _DOC_PART = re.compile(r"^\[\[([a-z0-9-]+)\]\]$", re.MULTILINE)
 
