@@ -1,4 +1,5 @@
-"""Project-index summaries of helpers that return every row of an ORM query as a list.
+"""Project-index summaries of helpers that return every row of an ORM query as a list
+(SQLAlchemy's ``query.all()``, Django's ``list(Model.objects.filter(...))``).
 
 ``def get_user_tracks(event, user): query = Track.query.with_parent(event); ...; return
 query.all()`` is summarized as "returns the rows of a query, all of them", so that a caller that
@@ -22,6 +23,11 @@ _REFINEMENTS = frozenset({"filter", "filter_by", "join", "outerjoin", "order_by"
                           "select_from", "with_parent", "add_columns", "add_entity"})
 
 
+_QUERYSET_REFINEMENTS = frozenset({"all", "filter", "exclude", "order_by", "select_related",
+                                   "prefetch_related", "only", "defer", "distinct", "using",
+                                   "annotate"})
+
+
 def _query_chain(node: ast.expr, name: str | None = None) -> bool:
     """``session.query(M)...`` or Flask-SQLAlchemy's ``Model.query...``, refined only by
     `_REFINEMENTS`; with ``name``, also a refinement of that name (``q = q.filter(...)``)."""
@@ -39,12 +45,27 @@ def _query_chain(node: ast.expr, name: str | None = None) -> bool:
     return name is not None and isinstance(current, ast.Name) and current.id == name
 
 
+def _queryset_chain(node: ast.expr) -> bool:
+    """``Model.objects.<refinements>``: a Django queryset with no slice, no bound."""
+    current = node
+    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+        if current.func.attr not in _QUERYSET_REFINEMENTS:
+            return False
+        current = current.func.value
+    return (isinstance(current, ast.Attribute) and current.attr == "objects"
+            and isinstance(current.value, ast.Name) and current.value.id[:1].isupper())
+
+
 def _returns_all_rows(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     nodes = list(walk_scope(function))
     returns = [n.value for n in nodes if isinstance(n, ast.Return) and n.value is not None]
     if not returns or any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes):
         return False
     for value in returns:
+        if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                and value.func.id == "list" and len(value.args) == 1 and not value.keywords
+                and _queryset_chain(value.args[0])):
+            continue  # `return list(Model.objects.filter(...))`
         if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
                 and value.func.attr == "all" and not value.args and not value.keywords):
             return False
@@ -68,6 +89,7 @@ def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]
     """``{qualname: {"returns-all-rows": True}}`` for the functions of one module whose every
     ``return`` gives ``<query>.all()``."""
     if not any(isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "all"
+               or isinstance(site.node.func, ast.Name) and site.node.func.id == "list"
                for site in facts.calls):
         return {}
     return {qualname: {RETURNS_ROWS_KEY: True}

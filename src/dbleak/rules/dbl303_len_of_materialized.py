@@ -31,8 +31,9 @@ class LenOfMaterialized(Rule):
     way is a bound): a list of every row built only to be counted. Also a call of a project
     helper whose every `return` gives `<query>.all()` (`def get_user_tracks(...): ... return
     query.all()`) whose result is only counted or tested (`len(f())`, `bool(f())`, `if f():`,
-    `not f()`): no fix there, the helper's other callers need the list; a helper that counts
-    (`query.count()`, `exists()`) is the rewrite.
+    `not f()`), and the same for a helper that returns `list(Model.objects.filter(...))`: no
+    fix there, the helper's other callers need the list; a helper that counts (`count()`,
+    `exists()`) is the rewrite.
 
     ## Why is this bad?
     Every row is loaded into memory, and thrown away right after `len()`. Counting while walking
@@ -141,7 +142,7 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
         if not returns_all_rows(ctx.project, qualname):
             continue
         name = (qualname or "").rsplit(".", 1)[-1]
-        message = (f"`{name}()` reads every row of its query (`.all()`) and this call only "
+        message = (f"`{name}()` returns every row of its query as a list, and this call only "
                    f"{'counts' if how == 'counted' else 'tests'} them: ask the database "
                    f"(`count()`, `exists()`) in a helper of its own")
         yield ctx.finding(rule, call, message, plan=None, stmt=site.stmt)
