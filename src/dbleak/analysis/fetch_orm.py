@@ -32,6 +32,11 @@ SA_BOUNDING = frozenset({"limit", "first", "one", "one_or_none", "scalar", "scal
                          "fetchmany", "fetchone", "partitions", "stream", "stream_scalars",
                          "get_one", "paginate", "first_or_404", "get_or_404", "one_or_404",
                          "delete", "update"})
+# Query methods that narrow or join but leave the number of rows unbounded.
+SA_REFINEMENTS = frozenset({"filter", "filter_by", "join", "outerjoin", "order_by", "options",
+                            "group_by", "having", "distinct", "with_entities", "where",
+                            "select_from", "correlate", "with_parent", "add_columns",
+                            "add_entity"})
 DJANGO_BOUNDING = frozenset({"get", "first", "last", "count", "exists", "aggregate", "in_bulk",
                              "iterator", "earliest", "latest", "none", "update", "delete",
                              "get_or_create", "update_or_create", "create", "bulk_create",
@@ -40,6 +45,15 @@ DJANGO_QUERYSET = frozenset({"all", "filter", "exclude", "order_by", "select_rel
                              "prefetch_related", "values", "values_list", "only", "defer",
                              "annotate", "distinct", "using", "reverse", "extra", "alias",
                              "select_for_update", "raw", "union", "dates", "datetimes"})
+
+
+def strip_refinements(node: ast.expr) -> ast.expr:
+    """What ``node`` refines: the receiver under its `SA_REFINEMENTS` calls
+    (``q.filter(...).order_by(...)`` → ``q``)."""
+    while (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+           and node.func.attr in SA_REFINEMENTS):
+        node = node.func.value
+    return node
 
 
 @dataclass(frozen=True)

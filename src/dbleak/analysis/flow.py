@@ -54,7 +54,7 @@ from dbleak.analysis.flow_syntax import (
 from dbleak.analysis.handover import HandOver, result_released
 from dbleak.analysis.lifecycle_summary import CURSOR_USES, value_leaves
 from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_scope
-from dbleak.analysis.names import chain_text
+from dbleak.analysis.names import chain_text, root_name
 from dbleak.analysis.origins import is_fresh
 from dbleak.analysis.sources import (
     CLOSING_WRAPPERS,
@@ -993,7 +993,7 @@ class _ScopeInterpreter:
                 return None  # `_DummyConnection()`: a subclass of one that connects on options
             value = self.sources.resolve(origin) if origin is not None else None
             if value is None and self.sources.returns_cursor_call(
-                    self.sources.call_target(call, self.cls)) and self._used_as_cursor(call):
+                    self.sources.call_target(call, self.cls)) and self._result_used_as(call):
                 # `cur = self._cursor(conn)`, a helper returning `conn.cursor()`
                 value = self.sources.drivers.objects.get(DUCK_CURSOR)
             return value if isinstance(value, ObjectSpec) else None
@@ -1001,11 +1001,11 @@ class _ScopeInterpreter:
             value = self.sources.method_value(receiver, method_name, keywords)
             return value if isinstance(value, ObjectSpec) else None
         if receiver is None:
-            if method_name == "cursor" and self._used_as_cursor(call):
+            if method_name == "cursor" and self._result_used_as(call):
                 return self.sources.drivers.objects.get(DUCK_CURSOR)
             if (method_name == "connect" and not self._import_bound(call.func)
                     and not self._mock_bound(call.func)
-                    and self._used_as_cursor(call, _CONNECTION_USES)):
+                    and self._result_used_as(call, _CONNECTION_USES)):
                 # `conn = engine.connect()` of an object of no known type whose result makes
                 # cursors or runs statements: a database connection (PEP 249's, or
                 # SQLAlchemy's: both are released by `close()`)
@@ -1059,21 +1059,15 @@ class _ScopeInterpreter:
         """Whether the root name of ``func`` is bound by an import, a function or a class of
         the module (maybe among other bindings): what its calls make is the driver table's or
         the project's to say, not their use's."""
-        root = func
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if not isinstance(root, ast.Name):
-            return False
-        return self.sources.facts.resolver.names_something(root.id)
+        root = root_name(func)
+        return root is not None and self.sources.facts.resolver.names_something(root)
 
     def _mock_bound(self, func: ast.expr) -> bool:
         """Whether the root name of ``func`` holds a test double: bound in the scope by
         ``with patch(...) as m`` or ``m = MagicMock()`` (``unittest.mock``, ``mock``,
         pytest-mock's ``mocker``), or a parameter of a function a ``patch`` decorates."""
-        root = func
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if not isinstance(root, ast.Name):
+        root = root_name(func)
+        if root is None:
             return False
         facts = self.sources.facts
 
@@ -1090,21 +1084,22 @@ class _ScopeInterpreter:
         if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
                 is_mock(d) for d in scope.decorator_list):
             names = {a.arg for a in [*scope.args.posonlyargs, *scope.args.args]}
-            if root.id in names:
+            if root in names:
                 return True
         for node in walk_scope(scope):
             if isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name) \
-                    and node.optional_vars.id == root.id and is_mock(node.context_expr):
+                    and node.optional_vars.id == root and is_mock(node.context_expr):
                 return True
             if isinstance(node, ast.Assign) and is_mock(node.value) and any(
-                    isinstance(t, ast.Name) and t.id == root.id for t in node.targets):
+                    isinstance(t, ast.Name) and t.id == root for t in node.targets):
                 return True
         return False
 
-    def _used_as_cursor(self, call: ast.Call, uses: frozenset[str] = _CURSOR_USES) -> bool:
-        """``x.cursor()`` of an object of no known driver whose result runs ``execute()`` or
-        ``fetch*()``: a PEP 249 cursor (``uses``: the methods that tell; for a connection,
-        ``cursor()`` and ``execute()``)."""
+    def _result_used_as(self, call: ast.Call, uses: frozenset[str] = _CURSOR_USES) -> bool:
+        """Whether the result of ``call`` (directly, or through the names it is bound to)
+        runs one of ``uses``: ``x.cursor()`` whose result runs ``execute()`` or ``fetch*()`` is
+        a PEP 249 cursor of no known driver; ``x.connect()`` whose result makes cursors or
+        runs statements (`_CONNECTION_USES`) a connection."""
         holder = self.parents.get(id(call))
         node: ast.AST = call
         if isinstance(holder, ast.Await):

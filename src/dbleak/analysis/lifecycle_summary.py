@@ -27,7 +27,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from dbleak.analysis.call_sites import module_call_sites
-from dbleak.analysis.module import PORTABLE_CACHES, SCOPE_NODES, ModuleFacts, walk, walk_scope
+from dbleak.analysis.module import (
+    PORTABLE_CACHES,
+    SCOPE_NODES,
+    ModuleFacts,
+    enclosing_handler,
+    walk,
+    walk_scope,
+)
 from dbleak.analysis.names import import_bindings
 from dbleak.analysis.origins import (
     Origin,
@@ -576,12 +583,8 @@ def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[st
 def _in_reraising_handler(parents: Mapping[int, ast.AST], node: ast.AST, method: ast.AST) -> bool:
     """Whether ``node`` is in an ``except`` block of ``method`` that ends by raising: the clean-up
     of a failed call, not the owner's release of what it keeps."""
-    current = parents.get(id(node))
-    while current is not None and current is not method:
-        if isinstance(current, ast.ExceptHandler):
-            return bool(current.body) and isinstance(current.body[-1], ast.Raise)
-        current = parents.get(id(current))
-    return False
+    handler = enclosing_handler(parents, node, method)
+    return handler is not None and bool(handler.body) and isinstance(handler.body[-1], ast.Raise)
 
 
 _SUMMARIES_KEY = "_dbleak_lifecycle_summaries"

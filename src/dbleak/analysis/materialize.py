@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dbleak.analysis.fetch_orm import strip_refinements
 from dbleak.analysis.generator_summary import (
     CALLS_KEY,
     GENERATOR_KEY,
@@ -567,10 +568,7 @@ class SiteModule:
             if not (isinstance(binder, ast.Assign) and len(binder.targets) == 1
                     and isinstance(binder.targets[0], ast.Name)):
                 return None
-            value: ast.expr = binder.value
-            while (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-                   and value.func.attr in _QUERY_REFINEMENTS):
-                value = value.func.value
+            value = strip_refinements(binder.value)
             if isinstance(value, ast.Name) and value.id == name.id:
                 continue  # `q = q.filter(...)`: still that query, no bound added
             if self._orm_kind(binder.value, depth + 1) != "query":
@@ -603,11 +601,6 @@ class SiteModule:
             current = inner
         return None
 
-
-# Query methods that narrow or join but leave the number of rows unbounded.
-_QUERY_REFINEMENTS = frozenset({"filter", "filter_by", "join", "outerjoin", "order_by", "options",
-                                "group_by", "having", "distinct", "with_entities", "where",
-                                "select_from", "correlate", "add_columns", "add_entity"})
 
 _QUERYSET_METHODS = frozenset({"filter", "exclude", "all", "order_by", "select_related",
                                "prefetch_related", "values", "values_list", "only", "defer",

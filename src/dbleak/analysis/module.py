@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -335,6 +335,17 @@ def _in_handler(node: ast.AST, parent: dict[int, ast.AST]) -> bool:
     while isinstance(above, (ast.Try, ast.If)):
         above = parent.get(id(above))
     return isinstance(above, ast.ExceptHandler)
+
+
+def enclosing_handler(parents: Mapping[int, ast.AST], node: ast.AST,
+                      stop: ast.AST) -> ast.ExceptHandler | None:
+    """The ``except`` handler ``node`` sits in, looking no further out than ``stop``."""
+    current = parents.get(id(node))
+    while current is not None and current is not stop:
+        if isinstance(current, ast.ExceptHandler):
+            return current
+        current = parents.get(id(current))
+    return None
 
 
 def walk_same_scope(node: ast.AST) -> Iterator[ast.AST]:

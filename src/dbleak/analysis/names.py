@@ -23,6 +23,14 @@ def chain_text(node: ast.AST) -> str | None:
     return ".".join(reversed(parts))
 
 
+def root_name(node: ast.AST) -> str | None:
+    """``conn`` for ``conn``, ``conn.engine`` or ``conn.engine.connect``; None when the chain
+    starts with something other than a name."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 # Names used in a scope and bound at a module's top level, computed once per node: a module
 # with hundreds of findings plans hundreds of fixes, and each asks which names are free.
 _NAMES_USED: weakref.WeakKeyDictionary[ast.AST, frozenset[str]] = weakref.WeakKeyDictionary()

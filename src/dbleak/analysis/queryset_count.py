@@ -85,7 +85,7 @@ class _Finder:
 
     def _sites(self, node: ast.AST, scope: Scope) -> Iterator[CountSite]:
         if isinstance(node, ast.Call):
-            sized = self._sized(node)
+            sized = _sized(self.facts, node)
             if sized is not None:
                 site = self._counted(node, sized[0], sized[1], scope)
                 if site is not None:
@@ -95,20 +95,6 @@ class _Finder:
                 site = self._counted(tested, tested, "truth", scope)
                 if site is not None:
                     yield site
-
-    def _sized(self, call: ast.Call) -> tuple[ast.expr, str] | None:
-        """``(x, "len")`` for ``len(x)`` and ``len(list(x))``, ``(x, "truth")`` for ``bool(x)``."""
-        func = call.func
-        if not (isinstance(func, ast.Name) and func.id in ("len", "bool") and len(call.args) == 1
-                and not call.keywords and self.facts.qualname(func) is None):
-            return None
-        inner = call.args[0]
-        if func.id == "bool":
-            return inner, "truth"
-        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "list" \
-                and len(inner.args) == 1 and not inner.keywords:
-            inner = inner.args[0]
-        return inner, "len"
 
     def _counted(self, node: ast.expr, queryset: ast.expr, form: str, scope: Scope) -> CountSite | None:
         if not self._is_queryset(queryset, scope, 0):
@@ -199,32 +185,10 @@ class _Finder:
                     queries = True
                     continue
                 return None
-            if self._is_count_use(other):
+            if count_use(self.facts, other) is not None:
                 continue
             return None
         return queries
-
-    def _is_count_use(self, name: ast.Name) -> bool:
-        """``len(name)``, ``len(list(name))``, ``bool(name)`` or a truth test of it."""
-        parent = self.facts.parent.get(id(name))
-        if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "list":
-            parent = self.facts.parent.get(id(parent))  # `len(list(name))`
-        sized = self._sized(parent) if isinstance(parent, ast.Call) else None
-        if sized is not None and sized[0] is name:
-            return True
-        return self._in_test_position(name)
-
-    def _in_test_position(self, node: ast.expr) -> bool:
-        current: ast.AST = node
-        while True:
-            parent = self.facts.parent.get(id(current))
-            if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
-                current = parent
-                continue
-            if isinstance(parent, ast.BoolOp):
-                current = parent
-                continue
-            return isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and parent.test is current
 
     def _scope_of(self, node: ast.AST) -> ast.AST | None:
         current = self.facts.parent.get(id(node))
@@ -272,6 +236,42 @@ def _prefetched(unit: ast.AST) -> frozenset[str]:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.update(arg.value.split("__"))
     return frozenset(found)
+
+
+def _sized(facts: ModuleFacts, call: ast.Call) -> tuple[ast.expr, str] | None:
+    """``(x, "len")`` for ``len(x)`` and ``len(list(x))``, ``(x, "truth")`` for ``bool(x)``."""
+    func = call.func
+    if not (isinstance(func, ast.Name) and func.id in ("len", "bool") and len(call.args) == 1
+            and not call.keywords and facts.qualname(func) is None):
+        return None
+    inner = call.args[0]
+    if func.id == "bool":
+        return inner, "truth"
+    if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "list" \
+            and len(inner.args) == 1 and not inner.keywords:
+        inner = inner.args[0]
+    return inner, "len"
+
+
+def count_use(facts: ModuleFacts, node: ast.expr) -> str | None:
+    """"len" for ``len(node)`` and ``len(list(node))``, "truth" for ``bool(node)`` or a truth
+    test of it (``if``, ``while``, ``assert``, ``x if node else y``, through ``not``,
+    ``and``/``or``); None for any other use."""
+    parent = facts.parent.get(id(node))
+    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "list":
+        parent = facts.parent.get(id(parent))  # `len(list(node))`
+    sized = _sized(facts, parent) if isinstance(parent, ast.Call) else None
+    if sized is not None and sized[0] is node:
+        return sized[1]
+    current: ast.AST = node
+    while True:
+        parent = facts.parent.get(id(current))
+        if isinstance(parent, ast.BoolOp) or (
+                isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not)):
+            current = parent
+            continue
+        tested = isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and parent.test is current
+        return "truth" if tested else None
 
 
 def _tested(test: ast.expr) -> Iterator[ast.expr]:

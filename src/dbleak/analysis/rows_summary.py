@@ -13,16 +13,11 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
+from dbleak.analysis.fetch_orm import strip_refinements
 from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
 
 RETURNS_ROWS_KEY = "returns-all-rows"
-# Query methods that narrow or join but leave the number of rows unbounded.
-_REFINEMENTS = frozenset({"filter", "filter_by", "join", "outerjoin", "order_by", "options",
-                          "group_by", "having", "distinct", "with_entities", "where",
-                          "select_from", "with_parent", "add_columns", "add_entity"})
-
-
 _QUERYSET_REFINEMENTS = frozenset({"all", "filter", "exclude", "order_by", "select_related",
                                    "prefetch_related", "only", "defer", "distinct", "using",
                                    "annotate"})
@@ -30,19 +25,14 @@ _QUERYSET_REFINEMENTS = frozenset({"all", "filter", "exclude", "order_by", "sele
 
 def _query_chain(node: ast.expr, name: str | None = None) -> bool:
     """``session.query(M)...`` or Flask-SQLAlchemy's ``Model.query...``, refined only by
-    `_REFINEMENTS`; with ``name``, also a refinement of that name (``q = q.filter(...)``)."""
-    current = node
-    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
-        attr = current.func.attr
-        if attr == "query" and current.args:
-            return True  # `session.query(M)`
-        if attr not in _REFINEMENTS:
-            return False
-        current = current.func.value
-    if isinstance(current, ast.Attribute) and current.attr == "query":
-        root = current.value
-        return isinstance(root, ast.Name) and root.id[:1].isupper()  # `Track.query`
-    return name is not None and isinstance(current, ast.Name) and current.id == name
+    `SA_REFINEMENTS`; with ``name``, also a refinement of that name (``q = q.filter(...)``)."""
+    source = strip_refinements(node)
+    if isinstance(source, ast.Call):
+        return isinstance(source.func, ast.Attribute) and source.func.attr == "query" \
+            and bool(source.args)  # `session.query(M)`
+    if isinstance(source, ast.Attribute) and source.attr == "query":
+        return isinstance(source.value, ast.Name) and source.value.id[:1].isupper()  # `Track.query`
+    return name is not None and isinstance(source, ast.Name) and source.id == name
 
 
 def _queryset_chain(node: ast.expr) -> bool:
@@ -56,7 +46,7 @@ def _queryset_chain(node: ast.expr) -> bool:
             and isinstance(current.value, ast.Name) and current.value.id[:1].isupper())
 
 
-def _returns_all_rows(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+def _returns_all_rows(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     nodes = list(walk_scope(function))
     returns = [n.value for n in nodes if isinstance(n, ast.Return) and n.value is not None]
     if not returns or any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes):
@@ -73,13 +63,13 @@ def _returns_all_rows(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         if isinstance(receiver, ast.Name):
             assigned = [n for n in nodes if isinstance(n, ast.Name) and n.id == receiver.id
                         and not isinstance(n.ctx, ast.Load)]
-            for target in assigned:
-                holder = next((a for a in nodes if isinstance(a, ast.Assign)
-                               and a.targets == [target]), None)
-                if holder is None or not _query_chain(holder.value, receiver.id):
-                    return False
             if not assigned:
                 return False
+            for target in assigned:
+                holder = facts.parent.get(id(target))
+                if not (isinstance(holder, ast.Assign) and holder.targets == [target]
+                        and _query_chain(holder.value, receiver.id)):
+                    return False
         elif not _query_chain(receiver):
             return False
     return True
@@ -94,7 +84,7 @@ def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]
         return {}
     return {qualname: {RETURNS_ROWS_KEY: True}
             for qualname, function in module_functions(facts).items()
-            if _returns_all_rows(function)}
+            if _returns_all_rows(facts, function)}
 
 
 def returns_all_rows(project: ProjectIndex, qualname: str | None) -> bool:

@@ -725,15 +725,15 @@ class ObjectSources:
         if summary is None or summary.get(SUMMARY_LENDS) is None:
             return None
         param = str(summary[SUMMARY_LENDS])
+        params = tuple(summary.get(SUMMARY_PARAMS) or ())
         for keyword in call.keywords:
             if keyword.arg == param:
                 return keyword.value
-        params = list(summary.get(SUMMARY_PARAMS) or ())
-        if param not in params:
-            return None
-        index = params.index(param) - (1 if params[0] in ("self", "cls") else 0)
-        if 0 <= index < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[:index + 1]):
-            return call.args[index]
+        for index, argument in enumerate(call.args):
+            if isinstance(argument, ast.Starred):
+                return None
+            if argument_parameter(params, index, None, _bound(params)) == param:
+                return argument
         return None
 
     def call_alternatives(self, call: ast.Call) -> tuple[str, ...]:
@@ -895,14 +895,15 @@ _MAKING_METHODS = frozenset({"cursor", "connect", "raw_connection", "getconn", "
                              "get_connection", "session", "Session", "begin", "execute"})
 
 
+def _bound(params: Sequence[str]) -> bool:
+    """A summary whose first parameter is ``self``/``cls`` is a method, called bound."""
+    return bool(params) and params[0] in ("self", "cls")
+
+
 def _passes(params: Sequence[str], param: str, given: frozenset[str]) -> bool:
     """Whether a call whose non-None arguments are ``given`` (keywords, ``#<index>``) may pass
-    ``param``. A method's ``self`` is not among the positions of a bound call."""
-    if param in given or "#*" in given or "**" in given:
+    ``param``."""
+    if param in given or "#*" in given or "**" in given or param not in params:
         return True
-    if param not in params:
-        return True
-    index = list(params).index(param)
-    if params and params[0] in ("self", "cls"):
-        index -= 1
-    return f"#{index}" in given
+    return any(argument_parameter(tuple(params), int(key[1:]), None, _bound(params)) == param
+               for key in given if key.startswith("#"))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.flow_syntax import lends_what_it_yields
-from dbleak.analysis.module import WithSite
+from dbleak.analysis.module import WithSite, enclosing_handler
 from dbleak.analysis.names import fresh_name, names_used
 from dbleak.analysis.sources import object_sources
 from dbleak.analysis.usage import UseKind, name_uses
@@ -224,7 +224,7 @@ def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tup
                 return "escapes"  # the name means something else afterwards: leave it alone
             continue
         if use.kind is UseKind.CLOSE:
-            if inside and not _in_handler(facts.parent, use.node, node):
+            if inside and enclosing_handler(facts.parent, use.node, node) is None:
                 return "closed"
             if inside:
                 closed_on_failure = True  # `except: conn.close(); raise`: not on the normal path
@@ -245,15 +245,6 @@ def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tup
         return "closed-on-failure"
     return verdict
 
-
-def _in_handler(parents: Mapping[int, ast.AST], node: ast.AST, stop: ast.AST) -> bool:
-    """Whether ``node`` sits in an ``except`` handler inside ``stop``."""
-    current = parents.get(id(node))
-    while current is not None and current is not stop:
-        if isinstance(current, ast.ExceptHandler):
-            return True
-        current = parents.get(id(current))
-    return False
 
 
 def _in_loop_with(ctx: CheckContext, site: WithSite) -> bool:

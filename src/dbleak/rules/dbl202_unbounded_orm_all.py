@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from dbleak.analysis.fetch import fetch_analysis, is_test_module, is_test_scope
 from dbleak.analysis.fetch_orm import (
+    SA_REFINEMENTS,
     Step,
     is_session_like,
     method_chain,
@@ -216,9 +217,7 @@ class UnboundedOrmAll(Rule):
 
 
 # What a loop over a legacy query chain may end with and still read every row at once.
-_WALKED_ENDS = frozenset({"query", "filter", "filter_by", "join", "outerjoin", "order_by", "options",
-                          "group_by", "having", "distinct", "with_entities", "select_from",
-                          "with_parent", "add_columns", "add_entity"})
+_WALKED_ENDS = SA_REFINEMENTS | {"query"}
 
 
 def _walked_query(ctx: CheckContext, call: ast.Call) -> bool:

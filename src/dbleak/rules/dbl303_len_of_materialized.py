@@ -15,6 +15,7 @@ from dbleak.analysis.materialize import (
 )
 from dbleak.analysis.materialize_fix import Rewriter, count_text, replace_use, rewriter_for
 from dbleak.analysis.materialize_sql import fetch_bound
+from dbleak.analysis.queryset_count import count_use
 from dbleak.analysis.rows_summary import returns_all_rows
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
@@ -123,18 +124,16 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
     helper's other callers need the list; a counting helper of its own is the rewrite."""
     if is_test_module(ctx.path, ctx.settings.root):
         return
-    parents = ctx.facts.parent
     for site in ctx.facts.calls:
         call = site.node
         if site.stmt is None:
             continue
-        parent = parents.get(id(call))
-        if isinstance(parent, ast.Call) and parent.args == [call] and not parent.keywords \
-                and isinstance(parent.func, ast.Name) and parent.func.id in ("len", "bool"):
-            how = "counted" if parent.func.id == "len" else "tested"
-        elif isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not) or isinstance(parent, (ast.If, ast.While, ast.IfExp)) and parent.test is call:
-            how = "tested"
+        parent = ctx.facts.parent.get(id(call))
+        if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
+            how: str | None = "truth"  # `return not f()`: a truth value, wherever it goes
         else:
+            how = count_use(ctx.facts, call)
+        if how is None:
             continue
         if is_test_scope(site.scope):
             continue
@@ -143,7 +142,7 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
             continue
         name = (qualname or "").rsplit(".", 1)[-1]
         message = (f"`{name}()` returns every row of its query as a list, and this call only "
-                   f"{'counts' if how == 'counted' else 'tests'} them: ask the database "
+                   f"{'counts' if how == 'len' else 'tests'} them: ask the database "
                    f"(`count()`, `exists()`) in a helper of its own")
         yield ctx.finding(rule, call, message, plan=None, stmt=site.stmt)
 
