@@ -81,6 +81,11 @@ _DRIVER_ERRORS = frozenset({"Error", "DatabaseError", "SQLAlchemyError", "DBAPIE
 # Builtins (but `next`, which resumes a generator that may yield a connection).
 _BUILTIN_NAMES = frozenset(name for name in dir(builtins) if name != "next")
 _CURSOR_USES = CURSOR_USES
+# What PEP 249 gives a cursor (and the drivers' common additions).
+_PEP249_CURSOR_ATTRIBUTES = CURSOR_USES | frozenset({
+    "close", "description", "rowcount", "lastrowid", "arraysize", "callproc", "nextset",
+    "setinputsizes", "setoutputsize", "scroll", "rownumber", "connection", "messages",
+    "statusmessage", "query", "copy_expert", "executescript", "withhold", "itersize"})
 _CONNECTION_USES = frozenset({"cursor", "execute", "executemany", "executescript"})
 _MOCK_MODULES = ("unittest.mock.", "mock.")
 _MAX_STATES = 256
@@ -992,16 +997,27 @@ class _ScopeInterpreter:
                     and self.sources.connects_on_arguments(str(origin[1]))):
                 return None  # `_DummyConnection()`: a subclass of one that connects on options
             value = self.sources.resolve(origin) if origin is not None else None
-            if value is None and self.sources.returns_cursor_call(
-                    self.sources.call_target(call, self.cls)) and self._result_used_as(call):
-                # `cur = self._cursor(conn)`, a helper returning `conn.cursor()`
-                value = self.sources.drivers.objects.get(DUCK_CURSOR)
+            if value is None:
+                target = self.sources.call_target(call, self.cls)
+                if self.sources.returns_method_call(target, "cursor") and self._result_used_as(call):
+                    # `cur = self._cursor(conn)`, a helper returning `conn.cursor()`
+                    value = self.sources.drivers.objects.get(DUCK_CURSOR)
+                elif (self.sources.returns_method_call(target, "connect")
+                      and self._result_used_as(call, _CONNECTION_USES)):
+                    # `conn = get_sqlconn(dc)`, a helper returning `dc.engine.connect()`,
+                    # whose result runs statements
+                    value = self.sources.drivers.objects.get(DUCK_CONNECTION)
             return value if isinstance(value, ObjectSpec) else None
         if as_class(receiver) is not None:
             value = self.sources.method_value(receiver, method_name, keywords)
             return value if isinstance(value, ObjectSpec) else None
         if receiver is None:
-            if method_name == "cursor" and self._result_used_as(call):
+            if _names_a_cursor(method_name) and (
+                    (method_name == "cursor" and (self._result_used_as(call) or (
+                        self._closed_by_name(call) and self._only_cursor_attributes(call))))
+                    or (self._result_used_as(call) and self._closed_by_name(call))):
+                # `cur = x.cursor()` whose result runs statements or that the code closes
+                # itself, or `cur = x.get_cursor()` that does both: a PEP 249 cursor
                 return self.sources.drivers.objects.get(DUCK_CURSOR)
             if (method_name == "connect" and not self._import_bound(call.func)
                     and not self._mock_bound(call.func)
@@ -1041,6 +1057,18 @@ class _ScopeInterpreter:
         """A local name holding a value (``Session = sessionmaker(...)``), not an import."""
         reader = self.sources.reader(self.scope, self.cls)
         return reader.is_local(name) and not reader.only_imported(name)
+
+    def _only_cursor_attributes(self, call: ast.Call) -> bool:
+        """``c = x.cursor()`` whose name the scope reads no attribute of but a PEP 249
+        cursor's (``c.move()`` says it is some other cursor)."""
+        holder = self.parents.get(id(call))
+        if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
+                and isinstance(holder.targets[0], ast.Name)):
+            return False
+        name = holder.targets[0].id
+        return all(node.attr in _PEP249_CURSOR_ATTRIBUTES for node in walk_scope(self.scope)
+                   if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                   and node.value.id == name)
 
     def _closed_by_name(self, call: ast.Call) -> bool:
         """``c = conn.execute(q)`` with a ``c.close()`` in the scope."""
@@ -1376,3 +1404,9 @@ class _ScopeInterpreter:
                     and isinstance(node.value.value, ast.Name) and node.value.value.id == handle):
                 return True
         return False
+
+
+def _names_a_cursor(method: str) -> bool:
+    """``cursor``, ``_cursor``, ``get_cursor``, ``new_cursor``: a method that says it gives a
+    cursor."""
+    return method == "cursor" or method.endswith("_cursor")

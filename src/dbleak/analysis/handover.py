@@ -53,6 +53,7 @@ class HandOver:
         # "evidence" (a callee keeps what it is given only when something says so),
         # "hand-over" (every unknown callee keeps it) or "borrow" (none does).
         self.unknown_calls = unknown_calls
+        self._dicts: dict[str, bool] = {}
 
     def _release_methods(self, name: str) -> frozenset[str]:
         return RELEASE_METHODS
@@ -106,6 +107,10 @@ class HandOver:
                 if isinstance(parent, ast.Yield) and current is node:
                     return "yield", parent
                 return "escape", parent
+            if isinstance(parent, ast.Assign) and parent.value is current and self._local_slots(parent):
+                # `kwargs["session"] = session` into a dict the scope only reads and unpacks
+                # into calls (`func(**kwargs)`): given to those calls, not kept
+                return "guess", parent
             if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 return "escape", parent
             if isinstance(parent, ast.withitem):
@@ -116,6 +121,52 @@ class HandOver:
                                    ast.Match, ast.Raise, ast.Delete)):
                 return "borrow", current
             return "escape", current
+
+    def _local_slots(self, assign: ast.Assign) -> bool:
+        """Whether every target of ``assign`` is an item of a dict that stays in the scope:
+        the function's own ``**kwargs``, or a local bound only to a dict display, whose every
+        other use is an item read or write, a membership test, or ``**name`` in a call."""
+        names: set[str] = set()
+        for target in assign.targets:
+            if not (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)):
+                return False
+            names.add(target.value.id)
+        return all(self._local_dict(name) for name in names)
+
+    def _local_dict(self, name: str) -> bool:
+        found = self._dicts.get(name)
+        if found is None:
+            found = self._dicts[name] = self._find_local_dict(name)
+        return found
+
+    def _find_local_dict(self, name: str) -> bool:
+        scope = self.scope
+        args = getattr(scope, "args", None)
+        if args is None:
+            return False
+        made = args.kwarg is not None and args.kwarg.arg == name
+        reader = self.sources.reader(scope, self.cls)
+        if not made:
+            values = reader.assigned().get(name)
+            if reader.is_param(name) or not values or not all(
+                    isinstance(v, ast.Dict) or (isinstance(v, ast.Call) and isinstance(v.func, ast.Name)
+                                                and v.func.id == "dict" and not v.args)
+                    for v in values):
+                return False
+        for node in walk_scope(scope):
+            if not (isinstance(node, ast.Name) and node.id == name):
+                continue
+            parent = self.parents.get(id(node))
+            if isinstance(parent, ast.Subscript) and parent.value is node:
+                continue
+            if isinstance(parent, ast.keyword) and parent.arg is None:
+                continue  # `func(**kwargs)`
+            if isinstance(parent, ast.Compare) and node in parent.comparators:
+                continue  # `"key" in kwargs`
+            if isinstance(parent, ast.Assign) and node in parent.targets and isinstance(node.ctx, ast.Store):
+                continue  # `kwargs = {}`
+            return False
+        return True
 
     def call_fate(self, call: ast.Call, index: int | None, keyword: str | None,
                   spec: ObjectSpec | None = None) -> str:

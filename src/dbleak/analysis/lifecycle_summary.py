@@ -646,20 +646,27 @@ def _summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
         if stars:
             module_summary[SUMMARY_STARS] = stars
         summaries[facts.module_name] = module_summary
-    for name, origins in global_values.items():
-        origin = any_origin(origins)
-        if origin is not None:
-            summaries[prefix + name] = {SUMMARY_KIND: "global", SUMMARY_VALUE: origin}
     readers = scope_readers(facts)
     for scope in facts.scopes[1:]:
         node = scope.node
         reader = readers.get(id(node))
-        if reader is None or reader.qualname is None:
+        if reader is None:
+            continue
+        for name, values in reader.global_bindings().items():
+            # `Session = None` at module level, `global Session; Session = sessionmaker(...)`
+            # in a set-up function: the global holds what the function binds
+            global_values.setdefault(name, []).extend(
+                reader.origin(value) for value in values if value is not None and not is_none(value))
+        if reader.qualname is None:
             continue
         if isinstance(node, ast.ClassDef):
             summaries[reader.qualname] = _class_facts(facts, node, reader.qualname)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             summaries[reader.qualname] = _function_facts(facts, node, reader)
+    for name, origins in global_values.items():
+        origin = any_origin(origins)
+        if origin is not None:
+            summaries[prefix + name] = {SUMMARY_KIND: "global", SUMMARY_VALUE: origin}
     return summaries
 
 

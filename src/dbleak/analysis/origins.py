@@ -117,6 +117,8 @@ class OriginReader:
         self.is_module = isinstance(scope, ast.Module)
         self.self_name = self_name(scope) if class_qualname is not None else None
         self._assigned: dict[str, list[ast.expr | None]] | None = None
+        # What the scope binds to names it declares `global` (see :meth:`global_bindings`).
+        self._globals: dict[str, list[ast.expr | None]] = {}
         self._params: dict[str, ast.arg] = {}
         if not self.is_module:
             args = getattr(scope, "args", None)
@@ -139,6 +141,7 @@ class OriginReader:
             return self._assigned
         found: dict[str, list[ast.expr | None]] = {}
         declared: set[str] = set()
+        globals_: set[str] = set()
         nodes = module_level_nodes(self.scope) if self.is_module else walk_scope(self.scope)
         binding = _BINDING_NODES
         for node in nodes:
@@ -146,6 +149,8 @@ class OriginReader:
                 continue
             if isinstance(node, (ast.Global, ast.Nonlocal)):
                 declared.update(node.names)
+                if isinstance(node, ast.Global):
+                    globals_.update(node.names)
             elif isinstance(node, ast.Assign):
                 for target in node.targets:
                     _bind_target(found, target, node.value if len(node.targets) == 1 else None)
@@ -171,9 +176,19 @@ class OriginReader:
             elif isinstance(node, ast.ExceptHandler) and node.name:
                 found.setdefault(node.name, []).append(None)
         for name in declared:
-            found.pop(name, None)
+            values = found.pop(name, None)
+            if name in globals_ and values:
+                self._globals[name] = values
         self._assigned = found
         return found
+
+    def global_bindings(self) -> dict[str, list[ast.expr | None]]:
+        """The values a function binds to the module-level names it declares ``global``
+        (``global Session; Session = sessionmaker(bind=engine)`` in an ``init_db()``)."""
+        if self.is_module:
+            return {}
+        self.assigned()
+        return self._globals
 
     def def_qualname(self, name: str) -> str | None:
         """The qualified name of a function defined in this scope or an enclosing function."""

@@ -177,7 +177,7 @@ class ObjectSources:
         self._memo: dict[Origin, Value | None] = {}
         self._resources: dict[str, ObjectSpec | None] = {}
         self._through: dict[str, tuple[str, Mapping[str, Any] | None]] = {}
-        self._cursor_calls: dict[str, bool] = {}
+        self._returned_calls: dict[tuple[str, str], bool] = {}
         self._properties: dict[tuple[str, str], str | None] = {}
         self._reexports: dict[str, str] = {}
         self._readers: dict[int, OriginReader] = {}
@@ -832,31 +832,35 @@ class ObjectSources:
                 return wanted
         return EFFECT_BORROW
 
-    def returns_cursor_call(self, qualname: str | None, depth: int = 0) -> bool:
-        """Whether the project function returns ``<something>.cursor(...)`` (a cursor of an
-        object nothing says the driver of), directly or through another such function."""
+    def returns_method_call(self, qualname: str | None, method: str, depth: int = 0) -> bool:
+        """Whether the project function returns ``<something>.<method>(...)`` of an object
+        nothing says the driver of (``cursor`` also matches ``cursor_factory``-style names
+        that start with it), directly or through another such function:
+        ``return conn.cursor()``, ``return dc.index._engine.connect()``."""
         if qualname is None or depth > 4:
             return False
+        key = (qualname, method)
         if depth == 0:
-            found = self._cursor_calls.get(qualname)
+            found = self._returned_calls.get(key)
             if found is None:
-                found = self._returns_cursor_call(qualname, 0)
-                self._cursor_calls[qualname] = found
+                found = self._returns_method_call(qualname, method, 0)
+                self._returned_calls[key] = found
             return found
-        return self._returns_cursor_call(qualname, depth)
+        return self._returns_method_call(qualname, method, depth)
 
-    def _returns_cursor_call(self, qualname: str, depth: int) -> bool:
+    def _returns_method_call(self, qualname: str, method: str, depth: int) -> bool:
         qualname, summary = self._summary_through(qualname)
         if summary is None:
-            owner, _, method = qualname.rpartition(".")
-            summary = self.method_summary(owner, method) if owner else None
+            owner, _, name = qualname.rpartition(".")
+            summary = self.method_summary(owner, name) if owner else None
         if summary is None:
             return False
         for origin in summary.get(SUMMARY_RETURNS) or ():
-            if origin[0] == "method" and str(origin[2]).startswith("cursor"):
+            if origin[0] == "method" and (str(origin[2]) == method or (
+                    method == "cursor" and str(origin[2]).startswith("cursor"))):
                 return True
             origin = plain_call(origin)
-            if origin[0] == "call" and self.returns_cursor_call(str(origin[1]), depth + 1):
+            if origin[0] == "call" and self.returns_method_call(str(origin[1]), method, depth + 1):
                 return True
         return False
 
