@@ -51,21 +51,20 @@ from dbleak.analysis.flow_syntax import (
     self_attr,
     walk_expr,
 )
-from dbleak.analysis.handover import HandOver, result_released
-from dbleak.analysis.lifecycle_summary import CURSOR_USES, value_leaves
+from dbleak.analysis.handover import HandOver
+from dbleak.analysis.lifecycle_summary import value_leaves
 from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_scope
-from dbleak.analysis.names import chain_text, root_name
+from dbleak.analysis.names import chain_text
 from dbleak.analysis.origins import is_fresh
 from dbleak.analysis.sources import (
     CLOSING_WRAPPERS,
-    DUCK_CONNECTION,
-    DUCK_CURSOR,
     ProjectClass,
     Value,
     as_class,
     handed_out,
     object_sources,
 )
+from dbleak.analysis.use_evidence import UseEvidence
 from dbleak.knowledge.calls import RELEASE_METHODS
 from dbleak.knowledge.drivers import Kind, ObjectSpec
 
@@ -80,14 +79,6 @@ _CURSOR_MAKERS = frozenset({"cursor", "execute", "executemany", "executescript"}
 _DRIVER_ERRORS = frozenset({"Error", "DatabaseError", "SQLAlchemyError", "DBAPIError"})
 # Builtins (but `next`, which resumes a generator that may yield a connection).
 _BUILTIN_NAMES = frozenset(name for name in dir(builtins) if name != "next")
-_CURSOR_USES = CURSOR_USES
-# What PEP 249 gives a cursor (and the drivers' common additions).
-_PEP249_CURSOR_ATTRIBUTES = CURSOR_USES | frozenset({
-    "close", "description", "rowcount", "lastrowid", "arraysize", "callproc", "nextset",
-    "setinputsizes", "setoutputsize", "scroll", "rownumber", "connection", "messages",
-    "statusmessage", "query", "copy_expert", "executescript", "withhold", "itersize"})
-_CONNECTION_USES = frozenset({"cursor", "execute", "executemany", "executescript"})
-_MOCK_MODULES = ("unittest.mock.", "mock.")
 _MAX_STATES = 256
 _MAX_LOOP_ROUNDS = 6
 
@@ -160,6 +151,7 @@ class _ScopeInterpreter:
         self.cls = cls
         self.parents = module.parents
         self.handover = HandOver(module.sources, module.parents, scope, cls, module.unknown_calls)
+        self.evidence = UseEvidence(module.sources, module.parents, scope, cls)
         self.resources: dict[int, Resource] = {}
         self.flows: dict[int, ResourceFlow] = {}
         # By the id of the creating call (and, for an item of a factory's tuple, its position).
@@ -182,7 +174,6 @@ class _ScopeInterpreter:
         self._made: dict[tuple[int, bool], ObjectSpec | None] = {}
         self._flags: frozenset[str] | None = None
         self._properties: dict[tuple[str, str], ObjectSpec | None] = {}
-        self._names_using: dict[frozenset[str], set[str]] = {}  # by the methods they call
         self.loop_depth = 0
         self.in_finally = 0
         self._nested_reads: frozenset[str] | None = None
@@ -998,39 +989,13 @@ class _ScopeInterpreter:
                 return None  # `_DummyConnection()`: a subclass of one that connects on options
             value = self.sources.resolve(origin) if origin is not None else None
             if value is None:
-                target = self.sources.call_target(call, self.cls)
-                if self.sources.returns_method_call(target, "cursor") and self._result_used_as(call):
-                    # `cur = self._cursor(conn)`, a helper returning `conn.cursor()`
-                    value = self.sources.drivers.objects.get(DUCK_CURSOR)
-                elif (self.sources.returns_method_call(target, "connect")
-                      and self._result_used_as(call, _CONNECTION_USES)):
-                    # `conn = get_sqlconn(dc)`, a helper returning `dc.engine.connect()`,
-                    # whose result runs statements
-                    value = self.sources.drivers.objects.get(DUCK_CONNECTION)
+                value = self.evidence.helper_result(call, self.sources.call_target(call, self.cls))
             return value if isinstance(value, ObjectSpec) else None
         if as_class(receiver) is not None:
             value = self.sources.method_value(receiver, method_name, keywords)
             return value if isinstance(value, ObjectSpec) else None
         if receiver is None:
-            if _names_a_cursor(method_name) and (
-                    (method_name == "cursor" and (self._result_used_as(call) or (
-                        self._closed_by_name(call) and self._only_cursor_attributes(call))))
-                    or (self._result_used_as(call) and self._closed_by_name(call))):
-                # `cur = x.cursor()` whose result runs statements or that the code closes
-                # itself, or `cur = x.get_cursor()` that does both: a PEP 249 cursor
-                return self.sources.drivers.objects.get(DUCK_CURSOR)
-            if (method_name == "connect" and not self._import_bound(call.func)
-                    and not self._mock_bound(call.func)
-                    and self._result_used_as(call, _CONNECTION_USES)):
-                # `conn = engine.connect()` of an object of no known type whose result makes
-                # cursors or runs statements: a database connection (PEP 249's, or
-                # SQLAlchemy's: both are released by `close()`)
-                return self.sources.drivers.objects.get(DUCK_CONNECTION)
-            if method_name in ("execute", "executemany") and self._closed_by_name(call):
-                # `cur = await conn.execute(q); ...; await cur.close()`: the code treats it as a
-                # cursor to close, whatever the connection's driver
-                return self.sources.drivers.objects.get(DUCK_CURSOR)
-            return None
+            return self.evidence.unknown_receiver(call, method_name)
         assert isinstance(receiver, ObjectSpec)
         if not method_name.startswith("cursor"):
             self._table_shortcuts.add(id(call))
@@ -1047,7 +1012,7 @@ class _ScopeInterpreter:
         # `conn.execute(...)` shortcuts give cursors nobody is expected to close, unless the
         # code keeps one and closes it itself (`c = conn.execute(q); ...; c.close()`).
         if spec.kind is Kind.CURSOR and not method_name.startswith("cursor") \
-                and not self._closed_by_name(call):
+                and not self.evidence.closed_by_name(call):
             return None
         if spec.kind is receiver.kind and spec.kind is Kind.CONNECTION:
             return None  # duckdb's `conn.cursor()`: another handle, closed with its parent
@@ -1058,22 +1023,6 @@ class _ScopeInterpreter:
         reader = self.sources.reader(self.scope, self.cls)
         return reader.is_local(name) and not reader.only_imported(name)
 
-    def _only_cursor_attributes(self, call: ast.Call) -> bool:
-        """``c = x.cursor()`` whose name the scope reads no attribute of but a PEP 249
-        cursor's (``c.move()`` says it is some other cursor)."""
-        holder = self.parents.get(id(call))
-        if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
-                and isinstance(holder.targets[0], ast.Name)):
-            return False
-        name = holder.targets[0].id
-        return all(node.attr in _PEP249_CURSOR_ATTRIBUTES for node in walk_scope(self.scope)
-                   if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                   and node.value.id == name)
-
-    def _closed_by_name(self, call: ast.Call) -> bool:
-        """``c = conn.execute(q)`` with a ``c.close()`` in the scope."""
-        return result_released(self.parents, self.scope, call, ("close",))
-
     def _names_module_function(self, func: ast.Attribute) -> bool:
         """``db.get_connection()`` with ``db`` an imported module, or ``self.method()``."""
         root: ast.expr = func
@@ -1082,71 +1031,6 @@ class _ScopeInterpreter:
         if isinstance(root, ast.Name) and self.cls is not None and root.id == "self" and func.value is root:
             return True
         return self.sources.facts.qualname(func) is not None
-
-    def _import_bound(self, func: ast.expr) -> bool:
-        """Whether the root name of ``func`` is bound by an import, a function or a class of
-        the module (maybe among other bindings): what its calls make is the driver table's or
-        the project's to say, not their use's."""
-        root = root_name(func)
-        return root is not None and self.sources.facts.resolver.names_something(root)
-
-    def _mock_bound(self, func: ast.expr) -> bool:
-        """Whether the root name of ``func`` holds a test double: bound in the scope by
-        ``with patch(...) as m`` or ``m = MagicMock()`` (``unittest.mock``, ``mock``,
-        pytest-mock's ``mocker``), or a parameter of a function a ``patch`` decorates."""
-        root = root_name(func)
-        if root is None:
-            return False
-        facts = self.sources.facts
-
-        def is_mock(expr: ast.expr | None) -> bool:
-            if isinstance(expr, ast.Call):
-                expr = expr.func
-            if expr is None:
-                return False
-            qualname = facts.qualname(expr) or ""
-            text = chain_text(expr) or ""
-            return qualname.startswith(_MOCK_MODULES) or text.startswith("mocker.")
-
-        scope = self.scope
-        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-                is_mock(d) for d in scope.decorator_list):
-            names = {a.arg for a in [*scope.args.posonlyargs, *scope.args.args]}
-            if root in names:
-                return True
-        for node in walk_scope(scope):
-            if isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name) \
-                    and node.optional_vars.id == root and is_mock(node.context_expr):
-                return True
-            if isinstance(node, ast.Assign) and is_mock(node.value) and any(
-                    isinstance(t, ast.Name) and t.id == root for t in node.targets):
-                return True
-        return False
-
-    def _result_used_as(self, call: ast.Call, uses: frozenset[str] = _CURSOR_USES) -> bool:
-        """Whether the result of ``call`` (directly, or through the names it is bound to)
-        runs one of ``uses``: ``x.cursor()`` whose result runs ``execute()`` or ``fetch*()`` is
-        a PEP 249 cursor of no known driver; ``x.connect()`` whose result makes cursors or
-        runs statements (`_CONNECTION_USES`) a connection."""
-        holder = self.parents.get(id(call))
-        node: ast.AST = call
-        if isinstance(holder, ast.Await):
-            node, holder = holder, self.parents.get(id(holder))
-        if isinstance(holder, ast.Attribute) and holder.value is node:
-            return holder.attr in uses
-        names: list[str] = []
-        if isinstance(holder, (ast.Assign, ast.AnnAssign)) and holder.value is node:
-            targets = holder.targets if isinstance(holder, ast.Assign) else [holder.target]
-            names = [t.id for t in targets if isinstance(t, ast.Name)]
-        elif isinstance(holder, ast.withitem) and isinstance(holder.optional_vars, ast.Name):
-            names = [holder.optional_vars.id]
-        used = self._names_using.get(uses)
-        if used is None:
-            used = self._names_using[uses] = {
-                node.value.id for node in walk_scope(self.scope)
-                if isinstance(node, ast.Attribute) and node.attr in uses
-                and isinstance(node.value, ast.Name)}
-        return any(name in used for name in names)
 
     def creations(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
         for node in walk_expr(expr):
@@ -1405,8 +1289,3 @@ class _ScopeInterpreter:
                 return True
         return False
 
-
-def _names_a_cursor(method: str) -> bool:
-    """``cursor``, ``_cursor``, ``get_cursor``, ``new_cursor``: a method that says it gives a
-    cursor."""
-    return method == "cursor" or method.endswith("_cursor")
