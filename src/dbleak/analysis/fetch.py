@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from dbleak.analysis.module import ModuleFacts, Scope, statement_block, walk, walk_scope
@@ -382,10 +382,14 @@ def _format_holes(parts: list[str]) -> list[str]:
 class LocalTypes:
     """Which driver object a name or expression holds, from the driver table."""
 
-    def __init__(self, facts: ModuleFacts, resolver: SqlResolver, drivers: DriverTable) -> None:
+    def __init__(self, facts: ModuleFacts, resolver: SqlResolver, drivers: DriverTable,
+                 project_value: Callable[[ast.expr, ast.AST], object] | None = None) -> None:
         self.facts = facts
         self.resolver = resolver
         self.drivers = drivers
+        # What the project's summaries say an expression holds (the lifecycle analysis's
+        # sources): a connection from a project helper (`with open_connection(dsn) as conn:`).
+        self.project_value = project_value
         self._with_targets: dict[int, dict[str, list[ast.expr]]] = {}
 
     def object_of(self, expr: ast.AST, scope: Scope, depth: int = 0) -> ObjectSpec | None:
@@ -407,18 +411,29 @@ class LocalTypes:
                     method = self._method(owner, func.attr, expr)
                     if method is not None:
                         return self.drivers.objects.get(method.returns)
-            return None
+                    return None
+            return self._from_project(expr, scope)
         if isinstance(expr, ast.Name):
             annotated = self._annotated(expr.id, scope)
             if annotated is not None:
                 return annotated
             values = self._bindings(expr.id, scope)
             if not values:
-                return None
+                return self._from_project(expr, scope) if self.resolver.assignments(scope).get(expr.id) else None
             specs = {id(s): s for s in (self.object_of(v, scope, depth + 1) for v in values)}
             if len(specs) == 1:
                 return next(iter(specs.values()))
             return None
+        return None
+
+    def _from_project(self, expr: ast.expr, scope: Scope) -> ObjectSpec | None:
+        """A driver object the project's summaries say ``expr`` holds: a project helper's
+        connection, a parameter every caller passes one."""
+        if self.project_value is None:
+            return None
+        value = self.project_value(expr, scope.node)
+        if isinstance(value, ObjectSpec) and not value.project_class:
+            return value
         return None
 
     def _annotated(self, name: str, scope: Scope) -> ObjectSpec | None:
@@ -566,12 +581,13 @@ class FetchAnalysis:
     drivers: DriverTable
     # ``(table, column)`` keys of the project's models (``model_relations.table_keys``).
     schema_keys: frozenset[tuple[str, str]] = frozenset()
+    project_value: Callable[[ast.expr, ast.AST], object] | None = None
     resolver: SqlResolver = field(init=False)
     types: LocalTypes = field(init=False)
 
     def __post_init__(self) -> None:
         self.resolver = SqlResolver(self.facts)
-        self.types = LocalTypes(self.facts, self.resolver, self.drivers)
+        self.types = LocalTypes(self.facts, self.resolver, self.drivers, self.project_value)
 
     def bound_of(self, sql: SqlText | None, dialect: str | None) -> Bound | None:
         if sql is None:
@@ -739,9 +755,15 @@ def fetch_analysis(ctx: object) -> FetchAnalysis:
     found = cache.get("_dbleak_fetch")
     if not isinstance(found, FetchAnalysis):
         from dbleak.analysis.model_relations import table_keys
+        from dbleak.analysis.sources import object_sources
+
+        def project_value(expr: ast.expr, scope: ast.AST) -> object:
+            sources = object_sources(ctx)  # type: ignore[arg-type]
+            return sources.expr_value(expr, scope, sources.class_of.get(id(scope)))
 
         found = FetchAnalysis(ctx.facts, ctx.settings, ctx.drivers,  # type: ignore[attr-defined]
-                              table_keys(ctx.facts, ctx.project))  # type: ignore[attr-defined]
+                              table_keys(ctx.facts, ctx.project),  # type: ignore[attr-defined]
+                              project_value)
         cache["_dbleak_fetch"] = found
     return found
 

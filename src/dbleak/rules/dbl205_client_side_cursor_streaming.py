@@ -64,7 +64,9 @@ class ClientSideCursorStreaming(Rule):
     ```
 
     ## Known problems
-    The cursor must be made in the same function for dbleak to know its kind. Rows of a
+    The cursor must be made in the same function for dbleak to know its kind; its connection
+    may come from wherever the lifecycle analysis follows one (a project helper such as
+    `with open_connection(dsn) as conn:`, a parameter every caller passes one). Rows of a
     bounded query (`LIMIT`, key equality, aggregates) are not worth streaming and are not
     reported.
     [[tests-not-checked]]
