@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dbleak.api import RunOptions, check_paths, fix_source
+from dbleak.api import RunOptions, check_paths, disk_index, fix_source
 from dbleak.engine import check_text
 from dbleak.settings import Settings, settings_from_table
 from fixture_harness import Fixture, all_fixtures, expected_findings, fixture_config
@@ -88,3 +88,20 @@ def test_a_module_checked_alone_has_the_findings_of_its_project_run(fixture: Fix
     def found(findings):
         return sorted((f.start.line, f.start.column, f.code, f.message) for f in findings)
     assert found(alone[0].findings) == found(in_project.findings)
+
+
+@pytest.mark.parametrize("fixture", PROJECT_MODULES, ids=[f.id for f in PROJECT_MODULES])
+def test_a_text_checked_alone_has_the_findings_of_its_project_run(fixture: Fixture) -> None:
+    """The editor, `--stdin-filename` and every round of `--fix` check a text on its own
+    (`check_text`, with the cheap trigger-word pre-filter and an index that reads the project
+    from disk): a rule whose triggers miss a shape its findings take, or that depends on the
+    run's own index, would lose findings there that the project run has."""
+    text = fixture.path.read_text(encoding="utf-8")
+    settings = _settings(fixture, text)
+    alone = check_text(text, str(fixture.path), settings,
+                       project=disk_index(str(fixture.path), settings))
+    assert not alone.internal_errors
+    in_project = _project_results(fixture, settings).result
+    def found(findings):
+        return sorted((f.start.line, f.start.column, f.code, f.message) for f in findings)
+    assert found(alone.findings) == found(in_project.findings)

@@ -153,11 +153,33 @@ def _param_record(analysis: FetchAnalysis, function: ast.FunctionDef | ast.Async
     return {"param": sql.id, "index": params.index(sql.id)}
 
 
-def helper_read(project: ProjectIndex, qualname: str | None) -> HelperRead | None:
-    """Follow ``via`` links from ``qualname`` to a helper that reads all rows of a parameter."""
+def own_helper_reads(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
+    """This module's own helper summaries, made once per module: a text checked on its own
+    (the editor's buffer, a round of ``--fix``) reads its helpers from its text, not from a run's
+    index nor from the file on disk."""
+    cached: Mapping[str, Mapping[str, Any]] | None = getattr(facts, "_dbleak_fetch_helpers", None)
+    if cached is None:
+        cached = summarize_fetch_helpers(facts)
+        facts._dbleak_fetch_helpers = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def helper_read(project: ProjectIndex, qualname: str | None,
+                own: Mapping[str, Mapping[str, Any]] | None = None) -> HelperRead | None:
+    """Follow ``via`` links from ``qualname`` to a helper that reads all rows of a parameter
+    (``own``: the checked module's summaries, which win over the index's)."""
     if qualname is None:
         return None
-    summary = project.get(qualname)
+    own = own or {}
+
+    def summary_of(name: str) -> Mapping[str, Any] | None:
+        found = own.get(name)
+        if found is not None:
+            return found
+        indexed = project.get(name)
+        return indexed.facts if indexed is not None else None
+
+    summary = summary_of(qualname)
     if summary is None:
         return None
     record = summary.get(READS_PARAM_KEY)
@@ -173,10 +195,10 @@ def helper_read(project: ProjectIndex, qualname: str | None) -> HelperRead | Non
         if via in seen:
             return None
         seen.add(via)
-        inner = project.get(via)
-        if inner is None or inner.get(READS_PARAM_KEY) is None:
+        inner = summary_of(via)
+        following = inner.get(READS_PARAM_KEY) if inner is not None else None
+        if following is None:
             return None
-        following = inner.get(READS_PARAM_KEY)
         if following["index"] != current["via_index"]:
             return None  # the parameter is passed in another position than the one read
         current = following

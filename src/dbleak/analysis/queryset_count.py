@@ -15,7 +15,7 @@ name bound once to one of them.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dbleak.analysis.fetch import is_test_module, is_test_scope
@@ -46,26 +46,36 @@ class CountSite:
     # Other uses of the name read the queryset's cache (`qs.first()` after `len(qs)`): the fix
     # then makes each of them a query of its own.
     shares_cache: bool
+    # Read as a queryset only from a relation name the project's models declare, in a module
+    # that imports nothing of Django, or from a project helper's summary: the fix is unsafe.
+    inferred: bool = False
 
 
-def count_sites(facts: ModuleFacts, path: str, root: str | None,
-                managers: frozenset[str]) -> list[CountSite]:
+def count_sites(facts: ModuleFacts, path: str, root: str | None, managers: frozenset[str],
+                helper_queryset: Callable[[ast.Call, Scope], bool] | None = None) -> list[CountSite]:
     """Every place of the module that evaluates a queryset only to count or test it;
-    ``managers`` are the related manager names the project's models declare."""
+    ``managers`` are the related manager names the project's models declare;
+    ``helper_queryset`` says whether a call is of a project helper that returns a queryset."""
     if is_test_module(path, root):
         return []
-    finder = _Finder(facts, managers)
+    finder = _Finder(facts, managers, helper_queryset)
     return list(finder.sites())
 
 
 class _Finder:
-    def __init__(self, facts: ModuleFacts, managers: frozenset[str]) -> None:
+    def __init__(self, facts: ModuleFacts, managers: frozenset[str],
+                 helper_queryset: Callable[[ast.Call, Scope], bool] | None = None) -> None:
         self.facts = facts
+        self.helper_queryset = helper_queryset
         # The project's related managers, and those of Django's own models (`user.groups`).
         self.managers = managers | FRAMEWORK_RELATED_MANAGERS
+        # Declared by the project's own models: a module that imports nothing of Django (an
+        # exporter handed model instances) still reads them as related managers.
+        self.own_managers = managers
         self.django = any(q == "django" or q.startswith("django.")
                           for q in facts.resolver.bindings.values())
         self._prefetches: dict[int, frozenset[str]] = {}
+        self._inferred = False  # set by `_is_queryset` (see `CountSite.inferred`)
 
     def sites(self) -> Iterator[CountSite]:
         for scope in self.facts.scopes:
@@ -97,6 +107,7 @@ class _Finder:
                     yield site
 
     def _counted(self, node: ast.expr, queryset: ast.expr, form: str, scope: Scope) -> CountSite | None:
+        self._inferred = False
         if not self._is_queryset(queryset, scope, 0):
             return None
         stmt = self.facts.statement_of(node)
@@ -108,7 +119,7 @@ class _Finder:
             if uses is None:
                 return None  # its rows are read elsewhere: evaluating it once serves them
             shares = uses
-        return CountSite(node, queryset, form, stmt, shares)
+        return CountSite(node, queryset, form, stmt, shares, inferred=self._inferred)
 
     # -- querysets
 
@@ -118,6 +129,10 @@ class _Finder:
         if isinstance(expr, ast.Name):
             value = self._single_binding(expr.id, scope)
             return value is not None and self._is_queryset(value, scope, depth + 1)
+        if isinstance(expr, ast.Call) and self.helper_queryset is not None \
+                and self.helper_queryset(expr, scope):
+            self._inferred = True  # `len(facilities_managed_by(user))`: the helper's summary says
+            return True
         root, steps = method_chain(expr)
         if not steps or steps[-1].call is None or any(s.name == "[]" for s in steps):
             return False  # a slice is bounded; a bare attribute is no evaluated queryset
@@ -133,13 +148,18 @@ class _Finder:
         first = calls[0]
         if isinstance(root, ast.Name) and first == 0 and self._is_queryset(root, scope, depth + 1):
             return all(s.name in _CHAINABLE for s in steps)  # `qs.filter(...)` of a queryset name
-        if not self.django or first == 0 or steps[first].name not in _RELATED_ENTRY:
+        if first == 0 or steps[first].name not in _RELATED_ENTRY:
             return False
         if any(s.call is not None for s in steps[:first]):
             return False
         related = steps[first - 1].name
-        if not (related.endswith("_set") or related in self.managers):
-            return False  # `obj.aliases.all()` of some other handler class
+        if self.django:
+            if not (related.endswith("_set") or related in self.managers):
+                return False  # `obj.aliases.all()` of some other handler class
+        elif related in self.own_managers:
+            self._inferred = True
+        else:
+            return False  # outside Django's modules, only the names the project's models declare
         if related in self._prefetched(expr) and [s.name for s in steps[first:]] == ["all"]:
             return False  # answered from the prefetch cache, no query at all
         # `book.authors.all()`: a related manager of a model instance

@@ -1,5 +1,6 @@
 """Project-index summaries of helpers that return every row of an ORM query as a list
-(SQLAlchemy's ``query.all()``, Django's ``list(Model.objects.filter(...))``).
+(SQLAlchemy's ``query.all()``, Django's ``list(Model.objects.filter(...))``), and of helpers
+that return a Django queryset, unevaluated (``return Facility.objects.filter(...)``).
 
 ``def get_user_tracks(event, user): query = Track.query.with_parent(event); ...; return
 query.all()`` is summarized as "returns the rows of a query, all of them", so that a caller that
@@ -18,6 +19,7 @@ from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
 
 RETURNS_ROWS_KEY = "returns-all-rows"
+RETURNS_QUERYSET_KEY = "returns-queryset"
 _QUERYSET_REFINEMENTS = frozenset({"all", "filter", "exclude", "order_by", "select_related",
                                    "prefetch_related", "only", "defer", "distinct", "using",
                                    "annotate"})
@@ -75,16 +77,64 @@ def _returns_all_rows(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncF
     return True
 
 
+def _returns_queryset(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Every ``return`` gives ``Model.objects.<refinements>``, or a name bound only to such
+    chains and to refinements of itself (``qs = M.objects.filter(...)``, ``qs =
+    qs.exclude(...)``, ``return qs``): a lazy queryset, no slice, no list."""
+    nodes = list(walk_scope(function))
+    returns = [n.value for n in nodes if isinstance(n, ast.Return)]
+    if not returns or any(v is None for v in returns) \
+            or any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes):
+        return False
+    for value in returns:
+        assert value is not None
+        if _queryset_chain(value):
+            continue
+        if not isinstance(value, ast.Name):
+            return False
+        assigned = [n for n in nodes if isinstance(n, ast.Name) and n.id == value.id
+                    and not isinstance(n.ctx, ast.Load)]
+        if not assigned:
+            return False
+        for target in assigned:
+            holder = facts.parent.get(id(target))
+            if not (isinstance(holder, ast.Assign) and holder.targets == [target]
+                    and (_queryset_chain(holder.value) or _refines(holder.value, value.id))):
+                return False
+    return True
+
+
+def _refines(node: ast.expr, name: str) -> bool:
+    """``name.filter(...)...``: a refinement of the queryset ``name`` holds."""
+    current = node
+    if not isinstance(current, ast.Call):
+        return False
+    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+        if current.func.attr not in _QUERYSET_REFINEMENTS:
+            return False
+        current = current.func.value
+    return isinstance(current, ast.Name) and current.id == name
+
+
 def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
     """``{qualname: {"returns-all-rows": True}}`` for the functions of one module whose every
-    ``return`` gives ``<query>.all()``."""
-    if not any(isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "all"
-               or isinstance(site.node.func, ast.Name) and site.node.func.id == "list"
-               for site in facts.calls):
+    ``return`` gives ``<query>.all()``, and ``{"returns-queryset": True}`` for those whose
+    every ``return`` gives a lazy Django queryset."""
+    lists = any(isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "all"
+                or isinstance(site.node.func, ast.Name) and site.node.func.id == "list"
+                for site in facts.calls)
+    querysets = any(isinstance(site.node.func, ast.Attribute)
+                    and isinstance(site.node.func.value, ast.Attribute)
+                    and site.node.func.value.attr == "objects" for site in facts.calls)
+    if not (lists or querysets):
         return {}
-    return {qualname: {RETURNS_ROWS_KEY: True}
-            for qualname, function in module_functions(facts).items()
-            if _returns_all_rows(facts, function)}
+    found: dict[str, dict[str, Any]] = {}
+    for qualname, function in module_functions(facts).items():
+        if lists and _returns_all_rows(facts, function):
+            found[qualname] = {RETURNS_ROWS_KEY: True}
+        elif querysets and _returns_queryset(facts, function):
+            found[qualname] = {RETURNS_QUERYSET_KEY: True}
+    return found
 
 
 def returns_all_rows(project: ProjectIndex, qualname: str | None) -> bool:
@@ -92,6 +142,13 @@ def returns_all_rows(project: ProjectIndex, qualname: str | None) -> bool:
         return False
     summary = project.get(qualname)
     return bool(summary is not None and summary.get(RETURNS_ROWS_KEY))
+
+
+def returns_queryset(project: ProjectIndex, qualname: str | None) -> bool:
+    if qualname is None:
+        return False
+    summary = project.get(qualname)
+    return bool(summary is not None and summary.get(RETURNS_QUERYSET_KEY))
 
 
 if summarize_row_helpers not in SUMMARIZERS:

@@ -25,7 +25,12 @@ from dbleak.analysis.fetch_loops import (
     next_statement,
     target_at_least,
 )
-from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
+from dbleak.analysis.fetch_summary import (
+    callee_qualname,
+    helper_read,
+    own_helper_reads,
+    sql_argument,
+)
 from dbleak.analysis.module import walk, walk_scope
 from dbleak.analysis.names import chain_text
 from dbleak.analysis.row_escape import left_to_caller
@@ -298,14 +303,15 @@ def _fetchmany_plan(ctx: CheckContext, site: FetchSite, stmt: ast.Assign,
 
 def _helper_calls(rule: type[Rule], ctx: CheckContext, kind: str) -> Iterator[Finding]:
     """Calls of project helpers that read all rows of their SQL parameter."""
-    if not ctx.project.functions:
+    own = own_helper_reads(ctx.facts)
+    if not (ctx.project.functions or ctx.project.finder is not None or own):
         return
     analysis = fetch_analysis(ctx)
     for site in ctx.facts.calls:
         if site.stmt is None:
             continue
         qualname = callee_qualname(ctx.facts, site.node, site.scope)
-        read = helper_read(ctx.project, qualname)
+        read = helper_read(ctx.project, qualname, own)
         if read is None or read.kind != kind:
             continue
         argument = sql_argument(site.node, read)

@@ -12,7 +12,12 @@ from dbleak.analysis.fetch import (
     is_test_module,
     is_test_scope,
 )
-from dbleak.analysis.fetch_summary import callee_qualname, helper_read, sql_argument
+from dbleak.analysis.fetch_summary import (
+    callee_qualname,
+    helper_read,
+    own_helper_reads,
+    sql_argument,
+)
 from dbleak.analysis.row_escape import left_to_caller
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
@@ -138,9 +143,10 @@ class ReadSqlWithoutChunksize(Rule):
                 message = cls.message.format(call=label, reason=bound.reason)
                 yield ctx.finding(cls, call, message, plan=_plan(ctx, call), stmt=site.stmt)
                 continue
-            if not ctx.project.functions:
+            own = own_helper_reads(ctx.facts)
+            if not (ctx.project.functions or ctx.project.finder is not None or own):
                 continue
-            read = helper_read(ctx.project, callee_qualname(ctx.facts, call, site.scope))
+            read = helper_read(ctx.project, callee_qualname(ctx.facts, call, site.scope), own)
             if read is None or read.kind != "read-sql":
                 continue
             argument = sql_argument(call, read)

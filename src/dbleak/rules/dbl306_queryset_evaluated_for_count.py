@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Iterator
 
+from dbleak.analysis.fetch_summary import callee_qualname
 from dbleak.analysis.materialize_fix import Rewriter, rewriter_for
 from dbleak.analysis.model_relations import related_manager_names
+from dbleak.analysis.module import Scope
 from dbleak.analysis.queryset_count import CountSite, count_sites
+from dbleak.analysis.rows_summary import returns_queryset
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
@@ -19,8 +23,8 @@ class QuerysetEvaluatedForCount(Rule):
     `len(list(qs))`, `bool(qs)`, `if qs:`, `if not qs:` (also in `while`, `assert` and
     `x if qs else y`), when nothing reads its rows afterwards. A queryset is
     `Model.objects.<queryset methods>`, a related manager's `obj.items.all()` / `.filter()` /
-    `.exclude()` (in a module that imports Django; `items` a many-to-many field or the
-    `related_name` of a foreign key of a model of the project, or a default `<model>_set`, or one of
+    `.exclude()` (`items` a many-to-many field or the `related_name` of a foreign key of a
+    model of the project; in a module that imports Django, also a default `<model>_set` or one of
     Django's own: `user.groups`, `user.user_permissions`), a
     queryset method called on either, or a local name bound once to one of them.
 
@@ -49,13 +53,15 @@ class QuerysetEvaluatedForCount(Rule):
     ## Known problems
     Not flagged when the queryset's rows are read anyway (iterated, indexed, listed, returned
     or passed on after the test): evaluating it once then serves every use, as Django's
-    documentation says. Querysets returned by the project's own functions and managers' custom
-    methods are not recognised, nor are sliced querysets (`qs[:10]`, bounded already) and raw
-    querysets. A related manager whose rows were prefetched (`prefetch_related("items")`)
+    documentation says. A project function whose every `return` gives `Model.objects...` (or a
+    name bound only to such chains and their refinements) is read as returning a queryset at
+    its calls (`len(facilities_managed_by(user))`; the fix is then unsafe); managers' custom
+    methods and methods called on an object of no known type are not, nor are sliced
+    querysets (`qs[:10]`, bounded already) and raw querysets. A related manager whose rows were prefetched (`prefetch_related("items")`)
     answers `len()` and truth tests from memory: `obj.items.all()` is not flagged when the same
-    top-level function or class prefetches `items`, but a prefetch made elsewhere is not seen. Related managers
-    are known from the models of the files checked together: a file checked alone knows only
-    its own models' and the default `<model>_set` names.
+    top-level function or class prefetches `items`, but a prefetch made elsewhere is not seen.
+    Related managers are known from the models of the checked file's top-level package (those
+    on disk too, when a file is checked alone).
 
     [[tests-not-checked]]
 
@@ -64,6 +70,8 @@ class QuerysetEvaluatedForCount(Rule):
     `qs.exists()` give the same answer. Unsafe when the name is used again by a queryset method
     (`qs.first()` after `len(qs)`): those read the result cache the evaluation filled, and after
     the fix each runs a query of its own (a concurrent write can then make them disagree).
+    Unsafe too for a related manager in a module that imports nothing of Django (an exporter
+    handed model instances): only the relation's name says it is one.
 
     ## Options
     None.
@@ -99,13 +107,19 @@ class QuerysetEvaluatedForCount(Rule):
 
     @classmethod
     def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
-        return (".objects", "django")
+        # The shapes that count or test (the queryset itself may come from anywhere: a related
+        # manager of the project's models, a project helper).
+        return ("len(", "bool(", "if ", "if(", "while ", "while(", "assert ")
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
         rewriter: Rewriter | None = None
         managers = related_manager_names(ctx.facts, ctx.project)
-        for site in count_sites(ctx.facts, ctx.path, ctx.settings.root, managers):
+
+        def helper_queryset(call: ast.Call, scope: Scope) -> bool:
+            return returns_queryset(ctx.project, callee_qualname(ctx.facts, call, scope))
+
+        for site in count_sites(ctx.facts, ctx.path, ctx.settings.root, managers, helper_queryset):
             rewriter = rewriter or rewriter_for(ctx)
             purpose = "count its rows" if site.form == "len" else "test whether it has a row"
             yield ctx.finding(cls, site.node, cls.message.format(purpose=purpose),
@@ -115,5 +129,5 @@ class QuerysetEvaluatedForCount(Rule):
 def _plan(rw: Rewriter, site: CountSite) -> FixPlan:
     method = "count" if site.form == "len" else "exists"
     content = f"{rw.source_text(site.queryset)}.{method}()"
-    applicability = Applicability.UNSAFE if site.shares_cache else Applicability.SAFE
+    applicability = Applicability.UNSAFE if site.shares_cache or site.inferred else Applicability.SAFE
     return FixPlan(f"Use `.{method}()`", applicability, (rw.replace(site.node, content),))
