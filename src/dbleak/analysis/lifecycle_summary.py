@@ -90,6 +90,10 @@ SUMMARY_ADOPTS = "lifecycle.adopts"
 SUMMARY_UNLESS_PASSED = "lifecycle.unless_passed"
 # On a `@contextmanager`: the parameter it yields back to the `with` body, never rebound.
 SUMMARY_LENDS = "lifecycle.lends"
+# On a class: its `__exit__` (or `__aexit__`) closes the instance (`self.close()`), so `with`
+# an instance closes it even when the class derives from a driver's connection, whose own
+# `with` only ends a transaction (a `factory=` subclass of `sqlite3.Connection`).
+SUMMARY_EXIT_CLOSES = "lifecycle.exit_closes"
 
 EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_BORROW, EFFECT_WITH = "release", "escape", "borrow", "with"
 # Returned as it is: the caller's object leaves with the call's result, wherever that goes.
@@ -523,6 +527,8 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
     methods = tuple(item.name for item in cls.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
     if methods:
         summary[SUMMARY_METHODS] = methods
+    if _exit_closes(cls):
+        summary[SUMMARY_EXIT_CLOSES] = True
     makes_db, init_attrs, adopts = _construction(facts, cls)
     if makes_db:
         summary[SUMMARY_MAKES_DB] = True
@@ -531,6 +537,20 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
     if adopts:
         summary[SUMMARY_ADOPTS] = adopts
     return summary
+
+
+def _exit_closes(cls: ast.ClassDef) -> bool:
+    """Whether the class's ``__exit__``/``__aexit__`` calls ``close()`` on the instance."""
+    for item in cls.body:
+        if not (isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and item.name in ("__exit__", "__aexit__") and item.args.args):
+            continue
+        me = item.args.args[0].arg
+        if any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+               and node.func.attr in ("close", "aclose") and isinstance(node.func.value, ast.Name)
+               and node.func.value.id == me for node in walk_scope(item)):
+            return True
+    return False
 
 
 def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[str, ...], dict[str, str]]:

@@ -15,7 +15,7 @@ does with one passed to it is :mod:`dbleak.analysis.handover`'s.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_ATTRS,
     SUMMARY_BASES,
     SUMMARY_EFFECTS,
+    SUMMARY_EXIT_CLOSES,
     SUMMARY_HELD,
     SUMMARY_IMPORTS,
     SUMMARY_INIT_ATTRS,
@@ -48,6 +49,7 @@ from dbleak.analysis.lifecycle_summary import (
     summarize_lifecycle,
 )
 from dbleak.analysis.origins import (
+    FACTORY_CLASS_KEYWORDS,
     Origin,
     OriginReader,
     is_fresh,
@@ -335,6 +337,9 @@ class ObjectSources:
             # nothing yet).
             declared = self.type_value(str(origin[1]))
             if isinstance(declared, ObjectSpec) and not declared.project_class:
+                made = self.resolve(origin[2], depth + 1)
+                if isinstance(made, ObjectSpec) and made.name == declared.name:
+                    return made  # the same object, maybe made as a class of the project's
                 return declared
             return self.resolve(origin[2], depth + 1) or declared
         if tag == "new":
@@ -381,6 +386,24 @@ class ObjectSources:
             return None
         return self._common([self.resolve(o, depth + 1) for o in origins])
 
+    def made_as(self, spec: ObjectSpec | None, keywords: Iterable[str]) -> ObjectSpec | None:
+        """A driver's object made as an instance of a class given by keyword (``factory=``,
+        ``connection_factory=``; recorded as ``"factory=<qualname>"``): a project class whose
+        ``__exit__`` closes the instance makes its ``with`` close it."""
+        if spec is None:
+            return None
+        for keyword in keywords:
+            name, _, qualname = keyword.partition("=")
+            if not qualname or name not in FACTORY_CLASS_KEYWORDS:
+                continue
+            _found, summary = self._summary_through(qualname)
+            if summary is not None and summary.get(SUMMARY_KIND) == "class" \
+                    and summary.get(SUMMARY_EXIT_CLOSES):
+                closing = WithSpec(closes=True, commits=spec.with_.commits if spec.with_ else False,
+                                   rolls_back=spec.with_.rolls_back if spec.with_ else False)
+                return replace(spec, with_=closing)
+        return spec
+
     @staticmethod
     def _common(values: Sequence[Value | None]) -> Value | None:
         """One value for alternatives: the same object, or for driver objects of one kind the
@@ -406,14 +429,14 @@ class ObjectSources:
         if factory is not None:
             if factory.context_only:
                 return None
-            return self.drivers.objects.get(factory.returns)
+            return self.made_as(self.drivers.objects.get(factory.returns), keywords)
         if qualname in self.user_factories:
             return USER_CONNECTION
         qualname, summary = self._summary_through(qualname)
         if summary is None:
             factory = self.drivers.factory_for(qualname, keywords)
             if factory is not None and not factory.context_only:
-                return self.drivers.objects.get(factory.returns)
+                return self.made_as(self.drivers.objects.get(factory.returns), keywords)
             owner, _, method = qualname.rpartition(".")
             if owner and method:
                 found = self.method_summary(owner, method)
@@ -774,7 +797,9 @@ class ObjectSources:
                 return False  # `pymysql.connect(defer_connect=True)`: connects on `.connect()`
             if factory.context_only:
                 return False
-            spec = self.drivers.objects.get(factory.returns)
+            spec = self.made_as(self.drivers.objects.get(factory.returns), (
+                f"{k.arg}={found}" for k in call.keywords if k.arg in FACTORY_CLASS_KEYWORDS
+                for found in [self.facts.qualname(k.value)] if found))
             if spec is None:
                 return None
             specs.append(spec)
