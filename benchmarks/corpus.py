@@ -117,7 +117,8 @@ LIFECYCLE_HOLDOUT = (
 # Django apps, SQLAlchemy extensions and database tools in none of the sets above, whose
 # repositories are neither reserved nor in the recall corpus (django-silk, django-guardian,
 # django-treebeard, patroni and pg_activity were left out for that reason). barman 3.19.1 is the
-# newest release the registry serves (the package list names 3.20.1).
+# newest release the registry serves (the package list names 3.20.1); django-q2 is served as a
+# wheel only. Reviewed in benchmarks/corpus-review.md ("DBL3xx held-out review").
 DBL3_HOLDOUT = (
     "django-mptt==0.20.0", "django-polymorphic==4.11.7", "django-auditlog==3.4.1",
     "django-extensions==4.1", "django-q2==1.11.1", "django-taggit==6.1.0",
