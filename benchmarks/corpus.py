@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         for finding in findings(folder, args.select, sql):
             path = Path(str(finding.get("filename", "")))
             try:
-                shown = path.resolve().relative_to(CORPUS)
+                shown = path.resolve().relative_to(CORPUS.resolve())
             except ValueError:
                 shown = path
             location = finding.get("location") or {}

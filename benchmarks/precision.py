@@ -1,7 +1,7 @@
 """Precision of a corpus run, from the verdicts recorded in ``benchmarks/corpus-review.md``.
 
     python benchmarks/corpus.py --set holdout4 --select DBL2 --json > run.json
-    python benchmarks/precision.py run.json [--family DBL2|DBL1] [--show unjudged|fp|tp]
+    python benchmarks/precision.py run.json [--family DBL2|DBL1|DBL3] [--show unjudged|fp|tp]
 
 Every review table of the family's section (``## DBL2xx`` or ``## DBL1xx``: a header row naming
 ``package``, ``file:line`` and ``verdict``) is read; a finding of the run is matched by package
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("run", type=Path, help="the JSON that `corpus.py --json` printed")
     parser.add_argument("--show", choices=("unjudged", "fp", "tp"), help="list those findings")
-    parser.add_argument("--family", choices=("DBL1", "DBL2"), default="DBL2")
+    parser.add_argument("--family", choices=("DBL1", "DBL2", "DBL3"), default="DBL2")
     args = parser.parse_args(argv)
     judged = verdicts(REVIEW.read_text(encoding="utf-8"), args.family)
     counts: Counter[str] = Counter()
