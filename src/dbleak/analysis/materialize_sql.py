@@ -50,7 +50,7 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
                 # A `try`/`if` that runs one of several queries: known only when all agree
                 # on being metadata commands.
                 texts = [_resolve_sql(ctx, module, c) for c in calls]
-                if all(t is not None and _text_bound(ctx, t) == "bounded" for t in texts):
+                if all(t is not None and text_bound(ctx, t) == "bounded" for t in texts):
                     return texts[0]
                 return None
             if any(isinstance(n, ast.Name) and n.id == receiver.id for n in walk(stmt)):
@@ -148,10 +148,12 @@ def fetch_bound(ctx: Any, site: MaterializationSite) -> str:
     sql = statement_sql(ctx, site)
     if sql is None:
         return "unknown"
-    return _text_bound(ctx, sql)
+    return text_bound(ctx, sql)
 
 
-def _text_bound(ctx: Any, sql: str) -> str:
+def text_bound(ctx: Any, sql: str) -> str:
+    """"bounded", "unbounded" or "unknown" for a query's text: the catalog and metadata shortcuts,
+    then `knowledge.sql`."""
     if _METADATA_COMMAND.match(sql) or _TRAILING_LIMIT.search(sql) or _CATALOG.search(sql):
         # `PRAGMA "%s".index_list("%s")`, `... LIMIT {n}`: bounded whatever the holes stand for.
         return "bounded"

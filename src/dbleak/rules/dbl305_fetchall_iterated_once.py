@@ -5,6 +5,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
+from dbleak.analysis.fetch import fetch_analysis
+from dbleak.analysis.fetch_summary import (
+    callee_qualname,
+    helper_read,
+    own_helper_reads,
+    sql_argument,
+)
 from dbleak.analysis.materialize import (
     ListUseKind,
     MaterializationSite,
@@ -13,7 +20,8 @@ from dbleak.analysis.materialize import (
     materialization_sites,
 )
 from dbleak.analysis.materialize_fix import Rewriter, rewriter_for, walk_rewrite
-from dbleak.analysis.materialize_sql import fetch_bound
+from dbleak.analysis.materialize_sql import fetch_bound, text_bound
+from dbleak.analysis.origins import scope_readers
 from dbleak.analysis.row_escape import loop_keeps_rows, report_returned
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Finding, FixPlan
@@ -57,7 +65,10 @@ class FetchallIteratedOnce(Rule):
     As for DBL201, a loop that keeps every row as it is (`by_kind[row.kind].append(row)`,
     `by_id[row.id] = row`, into a container made before the loop) is not flagged: every row
     stays in memory whatever the read (`[tool.dbleak.sql] returned = "report"` reports it), and
-    a query bounded by nature (`PRAGMA`, the catalogs, a `LIMIT`, a key) is not flagged either.
+    a query bounded by nature (`PRAGMA`, the catalogs, a `LIMIT`, a key) is not flagged either,
+    nor is a helper that reads the SQL it is given (`def sql_to_dict(query): ...
+    cur.fetchall()`) when every call of it in the module passes such a query (calls through
+    a subclass's `self` are not followed yet).
 
     ## Fix safety
     Safe for drivers whose cursor iteration yields the same rows (sqlite3, psycopg2, psycopg,
@@ -111,6 +122,8 @@ class FetchallIteratedOnce(Rule):
                 continue
             if fetch_bound(ctx, site) != "unknown":
                 continue
+            if _callers_read_few(ctx, site):
+                continue  # `def run(sql): ... cur.fetchall()` called only with bounded SQL
             holder = site.use.holder
             if site.use.kind is ListUseKind.LOOP and isinstance(holder, (ast.For, ast.AsyncFor)) \
                     and loop_keeps_rows(holder) and not report_returned(ctx.settings):
@@ -125,6 +138,31 @@ class FetchallIteratedOnce(Rule):
                 if rewrite is not None:
                     plan = FixPlan(cls.fix_title or "", rewrite.applicability, rewrite.operations)
             yield ctx.finding(cls, site.node, message, plan=plan, stmt=site.stmt)
+
+
+def _callers_read_few(ctx: CheckContext, site: MaterializationSite) -> bool:
+    """Whether the fetch reads every row of SQL its function is given (a `run_query(sql)`
+    helper, summarized as `reads-all-of-param`) and every call of it in the module gives SQL
+    that DBL201 judges bounded (catalog queries, a `LIMIT`, a key): then the rows are few."""
+    reader = scope_readers(ctx.facts).get(id(site.scope))
+    qualname = reader.qualname if reader is not None else None
+    own = own_helper_reads(ctx.facts)
+    read = helper_read(ctx.project, qualname, own) if qualname in own else None
+    if read is None or read.kind != "fetchall" or read.helper != qualname:
+        return False
+    analysis = fetch_analysis(ctx)
+    calls = 0
+    for call_site in ctx.facts.calls:
+        if callee_qualname(ctx.facts, call_site.node, call_site.scope) != qualname:
+            continue
+        argument = sql_argument(call_site.node, read)
+        sql = analysis.resolver.resolve(argument, call_site.scope) if argument is not None else None
+        if sql is None:
+            return False
+        if text_bound(ctx, sql.text) != "bounded":
+            return False
+        calls += 1
+    return calls > 0
 
 
 def _call_text(rewriter: Rewriter, site: MaterializationSite) -> str:
