@@ -672,7 +672,8 @@ def _summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
         reader = readers.get(id(node))
         if reader is None:
             continue
-        for name, values in reader.global_bindings().items():
+        has_global = any(type(n) is ast.Global for n in facts.scope_nodes.get(id(node), ()))
+        for name, values in (reader.global_bindings() if has_global else {}).items():
             # `Session = None` at module level, `global Session; Session = sessionmaker(...)`
             # in a set-up function: the global holds what the function binds
             global_values.setdefault(name, []).extend(

@@ -303,7 +303,9 @@ def _fetchmany_plan(ctx: CheckContext, site: FetchSite, stmt: ast.Assign,
 
 def _helper_calls(rule: type[Rule], ctx: CheckContext, kind: str) -> Iterator[Finding]:
     """Calls of project helpers that read all rows of their SQL parameter."""
-    own = own_helper_reads(ctx.facts)
+    # A whole run's index holds this module's summaries already; a text checked on its own
+    # (the editor, a round of `--fix`) reads them from its text.
+    own = own_helper_reads(ctx.facts) if not ctx.project.functions else {}
     if not (ctx.project.functions or ctx.project.finder is not None or own):
         return
     analysis = fetch_analysis(ctx)

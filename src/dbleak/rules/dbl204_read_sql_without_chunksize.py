@@ -143,7 +143,7 @@ class ReadSqlWithoutChunksize(Rule):
                 message = cls.message.format(call=label, reason=bound.reason)
                 yield ctx.finding(cls, call, message, plan=_plan(ctx, call), stmt=site.stmt)
                 continue
-            own = own_helper_reads(ctx.facts)
+            own = own_helper_reads(ctx.facts) if not ctx.project.functions else {}
             if not (ctx.project.functions or ctx.project.finder is not None or own):
                 continue
             read = helper_read(ctx.project, callee_qualname(ctx.facts, call, site.scope), own)
