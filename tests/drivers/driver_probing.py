@@ -60,13 +60,17 @@ def resolve(qualname: str) -> Any:
     raise ImportError(qualname)
 
 
-def wait_until(predicate: Callable[[], bool], attempts: int = 200) -> bool:
-    """Poll a server-side condition that follows a client action (a backend exits a moment later)."""
-    for _ in range(attempts):
+def wait_until(predicate: Callable[[], bool], seconds: float = 15.0) -> bool:
+    """Poll a server-side condition that follows a client action (a backend exits a moment
+    later). A deadline, not a number of attempts: on a loaded CI machine a terminated backend
+    that was streaming a large result took longer than the former 200 × 20 ms to go."""
+    deadline = time.monotonic() + seconds
+    while True:
         if predicate():
             return True
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.02)
-    return False
 
 
 class Env:
