@@ -11,7 +11,8 @@ every row is read and built for a number (DBL303).
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from dbleak.analysis.fetch_orm import strip_refinements
@@ -63,16 +64,25 @@ def _returns_all_rows(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncF
             return False
         receiver = value.func.value
         if isinstance(receiver, ast.Name):
-            assigned = [n for n in nodes if isinstance(n, ast.Name) and n.id == receiver.id
-                        and not isinstance(n.ctx, ast.Load)]
-            if not assigned:
+            if not _bound_only_to(facts, nodes, receiver.id, partial(_query_chain, name=receiver.id)):
                 return False
-            for target in assigned:
-                holder = facts.parent.get(id(target))
-                if not (isinstance(holder, ast.Assign) and holder.targets == [target]
-                        and _query_chain(holder.value, receiver.id)):
-                    return False
         elif not _query_chain(receiver):
+            return False
+    return True
+
+
+def _bound_only_to(facts: ModuleFacts, nodes: list[ast.AST], name: str,
+                   accepted: Callable[[ast.expr], bool]) -> bool:
+    """Whether the scope binds ``name`` at least once, and only by plain assignments of
+    values ``accepted`` says yes to."""
+    assigned = [n for n in nodes if isinstance(n, ast.Name) and n.id == name
+                and not isinstance(n.ctx, ast.Load)]
+    if not assigned:
+        return False
+    for target in assigned:
+        holder = facts.parent.get(id(target))
+        if not (isinstance(holder, ast.Assign) and holder.targets == [target]
+                and accepted(holder.value)):
             return False
     return True
 
@@ -92,16 +102,13 @@ def _returns_queryset(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncF
             continue
         if not isinstance(value, ast.Name):
             return False
-        assigned = [n for n in nodes if isinstance(n, ast.Name) and n.id == value.id
-                    and not isinstance(n.ctx, ast.Load)]
-        if not assigned:
+        if not _bound_only_to(facts, nodes, value.id, partial(_queryset_or_refinement, name=value.id)):
             return False
-        for target in assigned:
-            holder = facts.parent.get(id(target))
-            if not (isinstance(holder, ast.Assign) and holder.targets == [target]
-                    and (_queryset_chain(holder.value) or _refines(holder.value, value.id))):
-                return False
     return True
+
+
+def _queryset_or_refinement(node: ast.expr, name: str) -> bool:
+    return _queryset_chain(node) or _refines(node, name)
 
 
 def _refines(node: ast.expr, name: str) -> bool:
