@@ -31,6 +31,8 @@ _QUERY_CALLS = (_CHAINABLE | DJANGO_BOUNDING) - {"iterator", "in_bulk"}
 _MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
 # Methods that make a queryset from a related manager (`book.authors.all()`).
 _RELATED_ENTRY = frozenset({"all", "filter", "exclude"})
+# How a queryset is known (see `CountSite.inferred`).
+_KNOWN, _INFERRED = "known", "inferred"
 # Statements and expressions whose `test` is evaluated only for its truth.
 _TESTS = frozenset({ast.If, ast.While, ast.IfExp, ast.Assert})
 
@@ -75,7 +77,6 @@ class _Finder:
         self.django = any(q == "django" or q.startswith("django.")
                           for q in facts.resolver.bindings.values())
         self._prefetches: dict[int, frozenset[str]] = {}
-        self._inferred = False  # set by `_is_queryset` (see `CountSite.inferred`)
 
     def sites(self) -> Iterator[CountSite]:
         for scope in self.facts.scopes:
@@ -107,8 +108,8 @@ class _Finder:
                     yield site
 
     def _counted(self, node: ast.expr, queryset: ast.expr, form: str, scope: Scope) -> CountSite | None:
-        self._inferred = False
-        if not self._is_queryset(queryset, scope, 0):
+        kind = self._queryset(queryset, scope, 0)
+        if kind is None:
             return None
         stmt = self.facts.statement_of(node)
         if stmt is None:
@@ -119,51 +120,56 @@ class _Finder:
             if uses is None:
                 return None  # its rows are read elsewhere: evaluating it once serves them
             shares = uses
-        return CountSite(node, queryset, form, stmt, shares, inferred=self._inferred)
+        return CountSite(node, queryset, form, stmt, shares, inferred=kind == _INFERRED)
 
     # -- querysets
 
-    def _is_queryset(self, expr: ast.expr, scope: Scope, depth: int) -> bool:
+    def _queryset(self, expr: ast.expr, scope: Scope, depth: int) -> str | None:
+        """``"known"`` when ``expr`` is a queryset, ``"inferred"`` when only a project
+        helper's summary or a relation name outside Django's modules says so, else None."""
         if depth > 4:
-            return False
+            return None
         if isinstance(expr, ast.Name):
             value = self._single_binding(expr.id, scope)
-            return value is not None and self._is_queryset(value, scope, depth + 1)
+            return self._queryset(value, scope, depth + 1) if value is not None else None
         if isinstance(expr, ast.Call) and self.helper_queryset is not None \
                 and self.helper_queryset(expr, scope):
-            self._inferred = True  # `len(facilities_managed_by(user))`: the helper's summary says
-            return True
+            return _INFERRED  # `len(facilities_managed_by(user))`: the helper's summary says
         root, steps = method_chain(expr)
         if not steps or steps[-1].call is None or any(s.name == "[]" for s in steps):
-            return False  # a slice is bounded; a bare attribute is no evaluated queryset
+            return None  # a slice is bounded; a bare attribute is no evaluated queryset
         manager = next((i for i, s in enumerate(steps) if s.name in _MANAGERS and s.call is None), None)
         if manager is not None:
             if any(s.call is not None for s in steps[:manager]):
-                return False
+                return None
             owner = steps[manager - 1].name if manager > 0 else (root.id if isinstance(root, ast.Name) else "")
             if not (owner[:1].isupper() or self.django):
-                return False
-            return bool(steps[manager + 1:]) and all(s.name in _CHAINABLE for s in steps[manager + 1:])
+                return None
+            chained = bool(steps[manager + 1:]) and all(s.name in _CHAINABLE for s in steps[manager + 1:])
+            return _KNOWN if chained else None
         calls = [i for i, s in enumerate(steps) if s.call is not None]
         first = calls[0]
-        if isinstance(root, ast.Name) and first == 0 and self._is_queryset(root, scope, depth + 1):
-            return all(s.name in _CHAINABLE for s in steps)  # `qs.filter(...)` of a queryset name
+        if isinstance(root, ast.Name) and first == 0:
+            inner = self._queryset(root, scope, depth + 1)
+            if inner is not None:  # `qs.filter(...)` of a queryset name
+                return inner if all(s.name in _CHAINABLE for s in steps) else None
         if first == 0 or steps[first].name not in _RELATED_ENTRY:
-            return False
+            return None
         if any(s.call is not None for s in steps[:first]):
-            return False
+            return None
         related = steps[first - 1].name
         if self.django:
             if not (related.endswith("_set") or related in self.managers):
-                return False  # `obj.aliases.all()` of some other handler class
+                return None  # `obj.aliases.all()` of some other handler class
+            kind = _KNOWN
         elif related in self.own_managers:
-            self._inferred = True
+            kind = _INFERRED  # outside Django's modules, only the names the project's models declare
         else:
-            return False  # outside Django's modules, only the names the project's models declare
+            return None
         if related in self._prefetched(expr) and [s.name for s in steps[first:]] == ["all"]:
-            return False  # answered from the prefetch cache, no query at all
+            return None  # answered from the prefetch cache, no query at all
         # `book.authors.all()`: a related manager of a model instance
-        return all(s.name in _CHAINABLE for s in steps[first:])
+        return kind if all(s.name in _CHAINABLE for s in steps[first:]) else None
 
     def _single_binding(self, name: str, scope: Scope) -> ast.expr | None:
         """The value of ``name = value``, when that is the name's one binding in the scope
