@@ -164,6 +164,16 @@ def own_helper_reads(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
     return cached
 
 
+def checked_module_reads(facts: ModuleFacts, project: ProjectIndex) -> Mapping[str, Mapping[str, Any]] | None:
+    """The module's own helper summaries to read before the index's: none in a whole run (its
+    index holds them already), this text's for a text checked on its own; None when nothing
+    can say what a helper reads (no index, no modules on disk, no helper of its own)."""
+    if project.functions:
+        return {}
+    own = own_helper_reads(facts)
+    return own if own or project.finder is not None else None
+
+
 def helper_read(project: ProjectIndex, qualname: str | None,
                 own: Mapping[str, Mapping[str, Any]] | None = None) -> HelperRead | None:
     """Follow ``via`` links from ``qualname`` to a helper that reads all rows of a parameter

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dbleak.analysis.module import ModuleFacts, walk, walk_scope
@@ -98,6 +98,18 @@ def unwrap_annotation(annotation: ast.expr) -> ast.expr:
 
 # Keywords whose value is the class of the object a driver's factory makes.
 FACTORY_CLASS_KEYWORDS = frozenset({"factory", "connection_factory"})
+
+
+def factory_class_keywords(call: ast.Call, qualname_of: Callable[[ast.expr], str | None]) -> list[str]:
+    """``"factory=<qualname>"`` for each keyword of ``call`` that names the class of the object
+    a driver's factory makes (``sqlite3.connect(p, factory=Closing)``): how origins record it."""
+    found = []
+    for keyword in call.keywords:
+        if keyword.arg in FACTORY_CLASS_KEYWORDS and isinstance(keyword.value, (ast.Name, ast.Attribute)):
+            qualname = qualname_of(keyword.value)
+            if qualname is not None:
+                found.append(f"{keyword.arg}={qualname}")
+    return found
 
 
 class OriginReader:
@@ -354,17 +366,6 @@ class OriginReader:
         read as the module's own global, which the module's summary resolves through ``m``."""
         return bool(self.prefix) and bool(star_imports(self.facts)) and not hasattr(builtins, name)
 
-    def _factory_classes(self, call: ast.Call) -> list[str]:
-        """``factory=<class>`` of a keyword that names the class of the object made
-        (``sqlite3.connect(p, factory=Closing)``), recorded as ``"factory=<qualname>"``."""
-        found = []
-        for keyword in call.keywords:
-            if keyword.arg in FACTORY_CLASS_KEYWORDS and isinstance(keyword.value, (ast.Name, ast.Attribute)):
-                qualname = self._free_qualname(keyword.value)
-                if qualname is not None:
-                    found.append(f"{keyword.arg}={qualname}")
-        return found
-
     def _call_origin(self, call: ast.Call, depth: int) -> Origin | None:
         func = call.func
         # The keywords given a value other than None; positional arguments other than None as
@@ -374,7 +375,7 @@ class OriginReader:
             *(k.arg if k.arg is not None else "**" for k in call.keywords if not is_none(k.value)),
             *("#*" if isinstance(a, ast.Starred) else f"#{i}"
               for i, a in enumerate(call.args) if not is_none(a)),
-            *self._factory_classes(call)]))
+            *factory_class_keywords(call, self._free_qualname)]))
         if (isinstance(func, ast.Name) and func.id == "next" and len(call.args) == 1
                 and not self.is_local("next") and self.facts.qualname(func) is None):
             inner = self.origin(call.args[0], depth + 1)

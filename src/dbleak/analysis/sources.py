@@ -52,6 +52,7 @@ from dbleak.analysis.origins import (
     FACTORY_CLASS_KEYWORDS,
     Origin,
     OriginReader,
+    factory_class_keywords,
     is_fresh,
     plain_call,
     scope_readers,
@@ -399,8 +400,7 @@ class ObjectSources:
             _found, summary = self._summary_through(qualname)
             if summary is not None and summary.get(SUMMARY_KIND) == "class" \
                     and summary.get(SUMMARY_EXIT_CLOSES):
-                closing = WithSpec(closes=True, commits=spec.with_.commits if spec.with_ else False,
-                                   rolls_back=spec.with_.rolls_back if spec.with_ else False)
+                closing = replace(spec.with_, closes=True, note="") if spec.with_ else WithSpec(closes=True)
                 return replace(spec, with_=closing)
         return spec
 
@@ -797,9 +797,8 @@ class ObjectSources:
                 return False  # `pymysql.connect(defer_connect=True)`: connects on `.connect()`
             if factory.context_only:
                 return False
-            spec = self.made_as(self.drivers.objects.get(factory.returns), (
-                f"{k.arg}={found}" for k in call.keywords if k.arg in FACTORY_CLASS_KEYWORDS
-                for found in [self.facts.qualname(k.value)] if found))
+            spec = self.made_as(self.drivers.objects.get(factory.returns),
+                                factory_class_keywords(call, self.facts.qualname))
             if spec is None:
                 return None
             specs.append(spec)

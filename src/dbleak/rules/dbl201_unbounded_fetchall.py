@@ -27,8 +27,8 @@ from dbleak.analysis.fetch_loops import (
 )
 from dbleak.analysis.fetch_summary import (
     callee_qualname,
+    checked_module_reads,
     helper_read,
-    own_helper_reads,
     sql_argument,
 )
 from dbleak.analysis.module import walk, walk_scope
@@ -303,10 +303,8 @@ def _fetchmany_plan(ctx: CheckContext, site: FetchSite, stmt: ast.Assign,
 
 def _helper_calls(rule: type[Rule], ctx: CheckContext, kind: str) -> Iterator[Finding]:
     """Calls of project helpers that read all rows of their SQL parameter."""
-    # A whole run's index holds this module's summaries already; a text checked on its own
-    # (the editor, a round of `--fix`) reads them from its text.
-    own = own_helper_reads(ctx.facts) if not ctx.project.functions else {}
-    if not (ctx.project.functions or ctx.project.finder is not None or own):
+    own = checked_module_reads(ctx.facts, ctx.project)
+    if own is None:
         return
     analysis = fetch_analysis(ctx)
     for site in ctx.facts.calls:

@@ -14,8 +14,8 @@ from dbleak.analysis.fetch import (
 )
 from dbleak.analysis.fetch_summary import (
     callee_qualname,
+    checked_module_reads,
     helper_read,
-    own_helper_reads,
     sql_argument,
 )
 from dbleak.analysis.row_escape import left_to_caller
@@ -110,6 +110,7 @@ class ReadSqlWithoutChunksize(Rule):
         analysis = fetch_analysis(ctx)
         report_unresolved = ctx.settings.option("sql", "unresolved", "ignore") == "report"
         has_read_sql = "read_sql" in ctx.text
+        own = checked_module_reads(ctx.facts, ctx.project)
         for site in ctx.facts.calls:
             call = site.node
             if site.stmt is None or is_test_scope(site.scope):
@@ -143,8 +144,7 @@ class ReadSqlWithoutChunksize(Rule):
                 message = cls.message.format(call=label, reason=bound.reason)
                 yield ctx.finding(cls, call, message, plan=_plan(ctx, call), stmt=site.stmt)
                 continue
-            own = own_helper_reads(ctx.facts) if not ctx.project.functions else {}
-            if not (ctx.project.functions or ctx.project.finder is not None or own):
+            if own is None:
                 continue
             read = helper_read(ctx.project, callee_qualname(ctx.facts, call, site.scope), own)
             if read is None or read.kind != "read-sql":
