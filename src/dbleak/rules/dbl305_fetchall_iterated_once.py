@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.fetch import fetch_analysis
 from dbleak.analysis.fetch_summary import (
+    READS_PARAM_KEY,
     callee_qualname,
     helper_read,
     own_helper_reads,
@@ -142,13 +143,18 @@ class FetchallIteratedOnce(Rule):
 
 def _callers_read_few(ctx: CheckContext, site: MaterializationSite) -> bool:
     """Whether the fetch reads every row of SQL its function is given (a `run_query(sql)`
-    helper, summarized as `reads-all-of-param`) and every call of it in the module gives SQL
-    that DBL201 judges bounded (catalog queries, a `LIMIT`, a key): then the rows are few."""
+    helper, summarized as `reads-all-of-param`, reading it itself rather than through another
+    helper) and every call of it in the module gives SQL bounded by nature (the same text
+    judgement as DBL305's own sites: catalog queries, `PRAGMA`, a `LIMIT`, a key)."""
     reader = scope_readers(ctx.facts).get(id(site.scope))
     qualname = reader.qualname if reader is not None else None
     own = own_helper_reads(ctx.facts)
-    read = helper_read(ctx.project, qualname, own) if qualname in own else None
-    if read is None or read.kind != "fetchall" or read.helper != qualname:
+    summary = own.get(qualname) if qualname is not None else None
+    record = summary.get(READS_PARAM_KEY) if summary is not None else None
+    if not record or record.get("via") is not None or record.get("kind") != "fetchall":
+        return False
+    read = helper_read(ctx.project, qualname, own)
+    if read is None:
         return False
     analysis = fetch_analysis(ctx)
     calls = 0
