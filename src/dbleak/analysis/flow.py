@@ -287,8 +287,12 @@ class _ScopeInterpreter:
             for rid, status in state.status:
                 flow = self.flows[rid]
                 resource = flow.resource
+                if resource.with_unclosed:
+                    continue  # DBL104's
                 if kind == "normal":
                     flow.normal_statuses.add(status)
+                    if status == OPEN and self._covered_by_parent(resource, state):
+                        continue
                     if status == OPEN:
                         if self.is_module and resource.name is not None and not self._script_use(resource):
                             if flow not in self.module_level:
@@ -302,6 +306,15 @@ class _ScopeInterpreter:
                         and not holds_any(node, flow.escapes):
                     # (the statement that hands it over raising is the hand-over failing)
                     flow.lent_exception_exits.append(node)
+
+    def _covered_by_parent(self, resource: Resource, state: State) -> bool:
+        """A cursor of a followed connection that this path closes, hands on or keeps (a module's
+        shared connection) is covered by it; one whose connection is left open here is not."""
+        if resource.parent_rid is None:
+            return False
+        if state.get(resource.parent_rid) != OPEN:
+            return True
+        return self.is_module and not self._script_use(self.resources[resource.parent_rid])
 
     def _script_use(self, resource: Resource) -> bool:
         """A module-level object the module uses as a script does, as a function's local: made
@@ -539,6 +552,12 @@ class _ScopeInterpreter:
                 if self._with_closes(expr, is_async) or self._with_creates(expr, is_async):
                     managed.append(target.id)
                 states = self.rebind(target.id, states, stmt)
+                unclosed = self._bound_resource(expr)
+                if unclosed is not None and unclosed.with_unclosed:
+                    # `with sqlite3.connect(p) as conn:`: still open after the block; followed
+                    # for its cursors (DBL104 reports the connection itself).
+                    states = cap(s.bind(target.id, unclosed.rid).set_status(unclosed.rid, OPEN)
+                                 for s in states)
             elif target is not None:
                 states = self.assign_targets(target, None, states, stmt)
         self.with_managed.update(managed)
@@ -659,7 +678,8 @@ class _ScopeInterpreter:
                 others = any(v == rid and k != name for k, v in state.binds)
                 if status == OPEN and not others:
                     flow = self.flows[rid]
-                    if not flow.resource.parent_tracked:
+                    if not (flow.resource.parent_tracked or flow.resource.with_unclosed
+                            or self._covered_by_parent(flow.resource, state)):
                         flow.drops.append((node, "rebound"))
                         # Nothing can reach it any more: its fate is told (a leak, here). The
                         # paths that made it and those that did not become one again, so a
@@ -1115,6 +1135,12 @@ class _ScopeInterpreter:
         resource = self.by_node.get(id(call))
         parent_tracked = (spec.kind is Kind.CURSOR and isinstance(call, ast.Call)
                           and self._parent_is_local(call, states))
+        parent_rid = (self._followed_parent(call, states)
+                      if parent_tracked and resource is None and isinstance(call, ast.Call) else None)
+        if parent_rid is not None:
+            parent_tracked = False
+        elif resource is not None:
+            parent_tracked = parent_tracked and resource.parent_rid is None
         if resource is None:
             if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "next":
                 factory = ast.unparse(call)
@@ -1131,7 +1157,7 @@ class _ScopeInterpreter:
             resource = Resource(self.module.next_rid, node, call,
                                 spec, stmt, self.scope, awaited=node is not call,
                                 factory=factory, parent_tracked=parent_tracked,
-                                parent_key=parent_key)
+                                parent_key=parent_key, parent_rid=parent_rid)
             self.module.next_rid += 1
             self.by_node[id(call)] = resource
             self.resources[resource.rid] = resource
@@ -1159,6 +1185,8 @@ class _ScopeInterpreter:
                 behaviour = spec.async_with if is_async else spec.with_
             if behaviour is not None and behaviour.closes:
                 flow.releases.append(holder)
+            elif behaviour is not None and spec.kind is Kind.CONNECTION:
+                resource.with_unclosed = True
             # A with that does not close is DBL104's finding, not ours.
             return states
         if isinstance(holder, ast.Attribute) and holder.value is node:
@@ -1171,11 +1199,25 @@ class _ScopeInterpreter:
         if fate == "release":
             flow.releases.append(at)
         elif fate == "borrow":
-            if not parent_tracked and (spec.kind is not Kind.CURSOR or self._explicit_cursor(resource)):
+            if not parent_tracked and resource.parent_rid is None and (
+                    spec.kind is not Kind.CURSOR or self._explicit_cursor(resource)):
                 flow.drops.append((at, "temporary"))
         else:
             flow.escapes.append(at)
         return states
+
+    def _followed_parent(self, call: ast.Call, states: States) -> int | None:
+        """The connection resource a cursor's receiver name holds on every path that binds it
+        (``cur = conn.cursor()`` after ``conn = connect()``), or None."""
+        func = call.func
+        receiver = func.value if isinstance(func, ast.Attribute) else None
+        if not isinstance(receiver, ast.Name):
+            return None
+        rids = {rid for s in states if (rid := s.bound(receiver.id)) is not None}
+        if len(rids) != 1:
+            return None
+        rid = rids.pop()
+        return rid if self.resources[rid].kind is Kind.CONNECTION else None
 
     def _parent_is_local(self, call: ast.Call, states: States) -> bool:
         """Whether a cursor's connection is this scope's: made here (and followed itself), or a
@@ -1204,8 +1246,8 @@ class _ScopeInterpreter:
         if first.attr in self.handover._release_methods(""):
             flow.releases.append(first)
             return
-        if flow.resource.parent_tracked:
-            return
+        if flow.resource.parent_tracked or flow.resource.parent_rid is not None:
+            return  # a one-shot cursor of a connection followed here: its release covers it
         if flow.resource.kind is Kind.CURSOR and not self._explicit_cursor(flow.resource):
             return  # a driver's `conn.execute(q)` shortcut: nobody is expected to close it
         current: ast.AST = first

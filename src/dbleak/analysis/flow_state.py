@@ -30,7 +30,15 @@ class Resource:
     name: str | None = None
     factory: str = ""  # qualified name or `.method` it came from
     awaited: bool = False
+    # A cursor whose connection's release closes it too: made on a connection this scope does
+    # not follow (a local of unknown origin, a `with` target), so it is never reported itself.
     parent_tracked: bool = False
+    # A cursor of a connection this scope follows: it is covered wherever that connection is
+    # closed or handed on, and left open with it where the connection is dropped.
+    parent_rid: int | None = None
+    # Made by a `with` item whose `__exit__` does not close it (DBL104's finding): followed only
+    # so that its cursors know whether it is closed, never reported as dropped itself.
+    with_unclosed: bool = False
     # For a cursor of an attribute's connection (`self.cnx.cursor()`): "self.cnx", whose
     # release releases the cursor too.
     parent_key: str | None = None
@@ -104,6 +112,9 @@ class ModuleFlow:
     stored_on_self: list[StoredResource] = field(default_factory=list)
     module_level: list[ResourceFlow] = field(default_factory=list)  # open at module end
     scopes_given_up: int = 0
+
+    def flow_of(self, rid: int) -> ResourceFlow | None:
+        return next((flow for flow in self.flows if flow.resource.rid == rid), None)
 
 
 class GiveUp(Exception):

@@ -295,7 +295,7 @@ def _stored_locals(ctx: CheckContext, flows: list[ResourceFlow]) -> Iterator[Sto
                if isinstance(scope.node, ast.ClassDef) for item in scope.node.body}
     for flow in flows:
         cls = classes.get(id(flow.resource.scope))
-        if cls is None:
+        if cls is None or flow.resource.with_unclosed:
             continue
         for escape in flow.escapes:
             if isinstance(escape, ast.Assign) and len(escape.targets) == 1:

@@ -16,7 +16,9 @@ class UnclosedCursor(Rule):
     Flags a cursor made by `conn.cursor()` that is left open on some path out of its scope,
     when the connection it came from outlives the scope (stored on `self`, a parameter, a
     module global). Cursors of a connection closed in the same scope are closed with it and
-    are not flagged.
+    are not flagged. A cursor of a connection the scope makes and then leaves open (DBL101's
+    finding) is flagged too where the connection is dropped, and when it is made again in a
+    loop while its connection stays open: closing the connection fixes both.
 
     ## Why is this bad?
     An open cursor keeps its result set (and, for a server-side or named cursor, a portal and
