@@ -216,6 +216,8 @@ def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, nod
         if isinstance(parent, ast.Assign) and parent.value is current:
             if home is not None and all(_is_self_attr(t, reader.self_name, home) for t in parent.targets):
                 return EFFECT_BORROW  # put back where it was read from
+            if all(_on_caught_exception(parents, t) for t in parent.targets):
+                return EFFECT_BORROW  # `except E as e: e.session = session`: context for the error
             if (current is node and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)
                     and reader.is_local(parent.targets[0].id)):
                 alias = parent.targets[0].id
@@ -244,6 +246,19 @@ def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, nod
                                ast.Subscript, ast.BinOp, ast.Match, ast.Raise, ast.Delete)):
             return EFFECT_BORROW
         return EFFECT_ESCAPE
+
+
+def _on_caught_exception(parents: Mapping[int, ast.AST], target: ast.expr) -> bool:
+    """``e.attr`` inside the handler ``except ... as e``: the exception carries the object while
+    it propagates; nobody is given it to keep."""
+    if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)):
+        return False
+    node: ast.AST | None = target
+    while node is not None and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        if isinstance(node, ast.ExceptHandler):
+            return node.name == target.value.id
+        node = parents.get(id(node))
+    return False
 
 
 def _is_self_attr(node: ast.AST, me: str | None, attr: str) -> bool:
