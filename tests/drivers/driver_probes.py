@@ -11,6 +11,7 @@ rows produced with a user function: one after the first fetch is lazy, all is cl
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from typing import Any, Callable
 
 from dbleak.knowledge.drivers import Buffering, FactorySpec, MethodSpec
@@ -330,6 +331,57 @@ def _duck_connect(env: Env, factory: FactorySpec) -> Any:
     import duckdb
 
     return duckdb.connect(_duck_path(env))
+
+
+# --- dataset (over SQLAlchemy, here on SQLite) ------------------------------------------------
+
+def _dataset_path(env: Env) -> str:
+    path = env.tmp / "marks-dataset.sqlite"  # its own file: dataset turns WAL mode on
+    if not path.exists():
+        with closing(sqlite3.connect(path)) as setup, setup:
+            setup.execute("create table marks (v text)")
+    return str(path)
+
+
+def _dataset_closed(db: Any) -> bool:
+    try:
+        db.executable  # noqa: B018 - raises once the database is closed
+    except RuntimeError:  # "Database is closed"
+        return True
+    return False
+
+
+@probe("dataset.Database")
+class DatasetDatabase(Probe):
+    def open(self) -> Any:
+        import dataset
+
+        db = dataset.connect(f"sqlite:///{_dataset_path(self.env)}")
+        self.env.cleanups.append(db.close)
+        return db
+
+    def closed(self, obj: Any) -> bool:
+        return _dataset_closed(obj)
+
+    def write(self, obj: Any, marker: str) -> None:
+        obj.query("insert into marks values (:v)", v=marker)
+
+    def visible(self, marker: str) -> bool:
+        with closing(sqlite3.connect(_dataset_path(self.env))) as reader:
+            return reader.execute("select count(*) from marks where v = ?", (marker,)).fetchone()[0] > 0
+
+    def finish(self, obj: Any) -> None:
+        if not _dataset_closed(obj):
+            obj.commit()
+            obj.close()
+
+
+@factory_call("dataset.connect", "dataset.Database")
+def _dataset_connect(env: Env, factory: FactorySpec) -> Any:
+    import dataset
+
+    url = f"sqlite:///{_dataset_path(env)}"
+    return dataset.connect(url) if factory.qualname == "dataset.connect" else dataset.Database(url)
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------

@@ -83,7 +83,8 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
             while isinstance(root, ast.Attribute):
                 root = root.value
             if id(value) in callees or not isinstance(value.ctx, ast.Load) \
-                    or not isinstance(root, ast.Name) or root.id not in bound_names:
+                    or not isinstance(root, ast.Name) or root.id not in bound_names \
+                    or _names_a_type(facts.parent, value):
                 continue
             qualname = facts.qualname(value)
             if qualname is not None and top_package(qualname) == package:
@@ -100,6 +101,9 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
 
 def _callee(facts: ModuleFacts, reader: Any, call: ast.Call) -> tuple[str | None, bool]:
     func = call.func
+    base = _super_init_base(facts, reader, call)
+    if base is not None:
+        return base, True  # `super().__init__(a)`: a call of the base class, `self` bound
     if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and reader.cls is not None
             and func.value.id == reader.self_name):
         return f"{reader.cls}.{func.attr}", True
@@ -112,6 +116,50 @@ def _callee(facts: ModuleFacts, reader: Any, call: ast.Call) -> tuple[str | None
         if isinstance(root, ast.Name) and reader.is_local(root.id) and not reader.only_imported(root.id):
             return None, False
     return facts.call_qualname(call), False
+
+
+def _names_a_type(parents: Mapping[int, ast.AST], value: ast.expr) -> bool:
+    """A class named as a type, not handed on as a value: in an annotation, or tested by
+    ``isinstance``/``issubclass`` (its callers are still only its calls)."""
+    node: ast.AST = value
+    while True:
+        parent = parents.get(id(node))
+        if parent is None:
+            return False
+        if isinstance(parent, (ast.Subscript, ast.Tuple, ast.BinOp, ast.Attribute)):
+            node = parent  # `Optional[Artifact]`, `(A, B)`, `A | None`
+            continue
+        if isinstance(parent, ast.arg) and parent.annotation is node:
+            return True
+        if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)) and parent.returns is node:
+            return True
+        if isinstance(parent, ast.AnnAssign) and parent.annotation is node:
+            return True
+        if isinstance(parent, ast.Call) and node in parent.args[1:2] and isinstance(parent.func, ast.Name) \
+                and parent.func.id in ("isinstance", "issubclass"):
+            return True
+        if isinstance(parent, ast.ClassDef) and node in parent.bases:
+            # a subclass with its own `__init__` reaches the base's through `super().__init__`
+            # (a call site of its own); one without is made by calls the base never sees
+            return any(isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "__init__"
+                       for item in parent.body)
+        return False
+
+
+def _super_init_base(facts: ModuleFacts, reader: Any, call: ast.Call) -> str | None:
+    """The class ``super().__init__(...)`` calls the constructor of, in a method of a class with
+    one base the module resolves; None otherwise."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "__init__" and reader.cls is not None
+            and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)
+            and func.value.func.id == "super"):
+        return None
+    node: ast.AST | None = call
+    while node is not None and not isinstance(node, ast.ClassDef):
+        node = facts.parent.get(id(node))
+    if not isinstance(node, ast.ClassDef) or len(node.bases) != 1:
+        return None
+    return facts.qualname(node.bases[0])
 
 
 def called_words(facts: Mapping[str, Any]) -> frozenset[str]:
@@ -127,23 +175,27 @@ def parameter_sites(qualname: str, param: str, params: tuple[str, ...] | list[st
                     modules: Iterable[tuple[str, Any]], canonical: Callable[[str], str],
                     ) -> list[Origin] | None:
     """The origins every call site of ``qualname`` in ``modules`` (``(module name, module
-    summary)``) passes for ``param``; None when one of them does not tell, or there are none."""
-    name = qualname.rsplit(".", 1)[-1]
+    summary)``) passes for ``param``; None when one of them does not tell, or there are none.
+    A class's ``__init__`` is called by calls of the class (``Artifact(self, key)``)."""
+    constructor = qualname.endswith(".__init__")
+    target = qualname[: -len(".__init__")] if constructor else qualname
+    name = target.rsplit(".", 1)[-1]
     try:
         position = list(params).index(param)
     except ValueError:
         return None
     found: list[Origin] = []
     for _module, summary in modules:
-        if name in (summary.get(SUMMARY_OPAQUE_CALLS) or ()):
+        opaque = summary.get(SUMMARY_OPAQUE_CALLS) or ()
+        if name in opaque or (constructor and "__init__" in opaque):
             return None  # `x.name(...)` on a receiver nobody resolved may call it
         for referenced in summary.get(SUMMARY_REFERENCED) or ():
-            if referenced.rsplit(".", 1)[-1] == name and canonical(referenced) == qualname:
+            if referenced.rsplit(".", 1)[-1] == name and canonical(referenced) == target:
                 return None  # used as a value: its callers are not all in sight
         for callee, bound, args, keywords in summary.get(SUMMARY_CALL_SITES) or ():
-            if callee.rsplit(".", 1)[-1] != name or canonical(callee) != qualname:
+            if callee.rsplit(".", 1)[-1] != name or canonical(callee) != target:
                 continue
-            origin = _argument(position, param, params, bound, args, keywords)
+            origin = _argument(position, param, params, bound or constructor, args, keywords)
             if origin is None or origin == UNKNOWN:
                 return None
             found.append(origin)

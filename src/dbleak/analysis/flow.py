@@ -937,7 +937,12 @@ class _ScopeInterpreter:
             if len(specs) == 1:
                 return self.resources[next(r for r in rids if r is not None)].spec
         if isinstance(expr, ast.Call):
-            return self._made_by(expr, states=states)
+            made = self._made_by(expr, states=states)
+            if made is not None:
+                return made
+            # `Database().get()`: an instance of a project class, read for its methods
+            value = self.sources.expr_value(expr, self.scope, self.cls)
+            return value if as_class(value) is not None else None
         return self.sources.expr_value(expr, self.scope, self.cls)
 
     def _creation_spec(self, call: ast.Call, in_async_with: bool = False,

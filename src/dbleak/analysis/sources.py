@@ -373,7 +373,8 @@ class ObjectSources:
         if not isinstance(params, (tuple, list)) or summary is None \
                 or summary.get(SUMMARY_KIND) not in ("function", "contextmanager", "cached"):
             return None
-        name = qualname.rsplit(".", 1)[-1]
+        # A constructor's parameters are what the calls of its class pass.
+        name = qualname.removesuffix(".__init__").rsplit(".", 1)[-1]
         package = top_package(qualname)
         modules = self.ctx.project.package_mentions(package, name)
         own = self.ctx.module_name
@@ -892,6 +893,7 @@ class ObjectSources:
         """Cheap first look: whether any call of the module may make a tracked object."""
         if star_imports(self.facts):
             return True  # names bound by `from m import *` are known only from `m`
+        classes: set[str] = set()
         for site in self.facts.calls:
             call = site.node
             func = call.func
@@ -908,6 +910,17 @@ class ObjectSources:
                 return True
             value = self.resolve(("call", qualname, ()))
             if isinstance(value, ObjectSpec):
+                return True
+            made = as_class(value)
+            if made is not None:
+                classes.add(made.qualname)
+        if classes:
+            # `Database().get()`, `d = Database(); d.get()`: a project class whose method, called
+            # here by name, returns a database object.
+            called = {site.node.func.attr for site in self.facts.calls
+                      if isinstance(site.node.func, ast.Attribute)}
+            if any(isinstance(self.method_value(ProjectClass(cls), name), ObjectSpec)
+                   for cls in classes for name in called):
                 return True
         for scope in self.facts.scopes:
             node = scope.node

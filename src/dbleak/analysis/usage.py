@@ -137,6 +137,9 @@ def _classify(node: ast.Name, parents: Mapping[int, ast.AST],
         return UseKind.PASSED
     if isinstance(parent, ast.withitem):
         return UseKind.WITH_ITEM
+    if isinstance(parent, ast.Subscript) and parent.value is node:
+        # `db["items"].insert(...)`: an item read from it, as an attribute is (dataset's tables)
+        return UseKind.ATTRIBUTE
     if isinstance(parent, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.If, ast.While, ast.IfExp,
                            ast.Assert)):
         if isinstance(parent, ast.BoolOp):

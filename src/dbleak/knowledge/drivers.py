@@ -1334,9 +1334,32 @@ DJANGO = DriverSpec(
     factories=(),
 )
 
+DATASET = DriverSpec(
+    name="dataset",
+    modules=("dataset",),
+    package="dataset",
+    docs="https://dataset.readthedocs.io/en/latest/api.html",
+    objects=(
+        ObjectSpec(
+            "dataset.Database", "dataset", Kind.CONNECTION,
+            with_=replace(_TX_NOT_CLOSE, note="begins a transaction, commits it (rolls back on "
+                          "error); the database's connections and engine stay open"),
+            closing_context="closing",
+            verified=True, classes=("dataset.database.Database",),
+            reference="https://dataset.readthedocs.io/en/latest/api.html#dataset.Database.close",
+            note="holds an SQLAlchemy engine and a connection per thread; close() releases both",
+        ),
+    ),
+    factories=(
+        FactorySpec("dataset.connect", "dataset.Database"),
+        FactorySpec("dataset.Database", "dataset.Database"),
+    ),
+)
+
 DRIVERS: tuple[DriverSpec, ...] = (
     SQLITE3, PSYCOPG2, PSYCOPG, PYMYSQL, MYSQLDB, MYSQL_CONNECTOR, PYODBC, ORACLEDB, PYMSSQL,
-    DUCKDB, SNOWFLAKE, DATABRICKS, ASYNCPG, AIOSQLITE, AIOMYSQL, SQLALCHEMY, DJANGO, DBAPI,
+    DUCKDB, SNOWFLAKE, DATABRICKS, ASYNCPG, AIOSQLITE, AIOMYSQL, SQLALCHEMY, DJANGO, DATASET,
+    DBAPI,
 )
 
 BORROWERS: frozenset[str] = frozenset({
