@@ -1086,6 +1086,21 @@ SQLALCHEMY = DriverSpec(
         ("sqlmodel.orm.session.Session", "sqlalchemy.orm.Session"),
         ("sqlmodel.create_engine", "sqlalchemy.create_engine"),
         ("sqlmodel.ext.asyncio.session.AsyncSession", "sqlalchemy.ext.asyncio.AsyncSession"),
+        # The modules that define SQLAlchemy's public names (`from sqlalchemy.orm.session import
+        # Session`): the same objects (tests/drivers/test_sqlalchemy_names.py).
+        ("sqlalchemy.orm.session.Session", "sqlalchemy.orm.Session"),
+        ("sqlalchemy.orm.session.sessionmaker", "sqlalchemy.orm.sessionmaker"),
+        ("sqlalchemy.orm.scoping.scoped_session", "sqlalchemy.orm.scoped_session"),
+        ("sqlalchemy.engine.base.Engine", "sqlalchemy.Engine"),
+        ("sqlalchemy.engine.base.Connection", "sqlalchemy.Connection"),
+        ("sqlalchemy.engine.Engine", "sqlalchemy.Engine"),
+        ("sqlalchemy.engine.Connection", "sqlalchemy.Connection"),
+        ("sqlalchemy.engine.create.create_engine", "sqlalchemy.create_engine"),
+        ("sqlalchemy.ext.asyncio.session.AsyncSession", "sqlalchemy.ext.asyncio.AsyncSession"),
+        ("sqlalchemy.ext.asyncio.session.async_sessionmaker", "sqlalchemy.ext.asyncio.async_sessionmaker"),
+        ("sqlalchemy.ext.asyncio.engine.create_async_engine", "sqlalchemy.ext.asyncio.create_async_engine"),
+        ("sqlalchemy.ext.asyncio.engine.AsyncEngine", "sqlalchemy.ext.asyncio.AsyncEngine"),
+        ("sqlalchemy.ext.asyncio.engine.AsyncConnection", "sqlalchemy.ext.asyncio.AsyncConnection"),
     ),
     objects=(
         ObjectSpec(
