@@ -68,6 +68,39 @@ def function_kind(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     return kind
 
 
+def identity_returns(facts: ModuleFacts) -> dict[str, int]:
+    """The module's methods (of top-level classes) that return one of their parameters
+    unchanged on every ``return`` (and return nothing else), with that parameter's position.
+    Computed once per module."""
+    cached = facts.__dict__.get("_identity_returns")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    found: dict[str, int] = {}
+    prefix = f"{facts.module_name}." if facts.module_name else ""
+    for cls in facts.tree.body:
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        for item in cls.body:
+            if not isinstance(item, ast.FunctionDef):
+                continue
+            params = [a.arg for a in (*item.args.posonlyargs, *item.args.args)]
+            returned: set[str] = set()
+            rebound = False
+            for node in walk_scope(item):
+                if isinstance(node, ast.Return):
+                    returned.add(node.value.id if isinstance(node.value, ast.Name) else "")
+                elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                    rebound = True if node.id in params else rebound
+                elif isinstance(node, (ast.Yield, ast.YieldFrom)):
+                    returned.add("")
+            if len(returned) == 1 and not rebound:
+                name = next(iter(returned))
+                if name in params[1:]:
+                    found[f"{prefix}{cls.name}.{item.name}"] = params.index(name)
+    facts.__dict__["_identity_returns"] = found
+    return found
+
+
 def self_name(function: ast.AST) -> str | None:
     """The name of a method's first parameter (``self``/``cls``), if it has one."""
     args = getattr(function, "args", None)
@@ -330,8 +363,10 @@ class OriginReader:
                 values = assigned.get(name, [])
                 if any(value is None for value in values):
                     return None
+                # `session = self.prepare(session)` gives back what the name held already
                 origins = [self.origin(value, depth + 1) for value in values
-                           if value is not None and not is_none(value)]
+                           if value is not None and not is_none(value)
+                           and not self._gives_back(value, name)]
                 if any(o is None for o in origins):
                     return None
                 return any_origin(origins)
@@ -366,6 +401,29 @@ class OriginReader:
         read as the module's own global, which the module's summary resolves through ``m``."""
         return bool(self.prefix) and bool(star_imports(self.facts)) and not hasattr(builtins, name)
 
+    def _gives_back(self, value: ast.expr, name: str) -> bool:
+        """``self.prepare(name)`` of a method that returns that parameter unchanged."""
+        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                and isinstance(value.func.value, ast.Name) and self.cls is not None
+                and value.func.value.id == self.self_name):
+            return False
+        position = identity_returns(self.facts).get(f"{self.cls}.{value.func.attr}")
+        if position is None or not 0 <= position - 1 < len(value.args):
+            return False
+        argument = value.args[position - 1]
+        return isinstance(argument, ast.Name) and argument.id == name
+
+    def _passed_through(self, qualname: str, call: ast.Call, bound: int, depth: int) -> Origin | None:
+        """``session = self.prepare(session)`` where the module's ``prepare`` returns its
+        parameter unchanged on every path: the call gives back what it was given."""
+        position = identity_returns(self.facts).get(qualname)
+        if position is None:
+            return None
+        index = position - bound
+        if not 0 <= index < len(call.args) or any(isinstance(a, ast.Starred) for a in call.args[:index + 1]):
+            return None
+        return self.origin(call.args[index], depth + 1)
+
     def _call_origin(self, call: ast.Call, depth: int) -> Origin | None:
         func = call.func
         # The keywords given a value other than None; positional arguments other than None as
@@ -385,6 +443,9 @@ class OriginReader:
             return ("new", owner) if owner is not None else None  # an instance not initialized
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
                 and self.cls is not None and func.value.id == self.self_name:
+            passed = self._passed_through(f"{self.cls}.{func.attr}", call, 1, depth)
+            if passed is not None:
+                return passed
             return ("call", f"{self.cls}.{func.attr}", keywords)
         if isinstance(func, ast.Name):
             nested = self.def_qualname(func.id)
