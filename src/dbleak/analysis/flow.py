@@ -1180,6 +1180,13 @@ class _ScopeInterpreter:
             attr = self_attr(targets[0]) if len(targets) == 1 else None
             if attr is not None and self.cls is not None:
                 self.stored_on_self.append(StoredResource(self.cls, attr, call, spec, self.scope, stmt))
+            elif isinstance(holder, ast.Assign) and self.handover.local_holder(holder):
+                # `cfg.attributes["connection"] = engine.connect()` on a local object that never
+                # leaves the scope: nobody else will close it (the fix is unsafe: its calls)
+                flow.guessed.append(holder)
+                if not parent_tracked and resource.parent_rid is None:
+                    flow.drops.append((holder, "temporary"))
+                return states
             flow.escapes.append(holder)
             return states
         if isinstance(holder, ast.withitem):

@@ -10,7 +10,7 @@ import ast
 from collections.abc import Collection, Mapping, MutableMapping
 
 from dbleak.analysis.lifecycle_summary import EFFECT_RETURN, EFFECT_WITH, value_leaves
-from dbleak.analysis.module import walk_scope
+from dbleak.analysis.module import walk, walk_scope
 from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources
 from dbleak.knowledge.calls import (
     BORROWING_BUILTINS,
@@ -107,9 +107,11 @@ class HandOver:
                 if isinstance(parent, ast.Yield) and current is node:
                     return "yield", parent
                 return "escape", parent
-            if isinstance(parent, ast.Assign) and parent.value is current and self._local_slots(parent):
+            if isinstance(parent, ast.Assign) and parent.value is current and (
+                    self._local_slots(parent) or self.local_holder(parent)):
                 # `kwargs["session"] = session` into a dict the scope only reads and unpacks
-                # into calls (`func(**kwargs)`): given to those calls, not kept
+                # into calls (`func(**kwargs)`), or `cfg.attributes["connection"] = conn` on a
+                # local object that never leaves the scope: given to those calls, not kept
                 return "guess", parent
             if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 return "escape", parent
@@ -121,6 +123,71 @@ class HandOver:
                                    ast.Match, ast.Raise, ast.Delete)):
                 return "borrow", current
             return "escape", current
+
+    def local_holder(self, assign: ast.Assign) -> bool:
+        """Whether every target of ``assign`` is an attribute (or an item of one) of a local
+        object made in this scope by a call that stays in the scope: its other uses are
+        attribute reads and writes, and arguments of calls that do not keep it; it is not
+        returned, stored, aliased or captured, and nothing releases what it holds."""
+        roots: set[str] = set()
+        for target in assign.targets:
+            node: ast.expr = target
+            if not isinstance(node, (ast.Attribute, ast.Subscript)):
+                return False
+            while isinstance(node, (ast.Attribute, ast.Subscript)):
+                node = node.value
+            if not isinstance(node, ast.Name) or not isinstance(target, (ast.Attribute, ast.Subscript)) \
+                    or (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)):
+                return False  # `d[k] = v` on a name: the dict case
+            roots.add(node.id)
+        return all(self._holder(name) for name in roots)
+
+    def _holder(self, name: str) -> bool:
+        key = "holder:" + name
+        found = self._dicts.get(key)
+        if found is None:
+            found = self._dicts[key] = self._find_holder(name)
+        return found
+
+    def _find_holder(self, name: str) -> bool:
+        scope = self.scope
+        if getattr(scope, "args", None) is None:
+            return False
+        reader = self.sources.reader(scope, self.cls)
+        values = reader.assigned().get(name)
+        if (reader.is_param(name) or not values or not reader.is_local(name)
+                or not all(isinstance(v, ast.Call) for v in values)):
+            return False
+        for node in walk(scope):
+            if node is scope or not isinstance(node, ast.Name) or node.id != name:
+                continue
+            if self.parents.get(id(node)) is None:
+                return False
+            if not self._holder_use(node):
+                return False
+        return True
+
+    def _holder_use(self, node: ast.Name) -> bool:
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.Assign) and node in parent.targets:
+            return True  # `cfg = Config(path)`
+        if isinstance(parent, ast.Attribute) and parent.value is node:
+            current: ast.AST = parent
+            while True:  # `cfg.attributes["connection"].close()` releases what it holds
+                up = self.parents.get(id(current))
+                if isinstance(up, (ast.Attribute, ast.Subscript)) and up.value is current:
+                    if isinstance(up, ast.Attribute) and up.attr in self._release_methods(""):
+                        return False
+                    current = up
+                    continue
+                break
+            return True
+        if isinstance(parent, ast.Call) and node in parent.args:
+            return self.call_fate(parent, parent.args.index(node), None) in ("borrow", "guess")
+        if isinstance(parent, ast.keyword) and parent.arg is not None:
+            call = self.parents.get(id(parent))
+            return isinstance(call, ast.Call) and self.call_fate(call, None, parent.arg) in ("borrow", "guess")
+        return False
 
     def _local_slots(self, assign: ast.Assign) -> bool:
         """Whether every target of ``assign`` is an item of a dict that stays in the scope:
