@@ -1184,8 +1184,9 @@ class _ScopeInterpreter:
                 # `cfg.attributes["connection"] = engine.connect()` on a local object that never
                 # leaves the scope: nobody else will close it (the fix is unsafe: its calls)
                 flow.guessed.append(holder)
+                flow.holder = holder_root(holder.targets[0])
                 if not parent_tracked and resource.parent_rid is None:
-                    flow.drops.append((holder, "temporary"))
+                    flow.drops.append((holder, "holder"))
                 return states
             flow.escapes.append(holder)
             return states
@@ -1343,3 +1344,9 @@ class _ScopeInterpreter:
                 return True
         return False
 
+
+def holder_root(target: ast.expr) -> str | None:
+    """The name an attribute or item chain starts at (`cfg` of `cfg.attributes["c"]`)."""
+    while isinstance(target, (ast.Attribute, ast.Subscript)):
+        target = target.value
+    return target.id if isinstance(target, ast.Name) else None

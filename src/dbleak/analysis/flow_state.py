@@ -53,7 +53,7 @@ class ResourceFlow:
     """What happens to one resource on every path out of its scope."""
 
     resource: Resource
-    # (node, reason): reason is "scope-exit", "rebound", "temporary"
+    # (node, reason): reason is "scope-exit", "rebound", "temporary", "via-cursor", "holder"
     drops: list[tuple[ast.AST, str]] = field(default_factory=list)
     exception_exits: list[ast.AST] = field(default_factory=list)
     normal_statuses: set[str] = field(default_factory=set)
@@ -62,6 +62,7 @@ class ResourceFlow:
     yielded: bool = False
     in_loop: bool = False
     handle: str | None = None  # the cursor through which a temporary connection is kept
+    holder: str | None = None  # the local object it is stored on (`cfg` of `cfg.attrs["c"] = ...`)
     # Calls it is passed to that nothing is known of, taken to borrow it (a fix that closes
     # it is then unsafe: such a callee might keep it).
     guessed: list[ast.AST] = field(default_factory=list)

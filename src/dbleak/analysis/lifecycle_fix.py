@@ -220,6 +220,8 @@ def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> Planned
     resource = flow.resource
     stmt = resource.stmt
     name = resource.name
+    if flow.holder is not None and name is None:
+        return PlannedFix(None, f"close it before `{flow.holder}` is dropped")
     if name is None:
         return _plan_temporary(ctx, flow, title_kind)
     if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1

@@ -45,6 +45,8 @@ def drop_message(flow: ResourceFlow) -> str:
         if flow.handle and flow.handle.endswith("()"):
             return f"{what} is handed out only through its cursor (`{flow.handle}`) and never closed"
         return f"{what} is kept only through its cursor `{flow.handle}` and never closed"
+    if "holder" in reasons:
+        return f"{what} is stored on `{flow.holder}`, a local object dropped with the scope, and never closed"
     if "temporary" in reasons:
         return f"{what} is used once and never closed"
     if "rebound" in reasons:
