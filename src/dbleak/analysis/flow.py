@@ -1180,11 +1180,11 @@ class _ScopeInterpreter:
             attr = self_attr(targets[0]) if len(targets) == 1 else None
             if attr is not None and self.cls is not None:
                 self.stored_on_self.append(StoredResource(self.cls, attr, call, spec, self.scope, stmt))
-            elif isinstance(holder, ast.Assign) and self.handover.local_holder(holder):
+            elif isinstance(holder, ast.Assign) and (kept_on := self.handover.local_holder(holder)) is not None:
                 # `cfg.attributes["connection"] = engine.connect()` on a local object that never
                 # leaves the scope: nobody else will close it (the fix is unsafe: its calls)
                 flow.guessed.append(holder)
-                flow.holder = holder_root(holder.targets[0])
+                flow.holder = kept_on
                 if not parent_tracked and resource.parent_rid is None:
                     flow.drops.append((holder, "holder"))
                 return states
@@ -1344,9 +1344,3 @@ class _ScopeInterpreter:
                 return True
         return False
 
-
-def holder_root(target: ast.expr) -> str | None:
-    """The name an attribute or item chain starts at (`cfg` of `cfg.attributes["c"]`)."""
-    while isinstance(target, (ast.Attribute, ast.Subscript)):
-        target = target.value
-    return target.id if isinstance(target, ast.Name) else None

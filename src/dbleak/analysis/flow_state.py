@@ -114,9 +114,6 @@ class ModuleFlow:
     module_level: list[ResourceFlow] = field(default_factory=list)  # open at module end
     scopes_given_up: int = 0
 
-    def flow_of(self, rid: int) -> ResourceFlow | None:
-        return next((flow for flow in self.flows if flow.resource.rid == rid), None)
-
 
 class GiveUp(Exception):
     """The scope is beyond what the analysis models: no findings for it."""

@@ -108,7 +108,7 @@ class HandOver:
                     return "yield", parent
                 return "escape", parent
             if isinstance(parent, ast.Assign) and parent.value is current and (
-                    self._local_slots(parent) or self.local_holder(parent)):
+                    self._local_slots(parent) or self.local_holder(parent) is not None):
                 # `kwargs["session"] = session` into a dict the scope only reads and unpacks
                 # into calls (`func(**kwargs)`), or `cfg.attributes["connection"] = conn` on a
                 # local object that never leaves the scope: given to those calls, not kept
@@ -124,23 +124,25 @@ class HandOver:
                 return "borrow", current
             return "escape", current
 
-    def local_holder(self, assign: ast.Assign) -> bool:
-        """Whether every target of ``assign`` is an attribute (or an item of one) of a local
-        object made in this scope by a call that stays in the scope: its other uses are
+    def local_holder(self, assign: ast.Assign) -> str | None:
+        """The local object every target of ``assign`` is an attribute (or an item of one) of,
+        when it is made in this scope by a call and stays in the scope: its other uses are
         attribute reads and writes, and arguments of calls that do not keep it; it is not
         returned, stored, aliased or captured, and nothing releases what it holds."""
         roots: set[str] = set()
         for target in assign.targets:
+            if not isinstance(target, (ast.Attribute, ast.Subscript)) or (
+                    isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)):
+                return None  # `d[k] = v` on a name: the dict case
             node: ast.expr = target
-            if not isinstance(node, (ast.Attribute, ast.Subscript)):
-                return False
             while isinstance(node, (ast.Attribute, ast.Subscript)):
                 node = node.value
-            if not isinstance(node, ast.Name) or not isinstance(target, (ast.Attribute, ast.Subscript)) \
-                    or (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)):
-                return False  # `d[k] = v` on a name: the dict case
+            if not isinstance(node, ast.Name):
+                return None
             roots.add(node.id)
-        return all(self._holder(name) for name in roots)
+        if len(roots) != 1 or not self._holder(next(iter(roots))):
+            return None
+        return next(iter(roots))
 
     def _holder(self, name: str) -> bool:
         key = "holder:" + name

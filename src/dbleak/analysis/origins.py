@@ -90,7 +90,7 @@ def identity_returns(facts: ModuleFacts) -> dict[str, int]:
                 if isinstance(node, ast.Return):
                     returned.add(node.value.id if isinstance(node.value, ast.Name) else "")
                 elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-                    rebound = True if node.id in params else rebound
+                    rebound = rebound or node.id in params
                 elif isinstance(node, (ast.Yield, ast.YieldFrom)):
                     returned.add("")
             if len(returned) == 1 and not rebound:
@@ -401,28 +401,23 @@ class OriginReader:
         read as the module's own global, which the module's summary resolves through ``m``."""
         return bool(self.prefix) and bool(star_imports(self.facts)) and not hasattr(builtins, name)
 
-    def _gives_back(self, value: ast.expr, name: str) -> bool:
-        """``self.prepare(name)`` of a method that returns that parameter unchanged."""
-        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-                and isinstance(value.func.value, ast.Name) and self.cls is not None
-                and value.func.value.id == self.self_name):
-            return False
-        position = identity_returns(self.facts).get(f"{self.cls}.{value.func.attr}")
-        if position is None or not 0 <= position - 1 < len(value.args):
-            return False
-        argument = value.args[position - 1]
-        return isinstance(argument, ast.Name) and argument.id == name
-
-    def _passed_through(self, qualname: str, call: ast.Call, bound: int, depth: int) -> Origin | None:
-        """``session = self.prepare(session)`` where the module's ``prepare`` returns its
-        parameter unchanged on every path: the call gives back what it was given."""
-        position = identity_returns(self.facts).get(qualname)
-        if position is None:
+    def _passed_argument(self, call: ast.expr) -> ast.expr | None:
+        """The argument ``self.prepare(arg)`` gives back, when the module's ``prepare`` returns
+        that parameter unchanged on every path."""
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name) and self.cls is not None
+                and call.func.value.id == self.self_name):
             return None
-        index = position - bound
+        position = identity_returns(self.facts).get(f"{self.cls}.{call.func.attr}")
+        index = -1 if position is None else position - 1  # `self`/`cls` is bound
         if not 0 <= index < len(call.args) or any(isinstance(a, ast.Starred) for a in call.args[:index + 1]):
             return None
-        return self.origin(call.args[index], depth + 1)
+        return call.args[index]
+
+    def _gives_back(self, value: ast.expr, name: str) -> bool:
+        """``name = self.prepare(name)``: the name keeps what it held."""
+        argument = self._passed_argument(value)
+        return isinstance(argument, ast.Name) and argument.id == name
 
     def _call_origin(self, call: ast.Call, depth: int) -> Origin | None:
         func = call.func
@@ -443,9 +438,9 @@ class OriginReader:
             return ("new", owner) if owner is not None else None  # an instance not initialized
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
                 and self.cls is not None and func.value.id == self.self_name:
-            passed = self._passed_through(f"{self.cls}.{func.attr}", call, 1, depth)
+            passed = self._passed_argument(call)
             if passed is not None:
-                return passed
+                return self.origin(passed, depth + 1)
             return ("call", f"{self.cls}.{func.attr}", keywords)
         if isinstance(func, ast.Name):
             nested = self.def_qualname(func.id)

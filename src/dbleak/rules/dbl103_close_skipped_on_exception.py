@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.flow import REPORTED_KINDS, module_flow
-from dbleak.analysis.flow_state import ModuleFlow
+from dbleak.analysis.flow_state import ResourceFlow
 from dbleak.analysis.flow_syntax import is_pytest_fixture
 from dbleak.analysis.lifecycle_fix import plan_fix
 from dbleak.knowledge.drivers import DriverTable, Kind
@@ -126,11 +126,13 @@ class CloseSkippedOnException(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
-        for flow in module_flow(ctx).flows:
+        flows = module_flow(ctx).flows
+        by_rid = {flow.resource.rid: flow for flow in flows}
+        for flow in flows:
             resource = flow.resource
             if resource.kind not in _KINDS or resource.parent_tracked or resource.with_unclosed:
                 continue
-            if resource.parent_rid is not None and _parent_handled(module_flow(ctx), resource.parent_rid):
+            if resource.parent_rid is not None and _parent_handled(by_rid.get(resource.parent_rid)):
                 continue  # the connection's release covers the cursor (or its DBL103 is the finding)
             if resource.kind is Kind.ENGINE and (not flow.releases or _in_finally(ctx, flow.releases)):
                 # Made and handed over, or disposed in a `finally` that guards the work: an
@@ -161,10 +163,9 @@ class CloseSkippedOnException(Rule):
             yield ctx.finding(cls, resource.node, message, plan=planned.plan, stmt=resource.stmt)
 
 
-def _parent_handled(flows: ModuleFlow, rid: int) -> bool:
+def _parent_handled(parent: ResourceFlow | None) -> bool:
     """Whether a cursor's connection is closed or handed on somewhere in its scope: an exception
     that skips the cursor's close then leaves the connection open too, which is the
     connection's finding. A connection closed nowhere (a `with` that does not close it, or
     DBL101's) leaves the cursor's own close as the only one."""
-    parent = flows.flow_of(rid)
     return parent is None or bool(parent.releases or parent.escapes or parent.yielded)
