@@ -15,8 +15,10 @@ on disk (the run's own copy of a module wins), so a file checked alone and the s
 checked with its whole project see the same call sites.
 
 An inference needs evidence: at least one call site, every call site of the package passing the
-parameter, no call through an unresolved receiver of the same name, no use of the function as a
-value. Otherwise the parameter stays unknown.
+parameter, no use of the function as a value. A call through a receiver nobody resolved
+(``versions[n].upgrade(backend)``) may reach any function of that name, so it counts as one more
+call site (its receiver the instance, when the callee is a method), and a recursive call that
+passes the parameter on adds nothing. Otherwise the parameter stays unknown.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dbleak.analysis.origins import UNKNOWN, Origin, scope_readers
 
 SUMMARY_CALL_SITES = "lifecycle.call_sites"  # on a module: (callee, bound, args, keywords)
 SUMMARY_OPAQUE_CALLS = "lifecycle.opaque_calls"  # on a module: method names of unresolved receivers
+SUMMARY_OPAQUE_SITES = "lifecycle.opaque_sites"  # on a module: (method name, args, keywords) of those calls
 SUMMARY_REFERENCED = "lifecycle.referenced"  # on a module: the package's functions used as values
 
 # An argument that cannot bind a parameter by name or position (`*args`, `**kwargs`).
@@ -47,6 +50,7 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
     package = top_package(facts.module_name)
     sites: list[tuple[str, bool, tuple[Origin, ...], tuple[tuple[str, Origin], ...]]] = []
     opaque: set[str] = set()
+    opaque_sites: list[tuple[str, tuple[Origin, ...], tuple[tuple[str, Origin], ...]]] = []
     referenced: set[str] = set()
     readers = scope_readers(facts)
     bound_names = facts.resolver.bindings  # names imports and module-level defs bind
@@ -63,16 +67,20 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
                 call: ast.Call = sub  # type: ignore[assignment]
                 callees.add(id(call.func))
                 callee, bound = _callee(facts, reader, call)
-                if callee is None:
-                    if isinstance(call.func, ast.Attribute):
-                        opaque.add(call.func.attr)
+                if callee is None and not isinstance(call.func, ast.Attribute):
                     continue
-                if top_package(callee) != package:
+                if callee is not None and top_package(callee) != package:
                     continue
                 args = tuple(_SPREAD if isinstance(a, ast.Starred) else (reader.origin(a) or UNKNOWN)
                              for a in call.args)
                 keywords = tuple((k.arg or "**", (reader.origin(k.value) or UNKNOWN) if k.arg else _SPREAD)
                                  for k in call.keywords)
+                if callee is None:
+                    # `x.upgrade(b)` on a receiver nobody resolved: it may call any `upgrade`
+                    method = call.func.attr  # type: ignore[attr-defined]
+                    opaque.add(method)
+                    opaque_sites.append((method, args, keywords))
+                    continue
                 sites.append((callee, bound, args, keywords))
             elif kind is ast.Name or kind is ast.Attribute:
                 values.append(sub)  # type: ignore[arg-type]
@@ -94,6 +102,7 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
         found[SUMMARY_CALL_SITES] = tuple(sites)
     if opaque:
         found[SUMMARY_OPAQUE_CALLS] = tuple(sorted(opaque))
+        found[SUMMARY_OPAQUE_SITES] = tuple(opaque_sites)
     if referenced:
         found[SUMMARY_REFERENCED] = tuple(sorted(referenced))
     return found
@@ -184,11 +193,23 @@ def parameter_sites(qualname: str, param: str, params: tuple[str, ...] | list[st
         position = list(params).index(param)
     except ValueError:
         return None
+    own = ("param", qualname, param)
     found: list[Origin] = []
     for _module, summary in modules:
         opaque = summary.get(SUMMARY_OPAQUE_CALLS) or ()
-        if name in opaque or (constructor and "__init__" in opaque):
-            return None  # `x.name(...)` on a receiver nobody resolved may call it
+        if constructor and "__init__" in opaque:
+            return None  # `x.__init__(...)` on a receiver nobody resolved may call it
+        if name in opaque:
+            # `x.name(...)` on a receiver nobody resolved may call it: one more call site,
+            # whose receiver, if the callee is a method, is its instance
+            for method, args, keywords in summary.get(SUMMARY_OPAQUE_SITES) or ():
+                if method != name:
+                    continue
+                origin = _argument(position, param, params, True, args, keywords)
+                if origin is None or origin == UNKNOWN:
+                    return None
+                if origin != own:
+                    found.append(origin)
         for referenced in summary.get(SUMMARY_REFERENCED) or ():
             if referenced.rsplit(".", 1)[-1] == name and canonical(referenced) == target:
                 return None  # used as a value: its callers are not all in sight
@@ -198,7 +219,8 @@ def parameter_sites(qualname: str, param: str, params: tuple[str, ...] | list[st
             origin = _argument(position, param, params, bound or constructor, args, keywords)
             if origin is None or origin == UNKNOWN:
                 return None
-            found.append(origin)
+            if origin != own:  # a recursive call passing the parameter on tells nothing new
+                found.append(origin)
     return found or None
 
 
