@@ -57,6 +57,7 @@ from dbleak.knowledge.calls import (
     KEEPING_METHODS,
     RELEASE_METHODS,
     callee_keeps,
+    is_keeping_name,
 )
 
 SUMMARY_KIND = "lifecycle.kind"  # "function", "property", "cached_property", "contextmanager",
@@ -295,7 +296,32 @@ def _argument_effect(facts: ModuleFacts, reader: OriginReader, call: ast.Call, a
         return EFFECT_BORROW
     if callee_keeps(name, isinstance(func, ast.Attribute), bool(call.keywords)):
         return EFFECT_ESCAPE
+    if _only_returned(facts.parent, call):
+        # `return f(conn)`, `return run(f(conn))`: the result may hold it, and goes to the
+        # caller; it goes where the caller puts that result
+        return ((EFFECT_RETURN,),)
     return EFFECT_ESCAPE if _result_kept(facts, reader, call) else EFFECT_BORROW
+
+
+def _only_returned(parents: Mapping[int, ast.AST], call: ast.Call) -> bool:
+    """Whether the call's result is returned at once, maybe awaited or given to other calls
+    whose results are (``return f(conn)``, ``return run_async(f(conn))``), and goes nowhere else."""
+    current: ast.AST = call
+    while True:
+        parent = parents.get(id(current))
+        if isinstance(parent, ast.Return):
+            return True
+        if isinstance(parent, ast.Await):
+            current = parent
+            continue
+        if isinstance(parent, ast.Call) and parent.func is not current:
+            func = parent.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in KEEPING_METHODS or is_keeping_name(name):
+                return False
+            current = parent
+            continue
+        return False
 
 
 def _result_kept(facts: ModuleFacts, reader: OriginReader, call: ast.Call) -> bool:

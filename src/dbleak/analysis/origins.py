@@ -296,6 +296,9 @@ class OriginReader:
         if isinstance(expr, ast.Call):
             return self._call_origin(expr, depth)
         if isinstance(expr, ast.Name):
+            narrowed = self._narrowed(expr)
+            if narrowed is not None:
+                return narrowed
             return self.name_origin(expr.id, depth)
         if isinstance(expr, ast.Attribute):
             value = expr.value
@@ -314,6 +317,43 @@ class OriginReader:
             return any_origin([self.origin(side, depth + 1) for side in (expr.body, expr.orelse)
                          if not is_none(side)])
         return None
+
+    def _narrowed(self, name: ast.Name) -> Origin | None:
+        """``("type", T)`` for a name read in the body of ``if isinstance(name, T):`` (alone or
+        as a term of an ``and``), when the body does not rebind it: there the name holds a
+        ``T`` whatever it held before (records-mover's ``if isinstance(db, Engine):
+        connection = db.connect()``)."""
+        tested = self._isinstance_tests()
+        if name.id not in tested:
+            return None
+        parents = self.facts.parent
+        current: ast.AST = name
+        while True:
+            parent = parents.get(id(current))
+            if parent is None or parent is self.scope or isinstance(
+                    parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                return None
+            if isinstance(parent, ast.If) and any(stmt is current for stmt in parent.body):
+                for test in tested[name.id]:
+                    if _tests_in(parent.test, test) and not _rebinds(parent.body, name.id):
+                        qualname = self.facts.qualname(test.args[1])
+                        if qualname is not None:
+                            return ("type", qualname)
+            current = parent
+
+    def _isinstance_tests(self) -> dict[str, list[ast.Call]]:
+        """The scope's ``isinstance(name, T)`` calls with one class ``T``, by name."""
+        found: dict[str, list[ast.Call]] | None = self.__dict__.get("_isinstance")
+        if found is None:
+            found = {}
+            for node in walk_scope(self.scope):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id == "isinstance" and len(node.args) == 2
+                        and isinstance(node.args[0], ast.Name)
+                        and isinstance(node.args[1], (ast.Name, ast.Attribute))):
+                    found.setdefault(node.args[0].id, []).append(node)
+            self.__dict__["_isinstance"] = found
+        return found
 
     def _free_qualname(self, expr: ast.expr) -> str | None:
         """The qualified name of a chain whose root is not a local name."""
@@ -501,6 +541,22 @@ def _bind_target(found: dict[str, list[ast.expr | None]], target: ast.expr,
             _bind_target(found, inner, values[index] if values is not None and not isinstance(element, ast.Starred) else None)
     elif isinstance(target, ast.Starred):
         _bind_target(found, target.value, None)
+
+
+def _tests_in(test: ast.expr, call: ast.Call) -> bool:
+    """Whether ``call`` is the test, or a term of the ``and`` that is."""
+    if test is call:
+        return True
+    return isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) \
+        and any(value is call for value in test.values)
+
+
+def _rebinds(body: list[ast.stmt], name: str) -> bool:
+    for stmt in body:
+        for node in walk(stmt):
+            if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
+                return True
+    return False
 
 
 def is_none(node: ast.AST) -> bool:
