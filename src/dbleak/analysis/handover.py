@@ -9,7 +9,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Collection, Mapping, MutableMapping
 
-from dbleak.analysis.lifecycle_summary import EFFECT_RETURN, EFFECT_WITH, value_leaves
+from dbleak.analysis.lifecycle_summary import (
+    EFFECT_RETURN,
+    EFFECT_RETURN_GUESS,
+    EFFECT_WITH,
+    value_leaves,
+)
 from dbleak.analysis.module import walk, walk_scope
 from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources
 from dbleak.knowledge.calls import (
@@ -264,8 +269,10 @@ class HandOver:
             if effect == EFFECT_WITH:
                 behaviour = spec.with_ if spec is not None else None
                 return "release" if behaviour is not None and behaviour.closes else "borrow"
-            if effect == EFFECT_RETURN:
-                return "escape" if self._result_leaves(call) else "borrow"
+            if effect in (EFFECT_RETURN, EFFECT_RETURN_GUESS):
+                if self._result_leaves(call):
+                    return "escape"
+                return "borrow" if effect == EFFECT_RETURN else "guess"
             if effect is not None:
                 return effect
             if qualname in sources.drivers.factories or qualname in sources.drivers.factory_variants:

@@ -99,6 +99,11 @@ SUMMARY_EXIT_CLOSES = "lifecycle.exit_closes"
 EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_BORROW, EFFECT_WITH = "release", "escape", "borrow", "with"
 # Returned as it is: the caller's object leaves with the call's result, wherever that goes.
 EFFECT_RETURN = "return"
+# Given to a callee nothing is known of, that does not look like keeping it: a borrow, but
+# only a likely one (a fix that closes the object is unsafe), as for the same call in scope.
+EFFECT_GUESS = "guess"
+# Both: handed back in the result of a callee nothing is known of (`return f(conn)`).
+EFFECT_RETURN_GUESS = "return-guess"
 
 # --- what a function does with its parameters -----------------------------------------------
 
@@ -159,7 +164,7 @@ def _attribute_use(parents: Mapping[int, ast.AST], node: ast.expr) -> str | None
 
 
 def merge_effects(effects: list[Any]) -> Any:
-    """release > escape > with > passes (and returns, resolved with them) > borrow."""
+    """release > escape > with > passes (and returns, resolved with them) > guess > borrow."""
     passes: list[Any] = []
     for wanted in (EFFECT_RELEASE, EFFECT_ESCAPE):
         if wanted in effects:
@@ -170,8 +175,10 @@ def merge_effects(effects: list[Any]) -> Any:
         if isinstance(effect, tuple):
             passes.extend(effect)
     if passes:
+        if EFFECT_GUESS in effects:
+            passes.append((EFFECT_GUESS,))
         return tuple(dict.fromkeys(passes))
-    return EFFECT_BORROW
+    return EFFECT_GUESS if EFFECT_GUESS in effects else EFFECT_BORROW
 
 
 def _use_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader, node: ast.expr,
@@ -299,8 +306,8 @@ def _argument_effect(facts: ModuleFacts, reader: OriginReader, call: ast.Call, a
     if _only_returned(facts.parent, call):
         # `return f(conn)`, `return run(f(conn))`: the result may hold it, and goes to the
         # caller; it goes where the caller puts that result
-        return ((EFFECT_RETURN,),)
-    return EFFECT_ESCAPE if _result_kept(facts, reader, call) else EFFECT_BORROW
+        return ((EFFECT_RETURN,), (EFFECT_GUESS,))
+    return EFFECT_ESCAPE if _result_kept(facts, reader, call) else EFFECT_GUESS
 
 
 def _only_returned(parents: Mapping[int, ast.AST], call: ast.Call) -> bool:

@@ -18,8 +18,10 @@ from dbleak.analysis.flow import REPORTED_KINDS, module_flow
 from dbleak.analysis.flow_state import ResourceFlow, StoredResource
 from dbleak.analysis.lifecycle_summary import (
     EFFECT_ESCAPE,
+    EFFECT_GUESS,
     EFFECT_RELEASE,
     EFFECT_RETURN,
+    EFFECT_RETURN_GUESS,
     EFFECT_WITH,
     SUMMARY_BASES,
     SUMMARY_KIND,
@@ -69,19 +71,33 @@ class Reopened:
 
 
 def owned_objects(ctx: CheckContext) -> list[OwnedObject]:
-    """Every attribute a class of the module keeps a database object in, once per attribute."""
+    """Every attribute a class of the module keeps a database object in: its first store, and
+    the other stores of the method that makes it first (`if exists: self._con = connect(a)`
+    / `else: self._con = connect(b)`: each branch makes one)."""
     flow = module_flow(ctx)
     found: list[OwnedObject] = []
-    seen: set[tuple[int, str]] = set()
+    first: dict[tuple[int, str], int] = {}  # (class, attribute) -> the method that stores it first
     items = [*flow.stored_on_self, *_stored_locals(ctx, flow.flows), *_cached_properties(ctx)]
     for item in sorted(items, key=lambda i: (getattr(i.node, "lineno", 0), getattr(i.node, "col_offset", 0))):
-        key = (id(item.class_node), item.attr)
-        if key in seen or item.spec.kind not in (*REPORTED_KINDS, Kind.ENGINE):
+        if item.spec.kind not in (*REPORTED_KINDS, Kind.ENGINE):
             continue
-        seen.add(key)
+        key = (id(item.class_node), item.attr)
+        method = id(_method_of(item.class_node, item.node))
+        if first.setdefault(key, method) != method or any(
+                seen.node is item.node for seen in found):
+            continue
         found.append(OwnedObject(item.class_node, item.attr, item.node, item.spec,
                                  _parent_attr(item.node)))
     return found
+
+
+def _method_of(cls: ast.ClassDef, node: ast.AST) -> ast.AST | None:
+    """The method of ``cls`` whose body holds ``node``."""
+    for method in cls.body:
+        if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                method.lineno <= getattr(node, "lineno", 0) <= (method.end_lineno or method.lineno):
+            return method
+    return None
 
 
 def _parent_attr(node: ast.AST) -> str | None:
@@ -260,12 +276,14 @@ def _use_releases(sources: ObjectSources, use: tuple[Any, ...], spec: ObjectSpec
         return spec.with_ is not None and spec.with_.closes
     if use[0] == EFFECT_RETURN:
         return True  # handed out by a method (a getter): its caller may close it
+    if use[0] == EFFECT_GUESS:
+        return False  # given to a callee nothing is known of: likely borrowed
     _tag, target, index, keyword, kept, bound = use
     drivers = sources.drivers
     if target in drivers.factories or target in drivers.factory_variants or target in drivers.borrowers:
         return False  # `Session(self.engine)`: the new object uses it and releases nothing of it
     effect = sources.param_effect(str(target), index, keyword, bool(bound))
-    if effect is None or effect == EFFECT_RETURN:
+    if effect is None or effect in (EFFECT_RETURN, EFFECT_RETURN_GUESS):
         return bool(kept)
     if effect == EFFECT_WITH:
         return spec.with_ is not None and spec.with_.closes

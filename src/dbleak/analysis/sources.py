@@ -23,8 +23,10 @@ from dbleak.analysis.call_sites import parameter_sites, top_package
 from dbleak.analysis.lifecycle_summary import (
     EFFECT_BORROW,
     EFFECT_ESCAPE,
+    EFFECT_GUESS,
     EFFECT_RELEASE,
     EFFECT_RETURN,
+    EFFECT_RETURN_GUESS,
     EFFECT_WITH,
     SUMMARY_ADOPTS,
     SUMMARY_ATTRS,
@@ -841,21 +843,28 @@ class ObjectSources:
             return effect
         results: list[str] = []
         for passed in effect:
-            if passed[0] == EFFECT_RETURN:
-                results.append(EFFECT_RETURN)
+            if passed[0] in (EFFECT_RETURN, EFFECT_GUESS):
+                results.append(passed[0])
                 continue
             _tag, target, passed_index, passed_keyword, kept, passed_bound = passed
             result = self.param_effect(str(target), passed_index, passed_keyword, bool(passed_bound),
                                        depth + 1)
-            if result is None or result == EFFECT_RETURN:
-                # a callee nothing is known of, or one that hands it back: it goes where the
-                # call's result goes
-                result = EFFECT_ESCAPE if kept else EFFECT_BORROW
+            if result is None:
+                # a callee nothing is known of: it goes where the call's result goes, or is
+                # only likely borrowed
+                result = EFFECT_ESCAPE if kept else EFFECT_GUESS
+            elif result in (EFFECT_RETURN, EFFECT_RETURN_GUESS):
+                # a callee that hands it back: it goes where the call's result goes
+                result = EFFECT_ESCAPE if kept else (
+                    EFFECT_BORROW if result == EFFECT_RETURN else EFFECT_GUESS)
             results.append(result)
-        for wanted in (EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_WITH, EFFECT_RETURN):
+        for wanted in (EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_WITH):
             if wanted in results:
                 return wanted
-        return EFFECT_BORROW
+        if EFFECT_RETURN in results or EFFECT_RETURN_GUESS in results:
+            guessed = EFFECT_GUESS in results or EFFECT_RETURN_GUESS in results
+            return EFFECT_RETURN_GUESS if guessed else EFFECT_RETURN
+        return EFFECT_GUESS if EFFECT_GUESS in results else EFFECT_BORROW
 
     def returns_method_call(self, qualname: str | None, method: str, depth: int = 0) -> bool:
         """Whether the project function returns ``<something>.<method>(...)`` of an object
