@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
-from dbleak.analysis.flow_syntax import lends_what_it_yields
+from dbleak.analysis.flow_syntax import lends_what_it_yields, may_raise
 from dbleak.analysis.module import WithSite, enclosing_handler
 from dbleak.analysis.names import fresh_name, names_used
 from dbleak.analysis.sources import object_sources
@@ -57,11 +57,15 @@ class WithDoesNotClose(Rule):
     is on the normal path: one in an `except` handler (`except: conn.rollback();
     conn.close(); raise`) leaves the connection open whenever the block succeeds, and that is
     reported without a fix (`closing()` around it would make the inner `__exit__` roll back
-    a closed connection, and its error would replace the handler's).
+    a closed connection, and its error would replace the handler's). A `close()` after the
+    block counts only in a `finally` whose `try` holds the block: a plain one after it runs only
+    when the block succeeds, and is reported ("closed after the block") when something in the
+    block can raise.
 
     ## Fix safety
     Safe when the connection is not used after the block and is not passed to code that might
-    keep it: then only the close is added. Unsafe when the connection is passed to a function
+    keep it: then only the close is added. Unsafe when a `close()` follows the block (it then
+    runs a second time), when the connection is passed to a function
     dbleak knows nothing about inside the block (it might keep a reference), or yielded by a
     `@contextmanager` generator or a pytest fixture (the `with` body or the test may keep a
     cursor made from it).
@@ -145,6 +149,18 @@ def _check_item(rule: type[Rule], ctx: CheckContext, site: WithSite, index: int,
             return None
         if verdict == "closed":
             return None
+        if verdict in ("closed-after", "closed-after-used") and not any(
+                may_raise(stmt) for stmt in site.node.body):
+            return None  # nothing in the block can raise: the close after it always runs
+        if verdict in ("closed-after", "closed-after-used"):
+            # The close after the block runs only when the block succeeds. `closing()` adds the
+            # close an exception needs; the later `close()` then runs a second time (unsafe).
+            message += "; it is closed after the block, and an exception in the block skips that"
+            if verdict == "closed-after-used":
+                # closing it at the end of the block would break its use after the block
+                return ctx.finding(rule, call, message + " (no fix: it is still used after the block)",
+                                   plan=None, stmt=site.node)
+            applicability = Applicability.UNSAFE
         if verdict == "used-after":
             message += "; it is still used after the block, so close it there"
             return ctx.finding(rule, call, message, plan=None, stmt=site.node)
@@ -187,8 +203,9 @@ def with_item_object(ctx: CheckContext, site: WithSite, call: ast.Call,
 
 
 def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tuple[str, ...]) -> str:
-    """"escapes", "closed", "used-after", "closed-on-failure", "passed" or "kept" for the `as`
-    name of the item."""
+    """"escapes", "closed", "closed-after" (only after the block, where an exception in it
+    skips the close), "closed-after-used", "used-after", "closed-on-failure", "passed" or
+    "kept" for the `as` name of the item."""
     drivers = ctx.drivers
     facts = ctx.facts
 
@@ -206,6 +223,7 @@ def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tup
     verdict = "kept"
     used_after = False
     closed_after = False
+    guarded_close = False  # a close in a `finally` whose `try` holds the block
     closed_on_failure = False
     lends = lends_what_it_yields(site.scope.node)
     for use in name_uses(site.scope.node, target.id, call_kind, release, facts.parent):
@@ -230,6 +248,7 @@ def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tup
                 closed_on_failure = True  # `except: conn.close(); raise`: not on the normal path
             else:
                 closed_after = True
+                guarded_close = guarded_close or _in_finally_around(facts.parent, use.node, node)
             continue
         if not inside:
             if use.line > node.lineno or _in_loop_with(ctx, site):
@@ -238,13 +257,30 @@ def _ownership(ctx: CheckContext, site: WithSite, target: ast.Name, release: tup
         if use.kind is UseKind.PASSED:
             verdict = "passed"
     if closed_after:
-        return "closed"
+        if guarded_close:
+            return "closed"
+        return "closed-after-used" if used_after else "closed-after"
     if used_after:
         return "used-after"
     if closed_on_failure:
         return "closed-on-failure"
     return verdict
 
+
+
+def _in_finally_around(parents: Mapping[int, ast.AST], close: ast.AST, block: ast.AST) -> bool:
+    """Whether ``close`` sits in the ``finally`` of a ``try`` whose body holds ``block``."""
+    current = parents.get(id(close))
+    child: ast.AST = close
+    while current is not None:
+        if isinstance(current, ast.Try) and any(stmt is child for stmt in current.finalbody):
+            inner: ast.AST | None = block
+            while inner is not None and inner is not current:
+                if any(stmt is inner for stmt in current.body):
+                    return True
+                inner = parents.get(id(inner))
+        child, current = current, parents.get(id(current))
+    return False
 
 
 def _in_loop_with(ctx: CheckContext, site: WithSite) -> bool:
