@@ -587,6 +587,10 @@ class SiteModule:
             if bound[0] != "assign" or not isinstance(bound[1], ast.expr):
                 return None
             return self._orm_kind(bound[1], depth + 1)
+        base = strip_refinements(receiver)
+        if isinstance(base, ast.Name) and base is not receiver:
+            # `valid = total.filter(...)`: a refinement of another query name is a query
+            return "query" if self._orm_kind(base, depth + 1) == "query" else None
         current: ast.expr = receiver
         while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
             attr = current.func.attr
@@ -1043,6 +1047,12 @@ class _Finder:
                                     source.orm_result, source.fetch_method)
             related = self.related_names(source)
             use = self.use_of(node, related)
+            if use is None and source.orm_query and not isinstance(parent, (ast.Assign, ast.AnnAssign)):
+                # A legacy query keeps no read state: `{"valid": len(valid.all()), "total":
+                # len(total.all())}` counts one whatever else the statement reads of its names.
+                use = self.direct_use(node, set())
+                if use is not None and use.kind is not ListUseKind.LENGTH:
+                    use = None
             if use is None:
                 return None
             if use.kind is ListUseKind.CONSUMER and use.consumer in ("list", "tuple") and (
