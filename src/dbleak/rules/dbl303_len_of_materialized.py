@@ -31,7 +31,10 @@ class LenOfMaterialized(Rule):
     way: `q = session.query(M)`, `q = q.filter(...)`, `q = q.outerjoin(...)`, or bound to a
     refinement of another query name: `valid = total.filter(...)`; a `limit()` on the
     way is a bound): a list of every row built only to be counted. A legacy query keeps no
-    read state, so `{"valid": len(valid.all()), "total": len(total.all())}` counts each. Also a call of a project
+    read state, so `{"valid": len(valid.all()), "total": len(total.all())}` counts each. A
+    call of a project helper whose every `return` gives a legacy query not yet run (`return
+    session.query(M).filter(...)`, or a name bound only to such queries, refined) is a query
+    too: `len(open_trades_query(s).all())`. Also a call of a project
     helper whose every `return` gives `<query>.all()` (`def get_user_tracks(...): ... return
     query.all()`) whose result is only counted or tested (`len(f())`, `bool(f())`, `if f():`,
     `not f()`), and the same for a helper that returns `list(Model.objects.filter(...))`: no
