@@ -35,6 +35,7 @@ _RELATED_ENTRY = frozenset({"all", "filter", "exclude"})
 _KNOWN, _INFERRED = "known", "inferred"
 # Statements and expressions whose `test` is evaluated only for its truth.
 _TESTS = frozenset({ast.If, ast.While, ast.IfExp, ast.Assert})
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class CountSite:
 
     node: ast.expr  # what is reported, and replaced by the fix
     queryset: ast.expr  # the queryset expression (or name) the fix keeps
-    form: str  # "len" (→ `.count()`) or "truth" (→ `.exists()`)
+    # "len" (→ `.count()`), "distinct" (`len(set(qs))` → `.order_by().distinct().count()`) or
+    # "truth" (→ `.exists()`)
+    form: str
     stmt: ast.stmt
     # Other uses of the name read the queryset's cache (`qs.first()` after `len(qs)`): the fix
     # then makes each of them a query of its own.
@@ -135,6 +138,11 @@ class _Finder:
         if isinstance(expr, ast.Call) and self.helper_queryset is not None \
                 and self.helper_queryset(expr, scope):
             return _INFERRED  # `len(facilities_managed_by(user))`: the helper's summary says
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) \
+                and expr.func.attr in _CHAINABLE and isinstance(expr.func.value, ast.Call):
+            inner = self._queryset(expr.func.value, scope, depth + 1)
+            if inner is not None:  # `self.commands().filter(...)`: a refined queryset
+                return inner
         root, steps = method_chain(expr)
         if not steps or steps[-1].call is None or any(s.name == "[]" for s in steps):
             return None  # a slice is bounded; a bare attribute is no evaluated queryset
@@ -149,6 +157,9 @@ class _Finder:
             return _KNOWN if chained else None
         calls = [i for i, s in enumerate(steps) if s.call is not None]
         first = calls[0]
+        if isinstance(root, ast.Name) and first == 0 and self._manager_self(root, scope) \
+                and all(s.name in _CHAINABLE for s in steps):
+            return _KNOWN  # `self.filter(...)` in a method of a `Manager` or `QuerySet` class
         if isinstance(root, ast.Name) and first == 0:
             inner = self._queryset(root, scope, depth + 1)
             if inner is not None:  # `qs.filter(...)` of a queryset name
@@ -170,6 +181,19 @@ class _Finder:
             return None  # answered from the prefetch cache, no query at all
         # `book.authors.all()`: a related manager of a model instance
         return kind if all(s.name in _CHAINABLE for s in steps[first:]) else None
+
+    def _manager_self(self, name: ast.Name, scope: Scope) -> bool:
+        """``name`` is the ``self`` of a method of a class deriving from Django's ``Manager``
+        or ``QuerySet``: its queryset methods make querysets."""
+        function = scope.node
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or scope.parent is None \
+                or not isinstance(scope.parent.node, ast.ClassDef):
+            return False
+        args = function.args
+        first = (*args.posonlyargs, *args.args)[:1]
+        if not first or first[0].arg != name.id or function.decorator_list:
+            return False  # a static method or a class method, a property: no queryset `self`
+        return any(_django_manager_base(self.facts, base) for base in scope.parent.node.bases)
 
     def _single_binding(self, name: str, scope: Scope) -> ast.expr | None:
         """The value of ``name = value``, when that is the name's one binding in the scope
@@ -217,10 +241,24 @@ class _Finder:
         return queries
 
     def _scope_of(self, node: ast.AST) -> ast.AST | None:
+        """The scope that evaluates ``node``: the outermost iterable of a comprehension
+        (``[r.id for r in qs.filter(x)]``) is evaluated by the scope around it."""
+        child: ast.AST = node
         current = self.facts.parent.get(id(node))
-        while current is not None and not isinstance(
-                current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module,
-                          ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        while current is not None:
+            if isinstance(current, _COMPREHENSIONS):
+                first = current.generators[0]
+                if child is not first:
+                    return current
+            elif isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                      ast.ClassDef, ast.Module)):
+                return current
+            elif isinstance(current, ast.comprehension) and child is not current.iter:
+                # the target and the conditions of a comprehension's first clause are its own
+                owner = self.facts.parent.get(id(current))
+                if owner is not None:
+                    return owner
+            child = current
             current = self.facts.parent.get(id(current))
         return current
 
@@ -264,8 +302,17 @@ def _prefetched(unit: ast.AST) -> frozenset[str]:
     return frozenset(found)
 
 
+def _django_manager_base(facts: ModuleFacts, base: ast.expr) -> bool:
+    """``base`` names Django's ``Manager`` or ``QuerySet`` (``models.Manager``)."""
+    qualname = facts.qualname(base)
+    if qualname is None or not qualname.startswith("django."):
+        return False
+    return qualname.rsplit(".", 1)[-1] in ("Manager", "BaseManager", "QuerySet")
+
+
 def _sized(facts: ModuleFacts, call: ast.Call) -> tuple[ast.expr, str] | None:
-    """``(x, "len")`` for ``len(x)`` and ``len(list(x))``, ``(x, "truth")`` for ``bool(x)``."""
+    """``(x, "len")`` for ``len(x)`` and ``len(list(x))``, ``(x, "distinct")`` for
+    ``len(set(x))``, ``(x, "truth")`` for ``bool(x)``."""
     func = call.func
     if not (isinstance(func, ast.Name) and func.id in ("len", "bool") and len(call.args) == 1
             and not call.keywords and facts.qualname(func) is None):
@@ -273,19 +320,20 @@ def _sized(facts: ModuleFacts, call: ast.Call) -> tuple[ast.expr, str] | None:
     inner = call.args[0]
     if func.id == "bool":
         return inner, "truth"
-    if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "list" \
-            and len(inner.args) == 1 and not inner.keywords:
-        inner = inner.args[0]
+    if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id in ("list", "set") \
+            and len(inner.args) == 1 and not inner.keywords and facts.qualname(inner.func) is None:
+        return inner.args[0], "len" if inner.func.id == "list" else "distinct"
     return inner, "len"
 
 
 def count_use(facts: ModuleFacts, node: ast.expr) -> str | None:
-    """"len" for ``len(node)`` and ``len(list(node))``, "truth" for ``bool(node)`` or a truth
+    """"len" for ``len(node)`` and ``len(list(node))``, "distinct" for ``len(set(node))``,
+    "truth" for ``bool(node)`` or a truth
     test of it (``if``, ``while``, ``assert``, ``x if node else y``, through ``not``,
     ``and``/``or``); None for any other use."""
     parent = facts.parent.get(id(node))
-    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "list":
-        parent = facts.parent.get(id(parent))  # `len(list(node))`
+    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in ("list", "set"):
+        parent = facts.parent.get(id(parent))  # `len(list(node))`, `len(set(node))`
     sized = _sized(facts, parent) if isinstance(parent, ast.Call) else None
     if sized is not None and sized[0] is node:
         return sized[1]

@@ -40,14 +40,19 @@ def _query_chain(node: ast.expr, name: str | None = None) -> bool:
 
 
 def _queryset_chain(node: ast.expr) -> bool:
-    """``Model.objects.<refinements>``: a Django queryset with no slice, no bound."""
+    """``Model.objects.<refinements>`` (``models.Model.objects...`` too): a Django queryset
+    with no slice, no bound."""
     current = node
     while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
         if current.func.attr not in _QUERYSET_REFINEMENTS:
             return False
         current = current.func.value
-    return (isinstance(current, ast.Attribute) and current.attr == "objects"
-            and isinstance(current.value, ast.Name) and current.value.id[:1].isupper())
+    if not (isinstance(current, ast.Attribute) and current.attr == "objects"):
+        return False
+    model = current.value  # `Book.objects`, or `models.Book.objects` through a module
+    if isinstance(model, ast.Attribute) and isinstance(model.value, ast.Name):
+        return model.attr[:1].isupper()
+    return isinstance(model, ast.Name) and model.id[:1].isupper()
 
 
 def _returns_all_rows(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
