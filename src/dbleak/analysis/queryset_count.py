@@ -237,6 +237,11 @@ class _Finder:
                 return None
             if count_use(self.facts, other) is not None:
                 continue
+            if isinstance(parent, ast.FormattedValue) and parent.value is other:
+                # `f"... {qs}"`: its repr, at most 21 rows of a query of its own when not
+                # evaluated, from the cache when it is
+                queries = True
+                continue
             return None
         return queries
 

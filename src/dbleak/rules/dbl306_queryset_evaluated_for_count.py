@@ -73,7 +73,8 @@ class QuerysetEvaluatedForCount(Rule):
     ## Fix safety
     Safe when the queryset is used only there: `len(qs)` → `qs.count()` and a truth test →
     `qs.exists()` give the same answer. Unsafe when the name is used again by a queryset method
-    (`qs.first()` after `len(qs)`): those read the result cache the evaluation filled, and after
+    (`qs.first()` after `len(qs)`) or shown in an f-string (`f"{qs}"`, its repr of at most 21
+    rows): those read the result cache the evaluation filled, and after
     the fix each runs a query of its own (a concurrent write can then make them disagree).
     Unsafe too for a related manager in a module that imports nothing of Django (an exporter
     handed model instances): only the relation's name says it is one. `len(set(qs))` →
