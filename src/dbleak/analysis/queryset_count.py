@@ -9,7 +9,7 @@ number instead.
 A queryset is ``Model.objects.<queryset methods>``, a related manager's ``obj.items.all()`` /
 ``.filter()`` / ``.exclude()`` (``items`` a many-to-many field or a ``related_name`` of a model
 of the project, or a default ``<model>_set``), a queryset method called on either, or a local
-name bound once to one of them.
+name bound to one of them and otherwise only refined (``qs = qs.filter(...)``).
 """
 
 from __future__ import annotations
@@ -133,8 +133,13 @@ class _Finder:
         if depth > 4:
             return None
         if isinstance(expr, ast.Name):
-            value = self._single_binding(expr.id, scope)
-            return self._queryset(value, scope, depth + 1) if value is not None else None
+            values = self._refined_bindings(expr.id, scope)
+            if not values:
+                return None
+            kinds = [self._queryset(value, scope, depth + 1) for value in values]
+            if any(kind is None for kind in kinds):
+                return None
+            return _INFERRED if _INFERRED in kinds else _KNOWN
         if isinstance(expr, ast.Call) and self.helper_queryset is not None \
                 and self.helper_queryset(expr, scope):
             return _INFERRED  # `len(facilities_managed_by(user))`: the helper's summary says
@@ -195,25 +200,27 @@ class _Finder:
             return False  # a static method or a class method, a property: no queryset `self`
         return any(_django_manager_base(self.facts, base) for base in scope.parent.node.bases)
 
-    def _single_binding(self, name: str, scope: Scope) -> ast.expr | None:
-        """The value of ``name = value``, when that is the name's one binding in the scope
-        (read from the module's index of names: no walk of the scope)."""
+    def _refined_bindings(self, name: str, scope: Scope) -> list[ast.expr]:
+        """The values ``name`` is bound to in the scope, when each binding is a plain
+        ``name = value`` and those that are no refinement of the name itself (``qs =
+        qs.filter(...)``) are none; empty when one binding is of another kind."""
         node = scope.node
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             args = node.args
             if any(a.arg == name for a in (*args.posonlyargs, *args.args, *args.kwonlyargs,
                                            *(x for x in (args.vararg, args.kwarg) if x is not None))):
-                return None  # a parameter: whatever the caller passes
-        found: ast.expr | None = None
+                return []  # a parameter: whatever the caller passes
+        found: list[ast.expr] = []
         for other in self.facts.names.get(name, ()):
             if isinstance(other.ctx, ast.Load) or self._scope_of(other) is not node:
                 continue
             parent = self.facts.parent.get(id(other))
-            if found is not None or not isinstance(parent, (ast.Assign, ast.AnnAssign)) \
-                    or parent.value is None or (parent.targets != [other] if isinstance(parent, ast.Assign)
-                                                else parent.target is not other):
-                return None  # bound twice, or by a loop, a `with`, an unpacking
-            found = parent.value
+            if not isinstance(parent, (ast.Assign, ast.AnnAssign)) or parent.value is None \
+                    or (parent.targets != [other] if isinstance(parent, ast.Assign)
+                        else parent.target is not other):
+                return []  # bound by a loop, a `with`, an unpacking
+            if not _refines_name(parent.value, name):
+                found.append(parent.value)
         return found
 
     def _other_uses(self, name: ast.Name, scope: Scope) -> bool | None:
@@ -232,7 +239,8 @@ class _Finder:
             if isinstance(parent, ast.Attribute) and parent.value is other:
                 call = self.facts.parent.get(id(parent))
                 if isinstance(call, ast.Call) and call.func is parent and parent.attr in _QUERY_CALLS:
-                    queries = True
+                    if not self._refinement_of(other):
+                        queries = True  # `qs = qs.filter(...)` only makes the queryset counted
                     continue
                 return None
             if count_use(self.facts, other) is not None:
@@ -244,6 +252,13 @@ class _Finder:
                 continue
             return None
         return queries
+
+    def _refinement_of(self, name: ast.Name) -> bool:
+        """``name`` is read to refine itself: ``qs = qs.filter(...)``."""
+        statement = self.facts.statement_of(name)
+        return isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+            and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == name.id \
+            and _refines_name(statement.value, name.id)
 
     def _scope_of(self, node: ast.AST) -> ast.AST | None:
         """The scope that evaluates ``node``: the outermost iterable of a comprehension
@@ -305,6 +320,18 @@ def _prefetched(unit: ast.AST) -> frozenset[str]:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.update(arg.value.split("__"))
     return frozenset(found)
+
+
+def _refines_name(value: ast.expr, name: str) -> bool:
+    """``value`` is ``name.<queryset methods>(...)``: the queryset ``name`` holds, refined."""
+    current = value
+    if not isinstance(current, ast.Call):
+        return False
+    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+        if current.func.attr not in _CHAINABLE:
+            return False
+        current = current.func.value
+    return isinstance(current, ast.Name) and current.id == name
 
 
 def _django_manager_base(facts: ModuleFacts, base: ast.expr) -> bool:

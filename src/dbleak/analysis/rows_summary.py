@@ -22,6 +22,8 @@ from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
 RETURNS_ROWS_KEY = "returns-all-rows"
 RETURNS_QUERYSET_KEY = "returns-queryset"
 RETURNS_QUERY_KEY = "returns-query"
+# A model's managers: `objects`, and Django's own names for the default ones.
+_MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
 _QUERYSET_REFINEMENTS = frozenset({"all", "filter", "exclude", "order_by", "select_related",
                                    "prefetch_related", "only", "defer", "distinct", "using",
                                    "annotate"})
@@ -40,13 +42,15 @@ def _query_chain(node: ast.expr, name: str | None = None) -> bool:
 
 
 def _queryset_chain(node: ast.expr) -> bool:
-    """``Model.objects.<refinements>`` (``models.Model.objects...`` too): a Django queryset
-    with no slice, no bound."""
+    """``Model.objects.<refinements>`` (``models.Model.objects...``, ``m._default_manager...``
+    too): a Django queryset with no slice, no bound."""
     current = node
     while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
         if current.func.attr not in _QUERYSET_REFINEMENTS:
             return False
         current = current.func.value
+    if isinstance(current, ast.Attribute) and current.attr in _MANAGERS - {"objects"}:
+        return True  # Django's own names: `model_cls._default_manager.all()`
     if not (isinstance(current, ast.Attribute) and current.attr == "objects"):
         return False
     model = current.value  # `Book.objects`, or `models.Book.objects` through a module
@@ -159,7 +163,7 @@ def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]
                 for site in facts.calls)
     querysets = any(isinstance(site.node.func, ast.Attribute)
                     and isinstance(site.node.func.value, ast.Attribute)
-                    and site.node.func.value.attr == "objects" for site in facts.calls)
+                    and site.node.func.value.attr in _MANAGERS for site in facts.calls)
     queries = any(isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "query"
                   and site.node.args for site in facts.calls)
     if not (lists or querysets or queries):

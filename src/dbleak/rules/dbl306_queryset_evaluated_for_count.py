@@ -28,7 +28,8 @@ class QuerysetEvaluatedForCount(Rule):
     Django's own: `user.groups`, `user.user_permissions`), `self.<queryset methods>` in a
     method of a class deriving from Django's `Manager` or `QuerySet`, a
     queryset method called on any of them (or on a project helper's queryset:
-    `self.hosts().filter(...)`), or a local name bound once to one of them.
+    `self.hosts().filter(...)`), or a local name bound to one of them and otherwise only
+    refined (`qs = qs.filter(...)`, in any branch).
 
     ## Why is this bad?
     Evaluating a queryset fetches every row and builds a model instance for each, to keep them
@@ -58,7 +59,7 @@ class QuerysetEvaluatedForCount(Rule):
     documentation says. A queryset method called on it in the first `for` of a comprehension
     (`[r.id for r in qs.filter(x)]`) is a query of its own, run once, and reads nothing of the
     count's rows. A project function whose every `return` gives `Model.objects...` (also
-    `models.Model.objects...` through a module), or a
+    `models.Model.objects...` through a module, and `model_cls._default_manager...`), or a
     name bound only to such chains and their refinements, is read as returning a queryset at
     its calls (`len(facilities_managed_by(user))`; the fix is then unsafe); managers' custom
     methods and methods called on an object of no known type are not, nor are sliced
