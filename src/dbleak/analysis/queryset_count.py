@@ -54,6 +54,9 @@ class CountSite:
     # Read as a queryset only from a relation name the project's models declare, in a module
     # that imports nothing of Django, or from a project helper's summary: the fix is unsafe.
     inferred: bool = False
+    # The list or set comprehension that keeps some of the queryset's rows, when it is what is
+    # counted (`len([a for a in qs if ...])`): no rewrite, the condition belongs in the query.
+    kept_by: ast.expr | None = None
 
 
 def count_sites(facts: ModuleFacts, path: str, root: str | None, managers: frozenset[str],
@@ -113,7 +116,7 @@ class _Finder:
     def _counted(self, node: ast.expr, queryset: ast.expr, form: str, scope: Scope) -> CountSite | None:
         kind = self._queryset(queryset, scope, 0)
         if kind is None:
-            return None
+            return self._kept_by_comprehension(node, queryset, form, scope)
         stmt = self.facts.statement_of(node)
         if stmt is None:
             return None
@@ -124,6 +127,44 @@ class _Finder:
                 return None  # its rows are read elsewhere: evaluating it once serves them
             shares = uses
         return CountSite(node, queryset, form, stmt, shares, inferred=kind == _INFERRED)
+
+    def _kept_by_comprehension(self, node: ast.expr, counted: ast.expr, form: str,
+                               scope: Scope) -> CountSite | None:
+        """``len([a for a in qs if a.provider == p])``, or a name bound once to such a list
+        and only counted or tested: every row of ``qs`` is fetched and built to count those a
+        Python condition keeps. No rewrite: the condition must move into the query."""
+        comprehension = counted
+        if isinstance(counted, ast.Name):
+            values = self._refined_bindings(counted.id, scope)
+            if len(values) != 1 or not self._only_counted(counted, scope):
+                return None
+            comprehension = values[0]
+        if not isinstance(comprehension, (ast.ListComp, ast.SetComp)) \
+                or len(comprehension.generators) != 1 or comprehension.generators[0].is_async:
+            return None
+        source = comprehension.generators[0].iter
+        kind = self._queryset(source, scope, 0)
+        stmt = self.facts.statement_of(node)
+        if kind is None or stmt is None:
+            return None
+        if isinstance(source, ast.Name) and self._other_uses(source, scope) is None:
+            return None  # the queryset's rows are read elsewhere too
+        return CountSite(node, source, form, stmt, False, inferred=kind == _INFERRED,
+                         kept_by=comprehension)
+
+    def _only_counted(self, name: ast.Name, scope: Scope) -> bool:
+        """Every read of ``name`` in the scope only counts or tests it."""
+        for other in self.facts.names.get(name.id, ()):
+            if not isinstance(other.ctx, ast.Load):
+                continue
+            owner = self._scope_of(other)
+            if owner is not scope.node:
+                if self._inside(owner, scope.node):
+                    return False  # a closure or comprehension of the scope reads it
+                continue  # another function's name
+            if count_use(self.facts, other) is None:
+                return False
+        return True
 
     # -- querysets
 

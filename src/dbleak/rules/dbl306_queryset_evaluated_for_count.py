@@ -29,7 +29,10 @@ class QuerysetEvaluatedForCount(Rule):
     method of a class deriving from Django's `Manager` or `QuerySet`, a
     queryset method called on any of them (or on a project helper's queryset:
     `self.hosts().filter(...)`), or a local name bound to one of them and otherwise only
-    refined (`qs = qs.filter(...)`, in any branch).
+    refined (`qs = qs.filter(...)`, in any branch). Also a list or set comprehension over a
+    queryset that keeps the rows passing a Python condition, when that list is only counted or
+    tested (`found = [t for t in user.accesstoken_set.all() if t.provider == p]`, `return
+    bool(found)`): reported at the comprehension, without a fix.
 
     ## Why is this bad?
     Evaluating a queryset fetches every row and builds a model instance for each, to keep them
@@ -80,7 +83,8 @@ class QuerysetEvaluatedForCount(Rule):
     Unsafe too for a related manager in a module that imports nothing of Django (an exporter
     handed model instances): only the relation's name says it is one. `len(set(qs))` →
     `qs.order_by().distinct().count()` is always unsafe: the database decides which values are
-    the same (collations), not Python.
+    the same (collations), not Python. A comprehension's condition has no fix: it must be
+    rewritten as a filter of the query (`.filter(provider=p).exists()`) by hand.
 
     ## Options
     None.
@@ -95,7 +99,7 @@ class QuerysetEvaluatedForCount(Rule):
     name = "queryset-evaluated-for-count"
     message = "the queryset is evaluated (every row fetched and built) only to {purpose}"
     fix_title = "Ask the database"
-    fix_availability = "always"
+    fix_availability = "sometimes"
     needs_project = True
 
     VALID = (
@@ -128,13 +132,27 @@ class QuerysetEvaluatedForCount(Rule):
         def helper_queryset(call: ast.Call, scope: Scope) -> bool:
             return returns_queryset(ctx.project, callee_qualname(ctx.facts, call, scope))
 
+        kept: set[int] = set()
         for site in count_sites(ctx.facts, ctx.path, ctx.settings.root, managers, helper_queryset):
             rewriter = rewriter or rewriter_for(ctx)
             purpose = _PURPOSES[site.form]
+            if site.kept_by is not None:
+                if id(site.kept_by) in kept:
+                    continue  # the list's name counted or tested twice: one finding
+                kept.add(id(site.kept_by))
+                stmt = ctx.facts.statement_of(site.kept_by) or site.stmt
+                yield ctx.finding(cls, site.kept_by, _KEPT[site.form], plan=None, stmt=stmt)
+                continue
             yield ctx.finding(cls, site.node, cls.message.format(purpose=purpose),
                               plan=_plan(rewriter, site), stmt=site.stmt)
 
 
+_KEPT = {
+    form: "the queryset is evaluated (every row fetched and built) only to " + what
+    + ": put the condition in the query and ask the database"
+    for form, what in (("len", "count the rows a comprehension's condition keeps"),
+                       ("distinct", "count the rows a comprehension's condition keeps"),
+                       ("truth", "test whether a row passes a comprehension's condition"))}
 _PURPOSES = {"len": "count its rows", "distinct": "count its distinct rows",
              "truth": "test whether it has a row"}
 # What the fix calls on the queryset, by the form of the count.
