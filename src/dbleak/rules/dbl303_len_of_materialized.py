@@ -36,8 +36,8 @@ class LenOfMaterialized(Rule):
     session.query(M).filter(...)`, or a name bound only to such queries, refined) is a query
     too: `len(open_trades_query(s).all())`. Also a call of a project
     helper whose every `return` gives `<query>.all()` (`def get_user_tracks(...): ... return
-    query.all()`) whose result is only counted or tested (`len(f())`, `bool(f())`, `if f():`,
-    `not f()`), and the same for a helper that returns `list(Model.objects.filter(...))`: no
+    query.all()`) whose result is only counted or tested (`len(f())`, `len(set(f()))`,
+    `bool(f())`, `if f():`, `not f()`), and the same for a helper that returns `list(Model.objects.filter(...))`: no
     fix there, the helper's other callers need the list; a helper that counts (`count()`,
     `exists()`) is the rewrite.
 
