@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbleak.analysis.fetch_orm import strip_refinements
+from dbleak.analysis.fetch_summary import callee_qualname
 from dbleak.analysis.generator_summary import (
     CALLS_KEY,
     GENERATOR_KEY,
@@ -38,6 +39,7 @@ from dbleak.analysis.generator_summary import (
 from dbleak.analysis.module import (
     SCOPE_NODES,
     ModuleFacts,
+    Scope,
     iter_children,
     statement_block,
     walk,
@@ -45,6 +47,7 @@ from dbleak.analysis.module import (
     walk_scope,
 )
 from dbleak.analysis.project import ProjectIndex
+from dbleak.analysis.rows_summary import returns_query
 from dbleak.analysis.sources import ObjectSources, object_sources
 from dbleak.analysis.usage import UseKind as NameUseKind
 from dbleak.analysis.usage import name_uses
@@ -194,6 +197,7 @@ class SiteModule:
         self.shadowed_builtins = module_bound
         self._generator_rows: dict[str, bool] = {}
         self._own_generators: Mapping[str, Mapping[str, Any]] | None = None
+        self._call_scopes: dict[int, Scope] | None = None
 
     def parent(self, node: ast.AST) -> ast.AST | None:
         return self.parents.get(id(node))
@@ -559,6 +563,15 @@ class SiteModule:
                               orm_result=kind == "result", fetch_method="all")
         return None
 
+    def _helper_query(self, call: ast.Call) -> bool:
+        """``call`` calls a project function whose every return is a legacy query."""
+        if self._call_scopes is None:
+            self._call_scopes = {id(site.node): site.scope for site in self.facts.calls}
+        scope = self._call_scopes.get(id(call))
+        if scope is None:
+            return False
+        return returns_query(self.project, callee_qualname(self.facts, call, scope))
+
     def _refined_query(self, name: ast.Name, depth: int) -> str | None:
         """"query" for a name every binding of which is a legacy query or a refinement of
         the name itself (`q = session.query(M)`, `q = q.filter(...)`, `q = q.outerjoin(j)`)."""
@@ -587,6 +600,12 @@ class SiteModule:
             if bound[0] != "assign" or not isinstance(bound[1], ast.expr):
                 return None
             return self._orm_kind(bound[1], depth + 1)
+        base = strip_refinements(receiver)
+        if isinstance(base, ast.Name) and base is not receiver:
+            # `valid = total.filter(...)`: a refinement of another query name is a query
+            return "query" if self._orm_kind(base, depth + 1) == "query" else None
+        if isinstance(base, ast.Call) and self._helper_query(base):
+            return "query"  # `self.linked_query(...)`: a project helper that returns a query
         current: ast.expr = receiver
         while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
             attr = current.func.attr
@@ -1043,6 +1062,12 @@ class _Finder:
                                     source.orm_result, source.fetch_method)
             related = self.related_names(source)
             use = self.use_of(node, related)
+            if use is None and source.orm_query and not isinstance(parent, (ast.Assign, ast.AnnAssign)):
+                # A legacy query keeps no read state: `{"valid": len(valid.all()), "total":
+                # len(total.all())}` counts one whatever else the statement reads of its names.
+                use = self.direct_use(node, set())
+                if use is not None and use.kind is not ListUseKind.LENGTH:
+                    use = None
             if use is None:
                 return None
             if use.kind is ListUseKind.CONSUMER and use.consumer in ("list", "tuple") and (

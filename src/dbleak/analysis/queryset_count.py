@@ -9,7 +9,7 @@ number instead.
 A queryset is ``Model.objects.<queryset methods>``, a related manager's ``obj.items.all()`` /
 ``.filter()`` / ``.exclude()`` (``items`` a many-to-many field or a ``related_name`` of a model
 of the project, or a default ``<model>_set``), a queryset method called on either, or a local
-name bound once to one of them.
+name bound to one of them and otherwise only refined (``qs = qs.filter(...)``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ _RELATED_ENTRY = frozenset({"all", "filter", "exclude"})
 _KNOWN, _INFERRED = "known", "inferred"
 # Statements and expressions whose `test` is evaluated only for its truth.
 _TESTS = frozenset({ast.If, ast.While, ast.IfExp, ast.Assert})
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class CountSite:
 
     node: ast.expr  # what is reported, and replaced by the fix
     queryset: ast.expr  # the queryset expression (or name) the fix keeps
-    form: str  # "len" (→ `.count()`) or "truth" (→ `.exists()`)
+    # "len" (→ `.count()`), "distinct" (`len(set(qs))` → `.order_by().distinct().count()`) or
+    # "truth" (→ `.exists()`)
+    form: str
     stmt: ast.stmt
     # Other uses of the name read the queryset's cache (`qs.first()` after `len(qs)`): the fix
     # then makes each of them a query of its own.
@@ -51,6 +54,9 @@ class CountSite:
     # Read as a queryset only from a relation name the project's models declare, in a module
     # that imports nothing of Django, or from a project helper's summary: the fix is unsafe.
     inferred: bool = False
+    # The list or set comprehension that keeps some of the queryset's rows, when it is what is
+    # counted (`len([a for a in qs if ...])`): no rewrite, the condition belongs in the query.
+    kept_by: ast.expr | None = None
 
 
 def count_sites(facts: ModuleFacts, path: str, root: str | None, managers: frozenset[str],
@@ -110,7 +116,7 @@ class _Finder:
     def _counted(self, node: ast.expr, queryset: ast.expr, form: str, scope: Scope) -> CountSite | None:
         kind = self._queryset(queryset, scope, 0)
         if kind is None:
-            return None
+            return self._kept_by_comprehension(node, queryset, form, scope)
         stmt = self.facts.statement_of(node)
         if stmt is None:
             return None
@@ -122,6 +128,44 @@ class _Finder:
             shares = uses
         return CountSite(node, queryset, form, stmt, shares, inferred=kind == _INFERRED)
 
+    def _kept_by_comprehension(self, node: ast.expr, counted: ast.expr, form: str,
+                               scope: Scope) -> CountSite | None:
+        """``len([a for a in qs if a.provider == p])``, or a name bound once to such a list
+        and only counted or tested: every row of ``qs`` is fetched and built to count those a
+        Python condition keeps. No rewrite: the condition must move into the query."""
+        comprehension = counted
+        if isinstance(counted, ast.Name):
+            values = self._refined_bindings(counted.id, scope)
+            if len(values) != 1 or not self._only_counted(counted, scope):
+                return None
+            comprehension = values[0]
+        if not isinstance(comprehension, (ast.ListComp, ast.SetComp)) \
+                or len(comprehension.generators) != 1 or comprehension.generators[0].is_async:
+            return None
+        source = comprehension.generators[0].iter
+        kind = self._queryset(source, scope, 0)
+        stmt = self.facts.statement_of(node)
+        if kind is None or stmt is None:
+            return None
+        if isinstance(source, ast.Name) and self._other_uses(source, scope) is None:
+            return None  # the queryset's rows are read elsewhere too
+        return CountSite(node, source, form, stmt, False, inferred=kind == _INFERRED,
+                         kept_by=comprehension)
+
+    def _only_counted(self, name: ast.Name, scope: Scope) -> bool:
+        """Every read of ``name`` in the scope only counts or tests it."""
+        for other in self.facts.names.get(name.id, ()):
+            if not isinstance(other.ctx, ast.Load):
+                continue
+            owner = self._scope_of(other)
+            if owner is not scope.node:
+                if self._inside(owner, scope.node):
+                    return False  # a closure or comprehension of the scope reads it
+                continue  # another function's name
+            if count_use(self.facts, other) is None:
+                return False
+        return True
+
     # -- querysets
 
     def _queryset(self, expr: ast.expr, scope: Scope, depth: int) -> str | None:
@@ -130,11 +174,21 @@ class _Finder:
         if depth > 4:
             return None
         if isinstance(expr, ast.Name):
-            value = self._single_binding(expr.id, scope)
-            return self._queryset(value, scope, depth + 1) if value is not None else None
+            values = self._refined_bindings(expr.id, scope)
+            if not values:
+                return None
+            kinds = [self._queryset(value, scope, depth + 1) for value in values]
+            if any(kind is None for kind in kinds):
+                return None
+            return _INFERRED if _INFERRED in kinds else _KNOWN
         if isinstance(expr, ast.Call) and self.helper_queryset is not None \
                 and self.helper_queryset(expr, scope):
             return _INFERRED  # `len(facilities_managed_by(user))`: the helper's summary says
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) \
+                and expr.func.attr in _CHAINABLE and isinstance(expr.func.value, ast.Call):
+            inner = self._queryset(expr.func.value, scope, depth + 1)
+            if inner is not None:  # `self.commands().filter(...)`: a refined queryset
+                return inner
         root, steps = method_chain(expr)
         if not steps or steps[-1].call is None or any(s.name == "[]" for s in steps):
             return None  # a slice is bounded; a bare attribute is no evaluated queryset
@@ -149,6 +203,9 @@ class _Finder:
             return _KNOWN if chained else None
         calls = [i for i, s in enumerate(steps) if s.call is not None]
         first = calls[0]
+        if isinstance(root, ast.Name) and first == 0 and self._manager_self(root, scope) \
+                and all(s.name in _CHAINABLE for s in steps):
+            return _KNOWN  # `self.filter(...)` in a method of a `Manager` or `QuerySet` class
         if isinstance(root, ast.Name) and first == 0:
             inner = self._queryset(root, scope, depth + 1)
             if inner is not None:  # `qs.filter(...)` of a queryset name
@@ -171,25 +228,40 @@ class _Finder:
         # `book.authors.all()`: a related manager of a model instance
         return kind if all(s.name in _CHAINABLE for s in steps[first:]) else None
 
-    def _single_binding(self, name: str, scope: Scope) -> ast.expr | None:
-        """The value of ``name = value``, when that is the name's one binding in the scope
-        (read from the module's index of names: no walk of the scope)."""
+    def _manager_self(self, name: ast.Name, scope: Scope) -> bool:
+        """``name`` is the ``self`` of a method of a class deriving from Django's ``Manager``
+        or ``QuerySet``: its queryset methods make querysets."""
+        function = scope.node
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or scope.parent is None \
+                or not isinstance(scope.parent.node, ast.ClassDef):
+            return False
+        args = function.args
+        first = (*args.posonlyargs, *args.args)[:1]
+        if not first or first[0].arg != name.id or function.decorator_list:
+            return False  # a static method or a class method, a property: no queryset `self`
+        return any(_django_manager_base(self.facts, base) for base in scope.parent.node.bases)
+
+    def _refined_bindings(self, name: str, scope: Scope) -> list[ast.expr]:
+        """The values ``name`` is bound to in the scope, when each binding is a plain
+        ``name = value`` and those that are no refinement of the name itself (``qs =
+        qs.filter(...)``) are none; empty when one binding is of another kind."""
         node = scope.node
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             args = node.args
             if any(a.arg == name for a in (*args.posonlyargs, *args.args, *args.kwonlyargs,
                                            *(x for x in (args.vararg, args.kwarg) if x is not None))):
-                return None  # a parameter: whatever the caller passes
-        found: ast.expr | None = None
+                return []  # a parameter: whatever the caller passes
+        found: list[ast.expr] = []
         for other in self.facts.names.get(name, ()):
             if isinstance(other.ctx, ast.Load) or self._scope_of(other) is not node:
                 continue
             parent = self.facts.parent.get(id(other))
-            if found is not None or not isinstance(parent, (ast.Assign, ast.AnnAssign)) \
-                    or parent.value is None or (parent.targets != [other] if isinstance(parent, ast.Assign)
-                                                else parent.target is not other):
-                return None  # bound twice, or by a loop, a `with`, an unpacking
-            found = parent.value
+            if not isinstance(parent, (ast.Assign, ast.AnnAssign)) or parent.value is None \
+                    or (parent.targets != [other] if isinstance(parent, ast.Assign)
+                        else parent.target is not other):
+                return []  # bound by a loop, a `with`, an unpacking
+            if not _refines_name(parent.value, name):
+                found.append(parent.value)
         return found
 
     def _other_uses(self, name: ast.Name, scope: Scope) -> bool | None:
@@ -208,19 +280,46 @@ class _Finder:
             if isinstance(parent, ast.Attribute) and parent.value is other:
                 call = self.facts.parent.get(id(parent))
                 if isinstance(call, ast.Call) and call.func is parent and parent.attr in _QUERY_CALLS:
-                    queries = True
+                    if not self._refinement_of(other):
+                        queries = True  # `qs = qs.filter(...)` only makes the queryset counted
                     continue
                 return None
             if count_use(self.facts, other) is not None:
                 continue
+            if isinstance(parent, ast.FormattedValue) and parent.value is other:
+                # `f"... {qs}"`: its repr, at most 21 rows of a query of its own when not
+                # evaluated, from the cache when it is
+                queries = True
+                continue
             return None
         return queries
 
+    def _refinement_of(self, name: ast.Name) -> bool:
+        """``name`` is read to refine itself: ``qs = qs.filter(...)``."""
+        statement = self.facts.statement_of(name)
+        return isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+            and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == name.id \
+            and _refines_name(statement.value, name.id)
+
     def _scope_of(self, node: ast.AST) -> ast.AST | None:
+        """The scope that evaluates ``node``: the outermost iterable of a comprehension
+        (``[r.id for r in qs.filter(x)]``) is evaluated by the scope around it."""
+        child: ast.AST = node
         current = self.facts.parent.get(id(node))
-        while current is not None and not isinstance(
-                current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module,
-                          ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        while current is not None:
+            if isinstance(current, _COMPREHENSIONS):
+                first = current.generators[0]
+                if child is not first:
+                    return current
+            elif isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                      ast.ClassDef, ast.Module)):
+                return current
+            elif isinstance(current, ast.comprehension) and child is not current.iter:
+                # the target and the conditions of a comprehension's first clause are its own
+                owner = self.facts.parent.get(id(current))
+                if owner is not None:
+                    return owner
+            child = current
             current = self.facts.parent.get(id(current))
         return current
 
@@ -264,8 +363,29 @@ def _prefetched(unit: ast.AST) -> frozenset[str]:
     return frozenset(found)
 
 
+def _refines_name(value: ast.expr, name: str) -> bool:
+    """``value`` is ``name.<queryset methods>(...)``: the queryset ``name`` holds, refined."""
+    current = value
+    if not isinstance(current, ast.Call):
+        return False
+    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+        if current.func.attr not in _CHAINABLE:
+            return False
+        current = current.func.value
+    return isinstance(current, ast.Name) and current.id == name
+
+
+def _django_manager_base(facts: ModuleFacts, base: ast.expr) -> bool:
+    """``base`` names Django's ``Manager`` or ``QuerySet`` (``models.Manager``)."""
+    qualname = facts.qualname(base)
+    if qualname is None or not qualname.startswith("django."):
+        return False
+    return qualname.rsplit(".", 1)[-1] in ("Manager", "BaseManager", "QuerySet")
+
+
 def _sized(facts: ModuleFacts, call: ast.Call) -> tuple[ast.expr, str] | None:
-    """``(x, "len")`` for ``len(x)`` and ``len(list(x))``, ``(x, "truth")`` for ``bool(x)``."""
+    """``(x, "len")`` for ``len(x)`` and ``len(list(x))``, ``(x, "distinct")`` for
+    ``len(set(x))``, ``(x, "truth")`` for ``bool(x)``."""
     func = call.func
     if not (isinstance(func, ast.Name) and func.id in ("len", "bool") and len(call.args) == 1
             and not call.keywords and facts.qualname(func) is None):
@@ -273,19 +393,20 @@ def _sized(facts: ModuleFacts, call: ast.Call) -> tuple[ast.expr, str] | None:
     inner = call.args[0]
     if func.id == "bool":
         return inner, "truth"
-    if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "list" \
-            and len(inner.args) == 1 and not inner.keywords:
-        inner = inner.args[0]
+    if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id in ("list", "set") \
+            and len(inner.args) == 1 and not inner.keywords and facts.qualname(inner.func) is None:
+        return inner.args[0], "len" if inner.func.id == "list" else "distinct"
     return inner, "len"
 
 
 def count_use(facts: ModuleFacts, node: ast.expr) -> str | None:
-    """"len" for ``len(node)`` and ``len(list(node))``, "truth" for ``bool(node)`` or a truth
+    """"len" for ``len(node)`` and ``len(list(node))``, "distinct" for ``len(set(node))``,
+    "truth" for ``bool(node)`` or a truth
     test of it (``if``, ``while``, ``assert``, ``x if node else y``, through ``not``,
     ``and``/``or``); None for any other use."""
     parent = facts.parent.get(id(node))
-    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "list":
-        parent = facts.parent.get(id(parent))  # `len(list(node))`
+    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in ("list", "set"):
+        parent = facts.parent.get(id(parent))  # `len(list(node))`, `len(set(node))`
     sized = _sized(facts, parent) if isinstance(parent, ast.Call) else None
     if sized is not None and sized[0] is node:
         return sized[1]

@@ -21,6 +21,9 @@ from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
 
 RETURNS_ROWS_KEY = "returns-all-rows"
 RETURNS_QUERYSET_KEY = "returns-queryset"
+RETURNS_QUERY_KEY = "returns-query"
+# A model's managers: `objects`, and Django's own names for the default ones.
+_MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
 _QUERYSET_REFINEMENTS = frozenset({"all", "filter", "exclude", "order_by", "select_related",
                                    "prefetch_related", "only", "defer", "distinct", "using",
                                    "annotate"})
@@ -39,14 +42,21 @@ def _query_chain(node: ast.expr, name: str | None = None) -> bool:
 
 
 def _queryset_chain(node: ast.expr) -> bool:
-    """``Model.objects.<refinements>``: a Django queryset with no slice, no bound."""
+    """``Model.objects.<refinements>`` (``models.Model.objects...``, ``m._default_manager...``
+    too): a Django queryset with no slice, no bound."""
     current = node
     while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
         if current.func.attr not in _QUERYSET_REFINEMENTS:
             return False
         current = current.func.value
-    return (isinstance(current, ast.Attribute) and current.attr == "objects"
-            and isinstance(current.value, ast.Name) and current.value.id[:1].isupper())
+    if isinstance(current, ast.Attribute) and current.attr in _MANAGERS - {"objects"}:
+        return True  # Django's own names: `model_cls._default_manager.all()`
+    if not (isinstance(current, ast.Attribute) and current.attr == "objects"):
+        return False
+    model = current.value  # `Book.objects`, or `models.Book.objects` through a module
+    if isinstance(model, ast.Attribute) and isinstance(model.value, ast.Name):
+        return model.attr[:1].isupper()
+    return isinstance(model, ast.Name) and model.id[:1].isupper()
 
 
 def _returns_all_rows(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -107,6 +117,26 @@ def _returns_queryset(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncF
     return True
 
 
+def _returns_query(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Every ``return`` gives a legacy SQLAlchemy query (``session.query(M)...``,
+    ``Model.query...``), or a refinement of a name bound only to such queries and to
+    refinements of itself: a query not yet run, with no bound added."""
+    nodes = list(walk_scope(function))
+    returns = [n.value for n in nodes if isinstance(n, ast.Return)]
+    if not returns or any(v is None for v in returns) \
+            or any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes):
+        return False
+    for value in returns:
+        assert value is not None
+        if _query_chain(value):
+            continue
+        base = strip_refinements(value)
+        if not isinstance(base, ast.Name) or not _bound_only_to(
+                facts, nodes, base.id, partial(_query_chain, name=base.id)):
+            return False
+    return True
+
+
 def _queryset_or_refinement(node: ast.expr, name: str) -> bool:
     return _queryset_chain(node) or _refines(node, name)
 
@@ -125,15 +155,18 @@ def _refines(node: ast.expr, name: str) -> bool:
 
 def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
     """``{qualname: {"returns-all-rows": True}}`` for the functions of one module whose every
-    ``return`` gives ``<query>.all()``, and ``{"returns-queryset": True}`` for those whose
-    every ``return`` gives a lazy Django queryset."""
+    ``return`` gives ``<query>.all()``, ``{"returns-queryset": True}`` for those whose
+    every ``return`` gives a lazy Django queryset, and ``{"returns-query": True}`` for those
+    whose every ``return`` gives a legacy SQLAlchemy query."""
     lists = any(isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "all"
                 or isinstance(site.node.func, ast.Name) and site.node.func.id == "list"
                 for site in facts.calls)
     querysets = any(isinstance(site.node.func, ast.Attribute)
                     and isinstance(site.node.func.value, ast.Attribute)
-                    and site.node.func.value.attr == "objects" for site in facts.calls)
-    if not (lists or querysets):
+                    and site.node.func.value.attr in _MANAGERS for site in facts.calls)
+    queries = any(isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "query"
+                  and site.node.args for site in facts.calls)
+    if not (lists or querysets or queries):
         return {}
     found: dict[str, dict[str, Any]] = {}
     for qualname, function in module_functions(facts).items():
@@ -141,6 +174,8 @@ def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]
             found[qualname] = {RETURNS_ROWS_KEY: True}
         elif querysets and _returns_queryset(facts, function):
             found[qualname] = {RETURNS_QUERYSET_KEY: True}
+        elif queries and _returns_query(facts, function):
+            found[qualname] = {RETURNS_QUERY_KEY: True}
     return found
 
 
@@ -149,6 +184,13 @@ def returns_all_rows(project: ProjectIndex, qualname: str | None) -> bool:
         return False
     summary = project.get(qualname)
     return bool(summary is not None and summary.get(RETURNS_ROWS_KEY))
+
+
+def returns_query(project: ProjectIndex, qualname: str | None) -> bool:
+    if qualname is None:
+        return False
+    summary = project.get(qualname)
+    return bool(summary is not None and summary.get(RETURNS_QUERY_KEY))
 
 
 def returns_queryset(project: ProjectIndex, qualname: str | None) -> bool:

@@ -28,11 +28,16 @@ class LenOfMaterialized(Rule):
     ## What it does
     Flags `len(list(g))` over a generator or a cursor, `len(cur.fetchall())` and
     `len(query.all())` (also through a name used only there, and a query name refined on the
-    way: `q = session.query(M)`, `q = q.filter(...)`, `q = q.outerjoin(...)`; a `limit()` on the
-    way is a bound): a list of every row built only to be counted. Also a call of a project
+    way: `q = session.query(M)`, `q = q.filter(...)`, `q = q.outerjoin(...)`, or bound to a
+    refinement of another query name: `valid = total.filter(...)`; a `limit()` on the
+    way is a bound): a list of every row built only to be counted. A legacy query keeps no
+    read state, so `{"valid": len(valid.all()), "total": len(total.all())}` counts each. A
+    call of a project helper whose every `return` gives a legacy query not yet run (`return
+    session.query(M).filter(...)`, or a name bound only to such queries, refined) is a query
+    too: `len(open_trades_query(s).all())`. Also a call of a project
     helper whose every `return` gives `<query>.all()` (`def get_user_tracks(...): ... return
-    query.all()`) whose result is only counted or tested (`len(f())`, `bool(f())`, `if f():`,
-    `not f()`), and the same for a helper that returns `list(Model.objects.filter(...))`: no
+    query.all()`) whose result is only counted or tested (`len(f())`, `len(set(f()))`,
+    `bool(f())`, `if f():`, `not f()`), and the same for a helper that returns `list(Model.objects.filter(...))`: no
     fix there, the helper's other callers need the list; a helper that counts (`count()`,
     `exists()`) is the rewrite.
 
@@ -142,7 +147,7 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
             continue
         name = (qualname or "").rsplit(".", 1)[-1]
         message = (f"`{name}()` returns every row of its query as a list, and this call only "
-                   f"{'counts' if how == 'len' else 'tests'} them: ask the database "
+                   f"{'tests' if how == 'truth' else 'counts'} them: ask the database "
                    f"(`count()`, `exists()`) in a helper of its own")
         yield ctx.finding(rule, call, message, plan=None, stmt=site.stmt)
 

@@ -20,13 +20,19 @@ class QuerysetEvaluatedForCount(Rule):
     """
     ## What it does
     Flags a Django queryset evaluated only to be counted or tested: `len(qs)`,
-    `len(list(qs))`, `bool(qs)`, `if qs:`, `if not qs:` (also in `while`, `assert` and
-    `x if qs else y`), when nothing reads its rows afterwards. A queryset is
+    `len(list(qs))`, `len(set(qs))`, `bool(qs)`, `if qs:`, `if not qs:` (also in `while`,
+    `assert` and `x if qs else y`), when nothing reads its rows afterwards. A queryset is
     `Model.objects.<queryset methods>`, a related manager's `obj.items.all()` / `.filter()` /
     `.exclude()` (`items` a many-to-many field or the `related_name` of a foreign key of a
     model of the project; in a module that imports Django, also a default `<model>_set` or one of
-    Django's own: `user.groups`, `user.user_permissions`), a
-    queryset method called on either, or a local name bound once to one of them.
+    Django's own: `user.groups`, `user.user_permissions`), `self.<queryset methods>` in a
+    method of a class deriving from Django's `Manager` or `QuerySet`, a
+    queryset method called on any of them (or on a project helper's queryset:
+    `self.hosts().filter(...)`), or a local name bound to one of them and otherwise only
+    refined (`qs = qs.filter(...)`, in any branch). Also a list or set comprehension over a
+    queryset that keeps the rows passing a Python condition, when that list is only counted or
+    tested (`found = [t for t in user.accesstoken_set.all() if t.provider == p]`, `return
+    bool(found)`): reported at the comprehension, without a fix.
 
     ## Why is this bad?
     Evaluating a queryset fetches every row and builds a model instance for each, to keep them
@@ -53,8 +59,11 @@ class QuerysetEvaluatedForCount(Rule):
     ## Known problems
     Not flagged when the queryset's rows are read anyway (iterated, indexed, listed, returned
     or passed on after the test): evaluating it once then serves every use, as Django's
-    documentation says. A project function whose every `return` gives `Model.objects...` (or a
-    name bound only to such chains and their refinements) is read as returning a queryset at
+    documentation says. A queryset method called on it in the first `for` of a comprehension
+    (`[r.id for r in qs.filter(x)]`) is a query of its own, run once, and reads nothing of the
+    count's rows. A project function whose every `return` gives `Model.objects...` (also
+    `models.Model.objects...` through a module, and `model_cls._default_manager...`), or a
+    name bound only to such chains and their refinements, is read as returning a queryset at
     its calls (`len(facilities_managed_by(user))`; the fix is then unsafe); managers' custom
     methods and methods called on an object of no known type are not, nor are sliced
     querysets (`qs[:10]`, bounded already) and raw querysets. A related manager whose rows were prefetched (`prefetch_related("items")`)
@@ -68,10 +77,14 @@ class QuerysetEvaluatedForCount(Rule):
     ## Fix safety
     Safe when the queryset is used only there: `len(qs)` → `qs.count()` and a truth test →
     `qs.exists()` give the same answer. Unsafe when the name is used again by a queryset method
-    (`qs.first()` after `len(qs)`): those read the result cache the evaluation filled, and after
+    (`qs.first()` after `len(qs)`) or shown in an f-string (`f"{qs}"`, its repr of at most 21
+    rows): those read the result cache the evaluation filled, and after
     the fix each runs a query of its own (a concurrent write can then make them disagree).
     Unsafe too for a related manager in a module that imports nothing of Django (an exporter
-    handed model instances): only the relation's name says it is one.
+    handed model instances): only the relation's name says it is one. `len(set(qs))` →
+    `qs.order_by().distinct().count()` is always unsafe: the database decides which values are
+    the same (collations), not Python. A comprehension's condition has no fix: it must be
+    rewritten as a filter of the query (`.filter(provider=p).exists()`) by hand.
 
     ## Options
     None.
@@ -86,7 +99,7 @@ class QuerysetEvaluatedForCount(Rule):
     name = "queryset-evaluated-for-count"
     message = "the queryset is evaluated (every row fetched and built) only to {purpose}"
     fix_title = "Ask the database"
-    fix_availability = "always"
+    fix_availability = "sometimes"
     needs_project = True
 
     VALID = (
@@ -119,15 +132,39 @@ class QuerysetEvaluatedForCount(Rule):
         def helper_queryset(call: ast.Call, scope: Scope) -> bool:
             return returns_queryset(ctx.project, callee_qualname(ctx.facts, call, scope))
 
+        kept: set[int] = set()
         for site in count_sites(ctx.facts, ctx.path, ctx.settings.root, managers, helper_queryset):
             rewriter = rewriter or rewriter_for(ctx)
-            purpose = "count its rows" if site.form == "len" else "test whether it has a row"
+            purpose = _PURPOSES[site.form]
+            if site.kept_by is not None:
+                if id(site.kept_by) in kept:
+                    continue  # the list's name counted or tested twice: one finding
+                kept.add(id(site.kept_by))
+                stmt = ctx.facts.statement_of(site.kept_by) or site.stmt
+                yield ctx.finding(cls, site.kept_by, _KEPT[site.form], plan=None, stmt=stmt)
+                continue
             yield ctx.finding(cls, site.node, cls.message.format(purpose=purpose),
                               plan=_plan(rewriter, site), stmt=site.stmt)
 
 
+_KEPT = {
+    form: "the queryset is evaluated (every row fetched and built) only to " + what
+    + ": put the condition in the query and ask the database"
+    for form, what in (("len", "count the rows a comprehension's condition keeps"),
+                       ("distinct", "count the rows a comprehension's condition keeps"),
+                       ("truth", "test whether a row passes a comprehension's condition"))}
+_PURPOSES = {"len": "count its rows", "distinct": "count its distinct rows",
+             "truth": "test whether it has a row"}
+# What the fix calls on the queryset, by the form of the count.
+_COUNTING = {"len": "count()", "distinct": "order_by().distinct().count()", "truth": "exists()"}
+
+
 def _plan(rw: Rewriter, site: CountSite) -> FixPlan:
-    method = "count" if site.form == "len" else "exists"
-    content = f"{rw.source_text(site.queryset)}.{method}()"
+    method = _COUNTING[site.form]
+    content = f"{rw.source_text(site.queryset)}.{method}"
     applicability = Applicability.UNSAFE if site.shares_cache or site.inferred else Applicability.SAFE
-    return FixPlan(f"Use `.{method}()`", applicability, (rw.replace(site.node, content),))
+    if site.form == "distinct":
+        # `set()` compares what Python compares; `DISTINCT` what the database compares
+        # (collations, trailing spaces on some backends): the same answer, not the same rule
+        applicability = Applicability.UNSAFE
+    return FixPlan(f"Use `.{method}`", applicability, (rw.replace(site.node, content),))
