@@ -95,7 +95,10 @@ class HandOver:
             if isinstance(parent, ast.keyword):
                 call = self.parents.get(id(parent))
                 if isinstance(call, ast.Call):
-                    return self.call_fate(call, None, parent.arg, spec), call
+                    fate = self.call_fate(call, None, parent.arg, spec)
+                    if fate == "escape" and self._kept_by_local_instance(call, None, parent.arg):
+                        fate = "guess"
+                    return fate, call
                 return "escape", parent
             if isinstance(parent, ast.Call):
                 if parent.func is current:
@@ -105,6 +108,8 @@ class HandOver:
                 if fate == "lazy":
                     current = parent
                     continue
+                if fate == "escape" and self._kept_by_local_instance(parent, index, None):
+                    fate = "guess"
                 return fate, parent
             if isinstance(parent, (ast.Return,)):
                 return "escape", parent
@@ -128,6 +133,18 @@ class HandOver:
                                    ast.Match, ast.Raise, ast.Delete)):
                 return "borrow", current
             return "escape", current
+
+    def _kept_by_local_instance(self, call: ast.Call, index: int | None, keyword: str | None) -> bool:
+        """``service = MigrationService(engine=engine)``: a class of the project keeps the
+        object in an attribute it never releases, and the new instance is a local object that
+        never leaves the scope (:meth:`local_holder`'s test): the object is dropped with it."""
+        assign = self.parents.get(id(call))
+        if not (isinstance(assign, ast.Assign) and assign.value is call and len(assign.targets) == 1
+                and isinstance(assign.targets[0], ast.Name)):
+            return False
+        if not self.sources.kept_unreleased(self.sources.call_target(call, self.cls), index, keyword):
+            return False
+        return self._holder(assign.targets[0].id)
 
     def local_holder(self, assign: ast.Assign) -> str | None:
         """The local object every target of ``assign`` is an attribute (or an item of one) of,

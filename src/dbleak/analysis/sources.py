@@ -41,6 +41,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_MAKES_DB,
     SUMMARY_METHODS,
     SUMMARY_PARAMS,
+    SUMMARY_PASSED_ATTRS,
     SUMMARY_RELEASED_ATTRS,
     SUMMARY_RETURN_ITEMS,
     SUMMARY_RETURNS,
@@ -672,6 +673,30 @@ class ObjectSources:
             return _instance_spec(qualname, chain, value.kind,
                                   f"a class of the project that takes over the {value.kind.value} it is given")
         return None
+
+    def kept_unreleased(self, qualname: str | None, index: int | None, keyword: str | None) -> bool:
+        """Whether ``qualname`` is a class of the project whose constructor keeps the argument
+        (``self.engine = engine``) in an attribute that no method of the class or its bases
+        releases or hands on: the object lives as long as the instance, and no longer."""
+        if qualname is None:
+            return False
+        chain = list(self.class_chain(qualname))
+        if not chain or chain[0][1].get(SUMMARY_KIND) != "class":
+            return False
+        init_class = next((owner for owner, summary, _level in chain
+                           if "__init__" in summary.get(SUMMARY_METHODS, ())), None)
+        kept = self.summary(init_class) if init_class is not None else None
+        init = self.method_summary(init_class, "__init__") if init_class is not None else None
+        params = init.get(SUMMARY_PARAMS) if init is not None else None
+        if kept is None or not isinstance(params, (tuple, list)):
+            return False
+        name = argument_parameter(params, index, keyword, bound=True)
+        attr = (kept.get(SUMMARY_ADOPTS) or {}).get(name) if name is not None else None
+        if attr is None:
+            return False
+        return not any(attr in summary.get(SUMMARY_RELEASED_ATTRS, ())
+                       or attr in (summary.get(SUMMARY_PASSED_ATTRS) or {})
+                       for _name, summary, _level in chain)
 
     def proxied(self, qualname: str, given: tuple[tuple[int | str, Origin], ...],
                 depth: int) -> ObjectSpec | None:

@@ -174,7 +174,11 @@ class UnclosedConnection(Rule):
     `@contextmanager` (or `@asynccontextmanager`) generator and a pytest fixture only lend what
     they yield: the `with` body or the test uses it, and the generator resumes after it, so
     closing it is still the generator's job. One that yields back the object it is given
-    (`with atomic(conn) as conn:`) binds the `as` name to that same object.
+    (`with atomic(conn) as conn:`) binds the `as` name to that same object. A constructor of a
+    project class that keeps the object in an attribute no method of the class releases
+    (`service = MigrationService(engine=engine)`) does not take it over when the new instance
+    stays in the scope (only its attributes and methods are used, and it is not returned,
+    stored or kept by a call): the object is dropped with the instance, and reported here.
 
     Not seen yet: objects made in one function and closed by its callers through several
     levels of calls that are not plain factories; engines whose `dispose()` is skipped only
