@@ -97,6 +97,17 @@ def is_plain_cursor_call(call: ast.Call) -> bool:
         and all(plain(a) for a in call.args) and all(plain(k.value) for k in call.keywords)
 
 
+def _is_plain_close(call: ast.Call) -> bool:
+    """``name.close()`` or ``self.name.close()``, with no argument."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "close") or call.args or call.keywords:
+        return False
+    value = func.value
+    if isinstance(value, ast.Attribute):
+        value = value.value
+    return isinstance(value, ast.Name)
+
+
 def may_raise(node: ast.AST, yields: bool = True) -> bool:
     """Whether evaluating ``node`` may raise (``yields``: a `yield` may get an exception)."""
     skipped: set[int] = set()
@@ -107,6 +118,11 @@ def may_raise(node: ast.AST, yields: bool = True) -> bool:
             if isinstance(sub.func, ast.Name) and sub.func.id in _SAFE_BUILTINS:
                 continue
             if is_log_call(sub):
+                continue
+            if _is_plain_close(sub):
+                # `cursor.close()` before `connection.close()`: closing is cleanup, not a
+                # failure worth a `try` of its own
+                skipped.update(id(n) for n in ast.walk(sub))
                 continue
             if is_plain_cursor_call(sub):
                 # `cur = conn.cursor()`, `conn.cursor(pymysql.cursors.DictCursor)`: a DB-API

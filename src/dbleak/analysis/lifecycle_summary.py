@@ -55,6 +55,7 @@ from dbleak.knowledge.calls import (
     BORROWING_BUILTINS,
     BORROWING_METHODS,
     KEEPING_METHODS,
+    POOL_RELEASE_METHODS,
     RELEASE_METHODS,
     callee_keeps,
     is_keeping_name,
@@ -299,6 +300,8 @@ def _argument_effect(facts: ModuleFacts, reader: OriginReader, call: ast.Call, a
             return EFFECT_RELEASE if isinstance(facts.parent.get(id(call)), ast.withitem) else EFFECT_ESCAPE
         return (("pass", target, index, keyword, _result_kept(facts, reader, call), bound),)
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if isinstance(func, ast.Attribute) and name in POOL_RELEASE_METHODS:
+        return EFFECT_RELEASE  # `self._connpool.putconn(connection)`: given back to its pool
     if name in BORROWING_METHODS:
         return EFFECT_BORROW
     if callee_keeps(name, isinstance(func, ast.Attribute), bool(call.keywords)):
@@ -484,6 +487,16 @@ def _used_as_cursor(nodes: list[ast.AST], name: str) -> bool:
                and isinstance(node.value, ast.Name) and node.value.id == name for node in nodes)
 
 
+def _made_instance(method: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The one local name a ``__new__`` binds to ``<class>.__new__(cls, ...)`` or
+    ``super().__new__(cls)``: the instance its attribute stores are made on."""
+    names = {target.id for node in walk_scope(method) if isinstance(node, ast.Assign)
+             and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute)
+             and node.value.func.attr == "__new__"
+             for target in node.targets if isinstance(target, ast.Name)}
+    return next(iter(names)) if len(names) == 1 else None
+
+
 def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> dict[str, Any]:
     bases: list[str] = []
     defined = {node.name for node in facts.tree.body if isinstance(node, ast.ClassDef)}
@@ -502,6 +515,8 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
     body_reader = scope_readers(facts)[id(cls)]
     for item in cls.body:
         if isinstance(item, ast.Assign):
+            if is_none(item.value):
+                continue  # `_connpool = None`: a placeholder until an instance sets its own
             for target in item.targets:
                 if isinstance(target, ast.Name):
                     attrs.setdefault(target.id, []).append(body_reader.origin(item.value))
@@ -514,6 +529,8 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
         elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
             reader = scope_readers(facts)[id(item)]
             me = reader.self_name
+            if item.name == "__new__":
+                me = _made_instance(item)  # `inst = Base.__new__(cls)`: the instance
             if me is None or any(decorator_name(d) == "staticmethod" for d in item.decorator_list):
                 continue
             nested: list[ast.AST] = []

@@ -197,8 +197,9 @@ def with_item_object(ctx: CheckContext, site: WithSite, call: ast.Call,
     if isinstance(direct, ObjectSpec):
         return direct
     value = sources.expr_value(call, site.scope.node)
-    if not isinstance(value, ObjectSpec) or value.driver == "dbapi":
-        return None
+    if not isinstance(value, ObjectSpec) or value.driver == "dbapi" or value.held:
+        return None  # a connection the project keeps and lends (`return self._conn`): its
+        #              `with` is a transaction on the owner's connection, not a new one
     return value
 
 

@@ -121,8 +121,9 @@ class OwnerNeverCloses(Rule):
                 continue
             word = _WORD.get(owned.spec.kind, "connection")
             verb = "disposes" if owned.spec.kind is Kind.ENGINE else "closes"
-            message = (f"`{owned.class_node.name}` stores a {word} on `self.{owned.attr}` and no "
-                       f"method {verb} it")
+            article = "an" if word[0] in "aeiou" else "a"
+            message = (f"`{owned.class_node.name}` stores {article} {word} on `self.{owned.attr}` and "
+                       f"no method {verb} it")
             yield ctx.finding(cls, owned.node, message)
         for again in reopened(ctx):
             word = _WORD.get(again.spec.kind, "connection")
