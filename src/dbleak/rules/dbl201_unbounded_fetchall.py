@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from dbleak.analysis.fetch import (
     FetchSite,
@@ -83,7 +83,11 @@ class UnboundedFetchall(Rule):
 
     ## Known problems
     The SQL must be resolvable statically (literals, constants, concatenations, f-strings with
-    holes); unresolvable SQL is not reported unless `unresolved = "report"`. A name assigned
+    holes); unresolvable SQL is not reported unless `unresolved = "report"`, except when the
+    rows are sliced at once (`cur.fetchall()[:n]`, on any receiver named like a cursor's
+    method): the code itself keeps only the first `n`, which `fetchmany(n)` reads (reported
+    without a fix: a negative or `None` bound, or a later read of the same cursor, would behave
+    differently). A name assigned
     several times holds the assignment that reaches the read: the last one before it on every
     path (not one in a branch, nor one a later turn of a loop around the read makes). A name
     assigned in several branches before the read is reported only when every text it may hold
@@ -148,10 +152,13 @@ class UnboundedFetchall(Rule):
         analysis = fetch_analysis(ctx)
         report_unresolved = ctx.settings.option("sql", "unresolved", "ignore") == "report"
         if "fetchall" in ctx.text:
+            seen: set[int] = set()
             for site in dbapi_fetch_sites(analysis):
+                seen.add(id(site.node))
                 finding = _check_site(cls, ctx, site, report_unresolved)
                 if finding is not None:
                     yield finding
+            yield from _sliced_reads(cls, ctx, seen)
         yield from _helper_calls(cls, ctx, "fetchall")
 
 
@@ -174,6 +181,13 @@ def _check_site(rule: type[Rule], ctx: CheckContext, site: FetchSite,
     bound = site.bound
     call = _call_text(ctx, site)
     if bound is None or bound.verdict == "unknown":
+        kept = _head_slice(ctx.facts.parent, site.node)
+        if kept is not None:
+            # `cur.fetchall()[:n]`: the code itself says it wants at most n rows
+            count = source_segment(ctx.text, kept) or "n"
+            message = (f"`{call}` reads every row to keep the first {count}; "
+                       f"`fetchmany({count})` reads only those")
+            return ctx.finding(rule, site.node, message, stmt=site.stmt)
         if not report_unresolved:
             return None
         message = f"`{call}` reads every row, and the query's bound could not be proven"
@@ -189,6 +203,36 @@ def _check_site(rule: type[Rule], ctx: CheckContext, site: FetchSite,
     if note:
         message += f"; {note}"
     return ctx.finding(rule, site.node, message, plan=plan, stmt=site.stmt)
+
+
+def _sliced_reads(rule: type[Rule], ctx: CheckContext, seen: set[int]) -> Iterator[Finding]:
+    """``x.fetchall()[:n]`` on a receiver nothing else says is a cursor (`cursor =
+    dataset.query(sql)` of a library the table does not list): the name and the slice say it
+    all, a DB-API read of every row to keep the first ``n``."""
+    for site in ctx.facts.calls:
+        call = site.node
+        func = call.func
+        if id(call) in seen or site.stmt is None or not isinstance(func, ast.Attribute) \
+                or func.attr != "fetchall" or call.args or call.keywords or is_test_scope(site.scope):
+            continue
+        kept = _head_slice(ctx.facts.parent, call)
+        if kept is None:
+            continue
+        count = source_segment(ctx.text, kept) or "n"
+        receiver = chain_text(func.value) or "cursor"
+        message = (f"`{receiver}.fetchall()` reads every row to keep the first {count}; "
+                   f"`fetchmany({count})` reads only those")
+        yield ctx.finding(rule, call, message, stmt=site.stmt)
+
+
+def _head_slice(parents: Mapping[int, ast.AST], node: ast.AST) -> ast.expr | None:
+    """``n`` for ``node[:n]`` (no start, no step): only the first rows are kept."""
+    parent = parents.get(id(node))
+    if isinstance(parent, ast.Subscript) and parent.value is node and isinstance(parent.slice, ast.Slice):
+        part = parent.slice
+        if part.lower is None and part.step is None and part.upper is not None:
+            return part.upper
+    return None
 
 
 _READ_TABLES = re.compile(r"\b(?:from|join)\s+[`\"\[]?([\w.]+)", re.IGNORECASE)
