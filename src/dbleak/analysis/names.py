@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 
 def chain_text(node: ast.AST) -> str | None:
@@ -260,3 +260,16 @@ class ImportResolver:
             if name not in self._conflicts and bound == module:
                 return f"{name}.{attr}"
         return None
+
+
+def refines(value: ast.expr, name: str, methods: Collection[str]) -> bool:
+    """``value`` is ``name.<m1>(...).<m2>(...)`` with every method one of ``methods``: what
+    ``name`` holds, refined (a queryset's ``filter()``, ``exclude()``, …)."""
+    current = value
+    if not isinstance(current, ast.Call):
+        return False
+    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+        if current.func.attr not in methods:
+            return False
+        current = current.func.value
+    return isinstance(current, ast.Name) and current.id == name

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from dbleak.analysis.fetch import is_test_module, is_test_scope
 from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, method_chain
 from dbleak.analysis.module import ModuleFacts, Scope, walk
+from dbleak.analysis.names import refines
 from dbleak.knowledge.frameworks import FRAMEWORK_RELATED_MANAGERS
 
 # Queryset methods that make another queryset and support `count()`/`exists()`.
@@ -260,7 +261,7 @@ class _Finder:
                     or (parent.targets != [other] if isinstance(parent, ast.Assign)
                         else parent.target is not other):
                 return []  # bound by a loop, a `with`, an unpacking
-            if not _refines_name(parent.value, name):
+            if not refines(parent.value, name, _CHAINABLE):
                 found.append(parent.value)
         return found
 
@@ -299,7 +300,7 @@ class _Finder:
         statement = self.facts.statement_of(name)
         return isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
             and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == name.id \
-            and _refines_name(statement.value, name.id)
+            and refines(statement.value, name.id, _CHAINABLE)
 
     def _scope_of(self, node: ast.AST) -> ast.AST | None:
         """The scope that evaluates ``node``: the outermost iterable of a comprehension
@@ -361,18 +362,6 @@ def _prefetched(unit: ast.AST) -> frozenset[str]:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.update(arg.value.split("__"))
     return frozenset(found)
-
-
-def _refines_name(value: ast.expr, name: str) -> bool:
-    """``value`` is ``name.<queryset methods>(...)``: the queryset ``name`` holds, refined."""
-    current = value
-    if not isinstance(current, ast.Call):
-        return False
-    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
-        if current.func.attr not in _CHAINABLE:
-            return False
-        current = current.func.value
-    return isinstance(current, ast.Name) and current.id == name
 
 
 def _django_manager_base(facts: ModuleFacts, base: ast.expr) -> bool:

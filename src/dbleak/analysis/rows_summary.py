@@ -17,6 +17,7 @@ from typing import Any
 
 from dbleak.analysis.fetch_orm import strip_refinements
 from dbleak.analysis.module import ModuleFacts, walk_scope
+from dbleak.analysis.names import refines
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
 
 RETURNS_ROWS_KEY = "returns-all-rows"
@@ -97,17 +98,27 @@ def _bound_only_to(facts: ModuleFacts, nodes: list[ast.AST], name: str,
     return True
 
 
+def _valued_returns(function: ast.FunctionDef | ast.AsyncFunctionDef
+                    ) -> tuple[list[ast.AST], list[ast.expr]] | None:
+    """The function's nodes and the values of its ``return`` statements, when it has some,
+    every one gives a value, and it is no generator."""
+    nodes = list(walk_scope(function))
+    returns = [n.value for n in nodes if isinstance(n, ast.Return)]
+    if not returns or any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes):
+        return None
+    values = [v for v in returns if v is not None]
+    return (nodes, values) if len(values) == len(returns) else None
+
+
 def _returns_queryset(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Every ``return`` gives ``Model.objects.<refinements>``, or a name bound only to such
     chains and to refinements of itself (``qs = M.objects.filter(...)``, ``qs =
     qs.exclude(...)``, ``return qs``): a lazy queryset, no slice, no list."""
-    nodes = list(walk_scope(function))
-    returns = [n.value for n in nodes if isinstance(n, ast.Return)]
-    if not returns or any(v is None for v in returns) \
-            or any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes):
+    found = _valued_returns(function)
+    if found is None:
         return False
+    nodes, returns = found
     for value in returns:
-        assert value is not None
         if _queryset_chain(value):
             continue
         if not isinstance(value, ast.Name):
@@ -121,13 +132,11 @@ def _returns_query(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunc
     """Every ``return`` gives a legacy SQLAlchemy query (``session.query(M)...``,
     ``Model.query...``), or a refinement of a name bound only to such queries and to
     refinements of itself: a query not yet run, with no bound added."""
-    nodes = list(walk_scope(function))
-    returns = [n.value for n in nodes if isinstance(n, ast.Return)]
-    if not returns or any(v is None for v in returns) \
-            or any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes):
+    found = _valued_returns(function)
+    if found is None:
         return False
+    nodes, returns = found
     for value in returns:
-        assert value is not None
         if _query_chain(value):
             continue
         base = strip_refinements(value)
@@ -138,19 +147,7 @@ def _returns_query(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunc
 
 
 def _queryset_or_refinement(node: ast.expr, name: str) -> bool:
-    return _queryset_chain(node) or _refines(node, name)
-
-
-def _refines(node: ast.expr, name: str) -> bool:
-    """``name.filter(...)...``: a refinement of the queryset ``name`` holds."""
-    current = node
-    if not isinstance(current, ast.Call):
-        return False
-    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
-        if current.func.attr not in _QUERYSET_REFINEMENTS:
-            return False
-        current = current.func.value
-    return isinstance(current, ast.Name) and current.id == name
+    return _queryset_chain(node) or refines(node, name, _QUERYSET_REFINEMENTS)
 
 
 def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
