@@ -1055,7 +1055,22 @@ class _ScopeInterpreter:
             root = root.value
         if isinstance(root, ast.Name) and self.cls is not None and root.id == "self" and func.value is root:
             return True
+        if self._shadowed_root(func):
+            return False  # a parameter or a local shadows the module's name
         return self.sources.facts.qualname(func) is not None
+
+    def _shadowed_root(self, func: ast.expr) -> bool:
+        """Whether the root name of ``func`` is a parameter or a local of the scope (not an
+        import), whatever the module binds to the same name."""
+        root: ast.expr = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return False
+        reader = self.sources.reader(self.scope, self.cls)
+        if self.cls is not None and root.id in ("self", "cls", reader.self_name):
+            return False  # `self.method()`: the class's own, named by `call_target`
+        return reader.is_local(root.id) and not reader.only_imported(root.id)
 
     def creations(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
         for node in walk_expr(expr):
@@ -1150,7 +1165,8 @@ class _ScopeInterpreter:
             if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "next":
                 factory = ast.unparse(call)
             elif isinstance(call, ast.Call):
-                factory = self.sources.call_target(call, self.cls) or ast.unparse(call.func)
+                factory = ((None if self._shadowed_root(call.func) else self.sources.call_target(call, self.cls))
+                           or ast.unparse(call.func))
             else:
                 factory = ast.unparse(call)
             parent_key = None
