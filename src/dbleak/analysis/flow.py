@@ -661,6 +661,8 @@ class _ScopeInterpreter:
         """The resource created by exactly ``value`` (``connect()`` or ``await connect()``)."""
         if value is None:
             return None
+        if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.And):
+            value = value.values[-1]  # `conn and conn.cursor()`: the object, or a falsy value
         inner = value.value if isinstance(value, ast.Await) else value
         resource = self.by_node.get(id(inner))
         if resource is None or resource.parent_tracked or resource.node is not value:
@@ -1187,7 +1189,12 @@ class _ScopeInterpreter:
             self.flows[resource.rid] = ResourceFlow(resource, in_loop=self.loop_depth > 0)
         flow = self.flows[resource.rid]
         holder = self.parents.get(id(node))
-        if isinstance(holder, (ast.Assign, ast.AnnAssign)) and holder.value is node:
+        value_node: ast.AST = node
+        if _last_of_and(holder, node) and isinstance(self.parents.get(id(holder)), (ast.Assign, ast.AnnAssign)):
+            # `cur = conn and conn.cursor()`: the name holds the new object (or a falsy value)
+            assert holder is not None
+            value_node, holder = holder, self.parents.get(id(holder))
+        if isinstance(holder, (ast.Assign, ast.AnnAssign)) and holder.value is value_node:
             targets = holder.targets if isinstance(holder, ast.Assign) else [holder.target]
             if len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id not in self.globals:
                 if parent_tracked:
@@ -1360,3 +1367,7 @@ class _ScopeInterpreter:
                 return True
         return False
 
+
+def _last_of_and(holder: ast.AST | None, node: ast.AST) -> bool:
+    """``a and node``: ``node`` is the value of the ``and`` whenever it runs."""
+    return isinstance(holder, ast.BoolOp) and isinstance(holder.op, ast.And) and holder.values[-1] is node
