@@ -209,6 +209,12 @@ class _ScopeInterpreter:
         start: States = frozenset({State()})
         end = self.block(body, start)
         self._exit(end, "normal", scope)
+        for flow in self.flows.values():
+            if (flow.raise_exits and not flow.normal_statuses and not flow.drops
+                    and not flow.releases and not flow.escapes and not flow.yielded):
+                # every path that makes it ends in a `raise` of the scope's own, and nothing
+                # ever closes it or hands it over: it is dropped there (yoyo's lock timeout)
+                flow.drops.append((flow.raise_exits[0], "scope-exit"))
         return [f for f in self.flows.values()]
 
     def _conditional_creation(self, stmt: ast.Assign) -> ast.If | None:
@@ -302,6 +308,9 @@ class _ScopeInterpreter:
                             flow.drops.append((node, "scope-exit"))
                 elif status in (OPEN, YIELDED) and node not in flow.exception_exits:
                     flow.exception_exits.append(node)
+                    if status == OPEN and isinstance(node, ast.Raise) \
+                            and not self._covered_by_parent(resource, state):
+                        flow.raise_exits.append(node)
                 elif status == ESCAPED and node not in flow.lent_exception_exits \
                         and not holds_any(node, flow.escapes):
                     # (the statement that hands it over raising is the hand-over failing)

@@ -56,6 +56,7 @@ class ResourceFlow:
     # (node, reason): reason is "scope-exit", "rebound", "temporary", "via-cursor", "holder"
     drops: list[tuple[ast.AST, str]] = field(default_factory=list)
     exception_exits: list[ast.AST] = field(default_factory=list)
+    raise_exits: list[ast.AST] = field(default_factory=list)  # the scope's own `raise` statements
     normal_statuses: set[str] = field(default_factory=set)
     releases: list[ast.AST] = field(default_factory=list)  # release call nodes
     escapes: list[ast.AST] = field(default_factory=list)
