@@ -1286,6 +1286,22 @@ class _ScopeInterpreter:
         origin = reader.name_origin(receiver.id)
         return origin is None or origin[0] not in ("attr", "global", "type", "getattr")
 
+    def _chained_close(self, first: ast.Attribute, end: ast.AST) -> ast.Attribute | None:
+        """The ``.close()`` ending ``x.execute(q).close()`` (``first`` the ``execute``), when
+        every step between is a statement run on the cursor, which gives the cursor back (a
+        driver whose ``execute`` returns None cannot be chained so)."""
+        if not (isinstance(end, ast.Call) and isinstance(end.func, ast.Attribute)
+                and end.func.attr in self.handover._release_methods("") and not end.args):
+            return None
+        node: ast.AST = end.func.value
+        while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr not in ("execute", "executemany", "executescript"):
+                return None
+            if node.func is first:
+                return end.func
+            node = node.func.value
+        return None
+
     def _temporary(self, flow: ResourceFlow, node: ast.expr, first: ast.Attribute) -> None:
         """A resource used in a chain and never bound: ``connect(p).execute(q).fetchone()``."""
         if first.attr in self.handover._release_methods(""):
@@ -1316,6 +1332,11 @@ class _ScopeInterpreter:
         parent = self.parents.get(id(current))
         if isinstance(parent, ast.withitem):
             flow.drops.append((node, "temporary"))
+            return
+        closing = self._chained_close(first, current)
+        if closing is not None:
+            # `conn.cursor().execute(q).close()`: execute gives the cursor back, closed at the end
+            flow.releases.append(closing)
             return
         if (last_attr in _CURSOR_MAKERS and isinstance(current, ast.Call) and current.func is first
                 and self._closing_item(current)):
