@@ -193,8 +193,12 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
     it, but it might keep it, and closing it at the end of the block would then change what
     the code does. Unsafe too when a context manager or a fixture lends it by ``yield``
     and never closes it."""
-    planned = _plan_fix(ctx, flow, title_kind)
     spec = flow.resource.spec
+    if not spec.release and spec.pool_release:
+        # a pool's connection goes back by the pool's own method, on the pool object: closing
+        # it would leave its slot taken
+        return PlannedFix(None, f"give it back with the pool's `{spec.pool_release[0]}()` in a `finally`")
+    planned = _plan_fix(ctx, flow, title_kind)
     if planned.plan is not None and (flow.guessed or spec.project_class
                                      or (spec.driver == "dbapi" and spec.kind is Kind.CONNECTION)
                                      or lends_what_it_yields(flow.resource.scope)

@@ -53,7 +53,9 @@ def drop_message(flow: ResourceFlow) -> str:
         if flow.in_loop:
             return f"{what} is created in a loop and not closed before the next iteration"
         return f"`{flow.resource.name}` is rebound while {what} is still open"
-    verb = "disposed" if flow.resource.kind is Kind.ENGINE else "closed"
+    spec = flow.resource.spec
+    verb = "disposed" if flow.resource.kind is Kind.ENGINE else (
+        "given back to its pool" if not spec.release and spec.pool_release else "closed")
     if flow.releases:
         return f"{what} is not {verb} on every path out of its scope"
     return f"{what} is never {verb}"

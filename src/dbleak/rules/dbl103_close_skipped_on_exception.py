@@ -154,6 +154,8 @@ class CloseSkippedOnException(Rule):
                            "`try/finally`: an exception in the caller's block skips the close")
             elif resource.kind is Kind.ENGINE:
                 message = f"{what} is disposed, but an exception raised before `dispose()` skips it"
+            elif not resource.spec.release and resource.spec.pool_release:
+                message = f"{what} is given back to its pool, but an exception raised before that skips it"
             else:
                 message = f"{what} is closed, but an exception raised before `close()` skips it"
             kind_word = "cursor" if resource.kind is Kind.CURSOR else "connection"
