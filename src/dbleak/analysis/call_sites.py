@@ -71,17 +71,16 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
                     continue
                 if callee is not None and top_package(callee) != package:
                     continue
-                args = tuple(_SPREAD if isinstance(a, ast.Starred) else (reader.origin(a) or UNKNOWN)
-                             for a in call.args)
-                keywords = tuple((k.arg or "**", (reader.origin(k.value) or UNKNOWN) if k.arg else _SPREAD)
-                                 for k in call.keywords)
                 if callee is None:
-                    # `x.upgrade(b)` on a receiver nobody resolved: it may call any `upgrade`
+                    # `x.upgrade(b)` on a receiver nobody resolved: it may call any `upgrade`.
+                    # Most are library calls: only names give an origin cheaply enough here.
                     method = call.func.attr  # type: ignore[attr-defined]
                     opaque.add(method)
-                    opaque_sites.append((method, args, keywords))
+                    opaque_sites.append((method, _origins(reader, call, _named_origin),
+                                         _keyword_origins(reader, call, _named_origin)))
                     continue
-                sites.append((callee, bound, args, keywords))
+                sites.append((callee, bound, _origins(reader, call, _any_origin),
+                              _keyword_origins(reader, call, _any_origin)))
             elif kind is ast.Name or kind is ast.Attribute:
                 values.append(sub)  # type: ignore[arg-type]
         for value in values:
@@ -106,6 +105,24 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
     if referenced:
         found[SUMMARY_REFERENCED] = tuple(sorted(referenced))
     return found
+
+
+def _any_origin(reader: Any, value: ast.expr) -> Origin:
+    return reader.origin(value) or UNKNOWN
+
+
+def _named_origin(reader: Any, value: ast.expr) -> Origin:
+    """A name's origin (`backend`, `self`); anything else is not followed through such a call."""
+    return (reader.origin(value) or UNKNOWN) if isinstance(value, ast.Name) else UNKNOWN
+
+
+def _origins(reader: Any, call: ast.Call, origin_of: Callable[[Any, ast.expr], Origin]) -> tuple[Origin, ...]:
+    return tuple(_SPREAD if isinstance(a, ast.Starred) else origin_of(reader, a) for a in call.args)
+
+
+def _keyword_origins(reader: Any, call: ast.Call, origin_of: Callable[[Any, ast.expr], Origin]
+                     ) -> tuple[tuple[str, Origin], ...]:
+    return tuple((k.arg or "**", origin_of(reader, k.value) if k.arg else _SPREAD) for k in call.keywords)
 
 
 def _callee(facts: ModuleFacts, reader: Any, call: ast.Call) -> tuple[str | None, bool]:
