@@ -6,9 +6,9 @@ call sites do. When every call of ``get_version`` in its package passes one know
 were annotated.
 
 The summarizer records, per module, the calls of functions of the module's own top-level
-package with the origin of each argument (:data:`SUMMARY_CALL_SITES`), the names of methods
-called on receivers it cannot resolve (:data:`SUMMARY_OPAQUE_CALLS`: ``x.upgrade(b)`` may call
-any ``upgrade``), and the package's functions it uses as values rather than calls
+package with the origin of each argument (:data:`SUMMARY_CALL_SITES`), the methods called
+on receivers it cannot resolve, with their arguments (:data:`SUMMARY_OPAQUE_SITES`:
+``x.upgrade(b)`` may call any ``upgrade``), and the package's functions it uses as values rather than calls
 (:data:`SUMMARY_REFERENCED`: a callback's callers are unknown). At check time
 :func:`parameter_sites` gathers them from every module of the callee's top-level package found
 on disk (the run's own copy of a module wins), so a file checked alone and the same file
@@ -31,8 +31,8 @@ from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.origins import UNKNOWN, Origin, scope_readers
 
 SUMMARY_CALL_SITES = "lifecycle.call_sites"  # on a module: (callee, bound, args, keywords)
-SUMMARY_OPAQUE_CALLS = "lifecycle.opaque_calls"  # on a module: method names of unresolved receivers
-SUMMARY_OPAQUE_SITES = "lifecycle.opaque_sites"  # on a module: (method name, args, keywords) of those calls
+# On a module: (method name, args, keywords) of calls on receivers nobody resolved.
+SUMMARY_OPAQUE_SITES = "lifecycle.opaque_sites"
 SUMMARY_REFERENCED = "lifecycle.referenced"  # on a module: the package's functions used as values
 
 # An argument that cannot bind a parameter by name or position (`*args`, `**kwargs`).
@@ -49,7 +49,6 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
         return {}
     package = top_package(facts.module_name)
     sites: list[tuple[str, bool, tuple[Origin, ...], tuple[tuple[str, Origin], ...]]] = []
-    opaque: set[str] = set()
     opaque_sites: list[tuple[str, tuple[Origin, ...], tuple[tuple[str, Origin], ...]]] = []
     referenced: set[str] = set()
     readers = scope_readers(facts)
@@ -75,7 +74,6 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
                     # `x.upgrade(b)` on a receiver nobody resolved: it may call any `upgrade`.
                     # Most are library calls: only names give an origin cheaply enough here.
                     method = call.func.attr  # type: ignore[attr-defined]
-                    opaque.add(method)
                     opaque_sites.append((method, _origins(reader, call, _named_origin),
                                          _keyword_origins(reader, call, _named_origin)))
                     continue
@@ -99,8 +97,7 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if sites:
         found[SUMMARY_CALL_SITES] = tuple(sites)
-    if opaque:
-        found[SUMMARY_OPAQUE_CALLS] = tuple(sorted(opaque))
+    if opaque_sites:
         found[SUMMARY_OPAQUE_SITES] = tuple(opaque_sites)
     if referenced:
         found[SUMMARY_REFERENCED] = tuple(sorted(referenced))
@@ -133,13 +130,13 @@ def _callee(facts: ModuleFacts, reader: Any, call: ast.Call) -> tuple[str | None
     if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and reader.cls is not None
             and func.value.id == reader.self_name):
         return f"{reader.cls}.{func.attr}", True
-    if isinstance(func, ast.Name) and reader.is_local(func.id) and not reader.only_imported(func.id):
+    if isinstance(func, ast.Name) and reader.holds_value(func.id):
         return None, False
     if isinstance(func, ast.Attribute):
         root = func.value
         while isinstance(root, ast.Attribute):
             root = root.value
-        if isinstance(root, ast.Name) and reader.is_local(root.id) and not reader.only_imported(root.id):
+        if isinstance(root, ast.Name) and reader.holds_value(root.id):
             return None, False
     return facts.call_qualname(call), False
 
@@ -192,7 +189,7 @@ def called_words(facts: Mapping[str, Any]) -> frozenset[str]:
     """The last names of what a module summary calls, calls opaquely or uses as a value: the
     words by which :func:`parameter_sites` may find it."""
     found = {str(site[0]).rsplit(".", 1)[-1] for site in facts.get(SUMMARY_CALL_SITES, ())}
-    found.update(facts.get(SUMMARY_OPAQUE_CALLS, ()))
+    found.update(str(site[0]) for site in facts.get(SUMMARY_OPAQUE_SITES, ()))
     found.update(str(name).rsplit(".", 1)[-1] for name in facts.get(SUMMARY_REFERENCED, ()))
     return frozenset(found)
 
@@ -212,32 +209,31 @@ def parameter_sites(qualname: str, param: str, params: tuple[str, ...] | list[st
         return None
     own = ("param", qualname, param)
     found: list[Origin] = []
+
+    def told(origin: Origin | None) -> bool:
+        """Keep what one call site passes; False when it does not tell."""
+        if origin is None or origin == UNKNOWN:
+            return False
+        if origin != own:  # a recursive call passing the parameter on tells nothing new
+            found.append(origin)
+        return True
+
     for _module, summary in modules:
-        opaque = summary.get(SUMMARY_OPAQUE_CALLS) or ()
-        if constructor and "__init__" in opaque:
-            return None  # `x.__init__(...)` on a receiver nobody resolved may call it
-        if name in opaque:
+        for method, args, keywords in summary.get(SUMMARY_OPAQUE_SITES) or ():
             # `x.name(...)` on a receiver nobody resolved may call it: one more call site,
             # whose receiver, if the callee is a method, is its instance
-            for method, args, keywords in summary.get(SUMMARY_OPAQUE_SITES) or ():
-                if method != name:
-                    continue
-                origin = _argument(position, param, params, True, args, keywords)
-                if origin is None or origin == UNKNOWN:
-                    return None
-                if origin != own:
-                    found.append(origin)
+            if constructor and method == "__init__":
+                return None
+            if method == name and not told(_argument(position, param, params, True, args, keywords)):
+                return None
         for referenced in summary.get(SUMMARY_REFERENCED) or ():
             if referenced.rsplit(".", 1)[-1] == name and canonical(referenced) == target:
                 return None  # used as a value: its callers are not all in sight
         for callee, bound, args, keywords in summary.get(SUMMARY_CALL_SITES) or ():
             if callee.rsplit(".", 1)[-1] != name or canonical(callee) != target:
                 continue
-            origin = _argument(position, param, params, bound or constructor, args, keywords)
-            if origin is None or origin == UNKNOWN:
+            if not told(_argument(position, param, params, bound or constructor, args, keywords)):
                 return None
-            if origin != own:  # a recursive call passing the parameter on tells nothing new
-                found.append(origin)
     return found or None
 
 

@@ -54,7 +54,7 @@ from dbleak.analysis.flow_syntax import (
 from dbleak.analysis.handover import HandOver
 from dbleak.analysis.lifecycle_summary import value_leaves
 from dbleak.analysis.module import SCOPE_NODES, iter_children, walk, walk_scope
-from dbleak.analysis.names import chain_text
+from dbleak.analysis.names import chain_text, root_name
 from dbleak.analysis.origins import is_fresh
 from dbleak.analysis.sources import (
     CLOSING_WRAPPERS,
@@ -1056,8 +1056,7 @@ class _ScopeInterpreter:
 
     def _local_value_name(self, name: str) -> bool:
         """A local name holding a value (``Session = sessionmaker(...)``), not an import."""
-        reader = self.sources.reader(self.scope, self.cls)
-        return reader.is_local(name) and not reader.only_imported(name)
+        return self.sources.reader(self.scope, self.cls).holds_value(name)
 
     def _names_module_function(self, func: ast.Attribute) -> bool:
         """``db.get_connection()`` with ``db`` an imported module, or ``self.method()``."""
@@ -1073,15 +1072,11 @@ class _ScopeInterpreter:
     def _shadowed_root(self, func: ast.expr) -> bool:
         """Whether the root name of ``func`` is a parameter or a local of the scope (not an
         import), whatever the module binds to the same name."""
-        root: ast.expr = func
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if not isinstance(root, ast.Name):
-            return False
-        reader = self.sources.reader(self.scope, self.cls)
-        if self.cls is not None and root.id in ("self", "cls", reader.self_name):
+        root = root_name(func)
+        if root is None or (self.cls is not None and root in (
+                "self", "cls", self.sources.reader(self.scope, self.cls).self_name)):
             return False  # `self.method()`: the class's own, named by `call_target`
-        return reader.is_local(root.id) and not reader.only_imported(root.id)
+        return self._local_value_name(root)
 
     def creations(self, expr: ast.expr, states: States, stmt: ast.stmt) -> States:
         for node in walk_expr(expr):

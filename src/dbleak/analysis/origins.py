@@ -181,6 +181,7 @@ class OriginReader:
         self._cache: dict[int, Origin | None] = {}
         self._names: dict[str, Origin | None] = {}
         self._visiting: set[str] = set()
+        self._isinstance: dict[str, list[ast.Call]] | None = None  # see `_isinstance_tests`
 
     # -- local bindings
 
@@ -276,6 +277,11 @@ class OriginReader:
     def is_local(self, name: str) -> bool:
         return not self.is_module and (name in self._params or name in self.assigned())
 
+    def holds_value(self, name: str) -> bool:
+        """A parameter or a local holding a value, not an import: it shadows whatever the
+        module binds to the same name."""
+        return self.is_local(name) and not self.only_imported(name)
+
     # -- origins
 
     def origin(self, expr: ast.AST | None, depth: int = 0) -> Origin | None:
@@ -343,17 +349,16 @@ class OriginReader:
 
     def _isinstance_tests(self) -> dict[str, list[ast.Call]]:
         """The scope's ``isinstance(name, T)`` calls with one class ``T``, by name."""
-        found: dict[str, list[ast.Call]] | None = self.__dict__.get("_isinstance")
-        if found is None:
-            found = {}
+        if self._isinstance is None:
+            found: dict[str, list[ast.Call]] = {}
             for node in walk_scope(self.scope):
                 if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                         and node.func.id == "isinstance" and len(node.args) == 2
                         and isinstance(node.args[0], ast.Name)
                         and isinstance(node.args[1], (ast.Name, ast.Attribute))):
                     found.setdefault(node.args[0].id, []).append(node)
-            self.__dict__["_isinstance"] = found
-        return found
+            self._isinstance = found
+        return self._isinstance
 
     def _free_qualname(self, expr: ast.expr) -> str | None:
         """The qualified name of a chain whose root is not a local name."""
@@ -362,7 +367,7 @@ class OriginReader:
             root = root.value
         if not isinstance(root, ast.Name):
             return None
-        if self.is_local(root.id) and not self.only_imported(root.id):
+        if self.holds_value(root.id):
             return None
         if not self.is_local(root.id) and self.enclosing_holder(root.id) is not None:
             return None
@@ -395,7 +400,7 @@ class OriginReader:
             qualname = self.facts.qualname(unwrap_annotation(annotation))
             return ("type", qualname) if qualname is not None else None
         assigned = self.assigned()
-        if self.is_local(name) and not self.only_imported(name):
+        if self.holds_value(name):
             if name in self._visiting:
                 return None
             self._visiting.add(name)

@@ -77,15 +77,16 @@ def owned_objects(ctx: CheckContext) -> list[OwnedObject]:
     flow = module_flow(ctx)
     found: list[OwnedObject] = []
     first: dict[tuple[int, str], int] = {}  # (class, attribute) -> the method that stores it first
+    listed: set[int] = set()  # the stores found already (a store may come from two sources)
     items = [*flow.stored_on_self, *_stored_locals(ctx, flow.flows), *_cached_properties(ctx)]
     for item in sorted(items, key=lambda i: (getattr(i.node, "lineno", 0), getattr(i.node, "col_offset", 0))):
         if item.spec.kind not in (*REPORTED_KINDS, Kind.ENGINE):
             continue
         key = (id(item.class_node), item.attr)
         method = id(_method_of(item.class_node, item.node))
-        if first.setdefault(key, method) != method or any(
-                seen.node is item.node for seen in found):
+        if first.setdefault(key, method) != method or id(item.node) in listed:
             continue
+        listed.add(id(item.node))
         found.append(OwnedObject(item.class_node, item.attr, item.node, item.spec,
                                  _parent_attr(item.node)))
     return found

@@ -649,22 +649,9 @@ class ObjectSources:
         same kind, released by the class's own methods."""
         chain = list(self.class_chain(qualname))
         released = {a for _name, summary, _level in chain for a in summary.get(SUMMARY_RELEASED_ATTRS, ())}
-        init_class = next((owner for owner, summary, _level in chain
-                           if "__init__" in summary.get(SUMMARY_METHODS, ())), None)
-        if init_class is None:
-            return None
-        kept = self.summary(init_class)
-        init = self.method_summary(init_class, "__init__")
-        params = init.get(SUMMARY_PARAMS) if init is not None else None
-        if kept is None or not isinstance(params, (tuple, list)):
-            return None
-        adopts = kept.get(SUMMARY_ADOPTS) or {}
         for key, origin in given:
-            if isinstance(key, int):
-                name = argument_parameter(params, key, None, bound=True)
-            else:
-                name = argument_parameter(params, None, key, bound=True)
-            attr = adopts.get(name) if name is not None else None
+            attr = self._adopting_attribute(chain, key if isinstance(key, int) else None,
+                                            key if isinstance(key, str) else None)
             if attr is None or attr not in released:
                 continue
             value = self.resolve(origin, depth + 1)
@@ -683,20 +670,28 @@ class ObjectSources:
         chain = list(self.class_chain(qualname))
         if not chain or chain[0][1].get(SUMMARY_KIND) != "class":
             return False
-        init_class = next((owner for owner, summary, _level in chain
-                           if "__init__" in summary.get(SUMMARY_METHODS, ())), None)
-        kept = self.summary(init_class) if init_class is not None else None
-        init = self.method_summary(init_class, "__init__") if init_class is not None else None
-        params = init.get(SUMMARY_PARAMS) if init is not None else None
-        if kept is None or not isinstance(params, (tuple, list)):
-            return False
-        name = argument_parameter(params, index, keyword, bound=True)
-        attr = (kept.get(SUMMARY_ADOPTS) or {}).get(name) if name is not None else None
+        attr = self._adopting_attribute(chain, index, keyword)
         if attr is None:
             return False
         return not any(attr in summary.get(SUMMARY_RELEASED_ATTRS, ())
                        or attr in (summary.get(SUMMARY_PASSED_ATTRS) or {})
                        for _name, summary, _level in chain)
+
+    def _adopting_attribute(self, chain: list[tuple[str, Mapping[str, Any], int]], index: int | None,
+                            keyword: str | None) -> str | None:
+        """The attribute the class's ``__init__`` (its own or a base's) keeps one argument in
+        (``self.conn = conn``), or None."""
+        init_class = next((owner for owner, summary, _level in chain
+                           if "__init__" in summary.get(SUMMARY_METHODS, ())), None)
+        if init_class is None:
+            return None
+        kept = self.summary(init_class)
+        init = self.method_summary(init_class, "__init__")
+        params = init.get(SUMMARY_PARAMS) if init is not None else None
+        if kept is None or not isinstance(params, (tuple, list)):
+            return None
+        name = argument_parameter(params, index, keyword, bound=True)
+        return (kept.get(SUMMARY_ADOPTS) or {}).get(name) if name is not None else None
 
     def proxied(self, qualname: str, given: tuple[tuple[int | str, Origin], ...],
                 depth: int) -> ObjectSpec | None:

@@ -134,11 +134,8 @@ class UseEvidence:
         the module (maybe among other bindings): what its calls make is the driver table's or
         the project's to say, not their use's."""
         root = root_name(func)
-        if root is None:
-            return False
-        reader = self.sources.reader(self.scope, self.cls)
-        if reader.is_local(root) and not reader.only_imported(root):
-            return False  # a parameter or a local shadows the module's name
+        if root is None or self.sources.reader(self.scope, self.cls).holds_value(root):
+            return False  # (a parameter or a local shadows the module's name)
         return self.sources.facts.resolver.names_something(root)
 
     def mock_bound(self, func: ast.expr) -> bool:

@@ -149,10 +149,9 @@ def _check_item(rule: type[Rule], ctx: CheckContext, site: WithSite, index: int,
             return None
         if verdict == "closed":
             return None
-        if verdict in ("closed-after", "closed-after-used") and not any(
-                may_raise(stmt) for stmt in site.node.body):
-            return None  # nothing in the block can raise: the close after it always runs
         if verdict in ("closed-after", "closed-after-used"):
+            if not any(may_raise(stmt) for stmt in site.node.body):
+                return None  # nothing in the block can raise: the close after it always runs
             # The close after the block runs only when the block succeeds. `closing()` adds the
             # close an exception needs; the later `close()` then runs a second time (unsafe).
             message += "; it is closed after the block, and an exception in the block skips that"

@@ -184,10 +184,7 @@ def _check_site(rule: type[Rule], ctx: CheckContext, site: FetchSite,
         kept = _head_slice(ctx.facts.parent, site.node)
         if kept is not None:
             # `cur.fetchall()[:n]`: the code itself says it wants at most n rows
-            count = source_segment(ctx.text, kept) or "n"
-            message = (f"`{call}` reads every row to keep the first {count}; "
-                       f"`fetchmany({count})` reads only those")
-            return ctx.finding(rule, site.node, message, stmt=site.stmt)
+            return ctx.finding(rule, site.node, _sliced_message(ctx, call, kept), stmt=site.stmt)
         if not report_unresolved:
             return None
         message = f"`{call}` reads every row, and the query's bound could not be proven"
@@ -218,11 +215,13 @@ def _sliced_reads(rule: type[Rule], ctx: CheckContext, seen: set[int]) -> Iterat
         kept = _head_slice(ctx.facts.parent, call)
         if kept is None:
             continue
-        count = source_segment(ctx.text, kept) or "n"
-        receiver = chain_text(func.value) or "cursor"
-        message = (f"`{receiver}.fetchall()` reads every row to keep the first {count}; "
-                   f"`fetchmany({count})` reads only those")
+        message = _sliced_message(ctx, f"{chain_text(func.value) or 'cursor'}.fetchall()", kept)
         yield ctx.finding(rule, call, message, stmt=site.stmt)
+
+
+def _sliced_message(ctx: CheckContext, call: str, kept: ast.expr) -> str:
+    count = source_segment(ctx.text, kept) or "n"
+    return f"`{call}` reads every row to keep the first {count}; `fetchmany({count})` reads only those"
 
 
 def _head_slice(parents: Mapping[int, ast.AST], node: ast.AST) -> ast.expr | None:
