@@ -119,11 +119,12 @@ def resolve_commit(gitdir: Path, case: Case) -> str:
 
 # Besides the Python files: what marks a project's root, as in a checkout (where imports are
 # looked up from).
-_PROJECT_FILES = (b"pyproject.toml", b"setup.cfg")
+_PROJECT_FILES = (b"pyproject.toml", b"setup.cfg", b"galaxy.yml")
 
 
 def extract(gitdir: Path, repo: str, commit: str) -> Path:
-    """The repository's Python files (and ``pyproject.toml``/``setup.cfg`` files) at ``commit``,
+    """The repository's Python files (and its project files: ``pyproject.toml``, ``setup.cfg``,
+    ``galaxy.yml``) at ``commit``,
     unpacked once under ``_work`` (with a ``.git`` folder at the top, as a checkout has).
 
     Read blob by blob (``ls-tree`` + ``cat-file --batch``), not with ``git archive``, which

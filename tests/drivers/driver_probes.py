@@ -1967,6 +1967,15 @@ def _sa_async_engine(env: Env, factory: FactorySpec) -> Any:
     return create_async_engine(sa_url(env, "asyncpg"))
 
 
+@factory_call("sqlalchemy.ext.asyncio.AsyncEngine")
+def _sa_async_engine_over_sync(env: Env, factory: FactorySpec) -> Any:
+    from sqlalchemy import create_engine
+
+    from driver_probing import resolve
+
+    return resolve(factory.qualname)(create_engine(sa_url(env, "asyncpg")))
+
+
 @factory_call("sqlalchemy.ext.asyncio.AsyncSession", "sqlalchemy.ext.asyncio.async_sessionmaker")
 def _sa_async_session(env: Env, factory: FactorySpec) -> Any:
     from driver_probing import resolve

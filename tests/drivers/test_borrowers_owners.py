@@ -96,3 +96,26 @@ def test_enter_context_releases_through_the_objects_own_with(name: str, tmp_path
         stack.enter_context(obj)
     assert closed() == spec.with_.closes
     obj.close()
+
+
+def test_async_engine_owns_the_sync_engine_it_wraps(tmp_path: Path) -> None:
+    """`AsyncEngine(engine_from_config(...))`: disposing the AsyncEngine disposes the pool of
+    the sync engine it was made over (the table lists it as an owner of its argument)."""
+    import asyncio
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    assert "sqlalchemy.ext.asyncio.AsyncEngine" in TABLE.owners
+    sync_engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.sqlite'}")
+
+    async def run() -> tuple[int, int]:
+        engine = AsyncEngine(sync_engine)
+        async with engine.connect() as conn:
+            await conn.execute(text("select 1"))
+        pooled = sync_engine.pool.checkedin()
+        await engine.dispose()
+        return pooled, sync_engine.pool.checkedin()
+
+    pooled, after = asyncio.run(run())
+    assert pooled == 1 and after == 0

@@ -10,6 +10,8 @@ import ast
 import weakref
 from collections.abc import Callable, Collection
 
+from dbleak.knowledge.drivers import PYTHON2_ONLY_MODULES
+
 
 def chain_text(node: ast.AST) -> str | None:
     """``cur`` or ``self.cur`` for a Name/Attribute chain, else None."""
@@ -169,6 +171,11 @@ class ImportResolver:
             qualname = qualname.rpartition(".")[0]
         return False
 
+    def never_imported(self, qualname: str) -> bool:
+        """Whether ``qualname`` lives in a module that Python 3 cannot import (``pysqlite2``):
+        a binding to it is the branch of an import fallback that never runs."""
+        return qualname.split(".", 1)[0] in PYTHON2_ONLY_MODULES
+
     def add_alias(self, name: str, value: ast.expr) -> None:
         """``connect = sqlite3.connect`` at module level makes ``connect`` an alias."""
         target = self.resolve(value)
@@ -226,7 +233,8 @@ class ImportResolver:
         import pysqlite2.dbapi2 as sqlite3``): the handler runs only where the first failed."""
         if name in self._opaque:
             return None
-        primaries = [q for q in self._candidates.get(name, ()) if not self.fallback_only(q)]
+        primaries = [q for q in self._candidates.get(name, ())
+                     if not self.fallback_only(q) and not self.never_imported(q)]
         return primaries[0] if len(primaries) == 1 else None
 
     def resolve_alternatives(self, node: ast.AST) -> tuple[str, ...]:
@@ -246,8 +254,8 @@ class ImportResolver:
         if node.id in self._opaque:
             return ()
         tail = list(reversed(parts))
-        return tuple(dict.fromkeys(self._canonical(".".join([base, *tail]))
-                                   for base in self._candidates.get(node.id, ())))
+        bases = [base for base in self._candidates.get(node.id, ()) if not self.never_imported(base)]
+        return tuple(dict.fromkeys(self._canonical(".".join([base, *tail])) for base in bases))
 
     def local_name_for(self, qualname: str) -> str | None:
         """Expression text that refers to ``qualname`` anywhere in the module (``closing`` or

@@ -52,7 +52,12 @@ class FunctionSummary:
         return self.facts.get(key, default)
 
 
-_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git", "galaxy.yml")
+# An Ansible collection's modules import each other as `ansible_collections.NAMESPACE.NAME.…`
+# (`…plugins.module_utils.postgres`), a package that exists only once the collection is
+# installed; in its source tree, the root holding `galaxy.yml` is that package.
+_COLLECTIONS_PACKAGE = "ansible_collections"
+_GALAXY_FIELD = re.compile(rb"^(namespace|name)\s*:\s*['\"]?([A-Za-z0-9_]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
 
 
 @lru_cache(maxsize=4096)
@@ -106,8 +111,9 @@ def import_roots(path: str) -> list[str]:
     current = root
     project = None
     while True:
-        if any(os.path.exists(os.path.join(current, marker)) for marker in _PROJECT_MARKERS):
-            project = current
+        if any(os.path.exists(os.path.join(current, marker)) for marker in _PROJECT_MARKERS) \
+                or os.path.basename(os.path.dirname(os.path.dirname(current))) == _COLLECTIONS_PACKAGE:
+            project = current  # an installed Ansible collection's root is its project's
             break
         parent = os.path.dirname(current)
         if parent == current:
@@ -146,6 +152,7 @@ class ModuleFinder:
         self._done: set[str] = set()
         self._paths: dict[tuple[str, bool], bool] = {}
         self._listings: dict[str, dict[str, bool]] = {}
+        self._collections: dict[str, tuple[str, str] | None] = {}
 
     @classmethod
     def for_paths(cls, paths: Iterable[str], drivers: DriverTable,
@@ -164,6 +171,8 @@ class ModuleFinder:
         parts = module.split(".")
         if not all(part.isidentifier() for part in parts):
             return None
+        if parts[0] == _COLLECTIONS_PACKAGE and len(parts) > 3:
+            return self._in_collection(parts)
         for root in self.roots:
             # Down the package folders: a missing one ends the search in this root. Most names
             # asked for are no module at all (`conn.execute`): a folder's listing, read once,
@@ -188,6 +197,40 @@ class ModuleFinder:
                                 and self._named(candidate, module, root)):
                             return candidate
         return None
+
+    def _in_collection(self, parts: list[str]) -> str | None:
+        """``ansible_collections.NS.NAME.plugins.module_utils.x``: the file under the root of
+        the collection ``NS.NAME`` (a root whose ``galaxy.yml`` names it, or the folder
+        ``ansible_collections/NS/NAME`` of an installed collection)."""
+        for root in self.roots:
+            if self._collection_of(root) != (parts[1], parts[2]):
+                continue
+            base = os.path.join(root, *parts[3:])
+            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                if self._exists(candidate, dir_=False):
+                    return candidate
+        return None
+
+    def _collection_of(self, root: str) -> tuple[str, str] | None:
+        if root in self._collections:
+            return self._collections[root]
+        found: tuple[str, str] | None = None
+        above, name = os.path.split(root)
+        above, namespace = os.path.split(above)
+        if os.path.basename(above) == _COLLECTIONS_PACKAGE:
+            found = (namespace, name)
+        else:
+            fields: dict[bytes, bytes] = {}
+            try:
+                with open(os.path.join(root, "galaxy.yml"), "rb") as handle:
+                    for match in _GALAXY_FIELD.finditer(handle.read(65536)):
+                        fields.setdefault(match.group(1), match.group(2))
+            except OSError:
+                pass
+            if b"namespace" in fields and b"name" in fields:
+                found = (fields[b"namespace"].decode(), fields[b"name"].decode())
+        self._collections[root] = found
+        return found
 
     def _listing(self, folder: str) -> dict[str, bool]:
         """The names in ``folder``, each with whether it is a folder (empty when unreadable)."""
@@ -289,7 +332,8 @@ class ModuleFinder:
 
     def __getstate__(self) -> dict[str, Any]:
         return {"roots": self.roots, "drivers": self.drivers, "_done": set(), "_paths": {},
-                "_listings": {}, "store": self.store, "drivers_key": self.drivers_key}
+                "_listings": {}, "_collections": {}, "store": self.store,
+                "drivers_key": self.drivers_key}
 
 
 @dataclass

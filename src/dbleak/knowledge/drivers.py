@@ -336,6 +336,12 @@ _BACK_TO_POOL_TX = WithSpec(closes=False, commits=True, rolls_back=True, release
 _TO_POOL_TX = WithSpec(closes=True, commits=True, rolls_back=True, releases_to_pool=True,
                        note="commits (rolls back on error), then returns the connection to the pool")
 
+# Driver modules that cannot be imported on Python 3: `pysqlite2` (the `pysqlite` distribution,
+# whose code became the standard library's sqlite3) is only ever the other branch of an import
+# fallback (`try: from pysqlite2 import dbapi2 as sqlite3` / `except ImportError: import
+# sqlite3`). A name bound to one of these and to something else means the something else.
+PYTHON2_ONLY_MODULES = frozenset({"pysqlite2"})
+
 SQLITE3 = DriverSpec(
     name="sqlite3",
     modules=("sqlite3",),
@@ -1284,6 +1290,9 @@ SQLALCHEMY = DriverSpec(
         FactorySpec("sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.sessionmaker"),
         FactorySpec("sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoped_session"),
         FactorySpec("sqlalchemy.ext.asyncio.create_async_engine", "sqlalchemy.ext.asyncio.AsyncEngine"),
+        # `AsyncEngine(engine_from_config(...))` (alembic's async env.py): wraps a sync engine of
+        # an async dialect and owns it (its `dispose()` disposes the sync engine's pool).
+        FactorySpec("sqlalchemy.ext.asyncio.AsyncEngine", "sqlalchemy.ext.asyncio.AsyncEngine"),
         FactorySpec("sqlalchemy.ext.asyncio.AsyncSession", "sqlalchemy.ext.asyncio.AsyncSession"),
         FactorySpec("sqlalchemy.ext.asyncio.async_sessionmaker",
                     "sqlalchemy.ext.asyncio.async_sessionmaker"),
@@ -1391,6 +1400,8 @@ OWNERS: frozenset[str] = frozenset({
     "contextlib.AsyncExitStack.enter_context",
     "contextlib.AsyncExitStack.enter_async_context",
     "contextlib.AsyncExitStack.push_async_callback",
+    # An AsyncEngine made over a sync engine disposes that engine's pool with its own.
+    "sqlalchemy.ext.asyncio.AsyncEngine",
     # Pool release calls, by the pool class's qualified name.
     "psycopg2.pool.SimpleConnectionPool.putconn",
     "psycopg2.pool.ThreadedConnectionPool.putconn",
