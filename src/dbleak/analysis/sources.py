@@ -89,6 +89,8 @@ DUCK_CONNECTION = "dbapi.Connection"
 # The methods by which an instance of a project class is released, and what it must own.
 _RESOURCE_RELEASES = frozenset({"close", "aclose", "terminate", "disconnect", "shutdown", "dispose"})
 _OWNED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.ENGINE, Kind.POOL)
+# The package of Flask-SQLAlchemy (its `SQLAlchemy` extension and `Model` bases).
+_FLASK_SQLALCHEMY = "flask_sqlalchemy."
 
 
 @dataclass(frozen=True)
@@ -542,6 +544,24 @@ class ObjectSources:
             if level < _MAX_DEPTH:
                 stack.extend((str(base), level + 1)
                              for base in reversed(summary.get(SUMMARY_BASES, ())))
+
+    def flask_model(self, qualname: str) -> bool:
+        """Whether ``qualname`` is a project class deriving from a Flask-SQLAlchemy model base:
+        ``db.Model`` where the project's ``db = SQLAlchemy(app)`` (so ``Cls.query`` is a query
+        over its table), or a base from ``flask_sqlalchemy`` itself."""
+        for _name, summary, _level in self.class_chain(qualname):
+            for base in map(str, summary.get(SUMMARY_BASES, ())):
+                if base.startswith(_FLASK_SQLALCHEMY):
+                    return True
+                holder, _, attr = base.rpartition(".")
+                if attr != "Model" or not holder:
+                    continue
+                _holder, made = self._summary_through(holder)
+                value = made.get(SUMMARY_VALUE) if made is not None and made.get(SUMMARY_KIND) == "global" else None
+                if isinstance(value, tuple) and len(value) > 1 and value[0] == "call" \
+                        and str(value[1]).startswith(_FLASK_SQLALCHEMY):
+                    return True
+        return False
 
     def method_summary(self, class_qualname: str, name: str) -> Mapping[str, Any] | None:
         """The summary of a method of a project class, looked up through its bases."""

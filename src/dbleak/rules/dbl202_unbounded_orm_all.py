@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from dbleak.analysis.fetch import fetch_analysis, is_test_module, is_test_scope
@@ -26,6 +26,7 @@ from dbleak.analysis.model_relations import (
     small_models,
 )
 from dbleak.analysis.row_escape import left_to_caller
+from dbleak.analysis.sources import object_sources
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.sql import report_grouped, report_per_parent
@@ -51,8 +52,10 @@ class UnboundedOrmAll(Rule):
     ## What it does
     Flags SQLAlchemy reads of a whole result with no bound: `.all()` / `.fetchall()` /
     `list(...)` of `session.query(...)`, of `session.execute(select(...))` and
-    `session.scalars(select(...))`, and Flask-SQLAlchemy's `Model.query.all()`, when the query
-    has no `limit`, `first`, `one`, `get`, slice, `yield_per`, filter on a key, or aggregate.
+    `session.scalars(select(...))`, and Flask-SQLAlchemy's `Model.query.all()` (also in a
+    module that only imports the models: a class deriving from the project's `db.Model`, where
+    `db = SQLAlchemy(app)`, is read from its own module), when the query has no `limit`,
+    `first`, `one`, `get`, slice, `yield_per`, filter on a key, or aggregate.
     Also a loop straight over a legacy query (`for fw in session.query(Firmware):`,
     `for p in Post.query.order_by(...):`): iterating a `Query` loads every row and builds every
     object before the first turn, as `.all()` does (no fix is offered there: `yield_per()`
@@ -165,7 +168,7 @@ class UnboundedOrmAll(Rule):
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
         if is_test_module(ctx.path, ctx.settings.root):
             return  # tests read fixture tables of a few rows by design
-        flask = "flask_sqlalchemy" in ctx.text or "db.Model" in ctx.text
+        flask = _flask_models(ctx)
         columns = tuple(ctx.settings.option("sql", "bounded-columns", ()) or ())
         small = tuple(ctx.settings.option("sql", "small-tables", ()) or ())
         for site in ctx.facts.calls:
@@ -229,7 +232,26 @@ def _walked_query(ctx: CheckContext, call: ast.Call) -> bool:
     return isinstance(call.func, ast.Attribute) and call.func.attr in _WALKED_ENDS
 
 
-def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: bool,
+def _flask_models(ctx: CheckContext) -> Callable[[ast.Name], bool]:
+    """Whether a capitalised name is a Flask-SQLAlchemy model (``Name.query`` a query of its
+    table): in a module that uses Flask-SQLAlchemy itself, any class; elsewhere, a project
+    class deriving from ``db.Model`` of the project's ``db = SQLAlchemy(app)``, read from its
+    own module (a service module that only imports the models)."""
+    if "flask_sqlalchemy" in ctx.text or "db.Model" in ctx.text:
+        return lambda _name: True
+    sources = object_sources(ctx)
+    seen: dict[str, bool] = {}
+
+    def is_model(name: ast.Name) -> bool:
+        if name.id not in seen:
+            qualname = ctx.facts.qualname(name)
+            seen[name.id] = qualname is not None and sources.flask_model(qualname)
+        return seen[name.id]
+
+    return is_model
+
+
+def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: Callable[[ast.Name], bool],
               list_form: bool) -> _OrmRead | None:
     root, steps = method_chain(target)
     if not steps:
@@ -252,8 +274,8 @@ def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: bool,
         if step.name == "query" and step.call is not None and index > 0 \
                 and is_session_like(steps[index - 1].node):
             return _OrmRead("query", step, steps[index:], [])
-        if step.name == "query" and step.call is None and index == 0 and flask \
-                and isinstance(root, ast.Name) and root.id[:1].isupper():
+        if step.name == "query" and step.call is None and index == 0 \
+                and isinstance(root, ast.Name) and root.id[:1].isupper() and flask(root):
             return _OrmRead("query", step, steps[index:], [])
         if step.name in ("execute", "scalars") and step.call is not None and step.call.args:
             selected = select_steps(step.call.args[0], ctx.facts, assignments)
