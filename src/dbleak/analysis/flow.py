@@ -48,6 +48,7 @@ from dbleak.analysis.flow_syntax import (
     is_pytest_fixture,
     lends_what_it_yields,
     may_raise,
+    returns_to_each_test,
     self_attr,
     walk_expr,
 )
@@ -165,6 +166,8 @@ class _ScopeInterpreter:
         # A `@contextmanager` gets the `with` body's exception at its `yield`.
         self.yield_raises = not is_pytest_fixture(scope)
         self.yield_lends = lends_what_it_yields(scope)
+        # What a function-scoped fixture returns, pytest never closes.
+        self.returns_to_test = returns_to_each_test(scope)
         self.globals: set[str] = set()
         self.with_managed: set[str] = set()
         # Calls resolved as a driver object's method other than `cursor()` (`conn.execute(q)`).
@@ -888,10 +891,24 @@ class _ScopeInterpreter:
             if effect in ("borrow", "alias"):
                 continue
             status = {"release": RELEASED, "escape": ESCAPED, "yield": YIELDED}[effect]
+            if effect == "escape" and self.returns_to_test and isinstance(at, ast.Return):
+                self._returned_to_test(states, node.id, at)
             states = cap(self._mark(s, s.bound(node.id), status, at) for s in states)
             if effect == "yield" and self.yield_raises:
                 self.emit("raise", states, stmt)
         return states
+
+    def _returned_to_test(self, states: States, name: str, at: ast.Return) -> None:
+        """``return engine`` from a function-scoped fixture: the test gets the object and
+        pytest keeps nothing to close it with, so it is dropped there (a fixture that closes
+        it after a ``yield``, or registers ``request.addfinalizer(engine.dispose)``, is fine)."""
+        for state in states:
+            rid = state.bound(name)
+            if rid is None or state.get(rid) != OPEN:
+                continue
+            flow = self.flows[rid]
+            if not any(reason == "fixture-return" for _, reason in flow.drops):
+                flow.drops.append((at, "fixture-return"))
 
     def _parent_releases(self, expr: ast.AST, states: States) -> States:
         """``self.cnx.close()`` releases the cursors made by ``self.cnx.cursor()`` here, and
@@ -913,6 +930,15 @@ class _ScopeInterpreter:
                  spec: ObjectSpec | None = None) -> tuple[str, ast.AST]:
         """"release", "escape", "yield", "alias" or "borrow" for one read of a tracked name."""
         parent = self.parents.get(id(node))
+        if isinstance(parent, ast.Attribute) and parent.value is node and parent.attr == "connection" \
+                and spec is not None and spec.kind is Kind.CURSOR:
+            # `cur.connection.close()`: the cursor's own connection (PEP 249's extension) is
+            # closed, and the cursor with it
+            closer = self.parents.get(id(parent))
+            call = self.parents.get(id(closer))
+            if isinstance(closer, ast.Attribute) and closer.attr in RELEASE_METHODS \
+                    and isinstance(call, ast.Call) and call.func is closer:
+                return "release", call
         if isinstance(parent, ast.Attribute) and parent.value is node:
             grand = self.parents.get(id(parent))
             release = self.handover._release_methods(node.id)
@@ -1236,6 +1262,9 @@ class _ScopeInterpreter:
         if fate == "guess":
             flow.guessed.append(at)
             fate = "borrow"
+        if fate == "escape" and self.returns_to_test and isinstance(at, ast.Return) \
+                and not parent_tracked and resource.parent_rid is None:
+            flow.drops.append((at, "fixture-return"))  # `return sqlite3.connect(p)` in a fixture
         if fate == "release":
             flow.releases.append(at)
         elif fate == "borrow":
@@ -1270,7 +1299,10 @@ class _ScopeInterpreter:
         if isinstance(receiver, ast.Await):
             receiver = receiver.value
         if isinstance(receiver, ast.Call):
-            return True  # made right there, and followed (or not) itself
+            # made right there, and followed (or not) itself; unless the call lends one the
+            # project keeps (`self.connection().cursor()`, a getter of `self._conn`)
+            return not (self._lent(self._made_by(receiver))
+                        or self.sources.lends_kept(self.sources.call_target(receiver, self.cls)))
         if not isinstance(receiver, ast.Name):
             return False
         if receiver.id in self.with_managed or any(s.bound(receiver.id) is not None for s in states):
@@ -1279,7 +1311,15 @@ class _ScopeInterpreter:
         if not reader.is_local(receiver.id) or reader.is_param(receiver.id) or receiver.id in self.globals:
             return False
         origin = reader.name_origin(receiver.id)
+        if origin is not None and origin[0] == "call" and (
+                self._lent(self.sources.resolve(origin)) or self.sources.lends_kept(str(origin[1]))):
+            return False  # `conn = self.connection()`: the class's connection, lent
         return origin is None or origin[0] not in ("attr", "global", "type", "getattr")
+
+    @staticmethod
+    def _lent(value: Value | None) -> bool:
+        """A connection a project function gives its caller to borrow (it returns one it keeps)."""
+        return isinstance(value, ObjectSpec) and value.held and value.kind is Kind.CONNECTION
 
     def _chained_close(self, first: ast.Attribute, end: ast.AST) -> ast.Attribute | None:
         """The ``.close()`` ending ``x.execute(q).close()`` (``first`` the ``execute``), when

@@ -9,7 +9,7 @@ import ast
 import builtins
 from collections.abc import Iterator, Mapping
 
-from dbleak.analysis.module import SCOPE_NODES, walk, walk_same_scope
+from dbleak.analysis.module import SCOPE_NODES, walk, walk_same_scope, walk_scope
 from dbleak.analysis.origins import function_kind
 from dbleak.knowledge.calls import LOG_METHODS
 
@@ -84,6 +84,11 @@ def is_log_call(call: ast.Call) -> bool:
     return True
 
 
+# Methods that only record settings on the object (SQLAlchemy's
+# `Engine.update_execution_options()`): no I/O, nothing a caller guards against.
+_SETTINGS_ONLY_METHODS = frozenset({"update_execution_options"})
+
+
 def is_plain_cursor_call(call: ast.Call) -> bool:
     """``conn.cursor(...)`` whose arguments are names, dotted names or constants (a cursor class,
     ``cursor_factory=RealDictCursor``, ``dictionary=True``, a cursor's name)."""
@@ -124,6 +129,9 @@ def may_raise(node: ast.AST, yields: bool = True) -> bool:
                 # failure worth a `try` of its own
                 skipped.update(id(n) for n in ast.walk(sub))
                 continue
+            if isinstance(sub.func, ast.Attribute) and sub.func.attr in _SETTINGS_ONLY_METHODS \
+                    and isinstance(sub.func.value, ast.Name):
+                continue  # `engine.update_execution_options(...)`: sets options, no I/O
             if is_plain_cursor_call(sub):
                 # `cur = conn.cursor()`, `conn.cursor(pymysql.cursors.DictCursor)`: a DB-API
                 # cursor is made without I/O (the query runs at `execute()`); it fails only on
@@ -182,6 +190,26 @@ def free_names(node: ast.AST) -> set[str]:
 def is_pytest_fixture(scope: ast.AST) -> bool:
     return isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
         and function_kind(scope) == "fixture"
+
+
+def returns_to_each_test(scope: ast.AST) -> bool:
+    """A function-scoped pytest fixture that returns its value (no ``yield``): pytest gives the
+    value to one test and keeps nothing to close it with afterwards."""
+    if not is_pytest_fixture(scope):
+        return False
+    assert isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef))
+    for deco in scope.decorator_list:
+        if isinstance(deco, ast.Call):
+            for keyword in deco.keywords:
+                if keyword.arg == "scope" and not (
+                        isinstance(keyword.value, ast.Constant) and keyword.value.value == "function"):
+                    return False  # a module's or a session's: it lives as long as they do
+    # A fixture that registers a teardown (`request.addfinalizer(teardown)`) closes there what
+    # it chooses (`close_all_sessions()`): what it returns is not left to nobody.
+    return not any(isinstance(sub, (ast.Yield, ast.YieldFrom))
+                   or isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)
+                   and sub.func.attr == "addfinalizer"
+                   for sub in walk_scope(scope))
 
 
 def lends_what_it_yields(scope: ast.AST) -> bool:

@@ -224,6 +224,8 @@ def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> Planned
     resource = flow.resource
     stmt = resource.stmt
     name = resource.name
+    if any(reason == "fixture-return" for _, reason in flow.drops):
+        return PlannedFix(None, "yield it instead, and release it after the `yield`")
     if flow.holder is not None and name is None:
         return PlannedFix(None, f"close it before `{flow.holder}` is dropped")
     if name is None:

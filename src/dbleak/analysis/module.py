@@ -242,7 +242,11 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
                                 and isinstance(value.args[1], (ast.Name, ast.Attribute)) \
                                 and resolver.resolve(value.func) in ("typing.cast", "typing_extensions.cast"):
                             value = value.args[1]  # `sqlite3 = cast(Any, _sqlite3)`: the same module
-                        if isinstance(value, (ast.Name, ast.Attribute)) and len(node.targets) == 1:  # type: ignore[attr-defined]
+                        imported = _imported_by_name(value)
+                        if imported is not None and len(node.targets) == 1:  # type: ignore[attr-defined]
+                            # `pymysql = import_optional_dependency("pymysql")`: an import
+                            resolver.add_local(target.id, imported)
+                        elif isinstance(value, (ast.Name, ast.Attribute)) and len(node.targets) == 1:  # type: ignore[attr-defined]
                             resolver.add_alias(target.id, value)
                         elif isinstance(value, ast.Constant) and value.value is None:
                             pass  # `psycopg2 = None` when the import failed: unusable, not another binding
@@ -392,3 +396,18 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
                         todo.append(item)
             elif isinstance(value, AST):
                 todo.append(value)
+
+
+def _imported_by_name(value: ast.expr) -> str | None:
+    """The module a call imports by name: ``importlib.import_module("pymysql")``, a project's
+    ``import_optional_dependency("pymysql")`` or ``lazy_import("sqlite3")`` (a callee whose name
+    says it imports, given the module's dotted name as its only argument)."""
+    if not (isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords):
+        return None
+    name = value.args[0]
+    func = value.func
+    callee = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if "import" not in callee.lower() or not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+        return None
+    module = name.value
+    return module if module and all(part.isidentifier() for part in module.split(".")) else None

@@ -25,7 +25,6 @@ from dbleak.analysis.lifecycle_summary import (
     EFFECT_WITH,
     SUMMARY_BASES,
     SUMMARY_KIND,
-    SUMMARY_METHODS,
     SUMMARY_PASSED_ATTRS,
     SUMMARY_RELEASED_ATTRS,
     SUMMARY_RETURNS,
@@ -38,9 +37,6 @@ from dbleak.knowledge.drivers import Kind, ObjectSpec
 if TYPE_CHECKING:
     from dbleak.analysis.context import CheckContext
 
-# Methods by which an object is released: a class that has one is meant to be released.
-_RELEASING_METHODS = frozenset({"close", "aclose", "__exit__", "__aexit__", "__del__", "dispose",
-                                "shutdown", "stop", "disconnect", "terminate", "release"})
 _INIT_METHODS = frozenset({"__init__", "__new__", "__post_init__", "setUp", "setUpClass",
                            "asyncSetUp", "__enter__", "__aenter__"})
 
@@ -116,8 +112,6 @@ def never_released(ctx: CheckContext, owned: OwnedObject) -> bool:
     qualname = sources.class_qualname(owned.class_node)
     if qualname is None:
         return False
-    if owned.spec.kind is Kind.ENGINE and not _has_releasing_method(sources, qualname):
-        return False  # an engine kept for the object's (the process's) lifetime is fine
     if _may_release(sources, qualname, owned.attr, owned.spec):
         return False
     if owned.spec.kind is Kind.CURSOR and owned.parent_attr is not None \
@@ -252,11 +246,6 @@ def _old_one_kept_aside(method: ast.AST, attr: str, line: int) -> bool:
 def _reads_attr(test: ast.AST, attr: str) -> bool:
     return any(isinstance(n, ast.Attribute) and n.attr == attr and isinstance(n.value, ast.Name)
                and n.value.id == "self" for n in ast.walk(test))
-
-
-def _has_releasing_method(sources: ObjectSources, qualname: str) -> bool:
-    return any(set(summary.get(SUMMARY_METHODS, ())) & _RELEASING_METHODS
-               for _name, summary, _level in sources.class_chain(qualname))
 
 
 def _may_release(sources: ObjectSources, qualname: str, attr: str, spec: ObjectSpec) -> bool:

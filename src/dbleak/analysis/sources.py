@@ -545,6 +545,21 @@ class ObjectSources:
                 stack.extend((str(base), level + 1)
                              for base in reversed(summary.get(SUMMARY_BASES, ())))
 
+    def lends_kept(self, qualname: str | None) -> bool:
+        """Whether the project function ``qualname`` gives its caller only what its instance keeps
+        (``def connect(self): ... return self.connection``): a getter, whatever the kept
+        object's type, not a factory."""
+        if qualname is None:
+            return False
+        _name, summary = self._summary_through(qualname)
+        if summary is None:
+            owner, _, method = qualname.rpartition(".")
+            summary = self.method_summary(owner, method) if owner else None
+        if summary is None or summary.get(SUMMARY_KIND) != "function" or summary.get(SUMMARY_RETURNS):
+            return False
+        held = summary.get(SUMMARY_HELD) or ()
+        return bool(held) and all(isinstance(o, tuple) and o[:1] == ("attr",) for o in held)
+
     def flask_model(self, qualname: str) -> bool:
         """Whether ``qualname`` is a project class deriving from a Flask-SQLAlchemy model base:
         ``db.Model`` where the project's ``db = SQLAlchemy(app)`` (so ``Cls.query`` is a query

@@ -76,13 +76,55 @@ def name_uses(scope: ast.AST, name: str, call_kind: Callable[[ast.Call], str | N
         parents = _parents(scope)
     for node in _walk(scope, name):
         if isinstance(node, _SCOPES):
-            yield Use(UseKind.ESCAPES, node, node.lineno)
+            calls = _helper_calls(scope, node, name, parents, call_kind, release_methods)
+            if calls is None:
+                yield Use(UseKind.ESCAPES, node, node.lineno)
+            else:
+                # a local helper that only uses it: each call of it is a use here
+                yield from (Use(UseKind.ATTRIBUTE, call, call.lineno) for call in calls)
             continue
         assert isinstance(node, ast.Name)
         if isinstance(node.ctx, (ast.Store, ast.Del)):
             yield Use(UseKind.REBOUND, node, node.lineno)
             continue
         yield Use(_classify(node, parents, call_kind, release_methods), node, node.lineno)
+
+
+def _helper_calls(scope: ast.AST, helper: ast.AST, name: str, parents: Mapping[int, ast.AST],
+                  call_kind: Callable[[ast.Call], str | None],
+                  release_methods: tuple[str, ...]) -> list[ast.Call] | None:
+    """The calls of a nested helper that only uses ``name`` (``def _analyse(): with
+    conn.cursor() as cur: ...``, called in the block), or None when it may keep or release it:
+    a plain ``def`` (no decorator, which may register it) that its scope only calls, and whose
+    every read of the name is an attribute use or a borrow."""
+    if not isinstance(helper, (ast.FunctionDef, ast.AsyncFunctionDef)) or helper.decorator_list:
+        return None
+    calls: list[ast.Call] = []
+    for node in _walk(scope, helper.name):
+        if isinstance(node, _SCOPES):
+            if node is helper:
+                continue
+            return None  # another nested scope names it: it may be kept there
+        parent = parents.get(id(node))
+        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+                and isinstance(parent, ast.Call) and parent.func is node):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) \
+                    and parents.get(id(node)) is helper:
+                continue
+            return None  # passed on, stored, returned: it may outlive the scope
+        calls.append(parent)
+    for sub in walk(helper):
+        if isinstance(sub, (ast.Nonlocal, ast.Global)):
+            return None
+        if isinstance(sub, ast.Name) and sub.id == name and not (
+                isinstance(sub.ctx, ast.Load)
+                and _classify(sub, parents, call_kind, release_methods) in _HELPER_USES):
+            return None
+    return calls
+
+
+# What a local helper may do with the name and still only use it.
+_HELPER_USES = frozenset({UseKind.ATTRIBUTE, UseKind.BORROWED, UseKind.COMPARED, UseKind.OTHER})
 
 
 def _walk(scope: ast.AST, name: str) -> Iterator[ast.AST]:

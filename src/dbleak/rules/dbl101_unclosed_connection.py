@@ -45,6 +45,9 @@ def drop_message(flow: ResourceFlow) -> str:
         if flow.handle and flow.handle.endswith("()"):
             return f"{what} is handed out only through its cursor (`{flow.handle}`) and never closed"
         return f"{what} is kept only through its cursor `{flow.handle}` and never closed"
+    if "fixture-return" in reasons:
+        verb = "disposes" if flow.resource.kind is Kind.ENGINE else "closes"
+        return f"{what} is returned by a pytest fixture, and pytest never {verb} what a fixture returns"
     if "holder" in reasons:
         return f"{what} is stored on `{flow.holder}`, a local object dropped with the scope, and never closed"
     if "temporary" in reasons:
@@ -175,7 +178,11 @@ class UnclosedConnection(Rule):
     every unknown callee keep it (dbleak's earlier behaviour), `"borrow"` none. A
     `@contextmanager` (or `@asynccontextmanager`) generator and a pytest fixture only lend what
     they yield: the `with` body or the test uses it, and the generator resumes after it, so
-    closing it is still the generator's job. One that yields back the object it is given
+    closing it is still the generator's job. What a function-scoped pytest fixture *returns*
+    is different: pytest gives it to one test and keeps nothing to close it with, so a new
+    connection or engine returned by such a fixture is reported (yield it, and release it after
+    the `yield`; no fix is offered); a module- or session-scoped fixture's is left alone, as
+    is one the fixture hands to `request.addfinalizer(conn.close)`. One that yields back the object it is given
     (`with atomic(conn) as conn:`) binds the `as` name to that same object. A constructor of a
     project class that keeps the object in an attribute no method of the class releases
     (`service = MigrationService(engine=engine)`) does not take it over when the new instance

@@ -51,7 +51,10 @@ class WithDoesNotClose(Rule):
     The `with` item is a driver's connecting call, or a call of the project that returns such a
     connection (a function, a method, `self.connection()`); a `@contextmanager` helper is its
     own context and is not flagged. A connection bound to a name first
-    (`conn = connect(); with conn:`) is the lifecycle rules' job (DBL101).
+    (`conn = connect(); with conn:`) is the lifecycle rules' job (DBL101). A nested `def` that
+    reads the connection hands it over, unless it is a plain helper (no decorator) that the
+    function only calls and that only uses the connection (no close, no store, no return):
+    its calls are then uses of the connection where they are.
     When the connection is still used after the block and never closed there, no fix is
     offered: closing it would break that use. A `close()` inside the block counts only when it
     is on the normal path: one in an `except` handler (`except: conn.rollback();
