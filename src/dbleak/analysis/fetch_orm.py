@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk
+from dbleak.analysis.origins import decorator_name
 from dbleak.knowledge.frameworks import APP_MODULES
 from dbleak.knowledge.sql import IDENTIFIER_COLUMNS, is_parent_key_name, is_plain_group_name
 
@@ -694,8 +695,8 @@ def model_root_name(root: ast.AST, model_names: frozenset[str] = frozenset()) ->
 
 def model_value_names(scope: ast.AST, assignments: dict[str, list[ast.AST]]) -> frozenset[str]:
     """Local names that hold a model class whatever their spelling: bound once to
-    ``apps.get_model(...)``, the target of a loop over ``apps.get_models()``, or a parameter
-    annotated ``type[...]`` / ``Type[...]``."""
+    ``apps.get_model(...)``, the target of a loop over ``apps.get_models()``, a parameter
+    annotated ``type[...]`` / ``Type[...]``, or the ``cls`` of a class method."""
     found: set[str] = set()
     for name in assignments:
         if _get_model(ast.Name(id=name, ctx=ast.Load()), assignments) is not None:
@@ -706,6 +707,11 @@ def model_value_names(scope: ast.AST, assignments: dict[str, list[ast.AST]]) -> 
                 and node.iter.func.attr == "get_models":
             found.add(node.target.id)
     args = getattr(scope, "args", None)
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and args is not None \
+            and any(decorator_name(d) == "classmethod" for d in scope.decorator_list):
+        first = (*args.posonlyargs, *args.args)[:1]
+        if first:
+            found.add(first[0].arg)  # `cls.objects.filter(...)` in a model's class method
     if args is not None:
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
             annotation = arg.annotation

@@ -22,6 +22,7 @@ from dbleak.analysis.fetch import is_test_module, is_test_scope
 from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, method_chain
 from dbleak.analysis.module import ModuleFacts, Scope, walk
 from dbleak.analysis.names import refines
+from dbleak.analysis.origins import decorator_name
 from dbleak.knowledge.frameworks import FRAMEWORK_RELATED_MANAGERS
 
 # Queryset methods that make another queryset and support `count()`/`exists()`.
@@ -207,6 +208,15 @@ class _Finder:
         if isinstance(root, ast.Name) and first == 0 and self._manager_self(root, scope) \
                 and all(s.name in _CHAINABLE for s in steps):
             return _KNOWN  # `self.filter(...)` in a method of a `Manager` or `QuerySet` class
+        if isinstance(root, ast.Name) and first == 1 and self._method_self(root, scope) is not None:
+            # `self.queryset.filter(...)`: the class's own queryset attribute (a DRF view's
+            # `queryset = Sample.objects.filter(...)`), refined
+            class_scope = scope.parent
+            assert class_scope is not None
+            values = self._refined_bindings(steps[0].name, class_scope)
+            kinds = [self._queryset(value, class_scope, depth + 1) for value in values]
+            if kinds and None not in kinds and all(s.name in _CHAINABLE for s in steps[1:]):
+                return _INFERRED if _INFERRED in kinds else _KNOWN
         if isinstance(root, ast.Name) and first == 0:
             inner = self._queryset(root, scope, depth + 1)
             if inner is not None:  # `qs.filter(...)` of a queryset name
@@ -232,15 +242,22 @@ class _Finder:
     def _manager_self(self, name: ast.Name, scope: Scope) -> bool:
         """``name`` is the ``self`` of a method of a class deriving from Django's ``Manager``
         or ``QuerySet``: its queryset methods make querysets."""
+        cls = self._method_self(name, scope)
+        return cls is not None and any(_django_manager_base(self.facts, base) for base in cls.bases)
+
+    @staticmethod
+    def _method_self(name: ast.Name, scope: Scope) -> ast.ClassDef | None:
+        """The class whose instance ``name`` is, when it is the ``self`` of a plain method."""
         function = scope.node
         if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or scope.parent is None \
                 or not isinstance(scope.parent.node, ast.ClassDef):
-            return False
+            return None
         args = function.args
         first = (*args.posonlyargs, *args.args)[:1]
-        if not first or first[0].arg != name.id or function.decorator_list:
-            return False  # a static method or a class method, a property: no queryset `self`
-        return any(_django_manager_base(self.facts, base) for base in scope.parent.node.bases)
+        if not first or first[0].arg != name.id or any(
+                decorator_name(deco) in _NOT_INSTANCE_METHODS for deco in function.decorator_list):
+            return None  # a static method or a class method, a property: no queryset `self`
+        return scope.parent.node
 
     def _refined_bindings(self, name: str, scope: Scope) -> list[ast.expr]:
         """The values ``name`` is bound to in the scope, when each binding is a plain
@@ -362,6 +379,11 @@ def _prefetched(unit: ast.AST) -> frozenset[str]:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.update(arg.value.split("__"))
     return frozenset(found)
+
+
+# Decorators after which the first parameter is no instance of the class (or no call is made).
+_NOT_INSTANCE_METHODS = frozenset({"staticmethod", "classmethod", "property", "cached_property",
+                                   "setter", "getter", "deleter"})
 
 
 def _django_manager_base(facts: ModuleFacts, base: ast.expr) -> bool:

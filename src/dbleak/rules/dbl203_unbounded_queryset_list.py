@@ -75,7 +75,7 @@ class UnboundedQuerysetList(Rule):
     A queryset is read from `.objects` of any value that names a model class: a capitalised
     name, `models.Tag`, the frozen `orm.Tag` / `orm["app.Tag"]` of South migrations, a name
     bound to `apps.get_model(...)`, the target of a loop over `apps.get_models()`, a parameter
-    annotated `type[...]`. A loop over it is reported; a comprehension that makes something
+    annotated `type[...]`, the `cls` of a model's class method (`cls.objects.filter(...)`). A loop over it is reported; a comprehension that makes something
     else of each row only when it does whole-table work: it feeds `bulk_create`/`bulk_update`
     (`[Book(title=a.name) for a in Author.objects.all()]`), or it runs in a migration, a
     management command or a task (elsewhere such maps and choices are mostly built from lookup

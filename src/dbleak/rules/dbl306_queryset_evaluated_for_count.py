@@ -64,7 +64,11 @@ class QuerysetEvaluatedForCount(Rule):
     count's rows. A project function whose every `return` gives `Model.objects...` (also
     `models.Model.objects...` through a module, and `model_cls._default_manager...`), or a
     name bound only to such chains and their refinements, is read as returning a queryset at
-    its calls (`len(facilities_managed_by(user))`; the fix is then unsafe); managers' custom
+    its calls (`len(facilities_managed_by(user))`; the fix is then unsafe). A class's own
+    queryset attribute read through `self` in one of its methods (a Django REST framework
+    view's `queryset = Sample.objects.filter(...)`, then `len(self.queryset.filter(...))`) is a
+    queryset, whatever the method's decorators (`@action`) but `@staticmethod`,
+    `@classmethod` and `@property`. Managers' custom
     methods and methods called on an object of no known type are not, nor are sliced
     querysets (`qs[:10]`, bounded already) and raw querysets. A related manager whose rows were prefetched (`prefetch_related("items")`)
     answers `len()` and truth tests from memory: `obj.items.all()` is not flagged when the same
