@@ -271,8 +271,9 @@ class Creations:
         if self.sources.property_kind(owner.qualname, attr) != "property":
             return None
         value = self.sources.attr_value(owner.qualname, attr)
-        if not isinstance(value, ObjectSpec) or value.kind not in TRACKED_KINDS or not value.must_release:
-            return None
+        if not isinstance(value, ObjectSpec) or value.kind not in TRACKED_KINDS or not value.must_release \
+                or value.held:
+            return None  # `return self._session`: the instance's own, lent to every reader
         return value
 
     def _tuple_items(self, call: ast.Call, stmt: ast.stmt) -> None:

@@ -599,7 +599,8 @@ class SiteModule:
                 return self._refined_query(receiver, depth)
             if bound[0] != "assign" or not isinstance(bound[1], ast.expr):
                 return None
-            return self._orm_kind(bound[1], depth + 1)
+            value = bound[1].value if isinstance(bound[1], ast.Await) else bound[1]
+            return self._orm_kind(value, depth + 1)  # `res = await session.execute(stmt)`
         base = strip_refinements(receiver)
         if isinstance(base, ast.Name) and base is not receiver:
             # `valid = total.filter(...)`: a refinement of another query name is a query
@@ -607,6 +608,7 @@ class SiteModule:
         if isinstance(base, ast.Call) and self._helper_query(base):
             return "query"  # `self.linked_query(...)`: a project helper that returns a query
         current: ast.expr = receiver
+        result_steps = True  # only a result's own methods so far (`scalars().unique()`)
         while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
             attr = current.func.attr
             inner = current.func.value
@@ -615,12 +617,18 @@ class SiteModule:
             if attr in ("execute", "scalars") and current.args and (
                     self._looks_like_query(current) if attr == "execute" else True):
                 return "result"
-            if attr in ("scalars", "mappings", "unique", "columns") and _sqlalchemy_chain(inner):
+            if attr in _RESULT_METHODS and _sqlalchemy_chain(inner):
                 return "result"
+            result_steps = result_steps and attr in _RESULT_METHODS
             current = inner
+        if isinstance(current, ast.Name) and current is not receiver and result_steps \
+                and self._orm_kind(current, depth + 1) == "result":
+            return "result"  # `res = session.execute(stmt)`, then `res.scalars().all()`
         return None
 
 
+# Methods of an executed statement's result that give the result again, reshaped.
+_RESULT_METHODS = frozenset({"scalars", "mappings", "unique", "columns"})
 _QUERYSET_METHODS = frozenset({"filter", "exclude", "all", "order_by", "select_related",
                                "prefetch_related", "values", "values_list", "only", "defer",
                                "annotate", "distinct", "using"})
@@ -640,6 +648,15 @@ def _queryset_chain(node: ast.expr) -> bool:
             current = current.func.value
         else:
             return False
+
+
+def _receiver_root_names(node: ast.AST) -> set[str]:
+    """The name a chain of calls and attributes starts from (``res`` for
+    ``res.scalars().unique()``), as a set (empty when it starts elsewhere)."""
+    current = node
+    while isinstance(current, (ast.Call, ast.Attribute, ast.Subscript, ast.Await)):
+        current = current.func if isinstance(current, ast.Call) else current.value
+    return {current.id} if isinstance(current, ast.Name) else set()
 
 
 def _sqlalchemy_chain(node: ast.expr) -> bool:
@@ -1060,7 +1077,10 @@ class _Finder:
                 source = LazySource(source.kind, source.node, source.what, True,
                                     source.driver_object, False, source.orm_query,
                                     source.orm_result, source.fetch_method)
-            related = self.related_names(source)
+            # What the statement may read again without touching an ORM read's rows: anything
+            # but the result they come from (`len(ids)` beside `len(res.scalars().all())`).
+            related = (_receiver_root_names(source.node) if source.fetch_method == "all"
+                       else self.related_names(source))
             use = self.use_of(node, related)
             if use is None and source.orm_query and not isinstance(parent, (ast.Assign, ast.AnnAssign)):
                 # A legacy query keeps no read state: `{"valid": len(valid.all()), "total":

@@ -482,10 +482,14 @@ class ObjectSources:
             if _passes(summary.get(SUMMARY_PARAMS) or (), str(unless[0]), given):
                 return None  # the caller's own object, handed back
             return self._common([self.resolve(o, depth + 1) for o in unless[1]])
+        return self._held_value(summary, depth)
+
+    def _held_value(self, summary: Mapping[str, Any], depth: int) -> Value | None:
+        """What a function or property gives that its instance keeps (``return self._engine``),
+        as far as it is known: the caller borrows it."""
         held = summary.get(SUMMARY_HELD)
         if not held:
             return None
-        # What the returns may give, as far as it is known: the caller borrows it.
         known = [v for v in (self._known(o, depth + 1) for o in held) if v is not None]
         value = self._common(known) if known else None
         if isinstance(value, ObjectSpec) and value.kind in _OWNED_KINDS:
@@ -596,7 +600,8 @@ class ObjectSources:
             if prop is not None and prop.get(SUMMARY_KIND) in ("property", "cached_property"):
                 returns = prop.get(SUMMARY_RETURNS)
                 if not returns:
-                    return None
+                    # `def engine(self): return self.__engine`: the instance's own, lent
+                    return self._held_value(prop, depth + level + 1)
                 return self._common([self.resolve(o, depth + level + 1) for o in returns])
         return None
 

@@ -40,7 +40,8 @@ class CloseSkippedOnException(Rule):
     exception raised between its creation and the `close()` skips the close: no `finally`, no
     `with`; and an engine made in the function and disposed the same way (one disposed in a
     `finally` is not flagged for the set-up statements before its `try`: an engine opens
-    nothing until it is used). Also a generator (`@contextmanager` or a dependency generator) that yields a
+    nothing until it is used, unless that set-up already connects it, `engine.connect()` /
+    `engine.begin()` before the `try`). Also a generator (`@contextmanager` or a dependency generator) that yields a
     connection and closes it after the `yield` without `try/finally`, and a connection that is
     returned (or stored) on success when a call between its creation and the hand-over may
     raise: on that error nobody holds it to close it.
@@ -134,9 +135,11 @@ class CloseSkippedOnException(Rule):
                 continue
             if resource.parent_rid is not None and _parent_handled(by_rid.get(resource.parent_rid)):
                 continue  # the connection's release covers the cursor (or its DBL103 is the finding)
-            if resource.kind is Kind.ENGINE and (not flow.releases or _in_finally(ctx, flow.releases)):
+            if resource.kind is Kind.ENGINE and (not flow.releases or (
+                    _in_finally(ctx, flow.releases) and not _connects_before(ctx, flow))):
                 # Made and handed over, or disposed in a `finally` that guards the work: an
-                # engine opens nothing until used, so the set-up before the `try` is left alone.
+                # engine opens nothing until used, so the set-up before the `try` is left alone
+                # (unless that set-up already checks a connection out of it).
                 continue
             if flow.hand_over_skipped_by_exception and not is_pytest_fixture(resource.scope) \
                     and not expected_to_fail(ctx, resource.stmt):
@@ -163,6 +166,36 @@ class CloseSkippedOnException(Rule):
             if planned.plan is None and planned.reason:
                 message += f" (no fix: {planned.reason})"
             yield ctx.finding(cls, resource.node, message, plan=planned.plan, stmt=resource.stmt)
+
+
+# Engine methods that check a connection out of its pool.
+_CONNECTING = frozenset({"connect", "begin", "raw_connection"})
+
+
+def _connects_before(ctx: CheckContext, flow: ResourceFlow) -> bool:
+    """Whether the engine is connected (``engine.connect()``, ``engine.begin()``) between its
+    creation and the first ``try`` whose ``finally`` disposes it: an exception there leaves
+    its pool open (geoalchemy2's fixture read the server's version before its `try`)."""
+    resource = flow.resource
+    name = resource.name
+    if name is None:
+        return False
+    start = resource.stmt.lineno
+    guarded = min((getattr(release, "lineno", start) for release in flow.releases), default=start)
+    parents = ctx.facts.parent
+    try_line = guarded
+    for release in flow.releases:
+        node: ast.AST | None = parents.get(id(release))
+        while node is not None and not isinstance(node, ast.Try):
+            node = parents.get(id(node))
+        if isinstance(node, ast.Try):
+            try_line = min(try_line, node.lineno)
+    for node in ast.walk(resource.scope):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in _CONNECTING and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == name and start < node.lineno < try_line):
+            return True
+    return False
 
 
 def _parent_handled(parent: ResourceFlow | None) -> bool:

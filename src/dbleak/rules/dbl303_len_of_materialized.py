@@ -63,7 +63,10 @@ class LenOfMaterialized(Rule):
     Not flagged when the list is used for anything else as well (its rows, an index, a second
     walk), or when the source is not lazy (a list, a tuple, a dict view, `range`). A name bound
     in each branch of an `if` (as each branch's last statement) and counted once after it is
-    reported at each branch's read, without a fix.
+    reported at each branch's read, without a fix. An executed statement's result held in a
+    name (`res = await session.execute(stmt)`, then `len(res.scalars().unique().all())`) is
+    followed; the statement that counts may read the query's own parameters again
+    (`len(rows) == len(ids)`), but not the result.
 
     ## Fix safety
     `len(list(g))` → `sum(1 for _ in g)` is safe: the same rows are walked, none is kept.
