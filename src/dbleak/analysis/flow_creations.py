@@ -16,10 +16,12 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
 from dbleak.analysis.flow_state import (
+    OPEN,
     Resource,
     ResourceFlow,
     States,
     StoredResource,
+    cap,
 )
 from dbleak.analysis.flow_syntax import self_attr, walk_expr
 from dbleak.analysis.handover import HandOver
@@ -362,6 +364,15 @@ class Creations:
                 if not parent_tracked and resource.parent_rid is None:
                     flow.drops.append((holder, "holder"))
                 return states
+            stash = chain_text(targets[0]) if len(targets) == 1 and attr is None \
+                and isinstance(targets[0], ast.Attribute) else None
+            if stash is not None and not parent_tracked and self._released_later(stash, holder):
+                # `request.state.db = SessionLocal()`, closed further on as
+                # `request.state.db.close()`: kept there only for the calls in between, and
+                # still this scope's to close
+                resource.parent_key = stash
+                self._parent_keys.add(stash)
+                return cap(state.set_status(resource.rid, OPEN) for state in states)
             flow.escapes.append(holder)
             return states
         if isinstance(holder, ast.withitem):
@@ -395,6 +406,15 @@ class Creations:
         else:
             flow.escapes.append(at)
         return states
+
+    def _released_later(self, key: str, stored: ast.stmt) -> bool:
+        """Whether the scope releases ``key`` (``request.state.db.close()``) after ``stored``."""
+        for node in walk_scope(self.scope):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in RELEASE_METHODS and not node.args
+                    and node.lineno > stored.lineno and chain_text(node.func.value) == key):
+                return True
+        return False
 
     def _followed_parent(self, call: ast.Call, states: States) -> int | None:
         """The connection resource a cursor's receiver name holds on every path that binds it

@@ -82,6 +82,9 @@ class CloseSkippedOnException(Rule):
     stored somewhere (`holder.connection = conn`, a constructor's argument) that the function
     still closes itself on every normal path was only lent: an exception raised after the
     loan is reported (no fix is offered then: the loan would have to move into the block).
+    An object kept on an attribute of another object for the calls in between
+    (`request.state.db = SessionLocal()`, then `request.state.db.close()` in the same function)
+    is the function's to close: an exception before that close is reported, without a fix.
 
     ## Fix safety
     Safe. Wrapping in `with closing(...)` (or the driver's own closing `with`, or
