@@ -25,6 +25,7 @@ from dbleak.analysis.model_relations import (
     roots_are_small,
     small_models,
 )
+from dbleak.analysis.module import Scope
 from dbleak.analysis.row_escape import left_to_caller
 from dbleak.analysis.sources import object_sources
 from dbleak.fixes.plan import ReplaceRange
@@ -57,9 +58,10 @@ class UnboundedOrmAll(Rule):
     `db = SQLAlchemy(app)`, is read from its own module), when the query has no `limit`,
     `first`, `one`, `get`, slice, `yield_per`, filter on a key, or aggregate.
     Also a loop straight over a legacy query (`for fw in session.query(Firmware):`,
-    `for p in Post.query.order_by(...):`): iterating a `Query` loads every row and builds every
-    object before the first turn, as `.all()` does (no fix is offered there: `yield_per()`
-    changes how eager loads behave).
+    `for p in Post.query.order_by(...):`, or over a name that holds one, `query =
+    session.query(M).order_by(...)` then `for v in query:`): iterating a `Query` loads every
+    row and builds every object before the first turn, as `.all()` does (no fix is offered
+    there: `yield_per()` changes how eager loads behave).
     A key bounds the query only on the column side of an equality (`Order.id == value`, not
     `Order.note == customer.id`); an equality of two columns is a join condition.
 
@@ -171,52 +173,84 @@ class UnboundedOrmAll(Rule):
         flask = _flask_models(ctx)
         columns = tuple(ctx.settings.option("sql", "bounded-columns", ()) or ())
         small = tuple(ctx.settings.option("sql", "small-tables", ()) or ())
-        for site in ctx.facts.calls:
-            call = site.node
-            if site.stmt is None or is_test_scope(site.scope):
-                continue
-            target: ast.AST | None = None
-            if isinstance(call.func, ast.Attribute) and call.func.attr in _READ_ALL \
-                    and not call.args and not call.keywords:
-                target = call
-            elif isinstance(call.func, ast.Name) and call.func.id == "list" \
-                    and len(call.args) == 1 and not call.keywords:
-                target = call.args[0]
-            walked = target is None and _walked_query(ctx, call)
-            if walked:
-                target = call  # `for fw in session.query(Firmware):` reads every row first
-            if target is None:
-                continue
-            read = _orm_read(ctx, site.scope, target, flask,
-                             list_form=target is not call or walked)
-            if read is None:
-                continue
+        for scope, stmt, node, target, list_form, walked in _candidates(ctx):
+            read = _orm_read(ctx, scope, target, flask, list_form=list_form)
+            if read is None or (isinstance(node, ast.Name) and read.source != "query"):
+                continue  # a name walked by a loop: only a legacy `Query` loads every row first
             bound = sqlalchemy_chain_bound(read.judged + read.result_steps, columns, small,
                                            relation_names(ctx.facts, ctx.project),
                                            key_fields(ctx.facts, ctx.project))
             if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)) \
             or (bound.grouped and not report_grouped(ctx.settings)):
                 continue
-            if _reads_bounded_subquery(ctx, site.scope, read, columns, small):
+            if _reads_bounded_subquery(ctx, scope, read, columns, small):
                 continue
             if _reads_only(read, small_models(ctx.facts, ctx.project, small)):
                 continue  # models whose tables are listed in small-tables
             if roots_are_small(ctx.settings) \
                     and _reads_only(read, root_models(ctx.facts, ctx.project)):
                 continue  # tables referencing no other: lookup or configuration tables
-            if left_to_caller(ctx.facts, ctx.settings, call, site.scope.node):
+            if left_to_caller(ctx.facts, ctx.settings, node, scope.node):
                 continue  # every row is the function's result: the caller's call
-            text = source_segment(ctx.text, call) or "query.all()"
+            text = source_segment(ctx.text, node) or "query.all()"
             if len(text) > 60 or "\n" in text:
                 head = re.sub(r"\s+", "", text.split("(", 1)[0])
-                text = head + "(...)" + ("" if target is not call or walked else ".all()")
+                text = head + "(...)" + ("" if target is not node or walked else ".all()")
             message = cls.message.format(call=text, reason=bound.reason)
             plan = None
-            holder = ctx.facts.parent.get(id(call))  # the loop walking the read, if it is one
-            loop = holder if isinstance(holder, (ast.For, ast.AsyncFor)) and holder.iter is call else None
-            if loop is not None and target is call and not walked:
-                plan = _plan(ctx, call, read)
-            yield ctx.finding(cls, call, message, plan=plan, stmt=site.stmt)
+            holder = ctx.facts.parent.get(id(node))  # the loop walking the read, if it is one
+            loop = holder if isinstance(holder, (ast.For, ast.AsyncFor)) and holder.iter is node else None
+            if loop is not None and target is node and not walked and isinstance(node, ast.Call):
+                plan = _plan(ctx, node, read)
+            yield ctx.finding(cls, node, message, plan=plan, stmt=stmt)
+
+
+def _candidates(ctx: CheckContext) -> Iterator[tuple[Scope, ast.stmt, ast.expr, ast.AST, bool, bool]]:
+    """``(scope, statement, node reported, read expression, list form, walked)`` for every
+    read that may fetch a whole result: `.all()` and its kin, `list(query)`, a loop straight
+    over a legacy query, and a loop over a name that holds one (`for v in query:`)."""
+    for site in ctx.facts.calls:
+        call = site.node
+        if site.stmt is None or is_test_scope(site.scope):
+            continue
+        target: ast.AST | None = None
+        if isinstance(call.func, ast.Attribute) and call.func.attr in _READ_ALL \
+                and not call.args and not call.keywords:
+            target = call
+        elif isinstance(call.func, ast.Name) and call.func.id == "list" \
+                and len(call.args) == 1 and not call.keywords:
+            target = call.args[0]
+        walked = target is None and _walked_query(ctx, call)
+        if walked:
+            target = call  # `for fw in session.query(Firmware):` reads every row first
+        if target is not None:
+            yield site.scope, site.stmt, call, target, target is not call or walked, walked
+    for scope in ctx.facts.scopes:
+        if not scope.is_function or is_test_scope(scope):
+            continue
+        for node in ctx.facts.scope_nodes.get(id(scope.node), ()):
+            if isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.iter, ast.Name) \
+                    and _holds_query(ctx, scope, node.iter.id):
+                # `query = session.query(M).order_by(...)`, then `for v in query:`
+                yield scope, node, node.iter, node.iter, True, True
+
+
+def _holds_query(ctx: CheckContext, scope: Scope, name: str) -> bool:
+    """Whether ``name`` holds a query chain not read yet (it ends in a refinement, not in
+    ``.all()``: a list read already is reported where it is read)."""
+    assignments = fetch_analysis(ctx).resolver.assignments(scope)
+    if name not in assignments:
+        return False
+    held = _held_query(ctx, scope, name, assignments)
+    if held is None or not held[1] or held[1][-1].name not in _WALKED_ENDS:
+        return False
+    # A whole table only: a held query narrowed by a filter, a join or a grouping is left alone
+    # (measured: those walks were mostly one parent's rows, or groups, on the corpus).
+    return not any(step.name in _NARROWING for step in held[1])
+
+
+# Steps that narrow a query to some rows (or groups) of its table.
+_NARROWING = frozenset({"filter", "filter_by", "where", "join", "outerjoin", "group_by", "having"})
 
 
 # What a loop over a legacy query chain may end with and still read every row at once.
@@ -254,7 +288,7 @@ def _flask_models(ctx: CheckContext) -> Callable[[ast.Name], bool]:
 def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: Callable[[ast.Name], bool],
               list_form: bool) -> _OrmRead | None:
     root, steps = method_chain(target)
-    if not steps:
+    if not steps and not (list_form and isinstance(root, ast.Name)):
         return None
     if not list_form:
         if steps[-1].name not in _READ_ALL:
