@@ -106,6 +106,9 @@ class StoredResource:
     spec: ObjectSpec
     method: ast.AST | None = None  # the method that stores it
     stmt: ast.stmt | None = None  # the assignment
+    # Kept by the object the attribute holds, made with it (`self.db =
+    # scoped_session(sessionmaker(bind=engine))`), not stored there itself.
+    through: bool = False
 
 
 @dataclass(eq=False)

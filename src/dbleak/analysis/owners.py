@@ -52,6 +52,8 @@ class OwnedObject:
     # A cursor made from another attribute's connection (`self.cur = self.cnx.cursor()`):
     # releasing that connection releases it.
     parent_attr: str | None = None
+    # Kept by the object the attribute holds (a session factory made with it).
+    through: bool = False
 
 
 @dataclass(eq=False)
@@ -84,7 +86,7 @@ def owned_objects(ctx: CheckContext) -> list[OwnedObject]:
             continue
         listed.add(id(item.node))
         found.append(OwnedObject(item.class_node, item.attr, item.node, item.spec,
-                                 _parent_attr(item.node)))
+                                 _parent_attr(item.node), item.through))
     return found
 
 
@@ -306,12 +308,34 @@ def _stored_locals(ctx: CheckContext, flows: list[ResourceFlow]) -> Iterator[Sto
         if cls is None or flow.resource.with_unclosed:
             continue
         for escape in flow.escapes:
+            through = False
+            if isinstance(escape, ast.Call) and flow.resource.kind is Kind.ENGINE:
+                # `self.db = scoped_session(sessionmaker(bind=engine))`: the engine is kept by
+                # what the attribute holds, which never disposes it
+                kept = _kept_by_assignment(ctx, escape)
+                escape, through = (kept, True) if kept is not None else (escape, False)
             if isinstance(escape, ast.Assign) and len(escape.targets) == 1:
                 target = escape.targets[0]
                 if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
-                        and target.value.id == "self" and isinstance(escape.value, ast.Name)):
+                        and target.value.id == "self"
+                        and isinstance(escape.value, ast.Call if through else ast.Name)):
                     yield StoredResource(cls, target.attr, flow.resource.node, flow.resource.spec,
-                                         flow.resource.scope, escape)
+                                         flow.resource.scope, escape, through)
+
+
+def _kept_by_assignment(ctx: CheckContext, call: ast.Call) -> ast.Assign | None:
+    """The assignment whose value is ``call``, or a call that takes it as an argument
+    (``self.db = scoped_session(sessionmaker(bind=engine))`` for the ``sessionmaker`` call)."""
+    parents = ctx.facts.parent
+    node: ast.AST = call
+    while True:
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.keyword):
+            node, parent = parent, parents.get(id(parent))
+        if isinstance(parent, ast.Call) and node is not parent.func:
+            node = parent
+            continue
+        return parent if isinstance(parent, ast.Assign) and parent.value is node else None
 
 
 def _cached_properties(ctx: CheckContext) -> Iterator[StoredResource]:

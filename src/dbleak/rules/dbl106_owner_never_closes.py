@@ -24,7 +24,10 @@ class OwnerNeverCloses(Rule):
     flagged the same way, also when the class has no release method at all: its pool then
     lives as long as the instance, and every instance the program makes leaves one behind
     (measured: on the fix commits of the recall corpus this finds six engines maintainers
-    later disposed, for four objects of the corpus review made once per process). Also flags a method that stores a new connection on an attribute
+    later disposed, for four objects of the corpus review made once per process). An engine
+    kept only by what an attribute holds, made with it (`self.db =
+    scoped_session(sessionmaker(bind=engine))`: a session factory never disposes its bind), is
+    judged the same way. Also flags a method that stores a new connection on an attribute
     that may still hold an open one (another method stores one too, or the class calls it more
     than once) without closing it or checking it first.
 
@@ -124,8 +127,12 @@ class OwnerNeverCloses(Rule):
             word = _WORD.get(owned.spec.kind, "connection")
             verb = "disposes" if owned.spec.kind is Kind.ENGINE else "closes"
             article = "an" if word[0] in "aeiou" else "a"
-            message = (f"`{owned.class_node.name}` stores {article} {word} on `self.{owned.attr}` and "
-                       f"no method {verb} it")
+            if owned.through:
+                message = (f"`{owned.class_node.name}` keeps {article} {word} through `self.{owned.attr}`, "
+                           f"which does not dispose it, and no method {verb} it")
+            else:
+                message = (f"`{owned.class_node.name}` stores {article} {word} on `self.{owned.attr}` and "
+                           f"no method {verb} it")
             yield ctx.finding(cls, owned.node, message)
         for again in reopened(ctx):
             word = _WORD.get(again.spec.kind, "connection")
