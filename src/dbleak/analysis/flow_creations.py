@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from dbleak.analysis.flow_state import (
     OPEN,
+    RELEASED,
     Resource,
     ResourceFlow,
     States,
@@ -511,8 +512,13 @@ class Creations:
             return
         closing = self._chained_close(first, current)
         if closing is not None:
-            # `conn.cursor().execute(q).close()`: execute gives the cursor back, closed at the end
+            # `conn.cursor().execute(q).close()`: execute gives the cursor back, closed at the
+            # end, unless the statement it runs fails first (the close is then never reached)
             flow.releases.append(closing)
+            flow.normal_statuses.add(RELEASED)
+            call = self.parents.get(id(first))  # `first` is the chain's first `execute`
+            if isinstance(call, ast.Call) and call.func is first and call not in flow.exception_exits:
+                flow.exception_exits.append(call)
             return
         if (last_attr in _CURSOR_MAKERS and isinstance(current, ast.Call) and current.func is first
                 and self._closing_item(current)):

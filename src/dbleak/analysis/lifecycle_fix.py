@@ -395,6 +395,9 @@ def _plan_temporary(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> P
     no_fix = PlannedFix(None, "it is a temporary; bind it in a `with` block")
     if resource.awaited or isinstance(resource.scope, ast.Lambda) or flow.escapes:
         return no_fix
+    if flow.releases:
+        # `conn.cursor().execute(q).close()`: wrapping it would close it twice
+        return PlannedFix(None, "it is closed at the end of its own statement; bind it in a `with` block instead")
     if not isinstance(stmt, (ast.Expr, ast.Return, ast.Assign)):
         return no_fix
     if isinstance(stmt, ast.Assign) and not all(isinstance(t, ast.Name) for t in stmt.targets):
