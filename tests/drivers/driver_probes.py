@@ -326,6 +326,71 @@ class DuckConnection(Probe):
         return lazy_or_client(seen)
 
 
+# --- APSW (SQLite's own Python wrapper) ------------------------------------------------------------
+
+def _apsw_closed(conn: Any) -> bool:
+    import apsw
+
+    try:
+        conn.execute("select 1")
+    except apsw.ConnectionClosedError:
+        return True
+    return False
+
+
+@probe("apsw.Connection")
+class ApswConnection(Probe):
+    method_args = {"execute": ("select 1",), "executemany": ("insert into marks values (?)", [])}
+
+    def open(self) -> Any:
+        import apsw
+
+        conn = apsw.Connection(sqlite_path(self.env))
+        self.env.cleanups.append(conn.close)
+        return conn
+
+    def closed(self, obj: Any) -> bool:
+        return _apsw_closed(obj)
+
+    def write(self, obj: Any, marker: str) -> None:
+        obj.execute("insert into marks values (?)", (marker,))
+
+    def visible(self, marker: str) -> bool:
+        return sqlite_visible(self.env, marker)
+
+    def finish(self, obj: Any) -> None:
+        if not _apsw_closed(obj):
+            obj.close()
+
+
+@probe("apsw.Cursor")
+class ApswCursor(Probe):
+    method_args = {"execute": ("select 1",), "executemany": ("insert into marks values (?)", [])}
+
+    def open(self) -> Any:
+        self.conn = ApswConnection(self.env).open()
+        return self.conn.cursor()
+
+    def closed(self, obj: Any) -> bool:
+        import apsw
+
+        try:
+            obj.execute("select 1")
+        except apsw.CursorClosedError:
+            return True
+        return False
+
+    def finish(self, obj: Any) -> None:
+        self.conn.close()
+
+
+@factory_call("apsw.Connection")
+def _apsw_connection(env: Env, factory: FactorySpec) -> Any:
+    from driver_probing import resolve
+
+    return resolve(factory.qualname)(sqlite_path(env))
+
+
 @factory_call("duckdb.connect")
 def _duck_connect(env: Env, factory: FactorySpec) -> Any:
     import duckdb

@@ -85,8 +85,9 @@ def is_log_call(call: ast.Call) -> bool:
 
 
 # Methods that only record settings on the object (SQLAlchemy's
-# `Engine.update_execution_options()`): no I/O, nothing a caller guards against.
-_SETTINGS_ONLY_METHODS = frozenset({"update_execution_options"})
+# `Engine.update_execution_options()`, APSW's `Connection.setbusytimeout()`): no I/O, nothing a
+# caller guards against.
+_SETTINGS_ONLY_METHODS = frozenset({"update_execution_options", "setbusytimeout"})
 
 
 def is_plain_cursor_call(call: ast.Call) -> bool:

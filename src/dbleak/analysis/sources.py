@@ -448,6 +448,10 @@ class ObjectSources:
                 found = self.method_summary(owner, method)
                 if found is not None:
                     return self._returns_value(found, depth, keywords)
+                # `self.cursor()` in a project class deriving from a driver's connection
+                inherited = self.class_value(owner, depth + 1) if self.summary(owner) is not None else None
+                if isinstance(inherited, ObjectSpec) and not inherited.project_class:
+                    return self.method_value(inherited, method, keywords, depth)
                 # `self.Session()`: an attribute of the class holding a callable object
                 kept = self.attr_value(owner, method, depth + 1)
                 if kept is not None:

@@ -849,6 +849,37 @@ DUCKDB = DriverSpec(
     factories=(FactorySpec("duckdb.connect", "duckdb.DuckDBPyConnection"),),
 )
 
+APSW = DriverSpec(
+    name="apsw",
+    modules=("apsw",),
+    package="apsw",
+    docs="https://rogerbinns.github.io/apsw/connection.html",
+    objects=(
+        ObjectSpec(
+            "apsw.Connection", "apsw", Kind.CONNECTION,
+            with_=replace(_TX_NOT_CLOSE, note="a savepoint: released (committed) on a clean exit, "
+                                              "rolled back on error; the connection stays open"),
+            methods=(
+                MethodSpec("cursor", "apsw.Cursor"),
+                MethodSpec("execute", "apsw.Cursor"),
+                MethodSpec("executemany", "apsw.Cursor"),
+            ),
+            verified=True, classes=("apsw.Connection",),
+            reference="https://rogerbinns.github.io/apsw/connection.html#apsw.Connection.__enter__",
+            note="close() it, or wrap it in contextlib.closing",
+        ),
+        ObjectSpec(
+            "apsw.Cursor", "apsw", Kind.CURSOR,
+            methods=(MethodSpec("execute", "apsw.Cursor"), MethodSpec("executemany", "apsw.Cursor")),
+            verified=True, classes=("apsw.Cursor",),
+            reference="https://rogerbinns.github.io/apsw/cursor.html",
+            note="no context manager; execute() gives the cursor back (so `cur.execute(q).close()` "
+                 "closes it only when the statement succeeds)",
+        ),
+    ),
+    factories=(FactorySpec("apsw.Connection", "apsw.Connection"),),
+)
+
 SNOWFLAKE = DriverSpec(
     name="snowflake.connector",
     modules=("snowflake",),
@@ -1382,8 +1413,8 @@ DATASET = DriverSpec(
 
 DRIVERS: tuple[DriverSpec, ...] = (
     SQLITE3, PSYCOPG2, PSYCOPG, PYMYSQL, MYSQLDB, MYSQL_CONNECTOR, PYODBC, ORACLEDB, PYMSSQL,
-    DUCKDB, SNOWFLAKE, DATABRICKS, ASYNCPG, AIOSQLITE, AIOMYSQL, SQLALCHEMY, DJANGO, DATASET,
-    DBAPI,
+    DUCKDB, APSW, SNOWFLAKE, DATABRICKS, ASYNCPG, AIOSQLITE, AIOMYSQL, SQLALCHEMY, DJANGO,
+    DATASET, DBAPI,
 )
 
 BORROWERS: frozenset[str] = frozenset({
