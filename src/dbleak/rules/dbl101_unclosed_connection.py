@@ -191,7 +191,11 @@ class UnclosedConnection(Rule):
 
     Not seen yet: objects made in one function and closed by its callers through several
     levels of calls that are not plain factories; engines whose `dispose()` is skipped only
-    by an exception (not flagged: their connections are released when collected).
+    by an exception (not flagged: their connections are released when collected); project
+    wrapper classes that connect lazily in a `connect()` method of their own, or whose class is
+    chosen at run time (a registry of backends); handles of libraries outside the driver table
+    (Qt's `QSqlDatabase`, PyGreSQL); `connect(defer_connect=True)` connected later by
+    `.connect()`.
 
     ## Fix safety
     The fix wraps the statements from the creation through the last use in
