@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk
-from dbleak.analysis.origins import decorator_name
+from dbleak.analysis.origins import decorator_name, self_name
 from dbleak.knowledge.frameworks import APP_MODULES
 from dbleak.knowledge.sql import IDENTIFIER_COLUMNS, is_parent_key_name, is_plain_group_name
 
@@ -707,11 +707,10 @@ def model_value_names(scope: ast.AST, assignments: dict[str, list[ast.AST]]) -> 
                 and node.iter.func.attr == "get_models":
             found.add(node.target.id)
     args = getattr(scope, "args", None)
-    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and args is not None \
+    first = self_name(scope)
+    if first is not None and isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
             and any(decorator_name(d) == "classmethod" for d in scope.decorator_list):
-        first = (*args.posonlyargs, *args.args)[:1]
-        if first:
-            found.add(first[0].arg)  # `cls.objects.filter(...)` in a model's class method
+        found.add(first)  # `cls.objects.filter(...)` in a model's class method
     if args is not None:
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
             annotation = arg.annotation

@@ -886,11 +886,8 @@ class _ScopeInterpreter(Creations):
         it after a ``yield``, or registers ``request.addfinalizer(engine.dispose)``, is fine)."""
         for state in states:
             rid = state.bound(name)
-            if rid is None or state.get(rid) != OPEN:
-                continue
-            flow = self.flows[rid]
-            if not any(reason == "fixture-return" for _, reason in flow.drops):
-                flow.drops.append((at, "fixture-return"))
+            if rid is not None and state.get(rid) == OPEN:
+                self._drop_returned_to_test(self.flows[rid], at)
 
     def _parent_releases(self, expr: ast.AST, states: States) -> States:
         """``self.cnx.close()`` releases the cursors made by ``self.cnx.cursor()`` here, and

@@ -28,7 +28,7 @@ from dbleak.analysis.flow_syntax import self_attr, walk_expr
 from dbleak.analysis.handover import HandOver
 from dbleak.analysis.lifecycle_summary import value_leaves
 from dbleak.analysis.module import walk_scope
-from dbleak.analysis.names import chain_text, root_name
+from dbleak.analysis.names import chain_text, receiver_root, root_name
 from dbleak.analysis.origins import is_fresh
 from dbleak.analysis.sources import (
     CLOSING_WRAPPERS,
@@ -132,12 +132,8 @@ class Creations:
 
     def _binds_receiver(self, call: ast.Call, states: States) -> bool:
         """Whether the call's receiver chain starts at a name some path binds to a resource."""
-        node: ast.expr = call.func
-        while isinstance(node, (ast.Attribute, ast.Call, ast.Await, ast.Subscript)):
-            node = node.func if isinstance(node, ast.Call) else node.value
-        if not isinstance(node, ast.Name):
-            return False
-        return any(state.bound(node.id) is not None for state in states)
+        root = receiver_root(call.func)
+        return root is not None and any(state.bound(root) is not None for state in states)
 
     def _made_by_uncached(self, call: ast.Call, in_async_with: bool,
                           states: States | None) -> ObjectSpec | None:
@@ -397,7 +393,7 @@ class Creations:
             fate = "borrow"
         if fate == "escape" and self.returns_to_test and isinstance(at, ast.Return) \
                 and not parent_tracked and resource.parent_rid is None:
-            flow.drops.append((at, "fixture-return"))  # `return sqlite3.connect(p)` in a fixture
+            self._drop_returned_to_test(flow, at)  # `return sqlite3.connect(p)` in a fixture
         if fate == "release":
             flow.releases.append(at)
         elif fate == "borrow":
@@ -407,6 +403,12 @@ class Creations:
         else:
             flow.escapes.append(at)
         return states
+
+    @staticmethod
+    def _drop_returned_to_test(flow: ResourceFlow, at: ast.Return) -> None:
+        """Returned by a function-scoped fixture: dropped there, once (a loop runs it again)."""
+        if not any(reason == "fixture-return" for _, reason in flow.drops):
+            flow.drops.append((at, "fixture-return"))
 
     def _released_later(self, key: str, stored: ast.stmt) -> bool:
         """Whether the scope releases ``key`` (``request.state.db.close()``) after ``stored``."""

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from dbleak.analysis.module import SCOPE_NODES, walk, walk_same_scope, walk_scope
 from dbleak.analysis.origins import function_kind
-from dbleak.knowledge.calls import LOG_METHODS
+from dbleak.knowledge.calls import LOG_METHODS, SETTINGS_ONLY_METHODS
 
 # Builtins (but `next`, which resumes a generator that may yield a connection).
 _BUILTIN_NAMES = frozenset(name for name in dir(builtins) if name != "next")
@@ -84,12 +84,6 @@ def is_log_call(call: ast.Call) -> bool:
     return True
 
 
-# Methods that only record settings on the object (SQLAlchemy's
-# `Engine.update_execution_options()`, APSW's `Connection.setbusytimeout()`): no I/O, nothing a
-# caller guards against.
-_SETTINGS_ONLY_METHODS = frozenset({"update_execution_options", "setbusytimeout"})
-
-
 def is_plain_cursor_call(call: ast.Call) -> bool:
     """``conn.cursor(...)`` whose arguments are names, dotted names or constants (a cursor class,
     ``cursor_factory=RealDictCursor``, ``dictionary=True``, a cursor's name)."""
@@ -130,7 +124,7 @@ def may_raise(node: ast.AST, yields: bool = True) -> bool:
                 # failure worth a `try` of its own
                 skipped.update(id(n) for n in ast.walk(sub))
                 continue
-            if isinstance(sub.func, ast.Attribute) and sub.func.attr in _SETTINGS_ONLY_METHODS \
+            if isinstance(sub.func, ast.Attribute) and sub.func.attr in SETTINGS_ONLY_METHODS \
                     and isinstance(sub.func.value, ast.Name):
                 continue  # `engine.update_execution_options(...)`: sets options, no I/O
             if is_plain_cursor_call(sub):

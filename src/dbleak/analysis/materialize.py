@@ -46,6 +46,7 @@ from dbleak.analysis.module import (
     walk_same_scope,
     walk_scope,
 )
+from dbleak.analysis.names import receiver_root
 from dbleak.analysis.project import ProjectIndex
 from dbleak.analysis.rows_summary import returns_query
 from dbleak.analysis.sources import ObjectSources, object_sources
@@ -650,15 +651,6 @@ def _queryset_chain(node: ast.expr) -> bool:
             return False
 
 
-def _receiver_root_names(node: ast.AST) -> set[str]:
-    """The name a chain of calls and attributes starts from (``res`` for
-    ``res.scalars().unique()``), as a set (empty when it starts elsewhere)."""
-    current = node
-    while isinstance(current, (ast.Call, ast.Attribute, ast.Subscript, ast.Await)):
-        current = current.func if isinstance(current, ast.Call) else current.value
-    return {current.id} if isinstance(current, ast.Name) else set()
-
-
 def _sqlalchemy_chain(node: ast.expr) -> bool:
     current = node
     while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
@@ -1079,8 +1071,9 @@ class _Finder:
                                     source.orm_result, source.fetch_method)
             # What the statement may read again without touching an ORM read's rows: anything
             # but the result they come from (`len(ids)` beside `len(res.scalars().all())`).
-            related = (_receiver_root_names(source.node) if source.fetch_method == "all"
-                       else self.related_names(source))
+            root = receiver_root(source.node)
+            related = ({root} if root else set()) if source.fetch_method == "all" \
+                else self.related_names(source)
             use = self.use_of(node, related)
             if use is None and source.orm_query and not isinstance(parent, (ast.Assign, ast.AnnAssign)):
                 # A legacy query keeps no read state: `{"valid": len(valid.all()), "total":

@@ -33,6 +33,14 @@ def root_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
+def receiver_root(node: ast.AST) -> str | None:
+    """``res`` for ``res.scalars().unique()`` or ``cur.execute(q)[0]``: the name a chain of
+    attributes, calls, subscripts and awaits starts from; None when it starts elsewhere."""
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Await, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 # Names used in a scope and bound at a module's top level, computed once per node: a module
 # with hundreds of findings plans hundreds of fixes, and each asks which names are free.
 _NAMES_USED: weakref.WeakKeyDictionary[ast.AST, frozenset[str]] = weakref.WeakKeyDictionary()
@@ -185,7 +193,8 @@ class ImportResolver:
             self.rebind(name)
 
     def add_local(self, name: str, qualname: str) -> None:
-        """A function or class defined at module level."""
+        """A function or class defined at module level, or a module imported by a call
+        (``pymysql = importlib.import_module("pymysql")``): ``name`` is ``qualname``."""
         self._bind(name, qualname)
 
     def rebind(self, name: str) -> None:

@@ -22,7 +22,7 @@ from dbleak.analysis.fetch import is_test_module, is_test_scope
 from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, method_chain
 from dbleak.analysis.module import ModuleFacts, Scope, walk
 from dbleak.analysis.names import refines
-from dbleak.analysis.origins import decorator_name
+from dbleak.analysis.origins import decorator_name, self_name
 from dbleak.knowledge.frameworks import FRAMEWORK_RELATED_MANAGERS
 
 # Queryset methods that make another queryset and support `count()`/`exists()`.
@@ -252,9 +252,7 @@ class _Finder:
         if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or scope.parent is None \
                 or not isinstance(scope.parent.node, ast.ClassDef):
             return None
-        args = function.args
-        first = (*args.posonlyargs, *args.args)[:1]
-        if not first or first[0].arg != name.id or any(
+        if self_name(function) != name.id or any(
                 decorator_name(deco) in _NOT_INSTANCE_METHODS for deco in function.decorator_list):
             return None  # a static method or a class method, a property: no queryset `self`
         return scope.parent.node

@@ -510,16 +510,22 @@ class ObjectSources:
 
     def return_items(self, qualname: str | None, depth: int = 0) -> tuple[Value | None, ...]:
         """For ``a, b = f()``: what each position of ``f``'s tuple return holds."""
-        if qualname is None:
+        summary = self._function_summary(qualname)
+        if summary is None:
             return ()
+        items = summary.get(SUMMARY_RETURN_ITEMS) or ()
+        return tuple(self.resolve(o, depth + 1) if o is not None else None for o in items)
+
+    def _function_summary(self, qualname: str | None) -> Mapping[str, Any] | None:
+        """The summary of the project function ``qualname`` (through re-exports), or of the
+        method it names through the class's bases; None for anything else."""
+        if qualname is None:
+            return None
         qualname, summary = self._summary_through(qualname)
         if summary is None:
             owner, _, method = qualname.rpartition(".")
             summary = self.method_summary(owner, method) if owner else None
-        if summary is None or summary.get(SUMMARY_KIND) != "function":
-            return ()
-        items = summary.get(SUMMARY_RETURN_ITEMS) or ()
-        return tuple(self.resolve(o, depth + 1) if o is not None else None for o in items)
+        return summary if summary is not None and summary.get(SUMMARY_KIND) == "function" else None
 
     def method_value(self, base: Value | None, name: str, keywords: frozenset[str] = frozenset(),
                      depth: int = 0) -> Value | None:
@@ -557,13 +563,8 @@ class ObjectSources:
         """Whether the project function ``qualname`` gives its caller only what its instance keeps
         (``def connect(self): ... return self.connection``): a getter, whatever the kept
         object's type, not a factory."""
-        if qualname is None:
-            return False
-        _name, summary = self._summary_through(qualname)
-        if summary is None:
-            owner, _, method = qualname.rpartition(".")
-            summary = self.method_summary(owner, method) if owner else None
-        if summary is None or summary.get(SUMMARY_KIND) != "function" or summary.get(SUMMARY_RETURNS):
+        summary = self._function_summary(qualname)
+        if summary is None or summary.get(SUMMARY_RETURNS):
             return False
         held = summary.get(SUMMARY_HELD) or ()
         return bool(held) and all(isinstance(o, tuple) and o[:1] == ("attr",) for o in held)

@@ -108,9 +108,6 @@ def _helper_calls(scope: ast.AST, helper: ast.AST, name: str, parents: Mapping[i
         parent = parents.get(id(node))
         if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
                 and isinstance(parent, ast.Call) and parent.func is node):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) \
-                    and parents.get(id(node)) is helper:
-                continue
             return None  # passed on, stored, returned: it may outlive the scope
         calls.append(parent)
     for sub in walk(helper):

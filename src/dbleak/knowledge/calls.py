@@ -86,6 +86,10 @@ LAZY_WRAPPERS = frozenset({"enumerate", "zip", "map", "filter", "iter", "reverse
 # that object, so it is that object to whoever holds it.
 PROXY_BASES = frozenset({"wrapt.ObjectProxy", "wrapt.CallableObjectProxy", "wrapt.proxies.ObjectProxy",
                          "wrapt.wrappers.ObjectProxy"})
+# Methods that only record settings on the object (SQLAlchemy's
+# `Engine.update_execution_options()`, APSW's `Connection.setbusytimeout()`): no I/O, nothing a
+# caller guards against, so no raise point between an object's creation and its release.
+SETTINGS_ONLY_METHODS = frozenset({"update_execution_options", "setbusytimeout"})
 # Method names by which a pool takes a connection back.
 POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
 # Method names by which an exit stack takes ownership.

@@ -171,10 +171,6 @@ class CloseSkippedOnException(Rule):
             yield ctx.finding(cls, resource.node, message, plan=planned.plan, stmt=resource.stmt)
 
 
-# Engine methods that check a connection out of its pool.
-_CONNECTING = frozenset({"connect", "begin", "raw_connection"})
-
-
 def _connects_before(ctx: CheckContext, flow: ResourceFlow) -> bool:
     """Whether the engine is connected (``engine.connect()``, ``engine.begin()``) between its
     creation and the first ``try`` whose ``finally`` disposes it: an exception there leaves
@@ -183,22 +179,24 @@ def _connects_before(ctx: CheckContext, flow: ResourceFlow) -> bool:
     name = resource.name
     if name is None:
         return False
+    # The engine's methods that check a connection out of its pool, as the table says.
+    connecting = {method.name for method in resource.spec.methods
+                  if (made := ctx.drivers.objects.get(method.returns)) is not None
+                  and made.kind is Kind.CONNECTION}
     start = resource.stmt.lineno
-    guarded = min((getattr(release, "lineno", start) for release in flow.releases), default=start)
-    parents = ctx.facts.parent
-    try_line = guarded
-    for release in flow.releases:
-        node: ast.AST | None = parents.get(id(release))
-        while node is not None and not isinstance(node, ast.Try):
-            node = parents.get(id(node))
-        if isinstance(node, ast.Try):
-            try_line = min(try_line, node.lineno)
-    for node in ast.walk(resource.scope):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr in _CONNECTING and isinstance(node.func.value, ast.Name)
-                and node.func.value.id == name and start < node.lineno < try_line):
-            return True
-    return False
+    try_line = min(_guarding_try_line(ctx, release) for release in flow.releases)
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+               and node.func.attr in connecting and isinstance(node.func.value, ast.Name)
+               and node.func.value.id == name and start < node.lineno < try_line
+               for node in ast.walk(resource.scope))
+
+
+def _guarding_try_line(ctx: CheckContext, release: ast.AST) -> int:
+    """The line of the ``try`` a release sits in (its own line when it sits in none)."""
+    node: ast.AST | None = release
+    while node is not None and not isinstance(node, ast.Try):
+        node = ctx.facts.parent.get(id(node))
+    return node.lineno if node is not None else getattr(release, "lineno", 0)
 
 
 def _parent_handled(parent: ResourceFlow | None) -> bool:
