@@ -432,6 +432,17 @@ def small_models(facts: ModuleFacts, project: ProjectIndex,
     return _small(_listed(facts, project, TABLES_KEY), listed)
 
 
+def mapped_models(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
+    """Names of the project's classes that map a table (SQLAlchemy's ``__tablename__`` or a
+    classical mapping, Django's ``Meta.db_table`` or app models)."""
+    return _mapped(_listed(facts, project, TABLES_KEY))
+
+
+@lru_cache(maxsize=16)
+def _mapped(tables: frozenset[tuple[str, str]]) -> frozenset[str]:
+    return frozenset(name for name, _table in tables)
+
+
 @lru_cache(maxsize=16)
 def _small(tables: frozenset[tuple[str, str]], listed: frozenset[str]) -> frozenset[str]:
     return frozenset(name for name, table in tables if table.lower() in listed)
