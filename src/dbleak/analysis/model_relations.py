@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, call_name, method_chain
-from dbleak.analysis.module import ModuleFacts
+from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex
 from dbleak.settings import Settings
 
@@ -140,24 +140,34 @@ def class_queryset_methods(klass: ast.ClassDef) -> list[tuple[str, str]]:
 
 
 def _refinement(method: ast.FunctionDef) -> str | None:
-    body = [s for s in method.body
-            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
-        return None
-    root, steps = method_chain(body[0].value)
-    if not steps:
-        return None
-    super_call = isinstance(root, ast.Call) and isinstance(root.func, ast.Name) \
-        and root.func.id == "super"
-    if not (super_call or isinstance(root, ast.Name) and root.id == "self"):
+    """``"filter"`` / ``"bounded"`` when every ``return`` of the method gives a chain of
+    queryset methods on its own queryset (statements before it, such as ``now =
+    timezone.now()``, change nothing), else None."""
+    returns: list[ast.Return] = []
+    for node in walk_scope(method):
+        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
+            return None
+        if isinstance(node, ast.Return):
+            returns.append(node)
+    if not returns:
         return None
     bounded = False
-    for step in steps:
-        if step.name == "[]" or step.name in DJANGO_BOUNDING:
-            bounded = True
-        elif step.name not in DJANGO_QUERYSET and step.name != "get_queryset" \
-                or step.call is None:
+    for statement in returns:
+        if statement.value is None:
             return None
+        root, steps = method_chain(statement.value)
+        if not steps:
+            return None
+        super_call = isinstance(root, ast.Call) and isinstance(root.func, ast.Name) \
+            and root.func.id == "super"
+        if not (super_call or isinstance(root, ast.Name) and root.id == "self"):
+            return None
+        for step in steps:
+            if step.name == "[]" or step.name in DJANGO_BOUNDING:
+                bounded = True
+            elif step.name not in DJANGO_QUERYSET and step.name != "get_queryset" \
+                    or step.call is None:
+                return None
     return "bounded" if bounded else "filter"
 
 

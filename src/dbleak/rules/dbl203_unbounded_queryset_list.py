@@ -295,7 +295,8 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
     _source, model, reason = found
     counts: list[ast.Call] = []
     if isinstance(inner, ast.Name):
-        lengths = _counted_only(ctx, scope, inner)
+        lengths = _counted_only(ctx, scope, inner,
+                                frozenset(queryset_methods(ctx.facts, ctx.project)))
         if lengths is None:
             return None  # the rows are read again: its cache may be what the code wants
         counts = lengths
@@ -340,14 +341,16 @@ def _passed_through(iterable: ast.expr) -> ast.expr:
     return iterable
 
 
-def _counted_only(ctx: CheckContext, scope: Scope, use: ast.Name) -> list[ast.Call] | None:
+def _counted_only(ctx: CheckContext, scope: Scope, use: ast.Name,
+                  custom: frozenset[str] = frozenset()) -> list[ast.Call] | None:
     """The ``len(qs)`` calls among the other reads of a queryset name, when none of those
     reads needs its rows cached (the fix turns each into ``qs.count()``); None when one of them
     reads the rows (another loop, ``list(qs)``, a call, a return) or tests it (``if qs:``: in
     the corpus reviews, a loop guarded so was over a short list every time).
 
-    Derived querysets (``qs.filter(...)``, ``qs[:10]``, ``qs.count()``, and the name's own
-    refinements ``qs = qs.filter(...)``) run queries of their own."""
+    Derived querysets (``qs.filter(...)``, ``qs[:10]``, ``qs.count()``, the project's own
+    queryset methods in ``custom``, ``qs.active()``, and the name's own refinements ``qs =
+    qs.filter(...)``) run queries of their own."""
     parents = ctx.facts.parent
     lengths: list[ast.Call] = []
     for load in name_loads(scope.node, use.id):
@@ -355,7 +358,7 @@ def _counted_only(ctx: CheckContext, scope: Scope, use: ast.Name) -> list[ast.Ca
             continue
         parent = parents.get(id(load))
         if isinstance(parent, ast.Attribute) and parent.value is load \
-                and parent.attr in _QUERYSET_METHODS \
+                and (parent.attr in _QUERYSET_METHODS or parent.attr in custom) \
                 and isinstance(parents.get(id(parent)), ast.Call):
             continue
         if isinstance(parent, ast.Subscript) and parent.value is load:
