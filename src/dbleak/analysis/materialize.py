@@ -477,12 +477,21 @@ class SiteModule:
             self._own_generators = summarize_generators(self.facts)
         return self._own_generators
 
+    def _queryset_value(self, node: ast.expr) -> bool:
+        """A queryset chain, or a name bound once to one (``variants = M.objects.filter(...)``,
+        then ``variants.iterator()``)."""
+        if isinstance(node, ast.Name):
+            bound = self.bound_value(node)
+            return bound is not None and bound[0] == "assign" \
+                and isinstance(bound[1], ast.expr) and _queryset_chain(bound[1])
+        return _queryset_chain(node)
+
     def _method_source(self, call: ast.Call, func: ast.Attribute) -> LazySource | None:
         method = func.attr
         receiver = func.value
         if method == "yield_per":
             return LazySource(SourceKind.CURSOR, call, "a `yield_per()` query", orm_query=True)
-        if method == "iterator" and not call.args and _queryset_chain(receiver):
+        if method == "iterator" and not call.args and self._queryset_value(receiver):
             return LazySource(SourceKind.CURSOR, call, "a Django `.iterator()`")
         if method in ("scalars", "mappings") and _sqlalchemy_chain(receiver) or (
                 method == "scalars" and call.args):

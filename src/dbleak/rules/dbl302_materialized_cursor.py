@@ -15,7 +15,8 @@ class MaterializedCursor(Rule):
     """
     ## What it does
     Flags `list(x)`, `tuple(x)`, `[r for r in x]` and `[*x]` over a DB-API cursor, a SQLAlchemy
-    `Result`/`ScalarResult`, a `yield_per()` query, a Django `.iterator()` or a
+    `Result`/`ScalarResult`, a `yield_per()` query, a Django `.iterator()` (of a queryset chain,
+    or of a name bound once to one) or a
     `read_sql(..., chunksize=...)` iterator, when the list is then only walked once: by one
     loop, one comprehension, or one call that only iterates it (`sum`, `set`, `dict`,
     `"".join`, `writerows`, `executemany`, `DataFrame.from_records`, …).
