@@ -441,6 +441,11 @@ class OriginReader:
             return None
         return ("param", self.qualname, name)
 
+    def _in_classmethod(self) -> bool:
+        scope = self.scope
+        return isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+            decorator_name(d) == "classmethod" for d in scope.decorator_list)
+
     def _star_bound(self, name: str) -> bool:
         """A name bound by nothing in the module but maybe by its ``from m import *``: it is
         read as the module's own global, which the module's summary resolves through ``m``."""
@@ -487,6 +492,10 @@ class OriginReader:
             if passed is not None:
                 return self.origin(passed, depth + 1)
             return ("call", f"{self.cls}.{func.attr}", keywords)
+        if isinstance(func, ast.Name) and self.cls is not None and func.id == self.self_name \
+                and self._in_classmethod():
+            # `cls(path)` in a class method: a new instance of the class
+            return self._adopting(("call", self.cls, keywords), call, depth)
         if isinstance(func, ast.Name):
             nested = self.def_qualname(func.id)
             if nested is not None:
@@ -669,6 +678,52 @@ def _nonlocal_assignments(function: ast.AST, found: dict[str, list[ast.expr | No
             found.setdefault(target.id, []).append(node.value)
 
 
+def decorator_wrappers(facts: ModuleFacts) -> dict[int, ast.ClassDef]:
+    """``{id(wrapper): C}`` for the inner function a module-level decorator returns, when the
+    decorator is applied only to methods of one class ``C`` of the module: the wrapper takes
+    the decorated method's place, so its first parameter is a ``C`` (``def with_cursor(f):
+    def wrapper(self, *args): return f(self, self._db.cursor(), *args)``). Top-level classes
+    only."""
+    cached: dict[int, ast.ClassDef] | None = facts.__dict__.get("_dbleak_decorator_wrappers")
+    if cached is not None:
+        return cached
+    found: dict[int, ast.ClassDef] = {}
+    facts.__dict__["_dbleak_decorator_wrappers"] = found
+    tree = facts.tree
+    decorators: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {
+        node.name: node for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if not decorators:
+        return found
+    users: dict[str, set[int]] = {}
+    classes: dict[int, ast.ClassDef] = {}
+    for node in ast.walk(tree):
+        owner = node if isinstance(node, ast.ClassDef) and node in tree.body else None
+        body = getattr(node, "body", None)
+        for item in body if isinstance(body, list) else ():
+            if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for decorator in item.decorator_list:
+                if isinstance(decorator, ast.Name) and decorator.id in decorators:
+                    if owner is None or not item.args.args:
+                        users.setdefault(decorator.id, set()).add(0)  # a plain function too
+                    else:
+                        users.setdefault(decorator.id, set()).add(id(owner))
+                        classes[id(owner)] = owner
+    for name, owners in users.items():
+        if len(owners) != 1 or 0 in owners:
+            continue
+        klass = classes[next(iter(owners))]
+        function = decorators[name]
+        returned = {n.value.id for n in ast.walk(function)
+                    if isinstance(n, ast.Return) and isinstance(n.value, ast.Name)}
+        for inner in function.body:
+            if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                    and inner.name in returned and inner.args.args:
+                found[id(inner)] = klass
+    return found
+
+
 def scope_readers(facts: ModuleFacts) -> dict[int, OriginReader]:
     """One reader per scope of the module (by the id of its node), with the qualified names
     the project index uses: ``mod.func``, ``mod.Class``, ``mod.Class.method``,
@@ -679,6 +734,7 @@ def scope_readers(facts: ModuleFacts) -> dict[int, OriginReader]:
     readers: dict[int, OriginReader] = {}
     qualnames: dict[int, str] = {}
     classes: dict[int, str] = {}
+    wrappers = decorator_wrappers(facts)
     module = facts.tree
     readers[id(module)] = OriginReader(facts, module, qualname=facts.module_name or None)
     qualnames[id(module)] = facts.module_name
@@ -695,6 +751,11 @@ def scope_readers(facts: ModuleFacts) -> dict[int, OriginReader]:
             readers[id(node)] = OriginReader(facts, node, qualname=qualname)
             continue
         class_qualname = classes.get(id(outer_node))
+        wrapped = wrappers.get(id(node))
+        if wrapped is not None and class_qualname is None:
+            # a decorator's wrapper stands for the methods of one class: its `self` is one
+            class_qualname = f"{facts.module_name}.{wrapped.name}" if facts.module_name \
+                else wrapped.name
         enclosing = outer
         while enclosing is not None and isinstance(enclosing.node, ast.ClassDef):
             enclosing = enclosing.parent

@@ -55,6 +55,7 @@ from dbleak.analysis.origins import (
     FACTORY_CLASS_KEYWORDS,
     Origin,
     OriginReader,
+    decorator_wrappers,
     factory_class_keywords,
     is_fresh,
     plain_call,
@@ -196,6 +197,7 @@ class ObjectSources:
                 for item in node.body:
                     if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                         self.class_of[id(item)] = node
+        self.class_of.update(decorator_wrappers(self.facts))
 
     # -- summaries
 
@@ -700,8 +702,9 @@ class ObjectSources:
             if attr is None or attr not in released:
                 continue
             value = self.resolve(origin, depth + 1)
-            if not isinstance(value, ObjectSpec) or value.kind not in _OWNED_KINDS or not value.must_release:
-                continue
+            if not isinstance(value, ObjectSpec) or value.kind not in _OWNED_KINDS \
+                    or not (value.must_release or value.kind is Kind.ENGINE):
+                continue  # an engine too: the class's release method disposes it
             return _instance_spec(qualname, chain, value.kind,
                                   f"a class of the project that takes over the {value.kind.value} it is given")
         return None
@@ -1022,3 +1025,4 @@ def _passes(params: Sequence[str], param: str, given: frozenset[str]) -> bool:
         return True
     return any(argument_parameter(tuple(params), int(key[1:]), None, _bound(params)) == param
                for key in given if key.startswith("#"))
+

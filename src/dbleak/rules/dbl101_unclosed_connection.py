@@ -46,7 +46,8 @@ def drop_message(flow: ResourceFlow) -> str:
             return f"{what} is handed out only through its cursor (`{flow.handle}`) and never closed"
         return f"{what} is kept only through its cursor `{flow.handle}` and never closed"
     if "fixture-return" in reasons:
-        verb = "disposes" if flow.resource.kind is Kind.ENGINE else "closes"
+        verb = "disposes" if flow.resource.kind is Kind.ENGINE \
+            and "dispose" in flow.resource.spec.release else "closes"
         return f"{what} is returned by a pytest fixture, and pytest never {verb} what a fixture returns"
     if "holder" in reasons:
         return f"{what} is stored on `{flow.holder}`, a local object dropped with the scope, and never closed"
@@ -57,7 +58,7 @@ def drop_message(flow: ResourceFlow) -> str:
             return f"{what} is created in a loop and not closed before the next iteration"
         return f"`{flow.resource.name}` is rebound while {what} is still open"
     spec = flow.resource.spec
-    verb = "disposed" if flow.resource.kind is Kind.ENGINE else (
+    verb = "disposed" if flow.resource.kind is Kind.ENGINE and "dispose" in spec.release else (
         "given back to its pool" if not spec.release and spec.pool_release else "closed")
     if flow.releases:
         return f"{what} is not {verb} on every path out of its scope"
@@ -149,7 +150,10 @@ class UnclosedConnection(Rule):
     ## Known problems
     Objects are found however the code gets them: driver factories (also behind an import
     fallback, a re-export, or a drop-in driver such as `pysqlite3`), the project's own
-    factories, methods, `@property` getters and `next(generator())`, a driver imported in a
+    factories, methods, `@property` getters and `next(generator())`, class methods that
+    make an instance (`return cls(path)`), an instance of a project class given a new
+    connection or engine that its constructor keeps and its `close()` releases or disposes
+    (`PostgresDb(create_engine(url))`: the instance is the object to close), a driver imported in a
     `try` body whose `except ImportError` fallback is a module nothing is known of (the
     fallback runs only where the first import failed), a connection made unless one is passed in
     (`con = con if con else connect()`, `con or connect()`: the path that made it holds it,

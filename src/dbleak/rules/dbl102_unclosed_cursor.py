@@ -61,7 +61,10 @@ class UnclosedCursor(Rule):
     which driver a connection is of (a parameter no annotation nor call site types, an
     attribute set from one), a `.cursor()` whose result runs `execute()` or `fetch*()` is
     taken for a PEP 249 cursor; its `with` (where it has one) is taken to close it. Django's
-    `connection.cursor()` and `connections[alias].cursor()` are checked too. A cursor of a
+    `connection.cursor()` and `connections[alias].cursor()` are checked too. The wrapper a
+    module-level decorator returns (`def with_cursor(f): def wrapper(self, *args): ...`),
+    when the decorator is applied only to methods of one class of the module, reads `self`
+    as an instance of that class (`self._db.cursor()` is then its connection's cursor). A cursor of a
     local connection of unknown origin is left to that connection. `conn.execute(...)`
     shortcuts (sqlite3, psycopg 3) return cursors nobody is expected to close; they are not
     flagged.
