@@ -42,6 +42,8 @@ MODEL_MANAGERS_KEY = "model-managers"
 # ((method name, "filter" | "bounded"),) of the methods of the project's custom QuerySet and
 # Manager classes that take no argument and return a refinement of their own queryset.
 QUERYSET_METHODS_KEY = "queryset-methods"
+# ((manager class name, model class name),): the model whose rows a custom manager reads.
+MANAGER_CLASSES_KEY = "manager-classes"
 _MANY_CALLS = frozenset({"ManyToManyField", "ParentalManyToManyField", "TreeManyToManyField",
                          "GenericRelation"})
 _REVERSE_MANY_CALLS = frozenset({"ForeignKey", "ParentalKey", "TreeForeignKey", *_MANY_CALLS})
@@ -112,6 +114,17 @@ def class_model_managers(klass: ast.ClassDef) -> list[str]:
                 or isinstance(func, ast.Call) and call_name(func) == "from_queryset" \
                 or call_name(value).endswith("Manager"):
             found.append(name)
+    return found
+
+
+def class_manager_classes(klass: ast.ClassDef) -> list[tuple[str, str]]:
+    """``(manager class, model)`` for each manager a model's body makes of a class of its own
+    project: ``objects = FileDiffManager()`` gives ``("FileDiffManager", "FileDiff")``."""
+    found: list[tuple[str, str]] = []
+    for _name, value in _fields(klass):
+        made = call_name(value)
+        if made.endswith("Manager") and made not in ("Manager", "BaseManager"):
+            found.append((made, klass.name))
     return found
 
 
@@ -377,6 +390,9 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
         own_managers = class_model_managers(klass)
         if own_managers:
             summary[MODEL_MANAGERS_KEY] = tuple(own_managers)
+        manager_classes = class_manager_classes(klass)
+        if manager_classes:
+            summary[MANAGER_CLASSES_KEY] = tuple(manager_classes)
         methods = class_queryset_methods(klass)
         if methods:
             summary[QUERYSET_METHODS_KEY] = tuple(methods)
@@ -664,6 +680,13 @@ def model_managers(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """The names the project's classes bind to managers of their own (see
     :func:`class_model_managers`)."""
     return _listed(facts, project, MODEL_MANAGERS_KEY)
+
+
+def manager_model(facts: ModuleFacts, project: ProjectIndex, manager: str) -> str | None:
+    """The model class whose body makes a manager of class ``manager`` (one model only)."""
+    models = {model for name, model in _listed(facts, project, MANAGER_CLASSES_KEY)
+              if name == manager}
+    return next(iter(models)) if len(models) == 1 else None
 
 
 def queryset_methods(facts: ModuleFacts, project: ProjectIndex) -> dict[str, str]:

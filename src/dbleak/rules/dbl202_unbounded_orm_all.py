@@ -56,7 +56,9 @@ class UnboundedOrmAll(Rule):
     `list(...)` of `session.query(...)`, of `session.execute(select(...))` and
     `session.scalars(select(...))`, and Flask-SQLAlchemy's `Model.query.all()` (also in a
     module that only imports the models: a class deriving from the project's `db.Model`, where
-    `db = SQLAlchemy(app)`, is read from its own module), when the query has no `limit`,
+    `db = SQLAlchemy(app)`, is read from its own module; so is a class imported from another
+    package's `models` module, `from invenio_accounts.models import User`), when the query
+    has no `limit`,
     `first`, `one`, `get`, slice, `yield_per`, filter on a key, or aggregate.
     Also a loop straight over a legacy query (`for fw in session.query(Firmware):`,
     `for p in Post.query.order_by(...):`, or over a name that holds one, `query =
@@ -276,7 +278,8 @@ def _flask_models(ctx: CheckContext) -> Callable[[ast.Name], bool]:
     """Whether a capitalised name is a Flask-SQLAlchemy model (``Name.query`` a query of its
     table): in a module that uses Flask-SQLAlchemy itself, any class; elsewhere, a project
     class deriving from ``db.Model`` of the project's ``db = SQLAlchemy(app)``, read from its
-    own module (a service module that only imports the models)."""
+    own module (a service module that only imports the models), or a class imported from the
+    ``models`` module of another package (invenio's ``invenio_accounts.models.User``)."""
     if "flask_sqlalchemy" in ctx.text or "db.Model" in ctx.text:
         return lambda _name: True
     sources = object_sources(ctx)
@@ -285,7 +288,12 @@ def _flask_models(ctx: CheckContext) -> Callable[[ast.Name], bool]:
     def is_model(name: ast.Name) -> bool:
         if name.id not in seen:
             qualname = ctx.facts.qualname(name)
-            seen[name.id] = qualname is not None and sources.flask_model(qualname)
+            seen[name.id] = qualname is not None and (
+                sources.flask_model(qualname)
+                # a class of another package's `models` module (`from invenio_accounts.models
+                # import User`): its `User.query` is the extension's query all the same
+                or sources.summary(qualname) is None and "models" in qualname.split(".")[:-1]
+                and not sources.summary(qualname.rsplit(".", 1)[0]))
         return seen[name.id]
 
     return is_model

@@ -10,6 +10,7 @@ from dbleak.analysis.fetch_loops import name_loads
 from dbleak.analysis.fetch_orm import (
     DJANGO_BOUNDING,
     DJANGO_QUERYSET,
+    Step,
     django_chain_bound,
     django_queryset_steps,
     method_chain,
@@ -22,6 +23,7 @@ from dbleak.analysis.fetch_orm import (
 )
 from dbleak.analysis.model_relations import (
     key_fields,
+    manager_model,
     model_managers,
     queryset_methods,
     relation_names,
@@ -75,7 +77,11 @@ class UnboundedQuerysetList(Rule):
     A queryset is read from `.objects` of any value that names a model class: a capitalised
     name, `models.Tag`, the frozen `orm.Tag` / `orm["app.Tag"]` of South migrations, a name
     bound to `apps.get_model(...)`, the target of a loop over `apps.get_models()`, a parameter
-    annotated `type[...]`, the `cls` of a model's class method (`cls.objects.filter(...)`). A loop over it is reported; a comprehension that makes something
+    annotated `type[...]`, the `cls` of a model's class method (`cls.objects.filter(...)`),
+    and `self` in a method of a `Manager` subclass that a model of the project makes
+    (`objects = FileDiffManager()`: `self.all()`, `self.unmigrated()` read `FileDiff`'s
+    rows; a `QuerySet` subclass's `self` is its caller's refined queryset, left alone). A
+    loop over it is reported; a comprehension that makes something
     else of each row only when it does whole-table work: it feeds `bulk_create`/`bulk_update`
     (`[Book(title=a.name) for a in Author.objects.all()]`), or it runs in a migration, a
     management command or a task (elsewhere such maps and choices are mostly built from lookup
@@ -218,8 +224,9 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
     on some path: itself, or through the values the name it starts from may hold there
     (``qs = Model.objects.all()``, ``if limit: qs = qs[:limit]``, ``for o in qs:``)."""
     managers = model_managers(ctx.facts, ctx.project)
+    own = _own_queryset_class(scope)
     for source in _candidates(expr, assignments, ctx, scope, managers):
-        found = _unbounded(source, assignments, ctx, scope.node, managers)
+        found = _unbounded(source, assignments, ctx, scope.node, managers, own)
         if found is not None:
             return found
     return None
@@ -227,12 +234,14 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
 
 def _candidates(expr: ast.AST, assignments: dict[str, list[ast.AST]], ctx: CheckContext,
                 scope: Scope, managers: frozenset[str]) -> list[ast.AST]:
-    if queryset_owner(expr, managers) is not None:
+    own = _own_queryset_class(scope)
+    if queryset_owner(expr, managers) is not None or _own_chain(expr, own) is not None:
         return [expr]
     root, _steps = method_chain(expr)
     if not isinstance(root, ast.Name) or root.id not in assignments:
         return []
-    if not any(isinstance(v, ast.expr) and queryset_owner(v, managers) is not None
+    if not any(isinstance(v, ast.expr) and (queryset_owner(v, managers) is not None
+                                            or _own_chain(v, own) is not None)
                for v in assignments[root.id]):
         return []  # no binding makes a queryset: no value it may hold is one
     values = reaching_values(root, scope.node, ctx.facts)
@@ -244,11 +253,40 @@ def _candidates(expr: ast.AST, assignments: dict[str, list[ast.AST]], ctx: Check
     return [replace_root(expr, root, value) for value in values]
 
 
+def _own_queryset_class(scope: Scope) -> tuple[str, ast.ClassDef] | None:
+    """``(self, the class)`` in a plain method of a class deriving from a ``Manager`` (its
+    queryset methods make querysets of every row of its model), else None."""
+    function = scope.node
+    parent = scope.parent
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or parent is None \
+            or not isinstance(parent.node, ast.ClassDef) or not function.args.args \
+            or any(decorator_name(d) in ("staticmethod", "classmethod", "property")
+                   for d in function.decorator_list):
+        return None
+    klass = parent.node
+    if not any((b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute)
+                else "").endswith("Manager") for b in klass.bases):
+        return None  # a queryset class's `self` is whatever queryset its caller refined
+    return function.args.args[0].arg, klass
+
+
+def _own_chain(expr: ast.AST, own: tuple[str, ast.ClassDef] | None) -> list[Step] | None:
+    """The steps of ``self.unmigrated().filter(...)`` in a manager's method, else None."""
+    if own is None:
+        return None
+    root, steps = method_chain(expr)
+    if not (isinstance(root, ast.Name) and root.id == own[0]) or not steps \
+            or steps[-1].call is None and steps[-1].name != "[]":
+        return None
+    return steps
+
+
 def _unbounded(source: ast.AST, assignments: dict[str, list[ast.AST]], ctx: CheckContext,
-               scope_node: ast.AST, managers: frozenset[str]) -> tuple[ast.AST, str, str] | None:
+               scope_node: ast.AST, managers: frozenset[str],
+               own: tuple[str, ast.ClassDef] | None = None) -> tuple[ast.AST, str, str] | None:
     owner = queryset_owner(source, managers)
     if owner is None:
-        return None
+        return _own_unbounded(source, ctx, own)
     names: frozenset[str] = frozenset()
     if isinstance(owner, ast.Name) and not owner.id[:1].isupper():
         # a lowercase name: a model class only when its bindings say so (computed when needed)
@@ -275,6 +313,46 @@ def _unbounded(source: ast.AST, assignments: dict[str, list[ast.AST]], ctx: Chec
             or (bound.grouped and not report_grouped(ctx.settings)):
         return None
     return source, model, bound.reason
+
+
+def _own_unbounded(source: ast.AST, ctx: CheckContext,
+                   own: tuple[str, ast.ClassDef] | None) -> tuple[ast.AST, str, str] | None:
+    """``self.unmigrated()`` in a manager's method: a queryset of the model whose body makes
+    the manager (``objects = FileDiffManager()``), judged like ``FileDiff.objects…``."""
+    steps = _own_chain(source, own)
+    if steps is None or own is None:
+        return None
+    custom = queryset_methods(ctx.facts, ctx.project)
+    for step in steps:
+        if step.name in DJANGO_QUERYSET or step.name in DJANGO_BOUNDING or step.name == "[]":
+            continue
+        if custom.get(step.name) == "filter" and step.call is not None \
+                and not step.call.args and not step.call.keywords:
+            continue  # the class's own refinement (`self.unmigrated()`)
+        return None
+    model = manager_model(ctx.facts, ctx.project, own[1].name)
+    if model is None:
+        return None  # no model of the project makes this manager: whose rows is unknown
+    small = ctx.settings.option("sql", "small-tables", ()) or ()
+    if model in small_models(ctx.facts, ctx.project, small) \
+            or roots_are_small(ctx.settings) and model in root_models(ctx.facts, ctx.project):
+        return None  # a listed small table, or a lookup table
+    bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
+                               small, model,
+                               relation_names(ctx.facts, ctx.project) | FRAMEWORK_RELATIONS,
+                               key_fields(ctx.facts, ctx.project))
+    if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)) \
+            or (bound.grouped and not report_grouped(ctx.settings)):
+        return None
+    return source, f"{own[0]}… of {own[1].name}", bound.reason
+
+
+def _spelled(model: str) -> str:
+    """``Tag.objects…``, or ``self… of FileDiffManager`` for a manager's own queryset."""
+    if " of " in model:
+        head, _, klass = model.partition(" of ")
+        return f"`{head}` (a `{klass}` queryset)"
+    return f"`{model}.objects…`"
 
 
 def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast.AsyncFor,
@@ -304,7 +382,8 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
         return None  # every object is kept: streaming saves nothing (`returned = "report"`)
     if loop_only_shows_rows(loop) or loop_searches(loop):
         return None  # a listing for a person, a search in Python: a table that stays small
-    what = f"iterating `{model}.objects…`" if not listed else f"`list()` of `{model}.objects…`"
+    spelled = _spelled(model)
+    what = f"iterating {spelled}" if not listed else f"`list()` of {spelled}"
     message = rule.message.format(what=what, reason=reason)
     size = ctx.settings.option("sql", "chunk-size", 1000)
     inner_text = source_segment(ctx.text, inner)
@@ -400,7 +479,7 @@ def _comprehension(rule: type[Rule], ctx: CheckContext, scope: Scope,
         return None  # the rows are what it keeps
     if not _bulk_work(ctx, scope, comp):
         return None  # a map or a list of choices built from a lookup table, most often
-    what = f"a comprehension over `{model}.objects…`"
+    what = f"a comprehension over {_spelled(model)}"
     message = rule.message.format(what=what, reason=reason)
     size = ctx.settings.option("sql", "chunk-size", 1000)
     text = source_segment(ctx.text, iterable)
