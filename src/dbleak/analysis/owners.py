@@ -246,8 +246,18 @@ def _old_one_kept_aside(method: ast.AST, attr: str, line: int) -> bool:
 
 
 def _reads_attr(test: ast.AST, attr: str) -> bool:
-    return any(isinstance(n, ast.Attribute) and n.attr == attr and isinstance(n.value, ast.Name)
-               and n.value.id == "self" for n in ast.walk(test))
+    """``self.conn`` read in ``test``, or asked for by name (``hasattr(self, "conn")``,
+    ``getattr(self, "conn", None)``)."""
+    for n in ast.walk(test):
+        if isinstance(n, ast.Attribute) and n.attr == attr and isinstance(n.value, ast.Name) \
+                and n.value.id == "self":
+            return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) \
+                and n.func.id in ("hasattr", "getattr") and len(n.args) >= 2 \
+                and isinstance(n.args[0], ast.Name) and n.args[0].id == "self" \
+                and isinstance(n.args[1], ast.Constant) and n.args[1].value == attr:
+            return True
+    return False
 
 
 def _may_release(sources: ObjectSources, qualname: str, attr: str, spec: ObjectSpec) -> bool:
