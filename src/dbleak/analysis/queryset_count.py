@@ -183,6 +183,13 @@ class _Finder:
             if any(kind is None for kind in kinds):
                 return None
             return _INFERRED if _INFERRED in kinds else _KNOWN
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.BitOr, ast.BitAnd)):
+            # `qs1 | qs2`, `qs1 & qs2`: a queryset combining two of the same model
+            sides = [self._queryset(expr.left, scope, depth + 1),
+                     self._queryset(expr.right, scope, depth + 1)]
+            if None in sides:
+                return None
+            return _INFERRED if _INFERRED in sides else _KNOWN
         if isinstance(expr, ast.Call) and self.helper_queryset is not None \
                 and self.helper_queryset(expr, scope):
             return _INFERRED  # `len(facilities_managed_by(user))`: the helper's summary says
@@ -194,6 +201,8 @@ class _Finder:
         root, steps = method_chain(expr)
         if not steps or steps[-1].call is None or any(s.name == "[]" for s in steps):
             return None  # a slice is bounded; a bare attribute is no evaluated queryset
+        if isinstance(root, ast.BinOp) and all(s.name in _CHAINABLE for s in steps):
+            return self._queryset(root, scope, depth + 1)  # `(qs1 | qs2).order_by(...)`
         manager = next((i for i, s in enumerate(steps) if s.name in _MANAGERS and s.call is None), None)
         if manager is not None:
             if any(s.call is not None for s in steps[:manager]):
@@ -292,6 +301,8 @@ class _Finder:
                 if self._inside(owner, scope.node):
                     return None  # a closure or comprehension of the scope reads it
                 continue
+            if self._exclusive(name, other):
+                continue  # `elif n < 0: qs[len(qs) + n:]` / `else: list(qs)`: never both
             parent = self.facts.parent.get(id(other))
             if isinstance(parent, ast.Attribute) and parent.value is other:
                 call = self.facts.parent.get(id(parent))
@@ -307,8 +318,40 @@ class _Finder:
                 # evaluated, from the cache when it is
                 queries = True
                 continue
+            if isinstance(parent, ast.Subscript) and parent.value is other \
+                    and isinstance(parent.slice, ast.Slice) and self._inside(name, parent.slice):
+                # `qs[len(qs) + n:]`: counted to slice itself, an OFFSET query of its own.
+                # (`if qs: qs[0]` is left alone: mostly a look-up of one row, where the
+                # evaluation is the one query; measured on the corpus.)
+                queries = True
+                continue
             return None
         return queries
+
+    def _exclusive(self, one: ast.AST, other: ast.AST) -> bool:
+        """``one`` and ``other`` sit in the two branches of one ``if`` (its body and its
+        ``else``/``elif``): no run reaches both."""
+        sides: dict[int, str] = {}
+        child: ast.AST = one
+        current = self.facts.parent.get(id(one))
+        while current is not None:
+            if isinstance(current, ast.If):
+                if any(child is s for s in current.body):
+                    sides[id(current)] = "body"
+                elif any(child is s for s in current.orelse):
+                    sides[id(current)] = "orelse"
+            child = current
+            current = self.facts.parent.get(id(current))
+        child = other
+        current = self.facts.parent.get(id(other))
+        while current is not None:
+            side = sides.get(id(current))
+            if side is not None and isinstance(current, ast.If) and any(
+                    child is s for s in (current.orelse if side == "body" else current.body)):
+                return True
+            child = current
+            current = self.facts.parent.get(id(current))
+        return False
 
     def _refinement_of(self, name: ast.Name) -> bool:
         """``name`` is read to refine itself: ``qs = qs.filter(...)``."""
