@@ -136,13 +136,7 @@ class UnboundedOrmAll(Rule):
     are not. Over five reviewed sets of applications this silenced 78 false findings and 21
     real ones (growing roots: tenants, root entities, blob caches, fact tables whose foreign
     keys a helper declares); `root-tables = "report"` judges them like any other table.
-    On the fix commits of the recall corpus (rounds 1–12, 169 unbounded reads maintainers
-    fixed; d4ec2ed) it silences 8 of them (63/169 found, 71/169 with `root-tables =
-    "report"`: maestral's sync index, pulp's `Artifact` and `PythonPackageContent`, kpi's
-    `Organization`, resolwe's `FileStorage`, …) and no repaired line; `per-parent`, `returned`
-    and `grouped` together silence 4 (the votes of one proposal, two dataloaders' batches of
-    parents, one user's submissions: 67/169 with all three set to `"report"`), and no repaired
-    line (benchmarks/recall/README.md).
+    [[root-tables-recall]]
 
     ## References
     - [SQLAlchemy: fetching large result sets with yield_per](https://docs.sqlalchemy.org/en/20/orm/queryguide/api.html#fetching-large-result-sets-with-yield-per)
