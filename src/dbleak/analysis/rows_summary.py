@@ -70,16 +70,63 @@ def _returns_all_rows(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncF
                 and value.func.id == "list" and len(value.args) == 1 and not value.keywords
                 and _queryset_chain(value.args[0])):
             continue  # `return list(Model.objects.filter(...))`
-        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-                and value.func.attr == "all" and not value.args and not value.keywords):
-            return False
-        receiver = value.func.value
-        if isinstance(receiver, ast.Name):
-            if not _bound_only_to(facts, nodes, receiver.id, partial(_query_chain, name=receiver.id)):
-                return False
-        elif not _query_chain(receiver):
+        if _one_per_row(facts, nodes, value):
+            continue  # `return [to_dict(r) for r in q.all()]`, a list appended once per row
+        if not _whole_read(facts, nodes, value):
             return False
     return True
+
+
+def _whole_read(facts: ModuleFacts, nodes: list[ast.AST], value: ast.expr, depth: int = 0) -> bool:
+    """``<query>.all()``, or a name bound only to one (``result = query.all()``)."""
+    if isinstance(value, ast.Name):
+        return depth < 4 and _bound_only_to(facts, nodes, value.id,
+                                            partial(_whole_read, facts, nodes, depth=depth + 1))
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "all" and not value.args and not value.keywords):
+        return False
+    receiver = value.func.value
+    if isinstance(receiver, ast.Name):
+        return _bound_only_to(facts, nodes, receiver.id, partial(_query_chain, name=receiver.id))
+    return _query_chain(receiver)
+
+
+def _one_per_row(facts: ModuleFacts, nodes: list[ast.AST], value: ast.expr) -> bool:
+    """A list with one item per row of a whole read: ``[f(r) for r in q.all()]`` (no
+    condition), or a name bound once to ``[]`` whose only other use is one ``append`` in the
+    body of a loop over the read (``for datum in result: data.append({...})``)."""
+    if isinstance(value, ast.ListComp):
+        generators = value.generators
+        return len(generators) == 1 and not generators[0].ifs and not generators[0].is_async \
+            and _whole_read(facts, nodes, generators[0].iter)
+    if not isinstance(value, ast.Name):
+        return False
+    uses = [n for n in nodes if isinstance(n, ast.Name) and n.id == value.id and n is not value]
+    stores = [n for n in uses if not isinstance(n.ctx, ast.Load)]
+    if len(stores) != 1:
+        return False
+    holder = facts.parent.get(id(stores[0]))
+    if not (isinstance(holder, ast.Assign) and holder.targets == stores
+            and isinstance(holder.value, ast.List) and not holder.value.elts):
+        return False
+    appends = 0
+    for use in uses:
+        if use is stores[0]:
+            continue
+        attribute = facts.parent.get(id(use))
+        call = facts.parent.get(id(attribute)) if attribute is not None else None
+        statement = facts.parent.get(id(call)) if call is not None else None
+        loop = facts.parent.get(id(statement)) if statement is not None else None
+        if isinstance(facts.parent.get(id(use)), ast.Return):
+            continue
+        if not (isinstance(attribute, ast.Attribute) and attribute.attr == "append"
+                and isinstance(call, ast.Call) and len(call.args) == 1
+                and isinstance(statement, ast.Expr) and isinstance(loop, ast.For)
+                and statement in loop.body and not loop.orelse
+                and _whole_read(facts, nodes, loop.iter)):
+            return False
+        appends += 1
+    return appends == 1
 
 
 def _bound_only_to(facts: ModuleFacts, nodes: list[ast.AST], name: str,

@@ -66,7 +66,9 @@ class LenOfMaterialized(Rule):
     reported at each branch's read, without a fix. An executed statement's result held in a
     name (`res = await session.execute(stmt)`, then `len(res.scalars().unique().all())`) is
     followed; the statement that counts may read the query's own parameters again
-    (`len(rows) == len(ids)`), but not the result.
+    (`len(rows) == len(ids)`), but not the result. A project helper that returns every row
+    of a query (`return q.all()`, or a list with one item per row of it) is reported where
+    its result is only counted or tested, directly or through a name, without a fix.
 
     ## Fix safety
     `len(list(g))` → `sum(1 for _ in g)` is safe: the same rows are walked, none is kept.
@@ -140,7 +142,7 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
         if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
             how: str | None = "truth"  # `return not f()`: a truth value, wherever it goes
         else:
-            how = count_use(ctx.facts, call)
+            how = count_use(ctx.facts, call) or _held_only_counted(ctx, site.scope, call)
         if how is None:
             continue
         if is_test_scope(site.scope):
@@ -154,6 +156,39 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
                    f"(`count()`, `exists()`) in a helper of its own")
         yield ctx.finding(rule, call, message, plan=None, stmt=site.stmt)
 
+
+
+def _held_only_counted(ctx: CheckContext, scope: object, call: ast.Call) -> str | None:
+    """``tasks = get_tasks(...)``, then only ``if tasks:`` / ``len(tasks)``: how the name the
+    call's list is bound to (once, in the scope) is used, when every use counts or tests it."""
+    statement = ctx.facts.parent.get(id(call))
+    if not (isinstance(statement, ast.Assign) and statement.value is call
+            and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name)):
+        return None
+    name = statement.targets[0].id
+    node = getattr(scope, "node", None)
+    uses = [n for n in ctx.facts.scope_nodes.get(id(node), ())
+            if isinstance(n, ast.Name) and n.id == name]
+    if any(not isinstance(n.ctx, ast.Load) and n is not statement.targets[0] for n in uses):
+        return None  # bound again: another value
+    loads = [n for n in uses if isinstance(n.ctx, ast.Load)]
+    if not loads or any(n.id == name for n in ctx.facts.names.get(name, ())
+                        if isinstance(n.ctx, ast.Load) and n not in loads
+                        and _inside(ctx, n, node)):
+        return None  # read by a nested function or comprehension too
+    found = [count_use(ctx.facts, n) for n in loads]
+    if None in found:
+        return None
+    return "len" if "len" in found else "truth"
+
+
+def _inside(ctx: CheckContext, node: ast.AST, scope: ast.AST | None) -> bool:
+    current = ctx.facts.parent.get(id(node))
+    while current is not None:
+        if current is scope:
+            return True
+        current = ctx.facts.parent.get(id(current))
+    return False
 
 
 def _plan(rw: Rewriter, site: MaterializationSite) -> FixPlan | None:
