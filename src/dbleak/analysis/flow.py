@@ -49,7 +49,7 @@ from dbleak.analysis.flow_syntax import (
     is_pytest_fixture,
     lends_what_it_yields,
     may_raise,
-    returns_to_each_test,
+    returned_to_nobody,
     walk_expr,
 )
 from dbleak.analysis.handover import HandOver
@@ -149,7 +149,7 @@ class _ScopeInterpreter(Creations):
         self.yield_raises = not is_pytest_fixture(scope)
         self.yield_lends = lends_what_it_yields(scope)
         # What a function-scoped fixture returns, pytest never closes.
-        self.returns_to_test = returns_to_each_test(scope)
+        self.return_drop = returned_to_nobody(scope)
         self.globals: set[str] = set()
         self.with_managed: set[str] = set()
         # Calls resolved as a driver object's method other than `cursor()` (`conn.execute(q)`).
@@ -266,8 +266,8 @@ class _ScopeInterpreter(Creations):
                 and isinstance(holder.targets[0], (ast.Tuple, ast.List))):
             return False
         items = self.sources.return_items(self.sources.call_target(call, self.cls))
-        return any(isinstance(v, ObjectSpec) and v.must_release and v.kind in TRACKED_KINDS
-                   for v in items)
+        return any(isinstance(v, ObjectSpec) and (v.must_release or v.kind is Kind.ENGINE)
+                   and v.kind in TRACKED_KINDS for v in items)
 
     # -- exits
 
@@ -873,21 +873,22 @@ class _ScopeInterpreter(Creations):
             if effect in ("borrow", "alias"):
                 continue
             status = {"release": RELEASED, "escape": ESCAPED, "yield": YIELDED}[effect]
-            if effect == "escape" and self.returns_to_test and isinstance(at, ast.Return):
-                self._returned_to_test(states, node.id, at)
+            if effect == "escape" and self.return_drop and isinstance(at, ast.Return):
+                self._returned_to_nobody(states, node.id, at)
             states = cap(self._mark(s, s.bound(node.id), status, at) for s in states)
             if effect == "yield" and self.yield_raises:
                 self.emit("raise", states, stmt)
         return states
 
-    def _returned_to_test(self, states: States, name: str, at: ast.Return) -> None:
-        """``return engine`` from a function-scoped fixture: the test gets the object and
-        pytest keeps nothing to close it with, so it is dropped there (a fixture that closes
-        it after a ``yield``, or registers ``request.addfinalizer(engine.dispose)``, is fine)."""
+    def _returned_to_nobody(self, states: States, name: str, at: ast.Return) -> None:
+        """``return engine`` from a function-scoped fixture (the test gets the object and
+        pytest keeps nothing to close it with; a fixture that closes it after a ``yield``, or
+        registers ``request.addfinalizer(engine.dispose)``, is fine), or ``return cur`` from
+        ``__enter__`` (``__exit__`` has no hold of it): dropped there."""
         for state in states:
             rid = state.bound(name)
             if rid is not None and state.get(rid) == OPEN:
-                self._drop_returned_to_test(self.flows[rid], at)
+                self._drop_returned(self.flows[rid], at)
 
     def _parent_releases(self, expr: ast.AST, states: States) -> States:
         """``self.cnx.close()`` releases the cursors made by ``self.cnx.cursor()`` here, and

@@ -72,7 +72,7 @@ class Creations:
     by_node: dict[object, Resource]
     stored_on_self: list[StoredResource]
     is_module: bool
-    returns_to_test: bool
+    return_drop: str | None
     globals: set[str]
     with_managed: set[str]
     loop_depth: int
@@ -286,8 +286,9 @@ class Creations:
         qualname = self.sources.call_target(call, self.cls)
         items = self.sources.return_items(qualname)
         for position, value in enumerate(items):
-            if not isinstance(value, ObjectSpec) or value.kind not in TRACKED_KINDS or not value.must_release:
-                continue
+            if not isinstance(value, ObjectSpec) or value.kind not in TRACKED_KINDS \
+                    or not (value.must_release or value.kind is Kind.ENGINE):
+                continue  # an engine too, as when a factory returns one alone
             if (id(call), position) in self.by_node:
                 continue
             covered = value.kind is Kind.CURSOR and any(
@@ -391,9 +392,9 @@ class Creations:
         if fate == "guess":
             flow.guessed.append(at)
             fate = "borrow"
-        if fate == "escape" and self.returns_to_test and isinstance(at, ast.Return) \
+        if fate == "escape" and self.return_drop and isinstance(at, ast.Return) \
                 and not parent_tracked and resource.parent_rid is None:
-            self._drop_returned_to_test(flow, at)  # `return sqlite3.connect(p)` in a fixture
+            self._drop_returned(flow, at)  # `return sqlite3.connect(p)` in a fixture
         if fate == "release":
             flow.releases.append(at)
         elif fate == "borrow":
@@ -404,11 +405,24 @@ class Creations:
             flow.escapes.append(at)
         return states
 
-    @staticmethod
-    def _drop_returned_to_test(flow: ResourceFlow, at: ast.Return) -> None:
-        """Returned by a function-scoped fixture: dropped there, once (a loop runs it again)."""
-        if not any(reason == "fixture-return" for _, reason in flow.drops):
-            flow.drops.append((at, "fixture-return"))
+    def _drop_returned(self, flow: ResourceFlow, at: ast.Return) -> None:
+        """Returned to nobody (a function-scoped fixture, ``__enter__``): dropped there, once
+        (a loop runs it again)."""
+        reason = self.return_drop
+        if reason == "enter-return" and self._cursor_of_released_attr(flow.resource.call):
+            return  # `return self.conn.cursor()`: `__exit__` closes the connection under it
+        if reason is not None and not any(r == reason for _, r in flow.drops):
+            flow.drops.append((at, reason))
+
+    def _cursor_of_released_attr(self, call: ast.AST) -> bool:
+        """``self.conn.cursor()`` where a method of the class releases ``self.conn``."""
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+            return False
+        owner = call.func.value
+        qualname = self.sources.class_qualname(self.cls)
+        return isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) \
+            and owner.value.id == "self" and qualname is not None \
+            and self.sources.releases_attr(qualname, owner.attr)
 
     def _released_later(self, key: str, stored: ast.stmt) -> bool:
         """Whether the scope releases ``key`` (``request.state.db.close()``) after ``stored``."""

@@ -207,6 +207,18 @@ def returns_to_each_test(scope: ast.AST) -> bool:
                    for sub in walk_scope(scope))
 
 
+def returned_to_nobody(scope: ast.AST) -> str | None:
+    """Why what ``scope`` returns is left to nobody, or None: ``"fixture-return"`` for a
+    function-scoped pytest fixture (see :func:`returns_to_each_test`), ``"enter-return"`` for
+    a context manager's ``__enter__``/``__aenter__``: the ``with`` statement hands the value
+    to its block and calls ``__exit__``, which holds no reference to what was returned (what
+    ``__enter__`` also keeps on ``self`` is the class's to release)."""
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+            and scope.name in ("__enter__", "__aenter__"):
+        return "enter-return"
+    return "fixture-return" if returns_to_each_test(scope) else None
+
+
 def lends_what_it_yields(scope: ast.AST) -> bool:
     """A pytest fixture or a ``@contextmanager`` generator lends what it yields: the test or the
     ``with`` body uses it and the generator resumes after it, so closing it is still its job."""

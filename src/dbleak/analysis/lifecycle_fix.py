@@ -226,6 +226,8 @@ def _plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> Planned
     name = resource.name
     if any(reason == "fixture-return" for _, reason in flow.drops):
         return PlannedFix(None, "yield it instead, and release it after the `yield`")
+    if any(reason == "enter-return" for _, reason in flow.drops):
+        return PlannedFix(None, "keep it on `self` in `__enter__` and close it in `__exit__`")
     if resource.parent_key is not None and name is None and resource.kind is not Kind.CURSOR:
         return PlannedFix(None, f"it is kept on `{resource.parent_key}`; close it in a `finally`")
     if flow.holder is not None and name is None:

@@ -49,6 +49,9 @@ def drop_message(flow: ResourceFlow) -> str:
         verb = "disposes" if flow.resource.kind is Kind.ENGINE \
             and "dispose" in flow.resource.spec.release else "closes"
         return f"{what} is returned by a pytest fixture, and pytest never {verb} what a fixture returns"
+    if "enter-return" in reasons:
+        return (f"{what} is returned by `__enter__`: `with` hands it to its block, and "
+                "`__exit__` holds no reference to close it with")
     if "holder" in reasons:
         return f"{what} is stored on `{flow.holder}`, a local object dropped with the scope, and never closed"
     if "temporary" in reasons:
@@ -115,7 +118,9 @@ class UnclosedConnection(Rule):
     scope that created it: never closed, closed in one branch only, rebound before the first
     one is closed (`conn = connect(a); conn = connect(b)`), created in a loop and closed only
     after it, used as a one-shot temporary (`sqlite3.connect(p).execute(q).fetchone()`), or
-    kept only through its cursor (`cur = sqlite3.connect(p).cursor()`). An engine
+    kept only through its cursor (`cur = sqlite3.connect(p).cursor()`), or returned by a
+    context manager's `__enter__` without being kept on `self` (`with` hands it to its block,
+    and `__exit__` holds no reference to close it). An engine
     (`create_engine()`) made inside a function and never disposed is flagged too: its pool
     keeps connections open. Scripts count as scopes: a connection or session made at module
     level under `if __name__ == "__main__":`, or one that no function or class of the module
