@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
-from dbleak.analysis.fetch_orm import strip_refinements
+from dbleak.analysis.fetch_orm import method_chain, strip_refinements
 from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.names import refines
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
@@ -87,8 +87,36 @@ def _whole_read(facts: ModuleFacts, nodes: list[ast.AST], value: ast.expr, depth
         return False
     receiver = value.func.value
     if isinstance(receiver, ast.Name):
-        return _bound_only_to(facts, nodes, receiver.id, partial(_query_chain, name=receiver.id))
-    return _query_chain(receiver)
+        return _bound_only_to(facts, nodes, receiver.id, partial(_query_chain, name=receiver.id)) \
+            or depth < 4 and _bound_only_to(facts, nodes, receiver.id,
+                                            partial(_executed_select, facts, nodes, depth=depth + 1))
+    return _query_chain(receiver) or _executed_select(facts, nodes, receiver, depth + 1)
+
+
+def _executed_select(facts: ModuleFacts, nodes: list[ast.AST], value: ast.expr, depth: int = 0) -> bool:
+    """``(await) session.exec(select(M))`` / ``execute`` / ``scalars`` (SQLAlchemy 2.0 and
+    SQLModel): a result whose ``.all()`` is every row of the statement. The statement may be a
+    name bound only to ``select(...)`` and its refinements (``statement = statement.options(...)``)."""
+    if isinstance(value, ast.Await):
+        value = value.value
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr in ("exec", "execute", "scalars") and value.args):
+        return False
+    statement = value.args[0]
+    if isinstance(statement, ast.Name):
+        return depth < 4 and _bound_only_to(
+            facts, nodes, statement.id, partial(_select_chain, name=statement.id))
+    return _select_chain(statement)
+
+
+def _select_chain(node: ast.expr, name: str | None = None) -> bool:
+    """``select(M).where(...)...`` (or a refinement of ``name``, ``stmt = stmt.where(...)``)."""
+    root, steps = method_chain(node)
+    if any(step.name in ("limit", "first", "one", "scalar") or step.name == "[]" for step in steps):
+        return False  # a bounded statement
+    if isinstance(root, ast.Call) and isinstance(root.func, ast.Name) and root.func.id == "select":
+        return True
+    return name is not None and isinstance(root, ast.Name) and root.id == name and bool(steps)
 
 
 def _one_per_row(facts: ModuleFacts, nodes: list[ast.AST], value: ast.expr) -> bool:

@@ -138,11 +138,14 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
         call = site.node
         if site.stmt is None:
             continue
+        used: ast.expr = call
         parent = ctx.facts.parent.get(id(call))
+        if isinstance(parent, ast.Await):
+            used, parent = parent, ctx.facts.parent.get(id(parent))  # `len(await f(s))`
         if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
             how: str | None = "truth"  # `return not f()`: a truth value, wherever it goes
         else:
-            how = count_use(ctx.facts, call) or _held_only_counted(ctx, site.scope, call)
+            how = count_use(ctx.facts, used) or _held_only_counted(ctx, site.scope, used)
         if how is None:
             continue
         if is_test_scope(site.scope):
@@ -158,7 +161,7 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
 
 
 
-def _held_only_counted(ctx: CheckContext, scope: object, call: ast.Call) -> str | None:
+def _held_only_counted(ctx: CheckContext, scope: object, call: ast.expr) -> str | None:
     """``tasks = get_tasks(...)``, then only ``if tasks:`` / ``len(tasks)``: how the name the
     call's list is bound to (once, in the scope) is used, when every use counts or tests it."""
     statement = ctx.facts.parent.get(id(call))
