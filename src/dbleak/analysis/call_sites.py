@@ -239,13 +239,11 @@ def parameter_sites(qualname: str, param: str, params: tuple[str, ...] | list[st
 
 def _argument(position: int, param: str, params: tuple[str, ...] | list[str], bound: bool,
               args: tuple[Origin, ...], keywords: tuple[tuple[str, Origin], ...]) -> Origin | None:
-    if any(origin == _SPREAD for origin in args) or any(k == "**" for k, _ in keywords):
-        return None
     for keyword, origin in keywords:
         if keyword == param:
             return origin
     offset = 1 if bound and params and params[0] in ("self", "cls") else 0
     index = position - offset
-    if 0 <= index < len(args):
-        return args[index]
-    return None  # the default: not something a caller made
+    if 0 <= index < len(args) and _SPREAD not in args[:index + 1]:
+        return args[index]  # `Cm(self.pool, *a, **kw)`: what follows binds other parameters
+    return None  # the default, or a spread that may fill it: not something known

@@ -415,14 +415,22 @@ class Creations:
             flow.drops.append((at, reason))
 
     def _cursor_of_released_attr(self, call: ast.AST) -> bool:
-        """``self.conn.cursor()`` where a method of the class releases ``self.conn``."""
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        """``self.conn.cursor()`` where a method of the class closes ``self.conn`` (closing a
+        connection ends its cursors; giving it back to a pool does not)."""
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)) \
+                or self.cls is None:
             return False
         owner = call.func.value
-        qualname = self.sources.class_qualname(self.cls)
-        return isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) \
-            and owner.value.id == "self" and qualname is not None \
-            and self.sources.releases_attr(qualname, owner.attr)
+        if not (isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name)
+                and owner.value.id == "self"):
+            return False
+        return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                   and node.func.attr in ("close", "aclose")
+                   and isinstance(node.func.value, ast.Attribute)
+                   and node.func.value.attr == owner.attr
+                   and isinstance(node.func.value.value, ast.Name)
+                   and node.func.value.value.id == "self"
+                   for node in ast.walk(self.cls))
 
     def _released_later(self, key: str, stored: ast.stmt) -> bool:
         """Whether the scope releases ``key`` (``request.state.db.close()``) after ``stored``."""

@@ -709,11 +709,6 @@ class ObjectSources:
                                   f"a class of the project that takes over the {value.kind.value} it is given")
         return None
 
-    def releases_attr(self, qualname: str, attr: str) -> bool:
-        """Whether a method of the class (or of a base in the project) releases ``self.attr``."""
-        return any(attr in summary.get(SUMMARY_RELEASED_ATTRS, ())
-                   for _name, summary, _level in self.class_chain(qualname))
-
     def kept_unreleased(self, qualname: str | None, index: int | None, keyword: str | None) -> bool:
         """Whether ``qualname`` is a class of the project whose constructor keeps the argument
         (``self.engine = engine``) in an attribute that no method of the class or its bases
