@@ -204,7 +204,11 @@ class UnclosedConnection(Rule):
     wrapper classes that connect lazily in a `connect()` method of their own, or whose class is
     chosen at run time (a registry of backends); handles of libraries outside the driver table
     (Qt's `QSqlDatabase`, PyGreSQL); `connect(defer_connect=True)` connected later by
-    `.connect()`.
+    `.connect()`; instances of another package's classes that hold a connection or an engine
+    (`spinedb_api.DatabaseMapping`, Flask-SQLAlchemy's extension returned by a fixture),
+    engines handed to a project class inside a dict (`engines={"default": engine}`), and a
+    decorator that passes a new cursor to the method it wraps and returns that method's
+    result (the result may be the cursor).
 
     ## Fix safety
     The fix wraps the statements from the creation through the last use in
