@@ -3,6 +3,7 @@
     python benchmarks/corpus.py [--select DBL1]
                                 [--set libraries|apps|holdout|...|holdout6|all]
                                 [--package NAME ...] [--json] [--sql KEY=VALUE ...]
+                                [--lifecycle KEY=VALUE ...]
 
 ``--sql`` sets a ``[tool.dbleak.sql]`` option for the run (``--sql root-tables=small``; a list
 option comma-separated: ``--sql bounded-columns=email,slug``).
@@ -211,8 +212,8 @@ def fetch(requirement: str) -> Path | None:
     return target
 
 
-def findings(folder: Path, select: str,
-             sql: dict[str, object] | None = None) -> list[dict[str, object]]:
+def findings(folder: Path, select: str, sql: dict[str, object] | None = None,
+             lifecycle: dict[str, object] | None = None) -> list[dict[str, object]]:
     """dbleak's findings over ``folder`` (tests and docs included: they are real code too).
 
     Through the API: the corpus folder is git-ignored, which the CLI would respect.
@@ -221,7 +222,7 @@ def findings(folder: Path, select: str,
     from dbleak.settings import Settings
 
     settings = Settings(select=(select,), respect_gitignore=False, root=str(folder),
-                        sql=dict(sql or {}))
+                        sql=dict(sql or {}), lifecycle=dict(lifecycle or {}))
     found: list[dict[str, object]] = []
     for result in check_paths([folder], lambda _path: settings):
         for finding in result.result.findings:
@@ -239,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--sql", action="append", default=[], metavar="KEY=VALUE",
                         help="a [tool.dbleak.sql] option, e.g. root-tables=small")
+    parser.add_argument("--lifecycle", action="append", default=[], metavar="KEY=VALUE",
+                        help="a [tool.dbleak.lifecycle] option, e.g. shortcut-cursors=report")
     parser.add_argument("--clean", action="store_true", help="delete the corpus and exit")
     parser.add_argument("--download-only", action="store_true",
                         help="fetch and unpack the packages, print their folders, run nothing "
@@ -260,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             key, _, value = option.partition("=")
             # A list option (bounded-columns, small-tables) is given comma-separated.
             sql[key] = value.split(",") if key in ("bounded-columns", "small-tables") else value
-        for finding in findings(folder, args.select, sql):
+        lifecycle = dict(option.partition("=")[::2] for option in args.lifecycle)
+        for finding in findings(folder, args.select, sql, lifecycle):
             path = Path(str(finding.get("filename", "")))
             try:
                 shown = path.resolve().relative_to(CORPUS.resolve())

@@ -70,6 +70,7 @@ FAMILY_OPTIONS: dict[str, dict[str, Callable[[object], bool]]] = {
     "lifecycle": {
         "unknown-calls": one_of("evidence", "hand-over", "borrow"),
         "factories": _is_str_list,
+        "shortcut-cursors": one_of("ignore", "report"),
     },
     "sql": {
         "unresolved": one_of("ignore", "report"),

@@ -97,6 +97,9 @@ class _ModuleAnalysis:
         self.result = ModuleFlow()
         self.next_rid = 0
         self.unknown_calls = ctx.settings.option("lifecycle", "unknown-calls", "evidence")
+        # `[tool.dbleak.lifecycle] shortcut-cursors = "report"`: the cursors of a driver's
+        # `conn.execute(q)` shortcut are followed like any (PyPy collects them late)
+        self.shortcut_cursors = ctx.settings.option("lifecycle", "shortcut-cursors", "ignore") == "report"
 
     # -- entry
 

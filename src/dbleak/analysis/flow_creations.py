@@ -193,7 +193,7 @@ class Creations:
         # `conn.execute(...)` shortcuts give cursors nobody is expected to close, unless the
         # code keeps one and closes it itself (`c = conn.execute(q); ...; c.close()`).
         if spec.kind is Kind.CURSOR and not method_name.startswith("cursor") \
-                and not self.evidence.closed_by_name(call):
+                and not self.evidence.closed_by_name(call) and not self.module.shortcut_cursors:
             return None
         if spec.kind is receiver.kind and spec.kind is Kind.CONNECTION:
             return None  # duckdb's `conn.cursor()`: another handle, closed with its parent
@@ -584,7 +584,8 @@ class Creations:
     def _explicit_cursor(self, resource: Resource) -> bool:
         """A cursor asked for as one: ``x.cursor()``, or a project function that returns one
         (not a driver's ``conn.execute(q)`` shortcut)."""
-        return isinstance(resource.call, ast.Call) and id(resource.call) not in self._table_shortcuts
+        return isinstance(resource.call, ast.Call) and (
+            id(resource.call) not in self._table_shortcuts or self.module.shortcut_cursors)
 
     def _closing_item(self, node: ast.AST) -> bool:
         """``closing(node)`` as a `with` item."""
