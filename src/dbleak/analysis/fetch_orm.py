@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk
-from dbleak.analysis.origins import decorator_name, self_name
+from dbleak.analysis.origins import has_decorator, self_name
 from dbleak.knowledge.frameworks import APP_MODULES
 from dbleak.knowledge.sql import IDENTIFIER_COLUMNS, is_parent_key_name, is_plain_group_name
 
@@ -645,16 +645,23 @@ def django_queryset_steps(expr: ast.AST, model_names: frozenset[str] = frozenset
     if model is None:
         return None
     rest = steps[1:]
-    for step in rest:
-        if step.name == "[]":
-            continue
-        if step.name not in DJANGO_QUERYSET and step.name not in DJANGO_BOUNDING and (
-                custom is None or custom.get(step.name) != "filter" or step.call is None
-                or step.call.args or step.call.keywords):
-            return None  # a custom manager method or something else: unknown
+    if not queryset_steps_known(rest, custom):
+        return None  # a custom manager method or something else: unknown
     if not rest or rest[-1].name != "[]" and rest[-1].call is None:
         return None
     return model, rest
+
+
+def queryset_steps_known(steps: list[Step], custom: Mapping[str, str] | None = None) -> bool:
+    """Whether every step is a slice, a queryset method of Django's, or one of the project's
+    own refinements taking no argument (``custom``: see ``django_queryset_steps``)."""
+    for step in steps:
+        if step.name == "[]" or step.name in DJANGO_QUERYSET or step.name in DJANGO_BOUNDING:
+            continue
+        if custom is None or custom.get(step.name) != "filter" or step.call is None \
+                or step.call.args or step.call.keywords:
+            return False
+    return True
 
 
 def _manager_steps(expr: ast.AST, managers: frozenset[str] = frozenset(),
@@ -708,8 +715,7 @@ def model_value_names(scope: ast.AST, assignments: dict[str, list[ast.AST]]) -> 
             found.add(node.target.id)
     args = getattr(scope, "args", None)
     first = self_name(scope)
-    if first is not None and isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
-            and any(decorator_name(d) == "classmethod" for d in scope.decorator_list):
+    if first is not None and has_decorator(scope, {"classmethod"}):
         found.add(first)  # `cls.objects.filter(...)` in a model's class method
     if args is not None:
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:

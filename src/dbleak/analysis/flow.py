@@ -151,7 +151,7 @@ class _ScopeInterpreter(Creations):
         # A `@contextmanager` gets the `with` body's exception at its `yield`.
         self.yield_raises = not is_pytest_fixture(scope)
         self.yield_lends = lends_what_it_yields(scope)
-        # What a function-scoped fixture returns, pytest never closes.
+        # What a function-scoped fixture or an `__enter__` returns, nobody closes.
         self.return_drop = returned_to_nobody(scope)
         self.globals: set[str] = set()
         self.with_managed: set[str] = set()
@@ -269,8 +269,8 @@ class _ScopeInterpreter(Creations):
                 and isinstance(holder.targets[0], (ast.Tuple, ast.List))):
             return False
         items = self.sources.return_items(self.sources.call_target(call, self.cls))
-        return any(isinstance(v, ObjectSpec) and (v.must_release or v.kind is Kind.ENGINE)
-                   and v.kind in TRACKED_KINDS for v in items)
+        return any(isinstance(v, ObjectSpec) and v.owed_release and v.kind in TRACKED_KINDS
+                   for v in items)
 
     # -- exits
 

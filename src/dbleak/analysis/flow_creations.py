@@ -287,8 +287,8 @@ class Creations:
         items = self.sources.return_items(qualname)
         for position, value in enumerate(items):
             if not isinstance(value, ObjectSpec) or value.kind not in TRACKED_KINDS \
-                    or not (value.must_release or value.kind is Kind.ENGINE):
-                continue  # an engine too, as when a factory returns one alone
+                    or not value.owed_release:
+                continue
             if (id(call), position) in self.by_node:
                 continue
             covered = value.kind is Kind.CURSOR and any(

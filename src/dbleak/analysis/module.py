@@ -128,6 +128,14 @@ class ModuleFacts:
             current = self.parent.get(id(current))
         return current
 
+    def within(self, node: ast.AST | None, outer: ast.AST | None) -> bool:
+        """Whether ``node`` is ``outer`` or sits somewhere below it."""
+        while node is not None:
+            if node is outer:
+                return True
+            node = self.parent.get(id(node))
+        return False
+
 
 def statement_block(owner: ast.AST | None, stmt: ast.AST) -> list[ast.stmt] | None:
     """The statement list of ``owner`` (``body``, ``orelse``, ``finalbody``) that holds ``stmt``."""

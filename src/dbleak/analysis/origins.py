@@ -22,7 +22,7 @@ import builtins
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from dbleak.analysis.module import ModuleFacts, walk, walk_scope
+from dbleak.analysis.module import ModuleFacts, Scope, walk, walk_scope
 from dbleak.analysis.names import import_from_base
 
 Origin = tuple[Any, ...]
@@ -47,6 +47,29 @@ def decorator_name(deco: ast.expr) -> str:
     if isinstance(target, ast.Attribute):
         return target.attr
     return target.id if isinstance(target, ast.Name) else ""
+
+
+def has_decorator(function: ast.AST, names: frozenset[str] | set[str]) -> bool:
+    """Whether one of ``function``'s decorators is named in ``names``."""
+    return any(decorator_name(d) in names for d in getattr(function, "decorator_list", ()))
+
+
+# Decorators after which a method's first parameter is no instance of its class (or no call
+# is made).
+NOT_INSTANCE_METHODS = frozenset({"staticmethod", "classmethod", "property", "cached_property",
+                                  "setter", "getter", "deleter"})
+
+
+def instance_method_of(scope: Scope) -> tuple[str, ast.ClassDef] | None:
+    """``(self, the class)`` when ``scope`` is a plain method of a class (no static or class
+    method, no property), else None."""
+    function = scope.node
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or scope.parent is None \
+            or not isinstance(scope.parent.node, ast.ClassDef) \
+            or has_decorator(function, NOT_INSTANCE_METHODS):
+        return None
+    first = self_name(function)
+    return (first, scope.parent.node) if first is not None else None
 
 
 def function_kind(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -441,11 +464,6 @@ class OriginReader:
             return None
         return ("param", self.qualname, name)
 
-    def _in_classmethod(self) -> bool:
-        scope = self.scope
-        return isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-            decorator_name(d) == "classmethod" for d in scope.decorator_list)
-
     def _star_bound(self, name: str) -> bool:
         """A name bound by nothing in the module but maybe by its ``from m import *``: it is
         read as the module's own global, which the module's summary resolves through ``m``."""
@@ -493,7 +511,7 @@ class OriginReader:
                 return self.origin(passed, depth + 1)
             return ("call", f"{self.cls}.{func.attr}", keywords)
         if isinstance(func, ast.Name) and self.cls is not None and func.id == self.self_name \
-                and self._in_classmethod():
+                and has_decorator(self.scope, {"classmethod"}):
             # `cls(path)` in a class method: a new instance of the class
             return self._adopting(("call", self.cls, keywords), call, depth)
         if isinstance(func, ast.Name):
@@ -697,19 +715,22 @@ def decorator_wrappers(facts: ModuleFacts) -> dict[int, ast.ClassDef]:
         return found
     users: dict[str, set[int]] = {}
     classes: dict[int, ast.ClassDef] = {}
-    for node in ast.walk(tree):
-        owner = node if isinstance(node, ast.ClassDef) and node in tree.body else None
-        body = getattr(node, "body", None)
-        for item in body if isinstance(body, list) else ():
-            if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            for decorator in item.decorator_list:
-                if isinstance(decorator, ast.Name) and decorator.id in decorators:
-                    if owner is None or not item.args.args:
-                        users.setdefault(decorator.id, set()).add(0)  # a plain function too
-                    else:
-                        users.setdefault(decorator.id, set()).add(id(owner))
-                        classes[id(owner)] = owner
+    for scope in facts.scopes:  # every function, wherever it is defined
+        item = scope.node
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        outer = scope.parent
+        owner: ast.ClassDef | None = None
+        if outer is not None and isinstance(outer.node, ast.ClassDef) \
+                and outer.parent is not None and outer.parent.node is tree:
+            owner = outer.node  # a method of a top-level class
+        for decorator in item.decorator_list:
+            if isinstance(decorator, ast.Name) and decorator.id in decorators:
+                if owner is None or not item.args.args:
+                    users.setdefault(decorator.id, set()).add(0)  # a plain function too
+                else:
+                    users.setdefault(decorator.id, set()).add(id(owner))
+                    classes[id(owner)] = owner
     for name, owners in users.items():
         if len(owners) != 1 or 0 in owners:
             continue

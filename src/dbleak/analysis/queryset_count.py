@@ -22,7 +22,7 @@ from dbleak.analysis.fetch import is_test_module, is_test_scope
 from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, method_chain
 from dbleak.analysis.module import ModuleFacts, Scope, walk
 from dbleak.analysis.names import refines
-from dbleak.analysis.origins import decorator_name, self_name
+from dbleak.analysis.origins import instance_method_of
 from dbleak.knowledge.frameworks import FRAMEWORK_RELATED_MANAGERS
 
 # Queryset methods that make another queryset and support `count()`/`exists()`.
@@ -161,7 +161,7 @@ class _Finder:
                 continue
             owner = self._scope_of(other)
             if owner is not scope.node:
-                if self._inside(owner, scope.node):
+                if self.facts.within(owner, scope.node):
                     return False  # a closure or comprehension of the scope reads it
                 continue  # another function's name
             if count_use(self.facts, other) is None:
@@ -257,14 +257,8 @@ class _Finder:
     @staticmethod
     def _method_self(name: ast.Name, scope: Scope) -> ast.ClassDef | None:
         """The class whose instance ``name`` is, when it is the ``self`` of a plain method."""
-        function = scope.node
-        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or scope.parent is None \
-                or not isinstance(scope.parent.node, ast.ClassDef):
-            return None
-        if self_name(function) != name.id or any(
-                decorator_name(deco) in _NOT_INSTANCE_METHODS for deco in function.decorator_list):
-            return None  # a static method or a class method, a property: no queryset `self`
-        return scope.parent.node
+        method = instance_method_of(scope)
+        return method[1] if method is not None and method[0] == name.id else None
 
     def _refined_bindings(self, name: str, scope: Scope) -> list[ast.expr]:
         """The values ``name`` is bound to in the scope, when each binding is a plain
@@ -298,7 +292,7 @@ class _Finder:
                 continue
             owner = self._scope_of(other)
             if owner is not scope.node:
-                if self._inside(owner, scope.node):
+                if self.facts.within(owner, scope.node):
                     return None  # a closure or comprehension of the scope reads it
                 continue
             if self._exclusive(name, other):
@@ -319,7 +313,7 @@ class _Finder:
                 queries = True
                 continue
             if isinstance(parent, ast.Subscript) and parent.value is other \
-                    and isinstance(parent.slice, ast.Slice) and self._inside(name, parent.slice):
+                    and isinstance(parent.slice, ast.Slice) and self.facts.within(name, parent.slice):
                 # `qs[len(qs) + n:]`: counted to slice itself, an OFFSET query of its own.
                 # (`if qs: qs[0]` is left alone: mostly a look-up of one row, where the
                 # evaluation is the one query; measured on the corpus.)
@@ -382,13 +376,6 @@ class _Finder:
             current = self.facts.parent.get(id(current))
         return current
 
-    def _inside(self, node: ast.AST | None, scope: ast.AST) -> bool:
-        while node is not None:
-            if node is scope:
-                return True
-            node = self.facts.parent.get(id(node))
-        return False
-
     def _prefetched(self, node: ast.AST) -> frozenset[str]:
         """The relations prefetched in the top-level function or class that holds ``node``
         (a class-based view prefetches in one method and reads in another)."""
@@ -421,10 +408,6 @@ def _prefetched(unit: ast.AST) -> frozenset[str]:
                     found.update(arg.value.split("__"))
     return frozenset(found)
 
-
-# Decorators after which the first parameter is no instance of the class (or no call is made).
-_NOT_INSTANCE_METHODS = frozenset({"staticmethod", "classmethod", "property", "cached_property",
-                                   "setter", "getter", "deleter"})
 
 
 def _django_manager_base(facts: ModuleFacts, base: ast.expr) -> bool:

@@ -139,14 +139,12 @@ def _one_per_row(facts: ModuleFacts, nodes: list[ast.AST], value: ast.expr) -> b
         return False
     appends = 0
     for use in uses:
-        if use is stores[0]:
-            continue
         attribute = facts.parent.get(id(use))
+        if use is stores[0] or isinstance(attribute, ast.Return):
+            continue
         call = facts.parent.get(id(attribute)) if attribute is not None else None
         statement = facts.parent.get(id(call)) if call is not None else None
         loop = facts.parent.get(id(statement)) if statement is not None else None
-        if isinstance(facts.parent.get(id(use)), ast.Return):
-            continue
         if not (isinstance(attribute, ast.Attribute) and attribute.attr == "append"
                 and isinstance(call, ast.Call) and len(call.args) == 1
                 and isinstance(statement, ast.Expr) and isinstance(loop, ast.For)

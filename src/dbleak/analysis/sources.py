@@ -703,8 +703,8 @@ class ObjectSources:
                 continue
             value = self.resolve(origin, depth + 1)
             if not isinstance(value, ObjectSpec) or value.kind not in _OWNED_KINDS \
-                    or not (value.must_release or value.kind is Kind.ENGINE):
-                continue  # an engine too: the class's release method disposes it
+                    or not value.owed_release:
+                continue
             return _instance_spec(qualname, chain, value.kind,
                                   f"a class of the project that takes over the {value.kind.value} it is given")
         return None
@@ -1025,4 +1025,3 @@ def _passes(params: Sequence[str], param: str, given: frozenset[str]) -> bool:
         return True
     return any(argument_parameter(tuple(params), int(key[1:]), None, _bound(params)) == param
                for key in given if key.startswith("#"))
-

@@ -129,6 +129,13 @@ class ObjectSpec:
     # release; never in the table.
     held: bool = False
 
+    @property
+    def owed_release(self) -> bool:
+        """Whether whoever makes one owes its release: a ``must_release`` object, or an engine
+        (not ``must_release``: most live as long as the process; one a call makes is still
+        that code's to dispose)."""
+        return self.must_release or self.kind is Kind.ENGINE
+
     def method(self, name: str, keywords: frozenset[str] = frozenset()) -> MethodSpec | None:
         """The spec of ``obj.name(...)``, preferring a keyword-specific entry."""
         plain = None

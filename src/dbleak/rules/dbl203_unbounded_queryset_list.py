@@ -18,6 +18,7 @@ from dbleak.analysis.fetch_orm import (
     model_qualname,
     model_value_names,
     queryset_owner,
+    queryset_steps_known,
     replace_root,
     single_binding,
 )
@@ -32,7 +33,7 @@ from dbleak.analysis.model_relations import (
     small_models,
 )
 from dbleak.analysis.module import Scope
-from dbleak.analysis.origins import decorator_name
+from dbleak.analysis.origins import decorator_name, instance_method_of
 from dbleak.analysis.reaching import reaching_values
 from dbleak.analysis.row_escape import (
     loop_keeps_rows,
@@ -219,7 +220,7 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
     (``qs = Model.objects.all()``, ``if limit: qs = qs[:limit]``, ``for o in qs:``)."""
     managers = model_managers(ctx.facts, ctx.project)
     own = _own_queryset_class(scope)
-    for source in _candidates(expr, assignments, ctx, scope, managers):
+    for source in _candidates(expr, assignments, ctx, scope, managers, own):
         found = _unbounded(source, assignments, ctx, scope.node, managers, own)
         if found is not None:
             return found
@@ -227,8 +228,8 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
 
 
 def _candidates(expr: ast.AST, assignments: dict[str, list[ast.AST]], ctx: CheckContext,
-                scope: Scope, managers: frozenset[str]) -> list[ast.AST]:
-    own = _own_queryset_class(scope)
+                scope: Scope, managers: frozenset[str],
+                own: tuple[str, ast.ClassDef] | None) -> list[ast.AST]:
     if queryset_owner(expr, managers) is not None or _own_chain(expr, own) is not None:
         return [expr]
     root, _steps = method_chain(expr)
@@ -250,18 +251,12 @@ def _candidates(expr: ast.AST, assignments: dict[str, list[ast.AST]], ctx: Check
 def _own_queryset_class(scope: Scope) -> tuple[str, ast.ClassDef] | None:
     """``(self, the class)`` in a plain method of a class deriving from a ``Manager`` (its
     queryset methods make querysets of every row of its model), else None."""
-    function = scope.node
-    parent = scope.parent
-    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or parent is None \
-            or not isinstance(parent.node, ast.ClassDef) or not function.args.args \
-            or any(decorator_name(d) in ("staticmethod", "classmethod", "property")
-                   for d in function.decorator_list):
-        return None
-    klass = parent.node
-    if not any((b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute)
-                else "").endswith("Manager") for b in klass.bases):
+    method = instance_method_of(scope)
+    if method is None or not any(
+            (b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute)
+             else "").endswith("Manager") for b in method[1].bases):
         return None  # a queryset class's `self` is whatever queryset its caller refined
-    return function.args.args[0].arg, klass
+    return method
 
 
 def _own_chain(expr: ast.AST, own: tuple[str, ast.ClassDef] | None) -> list[Step] | None:
@@ -294,19 +289,26 @@ def _unbounded(source: ast.AST, assignments: dict[str, list[ast.AST]], ctx: Chec
     klass = model_class_name(root, assignments, model)  # `Tag` for a local `Tags`
     if model_qualname(root, ctx.facts, assignments) in FRAMEWORK_LOOKUP_MODELS:
         return None  # sized by the application's code (permissions, groups, locales)
+    reason = _unbounded_reason(ctx, steps, klass)
+    return (source, model, reason) if reason is not None else None
+
+
+def _unbounded_reason(ctx: CheckContext, steps: list[Step], klass: str) -> str | None:
+    """Why the queryset steps read an unbounded number of ``klass`` rows, or None when its
+    table is small (listed, or a lookup table) or the steps bound it (as configured)."""
     small = ctx.settings.option("sql", "small-tables", ()) or ()
     if klass in small_models(ctx.facts, ctx.project, small):
         return None  # its table is listed in small-tables
     if roots_are_small(ctx.settings) and klass in root_models(ctx.facts, ctx.project):
         return None  # a table referencing no other: a lookup or configuration table
     bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
-                               ctx.settings.option("sql", "small-tables", ()) or (), klass,
+                               small, klass,
                                relation_names(ctx.facts, ctx.project) | FRAMEWORK_RELATIONS,
                                key_fields(ctx.facts, ctx.project))
     if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)) \
             or (bound.grouped and not report_grouped(ctx.settings)):
         return None
-    return source, model, bound.reason
+    return bound.reason
 
 
 def _own_unbounded(source: ast.AST, ctx: CheckContext,
@@ -314,31 +316,14 @@ def _own_unbounded(source: ast.AST, ctx: CheckContext,
     """``self.unmigrated()`` in a manager's method: a queryset of the model whose body makes
     the manager (``objects = FileDiffManager()``), judged like ``FileDiff.objects…``."""
     steps = _own_chain(source, own)
-    if steps is None or own is None:
-        return None
-    custom = queryset_methods(ctx.facts, ctx.project)
-    for step in steps:
-        if step.name in DJANGO_QUERYSET or step.name in DJANGO_BOUNDING or step.name == "[]":
-            continue
-        if custom.get(step.name) == "filter" and step.call is not None \
-                and not step.call.args and not step.call.keywords:
-            continue  # the class's own refinement (`self.unmigrated()`)
+    if steps is None or own is None \
+            or not queryset_steps_known(steps, queryset_methods(ctx.facts, ctx.project)):
         return None
     model = manager_model(ctx.facts, ctx.project, own[1].name)
     if model is None:
         return None  # no model of the project makes this manager: whose rows is unknown
-    small = ctx.settings.option("sql", "small-tables", ()) or ()
-    if model in small_models(ctx.facts, ctx.project, small) \
-            or roots_are_small(ctx.settings) and model in root_models(ctx.facts, ctx.project):
-        return None  # a listed small table, or a lookup table
-    bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
-                               small, model,
-                               relation_names(ctx.facts, ctx.project) | FRAMEWORK_RELATIONS,
-                               key_fields(ctx.facts, ctx.project))
-    if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)) \
-            or (bound.grouped and not report_grouped(ctx.settings)):
-        return None
-    return source, f"{own[0]}… of {own[1].name}", bound.reason
+    reason = _unbounded_reason(ctx, steps, model)
+    return (source, f"{own[0]}… of {own[1].name}", reason) if reason is not None else None
 
 
 def _spelled(model: str) -> str:

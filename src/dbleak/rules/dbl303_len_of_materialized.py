@@ -177,21 +177,12 @@ def _held_only_counted(ctx: CheckContext, scope: object, call: ast.expr) -> str 
     loads = [n for n in uses if isinstance(n.ctx, ast.Load)]
     if not loads or any(n.id == name for n in ctx.facts.names.get(name, ())
                         if isinstance(n.ctx, ast.Load) and n not in loads
-                        and _inside(ctx, n, node)):
+                        and ctx.facts.within(n, node)):
         return None  # read by a nested function or comprehension too
     found = [count_use(ctx.facts, n) for n in loads]
     if None in found:
         return None
     return "len" if "len" in found else "truth"
-
-
-def _inside(ctx: CheckContext, node: ast.AST, scope: ast.AST | None) -> bool:
-    current = ctx.facts.parent.get(id(node))
-    while current is not None:
-        if current is scope:
-            return True
-        current = ctx.facts.parent.get(id(current))
-    return False
 
 
 def _plan(rw: Rewriter, site: MaterializationSite) -> FixPlan | None:
