@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -670,10 +671,38 @@ def _manager_steps(expr: ast.AST, managers: frozenset[str] = frozenset(),
     root, steps = method_chain(expr)
     manager = next((i for i, s in enumerate(steps) if s.name in _MANAGERS or s.name in managers),
                    None)
-    if manager is None or steps[manager].call is not None \
-            or any(s.call is not None for s in steps[:manager]):
+    if manager is None or steps[manager].call is not None:
         return None, []
+    before = steps[:manager]
+    if any(s.call is not None for s in before) \
+            and not (model_factory_name(before[-1].node) is not None
+                     and all(s.call is None for s in before[:-1])):
+        return None, []  # `self.get_queryset().objects`: no model; `get_user_model().objects` is
     return (steps[manager - 1].node if manager else root), steps[manager:]
+
+
+def model_factory_name(node: ast.AST) -> str | None:
+    """The model a call of a model-returning function gives: ``User`` for Django's
+    ``get_user_model()``, ``Tag`` for ``apps.get_model("app", "Tag")`` / ``("app.Tag")``, and
+    ``Image`` for the ``get_<name>_model()`` functions of swappable models (Wagtail's
+    ``get_image_model()``, ``get_rendition_model()``, ``get_document_model()``)."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    if name == "get_user_model":
+        return "User"
+    if name == "get_model":
+        texts = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        model = texts[0].rpartition(".")[2] if len(texts) == 1 else texts[1] if len(texts) == 2 else ""
+        return model if model.isidentifier() and model[:1].isupper() else None
+    match = _MODEL_FACTORY.fullmatch(name)
+    if match is None or node.args or node.keywords:
+        return None
+    return "".join(part.capitalize() for part in match.group(1).split("_"))
+
+
+_MODEL_FACTORY = re.compile(r"get_([a-z][a-z0-9_]*?)_model")
 
 
 _MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
@@ -686,6 +715,8 @@ def queryset_owner(expr: ast.AST, managers: frozenset[str] = frozenset()) -> ast
 
 def model_root_name(root: ast.AST, model_names: frozenset[str] = frozenset()) -> str | None:
     """The model class name a manager's owner spells, when it spells one."""
+    if isinstance(root, ast.Call):
+        return model_factory_name(root)
     if isinstance(root, ast.Name):
         return root.id if root.id[:1].isupper() or root.id in model_names else None
     if isinstance(root, ast.Attribute) and root.attr[:1].isupper():

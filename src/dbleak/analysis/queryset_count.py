@@ -19,7 +19,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dbleak.analysis.fetch import is_test_module, is_test_scope
-from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, method_chain
+from dbleak.analysis.fetch_orm import (
+    DJANGO_BOUNDING,
+    DJANGO_QUERYSET,
+    method_chain,
+    model_factory_name,
+)
 from dbleak.analysis.module import ModuleFacts, Scope, walk
 from dbleak.analysis.names import refines
 from dbleak.analysis.origins import instance_method_of
@@ -205,9 +210,12 @@ class _Finder:
             return self._queryset(root, scope, depth + 1)  # `(qs1 | qs2).order_by(...)`
         manager = next((i for i, s in enumerate(steps) if s.name in _MANAGERS and s.call is None), None)
         if manager is not None:
-            if any(s.call is not None for s in steps[:manager]):
+            owner_node = steps[manager - 1].node if manager > 0 else root
+            factory = model_factory_name(owner_node)  # `get_user_model().objects`
+            if any(s.call is not None for s in steps[:manager - 1 if factory else manager]):
                 return None
-            owner = steps[manager - 1].name if manager > 0 else (root.id if isinstance(root, ast.Name) else "")
+            owner = factory or (steps[manager - 1].name if manager > 0
+                                else root.id if isinstance(root, ast.Name) else "")
             if not (owner[:1].isupper() or self.django):
                 return None
             chained = bool(steps[manager + 1:]) and all(s.name in _CHAINABLE for s in steps[manager + 1:])

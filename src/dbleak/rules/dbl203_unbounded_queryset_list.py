@@ -77,8 +77,10 @@ class UnboundedQuerysetList(Rule):
     ## Known problems
     A queryset is read from `.objects` of any value that names a model class: a capitalised
     name, `models.Tag`, the frozen `orm.Tag` / `orm["app.Tag"]` of South migrations, a name
-    bound to `apps.get_model(...)`, the target of a loop over `apps.get_models()`, a parameter
-    annotated `type[...]`, the `cls` of a model's class method (`cls.objects.filter(...)`),
+    bound to `apps.get_model(...)`, the target of a loop over `apps.get_models()`, a call
+    that returns a model class (`get_user_model()`, `apps.get_model("app", "Tag")`, and the
+    `get_<name>_model()` functions of swappable models: Wagtail's `get_image_model()`), a
+    parameter annotated `type[...]`, the `cls` of a model's class method (`cls.objects.filter(...)`),
     and `self` in a method of a `Manager` subclass that a model of the project makes
     (`objects = FileDiffManager()`: `self.all()`, `self.unmigrated()` read `FileDiff`'s
     rows; a `QuerySet` subclass's `self` is its caller's refined queryset, left alone). A

@@ -22,7 +22,8 @@ class QuerysetEvaluatedForCount(Rule):
     Flags a Django queryset evaluated only to be counted or tested: `len(qs)`,
     `len(list(qs))`, `len(set(qs))`, `bool(qs)`, `if qs:`, `if not qs:` (also in `while`,
     `assert` and `x if qs else y`), when nothing reads its rows afterwards. A queryset is
-    `Model.objects.<queryset methods>`, a related manager's `obj.items.all()` / `.filter()` /
+    `Model.objects.<queryset methods>` (also of a model a call returns: `get_user_model()`,
+    `apps.get_model("app", "Tag")`, `get_image_model()`), a related manager's `obj.items.all()` / `.filter()` /
     `.exclude()` (`items` a many-to-many field or the `related_name` of a foreign key of a
     model of the project; in a module that imports Django, also a default `<model>_set` or one of
     Django's own: `user.groups`, `user.user_permissions`), `self.<queryset methods>` in a
