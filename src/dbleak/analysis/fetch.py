@@ -652,21 +652,54 @@ class FetchAnalysis:
             return None
         return self._executed(best, scope, cursor)
 
+    def _last_dominating(self, values: list[ast.AST], before: ast.AST) -> ast.AST | None:
+        """The value of the last ``name = value`` before ``before`` when its statement runs
+        on every path to ``before`` (no other binding can come between)."""
+        if not isinstance(before, ast.stmt):
+            return None
+        loops = [n for n in self._enclosing(before) if isinstance(n, (ast.For, ast.AsyncFor, ast.While))]
+        placed = []
+        for value in values:
+            statement = self.facts.statement_of(value) if isinstance(value, ast.expr) else None
+            if statement is None:
+                return None
+            if (statement.lineno, statement.col_offset) >= (before.lineno, before.col_offset):
+                if any(self.facts.within(statement, loop) for loop in loops):
+                    return None  # a later turn of the loop around the read binds it again
+                continue
+            placed.append((statement.lineno, statement.col_offset, statement, value))
+        if not placed:
+            return None
+        _line, _col, statement, value = max(placed, key=lambda p: (p[0], p[1]))
+        return value if self._dominates(statement, before) else None
+
+    def _enclosing(self, node: ast.AST) -> Iterator[ast.AST]:
+        current = self.facts.parent.get(id(node))
+        while current is not None:
+            yield current
+            current = self.facts.parent.get(id(current))
+
     def _executed_at_binding(self, receiver: ast.Name, scope: Scope, before: ast.AST,
                              cursor: ObjectSpec | None) -> Executed | None:
         """``cur = conn.execute(sql)`` (the cursor that sqlite3/DuckDB connections return),
         bound once in this scope by a statement that runs on every path to ``before``."""
         bindings = self.resolver.assignments(scope).get(receiver.id, [])
         if len(bindings) != 1:
-            return None
-        value = bindings[0]
+            # `result = None`, ..., `result = await db.execute(q)`: the last binding before
+            # the read, when it runs on every path to it
+            last = self._last_dominating(bindings, before)
+            if last is None:
+                return None
+            bindings = [last]
+        bound = bindings[0]
+        value = bound.value if isinstance(bound, ast.Await) else bound  # `res = await db.execute(q)`
         if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
                 and value.func.attr in _EXECUTE_METHODS and value.args):
             return None
         statement: ast.AST | None = value
         while statement is not None and not isinstance(statement, ast.stmt):
             statement = self.facts.parent.get(id(statement))
-        if not isinstance(statement, ast.Assign) or statement.value is not value \
+        if not isinstance(statement, ast.Assign) or statement.value is not bound \
                 or not isinstance(before, ast.stmt) or not self._dominates(statement, before):
             return None
         return self._executed(value, scope, cursor)
@@ -782,6 +815,37 @@ def dbapi_fetch_sites(analysis: FetchAnalysis) -> Iterator[FetchSite]:
         if executed is None and cursor is None:
             continue
         yield FetchSite("fetchall", call, site.stmt, site.scope, receiver, executed, cursor)
+
+
+# Methods of an executed statement's result that give it again, reshaped (SQLAlchemy's
+# `result.mappings()`, `result.scalars()`).
+_RESULT_RESHAPES = frozenset({"mappings", "scalars", "unique", "columns", "tuples"})
+
+
+def executed_all_sites(analysis: FetchAnalysis) -> Iterator[FetchSite]:
+    """Every ``result.all()`` (also ``result.mappings().all()``) of a result whose statement is
+    SQL text the module resolves: ``result = await db.execute("SELECT * FROM t")``, a
+    SQLAlchemy ``Result`` read whole like ``fetchall()`` (kind "all")."""
+    for site in analysis.facts.calls:
+        call = site.node
+        func = call.func
+        if not isinstance(func, ast.Attribute) or func.attr != "all" or call.args \
+                or call.keywords or site.stmt is None:
+            continue
+        base = func.value
+        while isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) \
+                and base.func.attr in _RESULT_RESHAPES:
+            base = base.func.value
+        if isinstance(base, ast.Await):
+            base = base.value
+        if not (isinstance(base, ast.Name) or isinstance(base, ast.Call)
+                and isinstance(base.func, ast.Attribute) and base.func.attr in _EXECUTE_METHODS):
+            continue
+        executed = analysis.executed_by(base, site.scope, site.stmt, None)
+        if executed is None or executed.sql is None:
+            continue  # an ORM statement (`select(M)`), a queryset: not SQL text
+        yield FetchSite("all", call, site.stmt, site.scope, func.value, executed,
+                        analysis.cursor_of(base, site.scope))
 
 
 def cursor_loops(analysis: FetchAnalysis) -> Iterator[FetchSite]:

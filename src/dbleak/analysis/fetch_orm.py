@@ -829,9 +829,11 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
             return OrmBound(True, f"`.{step.name}()`")
         if step.name == "raw":
             return OrmBound(True, "a raw query (not judged)")
-        if step.name in ("filter", "exclude") and step.call is not None and any(
+        if step.name == "filter" and step.call is not None and any(
                 k.arg is None and not _constant_keys(k.value) for k in step.call.keywords):
             return OrmBound(True, "a filter whose fields are chosen at run time (not judged)")
+        # (`exclude(**{field: ""})` with fields chosen at run time still reads every other
+        # row: an exclusion never narrows a read to one row or one parent)
         if step.name == "filter" and step.call is not None:
             for keyword in _keywords(step.call):
                 field = (keyword.arg or "").lower()
@@ -868,8 +870,9 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
 def _django_groups(steps: list[Step], keys: frozenset[str], relations: frozenset[str],
                    model: str, model_keys: frozenset[str]) -> str | None:
     """The fields of ``.values("status").annotate(n=Count("id"))``: Django groups by the
-    ``values()`` fields when an aggregate follows them. Each must be a plain field of the
-    model (no lookup path, no key, no relation)."""
+    ``values()`` fields when an aggregate follows them; and of
+    ``.values_list("kind", flat=True).distinct()``: one row per distinct value. Each must be
+    a plain field of the model (no lookup path, no key, no relation)."""
     fields: list[str] | None = None
     for step in steps:
         if step.call is None:
@@ -881,6 +884,11 @@ def _django_groups(steps: list[Step], keys: frozenset[str], relations: frozenset
                     and step.name == "values":
                 return None
             fields = texts
+        elif step.name == "distinct" and fields is not None and not step.call.args:
+            if all("__" not in f and is_plain_group_name(f, keys) and f not in relations
+                   and f"{model}.{f}" not in model_keys for f in fields):
+                return ", ".join(fields)
+            return None
         elif step.name == "annotate" and fields is not None:
             if not step.call.keywords or step.call.args or not all(
                     isinstance(k.value, ast.Call) and call_name(k.value).lower() in AGGREGATES

@@ -507,6 +507,11 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                 qualname = (f"{facts.module_name}." if facts.module_name else "") + base.id
             else:
                 qualname = base.id  # a builtin: `object`, `Exception`, `dict`
+        elif qualname is None and isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name) \
+                and base.value.id in module_globals(facts.tree):
+            # `db.Model` of the module's own `db = SQLAlchemy()`
+            qualname = (f"{facts.module_name}." if facts.module_name else "") \
+                + f"{base.value.id}.{base.attr}"
         bases.append(qualname or "?")
     attrs: dict[str, list[Origin | None]] = {}
     released: set[str] = set()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import enum
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,7 @@ from dbleak.analysis.module import (
 from dbleak.analysis.names import receiver_root
 from dbleak.analysis.project import ProjectIndex
 from dbleak.analysis.rows_summary import returns_query
-from dbleak.analysis.sources import ObjectSources, object_sources
+from dbleak.analysis.sources import ObjectSources, flask_models, object_sources
 from dbleak.analysis.usage import UseKind as NameUseKind
 from dbleak.analysis.usage import name_uses
 from dbleak.knowledge.drivers import DriverTable, Kind, ObjectSpec
@@ -178,7 +178,8 @@ class SiteModule:
     """What the site search needs about one module: parents, scopes, bindings."""
 
     def __init__(self, tree: ast.Module, facts: ModuleFacts, drivers: DriverTable,
-                 project: ProjectIndex, sources: ObjectSources | None = None) -> None:
+                 project: ProjectIndex, sources: ObjectSources | None = None,
+                 text: str = "") -> None:
         self.tree = tree
         # Types what no local binding says: annotated parameters, parameters typed by their
         # call sites, attributes of `self` (the lifecycle rules' object sources).
@@ -199,6 +200,15 @@ class SiteModule:
         self._generator_rows: dict[str, bool] = {}
         self._own_generators: Mapping[str, Mapping[str, Any]] | None = None
         self._call_scopes: dict[int, Scope] | None = None
+        self._flask: Callable[[ast.Name], bool] | None = None
+        self.text = text
+
+    def flask(self, name: ast.Name) -> bool:
+        """Whether ``name`` is a Flask-SQLAlchemy model class (see :func:`flask_models`)."""
+        if self._flask is None:
+            self._flask = (flask_models(self.text, self.facts, self.sources)
+                           if self.sources is not None else lambda _name: False)
+        return self._flask(name)
 
     def parent(self, node: ast.AST) -> ast.AST | None:
         return self.parents.get(id(node))
@@ -617,6 +627,10 @@ class SiteModule:
             return "query" if self._orm_kind(base, depth + 1) == "query" else None
         if isinstance(base, ast.Call) and self._helper_query(base):
             return "query"  # `self.linked_query(...)`: a project helper that returns a query
+        if isinstance(base, ast.Attribute) and base.attr == "query" \
+                and isinstance(base.value, ast.Name) and base.value.id[:1].isupper() \
+                and self.flask(base.value):
+            return "query"  # Flask-SQLAlchemy's `Notification.query.filter_by(...)`
         current: ast.expr = receiver
         result_steps = True  # only a result's own methods so far (`scalars().unique()`)
         while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
@@ -1188,7 +1202,8 @@ def materialization_sites(ctx: Any) -> list[MaterializationSite]:
     cached = ctx.__dict__.get("_materialization_sites")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    module = SiteModule(ctx.tree, ctx.facts, ctx.drivers, ctx.project, object_sources(ctx))
+    module = SiteModule(ctx.tree, ctx.facts, ctx.drivers, ctx.project, object_sources(ctx),
+                        ctx.text)
     sites = sorted(_Finder(module).sites(), key=lambda s: (s.node.lineno, s.node.col_offset))
     ctx.__dict__["_materialization_sites"] = sites
     ctx.__dict__["_materialization_module"] = module

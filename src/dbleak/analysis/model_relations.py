@@ -84,8 +84,23 @@ def _fields(klass: ast.ClassDef) -> Iterator[tuple[str, ast.Call]]:
 
 
 def class_relation_fields(klass: ast.ClassDef) -> list[str]:
-    """The names a model class's body binds to relation fields, in order."""
-    return [name for name, value in _fields(klass) if _is_relation_value(value)]
+    """The names a model class's body binds to relation fields, in order, then the names its
+    SQLAlchemy relationships give the other side (``relationship("Person",
+    backref="project")``: ``Person.project`` is a relation too)."""
+    found = [name for name, value in _fields(klass) if _is_relation_value(value)]
+    for _name, value in _fields(klass):
+        if call_name(value) not in ("relationship", "relation"):
+            continue
+        for keyword in value.keywords:
+            if keyword.arg != "backref":
+                continue
+            spelled = keyword.value
+            if isinstance(spelled, ast.Call) and call_name(spelled) == "backref" and spelled.args:
+                spelled = spelled.args[0]  # `backref=backref("project", lazy="dynamic")`
+            text = _string(spelled)
+            if text and text.isidentifier():
+                found.append(text)
+    return found
 
 
 def class_manager_names(klass: ast.ClassDef) -> list[str]:

@@ -52,6 +52,9 @@ class FunctionSummary:
         return self.facts.get(key, default)
 
 
+# The stem of a module file that cannot be imported by name (`0011_fill_urls.py`: a
+# migration), though it belongs to its package.
+_FILE_STEM = re.compile(r"\w+", re.ASCII)
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git", "galaxy.yml")
 # An Ansible collection's modules import each other as `ansible_collections.NAMESPACE.NAME.…`
 # (`…plugins.module_utils.postgres`), a package that exists only once the collection is
@@ -169,8 +172,9 @@ class ModuleFinder:
 
     def find(self, module: str) -> str | None:
         parts = module.split(".")
-        if not all(part.isidentifier() for part in parts):
-            return None
+        if not all(part.isidentifier() for part in parts[:-1]) or not parts[-1].isidentifier() \
+                and not _FILE_STEM.fullmatch(parts[-1]):
+            return None  # (`pkg.migrations.0011_fill`: a module Django imports by its path)
         if parts[0] == _COLLECTIONS_PACKAGE and len(parts) > 3:
             return self._in_collection(parts)
         for root in self.roots:
@@ -189,7 +193,7 @@ class ModuleFinder:
                     candidate = os.path.join(folder, name + ".py")
                     if self._exists(candidate, dir_=False) and self._named(candidate, module, root):
                         return candidate
-                if listing.get(name) is True:
+                if listing.get(name) is True and name.isidentifier():
                     package = os.path.join(folder, name)
                     if self._listing(package).get("__init__.py") is False:
                         candidate = os.path.join(package, "__init__.py")

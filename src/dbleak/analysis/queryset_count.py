@@ -22,6 +22,7 @@ from dbleak.analysis.fetch import is_test_module, is_test_scope
 from dbleak.analysis.fetch_orm import (
     DJANGO_BOUNDING,
     DJANGO_QUERYSET,
+    Step,
     method_chain,
     model_factory_name,
 )
@@ -67,10 +68,11 @@ class CountSite:
 
 
 def count_sites(facts: ModuleFacts, path: str, root: str | None, managers: frozenset[str],
-                helper_queryset: Callable[[ast.Call, Scope], bool] | None = None) -> list[CountSite]:
+                helper_queryset: Callable[[ast.expr, Scope], bool] | None = None) -> list[CountSite]:
     """Every place of the module that evaluates a queryset only to count or test it;
     ``managers`` are the related manager names the project's models declare;
-    ``helper_queryset`` says whether a call is of a project helper that returns a queryset."""
+    ``helper_queryset`` says whether a call (or ``self.<property>``) is of a project helper
+    that returns a queryset."""
     if is_test_module(path, root):
         return []
     finder = _Finder(facts, managers, helper_queryset)
@@ -79,16 +81,12 @@ def count_sites(facts: ModuleFacts, path: str, root: str | None, managers: froze
 
 class _Finder:
     def __init__(self, facts: ModuleFacts, managers: frozenset[str],
-                 helper_queryset: Callable[[ast.Call, Scope], bool] | None = None) -> None:
+                 helper_queryset: Callable[[ast.expr, Scope], bool] | None = None) -> None:
         self.facts = facts
         self.helper_queryset = helper_queryset
-        # The project's related managers, and those of Django's own models (`user.groups`).
-        self.managers = managers | FRAMEWORK_RELATED_MANAGERS
-        # Declared by the project's own models: a module that imports nothing of Django (an
-        # exporter handed model instances) still reads them as related managers.
+        # The related managers the project's models declare (see `related_entry`).
         self.own_managers = managers
-        self.django = any(q == "django" or q.startswith("django.")
-                          for q in facts.resolver.bindings.values())
+        self.django = imports_django(facts)
         self._prefetches: dict[int, frozenset[str]] = {}
 
     def sites(self) -> Iterator[CountSite]:
@@ -195,9 +193,11 @@ class _Finder:
             if None in sides:
                 return None
             return _INFERRED if _INFERRED in sides else _KNOWN
-        if isinstance(expr, ast.Call) and self.helper_queryset is not None \
+        if isinstance(expr, (ast.Call, ast.Attribute)) and self.helper_queryset is not None \
                 and self.helper_queryset(expr, scope):
-            return _INFERRED  # `len(facilities_managed_by(user))`: the helper's summary says
+            # `len(facilities_managed_by(user))`, `len(self.related_reports)` (a property):
+            # the helper's summary says
+            return _INFERRED
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) \
                 and expr.func.attr in _CHAINABLE and isinstance(expr.func.value, ast.Call):
             inner = self._queryset(expr.func.value, scope, depth + 1)
@@ -238,20 +238,12 @@ class _Finder:
             inner = self._queryset(root, scope, depth + 1)
             if inner is not None:  # `qs.filter(...)` of a queryset name
                 return inner if all(s.name in _CHAINABLE for s in steps) else None
-        if first == 0 or steps[first].name not in _RELATED_ENTRY:
+        entry = related_entry(steps, self.own_managers, self.django)
+        if entry is None:
             return None
-        if any(s.call is not None for s in steps[:first]):
-            return None
-        related = steps[first - 1].name
-        if self.django:
-            if not (related.endswith("_set") or related in self.managers):
-                return None  # `obj.aliases.all()` of some other handler class
-            kind = _KNOWN
-        elif related in self.own_managers:
-            kind = _INFERRED  # outside Django's modules, only the names the project's models declare
-        else:
-            return None
-        if related in self._prefetched(expr) and [s.name for s in steps[first:]] == ["all"]:
+        first, kind = entry
+        if steps[first - 1].name in self._prefetched(expr) \
+                and [s.name for s in steps[first:]] == ["all"]:
             return None  # answered from the prefetch cache, no query at all
         # `book.authors.all()`: a related manager of a model instance
         return kind if all(s.name in _CHAINABLE for s in steps[first:]) else None
@@ -395,13 +387,38 @@ class _Finder:
             top = parent
         found = self._prefetches.get(id(top))
         if found is None:
-            found = _prefetched(top)
+            found = prefetched_relations(top)
             self._prefetches[id(top)] = found
         return found
 
 
 
-def _prefetched(unit: ast.AST) -> frozenset[str]:
+def imports_django(facts: ModuleFacts) -> bool:
+    """Whether the module imports anything of Django."""
+    return any(q == "django" or q.startswith("django.") for q in facts.resolver.bindings.values())
+
+
+def related_entry(steps: list[Step], declared: frozenset[str], django: bool,
+                  ) -> tuple[int, str] | None:
+    """``(i, how known)`` when ``steps`` (of :func:`method_chain`) read a related manager of a
+    model instance: ``book.authors.all()`` / ``.filter(...)`` / ``.exclude(...)``, ``i`` the
+    index of that first call. In a module that imports Django the relation is a default
+    ``<model>_set``, one of Django's own (``user.groups``) or one of ``declared`` (the names
+    the project's models declare: many-to-many fields, ``related_name`` values); elsewhere (an
+    exporter handed model instances) only one of ``declared``, and the answer is "inferred"."""
+    first = next((i for i, s in enumerate(steps) if s.call is not None), None)
+    if not first or steps[first].name not in _RELATED_ENTRY:
+        return None
+    related = steps[first - 1].name
+    if django:
+        if not (related.endswith("_set") or related in declared
+                or related in FRAMEWORK_RELATED_MANAGERS):
+            return None  # `obj.aliases.all()` of some other handler class
+        return first, _KNOWN
+    return (first, _INFERRED) if related in declared else None
+
+
+def prefetched_relations(unit: ast.AST) -> frozenset[str]:
     """The relation names a unit prefetches (`prefetch_related("items__tags")`,
     `Prefetch("items")`)."""
     found: set[str] = set()

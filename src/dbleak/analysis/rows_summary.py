@@ -186,11 +186,14 @@ def _valued_returns(function: ast.FunctionDef | ast.AsyncFunctionDef
 def _returns_queryset(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Every ``return`` gives ``Model.objects.<refinements>``, or a name bound only to such
     chains and to refinements of itself (``qs = M.objects.filter(...)``, ``qs =
-    qs.exclude(...)``, ``return qs``): a lazy queryset, no slice, no list."""
+    qs.exclude(...)``, ``return qs``): a lazy queryset, no slice, no list. A function
+    annotated ``-> QuerySet`` (Django's) whose returns slice nothing is one too."""
     found = _valued_returns(function)
     if found is None:
         return False
     nodes, returns = found
+    if _annotated_queryset(facts, function):
+        return not any(isinstance(n, ast.Subscript) for value in returns for n in ast.walk(value))
     for value in returns:
         if _queryset_chain(value):
             continue
@@ -219,6 +222,17 @@ def _returns_query(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunc
     return True
 
 
+_QUERYSET_TYPES = frozenset({"django.db.models.QuerySet", "django.db.models.query.QuerySet"})
+
+
+def _annotated_queryset(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """``def related(self) -> QuerySet:`` / ``-> QuerySet[Report]`` (Django's class)."""
+    annotation = function.returns
+    if isinstance(annotation, ast.Subscript):
+        annotation = annotation.value
+    return annotation is not None and facts.qualname(annotation) in _QUERYSET_TYPES
+
+
 def _queryset_or_refinement(node: ast.expr, name: str) -> bool:
     return _queryset_chain(node) or refines(node, name, _QUERYSET_REFINEMENTS)
 
@@ -233,7 +247,8 @@ def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]
                 for site in facts.calls)
     querysets = any(isinstance(site.node.func, ast.Attribute)
                     and isinstance(site.node.func.value, ast.Attribute)
-                    and site.node.func.value.attr in _MANAGERS for site in facts.calls)
+                    and site.node.func.value.attr in _MANAGERS for site in facts.calls) \
+        or any(q in _QUERYSET_TYPES for q in facts.resolver.bindings.values())
     queries = any(isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "query"
                   and site.node.args for site in facts.calls)
     if not (lists or querysets or queries):

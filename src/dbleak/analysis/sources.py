@@ -15,7 +15,7 @@ does with one passed to it is :mod:`dbleak.analysis.handover`'s.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,7 @@ from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
 if TYPE_CHECKING:
     from dbleak.analysis.context import CheckContext
+    from dbleak.analysis.module import ModuleFacts
 
 # A connection from a factory named in `[tool.dbleak.lifecycle] factories`: closes with `with`.
 USER_CONNECTION = ObjectSpec("user.connection", "user", Kind.CONNECTION,
@@ -375,6 +376,14 @@ class ObjectSources:
 
     def parameter_value(self, qualname: str, param: str, depth: int) -> Value | None:
         """An untyped parameter: what every call site in the function's package passes."""
+        origins = self.parameter_origins(qualname, param)
+        if origins is None:
+            return None
+        return self._common([self.resolve(o, depth + 1) for o in origins])
+
+    def parameter_origins(self, qualname: str, param: str) -> list[Origin] | None:
+        """The origins every call site of the function ``qualname`` in its package passes
+        for ``param`` (see :func:`~dbleak.analysis.call_sites.parameter_sites`)."""
         summary = self.summary(qualname)
         params = summary.get(SUMMARY_PARAMS) if summary is not None else None
         if not isinstance(params, (tuple, list)) or summary is None \
@@ -390,10 +399,7 @@ class ObjectSources:
             local = self.local_summaries().get(own)
             if local is not None:
                 modules = [*modules, (own, local)]
-        origins = parameter_sites(qualname, param, params, modules, self.through_reexports)
-        if origins is None:
-            return None
-        return self._common([self.resolve(o, depth + 1) for o in origins])
+        return parameter_sites(qualname, param, params, modules, self.through_reexports)
 
     def made_as(self, spec: ObjectSpec | None, keywords: Iterable[str]) -> ObjectSpec | None:
         """A driver's object made as an instance of a class given by keyword (``factory=``,
@@ -1025,3 +1031,27 @@ def _passes(params: Sequence[str], param: str, given: frozenset[str]) -> bool:
         return True
     return any(argument_parameter(tuple(params), int(key[1:]), None, _bound(params)) == param
                for key in given if key.startswith("#"))
+
+
+def flask_models(text: str, facts: ModuleFacts, sources: ObjectSources) -> Callable[[ast.Name], bool]:
+    """Whether a capitalised name is a Flask-SQLAlchemy model (``Name.query`` a query of its
+    table): in a module that uses Flask-SQLAlchemy itself, any class; elsewhere, a project
+    class deriving from ``db.Model`` of the project's ``db = SQLAlchemy(app)``, read from its
+    own module (a service module that only imports the models), or a class imported from the
+    ``models`` module of another package (invenio's ``invenio_accounts.models.User``)."""
+    if "flask_sqlalchemy" in text or "db.Model" in text:
+        return lambda _name: True
+    seen: dict[str, bool] = {}
+
+    def is_model(name: ast.Name) -> bool:
+        if name.id not in seen:
+            qualname = facts.qualname(name)
+            seen[name.id] = qualname is not None and (
+                sources.flask_model(qualname)
+                # a class of another package's `models` module (`from invenio_accounts.models
+                # import User`): its `User.query` is the extension's query all the same
+                or sources.summary(qualname) is None and "models" in qualname.split(".")[:-1]
+                and not sources.summary(qualname.rsplit(".", 1)[0]))
+        return seen[name.id]
+
+    return is_model

@@ -10,6 +10,7 @@ from dbleak.analysis.fetch import (
     FetchSite,
     SqlResolver,
     dbapi_fetch_sites,
+    executed_all_sites,
     fetch_analysis,
     is_test_module,
     is_test_scope,
@@ -50,8 +51,10 @@ ITERABLE_CURSOR_DRIVERS = frozenset({"sqlite3", "psycopg2", "psycopg", "pymysql"
 class UnboundedFetchall(Rule):
     """
     ## What it does
-    Flags `cursor.fetchall()` (also `conn.execute(sql).fetchall()`, and calls of your own
-    helpers that end in one) when the query it reads has no bound: no `LIMIT`/`FETCH FIRST`/
+    Flags `cursor.fetchall()` (also `conn.execute(sql).fetchall()`, calls of your own
+    helpers that end in one, and a SQLAlchemy `Result` of SQL text read whole with `.all()`:
+    `result = await db.execute("SELECT …")`, `result.mappings().all()`; no fix there) when
+    the query it reads has no bound: no `LIMIT`/`FETCH FIRST`/
     `TOP`, no aggregate without `GROUP BY`, no `WHERE` equality on a key column, no `HAVING
     COUNT(...) > 1` (the groups that repeat: a duplicate check). Key columns are `id`-like
     names, the columns that identify a row by convention (`email`, `username`, `slug`, `token`,
@@ -159,6 +162,11 @@ class UnboundedFetchall(Rule):
                 if finding is not None:
                     yield finding
             yield from _sliced_reads(cls, ctx, seen)
+        if ".all()" in ctx.text and "execute" in ctx.text:
+            for site in executed_all_sites(analysis):
+                finding = _check_site(cls, ctx, site, report_unresolved)
+                if finding is not None:
+                    yield finding
         yield from _helper_calls(cls, ctx, "fetchall")
 
 
@@ -171,7 +179,7 @@ def _call_text(ctx: CheckContext, site: FetchSite) -> str:
             receiver = f"{owner}.{node.func.attr}(...)"
         else:
             receiver = "cursor"
-    return f"{receiver}.fetchall()"
+    return f"{receiver}.{'all' if site.kind == 'all' else 'fetchall'}()"
 
 
 def _check_site(rule: type[Rule], ctx: CheckContext, site: FetchSite,
@@ -262,7 +270,7 @@ def _reads_scratch_tables(site: FetchSite, resolver: SqlResolver) -> bool:
 
 def _plan(ctx: CheckContext, site: FetchSite) -> tuple[FixPlan | None, str]:
     cursor = site.cursor
-    if cursor is None or cursor.driver not in ITERABLE_CURSOR_DRIVERS:
+    if site.kind == "all" or cursor is None or cursor.driver not in ITERABLE_CURSOR_DRIVERS:
         return None, ""
     stmt = site.stmt
     key = chain_text(site.receiver)

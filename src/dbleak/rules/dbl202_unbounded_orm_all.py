@@ -28,7 +28,7 @@ from dbleak.analysis.model_relations import (
 )
 from dbleak.analysis.module import Scope
 from dbleak.analysis.row_escape import left_to_caller
-from dbleak.analysis.sources import object_sources
+from dbleak.analysis.sources import flask_models, object_sources
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.sql import report_grouped, report_per_parent
@@ -56,7 +56,8 @@ class UnboundedOrmAll(Rule):
     `list(...)` of `session.query(...)`, of `session.execute(select(...))` and
     `session.scalars(select(...))`, and Flask-SQLAlchemy's `Model.query.all()` (also in a
     module that only imports the models: a class deriving from the project's `db.Model`, where
-    `db = SQLAlchemy(app)`, is read from its own module; so is a class imported from another
+    `db = SQLAlchemy(app)` or `SQLAlchemy()` in that module or another, is read from its own
+    module; so is a class imported from another
     package's `models` module, `from invenio_accounts.models import User`), when the query
     has no `limit`,
     `first`, `one`, `get`, slice, `yield_per`, filter on a key, or aggregate.
@@ -172,7 +173,7 @@ class UnboundedOrmAll(Rule):
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
         if is_test_module(ctx.path, ctx.settings.root):
             return  # tests read fixture tables of a few rows by design
-        flask = _flask_models(ctx)
+        flask = flask_models(ctx.text, ctx.facts, object_sources(ctx))
         columns = tuple(ctx.settings.option("sql", "bounded-columns", ()) or ())
         small = tuple(ctx.settings.option("sql", "small-tables", ()) or ())
         for scope, stmt, node, target, list_form, walked in _candidates(ctx):
@@ -266,31 +267,6 @@ def _walked_query(ctx: CheckContext, call: ast.Call) -> bool:
     if not (isinstance(holder, (ast.For, ast.AsyncFor)) and holder.iter is call):
         return False
     return isinstance(call.func, ast.Attribute) and call.func.attr in _WALKED_ENDS
-
-
-def _flask_models(ctx: CheckContext) -> Callable[[ast.Name], bool]:
-    """Whether a capitalised name is a Flask-SQLAlchemy model (``Name.query`` a query of its
-    table): in a module that uses Flask-SQLAlchemy itself, any class; elsewhere, a project
-    class deriving from ``db.Model`` of the project's ``db = SQLAlchemy(app)``, read from its
-    own module (a service module that only imports the models), or a class imported from the
-    ``models`` module of another package (invenio's ``invenio_accounts.models.User``)."""
-    if "flask_sqlalchemy" in ctx.text or "db.Model" in ctx.text:
-        return lambda _name: True
-    sources = object_sources(ctx)
-    seen: dict[str, bool] = {}
-
-    def is_model(name: ast.Name) -> bool:
-        if name.id not in seen:
-            qualname = ctx.facts.qualname(name)
-            seen[name.id] = qualname is not None and (
-                sources.flask_model(qualname)
-                # a class of another package's `models` module (`from invenio_accounts.models
-                # import User`): its `User.query` is the extension's query all the same
-                or sources.summary(qualname) is None and "models" in qualname.split(".")[:-1]
-                and not sources.summary(qualname.rsplit(".", 1)[0]))
-        return seen[name.id]
-
-    return is_model
 
 
 def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: Callable[[ast.Name], bool],

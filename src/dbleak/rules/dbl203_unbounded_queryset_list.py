@@ -27,6 +27,7 @@ from dbleak.analysis.model_relations import (
     manager_model,
     model_managers,
     queryset_methods,
+    related_manager_names,
     relation_names,
     root_models,
     roots_are_small,
@@ -34,6 +35,8 @@ from dbleak.analysis.model_relations import (
 )
 from dbleak.analysis.module import Scope
 from dbleak.analysis.origins import decorator_name, instance_method_of
+from dbleak.analysis.project import module_functions
+from dbleak.analysis.queryset_count import imports_django, prefetched_relations, related_entry
 from dbleak.analysis.reaching import reaching_values
 from dbleak.analysis.row_escape import (
     loop_keeps_rows,
@@ -41,6 +44,7 @@ from dbleak.analysis.row_escape import (
     loop_searches,
     report_returned,
 )
+from dbleak.analysis.sources import object_sources
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.frameworks import FRAMEWORK_LOOKUP_MODELS, FRAMEWORK_RELATIONS
@@ -55,7 +59,9 @@ class UnboundedQuerysetList(Rule):
     ## What it does
     Flags Django querysets with no slice and no filter on a key that are materialized whole
     only to be walked once: `for obj in Model.objects.filter(...):`, `for obj in list(qs):`,
-    and `len(qs)` where `qs.count()` would do.
+    a name bound to `list(qs)` that is then only counted and walked by one loop (`runs =
+    list(qs)`, `len(runs)`, `for run in runs:`; reported at `list()`, without a fix), and
+    `len(qs)` where `qs.count()` would do.
 
     ## Why is this bad?
     Iterating a queryset fills its result cache with every model instance of the query before
@@ -80,7 +86,9 @@ class UnboundedQuerysetList(Rule):
     bound to `apps.get_model(...)`, the target of a loop over `apps.get_models()`, a call
     that returns a model class (`get_user_model()`, `apps.get_model("app", "Tag")`, and the
     `get_<name>_model()` functions of swappable models: Wagtail's `get_image_model()`), a
-    parameter annotated `type[...]`, the `cls` of a model's class method (`cls.objects.filter(...)`),
+    parameter annotated `type[...]` or one that every call site in the project passes a
+    model class (a migration's `apps.get_model(...)`, a class imported from its models;
+    migrations' own calls count), the `cls` of a model's class method (`cls.objects.filter(...)`),
     and `self` in a method of a `Manager` subclass that a model of the project makes
     (`objects = FileDiffManager()`: `self.all()`, `self.unmigrated()` read `FileDiff`'s
     rows; a `QuerySet` subclass's `self` is its caller's refined queryset, left alone). A
@@ -102,8 +110,9 @@ class UnboundedQuerysetList(Rule):
     refinement of its queryset (`def published(self): return self.filter(...)`) is read as
     that filter, one that slices as bounded, one with arguments (`for_user(user)`, mostly one
     parent's rows) is not judged, nor are filters whose fields are chosen at run time
-    (`filter(**{name: value})`). A loop that only writes each row out for a person to read
-    (`print`, `self.stdout.write`, `click.echo`, a logger) or that stops at the first row that
+    (`filter(**{name: value})`; an `exclude(**{name: value})` still reads every other
+    row). A loop that only writes each row out for a person to read (`print`,
+    `self.stdout.write`, `click.echo`, a logger) or that stops at the first row that
     matches (`if q.matches(x): return q`) walks a table that stays small: not reported. Keys are `pk`/`id`, the fields that identify a row by convention (`email`,
     `username`, `slug`, `token`, `session_key`), the `bounded-columns` you list, and the schema
     of the checked tree's models: fields declared `primary_key=True` or `unique=True`,
@@ -122,9 +131,15 @@ class UnboundedQuerysetList(Rule):
     Querysets of the children of one row are not reported by default: their size is one
     parent's (a filter on a relation of a model of the checked tree such as `filter(order=o)`
     or `filter(item__order=o)`, on a foreign key column such as `order_id=…`, or `__in` over a
-    batch of parents held in memory; `per-parent = "report"` reports them). Nor are
-    aggregates grouped by plain fields (`values("status").annotate(n=Count("id"))`: one row per
-    distinct value; a key, a relation or a lookup path is no plain field; `grouped = "report"`
+    batch of parents held in memory, or a related manager's queryset: `order.items.all()`,
+    `.filter(...)`, `.exclude(...)` of a many-to-many field or a `related_name` of the
+    checked tree's models, or in a module that imports Django a default `<model>_set` or
+    Django's own `user.groups`; `per-parent = "report"` reports them, a related manager
+    then judged like any queryset: bounded by a slice or a key, not when its relation is
+    prefetched in the same function). Nor are
+    aggregates grouped by plain fields (`values("status").annotate(n=Count("id"))`, and the
+    distinct values of plain fields, `values_list("status", flat=True).distinct()`: one row
+    per distinct value; a key, a relation or a lookup path is no plain field; `grouped = "report"`
     reports them).
 
     ## Fix safety
@@ -232,13 +247,15 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
 def _candidates(expr: ast.AST, assignments: dict[str, list[ast.AST]], ctx: CheckContext,
                 scope: Scope, managers: frozenset[str],
                 own: tuple[str, ast.ClassDef] | None) -> list[ast.AST]:
-    if queryset_owner(expr, managers) is not None or _own_chain(expr, own) is not None:
+    if queryset_owner(expr, managers) is not None or _own_chain(expr, own) is not None \
+            or _related_steps(ctx, expr) is not None:
         return [expr]
     root, _steps = method_chain(expr)
     if not isinstance(root, ast.Name) or root.id not in assignments:
         return []
     if not any(isinstance(v, ast.expr) and (queryset_owner(v, managers) is not None
-                                            or _own_chain(v, own) is not None)
+                                            or _own_chain(v, own) is not None
+                                            or _related_steps(ctx, v) is not None)
                for v in assignments[root.id]):
         return []  # no binding makes a queryset: no value it may hold is one
     values = reaching_values(root, scope.node, ctx.facts)
@@ -277,11 +294,17 @@ def _unbounded(source: ast.AST, assignments: dict[str, list[ast.AST]], ctx: Chec
                own: tuple[str, ast.ClassDef] | None = None) -> tuple[ast.AST, str, str] | None:
     owner = queryset_owner(source, managers)
     if owner is None:
-        return _own_unbounded(source, ctx, own)
+        return _own_unbounded(source, ctx, own) or _related_unbounded(source, ctx, scope_node)
     names: frozenset[str] = frozenset()
+    passed: tuple[str, ...] = ()  # the model classes a parameter's call sites pass
     if isinstance(owner, ast.Name) and not owner.id[:1].isupper():
-        # a lowercase name: a model class only when its bindings say so (computed when needed)
+        # a lowercase name: a model class only when its bindings say so (computed when needed),
+        # or, for a parameter, every call site of the function in the project
         names = model_value_names(scope_node, assignments)
+        if owner.id not in names:
+            passed = _model_parameter(ctx, scope_node, owner.id) or ()
+            if passed:
+                names = names | {owner.id}
     found = django_queryset_steps(source, names, managers,
                                   queryset_methods(ctx.facts, ctx.project))
     if found is None:
@@ -291,6 +314,8 @@ def _unbounded(source: ast.AST, assignments: dict[str, list[ast.AST]], ctx: Chec
     klass = model_class_name(root, assignments, model)  # `Tag` for a local `Tags`
     if model_qualname(root, ctx.facts, assignments) in FRAMEWORK_LOOKUP_MODELS:
         return None  # sized by the application's code (permissions, groups, locales)
+    if passed and all(name and _unbounded_reason(ctx, steps, name) is None for name in passed):
+        return None  # every class the callers pass is a lookup or small table, or bounded
     reason = _unbounded_reason(ctx, steps, klass)
     return (source, model, reason) if reason is not None else None
 
@@ -313,6 +338,38 @@ def _unbounded_reason(ctx: CheckContext, steps: list[Step], klass: str) -> str |
     return bound.reason
 
 
+def _model_parameter(ctx: CheckContext, function: ast.AST, name: str) -> tuple[str, ...] | None:
+    """The model classes every call site in the project passes ``name``, a parameter of
+    ``function`` (``""`` for one whose name the call does not say: a name bound to
+    ``apps.get_model(...)`` in a migration, ``fill_urls(apps, Zaak, "url")``), or None when
+    one call site passes something else."""
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(
+            a.arg == name for a in (*function.args.posonlyargs, *function.args.args,
+                                    *function.args.kwonlyargs)):
+        return None
+    qualname = next((q for q, f in module_functions(ctx.facts).items() if f is function), None)
+    if qualname is None:
+        return None
+    origins = object_sources(ctx).parameter_origins(qualname, name)
+    if not origins:
+        return None
+    classes = [_model_origin(o) for o in origins]
+    return None if any(c is None for c in classes) else tuple(c or "" for c in classes)
+
+
+def _model_origin(origin: object) -> str | None:
+    """The model class an origin (see :mod:`dbleak.analysis.origins`) gives: its name, ``""``
+    when it is not said, None when the origin gives no model class."""
+    if not isinstance(origin, tuple) or not origin:
+        return None
+    if origin[0] == "method" and len(origin) > 2 and origin[2] == "get_model":
+        return ""  # `apps.get_model("app", "Name")`
+    if origin[0] == "global" and len(origin) > 1:
+        name = str(origin[1]).rsplit(".", 1)[-1]  # `from app.models import Tag`
+        return name if name[:1].isupper() else None
+    return None
+
+
 def _own_unbounded(source: ast.AST, ctx: CheckContext,
                    own: tuple[str, ast.ClassDef] | None) -> tuple[ast.AST, str, str] | None:
     """``self.unmigrated()`` in a manager's method: a queryset of the model whose body makes
@@ -328,8 +385,48 @@ def _own_unbounded(source: ast.AST, ctx: CheckContext,
     return (source, f"{own[0]}… of {own[1].name}", reason) if reason is not None else None
 
 
+def _related_steps(ctx: CheckContext, expr: ast.AST) -> tuple[str, list[Step]] | None:
+    """``(relation, the steps from its first call on)`` for a related manager's queryset
+    (``order.items.filter(...)``) when one parent's rows are reported (``per-parent =
+    "report"``), else None."""
+    if not report_per_parent(ctx.settings):
+        return None  # a related manager reads the rows of one parent
+    _root, steps = method_chain(expr)
+    entry = related_entry(steps, related_manager_names(ctx.facts, ctx.project),
+                          imports_django(ctx.facts))
+    if entry is None:
+        return None
+    rest = steps[entry[0]:]
+    if not queryset_steps_known(rest, queryset_methods(ctx.facts, ctx.project)) \
+            or rest[-1].call is None and rest[-1].name != "[]":
+        return None
+    return steps[entry[0] - 1].name, rest
+
+
+def _related_unbounded(source: ast.AST, ctx: CheckContext,
+                       scope_node: ast.AST) -> tuple[ast.AST, str, str] | None:
+    """``order.items.all()``: the rows of one parent, judged like a queryset of its own."""
+    found = _related_steps(ctx, source)
+    if found is None:
+        return None
+    relation, steps = found
+    if relation in prefetched_relations(scope_node) and [s.name for s in steps] == ["all"]:
+        return None  # answered from the prefetch cache
+    small = ctx.settings.option("sql", "small-tables", ()) or ()
+    bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
+                               small, relation,
+                               relation_names(ctx.facts, ctx.project) | FRAMEWORK_RELATIONS,
+                               key_fields(ctx.facts, ctx.project))
+    if bound.bounded or (bound.grouped and not report_grouped(ctx.settings)):
+        return None
+    return source, f"related:{relation}", bound.reason
+
+
 def _spelled(model: str) -> str:
-    """``Tag.objects…``, or ``self… of FileDiffManager`` for a manager's own queryset."""
+    """``Tag.objects…``, or ``self… of FileDiffManager`` for a manager's own queryset, or
+    ``….items…`` for a related manager."""
+    if model.startswith("related:"):
+        return f"`….{model[len('related:'):]}…` (one parent's rows)"
     if " of " in model:
         head, _, klass = model.partition(" of ")
         return f"`{head}` (a `{klass}` queryset)"
@@ -350,7 +447,7 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
     replaced = iterable if listed else inner  # what the fix rewrites
     found = _queryset(inner, assignments, ctx, scope)
     if found is None:
-        return None
+        return _listed_name(rule, ctx, scope, loop, inner, assignments)
     _source, model, reason = found
     counts: list[ast.Call] = []
     if isinstance(inner, ast.Name):
@@ -383,6 +480,44 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
             title += "; count in the database"
         plan = FixPlan(title, Applicability.UNSAFE, tuple(edits))
     return ctx.finding(rule, iterable, message, plan=plan, stmt=loop)
+
+
+def _listed_name(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast.AsyncFor,
+                 name: ast.expr, assignments: dict[str, list[ast.AST]]) -> Finding | None:
+    """``runs = list(qs)`` then only ``len(runs)`` and this one loop over ``runs``: every row
+    is listed to be counted and walked once, where ``qs.count()`` and a streamed loop would
+    do. Reported at the ``list()`` call, without a fix (the count and the loop both change)."""
+    if not isinstance(name, ast.Name):
+        return None
+    listed = single_binding(assignments, name.id)
+    if not (isinstance(listed, ast.Call) and isinstance(listed.func, ast.Name)
+            and listed.func.id in ("list", "tuple") and len(listed.args) == 1
+            and not listed.keywords and ctx.facts.qualname(listed.func) is None):
+        return None
+    found = _queryset(listed.args[0], assignments, ctx, scope)
+    if found is None:
+        return None
+    parents = ctx.facts.parent
+    counted = False
+    for load in name_loads(scope.node, name.id):
+        if load is name:
+            continue
+        parent = parents.get(id(load))
+        if not (isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name)
+                and parent.func.id == "len" and parent.args == [load]):
+            return None  # the list is used otherwise: walked again, indexed, handed on
+        counted = True
+    statement = ctx.facts.statement_of(listed)
+    if not isinstance(statement, ast.Assign) or statement.value is not listed:
+        return None
+    if loop_keeps_rows(loop) and not report_returned(ctx.settings):
+        return None
+    if loop_only_shows_rows(loop) or loop_searches(loop):
+        return None
+    _source, model, reason = found
+    message = rule.message.format(what=f"`{listed.func.id}()` of {_spelled(model)}", reason=reason)
+    advice = "; count with `.count()` and stream the loop" if counted else "; stream the loop"
+    return ctx.finding(rule, listed, message + advice, plan=None, stmt=statement)
 
 
 # Calls that hand a loop the items of their argument one by one, in order, holding none:

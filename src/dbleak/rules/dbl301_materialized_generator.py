@@ -13,6 +13,7 @@ from dbleak.analysis.materialize import (
     materialization_sites,
 )
 from dbleak.analysis.materialize_fix import Rewriter, rewriter_for, walk_rewrite
+from dbleak.analysis.names import chain_text
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
@@ -139,9 +140,14 @@ def site_words(rewriter: Rewriter, site: MaterializationSite) -> str:
     if site.source.kind is SourceKind.FETCHED:
         call = site.node.value if isinstance(site.node, ast.Await) else site.node
         assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-        receiver = rewriter.segment(call.func.value)
+        node = call.func.value
+        receiver = rewriter.segment(node)
         if len(receiver) > 30 or "\n" in receiver:
-            receiver = "..."
+            # `Notification.query.filter_by(...)`: the chain's names, its last call's arguments left out
+            owner = chain_text(node.func.value) if isinstance(node, ast.Call) \
+                and isinstance(node.func, ast.Attribute) else None
+            receiver = f"{owner}.{node.func.attr}(...)" if owner is not None and len(owner) <= 40 \
+                and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else "..."
         return f"`{receiver}.{call.func.attr}()`"
     return f"{_FORM_WORDS.get(site.form, '`list()`')} of {site.source.what}"
 

@@ -27,7 +27,8 @@ class LenOfMaterialized(Rule):
     """
     ## What it does
     Flags `len(list(g))` over a generator or a cursor, `len(cur.fetchall())` and
-    `len(query.all())` (also through a name used only there, and a query name refined on the
+    `len(query.all())` (a legacy `session.query(M)` or Flask-SQLAlchemy's `Model.query` of
+    a model of the project, also through a name used only there, and a query name refined on the
     way: `q = session.query(M)`, `q = q.filter(...)`, `q = q.outerjoin(...)`, or bound to a
     refinement of another query name: `valid = total.filter(...)`; a `limit()` on the
     way is a bound): a list of every row built only to be counted. A legacy query keeps no

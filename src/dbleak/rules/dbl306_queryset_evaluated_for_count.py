@@ -9,8 +9,10 @@ from dbleak.analysis.fetch_summary import callee_qualname
 from dbleak.analysis.materialize_fix import Rewriter, rewriter_for
 from dbleak.analysis.model_relations import related_manager_names
 from dbleak.analysis.module import Scope
+from dbleak.analysis.origins import instance_method_of
 from dbleak.analysis.queryset_count import CountSite, count_sites
 from dbleak.analysis.rows_summary import returns_queryset
+from dbleak.analysis.sources import object_sources
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
@@ -64,8 +66,11 @@ class QuerysetEvaluatedForCount(Rule):
     (`[r.id for r in qs.filter(x)]`) is a query of its own, run once, and reads nothing of the
     count's rows. A project function whose every `return` gives `Model.objects...` (also
     `models.Model.objects...` through a module, and `model_cls._default_manager...`), or a
-    name bound only to such chains and their refinements, is read as returning a queryset at
-    its calls (`len(facilities_managed_by(user))`; the fix is then unsafe). A class's own
+    name bound only to such chains and their refinements, or one annotated `-> QuerySet`
+    that slices nothing, is read as returning a queryset at its calls
+    (`len(facilities_managed_by(user))`), and a property of the class or a base of the
+    project read through `self` as one (`len(list(self.related_reports))`); the fix is then
+    unsafe. A class's own
     queryset attribute read through `self` in one of its methods (a Django REST framework
     view's `queryset = Sample.objects.filter(...)`, then `len(self.queryset.filter(...))`) is a
     queryset, whatever the method's decorators (`@action`) but `@staticmethod`,
@@ -134,8 +139,10 @@ class QuerysetEvaluatedForCount(Rule):
         rewriter: Rewriter | None = None
         managers = related_manager_names(ctx.facts, ctx.project)
 
-        def helper_queryset(call: ast.Call, scope: Scope) -> bool:
-            return returns_queryset(ctx.project, callee_qualname(ctx.facts, call, scope))
+        def helper_queryset(node: ast.expr, scope: Scope) -> bool:
+            if isinstance(node, ast.Call):
+                return returns_queryset(ctx.project, callee_qualname(ctx.facts, node, scope))
+            return isinstance(node, ast.Attribute) and _property_queryset(ctx, node, scope)
 
         kept: set[int] = set()
         for site in count_sites(ctx.facts, ctx.path, ctx.settings.root, managers, helper_queryset):
@@ -150,6 +157,18 @@ class QuerysetEvaluatedForCount(Rule):
                 continue
             yield ctx.finding(cls, site.node, cls.message.format(purpose=purpose),
                               plan=_plan(rewriter, site), stmt=site.stmt)
+
+
+def _property_queryset(ctx: CheckContext, node: ast.Attribute, scope: Scope) -> bool:
+    """``self.related_reports`` in a method, where the class (or a base of the project)
+    defines ``related_reports`` as a property whose every return is a queryset."""
+    method = instance_method_of(scope)
+    if method is None or not (isinstance(node.value, ast.Name) and node.value.id == method[0]) \
+            or method[1] not in ctx.facts.tree.body:
+        return False
+    klass = (f"{ctx.facts.module_name}." if ctx.facts.module_name else "") + method[1].name
+    return any(returns_queryset(ctx.project, f"{owner}.{node.attr}")
+               for owner, _summary, _level in object_sources(ctx).class_chain(klass))
 
 
 _KEPT = {
