@@ -194,6 +194,10 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
     the code does. Unsafe too when a context manager or a fixture lends it by ``yield``
     and never closes it."""
     spec = flow.resource.spec
+    if spec.maybe_shared:
+        # made here on some paths only: the helper hands out an object it keeps on the others
+        return PlannedFix(None, "the helper that makes it hands out a shared one on other "
+                                "paths; close it only where it is new")
     if not spec.release and spec.pool_release:
         # a pool's connection goes back by the pool's own method, on the pool object: closing
         # it would leave its slot taken

@@ -68,6 +68,10 @@ SUMMARY_RETURNS = "lifecycle.returns"  # origins of the fresh values every `retu
 # When not every `return` gives a new object (a cached engine, a kept session): the origins of
 # what the returns give, fresh or not; the caller learns the type, not an object to release.
 SUMMARY_HELD = "lifecycle.held"
+# On a function whose returns give a new object on some paths and one it keeps (on `self`, in
+# a global) on the others (`return self.connection` if shared, else a fresh `connect()`): the
+# origins of the new ones. A caller that never releases the result leaks it on those paths.
+SUMMARY_SOMETIMES_FRESH = "lifecycle.sometimes_fresh"
 SUMMARY_RETURN_ITEMS = "lifecycle.return_items"  # `return a, b`: per position, an origin or None
 SUMMARY_YIELDS = "lifecycle.yields"  # a generator's yielded origins
 SUMMARY_EFFECTS = "lifecycle.effects"  # {parameter: effect}
@@ -407,9 +411,11 @@ def _name_leaves(facts: ModuleFacts, reader: OriginReader, name: str) -> bool:
 # --- the summarizer ---------------------------------------------------------------------------
 
 def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunctionDef,
-             nodes: list[ast.AST]) -> tuple[tuple[Origin, ...], tuple[Origin | None, ...], tuple[Origin, ...]]:
+             nodes: list[ast.AST]
+             ) -> tuple[tuple[Origin, ...], tuple[Origin | None, ...], tuple[Origin, ...], tuple[Origin, ...]]:
     """(origins every `return` gives when each gives a new object, or (); per-position origins
-    of tuple returns; the origins of what the returns give, fresh or kept, where they have one)."""
+    of tuple returns; the origins of what the returns give, fresh or kept, where they have one;
+    when each return gives a new object or a kept one and some give new ones, those)."""
     stored: set[str] = set()
     for node in nodes:
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -420,12 +426,17 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
     items: list[list[Origin | None]] = []
     held: list[Origin] = []
     factory = True
+    mixed = True  # every return gives a new object or one kept on `self` / in a global
     for node in nodes:
         if not isinstance(node, ast.Return):
             continue
         value = node.value
         if value is None or is_none(value):
+            mixed = False
             continue
+        kept_origin = reader.origin(value) if not isinstance(value, (ast.Tuple, *_PLAIN_VALUES)) else None
+        if not (is_fresh(kept_origin) or isinstance(kept_origin, tuple) and kept_origin[:1] in (("attr",), ("global",))):
+            mixed = False
         if not isinstance(value, (ast.Tuple, *_PLAIN_VALUES)):
             kept = reader.origin(value)
             if kept is not None:
@@ -456,7 +467,8 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
                              for column in zip(*items, strict=True))
     held_origins = tuple(dict.fromkeys(held))
     if not factory:
-        return (), merged_items, held_origins
+        sometimes = tuple(dict.fromkeys(o for o in held if is_fresh(o))) if mixed else ()
+        return (), merged_items, held_origins, sometimes
     computed = any_origin(list(dict.fromkeys(origins))) if origins else None
     declared = reader.facts.qualname(unwrap_annotation(function.returns)) \
         if function.returns is not None else None
@@ -464,8 +476,8 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
         # `def get_session() -> Session:` whose every return is a new object: the annotation
         # is the function's contract, whatever the calls inside return (when it names a type
         # that can be resolved; the calls are read otherwise).
-        return (("annotated", declared, computed),), merged_items, held_origins
-    return tuple(dict.fromkeys(origins)), merged_items, held_origins
+        return (("annotated", declared, computed),), merged_items, held_origins, ()
+    return tuple(dict.fromkeys(origins)), merged_items, held_origins, ()
 
 
 _YIELDS = frozenset({ast.Yield, ast.YieldFrom})
@@ -845,9 +857,9 @@ def _function_facts(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFun
                                 and not isinstance(n.ctx, ast.Load) for n in nodes)):
                 summary[SUMMARY_LENDS] = next(iter(lent))
     elif kind != "fixture":
-        returns, items, held = _returns(reader, function, nodes)
+        returns, items, held, sometimes = _returns(reader, function, nodes)
         if kind == "cached":
-            returns, items = (), ()  # what a cache returns is shared: known by type only
+            returns, items, sometimes = (), (), ()  # what a cache returns is shared
         unless = None if returns or kind == "cached" else _unless_passed(reader, params, nodes)
         if returns:
             summary[SUMMARY_RETURNS] = returns
@@ -855,6 +867,8 @@ def _function_facts(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFun
             summary[SUMMARY_UNLESS_PASSED] = unless
         elif held:
             summary[SUMMARY_HELD] = held
+            if sometimes:
+                summary[SUMMARY_SOMETIMES_FRESH] = sometimes
         if any(item is not None for item in items):
             summary[SUMMARY_RETURN_ITEMS] = items
     effects = parameter_effects(facts, function, params, reader)

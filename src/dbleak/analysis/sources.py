@@ -45,6 +45,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_RELEASED_ATTRS,
     SUMMARY_RETURN_ITEMS,
     SUMMARY_RETURNS,
+    SUMMARY_SOMETIMES_FRESH,
     SUMMARY_STARS,
     SUMMARY_UNLESS_PASSED,
     SUMMARY_VALUE,
@@ -494,6 +495,13 @@ class ObjectSources:
             if _passes(summary.get(SUMMARY_PARAMS) or (), str(unless[0]), given):
                 return None  # the caller's own object, handed back
             return self._common([self.resolve(o, depth + 1) for o in unless[1]])
+        sometimes = summary.get(SUMMARY_SOMETIMES_FRESH)
+        if sometimes:
+            # a new object on some paths, a kept one on the others: the caller owns what it
+            # gets on those paths (ezcord's `_connect()`: its shared connection, or a fresh one)
+            fresh = self._common([self.resolve(o, depth + 1) for o in sometimes])
+            if isinstance(fresh, ObjectSpec) and fresh.kind in _OWNED_KINDS:
+                return replace(fresh, maybe_shared=True)
         return self._held_value(summary, depth)
 
     def _held_value(self, summary: Mapping[str, Any], depth: int) -> Value | None:

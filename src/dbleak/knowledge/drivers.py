@@ -128,6 +128,10 @@ class ObjectSpec:
     # registered engine, a module's session): its type is known, it is not the caller's to
     # release; never in the table.
     held: bool = False
+    # Set by the analysis on what a project function makes on some paths and hands out kept
+    # on the others (`return self.connection` if shared, else a new one): the caller owes its
+    # release on those paths only, so closing it unconditionally is no fix; never in the table.
+    maybe_shared: bool = False
 
     @property
     def owed_release(self) -> bool:

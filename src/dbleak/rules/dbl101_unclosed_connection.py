@@ -75,6 +75,8 @@ def leak_findings(rule: type[Rule], ctx: CheckContext, kinds: tuple[Kind, ...],
         resource = flow.resource
         if resource.kind not in kinds or not flow.dropped or resource.parent_tracked:
             continue
+        if resource.spec.maybe_shared and flow.releases:
+            continue  # new on some paths only: closing it on some paths is what it takes
         if expected_to_fail(ctx, resource.stmt):
             continue
         message = drop_message(flow)
@@ -165,8 +167,11 @@ class UnclosedConnection(Rule):
     and `if con is None: conn.close()` or a flag set from that test closes it), also by a
     project helper that returns its parameter or a new connection (`def connection_for(path,
     conn=None)`: a call that passes no connection, or None, gets a new one; one that passes
-    its own gets it back), SQLAlchemy
-    `sessionmaker`/`scoped_session` objects kept in module globals or class attributes,
+    its own gets it back), a project helper that hands out the connection its instance keeps
+    when it has one and a new one otherwise (`if self.connection: return self.connection`,
+    then `return aiosqlite.connect(p)`: a caller that never closes it leaks one per call;
+    closing it on some paths, where it is new, is the right shape, and no fix is offered),
+    SQLAlchemy `sessionmaker`/`scoped_session` objects kept in module globals or class attributes,
     `engine.connect()`, `x.connect()` of an object of no known type whose result makes cursors
     or runs statements (`conn = engine.connect(); conn.execute(...)`: a connection whatever its
     driver; the fix is unsafe, its driver may release it by another name; not for a name an
