@@ -52,8 +52,8 @@ class CountSite:
 
     node: ast.expr  # what is reported, and replaced by the fix
     queryset: ast.expr  # the queryset expression (or name) the fix keeps
-    # "len" (→ `.count()`), "distinct" (`len(set(qs))` → `.order_by().distinct().count()`) or
-    # "truth" (→ `.exists()`)
+    # "len" (→ `.count()`), "distinct" (`len(set(qs))` → `.order_by().distinct().count()`),
+    # "truth" (→ `.exists()`), or "any" / "all" of a condition on its rows (no rewrite)
     form: str
     stmt: ast.stmt
     # Other uses of the name read the queryset's cache (`qs.first()` after `len(qs)`): the fix
@@ -88,6 +88,7 @@ class _Finder:
         self.own_managers = managers
         self.django = imports_django(facts)
         self._prefetches: dict[int, frozenset[str]] = {}
+        self._defs: frozenset[str] | None = None
 
     def sites(self) -> Iterator[CountSite]:
         for scope in self.facts.scopes:
@@ -97,7 +98,7 @@ class _Finder:
                 kind = type(node)
                 if kind is ast.Call:
                     func = node.func  # type: ignore[attr-defined]
-                    if type(func) is not ast.Name or func.id not in ("len", "bool"):
+                    if type(func) is not ast.Name or func.id not in ("len", "bool", "any", "all"):
                         continue  # the cheap test first: most nodes are neither
                 elif kind not in _TESTS:
                     continue
@@ -106,6 +107,12 @@ class _Finder:
     # -- the shapes
 
     def _sites(self, node: ast.AST, scope: Scope) -> Iterator[CountSite]:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in ("any", "all"):
+            site = self._tested_rows(node, scope)
+            if site is not None:
+                yield site
+            return
         if isinstance(node, ast.Call):
             sized = _sized(self.facts, node)
             if sized is not None:
@@ -156,6 +163,51 @@ class _Finder:
             return None  # the queryset's rows are read elsewhere too
         return CountSite(node, source, form, stmt, False, inferred=kind == _INFERRED,
                          kept_by=comprehension)
+
+    def _tested_rows(self, call: ast.Call, scope: Scope) -> CountSite | None:
+        """``all(r.status == DONE for r in qs)`` / ``any(...)``: every row of ``qs`` is fetched
+        and built to test a condition the query could test (``qs.exclude(...).exists()``).
+        No rewrite: the condition must move into the query."""
+        if len(call.args) != 1 or call.keywords or self.facts.qualname(call.func) is not None:
+            return None
+        generator = call.args[0]
+        if not isinstance(generator, (ast.GeneratorExp, ast.ListComp)) \
+                or len(generator.generators) != 1 or generator.generators[0].is_async:
+            return None
+        clause = generator.generators[0]
+        if not isinstance(clause.target, ast.Name) \
+                or not self._field_condition(generator.elt, clause.target.id) \
+                or not all(self._field_condition(test, clause.target.id) for test in clause.ifs):
+            return None  # a method or a property of each row: not a filter of the query
+        source = clause.iter
+        kind = self._queryset(source, scope, 0)
+        stmt = self.facts.statement_of(call)
+        if kind is None or stmt is None:
+            return None
+        if isinstance(source, ast.Name) and self._other_uses(source, scope) is None:
+            return None  # the queryset's rows are read elsewhere too
+        return CountSite(call, source, call.func.id, stmt, False,  # type: ignore[attr-defined]
+                         inferred=kind == _INFERRED, kept_by=generator)
+
+    def _field_condition(self, test: ast.expr, row: str) -> bool:
+        """Whether ``test`` reads the row only through plain attributes that a query can filter
+        on (``r.status == DONE``, ``not r.hidden``, ``r.group in groups``): no call on the row
+        or its attributes (``r.has_permission(u)``, ``str(r.name)``), and no attribute the
+        module defines as a method or property (``r.is_locked``)."""
+        for node in walk(test):
+            if isinstance(node, ast.Call) and any(
+                    isinstance(n, ast.Name) and n.id == row for n in walk(node)):
+                return False
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id == row and node.attr in self._defined_names():
+                return False
+        return True
+
+    def _defined_names(self) -> frozenset[str]:
+        if self._defs is None:
+            self._defs = frozenset(node.name for node in walk(self.facts.tree)
+                                   if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        return self._defs
 
     def _only_counted(self, name: ast.Name, scope: Scope) -> bool:
         """Every read of ``name`` in the scope only counts or tests it."""

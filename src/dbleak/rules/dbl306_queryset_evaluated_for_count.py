@@ -35,7 +35,11 @@ class QuerysetEvaluatedForCount(Rule):
     refined (`qs = qs.filter(...)`, in any branch). Also a list or set comprehension over a
     queryset that keeps the rows passing a Python condition, when that list is only counted or
     tested (`found = [t for t in user.accesstoken_set.all() if t.provider == p]`, `return
-    bool(found)`): reported at the comprehension, without a fix.
+    bool(found)`), and `any()` / `all()` of a condition over a queryset's rows (`all(r.status
+    == DONE for r in reports)`, where `not reports.exclude(status=DONE).exists()` asks the
+    database; only for conditions on plain attributes of the row, not on a method or a
+    property the module defines, nor on text made in Python): reported at the
+    comprehension, without a fix.
 
     ## Why is this bad?
     Evaluating a queryset fetches every row and builds a model instance for each, to keep them
@@ -176,9 +180,11 @@ _KEPT = {
     + ": put the condition in the query and ask the database"
     for form, what in (("len", "count the rows a comprehension's condition keeps"),
                        ("distinct", "count the rows a comprehension's condition keeps"),
-                       ("truth", "test whether a row passes a comprehension's condition"))}
+                       ("truth", "test whether a row passes a comprehension's condition"),
+                       ("any", "test whether a row passes a condition (`any()`)"),
+                       ("all", "test whether every row passes a condition (`all()`)"))}
 _PURPOSES = {"len": "count its rows", "distinct": "count its distinct rows",
-             "truth": "test whether it has a row"}
+             "truth": "test whether it has a row", "any": "test its rows", "all": "test its rows"}
 # What the fix calls on the queryset, by the form of the count.
 _COUNTING = {"len": "count()", "distinct": "order_by().distinct().count()", "truth": "exists()"}
 
