@@ -205,8 +205,8 @@ class _Finder:
 
     def _defined_names(self) -> frozenset[str]:
         if self._defs is None:
-            self._defs = frozenset(node.name for node in walk(self.facts.tree)
-                                   if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+            self._defs = frozenset(scope.node.name for scope in self.facts.scopes
+                                   if isinstance(scope.node, (ast.FunctionDef, ast.AsyncFunctionDef)))
         return self._defs
 
     def _only_counted(self, name: ast.Name, scope: Scope) -> bool:
