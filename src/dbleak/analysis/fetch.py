@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from dbleak.analysis.fetch_orm import RESULT_RESHAPES
 from dbleak.analysis.module import ModuleFacts, Scope, statement_block, walk, walk_scope
 from dbleak.analysis.names import chain_text
 from dbleak.knowledge.drivers import Buffering, DriverTable, MethodSpec, ObjectSpec
@@ -817,11 +818,6 @@ def dbapi_fetch_sites(analysis: FetchAnalysis) -> Iterator[FetchSite]:
         yield FetchSite("fetchall", call, site.stmt, site.scope, receiver, executed, cursor)
 
 
-# Methods of an executed statement's result that give it again, reshaped (SQLAlchemy's
-# `result.mappings()`, `result.scalars()`).
-_RESULT_RESHAPES = frozenset({"mappings", "scalars", "unique", "columns", "tuples"})
-
-
 def executed_all_sites(analysis: FetchAnalysis) -> Iterator[FetchSite]:
     """Every ``result.all()`` (also ``result.mappings().all()``) of a result whose statement is
     SQL text the module resolves: ``result = await db.execute("SELECT * FROM t")``, a
@@ -834,7 +830,7 @@ def executed_all_sites(analysis: FetchAnalysis) -> Iterator[FetchSite]:
             continue
         base = func.value
         while isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) \
-                and base.func.attr in _RESULT_RESHAPES:
+                and base.func.attr in RESULT_RESHAPES:
             base = base.func.value
         if isinstance(base, ast.Await):
             base = base.value

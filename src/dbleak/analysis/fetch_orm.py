@@ -35,6 +35,9 @@ SA_BOUNDING = frozenset({"limit", "first", "one", "one_or_none", "scalar", "scal
                          "get_one", "paginate", "first_or_404", "get_or_404", "one_or_404",
                          "delete", "update"})
 # Query methods that narrow or join but leave the number of rows unbounded.
+# Methods of an executed statement's SQLAlchemy result that give the result again, reshaped
+# (`result.mappings()`, `result.scalars()`).
+RESULT_RESHAPES = frozenset({"scalars", "mappings", "unique", "columns"})
 SA_REFINEMENTS = frozenset({"filter", "filter_by", "join", "outerjoin", "order_by", "options",
                             "group_by", "having", "distinct", "with_entities", "where",
                             "select_from", "correlate", "with_parent", "add_columns",
@@ -43,6 +46,8 @@ DJANGO_BOUNDING = frozenset({"get", "first", "last", "count", "exists", "aggrega
                              "iterator", "earliest", "latest", "none", "update", "delete",
                              "get_or_create", "update_or_create", "create", "bulk_create",
                              "explain", "contains", "alias_only"})
+# The managers every Django model has.
+DJANGO_MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
 DJANGO_QUERYSET = frozenset({"all", "filter", "exclude", "order_by", "select_related",
                              "prefetch_related", "values", "values_list", "only", "defer",
                              "annotate", "distinct", "using", "reverse", "extra", "alias",
@@ -641,7 +646,7 @@ def django_queryset_steps(expr: ast.AST, model_names: frozenset[str] = frozenset
     (local names known to hold a model class, see :func:`model_value_names`). ``managers``
     are further manager names of the project's models; ``custom`` reads the project's own
     queryset methods (``"filter"``: a refinement like any; ``"bounded"``: not judged)."""
-    owner, steps = _manager_steps(expr, managers)
+    owner, steps = manager_steps(expr, managers)
     model = model_root_name(owner, model_names) if owner is not None else None
     if model is None:
         return None
@@ -665,11 +670,11 @@ def queryset_steps_known(steps: list[Step], custom: Mapping[str, str] | None = N
     return True
 
 
-def _manager_steps(expr: ast.AST, managers: frozenset[str] = frozenset(),
+def manager_steps(expr: ast.AST, managers: frozenset[str] = frozenset(),
                    ) -> tuple[ast.AST | None, list[Step]]:
     """The expression a ``.objects`` manager is read from, and the steps from the manager on."""
     root, steps = method_chain(expr)
-    manager = next((i for i, s in enumerate(steps) if s.name in _MANAGERS or s.name in managers),
+    manager = next((i for i, s in enumerate(steps) if s.name in DJANGO_MANAGERS or s.name in managers),
                    None)
     if manager is None or steps[manager].call is not None:
         return None, []
@@ -705,12 +710,9 @@ def model_factory_name(node: ast.AST) -> str | None:
 _MODEL_FACTORY = re.compile(r"get_([a-z][a-z0-9_]*?)_model")
 
 
-_MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
-
-
 def queryset_owner(expr: ast.AST, managers: frozenset[str] = frozenset()) -> ast.AST | None:
     """``Tag`` in ``Tag.objects.filter(...)``, ``orm["app.Tag"]`` in ``orm["app.Tag"].objects``."""
-    return _manager_steps(expr, managers)[0]
+    return manager_steps(expr, managers)[0]
 
 
 def model_root_name(root: ast.AST, model_names: frozenset[str] = frozenset()) -> str | None:

@@ -434,13 +434,11 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
         if value is None or is_none(value):
             mixed = False
             continue
-        kept_origin = reader.origin(value) if not isinstance(value, (ast.Tuple, *_PLAIN_VALUES)) else None
-        if not (is_fresh(kept_origin) or isinstance(kept_origin, tuple) and kept_origin[:1] in (("attr",), ("global",))):
+        given = reader.origin(value) if not isinstance(value, (ast.Tuple, *_PLAIN_VALUES)) else None
+        if given is not None:
+            held.append(given)
+        if not (is_fresh(given) or given is not None and given[:1] in (("attr",), ("global",))):
             mixed = False
-        if not isinstance(value, (ast.Tuple, *_PLAIN_VALUES)):
-            kept = reader.origin(value)
-            if kept is not None:
-                held.append(kept)
         if isinstance(value, ast.Tuple):
             factory = False
             row = [None if isinstance(e, ast.Name) and e.id in stored else reader.origin(e)
@@ -453,7 +451,7 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
         if not factory or isinstance(value, _PLAIN_VALUES):
             factory = False  # data, or a function already known not to be a factory
             continue
-        origin = reader.origin(value)
+        origin = given
         if not is_fresh(origin):
             factory = False  # a shared object (kept on self, a module global), or unknown
             continue

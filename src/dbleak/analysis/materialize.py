@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dbleak.analysis.fetch_orm import strip_refinements
+from dbleak.analysis.fetch_orm import RESULT_RESHAPES, strip_refinements
 from dbleak.analysis.fetch_summary import callee_qualname
 from dbleak.analysis.generator_summary import (
     CALLS_KEY,
@@ -641,9 +641,9 @@ class SiteModule:
             if attr in ("execute", "scalars") and current.args and (
                     self._looks_like_query(current) if attr == "execute" else True):
                 return "result"
-            if attr in _RESULT_METHODS and _sqlalchemy_chain(inner):
+            if attr in RESULT_RESHAPES and _sqlalchemy_chain(inner):
                 return "result"
-            result_steps = result_steps and attr in _RESULT_METHODS
+            result_steps = result_steps and attr in RESULT_RESHAPES
             current = inner
         if isinstance(current, ast.Name) and current is not receiver and result_steps \
                 and self._orm_kind(current, depth + 1) == "result":
@@ -651,8 +651,6 @@ class SiteModule:
         return None
 
 
-# Methods of an executed statement's result that give the result again, reshaped.
-_RESULT_METHODS = frozenset({"scalars", "mappings", "unique", "columns"})
 _QUERYSET_METHODS = frozenset({"filter", "exclude", "all", "order_by", "select_related",
                                "prefetch_related", "values", "values_list", "only", "defer",
                                "annotate", "distinct", "using"})

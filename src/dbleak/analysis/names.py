@@ -25,6 +25,15 @@ def chain_text(node: ast.AST) -> str | None:
     return ".".join(reversed(parts))
 
 
+def method_call_parts(node: ast.AST) -> tuple[str | None, str] | None:
+    """``("Notification.query", "filter_by")`` for ``Notification.query.filter_by(...)``: the
+    chain a method is called on (None when it is no Name/Attribute chain) and the method;
+    None when ``node`` is no method call. For messages that name a long receiver by its shape."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return chain_text(node.func.value), node.func.attr
+    return None
+
+
 def root_name(node: ast.AST) -> str | None:
     """``conn`` for ``conn``, ``conn.engine`` or ``conn.engine.connect``; None when the chain
     starts with something other than a name."""

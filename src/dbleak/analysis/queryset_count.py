@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from dbleak.analysis.fetch import is_test_module, is_test_scope
 from dbleak.analysis.fetch_orm import (
     DJANGO_BOUNDING,
+    DJANGO_MANAGERS,
     DJANGO_QUERYSET,
     Step,
+    manager_steps,
     method_chain,
     model_factory_name,
 )
@@ -36,7 +38,6 @@ _CHAINABLE = DJANGO_QUERYSET - {"raw", "union", "dates", "datetimes", "extra"}
 # Calls on a queryset name that read nothing from its result cache, or only what `count()` /
 # `exists()` would give (they run their own query when the cache is empty).
 _QUERY_CALLS = (_CHAINABLE | DJANGO_BOUNDING) - {"iterator", "in_bulk"}
-_MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
 # Methods that make a queryset from a related manager (`book.authors.all()`).
 _RELATED_ENTRY = frozenset({"all", "filter", "exclude"})
 # How a queryset is known (see `CountSite.inferred`).
@@ -260,18 +261,18 @@ class _Finder:
             return None  # a slice is bounded; a bare attribute is no evaluated queryset
         if isinstance(root, ast.BinOp) and all(s.name in _CHAINABLE for s in steps):
             return self._queryset(root, scope, depth + 1)  # `(qs1 | qs2).order_by(...)`
-        manager = next((i for i, s in enumerate(steps) if s.name in _MANAGERS and s.call is None), None)
-        if manager is not None:
-            owner_node = steps[manager - 1].node if manager > 0 else root
-            factory = model_factory_name(owner_node)  # `get_user_model().objects`
-            if any(s.call is not None for s in steps[:manager - 1 if factory else manager]):
-                return None
-            owner = factory or (steps[manager - 1].name if manager > 0
-                                else root.id if isinstance(root, ast.Name) else "")
+        owner_node, from_manager = manager_steps(expr)
+        if owner_node is not None:
+            # `Tag.objects…`, `get_user_model().objects…`; a lowercase owner in Django's modules
+            owner = model_factory_name(owner_node) or (
+                owner_node.attr if isinstance(owner_node, ast.Attribute)
+                else owner_node.id if isinstance(owner_node, ast.Name) else "")
             if not (owner[:1].isupper() or self.django):
                 return None
-            chained = bool(steps[manager + 1:]) and all(s.name in _CHAINABLE for s in steps[manager + 1:])
+            chained = len(from_manager) > 1 and all(s.name in _CHAINABLE for s in from_manager[1:])
             return _KNOWN if chained else None
+        if any(s.name in DJANGO_MANAGERS for s in steps):
+            return None  # `self.get_queryset().objects…`: a manager of no known model
         calls = [i for i, s in enumerate(steps) if s.call is not None]
         first = calls[0]
         if isinstance(root, ast.Name) and first == 0 and self._manager_self(root, scope) \

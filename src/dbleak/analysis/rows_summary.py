@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
-from dbleak.analysis.fetch_orm import method_chain, strip_refinements
+from dbleak.analysis.fetch_orm import DJANGO_MANAGERS, method_chain, strip_refinements
 from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.names import refines
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
@@ -24,7 +24,6 @@ RETURNS_ROWS_KEY = "returns-all-rows"
 RETURNS_QUERYSET_KEY = "returns-queryset"
 RETURNS_QUERY_KEY = "returns-query"
 # A model's managers: `objects`, and Django's own names for the default ones.
-_MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
 _QUERYSET_REFINEMENTS = frozenset({"all", "filter", "exclude", "order_by", "select_related",
                                    "prefetch_related", "only", "defer", "distinct", "using",
                                    "annotate"})
@@ -50,7 +49,7 @@ def _queryset_chain(node: ast.expr) -> bool:
         if current.func.attr not in _QUERYSET_REFINEMENTS:
             return False
         current = current.func.value
-    if isinstance(current, ast.Attribute) and current.attr in _MANAGERS - {"objects"}:
+    if isinstance(current, ast.Attribute) and current.attr in DJANGO_MANAGERS - {"objects"}:
         return True  # Django's own names: `model_cls._default_manager.all()`
     if not (isinstance(current, ast.Attribute) and current.attr == "objects"):
         return False
@@ -247,7 +246,7 @@ def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]
                 for site in facts.calls)
     querysets = any(isinstance(site.node.func, ast.Attribute)
                     and isinstance(site.node.func.value, ast.Attribute)
-                    and site.node.func.value.attr in _MANAGERS for site in facts.calls) \
+                    and site.node.func.value.attr in DJANGO_MANAGERS for site in facts.calls) \
         or any(q in _QUERYSET_TYPES for q in facts.resolver.bindings.values())
     queries = any(isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "query"
                   and site.node.args for site in facts.calls)

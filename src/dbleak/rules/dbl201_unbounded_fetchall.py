@@ -33,7 +33,7 @@ from dbleak.analysis.fetch_summary import (
     sql_argument,
 )
 from dbleak.analysis.module import walk, walk_scope
-from dbleak.analysis.names import chain_text
+from dbleak.analysis.names import chain_text, method_call_parts
 from dbleak.analysis.row_escape import left_to_caller
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import Buffering, DriverTable
@@ -173,12 +173,8 @@ class UnboundedFetchall(Rule):
 def _call_text(ctx: CheckContext, site: FetchSite) -> str:
     receiver = source_segment(ctx.text, site.receiver) or "cursor"
     if len(receiver) > 40 or "\n" in receiver:
-        node = site.receiver
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            owner = chain_text(node.func.value) or "…"
-            receiver = f"{owner}.{node.func.attr}(...)"
-        else:
-            receiver = "cursor"
+        parts = method_call_parts(site.receiver)
+        receiver = f"{parts[0] or '…'}.{parts[1]}(...)" if parts is not None else "cursor"
     return f"{receiver}.{'all' if site.kind == 'all' else 'fetchall'}()"
 
 

@@ -13,7 +13,7 @@ from dbleak.analysis.materialize import (
     materialization_sites,
 )
 from dbleak.analysis.materialize_fix import Rewriter, rewriter_for, walk_rewrite
-from dbleak.analysis.names import chain_text
+from dbleak.analysis.names import method_call_parts
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
@@ -140,14 +140,12 @@ def site_words(rewriter: Rewriter, site: MaterializationSite) -> str:
     if site.source.kind is SourceKind.FETCHED:
         call = site.node.value if isinstance(site.node, ast.Await) else site.node
         assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-        node = call.func.value
-        receiver = rewriter.segment(node)
+        receiver = rewriter.segment(call.func.value)
         if len(receiver) > 30 or "\n" in receiver:
             # `Notification.query.filter_by(...)`: the chain's names, its last call's arguments left out
-            owner = chain_text(node.func.value) if isinstance(node, ast.Call) \
-                and isinstance(node.func, ast.Attribute) else None
-            receiver = f"{owner}.{node.func.attr}(...)" if owner is not None and len(owner) <= 40 \
-                and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else "..."
+            parts = method_call_parts(call.func.value)
+            receiver = f"{parts[0]}.{parts[1]}(...)" if parts is not None and parts[0] is not None \
+                and len(parts[0]) <= 40 else "..."
         return f"`{receiver}.{call.func.attr}()`"
     return f"{_FORM_WORDS.get(site.form, '`list()`')} of {site.source.what}"
 

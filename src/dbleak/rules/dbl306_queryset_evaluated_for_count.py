@@ -151,7 +151,6 @@ class QuerysetEvaluatedForCount(Rule):
         kept: set[int] = set()
         for site in count_sites(ctx.facts, ctx.path, ctx.settings.root, managers, helper_queryset):
             rewriter = rewriter or rewriter_for(ctx)
-            purpose = _PURPOSES[site.form]
             if site.kept_by is not None:
                 if id(site.kept_by) in kept:
                     continue  # the list's name counted or tested twice: one finding
@@ -159,7 +158,7 @@ class QuerysetEvaluatedForCount(Rule):
                 stmt = ctx.facts.statement_of(site.kept_by) or site.stmt
                 yield ctx.finding(cls, site.kept_by, _KEPT[site.form], plan=None, stmt=stmt)
                 continue
-            yield ctx.finding(cls, site.node, cls.message.format(purpose=purpose),
+            yield ctx.finding(cls, site.node, cls.message.format(purpose=_PURPOSES[site.form]),
                               plan=_plan(rewriter, site), stmt=site.stmt)
 
 
@@ -184,7 +183,7 @@ _KEPT = {
                        ("any", "test whether a row passes a condition (`any()`)"),
                        ("all", "test whether every row passes a condition (`all()`)"))}
 _PURPOSES = {"len": "count its rows", "distinct": "count its distinct rows",
-             "truth": "test whether it has a row", "any": "test its rows", "all": "test its rows"}
+             "truth": "test whether it has a row"}
 # What the fix calls on the queryset, by the form of the count.
 _COUNTING = {"len": "count()", "distinct": "order_by().distinct().count()", "truth": "exists()"}
 
