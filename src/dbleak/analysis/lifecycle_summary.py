@@ -85,6 +85,9 @@ SUMMARY_RELEASED_ATTRS = "lifecycle.released_attrs"  # on a class: attributes it
 # time) or used as a `with` item (("with",)).
 SUMMARY_PASSED_ATTRS = "lifecycle.passed_attrs"
 SUMMARY_METHODS = "lifecycle.methods"  # on a class: the names of the methods it defines
+# On a class: {private method returning an attribute: what the class's own calls of it do with
+# the result} (a merged effect, as SUMMARY_EFFECTS holds for a parameter).
+SUMMARY_GETTER_RESULTS = "lifecycle.getter_results"
 # On a class: constructing an instance calls a driver's factory (`__init__`, or a method it
 # calls on `self`, or `run()` when it starts a thread).
 SUMMARY_MAKES_DB = "lifecycle.makes_db"
@@ -122,7 +125,7 @@ def parameter_effects(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncF
     (``("pass", callee origin, index, keyword)``), resolved at check time.
     """
     uses: dict[str, list[ast.Name]] = {}
-    captured: set[str] = set()
+    captured: dict[str, list[tuple[ast.AST, ast.Name]]] = {}
     wanted = set(params) - {reader.self_name or ""}
     for node in walk_scope(function):
         kind = type(node)
@@ -130,15 +133,41 @@ def parameter_effects(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncF
             uses.setdefault(node.id, []).append(node)  # type: ignore[attr-defined,arg-type]
         elif kind in _SCOPE_TYPES and node is not function:
             for sub in walk(node):
-                if isinstance(sub, ast.Name) and sub.id in wanted and isinstance(sub.ctx, ast.Load):
-                    captured.add(sub.id)  # a closure reads it: kept by the closure
+                if isinstance(sub, ast.Name) and sub.id in wanted:
+                    captured.setdefault(sub.id, []).append((node, sub))
     effects: dict[str, Any] = {}
-    for param in wanted & (set(uses) | captured):
+    for param in wanted & (set(uses) | set(captured)):
+        effect = _combined_effect(facts, function, reader, uses[param], set()) if param in uses else EFFECT_BORROW
         if param in captured:
-            effects[param] = EFFECT_ESCAPE
-        else:
-            effects[param] = _combined_effect(facts, function, reader, uses[param], set())
+            effect = merge_effects([effect, _closure_effect(facts, captured[param])])
+        effects[param] = effect
     return dict(sorted(effects.items()))
+
+
+def _closure_effect(facts: ModuleFacts, uses: list[tuple[ast.AST, ast.Name]]) -> Any:
+    """What closures (a lambda, a nested function, a comprehension) do with a name of the
+    enclosing function they read: what their own uses of it do, and no more than a likely
+    borrow (``guess``) when they only use it, since a closure may run after the function
+    returns. Rebound there, returned by the closure, or read by a closure of the closure: it
+    escapes. A list, set or dict comprehension runs at once: its uses are the function's."""
+    found: list[Any] = []
+    readers = scope_readers(facts)
+    own: dict[int, set[int]] = {}
+    for scope, name in uses:
+        reader = readers.get(id(scope))
+        if reader is None or not isinstance(name.ctx, ast.Load):
+            return EFFECT_ESCAPE
+        if id(scope) not in own:
+            own[id(scope)] = {id(node) for node in walk_scope(scope)}
+        if id(name) not in own[id(scope)]:
+            return EFFECT_ESCAPE
+        effect = _use_effect(facts, scope, reader, name, set())
+        if isinstance(effect, tuple) and any(use[0] in (EFFECT_RETURN, EFFECT_RETURN_GUESS) for use in effect):
+            return EFFECT_ESCAPE
+        found.append(effect)
+        if not isinstance(scope, (ast.ListComp, ast.SetComp, ast.DictComp)):
+            found.append(EFFECT_GUESS)
+    return merge_effects(found)
 
 
 def _combined_effect(facts: ModuleFacts, function: ast.AST, reader: OriginReader,
@@ -582,7 +611,7 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                     elif effect == EFFECT_WITH:
                         passed.setdefault(node.attr, []).append(("with",))
                     elif isinstance(effect, tuple):
-                        passed.setdefault(node.attr, []).extend(effect)
+                        passed.setdefault(node.attr, []).extend(_name_getter(effect, item.name))
                 elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Del):
                     released.add(node.attr)
             for sub in nested:
@@ -604,6 +633,9 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
     passed = {attr: uses for attr, uses in passed.items() if attr not in released}
     if passed:
         summary[SUMMARY_PASSED_ATTRS] = {attr: tuple(dict.fromkeys(uses)) for attr, uses in passed.items()}
+        getters = {use[1] for uses in passed.values() for use in uses if use[0] == EFFECT_RETURN and len(use) > 1}
+        if getters:
+            summary[SUMMARY_GETTER_RESULTS] = _getter_results(facts, cls, getters)
     methods = tuple(item.name for item in cls.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
     if methods:
         summary[SUMMARY_METHODS] = methods
@@ -617,6 +649,39 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
     if adopts:
         summary[SUMMARY_ADOPTS] = adopts
     return summary
+
+
+def _name_getter(effects: tuple[Any, ...], method: str) -> tuple[Any, ...]:
+    """``return self._engine`` in a private method (``_get_engine``): the return names the
+    method, so that what the class's own calls of it do with the result can be read."""
+    if not (method.startswith("_") and not method.endswith("__")):
+        return effects
+    return tuple((EFFECT_RETURN, method) if use == (EFFECT_RETURN,) else use for use in effects)
+
+
+def _getter_results(facts: ModuleFacts, cls: ast.ClassDef, getters: set[str]) -> dict[str, Any]:
+    """{private getter: the merged effect of its results} over the class's own calls of it
+    (``engine = self._get_engine()``, then what happens to ``engine``). A getter read but not
+    called (``callback(self._get_engine)``), or called in a closure, escapes."""
+    found: dict[str, list[Any]] = {}
+    for item in cls.body:
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        reader = scope_readers(facts)[id(item)]
+        me = reader.self_name
+        if me is None:
+            continue
+        own = {id(node) for node in walk_scope(item)}
+        for node in walk(item):
+            if not (isinstance(node, ast.Attribute) and node.attr in getters and isinstance(node.value, ast.Name)
+                    and node.value.id == me and isinstance(node.ctx, ast.Load)):
+                continue
+            call = facts.parent.get(id(node))
+            if id(node) in own and isinstance(call, ast.Call) and call.func is node:
+                found.setdefault(node.attr, []).append(_use_effect(facts, item, reader, call, set()))
+            else:
+                found.setdefault(node.attr, []).append(EFFECT_ESCAPE)
+    return {getter: merge_effects(effects) for getter, effects in found.items()}
 
 
 def _exit_closes(cls: ast.ClassDef) -> bool:

@@ -10,7 +10,7 @@ uses it (``self.helper(self.conn)``) is no release.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from dbleak.analysis.lifecycle_summary import (
     EFFECT_RETURN_GUESS,
     EFFECT_WITH,
     SUMMARY_BASES,
+    SUMMARY_GETTER_RESULTS,
     SUMMARY_KIND,
     SUMMARY_PASSED_ATTRS,
     SUMMARY_RELEASED_ATTRS,
@@ -114,12 +115,12 @@ def never_released(ctx: CheckContext, owned: OwnedObject) -> bool:
     qualname = sources.class_qualname(owned.class_node)
     if qualname is None:
         return False
-    if _may_release(sources, qualname, owned.attr, owned.spec):
+    if _may_release(ctx, qualname, owned.attr, owned.spec):
         return False
     if owned.spec.kind is Kind.CURSOR and owned.parent_attr is not None \
-            and _may_release(sources, qualname, owned.parent_attr, owned.spec):
+            and _may_release(ctx, qualname, owned.parent_attr, owned.spec):
         return False  # closing the connection it came from releases it
-    if any(_may_release(sources, sub, owned.attr, owned.spec)
+    if any(_may_release(ctx, sub, owned.attr, owned.spec)
            for sub in _module_subclasses(sources, qualname)):
         return False
     return not _released_from_outside(ctx, owned.attr)
@@ -129,17 +130,20 @@ def _released_from_outside(ctx: CheckContext, attr: str) -> bool:
     """``obj.conn.close()`` in code of the module that is not a method reading its own
     ``self``: some owner's caller releases it. (``self.conn.close()`` in another class closes
     that class's attribute, not this one's.)"""
-    for node in ctx.facts.all_nodes():
-        if not (isinstance(node, ast.Attribute) and node.attr in RELEASE_METHODS):
-            continue
-        target = node.value
-        if not (isinstance(target, ast.Attribute) and target.attr == attr):
-            continue
-        holder = target.value
-        if isinstance(holder, ast.Name) and holder.id in ("self", "cls"):
-            continue
-        return True
+    parents = ctx.facts.parent
+    for node in _read_from_outside(ctx, attr):
+        use = parents.get(id(node))
+        if isinstance(use, ast.Attribute) and use.value is node and use.attr in RELEASE_METHODS:
+            return True
     return False
+
+
+def _read_from_outside(ctx: CheckContext, attr: str) -> Iterator[ast.Attribute]:
+    """``obj.<attr>`` in the module, on an object other than ``self``/``cls``."""
+    for node in ctx.facts.all_nodes():
+        if isinstance(node, ast.Attribute) and node.attr == attr and not (
+                isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+            yield node
 
 
 def reopened(ctx: CheckContext) -> list[Reopened]:
@@ -260,24 +264,41 @@ def _reads_attr(test: ast.AST, attr: str) -> bool:
     return False
 
 
-def _may_release(sources: ObjectSources, qualname: str, attr: str, spec: ObjectSpec) -> bool:
+def _may_release(ctx: CheckContext, qualname: str, attr: str, spec: ObjectSpec) -> bool:
     """Whether the class or one of its bases in the project may release ``self.attr``. A base
     from outside the project does not know the attributes its subclasses set: it releases none
     of them (no evidence that it does)."""
+    sources = object_sources(ctx)
     for _name, summary, _level in sources.class_chain(qualname):
         if attr in summary.get(SUMMARY_RELEASED_ATTRS, ()):
             return True
-        if any(_use_releases(sources, use, spec)
+        if any(_use_releases(ctx, summary, use, spec)
                for use in (summary.get(SUMMARY_PASSED_ATTRS) or {}).get(attr, ())):
             return True
     return False
 
 
-def _use_releases(sources: ObjectSources, use: tuple[Any, ...], spec: ObjectSpec) -> bool:
+def _effect_releases(ctx: CheckContext, summary: Mapping[str, Any], effect: Any, spec: ObjectSpec) -> bool:
+    """Whether a merged effect (of a getter's results) may release the object."""
+    if isinstance(effect, tuple):
+        return any(_use_releases(ctx, summary, use, spec) for use in effect)
+    if effect == EFFECT_WITH:
+        return spec.with_ is not None and spec.with_.closes
+    return effect in (EFFECT_RELEASE, EFFECT_ESCAPE)
+
+
+def _use_releases(ctx: CheckContext, summary: Mapping[str, Any], use: tuple[Any, ...], spec: ObjectSpec) -> bool:
+    sources = object_sources(ctx)
     if use[0] == "with":
         return spec.with_ is not None and spec.with_.closes
     if use[0] == EFFECT_RETURN:
-        return True  # handed out by a method (a getter): its caller may close it
+        # Handed out by a method (a getter): its caller may close it. A private getter
+        # (`_get_engine`) that only the class's own methods call, which only use what it gives
+        # (`engine = self._get_engine()`, `run(engine)`), releases nothing.
+        results = (summary.get(SUMMARY_GETTER_RESULTS) or {}).get(use[1]) if len(use) > 1 else None
+        if results is None or next(_read_from_outside(ctx, use[1]), None) is not None:
+            return True
+        return _effect_releases(ctx, summary, results, spec)
     if use[0] == EFFECT_GUESS:
         return False  # given to a callee nothing is known of: likely borrowed
     _tag, target, index, keyword, kept, bound = use

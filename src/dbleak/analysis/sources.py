@@ -52,6 +52,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_YIELDS,
     summarize_lifecycle,
 )
+from dbleak.analysis.module import walk_scope
 from dbleak.analysis.origins import (
     FACTORY_CLASS_KEYWORDS,
     Origin,
@@ -877,9 +878,10 @@ class ObjectSources:
                 return False
             if qualname in CONNECT_ON_ARGUMENTS and not call.args and not call.keywords:
                 return False  # `MySQLConnection()` connects only when given options
-            if any(k.arg in DEFERRED_CONNECT_KEYWORDS and isinstance(k.value, ast.Constant)
-                   and k.value.value is True for k in call.keywords):
-                return False  # `pymysql.connect(defer_connect=True)`: connects on `.connect()`
+            deferred = any(k.arg in DEFERRED_CONNECT_KEYWORDS and isinstance(k.value, ast.Constant)
+                           and k.value.value is True for k in call.keywords)
+            if deferred and not self._connected_later(call):
+                return False  # `pymysql.connect(defer_connect=True)` never connected here
             if factory.context_only:
                 return False
             spec = self.made_as(self.drivers.objects.get(factory.returns),
@@ -891,6 +893,19 @@ class ObjectSources:
             return None
         common = self._common(list(specs))
         return common if isinstance(common, ObjectSpec) else None
+
+    def _connected_later(self, call: ast.Call) -> bool:
+        """``c = pymysql.connect(defer_connect=True)`` and then ``c.connect(...)`` in the same
+        scope: the object is connected there, and from then on holds its socket."""
+        holder = self.facts.parent.get(id(call))
+        if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
+                and isinstance(holder.targets[0], ast.Name)):
+            return False
+        name = holder.targets[0].id
+        scope = self.facts.scope_of_stmt.get(id(holder))
+        return scope is not None and any(
+            isinstance(node, ast.Attribute) and node.attr == "connect" and isinstance(node.value, ast.Name)
+            and node.value.id == name for node in walk_scope(scope.node))
 
     def param_effect(self, qualname: str, index: int | None, keyword: str | None,
                      bound: bool, depth: int = 0) -> str | None:

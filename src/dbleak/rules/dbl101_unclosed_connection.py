@@ -208,8 +208,7 @@ class UnclosedConnection(Rule):
     by an exception (not flagged: their connections are released when collected); project
     wrapper classes that connect lazily in a `connect()` method of their own, or whose class is
     chosen at run time (a registry of backends); handles of libraries outside the driver table
-    (Qt's `QSqlDatabase`, PyGreSQL); `connect(defer_connect=True)` connected later by
-    `.connect()`; instances of another package's classes that hold a connection or an engine
+    (Qt's `QSqlDatabase`, PyGreSQL); instances of another package's classes that hold a connection or an engine
     (`spinedb_api.DatabaseMapping`, Flask-SQLAlchemy's extension returned by a fixture),
     engines handed to a project class inside a dict (`engines={"default": engine}`), and a
     decorator that passes a new cursor to the method it wraps and returns that method's

@@ -76,7 +76,11 @@ class OwnerNeverCloses(Rule):
     ## Known problems
     A use of the attribute that hands it to other code (returned, aliased, stored, given to a
     constructor or a keeping call) counts as a possible release; a call of the project that
-    only uses it (its summary says so) does not, nor does a `close()` in an `except` block
+    only uses it (its summary says so) does not, nor does a return from a private method
+    (`def _get_engine(self): ... return self._engine`) that no code of the module calls on
+    another object than `self` and whose results the class's own calls only use
+    (`engine = self._get_engine()`, then `run(engine)` of a function that borrows it, also
+    through a `lambda` it hands to a retry helper), nor does a `close()` in an `except` block
     that re-raises (the clean-up of a failure), nor a local alias that only puts it back
     (`old = self.conn` ... `self.conn = old`), nor a method call on it in a closure of a
     method (`def save(): self.conn.commit()`: the closure keeps `self`, not the connection).
