@@ -1,6 +1,7 @@
 """The table reads the names of the modules that define SQLAlchemy's objects as the public ones
-(`from sqlalchemy.orm.session import Session` is `sqlalchemy.orm.Session`): checked here against
-SQLAlchemy itself, name by name."""
+(`from sqlalchemy.orm.session import Session` is `sqlalchemy.orm.Session`), and asyncpg's
+(`asyncpg.connection.connect` is `asyncpg.connect`): checked here against the drivers
+themselves, name by name."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dbleak.knowledge.drivers import builtin_table
 
 TABLE = builtin_table()
 ALIASES = [(alias, target) for alias, target in TABLE.module_aliases.items()
-           if alias.startswith("sqlalchemy.")]
+           if alias.startswith(("sqlalchemy.", "asyncpg."))]
 
 
 def _named(qualname: str) -> Any:
@@ -23,6 +24,7 @@ def _named(qualname: str) -> Any:
 
 def test_there_are_some() -> None:
     assert ("sqlalchemy.orm.session.Session", "sqlalchemy.orm.Session") in ALIASES
+    assert ("asyncpg.connection.connect", "asyncpg.connect") in ALIASES
 
 
 @pytest.mark.parametrize(("alias", "target"), ALIASES, ids=[a for a, _ in ALIASES])

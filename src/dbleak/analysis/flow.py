@@ -317,8 +317,8 @@ class _ScopeInterpreter(Creations):
         """A module-level object the module uses as a script does, as a function's local: made
         under ``if __name__ == "__main__":``, or read by no function or class of the module (only
         by the statements that run at import). Left open at the module's end, it is never
-        closed. An engine is a pool meant for the process's life: not one of these."""
-        if resource.spec.kind is Kind.ENGINE or resource.name is None:
+        closed. An engine or a pool is meant for the process's life: not one of these."""
+        if resource.spec.kind in (Kind.ENGINE, Kind.POOL) or resource.name is None:
             return False
         return (in_main_guard(resource.stmt, self.parents)
                 or resource.name not in self._names_read_in_nested_scopes())

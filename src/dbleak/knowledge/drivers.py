@@ -1004,6 +1004,13 @@ ASYNCPG = DriverSpec(
             note="from `await pool.acquire()`: give it back with `await pool.release(conn)`",
         ),
     ),
+    # The modules that define the factories (asyncpg's own code and tests call them there:
+    # `from asyncpg import connection as pg_connection`): the same objects
+    # (tests/drivers/test_sqlalchemy_names.py).
+    module_aliases=(
+        ("asyncpg.connection.connect", "asyncpg.connect"),
+        ("asyncpg.pool.create_pool", "asyncpg.create_pool"),
+    ),
     factories=(
         FactorySpec("asyncpg.connect", "asyncpg.Connection", awaited=True),
         FactorySpec("asyncpg.create_pool", "asyncpg.Pool", awaited=True,

@@ -124,7 +124,10 @@ class UnclosedConnection(Rule):
     context manager's `__enter__` without being kept on `self` (`with` hands it to its block,
     and `__exit__` holds no reference to close it). An engine
     (`create_engine()`) made inside a function and never disposed is flagged too: its pool
-    keeps connections open. Scripts count as scopes: a connection or session made at module
+    keeps connections open; so is a connection pool of the driver table made there and never
+    closed (`asyncpg.create_pool()`, `psycopg_pool.ConnectionPool()`,
+    `psycopg2.pool.SimpleConnectionPool()` without `closeall()`). Like engines, pools made at
+    module level are the process's and are not flagged. Scripts count as scopes: a connection or session made at module
     level under `if __name__ == "__main__":`, or one that no function or class of the module
     reads (only the statements that run at import use it), is flagged when it is never closed
     (an exception path of a script is not: the process ends). A module global that the
@@ -273,7 +276,7 @@ class UnclosedConnection(Rule):
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
-        yield from leak_findings(cls, ctx, (Kind.CONNECTION, Kind.SESSION, Kind.ENGINE), "connection")
+        yield from leak_findings(cls, ctx, (Kind.CONNECTION, Kind.SESSION, Kind.ENGINE, Kind.POOL), "connection")
 
 
 __all__ = ["UnclosedConnection", "describe", "expected_to_fail", "leak_findings", "lifecycle_triggers"]
