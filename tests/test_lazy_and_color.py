@@ -52,7 +52,23 @@ def test_importing_the_command_line_loads_no_heavy_module() -> None:
 def test_version_loads_no_heavy_module() -> None:
     code = ("import sys\nsys.argv = ['dbleak', '--version']\nfrom dbleak.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n")
-    assert _loaded(code, HEAVY) == []
+    assert _loaded(code, (*HEAVY, "dbleak.models", "difflib")) == []
+
+
+# What a check in one process, without a cache or a configuration file, never needs: worker
+# processes, the cache's hashing and pickling, TOML, --diff, --statistics, a rule's crash, SQL.
+NOT_FOR_ONE_FILE = ("multiprocessing", "pickle", "hashlib", "tomllib", "difflib", "json",
+                    "logging", "traceback", "dbleak.cache", "dbleak.report.statistics")
+
+
+def test_checking_one_file_without_cache_loads_only_what_it_uses(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(LEAKY)
+    code = ("import sys, os\n"
+            f"os.chdir({str(tmp_path)!r})\n"
+            "sys.argv = ['dbleak', 'check', '--no-cache', '--isolated', 'm.py']\n"
+            "from dbleak.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n")
+    assert _loaded(code, NOT_FOR_ONE_FILE) == []
 
 
 def test_checking_python_without_sql_loads_neither_sqlglot_nor_libcst(tmp_path: Path) -> None:
