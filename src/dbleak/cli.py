@@ -6,6 +6,7 @@ Exit codes: 0 nothing left to report, 1 findings remain, 2 usage, configuration 
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -119,6 +120,7 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
           add_noqa: bool, runtime_report: Path | None, ignore_noqa: bool, show_settings: bool,
           show_files: bool, verbose: bool, no_cache: bool, cache_dir: Path | None) -> None:
     """Check PATHS (files or folders; default: the current folder; `-` reads stdin)."""
+    _pause_cyclic_gc()
     from dbleak.api import RunOptions
     from dbleak.progress import TerminalObserver
     from dbleak.settings import ConfigError, ConfigResolver, apply_inline
@@ -191,6 +193,16 @@ def check(paths: tuple[Path, ...], select: tuple[str, ...], extend_select: tuple
     if code == EXIT_FINDINGS and exit_zero:
         code = EXIT_CLEAN
     sys.exit(code)
+
+
+def _pause_cyclic_gc() -> None:
+    """Pause the cyclic garbage collector until the command ends. Importing the rules and their
+    analyses makes only objects that live as long as the process, yet it set off ~35
+    collections (~5 % of a one-file check); the run itself pauses it anyway
+    (``runner.cyclic_gc_paused``)."""
+    if gc.isenabled():
+        gc.disable()
+        click.get_current_context().call_on_close(gc.enable)
 
 
 def _config_arguments(values: Sequence[str]) -> tuple[Path | None, list[dict[str, Any]]]:
