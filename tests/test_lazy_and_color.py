@@ -61,9 +61,11 @@ def test_version_loads_no_heavy_module() -> None:
 
 
 # What a check in one process, without a cache or a configuration file, never needs: worker
-# processes, the cache's hashing and pickling, TOML, --diff, --statistics, a rule's crash, SQL.
+# processes, the cache's hashing and pickling, TOML, --diff, --statistics, a rule's crash, SQL,
+# the language server's incremental checker.
 NOT_FOR_ONE_FILE = ("multiprocessing", "pickle", "hashlib", "tomllib", "difflib", "json",
-                    "logging", "traceback", "dbleak.cache", "dbleak.report.statistics")
+                    "logging", "traceback", "dbleak.cache", "dbleak.report.statistics",
+                    "dbleak.incremental")
 
 
 def test_checking_one_file_without_cache_loads_only_what_it_uses(tmp_path: Path) -> None:

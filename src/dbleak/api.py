@@ -26,7 +26,6 @@ from dbleak.analysis.salvage import summary_tree
 from dbleak.discovery import Discovered, discover
 from dbleak.engine import Parsed, check_bytes, check_text, unreadable
 from dbleak.fixing import FixOutcome, ReadOnlyError, fix_text, with_fixes, write_source_file
-from dbleak.incremental import IncrementalChecker
 from dbleak.knowledge.drivers import table_for
 from dbleak.models import FileResult
 from dbleak.runner import (
@@ -44,6 +43,7 @@ from dbleak.source import DecodeError, decode_source, encode_source
 
 if TYPE_CHECKING:
     from dbleak.cache import Cache
+    from dbleak.incremental import IncrementalChecker
 
 
 def check_source(text: str, path: str = "<stdin>", settings: Settings | None = None,
@@ -370,6 +370,16 @@ def index_of(modules: dict[str, ModuleSummaries], finder: ModuleFinder | None) -
     for path in sorted(modules):
         project.add_summaries(modules[path])
     return project
+
+
+def __getattr__(name: str) -> Any:
+    """``IncrementalChecker``, for the language server (imported when first asked for: a
+    check from the command line does not use it)."""
+    if name == "IncrementalChecker":
+        from dbleak.incremental import IncrementalChecker
+
+        return IncrementalChecker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
