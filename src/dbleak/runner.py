@@ -297,11 +297,11 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
                       options: Any, check: Callable[..., Any], with_project: bool,
                       owner: list[int], worker: int, conn: Connection,
                       finder: ModuleFinder | None = None, parent: int | None = None) -> None:
+    import pickle
+
     # The parent decides when the run stops: Ctrl-C (sent to the whole process group) is
     # ignored here, and SIGTERM (the parent's, when it stops) ends the worker at once. A worker
     # whose parent died (SIGKILL, a crash) stops before its next file and writes nothing more.
-    import pickle
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parent = parent if parent is not None else os.getppid()
