@@ -3,8 +3,9 @@
     python benchmarks/paired.py ROUNDS COMMANDS.json [CWD]
 
 COMMANDS.json maps a name to ``[{extra environment}, [argv...]]``. Prints, per command, the
-median (and fastest) wall time and the median CPU time (user + system of the process and its
-children). Pairing and CPU time keep a shared machine's load from deciding a comparison.
+median (and fastest) wall time and the median (and least) CPU time (user + system of the
+process and its children). Pairing and CPU time keep a shared machine's load from deciding a
+comparison.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def main() -> None:
                                      + after.ru_stime - before.ru_stime)
     for name, (walls, cpus) in measured.items():
         print(f"{name:32s} wall median {statistics.median(walls):.3f} s "
-              f"(min {min(walls):.3f})  cpu median {statistics.median(cpus):.3f} s")
+              f"(min {min(walls):.3f})  cpu median {statistics.median(cpus):.3f} s "
+              f"(min {min(cpus):.3f})")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,16 @@ the server, the rules for a check); colour only on a terminal and never under NO
 from __future__ import annotations
 
 import ast
+import gc
 import os
 import pty
 import subprocess
 import sys
 from pathlib import Path
+
+from click.testing import CliRunner
+
+from dbleak.cli import cli
 
 LEAKY = "import sqlite3\n\nwith sqlite3.connect('x') as conn:\n    conn.execute('select 1')\n"
 
@@ -52,7 +57,34 @@ def test_importing_the_command_line_loads_no_heavy_module() -> None:
 def test_version_loads_no_heavy_module() -> None:
     code = ("import sys\nsys.argv = ['dbleak', '--version']\nfrom dbleak.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n")
-    assert _loaded(code, HEAVY) == []
+    assert _loaded(code, (*HEAVY, "dbleak.models", "difflib")) == []
+
+
+# What a check in one process, without a cache or a configuration file, never needs: worker
+# processes, the cache's hashing and pickling, TOML, --diff, --statistics, a rule's crash, SQL,
+# the language server's incremental checker.
+NOT_FOR_ONE_FILE = ("multiprocessing", "pickle", "hashlib", "tomllib", "difflib", "json",
+                    "logging", "traceback", "dbleak.cache", "dbleak.report.statistics",
+                    "dbleak.incremental")
+
+
+def test_checking_one_file_without_cache_loads_only_what_it_uses(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(LEAKY)
+    code = ("import sys, os\n"
+            f"os.chdir({str(tmp_path)!r})\n"
+            "sys.argv = ['dbleak', 'check', '--no-cache', '--isolated', 'm.py']\n"
+            "from dbleak.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n")
+    assert _loaded(code, NOT_FOR_ONE_FILE) == []
+
+
+def test_a_check_gives_the_garbage_collector_back(tmp_path: Path) -> None:
+    """The check pauses the cyclic collector for its start-up and run, and only for them."""
+    (tmp_path / "m.py").write_text(LEAKY)
+    assert gc.isenabled()
+    result = CliRunner().invoke(cli, ["check", "--no-cache", str(tmp_path / "m.py")])
+    assert result.exit_code == 1 and "DBL104" in result.output
+    assert gc.isenabled()
 
 
 def test_checking_python_without_sql_loads_neither_sqlglot_nor_libcst(tmp_path: Path) -> None:

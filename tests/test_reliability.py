@@ -73,7 +73,7 @@ LEAKY = 'import sqlite3\n\n\ndef f(p):\n    conn = sqlite3.connect(p)\n    conn.
 AS_NOBODY = """
 import os, sys
 from dbleak.api import check_source, fix_source
-import dbleak.cli
+import dbleak.cache, dbleak.cli  # the cache (and its hashlib, pickle) is imported on first use
 src = "import sqlite3\\ndef f(p):\\n    conn = sqlite3.connect(p)\\n    conn.execute('x')\\n"
 check_source(src, "warm.py", build_fixes=True)
 fix_source(src, "warm.py")

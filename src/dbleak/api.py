@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbleak.analysis.context import is_package_path
 from dbleak.analysis.module import collect_facts
@@ -23,11 +23,9 @@ from dbleak.analysis.project import (
     summarize_module,
 )
 from dbleak.analysis.salvage import summary_tree
-from dbleak.cache import Cache, Entry, answers_digest
 from dbleak.discovery import Discovered, discover
 from dbleak.engine import Parsed, check_bytes, check_text, unreadable
 from dbleak.fixing import FixOutcome, ReadOnlyError, fix_text, with_fixes, write_source_file
-from dbleak.incremental import IncrementalChecker
 from dbleak.knowledge.drivers import table_for
 from dbleak.models import FileResult
 from dbleak.runner import (
@@ -42,6 +40,10 @@ from dbleak.runner import (
 )
 from dbleak.settings import Settings
 from dbleak.source import DecodeError, decode_source, encode_source
+
+if TYPE_CHECKING:
+    from dbleak.cache import Cache
+    from dbleak.incremental import IncrementalChecker
 
 
 def check_source(text: str, path: str = "<stdin>", settings: Settings | None = None,
@@ -164,6 +166,8 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
         with index.recording() as reads:
             result, text = _checked(data, display, settings, index, parsed, portable)
         if not result.internal_errors:
+            from dbleak.cache import Entry, answers_digest
+
             read = tuple(sorted(reads))
             options.cache.store(path, Entry(
                 hit, prepared.summaries.get(path) if prepared is not None else None, result,
@@ -366,6 +370,16 @@ def index_of(modules: dict[str, ModuleSummaries], finder: ModuleFinder | None) -
     for path in sorted(modules):
         project.add_summaries(modules[path])
     return project
+
+
+def __getattr__(name: str) -> Any:
+    """``IncrementalChecker``, for the language server (imported when first asked for: a
+    check from the command line does not use it)."""
+    if name == "IncrementalChecker":
+        from dbleak.incremental import IncrementalChecker
+
+        return IncrementalChecker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -7,7 +7,6 @@ import fnmatch
 import os
 import re
 import sys
-import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -162,6 +161,8 @@ def run_rules(text: str, path: str, settings: Settings, active: tuple[type[Rule]
             try:
                 findings.extend(rule.check(ctx))
             except Exception:  # noqa: BLE001 - a bug in one rule must not end the run
+                import traceback
+
                 detail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
                 errors.append(f"{path}: internal error in {rule.code} ({rule.name}): {detail}")
     finally:

@@ -11,23 +11,19 @@ from __future__ import annotations
 
 import ast
 import gc
-import multiprocessing
 import os
-import pickle
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbleak.analysis.context import is_package_path
 from dbleak.analysis.module import collect_facts
 from dbleak.analysis.project import ModuleFinder, ProjectIndex, summarize_module
 from dbleak.analysis.salvage import salvage_module
-from dbleak.cache import Cache, Entry
 from dbleak.discovery import Discovered
 from dbleak.engine import Parsed, active_rules, module_name_for, parse_module
 from dbleak.fixing import ParentGone, guard_writes
@@ -35,6 +31,14 @@ from dbleak.knowledge.drivers import table_for
 from dbleak.models import Finding
 from dbleak.settings import Settings
 from dbleak.source import DecodeError, decode_source
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from dbleak.cache import Cache, Entry
+
+# multiprocessing and pickle are imported where workers start: a run of one process (a file,
+# a warm cache) does not pay for them.
 
 # Source characters whose trees are kept between the passes (~37x that in memory), per process.
 KEEP_BUDGET = 40_000_000
@@ -104,7 +108,7 @@ class Prepared:
 # A warm run checks at most this many files again: worker processes would cost more than they
 # save (each reads its share of the cache, and the index crosses the pipes twice).
 MOSTLY_CACHED = 96
-Probed = dict[Path, tuple[bytes, str, Entry | None]]  # each file's bytes, cache key and entry
+Probed = dict[Path, tuple[bytes, str, "Entry | None"]]  # each file's bytes, cache key and entry
 
 
 def probe_cache(items: list[Discovered], settings_for: Callable[[Path], Settings], cache: Cache,
@@ -238,7 +242,11 @@ def worker_count(files: int) -> int:
     configured = os.environ.get("DBLEAK_JOBS")
     if configured and configured.isdigit():
         return max(1, int(configured))
-    if files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
+    if files < PARALLEL_MIN_FILES:
+        return 1
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -271,6 +279,8 @@ def _merged_index(conn: Connection, owner: list[int], own: int,
     merges them: the other workers' pickled lists (one entry per file of their share) read
     from ``conn`` in worker order, worker ``own``'s are ``summaries``, used as they are (the
     kept facts share their objects: unpickled, they would be held twice)."""
+    import pickle
+
     project = ProjectIndex(finder=finder)
     shares: list[Iterator[dict[str, dict[str, Any]]]] = []
     for worker in range(max(owner, default=0) + 1):
@@ -287,6 +297,8 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
                       options: Any, check: Callable[..., Any], with_project: bool,
                       owner: list[int], worker: int, conn: Connection,
                       finder: ModuleFinder | None = None, parent: int | None = None) -> None:
+    import pickle
+
     # The parent decides when the run stops: Ctrl-C (sent to the whole process group) is
     # ignored here, and SIGTERM (the parent's, when it stops) ends the worker at once. A worker
     # whose parent died (SIGKILL, a crash) stops before its next file and writes nothing more.
@@ -317,9 +329,6 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
         return
 
 
-_NOTHING = pickle.dumps([], pickle.HIGHEST_PROTOCOL)  # the summaries of a worker that died
-
-
 def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], Settings],
                        options: Any, with_project: bool, check: Callable[..., Any],
                        workers: int, crashed: Callable[[Discovered], Any],
@@ -329,6 +338,11 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
     ``crashed(item)`` makes the result for an item whose worker died; ``indexed()`` is called
     once every worker has been sent the summaries of all (when a project index is built).
     """
+    import multiprocessing
+    import pickle
+    from multiprocessing.connection import wait
+
+    nothing = pickle.dumps([], pickle.HIGHEST_PROTOCOL)  # the summaries of a worker that died
     context = multiprocessing.get_context("fork")
     connections: list[Connection] = []
     processes = []
@@ -356,7 +370,7 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
                     received.append(conn.recv_bytes())
                 except (EOFError, OSError):
                     alive[index] = False
-                    received.append(_NOTHING)
+                    received.append(nothing)
             for index, conn in enumerate(connections):
                 for source, data in enumerate(received):
                     if not alive[index]:

@@ -11,10 +11,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+# tomllib is imported by the two functions that read a file: a run with no configuration
+# file (a file checked outside a project) does not load it.
 
 
 class ConfigError(Exception):
@@ -147,6 +145,11 @@ def read_config_file(path: Path) -> dict[str, Any] | None:
 
     Returns None for a pyproject.toml without the table.
     """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
@@ -261,6 +264,11 @@ def target_from_requires_python(spec: str) -> str | None:
 def _requires_python(path: Path) -> str | None:
     if path.name != "pyproject.toml":
         return None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
     try:
         with open(path, "rb") as handle:
             project = tomllib.load(handle).get("project")

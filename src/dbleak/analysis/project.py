@@ -19,7 +19,6 @@ rules will later use (the runner parses once and keeps the tree for the checking
 from __future__ import annotations
 
 import ast
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -298,6 +297,8 @@ class ModuleFinder:
             with open(path, "rb") as handle:
                 data = handle.read()
             if self.store is not None:
+                import hashlib  # only with a cache: a run without one does not load it
+
                 key = "\0".join((module, str(is_package), self.drivers_key,
                                   hashlib.blake2b(data, digest_size=16).hexdigest()))
                 kept = self.store.summaries(path, key)
@@ -608,6 +609,8 @@ def _canonical(value: Any) -> str:
 
 def value_digest(value: Any) -> bytes:
     """A digest of plain summary data, the same in every process."""
+    import hashlib  # only with a cache: a run without one does not load it
+
     return hashlib.blake2b(_canonical(value).encode("utf-8", "surrogatepass"),
                            digest_size=16).digest()
 

@@ -10,7 +10,6 @@ unknown. Precision first: "unbounded" is said only when sure, everything doubtfu
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -255,6 +254,8 @@ _BARE_IN = re.compile(rf"\bIN\s+{PARAMETER_LITERAL}\b", re.IGNORECASE)
 
 
 def _parse(text: str, dialect: str | None) -> list[Any] | None:
+    import logging
+
     import sqlglot
     from sqlglot.errors import ErrorLevel
 

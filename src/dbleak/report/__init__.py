@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from dbleak.models import Finding
+if TYPE_CHECKING:  # the CLI reads the table of formats at start-up, before any finding exists
+    from dbleak.models import Finding
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class ReportContext:
     checked_paths: tuple[str, ...] = ()
 
 
-Formatter = Callable[[Sequence[Finding], ReportContext], str]
+Formatter = Callable[[Sequence["Finding"], ReportContext], str]
 
 
 def _json(findings: Sequence[Finding], context: ReportContext) -> str:
