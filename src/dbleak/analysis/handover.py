@@ -16,7 +16,7 @@ from dbleak.analysis.lifecycle_summary import (
     value_leaves,
 )
 from dbleak.analysis.module import walk, walk_scope
-from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources
+from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources, ProjectClass
 from dbleak.knowledge.calls import (
     BORROWING_BUILTINS,
     BORROWING_METHODS,
@@ -272,6 +272,8 @@ class HandOver:
             if func.id in LAZY_WRAPPERS:
                 return "lazy"
         qualname = sources.call_target(call, self.cls)
+        if qualname is None and isinstance(func, ast.Attribute):
+            qualname = self._method_of_instance(func)
         if qualname in CLOSING_WRAPPERS:
             holder = self.parents.get(id(call))
             if isinstance(holder, ast.withitem):
@@ -314,6 +316,19 @@ class HandOver:
                 or self._result_leaves(call) or self._result_released(call):
             return "escape"
         return "guess"  # nothing says the callee keeps it: a borrow, but only a likely one
+
+    def _method_of_instance(self, func: ast.Attribute) -> str | None:
+        """``helper.close_connection`` where ``helper`` holds an instance of a project class
+        (``helper = self.build_connection()``, annotated or returning ``OracleDB(...)``): that
+        class's method, found through its bases by the summary look-up."""
+        if not isinstance(func.value, ast.Name):
+            return None
+        value = self.sources.expr_value(func.value, self.scope, self.cls)
+        if isinstance(value, ObjectSpec) and value.project_class:
+            value = ProjectClass(value.project_class)
+        if isinstance(value, ProjectClass):
+            return f"{value.qualname}.{func.attr}"
+        return None
 
     def _result_released(self, call: ast.Call) -> bool:
         """``cnx = instrument(connect(...)); ...; cnx.close()``: the code closes what the call

@@ -31,6 +31,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_RETURNS,
 )
 from dbleak.analysis.module import walk_scope
+from dbleak.analysis.origins import decorator_name
 from dbleak.analysis.sources import ObjectSources, object_sources
 from dbleak.knowledge.calls import RELEASE_METHODS
 from dbleak.knowledge.drivers import Kind, ObjectSpec
@@ -176,13 +177,15 @@ _SETUP_METHODS = frozenset({"setUp", "setUpClass", "asyncSetUp", "setup_method",
 def _runs_again(sources: ObjectSources, cls: ast.ClassDef, method: ast.FunctionDef | ast.AsyncFunctionDef,
                 stores: list[StoredResource]) -> bool:
     """The attribute may hold an open object when ``method`` stores a new one: another method
-    stores one too, or the class calls ``method`` from more than one place. A test method runs
+    stores one too, the class calls ``method`` from more than one place, or it is a property. A test method runs
     once, on a fresh instance, after the set-up: only what the set-up stores is there."""
     if method.name.startswith("test"):
         return any(isinstance(other.method, (ast.FunctionDef, ast.AsyncFunctionDef))
                    and other.method.name in _SETUP_METHODS for other in stores)
     if any(other.method is not method and not _is_test_method(other.method) for other in stores):
         return True
+    if any(decorator_name(d) == "property" for d in method.decorator_list):
+        return True  # a property runs on every read of it: each read replaces what the last made
     calls = 0
     for item in cls.body:
         if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) or item is method:

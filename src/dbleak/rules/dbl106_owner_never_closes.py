@@ -28,8 +28,9 @@ class OwnerNeverCloses(Rule):
     kept only by what an attribute holds, made with it (`self.db =
     scoped_session(sessionmaker(bind=engine))`: a session factory never disposes its bind), is
     judged the same way. Also flags a method that stores a new connection on an attribute
-    that may still hold an open one (another method stores one too, or the class calls it more
-    than once) without closing it or checking it first.
+    that may still hold an open one (another method stores one too, the class calls it more
+    than once, or it is a `@property`, which runs on every read) without closing it or
+    checking it first.
 
     A method that closes the attribute's object and then stores a new one on it
     (`if self.conn: self.conn.close()` then `self.conn = conn`) replaces it: it is no release
