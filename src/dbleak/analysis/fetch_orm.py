@@ -443,6 +443,40 @@ def _is_aggregate(node: ast.AST) -> bool:
     return False
 
 
+# Django's built-in field lookups and date/time transforms: the part after `__` that does
+# not name another table (`created__gte`, `name__icontains`, `when__date`).
+DJANGO_LOOKUPS = frozenset({
+    "exact", "iexact", "contains", "icontains", "in", "gt", "gte", "lt", "lte", "startswith",
+    "istartswith", "endswith", "iendswith", "range", "date", "year", "iso_year", "month", "day",
+    "week", "week_day", "iso_week_day", "quarter", "time", "hour", "minute", "second", "isnull",
+    "regex", "iregex", "search", "unaccent", "trigram_similar", "len", "has_key", "has_keys",
+    "has_any_keys", "contained_by", "overlap", "lower", "upper", "abs"})
+_PATH_STEPS = frozenset({"filter", "exclude", "get", "order_by", "values", "values_list",
+                         "distinct", "only", "defer"})
+
+
+def names_a_relation(steps: list[Step]) -> bool:
+    """Whether the chain follows a relation of its model: `select_related("page")`, or a
+    lookup path through another table (`filter(page__published=True)`,
+    `order_by("-page__title")`): the model is then no table that references nothing."""
+    for step in steps:
+        call = step.call
+        if call is None:
+            continue
+        if step.name in ("select_related", "prefetch_related") and call.args:
+            return True
+        if step.name not in _PATH_STEPS:
+            continue
+        paths = [k.arg for k in call.keywords if k.arg]
+        paths += [a.value.lstrip("-") for a in call.args
+                  if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        for path in paths:
+            parts = path.split("__")
+            if len(parts) > 1 and parts[1] not in DJANGO_LOOKUPS:
+                return True
+    return False
+
+
 @dataclass(frozen=True)
 class OrmBound:
     bounded: bool
