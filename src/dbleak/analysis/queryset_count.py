@@ -30,7 +30,7 @@ from dbleak.analysis.fetch_orm import (
 )
 from dbleak.analysis.module import ModuleFacts, Scope, walk
 from dbleak.analysis.names import refines
-from dbleak.analysis.origins import instance_method_of
+from dbleak.analysis.origins import has_decorator, instance_method_of, is_none
 from dbleak.knowledge.frameworks import FRAMEWORK_RELATED_MANAGERS
 
 # Queryset methods that make another queryset and support `count()`/`exists()`.
@@ -42,6 +42,8 @@ _QUERY_CALLS = (_CHAINABLE | DJANGO_BOUNDING) - {"iterator", "in_bulk"}
 _RELATED_ENTRY = frozenset({"all", "filter", "exclude"})
 # How a queryset is known (see `CountSite.inferred`).
 _KNOWN, _INFERRED = "known", "inferred"
+# A class-based view's ``queryset`` attribute: a queryset or None (no `.exists()` rewrite).
+_MAYBE_NONE = "maybe-none"
 # Statements and expressions whose `test` is evaluated only for its truth.
 _TESTS = frozenset({ast.If, ast.While, ast.IfExp, ast.Assert})
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -66,6 +68,9 @@ class CountSite:
     # The list or set comprehension that keeps some of the queryset's rows, when it is what is
     # counted (`len([a for a in qs if ...])`): no rewrite, the condition belongs in the query.
     kept_by: ast.expr | None = None
+    # A class-based view's `self.queryset`, which may be None: a truth test of it often means
+    # `is not None`, and `.exists()` would fail on None; no rewrite.
+    maybe_none: bool = False
 
 
 def count_sites(facts: ModuleFacts, path: str, root: str | None, managers: frozenset[str],
@@ -134,12 +139,15 @@ class _Finder:
         if stmt is None:
             return None
         shares = False
+        if kind == _INFERRED and isinstance(queryset, ast.Attribute) and self._rows_read(queryset, scope):
+            return None  # `self.queryset` (a cached property) is read whole here too
         if isinstance(queryset, ast.Name):
             uses = self._other_uses(queryset, scope)
             if uses is None:
                 return None  # its rows are read elsewhere: evaluating it once serves them
             shares = uses
-        return CountSite(node, queryset, form, stmt, shares, inferred=kind == _INFERRED)
+        return CountSite(node, queryset, form, stmt, shares, inferred=kind == _INFERRED,
+                         maybe_none=kind == _MAYBE_NONE)
 
     def _kept_by_comprehension(self, node: ast.expr, counted: ast.expr, form: str,
                                scope: Scope) -> CountSite | None:
@@ -251,6 +259,10 @@ class _Finder:
             # `len(facilities_managed_by(user))`, `len(self.related_reports)` (a property):
             # the helper's summary says
             return _INFERRED
+        if isinstance(expr, ast.Attribute):
+            view = self._view_queryset(expr, scope)
+            if view is not None:
+                return view
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) \
                 and expr.func.attr in _CHAINABLE and isinstance(expr.func.value, ast.Call):
             inner = self._queryset(expr.func.value, scope, depth + 1)
@@ -300,6 +312,46 @@ class _Finder:
             return None  # answered from the prefetch cache, no query at all
         # `book.authors.all()`: a related manager of a model instance
         return kind if all(s.name in _CHAINABLE for s in steps[first:]) else None
+
+    def _view_queryset(self, expr: ast.Attribute, scope: Scope) -> str | None:
+        """``self.queryset`` in a method of a class-based view of a Django module: by the
+        framework's contract (Django's generic views, Django REST framework's, and the views
+        built on them) a queryset or None (``"maybe-none"``), when the class's own body binds
+        ``queryset`` to None or to a queryset, or the class is a view (a base named
+        ``...View``/``...ViewSet``). Defined in the class as a (cached) property instead: a
+        queryset, as far as the name says (``"inferred"``)."""
+        if not (self.django and expr.attr == "queryset" and isinstance(expr.value, ast.Name)):
+            return None
+        cls = self._method_self(expr.value, scope)
+        if cls is None or scope.parent is None:
+            return None
+        if any(isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "queryset"
+               and has_decorator(item, {"property", "cached_property"}) for item in cls.body):
+            return _INFERRED
+        values = [v for v in self._refined_bindings("queryset", scope.parent) if not is_none(v)]
+        if values:
+            known = all(self._queryset(v, scope.parent, 1) is not None for v in values)
+            return _MAYBE_NONE if known else None
+        view = any((base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute)
+                    else "").endswith(("View", "ViewSet")) for base in cls.bases)
+        return _MAYBE_NONE if view else None
+
+    def _rows_read(self, attribute: ast.Attribute, scope: Scope) -> bool:
+        """Whether another read of ``self.<attr>`` in the scope may read its rows (anything but
+        a query method called on it, or a count)."""
+        holder = attribute.value
+        assert isinstance(holder, ast.Name)
+        for node in self.facts.scope_nodes.get(id(scope.node), ()):
+            if node is attribute or not (isinstance(node, ast.Attribute) and node.attr == attribute.attr
+                                         and isinstance(node.value, ast.Name)
+                                         and node.value.id == holder.id and isinstance(node.ctx, ast.Load)):
+                continue
+            parent = self.facts.parent.get(id(node))
+            if isinstance(parent, ast.Attribute) and parent.value is node and parent.attr in _QUERY_CALLS:
+                continue
+            if count_use(self.facts, node) is None:
+                return True
+        return False
 
     def _manager_self(self, name: ast.Name, scope: Scope) -> bool:
         """``name`` is the ``self`` of a method of a class deriving from Django's ``Manager``

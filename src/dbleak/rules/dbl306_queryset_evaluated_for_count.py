@@ -78,7 +78,12 @@ class QuerysetEvaluatedForCount(Rule):
     queryset attribute read through `self` in one of its methods (a Django REST framework
     view's `queryset = Sample.objects.filter(...)`, then `len(self.queryset.filter(...))`) is a
     queryset, whatever the method's decorators (`@action`) but `@staticmethod`,
-    `@classmethod` and `@property`. Managers' custom
+    `@classmethod` and `@property`. The bare attribute tested or counted (`if self.queryset:`
+    in a view's `get_queryset()`, most often meant as `is not None`) is reported without a
+    fix, in a Django module, when the class binds `queryset` to None or a queryset in its body
+    or is a view (a base named `...View` or `...ViewSet`): it may be None, where `.exists()`
+    would fail. A view's `queryset` defined as a (cached) property and counted is reported
+    with an unsafe fix, unless the same method reads its rows. Managers' custom
     methods and methods called on an object of no known type are not, nor are sliced
     querysets (`qs[:10]`, bounded already) and raw querysets. A related manager whose rows were prefetched (`prefetch_related("items")`)
     answers `len()` and truth tests from memory: `obj.items.all()` is not flagged when the same
@@ -158,8 +163,11 @@ class QuerysetEvaluatedForCount(Rule):
                 stmt = ctx.facts.statement_of(site.kept_by) or site.stmt
                 yield ctx.finding(cls, site.kept_by, _KEPT[site.form], plan=None, stmt=stmt)
                 continue
-            yield ctx.finding(cls, site.node, cls.message.format(purpose=_PURPOSES[site.form]),
-                              plan=_plan(rewriter, site), stmt=site.stmt)
+            message = cls.message.format(purpose=_PURPOSES[site.form])
+            if site.maybe_none:
+                yield ctx.finding(cls, site.node, message + _MAYBE_NONE[site.form], plan=None, stmt=site.stmt)
+                continue
+            yield ctx.finding(cls, site.node, message, plan=_plan(rewriter, site), stmt=site.stmt)
 
 
 def _property_queryset(ctx: CheckContext, node: ast.Attribute, scope: Scope) -> bool:
@@ -184,6 +192,12 @@ _KEPT = {
                        ("all", "test whether every row passes a condition (`all()`)"))}
 _PURPOSES = {"len": "count its rows", "distinct": "count its distinct rows",
              "truth": "test whether it has a row"}
+# A view's `self.queryset` may be None: no `.exists()` / `.count()` rewrite.
+_MAYBE_NONE = {
+    "truth": " (no fix: the view's `queryset` may be None; test `is not None` for that, "
+             "`.exists()` for rows)",
+    "len": " (no fix: the view's `queryset` may be None; count with `.count()` where it is set)",
+    "distinct": " (no fix: the view's `queryset` may be None)"}
 # What the fix calls on the queryset, by the form of the count.
 _COUNTING = {"len": "count()", "distinct": "order_by().distinct().count()", "truth": "exists()"}
 
