@@ -10,12 +10,17 @@ import ast
 from collections.abc import Collection, Mapping, MutableMapping
 
 from dbleak.analysis.lifecycle_summary import (
+    EFFECT_BORROW,
+    EFFECT_ESCAPE,
+    EFFECT_GUESS,
+    EFFECT_RELEASE,
     EFFECT_RETURN,
     EFFECT_RETURN_GUESS,
     EFFECT_WITH,
     value_leaves,
 )
 from dbleak.analysis.module import walk, walk_scope
+from dbleak.analysis.origins import scope_readers
 from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources, ProjectClass
 from dbleak.knowledge.calls import (
     BORROWING_BUILTINS,
@@ -44,6 +49,24 @@ def result_released(parents: Mapping[int, ast.AST], scope: ast.AST, call: ast.Ca
     return any(isinstance(node, ast.Attribute) and node.attr in methods
                and isinstance(node.value, ast.Name) and node.value.id == name
                for node in walk_scope(scope))
+
+
+def _returns_through(function: ast.FunctionDef | ast.AsyncFunctionDef, index: int | None,
+                     keyword: str | None) -> bool:
+    """Whether ``function`` returns a method call's result on the parameter at ``index`` (or
+    named ``keyword``): ``return cur.execute(q)``, which may be the object itself."""
+    params = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+    name = keyword if keyword is not None else params[index] if index is not None and index < len(params) else None
+    if name is None:
+        return False
+    for node in walk_scope(function):
+        value = node.value if isinstance(node, ast.Return) else None
+        while isinstance(value, ast.Await):
+            value = value.value
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+                and isinstance(value.func.value, ast.Name) and value.func.value.id == name:
+            return True
+    return False
 
 
 class HandOver:
@@ -274,6 +297,10 @@ class HandOver:
         qualname = sources.call_target(call, self.cls)
         if qualname is None and isinstance(func, ast.Attribute):
             qualname = self._method_of_instance(func)
+        if qualname is None and isinstance(func, ast.Name):
+            decorated = self._decorated_fate(func, index, keyword)
+            if decorated is not None:
+                return decorated
         if qualname in CLOSING_WRAPPERS:
             holder = self.parents.get(id(call))
             if isinstance(holder, ast.withitem):
@@ -316,6 +343,48 @@ class HandOver:
                 or self._result_leaves(call) or self._result_released(call):
             return "escape"
         return "guess"  # nothing says the callee keeps it: a borrow, but only a likely one
+
+    def _decorated_fate(self, func: ast.Name, index: int | None, keyword: str | None) -> str | None:
+        """``return f(self, self._db.cursor(), *args)`` in the wrapper of a decorator
+        ``def commitandrollback(f)``: ``f`` is each function of the module decorated with
+        ``@commitandrollback``, and what they all do with that argument is what the call does
+        ("escape" when one keeps or returns it, "guess" when they only use it: functions of
+        other modules may be decorated too); None when the module has no such function or one
+        of them is not summarised."""
+        decorator = self._decorator_taking(func.id)
+        if decorator is None:
+            return None
+        readers = scope_readers(self.sources.facts)
+        fates: set[str] = set()
+        for scope in self.sources.facts.scopes:
+            node = scope.node
+            if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                    isinstance(d, ast.Name) and d.id == decorator for d in node.decorator_list)):
+                continue
+            qualname = readers[id(node)].qualname if id(node) in readers else None
+            effect = self.sources.param_effect(qualname, index, keyword, False) if qualname else None
+            if effect is None:
+                return None
+            if _returns_through(node, index, keyword):
+                effect = EFFECT_ESCAPE  # `return cur.execute(q)`: a driver's execute gives the cursor back
+            # only a likely borrow: the decorator may be applied in other modules too
+            fates.add("release" if effect in (EFFECT_RELEASE, EFFECT_WITH)
+                      else "guess" if effect in (EFFECT_BORROW, EFFECT_GUESS) else "escape")
+        if not fates:
+            return None
+        return fates.pop() if len(fates) == 1 else "escape"
+
+    def _decorator_taking(self, name: str) -> str | None:
+        """The name of the module-level function whose parameter ``name`` is, when the scope
+        is a function nested in it (a decorator's wrapper)."""
+        node = self.parents.get(id(self.scope))
+        while node is not None and not isinstance(node, ast.Module):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                params = [a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
+                if name in params:
+                    return node.name if isinstance(self.parents.get(id(node)), ast.Module) else None
+            node = self.parents.get(id(node))
+        return None
 
     def _method_of_instance(self, func: ast.Attribute) -> str | None:
         """``helper.close_connection`` where ``helper`` holds an instance of a project class

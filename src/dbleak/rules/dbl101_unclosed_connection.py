@@ -214,8 +214,10 @@ class UnclosedConnection(Rule):
     (Qt's `QSqlDatabase`, PyGreSQL); instances of another package's classes that hold a connection or an engine
     (`spinedb_api.DatabaseMapping`, Flask-SQLAlchemy's extension returned by a fixture),
     engines handed to a project class inside a dict (`engines={"default": engine}`), and a
-    decorator that passes a new cursor to the method it wraps and returns that method's
-    result (the result may be the cursor).
+    decorator that passes a new cursor to the functions it wraps when they are decorated in
+    other modules only (those of the decorator's own module are read: DBL102 reports the
+    cursor when they only use it, not when one returns `cur.execute(...)`, which may be the
+    cursor itself).
 
     ## Fix safety
     The fix wraps the statements from the creation through the last use in
