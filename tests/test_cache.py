@@ -490,7 +490,8 @@ def test_entries_made_by_other_code_of_the_same_version_are_not_reused(
 # dbleak.registry.RULE_TABLE and checks each entry's lookups with dbleak.index: it imports no
 # rule, no analysis and not the engine (issue #19).
 _MODULES_OF_A_CHECK = """
-import sys
+import os, sys
+os.chdir({folder!r})
 sys.argv = ['dbleak', 'check', '--exit-zero', '--output-format', 'concise', '--cache-dir', {cache!r},
             {path!r}]
 from dbleak.cli import main
@@ -506,8 +507,9 @@ print(sorted(m for m in sys.modules
 def _check_in_new_process(folder: Path, cache: Path, path: Path) -> tuple[list[str], list[str]]:
     """The concise report lines of a check of ``path`` in a new interpreter, and the modules of
     the rules, the analyses and the engine it imported."""
-    program = _MODULES_OF_A_CHECK.format(cache=str(cache), path=str(path))
-    lines = subprocess.run([sys.executable, "-c", program], cwd=folder, capture_output=True,
+    program = _MODULES_OF_A_CHECK.format(folder=str(folder), cache=str(cache), path=str(path))
+    # (the folder is entered by the program: a relative PYTHONPATH still finds this tree)
+    lines = subprocess.run([sys.executable, "-c", program], capture_output=True,
                            text=True, check=True, timeout=120).stdout.strip().splitlines()
     return lines[:-1], json.loads(lines[-1].replace("'", '"'))
 
