@@ -333,7 +333,6 @@ class ModuleFinder:
             self.store.keep_summaries(path, key, summaries)
         return summaries
 
-
     def package_files(self, package: str) -> list[tuple[str, str]]:
         """``(module name, path)`` of every module of a top-level package (or of the one
         top-level module of that name) on disk."""
