@@ -484,3 +484,63 @@ def test_entries_made_by_other_code_of_the_same_version_are_not_reused(
     warm = _runner(tmp_path, tmp_path / "cache")()
     assert len(analysed) == 5
     assert warm == _runner(tmp_path, None)()
+
+
+# A warm run (every file answered from a valid entry) learns which rules apply from
+# dbleak.registry.RULE_TABLE and checks each entry's lookups with dbleak.index: it imports no
+# rule, no analysis and not the engine (issue #19).
+_MODULES_OF_A_CHECK = """
+import os, sys
+os.chdir({folder!r})
+sys.argv = ['dbleak', 'check', '--exit-zero', '--output-format', 'concise', '--cache-dir', {cache!r},
+            {path!r}]
+from dbleak.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print(sorted(m for m in sys.modules
+             if m.startswith(('dbleak.rules', 'dbleak.analysis', 'dbleak.engine'))))
+"""
+
+
+def _check_in_new_process(folder: Path, cache: Path, path: Path) -> tuple[list[str], list[str]]:
+    """The concise report lines of a check of ``path`` in a new interpreter, and the modules of
+    the rules, the analyses and the engine it imported."""
+    program = _MODULES_OF_A_CHECK.format(folder=str(folder), cache=str(cache), path=str(path))
+    # (the folder is entered by the program: a relative PYTHONPATH still finds this tree)
+    lines = subprocess.run([sys.executable, "-c", program], capture_output=True,
+                           text=True, check=True, timeout=120).stdout.strip().splitlines()
+    return lines[:-1], json.loads(lines[-1].replace("'", '"'))
+
+
+def test_a_warm_run_imports_no_rule_and_no_analysis(tmp_path: Path) -> None:
+    package = _project(tmp_path)
+    cold, imported = _check_in_new_process(tmp_path, tmp_path / "cache", package / "service.py")
+    assert any("DBL101" in line for line in cold)
+    assert "dbleak.rules.dbl101_unclosed_connection" in imported and "dbleak.engine" in imported
+    warm, imported = _check_in_new_process(tmp_path, tmp_path / "cache", package / "service.py")
+    assert warm == cold
+    assert imported == []
+    # The whole project, warm: the same.
+    cold, _ = _check_in_new_process(tmp_path, tmp_path / "cache", Path("."))
+    warm, imported = _check_in_new_process(tmp_path, tmp_path / "cache", Path("."))
+    assert warm == cold and len(cold) >= 3
+    assert imported == []
+
+
+def test_a_warm_run_summarizes_an_imported_module_the_cache_lost(tmp_path: Path) -> None:
+    """The entry of a module read from disk is gone: the warm run summarizes it again (the
+    analyses and their summarizers imported for it, not the rules), its summaries unchanged, so
+    the checked file's entry is still valid."""
+    package = _project(tmp_path)
+    cold, _ = _check_in_new_process(tmp_path, tmp_path / "cache", package / "service.py")
+    kept = Cache(tmp_path / "cache")._entry_path(str(package / "db.py"), "module:")
+    assert kept.is_file()
+    kept.unlink()
+    warm, imported = _check_in_new_process(tmp_path, tmp_path / "cache", package / "service.py")
+    assert warm == cold and any("DBL101" in line for line in warm)
+    assert "dbleak.analysis.lifecycle_summary" in imported
+    assert not [m for m in imported if m.startswith("dbleak.rules.dbl")]
+    assert "dbleak.engine" not in imported
+    assert kept.is_file()

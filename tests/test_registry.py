@@ -77,3 +77,45 @@ def test_off_by_default_rules_need_their_full_code() -> None:
 
 def test_lookup_by_code_or_name() -> None:
     assert rule_by_code("dbl104") is rule_by_code("with-does-not-close") is not None
+
+
+def test_the_static_rule_table_agrees_with_the_rule_classes() -> None:
+    """RULE_TABLE lets a warm run select rules without importing them: it must name every
+    rule of ``dbleak.rules.RULES``, with their class attributes, in code order."""
+    from dbleak.registry import RULE_TABLE
+
+    assert [tuple(info) for info in RULE_TABLE] == [
+        (rule.code, rule.name, rule.default_enabled, rule.needs_project, rule.__module__,
+         rule.__qualname__) for rule in RULES]
+
+
+@pytest.mark.parametrize("selection", [
+    Settings(), Settings(select=("DBL1",)), Settings(select=("ALL",)),
+    Settings(select=("DBL3",), ignore=("DBL305",)), Settings(extend_select=("DBL108", "DBL003")),
+    Settings(select=("DBL",), ignore=("DBL2",), per_file_ignores=(("*.py", ("DBL101",)),)),
+])
+def test_rules_are_selected_alike_by_code_and_by_class(selection: Settings) -> None:
+    from dbleak.engine import active_rules
+    from dbleak.registry import active_codes
+
+    assert [info.code for info in active_codes("m.py", selection)] == [
+        rule.code for rule in active_rules("m.py", selection)]
+
+
+def test_the_summarizers_are_registered_alike_by_the_rules_and_by_the_first_pass() -> None:
+    """A first pass that runs before any rule is imported loads the summarizers itself
+    (SUMMARIZER_MODULES): the same ones, in the order the rules register them."""
+    import subprocess
+    import sys
+
+    def order(code: str) -> list[str]:
+        program = (f"{code}\nfrom dbleak.analysis.project import SUMMARIZERS\n"
+                   "print(' '.join(s.__module__ + '.' + s.__name__ for s in SUMMARIZERS))\n")
+        return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                              check=True, timeout=120).stdout.split()
+
+    by_rules = order("import dbleak.rules")
+    assert [name.rsplit(".", 1)[0] for name in by_rules] == list(
+        __import__("dbleak.analysis.project", fromlist=["x"]).SUMMARIZER_MODULES)
+    assert order("from dbleak.analysis.project import load_summarizers\nload_summarizers()\n"
+                 "import dbleak.rules") == by_rules

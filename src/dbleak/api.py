@@ -12,20 +12,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbleak.analysis.context import is_package_path
-from dbleak.analysis.module import collect_facts
-from dbleak.analysis.project import (
+from dbleak.discovery import Discovered, discover
+from dbleak.index import (
     EMPTY_INDEX,
     ModuleFinder,
     ProjectIndex,
+    is_package_path,
     module_name_for,
     package_parts,
-    summarize_module,
 )
-from dbleak.analysis.salvage import summary_tree
-from dbleak.discovery import Discovered, discover
-from dbleak.engine import Parsed, check_bytes, check_text, unreadable
-from dbleak.fixing import FixOutcome, ReadOnlyError, fix_text, with_fixes, write_source_file
 from dbleak.knowledge.drivers import table_for
 from dbleak.models import FileResult
 from dbleak.runner import (
@@ -43,7 +38,20 @@ from dbleak.source import DecodeError, decode_source, encode_source
 
 if TYPE_CHECKING:
     from dbleak.cache import Cache
+    from dbleak.engine import Parsed
+    from dbleak.fixing import FixOutcome
     from dbleak.incremental import IncrementalChecker
+
+# The rules and their analyses (the engine) and the fixes are imported by the functions that
+# use them: a run whose every file is answered from the cache loads none of them.
+
+
+def check_bytes(data: bytes, path: str, settings: Settings, project: ProjectIndex | None = None,
+                parsed: Parsed | None = None) -> tuple[FileResult, str | None]:
+    """:func:`dbleak.engine.check_bytes` (the engine imported when a file is first analysed)."""
+    from dbleak.engine import check_bytes as engine_check_bytes
+
+    return engine_check_bytes(data, path, settings, project, parsed)
 
 
 def check_source(text: str, path: str = "<stdin>", settings: Settings | None = None,
@@ -54,6 +62,9 @@ def check_source(text: str, path: str = "<stdin>", settings: Settings | None = N
     ``previous``: the checker of earlier versions of the same document; it re-analyses only the
     functions and classes an edit can affect, with the same result as a full check.
     """
+    from dbleak.engine import check_text
+    from dbleak.fixing import with_fixes
+
     settings = settings or Settings()
     if project is None:
         project = disk_index(path, settings)
@@ -68,6 +79,9 @@ def check_source(text: str, path: str = "<stdin>", settings: Settings | None = N
 def fix_source(text: str, path: str = "<stdin>", settings: Settings | None = None,
                unsafe: bool = False, project: ProjectIndex | None = None) -> FixOutcome:
     """Apply the allowed fixes to ``text`` until stable; returns the new text and what is left."""
+    from dbleak.engine import check_text
+    from dbleak.fixing import fix_text
+
     settings = settings or Settings()
     if project is None:
         project = disk_index(path, settings)
@@ -151,6 +165,8 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
         try:
             data = path.read_bytes()
         except OSError as error:
+            from dbleak.engine import unreadable
+
             return PathResult(unreadable(display, error))
         portable = prepared.portable.pop(path, None) if prepared is not None else None
     if options.cache is None:
@@ -174,6 +190,8 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
                 read, answers_digest(read, index)))
     if text is None:
         return PathResult(result)
+    from dbleak.fixing import with_fixes
+
     if not (options.fix or options.diff):
         return PathResult(with_fixes(text, result) if options.build_fixes else result,
                           source=text if result.findings else None)
@@ -193,6 +211,8 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
                              notes=notes, source=outcome.text, fixed_codes=outcome.fixed_codes,
                              fix_seconds=fix_seconds)
     if options.fix and not options.diff and outcome.applied:
+        from dbleak.fixing import ReadOnlyError, write_source_file
+
         decoded = decode_source(data)
         try:
             out = encode_source(outcome.text, decoded)
@@ -242,8 +262,12 @@ def _from_cache(path: Path, data: bytes, display: str, settings: Settings, optio
         return PathResult(result)
     if fixing:
         return PathResult(result, original=text, source=text)
-    return PathResult(with_fixes(text, result) if options.build_fixes else result,
-                      source=text if result.findings else None)
+    source = text if result.findings else None
+    if options.build_fixes:  # the fixes (libcst) are imported only to render a plan
+        from dbleak.fixing import with_fixes
+
+        result = with_fixes(text, result)
+    return PathResult(result, source=source)
 
 
 def _worker_died(item: Discovered) -> PathResult:
@@ -269,6 +293,8 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
         if on_error is not None:
             on_error(path, error)
         else:
+            from dbleak.engine import unreadable
+
             errors.append(PathResult(unreadable(str(path), error)))
 
     items = list(discover(paths, settings_for, options.force_exclude, collect_error))
@@ -356,6 +382,10 @@ def project_summaries(paths: list[Path], settings_for: Callable[[Path], Settings
 
 def summarize_text(text: str, path: str, settings: Settings) -> ModuleSummaries:
     """The summaries of one module's text (empty when it does not parse)."""
+    from dbleak.analysis.module import collect_facts
+    from dbleak.analysis.project import summarize_module
+    from dbleak.analysis.salvage import summary_tree
+
     tree = summary_tree(text, path)
     if tree is None:
         return {}

@@ -7,7 +7,7 @@ file's absolute path. An entry holds
   as (and the module name that path gives), dbleak's and Python's versions;
 - the file's project-index summaries (so a warm run builds the index without parsing it);
 - its findings, and every lookup in the project index the analysis made (recorded by
-  :meth:`dbleak.analysis.project.ProjectIndex.recording`) with a digest of each answer.
+  :meth:`dbleak.index.ProjectIndex.recording`) with a digest of each answer.
 
 The summaries are reused when the key matches; the findings only when, besides, every recorded
 lookup gives the same answer in this run's index: a changed helper in another module
@@ -34,8 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from dbleak import __version__
-from dbleak.analysis.context import is_package_path
-from dbleak.analysis.project import ProjectIndex, Read, module_name_for
+from dbleak.index import ProjectIndex, Read, is_package_path, module_name_for
 from dbleak.models import FileResult
 from dbleak.settings import Settings
 

@@ -240,7 +240,8 @@ def _inline_table(value: str) -> dict[str, Any]:
 
 def _show_settings(path: Path, resolver: ConfigResolver) -> None:
     """As ruff's ``--show-settings``: which configuration applies to ``path``, and every value."""
-    from dbleak.engine import active_rules, per_file_ignored
+    from dbleak.engine import active_rules
+    from dbleak.registry import per_file_ignored
     from dbleak.settings import settings_lines
 
     settings = resolver.for_path(path)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import ast
-import fnmatch
-import os
 import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import PurePath
 
 from dbleak.analysis.module import ModuleFacts
 from dbleak.analysis.project import ProjectIndex, module_name_for
 from dbleak.knowledge.drivers import table_for
 from dbleak.models import FileResult, Finding, Position
 from dbleak.noqa import parse_suppressions
-from dbleak.registry import ENGINE_CODES, SYNTAX_ERROR, UNREADABLE_FILE, selected_rules
+from dbleak.registry import (
+    ENGINE_CODES,
+    SYNTAX_ERROR,
+    UNREADABLE_FILE,
+    per_file_ignored,
+    selected_rules,
+)
 from dbleak.rules.base import CheckContext, Rule
 from dbleak.rules.dbl003_unused_noqa import UnusedNoqa, unused_noqa_findings
 from dbleak.settings import Settings
@@ -35,22 +38,6 @@ def engine_finding(code_name: tuple[str, str], path: str, message: str, line: in
 def unreadable(path: str, error: OSError | str) -> FileResult:
     reason = error if isinstance(error, str) else (error.strerror or str(error))
     return FileResult(path, (engine_finding(UNREADABLE_FILE, path, f"cannot read the file: {reason}"),))
-
-
-def per_file_ignored(path: str, settings: Settings) -> tuple[str, ...]:
-    """Codes that `per-file-ignores` turns off for ``path`` (globs relative to the config's folder)."""
-    if not settings.per_file_ignores:
-        return ()
-    absolute = os.path.abspath(path)
-    relative = os.path.relpath(absolute, os.path.abspath(settings.root or "."))
-    relative = PurePath(relative).as_posix()
-    name = os.path.basename(path)
-    codes: list[str] = []
-    for pattern, ignored in settings.per_file_ignores:
-        if (fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(name, pattern)
-                or PurePath(relative).match(pattern)):
-            codes.extend(ignored)
-    return tuple(codes)
 
 
 def _newer_syntax_hint(text: str, error: SyntaxError) -> str | None:
@@ -213,4 +200,4 @@ def check_bytes(data: bytes, path: str, settings: Settings, project: ProjectInde
     return check_text(decoded.text, path, settings, project=project, parsed=parsed), decoded.text
 
 
-__all__ = ["LineIndex", "check_bytes", "check_text", "module_name_for", "unreadable"]
+__all__ = ["LineIndex", "check_bytes", "check_text", "module_name_for", "per_file_ignored", "unreadable"]

@@ -20,15 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbleak.analysis.context import is_package_path
-from dbleak.analysis.module import collect_facts
-from dbleak.analysis.project import ModuleFinder, ProjectIndex, summarize_module
-from dbleak.analysis.salvage import salvage_module
 from dbleak.discovery import Discovered
-from dbleak.engine import Parsed, active_rules, module_name_for, parse_module
-from dbleak.fixing import ParentGone, guard_writes
+from dbleak.index import ModuleFinder, ProjectIndex, is_package_path, module_name_for
 from dbleak.knowledge.drivers import table_for
-from dbleak.models import Finding
+from dbleak.registry import active_codes
 from dbleak.settings import Settings
 from dbleak.source import DecodeError, decode_source
 
@@ -36,9 +31,11 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from dbleak.cache import Cache, Entry
+    from dbleak.engine import Parsed
 
 # multiprocessing and pickle are imported where workers start: a run of one process (a file,
-# a warm cache) does not pay for them.
+# a warm cache) does not pay for them. The rules and their analyses (the engine) are imported
+# where a file is parsed: a run whose every file the cache answers does not load them.
 
 # Source characters whose trees are kept between the passes (~37x that in memory), per process.
 KEEP_BUDGET = 40_000_000
@@ -136,7 +133,7 @@ def probe_cache(items: list[Discovered], settings_for: Callable[[Path], Settings
 
 def needs_project(items: Iterable[Discovered], settings_for: Callable[[Path], Settings]) -> bool:
     return any(rule.needs_project for item in items
-               for rule in active_rules(item.display, settings_for(item.path)))
+               for rule in active_codes(item.display, settings_for(item.path)))
 
 
 def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
@@ -174,6 +171,12 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
                 if summaries is not None:
                     summaries.append(entry.summaries)
                 continue
+        from dbleak.analysis.module import collect_facts
+        from dbleak.analysis.project import summarize_module
+        from dbleak.analysis.salvage import salvage_module
+        from dbleak.engine import Parsed, parse_module
+        from dbleak.models import Finding
+
         module_summaries = {}
         tree: ast.Module | Finding | None = None
         salvaged = False
@@ -213,6 +216,9 @@ def parse_again(data: bytes, display: str, settings: Settings,
     """A file the first pass parsed but did not keep, parsed again for its check, its facts
     given what outlived the first parse; None when it does not decode or parse (the check
     then reports it)."""
+    from dbleak.analysis.module import collect_facts
+    from dbleak.engine import Parsed, parse_module
+
     try:
         text = decode_source(data).text
     except DecodeError:
@@ -299,6 +305,8 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
                       finder: ModuleFinder | None = None, parent: int | None = None) -> None:
     import pickle
 
+    from dbleak.fixing import ParentGone, guard_writes
+
     # The parent decides when the run stops: Ctrl-C (sent to the whole process group) is
     # ignored here, and SIGTERM (the parent's, when it stops) ends the worker at once. A worker
     # whose parent died (SIGKILL, a crash) stops before its next file and writes nothing more.
@@ -342,6 +350,13 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
     import pickle
     from multiprocessing.connection import wait
 
+    from dbleak.analysis.project import load_summarizers
+    from dbleak.registry import all_rules
+
+    # The workers analyse files: the rules and the summarizers are imported once, here, and
+    # each worker inherits them.
+    all_rules()
+    load_summarizers()
     nothing = pickle.dumps([], pickle.HIGHEST_PROTOCOL)  # the summaries of a worker that died
     context = multiprocessing.get_context("fork")
     connections: list[Connection] = []

@@ -29,11 +29,10 @@ from typing import Any
 
 from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.origins import UNKNOWN, Origin, scope_readers
+from dbleak.index import SUMMARY_CALL_SITES, SUMMARY_OPAQUE_SITES, SUMMARY_REFERENCED
 
-SUMMARY_CALL_SITES = "lifecycle.call_sites"  # on a module: (callee, bound, args, keywords)
-# On a module: (method name, args, keywords) of calls on receivers nobody resolved.
-SUMMARY_OPAQUE_SITES = "lifecycle.opaque_sites"
-SUMMARY_REFERENCED = "lifecycle.referenced"  # on a module: the package's functions used as values
+# The SUMMARY_* keys (and `called_words`, which reads them) live in
+# dbleak.index, which answers the index's lookups without importing the analyses.
 
 # An argument that cannot bind a parameter by name or position (`*args`, `**kwargs`).
 _SPREAD = ("spread",)
@@ -183,15 +182,6 @@ def _super_init_base(facts: ModuleFacts, reader: Any, call: ast.Call) -> str | N
     if not isinstance(node, ast.ClassDef) or len(node.bases) != 1:
         return None
     return facts.qualname(node.bases[0])
-
-
-def called_words(facts: Mapping[str, Any]) -> frozenset[str]:
-    """The last names of what a module summary calls, calls opaquely or uses as a value: the
-    words by which :func:`parameter_sites` may find it."""
-    found = {str(site[0]).rsplit(".", 1)[-1] for site in facts.get(SUMMARY_CALL_SITES, ())}
-    found.update(str(site[0]) for site in facts.get(SUMMARY_OPAQUE_SITES, ()))
-    found.update(str(name).rsplit(".", 1)[-1] for name in facts.get(SUMMARY_REFERENCED, ()))
-    return frozenset(found)
 
 
 def parameter_sites(qualname: str, param: str, params: tuple[str, ...] | list[str],

@@ -6,21 +6,16 @@ imports a rule module.
 from __future__ import annotations
 
 import ast
-import os
 from functools import cached_property
 from typing import Protocol
 
 from dbleak.analysis.module import ModuleFacts, collect_facts, statement_header_lines
 from dbleak.analysis.project import EMPTY_INDEX, ProjectIndex
+from dbleak.index import is_package_path
 from dbleak.knowledge.drivers import DriverTable, table_for
 from dbleak.models import Finding, FixPlan, Position
 from dbleak.settings import Settings
 from dbleak.source import LineIndex
-
-
-def is_package_path(path: str) -> bool:
-    """Whether ``path`` is a package's ``__init__`` module."""
-    return os.path.basename(path).rsplit(".", 1)[0] == "__init__"
 
 
 def _method_start(node: ast.AST) -> tuple[int, int]:

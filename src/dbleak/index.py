@@ -1,0 +1,629 @@
+"""The project index: what the functions of the checked modules do, across modules.
+
+Built in a cheap first pass over every module being checked (before any rule runs), so that
+``conn = get_db()`` in one file is known to create a connection defined in another.
+
+A module the run was not given is read from disk when a lookup needs it
+(:class:`ModuleFinder`: the package the checked file belongs to, the project root and its
+``src/``), so a file's findings do not depend on which other files were passed: a pre-commit
+hook that passes one changed file sees the factories of the modules it imports. Modules read
+that way answer lookups by name (:meth:`ProjectIndex.get`) only; the project-wide unions
+(:meth:`ProjectIndex.union_of`) are made of the modules the run was given.
+
+The summaries themselves are made in :mod:`dbleak.analysis.project` (each rule family's
+*summarizer*). This module holds the index and the lookups only, and imports no analysis and no
+rule: a warm run, whose every file is answered from the persistent cache, builds the index from
+the kept summaries and checks each entry's recorded lookups with it, without loading them
+(a module read from disk that the cache does not hold is summarized then: the analyses are
+imported for it alone).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dbleak.settings import DEFAULT_EXCLUDE
+
+if TYPE_CHECKING:
+    from dbleak.analysis.module import ModuleFacts
+    from dbleak.knowledge.drivers import DriverTable
+
+Read = tuple[str, str]  # a lookup: ("get", qualname), ("union", key), ("mentions", "pkg\\0name"), ("any", "")
+
+# Keys of a module's summary (made by :mod:`dbleak.analysis.call_sites`) that say what it calls.
+SUMMARY_CALL_SITES = "lifecycle.call_sites"  # on a module: (callee, bound, args, keywords)
+# On a module: (method name, args, keywords) of calls on receivers nobody resolved.
+SUMMARY_OPAQUE_SITES = "lifecycle.opaque_sites"
+SUMMARY_REFERENCED = "lifecycle.referenced"  # on a module: the package's functions used as values
+
+
+def called_words(facts: Mapping[str, Any]) -> frozenset[str]:
+    """The last names of what a module summary calls, calls opaquely or uses as a value: the
+    words by which :func:`dbleak.analysis.call_sites.parameter_sites` may find it."""
+    found = {str(site[0]).rsplit(".", 1)[-1] for site in facts.get(SUMMARY_CALL_SITES, ())}
+    found.update(str(site[0]) for site in facts.get(SUMMARY_OPAQUE_SITES, ()))
+    found.update(str(name).rsplit(".", 1)[-1] for name in facts.get(SUMMARY_REFERENCED, ()))
+    return frozenset(found)
+
+
+def is_package_path(path: str) -> bool:
+    """Whether ``path`` is a package's ``__init__`` module."""
+    return os.path.basename(path).rsplit(".", 1)[0] == "__init__"
+
+
+
+@dataclass(frozen=True)
+class FunctionSummary:
+    qualname: str
+    facts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.facts.get(key, default)
+
+
+# The stem of a module file that cannot be imported by name (`0011_fill_urls.py`: a
+# migration), though it belongs to its package.
+_FILE_STEM = re.compile(r"\w+", re.ASCII)
+_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git", "galaxy.yml")
+# An Ansible collection's modules import each other as `ansible_collections.NAMESPACE.NAME.…`
+# (`…plugins.module_utils.postgres`), a package that exists only once the collection is
+# installed; in its source tree, the root holding `galaxy.yml` is that package.
+_COLLECTIONS_PACKAGE = "ansible_collections"
+_GALAXY_FIELD = re.compile(rb"^(namespace|name)\s*:\s*['\"]?([A-Za-z0-9_]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
+
+
+@lru_cache(maxsize=4096)
+def package_parts(folder: str) -> tuple[str, ...]:
+    """The dotted package path of a folder: walk up while folders hold an ``__init__.py``."""
+    parts: list[str] = []
+    current = os.path.abspath(folder)
+    while os.path.isfile(os.path.join(current, "__init__.py")):
+        name = os.path.basename(current)
+        if not name.isidentifier():
+            break
+        parts.append(name)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return tuple(reversed(parts))
+
+
+def module_name_for(path: str) -> str:
+    """The dotted module name of a file (``pkg/sub/mod.py`` → ``pkg.sub.mod`` inside packages)."""
+    if path in ("-", "<stdin>") or not path.endswith((".py", ".pyi")):
+        return ""
+    stem = os.path.basename(path).rsplit(".", 1)[0]
+    package = package_parts(os.path.dirname(path) or ".")
+    if stem == "__init__":
+        return ".".join(package)
+    if not stem.isidentifier():
+        # `0090_backfill.py` (a migration) cannot be imported by name, but it belongs to its
+        # package: its relative imports and its package's models resolve from there
+        return ".".join((*package, stem)) if package else ""
+    return ".".join((*package, stem))
+
+
+def import_roots(path: str) -> list[str]:
+    """Folders from which the modules a file imports are found: the folder holding its
+    top-level package (its own folder outside packages), then each folder above it up to its
+    project's root (the first holding a ``pyproject.toml``, ``setup.py``, ``setup.cfg`` or
+    ``.git``) and that root's ``src/``; without a project root, the folder above only. A folder
+    inside the package tree that holds a ``pyproject.toml``, ``setup.py`` or ``setup.cfg`` is a
+    project of its own (``backend/`` with an ``__init__.py`` beside its ``pyproject.toml``): it
+    comes first."""
+    folder = os.path.dirname(os.path.abspath(path))
+    root = folder
+    nested: list[str] = []
+    for _ in package_parts(folder):
+        if any(os.path.isfile(os.path.join(root, m)) for m in _PROJECT_MARKERS[:3]):
+            nested.append(root)
+        root = os.path.dirname(root)
+    chain = [*nested, root]
+    current = root
+    project = None
+    while True:
+        if any(os.path.exists(os.path.join(current, marker)) for marker in _PROJECT_MARKERS) \
+                or os.path.basename(os.path.dirname(os.path.dirname(current))) == _COLLECTIONS_PACKAGE:
+            project = current  # an installed Ansible collection's root is its project's
+            break
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+        chain.append(current)
+    if project is None:
+        chain = chain[:2]
+    else:
+        chain.append(os.path.join(project, "src"))
+    return [r for r in dict.fromkeys(chain) if os.path.isdir(r)]
+
+
+class SummaryStore(Protocol):
+    """Keeps the summaries of the modules read from disk between runs (the persistent cache)."""
+
+    def summaries(self, path: str, key: str) -> dict[str, dict[str, Any]] | None:
+        """The summaries kept for the file at ``path`` under ``key``, if any."""
+
+    def keep_summaries(self, path: str, key: str, summaries: dict[str, dict[str, Any]]) -> None:
+        """Keep ``summaries`` for the file at ``path`` under ``key``."""
+
+
+class ModuleFinder:
+    """Reads the summaries of a module from disk when a lookup needs one (once per module)."""
+
+    def __init__(self, roots: Iterable[str], drivers: DriverTable,
+                 store: SummaryStore | None = None, drivers_key: str = "") -> None:
+        self.roots = list(dict.fromkeys(roots))
+        self.drivers = drivers
+        # With a store, a module's summaries are kept under a key of its bytes, its name and
+        # the driver settings (``drivers_key``): a pre-commit run of one file does not parse
+        # the modules it imports again.
+        self.store = store
+        self.drivers_key = drivers_key
+        self._done: set[str] = set()
+        self._paths: dict[tuple[str, bool], bool] = {}
+        self._listings: dict[str, dict[str, bool]] = {}
+        self._collections: dict[str, tuple[str, str] | None] = {}
+
+    @classmethod
+    def for_paths(cls, paths: Iterable[str], drivers: DriverTable,
+                  store: SummaryStore | None = None, drivers_key: str = "") -> ModuleFinder:
+        roots: list[str] = []
+        # The roots depend on a file's folder only: each folder once (a run gives thousands).
+        for folder in dict.fromkeys(os.path.dirname(os.path.abspath(path)) for path in paths):
+            roots.extend(import_roots(os.path.join(folder, "__init__.py")))
+        return cls(roots, drivers, store, drivers_key)
+
+    def loaded(self, module: str) -> None:
+        """The run was given this module: its summaries are in the index already."""
+        self._done.add(module)
+
+    def find(self, module: str) -> str | None:
+        parts = module.split(".")
+        if not all(part.isidentifier() for part in parts[:-1]) or not parts[-1].isidentifier() \
+                and not _FILE_STEM.fullmatch(parts[-1]):
+            return None  # (`pkg.migrations.0011_fill`: a module Django imports by its path)
+        if parts[0] == _COLLECTIONS_PACKAGE and len(parts) > 3:
+            return self._in_collection(parts)
+        for root in self.roots:
+            # Down the package folders: a missing one ends the search in this root. Most names
+            # asked for are no module at all (`conn.execute`): a folder's listing, read once,
+            # answers those without a system call.
+            folder = root
+            for part in parts[:-1]:
+                if self._listing(folder).get(part) is not True:
+                    break
+                folder = os.path.join(folder, part)
+            else:
+                listing = self._listing(folder)
+                name = parts[-1]
+                if listing.get(name + ".py") is False:
+                    candidate = os.path.join(folder, name + ".py")
+                    if self._exists(candidate, dir_=False) and self._named(candidate, module, root):
+                        return candidate
+                if listing.get(name) is True and name.isidentifier():
+                    package = os.path.join(folder, name)
+                    if self._listing(package).get("__init__.py") is False:
+                        candidate = os.path.join(package, "__init__.py")
+                        if (self._exists(candidate, dir_=False)
+                                and self._named(candidate, module, root)):
+                            return candidate
+        return None
+
+    def _in_collection(self, parts: list[str]) -> str | None:
+        """``ansible_collections.NS.NAME.plugins.module_utils.x``: the file under the root of
+        the collection ``NS.NAME`` (a root whose ``galaxy.yml`` names it, or the folder
+        ``ansible_collections/NS/NAME`` of an installed collection)."""
+        for root in self.roots:
+            if self._collection_of(root) != (parts[1], parts[2]):
+                continue
+            base = os.path.join(root, *parts[3:])
+            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                if self._exists(candidate, dir_=False):
+                    return candidate
+        return None
+
+    def _collection_of(self, root: str) -> tuple[str, str] | None:
+        if root in self._collections:
+            return self._collections[root]
+        found: tuple[str, str] | None = None
+        above, name = os.path.split(root)
+        above, namespace = os.path.split(above)
+        if os.path.basename(above) == _COLLECTIONS_PACKAGE:
+            found = (namespace, name)
+        else:
+            fields: dict[bytes, bytes] = {}
+            try:
+                with open(os.path.join(root, "galaxy.yml"), "rb") as handle:
+                    for match in _GALAXY_FIELD.finditer(handle.read(65536)):
+                        fields.setdefault(match.group(1), match.group(2))
+            except OSError:
+                pass
+            if b"namespace" in fields and b"name" in fields:
+                found = (fields[b"namespace"].decode(), fields[b"name"].decode())
+        self._collections[root] = found
+        return found
+
+    def _listing(self, folder: str) -> dict[str, bool]:
+        """The names in ``folder``, each with whether it is a folder (empty when unreadable)."""
+        found = self._listings.get(folder)
+        if found is None:
+            found = {}
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        try:
+                            found[entry.name] = entry.is_dir()
+                        except OSError:
+                            continue
+            except OSError:
+                pass
+            self._listings[folder] = found
+        return found
+
+    def _named(self, path: str, module: str, root: str) -> bool:
+        """Whether the file at ``path`` is ``module`` when imported from ``root``: its own
+        dotted name, or, under a project root nested in a package tree, its name from there."""
+        name = module_name_for(path)
+        if name == module:
+            return True
+        if name and module.endswith("." + name):
+            # A namespace package (PEP 420): the folders above the file's own package hold no
+            # `__init__.py` (`keep/api/core/db.py` imported as `keep.api.core.db` from the
+            # project root); from ``root`` the file is ``module``.
+            return os.path.join(root, *module.split(".")) + os.path.splitext(path)[1] == path \
+                or os.path.join(root, *module.split("."), "__init__.py") == path
+        return name.endswith("." + module) and any(
+            self._exists(os.path.join(root, marker), dir_=False) for marker in _PROJECT_MARKERS[:3])
+
+    def _exists(self, path: str, dir_: bool) -> bool:
+        key = (path, dir_)
+        found = self._paths.get(key)
+        if found is None:
+            found = os.path.isdir(path) if dir_ else os.path.isfile(path)
+            self._paths[key] = found
+        return found
+
+    def load_for(self, qualname: str) -> dict[str, dict[str, Any]]:
+        """The summaries of the modules ``qualname`` may live in, not read before."""
+        found: dict[str, dict[str, Any]] = {}
+        parts = qualname.split(".")
+        for cut in range(len(parts), 0, -1):
+            module = ".".join(parts[:cut])
+            if module in self._done:
+                continue
+            self._done.add(module)
+            path = self.find(module)
+            if path is None:
+                continue
+            found.update(self._summaries(path, module))
+        return found
+
+    def _summaries(self, path: str, module: str) -> dict[str, dict[str, Any]]:
+        is_package = os.path.basename(path) == "__init__.py"
+        key = ""
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return {}
+        if self.store is not None:
+            import hashlib  # only with a cache: a run without one does not load it
+
+            key = "\0".join((module, str(is_package), self.drivers_key,
+                              hashlib.blake2b(data, digest_size=16).hexdigest()))
+            kept = self.store.summaries(path, key)
+            if kept is not None:
+                return kept
+        # Not kept: the module is parsed and summarized (the analyses are imported for it).
+        from dbleak.analysis.project import summarize_source
+
+        summaries = summarize_source(data, path, module, is_package, self.drivers)
+        if summaries is None:
+            return {}
+        if self.store is not None:
+            self.store.keep_summaries(path, key, summaries)
+        return summaries
+
+    def package_files(self, package: str) -> list[tuple[str, str]]:
+        """``(module name, path)`` of every module of a top-level package (or of the one
+        top-level module of that name) on disk."""
+        path = self.find(package)
+        if path is None:
+            return []
+        if os.path.basename(path) != "__init__.py":
+            return [(package, path)]
+        found: list[tuple[str, str]] = []
+        for folder, subfolders, files in os.walk(os.path.dirname(path)):
+            subfolders[:] = sorted(d for d in subfolders if d.isidentifier()
+                                   and d not in _EXCLUDED_FOLDERS
+                                   and os.path.isfile(os.path.join(folder, d, "__init__.py")))
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    module = module_name_for(os.path.join(folder, name))
+                    if module and module.split(".", 1)[0] == package:
+                        found.append((module, os.path.join(folder, name)))
+        return found
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"roots": self.roots, "drivers": self.drivers, "_done": set(), "_paths": {},
+                "_listings": {}, "_collections": {}, "store": self.store,
+                "drivers_key": self.drivers_key}
+
+
+@dataclass
+class ProjectIndex:
+    """Function summaries by qualified name (``package.module.function``, ``module.Class.method``)."""
+
+    functions: dict[str, FunctionSummary] = field(default_factory=dict)
+    # Reads the modules the run was not given, when a lookup needs them.
+    finder: ModuleFinder | None = field(default=None, repr=False, compare=False)
+    # Unions of one summary key over every entry, made when first asked for (see union_of).
+    _unions: dict[str, frozenset[Any]] = field(default_factory=dict, repr=False, compare=False)
+    # Summaries read from disk by the finder (not part of the unions).
+    _disk: dict[str, FunctionSummary] = field(default_factory=dict, repr=False, compare=False)
+    # Names the finder was asked for once already.
+    _missing: set[str] = field(default_factory=set, repr=False, compare=False)
+    # Per top-level package: {identifier: the package's modules that mention it}.
+    _mentions: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False, compare=False)
+    # Answers of `package_mentions`, and each module's called words (by the summary they are of).
+    _mentioning_cache: dict[tuple[str, str], list[tuple[str, Mapping[str, Any]]]] = field(
+        default_factory=dict, repr=False, compare=False)
+    _called: dict[str, tuple[FunctionSummary, frozenset[str]]] = field(
+        default_factory=dict, repr=False, compare=False)
+    # While recording (see :meth:`recording`): every lookup made, as (kind, name).
+    _reads: set[Read] | None = field(default=None, repr=False, compare=False)
+    # union_of with a package: the answers, and the model modules of each package read.
+    _package_unions: dict[tuple[str, str], frozenset[Any]] = field(
+        default_factory=dict, repr=False, compare=False)
+    _model_modules_of: dict[str, frozenset[str]] = field(
+        default_factory=dict, repr=False, compare=False)
+    # The digest of each lookup's answer (see :meth:`digest_of`), made when first asked for.
+    _digests: dict[Read, bytes] = field(default_factory=dict, repr=False, compare=False)
+
+    @contextmanager
+    def recording(self) -> Iterator[set[Read]]:
+        """Collect every lookup made inside the block: what a file's findings depend on, beyond
+        its own text (the persistent cache keys a file's findings by their answers)."""
+        previous, reads = self._reads, {("any", "")}
+        self._reads = reads
+        try:
+            yield reads
+        finally:
+            self._reads = previous
+
+    def digest_of(self, read: Read) -> bytes:
+        """A digest of the answer the index gives now to a recorded lookup (stable across runs
+        and processes)."""
+        found = self._digests.get(read)
+        if found is None:
+            kind, name = read
+            value: Any
+            if kind == "get":
+                summary = self.get(name)
+                value = None if summary is None else summary.facts
+            elif kind == "union":
+                key, _, package = name.partition("\0")
+                value = self.union_of(key, package)
+            elif kind == "mentions":  # the modules whose calls may type a parameter
+                package, _, word = name.partition("\0")
+                value = [module for module, _facts in self._mentioning(package, word)]
+            else:  # "any": whether the run's own modules define anything
+                value = bool(self.functions)
+            found = value_digest(value)
+            self._digests[read] = found
+        return found
+
+    def add_module(self, facts: ModuleFacts) -> None:
+        from dbleak.analysis.project import summarize_module
+
+        self.add_summaries(summarize_module(facts))
+
+    def add_summaries(self, merged: Mapping[str, Mapping[str, Any]]) -> None:
+        """Merge one module's summaries (as :func:`summarize_module` makes them)."""
+        if merged:
+            self._unions.clear()
+            self._mentions.clear()
+            self._mentioning_cache.clear()
+            self._digests.clear()
+        for qualname, values in merged.items():
+            previous = self.functions.get(qualname)
+            if previous is not None:
+                values = {**previous.facts, **values}
+            self.functions[qualname] = FunctionSummary(qualname, MappingProxyType(values))
+
+    def union_of(self, key: str, package: str = "") -> frozenset[Any]:
+        """Every value listed under ``key`` by any entry (e.g. all relation field names).
+
+        With ``package`` (a top-level package), also by the modules of that package on disk
+        that declare models (see :data:`_MODEL_MARKERS`) and that the run was not given: a
+        file checked alone knows its package's models as a whole run does."""
+        if self._reads is not None:
+            self._reads.add(("union", f"{key}\0{package}" if package else key))
+        cached = self._unions.get(key)
+        if cached is None:
+            cached = frozenset(value for summary in self.functions.values()
+                               for value in summary.facts.get(key, ()))
+            self._unions[key] = cached
+        if not package or self.finder is None:
+            return cached
+        found = self._package_unions.get((key, package))
+        if found is None:
+            modules = self._model_modules(package)
+            found = cached | frozenset(
+                value for module, summary in self._disk.items()
+                if module.split(".", 1)[0] == package and _in_modules(module, modules)
+                for value in summary.facts.get(key, ()))
+            self._package_unions[(key, package)] = found
+        return found
+
+    def _model_modules(self, package: str) -> frozenset[str]:
+        """The modules of ``package`` on disk, not in the run, whose text declares models
+        (their summaries are read into the index once)."""
+        found = self._model_modules_of.get(package)
+        if found is not None:
+            return found
+        modules: set[str] = set()
+        assert self.finder is not None
+        for module, path in self.finder.package_files(package):
+            if module in self.functions:
+                continue  # the run's own: in the union already
+            try:
+                with open(path, "rb") as handle:
+                    text = handle.read()
+            except OSError:
+                continue
+            if _MODEL_MARKERS.search(text) is None:
+                continue
+            modules.add(module)
+            self.get(module)  # reads the module's summaries into the index
+        found = self._model_modules_of[package] = frozenset(modules)
+        return found
+
+    def get(self, qualname: str | None) -> FunctionSummary | None:
+        if qualname is None:
+            return None
+        if self._reads is not None:
+            self._reads.add(("get", qualname))
+        found = self.functions.get(qualname) or self._disk.get(qualname)
+        if found is not None or self.finder is None or qualname in self._missing:
+            return found
+        self._missing.add(qualname)
+        for name, values in self.finder.load_for(qualname).items():
+            if name in self.functions:
+                continue  # the run's own copy of that module wins
+            previous = self._disk.get(name)
+            merged = {**previous.facts, **values} if previous is not None else values
+            self._disk[name] = FunctionSummary(name, MappingProxyType(merged))
+        return self._disk.get(qualname)
+
+
+    def package_mentions(self, package: str, name: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """``(module name, module summary)`` of the modules of a top-level package whose text
+        mentions ``name``: every module of the package on disk (the run's own summaries when
+        the run has them), so the answer does not depend on which files the run was given."""
+        if self._reads is not None:
+            # what the answer depends on: which modules call `name` (their summaries are
+            # recorded as they are read below)
+            self._reads.add(("mentions", f"{package}\0{name}"))
+        return self._mentioning(package, name)
+
+    def _mentioning(self, package: str, name: str) -> list[tuple[str, Mapping[str, Any]]]:
+        key = (package, name)
+        cached = self._mentioning_cache.get(key)
+        if cached is None:
+            cached = self._mentioning_cache[key] = self._find_mentioning(package, name)
+        return cached
+
+    def _find_mentioning(self, package: str, name: str) -> list[tuple[str, Mapping[str, Any]]]:
+        mentions = self._mentions.get(package)
+        if mentions is None:
+            mentions = self._mentions[package] = self._package_words(package)
+        found: list[tuple[str, Mapping[str, Any]]] = []
+        for module in mentions.get(name, ()):
+            summary = self.get(module)
+            # only the modules whose summaries call it: the same answer whether a module's
+            # words came from its text or from its summary
+            if summary is not None and name in self._called_words_of(module, summary):
+                found.append((module, summary.facts))
+        return found
+
+    def _called_words_of(self, module: str, summary: FunctionSummary) -> frozenset[str]:
+        found = self._called.get(module)
+        if found is None or found[0] is not summary:
+            found = self._called[module] = (summary, called_words(summary.facts))
+        return found[1]
+
+    def _package_words(self, package: str) -> dict[str, list[str]]:
+        words: dict[str, list[str]] = {}
+        files = self.finder.package_files(package) if self.finder is not None else []
+        seen: set[str] = set()
+        done = self.finder._done if self.finder is not None else set()
+        for module, path in files:
+            seen.add(module)
+            summary = self.functions.get(module) or self._disk.get(module)
+            if summary is not None or module in done:
+                # summarized already (by the run, or read for a lookup): what it calls says
+                # as much as its text, without reading the file again
+                found = self._called_words_of(module, summary) if summary is not None else frozenset()
+            else:
+                try:
+                    with open(path, "rb") as handle:
+                        text = handle.read()
+                except OSError:
+                    continue
+                found = frozenset(word.decode("ascii") for word in _WORD.findall(text))
+            for word in found:
+                words.setdefault(word, []).append(module)
+        for module, summary in self.functions.items():
+            # Modules of the run that are not on disk where the finder looks (texts checked
+            # through the API): what their summaries call.
+            if module in seen or module.split(".", 1)[0] != package:
+                continue
+            for word in called_words(summary.facts):  # empty but for module summaries
+                words.setdefault(word, []).append(module)
+        return words
+
+
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+# Folders a run leaves out by default (vendored code, builds): a package's modules read from
+# disk leave them out too, as a whole run would (kolibri vendors Django in `kolibri/dist/`).
+# A project's own `exclude` settings are not known here.
+_EXCLUDED_FOLDERS = frozenset(DEFAULT_EXCLUDE)
+# What a module that declares models (Django, SQLAlchemy) or their managers says in its text.
+_MODEL_MARKERS = re.compile(
+    rb"\b(?:models\.Model|ForeignKey|OneToOneField|ManyToManyField|Column\(|mapped_column|"
+    rb"relationship\(|Manager\b|QuerySet\b|unique_together|UniqueConstraint|__tablename__|"
+    rb"unique=True|primary_key=True)")
+
+
+def _in_modules(qualname: str, modules: frozenset[str]) -> bool:
+    """Whether a summary's qualified name belongs to one of ``modules``."""
+    module = qualname
+    while module:
+        if module in modules:
+            return True
+        module = module.rpartition(".")[0]
+    return False
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _canonical(value: Any) -> str:
+    """The text of ``value`` with every mapping and set in a fixed order (set order varies by
+    process)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return repr(value)
+    if kind is tuple or kind is list:
+        return ("(" if kind is tuple else "[") + ",".join(map(_canonical, value)) + ")"
+    if kind is frozenset or kind is set:
+        return "{" + ",".join(sorted(map(_canonical, value))) + "}"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(sorted(f"{_canonical(key)}:{_canonical(item)}"
+                                     for key, item in value.items())) + "}"
+    if isinstance(value, (tuple, list)):  # a subclass (a named tuple)
+        return kind.__qualname__ + _canonical(tuple(value))
+    if isinstance(value, (set, frozenset)):
+        return kind.__qualname__ + _canonical(frozenset(value))
+    return repr(value)
+
+
+def value_digest(value: Any) -> bytes:
+    """A digest of plain summary data, the same in every process."""
+    import hashlib  # only with a cache: a run without one does not load it
+
+    return hashlib.blake2b(_canonical(value).encode("utf-8", "surrogatepass"),
+                           digest_size=16).digest()
+
+
+EMPTY_INDEX = ProjectIndex()
