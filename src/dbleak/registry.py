@@ -93,6 +93,18 @@ def runtime_rules() -> tuple[type[Rule], ...]:
     return RUNTIME_RULES
 
 
+RULE_DOCS_URL = "https://dbleak.readthedocs.io/rules/{code}/"
+
+
+def rule_url(code: str) -> str | None:
+    """The documentation page of the rule ``code``, read from :data:`RULE_TABLE` (no rule
+    imported: a warm run's JSON report needs no rule module); None for the engine's codes."""
+    if any(info.code == code for info in RULE_TABLE):
+        return RULE_DOCS_URL.format(code=code)
+    rule = rule_by_code(code)
+    return rule.url() if rule is not None else None
+
+
 def rule_by_code(code: str) -> type[Rule] | None:
     code = code.upper()
     for rule in (*all_rules(), *runtime_rules()):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dbleak.models import Finding, Position
-from dbleak.registry import rule_by_code
+from dbleak.registry import rule_url
 
 
 def _position(pos: Position) -> dict[str, int]:
@@ -26,7 +26,6 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
                 for e in edits
             ],
         }
-    rule = rule_by_code(finding.code)
     return {
         "code": finding.code,
         "name": finding.name,
@@ -36,7 +35,7 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         "end_location": _position(finding.end),
         "fix": fix,
         "noqa_row": finding.start.line,
-        "url": rule.url() if rule is not None else None,
+        "url": rule_url(finding.code),
     }
 
 

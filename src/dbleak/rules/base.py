@@ -10,6 +10,7 @@ from typing import ClassVar
 from dbleak.analysis.context import CheckContext
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Finding
+from dbleak.registry import RULE_DOCS_URL
 
 DOC_SECTIONS = (
     "What it does", "Why is this bad?", "Example", "Use instead", "Known problems",
@@ -129,7 +130,7 @@ class Rule:
 
     @classmethod
     def url(cls) -> str:
-        return f"https://dbleak.readthedocs.io/rules/{cls.code}/"
+        return RULE_DOCS_URL.format(code=cls.code)
 
 
 __all__ = ["DOC_PARTS", "DOC_SECTIONS", "CheckContext", "Example", "Rule"]
