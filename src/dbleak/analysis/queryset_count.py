@@ -242,7 +242,7 @@ class _Finder:
         if isinstance(expr, ast.Name):
             values = self._refined_bindings(expr.id, scope)
             if not values:
-                return None
+                return _MAYBE_NONE if self._queryset_parameter(expr, scope) else None
             kinds = [self._queryset(value, scope, depth + 1) for value in values]
             if any(kind is None for kind in kinds):
                 return None
@@ -312,6 +312,19 @@ class _Finder:
             return None  # answered from the prefetch cache, no query at all
         # `book.authors.all()`: a related manager of a model instance
         return kind if all(s.name in _CHAINABLE for s in steps[first:]) else None
+
+    def _queryset_parameter(self, name: ast.Name, scope: Scope) -> bool:
+        """``def get_object(self, queryset=None)`` in a Django module: by Django's convention
+        (its generic views' ``get_object(queryset=None)``) a queryset or None."""
+        node = scope.node
+        if not (self.django and name.id == "queryset" and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            return False
+        args = node.args
+        positional = [*args.posonlyargs, *args.args]
+        defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
+        defaults.update((a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None)
+        default = defaults.get("queryset")
+        return default is not None and is_none(default)
 
     def _view_queryset(self, expr: ast.Attribute, scope: Scope) -> str | None:
         """``self.queryset`` in a method of a class-based view of a Django module: by the

@@ -82,8 +82,10 @@ class QuerysetEvaluatedForCount(Rule):
     in a view's `get_queryset()`, most often meant as `is not None`) is reported without a
     fix, in a Django module, when the class binds `queryset` to None or a queryset in its body
     or is a view (a base named `...View` or `...ViewSet`): it may be None, where `.exists()`
-    would fail. A view's `queryset` defined as a (cached) property and counted is reported
-    with an unsafe fix, unless the same method reads its rows. Managers' custom
+    would fail. So is a parameter `queryset=None` of a function of a Django module (Django's
+    `get_object(self, queryset=None)` convention) tested for truth (`if not queryset:`). A
+    view's `queryset` defined as a (cached) property and counted is reported with an unsafe
+    fix, unless the same method reads its rows. Managers' custom
     methods and methods called on an object of no known type are not, nor are sliced
     querysets (`qs[:10]`, bounded already) and raw querysets. A related manager whose rows were prefetched (`prefetch_related("items")`)
     answers `len()` and truth tests from memory: `obj.items.all()` is not flagged when the same
@@ -194,10 +196,10 @@ _PURPOSES = {"len": "count its rows", "distinct": "count its distinct rows",
              "truth": "test whether it has a row"}
 # A view's `self.queryset` may be None: no `.exists()` / `.count()` rewrite.
 _MAYBE_NONE = {
-    "truth": " (no fix: the view's `queryset` may be None; test `is not None` for that, "
+    "truth": " (no fix: `queryset` may be None; test `is not None` for that, "
              "`.exists()` for rows)",
-    "len": " (no fix: the view's `queryset` may be None; count with `.count()` where it is set)",
-    "distinct": " (no fix: the view's `queryset` may be None)"}
+    "len": " (no fix: `queryset` may be None; count with `.count()` where it is set)",
+    "distinct": " (no fix: `queryset` may be None)"}
 # What the fix calls on the queryset, by the form of the count.
 _COUNTING = {"len": "count()", "distinct": "order_by().distinct().count()", "truth": "exists()"}
 
