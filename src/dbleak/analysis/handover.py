@@ -20,7 +20,7 @@ from dbleak.analysis.lifecycle_summary import (
     value_leaves,
 )
 from dbleak.analysis.module import walk, walk_scope
-from dbleak.analysis.origins import scope_readers
+from dbleak.analysis.origins import module_globals, scope_readers
 from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources, ProjectClass
 from dbleak.knowledge.calls import (
     BORROWING_BUILTINS,
@@ -32,7 +32,7 @@ from dbleak.knowledge.calls import (
     callee_keeps,
     keeps_argument,
 )
-from dbleak.knowledge.drivers import ObjectSpec
+from dbleak.knowledge.drivers import Kind, ObjectSpec
 
 
 def result_released(parents: Mapping[int, ast.AST], scope: ast.AST, call: ast.Call,
@@ -323,7 +323,13 @@ class HandOver:
                 return effect
             if qualname in sources.drivers.factories or qualname in sources.drivers.factory_variants:
                 # `sessionmaker(bind=engine)`, `Session(engine)`: the new object uses it; it
-                # leaves with the new object, and is not released by it.
+                # leaves with the new object, and is not released by it. An engine leaves with
+                # a session or a session factory that never disposes it: whoever gets the new
+                # object cannot release the engine through it, so it stays this scope's.
+                if spec is not None and spec.kind is Kind.ENGINE:
+                    # ... unless the scope caches what it makes in a module's registry
+                    # (`_CLIENTS[url] = client`): then it lives as long as the process
+                    return "escape" if self._caches_globally() else "borrow"
                 return "escape" if self._result_leaves(call) else "borrow"
         if isinstance(func, ast.Attribute):
             if func.attr in POOL_RELEASE_METHODS:
@@ -385,6 +391,24 @@ class HandOver:
                     return node.name if isinstance(self.parents.get(id(node)), ast.Module) else None
             node = self.parents.get(id(node))
         return None
+
+    def _caches_globally(self) -> bool:
+        """Whether the scope stores into an item of a module global (`_CLIENTS[key][url] = x`,
+        `_engines[url] = engine`): a registry that keeps what it makes for the process."""
+        names = module_globals(self.sources.facts.tree)
+        for node in walk_scope(self.scope):
+            if not isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if not isinstance(target, ast.Subscript):
+                    continue
+                base = target.value
+                while isinstance(base, (ast.Subscript, ast.Attribute)):
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id in names:
+                    return True
+        return False
 
     def _method_of_instance(self, func: ast.Attribute) -> str | None:
         """``helper.close_connection`` where ``helper`` holds an instance of a project class
