@@ -326,10 +326,12 @@ class HandOver:
                 # leaves with the new object, and is not released by it. An engine leaves with
                 # a session or a session factory that never disposes it: whoever gets the new
                 # object cannot release the engine through it, so it stays this scope's.
-                if spec is not None and spec.kind is Kind.ENGINE:
-                    # ... unless the scope caches what it makes in a module's registry
-                    # (`_CLIENTS[url] = client`): then it lives as long as the process
-                    return "escape" if self._caches_globally() else "borrow"
+                if spec is not None and spec.kind is Kind.ENGINE and self._session_of(call, qualname) \
+                        and not self._caches_globally():
+                    # ... unless what leaves is a session factory (made once, for the
+                    # process), or the scope caches what it makes in a module's registry
+                    # (`_CLIENTS[url] = client`)
+                    return "borrow"
                 return "escape" if self._result_leaves(call) else "borrow"
         if isinstance(func, ast.Attribute):
             if func.attr in POOL_RELEASE_METHODS:
@@ -391,6 +393,17 @@ class HandOver:
                     return node.name if isinstance(self.parents.get(id(node)), ast.Module) else None
             node = self.parents.get(id(node))
         return None
+
+    def _session_of(self, call: ast.Call, qualname: str) -> bool:
+        """Whether the factory call makes a session (`Session(engine)`, or a session factory
+        called at once: `sessionmaker(bind=engine)()`), not a factory kept for later."""
+        factory = self.sources.drivers.factory(qualname)
+        made = self.sources.drivers.objects.get(factory.returns) if factory is not None else None
+        if made is not None and made.kind is Kind.SESSION:
+            return True
+        parent = self.parents.get(id(call))
+        return made is not None and made.kind is Kind.FACTORY and isinstance(parent, ast.Call) \
+            and parent.func is call
 
     def _caches_globally(self) -> bool:
         """Whether the scope stores into an item of a module global (`_CLIENTS[key][url] = x`,

@@ -127,9 +127,10 @@ class UnclosedConnection(Rule):
     keeps connections open; so is a connection pool of the driver table made there and never
     closed (`asyncpg.create_pool()`, `psycopg_pool.ConnectionPool()`,
     `psycopg2.pool.SimpleConnectionPool()` without `closeall()`). An engine handed out only
-    inside a session or a session factory made with it (`return sessionmaker(bind=engine)()`)
-    is never disposed either (no fix), unless the function keeps what it makes in a module's
-    registry (`_CLIENTS[url] = client`: the process's). Like engines, pools made at
+    inside a session made with it (`return Session(engine)`, `return
+    sessionmaker(bind=engine)()`) is never disposed either (no fix), unless the function keeps
+    what it makes in a module's registry (`_CLIENTS[url] = client`: the process's); a session
+    factory handed out (`return sessionmaker(bind=engine)`) is made once, for the process. Like engines, pools made at
     module level are the process's and are not flagged. Scripts count as scopes: a connection or session made at module
     level under `if __name__ == "__main__":`, or one that no function or class of the module
     reads (only the statements that run at import use it), is flagged when it is never closed
