@@ -323,14 +323,12 @@ class HandOver:
                 return effect
             if qualname in sources.drivers.factories or qualname in sources.drivers.factory_variants:
                 # `sessionmaker(bind=engine)`, `Session(engine)`: the new object uses it; it
-                # leaves with the new object, and is not released by it. An engine leaves with
-                # a session or a session factory that never disposes it: whoever gets the new
-                # object cannot release the engine through it, so it stays this scope's.
+                # leaves with the new object, and is not released by it. An engine given to a
+                # session stays this scope's to dispose: no session disposes its bind, so its
+                # holder cannot release it (a session factory is made once, for the process;
+                # so is what a scope caches in a module's registry, `_CLIENTS[url] = client`).
                 if spec is not None and spec.kind is Kind.ENGINE and self._session_of(call, qualname) \
                         and not self._caches_globally():
-                    # ... unless what leaves is a session factory (made once, for the
-                    # process), or the scope caches what it makes in a module's registry
-                    # (`_CLIENTS[url] = client`)
                     return "borrow"
                 return "escape" if self._result_leaves(call) else "borrow"
         if isinstance(func, ast.Attribute):
