@@ -1017,6 +1017,8 @@ class ObjectSources:
             value = self.resolve(("call", qualname, ()))
             if isinstance(value, ObjectSpec):
                 return True
+            if any(isinstance(item, ObjectSpec) for item in self.return_items(qualname)):
+                return True  # `session, base, engine, meta = load_connection(url)`
             made = as_class(value)
             if made is not None:
                 classes.add(made.qualname)
