@@ -7,7 +7,7 @@ Read by the flow interpreter (:mod:`dbleak.analysis.flow`) for every read of a t
 from __future__ import annotations
 
 import ast
-from collections.abc import Collection, Mapping, MutableMapping
+from collections.abc import MutableMapping
 
 from dbleak.analysis.lifecycle_summary import (
     EFFECT_BORROW,
@@ -19,7 +19,7 @@ from dbleak.analysis.lifecycle_summary import (
     EFFECT_WITH,
     value_leaves,
 )
-from dbleak.analysis.module import walk, walk_scope
+from dbleak.analysis.module import result_has_method, walk, walk_scope
 from dbleak.analysis.origins import module_globals, scope_readers
 from dbleak.analysis.sources import CLOSING_WRAPPERS, ObjectSources, ProjectClass
 from dbleak.knowledge.calls import (
@@ -33,22 +33,6 @@ from dbleak.knowledge.calls import (
     keeps_argument,
 )
 from dbleak.knowledge.drivers import Kind, ObjectSpec
-
-
-def result_released(parents: Mapping[int, ast.AST], scope: ast.AST, call: ast.Call,
-                    methods: Collection[str]) -> bool:
-    """``name = call(...)`` (or ``= await call(...)``) and a ``name.<method>`` of ``methods``
-    somewhere in ``scope``: the code releases what the call gave back."""
-    holder = parents.get(id(call))
-    if isinstance(holder, ast.Await):
-        holder = parents.get(id(holder))
-    if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
-            and isinstance(holder.targets[0], ast.Name)):
-        return False
-    name = holder.targets[0].id
-    return any(isinstance(node, ast.Attribute) and node.attr in methods
-               and isinstance(node.value, ast.Name) and node.value.id == name
-               for node in walk_scope(scope))
 
 
 def _returns_through(function: ast.FunctionDef | ast.AsyncFunctionDef, index: int | None,
@@ -437,7 +421,7 @@ class HandOver:
     def _result_released(self, call: ast.Call) -> bool:
         """``cnx = instrument(connect(...)); ...; cnx.close()``: the code closes what the call
         gave back, so that is (or wraps) what it was given."""
-        return result_released(self.parents, self.scope, call, RELEASE_METHODS)
+        return result_has_method(self.parents, self.scope, call, RELEASE_METHODS)
 
     def _result_leaves(self, call: ast.Call) -> bool:
         """Whether the call's result leaves the scope: what it was given may live in it."""

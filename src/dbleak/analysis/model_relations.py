@@ -24,6 +24,7 @@ from typing import Any
 
 from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, call_name, method_chain
 from dbleak.analysis.module import ModuleFacts, walk_scope
+from dbleak.analysis.names import base_name
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex
 from dbleak.settings import Settings
 
@@ -149,7 +150,7 @@ def class_queryset_methods(klass: ast.ClassDef) -> list[tuple[str, str]]:
     (``self.filter(...)``, ``self.get_queryset().exclude(...)``, ``super().get_queryset()...``):
     ``"bounded"`` when the chain slices or ends in a bounding method, ``"filter"`` otherwise
     (a refinement like any filter: as unbounded as the queryset it refines)."""
-    if not any(_base_name(b).endswith(("QuerySet", "Manager")) for b in klass.bases):
+    if not any(base_name(b).endswith(("QuerySet", "Manager")) for b in klass.bases):
         return []
     found: list[tuple[str, str]] = []
     for statement in klass.body:
@@ -417,7 +418,7 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
         tables = class_tables(klass, facts.module_name)
         if tables:
             summary[TABLES_KEY] = tuple((klass.name, table) for table in tables)
-        bases = tuple(b for b in map(_base_name, klass.bases) if b)
+        bases = tuple(b for b in map(base_name, klass.bases) if b)
         if bases and (shape is not None or _meta(klass) or "__mapper_args__" in dict(
                 _named_assignments(klass.body))):
             summary[BASES_KEY] = ((klass.name, bases),)
@@ -489,21 +490,11 @@ def _small(tables: frozenset[tuple[str, str]], listed: frozenset[str]) -> frozen
     return frozenset(name for name, table in tables if table.lower() in listed)
 
 
-def _base_name(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Subscript):  # `Generic[T]`, `Base[Model]`
-        return _base_name(node.value)
-    return ""
-
-
 def _shape(klass: ast.ClassDef, related: bool) -> tuple[str, bool, tuple[str, ...]] | None:
     """(name, has a relation field, base names) of a class that declares fields, else None."""
     if not related and not any(True for _ in _fields(klass)):
         return None
-    return klass.name, related, tuple(b for b in map(_base_name, klass.bases) if b)
+    return klass.name, related, tuple(b for b in map(base_name, klass.bases) if b)
 
 
 # Accounts are the root table that grows with sign-ups: never a lookup table.

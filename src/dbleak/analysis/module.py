@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -315,6 +315,23 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
     for scope in facts.scopes:
         scope.node._dbleak_scope_nodes = facts.scope_nodes[id(scope.node)]  # type: ignore[union-attr]
     return facts
+
+
+def result_has_method(parents: Mapping[int, ast.AST], scope: ast.AST, call: ast.Call,
+                      methods: Collection[str]) -> bool:
+    """``name = call(...)`` (or ``= await call(...)``) and a ``name.<method>`` of ``methods``
+    somewhere in ``scope``: the code releases what the call gave back (``close``), or connects
+    it (``connect``)."""
+    holder = parents.get(id(call))
+    if isinstance(holder, ast.Await):
+        holder = parents.get(id(holder))
+    if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
+            and isinstance(holder.targets[0], ast.Name)):
+        return False
+    name = holder.targets[0].id
+    return any(isinstance(node, ast.Attribute) and node.attr in methods
+               and isinstance(node.value, ast.Name) and node.value.id == name
+               for node in walk_scope(scope))
 
 
 def walk_scope(node: ast.AST) -> Iterator[ast.AST]:

@@ -13,6 +13,18 @@ from collections.abc import Callable, Collection
 from dbleak.knowledge.drivers import PYTHON2_ONLY_MODULES
 
 
+def base_name(node: ast.expr) -> str:
+    """The last name a class base spells: ``Model`` for ``models.Model``, ``Base`` for
+    ``Base[T]``; "" for anything else."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Subscript):  # `Generic[T]`, `Base[Model]`
+        return base_name(node.value)
+    return ""
+
+
 def chain_text(node: ast.AST) -> str | None:
     """``cur`` or ``self.cur`` for a Name/Attribute chain, else None."""
     parts: list[str] = []

@@ -29,7 +29,7 @@ from dbleak.analysis.fetch_orm import (
     model_factory_name,
 )
 from dbleak.analysis.module import ModuleFacts, Scope, walk
-from dbleak.analysis.names import refines
+from dbleak.analysis.names import base_name, refines
 from dbleak.analysis.origins import has_decorator, instance_method_of, is_none
 from dbleak.knowledge.frameworks import FRAMEWORK_RELATED_MANAGERS
 
@@ -321,10 +321,10 @@ class _Finder:
             return False
         args = node.args
         positional = [*args.posonlyargs, *args.args]
-        defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
-        defaults.update((a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None)
-        default = defaults.get("queryset")
-        return default is not None and is_none(default)
+        with_defaults = [*zip(positional[len(positional) - len(args.defaults):], args.defaults),
+                         *zip(args.kwonlyargs, args.kw_defaults)]
+        return any(arg.arg == "queryset" and default is not None and is_none(default)
+                   for arg, default in with_defaults)
 
     def _view_queryset(self, expr: ast.Attribute, scope: Scope) -> str | None:
         """``self.queryset`` in a method of a class-based view of a Django module: by the
@@ -345,8 +345,7 @@ class _Finder:
         if values:
             known = all(self._queryset(v, scope.parent, 1) is not None for v in values)
             return _MAYBE_NONE if known else None
-        view = any((base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute)
-                    else "").endswith(("View", "ViewSet")) for base in cls.bases)
+        view = any(base_name(base).endswith(("View", "ViewSet")) for base in cls.bases)
         return _MAYBE_NONE if view else None
 
     def _rows_read(self, attribute: ast.Attribute, scope: Scope) -> bool:

@@ -52,7 +52,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_YIELDS,
     summarize_lifecycle,
 )
-from dbleak.analysis.module import walk_scope
+from dbleak.analysis.module import result_has_method
 from dbleak.analysis.origins import (
     FACTORY_CLASS_KEYWORDS,
     Origin,
@@ -897,15 +897,8 @@ class ObjectSources:
     def _connected_later(self, call: ast.Call) -> bool:
         """``c = pymysql.connect(defer_connect=True)`` and then ``c.connect(...)`` in the same
         scope: the object is connected there, and from then on holds its socket."""
-        holder = self.facts.parent.get(id(call))
-        if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1
-                and isinstance(holder.targets[0], ast.Name)):
-            return False
-        name = holder.targets[0].id
-        scope = self.facts.scope_of_stmt.get(id(holder))
-        return scope is not None and any(
-            isinstance(node, ast.Attribute) and node.attr == "connect" and isinstance(node.value, ast.Name)
-            and node.value.id == name for node in walk_scope(scope.node))
+        scope = self.facts.scope_of_stmt.get(id(self.facts.parent.get(id(call))))
+        return scope is not None and result_has_method(self.facts.parent, scope.node, call, ("connect",))
 
     def param_effect(self, qualname: str, index: int | None, keyword: str | None,
                      bound: bool, depth: int = 0) -> str | None:

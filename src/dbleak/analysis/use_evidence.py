@@ -16,9 +16,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 
-from dbleak.analysis.handover import result_released
 from dbleak.analysis.lifecycle_summary import CURSOR_USES
-from dbleak.analysis.module import walk_scope
+from dbleak.analysis.module import result_has_method, walk_scope
 from dbleak.analysis.names import chain_text, root_name
 from dbleak.analysis.sources import DUCK_CONNECTION, DUCK_CURSOR, ObjectSources
 from dbleak.knowledge.drivers import ObjectSpec
@@ -115,7 +114,7 @@ class UseEvidence:
 
     def closed_by_name(self, call: ast.Call) -> bool:
         """``c = conn.execute(q)`` with a ``c.close()`` in the scope."""
-        return result_released(self.parents, self.scope, call, ("close",))
+        return result_has_method(self.parents, self.scope, call, ("close",))
 
     def only_cursor_attributes(self, call: ast.Call) -> bool:
         """``c = x.cursor()`` whose name the scope reads no attribute of but a PEP 249
