@@ -25,6 +25,7 @@ from typing import Any
 from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, call_name, method_chain
 from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.names import base_name
+from dbleak.analysis.origins import decorator_name
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex
 from dbleak.settings import Settings
 
@@ -547,10 +548,49 @@ def root_models(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     return _roots(_listed(facts, project, SHAPES_KEY))
 
 
-def roots_are_small(settings: Settings | None) -> bool:
-    """Read :func:`root_models` as lookup tables, unless ``[tool.dbleak.sql]
-    root-tables = "report"``."""
-    return settings is None or settings.option("sql", "root-tables", "small") == "small"
+def lookup_roots(facts: ModuleFacts, project: ProjectIndex, settings: Settings | None,
+                 path: str = "") -> frozenset[str]:
+    """The :func:`root_models` read as lookup tables in the module at ``path``: every root,
+    unless ``[tool.dbleak.sql] root-tables = "report"`` (none). In a migration
+    (:func:`in_migrations`) only the roots with a natural key (a unique field or set of fields
+    other than a surrogate ``id``/``uuid``: a label, a code, a name) are: a data migration
+    walks a table to rewrite every row of it, and the roots without such a key are the growing
+    ones (attributes, shortened URLs, uploaded files, notifications). Measured on the corpus
+    reviews (``benchmarks/corpus-review.md``): in migrations 10 real findings and 5 false; in
+    management commands and tasks 1 real and 8 false (there roots stay lookup tables)."""
+    if settings is not None and settings.option("sql", "root-tables", "small") != "small":
+        return frozenset()
+    roots = root_models(facts, project)
+    if not roots or not in_migrations(path):
+        return roots
+    keyed = {key.split(".", 1)[0] for key in key_fields(facts, project)
+             if not set(key.split(".", 1)[1].lower().split("&")) <= _SURROGATE_KEYS}
+    return roots & frozenset(keyed)
+
+
+def in_migrations(path: str) -> bool:
+    """A module of a ``migrations`` folder (Django's; Alembic's and Flask-Migrate's
+    ``versions`` below one)."""
+    return "/migrations/" in "/" + path.replace("\\", "/")
+
+
+_SURROGATE_KEYS = frozenset({"id", "pk", "uuid"})
+
+
+TASK_DECORATORS = frozenset({"task", "shared_task", "periodic_task", "db_task", "actor"})
+
+
+def whole_table_job(path: str, function: ast.AST | None) -> bool:
+    """Whether code at ``path`` in ``function`` runs as a job over the database rather than to
+    answer a request: a module of a ``migrations`` folder (Django's, Alembic's ``versions``
+    below it), a management command, a ``tasks.py`` module, or a function decorated as a task
+    (Celery's ``@shared_task``/``@app.task``, Huey's ``@db_task``, Dramatiq's ``@actor``)."""
+    path = "/" + path.replace("\\", "/")
+    if in_migrations(path) or "/management/commands/" in path \
+            or path.rsplit("/", 1)[-1] == "tasks.py":
+        return True
+    return isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+        decorator_name(d) in TASK_DECORATORS for d in function.decorator_list)
 
 
 def _package(facts: ModuleFacts) -> str:

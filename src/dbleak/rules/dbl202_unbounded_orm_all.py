@@ -20,10 +20,9 @@ from dbleak.analysis.fetch_orm import (
 )
 from dbleak.analysis.model_relations import (
     key_fields,
+    lookup_roots,
     mapped_models,
     relation_names,
-    root_models,
-    roots_are_small,
     small_models,
 )
 from dbleak.analysis.module import Scope
@@ -137,6 +136,7 @@ class UnboundedOrmAll(Rule):
     are not. Over five reviewed sets of applications this silenced 78 false findings and 21
     real ones (growing roots: tenants, root entities, blob caches, fact tables whose foreign
     keys a helper declares); `root-tables = "report"` judges them like any other table.
+    [[root-tables-migrations]]
     [[root-tables-recall]]
 
     ## References
@@ -190,8 +190,7 @@ class UnboundedOrmAll(Rule):
                 continue
             if _reads_only(read, small_models(ctx.facts, ctx.project, small)):
                 continue  # models whose tables are listed in small-tables
-            if roots_are_small(ctx.settings) \
-                    and _reads_only(read, root_models(ctx.facts, ctx.project)):
+            if _reads_only(read, lookup_roots(ctx.facts, ctx.project, ctx.settings, ctx.path)):
                 continue  # tables referencing no other: lookup or configuration tables
             if left_to_caller(ctx.facts, ctx.settings, node, scope.node):
                 continue  # every row is the function's result: the caller's call

@@ -25,17 +25,17 @@ from dbleak.analysis.fetch_orm import (
 )
 from dbleak.analysis.model_relations import (
     key_fields,
+    lookup_roots,
     manager_model,
     model_managers,
     queryset_methods,
     related_manager_names,
     relation_names,
-    root_models,
-    roots_are_small,
     small_models,
+    whole_table_job,
 )
 from dbleak.analysis.module import Scope
-from dbleak.analysis.origins import decorator_name, instance_method_of
+from dbleak.analysis.origins import instance_method_of
 from dbleak.analysis.project import module_functions
 from dbleak.analysis.queryset_count import imports_django, prefetched_relations, related_entry
 from dbleak.analysis.reaching import reaching_values
@@ -101,7 +101,7 @@ class UnboundedQuerysetList(Rule):
     written in the same function are seen, through every value a name may hold at the loop
     (`qs = Order.objects.all()`, `if limit: qs = qs[:limit]`, `for o in qs:` reads the whole
     table when no limit is given) and through pass-through calls (`enumerate(qs)`,
-    `tqdm(qs)`). A queryset name that is also counted (`len(qs)`, `qs.count()`) or refined
+    `tqdm(qs)`); each queryset of `chain(qs1, qs2)` is judged as a loop of its own. A queryset name that is also counted (`len(qs)`, `qs.count()`) or refined
     (`qs.filter(...)`) is still reported (the fix counts in the database too); one that is
     walked again, handed on, returned, or tested (`if qs:`: in the corpus reviews, a loop
     guarded so was over a short list every time) is not. Managers are `objects`,
@@ -169,6 +169,7 @@ class UnboundedQuerysetList(Rule):
     it is no table that stands alone. Over five reviewed sets of applications this silenced
     78 false findings and 21 real ones (growing roots: tenants, root entities, blob caches);
     `root-tables = "report"` judges them like any other model.
+    [[root-tables-migrations]]
     [[root-tables-recall]]
 
     ## References
@@ -217,6 +218,13 @@ class UnboundedQuerysetList(Rule):
             assignments = analysis.resolver.assignments(scope)
             for node in _scope_nodes(scope):
                 if isinstance(node, (ast.For, ast.AsyncFor)):
+                    chained = _chained(node.iter)
+                    if chained:  # `chain(qs1, qs2)`: each walked in turn, as by a loop of its own
+                        for part in chained:
+                            finding = _loop(cls, ctx, scope, node, assignments, part)
+                            if finding is not None:
+                                yield finding
+                        continue
                     finding = _loop(cls, ctx, scope, node, assignments)
                 elif isinstance(node, _COMPREHENSIONS):
                     finding = _comprehension(cls, ctx, scope, node, assignments)
@@ -331,7 +339,7 @@ def _unbounded_reason(ctx: CheckContext, steps: list[Step], klass: str) -> str |
     small = ctx.settings.option("sql", "small-tables", ()) or ()
     if klass in small_models(ctx.facts, ctx.project, small):
         return None  # its table is listed in small-tables
-    if roots_are_small(ctx.settings) and klass in root_models(ctx.facts, ctx.project) \
+    if klass in lookup_roots(ctx.facts, ctx.project, ctx.settings, ctx.path) \
             and not names_a_relation(steps):
         return None  # a table referencing no other: a lookup or configuration table
     bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
@@ -439,9 +447,25 @@ def _spelled(model: str) -> str:
     return f"`{model}.objects…`"
 
 
+def _chained(iterable: ast.expr) -> list[ast.expr]:
+    """The iterables ``chain(a, b)`` / ``itertools.chain(a, b)`` walks one after the other
+    (each through a pass-through call), else ``[]``."""
+    if isinstance(iterable, ast.Call) and not iterable.keywords and iterable.args \
+            and not any(isinstance(a, ast.Starred) for a in iterable.args) and (
+                isinstance(iterable.func, ast.Name) and iterable.func.id == "chain"
+                or isinstance(iterable.func, ast.Attribute) and iterable.func.attr == "chain"
+                and isinstance(iterable.func.value, ast.Name)
+                and iterable.func.value.id == "itertools"):
+        return list(iterable.args)
+    return []
+
+
 def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast.AsyncFor,
-          assignments: dict[str, list[ast.AST]]) -> Finding | None:
-    iterable = loop.iter
+          assignments: dict[str, list[ast.AST]],
+          walked: ast.expr | None = None) -> Finding | None:
+    """A loop over an unbounded queryset; ``walked``: the part of ``loop.iter`` judged (one
+    argument of ``chain(...)``), reported and rewritten on its own."""
+    iterable = loop.iter if walked is None else walked
     listed = False
     if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) \
             and iterable.func.id in ("list", "tuple") and len(iterable.args) == 1 \
@@ -616,20 +640,13 @@ def _comprehension(rule: type[Rule], ctx: CheckContext, scope: Scope,
 
 
 _BULK_WRITES = frozenset({"bulk_create", "bulk_update"})
-_TASK_DECORATORS = frozenset({"task", "shared_task", "periodic_task", "db_task", "actor"})
 
 
 def _bulk_work(ctx: CheckContext, scope: Scope, comp: ast.AST) -> bool:
     """Whether a comprehension does whole-table work: it feeds `bulk_create`/`bulk_update`
     (directly or through a name), or it runs in a migration, a management command or a task,
     where walking a whole table is the point and the table is a real one."""
-    path = ctx.path.replace("\\", "/")
-    if "/migrations/" in f"/{path}" or "/management/commands/" in f"/{path}" \
-            or path.rsplit("/", 1)[-1] == "tasks.py":
-        return True
-    node: ast.AST | None = scope.node
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-            decorator_name(d) in _TASK_DECORATORS for d in node.decorator_list):
+    if whole_table_job(ctx.path, scope.node):
         return True
     parents = ctx.facts.parent
     current: ast.AST | None = parents.get(id(comp))
