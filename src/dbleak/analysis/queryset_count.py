@@ -242,7 +242,11 @@ class _Finder:
         if isinstance(expr, ast.Name):
             values = self._refined_bindings(expr.id, scope)
             if not values:
-                return _MAYBE_NONE if self._queryset_parameter(expr, scope) else None
+                if self._queryset_parameter(expr, scope):
+                    return _MAYBE_NONE
+                # a parameter every call site in the project passes a queryset
+                return _INFERRED if self.helper_queryset is not None \
+                    and self.helper_queryset(expr, scope) else None
             kinds = [self._queryset(value, scope, depth + 1) for value in values]
             if any(kind is None for kind in kinds):
                 return None
@@ -263,6 +267,8 @@ class _Finder:
             view = self._view_queryset(expr, scope)
             if view is not None:
                 return view
+        if isinstance(expr, ast.Call) and self._view_method_queryset(expr, scope):
+            return _INFERRED
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) \
                 and expr.func.attr in _CHAINABLE and isinstance(expr.func.value, ast.Call):
             inner = self._queryset(expr.func.value, scope, depth + 1)
@@ -325,6 +331,28 @@ class _Finder:
                          *zip(args.kwonlyargs, args.kw_defaults)]
         return any(arg.arg == "queryset" and default is not None and is_none(default)
                    for arg, default in with_defaults)
+
+    def _view_method_queryset(self, call: ast.Call, scope: Scope) -> bool:
+        """``self.get_queryset()``, ``super().get_queryset()``, ``self.filter_queryset(qs)`` in a
+        method of a class-based view of a Django module (a base named ``...View``/``...ViewSet``,
+        in any case: kolibri's ``ContentNodeSlimViewset``):
+        by the framework's contract (Django's generic views, Django REST framework's) a
+        queryset; the class may override it, so the fix is offered as unsafe."""
+        func = call.func
+        if not (self.django and isinstance(func, ast.Attribute)
+                and func.attr in ("get_queryset", "filter_queryset")):
+            return False
+        receiver = func.value
+        if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) \
+                and receiver.func.id == "super":
+            method = instance_method_of(scope)
+            cls = method[1] if method is not None else None
+        elif isinstance(receiver, ast.Name):
+            cls = self._method_self(receiver, scope)
+        else:
+            return False
+        return cls is not None and any(base_name(base).lower().endswith(("view", "viewset"))
+                                       for base in cls.bases)
 
     def _view_queryset(self, expr: ast.Attribute, scope: Scope) -> str | None:
         """``self.queryset`` in a method of a class-based view of a Django module: by the
@@ -607,3 +635,18 @@ def _tested(test: ast.expr) -> Iterator[ast.expr]:
             yield from _tested(value)
     else:
         yield test
+
+
+def queryset_origin(origin: object, depth: int = 0) -> bool:
+    """Whether an origin (see :mod:`dbleak.analysis.origins`) is a Django queryset:
+    ``Model.objects.filter(...)`` (``("call", "app.models.Model.objects.filter", ...)``) and
+    its refinements (``("method", <that>, "order_by", ...)``), the model capitalised."""
+    if depth > 8 or not isinstance(origin, tuple) or len(origin) < 2:
+        return False
+    if origin[0] == "method" and len(origin) > 2 and origin[2] in _CHAINABLE:
+        return queryset_origin(origin[1], depth + 1)
+    if origin[0] == "call" and isinstance(origin[1], str):
+        parts = origin[1].split(".")
+        return len(parts) >= 3 and parts[-1] in _CHAINABLE and parts[-2] in DJANGO_MANAGERS \
+            and parts[-3][:1].isupper()
+    return False

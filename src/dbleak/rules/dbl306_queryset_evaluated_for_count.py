@@ -10,7 +10,8 @@ from dbleak.analysis.materialize_fix import Rewriter, rewriter_for
 from dbleak.analysis.model_relations import related_manager_names
 from dbleak.analysis.module import Scope
 from dbleak.analysis.origins import instance_method_of
-from dbleak.analysis.queryset_count import CountSite, count_sites
+from dbleak.analysis.project import module_functions
+from dbleak.analysis.queryset_count import CountSite, count_sites, queryset_origin
 from dbleak.analysis.rows_summary import returns_queryset
 from dbleak.analysis.sources import object_sources
 from dbleak.knowledge.drivers import DriverTable
@@ -85,7 +86,11 @@ class QuerysetEvaluatedForCount(Rule):
     would fail. So is a parameter `queryset=None` of a function of a Django module (Django's
     `get_object(self, queryset=None)` convention) tested for truth (`if not queryset:`). A
     view's `queryset` defined as a (cached) property and counted is reported with an unsafe
-    fix, unless the same method reads its rows. Managers' custom
+    fix, unless the same method reads its rows. In a method of a view (a base named `...View`,
+    `...ViewSet` or `...Viewset`), `self.get_queryset()`, `super().get_queryset()` and
+    `self.filter_queryset(...)` are querysets by the framework's contract (unsafe fix: the
+    class may override them), and so is a parameter that every call site in the project
+    passes `Model.objects...` or a refinement of it (`count_of(query)`: `len(query)`). Managers' custom
     methods and methods called on an object of no known type are not, nor are sliced
     querysets (`qs[:10]`, bounded already) and raw querysets. A related manager whose rows were prefetched (`prefetch_related("items")`)
     answers `len()` and truth tests from memory: `obj.items.all()` is not flagged when the same
@@ -151,6 +156,8 @@ class QuerysetEvaluatedForCount(Rule):
         managers = related_manager_names(ctx.facts, ctx.project)
 
         def helper_queryset(node: ast.expr, scope: Scope) -> bool:
+            if isinstance(node, ast.Name):
+                return _parameter_queryset(ctx, node, scope)
             if isinstance(node, ast.Call):
                 return returns_queryset(ctx.project, callee_qualname(ctx.facts, node, scope))
             return isinstance(node, ast.Attribute) and _property_queryset(ctx, node, scope)
@@ -213,3 +220,18 @@ def _plan(rw: Rewriter, site: CountSite) -> FixPlan:
         # (collations, trailing spaces on some backends): the same answer, not the same rule
         applicability = Applicability.UNSAFE
     return FixPlan(f"Use `.{method}`", applicability, (rw.replace(site.node, content),))
+
+
+def _parameter_queryset(ctx: CheckContext, name: ast.Name, scope: Scope) -> bool:
+    """``name``, a parameter of the function of ``scope``, is passed a queryset by every call
+    site of the function in the project (``len(query)`` in a pagination helper)."""
+    function = scope.node
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(
+            a.arg == name.id for a in (*function.args.posonlyargs, *function.args.args,
+                                       *function.args.kwonlyargs)):
+        return False
+    qualname = next((q for q, f in module_functions(ctx.facts).items() if f is function), None)
+    if qualname is None:
+        return False
+    origins = object_sources(ctx).parameter_origins(qualname, name.id)
+    return bool(origins) and all(queryset_origin(o) for o in origins or ())
