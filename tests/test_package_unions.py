@@ -15,7 +15,7 @@ MODELS = textwrap.dedent("""\
 
 
     class Language(models.Model):
-        code = models.CharField(max_length=8)
+        code = models.CharField(max_length=8, unique=True)
 
 
     class Order(models.Model):
@@ -58,6 +58,7 @@ def test_the_package_models_are_read_and_vendored_ones_are_not(tmp_path: Path, a
     results = check_paths(paths, lambda _p: settings, RunOptions())
     found = sorted(f.start.line for r in results if r.result.path.endswith("0002_fill.py")
                    for f in r.result.findings)
-    # `Language` references no other model (a lookup table by default); `Model` is a model
-    # class chosen at run time, `Order` a table that grows.
+    # `Language` references no other model and has a natural key (a lookup table by default,
+    # in a migration too); `Model` is a model class chosen at run time, `Order` a table that
+    # grows.
     assert found == [6, 10]
