@@ -835,7 +835,12 @@ def model_class_name(root: ast.AST, assignments: dict[str, list[ast.AST]],
 def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
                        small_tables: Iterable[str], model: str,
                        relations: frozenset[str] = frozenset(),
-                       model_keys: frozenset[str] = frozenset()) -> OrmBound:
+                       model_keys: frozenset[str] = frozenset(),
+                       own: frozenset[str] | None = None) -> OrmBound:
+    """How ``steps`` of a queryset of ``model`` bound its rows. ``relations``: every relation
+    field name of the project; ``own``: the model's own relation fields when they are known
+    (a filter on one of its plain fields is then no parent, whatever other models call a
+    relation), else None."""
     keys = _key_names(bounded_columns)
     parent: str | None = None
     if model.lower() in {t.lower() for t in small_tables}:
@@ -882,7 +887,7 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
                         or f"{model}.{(keyword.arg or '').removesuffix('__in')}" in model_keys):
                     return OrmBound(True, "a filter on a list of keys")
                 if parent is None:
-                    parent = _django_parent(field, keyword.value, relations)
+                    parent = _django_parent(field, keyword.value, relations, own)
                 name = (keyword.arg or "").removesuffix("__exact")
                 if name.endswith("__in") and _is_key_list(keyword.value):
                     covered[name.removesuffix("__in")] = True
@@ -890,7 +895,7 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
                     covered[name] = is_parent_value(keyword.value)
             for argument in step.call.args:
                 if parent is None:
-                    parent = _q_parent(argument, relations)
+                    parent = _q_parent(argument, relations, own)
     whole, partial = _composite_key_bound({model: _django_columns(covered)}, model_keys)
     if whole is not None:
         return OrmBound(True, f"a filter on the unique key ({whole})")
@@ -987,24 +992,30 @@ _QUERYSET_MARKERS = frozenset({"objects", "values_list", "values", "filter", "ex
                                "_default_manager"})
 
 
-def _q_parent(node: ast.AST, relations: frozenset[str]) -> str | None:
+def _q_parent(node: ast.AST, relations: frozenset[str],
+              own: frozenset[str] | None = None) -> str | None:
     """``Q(order=o)``, ``Q(order=o) | Q(order__parent=o)``, ``Q(order=o) & Q(x=1)``."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-        return _all_parents([_q_parent(node.left, relations), _q_parent(node.right, relations)])
+        return _all_parents([_q_parent(node.left, relations, own),
+                             _q_parent(node.right, relations, own)])
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd):
-        return _q_parent(node.left, relations) or _q_parent(node.right, relations)
+        return _q_parent(node.left, relations, own) or _q_parent(node.right, relations, own)
     if isinstance(node, ast.Call) and call_name(node) == "Q" and not node.args:
         for keyword in node.keywords:
-            found = _django_parent((keyword.arg or "").lower(), keyword.value, relations) \
+            found = _django_parent((keyword.arg or "").lower(), keyword.value, relations, own) \
                 if keyword.arg else None
             if found:
                 return found
     return None
 
 
-def _django_parent(field: str, value: ast.AST, relations: frozenset[str]) -> str | None:
-    """``event=other``, ``item__event=other``, ``order_id=pk``, ``order__pk=pk``: one parent."""
+def _django_parent(field: str, value: ast.AST, relations: frozenset[str],
+                   own: frozenset[str] | None = None) -> str | None:
+    """``event=other``, ``item__event=other``, ``order_id=pk``, ``order__pk=pk``: one parent.
+    The first hop must be one of the model's ``own`` relation fields when they are known."""
     parts = field.split("__")
+    if own is not None and parts[0] not in own and not is_parent_key_name(parts[0]):
+        return None  # a plain field of the model (`provider="paypal"`); `entry_id` names a row
     if parts[-1] == "in" and len(parts) > 1 and _is_key_list(value):
         parts = parts[:-1]  # the children of a batch of parents the caller holds
     elif parts[-1] == "exact":

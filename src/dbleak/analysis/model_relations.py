@@ -30,6 +30,7 @@ from dbleak.analysis.project import SUMMARIZERS, ProjectIndex
 from dbleak.settings import Settings
 
 RELATIONS_KEY = "relation-fields"
+MODEL_RELATIONS_KEY = "model-relation-fields"  # ("Class.field",) of each relation field
 KEYS_KEY = "key-fields"
 SHAPES_KEY = "model-shapes"  # ((class name, has a relation field, base class names),)
 TABLES_KEY = "model-tables"  # ((class name, table name),)
@@ -398,6 +399,7 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
         fields = class_relation_fields(klass)
         if fields:
             summary[RELATIONS_KEY] = tuple(fields)
+            summary[MODEL_RELATIONS_KEY] = tuple(f"{klass.name}.{field}" for field in fields)
         keys = class_key_fields(klass)
         if keys:
             summary[KEYS_KEY] = tuple(keys)
@@ -428,6 +430,8 @@ def summarize_relations(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]:
     for mapped in classical_mappings(facts.tree):
         summary = summaries.setdefault(prefix + mapped.name, {})
         summary[RELATIONS_KEY] = tuple(summary.get(RELATIONS_KEY, ())) + tuple(mapped.relations)
+        summary[MODEL_RELATIONS_KEY] = tuple(summary.get(MODEL_RELATIONS_KEY, ())) + tuple(
+            f"{mapped.name}.{field}" for field in mapped.relations)
         summary[KEYS_KEY] = tuple(summary.get(KEYS_KEY, ())) + tuple(mapped.keys)
         summary[SHAPES_KEY] = tuple(summary.get(SHAPES_KEY, ())) + (
             (mapped.name, bool(mapped.relations), ()),)
@@ -715,6 +719,43 @@ def _table_keys(tables: frozenset[tuple[str, str]], keys: frozenset[str],
 def relation_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
     """Relation field names of every model in the project and in this module."""
     return _listed(facts, project, RELATIONS_KEY)
+
+
+def model_relation_names(facts: ModuleFacts, project: ProjectIndex,
+                         model: str) -> frozenset[str] | None:
+    """The relation fields of the model class ``model`` (its own and its bases'), when every
+    class of that name and all their bases are models of the project (their fields known),
+    else None: a field of ``model`` named like another model's relation (pretix's plain
+    `provider` column) is then no parent of its rows."""
+    shapes = _listed(facts, project, SHAPES_KEY)
+    by_name: dict[str, list[tuple[str, ...]]] = {}
+    for name, _related, bases in shapes:
+        by_name.setdefault(name, []).append(bases)
+    if not model or model not in by_name:
+        return None
+    declared = _by_class(_listed(facts, project, MODEL_RELATIONS_KEY))
+    found: set[str] = set()
+    seen: set[str] = set()
+    todo = [model]
+    while todo and len(seen) < 32:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        found.update(field.lower() for field in declared.get(name, ()))
+        for bases in by_name.get(name, ()):
+            for base in bases:
+                if base in _MODEL_ROOTS or base == name:
+                    continue
+                if base not in by_name:
+                    return None  # a base from elsewhere may declare relations
+                todo.append(base)
+    return frozenset(found)
+
+
+# Base names (last names, see `names.base_name`) that declare no relation: Django's and
+# Flask-SQLAlchemy's `Model`, a declarative `Base`.
+_MODEL_ROOTS = frozenset({"Model", "Base", "DeclarativeBase", "object"})
 
 
 def related_manager_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:

@@ -28,6 +28,7 @@ from dbleak.analysis.model_relations import (
     lookup_roots,
     manager_model,
     model_managers,
+    model_relation_names,
     queryset_methods,
     related_manager_names,
     relation_names,
@@ -131,7 +132,10 @@ class UnboundedQuerysetList(Rule):
 
     Querysets of the children of one row are not reported by default: their size is one
     parent's (a filter on a relation of a model of the checked tree such as `filter(order=o)`
-    or `filter(item__order=o)`, on a foreign key column such as `order_id=…`, or `__in` over a
+    or `filter(item__order=o)`, its first field a relation of the queried model itself when
+    that model and its bases are the project's (a plain column named like another model's
+    relation is no parent; two models of the same class name are read as one), on a foreign
+    key column such as `order_id=…`, or `__in` over a
     batch of parents held in memory, or a related manager's queryset: `order.items.all()`,
     `.filter(...)`, `.exclude(...)` of a many-to-many field or a `related_name` of the
     checked tree's models, or in a module that imports Django a default `<model>_set` or
@@ -345,7 +349,8 @@ def _unbounded_reason(ctx: CheckContext, steps: list[Step], klass: str) -> str |
     bound = django_chain_bound(steps, ctx.settings.option("sql", "bounded-columns", ()) or (),
                                small, klass,
                                relation_names(ctx.facts, ctx.project) | FRAMEWORK_RELATIONS,
-                               key_fields(ctx.facts, ctx.project))
+                               key_fields(ctx.facts, ctx.project),
+                               model_relation_names(ctx.facts, ctx.project, klass))
     if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)) \
             or (bound.grouped and not report_grouped(ctx.settings)):
         return None
