@@ -1020,9 +1020,16 @@ class ObjectSources:
             # here by name, returns a database object.
             called = {site.node.func.attr for site in self.facts.calls
                       if isinstance(site.node.func, ast.Attribute)}
-            if any(isinstance(self.method_value(ProjectClass(cls), name), ObjectSpec)
-                   for cls in classes for name in called):
-                return True
+            for cls in classes:
+                # the class's chain walked once (not once per name, as `method_value` would)
+                owners = [owner for owner, _summary, _level in self.class_chain(cls)]
+                for name in called:
+                    summary = next((found for owner in owners
+                                    if (found := self.summary(f"{owner}.{name}")) is not None),
+                                   None)
+                    if summary is not None \
+                            and isinstance(self._returns_value(summary, 0), ObjectSpec):
+                        return True
         for scope in self.facts.scopes:
             node = scope.node
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
