@@ -148,10 +148,13 @@ def class_manager_classes(klass: ast.ClassDef) -> list[tuple[str, str]]:
 
 def class_queryset_methods(klass: ast.ClassDef) -> list[tuple[str, str]]:
     """``(method, verdict)`` for each public method of a custom ``QuerySet``/``Manager`` class
-    that takes only ``self`` and returns a chain of queryset methods on its own queryset
-    (``self.filter(...)``, ``self.get_queryset().exclude(...)``, ``super().get_queryset()...``):
-    ``"bounded"`` when the chain slices or ends in a bounding method, ``"filter"`` otherwise
-    (a refinement like any filter: as unbounded as the queryset it refines)."""
+    that returns a chain of queryset methods on its own queryset (``self.filter(...)``,
+    ``self.get_queryset().exclude(...)``, ``super().get_queryset()...``, or a local name bound
+    only to such chains: ``query = self.all()``, ``query = query.exclude(...)``, ``return
+    query.order_by(...)``): ``"bounded"`` when a chain slices or ends in a bounding method;
+    otherwise ``"filter"`` when it takes only ``self`` (a refinement like any filter: as
+    unbounded as the queryset it refines), ``"argument"`` when it takes arguments (a queryset
+    all the same, of rows the arguments choose: often one parent's)."""
     if not any(base_name(b).endswith(("QuerySet", "Manager")) for b in klass.bases):
         return []
     found: list[tuple[str, str]] = []
@@ -161,44 +164,78 @@ def class_queryset_methods(klass: ast.ClassDef) -> list[tuple[str, str]]:
                 or statement.decorator_list:
             continue
         args = statement.args
-        if len(args.args) != 1 or args.posonlyargs or args.kwonlyargs or args.vararg \
-                or args.kwarg:
+        if not args.args or args.posonlyargs:
             continue
         verdict = _refinement(statement)
-        if verdict is not None:
-            found.append((statement.name, verdict))
+        if verdict is None:
+            continue
+        plain = len(args.args) == 1 and not (args.kwonlyargs or args.vararg or args.kwarg)
+        found.append((statement.name, verdict if plain or verdict == "bounded" else "argument"))
     return found
 
 
 def _refinement(method: ast.FunctionDef) -> str | None:
     """``"filter"`` / ``"bounded"`` when every ``return`` of the method gives a chain of
-    queryset methods on its own queryset (statements before it, such as ``now =
-    timezone.now()``, change nothing), else None."""
+    queryset methods on its own queryset, directly or through local names bound only to such
+    chains (statements before it, such as ``now = timezone.now()``, change nothing), else
+    None."""
     returns: list[ast.Return] = []
+    bindings: dict[str, list[ast.expr]] = {}
+    plain_targets: set[int] = set()
+    stores: list[ast.Name] = []
     for node in walk_scope(method):
         if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
             return None
         if isinstance(node, ast.Return):
             returns.append(node)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name):
+            bindings.setdefault(node.targets[0].id, []).append(node.value)
+            plain_targets.add(id(node.targets[0]))
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            stores.append(node)
+    # names also bound by a loop, a `with`, an unpacking, `+=`
+    other = {name.id for name in stores if id(name) not in plain_targets}
     if not returns:
         return None
     bounded = False
+    known: set[str] = set()  # local names bound only to chains on the own queryset
+    for _ in range(4):
+        for name, values in bindings.items():
+            if name not in other and name not in known \
+                    and all(_own_chain_verdict(v, known | {name}) is not None for v in values):
+                known.add(name)
+    for name in known:
+        bounded = bounded or any(_own_chain_verdict(v, known) == "bounded"
+                                 for v in bindings[name])
     for statement in returns:
         if statement.value is None:
             return None
-        root, steps = method_chain(statement.value)
-        if not steps:
+        verdict = _own_chain_verdict(statement.value, known)
+        if verdict is None:
             return None
-        super_call = isinstance(root, ast.Call) and isinstance(root.func, ast.Name) \
-            and root.func.id == "super"
-        if not (super_call or isinstance(root, ast.Name) and root.id == "self"):
+        bounded = bounded or verdict == "bounded"
+    return "bounded" if bounded else "filter"
+
+
+def _own_chain_verdict(value: ast.expr, names: set[str]) -> str | None:
+    """``"filter"``/``"bounded"`` for a chain of queryset methods on ``self``, ``super()`` or
+    one of ``names`` (a bare name of them too), else None."""
+    root, steps = method_chain(value)
+    super_call = isinstance(root, ast.Call) and isinstance(root.func, ast.Name) \
+        and root.func.id == "super"
+    own_name = isinstance(root, ast.Name) and root.id in names
+    if not (super_call or own_name or isinstance(root, ast.Name) and root.id == "self"):
+        return None
+    if not steps:
+        return "filter" if own_name else None
+    bounded = False
+    for step in steps:
+        if step.name == "[]" or step.name in DJANGO_BOUNDING:
+            bounded = True
+        elif step.name not in DJANGO_QUERYSET and step.name != "get_queryset" \
+                or step.call is None:
             return None
-        for step in steps:
-            if step.name == "[]" or step.name in DJANGO_BOUNDING:
-                bounded = True
-            elif step.name not in DJANGO_QUERYSET and step.name != "get_queryset" \
-                    or step.call is None:
-                return None
     return "bounded" if bounded else "filter"
 
 

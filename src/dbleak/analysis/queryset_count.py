@@ -15,7 +15,7 @@ name bound to one of them and otherwise only refined (``qs = qs.filter(...)``).
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from dbleak.analysis.fetch import is_test_module, is_test_scope
@@ -74,22 +74,28 @@ class CountSite:
 
 
 def count_sites(facts: ModuleFacts, path: str, root: str | None, managers: frozenset[str],
-                helper_queryset: Callable[[ast.expr, Scope], bool] | None = None) -> list[CountSite]:
+                helper_queryset: Callable[[ast.expr, Scope], bool] | None = None,
+                custom: Mapping[str, str] | None = None) -> list[CountSite]:
     """Every place of the module that evaluates a queryset only to count or test it;
     ``managers`` are the related manager names the project's models declare;
     ``helper_queryset`` says whether a call (or ``self.<property>``) is of a project helper
-    that returns a queryset."""
+    that returns a queryset; ``custom`` the project's own queryset methods (see
+    ``model_relations.queryset_methods``: those that do not slice make querysets)."""
     if is_test_module(path, root):
         return []
-    finder = _Finder(facts, managers, helper_queryset)
+    finder = _Finder(facts, managers, helper_queryset, custom)
     return list(finder.sites())
 
 
 class _Finder:
     def __init__(self, facts: ModuleFacts, managers: frozenset[str],
-                 helper_queryset: Callable[[ast.expr, Scope], bool] | None = None) -> None:
+                 helper_queryset: Callable[[ast.expr, Scope], bool] | None = None,
+                 custom: Mapping[str, str] | None = None) -> None:
         self.facts = facts
         self.helper_queryset = helper_queryset
+        # The project's queryset methods that make a queryset without slicing it.
+        self.chainable = _CHAINABLE | frozenset(
+            name for name, verdict in (custom or {}).items() if verdict in ("filter", "argument"))
         # The related managers the project's models declare (see `related_entry`).
         self.own_managers = managers
         self.django = imports_django(facts)
@@ -287,7 +293,8 @@ class _Finder:
                 else owner_node.id if isinstance(owner_node, ast.Name) else "")
             if not (owner[:1].isupper() or self.django):
                 return None
-            chained = len(from_manager) > 1 and all(s.name in _CHAINABLE for s in from_manager[1:])
+            chained = len(from_manager) > 1 and all(s.name in self.chainable
+                                                    for s in from_manager[1:])
             return _KNOWN if chained else None
         if any(s.name in DJANGO_MANAGERS for s in steps):
             return None  # `self.get_queryset().objects…`: a manager of no known model

@@ -109,7 +109,8 @@ class UnboundedQuerysetList(Rule):
     `_default_manager`, `_base_manager`, and those the checked tree's models declare
     (`global_objects = models.Manager()`, `objects = LinkQuerySet.as_manager()`); a method of
     the tree's own `QuerySet`/`Manager` classes that takes no argument and returns a
-    refinement of its queryset (`def published(self): return self.filter(...)`) is read as
+    refinement of its queryset (`def published(self): return self.filter(...)`, or through a
+    local name bound only to such refinements) is read as
     that filter, one that slices as bounded, one with arguments (`for_user(user)`, mostly one
     parent's rows) is not judged, nor are filters whose fields are chosen at run time
     (`filter(**{name: value})`; an `exclude(**{name: value})` still reads every other

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.fetch_summary import callee_qualname
 from dbleak.analysis.materialize_fix import Rewriter, rewriter_for
-from dbleak.analysis.model_relations import related_manager_names
+from dbleak.analysis.model_relations import queryset_methods, related_manager_names
 from dbleak.analysis.module import Scope
 from dbleak.analysis.origins import instance_method_of
 from dbleak.analysis.project import module_functions
@@ -90,8 +90,12 @@ class QuerysetEvaluatedForCount(Rule):
     `...ViewSet` or `...Viewset`), `self.get_queryset()`, `super().get_queryset()` and
     `self.filter_queryset(...)` are querysets by the framework's contract (unsafe fix: the
     class may override them), and so is a parameter that every call site in the project
-    passes `Model.objects...` or a refinement of it (`count_of(query)`: `len(query)`). Managers' custom
-    methods and methods called on an object of no known type are not, nor are sliced
+    passes `Model.objects...` or a refinement of it (`count_of(query)`: `len(query)`). A method
+    of the project's own `Manager`/`QuerySet` classes that returns a refinement of its queryset
+    (with arguments or not, directly or through a local name: `query = self.all()`, `query =
+    query.exclude(...)`, `return query.order_by(...)`) makes a queryset
+    (`len(Queue.objects.get_queue(mode))`). Methods called on an object of no known type are
+    not, nor are manager methods that slice or build a list, nor sliced
     querysets (`qs[:10]`, bounded already) and raw querysets. A related manager whose rows were prefetched (`prefetch_related("items")`)
     answers `len()` and truth tests from memory: `obj.items.all()` is not flagged when the same
     top-level function or class prefetches `items`, but a prefetch made elsewhere is not seen.
@@ -163,7 +167,9 @@ class QuerysetEvaluatedForCount(Rule):
             return isinstance(node, ast.Attribute) and _property_queryset(ctx, node, scope)
 
         kept: set[int] = set()
-        for site in count_sites(ctx.facts, ctx.path, ctx.settings.root, managers, helper_queryset):
+        custom = queryset_methods(ctx.facts, ctx.project)
+        for site in count_sites(ctx.facts, ctx.path, ctx.settings.root, managers, helper_queryset,
+                                custom):
             rewriter = rewriter or rewriter_for(ctx)
             if site.kept_by is not None:
                 if id(site.kept_by) in kept:
