@@ -321,7 +321,8 @@ class _Finder:
             return None
         first, kind = entry
         if steps[first - 1].name in self._prefetched(expr) \
-                and [s.name for s in steps[first:]] == ["all"]:
+                and [s.name for s in steps[first:]] == ["all"] \
+                and not (first == 1 and self._fetched_alone(root, scope)):
             return None  # answered from the prefetch cache, no query at all
         # `book.authors.all()`: a related manager of a model instance
         return kind if all(s.name in _CHAINABLE for s in steps[first:]) else None
@@ -527,6 +528,31 @@ class _Finder:
             child = current
             current = self.facts.parent.get(id(current))
         return current
+
+    def _fetched_alone(self, root: ast.AST, scope: Scope) -> bool:
+        """``root`` is a name the scope binds only to an instance fetched on its own, with no
+        prefetch in the call (``get_object_or_404(Milestone, pk=pk)``,
+        ``Milestone.objects.get(pk=pk)``, ``….filter(...).first()``): a prefetch elsewhere in
+        the class (a view's ``get_queryset()``) does not fill its caches."""
+        if not isinstance(root, ast.Name):
+            return False
+        values = self._refined_bindings(root.id, scope)
+        if not values:
+            return False
+        for value in values:
+            if not isinstance(value, ast.Call) or any(
+                    isinstance(sub, ast.Attribute) and sub.attr == "prefetch_related"
+                    or isinstance(sub, ast.Name) and sub.id == "Prefetch" for sub in walk(value)):
+                return False
+            func = value.func
+            if isinstance(func, ast.Name) and func.id == "get_object_or_404":
+                continue
+            _root, chain = method_chain(value)
+            if chain and chain[-1].name in ("get", "first", "last") \
+                    and any(step.name in DJANGO_MANAGERS for step in chain):
+                continue
+            return False
+        return True
 
     def _prefetched(self, node: ast.AST) -> frozenset[str]:
         """The relations prefetched in the top-level function or class that holds ``node``

@@ -98,7 +98,10 @@ class QuerysetEvaluatedForCount(Rule):
     not, nor are manager methods that slice or build a list, nor sliced
     querysets (`qs[:10]`, bounded already) and raw querysets. A related manager whose rows were prefetched (`prefetch_related("items")`)
     answers `len()` and truth tests from memory: `obj.items.all()` is not flagged when the same
-    top-level function or class prefetches `items`, but a prefetch made elsewhere is not seen.
+    top-level function or class prefetches `items` (unless `obj` is bound in the function only
+    to an instance fetched on its own, with no prefetch in the call: `get_object_or_404(Book,
+    pk=pk)`, `Book.objects.get(...)`, `….first()`; a view's `get_queryset()` prefetch does not
+    reach it), but a prefetch made elsewhere is not seen.
     Related managers are known from the models of the checked file's top-level package (those
     on disk too, when a file is checked alone).
 
