@@ -25,7 +25,6 @@ from typing import Any
 from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, call_name, method_chain
 from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.names import base_name
-from dbleak.analysis.origins import decorator_name
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex
 from dbleak.settings import Settings
 
@@ -198,16 +197,17 @@ def _refinement(method: ast.FunctionDef) -> str | None:
     other = {name.id for name in stores if id(name) not in plain_targets}
     if not returns:
         return None
-    bounded = False
     known: set[str] = set()  # local names bound only to chains on the own queryset
-    for _ in range(4):
+    grown = True
+    while grown:
+        grown = False
         for name, values in bindings.items():
             if name not in other and name not in known \
                     and all(_own_chain_verdict(v, known | {name}) is not None for v in values):
                 known.add(name)
-    for name in known:
-        bounded = bounded or any(_own_chain_verdict(v, known) == "bounded"
-                                 for v in bindings[name])
+                grown = True
+    bounded = any(_own_chain_verdict(v, known) == "bounded"
+                  for name in known for v in bindings[name])
     for statement in returns:
         if statement.value is None:
             return None
@@ -618,22 +618,6 @@ def in_migrations(path: str) -> bool:
 _SURROGATE_KEYS = frozenset({"id", "pk", "uuid"})
 
 
-TASK_DECORATORS = frozenset({"task", "shared_task", "periodic_task", "db_task", "actor"})
-
-
-def whole_table_job(path: str, function: ast.AST | None) -> bool:
-    """Whether code at ``path`` in ``function`` runs as a job over the database rather than to
-    answer a request: a module of a ``migrations`` folder (Django's, Alembic's ``versions``
-    below it), a management command, a ``tasks.py`` module, or a function decorated as a task
-    (Celery's ``@shared_task``/``@app.task``, Huey's ``@db_task``, Dramatiq's ``@actor``)."""
-    path = "/" + path.replace("\\", "/")
-    if in_migrations(path) or "/management/commands/" in path \
-            or path.rsplit("/", 1)[-1] == "tasks.py":
-        return True
-    return isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-        decorator_name(d) in TASK_DECORATORS for d in function.decorator_list)
-
-
 def _package(facts: ModuleFacts) -> str:
     """The top-level package of the checked module: its models are read from disk when the
     run was not given them (a file checked alone, by pre-commit or an editor)."""
@@ -764,13 +748,21 @@ def model_relation_names(facts: ModuleFacts, project: ProjectIndex,
     class of that name and all their bases are models of the project (their fields known),
     else None: a field of ``model`` named like another model's relation (pretix's plain
     `provider` column) is then no parent of its rows."""
-    shapes = _listed(facts, project, SHAPES_KEY)
+    if not model:
+        return None
+    return _model_relations(_listed(facts, project, SHAPES_KEY),
+                            _listed(facts, project, MODEL_RELATIONS_KEY), model)
+
+
+@lru_cache(maxsize=256)
+def _model_relations(shapes: frozenset[tuple[str, bool, tuple[str, ...]]],
+                     declared_fields: frozenset[str], model: str) -> frozenset[str] | None:
     by_name: dict[str, list[tuple[str, ...]]] = {}
     for name, _related, bases in shapes:
         by_name.setdefault(name, []).append(bases)
-    if not model or model not in by_name:
+    if model not in by_name:
         return None
-    declared = _by_class(_listed(facts, project, MODEL_RELATIONS_KEY))
+    declared = _by_class(declared_fields)
     found: set[str] = set()
     seen: set[str] = set()
     todo = [model]

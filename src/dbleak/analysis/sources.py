@@ -64,6 +64,7 @@ from dbleak.analysis.origins import (
     scope_readers,
     star_imports,
 )
+from dbleak.analysis.project import module_functions
 from dbleak.knowledge.calls import PROXY_BASES
 from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
 
@@ -382,6 +383,17 @@ class ObjectSources:
         if origins is None:
             return None
         return self._common([self.resolve(o, depth + 1) for o in origins])
+
+    def parameter_origins_of(self, function: ast.AST, param: str) -> list[Origin] | None:
+        """:meth:`parameter_origins` of ``param``, a parameter of ``function``, a top-level
+        function or a method of a top-level class of the checked module; None otherwise."""
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(
+                a.arg == param for a in (*function.args.posonlyargs, *function.args.args,
+                                         *function.args.kwonlyargs)):
+            return None
+        qualname = next((q for q, f in module_functions(self.facts).items() if f is function),
+                        None)
+        return self.parameter_origins(qualname, param) if qualname is not None else None
 
     def parameter_origins(self, qualname: str, param: str) -> list[Origin] | None:
         """The origins every call site of the function ``qualname`` in its package passes

@@ -24,6 +24,7 @@ from dbleak.analysis.fetch_orm import (
     single_binding,
 )
 from dbleak.analysis.model_relations import (
+    in_migrations,
     key_fields,
     lookup_roots,
     manager_model,
@@ -33,11 +34,9 @@ from dbleak.analysis.model_relations import (
     related_manager_names,
     relation_names,
     small_models,
-    whole_table_job,
 )
 from dbleak.analysis.module import Scope
-from dbleak.analysis.origins import instance_method_of
-from dbleak.analysis.project import module_functions
+from dbleak.analysis.origins import decorator_name, instance_method_of
 from dbleak.analysis.queryset_count import imports_django, prefetched_relations, related_entry
 from dbleak.analysis.reaching import reaching_values
 from dbleak.analysis.row_escape import (
@@ -363,14 +362,7 @@ def _model_parameter(ctx: CheckContext, function: ast.AST, name: str) -> tuple[s
     ``function`` (``""`` for one whose name the call does not say: a name bound to
     ``apps.get_model(...)`` in a migration, ``fill_urls(apps, Zaak, "url")``), or None when
     one call site passes something else."""
-    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(
-            a.arg == name for a in (*function.args.posonlyargs, *function.args.args,
-                                    *function.args.kwonlyargs)):
-        return None
-    qualname = next((q for q, f in module_functions(ctx.facts).items() if f is function), None)
-    if qualname is None:
-        return None
-    origins = object_sources(ctx).parameter_origins(qualname, name)
+    origins = object_sources(ctx).parameter_origins_of(function, name)
     if not origins:
         return None
     classes = [_model_origin(o) for o in origins]
@@ -645,6 +637,22 @@ def _comprehension(rule: type[Rule], ctx: CheckContext, scope: Scope,
     return ctx.finding(rule, iterable, message, plan=plan, stmt=_statement_of(ctx, comp) or ctx.facts.statement_of(comp))
 
 
+_TASK_DECORATORS = frozenset({"task", "shared_task", "periodic_task", "db_task", "actor"})
+
+
+def _whole_table_job(path: str, function: ast.AST | None) -> bool:
+    """Whether code at ``path`` in ``function`` runs as a job over the database rather than to
+    answer a request: a module of a ``migrations`` folder, a management command, a ``tasks.py``
+    module, or a function decorated as a task (Celery's ``@shared_task``/``@app.task``, Huey's
+    ``@db_task``, Dramatiq's ``@actor``)."""
+    path = "/" + path.replace("\\", "/")
+    if in_migrations(path) or "/management/commands/" in path \
+            or path.rsplit("/", 1)[-1] == "tasks.py":
+        return True
+    return isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+        decorator_name(d) in _TASK_DECORATORS for d in function.decorator_list)
+
+
 _BULK_WRITES = frozenset({"bulk_create", "bulk_update"})
 
 
@@ -652,7 +660,7 @@ def _bulk_work(ctx: CheckContext, scope: Scope, comp: ast.AST) -> bool:
     """Whether a comprehension does whole-table work: it feeds `bulk_create`/`bulk_update`
     (directly or through a name), or it runs in a migration, a management command or a task,
     where walking a whole table is the point and the table is a real one."""
-    if whole_table_job(ctx.path, scope.node):
+    if _whole_table_job(ctx.path, scope.node):
         return True
     parents = ctx.facts.parent
     current: ast.AST | None = parents.get(id(comp))

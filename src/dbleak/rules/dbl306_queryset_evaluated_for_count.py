@@ -10,7 +10,6 @@ from dbleak.analysis.materialize_fix import Rewriter, rewriter_for
 from dbleak.analysis.model_relations import queryset_methods, related_manager_names
 from dbleak.analysis.module import Scope
 from dbleak.analysis.origins import instance_method_of
-from dbleak.analysis.project import module_functions
 from dbleak.analysis.queryset_count import CountSite, count_sites, queryset_origin
 from dbleak.analysis.rows_summary import returns_queryset
 from dbleak.analysis.sources import object_sources
@@ -234,13 +233,5 @@ def _plan(rw: Rewriter, site: CountSite) -> FixPlan:
 def _parameter_queryset(ctx: CheckContext, name: ast.Name, scope: Scope) -> bool:
     """``name``, a parameter of the function of ``scope``, is passed a queryset by every call
     site of the function in the project (``len(query)`` in a pagination helper)."""
-    function = scope.node
-    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(
-            a.arg == name.id for a in (*function.args.posonlyargs, *function.args.args,
-                                       *function.args.kwonlyargs)):
-        return False
-    qualname = next((q for q, f in module_functions(ctx.facts).items() if f is function), None)
-    if qualname is None:
-        return False
-    origins = object_sources(ctx).parameter_origins(qualname, name.id)
-    return bool(origins) and all(queryset_origin(o) for o in origins or ())
+    origins = object_sources(ctx).parameter_origins_of(scope.node, name.id)
+    return bool(origins) and all(map(queryset_origin, origins or ()))
