@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -191,6 +192,57 @@ def test_a_bug_in_dbleak_is_one_line_and_exit_2_not_1(monkeypatch: pytest.Monkey
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err == "dbleak: error: internal error: RuntimeError: planted bug (please report this)\n"
+
+
+# --- the console script ends without the interpreter's teardown (issue 19) ------------------
+
+def test_the_console_script_skips_the_teardown_and_keeps_the_exit_status(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(LEAKY)
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('teardown ran', file=sys.stderr))\n"
+            "sys.argv = ['dbleak', *sys.argv[1:]]\n"
+            "from dbleak.cli import run\n"
+            "run()\n")
+    env = {**os.environ, "PYTHONPATH": SRC, "NO_COLOR": "1"}
+    done = subprocess.run([sys.executable, "-c", code, "check", "--no-cache", "m.py"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert (done.returncode, done.stderr) == (1, "")
+    assert MESSAGE in done.stdout and done.stdout.endswith("[*] 1 fixable with the --fix option.\n")
+    version = subprocess.run([sys.executable, "-c", code, "--version"], cwd=tmp_path,
+                             capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert (version.returncode, version.stdout, version.stderr) \
+        == (0, f"dbleak {dbleak.__version__}\n", "")
+    usage = subprocess.run([sys.executable, "-c", code, "check", "--no-such-option"], cwd=tmp_path,
+                           capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert usage.returncode == 2 and "No such option" in usage.stderr
+    assert "teardown ran" not in usage.stderr
+
+
+def test_the_console_script_flushes_a_report_larger_than_a_pipe(tmp_path: Path) -> None:
+    """Its output is flushed before the process ends: a JSON report of 2,000 findings (far
+    more than a pipe's buffer) arrives whole, on stdout and in a report file."""
+    body = "".join(f"def f{i}(p):\n    conn = sqlite3.connect(p)\n    conn.execute('x')\n"
+                   for i in range(2000))
+    (tmp_path / "big.py").write_text("import sqlite3\n" + body)
+    done = dbleak_cli(["check", "--no-cache", "--output-format", "json", "big.py"], tmp_path)
+    assert done.returncode == 1
+    assert len(json.loads(done.stdout)) == 2000
+    written = dbleak_cli(["check", "--no-cache", "--output-format", "json", "--output-file",
+                          "report.json", "big.py"], tmp_path)
+    assert written.returncode == 1 and written.stdout == ""
+    assert len(json.loads((tmp_path / "report.json").read_text())) == 2000
+
+
+@pytest.mark.parametrize(("code", "status", "printed"), [
+    (None, 0, ""), (0, 0, ""), (1, 1, ""), (2, 2, ""), (130, 130, ""), (256, 0, ""),
+    ("dbleak: cannot go on", 1, "dbleak: cannot go on\n"),
+])
+def test_exit_status_is_the_one_sys_exit_gives(code: object, status: int, printed: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from dbleak.cli import _exit_status
+
+    assert _exit_status(code) == status
+    assert capsys.readouterr().err == printed
 
 
 # --- discovery: symlink loops ----------------------------------------------------------------

@@ -1,4 +1,4 @@
-from dbleak.cli import main
+from dbleak.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

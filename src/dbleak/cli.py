@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -654,6 +654,36 @@ def main() -> None:
         click.echo(f"dbleak: error: internal error: {type(error).__name__}: {error} "
                    "(please report this)", err=True)
         sys.exit(EXIT_ERROR)
+
+
+def run() -> NoReturn:
+    """The console script and ``python -m dbleak``: :func:`main`, then the process ends without
+    the interpreter's teardown, as mypy's does (``mypy.util.hard_exit``). Once its output is
+    flushed a command has nothing left to free, and the teardown (a collection of every object
+    the run made, then each module freed) was ~10 ms, 6 %, of a one-file check. Workers are
+    joined and files written (atomically) before the command returns."""
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = _exit_status(exit_.code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe (`dbleak check | head`): nothing more can reach it
+    os._exit(code)
+
+
+def _exit_status(code: object) -> int:
+    """The status ``sys.exit(code)`` gives: None is 0, a number itself, anything else is
+    printed to stderr and gives 1."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
 
 
 def __getattr__(name: str) -> Any:

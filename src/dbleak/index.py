@@ -169,6 +169,9 @@ class ModuleFinder:
         self.store = store
         self.drivers_key = drivers_key
         self._done: set[str] = set()
+        # Modules that are plain files, not packages: no module lives below them, so the
+        # lookup of ``pkg.db.Class.method`` reads ``pkg.db`` and asks for nothing deeper.
+        self._leaves: set[str] = set()
         self._paths: dict[tuple[str, bool], bool] = {}
         self._listings: dict[str, dict[str, bool]] = {}
         self._collections: dict[str, tuple[str, str] | None] = {}
@@ -182,9 +185,12 @@ class ModuleFinder:
             roots.extend(import_roots(os.path.join(folder, "__init__.py")))
         return cls(roots, drivers, store, drivers_key)
 
-    def loaded(self, module: str) -> None:
-        """The run was given this module: its summaries are in the index already."""
+    def loaded(self, module: str, path: str = "") -> None:
+        """The run was given this module (the file at ``path``): its summaries are in the
+        index already."""
         self._done.add(module)
+        if path and os.path.basename(path) != "__init__.py":
+            self._leaves.add(module)
 
     def find(self, module: str) -> str | None:
         parts = module.split(".")
@@ -296,7 +302,14 @@ class ModuleFinder:
         """The summaries of the modules ``qualname`` may live in, not read before."""
         found: dict[str, dict[str, Any]] = {}
         parts = qualname.split(".")
-        for cut in range(len(parts), 0, -1):
+        top = len(parts)
+        module = parts[0]
+        for cut in range(1, top):
+            if module in self._leaves:
+                top = cut
+                break
+            module += "." + parts[cut]
+        for cut in range(top, 0, -1):
             module = ".".join(parts[:cut])
             if module in self._done:
                 continue
@@ -304,6 +317,8 @@ class ModuleFinder:
             path = self.find(module)
             if path is None:
                 continue
+            if os.path.basename(path) != "__init__.py":
+                self._leaves.add(module)
             found.update(self._summaries(path, module))
         return found
 

@@ -85,7 +85,7 @@ def disk_finder(items: list[Discovered], settings_for: Callable[[Path], Settings
     finder = ModuleFinder.for_paths((item.display for item in items), drivers, cache,
                                     repr(dict(entries or {})))
     for item in items:
-        finder.loaded(module_name_for(item.display))  # summarized by the run itself
+        finder.loaded(module_name_for(item.display), item.display)  # summarized by the run
     return finder
 
 

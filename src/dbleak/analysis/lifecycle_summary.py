@@ -636,7 +636,8 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
         getters = {use[1] for uses in passed.values() for use in uses if use[0] == EFFECT_RETURN and len(use) > 1}
         if getters:
             summary[SUMMARY_GETTER_RESULTS] = _getter_results(facts, cls, getters)
-    methods = tuple(item.name for item in cls.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    methods = tuple(item.name for item in module_level_statements(cls.body)
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
     if methods:
         summary[SUMMARY_METHODS] = methods
     if _exit_closes(cls):

@@ -1032,16 +1032,19 @@ class ObjectSources:
             # here by name, returns a database object.
             called = {site.node.func.attr for site in self.facts.calls
                       if isinstance(site.node.func, ast.Attribute)}
+            # Each class's chain walked once (not once per name, as `method_value` would), and
+            # only the methods each class defines looked up.
             for cls in classes:
-                # the class's chain walked once (not once per name, as `method_value` would)
-                owners = [owner for owner, _summary, _level in self.class_chain(cls)]
-                for name in called:
-                    summary = next((found for owner in owners
-                                    if (found := self.summary(f"{owner}.{name}")) is not None),
-                                   None)
-                    if summary is not None \
-                            and isinstance(self._returns_value(summary, 0), ObjectSpec):
-                        return True
+                seen: set[str] = set()
+                for owner, class_summary, _level in self.class_chain(cls):
+                    for name in called.intersection(class_summary.get(SUMMARY_METHODS, ())):
+                        if name in seen:
+                            continue  # found on a class nearer in the chain
+                        seen.add(name)
+                        summary = self.summary(f"{owner}.{name}")
+                        if summary is not None \
+                                and isinstance(self._returns_value(summary, 0), ObjectSpec):
+                            return True
         for scope in self.facts.scopes:
             node = scope.node
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
