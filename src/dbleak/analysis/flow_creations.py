@@ -157,6 +157,13 @@ class Creations:
                              and not (isinstance(k.value, ast.Constant) and k.value.value is None))
         receiver: Value | None = None
         method_name = "__call__"
+        if isinstance(func, ast.Attribute) and not isinstance(func.value, ast.Call):
+            module = self.sources.driver_module(
+                self.sources.reader(self.scope, self.cls).origin(func.value))
+            made = self.sources.call_value(f"{module}.{func.attr}", keywords) \
+                if module is not None else None
+            if isinstance(made, ObjectSpec):  # `self._sqlite3.connect(p)`: a driver module
+                return made
         if isinstance(func, ast.Attribute) and not self._names_module_function(func):
             receiver, method_name = self._receiver_value(func.value, states), func.attr
         elif isinstance(func, ast.Name) and self._local_value_name(func.id):

@@ -460,8 +460,9 @@ def _returns(reader: OriginReader, function: ast.FunctionDef | ast.AsyncFunction
         if not isinstance(node, ast.Return):
             continue
         value = node.value
-        if value is None or is_none(value):
-            mixed = False
+        if value is None or is_none(value) or (
+                isinstance(value, ast.Constant) and value.value is False):
+            mixed = False  # nothing made on this path (`return False` on a failure, as None)
             continue
         given = reader.origin(value) if not isinstance(value, (ast.Tuple, *_PLAIN_VALUES)) else None
         if given is not None:
@@ -554,6 +555,7 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
         bases.append(qualname or "?")
     attrs: dict[str, list[Origin | None]] = {}
     released: set[str] = set()
+    methods_alias: set[str] = set()  # release methods bound on the instance (`self.close = ...`)
     # Attributes passed to project calls (resolved at check time) or used as a `with` item.
     passed: dict[str, list[Any]] = {}
     body_reader = scope_readers(facts)[id(cls)]
@@ -578,6 +580,8 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
             if me is None or any(decorator_name(d) == "staticmethod" for d in item.decorator_list):
                 continue
             nested: list[ast.AST] = []
+            stored_from: dict[str, set[str]] = {}  # local name -> attributes it is stored in
+            aliased: list[str] = []  # local names whose release method the instance exposes
             for node in walk_scope(item):
                 kind = type(node)
                 if kind not in _CLASS_FACT_NODES:
@@ -586,6 +590,36 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                     nested.append(node)
                 elif isinstance(node, (ast.Assign, ast.AnnAssign)):
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    for target in targets:
+                        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                                and target.value.id == cls.name and node.value is not None \
+                                and not is_none(node.value):
+                            # `DownloadArchive._sqlite3 = __import__("sqlite3")`: a class
+                            # attribute a method sets (once, for every instance)
+                            attrs.setdefault(target.attr, []).append(reader.origin(node.value))
+                            continue
+                        if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                                and target.value.id == me):
+                            continue
+                        value = node.value
+                        for other in targets:
+                            if isinstance(other, ast.Name):  # `self.conn = con = connect(...)`
+                                stored_from.setdefault(other.id, set()).add(target.attr)
+                        if isinstance(value, ast.Name):
+                            stored_from.setdefault(value.id, set()).add(target.attr)
+                        elif isinstance(value, ast.Attribute) and value.attr in RELEASE_METHODS \
+                                and target.attr in RELEASE_METHODS:
+                            # `self.close = con.close` (con also kept: `self.connection = con`),
+                            # `self.close = self.connection.close`: the instance's own `close`
+                            # releases that object
+                            holder = value.value
+                            if isinstance(holder, ast.Name) and holder.id != me:
+                                aliased.append(holder.id)
+                                methods_alias.add(target.attr)
+                            elif isinstance(holder, ast.Attribute) and isinstance(holder.value, ast.Name) \
+                                    and holder.value.id == me:
+                                released.add(holder.attr)
+                                methods_alias.add(target.attr)
                     for target in targets:
                         if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                                 and target.value.id == me):
@@ -614,6 +648,8 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                         passed.setdefault(node.attr, []).extend(_name_getter(effect, item.name))
                 elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Del):
                     released.add(node.attr)
+            for name in aliased:
+                released.update(stored_from.get(name, ()))
             for sub in nested:
                 # A closure or lambda of the method reads the attribute when it runs (it keeps
                 # `self`, not the object): a method call on it (`self.conn.commit()`) is a use;
@@ -636,8 +672,10 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
         getters = {use[1] for uses in passed.values() for use in uses if use[0] == EFFECT_RETURN and len(use) > 1}
         if getters:
             summary[SUMMARY_GETTER_RESULTS] = _getter_results(facts, cls, getters)
-    methods = tuple(item.name for item in module_level_statements(cls.body)
-                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    methods = tuple(dict.fromkeys([
+        *(item.name for item in module_level_statements(cls.body)
+          if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))),
+        *sorted(methods_alias)]))
     if methods:
         summary[SUMMARY_METHODS] = methods
     if _exit_closes(cls):
@@ -720,7 +758,13 @@ def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[st
         if name in seen:
             continue
         seen.add(name)
-        for node in walk(methods[name]):
+        nodes = list(walk(methods[name]))
+        # local names the method binds to a call's result (`con = connect(...)`), kept below
+        # as `self.conn = con`
+        made = {target.id for node in nodes if isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call) for target in node.targets
+                if isinstance(target, ast.Name)}
+        for node in nodes:
             if isinstance(node, ast.Call):
                 qualname = facts.call_qualname(node)
                 if qualname is not None and (qualname in drivers.factories
@@ -732,17 +776,19 @@ def _construction(facts: ModuleFacts, cls: ast.ClassDef) -> tuple[bool, tuple[st
                     called = "run" if func.attr == "start" else func.attr
                     if called in methods:
                         todo.append(called)
-            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.Assign):
+                value = node.value
                 if isinstance(value, ast.Await):
                     value = value.value
-                if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)):
-                    continue
-                if target.value.id == "self" and isinstance(value, ast.Call):
-                    attrs.add(target.attr)  # made by the constructor (not `= None`, not a param)
-                elif name == "__init__" and target.value.id == me and isinstance(node.value, ast.Name) \
-                        and node.value.id in params:
-                    adopts.setdefault(node.value.id, target.attr)
+                for target in node.targets:  # `self.conn = conn = connect(...)`: each target
+                    if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)):
+                        continue
+                    if target.value.id == "self" and (isinstance(value, ast.Call) or (
+                            isinstance(value, ast.Name) and value.id in made)):
+                        attrs.add(target.attr)  # made by the constructor (not `= None`, not a param)
+                    elif name == "__init__" and len(node.targets) == 1 and target.value.id == me \
+                            and isinstance(node.value, ast.Name) and node.value.id in params:
+                        adopts.setdefault(node.value.id, target.attr)
     return makes_db, tuple(sorted(attrs)), adopts
 
 

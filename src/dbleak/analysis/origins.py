@@ -514,6 +514,9 @@ class OriginReader:
                 and has_decorator(self.scope, {"classmethod"}):
             # `cls(path)` in a class method: a new instance of the class
             return self._adopting(("call", self.cls, keywords), call, depth)
+        imported = self._imported_module(call)
+        if imported is not None:
+            return ("global", self.facts.drivers.canonical(imported))
         if isinstance(func, ast.Name):
             nested = self.def_qualname(func.id)
             if nested is not None:
@@ -540,6 +543,24 @@ class OriginReader:
         base = self.origin(func, depth + 1)
         return ("method", base, "__call__", keywords) if base is not None else None
 
+
+    def _imported_module(self, call: ast.Call) -> str | None:
+        """The module a call imports by its name, a constant: ``importlib.import_module("a.b")``
+        gives ``a.b``; ``__import__("a.b")`` gives ``a`` (``a.b`` with a ``fromlist``)."""
+        if not call.args or not isinstance(call.args[0], ast.Constant) \
+                or not isinstance(call.args[0].value, str) or not call.args[0].value:
+            return None
+        name: str = call.args[0].value
+        func = call.func
+        if isinstance(func, ast.Name) and func.id == "__import__" and not self.is_local(func.id) \
+                and self.facts.qualname(func) is None:
+            fromlist = call.args[3] if len(call.args) > 3 else next(
+                (k.value for k in call.keywords if k.arg == "fromlist"), None)
+            return name if fromlist is not None and not is_none(fromlist) else name.split(".")[0]
+        if self.facts.qualname(func) == "importlib.import_module" and len(call.args) == 1 \
+                and not name.startswith("."):
+            return name
+        return None
 
     def _adopting(self, made: Origin, call: ast.Call, depth: int) -> Origin:
         """``Wrapper(conn, sqlite3.connect(p))``: the call with the new objects it is given, by

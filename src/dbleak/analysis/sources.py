@@ -193,6 +193,7 @@ class ObjectSources:
         self._returned_calls: dict[tuple[str, str], bool] = {}
         self._properties: dict[tuple[str, str], str | None] = {}
         self._reexports: dict[str, str] = {}
+        self._driver_modules: frozenset[str] | None = None
         self._readers: dict[int, OriginReader] = {}
         self.class_of: dict[int, ast.ClassDef] = {}
         for scope in self.facts.scopes:
@@ -322,6 +323,12 @@ class ObjectSources:
         if tag == "call":
             return self.call_value(str(origin[1]), frozenset(origin[2]), depth)
         if tag == "method":
+            module = self.driver_module(origin[1])
+            if module is not None:  # `self._sqlite3.connect(p)` of `_sqlite3 = sqlite3`
+                return self.call_value(f"{module}.{origin[2]}", frozenset(origin[3]), depth)
+            classes = self._named_classes(origin[1]) if origin[2] == "__call__" else []
+            if classes:  # `cls = Archive if local else RemoteArchive; return cls(path)`
+                return self._common([self.class_value(c, depth + 1) for c in classes])
             base = self.resolve(origin[1], depth + 1)
             value = self.method_value(base, str(origin[2]), frozenset(origin[3]), depth)
             return handed_out(base, origin[1], str(origin[2]), value)
@@ -376,6 +383,41 @@ class ObjectSources:
         if tag == "any":
             return self._common([self.resolve(o, depth + 1) for o in origin[1]])
         return None
+
+    def _named_classes(self, origin: Origin) -> list[str]:
+        """The project classes an origin names, one or any of several (``cls = A`` in one branch,
+        ``cls = B`` in another); empty when one alternative is anything else."""
+        parts = origin[1] if isinstance(origin, tuple) and origin[:1] == ("any",) else (origin,)
+        names: list[str] = []
+        for part in parts:
+            if not (isinstance(part, tuple) and len(part) > 1 and part[0] == "global"):
+                return []
+            name, summary = self._summary_through(str(part[1]))
+            if summary is None or summary.get(SUMMARY_KIND) != "class":
+                return []
+            names.append(name)
+        return names
+
+    def driver_module(self, origin: Origin | None) -> str | None:
+        """The driver module an origin names: a global (``sqlite3``), or a class attribute
+        bound to one (``_sqlite3 = __import__("sqlite3")``, kept on the class), else None."""
+        if not isinstance(origin, tuple) or not origin:
+            return None
+        if origin[0] == "attr" and len(origin) > 2:
+            for _owner, summary, _level in self.class_chain(str(origin[1])):
+                attrs = summary.get(SUMMARY_ATTRS) or {}
+                if origin[2] in attrs:
+                    origin = attrs[origin[2]]
+                    break
+            else:
+                return None
+        if not (isinstance(origin, tuple) and len(origin) > 1 and origin[0] == "global"):
+            return None
+        name = str(origin[1])
+        if self._driver_modules is None:
+            self._driver_modules = frozenset(
+                q.rsplit(".", 1)[0] for q in (*self.drivers.factories, *self.drivers.factory_variants))
+        return name if name in self._driver_modules else None
 
     def parameter_value(self, qualname: str, param: str, depth: int) -> Value | None:
         """An untyped parameter: what every call site in the function's package passes."""

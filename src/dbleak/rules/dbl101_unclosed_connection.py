@@ -184,7 +184,16 @@ class UnclosedConnection(Rule):
     driver; the fix is unsafe, its driver may release it by another name; not for a name an
     import, a function or a class binds), parameters annotated with a driver's type, and parameters that every call
     site in the package passes one kind of object (`def current(backend)` called only with a
-    `Backend`; see docs/lifecycle.md for the evidence it needs). A session of a
+    `Backend`; see docs/lifecycle.md for the evidence it needs). A driver module may be held
+    by a name or a class attribute, imported by its name (`importlib.import_module("sqlite3")`,
+    `_sqlite3 = __import__("sqlite3")` kept on the class: `self._sqlite3.connect(p)` is
+    `sqlite3.connect(p)`); a project class whose constructor opens a connection (kept on
+    `self` directly or through a local name) and whose instances can close it, by a method or
+    by a release method bound in the constructor (`self.close = con.close`), is a connection of
+    its own to whoever makes it, also through a name bound to one of several such classes
+    (`cls = PostgresArchive if remote else SQLiteArchive; return cls(path)`: gallery-dl's
+    archives); a factory that returns False on a failure (`if not found: return False`) makes
+    a connection on its other paths, as one that returns None does. A session of a
     `scoped_session` registry kept in a global or an attribute is the registry's to release
     (`remove()`); one of a registry made in the same function is that function's. Modules of
     the project the run was not given are read from disk, so a file checked alone (a
@@ -214,7 +223,7 @@ class UnclosedConnection(Rule):
     levels of calls that are not plain factories; engines whose `dispose()` is skipped only
     by an exception (not flagged: their connections are released when collected); project
     wrapper classes that connect lazily in a `connect()` method of their own, or whose class is
-    chosen at run time (a registry of backends); handles of libraries outside the driver table
+    looked up at run time (a registry of backends); handles of libraries outside the driver table
     (Qt's `QSqlDatabase`, PyGreSQL); instances of another package's classes that hold a connection or an engine
     (`spinedb_api.DatabaseMapping`, Flask-SQLAlchemy's extension returned by a fixture),
     engines handed to a project class inside a dict (`engines={"default": engine}`), and a

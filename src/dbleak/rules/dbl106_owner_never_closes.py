@@ -86,7 +86,11 @@ class OwnerNeverCloses(Rule):
     (`old = self.conn` ... `self.conn = old`), nor a method call on it in a closure of a
     method (`def save(): self.conn.commit()`: the closure keeps `self`, not the connection).
     A method that stores a new connection after taking the old one aside and closing it or
-    handing it on (`old = self.conn`, `self.conn = connect()`, `old.close()`) replaces it.
+    handing it on (`old = self.conn`, `self.conn = connect()`, `old.close()`) replaces it. A
+    release method bound on the instance closes what it belongs to (`self.close = con.close`
+    with `self.connection = con`, or `self.close = self.connection.close`): the class gives
+    its users a way to close it, and an instance kept by another class is that class's to
+    close (`self.archive = archive.connect(path)`).
     A base class from outside the project
     (`threading.Thread`, a framework's base) does not know the attributes its subclasses set
     and releases none of them; release it in the class (`close()`, `__exit__`, a teardown).
