@@ -97,11 +97,17 @@ class UnboundedQuerysetList(Rule):
     else of each row only when it does whole-table work: it feeds `bulk_create`/`bulk_update`
     (`[Book(title=a.name) for a in Author.objects.all()]`), or it runs in a migration, a
     management command or a task (elsewhere such maps and choices are mostly built from lookup
-    tables). A comprehension that keeps the rows themselves is DBL3xx's. Only querysets
-    written in the same function are seen, through every value a name may hold at the loop
+    tables). A comprehension that keeps the rows themselves is DBL3xx's. Querysets written in
+    the same function are seen, through every value a name may hold at the loop
     (`qs = Order.objects.all()`, `if limit: qs = qs[:limit]`, `for o in qs:` reads the whole
     table when no limit is given) and through pass-through calls (`enumerate(qs)`,
-    `tqdm(qs)`); each queryset of `chain(qs1, qs2)` is judged as a loop of its own. A queryset name that is also counted (`len(qs)`, `qs.count()`) or refined
+    `tqdm(qs)`); each queryset of `chain(qs1, qs2)` is judged as a loop of its own. So are the
+    querysets the calls of a nested function pass to a parameter it walks (`def chunks(items):
+    for item in items:` called `chunks(Order.objects.filter(...))` in the function that
+    defines it), when every call is there and passes a queryset, and the function is neither
+    decorated nor used as a value; the finding names the parameter and the function. (Not a
+    module-level helper: its callers are other functions, and the editor's incremental check
+    re-checks a function when what it calls changes, not when its callers do.) A queryset name that is also counted (`len(qs)`, `qs.count()`) or refined
     (`qs.filter(...)`) is still reported (the fix counts in the database too); one that is
     walked again, handed on, returned, or tested (`if qs:`: in the corpus reviews, a loop
     guarded so was over a short list every time) is not. Managers are `objects`,
@@ -473,7 +479,7 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
     else:
         inner = _passed_through(iterable)
     replaced = iterable if listed else inner  # what the fix rewrites
-    found = _queryset(inner, assignments, ctx, scope)
+    found, passed = _walked_queryset(inner, assignments, ctx, scope)
     if found is None:
         return _listed_name(rule, ctx, scope, loop, inner, assignments)
     _source, model, reason = found
@@ -488,7 +494,7 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
         return None  # every object is kept: streaming saves nothing (`returned = "report"`)
     if loop_only_shows_rows(loop) or loop_searches(loop):
         return None  # a listing for a person, a search in Python: a table that stays small
-    spelled = _spelled(model)
+    spelled = _spelled_passed(ctx, inner, model, passed)
     what = f"iterating {spelled}" if not listed else f"`list()` of {spelled}"
     message = rule.message.format(what=what, reason=reason)
     size = ctx.settings.option("sql", "chunk-size", 1000)
@@ -508,6 +514,97 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
             title += "; count in the database"
         plan = FixPlan(title, Applicability.UNSAFE, tuple(edits))
     return ctx.finding(rule, iterable, message, plan=plan, stmt=loop)
+
+
+def _walked_queryset(expr: ast.expr, assignments: dict[str, list[ast.AST]], ctx: CheckContext,
+                     scope: Scope) -> tuple[tuple[ast.AST, str, str] | None, ast.Call | None]:
+    """What :func:`_queryset` finds ``expr`` to be, or, for a parameter never rebound, what
+    :func:`_passed_queryset` finds its calls pass (with the call)."""
+    found = _queryset(expr, assignments, ctx, scope)
+    if found is None and isinstance(expr, ast.Name) \
+            and all(isinstance(b, ast.arg) for b in assignments.get(expr.id, ())):
+        via = _passed_queryset(ctx, scope, expr.id)
+        if via is not None:
+            return via
+    return found, None
+
+
+def _spelled_passed(ctx: CheckContext, walked: ast.expr, model: str, call: ast.Call | None) -> str:
+    """How a finding names what is walked: the queryset, or the parameter and the function
+    whose call passes it one (`` `items` (`Order.objects…` passed to `chunks()`)``). No line
+    number: the editor's incremental check moves a finding, not its message."""
+    if call is None:
+        return _spelled(model)
+    return f"`{source_segment(ctx.text, walked)}` ({_spelled(model)} passed to `{source_segment(ctx.text, call.func)}()`)"
+
+
+def _passed_queryset(ctx: CheckContext, scope: Scope, param: str
+                     ) -> tuple[tuple[ast.AST, str, str], ast.Call] | None:
+    """``param``, a parameter of a function nested in another that every call passes a
+    queryset (``def chunks(items): for item in items: ...`` called ``chunks(Model.objects
+    .filter(...))``): what the first call passing an unbounded one passes, judged in the
+    caller's scope, and that call. Only where every call of the function is known: called
+    in the function it is defined in only, not decorated nor used as a value. (A module-level
+    helper's calls sit in other functions: the editor's incremental check re-checks a function
+    when what it calls changes, not when its callers do, so its findings may not depend on
+    them. Measured: +1 real finding on the corpus.)"""
+    function = scope.node
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or scope.parent is None \
+            or function.decorator_list or not scope.parent.is_function:
+        return None
+    args = function.args
+    positional = [a.arg for a in (*args.posonlyargs, *args.args)]
+    if param not in positional and param not in {a.arg for a in args.kwonlyargs}:
+        return None
+    outer = scope.parent
+    parents = ctx.facts.parent
+    names, sites = _module_names(ctx)
+    calls: list[ast.Call] = []
+    for node in names.get(function.name, ()):
+        if not ctx.facts.within(node, outer.node):
+            continue  # another function's own name
+        call = parents.get(id(node))
+        if not isinstance(node.ctx, ast.Load) or not isinstance(call, ast.Call) \
+                or call.func is not node:
+            return None  # rebound, or handed on as a value
+        calls.append(call)
+    analysis = fetch_analysis(ctx)
+    found: tuple[tuple[ast.AST, str, str], ast.Call] | None = None
+    managers = model_managers(ctx.facts, ctx.project)
+    for call in calls:
+        caller = sites.get(id(call))
+        if caller is not outer:
+            return None  # called from a closure of its own: not followed
+        position = positional.index(param) if param in positional else None
+        passed = next((k.value for k in call.keywords if k.arg == param), None)
+        if passed is None and position is not None and position < len(call.args) \
+                and not any(isinstance(a, ast.Starred) for a in call.args[:position + 1]):
+            passed = call.args[position]
+        if passed is None:
+            return None  # the default, or a spread: not a queryset the call shows
+        caller_assignments = analysis.resolver.assignments(caller)
+        own = _own_queryset_class(caller)
+        if not _candidates(passed, caller_assignments, ctx, caller, managers, own):
+            return None  # this call passes something else: the loop is not over rows only
+        if found is None:
+            unbounded = _queryset(passed, caller_assignments, ctx, caller)
+            found = (unbounded, call) if unbounded is not None else None
+    return found
+
+
+def _module_names(ctx: CheckContext) -> tuple[dict[str, list[ast.Name]], dict[int, Scope]]:
+    """The module's names by identifier, and the scope of each of its calls (made once per
+    module: every loop over a parameter asks)."""
+    cached: tuple[dict[str, list[ast.Name]], dict[int, Scope]] | None = \
+        getattr(ctx.facts, "_dbleak_module_names", None)
+    if cached is None:
+        names: dict[str, list[ast.Name]] = {}
+        for node in ast.walk(ctx.facts.tree):
+            if isinstance(node, ast.Name):
+                names.setdefault(node.id, []).append(node)
+        cached = names, {id(site.node): site.scope for site in ctx.facts.calls}
+        ctx.facts._dbleak_module_names = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def _listed_name(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast.AsyncFor,
@@ -609,7 +706,7 @@ def _comprehension(rule: type[Rule], ctx: CheckContext, scope: Scope,
     materialization (DBL3xx), not this rule's."""
     first = comp.generators[0]
     iterable = first.iter
-    found = _queryset(iterable, assignments, ctx, scope)
+    found, passed = _walked_queryset(iterable, assignments, ctx, scope)
     if found is None:
         return None
     _source, model, reason = found
@@ -623,7 +720,7 @@ def _comprehension(rule: type[Rule], ctx: CheckContext, scope: Scope,
         return None  # the rows are what it keeps
     if not _bulk_work(ctx, scope, comp):
         return None  # a map or a list of choices built from a lookup table, most often
-    what = f"a comprehension over {_spelled(model)}"
+    what = f"a comprehension over {_spelled_passed(ctx, iterable, model, passed)}"
     message = rule.message.format(what=what, reason=reason)
     size = ctx.settings.option("sql", "chunk-size", 1000)
     text = source_segment(ctx.text, iterable)
