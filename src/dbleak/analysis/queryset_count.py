@@ -312,6 +312,10 @@ class _Finder:
             kinds = [self._queryset(value, class_scope, depth + 1) for value in values]
             if kinds and None not in kinds and all(s.name in _CHAINABLE for s in steps[1:]):
                 return _INFERRED if _INFERRED in kinds else _KNOWN
+        if isinstance(root, ast.Name) and first == 1 and steps[0].name == "queryset" \
+                and self._view_parameter(root, scope) \
+                and all(s.name in _CHAINABLE for s in steps[1:]):
+            return _INFERRED  # `view.queryset.all()`: the queryset of the view handed in
         if isinstance(root, ast.Name) and first == 0:
             inner = self._queryset(root, scope, depth + 1)
             if inner is not None:  # `qs.filter(...)` of a queryset name
@@ -339,6 +343,22 @@ class _Finder:
                          *zip(args.kwonlyargs, args.kw_defaults)]
         return any(arg.arg == "queryset" and default is not None and is_none(default)
                    for arg, default in with_defaults)
+
+    def _view_parameter(self, name: ast.Name, scope: Scope) -> bool:
+        """``view``, a parameter of the function never rebound, in a Django module: by Django
+        REST framework's convention the view a permission, a filter backend or a paginator is
+        handed (``has_permission(self, request, view)``, ``filter_queryset(self, request,
+        queryset, view)``), whose ``queryset`` attribute is its queryset (or None)."""
+        node = scope.node
+        if not (self.django and name.id == "view"
+                and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            return False
+        args = node.args
+        if not any(a.arg == "view" for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)):
+            return False
+        return not self._refined_bindings("view", scope) and not any(
+            isinstance(n, ast.Name) and n.id == "view" and not isinstance(n.ctx, ast.Load)
+            for n in self.facts.scope_nodes.get(id(node), ()))
 
     def _view_method_queryset(self, call: ast.Call, scope: Scope) -> bool:
         """``self.get_queryset()``, ``super().get_queryset()``, ``self.filter_queryset(qs)`` in a
@@ -371,6 +391,8 @@ class _Finder:
         queryset, as far as the name says (``"inferred"``)."""
         if not (self.django and expr.attr == "queryset" and isinstance(expr.value, ast.Name)):
             return None
+        if self._view_parameter(expr.value, scope):
+            return _MAYBE_NONE  # `view.queryset` of the view a permission is handed
         cls = self._method_self(expr.value, scope)
         if cls is None or scope.parent is None:
             return None

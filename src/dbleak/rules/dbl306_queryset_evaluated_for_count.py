@@ -88,7 +88,10 @@ class QuerysetEvaluatedForCount(Rule):
     fix, unless the same method reads its rows. In a method of a view (a base named `...View`,
     `...ViewSet` or `...Viewset`), `self.get_queryset()`, `super().get_queryset()` and
     `self.filter_queryset(...)` are querysets by the framework's contract (unsafe fix: the
-    class may override them), and so is a parameter that every call site in the project
+    class may override them); in a Django module, so is `view.queryset` refined or read whole
+    (`len(view.queryset.all())`, unsafe fix) where `view` is a parameter of that name never
+    rebound (Django REST framework hands permissions, filter backends and paginators the view
+    as `view`), and so is a parameter that every call site in the project
     passes `Model.objects...` or a refinement of it (`count_of(query)`: `len(query)`). A method
     of the project's own `Manager`/`QuerySet` classes that returns a refinement of its queryset
     (with arguments or not, directly or through a local name: `query = self.all()`, `query =
