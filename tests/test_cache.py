@@ -372,6 +372,34 @@ def test_a_file_passed_alone_reads_the_modules_it_imports_from_the_cache(
     assert changed == [f for f in _runner(tmp_path, None)() if f[0].endswith("service.py")] == []
 
 
+def test_a_file_passed_alone_after_a_whole_run_summarizes_nothing_it_imports(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pre-commit run of one changed file after a whole-project run (CI's, or the first
+    hook's): the modules it imports are read from the summaries the whole run kept with each
+    file's findings, not parsed again; a module changed since is summarized again."""
+    from dbleak.analysis import project
+
+    package = _project(tmp_path)
+    with_cache = _runner(tmp_path, tmp_path / "cache")
+    with_cache()
+    summarized: list[str] = []
+    real = project.collect_facts
+
+    def spy(tree: object, drivers: object, module: str, *args: object) -> object:
+        summarized.append(module)
+        return real(tree, drivers, module, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(project, "collect_facts", spy)
+    (package / "service.py").write_text(USES_HELPER + "\n# edited\n")
+    alone = with_cache(package / "service.py")
+    assert "app.db" not in summarized and alone
+    assert alone == [f for f in _runner(tmp_path, None)() if f[0].endswith("service.py")]
+    (package / "db.py").write_text(DB_CHANGED)
+    summarized.clear()
+    assert with_cache(package / "service.py") == []
+    assert "app.db" in summarized
+
+
 def test_a_warm_run_checks_its_few_changed_files_without_workers(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     package = _project(tmp_path)
@@ -544,3 +572,23 @@ def test_a_warm_run_summarizes_an_imported_module_the_cache_lost(tmp_path: Path)
     assert not [m for m in imported if m.startswith("dbleak.rules.dbl")]
     assert "dbleak.engine" not in imported
     assert kept.is_file()
+
+
+@pytest.mark.parametrize("value", [
+    None, "x", 3, ("global", "sqlite3"), ("call", "m.f", ("#0", "timeout")),
+    (("global", "a"), frozenset({"b", "c"})), {"k": ("a", 1), "j": frozenset({"x", "y"})},
+    ["a", ("b", None)],
+])
+def test_answer_digests_are_those_of_the_canonical_text(value: object) -> None:
+    """The warm run's shortcuts (None's digest made once, the repr of a tuple of scalars) give
+    the digest of a text that is the same in every process, and tell values apart."""
+    import hashlib
+
+    from dbleak.index import _canonical, value_digest
+
+    assert value_digest(value) == hashlib.blake2b(
+        _canonical(value).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    assert value_digest(None) == hashlib.blake2b(b"None", digest_size=16).digest()
+    if isinstance(value, tuple) and len(value) > 1:
+        assert value_digest(value) != value_digest(value[:-1])
+        assert value_digest(value) != value_digest(list(value))

@@ -185,9 +185,10 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
             from dbleak.cache import Entry, answers_digest
 
             read = tuple(sorted(reads))
+            summaries = prepared.summaries.get(path) if prepared is not None else None
             options.cache.store(path, Entry(
-                hit, prepared.summaries.get(path) if prepared is not None else None, result,
-                read, answers_digest(read, index)))
+                hit, summaries, result, read, answers_digest(read, index),
+                options.cache.module_key(data, display, settings) if summaries is not None else ""))
     if text is None:
         return PathResult(result)
     from dbleak.fixing import with_fixes

@@ -59,6 +59,8 @@ class Entry:
     result: FileResult | None = None  # None: not checked
     reads: tuple[Read, ...] = ()  # each lookup in the project index the analysis made
     answers: bytes = b""  # the digest of their answers (see :func:`answers_digest`)
+    # The key its summaries have as a module read from disk (see :meth:`Cache.summaries`).
+    module_key: str = ""
 
     def current(self, project: ProjectIndex) -> bool:
         """Whether every lookup the findings were made with answers the same in ``project``."""
@@ -157,11 +159,25 @@ class Cache:
     # own, apart from the one of the file as a checked file (whose key has its settings).
 
     def summaries(self, path: str, key: str) -> dict[str, dict[str, Any]] | None:
-        """The summaries kept for the module read from disk at ``path``, under ``key``."""
+        """The summaries kept for the module read from disk at ``path``, under ``key``: its own
+        entry, or those a run that checked the file kept with its findings (a pre-commit run of
+        one changed file after a whole-project run summarizes none of what it imports)."""
+        wanted = self._module_key(key)
         entry = self._read(self._entry_path(path, "module:"))
-        if entry is None or entry.key != self._module_key(key):
-            return None
-        return entry.summaries
+        if entry is not None and entry.key == wanted:
+            return entry.summaries
+        checked = self._read(self._entry_path(path))
+        if checked is not None and checked.summaries is not None and checked.module_key == wanted:
+            return checked.summaries
+        return None
+
+    def module_key(self, data: bytes, display: str, settings: Settings) -> str:
+        """The key a checked file's summaries have as a module read from disk."""
+        from dbleak.index import module_summary_key
+
+        return self._module_key(module_summary_key(
+            module_name_for(display), is_package_path(display),
+            repr(dict(settings.drivers or {})), data))
 
     def keep_summaries(self, path: str, key: str, summaries: dict[str, dict[str, Any]]) -> None:
         self._write(self._entry_path(path, "module:"), Entry(self._module_key(key), summaries))

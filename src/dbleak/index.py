@@ -156,6 +156,15 @@ class SummaryStore(Protocol):
         """Keep ``summaries`` for the file at ``path`` under ``key``."""
 
 
+def module_summary_key(module: str, is_package: bool, drivers_key: str, data: bytes) -> str:
+    """What a module's summaries are made from: its name, whether it is a package, the driver
+    settings (``repr`` of the ``[tool.dbleak.drivers]`` table) and its bytes."""
+    import hashlib  # only with a cache: a run without one does not load it
+
+    return "\0".join((module, str(is_package), drivers_key,
+                      hashlib.blake2b(data, digest_size=16).hexdigest()))
+
+
 class ModuleFinder:
     """Reads the summaries of a module from disk when a lookup needs one (once per module)."""
 
@@ -331,10 +340,7 @@ class ModuleFinder:
         except OSError:
             return {}
         if self.store is not None:
-            import hashlib  # only with a cache: a run without one does not load it
-
-            key = "\0".join((module, str(is_package), self.drivers_key,
-                              hashlib.blake2b(data, digest_size=16).hexdigest()))
+            key = module_summary_key(module, is_package, self.drivers_key, data)
             kept = self.store.summaries(path, key)
             if kept is not None:
                 return kept
@@ -620,6 +626,11 @@ def _canonical(value: Any) -> str:
     if kind in _SCALARS:
         return repr(value)
     if kind is tuple or kind is list:
+        for item in value:
+            if type(item) not in _SCALARS:
+                break
+        else:
+            return repr(value)  # scalars only (most origins): their repr is already fixed
         return ("(" if kind is tuple else "[") + ",".join(map(_canonical, value)) + ")"
     if kind is frozenset or kind is set:
         return "{" + ",".join(sorted(map(_canonical, value))) + "}"
@@ -635,10 +646,16 @@ def _canonical(value: Any) -> str:
 
 def value_digest(value: Any) -> bytes:
     """A digest of plain summary data, the same in every process."""
+    if value is None:
+        return _NONE_DIGEST  # most lookups of a warm run: a name no module defines
     import hashlib  # only with a cache: a run without one does not load it
 
     return hashlib.blake2b(_canonical(value).encode("utf-8", "surrogatepass"),
                            digest_size=16).digest()
+
+
+# value_digest(None), made once: the blake2b digest of "None".
+_NONE_DIGEST = bytes.fromhex("9781e576fbd9086ba1e97c87f1bd1575")
 
 
 EMPTY_INDEX = ProjectIndex()
