@@ -226,6 +226,46 @@ def test_an_entry_naming_a_foreign_class_is_not_unpickled(tmp_path: Path, payloa
     assert cache.load(target) is None
 
 
+def test_entries_keep_the_digest_of_each_summary_and_a_warm_run_uses_them(
+        tmp_path: Path, analysed: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each entry keeps the digest of each of its file's summaries; a warm run checks the
+    other entries' lookups with them (digesting no summary again) and finds a change still."""
+    import dbleak.index
+    from dbleak.index import value_digest
+
+    package = _project(tmp_path)
+    cache = Cache(tmp_path / "cache")
+    with_cache = _runner(tmp_path, tmp_path / "cache")
+    cold = with_cache()
+    entry = cache.load(package / "db.py")
+    assert entry is not None and entry.summaries and entry.digests
+    assert entry.digests == {q: value_digest(v) for q, v in entry.summaries.items()}
+    digested: list[object] = []
+    real = dbleak.index.value_digest
+
+    def spy(value: object) -> bytes:
+        if value is not None and not isinstance(value, (bool, list, frozenset)):
+            digested.append(value)
+        return real(value)
+
+    monkeypatch.setattr(dbleak.index, "value_digest", spy)
+    analysed.clear()
+    assert with_cache() == cold and analysed == [] and digested == []
+    (package / "db.py").write_text(DB_CHANGED)
+    warm = with_cache()
+    assert sorted(analysed) == ["db.py", "service.py"]
+    assert warm == _runner(tmp_path, None)()
+
+
+def test_an_entry_with_digests_of_the_wrong_kind_is_ignored(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    target = tmp_path / "x.py"
+    cache.store(target, dbleak.cache.Entry("key", {"m.f": {}}, digests={"m.f": "not bytes"}))  # type: ignore[dict-item]
+    assert cache.load(target) is None
+    cache.store(target, dbleak.cache.Entry("key", {"m.f": {}}, digests={"m.f": b"1234"}))
+    assert cache.load(target) is not None
+
+
 def test_one_file_passed_alone_with_a_warm_cache_has_the_findings_of_the_whole_run(
         tmp_path: Path, analysed: list[str]) -> None:
     package = _project(tmp_path)

@@ -183,12 +183,15 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
             result, text = _checked(data, display, settings, index, parsed, portable)
         if not result.internal_errors:
             from dbleak.cache import Entry, answers_digest
+            from dbleak.index import value_digest
 
             read = tuple(sorted(reads))
             summaries = prepared.summaries.get(path) if prepared is not None else None
             options.cache.store(path, Entry(
                 hit, summaries, result, read, answers_digest(read, index),
-                options.cache.module_key(data, display, settings) if summaries is not None else ""))
+                options.cache.module_key(data, display, settings) if summaries is not None else "",
+                {qualname: value_digest(values) for qualname, values in summaries.items()}
+                if summaries else None))
     if text is None:
         return PathResult(result)
     from dbleak.fixing import with_fixes

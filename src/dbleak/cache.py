@@ -61,6 +61,9 @@ class Entry:
     answers: bytes = b""  # the digest of their answers (see :func:`answers_digest`)
     # The key its summaries have as a module read from disk (see :meth:`Cache.summaries`).
     module_key: str = ""
+    # The digest of each summary (``index.value_digest``): a warm run checks the other entries'
+    # lookups against them without digesting the summaries again.
+    digests: dict[str, bytes] | None = None
 
     def current(self, project: ProjectIndex) -> bool:
         """Whether every lookup the findings were made with answers the same in ``project``."""
@@ -249,7 +252,10 @@ def _well_formed(entry: Any) -> bool:
     return (isinstance(entry, Entry) and isinstance(entry.key, str)
             and (entry.summaries is None or isinstance(entry.summaries, dict))
             and (entry.result is None or isinstance(entry.result, FileResult))
-            and isinstance(entry.reads, tuple) and isinstance(entry.answers, bytes))
+            and isinstance(entry.reads, tuple) and isinstance(entry.answers, bytes)
+            and isinstance(entry.module_key, str)
+            and (entry.digests is None or (isinstance(entry.digests, dict) and all(
+                isinstance(q, str) and isinstance(d, bytes) for q, d in entry.digests.items()))))
 
 
 __all__ = ["Cache", "Entry", "answers_digest", "default_folder"]

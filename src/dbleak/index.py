@@ -63,6 +63,8 @@ def is_package_path(path: str) -> bool:
 class FunctionSummary:
     qualname: str
     facts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # ``value_digest(facts)`` when it was kept with them (a warm run reads it from the cache).
+    digest: bytes | None = field(default=None, compare=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.facts.get(key, default)
@@ -430,6 +432,9 @@ class ProjectIndex:
             value: Any
             if kind == "get":
                 summary = self.get(name)
+                if summary is not None and summary.digest is not None:
+                    self._digests[read] = summary.digest
+                    return summary.digest
                 value = None if summary is None else summary.facts
             elif kind == "union":
                 key, _, package = name.partition("\0")
@@ -448,8 +453,10 @@ class ProjectIndex:
 
         self.add_summaries(summarize_module(facts))
 
-    def add_summaries(self, merged: Mapping[str, Mapping[str, Any]]) -> None:
-        """Merge one module's summaries (as :func:`summarize_module` makes them)."""
+    def add_summaries(self, merged: Mapping[str, Mapping[str, Any]],
+                      digests: Mapping[str, bytes] | None = None) -> None:
+        """Merge one module's summaries (as :func:`summarize_module` makes them), with the
+        digest of each (:func:`value_digest`) when the cache kept them."""
         if merged:
             self._unions.clear()
             self._mentions.clear()
@@ -457,9 +464,11 @@ class ProjectIndex:
             self._digests.clear()
         for qualname, values in merged.items():
             previous = self.functions.get(qualname)
+            digest = digests.get(qualname) if digests is not None else None
             if previous is not None:
                 values = {**previous.facts, **values}
-            self.functions[qualname] = FunctionSummary(qualname, MappingProxyType(values))
+                digest = None  # merged: the digest is of what only one module says
+            self.functions[qualname] = FunctionSummary(qualname, MappingProxyType(values), digest)
 
     def union_of(self, key: str, package: str = "") -> frozenset[Any]:
         """Every value listed under ``key`` by any entry (e.g. all relation field names).

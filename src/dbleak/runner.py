@@ -167,7 +167,7 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
             if entry is not None and entry.key == key and entry.summaries is not None:
                 prepared.cached[item.path] = entry
                 prepared.summaries[item.path] = entry.summaries
-                prepared.project.add_summaries(entry.summaries)
+                prepared.project.add_summaries(entry.summaries, entry.digests)
                 if summaries is not None:
                     summaries.append(entry.summaries)
                 continue
