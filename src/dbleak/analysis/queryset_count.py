@@ -75,24 +75,30 @@ class CountSite:
 
 def count_sites(facts: ModuleFacts, path: str, root: str | None, managers: frozenset[str],
                 helper_queryset: Callable[[ast.expr, Scope], bool] | None = None,
-                custom: Mapping[str, str] | None = None) -> list[CountSite]:
+                custom: Mapping[str, str] | None = None,
+                refined_by: Callable[[ast.Call, int | str, Scope], bool] | None = None
+                ) -> list[CountSite]:
     """Every place of the module that evaluates a queryset only to count or test it;
     ``managers`` are the related manager names the project's models declare;
     ``helper_queryset`` says whether a call (or ``self.<property>``) is of a project helper
     that returns a queryset; ``custom`` the project's own queryset methods (see
-    ``model_relations.queryset_methods``: those that do not slice make querysets)."""
+    ``model_relations.queryset_methods``: those that do not slice make querysets);
+    ``refined_by`` whether a call only refines or queries what it is passed at a position
+    (a project function's summary says: its rows are not read there)."""
     if is_test_module(path, root):
         return []
-    finder = _Finder(facts, managers, helper_queryset, custom)
+    finder = _Finder(facts, managers, helper_queryset, custom, refined_by)
     return list(finder.sites())
 
 
 class _Finder:
     def __init__(self, facts: ModuleFacts, managers: frozenset[str],
                  helper_queryset: Callable[[ast.expr, Scope], bool] | None = None,
-                 custom: Mapping[str, str] | None = None) -> None:
+                 custom: Mapping[str, str] | None = None,
+                 refined_by: Callable[[ast.Call, int | str, Scope], bool] | None = None) -> None:
         self.facts = facts
         self.helper_queryset = helper_queryset
+        self.refined_by = refined_by
         # The project's queryset methods that make a queryset without slicing it.
         self.chainable = _CHAINABLE | frozenset(
             name for name, verdict in (custom or {}).items() if verdict in ("filter", "argument"))
@@ -482,6 +488,9 @@ class _Finder:
                 return None
             if count_use(self.facts, other) is not None:
                 continue
+            if self._handed_to_refine(other, parent, scope):
+                queries = True  # `items(statement, qs)` of a helper that only refines it
+                continue
             if isinstance(parent, ast.FormattedValue) and parent.value is other:
                 # `f"... {qs}"`: its repr, at most 21 rows of a query of its own when not
                 # evaluated, from the cache when it is
@@ -496,6 +505,21 @@ class _Finder:
                 continue
             return None
         return queries
+
+    def _handed_to_refine(self, name: ast.Name, parent: ast.AST | None, scope: Scope) -> bool:
+        """``name`` is an argument of a call that only refines or queries it (see
+        ``rows_summary.only_refines``): the callee reads none of its rows."""
+        if self.refined_by is None:
+            return False
+        position: int | str | None = None
+        call = parent
+        if isinstance(parent, ast.keyword) and parent.arg is not None:
+            position, call = parent.arg, self.facts.parent.get(id(parent))
+        elif isinstance(parent, ast.Call) and name in parent.args \
+                and not any(isinstance(a, ast.Starred) for a in parent.args):
+            position = parent.args.index(name)
+        return isinstance(call, ast.Call) and position is not None \
+            and self.refined_by(call, position, scope)
 
     def _exclusive(self, one: ast.AST, other: ast.AST) -> bool:
         """``one`` and ``other`` sit in the two branches of one ``if`` (its body and its

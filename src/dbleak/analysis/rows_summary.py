@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from dbleak.analysis.fetch_orm import DJANGO_MANAGERS, method_chain, strip_refinements
+from dbleak.analysis.lifecycle_summary import SUMMARY_PARAMS
 from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.names import refines
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
@@ -260,6 +261,10 @@ def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]
             found[qualname] = {RETURNS_QUERYSET_KEY: True}
         elif queries and _returns_query(facts, function):
             found[qualname] = {RETURNS_QUERY_KEY: True}
+        if querysets:
+            refined = _refined_params(facts, function)
+            if refined:
+                found.setdefault(qualname, {})[REFINES_PARAMS_KEY] = refined
     return found
 
 
@@ -275,6 +280,98 @@ def returns_query(project: ProjectIndex, qualname: str | None) -> bool:
         return False
     summary = project.get(qualname)
     return bool(summary is not None and summary.get(RETURNS_QUERY_KEY))
+
+
+REFINES_PARAMS_KEY = "refines-params"
+# What reads none of a queryset's cached rows: a refinement (a new queryset), or a query of its
+# own (`count()`, `exists()`, `aggregate()`, `update()`, `delete()`, `values()`).
+_QUERY_OWN = _QUERYSET_REFINEMENTS | {"values", "values_list", "aggregate", "count", "exists",
+                                      "update", "delete", "none"}
+
+
+def _refined_params(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef
+                    ) -> dict[str, tuple[tuple[str, int | str], ...]]:
+    """The parameters of ``function`` that it only refines or queries (``p.filter(...)``,
+    ``p.count()``, ``p = p.values(...)`` first), never reading the rows of what it is given,
+    each with the calls it hands the parameter to (``(callee, position or keyword)``), which
+    must only refine it too (checked when the summary is read)."""
+    args = function.args
+    params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)
+              if a.arg not in ("self", "cls")]
+    if not params:
+        return {}
+    wanted = frozenset(params)
+    own: dict[str, list[ast.Name]] = {}  # the function's own uses of each parameter
+    for node in walk_scope(function):
+        if isinstance(node, ast.Name) and node.id in wanted:
+            own.setdefault(node.id, []).append(node)
+    every = {name: 0 for name in wanted}  # and its closures'
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and node.id in wanted:
+            every[node.id] += 1
+    found: dict[str, tuple[tuple[str, int | str], ...]] = {}
+    for param in params:
+        loads = own.get(param, [])
+        if not loads or len(loads) != every[param]:
+            continue  # unused, or read by a closure of its own
+        passes = _only_refined(facts, function, loads, param)
+        if passes is not None:
+            found[param] = passes
+    return found
+
+
+def _only_refined(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef,
+                  loads: list[ast.Name], param: str) -> tuple[tuple[str, int | str], ...] | None:
+    first = min(loads, key=lambda n: (n.lineno, n.col_offset))
+    statement = facts.statement_of(first)
+    if isinstance(statement, ast.Assign) and statement in function.body \
+            and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name) \
+            and statement.targets[0].id == param and refines(statement.value, param, _QUERY_OWN):
+        return ()  # `p = p.filter(...)` first: every later use is of the refinement
+    parents = facts.parent
+    passes: list[tuple[str, int | str]] = []
+    for load in loads:
+        if not isinstance(load.ctx, ast.Load):
+            return None  # rebound elsewhere
+        parent = parents.get(id(load))
+        if isinstance(parent, ast.Attribute) and parent.value is load:
+            call = parents.get(id(parent))
+            if parent.attr in _QUERY_OWN and isinstance(call, ast.Call) and call.func is parent:
+                continue
+            return None
+        position: int | str | None = None
+        if isinstance(parent, ast.keyword) and parent.arg is not None:
+            position, parent = parent.arg, parents.get(id(parent))
+        elif isinstance(parent, ast.Call) and load in parent.args \
+                and not any(isinstance(a, ast.Starred) for a in parent.args):
+            position = parent.args.index(load)
+        callee = facts.call_qualname(parent) if isinstance(parent, ast.Call) else None
+        if position is None or callee is None:
+            return None  # iterated, counted, indexed, returned, kept: its rows may be read
+        passes.append((callee, position))
+    return tuple(passes)
+
+
+def only_refines(project: ProjectIndex, qualname: str | None, position: int | str,
+                 depth: int = 0) -> bool:
+    """Whether the project function ``qualname`` only refines or queries what a call passes at
+    ``position`` (an index, or a keyword), through the functions it hands it to."""
+    summary = project.get(qualname) if qualname is not None and depth < 4 else None
+    refined = summary.get(REFINES_PARAMS_KEY) if summary is not None else None
+    params = summary.get(SUMMARY_PARAMS) if summary is not None else None
+    if not refined or not params:
+        return False
+    if isinstance(position, int):
+        offset = 1 if params and params[0] in ("self", "cls") else 0
+        if position + offset >= len(params):
+            return False
+        param = params[position + offset]
+    else:
+        param = position
+    passes = refined.get(param)
+    if passes is None:
+        return False
+    return all(only_refines(project, callee, where, depth + 1) for callee, where in passes)
 
 
 def returns_queryset(project: ProjectIndex, qualname: str | None) -> bool:

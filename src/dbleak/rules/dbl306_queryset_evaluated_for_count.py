@@ -11,7 +11,7 @@ from dbleak.analysis.model_relations import queryset_methods, related_manager_na
 from dbleak.analysis.module import Scope
 from dbleak.analysis.origins import instance_method_of
 from dbleak.analysis.queryset_count import CountSite, count_sites, queryset_origin
-from dbleak.analysis.rows_summary import returns_queryset
+from dbleak.analysis.rows_summary import only_refines, returns_queryset
 from dbleak.analysis.sources import object_sources
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
@@ -23,7 +23,10 @@ class QuerysetEvaluatedForCount(Rule):
     ## What it does
     Flags a Django queryset evaluated only to be counted or tested: `len(qs)`,
     `len(list(qs))`, `len(set(qs))`, `bool(qs)`, `if qs:`, `if not qs:` (also in `while`,
-    `assert` and `x if qs else y`), when nothing reads its rows afterwards. A queryset is
+    `assert` and `x if qs else y`), when nothing reads its rows afterwards (handing it to a
+    project function that only refines or queries it, directly or through the functions it
+    hands it to, reads none: `items(statement, qs)` whose helpers run `qs.filter(...)`,
+    `qs.aggregate(...)`, or begin with `qs = qs.filter(...)`). A queryset is
     `Model.objects.<queryset methods>` (also of a model a call returns: `get_user_model()`,
     `apps.get_model("app", "Tag")`, `get_image_model()`), a related manager's `obj.items.all()` / `.filter()` /
     `.exclude()` (`items` a many-to-many field or the `related_name` of a foreign key of a
@@ -171,10 +174,13 @@ class QuerysetEvaluatedForCount(Rule):
                 return returns_queryset(ctx.project, callee_qualname(ctx.facts, node, scope))
             return isinstance(node, ast.Attribute) and _property_queryset(ctx, node, scope)
 
+        def refined_by(call: ast.Call, position: int | str, scope: Scope) -> bool:
+            return only_refines(ctx.project, callee_qualname(ctx.facts, call, scope), position)
+
         kept: set[int] = set()
         custom = queryset_methods(ctx.facts, ctx.project)
         for site in count_sites(ctx.facts, ctx.path, ctx.settings.root, managers, helper_queryset,
-                                custom):
+                                custom, refined_by):
             rewriter = rewriter or rewriter_for(ctx)
             if site.kept_by is not None:
                 if id(site.kept_by) in kept:
