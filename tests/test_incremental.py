@@ -274,7 +274,8 @@ def test_incremental_equals_full_check_on_the_benchmark_module() -> None:
     text = generate(600)
     settings = Settings()
     checker = assert_exact(text, "orders.py", settings)
-    # The benchmark's own edit (a changed literal in one function) re-checks that function only.
+    # The benchmark's own edit (a changed literal in one function) re-checks that function only
+    # (what it calls types no parameter by its call sites).
     checker = IncrementalChecker()
     checker.check(text, "orders.py", settings)
     for round_ in range(3):
@@ -340,3 +341,40 @@ def test_model_relations_are_a_module_wide_fact() -> None:
         MODELS,
     ):
         assert checker.check(new, "shop.py", settings) == check_text(new, "shop.py", settings)
+
+
+CALL_SITES = '''from django.db import models
+
+
+class Order(models.Model):
+    status = models.CharField(max_length=5)
+
+
+def count_of(query):
+    return len(query)
+
+
+def unrelated():
+    return 0
+
+
+def paid():
+    return count_of(Order.objects.filter(status="paid"))
+'''
+
+
+def test_a_caller_changed_re_checks_what_it_calls() -> None:
+    """`count_of(query)` is judged by what its calls pass (every call passes a queryset:
+    `len(query)` counts rows in Python). Editing a caller so that it passes a list changes the
+    callee's findings, though the callee reads nothing the caller defines."""
+    settings = Settings(select=("DBL306",))
+    checker = IncrementalChecker(most=1.0)
+    first = checker.check(CALL_SITES, "shop.py", settings)
+    assert [f.start.line for f in first.findings] == [9]
+    for new in (
+        CALL_SITES.replace('count_of(Order.objects.filter(status="paid"))', "count_of([1, 2])"),
+        CALL_SITES.replace("return 0", "return 1"),
+        CALL_SITES,
+    ):
+        assert checker.check(new, "shop.py", settings) == check_text(new, "shop.py", settings)
+    assert checker.statistics.incremental == 3

@@ -10,7 +10,10 @@ is parsed in full; then
   defines: a full check;
 - otherwise the units whose lines are not found unchanged in the last text are *edited*, and
   every unit that reads a name an edited (or removed) unit defines is re-checked too, repeated
-  until nothing is added (a caller of a changed factory may change its findings). The rules run
+  until nothing is added (a caller of a changed factory may change its findings); so is every
+  unit whose last analysis typed a parameter by its call sites and that defines a name an
+  edited (or removed) unit reads (it may find otherwise when a caller changes), with the units
+  that call it. The rules run
   on a reduced module: the context, the re-checked units, and every unit they (or the context)
   read a name of, again transitively, so each re-checked unit sees exactly the module-level
   world it saw in the full module. Findings located in re-checked units and in the context are
@@ -43,6 +46,7 @@ from dbleak.engine import (
     parse_module,
     run_rules,
 )
+from dbleak.index import module_name_for
 from dbleak.models import FileResult, Finding, Position
 from dbleak.rules.base import Rule
 from dbleak.settings import Settings
@@ -65,6 +69,9 @@ class _Unit:
     reads: frozenset[str]
     findings: list[Finding]
     movable: bool = True  # every position of every finding lies inside the unit
+    # Its analysis typed a parameter of one of its functions by their call sites: a caller
+    # changed may change its findings.
+    typed: bool = False
 
 
 @dataclass(eq=False)
@@ -259,14 +266,15 @@ class IncrementalChecker:
     def _full(self, key: tuple[Any, ...], text: str, lines: list[str], path: str,
               settings: Settings, active: tuple[type[Rule], ...], tree: ast.Module,
               project: ProjectIndex | None) -> FileResult:
-        findings, errors = run_rules(text, path, settings, active, tree, project)
+        findings, errors, typed = _run_recording(text, path, settings, active, tree, project)
         self.statistics.full += 1
         if not errors:
             split, context, context_text = self._split(tree, lines)
             units = []
             for node, first, last, segment in split:
                 defines, reads = _names(node)
-                units.append(_Unit(node, segment, first, last, defines, reads, []))
+                units.append(_Unit(node, segment, first, last, defines, reads, [],
+                                   typed=_name_of(node) in typed))
             context_reads: set[str] = set()
             for stmt in context:
                 context_reads.update(_names(stmt)[1])
@@ -323,7 +331,7 @@ class IncrementalChecker:
             if old is not None and (old.first == first or old.movable):
                 kept[index] = old
                 units.append(_Unit(node, segment, first, last, old.defines, old.reads, [],
-                                   old.movable))
+                                   old.movable, old.typed))
             else:
                 defines, reads = _names(node)
                 units.append(_Unit(node, segment, first, last, defines, reads, []))
@@ -346,6 +354,20 @@ class IncrementalChecker:
                     grown = True
         if not state.context_reads.isdisjoint(changed):
             return None  # module-level code reads something that changed
+        # Call sites: a function whose parameter its analysis typed by its calls (every caller
+        # passes a connection, a queryset) may find otherwise when a caller changes. Such a
+        # unit defining a name an edited, added or removed unit reads is re-checked too, with
+        # every unit that reads one of its names (its callers) in the reduced module.
+        called: set[str] = set()
+        for index, unit in enumerate(units):
+            if index not in kept:
+                called.update(unit.reads)
+        for candidates in old_by_text.values():
+            for old in candidates:
+                called.update(old.reads)
+        callees = {index for index, unit in enumerate(units)
+                   if index not in recheck and unit.typed and not unit.defines.isdisjoint(called)}
+        recheck |= callees
         if len(recheck) > self.most * max(len(units), 1):
             return None
         # The units the re-checked ones (and the context) read, transitively: their support.
@@ -353,6 +375,13 @@ class IncrementalChecker:
         for index in recheck:
             needed.update(units[index].reads)
         support: set[int] = set()
+        callee_names: set[str] = set()
+        for index in callees:
+            callee_names.update(units[index].defines)
+        for index, unit in enumerate(units):
+            if index not in recheck and not unit.reads.isdisjoint(callee_names):
+                support.add(index)  # a caller of a re-checked callee: its call sites
+                needed.update(unit.reads)
         unit_at = {id(unit.node): index for index, unit in enumerate(units)}
         while True:
             self._support(units, recheck, support, needed)
@@ -360,7 +389,7 @@ class IncrementalChecker:
                     if unit_at.get(id(stmt)) is None or unit_at[id(stmt)] in recheck
                     or unit_at[id(stmt)] in support]
             reduced = ast.Module(body=body, type_ignores=tree.type_ignores)
-            found, errors = run_rules(text, path, settings, active, reduced, project)
+            found, errors, typed = _run_recording(text, path, settings, active, reduced, project)
             if errors:
                 return None
             # A fix plan picks names the module does not use yet and reuses imports it has:
@@ -387,6 +416,7 @@ class IncrementalChecker:
             if index in recheck:
                 unit.findings = fresh[index].findings
                 unit.movable = fresh[index].movable
+                unit.typed = _name_of(unit.node) in typed
             else:
                 old = kept[index]
                 delta = unit.first - old.first
@@ -398,6 +428,30 @@ class IncrementalChecker:
         self._state = _State(state.key, project, text, tree, units, context_text,
                              state.context_reads)
         return finished(text, path, findings, [], settings, active)
+
+
+def _run_recording(text: str, path: str, settings: Settings, active: tuple[type[Rule], ...],
+                   tree: ast.Module, project: ProjectIndex | None
+                   ) -> tuple[list[Finding], list[str], frozenset[str]]:
+    """``run_rules``, and the names of the top-level functions and classes whose parameters an
+    analysis typed by their call sites."""
+    from dbleak.analysis.sources import CALL_SITE_TYPED
+
+    typed: set[str] = set()
+    token = CALL_SITE_TYPED.set(typed)
+    try:
+        findings, errors = run_rules(text, path, settings, active, tree, project)
+    finally:
+        CALL_SITE_TYPED.reset(token)
+    prefix = module_name_for(path)
+    skip = len(prefix.split(".")) if prefix else 0
+    return findings, errors, frozenset(q.split(".")[skip] for q in typed
+                                       if (not prefix or q.startswith(prefix + "."))
+                                       and len(q.split(".")) > skip)
+
+
+def _name_of(node: ast.stmt) -> str:
+    return getattr(node, "name", "")
 
 
 def _plan_identifiers(findings: Iterable[Finding]) -> set[str]:

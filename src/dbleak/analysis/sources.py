@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +176,11 @@ def _instance_spec(qualname: str, chain: list[tuple[str, Mapping[str, Any], int]
         async_with=WithSpec(closes=True) if "__aexit__" in methods else None,
         closing_context="closing" if "close" in releases else ("self" if has_exit else "try-finally"),
         project_class=qualname, note=note)
+
+
+# While set (the editor's incremental check, see ``dbleak.incremental``): the functions whose
+# parameters an analysis typed by their call sites, whose findings may change with a caller.
+CALL_SITE_TYPED: ContextVar[set[str] | None] = ContextVar("dbleak_call_site_typed", default=None)
 
 
 class ObjectSources:
@@ -440,6 +446,9 @@ class ObjectSources:
     def parameter_origins(self, qualname: str, param: str) -> list[Origin] | None:
         """The origins every call site of the function ``qualname`` in its package passes
         for ``param`` (see :func:`~dbleak.analysis.call_sites.parameter_sites`)."""
+        typed = CALL_SITE_TYPED.get()
+        if typed is not None:
+            typed.add(qualname)
         summary = self.summary(qualname)
         params = summary.get(SUMMARY_PARAMS) if summary is not None else None
         if not isinstance(params, (tuple, list)) or summary is None \

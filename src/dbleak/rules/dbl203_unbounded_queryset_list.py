@@ -45,7 +45,7 @@ from dbleak.analysis.row_escape import (
     loop_searches,
     report_returned,
 )
-from dbleak.analysis.sources import object_sources
+from dbleak.analysis.sources import CALL_SITE_TYPED, object_sources
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.frameworks import FRAMEWORK_LOOKUP_MODELS, FRAMEWORK_RELATIONS
@@ -102,12 +102,11 @@ class UnboundedQuerysetList(Rule):
     (`qs = Order.objects.all()`, `if limit: qs = qs[:limit]`, `for o in qs:` reads the whole
     table when no limit is given) and through pass-through calls (`enumerate(qs)`,
     `tqdm(qs)`); each queryset of `chain(qs1, qs2)` is judged as a loop of its own. So are the
-    querysets the calls of a nested function pass to a parameter it walks (`def chunks(items):
-    for item in items:` called `chunks(Order.objects.filter(...))` in the function that
-    defines it), when every call is there and passes a queryset, and the function is neither
-    decorated nor used as a value; the finding names the parameter and the function. (Not a
-    module-level helper: its callers are other functions, and the editor's incremental check
-    re-checks a function when what it calls changes, not when its callers do.) A queryset name that is also counted (`len(qs)`, `qs.count()`) or refined
+    querysets the calls of a function pass to a parameter it walks (`def chunks(items): for
+    item in items:` called `chunks(Order.objects.filter(...))`), when every call is known and
+    passes a queryset: a function nested in another and called there only, or a module-level
+    one that no other module of its package mentions, neither decorated nor used as a value;
+    the finding names the parameter and the function. A queryset name that is also counted (`len(qs)`, `qs.count()`) or refined
     (`qs.filter(...)`) is still reported (the fix counts in the database too); one that is
     walked again, handed on, returned, or tested (`if qs:`: in the corpus reviews, a loop
     guarded so was over a short list every time) is not. Managers are `objects`,
@@ -540,28 +539,39 @@ def _spelled_passed(ctx: CheckContext, walked: ast.expr, model: str, call: ast.C
 
 def _passed_queryset(ctx: CheckContext, scope: Scope, param: str
                      ) -> tuple[tuple[ast.AST, str, str], ast.Call] | None:
-    """``param``, a parameter of a function nested in another that every call passes a
+    """``param``, a parameter of a function of the checked module that every call passes a
     queryset (``def chunks(items): for item in items: ...`` called ``chunks(Model.objects
     .filter(...))``): what the first call passing an unbounded one passes, judged in the
-    caller's scope, and that call. Only where every call of the function is known: called
-    in the function it is defined in only, not decorated nor used as a value. (A module-level
-    helper's calls sit in other functions: the editor's incremental check re-checks a function
-    when what it calls changes, not when its callers do, so its findings may not depend on
-    them. Measured: +1 real finding on the corpus.)"""
+    caller's scope, and that call. Only where every call of the function is known: a function
+    nested in another and called there only, or a module-level one that no other module of its
+    package mentions; not decorated, nor used as a value."""
     function = scope.node
     if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or scope.parent is None \
-            or function.decorator_list or not scope.parent.is_function:
+            or function.decorator_list:
         return None
     args = function.args
     positional = [a.arg for a in (*args.posonlyargs, *args.args)]
     if param not in positional and param not in {a.arg for a in args.kwonlyargs}:
         return None
     outer = scope.parent
+    if isinstance(outer.node, ast.ClassDef):
+        return None  # a method: called through instances the module cannot list
+    nested = outer.is_function
+    if not nested:
+        # Its findings depend on other functions, its callers: the editor's incremental
+        # check re-checks it when one of them changes.
+        typed = CALL_SITE_TYPED.get()
+        if typed is not None:
+            typed.add((f"{ctx.module_name}." if ctx.module_name else "") + function.name)
+        if ctx.module_name and any(
+                module != ctx.module_name for module, _summary in ctx.project.package_mentions(
+                    ctx.module_name.split(".", 1)[0], function.name)):
+            return None  # another module may call it
     parents = ctx.facts.parent
     names, sites = _module_names(ctx)
     calls: list[ast.Call] = []
     for node in names.get(function.name, ()):
-        if not ctx.facts.within(node, outer.node):
+        if nested and not ctx.facts.within(node, outer.node):
             continue  # another function's own name
         call = parents.get(id(node))
         if not isinstance(node.ctx, ast.Load) or not isinstance(call, ast.Call) \
@@ -573,7 +583,7 @@ def _passed_queryset(ctx: CheckContext, scope: Scope, param: str
     managers = model_managers(ctx.facts, ctx.project)
     for call in calls:
         caller = sites.get(id(call))
-        if caller is not outer:
+        if caller is None or (nested and caller is not outer):
             return None  # called from a closure of its own: not followed
         position = positional.index(param) if param in positional else None
         passed = next((k.value for k in call.keywords if k.arg == param), None)
