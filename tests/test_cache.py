@@ -384,20 +384,26 @@ def test_worker_processes_read_and_write_the_same_cache(
     assert with_cache() == _runner(tmp_path, None)() != cold
 
 
-def test_a_file_passed_alone_reads_the_modules_it_imports_from_the_cache(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A pre-commit run of one file: the modules it imports are summarized once, then kept."""
+@pytest.fixture()
+def summarized(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The modules summarized from disk (read for a lookup, not given to the run)."""
     from dbleak.analysis import project
 
-    package = _project(tmp_path)
-    summarized: list[str] = []
+    seen: list[str] = []
     real = project.collect_facts
 
     def spy(tree: object, drivers: object, module: str, *args: object) -> object:
-        summarized.append(module)
+        seen.append(module)
         return real(tree, drivers, module, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(project, "collect_facts", spy)
+    return seen
+
+
+def test_a_file_passed_alone_reads_the_modules_it_imports_from_the_cache(
+        tmp_path: Path, summarized: list[str]) -> None:
+    """A pre-commit run of one file: the modules it imports are summarized once, then kept."""
+    package = _project(tmp_path)
     with_cache = _runner(tmp_path, tmp_path / "cache")
     first = with_cache(package / "service.py")
     assert "app.db" in summarized
@@ -413,23 +419,14 @@ def test_a_file_passed_alone_reads_the_modules_it_imports_from_the_cache(
 
 
 def test_a_file_passed_alone_after_a_whole_run_summarizes_nothing_it_imports(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, summarized: list[str]) -> None:
     """A pre-commit run of one changed file after a whole-project run (CI's, or the first
     hook's): the modules it imports are read from the summaries the whole run kept with each
     file's findings, not parsed again; a module changed since is summarized again."""
-    from dbleak.analysis import project
-
     package = _project(tmp_path)
     with_cache = _runner(tmp_path, tmp_path / "cache")
     with_cache()
-    summarized: list[str] = []
-    real = project.collect_facts
-
-    def spy(tree: object, drivers: object, module: str, *args: object) -> object:
-        summarized.append(module)
-        return real(tree, drivers, module, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(project, "collect_facts", spy)
+    summarized.clear()
     (package / "service.py").write_text(USES_HELPER + "\n# edited\n")
     alone = with_cache(package / "service.py")
     assert "app.db" not in summarized and alone

@@ -335,14 +335,14 @@ class IncrementalChecker:
             else:
                 defines, reads = _names(node)
                 units.append(_Unit(node, segment, first, last, defines, reads, []))
-        # Names whose meaning may have changed: those of edited, added and removed units.
+        # What the edited, added and removed units define (names whose meaning may have
+        # changed) and read (their calls, which may type a callee's parameters).
         changed: set[str] = set()
-        for index, unit in enumerate(units):
-            if index not in kept:
-                changed.update(unit.defines)
-        for candidates in old_by_text.values():
-            for old in candidates:
-                changed.update(old.defines)
+        called: set[str] = set()
+        gone = [old for candidates in old_by_text.values() for old in candidates]
+        for unit in [*(u for i, u in enumerate(units) if i not in kept), *gone]:
+            changed.update(unit.defines)
+            called.update(unit.reads)
         recheck = {index for index in range(len(units)) if index not in kept}
         grown = True
         while grown:
@@ -358,13 +358,6 @@ class IncrementalChecker:
         # passes a connection, a queryset) may find otherwise when a caller changes. Such a
         # unit defining a name an edited, added or removed unit reads is re-checked too, with
         # every unit that reads one of its names (its callers) in the reduced module.
-        called: set[str] = set()
-        for index, unit in enumerate(units):
-            if index not in kept:
-                called.update(unit.reads)
-        for candidates in old_by_text.values():
-            for old in candidates:
-                called.update(old.reads)
         callees = {index for index, unit in enumerate(units)
                    if index not in recheck and unit.typed and not unit.defines.isdisjoint(called)}
         recheck |= callees
