@@ -29,7 +29,12 @@ from typing import Any
 
 from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.origins import UNKNOWN, Origin, scope_readers
-from dbleak.index import SUMMARY_CALL_SITES, SUMMARY_OPAQUE_SITES, SUMMARY_REFERENCED
+from dbleak.index import (
+    SUMMARY_CALL_SITES,
+    SUMMARY_OPAQUE_SITES,
+    SUMMARY_REFERENCED,
+    SUMMARY_RESULT_USES,
+)
 
 # The SUMMARY_* keys (and `called_words`, which reads them) live in
 # dbleak.index, which answers the index's lookups without importing the analyses.
@@ -48,6 +53,7 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
         return {}
     package = top_package(facts.module_name)
     sites: list[tuple[str, bool, tuple[Origin, ...], tuple[tuple[str, Origin], ...]]] = []
+    uses: list[tuple[str, str]] = []
     opaque_sites: list[tuple[str, tuple[Origin, ...], tuple[tuple[str, Origin], ...]]] = []
     referenced: set[str] = set()
     readers = scope_readers(facts)
@@ -78,6 +84,7 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
                     continue
                 sites.append((callee, bound, _origins(reader, call, _any_origin),
                               _keyword_origins(reader, call, _any_origin)))
+                uses.append((callee, _result_use(facts, call, node)))
             elif kind is ast.Name or kind is ast.Attribute:
                 values.append(sub)  # type: ignore[arg-type]
         for value in values:
@@ -100,6 +107,49 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
         found[SUMMARY_OPAQUE_SITES] = tuple(opaque_sites)
     if referenced:
         found[SUMMARY_REFERENCED] = tuple(sorted(referenced))
+    if uses:
+        found[SUMMARY_RESULT_USES] = tuple(uses)
+    return found
+
+
+def _result_use(facts: ModuleFacts, call: ast.Call, scope: ast.AST) -> str:
+    """``"walked"`` when the call's result is only walked once by a loop or a comprehension
+    (``for row in rows_of(...)``, or a name bound to it and read by one loop only, in the same
+    scope), else ``"used"``."""
+    parent = facts.parent.get(id(call))
+    if isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is call \
+            or isinstance(parent, ast.comprehension) and parent.iter is call:
+        return "walked"
+    if isinstance(parent, ast.Assign) and parent.value is call and len(parent.targets) == 1 \
+            and isinstance(parent.targets[0], ast.Name):
+        name = parent.targets[0].id
+        loads = [n for n in facts.names.get(name, ()) if facts.within(n, scope)]
+        if len(loads) == 2:  # the binding and one read
+            read = next(n for n in loads if n is not parent.targets[0])
+            holder = facts.parent.get(id(read))
+            if isinstance(holder, (ast.For, ast.AsyncFor, ast.comprehension)) \
+                    and holder.iter is read:
+                return "walked"
+    return "used"
+
+
+def result_walked_by_callers(qualname: str, modules: Iterable[tuple[str, Any]]) -> bool:
+    """Whether every call of the function ``qualname`` in ``modules`` (``(module name, module
+    summary)``) only walks its result once, and there is one at least; a module that uses the
+    function as a value (a callback) may call it anywhere."""
+    found = False
+    name = qualname.rsplit(".", 1)[-1]
+    for _module, summary in modules:
+        if qualname in (summary.get(SUMMARY_REFERENCED) or ()):
+            return False
+        for callee, use in summary.get(SUMMARY_RESULT_USES) or ():
+            if callee == qualname:
+                if use != "walked":
+                    return False
+                found = True
+        for site in summary.get(SUMMARY_OPAQUE_SITES) or ():
+            if str(site[0]) == name:
+                return False  # `x.name(...)` may call it too, its result unknown
     return found
 
 

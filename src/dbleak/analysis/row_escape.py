@@ -20,12 +20,16 @@ drops the intermediate list (and the ORM objects), and the loop's rewrite is the
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING
 
 from dbleak.analysis.fetch_loops import name_loads
 from dbleak.analysis.fetch_orm import call_name
 from dbleak.analysis.module import ModuleFacts
 from dbleak.knowledge.calls import LOG_METHODS
 from dbleak.settings import Settings
+
+if TYPE_CHECKING:
+    from dbleak.analysis.context import CheckContext
 
 # Calls that copy the rows as they are (the result is the same rows).
 _COPIES = frozenset({"list", "tuple"})
@@ -39,6 +43,33 @@ def report_returned(settings: Settings | None) -> bool:
 def left_to_caller(facts: ModuleFacts, settings: Settings, node: ast.AST, scope: ast.AST) -> bool:
     """The rows of ``node`` are the function's result and the user did not ask to hear of it."""
     return not report_returned(settings) and rows_escape(facts, node, scope)
+
+
+def walked_by_callers(ctx: CheckContext, node: ast.AST, scope: ast.AST) -> str | None:
+    """The name of the module-level function that returns the rows of ``node`` as they are
+    (``return q.all()``, or ``rows = q.all()`` then only ``return rows``) when every call of it
+    in the project walks them once (``for row in rows_of(...)``): the rows left to the caller
+    are a list the callers did not need. None otherwise."""
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+            or scope not in ctx.facts.tree.body or scope.decorator_list \
+            or not _returned_as_is(ctx.facts, node, scope):
+        return None
+    from dbleak.analysis.sources import object_sources
+
+    qualname = (f"{ctx.module_name}." if ctx.module_name else "") + scope.name
+    return scope.name if object_sources(ctx).result_walked(qualname) else None
+
+
+def _returned_as_is(facts: ModuleFacts, node: ast.AST, scope: ast.AST) -> bool:
+    parent = facts.parent.get(id(node))
+    if isinstance(parent, ast.Return):
+        return True
+    if isinstance(parent, ast.Assign) and parent.value is node and len(parent.targets) == 1 \
+            and isinstance(parent.targets[0], ast.Name):
+        loads = name_loads(scope, parent.targets[0].id)
+        return bool(loads) and all(isinstance(facts.parent.get(id(load)), ast.Return)
+                                   for load in loads)
+    return False
 
 
 def rows_escape(facts: ModuleFacts, node: ast.AST, scope: ast.AST, depth: int = 0) -> bool:

@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from dbleak.analysis.call_sites import parameter_sites, top_package
+from dbleak.analysis.call_sites import parameter_sites, result_walked_by_callers, top_package
 from dbleak.analysis.lifecycle_summary import (
     EFFECT_BORROW,
     EFFECT_ESCAPE,
@@ -455,16 +455,29 @@ class ObjectSources:
                 or summary.get(SUMMARY_KIND) not in ("function", "contextmanager", "cached"):
             return None
         # A constructor's parameters are what the calls of its class pass.
-        name = qualname.removesuffix(".__init__").rsplit(".", 1)[-1]
+        modules = self._calling_modules(qualname.removesuffix(".__init__"))
+        return parameter_sites(qualname, param, params, modules, self.through_reexports)
+
+    def _calling_modules(self, qualname: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """``(module name, module summary)`` of the modules of the package of ``qualname``
+        that mention its name: where its calls may be."""
         package = top_package(qualname)
-        modules = self.ctx.project.package_mentions(package, name)
+        modules = self.ctx.project.package_mentions(package, qualname.rsplit(".", 1)[-1])
         own = self.ctx.module_name
         if own and top_package(own) == package and all(module != own for module, _ in modules):
             # a text checked on its own (the editor's buffer, the API): its own calls count
             local = self.local_summaries().get(own)
             if local is not None:
                 modules = [*modules, (own, local)]
-        return parameter_sites(qualname, param, params, modules, self.through_reexports)
+        return modules
+
+    def result_walked(self, qualname: str) -> bool:
+        """Whether every call of the project function ``qualname`` only walks its result once
+        (see :func:`~dbleak.analysis.call_sites.result_walked_by_callers`)."""
+        typed = CALL_SITE_TYPED.get()
+        if typed is not None:
+            typed.add(qualname)  # what it finds depends on its callers
+        return result_walked_by_callers(qualname, self._calling_modules(qualname))
 
     def made_as(self, spec: ObjectSpec | None, keywords: Iterable[str]) -> ObjectSpec | None:
         """A driver's object made as an instance of a class given by keyword (``factory=``,

@@ -34,7 +34,7 @@ from dbleak.analysis.fetch_summary import (
 )
 from dbleak.analysis.module import walk, walk_scope
 from dbleak.analysis.names import chain_text, method_call_parts
-from dbleak.analysis.row_escape import left_to_caller
+from dbleak.analysis.row_escape import left_to_caller, walked_by_callers
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import Buffering, DriverTable
 from dbleak.knowledge.sql import query_bound, worth_reporting
@@ -195,11 +195,16 @@ def _check_site(rule: type[Rule], ctx: CheckContext, site: FetchSite,
         return ctx.finding(rule, site.node, message, stmt=site.stmt)
     if not worth_reporting(bound, ctx.settings):
         return None
+    walkers = None
     if left_to_caller(ctx.facts, ctx.settings, site.node, site.scope.node):
-        return None  # every row is the function's result: the caller's call
+        walkers = walked_by_callers(ctx, site.node, site.scope.node)
+        if walkers is None:
+            return None  # every row is the function's result: the caller's call
     if _reads_scratch_tables(site, fetch_analysis(ctx).resolver):
         return None
     message = rule.message.format(call=call, reason=bound.reason)
+    if walkers is not None:
+        message += f"; it is returned, and every call of `{walkers}()` walks it once"
     plan, note = _plan(ctx, site)
     if note:
         message += f"; {note}"

@@ -26,7 +26,7 @@ from dbleak.analysis.model_relations import (
     small_models,
 )
 from dbleak.analysis.module import Scope
-from dbleak.analysis.row_escape import left_to_caller
+from dbleak.analysis.row_escape import left_to_caller, walked_by_callers
 from dbleak.analysis.sources import flask_models, object_sources
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
@@ -192,13 +192,18 @@ class UnboundedOrmAll(Rule):
                 continue  # models whose tables are listed in small-tables
             if _reads_only(read, lookup_roots(ctx.facts, ctx.project, ctx.settings, ctx.path)):
                 continue  # tables referencing no other: lookup or configuration tables
+            walkers = None
             if left_to_caller(ctx.facts, ctx.settings, node, scope.node):
-                continue  # every row is the function's result: the caller's call
+                walkers = walked_by_callers(ctx, node, scope.node)
+                if walkers is None:
+                    continue  # every row is the function's result: the caller's call
             text = source_segment(ctx.text, node) or "query.all()"
             if len(text) > 60 or "\n" in text:
                 head = re.sub(r"\s+", "", text.split("(", 1)[0])
                 text = head + "(...)" + ("" if target is not node or walked else ".all()")
             message = cls.message.format(call=text, reason=bound.reason)
+            if walkers is not None:
+                message += f"; it is returned, and every call of `{walkers}()` walks it once"
             plan = None
             holder = ctx.facts.parent.get(id(node))  # the loop walking the read, if it is one
             loop = holder if isinstance(holder, (ast.For, ast.AsyncFor)) and holder.iter is node else None
