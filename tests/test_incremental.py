@@ -378,3 +378,37 @@ def test_a_caller_changed_re_checks_what_it_calls() -> None:
     ):
         assert checker.check(new, "shop.py", settings) == check_text(new, "shop.py", settings)
     assert checker.statistics.incremental == 3
+
+
+RETURNED_ROWS = '''import sqlite3
+
+
+def user_rows(path):
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT id, name FROM users").fetchall()
+
+
+def unrelated():
+    return 0
+
+
+def export(path, out):
+    for row in user_rows(path):
+        out.write(str(row))
+'''
+
+
+def test_a_caller_changed_re_checks_the_rows_it_is_returned() -> None:
+    """`user_rows()` returns every row; it is reported while every call walks them once.
+    Editing the caller to count them instead changes the callee's findings."""
+    settings = Settings(select=("DBL201",))
+    checker = IncrementalChecker(most=1.0)
+    assert [f.start.line for f in checker.check(RETURNED_ROWS, "m.py", settings).findings] == [6]
+    for new in (
+        RETURNED_ROWS.replace("for row in user_rows(path):\n        out.write(str(row))",
+                              "out.write(str(len(user_rows(path))))"),
+        RETURNED_ROWS.replace("return 0", "return 1"),
+        RETURNED_ROWS,
+    ):
+        assert checker.check(new, "m.py", settings) == check_text(new, "m.py", settings)
+    assert checker.statistics.incremental == 3
