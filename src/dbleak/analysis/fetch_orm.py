@@ -533,6 +533,15 @@ def _sqlalchemy_groups(steps: list[Step], keys: frozenset[str], relations: froze
     return ", ".join(n for n in names if n) if saw_aggregate else None
 
 
+def streams(step: Step) -> bool:
+    """A step that makes the rows come in batches: `yield_per()`, `stream()`, `partitions()`,
+    or streaming execution options."""
+    if step.name in ("yield_per", "stream", "stream_scalars", "partitions"):
+        return True
+    return step.name == "execution_options" and step.call is not None and any(
+        k.arg in ("yield_per", "stream_results", "max_row_buffer") for k in step.call.keywords)
+
+
 def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
                            small_tables: Iterable[str],
                            relations: frozenset[str] = frozenset(),
@@ -546,12 +555,8 @@ def sqlalchemy_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
     for step in steps:
         if step.name == "[]":
             return OrmBound(True, "a slice")
-        if step.name in ("yield_per", "stream", "stream_scalars", "partitions"):
+        if streams(step):
             return OrmBound(True, f"`{step.name}`", streaming=True)
-        if step.name == "execution_options" and step.call is not None and any(
-                k.arg in ("yield_per", "stream_results", "max_row_buffer")
-                for k in step.call.keywords):
-            return OrmBound(True, "streaming execution options", streaming=True)
         if step.name in SA_BOUNDING:
             return OrmBound(True, f"`.{step.name}()`")
         if step.name == "from_statement":

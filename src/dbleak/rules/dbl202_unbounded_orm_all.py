@@ -16,6 +16,7 @@ from dbleak.analysis.fetch_orm import (
     select_steps,
     single_binding,
     sqlalchemy_chain_bound,
+    streams,
     yield_per_conflicts,
 )
 from dbleak.analysis.model_relations import (
@@ -59,7 +60,9 @@ class UnboundedOrmAll(Rule):
     module; so is a class imported from another
     package's `models` module, `from invenio_accounts.models import User`), when the query
     has no `limit`,
-    `first`, `one`, `get`, slice, `yield_per`, filter on a key, or aggregate.
+    `first`, `one`, `get`, slice, filter on a key, or aggregate; streaming (`yield_per`,
+    `execution_options(stream_results=True)`) bounds a loop over the query, not `.all()` or
+    `list()` of it, which keep every row the batches bring (the fix drops `.all()`).
     Also a loop straight over a legacy query (`for fw in session.query(Firmware):`,
     `for p in Post.query.order_by(...):`, or over a name that holds one, `query =
     session.query(M).order_by(...)` then `for v in query:`): iterating a `Query` loads every
@@ -180,7 +183,12 @@ class UnboundedOrmAll(Rule):
             read = _orm_read(ctx, scope, target, flask, list_form=list_form)
             if read is None or (isinstance(node, ast.Name) and read.source != "query"):
                 continue  # a name walked by a loop: only a legacy `Query` loads every row first
-            bound = sqlalchemy_chain_bound(read.judged + read.result_steps, columns, small,
+            steps = read.judged + read.result_steps
+            kept = bool(not walked and any(streams(step) for step in steps))
+            if kept:
+                # `.all()` / `list()` keeps every row the batches bring: streaming bounds nothing
+                steps = [step for step in steps if not streams(step)]
+            bound = sqlalchemy_chain_bound(steps, columns, small,
                                            relation_names(ctx.facts, ctx.project),
                                            key_fields(ctx.facts, ctx.project))
             if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)) \
@@ -204,6 +212,8 @@ class UnboundedOrmAll(Rule):
             message = cls.message.format(call=text, reason=bound.reason)
             if walkers is not None:
                 message += f"; it is returned, and every call of `{walkers}()` walks it once"
+            if kept:
+                message += "; the rows come in batches, but the list keeps every one"
             plan = None
             holder = ctx.facts.parent.get(id(node))  # the loop walking the read, if it is one
             loop = holder if isinstance(holder, (ast.For, ast.AsyncFor)) and holder.iter is node else None
@@ -431,9 +441,15 @@ def _plan(ctx: CheckContext, call: ast.Call, read: _OrmRead) -> FixPlan | None:
     if read.source == "query":
         if call.func.attr != "all":
             return None
+        if any(streams(step) for step in [*read.judged, *read.result_steps]):
+            # `q.yield_per(100).all()`: the batches are there already, the list is not needed
+            return FixPlan("Walk the batches: drop `.all()` (no longer a list)",
+                           Applicability.UNSAFE, (ReplaceRange(drop_start, drop_end, ""),))
         return FixPlan(f"Load in batches with `yield_per({size})` (no longer a list)",
                        Applicability.UNSAFE,
                        (ReplaceRange(drop_start, drop_end, f".yield_per({size})"),))
+    if any(streams(step) for step in [*read.judged, *read.result_steps]):
+        return None  # streamed already: the result's own rows are what is kept
     source = read.source_step.call
     assert source is not None
     if len(source.args) != 1 or source.keywords:
