@@ -176,11 +176,10 @@ class Cache:
 
     def module_key(self, data: bytes, display: str, settings: Settings) -> str:
         """The key a checked file's summaries have as a module read from disk."""
-        from dbleak.index import module_summary_key
+        from dbleak.index import drivers_key, module_summary_key
 
         return self._module_key(module_summary_key(
-            module_name_for(display), is_package_path(display),
-            repr(dict(settings.drivers or {})), data))
+            module_name_for(display), is_package_path(display), drivers_key(settings.drivers), data))
 
     def keep_summaries(self, path: str, key: str, summaries: dict[str, dict[str, Any]]) -> None:
         self._write(self._entry_path(path, "module:"), Entry(self._module_key(key), summaries))

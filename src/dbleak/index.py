@@ -161,6 +161,11 @@ class SummaryStore(Protocol):
         """Keep ``summaries`` for the file at ``path`` under ``key``."""
 
 
+def drivers_key(entries: Mapping[str, Any] | None) -> str:
+    """The key of a ``[tool.dbleak.drivers]`` table in :func:`module_summary_key`."""
+    return repr(dict(entries or {}))
+
+
 def module_summary_key(module: str, is_package: bool, drivers_key: str, data: bytes) -> str:
     """What a module's summaries are made from: its name, whether it is a package, the driver
     settings (``repr`` of the ``[tool.dbleak.drivers]`` table) and its bytes."""

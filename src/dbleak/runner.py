@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbleak.discovery import Discovered
-from dbleak.index import ModuleFinder, ProjectIndex, is_package_path, module_name_for
+from dbleak.index import ModuleFinder, ProjectIndex, drivers_key, is_package_path, module_name_for
 from dbleak.knowledge.drivers import table_for
 from dbleak.registry import active_codes
 from dbleak.settings import Settings
@@ -83,7 +83,7 @@ def disk_finder(items: list[Discovered], settings_for: Callable[[Path], Settings
     entries = settings_for(items[0].path).drivers if items else None
     drivers = table_for(entries)
     finder = ModuleFinder.for_paths((item.display for item in items), drivers, cache,
-                                    repr(dict(entries or {})))
+                                    drivers_key(entries))
     for item in items:
         finder.loaded(module_name_for(item.display), item.display)  # summarized by the run
     return finder

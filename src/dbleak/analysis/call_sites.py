@@ -43,6 +43,18 @@ from dbleak.index import (
 _SPREAD = ("spread",)
 
 
+def argument_parameter(params: tuple[Any, ...] | list[Any], index: int | None, keyword: str | None,
+                       bound: bool) -> str | None:
+    """The parameter an argument binds: by keyword, or by position (after ``self``/``cls`` for
+    a bound method or a constructor)."""
+    if keyword is not None:
+        return keyword if keyword in params else None
+    if index is None:
+        return None
+    offset = 1 if bound and params and params[0] in ("self", "cls") else 0
+    return str(params[index + offset]) if index + offset < len(params) else None
+
+
 def top_package(qualname: str) -> str:
     return qualname.split(".", 1)[0]
 

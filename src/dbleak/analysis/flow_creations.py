@@ -157,7 +157,8 @@ class Creations:
                              and not (isinstance(k.value, ast.Constant) and k.value.value is None))
         receiver: Value | None = None
         method_name = "__call__"
-        if isinstance(func, ast.Attribute) and not isinstance(func.value, ast.Call):
+        if isinstance(func, ast.Attribute) and not isinstance(func.value, ast.Call) \
+                and func.attr in self.sources.driver_functions():
             module = self.sources.driver_module(
                 self.sources.reader(self.scope, self.cls).origin(func.value))
             made = self.sources.call_value(f"{module}.{func.attr}", keywords) \

@@ -334,6 +334,20 @@ def result_has_method(parents: Mapping[int, ast.AST], scope: ast.AST, call: ast.
                for node in walk_scope(scope))
 
 
+def argument_position(parents: Mapping[int, ast.AST], node: ast.AST
+                      ) -> tuple[ast.Call, int | str] | None:
+    """The call ``node`` is an argument of, and where: its index among the positional
+    arguments (none spread before it) or its keyword; None when it is no such argument."""
+    parent = parents.get(id(node))
+    if isinstance(parent, ast.keyword) and parent.arg is not None:
+        call = parents.get(id(parent))
+        return (call, parent.arg) if isinstance(call, ast.Call) else None
+    if isinstance(parent, ast.Call) and node in parent.args \
+            and not any(isinstance(a, ast.Starred) for a in parent.args):
+        return parent, parent.args.index(node)
+    return None
+
+
 def walk_scope(node: ast.AST) -> Iterator[ast.AST]:
     """Every node below ``node`` that belongs to the same scope (nested defs are not entered).
 

@@ -28,7 +28,7 @@ from dbleak.analysis.fetch_orm import (
     method_chain,
     model_factory_name,
 )
-from dbleak.analysis.module import ModuleFacts, Scope, walk
+from dbleak.analysis.module import ModuleFacts, Scope, argument_position, walk
 from dbleak.analysis.names import base_name, refines
 from dbleak.analysis.origins import has_decorator, instance_method_of, is_none
 from dbleak.knowledge.frameworks import FRAMEWORK_RELATED_MANAGERS
@@ -362,9 +362,8 @@ class _Finder:
         args = node.args
         if not any(a.arg == "view" for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)):
             return False
-        return not self._refined_bindings("view", scope) and not any(
-            isinstance(n, ast.Name) and n.id == "view" and not isinstance(n.ctx, ast.Load)
-            for n in self.facts.scope_nodes.get(id(node), ()))
+        return not any(isinstance(n, ast.Name) and n.id == "view" and not isinstance(n.ctx, ast.Load)
+                       for n in self.facts.scope_nodes.get(id(node), ()))
 
     def _view_method_queryset(self, call: ast.Call, scope: Scope) -> bool:
         """``self.get_queryset()``, ``super().get_queryset()``, ``self.filter_queryset(qs)`` in a
@@ -488,7 +487,7 @@ class _Finder:
                 return None
             if count_use(self.facts, other) is not None:
                 continue
-            if self._handed_to_refine(other, parent, scope):
+            if self._refined_by_callee(other, scope):
                 queries = True  # `items(statement, qs)` of a helper that only refines it
                 continue
             if isinstance(parent, ast.FormattedValue) and parent.value is other:
@@ -506,20 +505,12 @@ class _Finder:
             return None
         return queries
 
-    def _handed_to_refine(self, name: ast.Name, parent: ast.AST | None, scope: Scope) -> bool:
+    def _refined_by_callee(self, name: ast.Name, scope: Scope) -> bool:
         """``name`` is an argument of a call that only refines or queries it (see
         ``rows_summary.only_refines``): the callee reads none of its rows."""
-        if self.refined_by is None:
-            return False
-        position: int | str | None = None
-        call = parent
-        if isinstance(parent, ast.keyword) and parent.arg is not None:
-            position, call = parent.arg, self.facts.parent.get(id(parent))
-        elif isinstance(parent, ast.Call) and name in parent.args \
-                and not any(isinstance(a, ast.Starred) for a in parent.args):
-            position = parent.args.index(name)
-        return isinstance(call, ast.Call) and position is not None \
-            and self.refined_by(call, position, scope)
+        handed = argument_position(self.facts.parent, name) if self.refined_by is not None else None
+        return handed is not None and self.refined_by is not None \
+            and self.refined_by(handed[0], handed[1], scope)
 
     def _exclusive(self, one: ast.AST, other: ast.AST) -> bool:
         """``one`` and ``other`` sit in the two branches of one ``if`` (its body and its

@@ -15,9 +15,10 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
+from dbleak.analysis.call_sites import argument_parameter
 from dbleak.analysis.fetch_orm import DJANGO_MANAGERS, method_chain, strip_refinements
 from dbleak.analysis.lifecycle_summary import SUMMARY_PARAMS
-from dbleak.analysis.module import ModuleFacts, walk_scope
+from dbleak.analysis.module import ModuleFacts, argument_position, walk_scope
 from dbleak.analysis.names import refines
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
 
@@ -339,16 +340,11 @@ def _only_refined(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunct
             if parent.attr in _QUERY_OWN and isinstance(call, ast.Call) and call.func is parent:
                 continue
             return None
-        position: int | str | None = None
-        if isinstance(parent, ast.keyword) and parent.arg is not None:
-            position, parent = parent.arg, parents.get(id(parent))
-        elif isinstance(parent, ast.Call) and load in parent.args \
-                and not any(isinstance(a, ast.Starred) for a in parent.args):
-            position = parent.args.index(load)
-        callee = facts.call_qualname(parent) if isinstance(parent, ast.Call) else None
-        if position is None or callee is None:
+        handed = argument_position(parents, load)
+        callee = facts.call_qualname(handed[0]) if handed is not None else None
+        if handed is None or callee is None:
             return None  # iterated, counted, indexed, returned, kept: its rows may be read
-        passes.append((callee, position))
+        passes.append((callee, handed[1]))
     return tuple(passes)
 
 
@@ -361,14 +357,9 @@ def only_refines(project: ProjectIndex, qualname: str | None, position: int | st
     params = summary.get(SUMMARY_PARAMS) if summary is not None else None
     if not refined or not params:
         return False
-    if isinstance(position, int):
-        offset = 1 if params and params[0] in ("self", "cls") else 0
-        if position + offset >= len(params):
-            return False
-        param = params[position + offset]
-    else:
-        param = position
-    passes = refined.get(param)
+    param = argument_parameter(params, position if isinstance(position, int) else None,
+                               position if isinstance(position, str) else None, bound=True)
+    passes = refined.get(param) if param is not None else None
     if passes is None:
         return False
     return all(only_refines(project, callee, where, depth + 1) for callee, where in passes)

@@ -20,7 +20,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from dbleak.analysis.call_sites import parameter_sites, result_walked_by_callers, top_package
+from dbleak.analysis.call_sites import (
+    argument_parameter,
+    parameter_sites,
+    result_walked_by_callers,
+    top_package,
+)
 from dbleak.analysis.lifecycle_summary import (
     EFFECT_BORROW,
     EFFECT_ESCAPE,
@@ -149,18 +154,6 @@ def handed_out(registry: Value | None, registry_origin: Any, method: str,
     return value
 
 
-def argument_parameter(params: tuple[Any, ...] | list[Any], index: int | None, keyword: str | None,
-                       bound: bool) -> str | None:
-    """The parameter an argument binds: by keyword, or by position (after ``self``/``cls`` for
-    a bound method or a constructor)."""
-    if keyword is not None:
-        return keyword if keyword in params else None
-    if index is None:
-        return None
-    offset = 1 if bound and params and params[0] in ("self", "cls") else 0
-    return str(params[index + offset]) if index + offset < len(params) else None
-
-
 def _instance_spec(qualname: str, chain: list[tuple[str, Mapping[str, Any], int]], kind: Kind,
                    note: str) -> ObjectSpec | None:
     """The spec of a project class's instances as objects to release (by the release methods
@@ -183,6 +176,14 @@ def _instance_spec(qualname: str, chain: list[tuple[str, Mapping[str, Any], int]
 CALL_SITE_TYPED: ContextVar[set[str] | None] = ContextVar("dbleak_call_site_typed", default=None)
 
 
+def depends_on_callers(qualname: str) -> None:
+    """Record that what is found in the function ``qualname`` depends on its calls (see
+    :data:`CALL_SITE_TYPED`)."""
+    typed = CALL_SITE_TYPED.get()
+    if typed is not None:
+        typed.add(qualname)
+
+
 class ObjectSources:
     """What the calls and names of one module make or hold (the driver table's objects)."""
 
@@ -199,7 +200,7 @@ class ObjectSources:
         self._returned_calls: dict[tuple[str, str], bool] = {}
         self._properties: dict[tuple[str, str], str | None] = {}
         self._reexports: dict[str, str] = {}
-        self._driver_modules: frozenset[str] | None = None
+        self._driver_modules: tuple[frozenset[str], frozenset[str]] | None = None
         self._readers: dict[int, OriginReader] = {}
         self.class_of: dict[int, ast.ClassDef] = {}
         for scope in self.facts.scopes:
@@ -419,11 +420,18 @@ class ObjectSources:
                 return None
         if not (isinstance(origin, tuple) and len(origin) > 1 and origin[0] == "global"):
             return None
-        name = str(origin[1])
+        return str(origin[1]) if str(origin[1]) in self._driver_names()[0] else None
+
+    def driver_functions(self) -> frozenset[str]:
+        """The names of the driver modules' factory functions (``connect``, …)."""
+        return self._driver_names()[1]
+
+    def _driver_names(self) -> tuple[frozenset[str], frozenset[str]]:
         if self._driver_modules is None:
-            self._driver_modules = frozenset(
-                q.rsplit(".", 1)[0] for q in (*self.drivers.factories, *self.drivers.factory_variants))
-        return name if name in self._driver_modules else None
+            qualnames = (*self.drivers.factories, *self.drivers.factory_variants)
+            self._driver_modules = (frozenset(q.rsplit(".", 1)[0] for q in qualnames),
+                                    frozenset(q.rsplit(".", 1)[-1] for q in qualnames))
+        return self._driver_modules
 
     def parameter_value(self, qualname: str, param: str, depth: int) -> Value | None:
         """An untyped parameter: what every call site in the function's package passes."""
@@ -446,9 +454,7 @@ class ObjectSources:
     def parameter_origins(self, qualname: str, param: str) -> list[Origin] | None:
         """The origins every call site of the function ``qualname`` in its package passes
         for ``param`` (see :func:`~dbleak.analysis.call_sites.parameter_sites`)."""
-        typed = CALL_SITE_TYPED.get()
-        if typed is not None:
-            typed.add(qualname)
+        depends_on_callers(qualname)
         summary = self.summary(qualname)
         params = summary.get(SUMMARY_PARAMS) if summary is not None else None
         if not isinstance(params, (tuple, list)) or summary is None \
@@ -474,9 +480,7 @@ class ObjectSources:
     def result_walked(self, qualname: str) -> bool:
         """Whether every call of the project function ``qualname`` only walks its result once
         (see :func:`~dbleak.analysis.call_sites.result_walked_by_callers`)."""
-        typed = CALL_SITE_TYPED.get()
-        if typed is not None:
-            typed.add(qualname)  # what it finds depends on its callers
+        depends_on_callers(qualname)
         return result_walked_by_callers(qualname, self._calling_modules(qualname))
 
     def made_as(self, spec: ObjectSpec | None, keywords: Iterable[str]) -> ObjectSpec | None:

@@ -438,17 +438,18 @@ def _plan(ctx: CheckContext, call: ast.Call, read: _OrmRead) -> FixPlan | None:
     receiver = call.func.value
     drop_start = ctx.position(receiver.end_lineno or receiver.lineno, receiver.end_col_offset or 0)
     drop_end = ctx.position(call.end_lineno or call.lineno, call.end_col_offset or 0)
+    streamed = any(streams(step) for step in [*read.judged, *read.result_steps])
     if read.source == "query":
         if call.func.attr != "all":
             return None
-        if any(streams(step) for step in [*read.judged, *read.result_steps]):
+        if streamed:
             # `q.yield_per(100).all()`: the batches are there already, the list is not needed
             return FixPlan("Walk the batches: drop `.all()` (no longer a list)",
                            Applicability.UNSAFE, (ReplaceRange(drop_start, drop_end, ""),))
         return FixPlan(f"Load in batches with `yield_per({size})` (no longer a list)",
                        Applicability.UNSAFE,
                        (ReplaceRange(drop_start, drop_end, f".yield_per({size})"),))
-    if any(streams(step) for step in [*read.judged, *read.result_steps]):
+    if streamed:
         return None  # streamed already: the result's own rows are what is kept
     source = read.source_step.call
     assert source is not None

@@ -45,7 +45,7 @@ from dbleak.analysis.row_escape import (
     loop_searches,
     report_returned,
 )
-from dbleak.analysis.sources import CALL_SITE_TYPED, object_sources
+from dbleak.analysis.sources import depends_on_callers, object_sources
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.knowledge.frameworks import FRAMEWORK_LOOKUP_MODELS, FRAMEWORK_RELATIONS
@@ -560,17 +560,15 @@ def _passed_queryset(ctx: CheckContext, scope: Scope, param: str
     if not nested:
         # Its findings depend on other functions, its callers: the editor's incremental
         # check re-checks it when one of them changes.
-        typed = CALL_SITE_TYPED.get()
-        if typed is not None:
-            typed.add((f"{ctx.module_name}." if ctx.module_name else "") + function.name)
+        depends_on_callers((f"{ctx.module_name}." if ctx.module_name else "") + function.name)
         if ctx.module_name and any(
                 module != ctx.module_name for module, _summary in ctx.project.package_mentions(
                     ctx.module_name.split(".", 1)[0], function.name)):
             return None  # another module may call it
     parents = ctx.facts.parent
-    names, sites = _module_names(ctx)
+    sites = _call_scopes(ctx)
     calls: list[ast.Call] = []
-    for node in names.get(function.name, ()):
+    for node in ctx.facts.names.get(function.name, ()):
         if nested and not ctx.facts.within(node, outer.node):
             continue  # another function's own name
         call = parents.get(id(node))
@@ -602,18 +600,13 @@ def _passed_queryset(ctx: CheckContext, scope: Scope, param: str
     return found
 
 
-def _module_names(ctx: CheckContext) -> tuple[dict[str, list[ast.Name]], dict[int, Scope]]:
-    """The module's names by identifier, and the scope of each of its calls (made once per
-    module: every loop over a parameter asks)."""
-    cached: tuple[dict[str, list[ast.Name]], dict[int, Scope]] | None = \
-        getattr(ctx.facts, "_dbleak_module_names", None)
+def _call_scopes(ctx: CheckContext) -> dict[int, Scope]:
+    """The scope of each call of the module (made once per module: every loop over a
+    parameter asks)."""
+    cached: dict[int, Scope] | None = getattr(ctx.facts, "_dbleak_call_scopes", None)
     if cached is None:
-        names: dict[str, list[ast.Name]] = {}
-        for node in ast.walk(ctx.facts.tree):
-            if isinstance(node, ast.Name):
-                names.setdefault(node.id, []).append(node)
-        cached = names, {id(site.node): site.scope for site in ctx.facts.calls}
-        ctx.facts._dbleak_module_names = cached  # type: ignore[attr-defined]
+        cached = {id(site.node): site.scope for site in ctx.facts.calls}
+        ctx.facts._dbleak_call_scopes = cached  # type: ignore[attr-defined]
     return cached
 
 
