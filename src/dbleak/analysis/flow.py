@@ -449,9 +449,18 @@ class _ScopeInterpreter(Creations):
         """Effects of an expression, a raise point when it may raise, then its creations."""
         states = self.effects(expr, states, stmt)
         # Cleanup code in a `finally` is already the error path: not a new way to skip a close.
-        if may_raise(expr, self.yield_raises) and not self.in_finally:
+        if may_raise(expr, self.yield_raises) and not self.in_finally and not self._makes_factory(expr):
             self.emit("raise", states, stmt)
         return self.creations(expr, states, stmt)
+
+    def _makes_factory(self, expr: ast.expr) -> bool:
+        """``factory = sessionmaker(bind=engine)``, or a project helper that returns one: a
+        session factory is made without I/O (its sessions connect when they run a query)."""
+        if not isinstance(expr, ast.Call) or any(
+                may_raise(arg) for arg in [*expr.args, *(k.value for k in expr.keywords)]):
+            return False
+        value = self.sources.expr_value(expr, self.scope, self.cls)
+        return isinstance(value, ObjectSpec) and value.kind is Kind.FACTORY
 
     def loop(self, stmt: ast.For | ast.AsyncFor | ast.While, states: States, may_skip: bool) -> States:
         frame = Frame("loop")

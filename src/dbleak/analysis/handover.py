@@ -28,6 +28,7 @@ from dbleak.knowledge.calls import (
     LAZY_WRAPPERS,
     POOL_RELEASE_METHODS,
     RELEASE_METHODS,
+    RUNNING_CLASSES,
     STACK_METHODS,
     callee_keeps,
     keeps_argument,
@@ -149,9 +150,33 @@ class HandOver:
         if not (isinstance(assign, ast.Assign) and assign.value is call and len(assign.targets) == 1
                 and isinstance(assign.targets[0], ast.Name)):
             return False
-        if not self.sources.kept_unreleased(self.sources.call_target(call, self.cls), index, keyword):
+        target = self.sources.call_target(call, self.cls)
+        holder = assign.targets[0].id
+        if self.sources.kept_unreleased(target, index, keyword):
+            return self._holder(holder)
+        return self._library_instance(call, target) and self._holder(holder) \
+            and not self._holder_released(holder)
+
+    def _library_instance(self, call: ast.Call, target: str | None) -> bool:
+        """``alembic = Alembic(app, engines={"default": engine})``: an instance of a class
+        outside the project (an imported capitalized callee the project does not define, not a
+        thread or a process that runs on with what it was given)."""
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if not name[:1].isupper() or name in RUNNING_CLASSES:
             return False
-        return self._holder(assign.targets[0].id)
+        return target is not None and self.sources.summary(target) is None \
+            and target not in self.sources.drivers.owners
+
+    def _holder_released(self, name: str) -> bool:
+        """Whether the scope calls a release method of the local holder (``store.close()``):
+        a library's instance may release what it was given with it."""
+        release = self._release_methods("")
+        for node in walk_scope(self.scope):
+            if isinstance(node, ast.Attribute) and node.attr in release \
+                    and isinstance(node.value, ast.Name) and node.value.id == name:
+                return True
+        return False
 
     def local_holder(self, assign: ast.Assign) -> str | None:
         """The local object every target of ``assign`` is an attribute (or an item of one) of,
@@ -202,8 +227,8 @@ class HandOver:
         parent = self.parents.get(id(node))
         if isinstance(parent, ast.Assign) and node in parent.targets:
             return True  # `cfg = Config(path)`
-        if isinstance(parent, ast.Attribute) and parent.value is node:
-            current: ast.AST = parent
+        if isinstance(parent, (ast.Attribute, ast.Subscript)) and parent.value is node:
+            current: ast.AST = parent  # `cfg.attr`, `db["rows"]`
             while True:  # `cfg.attributes["connection"].close()` releases what it holds
                 up = self.parents.get(id(current))
                 if isinstance(up, (ast.Attribute, ast.Subscript)) and up.value is current:
@@ -300,7 +325,8 @@ class HandOver:
                 behaviour = spec.with_ if spec is not None else None
                 return "release" if behaviour is not None and behaviour.closes else "borrow"
             if effect in (EFFECT_RETURN, EFFECT_RETURN_GUESS):
-                if self._result_leaves(call):
+                if self._result_leaves(call) or self._result_released(call):
+                    # `w = wrap(conn); ...; w.close()`: the code closes what it was handed back
                     return "escape"
                 return "borrow" if effect == EFFECT_RETURN else "guess"
             if effect is not None:

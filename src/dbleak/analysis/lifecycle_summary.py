@@ -331,7 +331,8 @@ def _argument_effect(facts: ModuleFacts, reader: OriginReader, call: ast.Call, a
     if target is not None:
         if target in ("contextlib.closing", "contextlib.aclosing"):
             return EFFECT_RELEASE if isinstance(facts.parent.get(id(call)), ast.withitem) else EFFECT_ESCAPE
-        return (("pass", target, index, keyword, _result_kept(facts, reader, call), bound),)
+        kept: bool | str = "return" if _only_returned(facts.parent, call) else _result_kept(facts, reader, call)
+        return (("pass", target, index, keyword, kept, bound),)
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
     if isinstance(func, ast.Attribute) and name in POOL_RELEASE_METHODS:
         return EFFECT_RELEASE  # `self._connpool.putconn(connection)`: given back to its pool

@@ -1019,7 +1019,11 @@ class ObjectSources:
             _tag, target, passed_index, passed_keyword, kept, passed_bound = passed
             result = self.param_effect(str(target), passed_index, passed_keyword, bool(passed_bound),
                                        depth + 1)
-            if result is None:
+            if result is None and kept == "return" and self._non_owning_factory(str(target)):
+                # `return sessionmaker(bind=engine)`: the new object uses it and releases
+                # nothing of it; the object goes where the function's result goes
+                result = EFFECT_RETURN
+            elif result is None:
                 # a callee nothing is known of: it goes where the call's result goes, or is
                 # only likely borrowed
                 result = EFFECT_ESCAPE if kept else EFFECT_GUESS
@@ -1035,6 +1039,13 @@ class ObjectSources:
             guessed = EFFECT_GUESS in results or EFFECT_RETURN_GUESS in results
             return EFFECT_RETURN_GUESS if guessed else EFFECT_RETURN
         return EFFECT_GUESS if EFFECT_GUESS in results else EFFECT_BORROW
+
+    def _non_owning_factory(self, qualname: str) -> bool:
+        """A factory of the driver table that is not the project's and takes no ownership of
+        what it is given (`sessionmaker(bind=engine)`, `Session(conn)`)."""
+        drivers = self.drivers
+        return (qualname in drivers.factories or qualname in drivers.factory_variants) \
+            and qualname not in drivers.owners
 
     def returns_method_call(self, qualname: str | None, method: str, depth: int = 0) -> bool:
         """Whether the project function returns ``<something>.<method>(...)`` of an object

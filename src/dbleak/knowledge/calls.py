@@ -92,6 +92,9 @@ PROXY_BASES = frozenset({"wrapt.ObjectProxy", "wrapt.CallableObjectProxy", "wrap
 SETTINGS_ONLY_METHODS = frozenset({"update_execution_options", "setbusytimeout"})
 # Method names by which a pool takes a connection back.
 POOL_RELEASE_METHODS = frozenset({"putconn", "release", "release_connection"})
+# Classes whose instances run on with what they are given (a thread, a process, a timer): an
+# instance of one kept in a local is no holder that drops its argument with the scope.
+RUNNING_CLASSES = frozenset({"Thread", "Process", "Timer", "Greenlet", "Task"})
 # Method names by which an exit stack takes ownership.
 STACK_METHODS = frozenset({"enter_context", "enter_async_context", "callback", "push",
                            "push_async_callback", "push_async_exit"})
@@ -110,6 +113,8 @@ def calls_markdown() -> str:
         ("Bases of transparent proxies (an instance is the object it is given first)", PROXY_BASES),
         ("Methods by which a pool takes a connection back", POOL_RELEASE_METHODS),
         ("Methods by which an exit stack takes ownership", STACK_METHODS),
+        ("Classes whose local instance runs on with its argument (no holder dropped with the scope)",
+         RUNNING_CLASSES),
     ]
     out = ["| what | names |", "|---|---|"]
     out.extend(f"| {what} | {', '.join(f'`{n}`' for n in sorted(names))} |" for what, names in rows)

@@ -218,6 +218,14 @@ class UnclosedConnection(Rule):
     (`service = MigrationService(engine=engine)`) does not take it over when the new instance
     stays in the scope (only its attributes and methods are used, and it is not returned,
     stored or kept by a call): the object is dropped with the instance, and reported here.
+    So is an object given to the constructor of an imported library class whose new instance
+    stays in the scope the same way and is never closed or entered (`alembic = Alembic(app,
+    engines={"default": engine})`; no safe fix: the library may use it after the call), but for
+    instances that run on with it (`threading.Thread(args=(conn,))`). A project helper that
+    returns a session factory or a session bound to its parameter (`return
+    sessionmaker(bind=engine)`) hands the engine on with that result and disposes nothing of
+    it: a caller that keeps the factory in a local still owns the engine, and making the
+    factory raises nothing before a later `dispose()`.
 
     Not seen yet: objects made in one function and closed by its callers through several
     levels of calls that are not plain factories; engines whose `dispose()` is skipped only
