@@ -713,8 +713,7 @@ def manager_steps(expr: ast.AST, managers: frozenset[str] = frozenset(),
                    ) -> tuple[ast.AST | None, list[Step]]:
     """The expression a ``.objects`` manager is read from, and the steps from the manager on."""
     root, steps = method_chain(expr)
-    manager = next((i for i, s in enumerate(steps) if s.name in DJANGO_MANAGERS or s.name in managers),
-                   None)
+    manager = next((i for i, s in enumerate(steps) if is_manager_name(s.name, managers)), None)
     if manager is None or steps[manager].call is not None:
         return None, []
     before = steps[:manager]
@@ -723,6 +722,14 @@ def manager_steps(expr: ast.AST, managers: frozenset[str] = frozenset(),
                      and all(s.call is None for s in before[:-1])):
         return None, []  # `self.get_queryset().objects`: no model; `get_user_model().objects` is
     return (steps[manager - 1].node if manager else root), steps[manager:]
+
+
+def is_manager_name(name: str, managers: frozenset[str] = frozenset()) -> bool:
+    """Django's managers, the project's own (``managers``), and the names ending in
+    ``_objects`` that manager libraries give their extra managers on a model (soft-delete
+    packages' ``global_objects``/``all_objects``, django-model-utils' ``available_objects``)."""
+    return name in DJANGO_MANAGERS or name in managers or (
+        name.endswith("_objects") and not name.startswith("_"))
 
 
 def model_factory_name(node: ast.AST) -> str | None:

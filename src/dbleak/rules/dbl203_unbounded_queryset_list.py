@@ -23,6 +23,7 @@ from dbleak.analysis.fetch_orm import (
     replace_root,
     single_binding,
 )
+from dbleak.analysis.lifecycle_summary import EFFECT_RETURN
 from dbleak.analysis.model_relations import (
     in_migrations,
     key_fields,
@@ -101,7 +102,8 @@ class UnboundedQuerysetList(Rule):
     the same function are seen, through every value a name may hold at the loop
     (`qs = Order.objects.all()`, `if limit: qs = qs[:limit]`, `for o in qs:` reads the whole
     table when no limit is given) and through pass-through calls (`enumerate(qs)`,
-    `tqdm(qs)`); each queryset of `chain(qs1, qs2)` is judged as a loop of its own. So are the
+    `tqdm(qs)`, or a hook parameter whose default is a project function that returns its
+    argument: `def check(iter_wrapper=identity): for doc in iter_wrapper(qs)`); each queryset of `chain(qs1, qs2)` is judged as a loop of its own. So are the
     querysets the calls of a function pass to a parameter it walks (`def chunks(items): for
     item in items:` called `chunks(Order.objects.filter(...))`), when every call is known and
     passes a queryset: a function nested in another and called there only, or a module-level
@@ -110,8 +112,10 @@ class UnboundedQuerysetList(Rule):
     (`qs.filter(...)`) is still reported (the fix counts in the database too); one that is
     walked again, handed on, returned, or tested (`if qs:`: in the corpus reviews, a loop
     guarded so was over a short list every time) is not. Managers are `objects`,
-    `_default_manager`, `_base_manager`, and those the checked tree's models declare
-    (`global_objects = models.Manager()`, `objects = LinkQuerySet.as_manager()`); a method of
+    `_default_manager`, `_base_manager`, those the checked tree's models declare
+    (`global_objects = models.Manager()`, `objects = LinkQuerySet.as_manager()`), and the
+    names ending in `_objects` that manager libraries add through a model's base
+    (`global_objects`, `all_objects`, `available_objects`); a method of
     the tree's own `QuerySet`/`Manager` classes that takes no argument and returns a
     refinement of its queryset (`def published(self): return self.filter(...)`, or through a
     local name bound only to such refinements) is read as
@@ -476,7 +480,7 @@ def _loop(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.For | ast
         listed = True
         inner = iterable.args[0]
     else:
-        inner = _passed_through(iterable)
+        inner = _passed_through(iterable, ctx, scope)
     replaced = iterable if listed else inner  # what the fix rewrites
     found, passed = _walked_queryset(inner, assignments, ctx, scope)
     if found is None:
@@ -653,15 +657,37 @@ def _listed_name(rule: type[Rule], ctx: CheckContext, scope: Scope, loop: ast.Fo
 _PASS_THROUGH = frozenset({"enumerate", "iter", "tqdm", "trange"})
 
 
-def _passed_through(iterable: ast.expr) -> ast.expr:
-    """The iterable a pass-through call walks (``qs`` in ``enumerate(qs, 1)``), else itself."""
+def _passed_through(iterable: ast.expr, ctx: CheckContext, scope: Scope) -> ast.expr:
+    """The iterable a pass-through call walks (``qs`` in ``enumerate(qs, 1)``, or in
+    ``iter_wrapper(qs)`` for a hook parameter that hands its argument back by default), else
+    itself."""
     if isinstance(iterable, ast.Call) and iterable.args \
             and not isinstance(iterable.args[0], ast.Starred) \
-            and (iterable.func.id if isinstance(iterable.func, ast.Name)
-                 else iterable.func.attr if isinstance(iterable.func, ast.Attribute)
-                 else "") in _PASS_THROUGH:
+            and ((iterable.func.id if isinstance(iterable.func, ast.Name)
+                  else iterable.func.attr if isinstance(iterable.func, ast.Attribute)
+                  else "") in _PASS_THROUGH or _identity_hook(ctx, scope, iterable.func)):
         return iterable.args[0]
     return iterable
+
+
+def _identity_hook(ctx: CheckContext, scope: Scope, func: ast.expr) -> bool:
+    """``iter_wrapper`` in ``def check(iter_wrapper=identity): for doc in iter_wrapper(qs)``:
+    a parameter whose default is a function of the project that returns its argument (a hook
+    for a progress bar): the loop walks what it is given, one item at a time."""
+    args = getattr(scope.node, "args", None)
+    if not isinstance(func, ast.Name) or args is None:
+        return False
+    positional = [*args.posonlyargs, *args.args]
+    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    default = next((d for a, d in pairs if a.arg == func.id), None)
+    if not isinstance(default, (ast.Name, ast.Attribute)):
+        return False
+    qualname = ctx.facts.qualname(default)
+    if qualname is None and isinstance(default, ast.Name) and ctx.facts.module_name:
+        qualname = f"{ctx.facts.module_name}.{default.id}"
+    return qualname is not None \
+        and object_sources(ctx).param_effect(qualname, 0, None, False) == EFFECT_RETURN
 
 
 def _counted_only(ctx: CheckContext, scope: Scope, use: ast.Name,
