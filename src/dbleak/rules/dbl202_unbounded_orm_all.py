@@ -26,7 +26,7 @@ from dbleak.analysis.model_relations import (
     relation_names,
     small_models,
 )
-from dbleak.analysis.module import Scope
+from dbleak.analysis.module import Scope, walk_scope
 from dbleak.analysis.row_escape import left_to_caller, walked_by_callers
 from dbleak.analysis.sources import flask_models, object_sources
 from dbleak.fixes.plan import ReplaceRange
@@ -67,7 +67,14 @@ class UnboundedOrmAll(Rule):
     `for p in Post.query.order_by(...):`, or over a name that holds one, `query =
     session.query(M).order_by(...)` then `for v in query:`): iterating a `Query` loads every
     row and builds every object before the first turn, as `.all()` does (no fix is offered
-    there: `yield_per()` changes how eager loads behave).
+    there: `yield_per()` changes how eager loads behave). A held query narrowed by a filter, a
+    join or a grouping is reported when the loop yields each row (a generator written to
+    stream, as a sitemap's: `q = session.query(Record).filter(...)`, `for r in q: yield ...`);
+    elsewhere such walks were mostly one parent's rows or groups on the corpus, and are left
+    alone. A query made by a method of the same class or a function of the same module that
+    takes no argument and only returns it (`def _base_query(self): return
+    self.session.query(Annotation).filter_by(deleted=False)`) is judged with the steps its
+    caller adds (`self._base_query().order_by(...).all()`).
     A key bounds the query only on the column side of an equality (`Order.id == value`, not
     `Order.note == customer.id`); an equality of two columns is a join condition.
 
@@ -247,14 +254,15 @@ def _candidates(ctx: CheckContext) -> Iterator[tuple[Scope, ast.stmt, ast.expr, 
             continue
         for node in ctx.facts.scope_nodes.get(id(scope.node), ()):
             if isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.iter, ast.Name) \
-                    and _holds_query(ctx, scope, node.iter.id):
+                    and _holds_query(ctx, scope, node.iter.id, _yields_each(node)):
                 # `query = session.query(M).order_by(...)`, then `for v in query:`
                 yield scope, node, node.iter, node.iter, True, True
 
 
-def _holds_query(ctx: CheckContext, scope: Scope, name: str) -> bool:
+def _holds_query(ctx: CheckContext, scope: Scope, name: str, streamed: bool = False) -> bool:
     """Whether ``name`` holds a query chain not read yet (it ends in a refinement, not in
-    ``.all()``: a list read already is reported where it is read)."""
+    ``.all()``: a list read already is reported where it is read); ``streamed``: the loop
+    walking it yields each row (see :func:`_yields_each`)."""
     assignments = fetch_analysis(ctx).resolver.assignments(scope)
     if name not in assignments:
         return False
@@ -262,8 +270,16 @@ def _holds_query(ctx: CheckContext, scope: Scope, name: str) -> bool:
     if held is None or not held[1] or held[1][-1].name not in _WALKED_ENDS:
         return False
     # A whole table only: a held query narrowed by a filter, a join or a grouping is left alone
-    # (measured: those walks were mostly one parent's rows, or groups, on the corpus).
-    return not any(step.name in _NARROWING for step in held[1])
+    # (measured: those walks were mostly one parent's rows, or groups, on the corpus), unless
+    # the loop yields each row: a generator meant to stream, which the query defeats.
+    return streamed or not any(step.name in _NARROWING for step in held[1])
+
+
+def _yields_each(loop: ast.For | ast.AsyncFor) -> bool:
+    """Whether the loop's body yields (a generator handing out its rows one by one, as a
+    sitemap's or an export's does): it is written to stream, and a legacy `Query` loads every
+    row before the first turn all the same."""
+    return any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in walk_scope(loop))
 
 
 # Steps that narrow a query to some rows (or groups) of its table.
@@ -298,6 +314,20 @@ def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: Callable
         held = _held_query(ctx, scope, root.id, assignments)
         if held is not None:
             root, steps = held[0], [*held[1], *steps]
+    for _depth in range(3):
+        if isinstance(root, ast.Call) and isinstance(root.func, ast.Name) \
+                and not root.args and not root.keywords:
+            helper = _helper_chain(ctx, scope, root.func, root.func.id)  # `base_query().all()`
+            rest = steps
+        elif steps and steps[0].call is not None and not steps[0].call.args \
+                and not steps[0].call.keywords:
+            helper = _helper_chain(ctx, scope, root, steps[0].name)  # `self._base_query()`
+            rest = steps[1:]
+        else:
+            break
+        if helper is None:
+            break
+        root, steps = helper[0], [*helper[1], *rest]
     steps = [_spread_criteria(step, assignments) for step in steps]
     for index, step in enumerate(steps):
         if step.name == "query" and step.call is not None and (
@@ -315,6 +345,36 @@ def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: Callable
                 return None  # list(session.execute(...)) is the materialization rules' job
             return _OrmRead("select", step, selected, steps[index + 1:])
     return None
+
+
+def _helper_chain(ctx: CheckContext, scope: object, root: ast.AST,
+                  name: str) -> tuple[ast.AST, list[Step]] | None:
+    """``self._base_query().filter(...).all()``, where the class's own method (or, for
+    ``base_query()``, a module-level function of the module) takes no argument and only returns
+    a query chain (``return self.session.query(Annotation).filter_by(deleted=False)``): that
+    chain, to judge with the steps the call adds."""
+    function: ast.AST | None = None
+    if isinstance(root, ast.Name) and root.id == name:
+        function = next((n for n in ctx.facts.tree.body
+                         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name), None)
+    elif isinstance(root, ast.Name) and isinstance(scope, Scope) \
+            and isinstance(scope.node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+            and scope.node.args.args and scope.node.args.args[0].arg == root.id == "self":
+        klass = ctx.facts.parent.get(id(scope.node))
+        if isinstance(klass, ast.ClassDef):
+            function = next((n for n in klass.body
+                             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name), None)
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or function.decorator_list:
+        return None
+    body = [stmt for stmt in function.body
+            if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+        return None
+    params = {a.arg for a in [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]}
+    helper_root, helper_steps = method_chain(body[0].value)
+    if not helper_steps or isinstance(helper_root, ast.Name) and helper_root.id in params - {"self"}:
+        return None
+    return helper_root, helper_steps
 
 
 def _queries_mapped_class(ctx: CheckContext, call: ast.Call) -> bool:
