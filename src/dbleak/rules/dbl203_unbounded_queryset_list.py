@@ -103,7 +103,9 @@ class UnboundedQuerysetList(Rule):
     (`qs = Order.objects.all()`, `if limit: qs = qs[:limit]`, `for o in qs:` reads the whole
     table when no limit is given) and through pass-through calls (`enumerate(qs)`,
     `tqdm(qs)`, or a hook parameter whose default is a project function that returns its
-    argument: `def check(iter_wrapper=identity): for doc in iter_wrapper(qs)`); each queryset of `chain(qs1, qs2)` is judged as a loop of its own. So are the
+    argument: `def check(iter_wrapper=identity): for doc in iter_wrapper(qs)`), and in a
+    function nested in the one that binds the name, when its loop is the name's only read
+    (`qs = ...`, `def content(): for row in qs: yield ...`, a streaming response's body); each queryset of `chain(qs1, qs2)` is judged as a loop of its own. So are the
     querysets the calls of a function pass to a parameter it walks (`def chunks(items): for
     item in items:` called `chunks(Order.objects.filter(...))`), when every call is known and
     passes a queryset: a function nested in another and called there only, or a module-level
@@ -524,12 +526,29 @@ def _walked_queryset(expr: ast.expr, assignments: dict[str, list[ast.AST]], ctx:
     """What :func:`_queryset` finds ``expr`` to be, or, for a parameter never rebound, what
     :func:`_passed_queryset` finds its calls pass (with the call)."""
     found = _queryset(expr, assignments, ctx, scope)
+    if found is None and isinstance(expr, ast.Name) and expr.id not in assignments:
+        found = _enclosing_queryset(expr, ctx, scope)
     if found is None and isinstance(expr, ast.Name) \
             and all(isinstance(b, ast.arg) for b in assignments.get(expr.id, ())):
         via = _passed_queryset(ctx, scope, expr.id)
         if via is not None:
             return via
     return found, None
+
+
+def _enclosing_queryset(name: ast.Name, ctx: CheckContext, scope: Scope) -> tuple[ast.AST, str, str] | None:
+    """``qs = Model.objects.active()`` in a function, walked only by a generator nested in it
+    (``def content(): for row in qs: yield ...``, a streaming response's body): the queryset
+    the enclosing function binds, when that walk is the name's only read."""
+    outer = scope.parent
+    while outer is not None and outer.is_function:
+        assignments = fetch_analysis(ctx).resolver.assignments(outer)
+        if name.id in assignments:
+            if name_loads(outer.node, name.id) != [name]:
+                return None  # read elsewhere too: its cache may be what the code wants
+            return _queryset(name, assignments, ctx, outer)
+        outer = outer.parent
+    return None
 
 
 def _spelled_passed(ctx: CheckContext, walked: ast.expr, model: str, call: ast.Call | None) -> str:
