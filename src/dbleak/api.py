@@ -332,12 +332,9 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
             results = check_in_processes(items, settings_for, options, with_project, check_file,
                                          workers, _worker_died, indexed if with_project else None)
         else:
-            # One process keeps trees up to the character budget only, not the memory bound:
-            # the files past the bound would be parsed again, ~20 % more CPU on a 530 k-line
-            # tree (15.3 s against 12.4 s, for 390 MB instead of 810 MB). Workers keep the
-            # bound, where it costs ~5 % (benchmarks/README.md).
-            prepared = (prepare(items, settings_for, cache=options.cache, probed=probed,
-                                memory=None)
+            # One process keeps trees up to the memory bound too (flat memory at any worker
+            # count): the files past it are parsed again (benchmarks/README.md).
+            prepared = (prepare(items, settings_for, cache=options.cache, probed=probed)
                         if with_project else None)
             if with_project:
                 indexed()
@@ -395,7 +392,10 @@ def summarize_text(text: str, path: str, settings: Settings) -> ModuleSummaries:
         return {}
     facts = collect_facts(tree, table_for(settings.drivers), module_name_for(path),
                           is_package_path(path))
-    return summarize_module(facts)
+    try:
+        return summarize_module(facts)
+    finally:
+        facts.release()  # the analyses' caches refer back to the facts: a cycle
 
 
 def index_of(modules: dict[str, ModuleSummaries], finder: ModuleFinder | None) -> ProjectIndex:

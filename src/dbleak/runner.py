@@ -39,13 +39,15 @@ if TYPE_CHECKING:
 
 # Source characters whose trees are kept between the passes (~37x that in memory), per process.
 KEEP_BUDGET = 40_000_000
-# Resident memory past which a worker keeps no more trees: later files are parsed again when
-# checked. At 340 MB (~60 MB under 400 MB for the rest of the index) two workers on
-# /tmp/benchsrc (18.5 M characters) peaked at ~375 MB instead of 505 MB, but parsed ~1.9 M
-# characters again each: ~5 % more CPU, and bench.py past 3x ast.parse. At 460 MB they keep
-# every tree there (peak ~455 MB, no CPU lost), and a larger tree stays near the bound
-# (benchmarks/README.md). A single process keeps to the character budget only (api.py).
-KEEP_MEMORY = 460 * 2**20
+# Resident memory past which a process (the run's own, or a worker) keeps no more trees:
+# later files are parsed again when checked. Trees cost ~29 bytes a character (18.5 M
+# characters of /tmp/benchsrc: ~535 MB kept whole). Until the fifteenth session a recursive
+# closure and sqlglot's kept errors tied each module's tree to a reference cycle, which the
+# paused collector never freed: one process peaked at 640 MB keeping no tree at all. Freed,
+# a process keeping none peaks at ~115 MB; at this bound, one process peaks at ~385 MB for
+# ~17 % more CPU than keeping every tree (benchmarks/README.md), and two workers keep their
+# shares whole (~370 MB).
+KEEP_MEMORY = 340 * 2**20
 
 
 def resident_memory() -> int | None:

@@ -884,23 +884,23 @@ def _summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
     return summaries
 
 
-def _unless_passed(reader: OriginReader, params: list[str],
-                   nodes: list[ast.AST]) -> tuple[str, tuple[Origin, ...]] | None:
-    """``(parameter, origins)`` when the function returns one parameter, or a new object when
-    the caller passes none: every ``return`` gives the parameter (``return conn``), or the
-    parameter or a new object (``return conn or connect()``, ``return conn if conn else
-    connect()``), and every assignment to the parameter is a new object (``if conn is None:
-    conn = connect()``) or itself. A caller that passes None or nothing gets the new object
-    (or None); one that passes its own object gets it back."""
-    param: str | None = None
-    fresh: list[Origin] = []
+def _returns_param(reader: OriginReader, params: list[str], value: ast.expr,
+                   found: list[str], fresh: list[Origin]) -> bool:
+    """Whether ``value`` is one parameter (the one in ``found``, or it becomes it), or that
+    parameter or a new object (``conn or connect()``, ``conn if conn else connect()``, nested on
+    the parameter's side); the new objects' origins go to ``fresh``, innermost first.
 
-    def returned(value: ast.expr) -> bool:
-        nonlocal param
+    A loop, not a recursive closure: a nested function that calls itself is a reference cycle
+    (function, closure cell, function) that keeps the module's facts and tree alive until the
+    cyclic collector runs, and a run pauses it."""
+    made: list[Origin] = []
+    while True:
         if isinstance(value, ast.Name) and value.id in params:
-            if param not in (None, value.id):
+            if found and found[0] != value.id:
                 return False
-            param = value.id
+            if not found:
+                found.append(value.id)
+            fresh.extend(reversed(made))
             return True
         if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or) and len(value.values) == 2:
             first, other = value.values
@@ -913,16 +913,29 @@ def _unless_passed(reader: OriginReader, params: list[str],
         else:
             return False
         origin = reader.origin(other)
-        if not is_fresh(origin) or not returned(first):
+        if not is_fresh(origin):
             return False
         assert origin is not None
-        fresh.append(origin)
-        return True
+        made.append(origin)
+        value = first
 
+
+def _unless_passed(reader: OriginReader, params: list[str],
+                   nodes: list[ast.AST]) -> tuple[str, tuple[Origin, ...]] | None:
+    """``(parameter, origins)`` when the function returns one parameter, or a new object when
+    the caller passes none: every ``return`` gives the parameter (``return conn``), or the
+    parameter or a new object (``return conn or connect()``, ``return conn if conn else
+    connect()``), and every assignment to the parameter is a new object (``if conn is None:
+    conn = connect()``) or itself. A caller that passes None or nothing gets the new object
+    (or None); one that passes its own object gets it back."""
+    found: list[str] = []  # the parameter returned, once known
+    fresh: list[Origin] = []
     returns = [n for n in nodes if isinstance(n, ast.Return) and n.value is not None
                and not is_none(n.value)]
-    if not returns or not all(returned(n.value) for n in returns if n.value is not None):
+    if not returns or not all(_returns_param(reader, params, n.value, found, fresh)
+                              for n in returns if n.value is not None):
         return None
+    param = found[0] if found else None
     for node in nodes:
         if isinstance(node, ast.Name) and node.id == param and not isinstance(node.ctx, ast.Load):
             assign = reader.facts.parent.get(id(node))

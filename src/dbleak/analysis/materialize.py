@@ -719,20 +719,23 @@ def _has_yield_or_exit(body: list[ast.stmt]) -> bool:
 
 def _inside_nested_loop(target: ast.AST, top: ast.stmt) -> bool:
     """Whether ``target`` sits inside a loop nested in ``top`` (a break that ends only that loop)."""
-    def search(node: ast.AST, in_loop: bool) -> bool | None:
-        if node is target:
-            return in_loop
-        for child in iter_children(node):
-            if isinstance(child, SCOPE_NODES):
-                continue
-            nested = in_loop or (isinstance(node, (ast.For, ast.AsyncFor, ast.While))
-                                 and child in (*node.body,))
-            found = search(child, nested)
-            if found is not None:
-                return found
-        return None
+    return bool(_search_loop(target, top, isinstance(top, (ast.For, ast.AsyncFor, ast.While))))
 
-    return bool(search(top, isinstance(top, (ast.For, ast.AsyncFor, ast.While))))
+
+def _search_loop(target: ast.AST, node: ast.AST, in_loop: bool) -> bool | None:
+    """Whether ``target`` below ``node`` is in a loop (None: not below it). Module-level: a
+    nested function calling itself is a reference cycle the paused collector leaves alive."""
+    if node is target:
+        return in_loop
+    for child in iter_children(node):
+        if isinstance(child, SCOPE_NODES):
+            continue
+        nested = in_loop or (isinstance(node, (ast.For, ast.AsyncFor, ast.While))
+                             and child in (*node.body,))
+        found = _search_loop(target, child, nested)
+        if found is not None:
+            return found
+    return None
 
 
 class _Finder:

@@ -545,30 +545,37 @@ _ACCOUNT_BASES = frozenset({"AbstractBaseUser", "AbstractUser", "UserMixin", "Ba
 _ACCOUNT_SUFFIXES = ("User", "Users", "Account", "Accounts", "Member", "Members")
 
 
+_Shapes = dict[str, list[tuple[bool, tuple[str, ...]]]]
+
+
 @lru_cache(maxsize=16)
 def _roots(shapes: frozenset[tuple[str, bool, tuple[str, ...]]]) -> frozenset[str]:
-    by_name: dict[str, list[tuple[bool, tuple[str, ...]]]] = {}
+    by_name: _Shapes = {}
     for name, has_relation, bases in shapes:
         by_name.setdefault(name, []).append((has_relation, bases))
     memo: dict[str, bool] = {}
+    return frozenset(name for name in by_name
+                     if not _is_related(by_name, memo, name) and not _is_account(by_name, name))
 
-    def is_related(name: str, depth: int = 0) -> bool:
-        if name in memo:
-            return memo[name]
-        memo[name] = False  # a cycle of base names adds nothing
-        found = depth < 8 and any(
-            rel or any(is_related(base, depth + 1) for base in bases if base != name)
-            for rel, bases in by_name.get(name, ()))
-        memo[name] = found
-        return found
 
-    def account(name: str, depth: int = 0) -> bool:
-        if name.endswith(_ACCOUNT_SUFFIXES) or name in _ACCOUNT_BASES:
-            return True
-        return depth < 8 and any(account(base, depth + 1) for _, bases in by_name.get(name, ())
-                                 for base in bases if base != name)
+# Module-level, not nested: a nested function that calls itself is a reference cycle that
+# outlives the call until the cyclic collector runs (a run pauses it).
+def _is_related(by_name: _Shapes, memo: dict[str, bool], name: str, depth: int = 0) -> bool:
+    if name in memo:
+        return memo[name]
+    memo[name] = False  # a cycle of base names adds nothing
+    found = depth < 8 and any(
+        rel or any(_is_related(by_name, memo, base, depth + 1) for base in bases if base != name)
+        for rel, bases in by_name.get(name, ()))
+    memo[name] = found
+    return found
 
-    return frozenset(name for name in by_name if not is_related(name) and not account(name))
+
+def _is_account(by_name: _Shapes, name: str, depth: int = 0) -> bool:
+    if name.endswith(_ACCOUNT_SUFFIXES) or name in _ACCOUNT_BASES:
+        return True
+    return depth < 8 and any(_is_account(by_name, base, depth + 1) for _, bases in by_name.get(name, ())
+                             for base in bases if base != name)
 
 
 def root_models(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:

@@ -77,7 +77,11 @@ def summarize_source(data: bytes, path: str, module: str, is_package: bool,
         return None
     if tree is None:
         return None
-    return summarize_module(collect_facts(tree, drivers, module, is_package))
+    facts = collect_facts(tree, drivers, module, is_package)
+    try:
+        return summarize_module(facts)
+    finally:
+        facts.release()  # the analyses' caches refer back to the facts: a cycle
 
 
 def module_functions(facts: ModuleFacts) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:

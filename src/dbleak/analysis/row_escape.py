@@ -181,13 +181,16 @@ def loop_searches(loop: ast.For | ast.AsyncFor) -> bool:
     """The loop stops at the first row that matches (``for t in types: if t.accepts(x): return
     t``): a search in Python over a table is written only for a table that stays small (a
     large one is searched with a filter in the query)."""
-    def stops(body: list[ast.stmt], guarded: bool) -> bool:
-        for statement in body:
-            if isinstance(statement, (ast.Return, ast.Break)) and guarded:
-                return True
-            if isinstance(statement, ast.If) and (stops(statement.body, True)
-                                                  or stops(statement.orelse, True)):
-                return True
-        return False
+    return _stops(loop.body, False)
 
-    return stops(loop.body, False)
+
+def _stops(body: list[ast.stmt], guarded: bool) -> bool:
+    """Whether ``body`` returns or breaks under an ``if`` (module-level, not nested: a nested
+    function that calls itself is a reference cycle, garbage the paused collector keeps)."""
+    for statement in body:
+        if isinstance(statement, (ast.Return, ast.Break)) and guarded:
+            return True
+        if isinstance(statement, ast.If) and (_stops(statement.body, True)
+                                              or _stops(statement.orelse, True)):
+            return True
+    return False

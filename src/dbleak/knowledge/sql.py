@@ -267,7 +267,11 @@ def _parse(text: str, dialect: str | None) -> list[Any] | None:
         tried.append(candidate)
         try:
             parsed = sqlglot.parse(text, read=candidate, error_level=ErrorLevel.IMMEDIATE)
-        except Exception:  # noqa: BLE001, S112 - sqlglot raises several types, some plain
+        except Exception as error:  # noqa: BLE001 - sqlglot raises several types, some plain
+            # sqlglot's parser keeps the error it raises, whose traceback holds the parser's
+            # frames and, through them, ours (the module's facts and tree): a reference cycle
+            # the paused collector would leave alive. Its traceback is of no use here.
+            error.__traceback__ = None
             continue
         statements = [s for s in parsed if s is not None]
         if statements:
