@@ -326,6 +326,11 @@ class _Finder:
             inner = self._queryset(root, scope, depth + 1)
             if inner is not None:  # `qs.filter(...)` of a queryset name
                 return inner if all(s.name in _CHAINABLE for s in steps) else None
+            if self.django and all(s.name in _CHAINABLE for s in steps) \
+                    and any(self._field_lookups(s.call) for s in steps if s.call is not None):
+                # `notes.filter(Q(added__range=...))` of a name nothing else types: Django's
+                # lookups (`Q(...)`, `field__lookup=`) are spoken to a queryset only
+                return _INFERRED
         entry = related_entry(steps, self.own_managers, self.django)
         if entry is None:
             return None
@@ -336,6 +341,21 @@ class _Finder:
             return None  # answered from the prefetch cache, no query at all
         # `book.authors.all()`: a related manager of a model instance
         return kind if all(s.name in _CHAINABLE for s in steps[first:]) else None
+
+    def _field_lookups(self, call: ast.Call) -> bool:
+        """Whether a ``filter``/``exclude`` call speaks Django's lookup language: a keyword
+        naming a lookup or a relation (``added__range=``, ``owner__name=``), or a ``Q(...)``
+        condition (``Q(a=1) | Q(b=2)``)."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and func.attr in ("filter", "exclude")):
+            return False
+        if any(k.arg is not None and "__" in k.arg.strip("_") for k in call.keywords):
+            return True
+        for arg in call.args:
+            for node in ast.walk(arg):
+                if isinstance(node, ast.Call) and self.facts.qualname(node.func) in _Q_NAMES:
+                    return True
+        return False
 
     def _queryset_parameter(self, name: ast.Name, scope: Scope) -> bool:
         """``def get_object(self, queryset=None)`` in a Django module: by Django's convention
@@ -606,6 +626,9 @@ class _Finder:
             self._prefetches[id(top)] = found
         return found
 
+
+
+_Q_NAMES = frozenset({"django.db.models.Q", "django.db.models.query_utils.Q"})
 
 
 def imports_django(facts: ModuleFacts) -> bool:

@@ -95,7 +95,11 @@ class QuerysetEvaluatedForCount(Rule):
     (`len(view.queryset.all())`, unsafe fix) where `view` is a parameter of that name never
     rebound (Django REST framework hands permissions, filter backends and paginators the view
     as `view`), and so is a parameter that every call site in the project
-    passes `Model.objects...` or a refinement of it (`count_of(query)`: `len(query)`). A method
+    passes `Model.objects...` or a refinement of it (`count_of(query)`: `len(query)`). In a
+    Django module, a name nothing else types that is refined with Django's lookup language (a
+    `filter`/`exclude` given `Q(...)` or a `field__lookup=` keyword: `items =
+    notes.filter(Q(added__range=...))`, `len(items)`) is a queryset too: only a queryset is
+    spoken to so. A method
     of the project's own `Manager`/`QuerySet` classes that returns a refinement of its queryset
     (with arguments or not, directly or through a local name: `query = self.all()`, `query =
     query.exclude(...)`, `return query.order_by(...)`) makes a queryset
