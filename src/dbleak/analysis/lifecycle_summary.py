@@ -104,6 +104,10 @@ SUMMARY_LENDS = "lifecycle.lends"
 # `with` only ends a transaction (a `factory=` subclass of `sqlite3.Connection`).
 SUMMARY_EXIT_CLOSES = "lifecycle.exit_closes"
 
+# Suffix of the attribute name under which a class's summary keeps what the items of that
+# attribute hold (`self._dbs[key] = SqliteDb(...)`: `_dbs[]`).
+ITEMS = "[]"
+
 EFFECT_RELEASE, EFFECT_ESCAPE, EFFECT_BORROW, EFFECT_WITH = "release", "escape", "borrow", "with"
 # Returned as it is: the caller's object leaves with the call's result, wherever that goes.
 EFFECT_RETURN = "return"
@@ -598,6 +602,13 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                             # `DownloadArchive._sqlite3 = __import__("sqlite3")`: a class
                             # attribute a method sets (once, for every instance)
                             attrs.setdefault(target.attr, []).append(reader.origin(node.value))
+                            continue
+                        if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute) \
+                                and isinstance(target.value.value, ast.Name) and target.value.value.id == me \
+                                and node.value is not None and not is_none(node.value):
+                            # `self._dbs[threading.get_ident()] = SqliteDb(...)`: what the items
+                            # of the attribute (a registry per key) hold
+                            attrs.setdefault(target.value.attr + ITEMS, []).append(reader.origin(node.value))
                             continue
                         if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                                 and target.value.id == me):

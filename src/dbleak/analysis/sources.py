@@ -34,6 +34,7 @@ from dbleak.analysis.lifecycle_summary import (
     EFFECT_RETURN,
     EFFECT_RETURN_GUESS,
     EFFECT_WITH,
+    ITEMS,
     SUMMARY_ADOPTS,
     SUMMARY_ATTRS,
     SUMMARY_BASES,
@@ -342,6 +343,12 @@ class ObjectSources:
         if tag == "attr":
             return self.attr_value(str(origin[1]), str(origin[2]), depth)
         if tag == "item":
+            held = origin[1]
+            if isinstance(held, tuple) and len(held) == 3 and held[0] == "attr":
+                # `self._dbs[key]`: what the class stores in the attribute's items
+                items = self.attr_value(str(held[1]), str(held[2]) + ITEMS, depth)
+                if items is not None:
+                    return items
             base = self.resolve(origin[1], depth + 1)
             return self.method_value(base, "__getitem__", frozenset(), depth)
         if tag == "getattr":
