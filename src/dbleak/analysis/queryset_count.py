@@ -326,14 +326,14 @@ class _Finder:
             inner = self._queryset(root, scope, depth + 1)
             if inner is not None:  # `qs.filter(...)` of a queryset name
                 return inner if all(s.name in _CHAINABLE for s in steps) else None
-            if self.django and all(s.name in _CHAINABLE for s in steps) \
-                    and any(self._field_lookups(s.call) for s in steps if s.call is not None):
-                # `notes.filter(Q(added__range=...))` of a name nothing else types: Django's
-                # lookups (`Q(...)`, `field__lookup=`) are spoken to a queryset only
+            if self._spoken_to_queryset(steps):
+                # `notes.filter(Q(added__range=...))` of a name nothing else types
                 return _INFERRED
         entry = related_entry(steps, self.own_managers, self.django)
         if entry is None:
-            return None
+            # `get_title_queryset(request).filter(page__in=ids)`: what a call of no known
+            # type gives, refined in Django's lookup language
+            return _INFERRED if self._spoken_to_queryset(steps) else None
         first, kind = entry
         if steps[first - 1].name in self._prefetched(expr) \
                 and [s.name for s in steps[first:]] == ["all"] \
@@ -341,6 +341,19 @@ class _Finder:
             return None  # answered from the prefetch cache, no query at all
         # `book.authors.all()`: a related manager of a model instance
         return kind if all(s.name in _CHAINABLE for s in steps[first:]) else None
+
+    def _spoken_to_queryset(self, steps: list[Step]) -> bool:
+        """In a Django module, whether the chain ends in queryset refinements one of which
+        speaks Django's lookup language (see :meth:`_field_lookups`): only a queryset is
+        spoken to so."""
+        if not self.django:
+            return False
+        tail: list[Step] = []
+        for step in reversed(steps):
+            if step.name not in _CHAINABLE or step.call is None:
+                break
+            tail.append(step)
+        return any(step.call is not None and self._field_lookups(step.call) for step in tail)
 
     def _field_lookups(self, call: ast.Call) -> bool:
         """Whether a ``filter``/``exclude`` call speaks Django's lookup language: a keyword

@@ -98,7 +98,8 @@ class QuerysetEvaluatedForCount(Rule):
     passes `Model.objects...` or a refinement of it (`count_of(query)`: `len(query)`). In a
     Django module, a name nothing else types that is refined with Django's lookup language (a
     `filter`/`exclude` given `Q(...)` or a `field__lookup=` keyword: `items =
-    notes.filter(Q(added__range=...))`, `len(items)`) is a queryset too: only a queryset is
+    notes.filter(Q(added__range=...))`, `len(items)`) is a queryset too, and so is what a call
+    of no known type gives, refined so (`source().filter(added__gte=3)`): only a queryset is
     spoken to so. A method
     of the project's own `Manager`/`QuerySet` classes that returns a refinement of its queryset
     (with arguments or not, directly or through a local name: `query = self.all()`, `query =
