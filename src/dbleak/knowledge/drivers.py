@@ -271,10 +271,21 @@ class DriverTable:
             return ()
         return tuple(m for m in spec.methods if self.objects[m.returns].kind is Kind.CURSOR)
 
+    @cached_property
+    def _canonical_memo(self) -> dict[str, str]:
+        return {}
+
     def canonical(self, qualname: str) -> str:
         """Map module aliases onto their canonical module (``sqlite3.dbapi2.x`` → ``sqlite3.x``)."""
         if qualname.partition(".")[0] not in self._alias_roots:
             return qualname
+        memo = self._canonical_memo  # names resolved again and again: ~280 k calls a big run
+        found = memo.get(qualname)
+        if found is None:
+            found = memo[qualname] = self._canonical(qualname)
+        return found
+
+    def _canonical(self, qualname: str) -> str:
         for alias, target in self.module_aliases.items():
             if qualname == alias or qualname.startswith(alias + "."):
                 return target + qualname[len(alias):]
