@@ -90,6 +90,14 @@ TABLE: list[tuple[str, str | None, str]] = [
     ("SELECT name FROM sqlite_master WHERE type = 'table'", "sqlite", B),
     ("SELECT table_name FROM information_schema.tables", "postgres", B),
     ("SELECT * FROM pg_catalog.pg_tables", "postgres", B),
+    # Oracle's data dictionary, by name (Django's Oracle introspection)...
+    ("SELECT table_name, 't', cache FROM user_tables", "oracle", B),
+    ("SELECT column_name, data_default FROM user_tab_cols WHERE table_name = UPPER(:1)", "oracle", B),
+    ("SELECT owner, object_name FROM all_objects WHERE object_type = 'TABLE'", "oracle", B),
+    ("SELECT sid, serial# FROM v$session", "oracle", B),
+    # ... but an application's table that starts the same way is no catalog
+    ("SELECT * FROM user_sessions", "oracle", U),
+    ("SELECT * FROM all_orders", "oracle", U),
     ("CREATE TABLE t (id INTEGER PRIMARY KEY)", "sqlite", B),
     ("BEGIN", "sqlite", B),
     # --- writes

@@ -42,6 +42,29 @@ _CATALOG_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_mast
                              "sqlite_temp_schema", "sqlite_sequence", "sqlite_stat1",
                              "dual"})
 
+# Oracle's data dictionary: views named `<scope>_<what>` (`user_tables`, `all_tab_cols`,
+# `dba_constraints`), one row per schema object, and the dynamic `v$`/`gv$` views. Listed by
+# name: an application's own `user_sessions` is no catalog.
+_ORACLE_DICTIONARY_SCOPES = ("user_", "all_", "dba_", "cdb_")
+_ORACLE_DICTIONARY_VIEWS = frozenset({
+    "tables", "tab_cols", "tab_columns", "tab_comments", "col_comments", "constraints",
+    "cons_columns", "indexes", "ind_columns", "ind_expressions", "sequences", "views",
+    "triggers", "objects", "synonyms", "tab_identity_cols", "mviews", "procedures",
+    "source", "users", "part_tables", "tab_partitions", "tab_privs", "role_privs",
+    "sys_privs", "lobs", "types", "dependencies", "db_links", "tablespaces", "segments",
+    "tab_statistics", "col_privs", "errors", "scheduler_jobs", "jobs"})
+
+
+def is_catalog_table(schema: str, name: str) -> bool:
+    """A table of the database's catalog (one row per schema object): bounded by nature."""
+    if schema in _CATALOG_SCHEMAS or name in _CATALOG_TABLES or name.startswith("pg_"):
+        return True
+    if name.startswith(("v$", "gv$")):
+        return True
+    return any(name.startswith(scope) and name[len(scope):] in _ORACLE_DICTIONARY_VIEWS
+               for scope in _ORACLE_DICTIONARY_SCOPES)
+
+
 # Statements that return nothing, or a handful of rows describing the database.
 _ROWLESS_COMMANDS = frozenset({
     "EXPLAIN", "SHOW", "PRAGMA", "DESCRIBE", "DESC", "SET", "RESET", "BEGIN", "START",
@@ -478,7 +501,7 @@ class _Judge:
                 return ctes[name], name
             if name in self.small_tables or f"{schema}.{name}" in self.small_tables:
                 return Bound("bounded", f"`{name}` is listed in small-tables"), name
-            if schema in _CATALOG_SCHEMAS or name in _CATALOG_TABLES or name.startswith("pg_"):
+            if is_catalog_table(schema, name):
                 return Bound("bounded", f"`{name}` is a catalog table"), name
             return Bound("unbounded", f"reads `{name}`"), name
         if isinstance(source, exp.Subquery):

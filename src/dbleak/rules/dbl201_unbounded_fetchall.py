@@ -63,7 +63,11 @@ class UnboundedFetchall(Rule):
     the keys of the checked tree's models on their tables (a Django model's `Meta.db_table` or
     `<app>_<model>`, SQLAlchemy's `__tablename__`). An `UPDATE`/`DELETE … RETURNING` joined on
     its key to a bounded source (a batch CTE with a `LIMIT`) is bounded too, and so is one whose
-    `WHERE col IN (SELECT col FROM <the same table> … LIMIT n)` picks a batch.
+    `WHERE col IN (SELECT col FROM <the same table> … LIMIT n)` picks a batch. The catalogs
+    hold one row per schema object and are bounded by nature: `information_schema`,
+    `pg_catalog` and `pg_*`, `sys`, `sqlite_master`, and Oracle's data dictionary by its names
+    (`user_tables`, `all_tab_cols`, `dba_constraints`, `v$session`; not an application's
+    `user_sessions`).
 
     ## Why is this bad?
     `fetchall()` builds a Python list of every row. On a table that grows, the process that
