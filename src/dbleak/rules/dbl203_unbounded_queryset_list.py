@@ -13,6 +13,7 @@ from dbleak.analysis.fetch_orm import (
     Step,
     django_chain_bound,
     django_queryset_steps,
+    manager_steps,
     method_chain,
     model_class_name,
     model_qualname,
@@ -345,7 +346,12 @@ def _unbounded(source: ast.AST, assignments: dict[str, list[ast.AST]], ctx: Chec
     if passed and all(name and _unbounded_reason(ctx, steps, name) is None for name in passed):
         return None  # every class the callers pass is a lookup or small table, or bounded
     reason = _unbounded_reason(ctx, steps, klass)
-    return (source, model, reason) if reason is not None else None
+    if reason is None:
+        return None
+    _owner, from_manager = manager_steps(source, managers)
+    if from_manager and from_manager[0].name != "objects":
+        model = f"{model}{_VIA}{from_manager[0].name}"  # spelled `Document.global_objects…`
+    return source, model, reason
 
 
 def _unbounded_reason(ctx: CheckContext, steps: list[Step], klass: str) -> str | None:
@@ -445,9 +451,16 @@ def _related_unbounded(source: ast.AST, ctx: CheckContext,
     return source, f"related:{relation}", bound.reason
 
 
+# Between a model and the manager read from it, when that is not `objects`.
+_VIA = " via "
+
+
 def _spelled(model: str) -> str:
-    """``Tag.objects…``, or ``self… of FileDiffManager`` for a manager's own queryset, or
-    ``….items…`` for a related manager."""
+    """``Tag.objects…`` (``Document.global_objects…`` for another manager), or ``self… of
+    FileDiffManager`` for a manager's own queryset, or ``….items…`` for a related manager."""
+    if _VIA in model:
+        head, _, manager = model.partition(_VIA)
+        return f"`{head}.{manager}…`"
     if model.startswith("related:"):
         return f"`….{model[len('related:'):]}…` (one parent's rows)"
     if " of " in model:
