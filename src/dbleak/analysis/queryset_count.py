@@ -279,7 +279,8 @@ class _Finder:
             view = self._view_queryset(expr, scope)
             if view is not None:
                 return view
-        if isinstance(expr, ast.Call) and self._view_method_queryset(expr, scope):
+        if isinstance(expr, ast.Call) and (self._view_method_queryset(expr, scope)
+                                           or self._get_queryset_call(expr, scope)):
             return _INFERRED
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) \
                 and expr.func.attr in _CHAINABLE and isinstance(expr.func.value, ast.Call):
@@ -419,6 +420,18 @@ class _Finder:
             return False
         return cls is not None and any(base_name(base).lower().endswith(("view", "viewset"))
                                        for base in cls.bases)
+
+    def _get_queryset_call(self, call: ast.Call, scope: Scope) -> bool:
+        """``doc().get_queryset()``, ``admin.get_queryset(request)``, ``manager.get_queryset()``
+        in a Django module, whatever the receiver: Django's name for the method that gives a
+        queryset (managers, generic views, the admin, Django REST framework, and the packages
+        that follow them). Not ``self.get_queryset()``: the class's own method says what it
+        gives (a view's is judged as one, above)."""
+        func = call.func
+        if not (self.django and isinstance(func, ast.Attribute) and func.attr == "get_queryset"):
+            return False
+        receiver = func.value
+        return not (isinstance(receiver, ast.Name) and self._method_self(receiver, scope) is not None)
 
     def _view_queryset(self, expr: ast.Attribute, scope: Scope) -> str | None:
         """``self.queryset`` in a method of a class-based view of a Django module: by the

@@ -100,7 +100,9 @@ class QuerysetEvaluatedForCount(Rule):
     `filter`/`exclude` given `Q(...)` or a `field__lookup=` keyword: `items =
     notes.filter(Q(added__range=...))`, `len(items)`) is a queryset too, and so is what a call
     of no known type gives, refined so (`source().filter(added__gte=3)`): only a queryset is
-    spoken to so. A method
+    spoken to so. So is a `get_queryset()` call on any receiver there (Django's name for the
+    method that gives one: managers, views, the admin, filters; pressfreedomtracker's
+    `len(IncidentFilter({}).get_queryset())`). A method
     of the project's own `Manager`/`QuerySet` classes that returns a refinement of its queryset
     (with arguments or not, directly or through a local name: `query = self.all()`, `query =
     query.exclude(...)`, `return query.order_by(...)`) makes a queryset
