@@ -383,19 +383,14 @@ def project_summaries(paths: list[Path], settings_for: Callable[[Path], Settings
 
 def summarize_text(text: str, path: str, settings: Settings) -> ModuleSummaries:
     """The summaries of one module's text (empty when it does not parse)."""
-    from dbleak.analysis.module import collect_facts
-    from dbleak.analysis.project import summarize_module
+    from dbleak.analysis.project import summarize_tree
     from dbleak.analysis.salvage import summary_tree
 
     tree = summary_tree(text, path)
     if tree is None:
         return {}
-    facts = collect_facts(tree, table_for(settings.drivers), module_name_for(path),
-                          is_package_path(path))
-    try:
-        return summarize_module(facts)
-    finally:
-        facts.release()  # the analyses' caches refer back to the facts: a cycle
+    return summarize_tree(tree, module_name_for(path), is_package_path(path),
+                          table_for(settings.drivers))
 
 
 def index_of(modules: dict[str, ModuleSummaries], finder: ModuleFinder | None) -> ProjectIndex:

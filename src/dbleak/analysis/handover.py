@@ -154,8 +154,9 @@ class HandOver:
         holder = assign.targets[0].id
         if self.sources.kept_unreleased(target, index, keyword):
             return self._holder(holder)
+        # a library's instance may release what it was given with it (`store.close()`)
         return self._library_instance(call, target) and self._holder(holder) \
-            and not self._holder_released(holder)
+            and not self._result_released(call)
 
     def _library_instance(self, call: ast.Call, target: str | None) -> bool:
         """``alembic = Alembic(app, engines={"default": engine})``: an instance of a class
@@ -167,16 +168,6 @@ class HandOver:
             return False
         return target is not None and self.sources.summary(target) is None \
             and target not in self.sources.drivers.owners
-
-    def _holder_released(self, name: str) -> bool:
-        """Whether the scope calls a release method of the local holder (``store.close()``):
-        a library's instance may release what it was given with it."""
-        release = self._release_methods("")
-        for node in walk_scope(self.scope):
-            if isinstance(node, ast.Attribute) and node.attr in release \
-                    and isinstance(node.value, ast.Name) and node.value.id == name:
-                return True
-        return False
 
     def local_holder(self, assign: ast.Assign) -> str | None:
         """The local object every target of ``assign`` is an attribute (or an item of one) of,

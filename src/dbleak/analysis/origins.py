@@ -133,6 +133,17 @@ def self_name(function: ast.AST) -> str | None:
     return positional[0].arg if positional else None
 
 
+def parameter_defaults(function: ast.AST) -> list[tuple[ast.arg, ast.expr]]:
+    """``(parameter, default)`` for each parameter of ``function`` that has a default,
+    positional and keyword-only."""
+    args = getattr(function, "args", None)
+    if args is None:
+        return []
+    positional = [*args.posonlyargs, *args.args]
+    return [*zip(positional[len(positional) - len(args.defaults):], args.defaults),
+            *((a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None)]
+
+
 def unwrap_annotation(annotation: ast.expr) -> ast.expr:
     """``Optional[X]``, ``X | None``, ``"X"`` → ``X``."""
     if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):

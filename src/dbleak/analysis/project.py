@@ -77,11 +77,18 @@ def summarize_source(data: bytes, path: str, module: str, is_package: bool,
         return None
     if tree is None:
         return None
+    return summarize_tree(tree, module, is_package, drivers)
+
+
+def summarize_tree(tree: ast.Module, module: str, is_package: bool,
+                   drivers: DriverTable) -> dict[str, dict[str, Any]]:
+    """The summaries of a module's tree, its facts released after (the analyses' caches refer
+    back to the facts: a cycle the paused collector would keep, with the tree)."""
     facts = collect_facts(tree, drivers, module, is_package)
     try:
         return summarize_module(facts)
     finally:
-        facts.release()  # the analyses' caches refer back to the facts: a cycle
+        facts.release()
 
 
 def module_functions(facts: ModuleFacts) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -115,5 +122,6 @@ __all__ = [
     "package_parts",
     "summarize_module",
     "summarize_source",
+    "summarize_tree",
     "value_digest",
 ]

@@ -30,7 +30,7 @@ from dbleak.analysis.fetch_orm import (
 )
 from dbleak.analysis.module import ModuleFacts, Scope, argument_position, walk
 from dbleak.analysis.names import base_name, refines
-from dbleak.analysis.origins import has_decorator, instance_method_of, is_none
+from dbleak.analysis.origins import has_decorator, instance_method_of, is_none, parameter_defaults
 from dbleak.knowledge.frameworks import FRAMEWORK_RELATED_MANAGERS
 
 # Queryset methods that make another queryset and support `count()`/`exists()`.
@@ -349,12 +349,12 @@ class _Finder:
         spoken to so."""
         if not self.django:
             return False
-        tail: list[Step] = []
-        for step in reversed(steps):
+        for step in reversed(steps):  # the refinements the chain ends in
             if step.name not in _CHAINABLE or step.call is None:
-                break
-            tail.append(step)
-        return any(step.call is not None and self._field_lookups(step.call) for step in tail)
+                return False
+            if self._field_lookups(step.call):
+                return True
+        return False
 
     def _field_lookups(self, call: ast.Call) -> bool:
         """Whether a ``filter``/``exclude`` call speaks Django's lookup language: a keyword
@@ -377,12 +377,8 @@ class _Finder:
         node = scope.node
         if not (self.django and name.id == "queryset" and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))):
             return False
-        args = node.args
-        positional = [*args.posonlyargs, *args.args]
-        with_defaults = [*zip(positional[len(positional) - len(args.defaults):], args.defaults),
-                         *zip(args.kwonlyargs, args.kw_defaults)]
-        return any(arg.arg == "queryset" and default is not None and is_none(default)
-                   for arg, default in with_defaults)
+        return any(arg.arg == "queryset" and is_none(default)
+                   for arg, default in parameter_defaults(node))
 
     def _view_parameter(self, name: ast.Name, scope: Scope) -> bool:
         """``view``, a parameter of the function never rebound, in a Django module: by Django

@@ -27,6 +27,7 @@ from dbleak.analysis.model_relations import (
     small_models,
 )
 from dbleak.analysis.module import Scope, walk_scope
+from dbleak.analysis.origins import instance_method_of
 from dbleak.analysis.row_escape import left_to_caller, walked_by_callers
 from dbleak.analysis.sources import flask_models, object_sources
 from dbleak.fixes.plan import ReplaceRange
@@ -353,21 +354,21 @@ def _helper_chain(ctx: CheckContext, scope: object, root: ast.AST,
     ``base_query()``, a module-level function of the module) takes no argument and only returns
     a query chain (``return self.session.query(Annotation).filter_by(deleted=False)``): that
     chain, to judge with the steps the call adds."""
-    function: ast.AST | None = None
-    if isinstance(root, ast.Name) and root.id == name:
-        function = next((n for n in ctx.facts.tree.body
-                         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name), None)
-    elif isinstance(root, ast.Name) and isinstance(scope, Scope) \
-            and isinstance(scope.node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
-            and scope.node.args.args and scope.node.args.args[0].arg == root.id == "self":
-        klass = ctx.facts.parent.get(id(scope.node))
-        if isinstance(klass, ast.ClassDef):
-            function = next((n for n in klass.body
-                             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name), None)
-    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or function.decorator_list:
+    if not isinstance(root, ast.Name):
+        return None
+    body: list[ast.stmt] = []
+    if root.id == name:
+        body = ctx.facts.tree.body  # `base_query()`
+    elif isinstance(scope, Scope):
+        method = instance_method_of(scope)
+        if method is not None and method[0] == root.id:
+            body = method[1].body  # `self._base_query()`
+    function = next((n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and n.name == name), None)
+    if function is None or function.decorator_list:
         return None
     body = [stmt for stmt in function.body
-            if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))]
+            if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))]  # docstring
     if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
         return None
     params = {a.arg for a in [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]}

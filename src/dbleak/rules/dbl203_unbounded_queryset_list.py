@@ -38,7 +38,7 @@ from dbleak.analysis.model_relations import (
     small_models,
 )
 from dbleak.analysis.module import Scope
-from dbleak.analysis.origins import decorator_name, instance_method_of
+from dbleak.analysis.origins import decorator_name, instance_method_of, parameter_defaults
 from dbleak.analysis.queryset_count import imports_django, prefetched_relations, related_entry
 from dbleak.analysis.reaching import reaching_values
 from dbleak.analysis.row_escape import (
@@ -706,13 +706,9 @@ def _identity_hook(ctx: CheckContext, scope: Scope, func: ast.expr) -> bool:
     """``iter_wrapper`` in ``def check(iter_wrapper=identity): for doc in iter_wrapper(qs)``:
     a parameter whose default is a function of the project that returns its argument (a hook
     for a progress bar): the loop walks what it is given, one item at a time."""
-    args = getattr(scope.node, "args", None)
-    if not isinstance(func, ast.Name) or args is None:
+    if not isinstance(func, ast.Name):
         return False
-    positional = [*args.posonlyargs, *args.args]
-    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
-    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
-    default = next((d for a, d in pairs if a.arg == func.id), None)
+    default = next((d for a, d in parameter_defaults(scope.node) if a.arg == func.id), None)
     if not isinstance(default, (ast.Name, ast.Attribute)):
         return False
     qualname = ctx.facts.qualname(default)
