@@ -352,7 +352,8 @@ class DbleakServer(LanguageServer):
         # Lints and fix rendering run here, off the event loop, so requests keep being served.
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dbleak-lint")
         self.states: dict[str, DocumentState] = {}
-        self.pending: dict[str, tuple[int | None, tuple[int, int], asyncio.Task[None]]] = {}
+        self.pending: dict[str, tuple[int | None, tuple[int, int, tuple[tuple[str, int, int], ...]],
+                                      asyncio.Task[None]]] = {}
         self.sequence: dict[str, int] = {}
         self.config_generation = 0
         self.reported: set[str] = set()
@@ -520,15 +521,18 @@ class DbleakServer(LanguageServer):
         if document is None or not self.is_python(document):
             return
         waiting = self.pending.get(uri)
+        # A configuration file written since the check in flight read its stamp (an editor that
+        # does not watch files saves right after) makes the same text another check.
+        stamp = config_stamp(self.document_path(document))
+        generation = (self.config_generation, self.project_generation, stamp)
         if waiting is not None:
-            version, generation, task = waiting
+            version, previous, task = waiting
             if (not task.done() and delay_ms == 0 and version == document.version
-                    and generation == (self.config_generation, self.project_generation)):
+                    and previous == generation):
                 return  # the same text under the same settings is already being checked
             task.cancel()
         task = asyncio.ensure_future(self._lint_later(uri, delay_ms))
-        self.pending[uri] = (document.version, (self.config_generation, self.project_generation),
-                             task)
+        self.pending[uri] = (document.version, generation, task)
 
     async def _lint_later(self, uri: str, delay_ms: int) -> None:
         if delay_ms:

@@ -100,3 +100,36 @@ def test_an_edit_during_a_request_drops_its_actions(tmp_path: Path) -> None:
             server.executor.shutdown(wait=True)
 
     assert asyncio.run(scenario()) == []
+
+
+def test_a_save_after_a_config_write_is_checked_while_the_first_check_finishes(
+        tmp_path: Path) -> None:
+    # An editor that does not watch files (Neovim) saves right after `dbleak.toml` was written,
+    # while the check of the same text has published but not yet returned: the save is checked
+    # again under the new configuration, not taken for the check in flight.
+    async def scenario() -> list[types.PublishDiagnosticsParams]:
+        server = _server(tmp_path)
+        uri = _open(server, tmp_path / "app.py", LEAK)
+        lint = server.lint
+        finishing = asyncio.Event()
+
+        async def lint_then_linger(target: str) -> None:
+            await lint(target)
+            if not finishing.is_set():
+                finishing.set()
+                await asyncio.sleep(0.2)  # published, not yet returned
+
+        server.lint = lint_then_linger  # type: ignore[method-assign]
+        try:
+            server.schedule_lint(uri)
+            await finishing.wait()
+            assert [d.code for d in server.published[-1].diagnostics] == ["DBL104"]  # type: ignore[attr-defined]
+            (tmp_path / "dbleak.toml").write_text('ignore = ["DBL104"]\n', encoding="utf-8")
+            server.schedule_lint(uri)  # the save
+            await server.pending[uri][2]
+            return list(server.published)  # type: ignore[attr-defined]
+        finally:
+            server.executor.shutdown(wait=True)
+
+    published = asyncio.run(scenario())
+    assert len(published) == 2 and published[-1].diagnostics == []
