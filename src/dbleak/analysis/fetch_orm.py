@@ -716,12 +716,18 @@ def manager_steps(expr: ast.AST, managers: frozenset[str] = frozenset(),
     manager = next((i for i, s in enumerate(steps) if is_manager_name(s.name, managers)), None)
     if manager is None or steps[manager].call is not None:
         return None, []
+    owner = steps[manager - 1].node if manager else root
+    name = steps[manager].name
+    if name not in DJANGO_MANAGERS and name not in managers and model_root_name(owner) is None:
+        # `self.restricted_objects.values()`: a name that only ends like a library's extra
+        # manager is one on a model (`Document.global_objects`), not on any object
+        return None, []
     before = steps[:manager]
     if any(s.call is not None for s in before) \
             and not (model_factory_name(before[-1].node) is not None
                      and all(s.call is None for s in before[:-1])):
         return None, []  # `self.get_queryset().objects`: no model; `get_user_model().objects` is
-    return (steps[manager - 1].node if manager else root), steps[manager:]
+    return owner, steps[manager:]
 
 
 def is_manager_name(name: str, managers: frozenset[str] = frozenset()) -> bool:
