@@ -8,7 +8,7 @@ import pytest
 
 from dbleak.api import check_source
 from dbleak.engine import check_bytes, module_name_for
-from dbleak.noqa import parse_suppressions
+from dbleak.noqa import may_suppress, parse_suppressions
 from dbleak.registry import all_rules
 from dbleak.rules.base import Rule
 from dbleak.settings import Settings
@@ -91,6 +91,20 @@ def test_noqa_on_first_or_last_line_of_a_multiline_statement() -> None:
     assert codes(first) == []
     middle = source.format("").replace("    p,\n", "    p,  # noqa: DBL104\n")
     assert codes(middle) == [(2, "DBL104")]
+
+
+def test_noqa_found_whatever_the_line_ends_and_only_on_the_findings_lines() -> None:
+    # Only the finding's lines and file-level directives are looked at before tokenizing.
+    base = "import sqlite3\n" + LEAK
+    assert codes(base + "x = 1  # noqa\n") == [(2, "DBL104")]
+    crlf = base.replace("as conn:", "as conn:  # noqa: DBL104").replace("\n", "\r\n")
+    assert codes(crlf) == []
+    assert codes(base.replace("as conn:", "as conn:  # noqa: DBL104").replace("\n", "\r")) == []
+    # `noqa` on the line, in a string: not a comment
+    assert codes("import sqlite3\nwith sqlite3.connect(p) as conn: conn.execute('# noqa')\n") \
+        == [(2, "DBL104")]
+    assert may_suppress(base + "x = 1  # noqa\n", [2]) is False
+    assert may_suppress("# dbleak: noqa: DBL104\n" + base, [3]) is True
 
 
 def test_parse_suppressions_ignores_flake8_file_noqa() -> None:

@@ -12,7 +12,7 @@ from dbleak.analysis.module import ModuleFacts
 from dbleak.analysis.project import ProjectIndex, module_name_for
 from dbleak.knowledge.drivers import table_for
 from dbleak.models import FileResult, Finding, Position
-from dbleak.noqa import parse_suppressions
+from dbleak.noqa import Suppressions, may_suppress, parse_suppressions
 from dbleak.registry import (
     ENGINE_CODES,
     SYNTAX_ERROR,
@@ -168,7 +168,8 @@ def finished(text: str, path: str, findings: list[Finding], errors: list[str],
         return FileResult(path, tuple(findings), tuple(errors))
     stale_check = any(rule.code == UnusedNoqa.code for rule in active)
     if findings or stale_check:
-        suppressions = parse_suppressions(text)
+        suppressions = (parse_suppressions(text) if stale_check or may_suppress(
+            text, [line for finding in findings for line in finding.noqa_lines]) else Suppressions())
         used: set[tuple[int, str]] = set()
         kept: list[Finding] = []
         for finding in findings:

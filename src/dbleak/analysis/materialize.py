@@ -174,6 +174,9 @@ ITERABLE_CURSOR_DRIVERS = frozenset({"sqlite3", "psycopg2", "psycopg", "pymysql"
 
 # --- the analysis ----------------------------------------------------------------------------
 
+_CANDIDATE_KINDS = frozenset({ast.Call, ast.ListComp, ast.List})
+
+
 class SiteModule:
     """What the site search needs about one module: parents, scopes, bindings."""
 
@@ -189,8 +192,9 @@ class SiteModule:
         self.project = project
         # The parents and nodes recorded by the facts traversal (no walk of our own).
         self.parents: dict[int, ast.AST] = facts.parent
+        kinds = _CANDIDATE_KINDS
         self.candidates: list[ast.AST] = [
-            node for node in facts.all_nodes() if isinstance(node, (ast.Call, ast.ListComp, ast.List))]
+            node for nodes in facts.scope_nodes.values() for node in nodes if type(node) in kinds]
         self._bindings: dict[int, dict[str, list[ast.AST]]] = {}
         module_bound = set(facts.resolver.bindings)
         for node in walk_scope(tree):

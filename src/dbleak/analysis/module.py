@@ -130,6 +130,15 @@ class ModuleFacts:
 
     def within(self, node: ast.AST | None, outer: ast.AST | None) -> bool:
         """Whether ``node`` is ``outer`` or sits somewhere below it."""
+        end = getattr(outer, "end_lineno", None)
+        line = getattr(node, "lineno", None)
+        if end is not None and line is not None:
+            # A node below another starts within its lines (a def's or a class's decorators
+            # above its own line): most nodes asked about are elsewhere, told without a walk.
+            decorators = getattr(outer, "decorator_list", None)
+            start = decorators[0].lineno if decorators else outer.lineno  # type: ignore[union-attr]
+            if line < start or line > end:
+                return False
         while node is not None:
             if node is outer:
                 return True

@@ -91,37 +91,47 @@ def function_kind(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     return kind
 
 
-def identity_returns(facts: ModuleFacts) -> dict[str, int]:
-    """The module's methods (of top-level classes) that return one of their parameters
-    unchanged on every ``return`` (and return nothing else), with that parameter's position.
-    Computed once per module."""
-    cached = facts.__dict__.get("_identity_returns")
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    found: dict[str, int] = {}
+def identity_return(facts: ModuleFacts, qualname: str) -> int | None:
+    """The position of the parameter that the method ``qualname`` (of a top-level class of the
+    module) returns unchanged on every ``return`` (returning nothing else), or None. Each method
+    is read once, when first asked about."""
+    cached: dict[str, int | None] | None = facts.__dict__.get("_identity_returns")
+    if cached is None:
+        cached = facts.__dict__["_identity_returns"] = {}
+    if qualname not in cached:
+        cached[qualname] = _identity_return(facts, qualname)
+    return cached[qualname]
+
+
+def _identity_return(facts: ModuleFacts, qualname: str) -> int | None:
     prefix = f"{facts.module_name}." if facts.module_name else ""
+    owner, _, method = qualname.rpartition(".")
+    found = None
     for cls in facts.tree.body:
-        if not isinstance(cls, ast.ClassDef):
-            continue
-        for item in cls.body:
-            if not isinstance(item, ast.FunctionDef):
-                continue
-            params = [a.arg for a in (*item.args.posonlyargs, *item.args.args)]
-            returned: set[str] = set()
-            rebound = False
-            for node in walk_scope(item):
-                if isinstance(node, ast.Return):
-                    returned.add(node.value.id if isinstance(node.value, ast.Name) else "")
-                elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-                    rebound = rebound or node.id in params
-                elif isinstance(node, (ast.Yield, ast.YieldFrom)):
-                    returned.add("")
-            if len(returned) == 1 and not rebound:
-                name = next(iter(returned))
-                if name in params[1:]:
-                    found[f"{prefix}{cls.name}.{item.name}"] = params.index(name)
-    facts.__dict__["_identity_returns"] = found
+        if isinstance(cls, ast.ClassDef) and prefix + cls.name == owner:
+            for item in cls.body:  # (the last definition that returns a parameter)
+                if isinstance(item, ast.FunctionDef) and item.name == method:
+                    position = _returned_parameter(item)
+                    found = position if position is not None else found
     return found
+
+
+def _returned_parameter(item: ast.FunctionDef) -> int | None:
+    params = [a.arg for a in (*item.args.posonlyargs, *item.args.args)]
+    returned: set[str] = set()
+    rebound = False
+    for node in walk_scope(item):
+        if isinstance(node, ast.Return):
+            returned.add(node.value.id if isinstance(node.value, ast.Name) else "")
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            rebound = rebound or node.id in params
+        elif isinstance(node, (ast.Yield, ast.YieldFrom)):
+            returned.add("")
+    if len(returned) == 1 and not rebound:
+        name = next(iter(returned))
+        if name in params[1:]:
+            return params.index(name)
+    return None
 
 
 def self_name(function: ast.AST) -> str | None:
@@ -487,7 +497,7 @@ class OriginReader:
                 and isinstance(call.func.value, ast.Name) and self.cls is not None
                 and call.func.value.id == self.self_name):
             return None
-        position = identity_returns(self.facts).get(f"{self.cls}.{call.func.attr}")
+        position = identity_return(self.facts, f"{self.cls}.{call.func.attr}")
         index = -1 if position is None else position - 1  # `self`/`cls` is bound
         if not 0 <= index < len(call.args) or any(isinstance(a, ast.Starred) for a in call.args[:index + 1]):
             return None

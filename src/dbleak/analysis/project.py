@@ -91,8 +91,16 @@ def summarize_tree(tree: ast.Module, module: str, is_package: bool,
         facts.release()
 
 
-def module_functions(facts: ModuleFacts) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
-    """Top-level functions and methods of top-level classes, by qualified name."""
+def module_functions(facts: ModuleFacts) -> Mapping[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Top-level functions and methods of top-level classes, by qualified name (made once per
+    module's facts: the summarizers and the call-site lookups each ask)."""
+    found = facts.__dict__.get("_dbleak_module_functions")
+    if found is None:
+        found = facts.__dict__["_dbleak_module_functions"] = _module_functions(facts)
+    return found
+
+
+def _module_functions(facts: ModuleFacts) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
     prefix = f"{facts.module_name}." if facts.module_name else ""
     found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
     for node in facts.tree.body:

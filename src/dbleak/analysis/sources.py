@@ -203,6 +203,8 @@ class ObjectSources:
         self._reexports: dict[str, str] = {}
         self._driver_modules: tuple[frozenset[str], frozenset[str]] | None = None
         self._readers: dict[int, OriginReader] = {}
+        self._names_by_node: dict[int, str] | None = None
+        self._parameter_origins: dict[tuple[str, str], list[Origin] | None] = {}
         self.class_of: dict[int, ast.ClassDef] = {}
         for scope in self.facts.scopes:
             node = scope.node
@@ -454,14 +456,27 @@ class ObjectSources:
                 a.arg == param for a in (*function.args.posonlyargs, *function.args.args,
                                          *function.args.kwonlyargs)):
             return None
-        qualname = next((q for q, f in module_functions(self.facts).items() if f is function),
-                        None)
+        qualname = self._function_names().get(id(function))
         return self.parameter_origins(qualname, param) if qualname is not None else None
+
+    def _function_names(self) -> dict[int, str]:
+        """The qualified name of each of the module's top-level functions and methods, by the
+        id of its node."""
+        if self._names_by_node is None:
+            self._names_by_node = {id(f): q for q, f in module_functions(self.facts).items()}
+        return self._names_by_node
 
     def parameter_origins(self, qualname: str, param: str) -> list[Origin] | None:
         """The origins every call site of the function ``qualname`` in its package passes
-        for ``param`` (see :func:`~dbleak.analysis.call_sites.parameter_sites`)."""
+        for ``param`` (see :func:`~dbleak.analysis.call_sites.parameter_sites`); asked once
+        per function and parameter (a helper's parameter is read at each of its uses)."""
         depends_on_callers(qualname)
+        key = (qualname, param)
+        if key not in self._parameter_origins:
+            self._parameter_origins[key] = self._parameter_origins_uncached(qualname, param)
+        return self._parameter_origins[key]
+
+    def _parameter_origins_uncached(self, qualname: str, param: str) -> list[Origin] | None:
         summary = self.summary(qualname)
         params = summary.get(SUMMARY_PARAMS) if summary is not None else None
         if not isinstance(params, (tuple, list)) or summary is None \

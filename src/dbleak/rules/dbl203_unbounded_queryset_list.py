@@ -231,8 +231,17 @@ class UnboundedQuerysetList(Rule):
         for scope in ctx.facts.scopes:
             if is_test_scope(scope):
                 continue
-            assignments = analysis.resolver.assignments(scope)
+            assignments: dict[str, list[ast.AST]] | None = None  # made at the first loop
             for node in _scope_nodes(scope):
+                kind = type(node)
+                if kind is ast.Call:
+                    if not (isinstance(node.func, ast.Name) and node.func.id == "len"  # type: ignore[attr-defined]
+                            and len(node.args) == 1 and not node.keywords):  # type: ignore[attr-defined]
+                        continue
+                elif not (kind is ast.For or kind is ast.AsyncFor or kind in _COMPREHENSIONS):
+                    continue
+                if assignments is None:
+                    assignments = analysis.resolver.assignments(scope)
                 if isinstance(node, (ast.For, ast.AsyncFor)):
                     chained = _chained(node.iter)
                     if chained:  # `chain(qs1, qs2)`: each walked in turn, as by a loop of its own

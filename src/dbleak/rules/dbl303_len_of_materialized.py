@@ -135,6 +135,7 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
     helper's other callers need the list; a counting helper of its own is the rewrite."""
     if is_test_module(ctx.path, ctx.settings.root):
         return
+    own_names: dict[int, set[int]] = {}
     for site in ctx.facts.calls:
         call = site.node
         if site.stmt is None:
@@ -146,7 +147,7 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
         if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
             how: str | None = "truth"  # `return not f()`: a truth value, wherever it goes
         else:
-            how = count_use(ctx.facts, used) or _held_only_counted(ctx, site.scope, used)
+            how = count_use(ctx.facts, used) or _held_only_counted(ctx, site.scope, used, own_names)
         if how is None:
             continue
         if is_test_scope(site.scope):
@@ -162,7 +163,8 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
 
 
 
-def _held_only_counted(ctx: CheckContext, scope: object, call: ast.expr) -> str | None:
+def _held_only_counted(ctx: CheckContext, scope: object, call: ast.expr,
+                       own_names: dict[int, set[int]]) -> str | None:
     """``tasks = get_tasks(...)``, then only ``if tasks:`` / ``len(tasks)``: how the name the
     call's list is bound to (once, in the scope) is used, when every use counts or tests it."""
     statement = ctx.facts.parent.get(id(call))
@@ -171,8 +173,11 @@ def _held_only_counted(ctx: CheckContext, scope: object, call: ast.expr) -> str 
         return None
     name = statement.targets[0].id
     node = getattr(scope, "node", None)
-    uses = [n for n in ctx.facts.scope_nodes.get(id(node), ())
-            if isinstance(n, ast.Name) and n.id == name]
+    own = own_names.get(id(node))
+    if own is None:  # the ids of the scope's own names, once per scope (not per call)
+        own = own_names[id(node)] = {id(n) for n in ctx.facts.scope_nodes.get(id(node), ())
+                                     if type(n) is ast.Name}
+    uses = [n for n in ctx.facts.names.get(name, ()) if id(n) in own]
     if any(not isinstance(n.ctx, ast.Load) and n is not statement.targets[0] for n in uses):
         return None  # bound again: another value
     loads = [n for n in uses if isinstance(n.ctx, ast.Load)]
