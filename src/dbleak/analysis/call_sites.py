@@ -34,6 +34,8 @@ from dbleak.index import (
     SUMMARY_OPAQUE_SITES,
     SUMMARY_REFERENCED,
     SUMMARY_RESULT_USES,
+    SiteGroups,
+    group_sites,
 )
 
 # The SUMMARY_* keys (and `called_words`, which reads them) live in
@@ -248,10 +250,12 @@ def _super_init_base(facts: ModuleFacts, reader: Any, call: ast.Call) -> str | N
 
 def parameter_sites(qualname: str, param: str, params: tuple[str, ...] | list[str],
                     modules: Iterable[tuple[str, Any]], canonical: Callable[[str], str],
+                    groups: Callable[[str, Mapping[str, Any]], SiteGroups] = lambda _m, s: group_sites(s),
                     ) -> list[Origin] | None:
     """The origins every call site of ``qualname`` in ``modules`` (``(module name, module
     summary)``) passes for ``param``; None when one of them does not tell, or there are none.
-    A class's ``__init__`` is called by calls of the class (``Artifact(self, key)``)."""
+    A class's ``__init__`` is called by calls of the class (``Artifact(self, key)``).
+    ``groups`` gives a module's call sites by name (the index keeps them: ``site_groups``)."""
     constructor = qualname.endswith(".__init__")
     target = qualname[: -len(".__init__")] if constructor else qualname
     name = target.rsplit(".", 1)[-1]
@@ -270,19 +274,20 @@ def parameter_sites(qualname: str, param: str, params: tuple[str, ...] | list[st
             found.append(origin)
         return True
 
-    for _module, summary in modules:
-        for method, args, keywords in summary.get(SUMMARY_OPAQUE_SITES) or ():
-            # `x.name(...)` on a receiver nobody resolved may call it: one more call site,
-            # whose receiver, if the callee is a method, is its instance
-            if constructor and method == "__init__":
-                return None
-            if method == name and not told(_argument(position, param, params, True, args, keywords)):
+    for module, summary in modules:
+        opaque, calls = groups(module, summary)
+        # `x.name(...)` on a receiver nobody resolved may call it: one more call site, whose
+        # receiver, if the callee is a method, is its instance
+        if constructor and "__init__" in opaque:
+            return None
+        for _method, args, keywords in opaque.get(name, ()):
+            if not told(_argument(position, param, params, True, args, keywords)):
                 return None
         for referenced in summary.get(SUMMARY_REFERENCED) or ():
             if referenced.rsplit(".", 1)[-1] == name and canonical(referenced) == target:
                 return None  # used as a value: its callers are not all in sight
-        for callee, bound, args, keywords in summary.get(SUMMARY_CALL_SITES) or ():
-            if callee.rsplit(".", 1)[-1] != name or canonical(callee) != target:
+        for callee, bound, args, keywords in calls.get(name, ()):
+            if canonical(callee) != target:
                 continue
             if not told(_argument(position, param, params, bound or constructor, args, keywords)):
                 return None

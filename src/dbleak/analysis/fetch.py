@@ -767,15 +767,18 @@ _TEST_FOLDERS = frozenset({"tests", "test", "testing", "test_utils"})
 
 def is_test_scope(scope: Scope | None) -> bool:
     """Inside a test: a function named ``test*`` or a class named ``Test*`` (unittest and
-    pytest conventions), wherever the module is (``tests/smoke.py``)."""
-    while scope is not None:
+    pytest conventions), wherever the module is (``tests/smoke.py``). Asked by every rule of
+    the family for every scope: kept on the scope once known."""
+    if scope is None:
+        return False
+    known = scope.in_test
+    if known is None:
         node = scope.node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _TEST_FUNCTION.match(node.name):
-            return True
-        if isinstance(node, ast.ClassDef) and _TEST_CLASS.search(node.name):
-            return True
-        scope = scope.parent
-    return False
+        known = scope.in_test = (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and bool(_TEST_FUNCTION.match(node.name))
+            or isinstance(node, ast.ClassDef) and bool(_TEST_CLASS.search(node.name))
+            or is_test_scope(scope.parent))
+    return known
 
 
 # `test`, `test_rows`, `testRows` (not `testimonials`); `TestRows`, `Test_rows`, `RowsTest(s)`.

@@ -25,6 +25,8 @@ if hasattr(ast, "TryStar"):
 class Scope:
     node: ScopeNode
     parent: Scope | None
+    # Whether the scope is a test's or inside one (``fetch.is_test_scope``), once known.
+    in_test: bool | None = field(default=None, repr=False)
 
     @property
     def is_function(self) -> bool:
@@ -183,6 +185,24 @@ _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
+def _leaf_types(base: type) -> frozenset[type]:
+    """``base`` and every class deriving from it (a set test is cheaper than ``isinstance``)."""
+    found = {base}
+    todo = [base]
+    while todo:
+        sub: type
+        for sub in todo.pop().__subclasses__():
+            if sub not in found:
+                found.add(sub)
+                todo.append(sub)
+    return frozenset(found)
+
+
+_STMT_TYPES = _leaf_types(ast.stmt)
+_EXPR_TYPES = _leaf_types(ast.expr)
+_SCOPE_TYPES = frozenset(SCOPE_NODES)
+
+
 def child_fields(cls: type) -> tuple[str, ...]:
     fields = _CHILD_FIELDS.get(cls)
     if fields is None:
@@ -227,7 +247,7 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
     call_type = ast.Call
     name_type = ast.Name
     reversed_fields = _REVERSED_CHILD_FIELDS
-    expr_type = ast.expr
+    stmt_types, expr_types, scope_types = _STMT_TYPES, _EXPR_TYPES, _SCOPE_TYPES
     # (node, scope, enclosing statement, the scope's node list)
     stack: list[tuple[ast.AST, Scope, ast.stmt | None, list[ast.AST]]] = []
     root_nodes = scope_lists[id(tree)]
@@ -242,8 +262,8 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
         if node_type is name_type:
             names.setdefault(node.id, []).append(node)  # type: ignore[attr-defined,arg-type]
             continue
-        if isinstance(node, stmt_type):
-            stmt = node
+        if node_type in stmt_types:
+            stmt = node  # type: ignore[assignment]
             scope_of_stmt[id(node)] = scope
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 resolver.add_import(node, module_name, top_level=statement_parent.get(id(node)) is tree,
@@ -273,8 +293,8 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
                 resolver.add_local(node.name, f"{module_name}.{node.name}" if module_name else node.name)
         elif node_type is call_type:
             calls.append(CallSite(node, stmt, scope))  # type: ignore[arg-type]
-        if isinstance(node, SCOPE_NODES):
-            inner = Scope(node, scope)
+        if node_type in scope_types:
+            inner = Scope(node, scope)  # type: ignore[arg-type]
             facts.scopes.append(inner)
             inner_nodes: list[ast.AST] = []
             scope_lists[id(node)] = inner_nodes
@@ -286,8 +306,8 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
             elif isinstance(node, ast.ClassDef):
                 children.extend((c, inner, inner_nodes) for c in node.body)
             else:
-                children.append((node.args, inner, inner_nodes))
-                children.extend((c, inner, inner_nodes) for c in node.body)
+                children.append((node.args, inner, inner_nodes))  # type: ignore[attr-defined]
+                children.extend((c, inner, inner_nodes) for c in node.body)  # type: ignore[attr-defined]
             for part, part_scope, part_nodes in reversed(children):
                 parent[id(part)] = node
                 if isinstance(part, stmt_type):
@@ -302,7 +322,7 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
             if node_type is ast.arguments:  # visited with the enclosing scope by the def above
                 fields = reversed_fields[node_type] = tuple(
                     f for f in fields if f != "defaults" and f != "kw_defaults")
-        is_stmt_holder = not isinstance(node, expr_type)
+        is_stmt_holder = node_type not in expr_types
         for field_name in fields:
             value = getattr(node, field_name, None)
             if value is None:
@@ -311,12 +331,12 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
                 for item in reversed(value):
                     if isinstance(item, AST):
                         parent[id(item)] = node
-                        if is_stmt_holder and isinstance(item, stmt_type):
+                        if is_stmt_holder and type(item) in stmt_types:
                             statement_parent[id(item)] = node
                         stack.append((item, scope, stmt, scope_nodes))
             elif isinstance(value, AST):
                 parent[id(value)] = node
-                if is_stmt_holder and isinstance(value, stmt_type):
+                if is_stmt_holder and type(value) in stmt_types:
                     statement_parent[id(value)] = node
                 stack.append((value, scope, stmt, scope_nodes))
     for scope_node_id, nodes in scope_lists.items():

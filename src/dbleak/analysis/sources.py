@@ -484,7 +484,8 @@ class ObjectSources:
             return None
         # A constructor's parameters are what the calls of its class pass.
         modules = self._calling_modules(qualname.removesuffix(".__init__"))
-        return parameter_sites(qualname, param, params, modules, self.through_reexports)
+        return parameter_sites(qualname, param, params, modules, self.through_reexports,
+                               self.ctx.project.site_groups)
 
     def _calling_modules(self, qualname: str) -> list[tuple[str, Mapping[str, Any]]]:
         """``(module name, module summary)`` of the modules of the package of ``qualname``
@@ -893,9 +894,9 @@ class ObjectSources:
         objects = self.drivers.objects
         if qualname in objects:
             return objects[qualname]
-        for spec in objects.values():
-            if qualname in spec.classes:
-                return spec
+        spec = self.drivers.class_objects.get(qualname)
+        if spec is not None:
+            return spec
         factory = self.drivers.factory(qualname)  # a class that is its own factory
         if factory is not None and factory.returns in objects:
             return objects[factory.returns]

@@ -234,6 +234,15 @@ class DriverTable:
     def _alias_roots(self) -> frozenset[str]:
         return frozenset(alias.partition(".")[0] for alias in self.module_aliases)
 
+    @cached_property
+    def class_objects(self) -> Mapping[str, ObjectSpec]:
+        """The object each class of the table's objects' ``classes`` is (the first that lists it)."""
+        found: dict[str, ObjectSpec] = {}
+        for spec in self.objects.values():
+            for name in spec.classes:
+                found.setdefault(name, spec)
+        return found
+
     def factory(self, qualname: str | None) -> FactorySpec | None:
         if qualname is None:
             return None
@@ -277,12 +286,12 @@ class DriverTable:
 
     def canonical(self, qualname: str) -> str:
         """Map module aliases onto their canonical module (``sqlite3.dbapi2.x`` → ``sqlite3.x``)."""
-        if qualname.partition(".")[0] not in self._alias_roots:
-            return qualname
         memo = self._canonical_memo  # names resolved again and again: ~280 k calls a big run
         found = memo.get(qualname)
         if found is None:
-            found = memo[qualname] = self._canonical(qualname)
+            found = memo[qualname] = (
+                self._canonical(qualname) if qualname.partition(".")[0] in self._alias_roots
+                else qualname)
         return found
 
     def _canonical(self, qualname: str) -> str:
