@@ -186,12 +186,14 @@ def _walk(absolute_root: str, given_root: Path, settings_for: Callable[[Path], S
     reached under two names is checked once."""
     cwd = os.getcwd()
     given = str(given_root)
-    # (absolute folder, the path as the user would see it, the ignore specs that apply inside)
-    stack: list[tuple[str, str, list[_Spec]]] = [
-        (absolute_root, given, _with_own_spec(absolute_root, parent_specs))]
+    # (absolute folder, the path as the user would see it, the ignore specs of the folders above
+    # it, its real path): a folder's own ignore file is read once its entries are listed, and a
+    # folder reached by no symlink is its parent's real path and its name (`realpath` per folder
+    # was a fifth of a warm run's discovery)
+    stack: list[tuple[str, str, list[_Spec], str]] = [
+        (absolute_root, given, parent_specs, os.path.realpath(absolute_root))]
     while stack:
-        folder, shown, specs = stack.pop()
-        real_folder = os.path.realpath(folder)
+        folder, shown, specs, real_folder = stack.pop()
         if real_folder in visited:
             continue
         visited.add(real_folder)
@@ -201,7 +203,8 @@ def _walk(absolute_root: str, given_root: Path, settings_for: Callable[[Path], S
             if on_error:
                 on_error(Path(shown), error)
             continue
-        subfolders: list[tuple[str, str, list[_Spec]]] = []
+        specs = _with_own_spec(folder, specs, {entry.name for entry in entries})
+        subfolders: list[tuple[str, str, list[_Spec], str]] = []
         folder_settings = settings_for(Path(folder) / "__dbleak_probe__.py")
         for entry in entries:
             name = entry.name
@@ -218,11 +221,11 @@ def _walk(absolute_root: str, given_root: Path, settings_for: Callable[[Path], S
             if settings.respect_gitignore and specs and _ignored(absolute, is_dir, specs):
                 continue
             display = os.path.relpath(absolute, cwd) if not os.path.isabs(given) else absolute
-            if is_dir:
-                subfolders.append((absolute, display, _with_own_spec(absolute, specs)))
-                continue
             real = (os.path.realpath(absolute) if entry.is_symlink()
                     else os.path.join(real_folder, name))
+            if is_dir:
+                subfolders.append((absolute, display, specs, real))
+                continue
             if real in seen:
                 continue
             seen.add(real)
@@ -231,9 +234,12 @@ def _walk(absolute_root: str, given_root: Path, settings_for: Callable[[Path], S
         stack.extend(reversed(subfolders))
 
 
-def _with_own_spec(folder: str, specs: list[_Spec]) -> list[_Spec]:
-    repository = os.path.exists(os.path.join(folder, ".git"))
+def _with_own_spec(folder: str, specs: list[_Spec], names: set[str]) -> list[_Spec]:
+    """The ignore specs that apply inside ``folder`` (``names``: its entries)."""
+    repository = ".git" in names
     if repository:
         specs = []  # a nested repository: the outer one's ignore files stop at its root
+    if not repository and ".gitignore" not in names:
+        return specs
     spec = _read_spec(folder, with_info_exclude=repository)
     return [*specs, (folder, spec)] if spec is not None else specs
