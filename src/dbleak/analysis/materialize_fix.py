@@ -7,6 +7,7 @@ module turns a site into the text that replaces them: the loop over the lazy sou
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,12 @@ from dbleak.analysis.module import (
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.models import Applicability, Position
 from dbleak.source import LineIndex
+
+
+# Comments that speak to a tool about their own line (type checkers, linters, coverage,
+# formatters): moved to a line of their own, they would speak about nothing.
+_PRAGMA = re.compile(r"#\s*(type|ty|pyright|mypy|pyre-\w+|pylint|noqa|nosec|pragma|fmt|isort|ruff)\b",
+                     re.IGNORECASE)
 
 
 def rewriter_for(ctx: Any) -> Rewriter:
@@ -86,6 +93,8 @@ class Rewriter:
         if first[:start_col].strip():
             return None
         after = last[end_col:]
+        if _PRAGMA.match(after.strip()):
+            return None  # `# type: ignore`, `# noqa`: on a line of its own it would apply to nothing
         if after.strip().startswith("#"):
             # Keep the trailing comment, on its own line where the statement was.
             comment_col = end_col + len(after) - len(after.lstrip())

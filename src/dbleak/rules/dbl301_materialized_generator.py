@@ -78,6 +78,9 @@ class MaterializedGenerator(Rule):
     Dropping the brackets of `any([...])`/`all([...])` is unsafe when the rows have side
     effects: short-circuiting skips them. `sorted()` is never a consumer here: it builds its
     own list anyway.
+    A name bound to the list on a line that ends in a tool's comment (`# type: ignore`,
+    `# noqa`, `# pragma: no cover`) gets no fix: removing the binding would leave the comment
+    on a line of its own, where it applies to nothing.
 
     ## Options
     None.

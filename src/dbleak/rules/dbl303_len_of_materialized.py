@@ -76,6 +76,9 @@ class LenOfMaterialized(Rule):
     `len(query.all())` → `query.count()` is unsafe: it runs another query (`SELECT count(*)` over
     the query), which can differ with joined eager loading or duplicate rows.
     `len(cur.fetchall())` gets a display-only suggestion: rewrite the SQL as `SELECT COUNT(*)`.
+    A name bound to the list on a line that ends in a tool's comment (`# type: ignore`,
+    `# noqa`, `# pragma: no cover`) gets no fix: removing the binding would leave the comment
+    on a line of its own, where it applies to nothing.
 
     ## Options
     None.

@@ -48,6 +48,9 @@ class FirstOfMaterialized(Rule):
     Always unsafe: on an empty result, `list(g)[0]` raises `IndexError` where `next(iter(g))`
     raises `StopIteration`, and `fetchone()` / `.first()` return `None`. The rows after the first
     are also no longer read (a generator is left unfinished).
+    A name bound to the list on a line that ends in a tool's comment (`# type: ignore`,
+    `# noqa`, `# pragma: no cover`) gets no fix: removing the binding would leave the comment
+    on a line of its own, where it applies to nothing.
 
     ## Options
     None.

@@ -78,6 +78,9 @@ class FetchallIteratedOnce(Rule):
     the cursor's driver is not known (iteration is an optional DB-API extension), for a
     SQLAlchemy `.all()`, or when the body calls unknown code: the cursor stays open while the
     body runs.
+    A name bound to the list on a line that ends in a tool's comment (`# type: ignore`,
+    `# noqa`, `# pragma: no cover`) gets no fix: removing the binding would leave the comment
+    on a line of its own, where it applies to nothing.
 
     ## Options
     `[tool.dbleak.sql]` `bounded-columns` and `small-tables` decide which queries count as
