@@ -143,3 +143,39 @@ def test_many_fixes_in_one_file_settle(tmp_path: Path) -> None:
 
 def test_edit_dataclass_positions_are_ordered() -> None:
     assert Edit("", Position(1, 0), Position(1, 0)).start < Position(2, 0)
+
+
+_HANDLERS = '''from django.db import models
+
+
+class Tag(models.Model):
+    items = models.ManyToManyField("Item", related_name="aliases")
+
+    def has_items(self):
+        return bool(self.items.all())
+
+
+class AliasHandler:
+    def all(self):
+        return ["a", "b"]
+
+
+def describe(obj):
+    if obj.aliases.all():
+        return "aliased"
+    return ""
+'''
+
+
+def test_a_related_manager_known_by_its_name_only_gets_an_unsafe_fix() -> None:
+    # `aliases` is declared by a model, but `obj` may be anything with an `aliases` handler
+    # whose `all()` gives a list (evennia's): `.exists()` would raise there. Only the `self`
+    # of a model's method (or an instance fetched by a manager) is known to be a model.
+    from dbleak.api import check_source
+
+    settings = Settings(select=("DBL306",))
+    found = {f.start.line: f.plan.applicability for f in check_source(_HANDLERS, "app/models.py", settings).findings
+             if f.plan is not None}
+    assert found == {8: Applicability.SAFE, 17: Applicability.UNSAFE}
+    assert fix_source(_HANDLERS, "app/models.py", settings).text.count(".exists()") == 1
+

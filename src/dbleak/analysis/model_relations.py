@@ -492,13 +492,13 @@ def class_tables(klass: ast.ClassDef, module_name: str) -> tuple[str, ...]:
         name = _string(declared)
         return (name,) if name else ()
     parts = module_name.split(".")
-    if "models" not in parts[1:] or not _is_django_model(klass):
+    if "models" not in parts[1:] or not is_django_model(klass):
         return ()
     label = parts[parts.index("models", 1) - 1]
     return (f"{label}_{klass.name}".lower(),)
 
 
-def _is_django_model(klass: ast.ClassDef) -> bool:
+def is_django_model(klass: ast.ClassDef) -> bool:
     """A base ``models.Model`` or a field ``models.SomethingField(...)`` in the body."""
     if any(isinstance(b, ast.Attribute) and b.attr == "Model" for b in klass.bases):
         return True
@@ -792,6 +792,11 @@ def _model_relations(shapes: frozenset[tuple[str, bool, tuple[str, ...]]],
 # Base names (last names, see `names.base_name`) that declare no relation: Django's and
 # Flask-SQLAlchemy's `Model`, a declarative `Base`.
 _MODEL_ROOTS = frozenset({"Model", "Base", "DeclarativeBase", "object"})
+
+
+def model_class_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:
+    """The names of the project's model classes (and of this module's)."""
+    return frozenset(shape[0] for shape in _listed(facts, project, SHAPES_KEY))
 
 
 def related_manager_names(facts: ModuleFacts, project: ProjectIndex) -> frozenset[str]:

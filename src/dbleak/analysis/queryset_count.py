@@ -28,6 +28,7 @@ from dbleak.analysis.fetch_orm import (
     method_chain,
     model_factory_name,
 )
+from dbleak.analysis.model_relations import is_django_model
 from dbleak.analysis.module import ModuleFacts, Scope, argument_position, walk
 from dbleak.analysis.names import base_name, refines
 from dbleak.analysis.origins import has_decorator, instance_method_of, is_none, parameter_defaults
@@ -76,18 +77,19 @@ class CountSite:
 def count_sites(facts: ModuleFacts, path: str, root: str | None, managers: frozenset[str],
                 helper_queryset: Callable[[ast.expr, Scope], bool] | None = None,
                 custom: Mapping[str, str] | None = None,
-                refined_by: Callable[[ast.Call, int | str, Scope], bool] | None = None
-                ) -> list[CountSite]:
+                refined_by: Callable[[ast.Call, int | str, Scope], bool] | None = None,
+                models: frozenset[str] = frozenset()) -> list[CountSite]:
     """Every place of the module that evaluates a queryset only to count or test it;
     ``managers`` are the related manager names the project's models declare;
     ``helper_queryset`` says whether a call (or ``self.<property>``) is of a project helper
     that returns a queryset; ``custom`` the project's own queryset methods (see
     ``model_relations.queryset_methods``: those that do not slice make querysets);
     ``refined_by`` whether a call only refines or queries what it is passed at a position
-    (a project function's summary says: its rows are not read there)."""
+    (a project function's summary says: its rows are not read there); ``models`` the names of
+    the project's model classes."""
     if is_test_module(path, root):
         return []
-    finder = _Finder(facts, managers, helper_queryset, custom, refined_by)
+    finder = _Finder(facts, managers, helper_queryset, custom, refined_by, models)
     return list(finder.sites())
 
 
@@ -95,8 +97,10 @@ class _Finder:
     def __init__(self, facts: ModuleFacts, managers: frozenset[str],
                  helper_queryset: Callable[[ast.expr, Scope], bool] | None = None,
                  custom: Mapping[str, str] | None = None,
-                 refined_by: Callable[[ast.Call, int | str, Scope], bool] | None = None) -> None:
+                 refined_by: Callable[[ast.Call, int | str, Scope], bool] | None = None,
+                 models: frozenset[str] = frozenset()) -> None:
         self.facts = facts
+        self.models = models
         self.helper_queryset = helper_queryset
         self.refined_by = refined_by
         # The project's queryset methods that make a queryset without slicing it.
@@ -330,7 +334,8 @@ class _Finder:
             if self._spoken_to_queryset(steps):
                 # `notes.filter(Q(added__range=...))` of a name nothing else types
                 return _INFERRED
-        entry = related_entry(steps, self.own_managers, self.django)
+        entry = related_entry(steps, self.own_managers, self.django,
+                              self._model_instance(root, scope))
         if entry is None:
             # `get_title_queryset(request).filter(page__in=ids)`: what a call of no known
             # type gives, refined in Django's lookup language
@@ -616,22 +621,22 @@ class _Finder:
         if not isinstance(root, ast.Name):
             return False
         values = self._refined_bindings(root.id, scope)
-        if not values:
+        return bool(values) and all(_fetches_one(value) and not any(
+            isinstance(sub, ast.Attribute) and sub.attr == "prefetch_related"
+            or isinstance(sub, ast.Name) and sub.id == "Prefetch" for sub in walk(value))
+            for value in values)
+
+    def _model_instance(self, root: ast.AST, scope: Scope) -> bool:
+        """``root`` is a name known to hold a model instance: the ``self`` of a method of one
+        of the project's models, or a name the scope binds only to one instance fetched
+        (``Book.objects.get(...)``, ``get_object_or_404(Book, ...)``, ``….first()``)."""
+        if not isinstance(root, ast.Name):
             return False
-        for value in values:
-            if not isinstance(value, ast.Call) or any(
-                    isinstance(sub, ast.Attribute) and sub.attr == "prefetch_related"
-                    or isinstance(sub, ast.Name) and sub.id == "Prefetch" for sub in walk(value)):
-                return False
-            func = value.func
-            if isinstance(func, ast.Name) and func.id == "get_object_or_404":
-                continue
-            _root, chain = method_chain(value)
-            if chain and chain[-1].name in ("get", "first", "last") \
-                    and any(step.name in DJANGO_MANAGERS for step in chain):
-                continue
-            return False
-        return True
+        cls = self._method_self(root, scope)
+        if cls is not None:
+            return cls.name in self.models or is_django_model(cls)
+        values = self._refined_bindings(root.id, scope)
+        return bool(values) and all(map(_fetches_one, values))
 
     def _prefetched(self, node: ast.AST) -> frozenset[str]:
         """The relations prefetched in the top-level function or class that holds ``node``
@@ -653,28 +658,46 @@ class _Finder:
 _Q_NAMES = frozenset({"django.db.models.Q", "django.db.models.query_utils.Q"})
 
 
+def _fetches_one(value: ast.AST) -> bool:
+    """``get_object_or_404(...)``, or a manager's chain ending in ``get``/``first``/``last``:
+    one model instance."""
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    if isinstance(func, ast.Name) and func.id == "get_object_or_404":
+        return True
+    _root, chain = method_chain(value)
+    return bool(chain) and chain[-1].name in ("get", "first", "last") \
+        and any(step.name in DJANGO_MANAGERS for step in chain)
+
+
 def imports_django(facts: ModuleFacts) -> bool:
     """Whether the module imports anything of Django."""
     return any(q == "django" or q.startswith("django.") for q in facts.resolver.bindings.values())
 
 
 def related_entry(steps: list[Step], declared: frozenset[str], django: bool,
-                  ) -> tuple[int, str] | None:
+                  self_model: bool = True) -> tuple[int, str] | None:
     """``(i, how known)`` when ``steps`` (of :func:`method_chain`) read a related manager of a
     model instance: ``book.authors.all()`` / ``.filter(...)`` / ``.exclude(...)``, ``i`` the
     index of that first call. In a module that imports Django the relation is a default
     ``<model>_set``, one of Django's own (``user.groups``) or one of ``declared`` (the names
     the project's models declare: many-to-many fields, ``related_name`` values); elsewhere (an
-    exporter handed model instances) only one of ``declared``, and the answer is "inferred"."""
+    exporter handed model instances) only one of ``declared``, and the answer is "inferred".
+    A declared name read on anything but the ``self`` of a model's method (``self_model``:
+    the chain's root is one) is "inferred" too: only the name says the object is a model
+    instance, and another class of the project may hold a handler of that name
+    (``obj.aliases.all()`` where another model declares ``aliases``)."""
     first = next((i for i, s in enumerate(steps) if s.call is not None), None)
     if not first or steps[first].name not in _RELATED_ENTRY:
         return None
     related = steps[first - 1].name
     if django:
-        if not (related.endswith("_set") or related in declared
-                or related in FRAMEWORK_RELATED_MANAGERS):
+        if related.endswith("_set") or related in FRAMEWORK_RELATED_MANAGERS:
+            return first, _KNOWN
+        if related not in declared:
             return None  # `obj.aliases.all()` of some other handler class
-        return first, _KNOWN
+        return first, _KNOWN if self_model and first == 1 else _INFERRED
     return (first, _INFERRED) if related in declared else None
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.fetch_summary import callee_qualname
 from dbleak.analysis.materialize_fix import Rewriter, rewriter_for
-from dbleak.analysis.model_relations import queryset_methods, related_manager_names
+from dbleak.analysis.model_relations import model_class_names, queryset_methods, related_manager_names
 from dbleak.analysis.module import Scope
 from dbleak.analysis.origins import instance_method_of
 from dbleak.analysis.queryset_count import CountSite, count_sites, queryset_origin
@@ -126,7 +126,12 @@ class QuerysetEvaluatedForCount(Rule):
     rows): those read the result cache the evaluation filled, and after
     the fix each runs a query of its own (a concurrent write can then make them disagree).
     Unsafe too for a related manager in a module that imports nothing of Django (an exporter
-    handed model instances): only the relation's name says it is one. `len(set(qs))` →
+    handed model instances), and for one whose name a model declares (`related_name`, a
+    many-to-many field) read on anything but the `self` of a model's method or an instance a
+    manager fetched (`Book.objects.get(...)`, `get_object_or_404(...)`): only the relation's
+    name says it is one, and another class may hold a handler of that name whose `all()`
+    gives a list (evennia's `obj.aliases`). Default reverse names (`chapter_set`) and Django's
+    own (`user.groups`) stay safe. `len(set(qs))` →
     `qs.order_by().distinct().count()` is always unsafe: the database decides which values are
     the same (collations), not Python. A comprehension's condition has no fix: it must be
     rewritten as a filter of the query (`.filter(provider=p).exists()`) by hand.
@@ -187,7 +192,7 @@ class QuerysetEvaluatedForCount(Rule):
         kept: set[int] = set()
         custom = queryset_methods(ctx.facts, ctx.project)
         for site in count_sites(ctx.facts, ctx.path, ctx.settings.root, managers, helper_queryset,
-                                custom, refined_by):
+                                custom, refined_by, model_class_names(ctx.facts, ctx.project)):
             rewriter = rewriter or rewriter_for(ctx)
             if site.kept_by is not None:
                 if id(site.kept_by) in kept:
