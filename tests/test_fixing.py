@@ -179,3 +179,12 @@ def test_a_related_manager_known_by_its_name_only_gets_an_unsafe_fix() -> None:
     assert found == {8: Applicability.SAFE, 17: Applicability.UNSAFE}
     assert fix_source(_HANDLERS, "app/models.py", settings).text.count(".exists()") == 1
 
+
+def test_a_fix_title_names_what_the_message_names() -> None:
+    from dbleak.api import check_source
+
+    text = ("from sqlalchemy.orm import Session\n\n\ndef count(engine):\n"
+            "    session = Session(engine)\n    return session.execute('select 1').scalar()\n")
+    (finding,) = check_source(text, "m.py", Settings(select=("DBL101",))).findings
+    assert "session `session`" in finding.message
+    assert finding.plan is not None and finding.plan.title == "Wrap the session in `with closing(...)`"

@@ -186,6 +186,9 @@ def _escaping_sink(node: ast.Name, parents: dict[int, ast.AST], names: set[str],
         current = parent
 
 
+_TITLE_WORDS = {Kind.SESSION: "session", Kind.ENGINE: "engine", Kind.POOL: "pool"}
+
+
 def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedFix:
     """A `with closing(...)` / `with` / `try: … finally:` plan for one resource, or why not.
 
@@ -202,6 +205,8 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
         # a pool's connection goes back by the pool's own method, on the pool object: closing
         # it would leave its slot taken
         return PlannedFix(None, f"give it back with the pool's `{spec.pool_release[0]}()` in a `finally`")
+    # The fix's title names what the message names (`Wrap the session in …`).
+    title_kind = _TITLE_WORDS.get(flow.resource.kind, title_kind)
     planned = _plan_fix(ctx, flow, title_kind)
     if planned.plan is not None and (flow.guessed or spec.project_class
                                      or (spec.driver == "dbapi" and spec.kind is Kind.CONNECTION)
