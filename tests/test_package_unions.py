@@ -62,3 +62,39 @@ def test_the_package_models_are_read_and_vendored_ones_are_not(tmp_path: Path, a
     # in a migration too); `Model` is a model class chosen at run time, `Order` a table that
     # grows.
     assert found == [6, 10]
+
+
+ORDERS = textwrap.dedent("""\
+    from django.db import models
+
+
+    class Order(models.Model):
+        user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="orders")
+        total = models.IntegerField()
+    """)
+
+VIEWS = textwrap.dedent("""\
+    from django.http import HttpResponse
+
+
+    def summary(request, user):
+        return HttpResponse(str(len(user.orders.all())))
+    """)
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "with-the-project"])
+def test_a_django_project_apps_models_are_read_beside_the_checked_app(tmp_path: Path,
+                                                                        alone: bool) -> None:
+    # A Django project's apps are top-level packages side by side under its root (`manage.py`):
+    # `blog` reads a relation `shop` declares, whether pre-commit passes one file or the run
+    # is given the whole project.
+    (tmp_path / "manage.py").write_text("")
+    for app, name, text in (("shop", "models.py", ORDERS), ("blog", "views.py", VIEWS)):
+        (tmp_path / app).mkdir()
+        (tmp_path / app / "__init__.py").write_text("")
+        (tmp_path / app / name).write_text(text)
+    settings = settings_from_table({"select": ["DBL306"]}, tmp_path / "dbleak.toml")
+    paths = [tmp_path / "blog" / "views.py"] if alone else [tmp_path]
+    found = [(f.code, f.start.line) for r in check_paths(paths, lambda _p: settings, RunOptions())
+             if r.result.path.endswith("views.py") for f in r.result.findings]
+    assert found == [("DBL306", 5)]

@@ -364,6 +364,24 @@ class ModuleFinder:
             self.store.keep_summaries(path, key, summaries)
         return summaries
 
+    def sibling_packages(self, package: str) -> list[str]:
+        """The other top-level packages beside ``package`` in its project's root folder (one
+        holding a ``pyproject.toml``, ``setup.py``, ``setup.cfg``, ``.git`` or Django's
+        ``manage.py``): the apps of a Django project, each a top-level package, whose models
+        relate to each other's. Empty for a package outside such a root (installed ones)."""
+        path = self.find(package)
+        if path is None or os.path.basename(path) != "__init__.py":
+            return []
+        root = os.path.dirname(os.path.dirname(path))
+        if not any(os.path.exists(os.path.join(root, marker))
+                   for marker in (*_PROJECT_MARKERS, "manage.py")):
+            return []
+        return [name for name, is_dir in sorted(self._listing(root).items())
+                if is_dir and name != package and name.isidentifier()
+                and name not in _EXCLUDED_FOLDERS
+                and os.path.isfile(os.path.join(root, name, "__init__.py"))
+                and self.find(name) == os.path.join(root, name, "__init__.py")]
+
     def package_files(self, package: str) -> list[tuple[str, str]]:
         """``(module name, path)`` of every module of a top-level package (or of the one
         top-level module of that name) on disk."""
@@ -520,20 +538,22 @@ class ProjectIndex:
             modules = self._model_modules(package)
             found = cached | frozenset(
                 value for module, summary in self._disk.items()
-                if module.split(".", 1)[0] == package and _in_modules(module, modules)
-                for value in summary.facts.get(key, ()))
+                if _in_modules(module, modules) for value in summary.facts.get(key, ()))
             self._package_unions[(key, package)] = found
         return found
 
     def _model_modules(self, package: str) -> frozenset[str]:
-        """The modules of ``package`` on disk, not in the run, whose text declares models
-        (their summaries are read into the index once)."""
+        """The modules of ``package`` and of the other top-level packages of its project (a
+        Django project's apps: :meth:`ModuleFinder.sibling_packages`) on disk, not in the run,
+        whose text declares models (their summaries are read into the index once)."""
         found = self._model_modules_of.get(package)
         if found is not None:
             return found
         modules: set[str] = set()
         assert self.finder is not None
-        for module, path in self.finder.package_files(package):
+        files = [entry for name in (package, *self.finder.sibling_packages(package))
+                 for entry in self.finder.package_files(name)]
+        for module, path in files:
             if module in self.functions:
                 continue  # the run's own: in the union already
             try:

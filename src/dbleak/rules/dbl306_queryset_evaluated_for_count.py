@@ -114,8 +114,9 @@ class QuerysetEvaluatedForCount(Rule):
     to an instance fetched on its own, with no prefetch in the call: `get_object_or_404(Book,
     pk=pk)`, `Book.objects.get(...)`, `….first()`; a view's `get_queryset()` prefetch does not
     reach it), but a prefetch made elsewhere is not seen.
-    Related managers are known from the models of the checked file's top-level package (those
-    on disk too, when a file is checked alone).
+    Related managers are known from the models of the run and of the checked file's project on
+    disk (its top-level package, and the other top-level packages of its project's root: a
+    Django project's apps), so a file checked alone sees what the whole project's run sees.
 
     [[tests-not-checked]]
 
