@@ -98,3 +98,44 @@ def test_a_django_project_apps_models_are_read_beside_the_checked_app(tmp_path: 
     found = [(f.code, f.start.line) for r in check_paths(paths, lambda _p: settings, RunOptions())
              if r.result.path.endswith("views.py") for f in r.result.findings]
     assert found == [("DBL306", 5)]
+
+
+TAGS = textwrap.dedent("""\
+    from django.db import models
+
+
+    class Page(models.Model):
+        title = models.CharField(max_length=50)
+
+
+    class Alias(models.Model):
+        page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="aliases")
+    """)
+
+HANDLERS = textwrap.dedent("""\
+    from django.conf import settings
+
+
+    def describe(obj):
+        if obj.aliases.all():
+            return settings.DEBUG
+        return None
+    """)
+
+
+def test_a_run_given_two_projects_keeps_each_projects_models_to_itself(tmp_path: Path) -> None:
+    # `aliases` is a relation in the CMS project and a handler (whose `all()` gives a list) in
+    # the game: checking both in one run must not make the game's handler a related manager,
+    # as checking the game alone does not.
+    for project, package, name, text in (("cms", "cms", "models.py", TAGS),
+                                         ("game", "game", "commands.py", HANDLERS)):
+        folder = tmp_path / project / package
+        folder.mkdir(parents=True)
+        (tmp_path / project / "pyproject.toml").write_text("")
+        (folder / "__init__.py").write_text("")
+        (folder / name).write_text(text)
+    settings = settings_from_table({"select": ["DBL306"]}, tmp_path / "dbleak.toml")
+    for paths in ([tmp_path], [tmp_path / "game"]):
+        found = [(r.result.path, f.start.line) for r in check_paths(paths, lambda _p: settings, RunOptions())
+                 for f in r.result.findings]
+        assert found == []

@@ -507,6 +507,7 @@ class ProjectIndex:
         digest of each (:func:`value_digest`) when the cache kept them."""
         if merged:
             self._unions.clear()
+            self._package_unions.clear()
             self._mentions.clear()
             self._mentioning_cache.clear()
             self._digests.clear()
@@ -521,9 +522,12 @@ class ProjectIndex:
     def union_of(self, key: str, package: str = "") -> frozenset[Any]:
         """Every value listed under ``key`` by any entry (e.g. all relation field names).
 
-        With ``package`` (a top-level package), also by the modules of that package on disk
-        that declare models (see :data:`_MODEL_MARKERS`) and that the run was not given: a
-        file checked alone knows its package's models as a whole run does."""
+        With ``package`` (a top-level package), only by the run's modules of that package and
+        of the other top-level packages of its project (:meth:`ModuleFinder.sibling_packages`),
+        and also by those packages' modules on disk that declare models (see
+        :data:`_MODEL_MARKERS`) and that the run was not given: a file checked alone knows its
+        project's models as a whole run does, and a run given several projects keeps each
+        project's models to itself."""
         if self._reads is not None:
             self._reads.add(("union", f"{key}\0{package}" if package else key))
         cached = self._unions.get(key)
@@ -536,7 +540,11 @@ class ProjectIndex:
         found = self._package_unions.get((key, package))
         if found is None:
             modules = self._model_modules(package)
-            found = cached | frozenset(
+            project = {package, *self.finder.sibling_packages(package)}
+            own = cached if not cached else frozenset(
+                value for qualname, summary in self.functions.items()
+                if qualname.split(".", 1)[0] in project for value in summary.facts.get(key, ()))
+            found = own | frozenset(
                 value for module, summary in self._disk.items()
                 if _in_modules(module, modules) for value in summary.facts.get(key, ()))
             self._package_unions[(key, package)] = found

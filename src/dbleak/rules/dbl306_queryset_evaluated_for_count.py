@@ -114,9 +114,10 @@ class QuerysetEvaluatedForCount(Rule):
     to an instance fetched on its own, with no prefetch in the call: `get_object_or_404(Book,
     pk=pk)`, `Book.objects.get(...)`, `….first()`; a view's `get_queryset()` prefetch does not
     reach it), but a prefetch made elsewhere is not seen.
-    Related managers are known from the models of the run and of the checked file's project on
-    disk (its top-level package, and the other top-level packages of its project's root: a
-    Django project's apps), so a file checked alone sees what the whole project's run sees.
+    Related managers are known from the models of the checked file's project: its top-level
+    package and the other top-level packages of its project's root (a Django project's apps),
+    read from the run or from disk, so a file checked alone sees what the whole project's run
+    sees, and a run given several projects keeps each one's models to itself.
 
     [[tests-not-checked]]
 
