@@ -84,3 +84,36 @@ def test_the_module_itself_is_still_reported_unparsable(tmp_path: Path) -> None:
     found = {(Path(r.result.path).name, f.start.line, f.code)
              for r in results for f in r.result.findings}
     assert ("manager.py", 9, "DBL001") in found
+
+
+def test_a_class_keeps_the_members_that_parse() -> None:
+    # osf.io's `AbstractNode`: one method calls `update(..., async=False)` (a keyword before
+    # Python 3.7), the fields above it still say what the model relates to.
+    text = textwrap.dedent("""\
+        from django.db import models
+
+
+        @register
+        class AbstractNode(Base,
+                           Mixin):
+            \"\"\"A node.\"\"\"
+
+            owner = models.ForeignKey("User", on_delete=models.CASCADE)
+            title = models.TextField()
+
+            def update_search(self):
+                index(self, async=False)
+
+            @property
+            def url(self):
+                return "/" + self.title
+        """)
+    tree = salvage_module(text)
+    assert tree is not None
+    (klass,) = [s for s in tree.body if isinstance(s, ast.ClassDef)]
+    assert klass.name == "AbstractNode" and klass.lineno == 5 and len(klass.decorator_list) == 1
+    assert [b.id for b in klass.bases] == ["Base", "Mixin"]  # type: ignore[attr-defined]
+    kept = [(type(s).__name__, s.lineno) for s in klass.body]
+    assert kept == [("Expr", 7), ("Assign", 9), ("Assign", 10), ("FunctionDef", 16)]
+    url = klass.body[-1]
+    assert isinstance(url, ast.FunctionDef) and url.decorator_list and url.col_offset == 4
