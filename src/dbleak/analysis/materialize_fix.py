@@ -26,7 +26,6 @@ from dbleak.fixes.plan import ReplaceRange
 from dbleak.models import Applicability, Position
 from dbleak.source import LineIndex
 
-
 # Comments that speak to a tool about their own line (type checkers, linters, coverage,
 # formatters): moved to a line of their own, they would speak about nothing.
 _PRAGMA = re.compile(r"#\s*(type|ty|pyright|mypy|pyre-\w+|pylint|noqa|nosec|pragma|fmt|isort|ruff)\b",
@@ -94,7 +93,7 @@ class Rewriter:
             return None
         after = last[end_col:]
         if _PRAGMA.match(after.strip()):
-            return None  # `# type: ignore`, `# noqa`: on a line of its own it would apply to nothing
+            return None  # a type-checker or linter comment: alone on its line it would apply to nothing
         if after.strip().startswith("#"):
             # Keep the trailing comment, on its own line where the statement was.
             comment_col = end_col + len(after) - len(after.lstrip())

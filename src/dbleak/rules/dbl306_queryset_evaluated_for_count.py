@@ -7,7 +7,11 @@ from collections.abc import Iterable, Iterator
 
 from dbleak.analysis.fetch_summary import callee_qualname
 from dbleak.analysis.materialize_fix import Rewriter, rewriter_for
-from dbleak.analysis.model_relations import model_class_names, queryset_methods, related_manager_names
+from dbleak.analysis.model_relations import (
+    model_class_names,
+    queryset_methods,
+    related_manager_names,
+)
 from dbleak.analysis.module import Scope
 from dbleak.analysis.origins import instance_method_of
 from dbleak.analysis.queryset_count import CountSite, count_sites, queryset_origin
