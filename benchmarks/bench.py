@@ -2,7 +2,9 @@
 
     python benchmarks/bench.py DIR [--repeat N] [--skip-libcst] [--cache] [--json]
 
-Phases: `ast.parse` and libcst parsing of every file; `dbleak check` without a cache (cold).
+Phases: `ast.parse` and libcst parsing of every file; `dbleak check` without a cache (cold),
+with the default workers (one per core) and with one worker (`DBLEAK_JOBS=1`: what the
+issues' CPU bound is about; the two give the speed-up of the workers).
 With ``--cache``, on a copy of DIR (DIR is only read): a warm run (nothing changed), a run after
 one file was edited (a line appended), and that file passed alone (as pre-commit passes it),
 each with the cache the run before left. With ``--json``, a cold check that also renders every
@@ -65,7 +67,7 @@ def phase(name: str, root: Path, repeat: int) -> dict[str, float]:
                     libcst.parse_module(text)
                 except Exception:
                     pass
-        elif name in ("dbleak", "json"):
+        elif name in ("dbleak", "dbleak-1", "json"):
             from dbleak.api import RunOptions, check_paths
             from dbleak.settings import ConfigResolver
 
@@ -134,14 +136,15 @@ def main() -> None:
             for copy in _COPIES.values():
                 shutil.rmtree(copy.parent, ignore_errors=True)
         return
-    phases = (["ast", "dbleak"] + (["json"] if args.json else [])
+    phases = (["ast", "dbleak", "dbleak-1"] + (["json"] if args.json else [])
               + (["warm", "touched", "alone"] if args.cache else [])
               + ([] if args.skip_libcst else ["libcst"]))
     results: dict[str, dict[str, float]] = {}
     for name in phases:
+        workers = {"DBLEAK_JOBS": "1"} if name == "dbleak-1" else {}
         run = subprocess.run([sys.executable, __file__, str(args.root), "--phase", name,
                               "--repeat", str(args.repeat)], capture_output=True, text=True,
-                             env={**os.environ, "PYTHONHASHSEED": "0"})
+                             env={**os.environ, "PYTHONHASHSEED": "0", **workers})
         if run.returncode != 0:
             raise SystemExit(f"phase {name} failed:\n{run.stderr}")
         results[name] = json.loads(run.stdout.strip().splitlines()[-1])
@@ -151,14 +154,19 @@ def main() -> None:
     for name in phases:
         r = results[name]
         label = {"ast": "ast.parse", "libcst": "libcst parse", "dbleak": "dbleak check",
+                 "dbleak-1": "  1 worker",
                  "json": "check + fixes", "warm": "warm", "touched": "1 file edited",
                  "alone": "1 file alone"}[name]
         print(f"{label:<14}{r['seconds']:>10.2f}{r['lines'] / r['seconds']:>14,.0f}"
               f"{r['peak_mib']:>11.0f}  {r['seconds'] / results['ast']['seconds']:>6.2f}x ast")
     dbleak = results["dbleak"]["seconds"]
     print(f"dbleak / ast-parse:    {dbleak / results['ast']['seconds']:.2f}x")
+    one = results["dbleak-1"]["seconds"]
+    print(f"1 worker / ast-parse:  {one / results['ast']['seconds']:.2f}x")
+    print(f"workers' speed-up:     {one / dbleak:.2f}x")
     if "libcst" in results:
         print(f"dbleak / libcst-parse: {dbleak / results['libcst']['seconds']:.2f}x")
+        print(f"1 worker / libcst:     {one / results['libcst']['seconds']:.2f}x")
     if "json" in results:
         print(f"check + fixes / check: {results['json']['seconds'] / dbleak:.2f}x")
 
