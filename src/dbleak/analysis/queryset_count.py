@@ -335,7 +335,7 @@ class _Finder:
                 # `notes.filter(Q(added__range=...))` of a name nothing else types
                 return _INFERRED
         entry = related_entry(steps, self.own_managers, self.django,
-                              self._model_instance(root, scope))
+                              self._model_instance(root, scope, depth))
         if entry is None:
             # `get_title_queryset(request).filter(page__in=ids)`: what a call of no known
             # type gives, refined in Django's lookup language
@@ -626,17 +626,45 @@ class _Finder:
             or isinstance(sub, ast.Name) and sub.id == "Prefetch" for sub in walk(value))
             for value in values)
 
-    def _model_instance(self, root: ast.AST, scope: Scope) -> bool:
+    def _model_instance(self, root: ast.AST, scope: Scope, depth: int = 0) -> bool:
         """``root`` is a name known to hold a model instance: the ``self`` of a method of one
-        of the project's models, or a name the scope binds only to one instance fetched
-        (``Book.objects.get(...)``, ``get_object_or_404(Book, ...)``, ``….first()``)."""
+        of the project's models, a name the scope binds only to one instance fetched
+        (``Book.objects.get(...)``, ``get_object_or_404(Book, ...)``, ``….first()``), or only
+        as the target of loops over querysets (``for book in Book.objects.filter(...):``)."""
         if not isinstance(root, ast.Name):
             return False
         cls = self._method_self(root, scope)
         if cls is not None:
             return cls.name in self.models or is_django_model(cls)
         values = self._refined_bindings(root.id, scope)
-        return bool(values) and all(map(_fetches_one, values))
+        if values:
+            return all(map(_fetches_one, values))
+        return self._walked_querysets(root.id, scope, depth)
+
+    def _walked_querysets(self, name: str, scope: Scope, depth: int) -> bool:
+        """Every binding of ``name`` in the scope is the target of a loop or a comprehension
+        over a queryset (and there is one at least)."""
+        node = scope.node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and any(
+                a.arg == name for a in (*node.args.posonlyargs, *node.args.args,
+                                        *node.args.kwonlyargs)):
+            return False
+        found = False
+        for other in self.facts.names.get(name, ()):
+            if isinstance(other.ctx, ast.Load):
+                continue
+            holder = self.facts.parent.get(id(other))
+            if not (isinstance(holder, (ast.For, ast.AsyncFor, ast.comprehension))
+                    and holder.target is other):
+                if self._scope_of(other) is node:
+                    return False  # bound otherwise in this scope
+                continue
+            if not self.facts.within(holder, node):
+                continue
+            if self._queryset(holder.iter, scope, depth + 1) != _KNOWN:
+                return False
+            found = True
+        return found
 
     def _prefetched(self, node: ast.AST) -> frozenset[str]:
         """The relations prefetched in the top-level function or class that holds ``node``

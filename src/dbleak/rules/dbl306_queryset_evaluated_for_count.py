@@ -133,8 +133,9 @@ class QuerysetEvaluatedForCount(Rule):
     the fix each runs a query of its own (a concurrent write can then make them disagree).
     Unsafe too for a related manager in a module that imports nothing of Django (an exporter
     handed model instances), and for one whose name a model declares (`related_name`, a
-    many-to-many field) read on anything but the `self` of a model's method or an instance a
-    manager fetched (`Book.objects.get(...)`, `get_object_or_404(...)`): only the relation's
+    many-to-many field) read on anything but the `self` of a model's method, an instance a
+    manager fetched (`Book.objects.get(...)`, `get_object_or_404(...)`) or the target of a
+    loop over a queryset (`for book in Book.objects.filter(...)`): only the relation's
     name says it is one, and another class may hold a handler of that name whose `all()`
     gives a list (evennia's `obj.aliases`). Default reverse names (`chapter_set`) and Django's
     own (`user.groups`) stay safe. `len(set(qs))` →
