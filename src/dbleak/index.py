@@ -379,7 +379,6 @@ class ModuleFinder:
         return [name for name, is_dir in sorted(self._listing(root).items())
                 if is_dir and name != package and name.isidentifier()
                 and name not in _EXCLUDED_FOLDERS
-                and os.path.isfile(os.path.join(root, name, "__init__.py"))
                 and self.find(name) == os.path.join(root, name, "__init__.py")]
 
     def package_files(self, package: str) -> list[tuple[str, str]]:

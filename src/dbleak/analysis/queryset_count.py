@@ -492,11 +492,8 @@ class _Finder:
         ``name = value`` and those that are no refinement of the name itself (``qs =
         qs.filter(...)``) are none; empty when one binding is of another kind."""
         node = scope.node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            args = node.args
-            if any(a.arg == name for a in (*args.posonlyargs, *args.args, *args.kwonlyargs,
-                                           *(x for x in (args.vararg, args.kwarg) if x is not None))):
-                return []  # a parameter: whatever the caller passes
+        if _is_parameter(name, node):
+            return []  # a parameter: whatever the caller passes
         found: list[ast.expr] = []
         for other in self.facts.names.get(name, ()):
             if isinstance(other.ctx, ast.Load) or self._scope_of(other) is not node:
@@ -645,9 +642,7 @@ class _Finder:
         """Every binding of ``name`` in the scope is the target of a loop or a comprehension
         over a queryset (and there is one at least)."""
         node = scope.node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and any(
-                a.arg == name for a in (*node.args.posonlyargs, *node.args.args,
-                                        *node.args.kwonlyargs)):
+        if _is_parameter(name, node):
             return False
         found = False
         for other in self.facts.names.get(name, ()):
@@ -684,6 +679,15 @@ class _Finder:
 
 
 _Q_NAMES = frozenset({"django.db.models.Q", "django.db.models.query_utils.Q"})
+
+
+def _is_parameter(name: str, node: ast.AST) -> bool:
+    """Whether ``name`` is a parameter of the function or lambda ``node``."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        return False
+    args = node.args
+    return any(a.arg == name for a in (*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                       *(x for x in (args.vararg, args.kwarg) if x is not None)))
 
 
 def _fetches_one(value: ast.AST) -> bool:

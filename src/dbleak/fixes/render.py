@@ -186,11 +186,7 @@ def render_source(text: str, plan: FixPlan) -> str:
         return text  # a plan that only says what to do (display-only): nothing to render
     ranges = [op for op in plan.operations if isinstance(op, ReplaceRange)]
     if ranges:
-        index = LineIndex(text)
-        for rng in sorted(ranges, key=lambda o: (o.start.line, o.start.column), reverse=True):
-            begin = index.offset(rng.start.line, rng.start.column)
-            end = index.offset(rng.end.line, rng.end.column)
-            text = text[:begin] + rng.content + text[end:]
+        text = _with_ranges(text, ranges)
         if len(ranges) == len(plan.operations):
             # Text edits alone (DBL305's `fetchall()` → the cursor, DBL203's `.iterator()`):
             # libcst would parse the window and print it back unchanged (a large class's was
@@ -209,6 +205,17 @@ def render_source(text: str, plan: FixPlan) -> str:
     if text.endswith("\r") and not code.endswith(("\r", "\n")):
         code += "\r"  # libcst drops the last line ending of a file with CR-only line endings
     return code
+
+
+def _with_ranges(text: str, ranges: Sequence[ReplaceRange], first_line: int = 1) -> str:
+    """``text`` with the text ranges replaced (their lines counted from ``first_line``, the
+    line ``text`` starts at), the last first so that the others' offsets hold."""
+    index = LineIndex(text)
+    for rng in sorted(ranges, key=lambda o: (o.start.line, o.start.column), reverse=True):
+        begin = index.offset(rng.start.line - first_line + 1, rng.start.column)
+        end = index.offset(rng.end.line - first_line + 1, rng.end.column)
+        text = text[:begin] + rng.content + text[end:]
+    return text
 
 
 def _rewritten(module: cst.Module, operations: Sequence[object]) -> cst.Module:
@@ -282,6 +289,12 @@ class Layout:
     methods: dict[int, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
 
 
+def _first_line(stmt: ast.stmt) -> int:
+    """A statement's first line, its decorators included."""
+    decorators: list[ast.expr] = getattr(stmt, "decorator_list", [])
+    return min([stmt.lineno, *(d.lineno for d in decorators)])
+
+
 @lru_cache(maxsize=4)
 def layout_of(text: str) -> Layout | None:
     """The :class:`Layout` of ``text`` (computed once per text); None when it does not parse."""
@@ -293,12 +306,11 @@ def layout_of(text: str) -> Layout | None:
     imports: set[tuple[str, str | None]] = set()
     methods: dict[int, tuple[tuple[int, int, int], ...]] = {}
     for stmt in tree.body:
-        first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
+        first = _first_line(stmt)
         spans.append((first, stmt.end_lineno or stmt.lineno))
         if isinstance(stmt, ast.ClassDef):
             methods[first] = tuple(
-                (min([item.lineno, *(d.lineno for d in item.decorator_list)]),
-                 item.end_lineno or item.lineno, item.col_offset)
+                (_first_line(item), item.end_lineno or item.lineno, item.col_offset)
                 for item in stmt.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
         if isinstance(stmt, ast.Import):
             imports.update((a.name, None) for a in stmt.names if a.asname is None)
@@ -441,13 +453,7 @@ def _render_in_method(text: str, plan: FixPlan,
     ranges = [op for op in plan.operations if isinstance(op, ReplaceRange)]
     if ranges:
         # Text ranges first, as on the class (render_source), then the method parsed again.
-        index = LineIndex(old)
-        edited = old
-        for rng in sorted(ranges, key=lambda o: (o.start.line, o.start.column), reverse=True):
-            begin = index.offset(rng.start.line - first + 1, rng.start.column)
-            end = index.offset(rng.end.line - first + 1, rng.end.column)
-            edited = edited[:begin] + rng.content + edited[end:]
-        alone = _method_alone(edited, newline, columns)
+        alone = _method_alone(_with_ranges(old, ranges, first), newline, columns)
         if alone is None:
             return None
     module, method, indent = alone
