@@ -175,7 +175,7 @@ def _real_version() -> str:
 
 def _entries(cache_dir: Path) -> list[Path]:
     return [p for folder in cache_dir.iterdir() if folder.is_dir()
-            for p in folder.iterdir() if not p.name.startswith(".tmp-")]
+            for p in folder.iterdir() if not p.name.startswith((".tmp-", "run-"))]
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "foreign"])

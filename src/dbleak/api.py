@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from dbleak.index import (
 from dbleak.knowledge.drivers import table_for
 from dbleak.models import FileResult
 from dbleak.runner import (
+    MOSTLY_CACHED,
     Prepared,
     check_in_processes,
     cyclic_gc_paused,
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from dbleak.engine import Parsed
     from dbleak.fixing import FixOutcome
     from dbleak.incremental import IncrementalChecker
+    from dbleak.index import Stamp
+    from dbleak.run_record import RunRecord
 
 # The rules and their analyses (the engine) and the fixes are imported by the functions that
 # use them: a run whose every file is answered from the cache loads none of them.
@@ -117,6 +121,8 @@ class PathResult:
     source: str | None = None  # the decoded text, kept when there is something to show
     fixed_codes: tuple[str, ...] = ()
     fix_seconds: float = 0.0  # time spent fixing this file (``-v`` reports the sum)
+    # With a cache and a project index: a digest of the file's summaries (for the run's record).
+    summaries_digest: bytes | None = None
 
 
 class RunObserver:
@@ -169,6 +175,7 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
 
             return PathResult(unreadable(display, error))
         portable = prepared.portable.pop(path, None) if prepared is not None else None
+    summarized = None  # the digest of its summaries (see PathResult)
     if options.cache is None:
         result, text = _checked(data, display, settings, project, parsed, portable)
     else:
@@ -187,18 +194,23 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
 
             read = tuple(sorted(reads))
             summaries = prepared.summaries.get(path) if prepared is not None else None
+            digests = ({qualname: value_digest(values) for qualname, values in summaries.items()}
+                       if summaries else None)
             options.cache.store(path, Entry(
                 hit, summaries, result, read, answers_digest(read, index),
                 options.cache.module_key(data, display, settings) if summaries is not None else "",
-                {qualname: value_digest(values) for qualname, values in summaries.items()}
-                if summaries else None))
+                digests))
+            if summaries is not None:
+                from dbleak.run_record import summaries_digest
+
+                summarized = summaries_digest(summaries, digests)
     if text is None:
-        return PathResult(result)
+        return PathResult(result, summaries_digest=summarized)
     from dbleak.fixing import with_fixes
 
     if not (options.fix or options.diff):
         return PathResult(with_fixes(text, result) if options.build_fixes else result,
-                          source=text if result.findings else None)
+                          source=text if result.findings else None, summaries_digest=summarized)
     fix_started = time.perf_counter()
     outcome = fix_source(text, display, settings, unsafe=options.unsafe_fixes, project=project)
     fix_seconds = time.perf_counter() - fix_started
@@ -256,6 +268,11 @@ def _from_cache(path: Path, data: bytes, display: str, settings: Settings, optio
     if not entry.current(project if project is not None else EMPTY_INDEX):
         return key
     result = entry.result
+    summarized = None
+    if prepared is not None and entry.summaries is not None:
+        from dbleak.run_record import summaries_digest
+
+        summarized = summaries_digest(entry.summaries, entry.digests)
     # A fix is rendered from the file's analysis: a file with a fix to apply is checked again.
     fixing = options.fix or options.diff
     if fixing and any(finding.plan is not None for finding in result.findings):
@@ -263,7 +280,7 @@ def _from_cache(path: Path, data: bytes, display: str, settings: Settings, optio
     try:
         text = decode_source(data).text
     except DecodeError:
-        return PathResult(result)
+        return PathResult(result, summaries_digest=summarized)
     if fixing:
         return PathResult(result, original=text, source=text)
     source = text if result.findings else None
@@ -271,7 +288,7 @@ def _from_cache(path: Path, data: bytes, display: str, settings: Settings, optio
         from dbleak.fixing import with_fixes
 
         result = with_fixes(text, result)
-    return PathResult(result, source=source)
+    return PathResult(result, source=source, summaries_digest=summarized)
 
 
 def _worker_died(item: Discovered) -> PathResult:
@@ -304,10 +321,17 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
     items = list(discover(paths, settings_for, options.force_exclude, collect_error))
     observer.phase_done("discovery", time.perf_counter() - started)
     observer.files_found(len(items))
+    recorder = _RunRecorder.start(items, settings_for, options)
+    if recorder is not None and recorder.replay is not None:
+        yield from recorder.replayed(items, observer)
+        yield from errors
+        return
     fix_seconds = 0.0
-    with cyclic_gc_paused():
+    with cyclic_gc_paused(), (recorder.recording() if recorder is not None else nullcontext()):
         with_project = needs_project(items, settings_for)
         workers = worker_count(len(items))
+        if recorder is not None and recorder.partial is not None:
+            workers = 1  # a few files to check again
         probed = None
         if workers > 1 and options.cache is not None and "DBLEAK_JOBS" not in os.environ:
             # A warm run: the few files to check again cost less than starting workers.
@@ -319,10 +343,10 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
         started = time.perf_counter()
         checks_started = started
 
-        def indexed() -> None:
+        def indexed(detail: str = "") -> None:
             nonlocal checks_started
             checks_started = time.perf_counter()
-            observer.phase_done("index", checks_started - started)
+            observer.phase_done("index", checks_started - started, detail)
 
         if not with_project:
             observer.phase_done("index", 0.0, "not needed by the selected rules")
@@ -336,14 +360,23 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
             # count): the files past it are parsed again (benchmarks/README.md).
             prepared = (prepare(items, settings_for, cache=options.cache, probed=probed)
                         if with_project else None)
+            kept = recorder.kept(items, prepared) if recorder is not None else frozenset()
             if with_project:
-                indexed()
-            results = (check_file(item.path, item.display, settings_for(item.path), options,
-                                  prepared) for item in items)
+                indexed(f"{_files(len(items) - len(kept))} changed since the cache's record of "
+                        "the same run" if kept else "")
+            results = (recorder.from_record(recorder.partial, index, item)
+                       if recorder is not None and recorder.partial is not None and index in kept
+                       else check_file(item.path, item.display, settings_for(item.path), options,
+                                       prepared)
+                       for index, item in enumerate(items))
         for result in results:
             fix_seconds += result.fix_seconds
             observer.file_done(result)
+            if recorder is not None:
+                recorder.add(result)
             yield result
+        if recorder is not None:
+            recorder.finish(items)
     checks = time.perf_counter() - checks_started
     fixing = options.fix or options.diff
     if workers > 1:
@@ -354,6 +387,117 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
     if fixing:
         observer.phase_done("fixes", fix_seconds, "summed over the files" if workers > 1 else "")
     yield from errors
+
+
+@dataclass
+class _RunRecorder:
+    """Answers a run from the cache's record of a run of the same files, or makes that record
+    (see :mod:`dbleak.run_record`)."""
+
+    cache: Cache
+    name: str
+    key: str
+    stamps: tuple[Stamp | None, ...]  # each file's, taken before the run read any
+    started: float
+    # The record of the same run: every file unchanged (``replay``), or a few (``partial``,
+    # ``changed``: their positions).
+    replay: RunRecord | None = None
+    partial: RunRecord | None = None
+    changed: frozenset[int] = frozenset()
+    results: list[FileResult] = field(default_factory=list)
+    summaries: list[bytes | None] = field(default_factory=list)
+    reads: dict[str, Stamp | None] | None = None
+    whole: bool = True  # no result is an internal error
+
+    @classmethod
+    def start(cls, items: list[Discovered], settings_for: Callable[[Path], Settings],
+              options: RunOptions) -> _RunRecorder | None:
+        if options.cache is None or options.fix or options.diff:
+            return None
+        from dbleak import run_record  # (hashlib: a run without a cache does not load it)
+
+        if len(items) < run_record.RECORD_MIN_FILES:
+            return None
+        started = run_record.now()
+        recorder = cls(options.cache, run_record.record_name(items, options.build_fixes),
+                       run_record.record_key(items, settings_for, options.cache.settings_key,
+                                             options.build_fixes),
+                       run_record.stamps(items), started)
+        record = options.cache.load_record(recorder.name)
+        changed = (run_record.changed_files(record, recorder.key, recorder.stamps)
+                   if record is not None else None)
+        if record is not None and changed == []:
+            recorder.replay = record
+        elif record is not None and changed is not None and len(changed) <= MOSTLY_CACHED:
+            recorder.partial, recorder.changed = record, frozenset(changed)
+        return recorder
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        from dbleak.index import merge_disk_reads, recording_disk_reads
+
+        with recording_disk_reads() as reads:
+            if self.partial is not None:  # the results kept from it read these
+                merge_disk_reads(reads, self.partial.reads)
+            self.reads = reads
+            yield
+
+    def kept(self, items: list[Discovered], prepared: Prepared | None) -> frozenset[int]:
+        """With a partial record: the positions of the files whose results it gives (every
+        unchanged file, when each changed file's summaries are as the record has them);
+        else none."""
+        record = self.partial
+        if record is None:
+            return frozenset()
+        if prepared is not None:
+            from dbleak.run_record import summaries_digest
+
+            for index in self.changed:
+                path = items[index].path
+                if path not in prepared.summaries:
+                    return frozenset()  # unreadable now
+                entry = prepared.cached.get(path)
+                now = summaries_digest(prepared.summaries.get(path) or {},
+                                       entry.digests if entry is not None else None)
+                if record.summaries[index] != now:
+                    return frozenset()
+        return frozenset(range(len(record.results))) - self.changed
+
+    def add(self, result: PathResult) -> None:
+        self.results.append(result.result)
+        self.summaries.append(result.summaries_digest)
+        if result.result.internal_errors or result.write_error is not None:
+            self.whole = False
+
+    def finish(self, items: list[Discovered]) -> None:
+        from dbleak import run_record
+
+        reads = self.reads or {}
+        if (not self.whole or len(self.results) != len(items) or None in self.stamps
+                or run_record.racy(self.started, (*self.stamps, *reads.values()))):
+            return
+        self.cache.store_record(self.name, run_record.RunRecord(
+            self.key, self.stamps, dict(reads), tuple(self.results), tuple(self.summaries)))
+
+    def from_record(self, record: RunRecord, index: int, item: Discovered) -> PathResult:
+        result = record.results[index]
+        source = None
+        if result.findings:
+            try:
+                source = decode_source(item.path.read_bytes()).text
+            except (OSError, DecodeError):
+                source = None
+        return PathResult(result, source=source, summaries_digest=record.summaries[index])
+
+    def replayed(self, items: list[Discovered], observer: RunObserver) -> Iterator[PathResult]:
+        assert self.replay is not None
+        observer.phase_done("index", 0.0, "answered by the cache's record of the same run")
+        started = time.perf_counter()
+        for index, item in enumerate(items):
+            path_result = self.from_record(self.replay, index, item)
+            observer.file_done(path_result)
+            yield path_result
+        observer.phase_done("checks", time.perf_counter() - started, _files(len(items)))
 
 
 def _files(count: int) -> str:

@@ -29,14 +29,18 @@ import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbleak import __version__
 from dbleak.index import ProjectIndex, Read, is_package_path, module_name_for
 from dbleak.models import FileResult
 from dbleak.settings import Settings
+
+if TYPE_CHECKING:
+    from dbleak.run_record import RunRecord
 
 FOLDER_NAME = ".dbleak_cache"
 ENVIRONMENT = "DBLEAK_CACHE_DIR"
@@ -47,7 +51,8 @@ _CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                  "# This file is a cache directory tag created by dbleak.\n")
 _PROJECT_MARKERS = ("pyproject.toml", "dbleak.toml", ".git")
 # The only classes an entry may hold besides plain data (checked when it is read).
-_TRUSTED_MODULES = ("dbleak.cache", "dbleak.models", "dbleak.fixes.plan", "dbleak.fixes.plan_lifecycle")
+_TRUSTED_MODULES = ("dbleak.cache", "dbleak.models", "dbleak.fixes.plan", "dbleak.fixes.plan_lifecycle",
+                    "dbleak.run_record")
 
 
 @dataclass(frozen=True)
@@ -131,14 +136,19 @@ class Cache:
     def entries(self) -> Path:
         return self.folder / __version__
 
-    def key(self, data: bytes, display: str, settings: Settings) -> str:
-        """The digest of everything a file's analysis starts from, but the project index."""
+    def settings_key(self, settings: Settings) -> str:
+        """``settings.cache_key()``, made once per settings object."""
         known = self._settings_keys.get(id(settings))
         if known is None or known[0] is not settings:
             known = (settings, settings.cache_key())
             self._settings_keys[id(settings)] = known
+        return known[1]
+
+    def key(self, data: bytes, display: str, settings: Settings) -> str:
+        """The digest of everything a file's analysis starts from, but the project index."""
         digest = hashlib.blake2b(digest_size=_DIGEST_SIZE)
-        for part in (__version__, code_stamp(), sys.version, known[1], display, module_name_for(display),
+        for part in (__version__, code_stamp(), sys.version, self.settings_key(settings), display,
+                     module_name_for(display),
                      str(is_package_path(display))):
             digest.update(part.encode("utf-8", "surrogatepass"))
             digest.update(b"\0")
@@ -152,11 +162,21 @@ class Cache:
 
     def load(self, path: Path) -> Entry | None:
         """The entry kept for the file at ``path``; None when there is none or it is unusable."""
-        return self._read(self._entry_path(path))
+        return self._entry(self._entry_path(path))
 
     def store(self, path: Path, entry: Entry) -> None:
         """Keep ``entry`` for the file at ``path`` (atomically; a failure to write is ignored)."""
         self._write(self._entry_path(path), entry)
+
+    def load_record(self, name: str) -> RunRecord | None:
+        """The record of a run kept under ``name`` (see :mod:`dbleak.run_record`), if usable."""
+        from dbleak.run_record import RunRecord
+
+        record = self._read(self.entries / name)
+        return record if isinstance(record, RunRecord) and _checked(record.well_formed) else None
+
+    def store_record(self, name: str, record: RunRecord) -> None:
+        self._write(self.entries / name, record)
 
     # A module the run was not given but read from disk (see ModuleFinder) has an entry of its
     # own, apart from the one of the file as a checked file (whose key has its settings).
@@ -166,10 +186,10 @@ class Cache:
         entry, or those a run that checked the file kept with its findings (a pre-commit run of
         one changed file after a whole-project run summarizes none of what it imports)."""
         wanted = self._module_key(key)
-        entry = self._read(self._entry_path(path, "module:"))
+        entry = self._entry(self._entry_path(path, "module:"))
         if entry is not None and entry.key == wanted:
             return entry.summaries
-        checked = self._read(self._entry_path(path))
+        checked = self._entry(self._entry_path(path))
         if checked is not None and checked.summaries is not None and checked.module_key == wanted:
             return checked.summaries
         return None
@@ -188,7 +208,11 @@ class Cache:
     def _module_key(key: str) -> str:
         return f"{__version__}\0{code_stamp()}\0{sys.version}\0{key}"
 
-    def _read(self, location: Path) -> Entry | None:
+    def _entry(self, location: Path) -> Entry | None:
+        entry = self._read(location)
+        return entry if isinstance(entry, Entry) and _checked(lambda: _well_formed(entry)) else None
+
+    def _read(self, location: Path) -> object:
         try:
             with open(location, "rb") as handle:
                 data = handle.read()
@@ -204,9 +228,9 @@ class Cache:
             entry = _Unpickler(io.BytesIO(payload)).load()
         except Exception:  # noqa: BLE001 - whatever is wrong with an entry, it is not used
             return None
-        return entry if _well_formed(entry) else None
+        return entry
 
-    def _write(self, location: Path, entry: Entry) -> None:
+    def _write(self, location: Path, entry: Entry | RunRecord) -> None:
         try:
             payload = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
@@ -245,6 +269,15 @@ class Cache:
                     handle.write(content)
                 os.replace(temporary, target)
         self._ready = True
+
+
+def _checked(test: Callable[[], bool]) -> bool:
+    """``test()``, False when it raises: an object pickled by other code (a working copy's
+    earlier version of a class, without a field added since) lacks attributes."""
+    try:
+        return test()
+    except Exception:  # noqa: BLE001 - whatever is wrong with an entry, it is not used
+        return False
 
 
 def _well_formed(entry: Any) -> bool:

@@ -84,6 +84,73 @@ _COLLECTIONS_PACKAGE = "ansible_collections"
 _GALAXY_FIELD = re.compile(rb"^(namespace|name)\s*:\s*['\"]?([A-Za-z0-9_]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
 
 
+# --- what an analysis read from disk beyond the files of its run ---------------------------
+# A file's stamp: its mode, size, modification and change times and inode (None: absent).
+Stamp = tuple[int, int, int, int, int]
+# While a run records (see :func:`recording_disk_reads`): every file and folder the project
+# index read, probed or listed on disk, with its stamp taken before it was read.
+_DISK_READS: dict[str, Stamp | None] | None = None
+
+
+def stamp_of(path: str) -> Stamp | None:
+    """The stamp of the file or folder at ``path`` (None when there is none)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def disk_read(path: str) -> None:
+    """Note that the analysis reads, probes or lists ``path`` (while recording)."""
+    reads = _DISK_READS
+    if reads is not None and path not in reads:
+        reads[path] = stamp_of(path)
+
+
+def _package_folders_read(folder: str) -> None:
+    """Note the folders :func:`package_parts` probes for ``folder`` (while recording): an
+    ``__init__.py`` added or removed changes a folder's stamp."""
+    if _DISK_READS is None:
+        return
+    current = os.path.abspath(folder)
+    for _ in range(len(package_parts(current)) + 1):
+        disk_read(current)
+        current = os.path.dirname(current)
+
+
+@contextmanager
+def recording_disk_reads() -> Iterator[dict[str, Stamp | None]]:
+    """Collect in the block every file and folder the project index reads from disk (the
+    persistent cache's record of a run is valid while their stamps are the same)."""
+    global _DISK_READS
+    previous = _DISK_READS
+    reads: dict[str, Stamp | None] = {}
+    _DISK_READS = reads
+    try:
+        yield reads
+    finally:
+        _DISK_READS = previous
+
+
+def merge_disk_reads(into: dict[str, Stamp | None], other: Mapping[str, Stamp | None]) -> None:
+    """Add another process's reads to ``into``: a path the two saw with different stamps
+    changed during the run, and is given a stamp no file has (the run's record never holds)."""
+    for path, stamp in other.items():
+        if path not in into:
+            into[path] = stamp
+        elif into[path] != stamp:
+            into[path] = _CHANGED
+
+
+_CHANGED: Stamp = (-1, -1, -1, -1, -1)
+
+
+def recorded_disk_reads() -> dict[str, Stamp | None] | None:
+    """What this process recorded so far (None when it is not recording)."""
+    return _DISK_READS
+
+
 @lru_cache(maxsize=4096)
 def package_parts(folder: str) -> tuple[str, ...]:
     """The dotted package path of a folder: walk up while folders hold an ``__init__.py``."""
@@ -151,6 +218,15 @@ def import_roots(path: str) -> list[str]:
     return [r for r in dict.fromkeys(chain) if os.path.isdir(r)]
 
 
+def roots_for(paths: Iterable[str]) -> list[str]:
+    """The folders modules are looked for in, for a run of the files at ``paths``."""
+    roots: list[str] = []
+    # The roots depend on a file's folder only: each folder once (a run gives thousands).
+    for folder in dict.fromkeys(os.path.dirname(os.path.abspath(path)) for path in paths):
+        roots.extend(import_roots(os.path.join(folder, "__init__.py")))
+    return list(dict.fromkeys(roots))
+
+
 class SummaryStore(Protocol):
     """Keeps the summaries of the modules read from disk between runs (the persistent cache)."""
 
@@ -188,6 +264,7 @@ class ModuleFinder:
         self.store = store
         self.drivers_key = drivers_key
         self._done: set[str] = set()
+        self.given: set[str] = set()  # the modules the run was given (see loaded)
         # Modules that are plain files, not packages: no module lives below them, so the
         # lookup of ``pkg.db.Class.method`` reads ``pkg.db`` and asks for nothing deeper.
         self._leaves: set[str] = set()
@@ -198,16 +275,13 @@ class ModuleFinder:
     @classmethod
     def for_paths(cls, paths: Iterable[str], drivers: DriverTable,
                   store: SummaryStore | None = None, drivers_key: str = "") -> ModuleFinder:
-        roots: list[str] = []
-        # The roots depend on a file's folder only: each folder once (a run gives thousands).
-        for folder in dict.fromkeys(os.path.dirname(os.path.abspath(path)) for path in paths):
-            roots.extend(import_roots(os.path.join(folder, "__init__.py")))
-        return cls(roots, drivers, store, drivers_key)
+        return cls(roots_for(paths), drivers, store, drivers_key)
 
     def loaded(self, module: str, path: str = "") -> None:
         """The run was given this module (the file at ``path``): its summaries are in the
         index already."""
         self._done.add(module)
+        self.given.add(module)
         if path and os.path.basename(path) != "__init__.py":
             self._leaves.add(module)
 
@@ -266,6 +340,7 @@ class ModuleFinder:
             found = (namespace, name)
         else:
             fields: dict[bytes, bytes] = {}
+            disk_read(os.path.join(root, "galaxy.yml"))
             try:
                 with open(os.path.join(root, "galaxy.yml"), "rb") as handle:
                     for match in _GALAXY_FIELD.finditer(handle.read(65536)):
@@ -282,6 +357,7 @@ class ModuleFinder:
         found = self._listings.get(folder)
         if found is None:
             found = {}
+            disk_read(folder)
             try:
                 with os.scandir(folder) as entries:
                     for entry in entries:
@@ -297,6 +373,7 @@ class ModuleFinder:
     def _named(self, path: str, module: str, root: str) -> bool:
         """Whether the file at ``path`` is ``module`` when imported from ``root``: its own
         dotted name, or, under a project root nested in a package tree, its name from there."""
+        _package_folders_read(os.path.dirname(path))
         name = module_name_for(path)
         if name == module:
             return True
@@ -313,6 +390,7 @@ class ModuleFinder:
         key = (path, dir_)
         found = self._paths.get(key)
         if found is None:
+            disk_read(path)
             found = os.path.isdir(path) if dir_ else os.path.isfile(path)
             self._paths[key] = found
         return found
@@ -344,6 +422,7 @@ class ModuleFinder:
     def _summaries(self, path: str, module: str) -> dict[str, dict[str, Any]]:
         is_package = os.path.basename(path) == "__init__.py"
         key = ""
+        disk_read(path)
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
@@ -373,6 +452,7 @@ class ModuleFinder:
         if path is None or os.path.basename(path) != "__init__.py":
             return []
         root = os.path.dirname(os.path.dirname(path))
+        disk_read(root)  # its markers: one added or removed changes its stamp
         if not any(os.path.exists(os.path.join(root, marker))
                    for marker in (*_PROJECT_MARKERS, "manage.py")):
             return []
@@ -390,7 +470,11 @@ class ModuleFinder:
         if os.path.basename(path) != "__init__.py":
             return [(package, path)]
         found: list[tuple[str, str]] = []
+        _package_folders_read(os.path.dirname(os.path.dirname(path)))
         for folder, subfolders, files in os.walk(os.path.dirname(path)):
+            disk_read(folder)
+            for name in subfolders:
+                disk_read(os.path.join(folder, name))  # whether it holds an `__init__.py`
             subfolders[:] = sorted(d for d in subfolders if d.isidentifier()
                                    and d not in _EXCLUDED_FOLDERS
                                    and os.path.isfile(os.path.join(folder, d, "__init__.py")))
@@ -402,7 +486,7 @@ class ModuleFinder:
         return found
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"roots": self.roots, "drivers": self.drivers, "_done": set(), "_paths": {},
+        return {"roots": self.roots, "drivers": self.drivers, "_done": set(), "given": set(), "_paths": {},
                 "_listings": {}, "_collections": {}, "store": self.store,
                 "drivers_key": self.drivers_key}
 
@@ -434,6 +518,9 @@ class ProjectIndex:
     finder: ModuleFinder | None = field(default=None, repr=False, compare=False)
     # Unions of one summary key over every entry, made when first asked for (see union_of).
     _unions: dict[str, frozenset[Any]] = field(default_factory=dict, repr=False, compare=False)
+    # The same by top-level package of the entries (see union_of).
+    _top_unions: dict[str, dict[str, frozenset[Any]]] = field(
+        default_factory=dict, repr=False, compare=False)
     # Summaries read from disk by the finder (not part of the unions).
     _disk: dict[str, FunctionSummary] = field(default_factory=dict, repr=False, compare=False)
     # Names the finder was asked for once already.
@@ -506,6 +593,7 @@ class ProjectIndex:
         digest of each (:func:`value_digest`) when the cache kept them."""
         if merged:
             self._unions.clear()
+            self._top_unions.clear()
             self._package_unions.clear()
             self._mentions.clear()
             self._mentioning_cache.clear()
@@ -529,24 +617,39 @@ class ProjectIndex:
         project's models to itself."""
         if self._reads is not None:
             self._reads.add(("union", f"{key}\0{package}" if package else key))
+        by_top = self._key_by_top(key)
         cached = self._unions.get(key)
         if cached is None:
-            cached = frozenset(value for summary in self.functions.values()
-                               for value in summary.facts.get(key, ()))
-            self._unions[key] = cached
+            cached = self._unions[key] = frozenset().union(*by_top.values())
         if not package or self.finder is None:
             return cached
         found = self._package_unions.get((key, package))
         if found is None:
             modules = self._model_modules(package)
             project = {package, *self.finder.sibling_packages(package)}
-            own = cached if not cached else frozenset(
-                value for qualname, summary in self.functions.items()
-                if qualname.split(".", 1)[0] in project for value in summary.facts.get(key, ()))
-            found = own | frozenset(
+            found = frozenset().union(*(by_top[top] for top in project if top in by_top))
+            found |= frozenset(
                 value for module, summary in self._disk.items()
                 if _in_modules(module, modules) for value in summary.facts.get(key, ()))
             self._package_unions[(key, package)] = found
+        return found
+
+    def _key_by_top(self, key: str) -> dict[str, frozenset[Any]]:
+        """The values listed under ``key`` by the run's entries, by top-level package (one pass
+        over the entries per key, whatever the packages asked for)."""
+        found = self._top_unions.get(key)
+        if found is None:
+            groups: dict[str, set[Any]] = {}
+            for qualname, summary in self.functions.items():
+                values = summary.facts.get(key)
+                if values:
+                    top = qualname.split(".", 1)[0]
+                    group = groups.get(top)
+                    if group is None:
+                        group = groups[top] = set()
+                    group.update(values)
+            found = self._top_unions[key] = {top: frozenset(values)
+                                             for top, values in groups.items()}
         return found
 
     def _model_modules(self, package: str) -> frozenset[str]:
@@ -561,8 +664,10 @@ class ProjectIndex:
         files = [entry for name in (package, *self.finder.sibling_packages(package))
                  for entry in self.finder.package_files(name)]
         for module, path in files:
-            if module in self.functions:
-                continue  # the run's own: in the union already
+            if module in self.functions or module in self.finder.given:
+                continue  # the run's own: in the union already (its text is not read: the
+                # index depends on the run's files through their summaries only)
+            disk_read(path)
             try:
                 with open(path, "rb") as handle:
                     text = handle.read()
@@ -649,6 +754,7 @@ class ProjectIndex:
                 # as much as its text, without reading the file again
                 found = self._called_words_of(module, summary) if summary is not None else frozenset()
             else:
+                disk_read(path)
                 try:
                     with open(path, "rb") as handle:
                         text = handle.read()

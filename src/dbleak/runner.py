@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbleak.discovery import Discovered
-from dbleak.index import ModuleFinder, ProjectIndex, drivers_key, is_package_path, module_name_for
+from dbleak.index import (
+    ModuleFinder,
+    ProjectIndex,
+    drivers_key,
+    is_package_path,
+    merge_disk_reads,
+    module_name_for,
+    recorded_disk_reads,
+)
 from dbleak.knowledge.drivers import table_for
 from dbleak.registry import active_codes
 from dbleak.settings import Settings
@@ -334,6 +342,9 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
             if not parent_alive():
                 return
             conn.send(check(item.path, item.display, settings_for(item.path), options, prepared))
+        reads = recorded_disk_reads()
+        if reads is not None:  # the parent records the run: what this worker read from disk
+            conn.send(reads)
         conn.close()
     except (ParentGone, EOFError, OSError):  # the parent is gone: nobody to report to
         return
@@ -421,6 +432,15 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
                     except (EOFError, OSError):
                         alive[index] = False
             yield ready.pop(position) if position in ready else crashed(item)
+        recorded = recorded_disk_reads()
+        if recorded is not None:
+            for index, conn in enumerate(connections):
+                if not alive[index]:
+                    continue
+                try:
+                    merge_disk_reads(recorded, conn.recv())
+                except (EOFError, OSError):
+                    alive[index] = False
         finished = True
     finally:
         for conn in connections:
