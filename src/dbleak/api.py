@@ -18,9 +18,9 @@ from dbleak.index import (
     EMPTY_INDEX,
     ModuleFinder,
     ProjectIndex,
+    forget_folders,
     is_package_path,
     module_name_for,
-    package_parts,
 )
 from dbleak.knowledge.drivers import table_for
 from dbleak.models import FileResult
@@ -97,7 +97,7 @@ def disk_index(path: str, settings: Settings) -> ProjectIndex | None:
     (a text checked alone, as an editor or ``--stdin-filename`` passes it); None for stdin."""
     if path in ("-", "<stdin>") or not path.endswith((".py", ".pyi")):
         return None
-    package_parts.cache_clear()
+    forget_folders()
     return ProjectIndex(finder=ModuleFinder.for_paths([path], table_for(settings.drivers)))
 
 
@@ -121,7 +121,9 @@ class PathResult:
     source: str | None = None  # the decoded text, kept when there is something to show
     fixed_codes: tuple[str, ...] = ()
     fix_seconds: float = 0.0  # time spent fixing this file (``-v`` reports the sum)
-    # With a cache and a project index: a digest of the file's summaries (for the run's record).
+    # With a cache: the file's cache key, and with a project index a digest of its summaries
+    # (for the run's record).
+    cache_key: str | None = None
     summaries_digest: bytes | None = None
 
 
@@ -176,6 +178,7 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
             return PathResult(unreadable(display, error))
         portable = prepared.portable.pop(path, None) if prepared is not None else None
     summarized = None  # the digest of its summaries (see PathResult)
+    key = None
     if options.cache is None:
         result, text = _checked(data, display, settings, project, parsed, portable)
     else:
@@ -184,6 +187,7 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
             if parsed is not None and parsed.facts is not None:
                 parsed.facts.release()
             return hit
+        key = hit
         # Every lookup in the index is recorded: the entry is valid while their answers are.
         index = project if project is not None else ProjectIndex()
         with index.recording() as reads:
@@ -205,12 +209,13 @@ def check_file(path: Path, display: str, settings: Settings, options: RunOptions
 
                 summarized = summaries_digest(summaries, digests)
     if text is None:
-        return PathResult(result, summaries_digest=summarized)
+        return PathResult(result, cache_key=key, summaries_digest=summarized)
     from dbleak.fixing import with_fixes
 
     if not (options.fix or options.diff):
         return PathResult(with_fixes(text, result) if options.build_fixes else result,
-                          source=text if result.findings else None, summaries_digest=summarized)
+                          source=text if result.findings else None, cache_key=key,
+                          summaries_digest=summarized)
     fix_started = time.perf_counter()
     outcome = fix_source(text, display, settings, unsafe=options.unsafe_fixes, project=project)
     fix_seconds = time.perf_counter() - fix_started
@@ -280,7 +285,7 @@ def _from_cache(path: Path, data: bytes, display: str, settings: Settings, optio
     try:
         text = decode_source(data).text
     except DecodeError:
-        return PathResult(result, summaries_digest=summarized)
+        return PathResult(result, cache_key=key, summaries_digest=summarized)
     if fixing:
         return PathResult(result, original=text, source=text)
     source = text if result.findings else None
@@ -288,7 +293,7 @@ def _from_cache(path: Path, data: bytes, display: str, settings: Settings, optio
         from dbleak.fixing import with_fixes
 
         result = with_fixes(text, result)
-    return PathResult(result, source=source, summaries_digest=summarized)
+    return PathResult(result, source=source, cache_key=key, summaries_digest=summarized)
 
 
 def _worker_died(item: Discovered) -> PathResult:
@@ -308,7 +313,7 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
     observer = observer or RunObserver()
     started = time.perf_counter()
     errors: list[PathResult] = []
-    package_parts.cache_clear()  # folders may have gained or lost an `__init__.py` since
+    forget_folders()  # folders may have gained or lost an `__init__.py` since
 
     def collect_error(path: Path, error: OSError) -> None:
         if on_error is not None:
@@ -358,7 +363,8 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
         else:
             # One process keeps trees up to the memory bound too (flat memory at any worker
             # count): the files past it are parsed again (benchmarks/README.md).
-            prepared = (prepare(items, settings_for, cache=options.cache, probed=probed)
+            prepared = (prepare(items, settings_for, cache=options.cache, probed=probed,
+                                known=recorder.known_keys(items) if recorder is not None else None)
                         if with_project else None)
             kept = recorder.kept(items, prepared) if recorder is not None else frozenset()
             if with_project:
@@ -405,6 +411,7 @@ class _RunRecorder:
     partial: RunRecord | None = None
     changed: frozenset[int] = frozenset()
     results: list[FileResult] = field(default_factory=list)
+    keys: list[str | None] = field(default_factory=list)
     summaries: list[bytes | None] = field(default_factory=list)
     reads: dict[str, Stamp | None] | None = None
     whole: bool = True  # no result is an internal error
@@ -442,6 +449,14 @@ class _RunRecorder:
             self.reads = reads
             yield
 
+    def known_keys(self, items: list[Discovered]) -> dict[Path, str] | None:
+        """With a partial record: the cache keys of the files unchanged since (not read again)."""
+        record = self.partial
+        if record is None:
+            return None
+        return {item.path: key for index, (item, key) in enumerate(zip(items, record.keys))
+                if key is not None and index not in self.changed}
+
     def kept(self, items: list[Discovered], prepared: Prepared | None) -> frozenset[int]:
         """With a partial record: the positions of the files whose results it gives (every
         unchanged file, when each changed file's summaries are as the record has them);
@@ -465,6 +480,7 @@ class _RunRecorder:
 
     def add(self, result: PathResult) -> None:
         self.results.append(result.result)
+        self.keys.append(result.cache_key)
         self.summaries.append(result.summaries_digest)
         if result.result.internal_errors or result.write_error is not None:
             self.whole = False
@@ -477,7 +493,8 @@ class _RunRecorder:
                 or run_record.racy(self.started, (*self.stamps, *reads.values()))):
             return
         self.cache.store_record(self.name, run_record.RunRecord(
-            self.key, self.stamps, dict(reads), tuple(self.results), tuple(self.summaries)))
+            self.key, self.stamps, dict(reads), tuple(self.results), tuple(self.keys),
+            tuple(self.summaries)))
 
     def from_record(self, record: RunRecord, index: int, item: Discovered) -> PathResult:
         result = record.results[index]
@@ -487,7 +504,8 @@ class _RunRecorder:
                 source = decode_source(item.path.read_bytes()).text
             except (OSError, DecodeError):
                 source = None
-        return PathResult(result, source=source, summaries_digest=record.summaries[index])
+        return PathResult(result, source=source, cache_key=record.keys[index],
+                          summaries_digest=record.summaries[index])
 
     def replayed(self, items: list[Discovered], observer: RunObserver) -> Iterator[PathResult]:
         assert self.replay is not None

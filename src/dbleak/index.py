@@ -133,6 +133,16 @@ def recording_disk_reads() -> Iterator[dict[str, Stamp | None]]:
         _DISK_READS = previous
 
 
+# The summary keys whose unions the analyses ask for (see ProjectIndex.union_of): made together.
+_UNION_KEYS: set[str] = set()
+
+
+def union_keys(*keys: str) -> None:
+    """Declare summary keys an analysis asks ``union_of`` for: the index makes the unions of
+    all of them in one pass over its entries."""
+    _UNION_KEYS.update(keys)
+
+
 def merge_disk_reads(into: dict[str, Stamp | None], other: Mapping[str, Stamp | None]) -> None:
     """Add another process's reads to ``into``: a path the two saw with different stamps
     changed during the run, and is given a stamp no file has (the run's record never holds)."""
@@ -198,7 +208,15 @@ def import_roots(path: str) -> list[str]:
         if any(os.path.isfile(os.path.join(root, m)) for m in _PROJECT_MARKERS[:3]):
             nested.append(root)
         root = os.path.dirname(root)
-    chain = [*nested, root]
+    return [r for r in dict.fromkeys([*nested, *_roots_above(root)]) if os.path.isdir(r)]
+
+
+@lru_cache(maxsize=4096)
+def _roots_above(root: str) -> tuple[str, ...]:
+    """``root``, then each folder above it up to its project's root and that root's ``src/``;
+    without a project root, ``root`` and the folder above it (see :func:`import_roots`; made
+    once per folder in a run: the files of a tree share their chains)."""
+    chain = [root]
     current = root
     project = None
     while True:
@@ -212,10 +230,15 @@ def import_roots(path: str) -> list[str]:
         current = parent
         chain.append(current)
     if project is None:
-        chain = chain[:2]
-    else:
-        chain.append(os.path.join(project, "src"))
-    return [r for r in dict.fromkeys(chain) if os.path.isdir(r)]
+        return tuple(chain[:2])
+    return (*chain, os.path.join(project, "src"))
+
+
+def forget_folders() -> None:
+    """Forget what the folders held (their ``__init__.py`` and project markers): at the start of
+    a run, folders may have changed since the last."""
+    package_parts.cache_clear()
+    _roots_above.cache_clear()
 
 
 def roots_for(paths: Iterable[str]) -> list[str]:
@@ -635,21 +658,27 @@ class ProjectIndex:
         return found
 
     def _key_by_top(self, key: str) -> dict[str, frozenset[Any]]:
-        """The values listed under ``key`` by the run's entries, by top-level package (one pass
-        over the entries per key, whatever the packages asked for)."""
+        """The values listed under ``key`` by the run's entries, by top-level package: made
+        for ``key`` and every key of :func:`union_keys` in one pass over the entries."""
         found = self._top_unions.get(key)
         if found is None:
-            groups: dict[str, set[Any]] = {}
+            keys = _UNION_KEYS | {key}
+            groups: dict[str, dict[str, set[Any]]] = {name: {} for name in keys}
             for qualname, summary in self.functions.items():
-                values = summary.facts.get(key)
-                if values:
-                    top = qualname.split(".", 1)[0]
-                    group = groups.get(top)
-                    if group is None:
-                        group = groups[top] = set()
-                    group.update(values)
-            found = self._top_unions[key] = {top: frozenset(values)
-                                             for top, values in groups.items()}
+                facts = summary.facts
+                if facts.keys().isdisjoint(keys):
+                    continue
+                top = qualname.split(".", 1)[0]
+                for name in keys:
+                    values = facts.get(name)
+                    if values:
+                        group = groups[name].get(top)
+                        if group is None:
+                            group = groups[name][top] = set()
+                        group.update(values)
+            for name, by_top in groups.items():
+                self._top_unions[name] = {top: frozenset(values) for top, values in by_top.items()}
+            found = self._top_unions[key]
         return found
 
     def _model_modules(self, package: str) -> frozenset[str]:

@@ -16,12 +16,13 @@ entries) leaves a record of
 - the stamp of every file and folder the project index read, probed or listed beyond the run's
   files (:func:`dbleak.index.recording_disk_reads`: modules read from disk, folder listings, an
   ``__init__.py`` or a project marker looked for);
-- each file's result, and a digest of its project-index summaries.
+- each file's result, its cache key, and a digest of its project-index summaries.
 
 A later run given the same files uses the record when its key is the same and every stamp
 is (a file or folder added, removed or written changes its own stamp or its folder's). When a
 few files changed (at most ``runner.MOSTLY_CACHED``) but nothing read beyond the run's files
-did, the run builds its project index (from the entries, the changed files parsed); if every
+did, the run builds its project index (from the entries, without reading the unchanged files
+again: their keys are in the record; the changed files parsed); if every
 changed file's summaries have the digest the record holds, the index answers every lookup as
 it did, and only the changed files are checked: the others' results come from the record (an
 edit inside a function body that changes no summary, a comment, a new finding's line). A
@@ -63,6 +64,7 @@ class RunRecord:
     stamps: tuple[Stamp | None, ...]  # each file's, in the run's order
     reads: dict[str, Stamp | None]  # each file or folder read beyond the run's files
     results: tuple[FileResult, ...]  # each file's, in the run's order
+    keys: tuple[str | None, ...]  # each file's cache key (its entry's)
     # The digest of each file's project-index summaries (:func:`summaries_digest`; None
     # when the run built no index).
     summaries: tuple[bytes | None, ...]
@@ -70,8 +72,8 @@ class RunRecord:
     def well_formed(self) -> bool:
         return (isinstance(self.key, str) and isinstance(self.stamps, tuple)
                 and isinstance(self.reads, dict) and isinstance(self.results, tuple)
-                and isinstance(self.summaries, tuple)
-                and len(self.stamps) == len(self.results) == len(self.summaries)
+                and isinstance(self.summaries, tuple) and isinstance(self.keys, tuple)
+                and len(self.stamps) == len(self.results) == len(self.keys) == len(self.summaries)
                 and all(isinstance(r, FileResult) for r in self.results))
 
 

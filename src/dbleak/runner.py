@@ -149,38 +149,41 @@ def needs_project(items: Iterable[Discovered], settings_for: Callable[[Path], Se
 def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
             budget: int = KEEP_BUDGET, memory: int | None = KEEP_MEMORY,
             summaries: list[dict[str, dict[str, Any]]] | None = None,
-            cache: Cache | None = None, probed: Probed | None = None) -> Prepared:
+            cache: Cache | None = None, probed: Probed | None = None,
+            known: dict[Path, str] | None = None) -> Prepared:
     """The first pass: build the project index, keeping parsed trees within the budget
     (``budget`` characters, and while this process's resident memory is under ``memory``
     bytes, where it can be read).
 
     ``summaries``, when given, also receives each module's summaries, in order. With a
     ``cache``, a file whose entry's key matches is not parsed: its summaries come from there
-    (``probed``: what :func:`probe_cache` read of the files already).
+    (``probed``: what :func:`probe_cache` read of the files already; ``known``: the cache keys
+    of files known unchanged since they were made, which are then not read).
     """
     prepared = Prepared()
     prepared.project.finder = disk_finder(items, settings_for, cache)
     kept = 0
     for item in items:
         settings = settings_for(item.path)
-        known = probed.pop(item.path, None) if probed is not None else None  # bytes freed
+        if cache is not None and known is not None and item.path in known:
+            entry = cache.load(item.path)
+            if entry is not None and entry.key == known[item.path] and entry.summaries is not None:
+                _adopt(prepared, item.path, entry, summaries)
+                continue
+        probe = probed.pop(item.path, None) if probed is not None else None  # bytes freed
         try:
-            data = known[0] if known is not None else item.path.read_bytes()
+            data = probe[0] if probe is not None else item.path.read_bytes()
         except OSError:
             if summaries is not None:
                 summaries.append({})
             continue  # reported by the checking pass
         if cache is not None:
-            key = known[1] if known is not None else cache.key(data, item.display, settings)
-            prepared.keys[item.path] = key
-            entry = known[2] if known is not None else cache.load(item.path)
+            key = probe[1] if probe is not None else cache.key(data, item.display, settings)
+            entry = probe[2] if probe is not None else cache.load(item.path)
             if entry is not None and entry.key == key and entry.summaries is not None:
-                prepared.cached[item.path] = entry
-                prepared.summaries[item.path] = entry.summaries
-                prepared.project.add_summaries(entry.summaries, entry.digests)
-                if summaries is not None:
-                    summaries.append(entry.summaries)
+                _adopt(prepared, item.path, entry, summaries)
                 continue
+            prepared.keys[item.path] = key
         from dbleak.analysis.module import collect_facts
         from dbleak.analysis.project import summarize_module
         from dbleak.analysis.salvage import salvage_module
@@ -219,6 +222,18 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
                 prepared.portable[item.path] = facts.portable()
             facts.release()  # its tree is freed now, by reference counting
     return prepared
+
+
+def _adopt(prepared: Prepared, path: Path, entry: Entry,
+           summaries: list[dict[str, dict[str, Any]]] | None) -> None:
+    """A file whose cache entry's key matches: its summaries come from there."""
+    assert entry.summaries is not None
+    prepared.keys[path] = entry.key
+    prepared.cached[path] = entry
+    prepared.summaries[path] = entry.summaries
+    prepared.project.add_summaries(entry.summaries, entry.digests)
+    if summaries is not None:
+        summaries.append(entry.summaries)
 
 
 def parse_again(data: bytes, display: str, settings: Settings,

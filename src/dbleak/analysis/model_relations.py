@@ -26,6 +26,7 @@ from dbleak.analysis.fetch_orm import DJANGO_BOUNDING, DJANGO_QUERYSET, call_nam
 from dbleak.analysis.module import ModuleFacts, walk_scope
 from dbleak.analysis.names import base_name
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex
+from dbleak.index import union_keys
 from dbleak.settings import Settings
 
 RELATIONS_KEY = "relation-fields"
@@ -46,6 +47,9 @@ MODEL_MANAGERS_KEY = "model-managers"
 QUERYSET_METHODS_KEY = "queryset-methods"
 # ((manager class name, model class name),): the model whose rows a custom manager reads.
 MANAGER_CLASSES_KEY = "manager-classes"
+# The index makes the unions of these keys together (`_listed` asks for each).
+union_keys(RELATIONS_KEY, MODEL_RELATIONS_KEY, KEYS_KEY, SHAPES_KEY, TABLES_KEY, BASES_KEY,
+           MANAGERS_KEY, MODEL_MANAGERS_KEY, QUERYSET_METHODS_KEY, MANAGER_CLASSES_KEY)
 _MANY_CALLS = frozenset({"ManyToManyField", "ParentalManyToManyField", "TreeManyToManyField",
                          "GenericRelation"})
 _REVERSE_MANY_CALLS = frozenset({"ForeignKey", "ParentalKey", "TreeForeignKey", *_MANY_CALLS})
