@@ -63,3 +63,27 @@ def test_no_reference_cycle_keeps_a_module_alive(tmp_path: Path, monkeypatch: py
     assert len(results) > 100
     assert sum(len(r.result.findings) for r in results) > 50
     assert kept == []
+
+
+def test_the_index_still_to_come_is_reserved_in_the_memory_bound(tmp_path: Path) -> None:
+    """A process keeps a tree for the checking pass only while its memory and the index the
+    other files (and workers) will add still fit under the bound: the index arrives after the
+    trees, and would push the process past it."""
+    from dbleak.discovery import discover
+    from dbleak.runner import INDEX_PER_SOURCE_BYTE, prepare, resident_memory
+    from dbleak.settings import Settings
+
+    for index in range(5):
+        (tmp_path / f"m{index}.py").write_text("import sqlite3\n\n\ndef f():\n"
+                                               "    return sqlite3.connect('x')\n")
+    settings = Settings(root=str(tmp_path))
+    items = list(discover([tmp_path], lambda _p: settings))
+    now = resident_memory()
+    assert now is not None
+    bound = now + 200 * 2**20
+    assert len(prepare(items, lambda _p: settings, memory=bound).parsed) == 5
+    # 60 MB of other workers' source to come: 240 MB of index, more than the room left
+    others = 60 * 2**20
+    assert INDEX_PER_SOURCE_BYTE * others > 200 * 2**20
+    kept = prepare(items, lambda _p: settings, memory=bound, pending=others)
+    assert kept.parsed == {} and len(kept.portable) == 5

@@ -56,6 +56,11 @@ KEEP_BUDGET = 40_000_000
 # ~17 % more CPU than keeping every tree (benchmarks/README.md), and two workers keep their
 # shares whole (~370 MB).
 KEEP_MEMORY = 340 * 2**20
+# The project index's memory per byte of source summarized into it (~240 MB for the 60 MB of
+# a 4,112-file tree, benchmarks/README.md): a process keeps a tree only while its memory and
+# the index still to come stay under KEEP_MEMORY, so that the index arriving later (the
+# summaries of the files not read yet, or of the other workers' shares) does not push it past.
+INDEX_PER_SOURCE_BYTE = 4
 
 
 def resident_memory() -> int | None:
@@ -150,7 +155,7 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
             budget: int = KEEP_BUDGET, memory: int | None = KEEP_MEMORY,
             summaries: list[dict[str, dict[str, Any]]] | None = None,
             cache: Cache | None = None, probed: Probed | None = None,
-            known: dict[Path, str] | None = None) -> Prepared:
+            known: dict[Path, str] | None = None, pending: int | None = None) -> Prepared:
     """The first pass: build the project index, keeping parsed trees within the budget
     (``budget`` characters, and while this process's resident memory is under ``memory``
     bytes, where it can be read).
@@ -158,13 +163,20 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
     ``summaries``, when given, also receives each module's summaries, in order. With a
     ``cache``, a file whose entry's key matches is not parsed: its summaries come from there
     (``probed``: what :func:`probe_cache` read of the files already; ``known``: the cache keys
-    of files known unchanged since they were made, which are then not read).
+    of files known unchanged since they were made, which are then not read). ``pending``: the
+    bytes of source whose summaries the index will hold once built (the run's, with the other
+    workers'; by default the items'): their share of the index is reserved in the memory bound.
     """
     prepared = Prepared()
     prepared.project.finder = disk_finder(items, settings_for, cache)
     kept = 0
-    for item in items:
+    reserving = memory is not None and budget > 0
+    sizes = [_size(item) for item in items] if reserving else [0] * len(items)
+    if pending is None:
+        pending = sum(sizes)
+    for item, size in zip(items, sizes):
         settings = settings_for(item.path)
+        pending -= size
         if cache is not None and known is not None and item.path in known:
             entry = cache.load(item.path)
             if entry is not None and entry.key == known[item.path] and entry.summaries is not None:
@@ -214,7 +226,8 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
         if not isinstance(tree, ast.Module):
             continue
         if not salvaged and kept + len(text) <= budget and (
-                memory is None or (resident_memory() or 0) < memory):
+                memory is None
+                or (resident_memory() or 0) + INDEX_PER_SOURCE_BYTE * max(pending, 0) < memory):
             kept += len(text)
             prepared.parsed[item.path] = (data, Parsed(tree, facts))
         else:
@@ -222,6 +235,13 @@ def prepare(items: list[Discovered], settings_for: Callable[[Path], Settings],
                 prepared.portable[item.path] = facts.portable()
             facts.release()  # its tree is freed now, by reference counting
     return prepared
+
+
+def _size(item: Discovered) -> int:
+    try:
+        return item.path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _adopt(prepared: Prepared, path: Path, entry: Entry,
@@ -286,21 +306,18 @@ def worker_count(files: int) -> int:
     return max(1, min(cpus, 8))
 
 
-def shares(items: list[Discovered], workers: int) -> list[int]:
-    """The worker of each item: in file order, each file to the worker with the fewest
-    characters so far (its size on disk). Taking every N-th file left one worker 6 % more
-    to parse and check than the other on /tmp/benchsrc, and the run waits for the slower one."""
+def shares(items: list[Discovered], workers: int) -> tuple[list[int], int]:
+    """The worker of each item, and the items' bytes: in file order, each file to the worker
+    with the fewest characters so far (its size on disk). Taking every N-th file left one
+    worker 6 % more to parse and check than the other on /tmp/benchsrc, and the run waits for
+    the slower one."""
     loads = [0] * workers
     owner: list[int] = []
     for item in items:
-        try:
-            size = item.path.stat().st_size
-        except OSError:
-            size = 0
         worker = loads.index(min(loads))
-        loads[worker] += size
+        loads[worker] += _size(item)
         owner.append(worker)
-    return owner
+    return owner, sum(loads)
 
 
 def _merged_index(conn: Connection, owner: list[int], own: int,
@@ -327,7 +344,8 @@ def _merged_index(conn: Connection, owner: list[int], own: int,
 def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Settings],
                       options: Any, check: Callable[..., Any], with_project: bool,
                       owner: list[int], worker: int, conn: Connection,
-                      finder: ModuleFinder | None = None, parent: int | None = None) -> None:
+                      finder: ModuleFinder | None = None, parent: int | None = None,
+                      total: int | None = None) -> None:
     import pickle
 
     from dbleak.fixing import ParentGone, guard_writes
@@ -347,8 +365,10 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
         prepared: Prepared | None = None
         if with_project:
             summaries: list[dict[str, dict[str, Any]]] = []
+            # The other shares' summaries arrive once this one is summarized: the memory of
+            # the whole run's index is reserved (``total``: the bytes of every share).
             prepared = prepare(share, settings_for, summaries=summaries,
-                               cache=getattr(options, "cache", None))
+                               cache=getattr(options, "cache", None), pending=total)
             conn.send_bytes(pickle.dumps(summaries, pickle.HIGHEST_PROTOCOL))
             prepared.project = ProjectIndex()  # this share's index: replaced by the merged one
             prepared.project = _merged_index(conn, owner, worker, summaries, finder)
@@ -389,14 +409,15 @@ def check_in_processes(items: list[Discovered], settings_for: Callable[[Path], S
     context = multiprocessing.get_context("fork")
     connections: list[Connection] = []
     processes = []
-    owner = shares(items, workers)
+    owner, total = shares(items, workers)
     finder = disk_finder(items, settings_for, getattr(options, "cache", None))  # each forks a copy
     for index in range(workers):
         parent_end, child_end = context.Pipe()
         process = context.Process(
             target=_partition_worker, daemon=True,
             args=([item for item, worker in zip(items, owner) if worker == index], settings_for,
-                  options, check, with_project, owner, index, child_end, finder, os.getpid()))
+                  options, check, with_project, owner, index, child_end, finder, os.getpid(),
+                  total))
         process.start()
         child_end.close()
         connections.append(parent_end)
