@@ -536,6 +536,35 @@ def test_a_new_call_site_invalidates_a_parameter_typed_by_its_call_sites(
     assert not any(p.endswith("versions.py") for p, *_ in warm)
 
 
+def test_a_file_alone_sees_a_caller_on_disk_change(tmp_path: Path) -> None:
+    """`versions.py` passed alone: its parameter is typed by the call sites of the package's
+    modules on disk, found by the words of their text, which the cache keeps by file stamp. A
+    caller rewritten (to pass something unknown) must be read again."""
+    import time
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'app'\n")
+    package = tmp_path / "app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "backend.py").write_text(BACKEND)
+    (package / "versions.py").write_text(VERSIONS)
+    (package / "main.py").write_text(CALLER)
+    (package / "other.py").write_text("def unrelated():\n    return 1\n")
+    then = time.time() - 60
+    for path in [*package.iterdir(), package]:
+        os.utime(path, (then, then))
+    alone = package / "versions.py"
+    with_cache = _runner(tmp_path, tmp_path / "cache")
+    first = with_cache(alone)
+    assert first == with_cache(alone) == _runner(tmp_path, None)(alone)
+    assert any(code == "DBL102" for *_, code, _ in first)
+    (package / "other.py").write_text(UNKNOWN_CALLER)  # `current(thing)`: no longer typed
+    os.utime(package / "other.py", (then + 1, then + 1))
+    warm = with_cache(alone)
+    assert warm == _runner(tmp_path, None)(alone)
+    assert not any(code == "DBL102" for *_, code, _ in warm)
+
+
 def test_entries_made_by_other_code_of_the_same_version_are_not_reused(
         tmp_path: Path, analysed: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     # A working copy changes dbleak's code without changing its version (an editable install,

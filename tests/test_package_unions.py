@@ -139,3 +139,61 @@ def test_a_run_given_two_projects_keeps_each_projects_models_to_itself(tmp_path:
         found = [(r.result.path, f.start.line) for r in check_paths(paths, lambda _p: settings, RunOptions())
                  for f in r.result.findings]
         assert found == []
+
+
+def test_which_modules_declare_models_is_kept_in_the_cache_by_file_stamp(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file passed alone (pre-commit) learns which modules of its package declare models by
+    reading them all; a warm cache keeps the answer by each file's stamp, so the next run
+    reads only the files changed since."""
+    import os
+    import time
+
+    import dbleak.index
+    from dbleak.cache import Cache
+
+    read: list[bytes] = []
+    markers = dbleak.index._MODEL_MARKERS
+
+    class Counting:
+        def search(self, text: bytes) -> object:
+            read.append(text)
+            return markers.search(text)
+
+    monkeypatch.setattr(dbleak.index, "_MODEL_MARKERS", Counting())
+    package = tmp_path / "shop"
+    package.mkdir()
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(MODELS)
+    for index in range(5):
+        (package / f"helpers{index}.py").write_text(f"def helper{index}():\n    return {index}\n")
+    (package / "fill.py").write_text("from shop.models import Language, Order\n\n\n" + COMMAND)
+    then = time.time() - 60
+    for path in package.iterdir():
+        os.utime(path, (then, then))
+    settings = settings_from_table({"select": ["DBL203"]}, tmp_path / "dbleak.toml")
+
+    def lines(cache: Cache | None) -> list[int]:
+        results = check_paths([package / "fill.py"], lambda _p: settings, RunOptions(cache=cache))
+        return sorted(f.start.line for r in results for f in r.result.findings)
+
+    cold = lines(None)
+    assert len(read) == 7  # every other module of the package: models, helpers, __init__
+    cache = Cache(tmp_path / "cache")
+    read.clear()
+    assert lines(cache) == cold and len(read) == 7
+    read.clear()
+    (package / "fill.py").write_text((package / "fill.py").read_text() + "\n")  # checked again
+    assert lines(cache) == cold and read == []
+    # `Language` refers to another model now: no lookup table; its loop is reported
+    (package / "models.py").write_text(MODELS.replace(
+        "code = models.CharField(max_length=8, unique=True)",
+        "code = models.CharField(max_length=8, unique=True)\n"
+        "    parent = models.ForeignKey('self', on_delete=models.CASCADE)"))
+    os.utime(package / "models.py", (then + 1, then + 1))
+    (package / "fill.py").write_text((package / "fill.py").read_text() + "\n")
+    read.clear()
+    warm = lines(cache)
+    assert len(read) == 1 and b"parent" in read[0]  # models.py alone is read again
+    assert warm == lines(None) != cold

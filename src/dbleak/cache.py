@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbleak import __version__
-from dbleak.index import ProjectIndex, Read, is_package_path, module_name_for
+from dbleak.index import ProjectIndex, Read, Stamp, is_package_path, module_name_for
 from dbleak.models import FileResult
 from dbleak.settings import Settings
 
@@ -204,6 +204,21 @@ class Cache:
     def keep_summaries(self, path: str, key: str, summaries: dict[str, dict[str, Any]]) -> None:
         self._write(self._entry_path(path, "module:"), Entry(self._module_key(key), summaries))
 
+    def notes(self, kind: str, folder: str) -> dict[str, tuple[Stamp, Any]]:
+        """What the text of each module of the package at ``folder`` says (``kind``:
+        "markers", whether it declares models; "words", the identifiers in it), by file stamp
+        (see ``index._TextNotes``); empty when none are kept or they are unusable."""
+        kept = self._read(self._entry_path(folder, f"{kind}:"))
+        if not isinstance(kept, dict) or not all(
+                isinstance(path, str) and isinstance(value, tuple) and len(value) == 2
+                and isinstance(value[0], tuple) and _note(kind, value[1])
+                for path, value in kept.items()):
+            return {}
+        return kept
+
+    def keep_notes(self, kind: str, folder: str, notes: dict[str, tuple[Stamp, Any]]) -> None:
+        self._write(self._entry_path(folder, f"{kind}:"), notes)
+
     @staticmethod
     def _module_key(key: str) -> str:
         return f"{__version__}\0{code_stamp()}\0{sys.version}\0{key}"
@@ -230,7 +245,7 @@ class Cache:
             return None
         return entry
 
-    def _write(self, location: Path, entry: Entry | RunRecord) -> None:
+    def _write(self, location: Path, entry: object) -> None:
         try:
             payload = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
@@ -269,6 +284,12 @@ class Cache:
                     handle.write(content)
                 os.replace(temporary, target)
         self._ready = True
+
+
+def _note(kind: str, value: object) -> bool:
+    if kind == "markers":
+        return isinstance(value, bool)
+    return isinstance(value, frozenset)  # of words (whatever it holds only names modules)
 
 
 def _checked(test: Callable[[], bool]) -> bool:

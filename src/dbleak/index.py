@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from dbleak.settings import DEFAULT_EXCLUDE
 
@@ -258,6 +259,14 @@ class SummaryStore(Protocol):
 
     def keep_summaries(self, path: str, key: str, summaries: dict[str, dict[str, Any]]) -> None:
         """Keep ``summaries`` for the file at ``path`` under ``key``."""
+
+    def notes(self, kind: str, folder: str) -> dict[str, tuple[Stamp, Any]]:
+        """What :meth:`keep_notes` kept of ``kind`` for the package at ``folder`` (empty if
+        nothing)."""
+
+    def keep_notes(self, kind: str, folder: str, notes: dict[str, tuple[Stamp, Any]]) -> None:
+        """Keep what the text of each module of the package at ``folder`` says (``kind``:
+        whether it declares models, the words it holds), with the stamp of its file."""
 
 
 def drivers_key(entries: Mapping[str, Any] | None) -> str:
@@ -689,23 +698,18 @@ class ProjectIndex:
         if found is not None:
             return found
         modules: set[str] = set()
-        assert self.finder is not None
-        files = [entry for name in (package, *self.finder.sibling_packages(package))
-                 for entry in self.finder.package_files(name)]
-        for module, path in files:
-            if module in self.functions or module in self.finder.given:
-                continue  # the run's own: in the union already (its text is not read: the
-                # index depends on the run's files through their summaries only)
-            disk_read(path)
-            try:
-                with open(path, "rb") as handle:
-                    text = handle.read()
-            except OSError:
-                continue
-            if _MODEL_MARKERS.search(text) is None:
-                continue
-            modules.add(module)
-            self.get(module)  # reads the module's summaries into the index
+        finder = self.finder
+        assert finder is not None
+        for name in (package, *finder.sibling_packages(package)):
+            notes = _TextNotes(finder, name, "markers")
+            for module, path in finder.package_files(name):
+                if module in self.functions or module in finder.given:
+                    continue  # the run's own: in the union already (its text is not read:
+                    # the index depends on the run's files through their summaries only)
+                if notes.of(path, _declares_models):
+                    modules.add(module)
+                    self.get(module)  # reads the module's summaries into the index
+            notes.save()
         found = self._model_modules_of[package] = frozenset(modules)
         return found
 
@@ -775,6 +779,7 @@ class ProjectIndex:
         files = self.finder.package_files(package) if self.finder is not None else []
         seen: set[str] = set()
         done = self.finder._done if self.finder is not None else set()
+        notes = _TextNotes(self.finder, package, "words") if self.finder is not None else None
         for module, path in files:
             seen.add(module)
             summary = self.functions.get(module) or self._disk.get(module)
@@ -783,15 +788,15 @@ class ProjectIndex:
                 # as much as its text, without reading the file again
                 found = self._called_words_of(module, summary) if summary is not None else frozenset()
             else:
-                disk_read(path)
-                try:
-                    with open(path, "rb") as handle:
-                        text = handle.read()
-                except OSError:
+                assert notes is not None
+                read = notes.of(path, _words)
+                if read is None:
                     continue
-                found = frozenset(word.decode("ascii") for word in _WORD.findall(text))
+                found = read
             for word in found:
                 words.setdefault(word, []).append(module)
+        if notes is not None:
+            notes.save()
         for module, summary in self.functions.items():
             # Modules of the run that are not on disk where the finder looks (texts checked
             # through the API): what their summaries call.
@@ -808,6 +813,53 @@ _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 # A project's own `exclude` settings are not known here.
 _EXCLUDED_FOLDERS = frozenset(DEFAULT_EXCLUDE)
 # What a module that declares models (Django, SQLAlchemy) or their managers says in its text.
+_T = TypeVar("_T")
+# A file written this recently may change again without a new stamp (dbleak.run_record).
+_RACY_SECONDS = 2.0
+
+
+def _declares_models(text: bytes) -> bool:
+    return _MODEL_MARKERS.search(text) is not None
+
+
+def _words(text: bytes) -> frozenset[str]:
+    return frozenset(word.decode("ascii") for word in _WORD.findall(text))
+
+
+class _TextNotes:
+    """What the text of each module of one top-level package says, kept in the finder's store
+    (the persistent cache) by each file's stamp: a file passed alone does not read every module
+    of a large package again, only those changed since."""
+
+    def __init__(self, finder: ModuleFinder, package: str, kind: str) -> None:
+        found_at = finder.find(package)
+        self.folder = os.path.dirname(found_at) if found_at is not None else ""
+        self.store = finder.store if self.folder else None
+        self.kind = kind
+        self.known = self.store.notes(kind, self.folder) if self.store is not None else {}
+        self.fresh: dict[str, tuple[Stamp, Any]] = {}
+        self.recent = int((time.time() - _RACY_SECONDS) * 1e9)
+
+    def of(self, path: str, compute: Callable[[bytes], _T]) -> _T | None:
+        """``compute`` of the file's bytes (None when it cannot be read)."""
+        disk_read(path)
+        stamp = stamp_of(path) if self.store is not None else None
+        kept = self.known.get(path)
+        if stamp is not None and kept is not None and kept[0] == stamp:
+            value: _T = kept[1]
+        else:
+            try:
+                with open(path, "rb") as handle:
+                    value = compute(handle.read())
+            except OSError:
+                return None
+        if stamp is not None and stamp[2] < self.recent:  # not "racily" new (run_record)
+            self.fresh[path] = (stamp, value)
+        return value
+
+    def save(self) -> None:
+        if self.store is not None and self.fresh != self.known:
+            self.store.keep_notes(self.kind, self.folder, self.fresh)
 _MODEL_MARKERS = re.compile(
     rb"\b(?:models\.Model|ForeignKey|OneToOneField|ManyToManyField|Column\(|mapped_column|"
     rb"relationship\(|Manager\b|QuerySet\b|unique_together|UniqueConstraint|__tablename__|"
