@@ -87,3 +87,23 @@ def test_the_index_still_to_come_is_reserved_in_the_memory_bound(tmp_path: Path)
     assert INDEX_PER_SOURCE_BYTE * others > 200 * 2**20
     kept = prepare(items, lambda _p: settings, memory=bound, pending=others)
     assert kept.parsed == {} and len(kept.portable) == 5
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_only_a_process_that_ends_with_os_exit_keeps_the_index_to_the_end(
+        tmp_path: Path, keep: bool) -> None:
+    """The command line (``cli.run``) keeps a run's index until its os._exit rather than
+    freeing it object by object; the language server and the API, which live on, must not."""
+    import dbleak.api
+
+    for index in range(3):
+        (tmp_path / f"m{index}.py").write_text("import sqlite3\n\n\ndef f():\n"
+                                               "    return sqlite3.connect('x')\n")
+    before = len(dbleak.api.KEPT_UNTIL_EXIT)
+    try:
+        results = list(check_paths([tmp_path], ConfigResolver(isolated=True).for_path,
+                                   RunOptions(keep_until_exit=keep)))
+        assert len(results) == 3
+        assert len(dbleak.api.KEPT_UNTIL_EXIT) == before + keep
+    finally:
+        del dbleak.api.KEPT_UNTIL_EXIT[before:]

@@ -109,6 +109,14 @@ class RunOptions:
     build_fixes: bool = False  # render fix edits for every finding (JSON and friends)
     force_exclude: bool = False
     cache: Cache | None = None  # the persistent cache (None: every file is analysed)
+    # The process ends without the interpreter's teardown once the output is written (the
+    # command line's `run`): the project index and the trees a run made are then kept until
+    # then rather than freed object by object (~0.15 s for 4,000 files' index).
+    keep_until_exit: bool = False
+
+
+# What runs whose process ends with os._exit keep alive until then (see keep_until_exit).
+KEPT_UNTIL_EXIT: list[object] = []
 
 
 @dataclass
@@ -370,6 +378,8 @@ def check_paths(paths: list[Path], settings_for: Callable[[Path], Settings],
             if with_project:
                 indexed(f"{_files(len(items) - len(kept))} changed since the cache's record of "
                         "the same run" if kept else "")
+            if options.keep_until_exit and prepared is not None:
+                KEPT_UNTIL_EXIT.append(prepared)
             results = (recorder.from_record(recorder.partial, index, item)
                        if recorder is not None and recorder.partial is not None and index in kept
                        else check_file(item.path, item.display, settings_for(item.path), options,

@@ -373,6 +373,11 @@ def _partition_worker(share: list[Discovered], settings_for: Callable[[Path], Se
             prepared.project = ProjectIndex()  # this share's index: replaced by the merged one
             prepared.project = _merged_index(conn, owner, worker, summaries, finder)
             del summaries
+            if getattr(options, "keep_until_exit", False):
+                # The worker ends with os._exit: its index is not freed object by object.
+                from dbleak.api import KEPT_UNTIL_EXIT
+
+                KEPT_UNTIL_EXIT.append(prepared)
         for item in share:
             if not parent_alive():
                 return
