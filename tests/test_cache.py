@@ -78,20 +78,6 @@ def _found(results: list[dbleak.api.PathResult]) -> Found:
                   for r in results for f in r.result.findings)
 
 
-@pytest.fixture()
-def analysed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files the runs below analyse (those not answered from the cache)."""
-    seen: list[str] = []
-    real = dbleak.api.check_bytes
-
-    def spy(data: bytes, path: str, *args: object, **kwargs: object) -> object:
-        seen.append(Path(path).name)
-        return real(data, path, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(dbleak.api, "check_bytes", spy)
-    return seen
-
-
 def _runner(folder: Path, cache_dir: Path | None,
             settings: Settings | None = None) -> Callable[..., Found]:
     def check(*paths: Path, options: RunOptions | None = None) -> Found:

@@ -68,20 +68,6 @@ def _project(root: Path, helper_in_run: bool = True) -> Path:
     return package
 
 
-@pytest.fixture()
-def analysed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files the runs analyse (those answered by neither the record nor an entry)."""
-    seen: list[str] = []
-    real = dbleak.api.check_bytes
-
-    def spy(data: bytes, path: str, *args: object, **kwargs: object) -> object:
-        seen.append(Path(path).name)
-        return real(data, path, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(dbleak.api, "check_bytes", spy)
-    return seen
-
-
 def _check(root: Path, cache_dir: Path | None, *paths: str, settings: Settings | None = None,
            options: RunOptions | None = None) -> tuple[Found, _Heard]:
     options = options or RunOptions()
