@@ -499,18 +499,24 @@ def other(thing):
 """
 
 
-def test_a_new_call_site_invalidates_a_parameter_typed_by_its_call_sites(
-        tmp_path: Path, analysed: list[str]) -> None:
-    # `current(backend)` is typed by its one call site: its cursor is reported. A new module
-    # that calls it with something unknown takes that evidence away, though `versions.py` and
-    # every module it read are unchanged: its cached findings must not be reused.
-    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'app'\n")
-    package = tmp_path / "app"
+def _versions_project(root: Path) -> Path:
+    """`app/`: a backend, `versions.current(backend)` and the one module that calls it."""
+    (root / "pyproject.toml").write_text("[project]\nname = 'app'\n")
+    package = root / "app"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "backend.py").write_text(BACKEND)
     (package / "versions.py").write_text(VERSIONS)
     (package / "main.py").write_text(CALLER)
+    return package
+
+
+def test_a_new_call_site_invalidates_a_parameter_typed_by_its_call_sites(
+        tmp_path: Path, analysed: list[str]) -> None:
+    # `current(backend)` is typed by its one call site: its cursor is reported. A new module
+    # that calls it with something unknown takes that evidence away, though `versions.py` and
+    # every module it read are unchanged: its cached findings must not be reused.
+    package = _versions_project(tmp_path)
     with_cache = _runner(tmp_path, tmp_path / "cache")
     first = with_cache()
     assert any(p.endswith("versions.py") and code == "DBL102" for p, _, _, code, _ in first)
@@ -528,13 +534,7 @@ def test_a_file_alone_sees_a_caller_on_disk_change(tmp_path: Path) -> None:
     caller rewritten (to pass something unknown) must be read again."""
     import time
 
-    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'app'\n")
-    package = tmp_path / "app"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "backend.py").write_text(BACKEND)
-    (package / "versions.py").write_text(VERSIONS)
-    (package / "main.py").write_text(CALLER)
+    package = _versions_project(tmp_path)
     (package / "other.py").write_text("def unrelated():\n    return 1\n")
     then = time.time() - 60
     for path in [*package.iterdir(), package]:

@@ -54,7 +54,11 @@ def _age(root: Path) -> None:
                 os.utime(path, (now - 60, now - 60))
 
 
-def _project(root: Path, helper_in_run: bool = True) -> Path:
+def _project(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A project of RECORD_MIN_FILES views and a helper, dated back: its root, its package and
+    a cache folder beside it."""
+    root = tmp_path / "project"
+    root.mkdir()
     (root / "pyproject.toml").write_text("[project]\nname = 'app'\n")
     package = root / "app"
     views = package / "views"
@@ -65,7 +69,7 @@ def _project(root: Path, helper_in_run: bool = True) -> Path:
     for n in range(RECORD_MIN_FILES):
         (views / f"v{n}.py").write_text(USES_HELPER.format(n=n) if n % 3 == 0 else CLEAN.format(n=n))
     _age(root)
-    return package
+    return root, package, tmp_path / "cache"
 
 
 def _check(root: Path, cache_dir: Path | None, *paths: str, settings: Settings | None = None,
@@ -90,10 +94,7 @@ def _replayed(heard: _Heard) -> bool:
 
 
 def test_an_unchanged_run_is_answered_by_its_record(tmp_path: Path, analysed: list[str]) -> None:
-    root = tmp_path / "project"
-    root.mkdir()
-    _project(root)
-    cache = tmp_path / "cache"
+    root, _, cache = _project(tmp_path)
     cold, _ = _check(root, None)
     first, heard = _check(root, cache)
     assert first == cold and not _replayed(heard)
@@ -109,10 +110,7 @@ def test_an_unchanged_run_is_answered_by_its_record(tmp_path: Path, analysed: li
 
 @pytest.mark.parametrize("change", ["content", "added", "removed", "settings", "package"])
 def test_a_change_to_the_run_checks_again(tmp_path: Path, analysed: list[str], change: str) -> None:
-    root = tmp_path / "project"
-    root.mkdir()
-    package = _project(root)
-    cache = tmp_path / "cache"
+    root, package, cache = _project(tmp_path)
     settings = Settings(root=str(root))
     _check(root, cache, settings=settings)
     assert _replayed(_check(root, cache, settings=settings)[1])
@@ -143,13 +141,10 @@ def test_a_change_to_what_the_index_read_from_disk_checks_again(
     """The run is given `app/views` only; the helper in `app/db.py` is read from disk (by the
     worker processes, with two)."""
     monkeypatch.setenv("DBLEAK_JOBS", jobs)
-    root = tmp_path / "project"
-    root.mkdir()
-    package = _project(root)
+    root, package, cache = _project(tmp_path)
     if change == "new-module":
         (package / "db.py").unlink()
         _age(root)
-    cache = tmp_path / "cache"
     before, _ = _check(root, cache, "app/views")
     assert _replayed(_check(root, cache, "app/views")[1])
     if change == "helper":
@@ -166,10 +161,7 @@ def test_a_change_to_what_the_index_read_from_disk_checks_again(
 
 def test_a_changed_file_whose_summaries_are_the_same_is_the_only_one_checked(
         tmp_path: Path, analysed: list[str]) -> None:
-    root = tmp_path / "project"
-    root.mkdir()
-    package = _project(root)
-    cache = tmp_path / "cache"
+    root, package, cache = _project(tmp_path)
     _check(root, cache)
     views = package / "views"
     with open(views / "v3.py", "a", encoding="utf-8") as handle:  # a caller of the helper
@@ -190,10 +182,7 @@ def test_a_changed_file_whose_summaries_are_the_same_is_the_only_one_checked(
 
 def test_a_changed_summary_checks_the_files_that_read_it(
         tmp_path: Path, analysed: list[str]) -> None:
-    root = tmp_path / "project"
-    root.mkdir()
-    package = _project(root)
-    cache = tmp_path / "cache"
+    root, package, cache = _project(tmp_path)
     before, _ = _check(root, cache)
     (package / "db.py").write_text(DB_CHANGED)  # `get_conn` no longer makes a connection
     _age(root)
@@ -207,10 +196,7 @@ def test_a_changed_summary_checks_the_files_that_read_it(
 
 
 def test_a_run_of_files_written_just_now_leaves_no_record(tmp_path: Path) -> None:
-    root = tmp_path / "project"
-    root.mkdir()
-    package = _project(root)
-    cache = tmp_path / "cache"
+    root, package, cache = _project(tmp_path)
     (package / "views" / "v1.py").write_text(CLEAN.format(n=100))  # written now
     _check(root, cache)
     assert not _replayed(_check(root, cache)[1])
@@ -223,10 +209,7 @@ def test_a_run_of_files_written_just_now_leaves_no_record(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "older-class"])
 def test_a_corrupt_record_is_ignored_and_rewritten(tmp_path: Path, damage: str) -> None:
-    root = tmp_path / "project"
-    root.mkdir()
-    _project(root)
-    cache = tmp_path / "cache"
+    root, _, cache = _project(tmp_path)
     cold, _ = _check(root, cache)
     [record] = cache.rglob("run-*")
     if damage == "older-class":  # written by a working copy whose record had a field less
@@ -244,10 +227,7 @@ def test_a_corrupt_record_is_ignored_and_rewritten(tmp_path: Path, damage: str) 
 
 
 def test_fixing_runs_neither_read_nor_leave_a_record(tmp_path: Path) -> None:
-    root = tmp_path / "project"
-    root.mkdir()
-    _project(root)
-    cache = tmp_path / "cache"
+    root, _, cache = _project(tmp_path)
     _check(root, cache, options=RunOptions(diff=True))
     assert not list(cache.rglob("run-*"))
     _check(root, cache)

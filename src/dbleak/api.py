@@ -435,7 +435,7 @@ class _RunRecorder:
 
         if len(items) < run_record.RECORD_MIN_FILES:
             return None
-        started = run_record.now()
+        started = time.time()
         recorder = cls(options.cache, run_record.record_name(items, options.build_fixes),
                        run_record.record_key(items, settings_for, options.cache.settings_key,
                                              options.build_fixes),
@@ -500,7 +500,7 @@ class _RunRecorder:
 
         reads = self.reads or {}
         if (not self.whole or len(self.results) != len(items) or None in self.stamps
-                or run_record.racy(self.started, (*self.stamps, *reads.values()))):
+                or run_record.racy_reads(self.started, (*self.stamps, *reads.values()))):
             return
         self.cache.store_record(self.name, run_record.RunRecord(
             self.key, self.stamps, dict(reads), tuple(self.results), tuple(self.keys),

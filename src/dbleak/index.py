@@ -134,14 +134,17 @@ def recording_disk_reads() -> Iterator[dict[str, Stamp | None]]:
         _DISK_READS = previous
 
 
-# The summary keys whose unions the analyses ask for (see ProjectIndex.union_of): made together.
-_UNION_KEYS: set[str] = set()
+# A path two processes saw with different stamps: no file has this stamp.
+_CHANGED: Stamp = (-1, -1, -1, -1, -1)
+# A file written this recently may change again without a new stamp (timestamps have a coarse
+# clock): what was read from it is not kept (git's "racily clean" entries).
+RACY_SECONDS = 2.0
 
 
-def union_keys(*keys: str) -> None:
-    """Declare summary keys an analysis asks ``union_of`` for: the index makes the unions of
-    all of them in one pass over its entries."""
-    _UNION_KEYS.update(keys)
+def racy(stamp: Stamp | None, since: float) -> bool:
+    """Whether ``stamp`` is of a file or folder written within :data:`RACY_SECONDS` of the
+    time ``since`` (or after it)."""
+    return stamp is not None and stamp[2] >= int((since - RACY_SECONDS) * 1e9)
 
 
 def merge_disk_reads(into: dict[str, Stamp | None], other: Mapping[str, Stamp | None]) -> None:
@@ -152,9 +155,6 @@ def merge_disk_reads(into: dict[str, Stamp | None], other: Mapping[str, Stamp | 
             into[path] = stamp
         elif into[path] != stamp:
             into[path] = _CHANGED
-
-
-_CHANGED: Stamp = (-1, -1, -1, -1, -1)
 
 
 def recorded_disk_reads() -> dict[str, Stamp | None] | None:
@@ -813,9 +813,23 @@ _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 # A project's own `exclude` settings are not known here.
 _EXCLUDED_FOLDERS = frozenset(DEFAULT_EXCLUDE)
 # What a module that declares models (Django, SQLAlchemy) or their managers says in its text.
+_MODEL_MARKERS = re.compile(
+    rb"\b(?:models\.Model|ForeignKey|OneToOneField|ManyToManyField|Column\(|mapped_column|"
+    rb"relationship\(|Manager\b|QuerySet\b|unique_together|UniqueConstraint|__tablename__|"
+    rb"unique=True|primary_key=True)")
+
+
+# The summary keys whose unions the analyses ask for (see ProjectIndex.union_of): made together.
+_UNION_KEYS: set[str] = set()
+
+
+def union_keys(*keys: str) -> None:
+    """Declare summary keys an analysis asks ``union_of`` for: the index makes the unions of
+    all of them in one pass over its entries."""
+    _UNION_KEYS.update(keys)
+
+
 _T = TypeVar("_T")
-# A file written this recently may change again without a new stamp (dbleak.run_record).
-_RACY_SECONDS = 2.0
 
 
 def _declares_models(text: bytes) -> bool:
@@ -838,7 +852,7 @@ class _TextNotes:
         self.kind = kind
         self.known = self.store.notes(kind, self.folder) if self.store is not None else {}
         self.fresh: dict[str, tuple[Stamp, Any]] = {}
-        self.recent = int((time.time() - _RACY_SECONDS) * 1e9)
+        self.started = time.time()
 
     def of(self, path: str, compute: Callable[[bytes], _T]) -> _T | None:
         """``compute`` of the file's bytes (None when it cannot be read)."""
@@ -853,17 +867,13 @@ class _TextNotes:
                     value = compute(handle.read())
             except OSError:
                 return None
-        if stamp is not None and stamp[2] < self.recent:  # not "racily" new (run_record)
+        if stamp is not None and not racy(stamp, self.started):
             self.fresh[path] = (stamp, value)
         return value
 
     def save(self) -> None:
         if self.store is not None and self.fresh != self.known:
             self.store.keep_notes(self.kind, self.folder, self.fresh)
-_MODEL_MARKERS = re.compile(
-    rb"\b(?:models\.Model|ForeignKey|OneToOneField|ManyToManyField|Column\(|mapped_column|"
-    rb"relationship\(|Manager\b|QuerySet\b|unique_together|UniqueConstraint|__tablename__|"
-    rb"unique=True|primary_key=True)")
 
 
 def _in_modules(qualname: str, modules: frozenset[str]) -> bool:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,15 +44,13 @@ from typing import Any
 
 from dbleak import __version__
 from dbleak.discovery import Discovered
-from dbleak.index import Stamp, module_name_for, roots_for, stamp_of
+from dbleak.index import RACY_SECONDS, Stamp, module_name_for, racy, roots_for, stamp_of
 from dbleak.models import FileResult
 from dbleak.settings import Settings
 
 # Fewer files are answered as fast from their entries, and a record for every set of files a
 # pre-commit hook passes would fill the cache.
 RECORD_MIN_FILES = 24
-# A file or folder changed this recently when a run read it gives no record (see above).
-RACY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -138,16 +135,11 @@ def summaries_digest(summaries: Mapping[str, Mapping[str, Any]],
     return digest.digest()
 
 
-def racy(started: float, file_stamps: Iterable[Stamp | None]) -> bool:
+def racy_reads(started: float, file_stamps: Iterable[Stamp | None]) -> bool:
     """Whether a file or folder was written within :data:`RACY_SECONDS` of ``started`` (or
     after it): its next change may keep the same stamp."""
-    bound = int((started - RACY_SECONDS) * 1e9)
-    return any(stamp is not None and stamp[2] >= bound for stamp in file_stamps)
+    return any(racy(stamp, started) for stamp in file_stamps)
 
 
-def now() -> float:
-    return time.time()
-
-
-__all__ = ["RACY_SECONDS", "RECORD_MIN_FILES", "RunRecord", "changed_files", "racy",
+__all__ = ["RACY_SECONDS", "RECORD_MIN_FILES", "RunRecord", "changed_files", "racy_reads",
            "record_key", "record_name", "stamps", "summaries_digest"]
