@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
+from dbleak.analysis.admin_actions import admin_selection
 from dbleak.analysis.fetch import fetch_analysis, is_test_module, is_test_scope
 from dbleak.analysis.fetch_loops import name_loads
 from dbleak.analysis.fetch_orm import (
@@ -111,7 +112,12 @@ class UnboundedQuerysetList(Rule):
     item in items:` called `chunks(Order.objects.filter(...))`), when every call is known and
     passes a queryset: a function nested in another and called there only, or a module-level
     one that no other module of its package mentions, neither decorated nor used as a value;
-    the finding names the parameter and the function. A queryset name that is also counted (`len(qs)`, `qs.count()`) or refined
+    the finding names the parameter and the function. The queryset a Django admin action is
+    given is the rows the user selected, every row with "Select all": the third parameter of a
+    method of a `...Admin` class that its `actions` lists or `@admin.action` decorates, of its
+    `delete_queryset(self, request, queryset)` hook, or of a module-level `(modeladmin,
+    request, queryset)` function so decorated or listed, judged like `Model.objects.all()` of
+    the model the module registers the admin for. A queryset name that is also counted (`len(qs)`, `qs.count()`) or refined
     (`qs.filter(...)`) is still reported (the fix counts in the database too); one that is
     walked again, handed on, returned, or tested (`if qs:`: in the corpus reviews, a loop
     guarded so was over a short list every time) is not. Managers are `objects`,
@@ -221,7 +227,7 @@ class UnboundedQuerysetList(Rule):
 
     @classmethod
     def triggers(cls, drivers: DriverTable) -> Iterable[str] | None:
-        return ("objects", "_manager")
+        return ("objects", "_manager", "queryset")
 
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
@@ -464,9 +470,18 @@ def _related_unbounded(source: ast.AST, ctx: CheckContext,
 _VIA = " via "
 
 
+# Before an admin action's name and its model, for the selection it is given.
+_ADMIN = "admin:"
+
+
 def _spelled(model: str) -> str:
     """``Tag.objects…`` (``Document.global_objects…`` for another manager), or ``self… of
-    FileDiffManager`` for a manager's own queryset, or ``….items…`` for a related manager."""
+    FileDiffManager`` for a manager's own queryset, or ``….items…`` for a related manager, or
+    the selection of an admin action."""
+    if model.startswith(_ADMIN):
+        _, action, klass = model.split(_ADMIN, 2)
+        of = f" of `{klass}`" if klass else ""
+        return f"the rows selected for the admin action `{action}`{of}"
     if _VIA in model:
         head, _, manager = model.partition(_VIA)
         return f"`{head}.{manager}…`"
@@ -555,7 +570,21 @@ def _walked_queryset(expr: ast.expr, assignments: dict[str, list[ast.AST]], ctx:
         via = _passed_queryset(ctx, scope, expr.id)
         if via is not None:
             return via
+        found = _admin_selected(ctx, scope, expr)
     return found, None
+
+
+def _admin_selected(ctx: CheckContext, scope: Scope, name: ast.Name) -> tuple[ast.AST, str, str] | None:
+    """``queryset``, the selection parameter of a Django admin action never rebound: the rows
+    a user selected, every row of the table with "Select all", judged like ``Model.objects
+    .all()`` when the module says which model the admin is registered for."""
+    selection = admin_selection(ctx.facts, scope, name.id)
+    if selection is None:
+        return None
+    reason = "an admin action's selection: every row of the table when the user selects all"
+    if selection.model is not None and _unbounded_reason(ctx, [], selection.model) is None:
+        return None  # a small or lookup table
+    return name, f"{_ADMIN}{selection.action}{_ADMIN}{selection.model or ''}", reason
 
 
 def _enclosing_queryset(name: ast.Name, ctx: CheckContext, scope: Scope) -> tuple[ast.AST, str, str] | None:
