@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.fetch import is_test_module, is_test_scope
+from dbleak.analysis.fetch import fetch_analysis, is_test_module, is_test_scope
 from dbleak.analysis.fetch_summary import callee_qualname
 from dbleak.analysis.materialize import (
     ListUseKind,
@@ -15,12 +15,14 @@ from dbleak.analysis.materialize import (
 )
 from dbleak.analysis.materialize_fix import Rewriter, count_text, replace_use, rewriter_for
 from dbleak.analysis.materialize_sql import fetch_bound
-from dbleak.analysis.queryset_count import count_use
+from dbleak.analysis.names import receiver_root
+from dbleak.analysis.queryset_count import count_use, imports_django
 from dbleak.analysis.rows_summary import returns_all_rows
 from dbleak.knowledge.drivers import DriverTable
 from dbleak.models import Applicability, Finding, FixPlan
 from dbleak.rules.base import CheckContext, Example, Rule
 from dbleak.rules.dbl301_materialized_generator import site_words
+from dbleak.source import source_segment
 
 
 class LenOfMaterialized(Rule):
@@ -69,7 +71,10 @@ class LenOfMaterialized(Rule):
     followed; the statement that counts may read the query's own parameters again
     (`len(rows) == len(ids)`), but not the result. A project helper that returns every row
     of a query (`return q.all()`, or a list with one item per row of it) is reported where
-    its result is only counted or tested, directly or through a name, without a fix.
+    its result is only counted or tested, directly or through a name, without a fix. Outside
+    modules that import Django, `len()` of `.all()` of what a method call returns, whatever
+    its receiver (`len(request.db.get_all_badges().all())`: an ORM's list of every row of a
+    query; NumPy's and pandas' `all()` give no list to count), is reported without a fix.
 
     ## Fix safety
     `len(list(g))` → `sum(1 for _ in g)` is safe: the same rows are walked, none is kept.
@@ -119,7 +124,9 @@ class LenOfMaterialized(Rule):
     @classmethod
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
         rewriter = None
+        seen: set[int] = set()
         for site in materialization_sites(ctx):
+            seen.add(id(site.node))
             if site.use.kind is not ListUseKind.LENGTH:
                 continue
             if site.source.kind is SourceKind.FETCHED and fetch_bound(ctx, site) == "bounded":
@@ -130,6 +137,7 @@ class LenOfMaterialized(Rule):
             yield ctx.finding(cls, site.node, message, plan=plan,
                               stmt=site.stmt)
         yield from _helper_rows_counted(cls, ctx)
+        yield from _built_query_counted(cls, ctx, seen)
 
 
 def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Finding]:
@@ -164,6 +172,45 @@ def _helper_rows_counted(rule: type[Rule], ctx: CheckContext) -> Iterator[Findin
                    f"(`count()`, `exists()`) in a helper of its own")
         yield ctx.finding(rule, call, message, plan=None, stmt=site.stmt)
 
+
+
+def _built_query_counted(rule: type[Rule], ctx: CheckContext, seen: set[int]) -> Iterator[Finding]:
+    """``len(request.db.get_all_badges().all())``: ``.all()`` of what a method call returns,
+    whatever its receiver, only counted. Outside Django (whose related managers and querysets
+    DBL306 judges) an ``.all()`` whose result has a length is an ORM's list of every row of a
+    query (SQLAlchemy, Flask-SQLAlchemy, peewee, Tortoise): NumPy's and pandas' ``all()`` give a
+    truth value or a Series of one per column, which nobody counts. No fix: how to count in
+    the database depends on the library."""
+    if is_test_module(ctx.path, ctx.settings.root) or imports_django(ctx.facts):
+        return
+    for site in ctx.facts.calls:
+        call = site.node
+        if not (isinstance(call.func, ast.Name) and call.func.id == "len" and len(call.args) == 1
+                and not call.keywords and site.stmt is not None):
+            continue
+        read = call.args[0]
+        if not (isinstance(read, ast.Call) and isinstance(read.func, ast.Attribute)
+                and read.func.attr == "all" and not read.args and not read.keywords
+                and isinstance(read.func.value, ast.Call)) or id(read) in seen:
+            continue
+        if ctx.facts.qualname(call.func) is not None or is_test_scope(site.scope):
+            continue  # `len` imported from elsewhere; a test's few fixture rows
+        built = read.func.value
+        assert isinstance(built, ast.Call)
+        if not isinstance(built.func, ast.Attribute) \
+                or callee_qualname(ctx.facts, built, site.scope) is not None:
+            continue  # a function or a method the project index knows: its summary's judgement
+        root = receiver_root(read)
+        if root is not None and any(not isinstance(b, ast.arg) for b in
+                                    fetch_analysis(ctx).resolver.assignments(site.scope).get(root, ())):
+            continue  # a local the analysis follows (a result read again, ...): its judgement
+        text = source_segment(ctx.text, read.func.value) or ""
+        if len(text) > 60 or "\n" in text:
+            func = read.func.value.func
+            text = f"….{func.attr}()" if isinstance(func, ast.Attribute) else "…"
+        message = (f"`len()` of `{text}.all()`: every row of the query is built only to be "
+                   "counted; count in the database (`count()`)")
+        yield ctx.finding(rule, call, message, plan=None, stmt=site.stmt)
 
 
 def _held_only_counted(ctx: CheckContext, scope: object, call: ast.expr,
