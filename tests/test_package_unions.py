@@ -197,3 +197,60 @@ def test_which_modules_declare_models_is_kept_in_the_cache_by_file_stamp(
     warm = lines(cache)
     assert len(read) == 1 and b"parent" in read[0]  # models.py alone is read again
     assert warm == lines(None) != cold
+
+
+def test_a_file_passed_again_leaves_the_package_notes_as_they_are(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notes of a package are written again only when what they say changed: a module the
+    run summarizes itself keeps its note (it is checked against its stamp when it is read
+    again), instead of being dropped and the whole package's notes rewritten every run."""
+    import os
+    import time
+
+    from dbleak.cache import Cache
+
+    package = tmp_path / "shop"
+    package.mkdir()
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(MODELS)
+    (package / "helpers.py").write_text("def helper():\n    return 1\n")
+    (package / "fill.py").write_text("from shop.models import Language, Order\n\n\n" + COMMAND)
+    then = time.time() - 60
+    for path in package.iterdir():
+        os.utime(path, (then, then))
+    settings = settings_from_table({"select": ["DBL203"]}, tmp_path / "dbleak.toml")
+    cache = Cache(tmp_path / "cache")
+    kept: list[str] = []
+    keep_notes = Cache.keep_notes
+
+    def counting(self: Cache, kind: str, folder: str, notes: dict) -> None:  # type: ignore[type-arg]
+        kept.append(kind)
+        keep_notes(self, kind, folder, notes)
+
+    monkeypatch.setattr(Cache, "keep_notes", counting)
+
+    def check(name: str) -> list[int]:
+        results = check_paths([package / name], lambda _p: settings, RunOptions(cache=cache))
+        return sorted(f.start.line for r in results for f in r.result.findings)
+
+    check("fill.py")  # every other module is read, and noted
+    check("helpers.py")  # fill.py is read and noted; helpers.py's note stays
+    assert kept
+    kept.clear()
+    (package / "fill.py").write_text((package / "fill.py").read_text() + "\n")
+    os.utime(package / "fill.py", (then + 1, then + 1))
+    check("fill.py")  # summarized by the run: its note stays, nothing else changed
+    assert kept == []
+
+
+def test_a_package_answers_who_mentions_a_name_the_same_before_and_after_indexing() -> None:
+    from dbleak.index import _Mentions
+
+    words = [("p.a", frozenset({"x", "y"})), ("p.b", frozenset({"y"})), ("p.c", frozenset({"x"}))]
+    mentions = _Mentions(words)
+    before = [mentions.modules_with(name) for name in ("x", "y", "z")]
+    for _ in range(_Mentions.INDEX_AFTER):
+        mentions.modules_with("x")
+    after = [mentions.modules_with(name) for name in ("x", "y", "z")]
+    assert before == after == [["p.a", "p.c"], ["p.a", "p.b"], []]
