@@ -268,7 +268,8 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 resolver.add_import(node, module_name, top_level=statement_parent.get(id(node)) is tree,
                                     is_package=is_package,
-                                    fallback=_in_handler(node, parent))
+                                    fallback=_in_handler(node, parent),
+                                    in_function=scope is not root)
             elif isinstance(node, (ast.With, ast.AsyncWith)):
                 facts.withs.append(WithSite(node, scope))
             elif node_type is ast.Assign and scope is root:
@@ -290,7 +291,8 @@ def collect_facts(tree: ast.Module, drivers: DriverTable, module_name: str = "",
                         else:
                             resolver.rebind(target.id)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and scope is root:
-                resolver.add_local(node.name, f"{module_name}.{node.name}" if module_name else node.name)
+                resolver.add_local(node.name, f"{module_name}.{node.name}" if module_name else node.name,
+                                   defined=True)
         elif node_type is call_type:
             calls.append(CallSite(node, stmt, scope))  # type: ignore[arg-type]
         if node_type in scope_types:

@@ -177,13 +177,24 @@ class ImportResolver:
         # Names bound by unconditional imports in the module body: the only ones a fix may use
         # anywhere in the module (an import inside a function or an `if` is not visible everywhere).
         self.top_level: dict[str, str] = {}
+        # The module's own functions and classes by name, and the names imports bind only inside
+        # functions: `def connect(p): from sqlite3 import connect; ...` leaves `connect` the
+        # module's function everywhere but in that function (whose reader sees its import).
+        self._defined: dict[str, str] = {}
+        self._in_functions: dict[str, set[str]] = {}
+        self._module_bound: set[str] = set()
 
     def add_import(self, node: ast.Import | ast.ImportFrom, module_name: str = "",
-                   top_level: bool = False, is_package: bool = False, fallback: bool = False) -> None:
+                   top_level: bool = False, is_package: bool = False, fallback: bool = False,
+                   in_function: bool = False) -> None:
         """``fallback``: the import sits in an ``except`` handler, so it runs only when the
-        ``try`` body's import failed."""
+        ``try`` body's import failed; ``in_function``: in a function's body."""
         for name, qualname in import_bindings(node, module_name, is_package):
             self._bind(name, qualname, top_level)
+            if in_function:
+                self._in_functions.setdefault(name, set()).add(self._canonical(qualname))
+            else:
+                self._module_bound.add(name)
             if fallback:
                 self._fallbacks.add(self._canonical(qualname))
             else:
@@ -213,10 +224,14 @@ class ImportResolver:
         else:
             self.rebind(name)
 
-    def add_local(self, name: str, qualname: str) -> None:
-        """A function or class defined at module level, or a module imported by a call
-        (``pymysql = importlib.import_module("pymysql")``): ``name`` is ``qualname``."""
+    def add_local(self, name: str, qualname: str, defined: bool = False) -> None:
+        """A function or class defined at module level (``defined``), or a module imported by a
+        call (``pymysql = importlib.import_module("pymysql")``): ``name`` is ``qualname``."""
         self._bind(name, qualname)
+        if defined:
+            self._defined[name] = self._canonical(qualname)
+        else:
+            self._module_bound.add(name)
 
     def rebind(self, name: str) -> None:
         self._opaque.add(name)
@@ -263,6 +278,10 @@ class ImportResolver:
         import pysqlite2.dbapi2 as sqlite3``): the handler runs only where the first failed."""
         if name in self._opaque:
             return None
+        defined = self._defined.get(name)
+        if defined is not None and name not in self._module_bound and set(
+                self._candidates.get(name, ())) == {defined, *self._in_functions.get(name, ())}:
+            return defined  # the module's own function; its name imported inside functions only
         primaries = [q for q in self._candidates.get(name, ())
                      if not self.fallback_only(q) and not self.never_imported(q)]
         return primaries[0] if len(primaries) == 1 else None

@@ -415,7 +415,11 @@ class OriginReader:
             return None
         if not self.is_local(root.id) and self.enclosing_holder(root.id) is not None:
             return None
-        qualname = self.facts.qualname(expr)
+        # `def connect(p): from sqlite3 import connect; return connect(p)`: the module binds the
+        # name twice (its own function, the import), this scope only by its import
+        qualname = self._locally_imported(root.id, expr) if self.only_imported(root.id) else None
+        if qualname is None:
+            qualname = self.facts.qualname(expr)
         if qualname is not None:
             return qualname
         if root.id in module_globals(self.facts.tree) or self._star_bound(root.id):
@@ -426,6 +430,25 @@ class OriginReader:
                 node = node.value
             return self.prefix + ".".join([root.id, *reversed(parts)])
         return None
+
+    def _locally_imported(self, name: str, expr: ast.expr) -> str | None:
+        """The qualified name of ``expr`` (a chain from ``name``) through the one absolute
+        import of this scope that binds ``name``, else None."""
+        found: list[str] = []
+        for node in walk_scope(self.scope):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.extend(f"{node.module}.{a.name}" for a in node.names
+                             if (a.asname or a.name) == name)
+            elif isinstance(node, ast.Import):
+                found.extend(a.name if a.asname else a.name.split(".", 1)[0] for a in node.names
+                             if (a.asname or a.name.split(".", 1)[0]) == name)
+        if len(set(found)) != 1:
+            return None
+        parts: list[str] = []
+        while isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+            expr = expr.value
+        return self.facts.drivers.canonical(".".join([found[0], *reversed(parts)]))
 
     def name_origin(self, name: str, depth: int = 0) -> Origin | None:
         """The origin of what a name holds in this scope (memoized per name)."""

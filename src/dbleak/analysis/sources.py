@@ -73,7 +73,7 @@ from dbleak.analysis.origins import (
 )
 from dbleak.analysis.project import module_functions
 from dbleak.knowledge.calls import PROXY_BASES
-from dbleak.knowledge.drivers import Kind, ObjectSpec, WithSpec
+from dbleak.knowledge.drivers import FactorySpec, Kind, ObjectSpec, WithSpec
 
 if TYPE_CHECKING:
     from dbleak.analysis.context import CheckContext
@@ -541,6 +541,12 @@ class ObjectSources:
                 return spec
         return specs[0]
 
+    def _factory_value(self, factory: FactorySpec, keywords: Iterable[str]) -> ObjectSpec | None:
+        """What a driver factory makes, given the keywords of its call; held by the factory
+        when the table says it keeps what it makes (its caller owes no release)."""
+        spec = self.made_as(self.drivers.objects.get(factory.returns), keywords)
+        return replace(spec, held=True) if spec is not None and factory.held else spec
+
     def call_value(self, qualname: str, keywords: frozenset[str] = frozenset(),
                    depth: int = 0) -> Value | None:
         """What calling ``qualname`` returns."""
@@ -548,14 +554,14 @@ class ObjectSources:
         if factory is not None:
             if factory.context_only:
                 return None
-            return self.made_as(self.drivers.objects.get(factory.returns), keywords)
+            return self._factory_value(factory, keywords)
         if qualname in self.user_factories:
             return USER_CONNECTION
         qualname, summary = self._summary_through(qualname)
         if summary is None:
             factory = self.drivers.factory_for(qualname, keywords)
             if factory is not None and not factory.context_only:
-                return self.made_as(self.drivers.objects.get(factory.returns), keywords)
+                return self._factory_value(factory, keywords)
             owner, _, method = qualname.rpartition(".")
             if owner and method:
                 found = self.method_summary(owner, method)
@@ -987,8 +993,7 @@ class ObjectSources:
                 return False  # `pymysql.connect(defer_connect=True)` never connected here
             if factory.context_only:
                 return False
-            spec = self.made_as(self.drivers.objects.get(factory.returns),
-                                factory_class_keywords(call, self.facts.qualname))
+            spec = self._factory_value(factory, factory_class_keywords(call, self.facts.qualname))
             if spec is None:
                 return None
             specs.append(spec)

@@ -194,6 +194,9 @@ class FactorySpec:
     call_with: WithSpec | None = None
     call_async_with: WithSpec | None = None
     note: str = ""
+    # The factory keeps what it makes and releases it itself (SQLAlchemy's test suite disposes
+    # every `testing_engine()` at teardown): its type is known, its caller owes no release.
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -1355,6 +1358,10 @@ SQLALCHEMY = DriverSpec(
         FactorySpec("sqlalchemy.create_engine", "sqlalchemy.Engine"),
         FactorySpec("sqlalchemy.engine.create_engine", "sqlalchemy.Engine"),
         FactorySpec("sqlalchemy.engine_from_config", "sqlalchemy.Engine"),
+        # SQLAlchemy's test plugin (used by dialects' and alembic's suites): the engine is
+        # registered with `testing_reaper`, which disposes it at teardown. Its connections are
+        # the caller's.
+        FactorySpec("sqlalchemy.testing.engines.testing_engine", "sqlalchemy.Engine", held=True),
         FactorySpec("sqlalchemy.orm.Session", "sqlalchemy.orm.Session"),
         FactorySpec("sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.sessionmaker"),
         FactorySpec("sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoped_session"),

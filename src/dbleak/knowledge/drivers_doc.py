@@ -214,6 +214,8 @@ def _driver_markdown(table: DriverTable, driver: DriverSpec) -> list[str]:
             if context is not None:
                 word = "async with" if factory.call_async_with is not None else "with"
                 text += f"; `{word}` the call: {describe_with(context)}"
+            if factory.held:
+                text += "; kept and released by the factory itself (its caller owes no release)"
             if factory.note:
                 text += f" — {factory.note}"
             out.append(text)
