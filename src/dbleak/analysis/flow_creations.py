@@ -178,7 +178,10 @@ class Creations:
                 return None  # `_DummyConnection()`: a subclass of one that connects on options
             value = self.sources.resolve(origin) if origin is not None else None
             if value is None:
-                value = self.evidence.helper_result(call, self.sources.call_target(call, self.cls))
+                target = self.sources.call_target(call, self.cls)
+                value = self.sources.called_argument(
+                    call, target, self.sources.reader(self.scope, self.cls)) \
+                    or self.evidence.helper_result(call, target)
             return value if isinstance(value, ObjectSpec) else None
         if as_class(receiver) is not None:
             value = self.sources.method_value(receiver, method_name, keywords)

@@ -154,6 +154,10 @@ def parameter_defaults(function: ast.AST) -> list[tuple[ast.arg, ast.expr]]:
             *((a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None)]
 
 
+# Annotations that say a parameter is callable, and nothing of what it makes.
+_CALLABLE_TYPES = frozenset({"typing.Callable", "collections.abc.Callable"})
+
+
 def unwrap_annotation(annotation: ast.expr) -> ast.expr:
     """``Optional[X]``, ``X | None``, ``"X"`` → ``X``."""
     if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
@@ -464,7 +468,11 @@ class OriginReader:
             annotation = self._params[name].annotation
             if annotation is None:
                 return self._untyped_parameter(name)
-            qualname = self.facts.qualname(unwrap_annotation(annotation))
+            declared = unwrap_annotation(annotation)
+            qualname = self.facts.qualname(declared.value if isinstance(declared, ast.Subscript) else declared)
+            if qualname in _CALLABLE_TYPES:
+                return self._untyped_parameter(name)  # `func: Callable[..., T]`: says no type
+            qualname = self.facts.qualname(declared)
             return ("type", qualname) if qualname is not None else None
         assigned = self.assigned()
         if self.holds_value(name):

@@ -442,6 +442,46 @@ class ObjectSources:
                                     frozenset(q.rsplit(".", 1)[-1] for q in qualnames))
         return self._driver_modules
 
+    def called_argument(self, call: ast.Call, qualname: str | None, reader: OriginReader,
+                        depth: int = 0) -> Value | None:
+        """``retry(engine.connect, retries=3)`` of a project function whose one return is the
+        result of calling a parameter (``def retry(func, ...): ... return func(*args)``):
+        what calling the callable this call passes makes (a method of a known object, a
+        driver or project function by name), else None."""
+        if not (isinstance(call.func, ast.Name) or self.facts.qualname(call.func) is not None):
+            return None  # a plain function's call: its parameters are the call's arguments
+        summary = self._function_summary(qualname)
+        if summary is None or summary.get(SUMMARY_KIND) != "function":
+            return None
+        returns: list[Origin] = list(summary.get(SUMMARY_RETURNS) or ())
+        if len(returns) != 1:
+            return None
+        returned = returns[0]
+        if not (isinstance(returned, tuple) and len(returned) >= 3 and returned[0] == "method"
+                and returned[2] == "__call__"):
+            return None
+        called = returned[1]
+        if not (isinstance(called, tuple) and len(called) == 3 and called[0] == "param"):
+            return None
+        param = str(called[2])
+        params = [str(p) for p in summary.get(SUMMARY_PARAMS) or ()]
+        given = next((k.value for k in call.keywords if k.arg == param), None)
+        if given is None and param in params:
+            position = params.index(param)
+            if position < len(call.args) \
+                    and not any(isinstance(a, ast.Starred) for a in call.args[:position + 1]):
+                given = call.args[position]
+        origin = reader.origin(given) if isinstance(given, (ast.Name, ast.Attribute)) else None
+        if not isinstance(origin, tuple):
+            return None
+        if origin[0] == "global" and len(origin) == 2:
+            return self.resolve(("call", origin[1], ()), depth + 1)  # `retry(sqlite3.connect, ...)`
+        if origin[0] == "getattr" and len(origin) == 3:
+            return self.resolve(("method", origin[1], origin[2], ()), depth + 1)  # `engine.connect`
+        if origin[0] == "attr" and len(origin) == 3:
+            return self.resolve(("call", f"{origin[1]}.{origin[2]}", ()), depth + 1)  # `self.connect`
+        return None
+
     def parameter_value(self, qualname: str, param: str, depth: int) -> Value | None:
         """An untyped parameter: what every call site in the function's package passes."""
         origins = self.parameter_origins(qualname, param)

@@ -193,7 +193,11 @@ class UnclosedConnection(Rule):
     its own to whoever makes it, also through a name bound to one of several such classes
     (`cls = PostgresArchive if remote else SQLiteArchive; return cls(path)`: gallery-dl's
     archives); a factory that returns False on a failure (`if not found: return False`) makes
-    a connection on its other paths, as one that returns None does. A session of a
+    a connection on its other paths, as one that returns None does. A project helper whose one
+    return is the result of calling its parameter (a retry wrapper: `def retry(func, ...):
+    return func(*args)`) makes what the callable a call gives it makes (`retry(engine.connect)`,
+    `retry(sqlite3.connect, args=(p,))`); a wrapper named like the driver function it imports
+    in its body (`def connect(p): from sqlite3 import connect`) is a factory. A session of a
     `scoped_session` registry kept in a global or an attribute is the registry's to release
     (`remove()`); one of a registry made in the same function is that function's. Modules of
     the project the run was not given are read from disk, so a file checked alone (a
