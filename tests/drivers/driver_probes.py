@@ -2011,6 +2011,22 @@ def _sa_engine_from_config(env: Env, factory: FactorySpec) -> Any:
     return sqlalchemy.engine_from_config({"sqlalchemy.url": sa_url(env)})
 
 
+@factory_call("sqlalchemy.testing.engines.testing_engine")
+def _sa_testing_engine(env: Env, factory: FactorySpec) -> Any:
+    """SQLAlchemy's test plugin's engine, outside the plugin: the two settings it reads are
+    given when no plugin run set them (tests/drivers/test_held_factories.py checks its reaper)."""
+    from types import SimpleNamespace
+
+    from sqlalchemy.testing import config
+    from sqlalchemy.testing.engines import testing_engine
+
+    if getattr(config, "db_opts", None) is None:
+        config.db_opts = {}
+    if getattr(config, "options", None) is None:
+        config.options = SimpleNamespace(low_connections=False)
+    return testing_engine(sa_url(env), options={"scope": "function"})
+
+
 @factory_call("sqlalchemy.orm.Session", "sqlalchemy.orm.sessionmaker")
 def _sa_session(env: Env, factory: FactorySpec) -> Any:
     from driver_probing import resolve
