@@ -13,7 +13,6 @@ one the admin class is registered for in the same module (``@admin.register(Mode
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 
 from dbleak.analysis.module import ModuleFacts, Scope
 from dbleak.analysis.names import base_name
@@ -23,19 +22,27 @@ _SELECTION_HOOKS = frozenset({"delete_queryset"})
 _ADMIN_ACTION = frozenset({"django.contrib.admin.action", "django.contrib.admin.decorators.action"})
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: every `dbleak check` imports this module, and making a
+# dataclass costs about a millisecond (its methods are compiled from source when the class is).
+
+
 class AdminSelection:
     """The selection parameter of an admin action: the action's name and, where the module
     registers its admin class, the model whose rows it is given."""
 
-    action: str
-    model: str | None
+    __slots__ = ("action", "model")
+
+    def __init__(self, action: str, model: str | None) -> None:
+        self.action = action
+        self.model = model
 
 
-@dataclass
 class _ModuleAdmins:
-    listed: dict[str, set[str]]  # admin class name -> names its `actions` lists
-    models: dict[str, str | None]  # admin class name -> the one model it is registered for
+    __slots__ = ("listed", "models")
+
+    def __init__(self, listed: dict[str, set[str]], models: dict[str, str | None]) -> None:
+        self.listed = listed  # admin class name -> names its `actions` lists
+        self.models = models  # admin class name -> the one model it is registered for
 
 
 def admin_selection(facts: ModuleFacts, scope: Scope, name: str) -> AdminSelection | None:
