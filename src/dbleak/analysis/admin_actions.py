@@ -97,28 +97,31 @@ def _module_admins(facts: ModuleFacts) -> _ModuleAdmins:
         return cached
     listed: dict[str, set[str]] = {}
     registered: dict[str, set[str]] = {}
-    for node in ast.walk(facts.tree):
-        if isinstance(node, ast.ClassDef) and _is_admin_class(node):
-            names = listed.setdefault(node.name, set())
-            for stmt in node.body:
-                if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and any(
-                        isinstance(t, ast.Name) and t.id == "actions"
-                        for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])):
-                    for item in ast.walk(stmt.value) if stmt.value is not None else ():
-                        if isinstance(item, ast.Constant) and isinstance(item.value, str):
-                            names.add(item.value)
-                        elif isinstance(item, ast.Name):
-                            names.add(item.id)
-            for decorator in node.decorator_list:
-                # `@admin.register(Order)`, `@admin.register(Order, site=custom)`
-                if isinstance(decorator, ast.Call) and _names_register(decorator.func):
-                    for model in _model_names(decorator.args):
-                        registered.setdefault(node.name, set()).add(model)
-        elif isinstance(node, ast.Call) and _names_register(node.func) and len(node.args) >= 2 \
-                and isinstance(node.args[1], ast.Name):
+    for scope in facts.scopes:  # the module's classes, as its one traversal found them
+        node = scope.node
+        if not (isinstance(node, ast.ClassDef) and _is_admin_class(node)):
+            continue
+        names = listed.setdefault(node.name, set())
+        for stmt in node.body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and any(
+                    isinstance(t, ast.Name) and t.id == "actions"
+                    for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])):
+                for item in ast.walk(stmt.value) if stmt.value is not None else ():
+                    if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                        names.add(item.value)
+                    elif isinstance(item, ast.Name):
+                        names.add(item.id)
+        for decorator in node.decorator_list:
+            # `@admin.register(Order)`, `@admin.register(Order, site=custom)`
+            if isinstance(decorator, ast.Call) and _names_register(decorator.func):
+                for model in _model_names(decorator.args):
+                    registered.setdefault(node.name, set()).add(model)
+    for site in facts.calls:
+        call = site.node
+        if _names_register(call.func) and len(call.args) >= 2 and isinstance(call.args[1], ast.Name):
             # `admin.site.register(Order, OrderAdmin)`, `site.register([A, B], SharedAdmin)`
-            for model in _model_names([node.args[0]]):
-                registered.setdefault(node.args[1].id, set()).add(model)
+            for model in _model_names([call.args[0]]):
+                registered.setdefault(call.args[1].id, set()).add(model)
     models = {klass: (next(iter(found)) if len(found) == 1 else None)
               for klass, found in registered.items()}
     admins = _ModuleAdmins(listed, models)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from dbleak.analysis.module import ModuleFacts, Scope, walk, walk_scope
-from dbleak.analysis.names import import_from_base
+from dbleak.analysis.names import chain_text, import_bindings, import_from_base
 
 Origin = tuple[Any, ...]
 # The nodes that bind names (what `OriginReader.assigned` looks at; the rest is skipped).
@@ -438,21 +438,13 @@ class OriginReader:
     def _locally_imported(self, name: str, expr: ast.expr) -> str | None:
         """The qualified name of ``expr`` (a chain from ``name``) through the one absolute
         import of this scope that binds ``name``, else None."""
-        found: list[str] = []
-        for node in walk_scope(self.scope):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                found.extend(f"{node.module}.{a.name}" for a in node.names
-                             if (a.asname or a.name) == name)
-            elif isinstance(node, ast.Import):
-                found.extend(a.name if a.asname else a.name.split(".", 1)[0] for a in node.names
-                             if (a.asname or a.name.split(".", 1)[0]) == name)
-        if len(set(found)) != 1:
+        found = {qualname for node in walk_scope(self.scope)
+                 if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom) and node.level == 0
+                 for bound, qualname in import_bindings(node) if bound == name}
+        text = chain_text(expr)
+        if len(found) != 1 or text is None:
             return None
-        parts: list[str] = []
-        while isinstance(expr, ast.Attribute):
-            parts.append(expr.attr)
-            expr = expr.value
-        return self.facts.drivers.canonical(".".join([found[0], *reversed(parts)]))
+        return self.facts.drivers.canonical(next(iter(found)) + text[len(name):])
 
     def name_origin(self, name: str, depth: int = 0) -> Origin | None:
         """The origin of what a name holds in this scope (memoized per name)."""
@@ -469,8 +461,8 @@ class OriginReader:
             if annotation is None:
                 return self._untyped_parameter(name)
             declared = unwrap_annotation(annotation)
-            qualname = self.facts.qualname(declared.value if isinstance(declared, ast.Subscript) else declared)
-            if qualname in _CALLABLE_TYPES:
+            generic = declared.value if isinstance(declared, ast.Subscript) else declared
+            if self.facts.qualname(generic) in _CALLABLE_TYPES:
                 return self._untyped_parameter(name)  # `func: Callable[..., T]`: says no type
             qualname = self.facts.qualname(declared)
             return ("type", qualname) if qualname is not None else None

@@ -463,14 +463,7 @@ class ObjectSources:
         called = returned[1]
         if not (isinstance(called, tuple) and len(called) == 3 and called[0] == "param"):
             return None
-        param = str(called[2])
-        params = [str(p) for p in summary.get(SUMMARY_PARAMS) or ()]
-        given = next((k.value for k in call.keywords if k.arg == param), None)
-        if given is None and param in params:
-            position = params.index(param)
-            if position < len(call.args) \
-                    and not any(isinstance(a, ast.Starred) for a in call.args[:position + 1]):
-                given = call.args[position]
+        given = _argument_for(call, tuple(summary.get(SUMMARY_PARAMS) or ()), str(called[2]))
         origin = reader.origin(given) if isinstance(given, (ast.Name, ast.Attribute)) else None
         if not isinstance(origin, tuple):
             return None
@@ -982,17 +975,7 @@ class ObjectSources:
         qualname, summary = self._summary_through(qualname)
         if summary is None or summary.get(SUMMARY_LENDS) is None:
             return None
-        param = str(summary[SUMMARY_LENDS])
-        params = tuple(summary.get(SUMMARY_PARAMS) or ())
-        for keyword in call.keywords:
-            if keyword.arg == param:
-                return keyword.value
-        for index, argument in enumerate(call.args):
-            if isinstance(argument, ast.Starred):
-                return None
-            if argument_parameter(params, index, None, _bound(params)) == param:
-                return argument
-        return None
+        return _argument_for(call, tuple(summary.get(SUMMARY_PARAMS) or ()), str(summary[SUMMARY_LENDS]))
 
     def call_alternatives(self, call: ast.Call) -> tuple[str, ...]:
         """Every qualified name the call may call, through import fallbacks."""
@@ -1204,6 +1187,20 @@ class ObjectSources:
 # Method names that make a database object on some object of the table or of the project.
 _MAKING_METHODS = frozenset({"cursor", "connect", "raw_connection", "getconn", "acquire",
                              "get_connection", "session", "Session", "begin", "execute"})
+
+
+def _argument_for(call: ast.Call, params: tuple[str, ...], param: str) -> ast.expr | None:
+    """The argument ``call`` passes for ``param`` of a summary's ``params``: by keyword, or
+    by position (after ``self``/``cls`` for a method); None past a ``*spread``."""
+    for keyword in call.keywords:
+        if keyword.arg == param:
+            return keyword.value
+    for index, argument in enumerate(call.args):
+        if isinstance(argument, ast.Starred):
+            return None
+        if argument_parameter(params, index, None, _bound(params)) == param:
+            return argument
+    return None
 
 
 def _bound(params: Sequence[str]) -> bool:

@@ -190,24 +190,22 @@ def _built_query_counted(rule: type[Rule], ctx: CheckContext, seen: set[int]) ->
             continue
         read = call.args[0]
         if not (isinstance(read, ast.Call) and isinstance(read.func, ast.Attribute)
-                and read.func.attr == "all" and not read.args and not read.keywords
-                and isinstance(read.func.value, ast.Call)) or id(read) in seen:
+                and read.func.attr == "all" and not read.args and not read.keywords) or id(read) in seen:
             continue
+        built = read.func.value
+        if not (isinstance(built, ast.Call) and isinstance(built.func, ast.Attribute)):
+            continue  # `.all()` of a method call's result
         if ctx.facts.qualname(call.func) is not None or is_test_scope(site.scope):
             continue  # `len` imported from elsewhere; a test's few fixture rows
-        built = read.func.value
-        assert isinstance(built, ast.Call)
-        if not isinstance(built.func, ast.Attribute) \
-                or callee_qualname(ctx.facts, built, site.scope) is not None:
+        if callee_qualname(ctx.facts, built, site.scope) is not None:
             continue  # a function or a method the project index knows: its summary's judgement
         root = receiver_root(read)
         if root is not None and any(not isinstance(b, ast.arg) for b in
                                     fetch_analysis(ctx).resolver.assignments(site.scope).get(root, ())):
             continue  # a local the analysis follows (a result read again, ...): its judgement
-        text = source_segment(ctx.text, read.func.value) or ""
+        text = source_segment(ctx.text, built) or ""
         if len(text) > 60 or "\n" in text:
-            func = read.func.value.func
-            text = f"….{func.attr}()" if isinstance(func, ast.Attribute) else "…"
+            text = f"….{built.func.attr}()"
         message = (f"`len()` of `{text}.all()`: every row of the query is built only to be "
                    "counted; count in the database (`count()`)")
         yield ctx.finding(rule, call, message, plan=None, stmt=site.stmt)
