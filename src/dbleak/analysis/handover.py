@@ -30,6 +30,7 @@ from dbleak.knowledge.calls import (
     RELEASE_METHODS,
     RUNNING_CLASSES,
     STACK_METHODS,
+    borrows_by_receiver,
     callee_keeps,
     keeps_argument,
 )
@@ -337,7 +338,7 @@ class HandOver:
                 return "release"
             if func.attr in STACK_METHODS:
                 return "escape"
-            if func.attr in BORROWING_METHODS:
+            if func.attr in BORROWING_METHODS or borrows_by_receiver(func):
                 return "borrow"
             if keeps_argument(func.attr, bool(call.keywords)):
                 return "escape"  # `pool.append(conn)`, `registry.register(conn)`

@@ -57,6 +57,7 @@ from dbleak.knowledge.calls import (
     KEEPING_METHODS,
     POOL_RELEASE_METHODS,
     RELEASE_METHODS,
+    borrows_by_receiver,
     callee_keeps,
     is_keeping_name,
 )
@@ -340,7 +341,7 @@ def _argument_effect(facts: ModuleFacts, reader: OriginReader, call: ast.Call, a
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
     if isinstance(func, ast.Attribute) and name in POOL_RELEASE_METHODS:
         return EFFECT_RELEASE  # `self._connpool.putconn(connection)`: given back to its pool
-    if name in BORROWING_METHODS:
+    if name in BORROWING_METHODS or borrows_by_receiver(func):
         return EFFECT_BORROW
     if callee_keeps(name, isinstance(func, ast.Attribute), bool(call.keywords)):
         return EFFECT_ESCAPE
@@ -846,7 +847,10 @@ def _summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
     imports: dict[str, str] = {}
     module_reader = OriginReader(facts, tree)
     global_values: dict[str, list[Origin | None]] = {}
+    raising = _raising_functions(tree)
     for stmt in module_level_statements(tree.body):
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Name) and stmt.value.id in raising:
+            continue  # `Session = sessionwarn` (a stand-in that only raises): it makes nothing
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             for name, qualname in import_bindings(stmt, facts.module_name, facts.is_package):
                 imports.setdefault(name, facts.drivers.canonical(qualname))
@@ -893,6 +897,25 @@ def _summarize_lifecycle(facts: ModuleFacts) -> dict[str, Mapping[str, Any]]:
         if origin is not None:
             summaries[prefix + name] = {SUMMARY_KIND: "global", SUMMARY_VALUE: origin}
     return summaries
+
+
+def _raising_functions(tree: ast.Module) -> frozenset[str]:
+    """Module-level functions (also those defined in an ``if``/``else`` at import time) whose
+    body only raises: a stand-in bound where a configuration is missing (``def sessionwarn():
+    raise RuntimeError(...)``; ``Session = sessionwarn``), which never gives an object."""
+    found: set[str] = set()
+    seen: set[str] = set()
+    for stmt in module_level_statements(tree.body):
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if stmt.name in seen:
+            found.discard(stmt.name)  # defined twice: the other may return
+            continue
+        seen.add(stmt.name)
+        body = [b for b in stmt.body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
+        if len(body) == 1 and isinstance(body[0], ast.Raise):
+            found.add(stmt.name)
+    return frozenset(found)
 
 
 def _returns_param(reader: OriginReader, params: list[str], value: ast.expr,

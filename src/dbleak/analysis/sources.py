@@ -599,7 +599,7 @@ class ObjectSources:
             if owner and method:
                 found = self.method_summary(owner, method)
                 if found is not None:
-                    return self._returns_value(found, depth, keywords)
+                    return self._called_value(found, depth, keywords)
                 # `self.cursor()` in a project class deriving from a driver's connection
                 inherited = self.class_value(owner, depth + 1) if self.summary(owner) is not None else None
                 if isinstance(inherited, ObjectSpec) and not inherited.project_class:
@@ -619,9 +619,18 @@ class ObjectSources:
         if kind == "global":
             value = self.resolve(summary.get(SUMMARY_VALUE), depth + 1)
             return self.method_value(value, "__call__", keywords, depth)
-        if kind in ("function", "cached"):
-            return self._returns_value(summary, depth, keywords)
+        if kind in ("function", "cached", "property", "cached_property"):
+            return self._called_value(summary, depth, keywords)
         return None
+
+    def _called_value(self, summary: Mapping[str, Any], depth: int,
+                      keywords: frozenset[str]) -> Value | None:
+        """What calling a function or method gives; for a property, what calling the value it
+        gives does (``self.sessionmaker()`` of ``@property def sessionmaker(self): return
+        sessionmaker(bind=self.engine)``: a session)."""
+        if summary.get(SUMMARY_KIND) in ("property", "cached_property"):
+            return self.method_value(self._property_value(summary, depth), "__call__", keywords, depth)
+        return self._returns_value(summary, depth, keywords)
 
     def _returns_value(self, summary: Mapping[str, Any], depth: int,
                        given: frozenset[str] = frozenset()) -> Value | None:
@@ -698,7 +707,11 @@ class ObjectSources:
             return self.drivers.objects.get(method.returns)
         if isinstance(base, ProjectClass):
             summary = self.method_summary(base.qualname, name)
-            return self._returns_value(summary, depth) if summary is not None else None
+            if summary is None:
+                return None
+            if summary.get(SUMMARY_KIND) in ("property", "cached_property"):
+                return self._called_value(summary, depth, keywords)
+            return self._returns_value(summary, depth)
         return None
 
     def class_chain(self, qualname: str) -> Iterator[tuple[str, Mapping[str, Any], int]]:
@@ -762,12 +775,16 @@ class ObjectSources:
                 return self.resolve(attrs[attr], depth + level + 1)
             prop = self.summary(f"{owner}.{attr}")
             if prop is not None and prop.get(SUMMARY_KIND) in ("property", "cached_property"):
-                returns = prop.get(SUMMARY_RETURNS)
-                if not returns:
-                    # `def engine(self): return self.__engine`: the instance's own, lent
-                    return self._held_value(prop, depth + level + 1)
-                return self._common([self.resolve(o, depth + level + 1) for o in returns])
+                return self._property_value(prop, depth + level)
         return None
+
+    def _property_value(self, prop: Mapping[str, Any], depth: int) -> Value | None:
+        """What a property gives."""
+        returns = prop.get(SUMMARY_RETURNS)
+        if not returns:
+            # `def engine(self): return self.__engine`: the instance's own, lent
+            return self._held_value(prop, depth + 1)
+        return self._common([self.resolve(o, depth + 1) for o in returns])
 
     def property_kind(self, class_qualname: str, attr: str) -> str | None:
         """"property"/"cached_property" when ``attr`` of the class is one, through its bases."""

@@ -10,6 +10,8 @@ for everything else. A callee in neither is taken to borrow the argument (see
 
 from __future__ import annotations
 
+import ast
+
 # Method names that release a database object (close a connection, dispose an engine, give a
 # scoped session back).
 RELEASE_METHODS = frozenset({"close", "aclose", "dispose", "release", "disconnect", "terminate",
@@ -31,6 +33,19 @@ BORROWING_METHODS = LOG_METHODS | frozenset({
     "write", "writerow", "writerows", "assertIsNotNone", "assertIsInstance", "assertTrue",
     "assertEqual", "assertIs",
 })
+# Receivers (the attribute a method is called on) whose questions only use the connection they
+# are given: SQLAlchemy's dialects (`engine.dialect.has_table(conn, "t")`, `.get_columns(conn,
+# "t")`), their `has_*` / `get_*` methods, as the `Inspector` asks them.
+BORROWING_RECEIVERS = frozenset({"dialect"})
+BORROWING_RECEIVER_PREFIXES = ("has_", "get_")
+
+
+def borrows_by_receiver(func: ast.expr) -> bool:
+    """``x.dialect.has_table(...)``: a question asked of a receiver in ``BORROWING_RECEIVERS``."""
+    return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute) \
+        and func.value.attr in BORROWING_RECEIVERS and func.attr.startswith(BORROWING_RECEIVER_PREFIXES)
+
+
 # Method names by which a receiver keeps what it is given (a container, a registry, an
 # executor that runs it later, an exit stack).
 KEEPING_METHODS = frozenset({
@@ -106,6 +121,7 @@ def calls_markdown() -> str:
         ("Release the object (a call on it)", RELEASE_METHODS),
         ("Builtins that only use their argument", BORROWING_BUILTINS),
         ("Methods that only use their argument, whatever the receiver", BORROWING_METHODS),
+        ("`has_*` / `get_*` methods of these receivers only use their argument", BORROWING_RECEIVERS),
         ("Methods by which the receiver keeps its argument", KEEPING_METHODS),
         ("… unless given keyword arguments (then the receiver is no container)", CONTAINER_METHODS),
         ("Words of an unknown callee's name that say it keeps its argument", KEEPING_WORDS),
