@@ -32,7 +32,12 @@ from dbleak.analysis.model_relations import is_django_model
 from dbleak.analysis.module import ModuleFacts, Scope, argument_position, walk
 from dbleak.analysis.names import base_name, refines
 from dbleak.analysis.origins import has_decorator, instance_method_of, is_none, parameter_defaults
-from dbleak.knowledge.frameworks import FRAMEWORK_RELATED_MANAGERS
+from dbleak.knowledge.frameworks import (
+    FRAMEWORK_RELATED_MANAGERS,
+    PAGE_QUERYSET_METHODS,
+    TREE_NODE_QUERYSETS,
+    TREE_PACKAGES,
+)
 
 # Queryset methods that make another queryset and support `count()`/`exists()`.
 _CHAINABLE = DJANGO_QUERYSET - {"raw", "union", "dates", "datetimes", "extra"}
@@ -72,6 +77,8 @@ class CountSite:
     # A class-based view's `self.queryset`, which may be None: a truth test of it often means
     # `is not None`, and `.exists()` would fail on None; no rewrite.
     maybe_none: bool = False
+    # What it holds when it is no queryset: `None` (`sites = None`), `False` (`conflict = False`).
+    placeholder: str = "None"
 
 
 def count_sites(facts: ModuleFacts, path: str, root: str | None, managers: frozenset[str],
@@ -111,6 +118,7 @@ class _Finder:
         self.django = imports_django(facts)
         self._prefetches: dict[int, frozenset[str]] = {}
         self._defs: frozenset[str] | None = None
+        self._tree: bool | None = None
 
     def sites(self) -> Iterator[CountSite]:
         for scope in self.facts.scopes:
@@ -122,9 +130,25 @@ class _Finder:
                     func = node.func  # type: ignore[attr-defined]
                     if type(func) is not ast.Name or func.id not in ("len", "bool", "any", "all"):
                         continue  # the cheap test first: most nodes are neither
+                elif kind is ast.UnaryOp:
+                    if type(node.op) is not ast.Not or self._under_test(node):  # type: ignore[attr-defined]
+                        continue  # a `not` in a test is read with that test
                 elif kind not in _TESTS:
                     continue
                 yield from self._sites(node, scope)
+
+    def _under_test(self, node: ast.AST) -> bool:
+        """Whether ``node`` (through ``not``, ``and``/``or`` and other ``not``s) is the test of an
+        ``if``, ``while``, ``assert`` or ``x if ... else y``, or sits under another ``not``."""
+        current = node
+        while True:
+            parent = self.facts.parent.get(id(current))
+            if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
+                return True  # the outer `not` reads it
+            if isinstance(parent, ast.BoolOp):
+                current = parent
+                continue
+            return type(parent) in _TESTS and parent.test is current  # type: ignore[union-attr]
 
     # -- the shapes
 
@@ -139,6 +163,12 @@ class _Finder:
             sized = _sized(self.facts, node)
             if sized is not None:
                 site = self._counted(node, sized[0], sized[1], scope)
+                if site is not None:
+                    yield site
+        elif isinstance(node, ast.UnaryOp):
+            # `return not conflict`: a truth test outside `if`/`while`
+            for tested in _tested(node.operand):
+                site = self._counted(tested, tested, "truth", scope)
                 if site is not None:
                     yield site
         elif isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
@@ -162,8 +192,12 @@ class _Finder:
             if uses is None:
                 return None  # its rows are read elsewhere: evaluating it once serves them
             shares = uses
+        placeholder = "None"
+        if kind == _MAYBE_NONE and isinstance(queryset, ast.Name):
+            placeholder = next((repr(value.value) for value in self._refined_bindings(queryset.id, scope)
+                                if isinstance(value, ast.Constant) and value.value is False), "None")
         return CountSite(node, queryset, form, stmt, shares, inferred=kind == _INFERRED,
-                         maybe_none=kind == _MAYBE_NONE)
+                         maybe_none=kind == _MAYBE_NONE, placeholder=placeholder)
 
     def _kept_by_comprehension(self, node: ast.expr, counted: ast.expr, form: str,
                                scope: Scope) -> CountSite | None:
@@ -176,10 +210,14 @@ class _Finder:
             if len(values) != 1 or not self._only_counted(counted, scope):
                 return None
             comprehension = values[0]
-        if not isinstance(comprehension, (ast.ListComp, ast.SetComp)) \
+        filtered = self._filtered(comprehension)
+        if filtered is not None:
+            source = filtered  # `len(list(filter(None, qs.values_list("f", flat=True))))`
+        elif not isinstance(comprehension, (ast.ListComp, ast.SetComp)) \
                 or len(comprehension.generators) != 1 or comprehension.generators[0].is_async:
             return None
-        source = comprehension.generators[0].iter
+        else:
+            source = comprehension.generators[0].iter
         kind = self._queryset(source, scope, 0)
         stmt = self.facts.statement_of(node)
         if kind is None or stmt is None:
@@ -188,6 +226,17 @@ class _Finder:
             return None  # the queryset's rows are read elsewhere too
         return CountSite(node, source, form, stmt, False, inferred=kind == _INFERRED,
                          kept_by=comprehension)
+
+    def _filtered(self, node: ast.expr) -> ast.expr | None:
+        """``x`` of ``filter(condition, x)`` (builtin ``filter``, or ``list(filter(...))``):
+        the rows of ``x`` a Python condition keeps."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "list" \
+                and len(node.args) == 1 and not node.keywords and self.facts.qualname(node.func) is None:
+            node = node.args[0]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "filter" \
+                and len(node.args) == 2 and not node.keywords and self.facts.qualname(node.func) is None:
+            return node.args[1]
+        return None
 
     def _tested_rows(self, call: ast.Call, scope: Scope) -> CountSite | None:
         """``all(r.status == DONE for r in qs)`` / ``any(...)``: every row of ``qs`` is fetched
@@ -265,8 +314,13 @@ class _Finder:
                     and self.helper_queryset(expr, scope) else None
             kinds = [self._queryset(value, scope, depth + 1) for value in values]
             if any(kind is None for kind in kinds):
+                if self.django and any(kind is not None for kind in kinds) and all(
+                        kind is not None or _placeholder(value) for kind, value in zip(kinds, values)):
+                    # `sites = None`, later `sites = Site.objects.filter(...)`: a test of it
+                    # means "was it set?" and evaluates the queryset when it was
+                    return _MAYBE_NONE
                 return None
-            return _INFERRED if _INFERRED in kinds else _KNOWN
+            return _MAYBE_NONE if _MAYBE_NONE in kinds else _INFERRED if _INFERRED in kinds else _KNOWN
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.BitOr, ast.BitAnd)):
             # `qs1 | qs2`, `qs1 & qs2`: a queryset combining two of the same model
             sides = [self._queryset(expr.left, scope, depth + 1),
@@ -304,8 +358,9 @@ class _Finder:
                 else owner_node.id if isinstance(owner_node, ast.Name) else "")
             if not (owner[:1].isupper() or self.django):
                 return None
-            chained = len(from_manager) > 1 and all(s.name in self.chainable
-                                                    for s in from_manager[1:])
+            chainable = self.chainable | (TREE_NODE_QUERYSETS | PAGE_QUERYSET_METHODS
+                                          if self._tree_module() else frozenset())
+            chained = len(from_manager) > 1 and all(s.name in chainable for s in from_manager[1:])
             return _KNOWN if chained else None
         if any(s.name in DJANGO_MANAGERS for s in steps):
             return None  # `self.get_queryset().objects…`: a manager of no known model
@@ -334,6 +389,11 @@ class _Finder:
             if self._spoken_to_queryset(steps):
                 # `notes.filter(Q(added__range=...))` of a name nothing else types
                 return _INFERRED
+        if first < len(steps) and steps[first].name in TREE_NODE_QUERYSETS and self._tree_module() \
+                and steps[first].name not in self._defined_names() \
+                and all(s.name in self.chainable or s.name in PAGE_QUERYSET_METHODS
+                        for s in steps[first + 1:]):
+            return _INFERRED  # `page.get_children().live()`: a tree node's relatives
         entry = related_entry(steps, self.own_managers, self.django,
                               self._model_instance(root, scope, depth))
         if entry is None:
@@ -347,6 +407,13 @@ class _Finder:
             return None  # answered from the prefetch cache, no query at all
         # `book.authors.all()`: a related manager of a model instance
         return kind if all(s.name in _CHAINABLE for s in steps[first:]) else None
+
+    def _tree_module(self) -> bool:
+        """Whether the module imports django-treebeard or Wagtail (whose pages are tree nodes)."""
+        if self._tree is None:
+            self._tree = any(q.split(".", 1)[0] in TREE_PACKAGES
+                             for q in self.facts.resolver.bindings.values())
+        return self._tree
 
     def _spoken_to_queryset(self, steps: list[Step]) -> bool:
         """In a Django module, whether the chain ends in queryset refinements one of which
@@ -528,7 +595,19 @@ class _Finder:
                     if not self._refinement_of(other):
                         queries = True  # `qs = qs.filter(...)` only makes the queryset counted
                     continue
+                if isinstance(call, ast.Call) and call.func is parent and parent.attr == "iterator":
+                    # `qs.iterator()` runs its query again whatever the cache holds (Django's
+                    # documentation): the count's rows serve nothing there
+                    continue
                 return None
+            if isinstance(parent, ast.keyword) and _subquery_lookup(self.facts, parent):
+                continue  # `filter(site__in=qs)`: a subquery, its cache never read
+            if isinstance(parent, ast.Subscript) and parent.value is other \
+                    and self._positioned_once(parent, name, scope):
+                # `qs[target]` at a position known at run time, outside any loop the count is
+                # not in: one row far into the queryset, an OFFSET query of its own
+                queries = True
+                continue
             if count_use(self.facts, other) is not None:
                 continue
             if self._refined_by_callee(other, scope):
@@ -548,6 +627,17 @@ class _Finder:
                 continue
             return None
         return queries
+
+    def _positioned_once(self, subscript: ast.Subscript, counted: ast.AST, scope: Scope) -> bool:
+        """``qs[target]``: an index computed at run time (not a constant: ``if qs: qs[0]`` is
+        mostly a look-up of one row, left alone as measured on the corpus), read once per count
+        (no loop around it that does not also repeat the count: ``for i in range(len(qs)):
+        qs[i]`` reads every row by position)."""
+        index = subscript.slice
+        if isinstance(index, ast.Slice) or not any(
+                isinstance(node, (ast.Name, ast.Call, ast.Attribute)) for node in walk(index)):
+            return False
+        return _loops(self.facts, subscript, scope.node) <= _loops(self.facts, counted, scope.node)
 
     def _refined_by_callee(self, name: ast.Name, scope: Scope) -> bool:
         """``name`` is an argument of a call that only refines or queries it (see
@@ -681,6 +771,11 @@ class _Finder:
 _Q_NAMES = frozenset({"django.db.models.Q", "django.db.models.query_utils.Q"})
 
 
+def _placeholder(value: ast.AST) -> bool:
+    """``None`` or ``False``: what a name holds until a queryset is bound to it."""
+    return is_none(value) or isinstance(value, ast.Constant) and value.value is False
+
+
 def _is_parameter(name: str, node: ast.AST) -> bool:
     """Whether ``name`` is a parameter of the function or lambda ``node``."""
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
@@ -701,6 +796,36 @@ def _fetches_one(value: ast.AST) -> bool:
     _root, chain = method_chain(value)
     return bool(chain) and chain[-1].name in ("get", "first", "last") \
         and any(step.name in DJANGO_MANAGERS for step in chain)
+
+
+def _loops(facts: ModuleFacts, node: ast.AST, top: ast.AST) -> frozenset[int]:
+    """The loops (``for``/``while`` bodies, comprehensions) that repeat ``node``, up to
+    ``top``; a ``for``'s iterable runs once and is in none of its own."""
+    found: set[int] = set()
+    child: ast.AST = node
+    current = facts.parent.get(id(node))
+    while current is not None and current is not top:
+        if isinstance(current, (ast.For, ast.AsyncFor, ast.While)):
+            if any(child is statement for statement in current.body):
+                found.add(id(current))
+        elif isinstance(current, _COMPREHENSIONS) and child is not current.generators[0].iter:
+            found.add(id(current))
+        child, current = current, facts.parent.get(id(current))
+    return frozenset(found)
+
+
+_SUBQUERY_CALLS = frozenset({"filter", "exclude", "Q", "get"})
+
+
+def _subquery_lookup(facts: ModuleFacts, keyword: ast.keyword) -> bool:
+    """``filter(site__in=qs)`` / ``Q(pk__in=qs)``: a queryset given to an ``__in`` lookup is
+    a subquery of the outer query; its result cache is never read."""
+    call = facts.parent.get(id(keyword))
+    if keyword.arg is None or not keyword.arg.endswith("__in") or not isinstance(call, ast.Call):
+        return False
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return name in _SUBQUERY_CALLS
 
 
 def imports_django(facts: ModuleFacts) -> bool:
@@ -786,14 +911,18 @@ def count_use(facts: ModuleFacts, node: ast.expr) -> str | None:
     if sized is not None and sized[0] is node:
         return sized[1]
     current: ast.AST = node
+    negated = False
     while True:
         parent = facts.parent.get(id(current))
-        if isinstance(parent, ast.BoolOp) or (
-                isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not)):
+        if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
+            negated = True  # `not node`: its truth, wherever the result goes
+            current = parent
+            continue
+        if isinstance(parent, ast.BoolOp):
             current = parent
             continue
         tested = isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and parent.test is current
-        return "truth" if tested else None
+        return "truth" if tested or negated else None
 
 
 def _tested(test: ast.expr) -> Iterator[ast.expr]:

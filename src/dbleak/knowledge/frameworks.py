@@ -25,3 +25,14 @@ FRAMEWORK_RELATIONS = frozenset({"permissions", "user_permissions", "groups", "c
 # Not `group.permissions`: too common a name for other handlers (evennia's
 # `obj.permissions.all()` is a list of strings).
 FRAMEWORK_RELATED_MANAGERS = frozenset({"user_permissions", "groups"})
+# django-treebeard's tree nodes (Wagtail's pages are ones) give their relatives as querysets
+# (`page.get_children()`): in a module that imports either package, these methods make one.
+TREE_NODE_QUERYSETS = frozenset({"get_children", "get_descendants", "get_ancestors", "get_siblings"})
+TREE_PACKAGES = ("treebeard", "wagtail")
+# Wagtail's `PageQuerySet` refinements (`page.get_children().live().in_menu()`).
+PAGE_QUERYSET_METHODS = frozenset({
+    "live", "not_live", "in_menu", "not_in_menu", "public", "not_public", "specific",
+    "defer_streamfields", "type", "not_type", "exact_type", "not_exact_type", "child_of",
+    "not_child_of", "descendant_of", "not_descendant_of", "ancestor_of", "not_ancestor_of",
+    "sibling_of", "not_sibling_of", "in_site", "translation_of", "not_translation_of",
+})

@@ -73,7 +73,15 @@ class QuerysetEvaluatedForCount(Rule):
     ## Known problems
     Not flagged when the queryset's rows are read anyway (iterated, indexed, listed, returned
     or passed on after the test): evaluating it once then serves every use, as Django's
-    documentation says. A queryset method called on it in the first `for` of a comprehension
+    documentation says. Uses that run a query of their own do not count as reads:
+    `qs.iterator()` (it queries again whatever the cache holds, so `len(qs)` before it is a
+    count for nothing), an `__in` lookup given the queryset (`filter(site__in=qs)`: a
+    subquery), and one row read at a position computed at run time (`qs[target]`, outside any
+    loop the count is not in: an OFFSET query; the fix is then unsafe). `if qs: qs[0]` is a
+    look-up of one row, evaluated once, and stays silent. A name bound to None or False on
+    one path and to a queryset on another (`sites = None`, later `sites =
+    Site.objects.filter(...)`) is reported when tested, without a fix: the test may mean "was
+    it set?", and `.exists()` would fail on the placeholder. A queryset method called on it in the first `for` of a comprehension
     (`[r.id for r in qs.filter(x)]`) is a query of its own, run once, and reads nothing of the
     count's rows. A project function whose every `return` gives `Model.objects...` (also
     `models.Model.objects...` through a module, and `model_cls._default_manager...`), or a
@@ -106,7 +114,14 @@ class QuerysetEvaluatedForCount(Rule):
     of no known type gives, refined so (`source().filter(added__gte=3)`): only a queryset is
     spoken to so. So is a `get_queryset()` call on any receiver there (Django's name for the
     method that gives one: managers, views, the admin, filters; pressfreedomtracker's
-    `len(IncidentFilter({}).get_queryset())`). A method
+    `len(IncidentFilter({}).get_queryset())`). In a module that imports django-treebeard or
+    Wagtail, a tree node's relatives (`page.get_children()`, `get_descendants()`,
+    `get_ancestors()`, `get_siblings()`, also `Model.objects.get_children(node)`), refined by
+    queryset methods or Wagtail's `PageQuerySet` ones (`.live().in_menu()`), are querysets too,
+    unless the module defines a method of that name itself (unsafe fix: only the name says so).
+    A `not qs` outside a test (`return not conflict`) is a truth test like `if not qs:`, and
+    `len(list(filter(condition, qs)))` counts the rows a Python condition keeps (reported
+    without a fix, like a comprehension's condition). A method
     of the project's own `Manager`/`QuerySet` classes that returns a refinement of its queryset
     (with arguments or not, directly or through a local name: `query = self.all()`, `query =
     query.exclude(...)`, `return query.order_by(...)`) makes a queryset
@@ -210,7 +225,9 @@ class QuerysetEvaluatedForCount(Rule):
                 continue
             message = cls.message.format(purpose=_PURPOSES[site.form])
             if site.maybe_none:
-                yield ctx.finding(cls, site.node, message + _MAYBE_NONE[site.form], plan=None, stmt=site.stmt)
+                suffix = _MAYBE_NONE[site.form].format(name=ast.unparse(site.queryset),
+                                                       placeholder=site.placeholder)
+                yield ctx.finding(cls, site.node, message + suffix, plan=None, stmt=site.stmt)
                 continue
             yield ctx.finding(cls, site.node, message, plan=_plan(rewriter, site), stmt=site.stmt)
 
@@ -230,19 +247,19 @@ def _property_queryset(ctx: CheckContext, node: ast.Attribute, scope: Scope) -> 
 _KEPT = {
     form: "the queryset is evaluated (every row fetched and built) only to " + what
     + ": put the condition in the query and ask the database"
-    for form, what in (("len", "count the rows a comprehension's condition keeps"),
-                       ("distinct", "count the rows a comprehension's condition keeps"),
-                       ("truth", "test whether a row passes a comprehension's condition"),
+    for form, what in (("len", "count the rows a Python condition keeps"),
+                       ("distinct", "count the rows a Python condition keeps"),
+                       ("truth", "test whether a row passes a Python condition"),
                        ("any", "test whether a row passes a condition (`any()`)"),
                        ("all", "test whether every row passes a condition (`all()`)"))}
 _PURPOSES = {"len": "count its rows", "distinct": "count its distinct rows",
              "truth": "test whether it has a row"}
 # A view's `self.queryset` may be None: no `.exists()` / `.count()` rewrite.
 _MAYBE_NONE = {
-    "truth": " (no fix: `queryset` may be None; test `is not None` for that, "
+    "truth": " (no fix: `{name}` may be {placeholder}; test `is not {placeholder}` for that, "
              "`.exists()` for rows)",
-    "len": " (no fix: `queryset` may be None; count with `.count()` where it is set)",
-    "distinct": " (no fix: `queryset` may be None)"}
+    "len": " (no fix: `{name}` may be {placeholder}; count with `.count()` where it is set)",
+    "distinct": " (no fix: `{name}` may be {placeholder})"}
 # What the fix calls on the queryset, by the form of the count.
 _COUNTING = {"len": "count()", "distinct": "order_by().distinct().count()", "truth": "exists()"}
 
