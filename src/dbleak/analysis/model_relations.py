@@ -160,24 +160,29 @@ def class_queryset_methods(klass: ast.ClassDef) -> list[tuple[str, str]]:
     all the same, of rows the arguments choose: often one parent's)."""
     if not any(base_name(b).endswith(("QuerySet", "Manager")) for b in klass.bases):
         return []
-    found: list[tuple[str, str]] = []
-    for statement in klass.body:
-        if not isinstance(statement, ast.FunctionDef) or statement.name.startswith("_") \
-                or statement.name in DJANGO_QUERYSET or statement.name in DJANGO_BOUNDING \
-                or statement.decorator_list:
-            continue
-        args = statement.args
-        if not args.args or args.posonlyargs:
-            continue
-        verdict = _refinement(statement)
-        if verdict is None:
-            continue
-        plain = len(args.args) == 1 and not (args.kwonlyargs or args.vararg or args.kwarg)
-        found.append((statement.name, verdict if plain or verdict == "bounded" else "argument"))
-    return found
+    methods = [s for s in klass.body if isinstance(s, ast.FunctionDef) and not s.name.startswith("_")
+               and s.name not in DJANGO_QUERYSET and s.name not in DJANGO_BOUNDING
+               and not s.decorator_list and s.args.args and not s.args.posonlyargs]
+    # The class's own methods may chain each other (`return self.not_processed().filter(...)`):
+    # read until no verdict changes (each round can only add one).
+    own: dict[str, str] = {}
+    grown = True
+    while grown:
+        grown = False
+        for statement in methods:
+            if statement.name in own:
+                continue
+            verdict = _refinement(statement, own)
+            if verdict is None:
+                continue
+            args = statement.args
+            plain = len(args.args) == 1 and not (args.kwonlyargs or args.vararg or args.kwarg)
+            own[statement.name] = verdict if plain or verdict != "filter" else "argument"
+            grown = True
+    return [(statement.name, own[statement.name]) for statement in methods if statement.name in own]
 
 
-def _refinement(method: ast.FunctionDef) -> str | None:
+def _refinement(method: ast.FunctionDef, own: Mapping[str, str]) -> str | None:
     """``"filter"`` / ``"bounded"`` when every ``return`` of the method gives a chain of
     queryset methods on its own queryset, directly or through local names bound only to such
     chains (statements before it, such as ``now = timezone.now()``, change nothing), else
@@ -207,24 +212,24 @@ def _refinement(method: ast.FunctionDef) -> str | None:
         grown = False
         for name, values in bindings.items():
             if name not in other and name not in known \
-                    and all(_own_chain_verdict(v, known | {name}) is not None for v in values):
+                    and all(_own_chain_verdict(v, known | {name}, own) is not None for v in values):
                 known.add(name)
                 grown = True
-    bounded = any(_own_chain_verdict(v, known) == "bounded"
-                  for name in known for v in bindings[name])
+    verdicts = [_own_chain_verdict(v, known, own) for name in known for v in bindings[name]]
     for statement in returns:
         if statement.value is None:
             return None
-        verdict = _own_chain_verdict(statement.value, known)
+        verdict = _own_chain_verdict(statement.value, known, own)
         if verdict is None:
             return None
-        bounded = bounded or verdict == "bounded"
-    return "bounded" if bounded else "filter"
+        verdicts.append(verdict)
+    return "bounded" if "bounded" in verdicts else "argument" if "argument" in verdicts else "filter"
 
 
-def _own_chain_verdict(value: ast.expr, names: set[str]) -> str | None:
-    """``"filter"``/``"bounded"`` for a chain of queryset methods on ``self``, ``super()`` or
-    one of ``names`` (a bare name of them too), else None."""
+def _own_chain_verdict(value: ast.expr, names: set[str], own: Mapping[str, str]) -> str | None:
+    """``"filter"``/``"bounded"``/``"argument"`` for a chain of queryset methods on ``self``,
+    ``super()`` or one of ``names`` (a bare name of them too), else None; ``own``: the
+    verdicts of the class's own methods read so far (a chain may call them)."""
     root, steps = method_chain(value)
     super_call = isinstance(root, ast.Call) and isinstance(root.func, ast.Name) \
         and root.func.id == "super"
@@ -233,14 +238,17 @@ def _own_chain_verdict(value: ast.expr, names: set[str]) -> str | None:
         return None
     if not steps:
         return "filter" if own_name else None
-    bounded = False
+    bounded = argument = False
     for step in steps:
         if step.name == "[]" or step.name in DJANGO_BOUNDING:
             bounded = True
+        elif step.name in own and step.call is not None:
+            bounded = bounded or own[step.name] == "bounded"
+            argument = argument or own[step.name] == "argument"
         elif step.name not in DJANGO_QUERYSET and step.name != "get_queryset" \
                 or step.call is None:
             return None
-    return "bounded" if bounded else "filter"
+    return "bounded" if bounded else "argument" if argument else "filter"
 
 
 def _named_assignments(body: list[ast.stmt]) -> Iterator[tuple[str, ast.expr]]:
