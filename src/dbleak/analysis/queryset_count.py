@@ -27,6 +27,7 @@ from dbleak.analysis.fetch_orm import (
     manager_steps,
     method_chain,
     model_factory_name,
+    queryset_owner,
 )
 from dbleak.analysis.model_relations import is_django_model
 from dbleak.analysis.module import ModuleFacts, Scope, argument_position, walk
@@ -783,6 +784,36 @@ def _is_parameter(name: str, node: ast.AST) -> bool:
     args = node.args
     return any(a.arg == name for a in (*args.posonlyargs, *args.args, *args.kwonlyargs,
                                        *(x for x in (args.vararg, args.kwarg) if x is not None)))
+
+
+def instance_model(facts: ModuleFacts, name: ast.Name, scope: Scope) -> str | None:
+    """The qualified name of the model class whose instance ``name`` holds in ``scope``: a
+    parameter annotated with the class (``job: Job``), or a name the scope binds only to one
+    instance of one model fetched (``Job.objects.get(pk=...)``, ``get_object_or_404(Job,
+    ...)``, ``….first()``)."""
+    node = scope.node
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        args = node.args
+        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+            if arg.arg == name.id:
+                annotation = arg.annotation
+                return facts.qualname(annotation) if isinstance(annotation, (ast.Name, ast.Attribute)) else None
+    models: set[str | None] = set()
+    for other in facts.names.get(name.id, ()):
+        statement = facts.statement_of(other)
+        owning = facts.scope_of_stmt.get(id(statement)) if statement is not None else None
+        if isinstance(other.ctx, ast.Load) or owning is None or owning.node is not node:
+            continue
+        parent = facts.parent.get(id(other))
+        if not (isinstance(parent, ast.Assign) and parent.targets == [other] and _fetches_one(parent.value)):
+            return None
+        value = parent.value
+        assert isinstance(value, ast.Call)
+        owner = value.args[0] if isinstance(value.func, ast.Name) and value.args else queryset_owner(value)
+        models.add(facts.qualname(owner) if isinstance(owner, (ast.Name, ast.Attribute)) else None)
+    if len(models) != 1:
+        return None
+    return models.pop()
 
 
 def _fetches_one(value: ast.AST) -> bool:

@@ -45,12 +45,16 @@ def _query_chain(node: ast.expr, name: str | None = None) -> bool:
 
 def _queryset_chain(node: ast.expr) -> bool:
     """``Model.objects.<refinements>`` (``models.Model.objects...``, ``m._default_manager...``
-    too): a Django queryset with no slice, no bound."""
+    too, and a model method's ``self.<model>_set.<refinements>``): a Django queryset with no
+    slice, no bound."""
     current = node
     while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
         if current.func.attr not in _QUERYSET_REFINEMENTS:
             return False
         current = current.func.value
+    if current is not node and isinstance(current, ast.Attribute) and current.attr.endswith("_set") \
+            and isinstance(current.value, ast.Name) and current.value.id == "self":
+        return True  # `self.record_set.filter(...)` in a model's method: its reverse relation
     if isinstance(current, ast.Attribute) and current.attr in DJANGO_MANAGERS - {"objects"}:
         return True  # Django's own names: `model_cls._default_manager.all()`
     if not (isinstance(current, ast.Attribute) and current.attr == "objects"):
@@ -248,7 +252,8 @@ def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]
                 for site in facts.calls)
     querysets = any(isinstance(site.node.func, ast.Attribute)
                     and isinstance(site.node.func.value, ast.Attribute)
-                    and site.node.func.value.attr in DJANGO_MANAGERS for site in facts.calls) \
+                    and (site.node.func.value.attr in DJANGO_MANAGERS
+                         or site.node.func.value.attr.endswith("_set")) for site in facts.calls) \
         or any(q in _QUERYSET_TYPES for q in facts.resolver.bindings.values())
     queries = any(isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "query"
                   and site.node.args for site in facts.calls)

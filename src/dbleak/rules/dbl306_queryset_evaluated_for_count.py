@@ -14,7 +14,7 @@ from dbleak.analysis.model_relations import (
 )
 from dbleak.analysis.module import Scope
 from dbleak.analysis.origins import instance_method_of
-from dbleak.analysis.queryset_count import CountSite, count_sites, queryset_origin
+from dbleak.analysis.queryset_count import CountSite, count_sites, instance_model, queryset_origin
 from dbleak.analysis.rows_summary import only_refines, returns_queryset
 from dbleak.analysis.sources import object_sources
 from dbleak.knowledge.drivers import DriverTable
@@ -88,8 +88,11 @@ class QuerysetEvaluatedForCount(Rule):
     name bound only to such chains and their refinements, or one annotated `-> QuerySet`
     that slices nothing, is read as returning a queryset at its calls
     (`len(facilities_managed_by(user))`), and a property of the class or a base of the
-    project read through `self` as one (`len(list(self.related_reports))`); the fix is then
-    unsafe. A class's own
+    project read through `self` as one (`len(list(self.related_reports))`); so is a model's
+    method returning its reverse relation refined (`return self.record_set.filter(...)`)
+    called on an instance the function fetched (`job = Job.objects.get(pk=pk)`,
+    `get_object_or_404(Job, ...)`) or on a parameter annotated with the model (`job: Job`):
+    `len(job.get_records())`. The fix is then unsafe. A class's own
     queryset attribute read through `self` in one of its methods (a Django REST framework
     view's `queryset = Sample.objects.filter(...)`, then `len(self.queryset.filter(...))`) is a
     queryset, whatever the method's decorators (`@action`) but `@staticmethod`,
@@ -205,7 +208,8 @@ class QuerysetEvaluatedForCount(Rule):
             if isinstance(node, ast.Name):
                 return _parameter_queryset(ctx, node, scope)
             if isinstance(node, ast.Call):
-                return returns_queryset(ctx.project, callee_qualname(ctx.facts, node, scope))
+                return returns_queryset(ctx.project, callee_qualname(ctx.facts, node, scope)) \
+                    or _instance_method_queryset(ctx, node, scope)
             return isinstance(node, ast.Attribute) and _property_queryset(ctx, node, scope)
 
         def refined_by(call: ast.Call, position: int | str, scope: Scope) -> bool:
@@ -230,6 +234,20 @@ class QuerysetEvaluatedForCount(Rule):
                 yield ctx.finding(cls, site.node, message + suffix, plan=None, stmt=site.stmt)
                 continue
             yield ctx.finding(cls, site.node, message, plan=_plan(rewriter, site), stmt=site.stmt)
+
+
+def _instance_method_queryset(ctx: CheckContext, call: ast.Call, scope: Scope) -> bool:
+    """``job.get_records()`` where ``job`` holds an instance of a model of the project (see
+    ``queryset_count.instance_model``) whose class (or a base) defines ``get_records`` to
+    return a queryset (``return self.record_set.filter(success=1)``)."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+        return False
+    model = instance_model(ctx.facts, func.value, scope)
+    if model is None or ctx.project.get(model) is None:
+        return False
+    return any(returns_queryset(ctx.project, f"{owner}.{func.attr}")
+               for owner, _summary, _level in object_sources(ctx).class_chain(model))
 
 
 def _property_queryset(ctx: CheckContext, node: ast.Attribute, scope: Scope) -> bool:
