@@ -30,11 +30,12 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_RELEASED_ATTRS,
     SUMMARY_RETURNS,
 )
-from dbleak.analysis.module import walk_scope
+from dbleak.analysis.module import walk, walk_scope
 from dbleak.analysis.origins import decorator_name
 from dbleak.analysis.sources import ObjectSources, object_sources
 from dbleak.knowledge.calls import RELEASE_METHODS
 from dbleak.knowledge.drivers import Kind, ObjectSpec
+from dbleak.knowledge.frameworks import REQUEST_GLOBALS, TEARDOWN_HOOKS
 
 if TYPE_CHECKING:
     from dbleak.analysis.context import CheckContext
@@ -90,6 +91,86 @@ def owned_objects(ctx: CheckContext) -> list[OwnedObject]:
         found.append(OwnedObject(item.class_node, item.attr, item.node, item.spec,
                                  _parent_attr(item.node), item.through))
     return found
+
+
+class RequestGlobal:
+    """A database object stored on Flask's ``g`` (``g.session = session``): the attribute,
+    the creating call, what it makes."""
+
+    __slots__ = ("attr", "node", "spec")
+
+    def __init__(self, attr: str, node: ast.AST, spec: ObjectSpec) -> None:
+        self.attr, self.node, self.spec = attr, node, spec
+
+
+def request_globals(ctx: CheckContext) -> list[RequestGlobal]:
+    """Objects stored on Flask's request globals (``g.db = sqlite3.connect(...)``, ``g.session
+    = session``) in a module that registers teardown functions, none of which (nor a module
+    function they call) mentions that attribute: at the end of each request ``g`` is dropped
+    with the object still open. Silent in a module with no teardown function (the app's
+    teardown may be registered elsewhere)."""
+    teardowns = _teardown_functions(ctx)
+    if not teardowns:
+        return []
+    mentioned = _mentioned_names(ctx, teardowns)
+    found: list[RequestGlobal] = []
+    for flow in module_flow(ctx).flows:
+        if flow.resource.spec.kind not in (*REPORTED_KINDS, Kind.ENGINE):
+            continue
+        for escape in flow.escapes:
+            if not isinstance(escape, ast.Assign):
+                continue
+            for target in escape.targets:
+                if isinstance(target, ast.Attribute) and ctx.facts.qualname(target.value) in REQUEST_GLOBALS \
+                        and target.attr not in mentioned:
+                    found.append(RequestGlobal(target.attr, flow.resource.node, flow.resource.spec))
+    return found
+
+
+def _teardown_functions(ctx: CheckContext) -> list[ast.AST]:
+    """The module's functions decorated ``@app.teardown_request`` / ``teardown_appcontext``
+    (any receiver), or registered by a call (``app.teardown_appcontext(close_db)``)."""
+    functions = {scope.node.name: scope.node for scope in ctx.facts.scopes
+                 if isinstance(scope.node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    found: list[ast.AST] = []
+    for function in functions.values():
+        for decorator in function.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if isinstance(target, ast.Attribute) and target.attr in TEARDOWN_HOOKS:
+                found.append(function)
+    for site in ctx.facts.calls:
+        func = site.node.func
+        if isinstance(func, ast.Attribute) and func.attr in TEARDOWN_HOOKS and site.node.args \
+                and isinstance(site.node.args[0], ast.Name) and site.node.args[0].id in functions:
+            found.append(functions[site.node.args[0].id])
+    return found
+
+
+def _mentioned_names(ctx: CheckContext, functions: list[ast.AST]) -> frozenset[str]:
+    """Attribute names and strings the functions mention, and those of the module's
+    functions they call (one level: ``close_db()`` called by the teardown)."""
+    by_name = {scope.node.name: scope.node for scope in ctx.facts.scopes
+               if isinstance(scope.node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    names: set[str] = set()
+    seen: set[int] = set()
+    todo = list(functions)
+    depth = {id(f): 0 for f in functions}
+    while todo:
+        function = todo.pop()
+        if id(function) in seen:
+            continue
+        seen.add(id(function))
+        for node in walk(function):
+            if isinstance(node, ast.Attribute):
+                names.add(node.attr)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.add(node.value)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in by_name and depth[id(function)] < 1:
+                callee = by_name[node.func.id]
+                depth.setdefault(id(callee), depth[id(function)] + 1)
+                todo.append(callee)
+    return frozenset(names)
 
 
 def _method_of(cls: ast.ClassDef, node: ast.AST) -> ast.AST | None:

@@ -36,3 +36,7 @@ PAGE_QUERYSET_METHODS = frozenset({
     "not_child_of", "descendant_of", "not_descendant_of", "ancestor_of", "not_ancestor_of",
     "sibling_of", "not_sibling_of", "in_site", "translation_of", "not_translation_of",
 })
+# Flask's request globals: what is stored there lives for one request (or app context), and
+# only a teardown function releases it (Flask's documentation: "Using SQLite 3 with Flask").
+REQUEST_GLOBALS = frozenset({"flask.g", "flask.globals.g"})
+TEARDOWN_HOOKS = frozenset({"teardown_request", "teardown_appcontext", "teardown_app_request"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.owners import never_released, owned_objects, reopened
+from dbleak.analysis.owners import never_released, owned_objects, reopened, request_globals
 from dbleak.knowledge.drivers import DriverTable, Kind
 from dbleak.models import Finding
 from dbleak.rules.base import CheckContext, Example, Rule
@@ -31,6 +31,14 @@ class OwnerNeverCloses(Rule):
     that may still hold an open one (another method stores one too, the class calls it more
     than once, or it is a `@property`, which runs on every read) without closing it or
     checking it first.
+
+    Flask's request globals are an owner too: a connection, session or cursor stored on `g`
+    (`g.session = Session()`, `db = g._database = sqlite3.connect(...)`) is flagged in a module
+    that registers teardown functions (`@app.teardown_request`, `@app.teardown_appcontext`,
+    `app.teardown_appcontext(close_db)`) when none of them, nor a module function they call,
+    mentions that attribute (`g.pop("db")`, `getattr(g, "_database", None)`): `g` is dropped
+    at the end of each request with the object still open. A module with no teardown
+    function is not flagged (the application's may be registered in another module).
 
     A method that closes the attribute's object and then stores a new one on it
     (`if self.conn: self.conn.close()` then `self.conn = conn`) replaces it: it is no release
@@ -143,6 +151,12 @@ class OwnerNeverCloses(Rule):
                 message = (f"`{owned.class_node.name}` stores {article} {word} on `self.{owned.attr}` and "
                            f"no method {verb} it")
             yield ctx.finding(cls, owned.node, message)
+        for kept in request_globals(ctx):
+            word = _WORD.get(kept.spec.kind, "connection")
+            verb = "disposes" if kept.spec.kind is Kind.ENGINE else "closes"
+            article = "an" if word[0] in "aeiou" else "a"
+            yield ctx.finding(cls, kept.node, f"Flask's `g` keeps {article} {word} on `g.{kept.attr}` "
+                              f"for the request, and no teardown function of the module {verb} it")
         for again in reopened(ctx):
             word = _WORD.get(again.spec.kind, "connection")
             message = (f"`{again.class_node.name}.{again.method}()` opens a new {word} on "
