@@ -43,8 +43,10 @@ from dbleak.knowledge.frameworks import (
 # Queryset methods that make another queryset and support `count()`/`exists()`.
 _CHAINABLE = DJANGO_QUERYSET - {"raw", "union", "dates", "datetimes", "extra"}
 # Calls on a queryset name that read nothing from its result cache, or only what `count()` /
-# `exists()` would give (they run their own query when the cache is empty).
-_QUERY_CALLS = (_CHAINABLE | DJANGO_BOUNDING) - {"iterator", "in_bulk"}
+# `exists()` would give (they run their own query when the cache is empty). The clones that
+# cannot be counted the same way (`extra()`, `union()`, `dates()`) still run queries of their
+# own: the count's rows serve none of them.
+_QUERY_CALLS = (_CHAINABLE | DJANGO_BOUNDING | {"union", "dates", "datetimes", "extra"}) - {"iterator", "in_bulk"}
 # Methods that make a queryset from a related manager (`book.authors.all()`).
 _RELATED_ENTRY = frozenset({"all", "filter", "exclude"})
 # How a queryset is known (see `CountSite.inferred`).

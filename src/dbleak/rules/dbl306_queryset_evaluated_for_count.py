@@ -73,9 +73,10 @@ class QuerysetEvaluatedForCount(Rule):
     ## Known problems
     Not flagged when the queryset's rows are read anyway (iterated, indexed, listed, returned
     or passed on after the test): evaluating it once then serves every use, as Django's
-    documentation says. Uses that run a query of their own do not count as reads:
-    `qs.iterator()` (it queries again whatever the cache holds, so `len(qs)` before it is a
-    count for nothing), an `__in` lookup given the queryset (`filter(site__in=qs)`: a
+    documentation says. Uses that run a query of their own do not count as reads: the
+    queryset's methods that clone it (`qs.filter(...)`, `qs.values_list(...)`, also
+    `qs.extra(...)`, `qs.union(...)`, `qs.dates(...)`), `qs.iterator()` (it queries again
+    whatever the cache holds, so `len(qs)` before it is a count for nothing), an `__in` lookup given the queryset (`filter(site__in=qs)`: a
     subquery), and one row read at a position computed at run time (`qs[target]`, outside any
     loop the count is not in: an OFFSET query; the fix is then unsafe). `if qs: qs[0]` is a
     look-up of one row, evaluated once, and stays silent. A name bound to None or False on
