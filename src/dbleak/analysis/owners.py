@@ -93,6 +93,9 @@ def owned_objects(ctx: CheckContext) -> list[OwnedObject]:
     return found
 
 
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
 class RequestGlobal:
     """A database object stored on Flask's ``g`` (``g.session = session``): the attribute,
     the creating call, what it makes."""
@@ -109,10 +112,12 @@ def request_globals(ctx: CheckContext) -> list[RequestGlobal]:
     function they call) mentions that attribute: at the end of each request ``g`` is dropped
     with the object still open. Silent in a module with no teardown function (the app's
     teardown may be registered elsewhere)."""
-    teardowns = _teardown_functions(ctx)
+    functions: dict[str, _Function] = {scope.node.name: scope.node for scope in ctx.facts.scopes
+                                       if isinstance(scope.node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    teardowns = _teardown_functions(ctx, functions)
     if not teardowns:
         return []
-    mentioned = _mentioned_names(ctx, teardowns)
+    mentioned = _mentioned_names(teardowns, functions)
     found: list[RequestGlobal] = []
     for flow in module_flow(ctx).flows:
         if flow.resource.spec.kind not in (*REPORTED_KINDS, Kind.ENGINE):
@@ -127,11 +132,9 @@ def request_globals(ctx: CheckContext) -> list[RequestGlobal]:
     return found
 
 
-def _teardown_functions(ctx: CheckContext) -> list[ast.AST]:
+def _teardown_functions(ctx: CheckContext, functions: Mapping[str, _Function]) -> list[ast.AST]:
     """The module's functions decorated ``@app.teardown_request`` / ``teardown_appcontext``
     (any receiver), or registered by a call (``app.teardown_appcontext(close_db)``)."""
-    functions = {scope.node.name: scope.node for scope in ctx.facts.scopes
-                 if isinstance(scope.node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     found: list[ast.AST] = []
     for function in functions.values():
         for decorator in function.decorator_list:
@@ -139,37 +142,25 @@ def _teardown_functions(ctx: CheckContext) -> list[ast.AST]:
             if isinstance(target, ast.Attribute) and target.attr in TEARDOWN_HOOKS:
                 found.append(function)
     for site in ctx.facts.calls:
-        func = site.node.func
-        if isinstance(func, ast.Attribute) and func.attr in TEARDOWN_HOOKS and site.node.args \
-                and isinstance(site.node.args[0], ast.Name) and site.node.args[0].id in functions:
-            found.append(functions[site.node.args[0].id])
+        func, args = site.node.func, site.node.args
+        if isinstance(func, ast.Attribute) and func.attr in TEARDOWN_HOOKS and args \
+                and isinstance(args[0], ast.Name) and args[0].id in functions:
+            found.append(functions[args[0].id])
     return found
 
 
-def _mentioned_names(ctx: CheckContext, functions: list[ast.AST]) -> frozenset[str]:
-    """Attribute names and strings the functions mention, and those of the module's
+def _mentioned_names(teardowns: list[ast.AST], functions: Mapping[str, _Function]) -> frozenset[str]:
+    """Attribute names and strings the teardown functions mention, and those of the module's
     functions they call (one level: ``close_db()`` called by the teardown)."""
-    by_name = {scope.node.name: scope.node for scope in ctx.facts.scopes
-               if isinstance(scope.node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    callees = [functions[node.func.id] for teardown in teardowns for node in walk(teardown)
+               if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions]
     names: set[str] = set()
-    seen: set[int] = set()
-    todo = list(functions)
-    depth = {id(f): 0 for f in functions}
-    while todo:
-        function = todo.pop()
-        if id(function) in seen:
-            continue
-        seen.add(id(function))
+    for function in {id(f): f for f in (*teardowns, *callees)}.values():
         for node in walk(function):
             if isinstance(node, ast.Attribute):
                 names.add(node.attr)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 names.add(node.value)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                    and node.func.id in by_name and depth[id(function)] < 1:
-                callee = by_name[node.func.id]
-                depth.setdefault(id(callee), depth[id(function)] + 1)
-                todo.append(callee)
     return frozenset(names)
 
 

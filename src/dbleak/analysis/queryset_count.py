@@ -43,10 +43,9 @@ from dbleak.knowledge.frameworks import (
 # Queryset methods that make another queryset and support `count()`/`exists()`.
 _CHAINABLE = DJANGO_QUERYSET - {"raw", "union", "dates", "datetimes", "extra"}
 # Calls on a queryset name that read nothing from its result cache, or only what `count()` /
-# `exists()` would give (they run their own query when the cache is empty). The clones that
-# cannot be counted the same way (`extra()`, `union()`, `dates()`) still run queries of their
-# own: the count's rows serve none of them.
-_QUERY_CALLS = (_CHAINABLE | DJANGO_BOUNDING | {"union", "dates", "datetimes", "extra"}) - {"iterator", "in_bulk"}
+# `exists()` would give (they run their own query when the cache is empty): every queryset
+# method, the clones that cannot be counted the same way (`extra()`, `union()`, `dates()`) too.
+_QUERY_CALLS = (DJANGO_QUERYSET | DJANGO_BOUNDING) - {"raw", "iterator", "in_bulk"}
 # Methods that make a queryset from a related manager (`book.authors.all()`).
 _RELATED_ENTRY = frozenset({"all", "filter", "exclude"})
 # How a queryset is known (see `CountSite.inferred`).
@@ -143,15 +142,8 @@ class _Finder:
     def _under_test(self, node: ast.AST) -> bool:
         """Whether ``node`` (through ``not``, ``and``/``or`` and other ``not``s) is the test of an
         ``if``, ``while``, ``assert`` or ``x if ... else y``, or sits under another ``not``."""
-        current = node
-        while True:
-            parent = self.facts.parent.get(id(current))
-            if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
-                return True  # the outer `not` reads it
-            if isinstance(parent, ast.BoolOp):
-                current = parent
-                continue
-            return type(parent) in _TESTS and parent.test is current  # type: ignore[union-attr]
+        tested, negated = _truth_context(self.facts, node)
+        return tested or negated
 
     # -- the shapes
 
@@ -196,9 +188,10 @@ class _Finder:
                 return None  # its rows are read elsewhere: evaluating it once serves them
             shares = uses
         placeholder = "None"
-        if kind == _MAYBE_NONE and isinstance(queryset, ast.Name):
-            placeholder = next((repr(value.value) for value in self._refined_bindings(queryset.id, scope)
-                                if isinstance(value, ast.Constant) and value.value is False), "None")
+        if kind == _MAYBE_NONE and isinstance(queryset, ast.Name) and any(
+                isinstance(value, ast.Constant) and value.value is False
+                for value in self._refined_bindings(queryset.id, scope)):
+            placeholder = "False"
         return CountSite(node, queryset, form, stmt, shares, inferred=kind == _INFERRED,
                          maybe_none=kind == _MAYBE_NONE, placeholder=placeholder)
 
@@ -943,19 +936,23 @@ def count_use(facts: ModuleFacts, node: ast.expr) -> str | None:
     sized = _sized(facts, parent) if isinstance(parent, ast.Call) else None
     if sized is not None and sized[0] is node:
         return sized[1]
+    tested, negated = _truth_context(facts, node)
+    return "truth" if tested or negated else None
+
+
+def _truth_context(facts: ModuleFacts, node: ast.AST) -> tuple[bool, bool]:
+    """Going up from ``node`` through ``and``/``or`` and ``not``: whether that chain is the test
+    of an ``if``, ``while``, ``assert`` or ``x if ... else y``, and whether a ``not`` above
+    ``node`` reads its truth (wherever the result goes)."""
     current: ast.AST = node
     negated = False
     while True:
         parent = facts.parent.get(id(current))
         if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
-            negated = True  # `not node`: its truth, wherever the result goes
-            current = parent
-            continue
-        if isinstance(parent, ast.BoolOp):
-            current = parent
-            continue
-        tested = isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and parent.test is current
-        return "truth" if tested or negated else None
+            negated = True
+        elif not isinstance(parent, ast.BoolOp):
+            return type(parent) in _TESTS and parent.test is current, negated  # type: ignore[union-attr]
+        current = parent
 
 
 def _tested(test: ast.expr) -> Iterator[ast.expr]:

@@ -101,6 +101,8 @@ DUCK_CONNECTION = "dbapi.Connection"
 # The methods by which an instance of a project class is released, and what it must own.
 _RESOURCE_RELEASES = frozenset({"close", "aclose", "terminate", "disconnect", "shutdown", "dispose"})
 _OWNED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.ENGINE, Kind.POOL)
+# Summary kinds of the attributes a method computes (`@property`, `functools.cached_property`).
+_PROPERTY_KINDS = ("property", "cached_property")
 # The package of Flask-SQLAlchemy (its `SQLAlchemy` extension and `Model` bases).
 _FLASK_SQLALCHEMY = "flask_sqlalchemy."
 
@@ -619,7 +621,7 @@ class ObjectSources:
         if kind == "global":
             value = self.resolve(summary.get(SUMMARY_VALUE), depth + 1)
             return self.method_value(value, "__call__", keywords, depth)
-        if kind in ("function", "cached", "property", "cached_property"):
+        if kind in ("function", "cached", *_PROPERTY_KINDS):
             return self._called_value(summary, depth, keywords)
         return None
 
@@ -628,7 +630,7 @@ class ObjectSources:
         """What calling a function or method gives; for a property, what calling the value it
         gives does (``self.sessionmaker()`` of ``@property def sessionmaker(self): return
         sessionmaker(bind=self.engine)``: a session)."""
-        if summary.get(SUMMARY_KIND) in ("property", "cached_property"):
+        if summary.get(SUMMARY_KIND) in _PROPERTY_KINDS:
             return self.method_value(self._property_value(summary, depth), "__call__", keywords, depth)
         return self._returns_value(summary, depth, keywords)
 
@@ -709,7 +711,7 @@ class ObjectSources:
             summary = self.method_summary(base.qualname, name)
             if summary is None:
                 return None
-            if summary.get(SUMMARY_KIND) in ("property", "cached_property"):
+            if summary.get(SUMMARY_KIND) in _PROPERTY_KINDS:
                 return self._called_value(summary, depth, keywords)
             return self._returns_value(summary, depth)
         return None
@@ -774,7 +776,7 @@ class ObjectSources:
             if attr in attrs:
                 return self.resolve(attrs[attr], depth + level + 1)
             prop = self.summary(f"{owner}.{attr}")
-            if prop is not None and prop.get(SUMMARY_KIND) in ("property", "cached_property"):
+            if prop is not None and prop.get(SUMMARY_KIND) in _PROPERTY_KINDS:
                 return self._property_value(prop, depth + level)
         return None
 
@@ -800,7 +802,7 @@ class ObjectSources:
             prop = self.summary(f"{owner}.{attr}")
             if prop is not None:
                 kind = prop.get(SUMMARY_KIND)
-                return str(kind) if kind in ("property", "cached_property") else None
+                return str(kind) if kind in _PROPERTY_KINDS else None
         return None
 
     def global_value(self, qualname: str, depth: int = 0) -> Value | None:

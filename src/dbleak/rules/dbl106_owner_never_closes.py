@@ -141,24 +141,26 @@ class OwnerNeverCloses(Rule):
         for owned in owned_objects(ctx):
             if not never_released(ctx, owned):
                 continue
-            word = _WORD.get(owned.spec.kind, "connection")
-            verb = "disposes" if owned.spec.kind is Kind.ENGINE else "closes"
-            article = "an" if word[0] in "aeiou" else "a"
+            what, verb = _described(owned.spec.kind)
             if owned.through:
-                message = (f"`{owned.class_node.name}` keeps {article} {word} through `self.{owned.attr}`, "
+                message = (f"`{owned.class_node.name}` keeps {what} through `self.{owned.attr}`, "
                            f"which does not dispose it, and no method {verb} it")
             else:
-                message = (f"`{owned.class_node.name}` stores {article} {word} on `self.{owned.attr}` and "
-                           f"no method {verb} it")
+                message = f"`{owned.class_node.name}` stores {what} on `self.{owned.attr}` and no method {verb} it"
             yield ctx.finding(cls, owned.node, message)
         for kept in request_globals(ctx):
-            word = _WORD.get(kept.spec.kind, "connection")
-            verb = "disposes" if kept.spec.kind is Kind.ENGINE else "closes"
-            article = "an" if word[0] in "aeiou" else "a"
-            yield ctx.finding(cls, kept.node, f"Flask's `g` keeps {article} {word} on `g.{kept.attr}` "
-                              f"for the request, and no teardown function of the module {verb} it")
+            what, verb = _described(kept.spec.kind)
+            yield ctx.finding(cls, kept.node, f"Flask's `g` keeps {what} on `g.{kept.attr}` for the request, "
+                              f"and no teardown function of the module {verb} it")
         for again in reopened(ctx):
             word = _WORD.get(again.spec.kind, "connection")
             message = (f"`{again.class_node.name}.{again.method}()` opens a new {word} on "
                        f"`self.{again.attr}` without closing the one it may hold")
             yield ctx.finding(cls, again.node, message)
+
+
+def _described(kind: Kind) -> tuple[str, str]:
+    """``("a connection", "closes")``, ``("an engine", "disposes")``: what is kept, and the verb
+    that releases it."""
+    word = _WORD.get(kind, "connection")
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}", "disposes" if kind is Kind.ENGINE else "closes"

@@ -76,13 +76,14 @@ class QuerysetEvaluatedForCount(Rule):
     documentation says. Uses that run a query of their own do not count as reads: the
     queryset's methods that clone it (`qs.filter(...)`, `qs.values_list(...)`, also
     `qs.extra(...)`, `qs.union(...)`, `qs.dates(...)`), `qs.iterator()` (it queries again
-    whatever the cache holds, so `len(qs)` before it is a count for nothing), an `__in` lookup given the queryset (`filter(site__in=qs)`: a
-    subquery), and one row read at a position computed at run time (`qs[target]`, outside any
-    loop the count is not in: an OFFSET query; the fix is then unsafe). `if qs: qs[0]` is a
-    look-up of one row, evaluated once, and stays silent. A name bound to None or False on
-    one path and to a queryset on another (`sites = None`, later `sites =
-    Site.objects.filter(...)`) is reported when tested, without a fix: the test may mean "was
-    it set?", and `.exists()` would fail on the placeholder. A queryset method called on it in the first `for` of a comprehension
+    whatever the cache holds, so `len(qs)` before it is a count for nothing), an `__in`
+    lookup given the queryset (`filter(site__in=qs)`: a subquery), and one row read at a
+    position computed at run time (`qs[target]`, outside any loop the count is not in: an
+    OFFSET query; the fix is then unsafe). `if qs: qs[0]` is a look-up of one row, evaluated
+    once, and stays silent. A name bound to None or False on one path and to a queryset on
+    another (`sites = None`, later `sites = Site.objects.filter(...)`) is reported when
+    tested, without a fix: the test may mean "was it set?", and `.exists()` would fail on the
+    placeholder. A queryset method called on it in the first `for` of a comprehension
     (`[r.id for r in qs.filter(x)]`) is a query of its own, run once, and reads nothing of the
     count's rows. A project function whose every `return` gives `Model.objects...` (also
     `models.Model.objects...` through a module, and `model_cls._default_manager...`), or a
