@@ -399,6 +399,20 @@ def _repeats_only(node: ast.AST) -> bool:
     return least.value + (1 if isinstance(node.ops[0], ast.Gt) else 0) >= 2
 
 
+def _repeating_count(keyword: ast.keyword, counts: set[str]) -> bool:
+    """``filter(n__gt=1)`` / ``n__gte=2`` on an ``annotate(n=Count(...))`` alias: the groups
+    that occur more than once. ``n__gt=0`` / ``n__gte=1`` keeps every group; a threshold
+    chosen at run time is read as a repeat check."""
+    arg = (keyword.arg or "").lower()
+    alias, _, lookup = arg.rpartition("__")
+    if alias not in counts or lookup not in ("gt", "gte"):
+        return False
+    least = keyword.value
+    if isinstance(least, ast.Constant) and type(least.value) is int:
+        return least.value + (1 if lookup == "gt" else 0) >= 2
+    return True
+
+
 def _self_overlap(node: ast.AST) -> bool:
     """``M.name.in_(session.query(M.name).filter(...))``: the rows whose value also occurs in
     other rows of the same table, a duplicate or conflict check, expected to find few."""
@@ -875,9 +889,7 @@ def django_chain_bound(steps: list[Step], bounded_columns: Iterable[str],
                           and isinstance(a.args[0], ast.Constant)
                           and isinstance(a.args[0].value, str))  # Django's default alias
         if step.name == "filter" and step.call is not None and any(
-                (k.arg or "").lower().rpartition("__")[0] in counts
-                and (k.arg or "").lower().endswith(("__gt", "__gte"))
-                for k in step.call.keywords):
+                _repeating_count(k, counts) for k in step.call.keywords):
             return OrmBound(True, "only the groups that repeat (a count filter after "
                             "`annotate`): duplicates, expected to be few")
         if step.name == "[]":

@@ -42,8 +42,8 @@ SUMMARIZER_MODULES = (
     "dbleak.analysis.lifecycle_summary",
     "dbleak.analysis.fetch_summary",
     "dbleak.analysis.model_relations",
-    "dbleak.analysis.generator_summary",
     "dbleak.analysis.rows_summary",
+    "dbleak.analysis.generator_summary",
 )
 _summarizers_loaded = False
 

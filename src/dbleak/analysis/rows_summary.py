@@ -21,6 +21,8 @@ from dbleak.analysis.lifecycle_summary import SUMMARY_PARAMS
 from dbleak.analysis.module import ModuleFacts, argument_position, walk_scope
 from dbleak.analysis.names import refines
 from dbleak.analysis.project import SUMMARIZERS, ProjectIndex, module_functions
+from dbleak.analysis.reaching import reaching_values
+from dbleak.knowledge.frameworks import FRAMEWORK_LOOKUP_MODELS
 
 RETURNS_ROWS_KEY = "returns-all-rows"
 RETURNS_QUERYSET_KEY = "returns-queryset"
@@ -209,6 +211,124 @@ def _returns_queryset(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncF
     return True
 
 
+def _returned_querysets(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef
+                        ) -> list[str] | None:
+    """The source of every queryset the function's returns may give, each spelled from its
+    model's manager (``Offer.objects.filter(date__gte=start).filter(clicked=True)``: a local
+    name's refinements followed through the values reaching the ``return``), or None when one
+    of them starts elsewhere (``self.record_set``, a model class held in a parameter, a model
+    of Django's own whose size the application decides)."""
+    def spelled(value: ast.expr) -> bool:
+        root, steps = method_chain(value)
+        model = root if steps and steps[0].name in DJANGO_MANAGERS else None
+        return _queryset_chain(value) and isinstance(model, ast.Name) \
+            and model.id[:1].isupper() and facts.qualname(model) not in FRAMEWORK_LOOKUP_MODELS
+    return _returned_sources(facts, function, spelled)
+
+
+def _returned_queries(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef
+                      ) -> list[str] | None:
+    """The source of every legacy SQLAlchemy query the function's returns may give
+    (``Trade.query.filter(*trade_filter)``, ``session.query(Job).filter(...)``), spelled as
+    :func:`_returned_querysets` spells querysets, or None."""
+    return _returned_sources(facts, function, _query_chain)
+
+
+def _returned_sources(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef,
+                      spelled: Callable[[ast.expr], bool]) -> list[str] | None:
+    """The source of each value the function's returns may give, when ``spelled`` accepts
+    every one of them (a name returned is followed through the values reaching it), else
+    None."""
+    values: list[ast.expr] = []
+    for node in walk_scope(function):
+        if not isinstance(node, ast.Return) or node.value is None:
+            continue
+        if isinstance(node.value, ast.Name):
+            reaching = reaching_values(node.value, function, facts)
+            if not reaching:
+                return None
+            values.extend(reaching)
+        else:
+            values.append(node.value)
+    sources: list[str] = []
+    for value in values:
+        if not spelled(value):
+            return None
+        source = ast.unparse(value)
+        if source not in sources:
+            sources.append(source)
+    return sources if 0 < len(sources) <= _MAX_SOURCES else None
+
+
+# The most querysets a helper's summary spells out (one per path through its refinements).
+_MAX_SOURCES = 8
+
+
+def returned_querysets(project: ProjectIndex, qualname: str | None,
+                       call: ast.Call | None = None) -> list[ast.expr]:
+    """The querysets a project helper returns (see :func:`_returned_querysets`), parsed
+    afresh for the caller to judge, with the arguments of ``call`` in place of the
+    parameters they bind; ``[]`` when its summary does not spell them."""
+    return _parsed_returns(project, qualname, RETURNS_QUERYSET_KEY, call)
+
+
+def returned_queries(project: ProjectIndex, qualname: str | None,
+                     call: ast.Call | None = None) -> list[ast.expr]:
+    """The legacy SQLAlchemy queries a project helper returns (see
+    :func:`_returned_queries`), parsed afresh, bound to ``call``'s arguments, or ``[]``."""
+    return _parsed_returns(project, qualname, RETURNS_QUERY_KEY, call)
+
+
+def _parsed_returns(project: ProjectIndex, qualname: str | None, key: str,
+                    call: ast.Call | None) -> list[ast.expr]:
+    summary = project.get(qualname) if qualname is not None else None
+    sources = summary.get(key) if summary is not None else None
+    if not isinstance(sources, list):
+        return []
+    parsed: list[ast.expr] = []
+    for source in sources:
+        try:
+            parsed.append(ast.parse(source, mode="eval").body)
+        except SyntaxError:
+            return []
+    params = summary.get(SUMMARY_PARAMS) if summary is not None else None
+    if call is not None and params:
+        bound = _bound_arguments(tuple(params), call)
+        if bound:
+            parsed = [_substituted(value, bound) for value in parsed]
+    return parsed
+
+
+def _bound_arguments(params: tuple[str, ...], call: ast.Call) -> dict[str, ast.expr]:
+    """The call's argument for each parameter it binds (up to a ``*args``/``**kwargs``)."""
+    bound: dict[str, ast.expr] = {}
+    for index, argument in enumerate(call.args):
+        if isinstance(argument, ast.Starred):
+            break
+        param = argument_parameter(params, index, None, bound=True)
+        if param is not None and param not in ("self", "cls"):
+            bound[param] = argument
+    for keyword in call.keywords:
+        if keyword.arg is not None and keyword.arg in params:
+            bound[keyword.arg] = keyword.value
+    return bound
+
+
+class _Binder(ast.NodeTransformer):
+    def __init__(self, bound: Mapping[str, ast.expr]) -> None:
+        self.bound = bound
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return self.bound.get(node.id, node) if isinstance(node.ctx, ast.Load) else node
+
+
+def _substituted(value: ast.expr, bound: Mapping[str, ast.expr]) -> ast.expr:
+    """``value`` (parsed afresh, so free to rewrite) with each bound parameter's name replaced
+    by the caller's argument (``session.query(model)`` → ``session.query(SqlRun)``)."""
+    result = _Binder(bound).visit(value)
+    return result if isinstance(result, ast.expr) else value
+
+
 def _returns_query(facts: ModuleFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Every ``return`` gives a legacy SQLAlchemy query (``session.query(M)...``,
     ``Model.query...``), or a refinement of a name bound only to such queries and to
@@ -255,8 +375,11 @@ def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]
                     and (site.node.func.value.attr in DJANGO_MANAGERS
                          or site.node.func.value.attr.endswith("_set")) for site in facts.calls) \
         or any(q in _QUERYSET_TYPES for q in facts.resolver.bindings.values())
-    queries = any(isinstance(site.node.func, ast.Attribute) and site.node.func.attr == "query"
-                  and site.node.args for site in facts.calls)
+    queries = any(isinstance(site.node.func, ast.Attribute) and (
+        site.node.func.attr == "query" and site.node.args  # `session.query(M)`
+        or isinstance(site.node.func.value, ast.Attribute)
+        and site.node.func.value.attr == "query")  # Flask-SQLAlchemy's `Trade.query.filter(...)`
+        for site in facts.calls)
     if not (lists or querysets or queries):
         return {}
     found: dict[str, dict[str, Any]] = {}
@@ -264,9 +387,9 @@ def summarize_row_helpers(facts: ModuleFacts) -> Mapping[str, Mapping[str, Any]]
         if lists and _returns_all_rows(facts, function):
             found[qualname] = {RETURNS_ROWS_KEY: True}
         elif querysets and _returns_queryset(facts, function):
-            found[qualname] = {RETURNS_QUERYSET_KEY: True}
+            found[qualname] = {RETURNS_QUERYSET_KEY: _returned_querysets(facts, function) or True}
         elif queries and _returns_query(facts, function):
-            found[qualname] = {RETURNS_QUERY_KEY: True}
+            found[qualname] = {RETURNS_QUERY_KEY: _returned_queries(facts, function) or True}
         if querysets:
             refined = _refined_params(facts, function)
             if refined:

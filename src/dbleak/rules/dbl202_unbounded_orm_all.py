@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from dbleak.analysis.fetch import fetch_analysis, is_test_module, is_test_scope
 from dbleak.analysis.fetch_orm import (
     SA_REFINEMENTS,
+    OrmBound,
     Step,
     is_session_like,
     method_chain,
@@ -19,6 +20,7 @@ from dbleak.analysis.fetch_orm import (
     streams,
     yield_per_conflicts,
 )
+from dbleak.analysis.fetch_summary import callee_qualname
 from dbleak.analysis.model_relations import (
     key_fields,
     lookup_roots,
@@ -29,6 +31,7 @@ from dbleak.analysis.model_relations import (
 from dbleak.analysis.module import Scope, walk_scope
 from dbleak.analysis.origins import instance_method_of
 from dbleak.analysis.row_escape import left_to_caller, walked_by_callers
+from dbleak.analysis.rows_summary import returned_queries
 from dbleak.analysis.sources import flask_models, object_sources
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
@@ -75,7 +78,16 @@ class UnboundedOrmAll(Rule):
     alone. A query made by a method of the same class or a function of the same module that
     takes no argument and only returns it (`def _base_query(self): return
     self.session.query(Annotation).filter_by(deleted=False)`) is judged with the steps its
-    caller adds (`self._base_query().order_by(...).all()`).
+    caller adds (`self._base_query().order_by(...).all()`); so is each legacy query a function
+    or method of the project returns, whatever its arguments and wherever it is defined
+    (`def users_since(session, team_id=None): query = session.query(User)...; if team_id:
+    query = query.filter(...); return query`, read by `users_since(session).all()` or
+    `Users.with_email(session, domain).all()`): the query on each path its returns may
+    give, from the project's summaries, with the call's arguments in place of the parameters
+    they bind (`self._get_query(session, SqlRun)` returning `session.query(model)` reads
+    `SqlRun`), reported when one of them is unbounded. Criteria spread from a parameter
+    (`filter(*conditions)` where `conditions` is the function's parameter) are the caller's
+    choice and not judged, as Django's `filter(**kwargs)` is not.
     A key bounds the query only on the column side of an equality (`Order.id == value`, not
     `Order.note == customer.id`); an equality of two columns is a join condition.
 
@@ -188,26 +200,15 @@ class UnboundedOrmAll(Rule):
         columns = tuple(ctx.settings.option("sql", "bounded-columns", ()) or ())
         small = tuple(ctx.settings.option("sql", "small-tables", ()) or ())
         for scope, stmt, node, target, list_form, walked in _candidates(ctx):
-            read = _orm_read(ctx, scope, target, flask, list_form=list_form)
-            if read is None or (isinstance(node, ast.Name) and read.source != "query"):
-                continue  # a name walked by a loop: only a legacy `Query` loads every row first
-            steps = read.judged + read.result_steps
-            kept = bool(not walked and any(streams(step) for step in steps))
-            if kept:
-                # `.all()` / `list()` keeps every row the batches bring: streaming bounds nothing
-                steps = [step for step in steps if not streams(step)]
-            bound = sqlalchemy_chain_bound(steps, columns, small,
-                                           relation_names(ctx.facts, ctx.project),
-                                           key_fields(ctx.facts, ctx.project))
-            if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)) \
-            or (bound.grouped and not report_grouped(ctx.settings)):
+            found = None
+            for read in _orm_reads(ctx, scope, target, flask, list_form=list_form):
+                # each query a helper may return, judged in turn: the first unbounded one
+                found = _unbounded_read(ctx, scope, node, read, walked, columns, small)
+                if found is not None:
+                    break
+            if found is None:
                 continue
-            if _reads_bounded_subquery(ctx, scope, read, columns, small):
-                continue
-            if _reads_only(read, small_models(ctx.facts, ctx.project, small)):
-                continue  # models whose tables are listed in small-tables
-            if _reads_only(read, lookup_roots(ctx.facts, ctx.project, ctx.settings, ctx.path)):
-                continue  # tables referencing no other: lookup or configuration tables
+            read, bound, kept = found
             walkers = None
             if left_to_caller(ctx.facts, ctx.settings, node, scope.node):
                 walkers = walked_by_callers(ctx, node, scope.node)
@@ -228,6 +229,35 @@ class UnboundedOrmAll(Rule):
             if loop is not None and target is node and not walked and isinstance(node, ast.Call):
                 plan = _plan(ctx, node, read)
             yield ctx.finding(cls, node, message, plan=plan, stmt=stmt)
+
+
+def _unbounded_read(ctx: CheckContext, scope: Scope, node: ast.expr, read: _OrmRead,
+                    walked: bool, columns: tuple[str, ...], small: tuple[str, ...]
+                    ) -> tuple[_OrmRead, OrmBound, bool] | None:
+    """``(read, its bound, kept)`` when the read may bring every row of its query, else None;
+    ``kept``: a list keeps every row a streaming step brings in batches."""
+    if isinstance(node, ast.Name) and read.source != "query":
+        return None  # a name walked by a loop: only a legacy `Query` loads every row first
+    steps = read.judged + read.result_steps
+    if _caller_criteria(steps, fetch_analysis(ctx).resolver.assignments(scope)):
+        return None  # `filter(*conditions)` of a parameter: the caller chooses the rows
+    kept = bool(not walked and any(streams(step) for step in steps))
+    if kept:
+        # `.all()` / `list()` keeps every row the batches bring: streaming bounds nothing
+        steps = [step for step in steps if not streams(step)]
+    bound = sqlalchemy_chain_bound(steps, columns, small,
+                                   relation_names(ctx.facts, ctx.project),
+                                   key_fields(ctx.facts, ctx.project))
+    if bound.bounded or (bound.parent and not report_per_parent(ctx.settings)) \
+            or (bound.grouped and not report_grouped(ctx.settings)):
+        return None
+    if _reads_bounded_subquery(ctx, scope, read, columns, small):
+        return None
+    if _reads_only(read, small_models(ctx.facts, ctx.project, small)):
+        return None  # models whose tables are listed in small-tables
+    if _reads_only(read, lookup_roots(ctx.facts, ctx.project, ctx.settings, ctx.path)):
+        return None  # tables referencing no other: lookup or configuration tables
+    return read, bound, kept
 
 
 def _candidates(ctx: CheckContext) -> Iterator[tuple[Scope, ast.stmt, ast.expr, ast.AST, bool, bool]]:
@@ -300,14 +330,16 @@ def _walked_query(ctx: CheckContext, call: ast.Call) -> bool:
     return isinstance(call.func, ast.Attribute) and call.func.attr in _WALKED_ENDS
 
 
-def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: Callable[[ast.Name], bool],
-              list_form: bool) -> _OrmRead | None:
+def _orm_reads(ctx: CheckContext, scope: object, target: ast.AST, flask: Callable[[ast.Name], bool],
+               list_form: bool) -> list[_OrmRead]:
+    """The reads ``target`` may be: one, or one per query a project helper it starts from
+    may return (``Users.with_email(session, domain).all()``)."""
     root, steps = method_chain(target)
     if not steps and not (list_form and isinstance(root, ast.Name)):
-        return None
+        return []
     if not list_form:
         if steps[-1].name not in _READ_ALL:
-            return None
+            return []
         steps = steps[:-1]
     analysis = fetch_analysis(ctx)
     assignments = analysis.resolver.assignments(scope)  # type: ignore[arg-type]
@@ -315,6 +347,37 @@ def _orm_read(ctx: CheckContext, scope: object, target: ast.AST, flask: Callable
         held = _held_query(ctx, scope, root.id, assignments)
         if held is not None:
             root, steps = held[0], [*held[1], *steps]
+    returned = _returned_chains(ctx, scope, root, steps)
+    if returned:
+        reads = [_orm_read(ctx, scope, r, s, flask, list_form, assignments) for r, s in returned]
+        return [read for read in reads if read is not None]
+    read = _orm_read(ctx, scope, root, steps, flask, list_form, assignments)
+    return [read] if read is not None else []
+
+
+def _returned_chains(ctx: CheckContext, scope: object, root: ast.AST, steps: list[Step]
+                     ) -> list[tuple[ast.AST, list[Step]]]:
+    """``helper(...)`` / ``Users.with_email(...)`` / ``self.base(...)`` starting the chain, a
+    project function whose summary spells the queries it returns: each of them, continued by
+    the chain's other steps; else ``[]``."""
+    if not isinstance(scope, Scope):
+        return []
+    if isinstance(root, ast.Call):
+        call, rest = root, steps
+    elif steps and steps[0].call is not None:
+        call, rest = steps[0].call, steps[1:]
+    else:
+        return []
+    chains = []
+    for value in returned_queries(ctx.project, callee_qualname(ctx.facts, call, scope), call):
+        value_root, value_steps = method_chain(value)
+        chains.append((value_root, [*value_steps, *rest]))
+    return chains
+
+
+def _orm_read(ctx: CheckContext, scope: object, root: ast.AST, steps: list[Step],
+              flask: Callable[[ast.Name], bool], list_form: bool,
+              assignments: dict[str, list[ast.AST]]) -> _OrmRead | None:
     for _depth in range(3):
         if isinstance(root, ast.Call) and isinstance(root.func, ast.Name) \
                 and not root.args and not root.keywords:
@@ -447,6 +510,21 @@ def _spread_criteria(step: Step, assignments: dict[str, list[ast.AST]]) -> Step:
         else:
             spread.append(argument)
     return replace(step, call=ast.Call(func=call.func, args=spread, keywords=call.keywords))
+
+
+def _caller_criteria(steps: list[Step], assignments: dict[str, list[ast.AST]]) -> bool:
+    """A ``filter(*conditions)`` / ``where(*conditions)`` whose criteria are a parameter of the
+    function (after :func:`_spread_criteria`): the caller chooses the rows, as Django's
+    ``filter(**kwargs)`` (not judged)."""
+    for step in steps:
+        if step.call is None or step.name not in ("filter", "where"):
+            continue
+        for argument in step.call.args:
+            if isinstance(argument, ast.Starred) and isinstance(argument.value, ast.Name):
+                values = assignments.get(argument.value.id, ())
+                if values and all(isinstance(v, ast.arg) for v in values):
+                    return True
+    return False
 
 
 def _reads_only(read: _OrmRead, models: frozenset[str]) -> bool:

@@ -25,6 +25,7 @@ from dbleak.analysis.fetch_orm import (
     replace_root,
     single_binding,
 )
+from dbleak.analysis.fetch_summary import callee_qualname
 from dbleak.analysis.lifecycle_summary import EFFECT_RETURN
 from dbleak.analysis.model_relations import (
     in_migrations,
@@ -48,6 +49,7 @@ from dbleak.analysis.row_escape import (
     loop_searches,
     report_returned,
 )
+from dbleak.analysis.rows_summary import returned_querysets
 from dbleak.analysis.sources import depends_on_callers, object_sources
 from dbleak.fixes.plan import ReplaceRange
 from dbleak.knowledge.drivers import DriverTable
@@ -103,7 +105,10 @@ class UnboundedQuerysetList(Rule):
     tables). A comprehension that keeps the rows themselves is DBL3xx's. Querysets written in
     the same function are seen, through every value a name may hold at the loop
     (`qs = Order.objects.all()`, `if limit: qs = qs[:limit]`, `for o in qs:` reads the whole
-    table when no limit is given) and through pass-through calls (`enumerate(qs)`,
+    table when no limit is given), through the querysets a function of the project returns
+    (`queryset = _default_filters(kind, start, end)`: each queryset its returns may give, from
+    its model's manager through a local name's refinements, continued by the caller's chain;
+    the message names the function) and through pass-through calls (`enumerate(qs)`,
     `tqdm(qs)`, or a hook parameter whose default is a project function that returns its
     argument: `def check(iter_wrapper=identity): for doc in iter_wrapper(qs)`), and in a
     function nested in the one that binds the name, when its loop is the name's only read
@@ -141,8 +146,9 @@ class UnboundedQuerysetList(Rule):
     abstract base). A migration's local name for a model (`Tags = apps.get_model("app", "Tag")`)
     is that model. Equality on every field of a key reads one row; on all but one of them, the
     rows of one parent. A count filter after `annotate`
-    (`annotate(n=Count("x")).filter(n__gt=1)`, or Django's default alias `x__count`) reads only
-    the groups that repeat. Other filters count as unbounded: lookup and configuration models
+    (`annotate(n=Count("x")).filter(n__gt=1)`, `n__gte=2` or a threshold chosen at run time,
+    or Django's default alias `x__count`) reads only the groups that repeat; `n__gt=0` /
+    `n__gte=1` keeps every group. Other filters count as unbounded: lookup and configuration models
     look like any other; list them in `small-tables`. A loop that keeps every object as it is
     (`by_zone[o.zone].append(o)`) is not reported unless `returned = "report"`: streaming would
     save nothing.
@@ -233,6 +239,14 @@ class UnboundedQuerysetList(Rule):
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
         if is_test_module(ctx.path, ctx.settings.root):
             return  # tests read fixture tables of a few rows by design
+        _HELPERS.clear()
+        try:
+            yield from cls._check(ctx)
+        finally:
+            _HELPERS.clear()
+
+    @classmethod
+    def _check(cls, ctx: CheckContext) -> Iterator[Finding]:
         analysis = fetch_analysis(ctx)
         for scope in ctx.facts.scopes:
             if is_test_scope(scope):
@@ -284,6 +298,11 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
     for source in _candidates(expr, assignments, ctx, scope, managers, own):
         found = _unbounded(source, assignments, ctx, scope.node, managers, own)
         if found is not None:
+            root = method_chain(found[0])[0]
+            helper = _HELPERS.get(id(root))
+            if helper is not None and helper[0] is root:
+                # spelled `Offer.objects…` returned by `_default_filters()`
+                return found[0], f"{found[1]}{_FROM}{helper[1]}", found[2]
             return found
     return None
 
@@ -294,21 +313,48 @@ def _candidates(expr: ast.AST, assignments: dict[str, list[ast.AST]], ctx: Check
     if queryset_owner(expr, managers) is not None or _own_chain(expr, own) is not None \
             or _related_steps(ctx, expr) is not None:
         return [expr]
+    helped = _helper_querysets(expr, ctx, scope)
+    if helped:
+        return helped
     root, _steps = method_chain(expr)
     if not isinstance(root, ast.Name) or root.id not in assignments:
         return []
     if not any(isinstance(v, ast.expr) and (queryset_owner(v, managers) is not None
                                             or _own_chain(v, own) is not None
-                                            or _related_steps(ctx, v) is not None)
+                                            or _related_steps(ctx, v) is not None
+                                            or _helper_querysets(v, ctx, scope))
                for v in assignments[root.id]):
         return []  # no binding makes a queryset: no value it may hold is one
     values = reaching_values(root, scope.node, ctx.facts)
     if values is None:
         value = single_binding(assignments, root.id)
         values = [value] if value is not None else []
-    if expr is root:
-        return list(values)
-    return [replace_root(expr, root, value) for value in values]
+    found: list[ast.AST] = []
+    for value in values:
+        whole = value if expr is root else replace_root(expr, root, value)
+        found.extend(_helper_querysets(whole, ctx, scope) or [whole])
+    return found
+
+
+def _helper_querysets(expr: ast.AST, ctx: CheckContext, scope: Scope) -> list[ast.AST]:
+    """``_default_filters(kind, start, end).values(...)``: the chain continued from each
+    queryset the project helper it starts from returns (its summary spells them), else []."""
+    root, _steps = method_chain(expr)
+    if not isinstance(root, ast.Call):
+        return []
+    returned = returned_querysets(ctx.project, callee_qualname(ctx.facts, root, scope), root)
+    helper = source_segment(ctx.text, root.func) or ast.unparse(root.func)
+    for value in returned:
+        model = method_chain(value)[0]
+        _HELPERS[id(model)] = (model, helper)
+    return [replace_root(expr, root, value) for value in returned]
+
+
+# The helper each parsed return value's model name came from, for the message: the node is
+# kept with its name, so its id is not reused while the entry lives (one module's check).
+_HELPERS: dict[int, tuple[ast.AST, str]] = {}
+# Between a model and the project helper that returned its queryset.
+_FROM = " from "
 
 
 def _own_queryset_class(scope: Scope) -> tuple[str, ast.ClassDef] | None:
@@ -482,6 +528,9 @@ def _spelled(model: str) -> str:
         _, action, klass = model.split(_ADMIN, 2)
         of = f" of `{klass}`" if klass else ""
         return f"the rows selected for the admin action `{action}`{of}"
+    if _FROM in model:
+        head, _, helper = model.partition(_FROM)
+        return f"{_spelled(head)} returned by `{helper}()`"
     if _VIA in model:
         head, _, manager = model.partition(_VIA)
         return f"`{head}.{manager}…`"
