@@ -42,8 +42,10 @@ Read = tuple[str, str]  # a lookup: ("get", qualname), ("union", key), ("mention
 SUMMARY_CALL_SITES = "lifecycle.call_sites"  # on a module: (callee, bound, args, keywords)
 # On a module: (method name, args, keywords) of calls on receivers nobody resolved.
 SUMMARY_OPAQUE_SITES = "lifecycle.opaque_sites"
-# On a module: (callee, how the call's result is used: "walked" by one loop, or "used") for the
-# calls of the package's functions (see analysis.call_sites.result_walked_by_callers).
+# On a module: (callee, how the call's result is used: "walked" by one loop, or "used", how
+# often the call runs: 0 at import, 1 once per call of the function it is in, 2 more often: in
+# a loop or a nested function) for the calls of the package's functions (see
+# analysis.call_sites.result_walked_by_callers and calls_repeatedly).
 SUMMARY_RESULT_USES = "lifecycle.result_uses"
 SUMMARY_REFERENCED = "lifecycle.referenced"  # on a module: the package's functions used as values
 

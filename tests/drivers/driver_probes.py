@@ -892,6 +892,128 @@ def _psycopg_pool(env: Env, factory: FactorySpec) -> Any:
     return resolve(factory.qualname)(env.server("postgres").dsn, min_size=1, max_size=1, open=False)
 
 
+# DBUtils: PooledDB over psycopg2 on PostgreSQL (over sqlite3 too, for the cursor's buffering) --
+
+def _dbutils_pool(env: Env, app: str, mincached: int = 0) -> Any:
+    import psycopg2
+    from dbutils.pooled_db import PooledDB
+
+    pg_admin(env)
+    return PooledDB(psycopg2, mincached=mincached, maxconnections=2,
+                    dsn=env.server("postgres").dsn, application_name=app)
+
+
+@probe("dbutils.pooled_db.PooledDB")
+class DbutilsPool(PgProbe):
+    def open(self) -> Any:
+        self.app = new_app()
+        pool = _dbutils_pool(self.env, self.app, mincached=1)  # an idle connection to close
+        self.env.cleanups.append(pool.close)
+        return pool
+
+    def closed(self, obj: Any) -> bool:
+        return pg_checked(self.env, self.app, not obj._idle_cache)
+
+    def finish(self, obj: Any) -> None:
+        obj.close()
+
+    def child(self, method: MethodSpec, parent: Any) -> Probe:
+        return DbutilsConnection(self.env, parent=parent, parent_probe=self)
+
+
+@probe("dbutils.PooledConnection")
+class DbutilsConnection(PgProbe):
+    def open(self) -> Any:
+        if self.parent is None:
+            self.app = new_app()
+            self.parent = _dbutils_pool(self.env, self.app)
+            self.env.cleanups.append(self.parent.close)
+        else:
+            self.app = self.parent_probe.app  # type: ignore[union-attr]
+        conn = self.parent.connection()
+        self.steady = conn._con
+        return conn
+
+    def closed(self, obj: Any) -> bool:
+        return obj._con is None  # the proxy let go of its connection
+
+    def returned(self, obj: Any) -> bool:
+        """In the pool's idle cache, and still open on the server."""
+        idle = any(c is self.steady for c in self.parent._idle_cache)
+        if idle:
+            assert pg_count(self.env, self.app) >= 1, "back in the pool, but closed on the server"
+        return idle
+
+    def write(self, obj: Any, marker: str) -> None:
+        cursor = obj.cursor()
+        cursor.execute("insert into marks values (%s)", (marker,))
+        cursor.close()
+
+    def finish(self, obj: Any) -> None:
+        if obj._con is not None:
+            obj.commit()
+            obj.close()
+        self.parent.close()
+
+
+@probe("dbutils.Cursor")
+class DbutilsCursor(PgProbe):
+    def open(self) -> Any:
+        self.connection_probe = DbutilsConnection(self.env)
+        self.connection = self.connection_probe.open()
+        self.app = self.connection_probe.app
+        return self.connection.cursor()
+
+    def closed(self, obj: Any) -> bool:
+        return bool(obj._closed)
+
+    def write(self, obj: Any, marker: str) -> None:
+        obj.execute("insert into marks values (%s)", (marker,))
+
+    def finish(self, obj: Any) -> None:
+        if not obj._closed:
+            obj.close()
+        self.connection_probe.finish(self.connection)
+
+    def buffering(self) -> Buffering:
+        """DRIVER: as the creator's own cursor is (psycopg2's reads the whole result at
+        execute(), sqlite3's produces rows as they are fetched)."""
+        from dbutils.pooled_db import PooledDB
+
+        cursor = self.open()
+        cursor.execute(PG_BIG)
+        pg_seen = pg_buffering(self.env, self.app, cursor.fetchall)
+        cursor.close()
+        self.connection.close()  # its session was killed: the pool discards it on reuse
+        self.parent_pool = self.connection_probe.parent
+        self.parent_pool.close()
+
+        ticks = Ticks()
+        pool = PooledDB(sqlite3, maxconnections=1, database=sqlite_path(self.env))
+        conn = pool.connection()
+        conn._con._con.create_function("tick", 1, ticks)  # the raw sqlite3 connection
+        lite = conn.cursor()
+        lite.execute(f"with recursive n(i) as (select 1 union all select i + 1 from n "
+                     f"where i < {ROWS}) select tick(i) from n")
+        lite.fetchone()
+        lite_seen = lazy_or_client(ticks.count)
+        lite.close()
+        conn.close()
+        pool.close()
+        from dbleak.knowledge.drivers import builtin_table
+
+        table = builtin_table()
+        if pg_seen == table.object("psycopg2.cursor").buffering \
+                and lite_seen == table.object("sqlite3.Cursor").buffering:
+            return Buffering.DRIVER
+        return pg_seen
+
+
+@factory_call("dbutils.pooled_db.PooledDB")
+def _dbutils_pooled_db(env: Env, factory: FactorySpec) -> Any:
+    return _dbutils_pool(env, new_app())
+
+
 # asyncpg -------------------------------------------------------------------------------------------
 
 @probe("asyncpg.Connection")

@@ -57,6 +57,36 @@ def test_pandas_borrows_a_sqlalchemy_connection_too(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_psycopg2_extras_borrow_the_cursor_and_the_connection(postgres_server: Any) -> None:
+    import psycopg2
+    import psycopg2.extensions
+    import psycopg2.extras
+
+    helpers = {"psycopg2.extras.execute_values", "psycopg2.extras.execute_batch",
+               "psycopg2.extras.register_uuid", "psycopg2.extras.register_default_jsonb",
+               "psycopg2.extras.register_hstore", "psycopg2.extensions.register_type"}
+    assert helpers <= TABLE.borrowers
+    conn = psycopg2.connect(postgres_server.dsn)
+    try:
+        cur = conn.cursor()
+        cur.execute("create temporary table t (a int)")
+        ids = psycopg2.extras.execute_values(cur, "insert into t values %s returning a",
+                                             [(1,), (2,)], fetch=True)
+        assert [r[0] for r in ids] == [1, 2]
+        psycopg2.extras.execute_batch(cur, "insert into t values (%s)", [(3,), (4,)])
+        psycopg2.extras.register_uuid(conn_or_curs=cur)
+        psycopg2.extras.register_default_jsonb(conn_or_curs=conn)
+        cur.execute("create extension if not exists hstore")
+        psycopg2.extras.register_hstore(cur)
+        psycopg2.extensions.register_type(psycopg2.extensions.UNICODE, cur)
+        assert not cur.closed and not conn.closed
+        cur.execute("select count(*) from t")
+        assert cur.fetchone()[0] == 4
+        cur.close()
+    finally:
+        conn.close()
+
+
 def test_closing_owns_and_closes(conn: sqlite3.Connection) -> None:
     assert "contextlib.closing" in TABLE.owners
     with contextlib.closing(conn):

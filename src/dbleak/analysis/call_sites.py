@@ -67,7 +67,7 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
         return {}
     package = top_package(facts.module_name)
     sites: list[tuple[str, bool, tuple[Origin, ...], tuple[tuple[str, Origin], ...]]] = []
-    uses: list[tuple[str, str]] = []
+    uses: list[tuple[str, str, int]] = []
     opaque_sites: list[tuple[str, tuple[Origin, ...], tuple[tuple[str, Origin], ...]]] = []
     referenced: set[str] = set()
     readers = scope_readers(facts)
@@ -98,7 +98,7 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
                     continue
                 sites.append((callee, bound, _origins(reader, call, _any_origin),
                               _keyword_origins(reader, call, _any_origin)))
-                uses.append((callee, _result_use(facts, call, node)))
+                uses.append((callee, _result_use(facts, call, node), _runs(facts, call, scope)))
             elif kind is ast.Name or kind is ast.Attribute:
                 values.append(sub)  # type: ignore[arg-type]
         for value in values:
@@ -124,6 +124,36 @@ def module_call_sites(facts: ModuleFacts) -> dict[str, Any]:
     if uses:
         found[SUMMARY_RESULT_USES] = tuple(uses)
     return found
+
+
+def calls_repeatedly(qualname: str, modules: Iterable[tuple[str, Any]],
+                     canonical: Callable[[str], str]) -> int:
+    """How often the calls of ``qualname`` in ``modules`` run, summed (see
+    :data:`SUMMARY_RESULT_USES`: 0 at import, 1 per call of the enclosing function, 2 in a loop
+    or a nested function); a module that uses the function as a value counts 2."""
+    total = 0
+    for _module, summary in modules:
+        if any(canonical(str(name)) == qualname for name in summary.get(SUMMARY_REFERENCED) or ()):
+            total += 2
+        for callee, _use, runs in summary.get(SUMMARY_RESULT_USES) or ():
+            if canonical(str(callee)) == qualname:
+                total += int(runs)
+    return total
+
+
+def _runs(facts: ModuleFacts, call: ast.Call, scope: Any) -> int:
+    """0 for a call at import time, 2 for one in a loop or in a function nested in another
+    (a decorator's wrapper runs on every call of what it wraps), else 1."""
+    if not scope.is_function:
+        return 0
+    if scope.parent is not None and scope.parent.is_function:
+        return 2
+    current = facts.parent.get(id(call))
+    while current is not None and current is not scope.node:
+        if isinstance(current, (ast.For, ast.AsyncFor, ast.While)):
+            return 2
+        current = facts.parent.get(id(current))
+    return 1
 
 
 def _result_use(facts: ModuleFacts, call: ast.Call, scope: ast.AST) -> str:
@@ -156,7 +186,7 @@ def result_walked_by_callers(qualname: str, modules: Iterable[tuple[str, Any]]) 
     for _module, summary in modules:
         if qualname in (summary.get(SUMMARY_REFERENCED) or ()):
             return False
-        for callee, use in summary.get(SUMMARY_RESULT_USES) or ():
+        for callee, use, _runs_ in summary.get(SUMMARY_RESULT_USES) or ():
             if callee == qualname:
                 if use != "walked":
                     return False

@@ -42,6 +42,16 @@ _CACHING_DECORATORS = frozenset({"lru_cache", "cache", "cached", "memoize", "mem
                                  "cachedmethod", "reify", "cache_on_self"})
 
 
+def creator_qualname(call: ast.Call, keyword: str, qualname: Callable[[ast.AST], str | None]
+                     ) -> str | None:
+    """The qualified name of the DB-API module a wrapping factory is given: the ``keyword``
+    argument, else the first positional one (``PooledDB(creator=pymysql)``, ``PooledDB(pymysql)``)."""
+    given = next((k.value for k in call.keywords if k.arg == keyword), None)
+    if given is None and call.args and not isinstance(call.args[0], ast.Starred):
+        given = call.args[0]
+    return qualname(given) if given is not None else None
+
+
 def decorator_name(deco: ast.expr) -> str:
     target = deco.func if isinstance(deco, ast.Call) else deco
     if isinstance(target, ast.Attribute):
@@ -574,6 +584,10 @@ class OriginReader:
         if isinstance(func, (ast.Name, ast.Attribute)):
             qualname = self._free_qualname(func)
             if qualname is not None:
+                factory = self.facts.drivers.factory(self.facts.drivers.canonical(qualname))
+                if factory is not None and factory.creator is not None and not self.facts.drivers.wraps_driver(
+                        factory, creator_qualname(call, factory.creator, self.facts.qualname)):
+                    return None  # `PooledDB(mock_db, 1)`: a pool over a stand-in opens nothing
                 return self._adopting(("call", qualname, keywords), call, depth)
         if isinstance(func, ast.Name):
             base = self.name_origin(func.id, depth + 1)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dbleak.analysis.call_sites import calls_repeatedly
 from dbleak.analysis.flow import REPORTED_KINDS, module_flow
 from dbleak.analysis.flow_state import ResourceFlow, StoredResource
 from dbleak.analysis.lifecycle_summary import (
@@ -240,6 +241,103 @@ def reopened(ctx: CheckContext) -> list[Reopened]:
                 continue
             found.append(Reopened(item.class_node, item.attr, item.node, item.spec, method.name))
     return found
+
+
+@dataclass(frozen=True)
+class ReopenedGlobal:
+    """A function that binds a module global (``global engine``) to a new object while the
+    one the module made at import may still be open there, and releases nothing first."""
+
+    name: str
+    node: ast.AST  # the call that makes the new object
+    spec: ObjectSpec
+    function: str
+
+
+# What a module global replaced without release leaves open: an engine keeps its pool's
+# connections until it is garbage-collected.
+_GLOBAL_KINDS = (*REPORTED_KINDS, Kind.ENGINE)
+
+
+def reopened_globals(ctx: CheckContext) -> list[ReopenedGlobal]:
+    """``global engine; engine = create_engine(...)`` in a function that runs more than once,
+    where the module binds ``engine`` to an object of the same kind at import, with no
+    release of the old one (or test of it, or ``try``) before."""
+    facts = ctx.facts
+    sources = object_sources(ctx)
+    live: dict[str, Kind] = {}
+    for stmt in facts.tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+                and isinstance(stmt.targets[0], ast.Name) and isinstance(stmt.value, ast.Call):
+            value = sources.expr_value(stmt.value, facts.tree)
+            if isinstance(value, ObjectSpec) and value.kind in _GLOBAL_KINDS and not value.held:
+                live[stmt.targets[0].id] = value.kind
+    if not live:
+        return []
+    found: list[ReopenedGlobal] = []
+    for scope in facts.scopes:
+        function = scope.node
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        nodes = list(walk_scope(function))
+        declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names}
+        names = declared & live.keys()
+        if not names or not _runs_repeatedly(ctx, function):
+            continue
+        for node in nodes:
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name) and node.targets[0].id in names
+                    and isinstance(node.value, ast.Call)):
+                continue
+            name = node.targets[0].id
+            value = sources.expr_value(node.value, function)
+            if not (isinstance(value, ObjectSpec) and value.kind is live[name]) \
+                    or _global_released_or_guarded_before(ctx, function, nodes, name, node):
+                continue
+            found.append(ReopenedGlobal(name, node.value, value, function.name))
+    return found
+
+
+def _runs_repeatedly(ctx: CheckContext, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """The package's calls of the module-level function run more than once: two calls in
+    functions, or one in a loop or in a function nested in another (a decorator's wrapper runs
+    on every call of what it wraps), in any module; calls at import time run once."""
+    if not isinstance(ctx.facts.parent.get(id(function)), ast.Module):
+        return False
+    sources = object_sources(ctx)
+    qualname = f"{sources.prefix}{function.name}"
+    return calls_repeatedly(qualname, sources.calling_modules(qualname), sources.through_reexports) >= 2
+
+
+def _ancestors(ctx: CheckContext, node: ast.AST, stop: ast.AST) -> Iterator[ast.AST]:
+    current = ctx.facts.parent.get(id(node))
+    while current is not None and current is not stop:
+        yield current
+        current = ctx.facts.parent.get(id(current))
+
+
+def _global_released_or_guarded_before(ctx: CheckContext, function: ast.AST, nodes: list[ast.AST],
+                                       name: str, stmt: ast.Assign) -> bool:
+    """A test of the global around the store (``if engine is None:``), a ``try`` (a retry), a
+    release of it before (``engine.dispose()``), or the old one kept aside (``old = engine``)."""
+    for ancestor in _ancestors(ctx, stmt, function):
+        if isinstance(ancestor, (ast.If, ast.While)) and any(
+                isinstance(n, ast.Name) and n.id == name for n in ast.walk(ancestor.test)):
+            return True
+        if isinstance(ancestor, ast.Try):
+            return True
+    for node in nodes:
+        if getattr(node, "lineno", stmt.lineno) >= stmt.lineno:
+            continue
+        if isinstance(node, ast.Attribute) and node.attr in RELEASE_METHODS \
+                and isinstance(node.value, ast.Name) and node.value.id == name:
+            return True  # `engine.dispose()`, `session.close()`
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name:
+            return True  # `old = engine`: the function takes care of the one it replaces
+        if isinstance(node, (ast.If, ast.While)) and any(
+                isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.test)):
+            return True
+    return False
 
 
 _SETUP_METHODS = frozenset({"setUp", "setUpClass", "asyncSetUp", "setup_method", "setup_class",

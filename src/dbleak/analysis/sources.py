@@ -64,6 +64,7 @@ from dbleak.analysis.origins import (
     FACTORY_CLASS_KEYWORDS,
     Origin,
     OriginReader,
+    creator_qualname,
     decorator_wrappers,
     factory_class_keywords,
     is_fresh,
@@ -518,11 +519,11 @@ class ObjectSources:
                 or summary.get(SUMMARY_KIND) not in ("function", "contextmanager", "cached"):
             return None
         # A constructor's parameters are what the calls of its class pass.
-        modules = self._calling_modules(qualname.removesuffix(".__init__"))
+        modules = self.calling_modules(qualname.removesuffix(".__init__"))
         return parameter_sites(qualname, param, params, modules, self.through_reexports,
                                self.ctx.project.site_groups)
 
-    def _calling_modules(self, qualname: str) -> list[tuple[str, Mapping[str, Any]]]:
+    def calling_modules(self, qualname: str) -> list[tuple[str, Mapping[str, Any]]]:
         """``(module name, module summary)`` of the modules of the package of ``qualname``
         that mention its name: where its calls may be."""
         package = top_package(qualname)
@@ -539,7 +540,7 @@ class ObjectSources:
         """Whether every call of the project function ``qualname`` only walks its result once
         (see :func:`~dbleak.analysis.call_sites.result_walked_by_callers`)."""
         depends_on_callers(qualname)
-        return result_walked_by_callers(qualname, self._calling_modules(qualname))
+        return result_walked_by_callers(qualname, self.calling_modules(qualname))
 
     def made_as(self, spec: ObjectSpec | None, keywords: Iterable[str]) -> ObjectSpec | None:
         """A driver's object made as an instance of a class given by keyword (``factory=``,
@@ -1029,6 +1030,9 @@ class ObjectSources:
                 return False
             if qualname in CONNECT_ON_ARGUMENTS and not call.args and not call.keywords:
                 return False  # `MySQLConnection()` connects only when given options
+            if factory.creator is not None and not self.drivers.wraps_driver(
+                    factory, creator_qualname(call, factory.creator, self.facts.qualname)):
+                return False  # `PooledDB(mock_db, 1)`: a pool over a stand-in opens nothing
             deferred = any(k.arg in DEFERRED_CONNECT_KEYWORDS and isinstance(k.value, ast.Constant)
                            and k.value.value is True for k in call.keywords)
             if deferred and not self._connected_later(call):

@@ -197,6 +197,10 @@ class FactorySpec:
     # The factory keeps what it makes and releases it itself (SQLAlchemy's test suite disposes
     # every `testing_engine()` at teardown): its type is known, its caller owes no release.
     held: bool = False
+    # The factory wraps the DB-API module given as this keyword or as its first argument
+    # (DBUtils' `PooledDB(creator=pymysql)`): it makes an object of the table only when that is
+    # a driver module of the table, not a stand-in (a test suite's mock module).
+    creator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -302,6 +306,15 @@ class DriverTable:
             if qualname == alias or qualname.startswith(alias + "."):
                 return target + qualname[len(alias):]
         return qualname
+
+    def wraps_driver(self, factory: FactorySpec, creator: str | None) -> bool:
+        """Whether ``creator`` (the qualified name of what a wrapping factory is given, see
+        :attr:`FactorySpec.creator`) is a module of another driver of the table."""
+        if creator is None:
+            return False
+        own = {m for driver in self.drivers if factory in driver.factories for m in driver.modules}
+        module = self.canonical(creator).split(".", 1)[0]
+        return module in self.module_names and module not in own
 
     @property
     def module_names(self) -> frozenset[str]:
@@ -855,6 +868,33 @@ PYMSSQL = DriverSpec(
         ),
     ),
     factories=(FactorySpec("pymssql.connect", "pymssql.Connection"),),
+)
+
+REDSHIFT_CONNECTOR = DriverSpec(
+    name="redshift_connector",
+    modules=("redshift_connector",),
+    package="redshift-connector",
+    docs="https://docs.aws.amazon.com/redshift/latest/mgmt/python-connect-examples.html",
+    objects=(
+        ObjectSpec(
+            "redshift_connector.Connection", "redshift_connector", Kind.CONNECTION,
+            with_=_CLOSES_NO_COMMIT, closing_context="self",
+            methods=(MethodSpec("cursor", "redshift_connector.Cursor"),),
+            reference="https://github.com/aws/amazon-redshift-python-driver/blob/master/"
+                      "redshift_connector/core.py (Connection.__exit__ calls close())",
+            note="its `with` closes without committing; it cannot connect to a plain "
+                 "PostgreSQL server (Redshift's startup parameters), so the claims are read "
+                 "from its source",
+        ),
+        ObjectSpec(
+            "redshift_connector.Cursor", "redshift_connector", Kind.CURSOR,
+            with_=WithSpec(closes=True), closing_context="self", buffering=Buffering.CLIENT,
+            reference="https://github.com/aws/amazon-redshift-python-driver/blob/master/"
+                      "redshift_connector/cursor.py (Cursor.__exit__ calls close(); the rows "
+                      "are read into the cursor's cache at execute())",
+        ),
+    ),
+    factories=(FactorySpec("redshift_connector.connect", "redshift_connector.Connection"),),
 )
 
 DUCKDB = DriverSpec(
@@ -1456,16 +1496,69 @@ DATASET = DriverSpec(
     ),
 )
 
+DBUTILS = DriverSpec(
+    name="dbutils",
+    modules=("dbutils", "DBUtils"),
+    package="DBUtils",
+    # DBUtils 1.x spelled its modules `DBUtils.PooledDB`; 2.0 renamed them `dbutils.pooled_db`.
+    module_aliases=(("DBUtils.PooledDB", "dbutils.pooled_db"), ("DBUtils.SteadyDB", "dbutils.steady_db")),
+    docs="https://webwareforpython.github.io/DBUtils/main.html#pooleddb-pooled-db",
+    objects=(
+        ObjectSpec(
+            "dbutils.pooled_db.PooledDB", "dbutils", Kind.POOL,
+            closing_context="try-finally",
+            methods=(
+                MethodSpec("connection", "dbutils.PooledConnection"),
+                MethodSpec("dedicated_connection", "dbutils.PooledConnection"),
+            ),
+            verified=True, classes=("dbutils.pooled_db.PooledDB",),
+            reference="https://webwareforpython.github.io/DBUtils/main.html#pooleddb-pooled-db",
+            note="a pool over any DB-API 2 module (`creator`); close() closes its idle connections",
+        ),
+        ObjectSpec(
+            "dbutils.PooledConnection", "dbutils", Kind.CONNECTION,
+            # `closing()` rather than its own `with`, which DBUtils 1.x connections lack
+            with_=_TO_POOL, closing_context="closing",
+            methods=(MethodSpec("cursor", "dbutils.Cursor"),),
+            verified=True,
+            classes=("dbutils.pooled_db.PooledDedicatedDBConnection",
+                     "dbutils.pooled_db.PooledSharedDBConnection"),
+            reference="https://webwareforpython.github.io/DBUtils/main.html#usage",
+            note="close() gives the connection back to the pool (rolled back by default); one "
+                 "never closed stays counted against `maxconnections` until it is collected",
+        ),
+        ObjectSpec(
+            "dbutils.Cursor", "dbutils", Kind.CURSOR,
+            # `closing()` here too: DBUtils 1.x cursors have no `with` either
+            with_=WithSpec(closes=True), closing_context="closing", buffering=Buffering.DRIVER,
+            verified=True, classes=("dbutils.steady_db.SteadyDBCursor",),
+            reference="https://webwareforpython.github.io/DBUtils/main.html#steadydb-steady-db",
+            note="wraps the creator's cursor: buffered as that driver's cursor is",
+        ),
+    ),
+    factories=(
+        FactorySpec("dbutils.pooled_db.PooledDB", "dbutils.pooled_db.PooledDB", creator="creator"),
+    ),
+)
+
 DRIVERS: tuple[DriverSpec, ...] = (
     SQLITE3, PSYCOPG2, PSYCOPG, PYMYSQL, MYSQLDB, MYSQL_CONNECTOR, PYODBC, ORACLEDB, PYMSSQL,
-    DUCKDB, APSW, SNOWFLAKE, DATABRICKS, ASYNCPG, AIOSQLITE, AIOMYSQL, SQLALCHEMY, DJANGO,
-    DATASET, DBAPI,
+    REDSHIFT_CONNECTOR, DUCKDB, APSW, SNOWFLAKE, DATABRICKS, ASYNCPG, AIOSQLITE, AIOMYSQL,
+    SQLALCHEMY, DJANGO, DATASET, DBUTILS, DBAPI,
 )
 
 BORROWERS: frozenset[str] = frozenset({
     "pandas.read_sql", "pandas.read_sql_query", "pandas.read_sql_table",
     "pandas.DataFrame.to_sql", "pandas.io.sql.read_sql", "pandas.io.sql.read_sql_query",
     "pandas.io.sql.read_sql_table",
+    # psycopg2's helpers run statements on the cursor (or register adapters on the connection
+    # or cursor) they are given, and leave it open (tests/drivers/test_borrowers_owners.py).
+    "psycopg2.extras.execute_values", "psycopg2.extras.execute_batch",
+    "psycopg2.extras.register_uuid", "psycopg2.extras.register_json",
+    "psycopg2.extras.register_default_json", "psycopg2.extras.register_default_jsonb",
+    "psycopg2.extras.register_hstore", "psycopg2.extras.register_composite",
+    "psycopg2.extras.register_range", "psycopg2.extras.register_ipaddress",
+    "psycopg2.extensions.register_type",
 })
 
 OWNERS: frozenset[str] = frozenset({

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from dbleak.analysis.owners import never_released, owned_objects, reopened, request_globals
+from dbleak.analysis.owners import (
+    never_released,
+    owned_objects,
+    reopened,
+    reopened_globals,
+    request_globals,
+)
 from dbleak.knowledge.drivers import DriverTable, Kind
 from dbleak.models import Finding
 from dbleak.rules.base import CheckContext, Example, Rule
@@ -39,6 +45,15 @@ class OwnerNeverCloses(Rule):
     mentions that attribute (`g.pop("db")`, `getattr(g, "_database", None)`): `g` is dropped
     at the end of each request with the object still open. A module with no teardown
     function is not flagged (the application's may be registered in another module).
+
+    A module is the owner of its globals: a function that binds one to a new engine, session
+    or connection (`global engine; engine = create_engine(...)`) while the module binds it to
+    one of the same kind at import is flagged when the function runs more than once (the
+    module calls it from two places, or from a loop or a function nested in another, such as
+    a decorator's wrapper) and neither releases the old one first (`engine.dispose()`), nor
+    tests it (`if session is None:`), nor keeps it aside (`old = conn`), nor retries in a
+    `try`: each call leaves the previous object open (an engine, its pool's connections) until
+    it is garbage-collected.
 
     A method that closes the attribute's object and then stores a new one on it
     (`if self.conn: self.conn.close()` then `self.conn = conn`) replaces it: it is no release
@@ -152,6 +167,12 @@ class OwnerNeverCloses(Rule):
             what, verb = _described(kept.spec.kind)
             yield ctx.finding(cls, kept.node, f"Flask's `g` keeps {what} on `g.{kept.attr}` for the request, "
                               f"and no teardown function of the module {verb} it")
+        for again_global in reopened_globals(ctx):
+            word = _WORD.get(again_global.spec.kind, "connection")
+            verb = "disposing" if again_global.spec.kind is Kind.ENGINE else "closing"
+            message = (f"`{again_global.function}()` binds the module's `{again_global.name}` to "
+                       f"a new {word} without {verb} the one it holds")
+            yield ctx.finding(cls, again_global.node, message)
         for again in reopened(ctx):
             word = _WORD.get(again.spec.kind, "connection")
             message = (f"`{again.class_node.name}.{again.method}()` opens a new {word} on "
