@@ -934,7 +934,9 @@ class _ScopeInterpreter(Creations):
         if isinstance(parent, ast.Attribute) and parent.value is node:
             grand = self.parents.get(id(parent))
             release = self.handover._release_methods(node.id)
-            if parent.attr in release:
+            if parent.attr in release or (spec is not None and spec.project_class
+                                          and parent.attr in spec.release):
+                # a project class's own release methods too (kolibri's `bridge.end()`)
                 if isinstance(grand, ast.Call) and grand.func is parent:
                     return "release", grand
                 if isinstance(grand, ast.Expr):

@@ -82,6 +82,8 @@ SUMMARY_VALUE = "lifecycle.value"  # on a global: its origin
 SUMMARY_BASES = "lifecycle.bases"  # on a class: its bases' qualified names
 SUMMARY_ATTRS = "lifecycle.attrs"  # on a class: {attribute: origin}
 SUMMARY_RELEASED_ATTRS = "lifecycle.released_attrs"  # on a class: attributes it may release
+# On a class: its methods that release an attribute they keep (`end()`: `self.conn.close()`).
+SUMMARY_RELEASERS = "lifecycle.releasers"
 # On a class: attributes passed to the project's functions ("pass" tuples, resolved at check
 # time) or used as a `with` item (("with",)).
 SUMMARY_PASSED_ATTRS = "lifecycle.passed_attrs"
@@ -561,6 +563,7 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
         bases.append(qualname or "?")
     attrs: dict[str, list[Origin | None]] = {}
     released: set[str] = set()
+    releasers: set[str] = set()  # the methods that release an attribute (`def end(self): self.conn.close()`)
     methods_alias: set[str] = set()  # release methods bound on the instance (`self.close = ...`)
     # Attributes passed to project calls (resolved at check time) or used as a `with` item.
     passed: dict[str, list[Any]] = {}
@@ -655,6 +658,8 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
                         pass  # a reconnect: the old object goes, a new one takes its place
                     elif effect in (EFFECT_RELEASE, EFFECT_ESCAPE):
                         released.add(node.attr)
+                        if effect == EFFECT_RELEASE and isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                            releasers.add(item.name)
                     elif effect == EFFECT_WITH:
                         passed.setdefault(node.attr, []).append(("with",))
                     elif isinstance(effect, tuple):
@@ -679,6 +684,8 @@ def _class_facts(facts: ModuleFacts, cls: ast.ClassDef, class_qualname: str) -> 
         summary[SUMMARY_ATTRS] = kept
     if released:
         summary[SUMMARY_RELEASED_ATTRS] = tuple(sorted(released))
+    if releasers:
+        summary[SUMMARY_RELEASERS] = tuple(sorted(releasers))
     passed = {attr: uses for attr, uses in passed.items() if attr not in released}
     if passed:
         summary[SUMMARY_PASSED_ATTRS] = {attr: tuple(dict.fromkeys(uses)) for attr, uses in passed.items()}

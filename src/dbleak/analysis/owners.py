@@ -191,6 +191,8 @@ def never_released(ctx: CheckContext, owned: OwnedObject) -> bool:
         return False
     if _may_release(ctx, qualname, owned.attr, owned.spec):
         return False
+    if owned.spec.project_class and _calls_own_release(owned.class_node, owned.attr, owned.spec):
+        return False  # `self.source.end()`: the kept project object's own release method
     if owned.spec.kind is Kind.CURSOR and owned.parent_attr is not None \
             and _may_release(ctx, qualname, owned.parent_attr, owned.spec):
         return False  # closing the connection it came from releases it
@@ -198,6 +200,18 @@ def never_released(ctx: CheckContext, owned: OwnedObject) -> bool:
            for sub in _module_subclasses(sources, qualname)):
         return False
     return not _released_from_outside(ctx, owned.attr)
+
+
+def _calls_own_release(cls: ast.ClassDef, attr: str, spec: ObjectSpec) -> bool:
+    """A method of the class calls a release method of the project class it keeps in
+    ``self.attr`` (``self.source.end()``, where ``Bridge.end()`` closes what it holds)."""
+    for node in walk(cls):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in spec.release and isinstance(node.func.value, ast.Attribute) \
+                and node.func.value.attr == attr and isinstance(node.func.value.value, ast.Name) \
+                and node.func.value.value.id == "self":
+            return True
+    return False
 
 
 def _released_from_outside(ctx: CheckContext, attr: str) -> bool:

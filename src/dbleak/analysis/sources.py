@@ -50,6 +50,7 @@ from dbleak.analysis.lifecycle_summary import (
     SUMMARY_PARAMS,
     SUMMARY_PASSED_ATTRS,
     SUMMARY_RELEASED_ATTRS,
+    SUMMARY_RELEASERS,
     SUMMARY_RETURN_ITEMS,
     SUMMARY_RETURNS,
     SUMMARY_SOMETIMES_FRESH,
@@ -101,6 +102,12 @@ DUCK_CURSOR = "dbapi.Cursor"
 DUCK_CONNECTION = "dbapi.Connection"
 # The methods by which an instance of a project class is released, and what it must own.
 _RESOURCE_RELEASES = frozenset({"close", "aclose", "terminate", "disconnect", "shutdown", "dispose"})
+# Other names of a method that ends an object's use, when it releases what the class keeps
+# (`def end(self): self.connection.close()`); a method that closes as a step of its work
+# (`add_value()`, `remove_session()`) is no release of the instance.
+_RELEASER_NAMES = frozenset({"end", "release", "stop", "finish", "quit", "teardown", "cleanup",
+                             "destroy", "free", "exit"})
+_RELEASER_PREFIXES = ("close", "dispose", "disconnect", "release", "shutdown", "teardown")
 _OWNED_KINDS = (Kind.CONNECTION, Kind.SESSION, Kind.CURSOR, Kind.ENGINE, Kind.POOL)
 # Summary kinds of the attributes a method computes (`@property`, `functools.cached_property`).
 _PROPERTY_KINDS = ("property", "cached_property")
@@ -163,7 +170,11 @@ def _instance_spec(qualname: str, chain: list[tuple[str, Mapping[str, Any], int]
     """The spec of a project class's instances as objects to release (by the release methods
     the class and its project bases define), or None when it has no such method."""
     methods = {m for _name, summary, _level in chain for m in summary.get(SUMMARY_METHODS, ())}
-    releases = tuple(sorted(methods & _RESOURCE_RELEASES))
+    # The conventional names, and the public methods that release what the class keeps
+    # (kolibri's `Bridge.end()`: `self.connection.close()`).
+    releasers = {m for _name, summary, _level in chain for m in summary.get(SUMMARY_RELEASERS, ())
+                 if m in _RELEASER_NAMES or m.startswith(_RELEASER_PREFIXES)}
+    releases = tuple(sorted((methods & _RESOURCE_RELEASES) | releasers))
     if not releases:
         return None
     has_exit = "__exit__" in methods
@@ -862,6 +873,12 @@ class ObjectSources:
                                "a class of the project whose instances own a database object")
         if found is not None and not any(self._owns_db(summary) for _name, summary, _level in chain):
             found = None
+        elif found is None and any(self._keeps_db(summary) for _name, summary, _level in chain):
+            # no method releases what it keeps: an instance made per call leaves it open
+            found = ObjectSpec(f"project:{qualname}", "project", Kind.CONNECTION, release=(),
+                               closing_context="none", project_class=qualname,
+                               note="a class of the project whose instances keep a database "
+                                    "object that none of its methods releases")
         self._resources[qualname] = found
         return found
 
@@ -937,8 +954,10 @@ class ObjectSources:
 
     def _owns_db(self, summary: Mapping[str, Any]) -> bool:
         """Whether one class (not its bases) makes a database object it keeps."""
-        if summary.get(SUMMARY_MAKES_DB):
-            return True
+        return bool(summary.get(SUMMARY_MAKES_DB)) or self._keeps_db(summary)
+
+    def _keeps_db(self, summary: Mapping[str, Any]) -> bool:
+        """Whether one class's constructor keeps a database object it makes on ``self``."""
         made = set(summary.get(SUMMARY_INIT_ATTRS, ()))
         for attr, origin in (summary.get(SUMMARY_ATTRS) or {}).items():
             if attr not in made or not is_fresh(origin):

@@ -63,8 +63,13 @@ def drop_message(flow: ResourceFlow) -> str:
     spec = flow.resource.spec
     verb = "disposed" if flow.resource.kind is Kind.ENGINE and "dispose" in spec.release else (
         "given back to its pool" if not spec.release and spec.pool_release else "closed")
+    if spec.project_class and spec.release and "close" not in spec.release:
+        verb = f"released (`{spec.release[0]}()`)"  # the class's own: kolibri's `Bridge.end()`
     if flow.releases:
         return f"{what} is not {verb} on every path out of its scope"
+    if spec.project_class and not spec.release and not spec.pool_release:
+        return (f"{what} keeps a database object that no method of its class releases: it stays "
+                "open when the instance is dropped")
     return f"{what} is never {verb}"
 
 
@@ -188,11 +193,15 @@ class UnclosedConnection(Rule):
     by a name or a class attribute, imported by its name (`importlib.import_module("sqlite3")`,
     `_sqlite3 = __import__("sqlite3")` kept on the class: `self._sqlite3.connect(p)` is
     `sqlite3.connect(p)`); a project class whose constructor opens a connection (kept on
-    `self` directly or through a local name) and whose instances can close it, by a method or
-    by a release method bound in the constructor (`self.close = con.close`), is a connection of
-    its own to whoever makes it, also through a name bound to one of several such classes
-    (`cls = PostgresArchive if remote else SQLiteArchive; return cls(path)`: gallery-dl's
-    archives); a factory that returns False on a failure (`if not found: return False`) makes
+    `self` directly or through a local name) and whose instances can close it, by a method
+    (`close()`, `dispose()`, ..., or any public method that releases what it keeps: kolibri's
+    `Bridge.end()`, reported as "never released (`end()`)") or by a release method bound in
+    the constructor (`self.close = con.close`), is a connection of its own to whoever makes
+    it, also through a name bound to one of several such classes (`cls = PostgresArchive if
+    remote else SQLiteArchive; return cls(path)`: gallery-dl's archives); one whose class has
+    no method that releases what its constructor keeps (vmaas's `Database()`) is reported
+    where a function makes one and drops it, without a fix (add a `close()` to the class); a
+    factory that returns False on a failure (`if not found: return False`) makes
     a connection on its other paths, as one that returns None does. A project helper whose one
     return is the result of calling its parameter (a retry wrapper: `def retry(func, ...):
     return func(*args)`) makes what the callable a call gives it makes (`retry(engine.connect)`,
