@@ -16,8 +16,8 @@ used to find bugs too), ``holdout3`` (a third held-out set, fixed before any of 
 was read, since used to find bugs too), ``holdout4`` (a fourth held-out set, fixed before any
 of its findings was read, since used to find bugs too), ``holdout5`` (a fifth, fixed the
 same way, since used to find bugs too) and ``holdout6`` (a sixth); ``all`` is the eight
-together (``dbl3holdout``, the held-out DBL3xx precision review's 16 packages, is not in
-it). Each package is fetched once with
+together (``dbl3holdout`` and ``dbl3holdout2``, the held-out DBL3xx precision reviews' 16 and
+23 packages, are not in it). Each package is fetched once with
 ``pip download --no-deps --no-binary :all:`` (a wheel when the package has no source
 distribution, or one that cannot be built offline) into ``benchmarks/corpus/_dl`` and unpacked
 into ``benchmarks/corpus/<name>-<version>/`` (the folder is git-ignored). Findings are printed
@@ -128,9 +128,29 @@ DBL3_HOLDOUT = (
     "schemainspect==3.1.1663587362", "sqlalchemy-continuum==2.0.0", "flask-admin==2.2.1",
     "storm==1.3",
 )
+# Second held-out DBL3xx precision review, fixed before any of its findings was read, 2026-12-08:
+# Django applications and reusable apps whose views, management commands and tasks evaluate
+# querysets (sql-explorer, cacheops, post-office, celery-beat, notifications, activity-stream,
+# organizations, comments-xtd, tagulous, pghistory, parler, viewflow, waffle, scheduler,
+# easy-audit, tables2, rest framework, modeltranslation, defender, background-tasks) and three
+# SQLAlchemy applications (jupyterhub, Kotti, ziggurat-foundations), in none of the sets above,
+# whose repositories are neither reserved (nor owned by a reserved repository's owner) nor in
+# /tmp/used_repos.txt nor in the recall corpus. Every sdist downloads. Reviewed in
+# benchmarks/corpus-review.md ("DBL3xx held-out review 2").
+DBL3_HOLDOUT2 = (
+    "django-sql-explorer==5.3.1", "django-cacheops==7.2", "django-post-office==3.12.0",
+    "django-celery-beat==2.9.0", "django-notifications-hq==1.8.3",
+    "django-activity-stream==2.0.0", "django-organizations==2.7.0",
+    "django-comments-xtd==2.10.13", "django-tagulous==2.2.3", "django-pghistory==3.9.2",
+    "django-parler==2.4", "django-viewflow==2.4.0", "django-waffle==5.0.0",
+    "django-scheduler==0.12.0", "django-easy-audit==1.3.9", "django-tables2==3.0.1",
+    "djangorestframework==3.18.3", "django-modeltranslation==0.20.6", "django-defender==0.9.8",
+    "django-background-tasks==1.2.8", "jupyterhub==6.1.1", "Kotti==2.0.9",
+    "ziggurat-foundations==0.9.1",
+)
 SETS = {"libraries": PACKAGES, "lifecycle-holdout": LIFECYCLE_HOLDOUT, "apps": APPLICATIONS, "holdout": HOLDOUT, "holdout2": HOLDOUT2,
         "holdout3": HOLDOUT3, "holdout4": HOLDOUT4, "holdout5": HOLDOUT5, "holdout6": HOLDOUT6,
-        "dbl3holdout": DBL3_HOLDOUT,
+        "dbl3holdout": DBL3_HOLDOUT, "dbl3holdout2": DBL3_HOLDOUT2,
         "all": PACKAGES + LIFECYCLE_HOLDOUT + APPLICATIONS + HOLDOUT + HOLDOUT2 + HOLDOUT3 + HOLDOUT4 + HOLDOUT5
         + HOLDOUT6}
 
