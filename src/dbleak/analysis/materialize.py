@@ -1202,6 +1202,13 @@ def _outside(container: ast.stmt, inner: ast.stmt) -> list[ast.AST]:
     return parts
 
 
+def reads_rows(site: MaterializationSite) -> bool:
+    """Whether the site's source holds database rows: every source but a generator that reads
+    no database (the tokens of a string, a lint check's hits): the family is about memory held
+    from query results."""
+    return site.source.kind is not SourceKind.GENERATOR or site.source.rows
+
+
 def materialization_sites(ctx: Any) -> list[MaterializationSite]:
     """Every materialization site of the module ``ctx`` checks (computed once per context)."""
     cached = ctx.__dict__.get("_materialization_sites")

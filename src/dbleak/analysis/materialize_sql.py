@@ -18,18 +18,19 @@ from dbleak.analysis.module import (
 )
 
 
-def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
-    """The SQL text the rows of a FETCHED site come from, when it can be resolved."""
+def statement_sql(ctx: Any, site: MaterializationSite, template: bool = False) -> str | None:
+    """The SQL text the rows of a FETCHED site come from, when it can be resolved; with
+    ``template``, the text as written, each part computed at run time a ``hole``."""
     module: SiteModule = ctx.__dict__["_materialization_module"]
     receiver = site.source.node
     while isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute):
         if receiver.func.attr == "execute" and receiver.args:
-            return _resolve_sql(ctx, module, receiver)
+            return _resolve_sql(ctx, module, receiver, template)
         receiver = receiver.func.value
     if isinstance(receiver, ast.Name):
         bound = module.bound_value(receiver)
-        if bound is not None and isinstance(bound[1], ast.Call):
-            return _query_call_sql(ctx, module, bound[1])
+        if bound is not None and isinstance(bound[1], ast.Call) and bound[1].args:
+            return _query_call_sql(ctx, module, bound[1], template)
         # The last `name.execute(sql)` before the fetch, in the same block.
         fetch_stmt = site.stmt
         block = statement_block(module.parent(fetch_stmt), fetch_stmt)
@@ -40,11 +41,11 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
                      and isinstance(n.func, ast.Attribute) and n.func.attr == "execute"
                      and isinstance(n.func.value, ast.Name) and n.func.value.id == receiver.id]
             if calls and isinstance(stmt, (ast.Expr, ast.Assign)) and calls[0].args:
-                return _resolve_sql(ctx, module, calls[0])
+                return _resolve_sql(ctx, module, calls[0], template)
             if isinstance(stmt, ast.Assign) and any(
                     isinstance(t, ast.Name) and t.id == receiver.id for t in stmt.targets):
-                if isinstance(stmt.value, ast.Call):
-                    return _query_call_sql(ctx, module, stmt.value)
+                if isinstance(stmt.value, ast.Call) and stmt.value.args:
+                    return _query_call_sql(ctx, module, stmt.value, template)
                 return None
             if calls and all(c.args for c in calls):
                 # A `try`/`if` that runs one of several queries: known only when all agree
@@ -53,29 +54,48 @@ def statement_sql(ctx: Any, site: MaterializationSite) -> str | None:
                 if all(t is not None and text_bound(ctx, t) == "bounded" for t in texts):
                     return texts[0]
                 return None
-            if any(isinstance(n, ast.Name) and n.id == receiver.id for n in walk(stmt)):
+            uses = [n for n in walk(stmt) if isinstance(n, ast.Name) and n.id == receiver.id]
+            if uses and not all(_reads_attribute(module, use) for use in uses):
                 return None  # the cursor is used some other way in between
     return None
 
 
-def _query_call_sql(ctx: Any, module: SiteModule, call: ast.Call) -> str | None:
+# Attributes of a cursor that describe its last statement without running another.
+_DESCRIPTIVE = frozenset({"description", "rowcount", "lastrowid", "arraysize"})
+
+
+def _reads_attribute(module: SiteModule, use: ast.Name) -> bool:
+    """``cursor.description`` (and kin): a read of what the last statement left."""
+    parent = module.parent(use)
+    return isinstance(parent, ast.Attribute) and parent.value is use and parent.attr in _DESCRIPTIVE
+
+
+def _query_call_sql(ctx: Any, module: SiteModule, call: ast.Call, template: bool = False) -> str | None:
     """The SQL of `cursor = conn.execute(sql)` (or any `x.method(sql, ...)` whose first argument
     reads as SQL, such as a project's own `self.query(sql)`)."""
     if not isinstance(call.func, ast.Attribute) or not call.args:
         return None
-    text = _resolve_sql(ctx, module, call)
+    text = _resolve_sql(ctx, module, call, template)
     if call.func.attr.startswith(("execute", "_exec")):
         return text
     return text if text is not None and SQL_START.match(text) else None
 
 
-def _resolve_sql(ctx: Any, module: SiteModule, execute: ast.Call) -> str | None:
+def _resolve_sql(ctx: Any, module: SiteModule, execute: ast.Call, template: bool = False) -> str | None:
     argument = execute.args[0]
     if isinstance(argument, ast.Name):
         value = _last_assignment(module, execute, argument.id)
         if value is not None:
-            return _resolved_text(ctx, module, value)
-    return _resolved_text(ctx, module, argument)
+            argument = value
+    return _template_text(argument) if template else _resolved_text(ctx, module, argument)
+
+
+def _template_text(expr: ast.expr) -> str | None:
+    """An f-string's text with each replacement field a ``hole``."""
+    if not isinstance(expr, ast.JoinedStr):
+        return None
+    return "".join(part.value if isinstance(part, ast.Constant) and isinstance(part.value, str)
+                   else " hole " for part in expr.values)
 
 
 def _last_assignment(module: SiteModule, node: ast.AST, name: str) -> ast.expr | None:
@@ -147,14 +167,21 @@ def fetch_bound(ctx: Any, site: MaterializationSite) -> str:
         return verdict
     sql = statement_sql(ctx, site)
     if sql is None:
-        return "unknown"
+        # SQL built at run time (`f"SELECT * FROM {table} LIMIT {n}"`): its written parts may
+        # still bound it, whatever the holes stand for
+        template = statement_sql(ctx, site, template=True)
+        return "bounded" if template is not None and _bounded_by_text(template) else "unknown"
     return text_bound(ctx, sql)
+
+
+def _bounded_by_text(sql: str) -> bool:
+    return bool(_METADATA_COMMAND.match(sql) or _TRAILING_LIMIT.search(sql) or _CATALOG.search(sql))
 
 
 def text_bound(ctx: Any, sql: str) -> str:
     """"bounded", "unbounded" or "unknown" for a query's text: the catalog and metadata shortcuts,
     then `knowledge.sql`."""
-    if _METADATA_COMMAND.match(sql) or _TRAILING_LIMIT.search(sql) or _CATALOG.search(sql):
+    if _bounded_by_text(sql):
         # `PRAGMA "%s".index_list("%s")`, `... LIMIT {n}`: bounded whatever the holes stand for.
         return "bounded"
     try:

@@ -11,6 +11,7 @@ from dbleak.analysis.materialize import (
     SourceKind,
     describe_use,
     materialization_sites,
+    reads_rows,
 )
 from dbleak.analysis.materialize_fix import Rewriter, rewriter_for, walk_rewrite
 from dbleak.analysis.names import method_call_parts
@@ -130,7 +131,7 @@ def walk_findings(rule: type[Rule], ctx: CheckContext, kind: SourceKind) -> Iter
     for site in materialization_sites(ctx):
         if site.source.kind is not kind or site.use.kind not in WALK_USES:
             continue
-        if not site.source.rows:
+        if not reads_rows(site):
             continue  # a generator of no database rows (the tokens of a string): not this family's
         message = rule.message.format(form=_FORM_WORDS.get(site.form, "`list()`"),
                                       what=site.source.what, use=describe_use(site.use))

@@ -12,6 +12,7 @@ from dbleak.analysis.materialize import (
     MaterializationSite,
     SourceKind,
     materialization_sites,
+    reads_rows,
 )
 from dbleak.analysis.materialize_fix import Rewriter, count_text, replace_use, rewriter_for
 from dbleak.analysis.materialize_sql import fetch_bound
@@ -28,7 +29,9 @@ from dbleak.source import source_segment
 class LenOfMaterialized(Rule):
     """
     ## What it does
-    Flags `len(list(g))` over a generator or a cursor, `len(cur.fetchall())` and
+    Flags `len(list(g))` over a generator of database rows (one that runs a query, walks a
+    cursor or a result, or calls a generator that does, as DBL301 reads it: a lint check's
+    hits or the words of a string are not this family's) or a cursor, `len(cur.fetchall())` and
     `len(query.all())` (a legacy `session.query(M)` or Flask-SQLAlchemy's `Model.query` of
     a model of the project, also through a name used only there, and a query name refined on the
     way: `q = session.query(M)`, `q = q.filter(...)`, `q = q.outerjoin(...)`, or bound to a
@@ -103,13 +106,14 @@ class LenOfMaterialized(Rule):
     VALID = (
         "def gen():\n    yield 1\n\nrows = list(gen())\nprint(len(rows), rows[0])\n",
         "print(len(list(range(3))))\n",
+        "def words(text):\n    yield from text.split()\n\nprint(len(list(words('a b'))))\n",
         ("import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
         "rows = cur.fetchall()\nprint(len(rows))\nfor r in rows:\n    print(r)\n"),
     )
     INVALID = (
         Example(
-            "def gen():\n    yield 1\n\nprint(len(list(gen())))\n",
-            fixed="def gen():\n    yield 1\n\nprint(sum(1 for _ in gen()))\n",
+            "def gen(cur):\n    for row in cur.execute('SELECT id FROM events'):\n        yield row\n\nprint(len(list(gen(cur))))\n",
+            fixed="def gen(cur):\n    for row in cur.execute('SELECT id FROM events'):\n        yield row\n\nprint(sum(1 for _ in gen(cur)))\n",
         ),
         Example(
             "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('SELECT id FROM events')\n"
@@ -127,8 +131,8 @@ class LenOfMaterialized(Rule):
         seen: set[int] = set()
         for site in materialization_sites(ctx):
             seen.add(id(site.node))
-            if site.use.kind is not ListUseKind.LENGTH:
-                continue
+            if site.use.kind is not ListUseKind.LENGTH or not reads_rows(site):
+                continue  # (a generator of no database rows is not this family's)
             if site.source.kind is SourceKind.FETCHED and fetch_bound(ctx, site) == "bounded":
                 continue  # a few rows by construction (LIMIT, PRAGMA, an aggregate)
             rewriter = rewriter or rewriter_for(ctx)

@@ -9,6 +9,7 @@ from dbleak.analysis.materialize import (
     MaterializationSite,
     SourceKind,
     materialization_sites,
+    reads_rows,
 )
 from dbleak.analysis.materialize_fix import Rewriter, first_text, replace_use, rewriter_for
 from dbleak.analysis.materialize_sql import fetch_bound
@@ -21,8 +22,9 @@ from dbleak.rules.dbl301_materialized_generator import site_words
 class FirstOfMaterialized(Rule):
     """
     ## What it does
-    Flags `list(g)[0]` over a generator or a cursor, `cur.fetchall()[0]` and `query.all()[0]`
-    (also through a name used only there): a list of every row built to read the first one.
+    Flags `list(g)[0]` over a generator of database rows (as DBL301 reads it) or a cursor,
+    `cur.fetchall()[0]` and `query.all()[0]` (also through a name used only there): a list of
+    every row built to read the first one.
 
     ## Why is this bad?
     Every row is fetched and kept in memory, then all but one are thrown away. Taking one row
@@ -71,13 +73,14 @@ class FirstOfMaterialized(Rule):
     VALID = (
         "def gen():\n    yield 1\n\nrows = list(gen())\nprint(rows[0], len(rows))\n",
         "print(list(range(3))[0])\n",
+        "def words(text):\n    yield from text.split()\n\nprint(list(words('a b'))[0])\n",
         ("import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('select 1')\n"
         "rows = cur.fetchall()\nprint(rows[0] if rows else None)\n"),
     )
     INVALID = (
         Example(
-            "def gen():\n    yield 1\n\nprint(list(gen())[0])\n",
-            unsafe_fixed="def gen():\n    yield 1\n\nprint(next(iter(gen())))\n",
+            "def gen(cur):\n    for row in cur.execute('SELECT id FROM events'):\n        yield row\n\nprint(list(gen(cur))[0])\n",
+            unsafe_fixed="def gen(cur):\n    for row in cur.execute('SELECT id FROM events'):\n        yield row\n\nprint(next(iter(gen(cur))))\n",
         ),
         Example(
             "import sqlite3\n\ncur = sqlite3.connect(':memory:').execute('SELECT id FROM events')\n"
@@ -95,8 +98,8 @@ class FirstOfMaterialized(Rule):
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
         rewriter = None
         for site in materialization_sites(ctx):
-            if site.use.kind is not ListUseKind.FIRST:
-                continue
+            if site.use.kind is not ListUseKind.FIRST or not reads_rows(site):
+                continue  # (a generator of no database rows is not this family's)
             if site.source.kind is SourceKind.FETCHED and fetch_bound(ctx, site) == "bounded":
                 continue  # a few rows by construction (LIMIT, PRAGMA, an aggregate)
             rewriter = rewriter or rewriter_for(ctx)

@@ -67,6 +67,8 @@ class FetchallIteratedOnce(Rule):
     `by_id[row.id] = row`, into a container made before the loop) is not flagged: every row
     stays in memory whatever the read (`[tool.dbleak.sql] returned = "report"` reports it), and
     a query bounded by nature (`PRAGMA`, the catalogs, a `LIMIT`, a key) is not flagged either,
+    also when it is built at run time and what it writes out bounds it (`f"SELECT * FROM
+    {table} LIMIT {n}"`, `f"PRAGMA table_info({table})"`),
     nor is a helper that reads the SQL it is given (`def sql_to_dict(query): ...
     cur.fetchall()`) when every call of it in the module passes such a query (calls through
     a subclass's `self` are not followed yet).
@@ -132,6 +134,8 @@ class FetchallIteratedOnce(Rule):
             if site.use.kind is ListUseKind.LOOP and isinstance(holder, (ast.For, ast.AsyncFor)) \
                     and loop_keeps_rows(holder) and not report_returned(ctx.settings):
                 continue  # every row is kept as it is: streaming saves only the list's spine
+            if _comprehension_keeps_rows(ctx, site) and not report_returned(ctx.settings):
+                continue  # `self._data = [list(r) for r in cur.fetchall()]`: each row copied, kept
             rewriter = rewriter or rewriter_for(ctx)
             message = cls.message.format(call=_call_text(rewriter, site),
                                          use=describe_use(site.use))
@@ -142,6 +146,36 @@ class FetchallIteratedOnce(Rule):
                 if rewrite is not None:
                     plan = FixPlan(cls.fix_title or "", rewrite.applicability, rewrite.operations)
             yield ctx.finding(cls, site.node, message, plan=plan, stmt=site.stmt)
+
+
+# Calls that copy a whole row (`list(row)`, `dict(row)`): the copy holds every field.
+_ROW_COPIES = frozenset({"list", "tuple", "dict"})
+
+
+def _comprehension_keeps_rows(ctx: CheckContext, site: MaterializationSite) -> bool:
+    """A list comprehension with no condition that copies every whole row (`row`,
+    `list(row)`, `dict(row)`, `dict(zip(columns, row))`) into a list kept on an attribute or
+    returned: every row stays in memory whatever the read. One value per row (`row[0]`) is no
+    copy of the rows: streaming drops the rest of each."""
+    comprehension = site.use.holder
+    if not (isinstance(comprehension, ast.ListComp) and len(comprehension.generators) == 1
+            and not comprehension.generators[0].ifs
+            and isinstance(comprehension.generators[0].target, ast.Name)):
+        return False
+    row = comprehension.generators[0].target.id
+    element = comprehension.elt
+    if isinstance(element, ast.Call) and isinstance(element.func, ast.Name) \
+            and element.func.id in _ROW_COPIES and len(element.args) == 1 and not element.keywords:
+        inner = element.args[0]
+        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "zip" \
+                and len(inner.args) == 2:
+            inner = inner.args[1]  # `dict(zip(columns, row))`
+        element = inner
+    if not (isinstance(element, ast.Name) and element.id == row):
+        return False
+    parent = ctx.facts.parent.get(id(comprehension))
+    return isinstance(parent, ast.Return) or isinstance(parent, ast.Assign) and all(
+        isinstance(target, ast.Attribute) for target in parent.targets)
 
 
 def _callers_read_few(ctx: CheckContext, site: MaterializationSite) -> bool:
