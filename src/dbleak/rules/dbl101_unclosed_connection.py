@@ -82,6 +82,9 @@ def leak_findings(rule: type[Rule], ctx: CheckContext, kinds: tuple[Kind, ...],
             continue
         if resource.spec.maybe_shared and flow.releases:
             continue  # new on some paths only: closing it on some paths is what it takes
+        if resource.spec.project_class and not resource.spec.release \
+                and not resource.spec.pool_release and isinstance(resource.scope, ast.Module):
+            continue  # a module's instance of a class that cannot release it: the process's
         if expected_to_fail(ctx, resource.stmt):
             continue
         message = drop_message(flow)
@@ -200,7 +203,8 @@ class UnclosedConnection(Rule):
     it, also through a name bound to one of several such classes (`cls = PostgresArchive if
     remote else SQLiteArchive; return cls(path)`: gallery-dl's archives); one whose class has
     no method that releases what its constructor keeps (vmaas's `Database()`) is reported
-    where a function makes one and drops it, without a fix (add a `close()` to the class); a
+    where a function makes one and drops it, without a fix (add a `close()` to the class; one
+    the module makes is the process's); a
     factory that returns False on a failure (`if not found: return False`) makes
     a connection on its other paths, as one that returns None does. A project helper whose one
     return is the result of calling its parameter (a retry wrapper: `def retry(func, ...):
