@@ -201,7 +201,7 @@ def plan_fix(ctx: CheckContext, flow: ResourceFlow, title_kind: str) -> PlannedF
         # made here on some paths only: the helper hands out an object it keeps on the others
         return PlannedFix(None, "the helper that makes it hands out a shared one on other "
                                 "paths; close it only where it is new")
-    if not spec.release and not spec.pool_release:
+    if spec.unreleasable:
         # a project class with no method that releases what it keeps: nothing to call
         return PlannedFix(None, "its class has no method that releases it: add one, such as `close()`")
     if not spec.release and spec.pool_release:

@@ -10,7 +10,7 @@ uses it (``self.helper(self.conn)``) is no release.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -323,23 +323,27 @@ def _runs_repeatedly(ctx: CheckContext, function: ast.FunctionDef | ast.AsyncFun
     return calls_repeatedly(qualname, sources.calling_modules(qualname), sources.through_reexports) >= 2
 
 
-def _ancestors(ctx: CheckContext, node: ast.AST, stop: ast.AST) -> Iterator[ast.AST]:
-    current = ctx.facts.parent.get(id(node))
-    while current is not None and current is not stop:
-        yield current
+def _guarded_store(ctx: CheckContext, function: ast.AST, stmt: ast.stmt,
+                   reads: Callable[[ast.AST], bool]) -> bool:
+    """The store sits in an ``if``/``while`` whose test ``reads`` the target (``if self.conn is
+    None:``, ``if not session:``) or in a ``try`` (a retry loop, not a leak)."""
+    current = ctx.facts.parent.get(id(stmt))
+    while current is not None and current is not function:
+        if isinstance(current, (ast.If, ast.While)) and reads(current.test):
+            return True
+        if isinstance(current, ast.Try):
+            return True
         current = ctx.facts.parent.get(id(current))
+    return False
 
 
 def _global_released_or_guarded_before(ctx: CheckContext, function: ast.AST, nodes: list[ast.AST],
                                        name: str, stmt: ast.Assign) -> bool:
     """A test of the global around the store (``if engine is None:``), a ``try`` (a retry), a
     release of it before (``engine.dispose()``), or the old one kept aside (``old = engine``)."""
-    for ancestor in _ancestors(ctx, stmt, function):
-        if isinstance(ancestor, (ast.If, ast.While)) and any(
-                isinstance(n, ast.Name) and n.id == name for n in ast.walk(ancestor.test)):
-            return True
-        if isinstance(ancestor, ast.Try):
-            return True
+    if _guarded_store(ctx, function, stmt, lambda test: any(
+            isinstance(n, ast.Name) and n.id == name for n in ast.walk(test))):
+        return True
     for node in nodes:
         if getattr(node, "lineno", stmt.lineno) >= stmt.lineno:
             continue
@@ -390,15 +394,10 @@ def _released_or_guarded_before(ctx: CheckContext, method: ast.AST, item: Stored
     stmt = item.stmt
     if stmt is None:
         return True
-    parents = ctx.facts.parent
-    # Inside `if self.conn is None:` / `if not self.conn:` (or any test that reads it).
-    current: ast.AST | None = parents.get(id(stmt))
-    while current is not None and current is not method:
-        if isinstance(current, (ast.If, ast.While)) and _reads_attr(current.test, item.attr):
-            return True
-        if isinstance(current, ast.Try):
-            return True  # `try: self.conn = connect() except ...`: a retry loop, not a leak
-        current = parents.get(id(current))
+    # Inside `if self.conn is None:` / `if not self.conn:` (or any test that reads it), or a
+    # `try: self.conn = connect() except ...`.
+    if _guarded_store(ctx, method, stmt, lambda test: _reads_attr(test, item.attr)):
+        return True
     if _old_one_kept_aside(method, item.attr, stmt.lineno):
         return True
     for node in walk_scope(method):

@@ -134,6 +134,18 @@ class ObjectSpec:
     maybe_shared: bool = False
 
     @property
+    def unreleasable(self) -> bool:
+        """An instance of a project class that no method of its class releases."""
+        return bool(self.project_class) and not self.release and not self.pool_release
+
+    @property
+    def own_release(self) -> str | None:
+        """The method that releases an instance of a project class when it is not `close()`
+        (kolibri's `Bridge.end()`), else None."""
+        return self.release[0] if self.project_class and self.release \
+            and "close" not in self.release else None
+
+    @property
     def owed_release(self) -> bool:
         """Whether whoever makes one owes its release: a ``must_release`` object, or an engine
         (not ``must_release``: most live as long as the process; one a call makes is still

@@ -63,11 +63,11 @@ def drop_message(flow: ResourceFlow) -> str:
     spec = flow.resource.spec
     verb = "disposed" if flow.resource.kind is Kind.ENGINE and "dispose" in spec.release else (
         "given back to its pool" if not spec.release and spec.pool_release else "closed")
-    if spec.project_class and spec.release and "close" not in spec.release:
-        verb = f"released (`{spec.release[0]}()`)"  # the class's own: kolibri's `Bridge.end()`
+    if spec.own_release:
+        verb = f"released (`{spec.own_release}()`)"  # the class's own: kolibri's `Bridge.end()`
     if flow.releases:
         return f"{what} is not {verb} on every path out of its scope"
-    if spec.project_class and not spec.release and not spec.pool_release:
+    if spec.unreleasable:
         return (f"{what} keeps a database object that no method of its class releases: it stays "
                 "open when the instance is dropped")
     return f"{what} is never {verb}"
@@ -82,8 +82,7 @@ def leak_findings(rule: type[Rule], ctx: CheckContext, kinds: tuple[Kind, ...],
             continue
         if resource.spec.maybe_shared and flow.releases:
             continue  # new on some paths only: closing it on some paths is what it takes
-        if resource.spec.project_class and not resource.spec.release \
-                and not resource.spec.pool_release and isinstance(resource.scope, ast.Module):
+        if resource.spec.unreleasable and isinstance(resource.scope, ast.Module):
             continue  # a module's instance of a class that cannot release it: the process's
         if expected_to_fail(ctx, resource.stmt):
             continue

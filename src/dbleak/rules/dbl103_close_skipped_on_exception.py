@@ -136,8 +136,7 @@ class CloseSkippedOnException(Rule):
             resource = flow.resource
             if resource.kind not in _KINDS or resource.parent_tracked or resource.with_unclosed:
                 continue
-            if resource.spec.project_class and not resource.spec.release \
-                    and not resource.spec.pool_release:
+            if resource.spec.unreleasable:
                 continue  # its class has no method to release it: DBL101's, where it is dropped
             if resource.parent_rid is not None and _parent_handled(by_rid.get(resource.parent_rid)):
                 continue  # the connection's release covers the cursor (or its DBL103 is the finding)
@@ -165,10 +164,9 @@ class CloseSkippedOnException(Rule):
                 message = f"{what} is disposed, but an exception raised before `dispose()` skips it"
             elif not resource.spec.release and resource.spec.pool_release:
                 message = f"{what} is given back to its pool, but an exception raised before that skips it"
-            elif resource.spec.project_class and "close" not in resource.spec.release \
-                    and resource.spec.release:
-                method = resource.spec.release[0]  # the class's own: kolibri's `Bridge.end()`
-                message = f"{what} is released, but an exception raised before `{method}()` skips it"
+            elif resource.spec.own_release:  # the class's own: kolibri's `Bridge.end()`
+                message = (f"{what} is released, but an exception raised before "
+                           f"`{resource.spec.own_release}()` skips it")
             else:
                 message = f"{what} is closed, but an exception raised before `close()` skips it"
             kind_word = "cursor" if resource.kind is Kind.CURSOR else "connection"

@@ -239,14 +239,6 @@ class UnboundedQuerysetList(Rule):
     def check(cls, ctx: CheckContext) -> Iterator[Finding]:
         if is_test_module(ctx.path, ctx.settings.root):
             return  # tests read fixture tables of a few rows by design
-        _HELPERS.clear()
-        try:
-            yield from cls._check(ctx)
-        finally:
-            _HELPERS.clear()
-
-    @classmethod
-    def _check(cls, ctx: CheckContext) -> Iterator[Finding]:
         analysis = fetch_analysis(ctx)
         for scope in ctx.facts.scopes:
             if is_test_scope(scope):
@@ -299,7 +291,7 @@ def _queryset(expr: ast.AST, assignments: dict[str, list[ast.AST]],
         found = _unbounded(source, assignments, ctx, scope.node, managers, own)
         if found is not None:
             root = method_chain(found[0])[0]
-            helper = _HELPERS.get(id(root))
+            helper = _helper_names(ctx).get(id(root))
             if helper is not None and helper[0] is root:
                 # spelled `Offer.objects…` returned by `_default_filters()`
                 return found[0], f"{found[1]}{_FROM}{helper[1]}", found[2]
@@ -342,17 +334,27 @@ def _helper_querysets(expr: ast.AST, ctx: CheckContext, scope: Scope) -> list[as
     root, _steps = method_chain(expr)
     if not isinstance(root, ast.Call):
         return []
-    returned = returned_querysets(ctx.project, callee_qualname(ctx.facts, root, scope), root)
-    helper = source_segment(ctx.text, root.func) or ast.unparse(root.func)
-    for value in returned:
-        model = method_chain(value)[0]
-        _HELPERS[id(model)] = (model, helper)
+    # Parsed once per call (a name's bindings are asked for more than once); the call is kept
+    # with them, so its id is not reused while the entry lives.
+    returns: dict[int, tuple[ast.Call, list[ast.expr]]] = ctx.__dict__.setdefault("_dbl203_returns", {})
+    cached = returns.get(id(root))
+    if cached is not None and cached[0] is root:
+        returned = cached[1]
+    else:
+        returned = returned_querysets(ctx.project, callee_qualname(ctx.facts, root, scope), root)
+        returns[id(root)] = (root, returned)
+        helper = source_segment(ctx.text, root.func) or ast.unparse(root.func)
+        for value in returned:
+            model = method_chain(value)[0]
+            _helper_names(ctx)[id(model)] = (model, helper)
     return [replace_root(expr, root, value) for value in returned]
 
 
-# The helper each parsed return value's model name came from, for the message: the node is
-# kept with its name, so its id is not reused while the entry lives (one module's check).
-_HELPERS: dict[int, tuple[ast.AST, str]] = {}
+def _helper_names(ctx: CheckContext) -> dict[int, tuple[ast.AST, str]]:
+    """The helper each parsed return value's model name came from, for the message, in this
+    check's context: the node is kept with its name, so its id is not reused meanwhile."""
+    names: dict[int, tuple[ast.AST, str]] = ctx.__dict__.setdefault("_dbl203_helpers", {})
+    return names
 # Between a model and the project helper that returned its queryset.
 _FROM = " from "
 
